@@ -1,0 +1,266 @@
+//! The fault vocabulary of tokend: every error a caller can see, with its jXchange code.
+//!
+//! Codes below 7000 are the published jXchange codes (OOBValidate error table); 7000 and up
+//! are tokend's own, documented in the README. The HTTP status of each is chosen in ONE
+//! place, `web::api::fault`.
+
+use std::fmt;
+
+use crate::{crypto, storage};
+
+/// A fault a caller can act on. The variant says what; `code` and `desc` give the wire form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// 2005 — a value is not one of the element's enumerations.
+    EnumValue,
+    /// 2205 — a unique identifier (TokenId) is required.
+    IdRequired,
+    /// 3103 — a required element is missing or empty.
+    FieldRequired,
+    /// 3147 — the mobile number must be 10 digits.
+    PhoneDigits,
+    /// 7000 — the body is not well-formed JSON.
+    MalformedBody,
+    /// 7001 — an element has a value of the wrong type or form.
+    InvalidValue,
+    /// 7002 — the body is larger than the configured limit.
+    BodyTooLarge,
+    /// 7003 — no such operation (path or method).
+    UnknownOperation,
+    /// 7004 — the body carries an element this operation does not define.
+    UnknownElement,
+    /// 7010 — no valid API key was presented.
+    Unauthenticated,
+    /// 7011 — the API key lacks the scope this operation needs.
+    ScopeDenied,
+    /// 7020 — no token with this TokenId.
+    TokenNotFound,
+    /// 7021 — no such user, or the user is not bound to the token.
+    UserNotFound,
+    /// 7030 — a token with this TokenId already exists.
+    DuplicateTokenId,
+    /// 7032 — the token is not in a status that allows this operation.
+    WrongTokenState,
+    /// 7033 — the enrollment QR code is no longer available (token activated or deleted).
+    QrGone,
+    /// 7040 — the seed is shorter than 128 bits.
+    SeedTooShort,
+    /// 7041 — a code must be 6 or 8 ASCII digits.
+    CodeFormat,
+    /// 7042 — the seed is not valid base32.
+    SeedEncoding,
+    /// 7043 — a seed may only be supplied for Hardware tokens.
+    SeedNotAllowed,
+    /// 7044 — the token has several users; name one with UsrName.
+    AmbiguousBinding,
+    /// 7090 — the database is busy; retry.
+    Busy,
+    /// 7099 — an internal error; the jXLogTrackingId identifies it in the logs.
+    Internal,
+}
+
+impl Fault {
+    /// Every fault, for the documentation table and its test.
+    pub const ALL: &'static [Fault] = &[
+        Fault::EnumValue,
+        Fault::IdRequired,
+        Fault::FieldRequired,
+        Fault::PhoneDigits,
+        Fault::MalformedBody,
+        Fault::InvalidValue,
+        Fault::BodyTooLarge,
+        Fault::UnknownOperation,
+        Fault::UnknownElement,
+        Fault::Unauthenticated,
+        Fault::ScopeDenied,
+        Fault::TokenNotFound,
+        Fault::UserNotFound,
+        Fault::DuplicateTokenId,
+        Fault::WrongTokenState,
+        Fault::QrGone,
+        Fault::SeedTooShort,
+        Fault::CodeFormat,
+        Fault::SeedEncoding,
+        Fault::SeedNotAllowed,
+        Fault::AmbiguousBinding,
+        Fault::Busy,
+        Fault::Internal,
+    ];
+
+    /// The jXchange `ErrCode`.
+    pub fn code(self) -> u16 {
+        match self {
+            Fault::EnumValue => 2005,
+            Fault::IdRequired => 2205,
+            Fault::FieldRequired => 3103,
+            Fault::PhoneDigits => 3147,
+            Fault::MalformedBody => 7000,
+            Fault::InvalidValue => 7001,
+            Fault::BodyTooLarge => 7002,
+            Fault::UnknownOperation => 7003,
+            Fault::UnknownElement => 7004,
+            Fault::Unauthenticated => 7010,
+            Fault::ScopeDenied => 7011,
+            Fault::TokenNotFound => 7020,
+            Fault::UserNotFound => 7021,
+            Fault::DuplicateTokenId => 7030,
+            Fault::WrongTokenState => 7032,
+            Fault::QrGone => 7033,
+            Fault::SeedTooShort => 7040,
+            Fault::CodeFormat => 7041,
+            Fault::SeedEncoding => 7042,
+            Fault::SeedNotAllowed => 7043,
+            Fault::AmbiguousBinding => 7044,
+            Fault::Busy => 7090,
+            Fault::Internal => 7099,
+        }
+    }
+
+    /// The jXchange `ErrDesc`.
+    pub fn desc(self) -> &'static str {
+        match self {
+            Fault::EnumValue => "Value does not match defined list of enumerations.",
+            Fault::IdRequired => "The unique identifier is required.",
+            Fault::FieldRequired => "This field is required and cannot be null.",
+            Fault::PhoneDigits => "The mobile number must be 10 digits in length.",
+            Fault::MalformedBody => "The request body is not well-formed JSON.",
+            Fault::InvalidValue => "The value is not valid for this element.",
+            Fault::BodyTooLarge => "The request body is larger than the allowed limit.",
+            Fault::UnknownOperation => "No such operation.",
+            Fault::UnknownElement => "The element is not defined for this operation.",
+            Fault::Unauthenticated => "A valid API key is required (Authorization: Bearer).",
+            Fault::ScopeDenied => "The API key is not allowed to call this operation.",
+            Fault::TokenNotFound => "No token has this TokenId.",
+            Fault::UserNotFound => "No such user is bound to a token.",
+            Fault::DuplicateTokenId => "A token with this TokenId already exists.",
+            Fault::WrongTokenState => "The token status does not allow this operation.",
+            Fault::QrGone => "The enrollment QR code is only available while the token is Init.",
+            Fault::SeedTooShort => "The seed must be at least 128 bits.",
+            Fault::CodeFormat => "A code must be 6 or 8 ASCII digits.",
+            Fault::SeedEncoding => "The seed must be base32 (RFC 4648).",
+            Fault::SeedNotAllowed => "A seed may only be supplied for Hardware tokens.",
+            Fault::AmbiguousBinding => "The token is bound to several users; name one in UsrName.",
+            Fault::Busy => "The service is busy; retry the request.",
+            Fault::Internal => "Internal error; quote the jXLogTrackingId to support.",
+        }
+    }
+}
+
+/// An error from a domain operation.
+#[derive(Debug)]
+pub enum Error {
+    /// A fault to report to the caller, with the element and value that caused it.
+    Fault {
+        /// What went wrong.
+        fault: Fault,
+        /// jXchange `ErrElem`: the element at fault, as a path (`MsgRqHdr.jXchangeHdr.InstRtId`).
+        elem: Option<String>,
+        /// jXchange `ErrElemVal`: the offending value, when it is safe to echo.
+        value: Option<String>,
+        /// Extra words for `ErrDesc`.
+        detail: Option<String>,
+    },
+    /// A failure that is not the caller's: logged in full, answered generically.
+    Internal(String),
+}
+
+impl Error {
+    /// A fault with no element.
+    pub fn fault(fault: Fault) -> Error {
+        Error::Fault {
+            fault,
+            elem: None,
+            value: None,
+            detail: None,
+        }
+    }
+
+    /// A fault about one element.
+    pub fn at(fault: Fault, elem: impl Into<String>) -> Error {
+        Error::Fault {
+            fault,
+            elem: Some(elem.into()),
+            value: None,
+            detail: None,
+        }
+    }
+
+    /// Adds the offending value (only for values safe to echo: never a code or a seed).
+    pub fn with_value(mut self, v: impl Into<String>) -> Error {
+        if let Error::Fault { value, .. } = &mut self {
+            *value = Some(v.into());
+        }
+        self
+    }
+
+    /// Adds explanatory words.
+    pub fn with_detail(mut self, d: impl Into<String>) -> Error {
+        if let Error::Fault { detail, .. } = &mut self {
+            *detail = Some(d.into());
+        }
+        self
+    }
+
+    /// The fault this error answers with.
+    pub fn kind(&self) -> Fault {
+        match self {
+            Error::Fault { fault, .. } => *fault,
+            Error::Internal(_) => Fault::Internal,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Fault {
+                fault, elem, detail, ..
+            } => write!(
+                f,
+                "{} {}{}{}",
+                fault.code(),
+                fault.desc(),
+                elem.as_deref().map(|e| format!(" [{e}]")).unwrap_or_default(),
+                detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+            ),
+            Error::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<storage::Error> for Error {
+    fn from(e: storage::Error) -> Error {
+        match e {
+            storage::Error::Busy => Error::fault(Fault::Busy),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crypto::Error> for Error {
+    fn from(e: crypto::Error) -> Error {
+        Error::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_fault_has_a_distinct_code() {
+        let codes: HashSet<u16> = Fault::ALL.iter().map(|f| f.code()).collect();
+        assert_eq!(codes.len(), Fault::ALL.len());
+    }
+
+    #[test]
+    fn published_jxchange_codes_keep_their_numbers() {
+        assert_eq!(Fault::EnumValue.code(), 2005);
+        assert_eq!(Fault::IdRequired.code(), 2205);
+        assert_eq!(Fault::FieldRequired.code(), 3103);
+        assert_eq!(Fault::PhoneDigits.code(), 3147);
+    }
+}

@@ -1,0 +1,106 @@
+//! Inquiry (jXchange MFATokenInq) and the ActIntentKey of the optimistic concurrency model.
+//!
+//! An inquiry with ActIntent Upd or Dlt answers an `ActIntentKey`: an HMAC, under a key
+//! derived from the master key, of the TokenId, the token's version and the intent. The
+//! version changes on every write to the token or its bindings (validations included), so
+//! a key stops matching as soon as anything changed, cannot be forged, and cannot be used
+//! for another token or another intent.
+
+use chrono::{DateTime, Utc};
+
+use super::{from_ms, parse_stored, Error, Fault, Service};
+use crate::storage::{bindings, tokens};
+use crate::types::{ActIntent, MfaTokenUsrStat, TokenId, UsrName, UsrTokenStat};
+
+/// jXchange MFATokenInqRq.
+#[derive(Debug, Clone)]
+pub struct InquiryRequest {
+    /// Required.
+    pub token_id: TokenId,
+    /// Optional filter: only this user's binding.
+    pub usr_name: Option<UsrName>,
+    /// ReadOnly (default), Upd or Dlt.
+    pub intent: ActIntent,
+}
+
+/// One binding as the inquiry shows it (jXchange MFATokenInqInfoRec).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingRecord {
+    /// jXchange `UsrName`.
+    pub usr_name: String,
+    /// jXchange `MFATokenUsrStat`.
+    pub status: MfaTokenUsrStat,
+    /// jXchange `UsrTokenDesc`.
+    pub description: Option<String>,
+    /// jXchange `LastAuthenTimeDt`.
+    pub last_authen_at: Option<DateTime<Utc>>,
+    /// jXchange `LastTrnRcptId`.
+    pub last_receipt_id: Option<String>,
+}
+
+/// jXchange MFATokenInqRs.
+#[derive(Debug, Clone)]
+pub struct Inquiry {
+    /// The token.
+    pub token_id: TokenId,
+    /// The filter, echoed.
+    pub usr_name: Option<UsrName>,
+    /// The intent, echoed.
+    pub intent: ActIntent,
+    /// For Upd and Dlt: the key a later modification must present.
+    pub intent_key: Option<String>,
+    /// jXchange `UsrTokenStat`.
+    pub token_status: UsrTokenStat,
+    /// jXchange `MFATokenInqArray`.
+    pub records: Vec<BindingRecord>,
+}
+
+fn intent_message(token_id: &TokenId, version: i64, intent: ActIntent) -> Vec<u8> {
+    format!("{token_id}\n{version}\n{intent}").into_bytes()
+}
+
+impl Service {
+    /// Answers a token's status and bindings, and an ActIntentKey for Upd/Dlt.
+    pub fn inquire(&self, rq: InquiryRequest) -> Result<Inquiry, Error> {
+        let token_id = rq.token_id.as_str();
+        let (token, mut bound) = self.storage.read(|c| {
+            Ok((tokens::find_token(c, token_id)?, bindings::find_bound_by_token(c, token_id)?))
+        })?;
+        let token = token.ok_or_else(|| Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id))?;
+        if let Some(name) = &rq.usr_name {
+            bound.retain(|b| b.usr_name == name.as_str());
+            if bound.is_empty() {
+                return Err(Error::at(Fault::UserNotFound, "UsrName").with_value(name.as_str()));
+            }
+        }
+        let records = bound
+            .into_iter()
+            .map(|b| {
+                Ok(BindingRecord {
+                    status: parse_stored("binding status", &b.binding.status)?,
+                    usr_name: b.usr_name,
+                    description: b.binding.description,
+                    last_authen_at: b.binding.last_authen_at.and_then(from_ms),
+                    last_receipt_id: b.binding.last_receipt_id,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let intent_key = (rq.intent != ActIntent::ReadOnly)
+            .then(|| self.keyring.intent_tag(&intent_message(&rq.token_id, token.version, rq.intent)));
+        Ok(Inquiry {
+            token_status: parse_stored("token status", &token.status)?,
+            token_id: rq.token_id,
+            usr_name: rq.usr_name,
+            intent: rq.intent,
+            intent_key,
+            records,
+        })
+    }
+
+    /// Whether `key` is the ActIntentKey an inquiry with `intent` would answer for the
+    /// token at `version` now.
+    pub fn is_current_intent_key(&self, token_id: &TokenId, version: i64, intent: ActIntent, key: &str) -> bool {
+        self.keyring
+            .verify_intent_tag(&intent_message(token_id, version, intent), key)
+    }
+}

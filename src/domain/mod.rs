@@ -1,0 +1,126 @@
+//! The rules of tokend: enrollment, activation, validation, inquiry, API keys, audit.
+//!
+//! Built once as a [`Service`] and shared by the web edge and the CLI. Every operation is
+//! synchronous (the web edge runs it on a blocking thread) and takes `now` as an argument:
+//! the domain never reads the clock. Imports: types, storage, crypto, otp. Never rocket.
+
+pub mod api_keys;
+pub mod audit;
+pub mod enroll;
+pub mod error;
+pub mod inquiry;
+pub mod qr;
+pub mod validate;
+
+pub use error::{Error, Fault};
+
+use chrono::{DateTime, TimeZone as _, Utc};
+
+use crate::crypto::{Keyring, SealedSeed, Seed};
+use crate::otp::OtpParams;
+use crate::storage::{tokens::Token, Storage};
+use crate::types::{Algorithm, Digits, Period, TokenId};
+
+/// The policy knobs the domain reads (a slice of the configuration).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Issuer shown in authenticator apps (otpauth `issuer`).
+    pub issuer: String,
+    /// Steps accepted either side of the expected one (DESIGN: ±1).
+    pub window_steps: u32,
+    /// Consecutive failures that lock a binding (1–100, default 5).
+    pub lock_after_failures: u32,
+    /// Institution used when a request names none.
+    pub default_inst_rt_id: String,
+}
+
+/// Who is acting and the jXchange correlation ids of the request, written to the audit.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// API key name (`apikey:NAME`) or admin (`admin:NAME`).
+    pub actor: String,
+    /// jXchange `AuditUsrId`.
+    pub audit_usr_id: Option<String>,
+    /// jXchange `AuditWsId`.
+    pub audit_ws_id: Option<String>,
+    /// jXchange `jXLogTrackingId`.
+    pub tracking_id: Option<String>,
+    /// jXchange `BusCorrelId`.
+    pub bus_correl_id: Option<String>,
+    /// jXchange `InstRtId` the request acts within.
+    pub inst_rt_id: Option<String>,
+}
+
+/// The service: storage, keys and policy, built once at start-up.
+pub struct Service {
+    storage: Storage,
+    keyring: Keyring,
+    policy: Policy,
+}
+
+impl Service {
+    /// Assembles the service from its parts.
+    pub fn new(storage: Storage, keyring: Keyring, policy: Policy) -> Service {
+        Service {
+            storage,
+            keyring,
+            policy,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn institution<'a>(&'a self, ctx: &'a Context) -> &'a str {
+        ctx.inst_rt_id
+            .as_deref()
+            .unwrap_or(&self.policy.default_inst_rt_id)
+    }
+
+    /// Decrypts a stored token's seed.
+    fn open_seed(&self, token: &Token) -> Result<Seed, Error> {
+        let token_id = TokenId::parse(&token.token_id)
+            .ok_or_else(|| Error::Internal(format!("stored TokenId {:?} is malformed", token.token_id)))?;
+        let sealed = SealedSeed {
+            key_id: token.seed_key_id.clone(),
+            nonce: token.seed_nonce.clone(),
+            ciphertext: token.seed_ciphertext.clone(),
+        };
+        Ok(self.keyring.open(&token_id, &sealed)?)
+    }
+}
+
+/// Reads a stored enum value; a value the code does not know means a corrupt row.
+fn parse_stored<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, Error> {
+    value
+        .parse()
+        .map_err(|_| Error::Internal(format!("stored {what} {value:?} is not a known value")))
+}
+
+/// The OTP parameters of a stored token.
+fn params_of(token: &Token) -> Result<OtpParams, Error> {
+    let corrupt = |what: &str| Error::Internal(format!("stored {what} of {} is invalid", token.token_id));
+    Ok(OtpParams {
+        algorithm: parse_stored::<Algorithm>("algorithm", &token.algorithm)?,
+        digits: u8::try_from(token.digits)
+            .ok()
+            .and_then(|d| Digits::try_from(d).ok())
+            .ok_or_else(|| corrupt("digits"))?,
+        period: u16::try_from(token.period)
+            .ok()
+            .and_then(|p| Period::try_from(p).ok())
+            .ok_or_else(|| corrupt("period"))?,
+    })
+}
+
+/// Milliseconds since the epoch, as the database stores times.
+fn to_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// A stored time back to a timestamp.
+pub fn from_ms(ms: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms).single()
+}

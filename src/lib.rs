@@ -1,0 +1,23 @@
+//! tokend — TOTP token management for financial institutions.
+//!
+//! The library builds the whole service so the binary, the CLI and the tests all run the
+//! same thing. Layers, each importing only downward:
+//!
+//! ```text
+//! cli → bootstrap, config → web → domain → storage, crypto, otp → types
+//! ```
+//!
+//! `web` never touches storage or crypto; `domain` never touches Rocket; only `storage`
+//! names Diesel; only `crypto` names ring.
+
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod otp;
+pub mod storage;
+pub mod types;
+pub mod web;
+
+pub use web::build as build_rocket;

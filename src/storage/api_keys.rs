@@ -1,0 +1,53 @@
+//! API keys, stored as SHA-256 hashes with their scopes.
+
+use diesel::prelude::*;
+
+use super::schema::api_keys;
+use super::{Conn, Error};
+
+/// A stored API key (its hash, never the key).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKey {
+    /// Row id.
+    pub id: i32,
+    /// Human name, shown in the audit trail as the actor.
+    pub name: String,
+    /// Hex SHA-256 of the key.
+    pub key_hash: String,
+    /// Comma-separated scopes.
+    pub scopes: String,
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Revocation time, ms.
+    pub revoked_at: Option<i64>,
+}
+
+/// Stores a new key; a duplicate name is [`Error::Conflict`].
+pub fn insert_api_key(
+    conn: &mut Conn,
+    name: &str,
+    key_hash: &str,
+    scopes: &str,
+    now_ms: i64,
+) -> Result<(), Error> {
+    diesel::insert_into(api_keys::table)
+        .values((
+            api_keys::name.eq(name),
+            api_keys::key_hash.eq(key_hash),
+            api_keys::scopes.eq(scopes),
+            api_keys::created_at.eq(now_ms),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Finds a key that is not revoked by its hash.
+pub fn find_active_api_key(conn: &mut Conn, key_hash: &str) -> Result<Option<ApiKey>, Error> {
+    Ok(api_keys::table
+        .filter(api_keys::key_hash.eq(key_hash))
+        .filter(api_keys::revoked_at.is_null())
+        .select(ApiKey::as_select())
+        .first(conn)
+        .optional()?)
+}

@@ -1,0 +1,273 @@
+//! Bindings of users to tokens, and the joined view validation works from.
+
+use diesel::prelude::*;
+
+use super::schema::{bindings, tokens, users};
+use super::tokens::Token;
+use super::{Conn, Error};
+
+/// A stored binding with its user's name.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = bindings)]
+pub struct Binding {
+    /// Row id.
+    pub id: i32,
+    /// The token's row id.
+    pub token_pk: i32,
+    /// The user's row id.
+    pub user_pk: i32,
+    /// jXchange `MFATokenUsrStat`.
+    pub status: String,
+    /// jXchange `UsrTokenDesc`.
+    pub description: Option<String>,
+    /// Consecutive failed validations.
+    pub failure_count: i32,
+    /// jXchange `LastAuthenTimeDt`, ms.
+    pub last_authen_at: Option<i64>,
+    /// jXchange `LastTrnRcptId`.
+    pub last_receipt_id: Option<String>,
+    /// When the binding was locked, ms.
+    pub locked_at: Option<i64>,
+    /// Why it was locked.
+    pub lock_reason: Option<String>,
+    /// Creation time, ms.
+    pub created_at: i64,
+}
+
+/// A binding together with its token and user name: everything one validation needs,
+/// read in one query.
+#[derive(Debug, Clone)]
+pub struct BoundToken {
+    /// The binding.
+    pub binding: Binding,
+    /// The token.
+    pub token: Token,
+    /// The user's `UsrName`.
+    pub usr_name: String,
+}
+
+/// Inserts a binding in status `status`.
+pub fn insert_binding(
+    conn: &mut Conn,
+    token_pk: i32,
+    user_pk: i32,
+    status: &str,
+    description: Option<&str>,
+    now_ms: i64,
+) -> Result<i32, Error> {
+    Ok(diesel::insert_into(bindings::table)
+        .values((
+            bindings::token_pk.eq(token_pk),
+            bindings::user_pk.eq(user_pk),
+            bindings::status.eq(status),
+            bindings::description.eq(description),
+            bindings::failure_count.eq(0),
+            bindings::created_at.eq(now_ms),
+        ))
+        .returning(bindings::id)
+        .get_result(conn)?)
+}
+
+type Row = (Binding, Token, String);
+
+fn into_bound(rows: Vec<Row>) -> Vec<BoundToken> {
+    rows.into_iter()
+        .map(|(binding, token, usr_name)| BoundToken {
+            binding,
+            token,
+            usr_name,
+        })
+        .collect()
+}
+
+/// Every binding of one user, with its token, oldest first.
+pub fn find_bound_by_user(
+    conn: &mut Conn,
+    inst_rt_id: &str,
+    usr_name: &str,
+) -> Result<Vec<BoundToken>, Error> {
+    let rows: Vec<Row> = bindings::table
+        .inner_join(tokens::table)
+        .inner_join(users::table)
+        .filter(users::inst_rt_id.eq(inst_rt_id))
+        .filter(users::usr_name.eq(usr_name))
+        .order(bindings::id)
+        .select((Binding::as_select(), Token::as_select(), users::usr_name))
+        .load(conn)?;
+    Ok(into_bound(rows))
+}
+
+/// Every binding of one token, with the token, oldest first.
+pub fn find_bound_by_token(conn: &mut Conn, token_id: &str) -> Result<Vec<BoundToken>, Error> {
+    let rows: Vec<Row> = bindings::table
+        .inner_join(tokens::table)
+        .inner_join(users::table)
+        .filter(tokens::token_id.eq(token_id))
+        .order(bindings::id)
+        .select((Binding::as_select(), Token::as_select(), users::usr_name))
+        .load(conn)?;
+    Ok(into_bound(rows))
+}
+
+/// Records a successful authentication on an Act binding: clears the failure count and
+/// stores the receipt. Answers false when the binding is no longer Act.
+pub fn update_binding_success(
+    conn: &mut Conn,
+    binding_pk: i32,
+    receipt_id: &str,
+    now_ms: i64,
+) -> Result<bool, Error> {
+    let rows = diesel::update(
+        bindings::table
+            .find(binding_pk)
+            .filter(bindings::status.eq("Act")),
+    )
+    .set((
+        bindings::failure_count.eq(0),
+        bindings::last_authen_at.eq(now_ms),
+        bindings::last_receipt_id.eq(receipt_id),
+    ))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// A binding's state after a failure was counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureCounted {
+    /// Consecutive failures now.
+    pub failure_count: i32,
+    /// Whether this failure locked the binding.
+    pub locked: bool,
+}
+
+/// Counts one failure on an Act binding and locks it when the count reaches
+/// `lock_after`. Answers `None` when the binding is not Act (nothing changed).
+pub fn update_binding_failure(
+    conn: &mut Conn,
+    binding_pk: i32,
+    lock_after: i32,
+    lock_reason: &str,
+    now_ms: i64,
+) -> Result<Option<FailureCounted>, Error> {
+    let count: Option<i32> = diesel::update(
+        bindings::table
+            .find(binding_pk)
+            .filter(bindings::status.eq("Act")),
+    )
+    .set(bindings::failure_count.eq(bindings::failure_count + 1))
+    .returning(bindings::failure_count)
+    .get_result(conn)
+    .optional()?;
+    let Some(failure_count) = count else {
+        return Ok(None);
+    };
+    let locked = failure_count >= lock_after;
+    if locked {
+        diesel::update(bindings::table.find(binding_pk))
+            .set((
+                bindings::status.eq("Lock"),
+                bindings::locked_at.eq(now_ms),
+                bindings::lock_reason.eq(lock_reason),
+            ))
+            .execute(conn)?;
+    }
+    Ok(Some(FailureCounted {
+        failure_count,
+        locked,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::test_support::temp_storage;
+    use crate::storage::tokens::{insert_token, update_token_accept_step, NewToken};
+    use crate::storage::users::upsert_user;
+    use crate::storage::Storage;
+    use std::sync::{Arc, Barrier};
+
+    fn seed_token(storage: &Storage) -> (i32, i32) {
+        storage
+            .write(|c| {
+                let user = upsert_user(c, "inst", "alice", None, 0)?;
+                let token = insert_token(
+                    c,
+                    &NewToken {
+                        token_id: "T1",
+                        token_type: "Software",
+                        algorithm: "SHA1",
+                        digits: 6,
+                        period: 30,
+                        seed_key_id: "k",
+                        seed_nonce: &[0; 12],
+                        seed_ciphertext: &[1; 36],
+                        status: "Act",
+                        last_step: -1,
+                        drift: 0,
+                        version: 1,
+                        created_at: 0,
+                        updated_at: 0,
+                    },
+                )?;
+                let binding = insert_binding(c, token, user, "Act", None, 0)?;
+                Ok::<_, Error>((token, binding))
+            })
+            .unwrap()
+    }
+
+    /// N threads present the same step at once on a real database file; exactly one wins.
+    #[test]
+    fn concurrent_accepts_of_one_step_have_exactly_one_winner() {
+        let (_dir, storage) = temp_storage();
+        let (token, _) = seed_token(&storage);
+        let n = 16;
+        let barrier = Arc::new(Barrier::new(n));
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                let storage = storage.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    storage
+                        .write(|c| update_token_accept_step(c, token, "Act", "Act", 1000, 0, 1))
+                        .unwrap()
+                })
+            })
+            .collect();
+        let wins = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|won| *won)
+            .count();
+        assert_eq!(wins, 1);
+        // The same or an older step never passes again; a newer one does.
+        let again = storage.write(|c| update_token_accept_step(c, token, "Act", "Act", 1000, 0, 2));
+        assert!(!again.unwrap());
+        let newer = storage.write(|c| update_token_accept_step(c, token, "Act", "Act", 1001, 0, 3));
+        assert!(newer.unwrap());
+    }
+
+    #[test]
+    fn failures_lock_at_the_threshold_and_success_clears_them() {
+        let (_dir, storage) = temp_storage();
+        let (_, binding) = seed_token(&storage);
+        let fail = |s: &Storage| {
+            s.write(|c| update_binding_failure(c, binding, 3, "too many failures", 5))
+                .unwrap()
+        };
+        assert_eq!(fail(&storage).unwrap().failure_count, 1);
+        assert!(storage
+            .write(|c| update_binding_success(c, binding, "R1", 6))
+            .unwrap());
+        assert_eq!(fail(&storage).unwrap().failure_count, 1);
+        assert!(!fail(&storage).unwrap().locked);
+        assert!(fail(&storage).unwrap().locked);
+        assert_eq!(fail(&storage), None, "a locked binding counts no more");
+        assert!(!storage
+            .write(|c| update_binding_success(c, binding, "R2", 7))
+            .unwrap());
+        let bound = storage.read(|c| find_bound_by_token(c, "T1")).unwrap();
+        assert_eq!(bound[0].binding.status, "Lock");
+        assert_eq!(bound[0].binding.last_receipt_id.as_deref(), Some("R1"));
+    }
+}

@@ -1,0 +1,166 @@
+//! Persistence: the ONLY module that names Diesel. Stores ciphertext, never decrypts.
+//!
+//! Owns an r2d2 pool of SQLite connections (WAL, foreign keys on, busy timeout) so the CLI
+//! and the server share one storage layer without Rocket. All calls are blocking: the web
+//! edge runs them on `spawn_blocking`, never on the async executor. Writes go through
+//! [`Storage::write`], an IMMEDIATE transaction, so SQLite takes the write lock up front
+//! and two writers never deadlock upgrading a read lock. Imports: diesel, `types`.
+
+pub mod api_keys;
+pub mod audit;
+pub mod bindings;
+pub mod meta;
+pub mod migrate;
+pub mod schema;
+pub mod tokens;
+pub mod users;
+
+use diesel::connection::SimpleConnection as _;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::{Connection as _, SqliteConnection};
+use std::path::Path;
+use std::time::Duration;
+
+/// A live database connection, as handed to the storage functions.
+pub type Conn = SqliteConnection;
+
+/// What went wrong in the database, reduced to what callers act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No row matched.
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database stayed locked past the busy timeout.
+    #[error("database busy")]
+    Busy,
+    /// Anything else (I/O, corruption, a bug in a query).
+    #[error("database error: {0}")]
+    Db(String),
+}
+
+impl From<DieselError> for Error {
+    fn from(e: DieselError) -> Error {
+        match e {
+            DieselError::NotFound => Error::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Error::Conflict(info.message().to_owned())
+            }
+            DieselError::DatabaseError(_, info) if is_busy(info.message()) => Error::Busy,
+            other => Error::Db(other.to_string()),
+        }
+    }
+}
+
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
+}
+
+/// How hard SQLite pushes each commit to disk (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Every commit is fsynced before it is acknowledged: an answered validation survives a
+    /// power cut. The default.
+    Full,
+    /// In WAL mode a commit survives a process crash (kill -9) but the last commits may be
+    /// lost on power loss or an OS crash. Faster.
+    Normal,
+}
+
+#[derive(Debug)]
+struct SqlitePragmas {
+    durability: Durability,
+}
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        let sync = match self.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = 10000; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Lets a transaction carry the caller's own error type while Diesel reports its own.
+enum TxError<E> {
+    App(E),
+    Db(DieselError),
+}
+
+impl<E> From<DieselError> for TxError<E> {
+    fn from(e: DieselError) -> Self {
+        TxError::Db(e)
+    }
+}
+
+/// The database: a pool of connections to one SQLite file.
+#[derive(Clone)]
+pub struct Storage {
+    pool: Pool<ConnectionManager<SqliteConnection>>,
+}
+
+impl Storage {
+    /// Opens (creating if needed) the SQLite file at `path`.
+    pub fn open(path: &Path, pool_size: u32, durability: Durability) -> Result<Storage, Error> {
+        // WAL is a property of the file: set it once, on one connection, before the pool
+        // opens several at once (concurrent journal-mode switches fight for the lock).
+        let mut first = SqliteConnection::establish(&path.to_string_lossy())
+            .map_err(|e| Error::Db(format!("cannot open {}: {e}", path.display())))?;
+        first.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
+        drop(first);
+        let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(30))
+            .connection_customizer(Box::new(SqlitePragmas { durability }))
+            .build(manager)
+            .map_err(|e| Error::Db(format!("cannot open {}: {e}", path.display())))?;
+        Ok(Storage { pool })
+    }
+
+    fn conn(&self) -> Result<PooledConnection<ConnectionManager<SqliteConnection>>, Error> {
+        self.pool.get().map_err(|e| Error::Db(e.to_string()))
+    }
+
+    /// Runs read-only work on a pooled connection.
+    pub fn read<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, Error>) -> Result<T, Error> {
+        let mut conn = self.conn()?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction: all of it commits, or none of it (an `Err`
+    /// from `f` rolls back and is handed back unchanged).
+    pub fn write<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.conn()?;
+        conn.immediate_transaction(|c| f(c).map_err(TxError::App))
+            .map_err(|e| match e {
+                TxError::App(e) => e,
+                TxError::Db(d) => E::from(Error::from(d)),
+            })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// A migrated database in a temporary *file* (not `:memory:`), as production uses.
+    pub fn temp_storage() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(&dir.path().join("t.sqlite"), 8, Durability::Full).unwrap();
+        storage.read(migrate::run_pending).unwrap();
+        (dir, storage)
+    }
+}

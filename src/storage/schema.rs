@@ -1,0 +1,94 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    api_keys (id) {
+        id -> Integer,
+        name -> Text,
+        key_hash -> Text,
+        scopes -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Integer,
+        at -> BigInt,
+        actor -> Text,
+        audit_usr_id -> Nullable<Text>,
+        audit_ws_id -> Nullable<Text>,
+        tracking_id -> Nullable<Text>,
+        bus_correl_id -> Nullable<Text>,
+        action -> Text,
+        token_id -> Nullable<Text>,
+        usr_name -> Nullable<Text>,
+        result -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    bindings (id) {
+        id -> Integer,
+        token_pk -> Integer,
+        user_pk -> Integer,
+        status -> Text,
+        description -> Nullable<Text>,
+        failure_count -> Integer,
+        last_authen_at -> Nullable<BigInt>,
+        last_receipt_id -> Nullable<Text>,
+        locked_at -> Nullable<BigInt>,
+        lock_reason -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    meta (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> Integer,
+        token_id -> Text,
+        token_type -> Text,
+        algorithm -> Text,
+        digits -> Integer,
+        period -> Integer,
+        seed_key_id -> Text,
+        seed_nonce -> Binary,
+        seed_ciphertext -> Binary,
+        status -> Text,
+        last_step -> BigInt,
+        drift -> Integer,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        inst_rt_id -> Text,
+        usr_name -> Text,
+        phone_num -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(bindings -> tokens (token_pk));
+diesel::joinable!(bindings -> users (user_pk));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
+    audit_events,
+    bindings,
+    meta,
+    tokens,
+    users,
+);

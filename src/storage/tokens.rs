@@ -1,0 +1,133 @@
+//! Tokens: parameters, the sealed seed, status, replay guard, drift and version.
+
+use diesel::prelude::*;
+
+use super::schema::tokens;
+use super::{Conn, Error};
+
+/// A stored token row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tokens)]
+pub struct Token {
+    /// Row id.
+    pub id: i32,
+    /// jXchange `TokenId` (serial).
+    pub token_id: String,
+    /// Software | Hardware.
+    pub token_type: String,
+    /// SHA1 | SHA256 | SHA512.
+    pub algorithm: String,
+    /// 6 | 8.
+    pub digits: i32,
+    /// 30 | 60.
+    pub period: i32,
+    /// Id of the master key that sealed the seed.
+    pub seed_key_id: String,
+    /// GCM nonce.
+    pub seed_nonce: Vec<u8>,
+    /// Sealed seed (ciphertext + tag).
+    pub seed_ciphertext: Vec<u8>,
+    /// jXchange `UsrTokenStat`.
+    pub status: String,
+    /// Last accepted time step (-1 before the first).
+    pub last_step: i64,
+    /// Learned clock drift in steps.
+    pub drift: i32,
+    /// Changes on every write to the token or its bindings.
+    pub version: i64,
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Last change, ms.
+    pub updated_at: i64,
+}
+
+/// A token to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = tokens)]
+pub struct NewToken<'a> {
+    /// Serial.
+    pub token_id: &'a str,
+    /// Software | Hardware.
+    pub token_type: &'a str,
+    /// Algorithm name.
+    pub algorithm: &'a str,
+    /// Code length.
+    pub digits: i32,
+    /// Step length in seconds.
+    pub period: i32,
+    /// Sealing key id.
+    pub seed_key_id: &'a str,
+    /// GCM nonce.
+    pub seed_nonce: &'a [u8],
+    /// Sealed seed.
+    pub seed_ciphertext: &'a [u8],
+    /// Initial status.
+    pub status: &'a str,
+    /// -1: no step accepted yet.
+    pub last_step: i64,
+    /// 0 at enrollment.
+    pub drift: i32,
+    /// 1 at enrollment.
+    pub version: i64,
+    /// Now, ms.
+    pub created_at: i64,
+    /// Now, ms.
+    pub updated_at: i64,
+}
+
+/// Inserts a token; a duplicate serial is [`Error::Conflict`].
+pub fn insert_token(conn: &mut Conn, token: &NewToken<'_>) -> Result<i32, Error> {
+    Ok(diesel::insert_into(tokens::table)
+        .values(token)
+        .returning(tokens::id)
+        .get_result(conn)?)
+}
+
+/// Finds a token by serial.
+pub fn find_token(conn: &mut Conn, token_id: &str) -> Result<Option<Token>, Error> {
+    Ok(tokens::table
+        .filter(tokens::token_id.eq(token_id))
+        .select(Token::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// THE REPLAY GUARD. Records `step` as accepted only if it is newer than the last accepted
+/// step and the token is still in `required_status`; answers whether this call won. One
+/// conditional UPDATE, so of any number of concurrent calls with one code exactly one wins.
+pub fn update_token_accept_step(
+    conn: &mut Conn,
+    token_pk: i32,
+    required_status: &str,
+    new_status: &str,
+    step: i64,
+    drift: i32,
+    now_ms: i64,
+) -> Result<bool, Error> {
+    let rows = diesel::update(
+        tokens::table
+            .find(token_pk)
+            .filter(tokens::last_step.lt(step))
+            .filter(tokens::status.eq(required_status)),
+    )
+    .set((
+        tokens::last_step.eq(step),
+        tokens::drift.eq(drift),
+        tokens::status.eq(new_status),
+        tokens::version.eq(tokens::version + 1),
+        tokens::updated_at.eq(now_ms),
+    ))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// Marks the token changed (a binding of it changed), so outstanding ActIntentKeys expire.
+pub fn update_token_version(conn: &mut Conn, token_pk: i32, now_ms: i64) -> Result<(), Error> {
+    diesel::update(tokens::table.find(token_pk))
+        .set((
+            tokens::version.eq(tokens::version + 1),
+            tokens::updated_at.eq(now_ms),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

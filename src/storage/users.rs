@@ -1,0 +1,60 @@
+//! Users (jXchange `UsrName` within an institution `InstRtId`).
+
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::{Conn, Error};
+
+/// A stored user.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    /// Row id.
+    pub id: i32,
+    /// Institution.
+    pub inst_rt_id: String,
+    /// jXchange `UsrName`.
+    pub usr_name: String,
+    /// 10-digit phone for the SMS fallback.
+    pub phone_num: Option<String>,
+    /// Creation time, ms since the epoch.
+    pub created_at: i64,
+}
+
+/// Finds a user by institution and name.
+pub fn find_user(conn: &mut Conn, inst_rt_id: &str, usr_name: &str) -> Result<Option<User>, Error> {
+    Ok(users::table
+        .filter(users::inst_rt_id.eq(inst_rt_id))
+        .filter(users::usr_name.eq(usr_name))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Answers the user's row id, creating the user if absent; a given phone replaces the
+/// stored one.
+pub fn upsert_user(
+    conn: &mut Conn,
+    inst_rt_id: &str,
+    usr_name: &str,
+    phone_num: Option<&str>,
+    now_ms: i64,
+) -> Result<i32, Error> {
+    if let Some(user) = find_user(conn, inst_rt_id, usr_name)? {
+        if let Some(phone) = phone_num {
+            diesel::update(users::table.find(user.id))
+                .set(users::phone_num.eq(phone))
+                .execute(conn)?;
+        }
+        return Ok(user.id);
+    }
+    Ok(diesel::insert_into(users::table)
+        .values((
+            users::inst_rt_id.eq(inst_rt_id),
+            users::usr_name.eq(usr_name),
+            users::phone_num.eq(phone_num),
+            users::created_at.eq(now_ms),
+        ))
+        .returning(users::id)
+        .get_result(conn)?)
+}

@@ -1,0 +1,36 @@
+//! The Bearer API-key guard. Scope checks happen in each handler (`caller.require(…)`), so
+//! the handler decides which fault wins when several apply.
+
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+use std::sync::Arc;
+
+use super::blocking;
+use crate::domain::api_keys::ApiCaller;
+use crate::domain::{Error, Fault, Service};
+
+/// An authenticated API caller.
+pub struct Caller(pub ApiCaller);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Caller {
+    type Error = Error;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Error> {
+        let unauthorized = |e| Outcome::Error((Status::Unauthorized, e));
+        let Some(header) = req.headers().get_one("Authorization") else {
+            return unauthorized(Error::fault(Fault::Unauthenticated));
+        };
+        let Some(key) = header.strip_prefix("Bearer ").map(str::trim) else {
+            return unauthorized(Error::fault(Fault::Unauthenticated));
+        };
+        let Some(service) = req.rocket().state::<Arc<Service>>() else {
+            return unauthorized(Error::Internal("service not managed".into()));
+        };
+        let key = key.to_owned();
+        match blocking(service, move |s| s.authenticate(&key)).await {
+            Ok(caller) => Outcome::Success(Caller(caller)),
+            Err(e) => unauthorized(e),
+        }
+    }
+}

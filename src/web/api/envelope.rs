@@ -1,0 +1,339 @@
+//! The jXchange envelope: `MsgRqHdr` in, `MsgRsHdr` out, and the JSON body data guard.
+//!
+//! Every request may carry `MsgRqHdr.jXchangeHdr`; every answer echoes it in
+//! `MsgRsHdr.jXchangeHdr`, with a `jXLogTrackingId` generated when the caller sent none.
+//! The body guard never fails: it hands the handler the header it could read and either
+//! the decoded body or the fault that explains, element by element, why it is not one.
+
+use rocket::data::{self, Data, FromData, ToByteUnit as _};
+use rocket::http::{ContentType, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::io::Cursor;
+
+use crate::domain::{Error, Fault};
+
+/// jXchange `jXchangeHdr`: correlation and audit ids, echoed verbatim.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct JxHdr {
+    /// jXchange version the consumer speaks.
+    #[serde(rename = "JxVer", default, skip_serializing_if = "Option::is_none")]
+    pub jx_ver: Option<String>,
+    /// User to write in the audit.
+    #[serde(rename = "AuditUsrId", default, skip_serializing_if = "Option::is_none")]
+    pub audit_usr_id: Option<String>,
+    /// Workstation to write in the audit.
+    #[serde(rename = "AuditWsId", default, skip_serializing_if = "Option::is_none")]
+    pub audit_ws_id: Option<String>,
+    /// Consumer business name.
+    #[serde(rename = "ConsumerName", default, skip_serializing_if = "Option::is_none")]
+    pub consumer_name: Option<String>,
+    /// Consumer product name.
+    #[serde(rename = "ConsumerProd", default, skip_serializing_if = "Option::is_none")]
+    pub consumer_prod: Option<String>,
+    /// Institution routing id.
+    #[serde(rename = "InstRtId", default, skip_serializing_if = "Option::is_none")]
+    pub inst_rt_id: Option<String>,
+    /// Institution environment.
+    #[serde(rename = "InstEnv", default, skip_serializing_if = "Option::is_none")]
+    pub inst_env: Option<String>,
+    /// Governed consumer name.
+    #[serde(rename = "ValidConsmName", default, skip_serializing_if = "Option::is_none")]
+    pub valid_consm_name: Option<String>,
+    /// Governed consumer product.
+    #[serde(rename = "ValidConsmProd", default, skip_serializing_if = "Option::is_none")]
+    pub valid_consm_prod: Option<String>,
+    /// Trace id of this message; generated when absent.
+    #[serde(rename = "jXLogTrackingId", default, skip_serializing_if = "Option::is_none")]
+    pub tracking_id: Option<String>,
+    /// Business correlation id.
+    #[serde(rename = "BusCorrelId", default, skip_serializing_if = "Option::is_none")]
+    pub bus_correl_id: Option<String>,
+    /// Workflow correlation id.
+    #[serde(rename = "WorkflowCorrelId", default, skip_serializing_if = "Option::is_none")]
+    pub workflow_correl_id: Option<String>,
+}
+
+impl JxHdr {
+    /// A header for a request that sent none (or none we could read).
+    pub fn generated() -> JxHdr {
+        JxHdr::default().with_tracking_id()
+    }
+
+    /// Fills in a tracking id when the consumer sent none.
+    fn with_tracking_id(mut self) -> JxHdr {
+        if self.tracking_id.as_deref().is_none_or(str::is_empty) {
+            self.tracking_id = Some(uuid::Uuid::new_v4().to_string());
+        }
+        self
+    }
+}
+
+/// jXchange `MsgRqHdr`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MsgRqHdr {
+    /// The header proper.
+    #[serde(rename = "jXchangeHdr", default)]
+    pub jx: JxHdr,
+}
+
+/// jXchange `MsgRec`: one fault record.
+#[derive(Debug, Clone, Serialize)]
+pub struct MsgRec {
+    /// Category: always `Error` here.
+    #[serde(rename = "ErrCat")]
+    pub err_cat: &'static str,
+    /// Code, as text (jXchange codes are text in XML).
+    #[serde(rename = "ErrCode")]
+    pub err_code: String,
+    /// Description.
+    #[serde(rename = "ErrDesc")]
+    pub err_desc: String,
+    /// The element at fault.
+    #[serde(rename = "ErrElem", skip_serializing_if = "Option::is_none")]
+    pub err_elem: Option<String>,
+    /// Its value, when safe to echo.
+    #[serde(rename = "ErrElemVal", skip_serializing_if = "Option::is_none")]
+    pub err_elem_val: Option<String>,
+    /// Where: the service.
+    #[serde(rename = "ErrLoc")]
+    pub err_loc: &'static str,
+}
+
+/// jXchange `MsgRsHdr`.
+#[derive(Debug, Serialize)]
+pub struct MsgRsHdr<'a> {
+    /// The echoed header.
+    #[serde(rename = "jXchangeHdr")]
+    pub jx: &'a JxHdr,
+    /// Faults, if any.
+    #[serde(rename = "MsgRecInfoArray", skip_serializing_if = "<[_]>::is_empty")]
+    pub records: &'a [MsgRec],
+}
+
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    #[serde(rename = "MsgRsHdr")]
+    hdr: MsgRsHdr<'a>,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// Serializes `{"MsgRsHdr": …, …body}` into a JSON response with `status`.
+pub fn json_response<'r, T: Serialize>(
+    status: Status,
+    jx: &JxHdr,
+    records: &[MsgRec],
+    body: &T,
+) -> response::Result<'r> {
+    let envelope = Envelope {
+        hdr: MsgRsHdr { jx, records },
+        body,
+    };
+    let bytes = serde_json::to_vec(&envelope).map_err(|_| Status::InternalServerError)?;
+    Response::build()
+        .status(status)
+        .header(ContentType::JSON)
+        .sized_body(bytes.len(), Cursor::new(bytes))
+        .ok()
+}
+
+/// A successful answer: the echoed header and the operation's body.
+pub struct Jx<T> {
+    /// Echoed header.
+    pub hdr: JxHdr,
+    /// The answer's elements.
+    pub body: T,
+}
+
+impl<'r, T: Serialize> Responder<'r, 'static> for Jx<T> {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        json_response(Status::Ok, &self.hdr, &[], &self.body)
+    }
+}
+
+/// Request bodies expose their header so the answer can echo it.
+pub trait HasHeader {
+    /// The request's `MsgRqHdr`.
+    fn msg_rq_hdr(&self) -> &MsgRqHdr;
+}
+
+/// A decoded request: the header to echo, and the body or the fault explaining why not.
+pub struct JxRequest<T> {
+    /// Header to echo (tracking id filled in).
+    pub hdr: JxHdr,
+    /// The body, or why it is not one.
+    pub body: Result<T, Error>,
+}
+
+#[rocket::async_trait]
+impl<'r, T: DeserializeOwned + HasHeader> FromData<'r> for JxRequest<T> {
+    type Error = std::convert::Infallible;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        let limit = req.limits().get("json").unwrap_or_else(|| 64.kibibytes());
+        let read = data.open(limit).into_bytes().await;
+        let outcome = match read {
+            Ok(bytes) if bytes.is_complete() => decode(&bytes),
+            Ok(_) => JxRequest {
+                hdr: JxHdr::generated(),
+                body: Err(Error::fault(Fault::BodyTooLarge).with_detail(format!("limit {limit}"))),
+            },
+            Err(_) => JxRequest {
+                hdr: JxHdr::generated(),
+                body: Err(Error::fault(Fault::MalformedBody)),
+            },
+        };
+        data::Outcome::Success(outcome)
+    }
+}
+
+/// Just the header of a body that failed to decode as a whole, so the fault still echoes it.
+#[derive(Deserialize)]
+struct HeaderOnly {
+    #[serde(rename = "MsgRqHdr", default)]
+    hdr: MsgRqHdr,
+}
+
+/// Decodes a body, turning serde's complaint into a fault naming the element.
+pub fn decode<T: DeserializeOwned + HasHeader>(bytes: &[u8]) -> JxRequest<T> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let body = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(body) => match de.end() {
+            Ok(()) => {
+                return JxRequest {
+                    hdr: body.msg_rq_hdr().jx.clone().with_tracking_id(),
+                    body: Ok(body),
+                }
+            }
+            Err(e) => Error::fault(Fault::MalformedBody).with_detail(strip_position(&e.to_string())),
+        },
+        Err(e) => classify(&e),
+    };
+    let hdr = serde_json::from_slice::<HeaderOnly>(bytes)
+        .map(|h| h.hdr.jx)
+        .unwrap_or_default()
+        .with_tracking_id();
+    JxRequest {
+        hdr,
+        body: Err(body),
+    }
+}
+
+/// Maps a serde error to the fault a consumer can act on.
+fn classify(e: &serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let inner = e.inner();
+    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+        return Error::fault(Fault::MalformedBody).with_detail(strip_position(&inner.to_string()));
+    }
+    let message = strip_position(&inner.to_string());
+    let path = e.path().to_string();
+    let join = |name: &str| {
+        if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    if let Some(name) = quoted(&message, "missing field `") {
+        let fault = if name == "TokenId" { Fault::IdRequired } else { Fault::FieldRequired };
+        return Error::at(fault, join(&name));
+    }
+    if let Some(name) = quoted(&message, "unknown field `") {
+        return Error::at(Fault::UnknownElement, join(&name));
+    }
+    if let Some(value) = quoted(&message, "unknown variant `") {
+        return Error::at(Fault::EnumValue, path).with_value(value).with_detail(message);
+    }
+    Error::at(Fault::InvalidValue, path).with_detail(message)
+}
+
+/// The text between `prefix` and the next backquote.
+fn quoted(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split('`').next().map(str::to_owned)
+}
+
+/// serde_json appends " at line L column C"; the element path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Probe {
+        #[serde(rename = "MsgRqHdr", default)]
+        hdr: MsgRqHdr,
+        #[serde(rename = "TokenId")]
+        #[expect(dead_code, reason = "decoded only to test the classification")]
+        token_id: String,
+        #[serde(rename = "ActIntent", default)]
+        #[expect(dead_code, reason = "decoded only to test the classification")]
+        intent: Option<crate::types::ActIntent>,
+        #[serde(rename = "Digits", default)]
+        #[expect(dead_code, reason = "decoded only to test the classification")]
+        digits: Option<crate::types::Digits>,
+    }
+
+    impl HasHeader for Probe {
+        fn msg_rq_hdr(&self) -> &MsgRqHdr {
+            &self.hdr
+        }
+    }
+
+    fn fault_of(json: &str) -> (Fault, Option<String>) {
+        match decode::<Probe>(json.as_bytes()).body {
+            Err(Error::Fault { fault, elem, .. }) => (fault, elem),
+            other => panic!("expected a fault, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_kind_of_bad_body_gets_its_fault_and_element() {
+        assert_eq!(fault_of("{").0, Fault::MalformedBody);
+        assert_eq!(fault_of("{} trailing").0, Fault::MalformedBody);
+        assert_eq!(fault_of("{}"), (Fault::IdRequired, Some("TokenId".into())));
+        assert_eq!(
+            fault_of(r#"{"TokenId":"a","ActIntent":"Delete"}"#),
+            (Fault::EnumValue, Some("ActIntent".into()))
+        );
+        assert_eq!(
+            fault_of(r#"{"TokenId":"a","Digits":7}"#),
+            (Fault::InvalidValue, Some("Digits".into()))
+        );
+        assert_eq!(
+            fault_of(r#"{"TokenId":5}"#),
+            (Fault::InvalidValue, Some("TokenId".into()))
+        );
+        assert_eq!(
+            fault_of(r#"{"TokenId":"a","Bogus":1}"#),
+            (Fault::UnknownElement, Some("Bogus".into()))
+        );
+    }
+
+    #[test]
+    fn the_header_is_echoed_even_when_the_body_is_bad() {
+        let rq = decode::<Probe>(
+            br#"{"MsgRqHdr":{"jXchangeHdr":{"jXLogTrackingId":"T-1","AuditUsrId":"u"}},"Bogus":1}"#,
+        );
+        assert!(rq.body.is_err());
+        assert_eq!(rq.hdr.tracking_id.as_deref(), Some("T-1"));
+        assert_eq!(rq.hdr.audit_usr_id.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn a_tracking_id_is_generated_when_absent() {
+        let rq = decode::<Probe>(br#"{"TokenId":"a"}"#);
+        assert!(rq.body.is_ok());
+        assert_eq!(rq.hdr.tracking_id.unwrap().len(), 36);
+    }
+}

@@ -1,0 +1,173 @@
+//! The ONE place where a domain error becomes an HTTP status and a jXchange fault record.
+//!
+//! `status_of` is an exhaustive match, pinned by a test, so adding a fault without choosing
+//! its status does not compile. Internal errors are logged here with the jXLogTrackingId
+//! and answered with a generic fault that reveals nothing.
+
+use rocket::http::Status;
+use rocket::request::Request;
+use rocket::response::{self, Responder};
+use rocket::{catch, catchers, Catcher};
+
+use super::envelope::{json_response, JxHdr, MsgRec};
+use crate::domain::{Error, Fault};
+
+/// The HTTP status of each fault.
+pub fn status_of(fault: Fault) -> Status {
+    match fault {
+        Fault::MalformedBody
+        | Fault::InvalidValue
+        | Fault::UnknownElement
+        | Fault::EnumValue
+        | Fault::IdRequired
+        | Fault::FieldRequired => Status::BadRequest,
+        Fault::Unauthenticated => Status::Unauthorized,
+        Fault::ScopeDenied => Status::Forbidden,
+        Fault::TokenNotFound | Fault::UserNotFound | Fault::UnknownOperation => Status::NotFound,
+        Fault::DuplicateTokenId | Fault::WrongTokenState => Status::Conflict,
+        Fault::QrGone => Status::Gone,
+        Fault::BodyTooLarge => Status::PayloadTooLarge,
+        Fault::PhoneDigits
+        | Fault::SeedTooShort
+        | Fault::CodeFormat
+        | Fault::SeedEncoding
+        | Fault::SeedNotAllowed
+        | Fault::AmbiguousBinding => Status::UnprocessableEntity,
+        Fault::Busy => Status::ServiceUnavailable,
+        Fault::Internal => Status::InternalServerError,
+    }
+}
+
+/// A fault answer: the echoed header and one fault record.
+#[derive(Debug)]
+pub struct ApiFault {
+    /// Echoed header.
+    pub hdr: JxHdr,
+    /// What went wrong.
+    pub error: Error,
+}
+
+impl ApiFault {
+    /// Attaches the header to echo.
+    pub fn new(hdr: &JxHdr, error: Error) -> ApiFault {
+        ApiFault {
+            hdr: hdr.clone(),
+            error,
+        }
+    }
+}
+
+/// Builds the fault record of an error.
+pub fn record_of(error: &Error) -> MsgRec {
+    let fault = error.kind();
+    let (elem, value, detail) = match error {
+        Error::Fault {
+            elem,
+            value,
+            detail,
+            ..
+        } => (elem.clone(), value.clone(), detail.as_deref()),
+        Error::Internal(_) => (None, None, None),
+    };
+    MsgRec {
+        err_cat: "Error",
+        err_code: fault.code().to_string(),
+        err_desc: match detail {
+            Some(d) => format!("{} {d}", fault.desc()),
+            None => fault.desc().to_owned(),
+        },
+        err_elem: elem,
+        err_elem_val: value,
+        err_loc: "tokend",
+    }
+}
+
+#[derive(serde::Serialize)]
+struct NoBody {}
+
+impl<'r> Responder<'r, 'static> for ApiFault {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        if let Error::Internal(message) = &self.error {
+            tracing::error!(
+                tracking_id = self.hdr.tracking_id.as_deref().unwrap_or("-"),
+                "internal error: {message}"
+            );
+        }
+        let status = status_of(self.error.kind());
+        json_response(status, &self.hdr, &[record_of(&self.error)], &NoBody {})
+    }
+}
+
+/// Catches every status Rocket produces itself (no route, a panic, …) and answers a JSON
+/// fault, so no request ever gets an HTML error page.
+#[catch(default)]
+fn any_status(status: Status, _req: &Request<'_>) -> ApiFault {
+    let fault = match status.code {
+        401 => Fault::Unauthenticated,
+        403 => Fault::ScopeDenied,
+        404 | 405 => Fault::UnknownOperation,
+        413 => Fault::BodyTooLarge,
+        400 | 411 | 415 | 422 => Fault::MalformedBody,
+        503 => Fault::Busy,
+        _ => Fault::Internal,
+    };
+    let error = match fault {
+        Fault::Internal => Error::Internal(format!("unhandled status {status}")),
+        other => Error::fault(other),
+    };
+    ApiFault::new(&JxHdr::generated(), error)
+}
+
+/// The JSON catchers.
+pub fn catchers() -> Vec<Catcher> {
+    catchers![any_status]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pins the whole status table: a change here is a change to the API contract.
+    #[test]
+    fn fault_status_table() {
+        let table: Vec<(u16, u16)> = Fault::ALL
+            .iter()
+            .map(|f| (f.code(), status_of(*f).code))
+            .collect();
+        assert_eq!(
+            table,
+            vec![
+                (2005, 400),
+                (2205, 400),
+                (3103, 400),
+                (3147, 422),
+                (7000, 400),
+                (7001, 400),
+                (7002, 413),
+                (7003, 404),
+                (7004, 400),
+                (7010, 401),
+                (7011, 403),
+                (7020, 404),
+                (7021, 404),
+                (7030, 409),
+                (7032, 409),
+                (7033, 410),
+                (7040, 422),
+                (7041, 422),
+                (7042, 422),
+                (7043, 422),
+                (7044, 422),
+                (7090, 503),
+                (7099, 500),
+            ]
+        );
+    }
+
+    #[test]
+    fn internal_errors_reveal_nothing() {
+        let rec = record_of(&Error::Internal("disk /var/x failed".into()));
+        assert_eq!(rec.err_code, "7099");
+        assert!(!rec.err_desc.contains("/var/x"));
+    }
+}

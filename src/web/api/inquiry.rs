@@ -1,0 +1,123 @@
+//! `POST /api/v1/inquiry` — jXchange MFATokenInq.
+
+use rocket::{post, routes, Route, State};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
+use super::fault::ApiFault;
+use super::{authorize, blocking, iso8601, parse_token_id, parse_usr_name, Caller};
+use crate::domain::api_keys::Scope;
+use crate::domain::inquiry::{BindingRecord, InquiryRequest};
+use crate::domain::{Error, Service};
+use crate::types::{ActIntent, MfaTokenUsrStat, UsrTokenStat};
+
+/// The inquiry route.
+pub fn routes() -> Vec<Route> {
+    routes![inquire]
+}
+
+/// jXchange MFATokenInqRq.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaTokenInqRq {
+    #[serde(rename = "MsgRqHdr", default)]
+    hdr: MsgRqHdr,
+    #[serde(rename = "TokenId")]
+    token_id: String,
+    #[serde(rename = "UsrName", default)]
+    usr_name: Option<String>,
+    #[serde(rename = "ActIntent", default)]
+    intent: Option<ActIntent>,
+    #[serde(rename = "Custom", default)]
+    _custom: Option<serde_json::Value>,
+}
+
+impl HasHeader for MfaTokenInqRq {
+    fn msg_rq_hdr(&self) -> &MsgRqHdr {
+        &self.hdr
+    }
+}
+
+/// jXchange MFATokenInqInfoRec.
+#[derive(Serialize)]
+pub struct MfaTokenInqInfoRec {
+    #[serde(rename = "UsrName")]
+    usr_name: String,
+    #[serde(rename = "MFATokenUsrStat")]
+    status: MfaTokenUsrStat,
+    #[serde(rename = "UsrTokenDesc", skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(rename = "LastAuthenTimeDt", skip_serializing_if = "Option::is_none")]
+    last_authen_at: Option<String>,
+    #[serde(rename = "LastTrnRcptId", skip_serializing_if = "Option::is_none")]
+    last_receipt_id: Option<String>,
+}
+
+/// jXchange MFATokenInqInfo.
+#[derive(Serialize)]
+pub struct MfaTokenInqInfo {
+    #[serde(rename = "UsrTokenStat")]
+    status: UsrTokenStat,
+    #[serde(rename = "MFATokenInqArray")]
+    records: Vec<MfaTokenInqInfoRec>,
+}
+
+/// jXchange MFATokenInqRs.
+#[derive(Serialize)]
+pub struct MfaTokenInqRs {
+    #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]
+    usr_name: Option<String>,
+    #[serde(rename = "TokenId")]
+    token_id: String,
+    #[serde(rename = "ActIntent")]
+    intent: ActIntent,
+    #[serde(rename = "ActIntentKey", skip_serializing_if = "Option::is_none")]
+    intent_key: Option<String>,
+    #[serde(rename = "MFATokenInqInfo")]
+    info: MfaTokenInqInfo,
+}
+
+fn record(r: BindingRecord) -> MfaTokenInqInfoRec {
+    MfaTokenInqInfoRec {
+        usr_name: r.usr_name,
+        status: r.status,
+        description: r.description,
+        last_authen_at: r.last_authen_at.map(iso8601),
+        last_receipt_id: r.last_receipt_id,
+    }
+}
+
+fn inquiry_request(rq: MfaTokenInqRq) -> Result<InquiryRequest, Error> {
+    Ok(InquiryRequest {
+        token_id: parse_token_id("TokenId", &rq.token_id)?,
+        usr_name: rq.usr_name.as_deref().map(parse_usr_name).transpose()?,
+        intent: rq.intent.unwrap_or(ActIntent::ReadOnly),
+    })
+}
+
+#[post("/inquiry", data = "<rq>")]
+async fn inquire(
+    caller: Result<Caller, Error>,
+    rq: JxRequest<MfaTokenInqRq>,
+    service: &State<Arc<Service>>,
+) -> Result<Jx<MfaTokenInqRs>, ApiFault> {
+    let hdr = rq.hdr;
+    authorize(caller, Scope::Manage, &hdr)?;
+    let fault = |e| ApiFault::new(&hdr, e);
+    let request = rq.body.and_then(inquiry_request).map_err(fault)?;
+    let inq = blocking(service, move |s| s.inquire(request))
+        .await
+        .map_err(fault)?;
+    let body = MfaTokenInqRs {
+        usr_name: inq.usr_name.map(|u| u.to_string()),
+        token_id: inq.token_id.to_string(),
+        intent: inq.intent,
+        intent_key: inq.intent_key,
+        info: MfaTokenInqInfo {
+            status: inq.token_status,
+            records: inq.records.into_iter().map(record).collect(),
+        },
+    };
+    Ok(Jx { hdr, body })
+}

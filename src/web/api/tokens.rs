@@ -1,0 +1,221 @@
+//! Token enrollment (jXchange MFATokenAdd), the enrollment QR code, and activation.
+
+use rocket::http::ContentType;
+use rocket::{get, post, routes, Route, State};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+use super::envelope::{HasHeader, Jx, JxHdr, JxRequest, MsgRqHdr};
+use super::fault::ApiFault;
+use super::{authorize, blocking, context, parse_code, parse_phone, parse_token_id, parse_usr_name};
+use crate::domain::api_keys::Scope;
+use crate::domain::enroll::EnrollRequest;
+use crate::domain::{qr, Error, Service};
+use crate::otp::OtpParams;
+use crate::types::{Algorithm, Digits, Period, RsStat, TokenType, UsrTokenStat};
+
+/// The token routes.
+pub fn routes() -> Vec<Route> {
+    routes![add, qr_png, qr_svg, activate]
+}
+
+/// jXchange MFATokenAddRq.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenAddRq {
+    #[serde(rename = "MsgRqHdr", default)]
+    hdr: MsgRqHdr,
+    #[serde(rename = "UsrName")]
+    usr_name: String,
+    #[serde(rename = "TokenType")]
+    token_type: TokenType,
+    #[serde(rename = "TokenId", default)]
+    token_id: Option<String>,
+    #[serde(rename = "UsrTokenDesc", default)]
+    description: Option<String>,
+    #[serde(rename = "Algorithm", default)]
+    algorithm: Option<Algorithm>,
+    #[serde(rename = "Digits", default)]
+    digits: Option<Digits>,
+    #[serde(rename = "Period", default)]
+    period: Option<Period>,
+    #[serde(rename = "Seed", default)]
+    seed: Option<Zeroizing<String>>,
+    #[serde(rename = "PhoneNum", default)]
+    phone: Option<String>,
+    #[serde(rename = "Custom", default)]
+    _custom: Option<serde_json::Value>,
+}
+
+impl HasHeader for TokenAddRq {
+    fn msg_rq_hdr(&self) -> &MsgRqHdr {
+        &self.hdr
+    }
+}
+
+/// jXchange MFATokenAddRs.
+#[derive(Serialize)]
+pub struct TokenAddRs {
+    #[serde(rename = "TokenId")]
+    token_id: String,
+    #[serde(rename = "UsrName")]
+    usr_name: String,
+    #[serde(rename = "UsrTokenStat")]
+    status: UsrTokenStat,
+    #[serde(rename = "OtpAuthUri", skip_serializing_if = "Option::is_none")]
+    otpauth_uri: Option<Zeroizing<String>>,
+    #[serde(rename = "Secret", skip_serializing_if = "Option::is_none")]
+    secret: Option<Zeroizing<String>>,
+    #[serde(rename = "QRCodePng", skip_serializing_if = "Option::is_none")]
+    qr_png: Option<String>,
+    #[serde(rename = "QRCodeSvg", skip_serializing_if = "Option::is_none")]
+    qr_svg: Option<String>,
+}
+
+fn enroll_request(rq: TokenAddRq) -> Result<EnrollRequest, Error> {
+    let description = match rq.description {
+        Some(d) if d.chars().count() > 256 => {
+            return Err(Error::at(crate::domain::Fault::InvalidValue, "UsrTokenDesc")
+                .with_detail("(at most 256 characters)"))
+        }
+        other => other,
+    };
+    Ok(EnrollRequest {
+        usr_name: parse_usr_name(&rq.usr_name)?,
+        token_type: rq.token_type,
+        token_id: rq.token_id.as_deref().map(|t| parse_token_id("TokenId", t)).transpose()?,
+        description,
+        params: OtpParams {
+            algorithm: rq.algorithm.unwrap_or(Algorithm::SHA1),
+            digits: rq.digits.unwrap_or(Digits::SIX),
+            period: rq.period.unwrap_or(Period::THIRTY),
+        },
+        seed_base32: rq.seed,
+        phone: rq.phone.as_deref().map(parse_phone).transpose()?,
+    })
+}
+
+/// `POST /api/v1/tokens` — enroll a software or hardware token in Init.
+#[post("/tokens", data = "<rq>")]
+async fn add(
+    caller: Result<super::Caller, Error>,
+    rq: JxRequest<TokenAddRq>,
+    service: &State<Arc<Service>>,
+) -> Result<Jx<TokenAddRs>, ApiFault> {
+    let hdr = rq.hdr;
+    let caller = authorize(caller, Scope::Manage, &hdr)?;
+    let fault = |e| ApiFault::new(&hdr, e);
+    let request = rq.body.and_then(enroll_request).map_err(fault)?;
+    let ctx = context(&caller, &hdr);
+    let enrolled = blocking(service, move |s| s.enroll(&ctx, request, chrono::Utc::now()))
+        .await
+        .map_err(fault)?;
+    let base = format!("/api/v1/tokens/{}", enrolled.token_id);
+    let software = enrolled.provisioning.is_some();
+    let (secret, otpauth_uri) = match enrolled.provisioning {
+        Some(p) => (Some(p.secret), Some(p.otpauth_uri)),
+        None => (None, None),
+    };
+    let body = TokenAddRs {
+        token_id: enrolled.token_id.to_string(),
+        usr_name: enrolled.usr_name.to_string(),
+        status: enrolled.status,
+        otpauth_uri,
+        secret,
+        qr_png: software.then(|| format!("{base}/qr.png")),
+        qr_svg: software.then(|| format!("{base}/qr.svg")),
+    };
+    Ok(Jx { hdr, body })
+}
+
+async fn enrollment_uri(
+    caller: Result<super::Caller, Error>,
+    token_id: &str,
+    service: &State<Arc<Service>>,
+) -> Result<Zeroizing<String>, ApiFault> {
+    let hdr = JxHdr::generated();
+    authorize(caller, Scope::Manage, &hdr)?;
+    let fault = |e| ApiFault::new(&hdr, e);
+    let token_id = parse_token_id("TokenId", token_id).map_err(fault)?;
+    blocking(service, move |s| s.enrollment_uri(&token_id))
+        .await
+        .map_err(fault)
+}
+
+/// `GET /api/v1/tokens/{TokenId}/qr.png` — the otpauth QR code, only while Init.
+#[get("/tokens/<token_id>/qr.png")]
+async fn qr_png(
+    caller: Result<super::Caller, Error>,
+    token_id: &str,
+    service: &State<Arc<Service>>,
+) -> Result<(ContentType, Vec<u8>), ApiFault> {
+    let uri = enrollment_uri(caller, token_id, service).await?;
+    let png = qr::png(&uri).map_err(|e| ApiFault::new(&JxHdr::generated(), e))?;
+    Ok((ContentType::PNG, png))
+}
+
+/// `GET /api/v1/tokens/{TokenId}/qr.svg` — the otpauth QR code, only while Init.
+#[get("/tokens/<token_id>/qr.svg")]
+async fn qr_svg(
+    caller: Result<super::Caller, Error>,
+    token_id: &str,
+    service: &State<Arc<Service>>,
+) -> Result<(ContentType, String), ApiFault> {
+    let uri = enrollment_uri(caller, token_id, service).await?;
+    let svg = qr::svg(&uri).map_err(|e| ApiFault::new(&JxHdr::generated(), e))?;
+    Ok((ContentType::SVG, svg))
+}
+
+/// Activation request: the first code shown by the app or device.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRq {
+    #[serde(rename = "MsgRqHdr", default)]
+    hdr: MsgRqHdr,
+    #[serde(rename = "Code")]
+    code: String,
+}
+
+impl HasHeader for ActivateRq {
+    fn msg_rq_hdr(&self) -> &MsgRqHdr {
+        &self.hdr
+    }
+}
+
+/// Activation answer.
+#[derive(Serialize)]
+pub struct ActivateRs {
+    #[serde(rename = "RsStat")]
+    rs_stat: RsStat,
+    #[serde(rename = "TokenId")]
+    token_id: String,
+    #[serde(rename = "UsrTokenStat")]
+    status: UsrTokenStat,
+}
+
+/// `POST /api/v1/tokens/{TokenId}/activate` — the first valid code makes the token Act.
+#[post("/tokens/<token_id>/activate", data = "<rq>")]
+async fn activate(
+    caller: Result<super::Caller, Error>,
+    token_id: &str,
+    rq: JxRequest<ActivateRq>,
+    service: &State<Arc<Service>>,
+) -> Result<Jx<ActivateRs>, ApiFault> {
+    let hdr = rq.hdr;
+    let caller = authorize(caller, Scope::Manage, &hdr)?;
+    let fault = |e| ApiFault::new(&hdr, e);
+    let token = parse_token_id("TokenId", token_id).map_err(fault)?;
+    let code = rq.body.and_then(|b| parse_code("Code", &b.code)).map_err(fault)?;
+    let ctx = context(&caller, &hdr);
+    let id = token.clone();
+    let done = blocking(service, move |s| s.activate(&ctx, &id, &code, chrono::Utc::now()))
+        .await
+        .map_err(fault)?;
+    let body = ActivateRs {
+        rs_stat: done.rs_stat,
+        token_id: token.to_string(),
+        status: done.token_status,
+    };
+    Ok(Jx { hdr, body })
+}

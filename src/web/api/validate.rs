@@ -1,0 +1,89 @@
+//! `POST /api/v1/validate` — check a security code for a user or a token.
+
+use rocket::{post, routes, Route, State};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
+use super::fault::ApiFault;
+use super::{authorize, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name, Caller};
+use crate::domain::api_keys::Scope;
+use crate::domain::validate::ValidateRequest;
+use crate::domain::{Error, Service};
+use crate::types::RsStat;
+
+/// The validation route.
+pub fn routes() -> Vec<Route> {
+    routes![validate]
+}
+
+/// Validation request: `UsrName` or `TokenId` (or both) and the `Code`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRq {
+    #[serde(rename = "MsgRqHdr", default)]
+    hdr: MsgRqHdr,
+    #[serde(rename = "UsrName", default)]
+    usr_name: Option<String>,
+    #[serde(rename = "TokenId", default)]
+    token_id: Option<String>,
+    #[serde(rename = "Code")]
+    code: String,
+}
+
+impl HasHeader for ValidateRq {
+    fn msg_rq_hdr(&self) -> &MsgRqHdr {
+        &self.hdr
+    }
+}
+
+/// Validation answer.
+#[derive(Serialize)]
+pub struct ValidateRs {
+    #[serde(rename = "RsStat")]
+    rs_stat: RsStat,
+    #[serde(rename = "TokenId", skip_serializing_if = "Option::is_none")]
+    token_id: Option<String>,
+    #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]
+    usr_name: Option<String>,
+    #[serde(rename = "LastTrnRcptId", skip_serializing_if = "Option::is_none")]
+    receipt_id: Option<String>,
+    #[serde(rename = "LastAuthenTimeDt", skip_serializing_if = "Option::is_none")]
+    last_authen_at: Option<String>,
+}
+
+fn validate_request(rq: ValidateRq) -> Result<ValidateRequest, Error> {
+    Ok(ValidateRequest {
+        usr_name: rq.usr_name.as_deref().map(parse_usr_name).transpose()?,
+        token_id: rq
+            .token_id
+            .as_deref()
+            .map(|t| parse_token_id("TokenId", t))
+            .transpose()?,
+        code: parse_code("Code", &rq.code)?,
+    })
+}
+
+#[post("/validate", data = "<rq>")]
+async fn validate(
+    caller: Result<Caller, Error>,
+    rq: JxRequest<ValidateRq>,
+    service: &State<Arc<Service>>,
+) -> Result<Jx<ValidateRs>, ApiFault> {
+    let hdr = rq.hdr;
+    let caller = authorize(caller, Scope::Validate, &hdr)?;
+    let fault = |e| ApiFault::new(&hdr, e);
+    let request = rq.body.and_then(validate_request).map_err(fault)?;
+    let ctx = context(&caller, &hdr);
+    let v = blocking(service, move |s| s.validate(&ctx, &request, chrono::Utc::now()))
+        .await
+        .map_err(fault)?;
+    let body = ValidateRs {
+        rs_stat: v.rs_stat,
+        token_id: v.token_id,
+        usr_name: v.usr_name,
+        receipt_id: v.receipt_id,
+        last_authen_at: v.last_authen_at.map(iso8601),
+    };
+    Ok(Jx { hdr, body })
+}

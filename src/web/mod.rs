@@ -1,0 +1,40 @@
+//! The HTTP edge: mounts the JSON API, registers the JSON catchers, and adds the fairings
+//! (no-store on API answers, the liftoff line tests and operators read for the bound port).
+//! Imports: rocket, serde, domain, types. Never diesel, never ring.
+
+pub mod api;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::http::Header;
+use rocket::{Build, Rocket};
+use std::io::Write as _;
+use std::sync::Arc;
+
+use crate::domain::Service;
+
+/// The printed line that announces the bound address; tests parse it (ROCKET_PORT=0).
+pub const LISTENING: &str = "tokend listening on http://";
+
+/// Builds the Rocket instance from its configuration and the service.
+pub fn build(figment: Figment, service: Arc<Service>) -> Rocket<Build> {
+    rocket::custom(figment)
+        .manage(service)
+        .mount("/api/v1", api::routes())
+        .register("/", api::fault::catchers())
+        .attach(AdHoc::on_response("no-store on API answers", |req, res| {
+            Box::pin(async move {
+                if req.uri().path().starts_with("/api/") {
+                    res.set_header(Header::new("Cache-Control", "no-store"));
+                }
+            })
+        }))
+        .attach(AdHoc::on_liftoff("listening line", |rocket| {
+            Box::pin(async move {
+                let config = rocket.config();
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{LISTENING}{}:{}", config.address, config.port);
+                let _ = out.flush();
+            })
+        }))
+}
