@@ -28,7 +28,12 @@ pub fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(&settings.data_dir)
-        .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))
+        .with_context(|| {
+            format!(
+                "cannot create data directory {}",
+                settings.data_dir.display()
+            )
+        })
 }
 
 /// Opens the database and applies pending migrations.
@@ -63,7 +68,8 @@ pub fn load_master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
             path.display()
         );
     }
-    MasterKey::from_base64(&text).with_context(|| format!("{} is not a valid master key", path.display()))
+    MasterKey::from_base64(&text)
+        .with_context(|| format!("{} is not a valid master key", path.display()))
 }
 
 /// Refuses a master key other than the one the database was first used with.
@@ -84,7 +90,10 @@ pub fn check_fingerprint(storage: &Storage, key: &MasterKey) -> anyhow::Result<(
 /// The Rocket `secret_key` (private cookies): from the configuration if set, else from
 /// `<data_dir>/rocket-secret.key`, generated on first start. Rocket's release profile
 /// refuses to start without one.
-pub fn secret_key(settings: &Settings, figment: &rocket::figment::Figment) -> anyhow::Result<Option<Zeroizing<String>>> {
+pub fn secret_key(
+    settings: &Settings,
+    figment: &rocket::figment::Figment,
+) -> anyhow::Result<Option<Zeroizing<String>>> {
     let configured = figment
         .extract::<rocket::Config>()
         .map(|c| !c.secret_key.is_zero())
@@ -94,10 +103,15 @@ pub fn secret_key(settings: &Settings, figment: &rocket::figment::Figment) -> an
     }
     let path: PathBuf = settings.data_dir.join("rocket-secret.key");
     let (text, origin) = keyfile::read_or_create(&path, || {
-        Ok(Zeroizing::new(digest::b64_standard(&digest::random_bytes(32)?)))
+        Ok(Zeroizing::new(digest::b64_standard(&digest::random_bytes(
+            32,
+        )?)))
     })?;
     if origin == Origin::Created {
-        tracing::warn!("generated the Rocket secret key at {} (mode 0600)", path.display());
+        tracing::warn!(
+            "generated the Rocket secret key at {} (mode 0600)",
+            path.display()
+        );
     }
     Ok(Some(Zeroizing::new(text.trim().to_owned())))
 }

@@ -53,7 +53,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(figment, &settings),
         Command::Migrate => {
             bootstrap::open_storage(&settings)?;
-            println!("database {} is up to date", settings.database_path().display());
+            println!(
+                "database {} is up to date",
+                settings.database_path().display()
+            );
             Ok(())
         }
         Command::Apikey {

@@ -77,9 +77,25 @@ const APP_KEYS: &[&str] = &[
 
 /// Rocket's own keys (Rocket 0.5 configuration guide).
 const ROCKET_KEYS: &[&str] = &[
-    "address", "port", "workers", "max_blocking", "ident", "ip_header", "proxy_proto_header",
-    "keep_alive", "log_level", "cli_colors", "secret_key", "tls", "limits", "shutdown",
-    "temp_dir", "profile", "mtls", "template_dir", "config",
+    "address",
+    "port",
+    "workers",
+    "max_blocking",
+    "ident",
+    "ip_header",
+    "proxy_proto_header",
+    "keep_alive",
+    "log_level",
+    "cli_colors",
+    "secret_key",
+    "tls",
+    "limits",
+    "shutdown",
+    "temp_dir",
+    "profile",
+    "mtls",
+    "template_dir",
+    "config",
 ];
 
 impl Settings {
@@ -105,7 +121,10 @@ impl Settings {
 
     fn check(&self) -> anyhow::Result<()> {
         if !(1..=100).contains(&self.lock_after_failures) {
-            bail!("lock_after_failures must be 1 to 100, not {}", self.lock_after_failures);
+            bail!(
+                "lock_after_failures must be 1 to 100, not {}",
+                self.lock_after_failures
+            );
         }
         if self.window_steps > 10 {
             bail!("window_steps must be 0 to 10, not {}", self.window_steps);

@@ -44,7 +44,10 @@ impl OtpParams {
     /// The code for one time step. Steps before the epoch have no code.
     pub fn code_at_step(&self, seed: &[u8], step: i64) -> Option<String> {
         let step = u64::try_from(step).ok()?;
-        Some(self.totp(seed).generate(step * u64::from(self.period.secs())))
+        Some(
+            self.totp(seed)
+                .generate(step * u64::from(self.period.secs())),
+        )
     }
 
     /// Looks for `code` in the steps `center - window ..= center + window` and answers the
@@ -117,9 +120,21 @@ mod tests {
             (20000000000, "65353130", "77737706", "47863826"),
         ];
         for (t, sha1, sha256, sha512) in rows {
-            assert_eq!(code_at(&params(Algorithm::SHA1, 8), SEED20, t), sha1, "t={t}");
-            assert_eq!(code_at(&params(Algorithm::SHA256, 8), SEED32, t), sha256, "t={t}");
-            assert_eq!(code_at(&params(Algorithm::SHA512, 8), SEED64, t), sha512, "t={t}");
+            assert_eq!(
+                code_at(&params(Algorithm::SHA1, 8), SEED20, t),
+                sha1,
+                "t={t}"
+            );
+            assert_eq!(
+                code_at(&params(Algorithm::SHA256, 8), SEED32, t),
+                sha256,
+                "t={t}"
+            );
+            assert_eq!(
+                code_at(&params(Algorithm::SHA512, 8), SEED64, t),
+                sha512,
+                "t={t}"
+            );
         }
     }
 
@@ -162,8 +177,11 @@ mod tests {
     #[test]
     fn pyotp_published_vectors() {
         let p = params(Algorithm::SHA1, 6);
-        let seed = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, "WRN3PQX5UQXQVNQR")
-            .unwrap();
+        let seed = base32::decode(
+            base32::Alphabet::Rfc4648 { padding: false },
+            "WRN3PQX5UQXQVNQR",
+        )
+        .unwrap();
         assert_eq!(code_at(&p, &seed, 1297553958), "102705");
         assert_eq!(code_at(&p, &seed, 1297553958 + 30), "709182");
     }

@@ -288,7 +288,10 @@ mod tests {
         assert!(Code::parse("1234567").is_none());
         assert!(Code::parse("12345a").is_none());
         assert!(Code::parse("１２３４５６").is_none());
-        assert_eq!(format!("{:?}", Code::parse("123456").unwrap()), "Code(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Code::parse("123456").unwrap()),
+            "Code(<redacted>)"
+        );
     }
 
     #[test]

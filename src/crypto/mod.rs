@@ -281,7 +281,10 @@ mod tests {
         let sealed = ring.seal(&token("T1"), &seed).unwrap();
         assert_eq!(sealed.nonce.len(), 12);
         assert_ne!(&sealed.ciphertext[..20], seed.expose());
-        assert_eq!(ring.open(&token("T1"), &sealed).unwrap().expose(), seed.expose());
+        assert_eq!(
+            ring.open(&token("T1"), &sealed).unwrap().expose(),
+            seed.expose()
+        );
     }
 
     #[test]
@@ -314,17 +317,32 @@ mod tests {
         let ring = Keyring::new(&MasterKey::generate().unwrap()).unwrap();
         let mut sealed = ring.seal(&token("T1"), &Seed::new(vec![1; 20])).unwrap();
         let other = Keyring::new(&MasterKey::generate().unwrap()).unwrap();
-        assert!(matches!(other.open(&token("T1"), &sealed), Err(Error::UnknownKeyId(_))));
+        assert!(matches!(
+            other.open(&token("T1"), &sealed),
+            Err(Error::UnknownKeyId(_))
+        ));
         sealed.key_id = other.active_key_id().to_owned();
-        assert!(matches!(other.open(&token("T1"), &sealed), Err(Error::Open)));
+        assert!(matches!(
+            other.open(&token("T1"), &sealed),
+            Err(Error::Open)
+        ));
     }
 
     #[test]
     fn retired_key_still_opens_after_rotation() {
         let old = MasterKey::generate().unwrap();
-        let sealed = Keyring::new(&old).unwrap().seal(&token("T1"), &Seed::new(vec![9; 20])).unwrap();
-        let rotated = Keyring::new(&MasterKey::generate().unwrap()).unwrap().with_retired(&old).unwrap();
-        assert_eq!(rotated.open(&token("T1"), &sealed).unwrap().expose(), &[9; 20]);
+        let sealed = Keyring::new(&old)
+            .unwrap()
+            .seal(&token("T1"), &Seed::new(vec![9; 20]))
+            .unwrap();
+        let rotated = Keyring::new(&MasterKey::generate().unwrap())
+            .unwrap()
+            .with_retired(&old)
+            .unwrap();
+        assert_eq!(
+            rotated.open(&token("T1"), &sealed).unwrap().expose(),
+            &[9; 20]
+        );
     }
 
     #[test]

@@ -38,7 +38,9 @@ impl FromStr for Scope {
         match s.trim() {
             "manage" => Ok(Scope::Manage),
             "validate" => Ok(Scope::Validate),
-            other => Err(format!("unknown scope {other:?} (expected manage or validate)")),
+            other => Err(format!(
+                "unknown scope {other:?} (expected manage or validate)"
+            )),
         }
     }
 }
@@ -69,7 +71,8 @@ impl ApiCaller {
         if self.scopes.contains(&scope) {
             Ok(())
         } else {
-            Err(Error::fault(Fault::ScopeDenied).with_detail(format!("needs scope {}", scope.as_str())))
+            Err(Error::fault(Fault::ScopeDenied)
+                .with_detail(format!("needs scope {}", scope.as_str())))
         }
     }
 
@@ -160,6 +163,9 @@ mod tests {
             scopes: vec![Scope::Validate],
         };
         assert!(caller.require(Scope::Validate).is_ok());
-        assert_eq!(caller.require(Scope::Manage).unwrap_err().kind(), Fault::ScopeDenied);
+        assert_eq!(
+            caller.require(Scope::Manage).unwrap_err().kind(),
+            Fault::ScopeDenied
+        );
     }
 }

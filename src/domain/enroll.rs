@@ -92,7 +92,12 @@ pub fn base32_secret(seed: &Seed) -> Zeroizing<String> {
 }
 
 /// The Key URI: `otpauth://totp/Issuer:UsrName?secret=…&issuer=…&algorithm=…&digits=…&period=…`.
-pub fn otpauth_uri(issuer: &str, usr_name: &UsrName, seed: &Seed, p: &OtpParams) -> Zeroizing<String> {
+pub fn otpauth_uri(
+    issuer: &str,
+    usr_name: &UsrName,
+    seed: &Seed,
+    p: &OtpParams,
+) -> Zeroizing<String> {
     let issuer = utf8_percent_encode(issuer, URI_COMPONENT).to_string();
     let account = utf8_percent_encode(usr_name.as_str(), URI_COMPONENT);
     Zeroizing::new(format!(
@@ -121,13 +126,21 @@ fn decode_seed(text: &str) -> Result<Seed, Error> {
 /// A fresh serial: `TK` and 16 base32 characters (80 random bits).
 fn generate_token_id() -> Result<TokenId, Error> {
     let raw = digest::random_bytes(10)?;
-    let text = format!("TK{}", base32::encode(base32::Alphabet::Rfc4648 { padding: false }, &raw));
+    let text = format!(
+        "TK{}",
+        base32::encode(base32::Alphabet::Rfc4648 { padding: false }, &raw)
+    );
     TokenId::parse(&text).ok_or_else(|| Error::Internal("generated TokenId is invalid".into()))
 }
 
 impl Service {
     /// Creates a token in Init, bound to the user (jXchange MFATokenAdd).
-    pub fn enroll(&self, ctx: &Context, rq: EnrollRequest, now: DateTime<Utc>) -> Result<Enrolled, Error> {
+    pub fn enroll(
+        &self,
+        ctx: &Context,
+        rq: EnrollRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Enrolled, Error> {
         let seed = match (rq.token_type, &rq.seed_base32) {
             (TokenType::Software, None) => Seed::generate(rq.params.algorithm.seed_len())?,
             (TokenType::Software, Some(_)) => return Err(Error::at(Fault::SeedNotAllowed, "Seed")),
@@ -142,7 +155,13 @@ impl Service {
         let inst = self.institution(ctx).to_owned();
         let now_ms = to_ms(now);
         self.storage.write(|c| {
-            let user_pk = users::upsert_user(c, &inst, rq.usr_name.as_str(), rq.phone.as_ref().map(PhoneNum::as_str), now_ms)?;
+            let user_pk = users::upsert_user(
+                c,
+                &inst,
+                rq.usr_name.as_str(),
+                rq.phone.as_ref().map(PhoneNum::as_str),
+                now_ms,
+            )?;
             let new = tokens::NewToken {
                 token_id: token_id.as_str(),
                 token_type: rq.token_type.as_str(),
@@ -193,9 +212,9 @@ impl Service {
         let bound = self
             .storage
             .read(|c| bindings::find_bound_by_token(c, token_id.as_str()))?;
-        let first = bound
-            .first()
-            .ok_or_else(|| Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str()))?;
+        let first = bound.first().ok_or_else(|| {
+            Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str())
+        })?;
         if first.token.status != UsrTokenStat::Init.as_str()
             || first.token.token_type != TokenType::Software.as_str()
         {
@@ -204,7 +223,12 @@ impl Service {
         let usr_name = UsrName::parse(&first.usr_name)
             .ok_or_else(|| Error::Internal("stored UsrName is malformed".into()))?;
         let seed = self.open_seed(&first.token)?;
-        Ok(otpauth_uri(&self.policy.issuer, &usr_name, &seed, &params_of(&first.token)?))
+        Ok(otpauth_uri(
+            &self.policy.issuer,
+            &usr_name,
+            &seed,
+            &params_of(&first.token)?,
+        ))
     }
 
     /// Activates an Init token with its first code; a wrong code counts as a failure on
@@ -219,9 +243,9 @@ impl Service {
         let bound = self
             .storage
             .read(|c| bindings::find_bound_by_token(c, token_id.as_str()))?;
-        let first = bound
-            .first()
-            .ok_or_else(|| Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str()))?;
+        let first = bound.first().ok_or_else(|| {
+            Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str())
+        })?;
         let status: UsrTokenStat = parse_stored("status", &first.token.status)?;
         if status != UsrTokenStat::Init {
             return Err(Error::at(Fault::WrongTokenState, "TokenId")
@@ -234,13 +258,22 @@ impl Service {
             let entry = entry_for(first, "activate", "Locked", Some("no active binding"));
             self.storage
                 .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
-            return Ok(Activation { rs_stat: RsStat::Locked, token_status: status });
+            return Ok(Activation {
+                rs_stat: RsStat::Locked,
+                token_status: status,
+            });
         }
         if let Some(step) = self.match_step(first, code, now)? {
             let init = UsrTokenStat::Init.as_str();
             let won = self.storage.write(|c| {
                 let won = tokens::update_token_accept_step(
-                    c, first.token.id, init, UsrTokenStat::Act.as_str(), step, 0, to_ms(now),
+                    c,
+                    first.token.id,
+                    init,
+                    UsrTokenStat::Act.as_str(),
+                    step,
+                    0,
+                    to_ms(now),
                 )?;
                 if won {
                     audit::record(c, ctx, now, entry_for(first, "activate", "Success", None))?;
@@ -248,15 +281,25 @@ impl Service {
                 Ok::<_, Error>(won)
             })?;
             if won {
-                return Ok(Activation { rs_stat: RsStat::Success, token_status: UsrTokenStat::Act });
+                return Ok(Activation {
+                    rs_stat: RsStat::Success,
+                    token_status: UsrTokenStat::Act,
+                });
             }
             return Err(Error::at(Fault::WrongTokenState, "TokenId")
                 .with_value(token_id.as_str())
                 .with_detail("the token was activated by another request"));
         }
         let all_locked = self.count_failure(ctx, &open, now, "activate")?;
-        let rs_stat = if all_locked { RsStat::Locked } else { RsStat::Failed };
-        Ok(Activation { rs_stat, token_status: status })
+        let rs_stat = if all_locked {
+            RsStat::Locked
+        } else {
+            RsStat::Failed
+        };
+        Ok(Activation {
+            rs_stat,
+            token_status: status,
+        })
     }
 }
 
@@ -284,11 +327,19 @@ mod tests {
     #[test]
     fn supplied_seeds_are_decoded_and_size_checked() {
         assert_eq!(
-            decode_seed("gezdgnbvgy3tqojqgezdgnbvgy3tqojq").unwrap().expose(),
+            decode_seed("gezdgnbvgy3tqojqgezdgnbvgy3tqojq")
+                .unwrap()
+                .expose(),
             b"12345678901234567890"
         );
-        assert_eq!(decode_seed("JBSWY3DPEHPK3PXP").unwrap_err().kind(), Fault::SeedTooShort);
-        assert_eq!(decode_seed("not base32!").unwrap_err().kind(), Fault::SeedEncoding);
+        assert_eq!(
+            decode_seed("JBSWY3DPEHPK3PXP").unwrap_err().kind(),
+            Fault::SeedTooShort
+        );
+        assert_eq!(
+            decode_seed("not base32!").unwrap_err().kind(),
+            Fault::SeedEncoding
+        );
         assert_eq!(decode_seed("").unwrap_err().kind(), Fault::SeedEncoding);
     }
 

@@ -214,14 +214,22 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Fault {
-                fault, elem, detail, ..
+                fault,
+                elem,
+                detail,
+                ..
             } => write!(
                 f,
                 "{} {}{}{}",
                 fault.code(),
                 fault.desc(),
-                elem.as_deref().map(|e| format!(" [{e}]")).unwrap_or_default(),
-                detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+                elem.as_deref()
+                    .map(|e| format!(" [{e}]"))
+                    .unwrap_or_default(),
+                detail
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
             ),
             Error::Internal(m) => write!(f, "internal error: {m}"),
         }

@@ -64,9 +64,13 @@ impl Service {
     pub fn inquire(&self, rq: InquiryRequest) -> Result<Inquiry, Error> {
         let token_id = rq.token_id.as_str();
         let (token, mut bound) = self.storage.read(|c| {
-            Ok((tokens::find_token(c, token_id)?, bindings::find_bound_by_token(c, token_id)?))
+            Ok((
+                tokens::find_token(c, token_id)?,
+                bindings::find_bound_by_token(c, token_id)?,
+            ))
         })?;
-        let token = token.ok_or_else(|| Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id))?;
+        let token =
+            token.ok_or_else(|| Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id))?;
         if let Some(name) = &rq.usr_name {
             bound.retain(|b| b.usr_name == name.as_str());
             if bound.is_empty() {
@@ -85,8 +89,10 @@ impl Service {
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let intent_key = (rq.intent != ActIntent::ReadOnly)
-            .then(|| self.keyring.intent_tag(&intent_message(&rq.token_id, token.version, rq.intent)));
+        let intent_key = (rq.intent != ActIntent::ReadOnly).then(|| {
+            self.keyring
+                .intent_tag(&intent_message(&rq.token_id, token.version, rq.intent))
+        });
         Ok(Inquiry {
             token_status: parse_stored("token status", &token.status)?,
             token_id: rq.token_id,
@@ -99,7 +105,13 @@ impl Service {
 
     /// Whether `key` is the ActIntentKey an inquiry with `intent` would answer for the
     /// token at `version` now.
-    pub fn is_current_intent_key(&self, token_id: &TokenId, version: i64, intent: ActIntent, key: &str) -> bool {
+    pub fn is_current_intent_key(
+        &self,
+        token_id: &TokenId,
+        version: i64,
+        intent: ActIntent,
+        key: &str,
+    ) -> bool {
         self.keyring
             .verify_intent_tag(&intent_message(token_id, version, intent), key)
     }

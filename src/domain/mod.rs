@@ -81,8 +81,9 @@ impl Service {
 
     /// Decrypts a stored token's seed.
     fn open_seed(&self, token: &Token) -> Result<Seed, Error> {
-        let token_id = TokenId::parse(&token.token_id)
-            .ok_or_else(|| Error::Internal(format!("stored TokenId {:?} is malformed", token.token_id)))?;
+        let token_id = TokenId::parse(&token.token_id).ok_or_else(|| {
+            Error::Internal(format!("stored TokenId {:?} is malformed", token.token_id))
+        })?;
         let sealed = SealedSeed {
             key_id: token.seed_key_id.clone(),
             nonce: token.seed_nonce.clone(),
@@ -101,7 +102,8 @@ fn parse_stored<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, Erro
 
 /// The OTP parameters of a stored token.
 fn params_of(token: &Token) -> Result<OtpParams, Error> {
-    let corrupt = |what: &str| Error::Internal(format!("stored {what} of {} is invalid", token.token_id));
+    let corrupt =
+        |what: &str| Error::Internal(format!("stored {what} of {} is invalid", token.token_id));
     Ok(OtpParams {
         algorithm: parse_stored::<Algorithm>("algorithm", &token.algorithm)?,
         digits: u8::try_from(token.digits)

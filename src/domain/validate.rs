@@ -60,11 +60,13 @@ impl From<storage::Error> for AcceptError {
 }
 
 fn is_usable(b: &BoundToken) -> bool {
-    b.token.status == UsrTokenStat::Act.as_str() && b.binding.status == MfaTokenUsrStat::Act.as_str()
+    b.token.status == UsrTokenStat::Act.as_str()
+        && b.binding.status == MfaTokenUsrStat::Act.as_str()
 }
 
 fn is_locked(b: &BoundToken) -> bool {
-    b.token.status == UsrTokenStat::Lock.as_str() || b.binding.status == MfaTokenUsrStat::Lock.as_str()
+    b.token.status == UsrTokenStat::Lock.as_str()
+        || b.binding.status == MfaTokenUsrStat::Lock.as_str()
 }
 
 impl Service {
@@ -99,7 +101,11 @@ impl Service {
             return Ok(answer(&bound, RsStat::Failed));
         }
         let all_locked = self.count_failure(ctx, &usable, now, "validate")?;
-        let rs_stat = if all_locked { RsStat::Locked } else { RsStat::Failed };
+        let rs_stat = if all_locked {
+            RsStat::Locked
+        } else {
+            RsStat::Failed
+        };
         Ok(answer(&bound, rs_stat))
     }
 
@@ -112,12 +118,16 @@ impl Service {
                     .storage
                     .read(|c| bindings::find_bound_by_token(c, token_id.as_str()))?;
                 if bound.is_empty() {
-                    return Err(Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str()));
+                    return Err(
+                        Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str())
+                    );
                 }
                 if let Some(name) = usr_name {
                     bound.retain(|b| b.usr_name == name.as_str());
                     if bound.is_empty() {
-                        return Err(Error::at(Fault::UserNotFound, "UsrName").with_value(name.as_str()));
+                        return Err(
+                            Error::at(Fault::UserNotFound, "UsrName").with_value(name.as_str())
+                        );
                     }
                 } else if bound.len() > 1 {
                     return Err(Error::at(Fault::AmbiguousBinding, "UsrName"));
@@ -164,7 +174,15 @@ impl Service {
         let act = UsrTokenStat::Act.as_str();
         let result = self.storage.write(|c| {
             let now_ms = to_ms(now);
-            if !tokens::update_token_accept_step(c, b.token.id, act, act, step, b.token.drift, now_ms)? {
+            if !tokens::update_token_accept_step(
+                c,
+                b.token.id,
+                act,
+                act,
+                step,
+                b.token.drift,
+                now_ms,
+            )? {
                 return Err(AcceptError::Lost);
             }
             if !bindings::update_binding_success(c, b.binding.id, &receipt, now_ms)? {
@@ -208,7 +226,10 @@ impl Service {
                     Some(f) if f.locked => ("Locked", format!("wrong code; locked after {limit}")),
                     Some(f) => {
                         all_locked = false;
-                        ("Failed", format!("wrong code, {} of {limit}", f.failure_count))
+                        (
+                            "Failed",
+                            format!("wrong code, {} of {limit}", f.failure_count),
+                        )
                     }
                     None => ("Locked", "binding no longer active".to_owned()),
                 };
@@ -220,7 +241,12 @@ impl Service {
 
     /// Answers a request none of whose bindings may validate: Locked if one is locked,
     /// else Failed; audited with the reason.
-    fn refuse(&self, ctx: &Context, bound: &[BoundToken], now: DateTime<Utc>) -> Result<Validation, Error> {
+    fn refuse(
+        &self,
+        ctx: &Context,
+        bound: &[BoundToken],
+        now: DateTime<Utc>,
+    ) -> Result<Validation, Error> {
         let locked = bound.iter().find(|b| is_locked(b));
         let (rs_stat, first) = match locked {
             Some(b) => (RsStat::Locked, b),

@@ -22,16 +22,28 @@ pub struct JxHdr {
     #[serde(rename = "JxVer", default, skip_serializing_if = "Option::is_none")]
     pub jx_ver: Option<String>,
     /// User to write in the audit.
-    #[serde(rename = "AuditUsrId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AuditUsrId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub audit_usr_id: Option<String>,
     /// Workstation to write in the audit.
     #[serde(rename = "AuditWsId", default, skip_serializing_if = "Option::is_none")]
     pub audit_ws_id: Option<String>,
     /// Consumer business name.
-    #[serde(rename = "ConsumerName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ConsumerName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub consumer_name: Option<String>,
     /// Consumer product name.
-    #[serde(rename = "ConsumerProd", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ConsumerProd",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub consumer_prod: Option<String>,
     /// Institution routing id.
     #[serde(rename = "InstRtId", default, skip_serializing_if = "Option::is_none")]
@@ -40,19 +52,39 @@ pub struct JxHdr {
     #[serde(rename = "InstEnv", default, skip_serializing_if = "Option::is_none")]
     pub inst_env: Option<String>,
     /// Governed consumer name.
-    #[serde(rename = "ValidConsmName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ValidConsmName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub valid_consm_name: Option<String>,
     /// Governed consumer product.
-    #[serde(rename = "ValidConsmProd", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ValidConsmProd",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub valid_consm_prod: Option<String>,
     /// Trace id of this message; generated when absent.
-    #[serde(rename = "jXLogTrackingId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "jXLogTrackingId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tracking_id: Option<String>,
     /// Business correlation id.
-    #[serde(rename = "BusCorrelId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "BusCorrelId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bus_correl_id: Option<String>,
     /// Workflow correlation id.
-    #[serde(rename = "WorkflowCorrelId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "WorkflowCorrelId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub workflow_correl_id: Option<String>,
 }
 
@@ -208,7 +240,9 @@ pub fn decode<T: DeserializeOwned + HasHeader>(bytes: &[u8]) -> JxRequest<T> {
                     body: Ok(body),
                 }
             }
-            Err(e) => Error::fault(Fault::MalformedBody).with_detail(strip_position(&e.to_string())),
+            Err(e) => {
+                Error::fault(Fault::MalformedBody).with_detail(strip_position(&e.to_string()))
+            }
         },
         Err(e) => classify(&e),
     };
@@ -225,27 +259,40 @@ pub fn decode<T: DeserializeOwned + HasHeader>(bytes: &[u8]) -> JxRequest<T> {
 /// Maps a serde error to the fault a consumer can act on.
 fn classify(e: &serde_path_to_error::Error<serde_json::Error>) -> Error {
     let inner = e.inner();
-    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-        return Error::fault(Fault::MalformedBody).with_detail(strip_position(&inner.to_string()));
-    }
     let message = strip_position(&inner.to_string());
     let path = e.path().to_string();
+    let at_root = path == "." || path.is_empty();
+    if inner.is_eof() || inner.is_io() || (inner.is_syntax() && at_root) {
+        return Error::fault(Fault::MalformedBody).with_detail(message);
+    }
+    if inner.is_syntax() {
+        // serde_json reports some type mismatches (e.g. `null` for an enum) as syntax
+        // errors; the path still names the element.
+        return Error::at(Fault::InvalidValue, path).with_detail(message);
+    }
     let join = |name: &str| {
-        if path == "." || path.is_empty() {
+        if at_root {
             name.to_owned()
         } else {
             format!("{path}.{name}")
         }
     };
     if let Some(name) = quoted(&message, "missing field `") {
-        let fault = if name == "TokenId" { Fault::IdRequired } else { Fault::FieldRequired };
+        let fault = if name == "TokenId" {
+            Fault::IdRequired
+        } else {
+            Fault::FieldRequired
+        };
         return Error::at(fault, join(&name));
     }
-    if let Some(name) = quoted(&message, "unknown field `") {
-        return Error::at(Fault::UnknownElement, join(&name));
+    if quoted(&message, "unknown field `").is_some() {
+        // serde_path_to_error's path already ends with the unknown element.
+        return Error::at(Fault::UnknownElement, path);
     }
     if let Some(value) = quoted(&message, "unknown variant `") {
-        return Error::at(Fault::EnumValue, path).with_value(value).with_detail(message);
+        return Error::at(Fault::EnumValue, path)
+            .with_value(value)
+            .with_detail(message);
     }
     Error::at(Fault::InvalidValue, path).with_detail(message)
 }
@@ -300,7 +347,10 @@ mod tests {
     #[test]
     fn each_kind_of_bad_body_gets_its_fault_and_element() {
         assert_eq!(fault_of("{").0, Fault::MalformedBody);
-        assert_eq!(fault_of("{} trailing").0, Fault::MalformedBody);
+        assert_eq!(
+            fault_of(r#"{"TokenId":"a"} trailing"#).0,
+            Fault::MalformedBody
+        );
         assert_eq!(fault_of("{}"), (Fault::IdRequired, Some("TokenId".into())));
         assert_eq!(
             fault_of(r#"{"TokenId":"a","ActIntent":"Delete"}"#),

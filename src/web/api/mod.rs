@@ -80,8 +80,9 @@ pub fn parse_usr_name(s: &str) -> Result<UsrName, Error> {
         return Err(Error::at(Fault::FieldRequired, "UsrName"));
     }
     UsrName::parse(s).ok_or_else(|| {
-        Error::at(Fault::InvalidValue, "UsrName")
-            .with_detail("(1-128 characters, no control characters, no colon, no surrounding spaces)")
+        Error::at(Fault::InvalidValue, "UsrName").with_detail(
+            "(1-128 characters, no control characters, no colon, no surrounding spaces)",
+        )
     })
 }
 

@@ -8,7 +8,9 @@ use zeroize::Zeroizing;
 
 use super::envelope::{HasHeader, Jx, JxHdr, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
-use super::{authorize, blocking, context, parse_code, parse_phone, parse_token_id, parse_usr_name};
+use super::{
+    authorize, blocking, context, parse_code, parse_phone, parse_token_id, parse_usr_name,
+};
 use crate::domain::api_keys::Scope;
 use crate::domain::enroll::EnrollRequest;
 use crate::domain::{qr, Error, Service};
@@ -76,15 +78,21 @@ pub struct TokenAddRs {
 fn enroll_request(rq: TokenAddRq) -> Result<EnrollRequest, Error> {
     let description = match rq.description {
         Some(d) if d.chars().count() > 256 => {
-            return Err(Error::at(crate::domain::Fault::InvalidValue, "UsrTokenDesc")
-                .with_detail("(at most 256 characters)"))
+            return Err(
+                Error::at(crate::domain::Fault::InvalidValue, "UsrTokenDesc")
+                    .with_detail("(at most 256 characters)"),
+            )
         }
         other => other,
     };
     Ok(EnrollRequest {
         usr_name: parse_usr_name(&rq.usr_name)?,
         token_type: rq.token_type,
-        token_id: rq.token_id.as_deref().map(|t| parse_token_id("TokenId", t)).transpose()?,
+        token_id: rq
+            .token_id
+            .as_deref()
+            .map(|t| parse_token_id("TokenId", t))
+            .transpose()?,
         description,
         params: OtpParams {
             algorithm: rq.algorithm.unwrap_or(Algorithm::SHA1),
@@ -108,9 +116,11 @@ async fn add(
     let fault = |e| ApiFault::new(&hdr, e);
     let request = rq.body.and_then(enroll_request).map_err(fault)?;
     let ctx = context(&caller, &hdr);
-    let enrolled = blocking(service, move |s| s.enroll(&ctx, request, chrono::Utc::now()))
-        .await
-        .map_err(fault)?;
+    let enrolled = blocking(service, move |s| {
+        s.enroll(&ctx, request, chrono::Utc::now())
+    })
+    .await
+    .map_err(fault)?;
     let base = format!("/api/v1/tokens/{}", enrolled.token_id);
     let software = enrolled.provisioning.is_some();
     let (secret, otpauth_uri) = match enrolled.provisioning {
@@ -206,12 +216,17 @@ async fn activate(
     let caller = authorize(caller, Scope::Manage, &hdr)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let token = parse_token_id("TokenId", token_id).map_err(fault)?;
-    let code = rq.body.and_then(|b| parse_code("Code", &b.code)).map_err(fault)?;
+    let code = rq
+        .body
+        .and_then(|b| parse_code("Code", &b.code))
+        .map_err(fault)?;
     let ctx = context(&caller, &hdr);
     let id = token.clone();
-    let done = blocking(service, move |s| s.activate(&ctx, &id, &code, chrono::Utc::now()))
-        .await
-        .map_err(fault)?;
+    let done = blocking(service, move |s| {
+        s.activate(&ctx, &id, &code, chrono::Utc::now())
+    })
+    .await
+    .map_err(fault)?;
     let body = ActivateRs {
         rs_stat: done.rs_stat,
         token_id: token.to_string(),

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
-use super::{authorize, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name, Caller};
+use super::{
+    authorize, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name, Caller,
+};
 use crate::domain::api_keys::Scope;
 use crate::domain::validate::ValidateRequest;
 use crate::domain::{Error, Service};
@@ -75,9 +77,11 @@ async fn validate(
     let fault = |e| ApiFault::new(&hdr, e);
     let request = rq.body.and_then(validate_request).map_err(fault)?;
     let ctx = context(&caller, &hdr);
-    let v = blocking(service, move |s| s.validate(&ctx, &request, chrono::Utc::now()))
-        .await
-        .map_err(fault)?;
+    let v = blocking(service, move |s| {
+        s.validate(&ctx, &request, chrono::Utc::now())
+    })
+    .await
+    .map_err(fault)?;
     let body = ValidateRs {
         rs_stat: v.rs_stat,
         token_id: v.token_id,

@@ -1,0 +1,10 @@
+//! One integration test binary (as crates.io does): every file drives the real `tokend`
+//! binary over HTTP, each test on its own server and database, so they run in parallel.
+
+mod api_faults;
+mod api_inquiry;
+mod api_tokens;
+mod api_validate;
+mod cli;
+mod restart;
+mod support;

@@ -1,0 +1,301 @@
+//! Test fixture: the real `tokend` binary on a fresh data directory and an ephemeral port,
+//! HTTP clients that play the consumer, and an independent TOTP implementation (ring's
+//! HMAC, not the totp-rs code the server uses) to compute the codes an app would show.
+
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the fixture"
+)]
+
+use serde_json::Value;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const LISTENING: &str = "tokend listening on http://";
+
+/// A running server. Killed on drop; the data directory lives as long as `dir`.
+pub struct TestServer {
+    child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    /// A key with scopes manage and validate.
+    pub key: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Runs a `tokend` subcommand on `data_dir` with extra environment variables.
+pub fn cli(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokend"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("ROCKET_DATA_DIR", data_dir)
+        .env("TOKEND_LOG", "warn")
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run tokend")
+}
+
+/// Creates an API key through the CLI, as an operator would.
+pub fn create_key(data_dir: &Path, name: &str, scopes: &str) -> String {
+    let out = cli(
+        data_dir,
+        &[],
+        &["apikey", "create", "--name", name, "--scope", scopes],
+    );
+    assert!(
+        out.status.success(),
+        "apikey create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+impl TestServer {
+    /// A server on a fresh data directory, with a manage+validate key.
+    pub fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = TestServer::start_in(dir.path(), &[]).expect("server starts");
+        server._dir = Some(dir);
+        server
+    }
+
+    /// A server on `data_dir` with extra environment; `Err(stderr)` if it exits instead.
+    pub fn start_in(data_dir: &Path, env: &[(&str, &str)]) -> Result<TestServer, String> {
+        let key = create_key(data_dir, &format!("test-{}", nanos()), "manage,validate");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokend"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("ROCKET_DATA_DIR", data_dir)
+            .env("ROCKET_PORT", "0")
+            .env("TOKEND_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn tokend");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix(LISTENING) {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => Ok(TestServer {
+                child,
+                base: format!("http://{addr}"),
+                data_dir: data_dir.to_owned(),
+                key,
+                _dir: None,
+            }),
+            Err(_) => {
+                let _ = child.kill();
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                let _ = child.wait();
+                Err(err)
+            }
+        }
+    }
+
+    /// Stops the server (SIGKILL) and waits for it.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// POSTs JSON with a key; answers status and parsed body.
+    pub fn post_as(&self, key: &str, path: &str, body: &Value) -> (u16, Value) {
+        let rs = ureq::post(&format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {key}"))
+            .set("Content-Type", "application/json")
+            .send_string(&body.to_string());
+        json_of(rs)
+    }
+
+    /// POSTs JSON with the fixture's key.
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_as(&self.key, path, body)
+    }
+
+    /// GETs with the fixture's key; answers status, content type, cache-control and bytes.
+    pub fn get(&self, path: &str) -> (u16, String, String, Vec<u8>) {
+        let rs = ureq::get(&format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {}", self.key))
+            .call();
+        let rs = match rs {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("transport error: {e}"),
+        };
+        let status = rs.status();
+        let ct = rs.header("Content-Type").unwrap_or_default().to_owned();
+        let cc = rs.header("Cache-Control").unwrap_or_default().to_owned();
+        let mut bytes = Vec::new();
+        rs.into_reader().read_to_end(&mut bytes).unwrap();
+        (status, ct, cc, bytes)
+    }
+
+    /// Enrolls a software SHA1/6/30 token for `usr` and answers (TokenId, seed bytes).
+    pub fn enroll(&self, usr: &str) -> (String, Vec<u8>) {
+        let (status, rs) = self.post(
+            "/api/v1/tokens",
+            &serde_json::json!({"UsrName": usr, "TokenType": "Software"}),
+        );
+        assert_eq!(status, 200, "{rs}");
+        let seed = b32(rs["Secret"].as_str().unwrap());
+        (rs["TokenId"].as_str().unwrap().to_owned(), seed)
+    }
+
+    /// Enrolls and activates a software token; answers (TokenId, seed, activation step).
+    /// Activation uses the code of the step BEFORE now (inside the ±1 window), so the
+    /// codes of `step + 1` and `step + 2` remain usable for two more successes.
+    pub fn enroll_active(&self, usr: &str) -> (String, Vec<u8>, i64) {
+        let (token, seed) = self.enroll(usr);
+        let step = now_step(30) - 1;
+        let code = totp(&seed, "SHA1", 6, step);
+        let (status, rs) = self.post(
+            &format!("/api/v1/tokens/{token}/activate"),
+            &serde_json::json!({"Code": code}),
+        );
+        assert_eq!(
+            (status, rs["RsStat"].as_str()),
+            (200, Some("Success")),
+            "{rs}"
+        );
+        (token, seed, step)
+    }
+
+    /// Validates a code for a user.
+    pub fn validate(&self, usr: &str, code: &str) -> Value {
+        let (status, rs) = self.post(
+            "/api/v1/validate",
+            &serde_json::json!({"UsrName": usr, "Code": code}),
+        );
+        assert_eq!(status, 200, "{rs}");
+        rs
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Status and JSON body of an answer, whatever its status.
+pub fn json_of(rs: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let rs = match rs {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let status = rs.status();
+    let ct = rs.header("Content-Type").unwrap_or_default().to_owned();
+    let text = rs.into_string().unwrap();
+    assert!(
+        ct.starts_with("application/json"),
+        "not JSON ({ct}): {text}"
+    );
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON {e}: {text}")),
+    )
+}
+
+/// The first fault record of an answer: (ErrCode, ErrElem).
+pub fn fault(rs: &Value) -> (String, Option<String>) {
+    let rec = &rs["MsgRsHdr"]["MsgRecInfoArray"][0];
+    (
+        rec["ErrCode"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no fault in {rs}"))
+            .to_owned(),
+        rec["ErrElem"].as_str().map(str::to_owned),
+    )
+}
+
+fn nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// Decodes base32 (RFC 4648, no padding).
+pub fn b32(s: &str) -> Vec<u8> {
+    base32::decode(base32::Alphabet::Rfc4648 { padding: false }, s).expect("base32")
+}
+
+/// The current RFC 6238 step.
+pub fn now_step(period: u64) -> i64 {
+    (SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / period) as i64
+}
+
+/// Independent HOTP/TOTP (RFC 4226 dynamic truncation over ring's HMAC).
+pub fn totp(seed: &[u8], algorithm: &str, digits: u32, step: i64) -> String {
+    use ring::hmac;
+    let alg = match algorithm {
+        "SHA1" => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        "SHA256" => hmac::HMAC_SHA256,
+        "SHA512" => hmac::HMAC_SHA512,
+        other => panic!("algorithm {other}"),
+    };
+    let tag = hmac::sign(&hmac::Key::new(alg, seed), &(step as u64).to_be_bytes());
+    let h = tag.as_ref();
+    let o = usize::from(h[h.len() - 1] & 0x0f);
+    let v = u32::from_be_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]) & 0x7fff_ffff;
+    format!("{:0width$}", v % 10u32.pow(digits), width = digits as usize)
+}
+
+/// A 6-digit code that matches none of the steps around now (so it is surely wrong).
+pub fn wrong_code(seed: &[u8]) -> String {
+    let step = now_step(30);
+    let near: Vec<String> = (-3..=3).map(|d| totp(seed, "SHA1", 6, step + d)).collect();
+    (0..)
+        .map(|i| format!("{:06}", (123_456 + i * 7919) % 1_000_000))
+        .find(|c| !near.contains(c))
+        .unwrap()
+}
+
+#[test]
+fn independent_totp_matches_rfc6238_vectors() {
+    assert_eq!(
+        totp(b"12345678901234567890", "SHA1", 8, 59 / 30),
+        "94287082"
+    );
+    assert_eq!(
+        totp(
+            b"12345678901234567890123456789012",
+            "SHA256",
+            8,
+            1111111109 / 30
+        ),
+        "68084774"
+    );
+    assert_eq!(
+        totp(
+            b"1234567890123456789012345678901234567890123456789012345678901234",
+            "SHA512",
+            8,
+            20000000000 / 30
+        ),
+        "47863826"
+    );
+    assert_eq!(
+        totp(b"12345678901234567890", "SHA1", 6, 1234567890 / 30),
+        "005924"
+    );
+}
