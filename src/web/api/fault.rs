@@ -41,8 +41,8 @@ pub fn status_of(fault: Fault) -> Status {
 /// A fault answer: the echoed header and one fault record.
 #[derive(Debug)]
 pub struct ApiFault {
-    /// Echoed header.
-    pub hdr: JxHdr,
+    /// Echoed header (boxed: faults travel through `Result`s on every path).
+    pub hdr: Box<JxHdr>,
     /// What went wrong.
     pub error: Error,
 }
@@ -51,7 +51,7 @@ impl ApiFault {
     /// Attaches the header to echo.
     pub fn new(hdr: &JxHdr, error: Error) -> ApiFault {
         ApiFault {
-            hdr: hdr.clone(),
+            hdr: Box::new(hdr.clone()),
             error,
         }
     }
