@@ -1,7 +1,10 @@
 //! One integration test binary (as crates.io does): every file drives the real `tokend`
 //! binary over HTTP, each test on its own server and database, so they run in parallel.
 
-#![expect(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is the failure report"
+)]
 
 mod api_faults;
 mod api_inquiry;
