@@ -18,7 +18,7 @@ use chrono::{DateTime, TimeZone as _, Utc};
 
 use crate::crypto::{Keyring, SealedSeed, Seed};
 use crate::otp::OtpParams;
-use crate::storage::{tokens::Token, Storage};
+use crate::storage::{self, tokens::Token, Storage};
 use crate::types::{Algorithm, Digits, Period, TokenId};
 
 /// The policy knobs the domain reads (a slice of the configuration).
@@ -66,6 +66,11 @@ impl Service {
             keyring,
             policy,
         }
+    }
+
+    /// Whether the database answers and has every migration applied.
+    pub fn is_healthy(&self) -> Result<bool, Error> {
+        Ok(self.storage.read(storage::migrate::is_current)?)
     }
 
     /// The policy in force.

@@ -3,6 +3,7 @@
 //! Imports: rocket, serde, domain, types. Never diesel, never ring.
 
 pub mod api;
+pub mod status;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
@@ -20,6 +21,7 @@ pub const LISTENING: &str = "tokend listening on http://";
 pub fn build(figment: Figment, service: Arc<Service>) -> Rocket<Build> {
     rocket::custom(figment)
         .manage(service)
+        .mount("/", status::routes())
         .mount("/api/v1", api::routes())
         .register("/", api::fault::catchers())
         .attach(AdHoc::on_response("no-store on API answers", |req, res| {

@@ -98,7 +98,6 @@ fn unknown_operations_and_methods_get_404_json() {
     let server = TestServer::start();
     let auth = format!("Bearer {}", server.key);
     for (method, path) in [
-        ("GET", "/"),
         ("GET", "/api/v1/nope"),
         ("GET", "/api/v1/validate"),
         ("DELETE", "/api/v1/tokens"),
@@ -119,6 +118,15 @@ fn unknown_operations_and_methods_get_404_json() {
         (400, "7001"),
         "a TokenId with a slash"
     );
+}
+
+#[test]
+fn status_routes_answer_without_a_key() {
+    let server = TestServer::start();
+    let (status, _, rs) = raw(&server, "GET", "/", None, b"");
+    assert_eq!((status, rs["Service"].as_str()), (200, Some("tokend")));
+    let (status, _, rs) = raw(&server, "GET", "/health", None, b"");
+    assert_eq!((status, rs["Status"].as_str()), (200, Some("ok")));
 }
 
 #[test]
