@@ -276,6 +276,7 @@ impl Service {
                     to_ms(now),
                 )?;
                 if won {
+                    bindings::update_bindings_clear_failures(c, first.token.id)?;
                     audit::record(c, ctx, now, entry_for(first, "activate", "Success", None))?;
                 }
                 Ok::<_, Error>(won)

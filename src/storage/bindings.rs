@@ -131,6 +131,14 @@ pub fn update_binding_success(
     Ok(rows == 1)
 }
 
+/// Clears the failure count of every binding of a token (activation succeeded).
+pub fn update_bindings_clear_failures(conn: &mut Conn, token_pk: i32) -> Result<(), Error> {
+    diesel::update(bindings::table.filter(bindings::token_pk.eq(token_pk)))
+        .set(bindings::failure_count.eq(0))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// A binding's state after a failure was counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureCounted {
