@@ -33,6 +33,12 @@ pub struct Settings {
     /// Institution routing id used when a request names none.
     #[serde(default = "default_inst_rt_id")]
     pub inst_rt_id: String,
+    /// Steps searched either side of now by resync; also bounds the learned drift.
+    #[serde(default = "default_resync_window_steps")]
+    pub resync_window_steps: u32,
+    /// Seconds after which a binding locked by failures unlocks itself (0 = never).
+    #[serde(default)]
+    pub auto_unlock_after_secs: u64,
     /// Database connections in the pool.
     #[serde(default = "default_db_pool_size")]
     pub db_pool_size: u32,
@@ -56,6 +62,9 @@ fn default_lock_after_failures() -> u32 {
 fn default_inst_rt_id() -> String {
     "tokend".into()
 }
+fn default_resync_window_steps() -> u32 {
+    100
+}
 fn default_db_pool_size() -> u32 {
     16
 }
@@ -71,6 +80,8 @@ const APP_KEYS: &[&str] = &[
     "window_steps",
     "lock_after_failures",
     "inst_rt_id",
+    "resync_window_steps",
+    "auto_unlock_after_secs",
     "db_pool_size",
     "sqlite_synchronous",
 ];
@@ -129,6 +140,12 @@ impl Settings {
         if self.window_steps > 10 {
             bail!("window_steps must be 0 to 10, not {}", self.window_steps);
         }
+        if !(2..=1000).contains(&self.resync_window_steps) {
+            bail!(
+                "resync_window_steps must be 2 to 1000, not {}",
+                self.resync_window_steps
+            );
+        }
         if self.issuer.is_empty() || self.issuer.contains(':') {
             bail!("issuer must be non-empty and contain no colon");
         }
@@ -147,6 +164,8 @@ impl Settings {
             window_steps: self.window_steps,
             lock_after_failures: self.lock_after_failures,
             default_inst_rt_id: self.inst_rt_id.clone(),
+            resync_window_steps: self.resync_window_steps,
+            auto_unlock_after_secs: self.auto_unlock_after_secs,
         }
     }
 }

@@ -74,6 +74,37 @@ impl OtpParams {
     }
 }
 
+impl OtpParams {
+    /// Resynchronisation: looks for two consecutive steps `s, s + 1` within `center ±
+    /// window` whose codes are `first` and `second`, and answers the newest such `s + 1`.
+    pub fn find_pair(
+        &self,
+        seed: &[u8],
+        first: &Code,
+        second: &Code,
+        center: i64,
+        window: u32,
+    ) -> Option<i64> {
+        let totp = self.totp(seed);
+        let period = u64::from(self.period.secs());
+        let window = i64::from(window);
+        let code_at = |step: i64| u64::try_from(step).ok().map(|c| totp.generate(c * period));
+        let mut newest = None;
+        let mut previous_matched = false;
+        for step in center - window..=center + window + 1 {
+            let Some(candidate) = code_at(step) else {
+                continue;
+            };
+            let is_second = bool::from(candidate.as_bytes().ct_eq(second.as_str().as_bytes()));
+            if previous_matched && is_second {
+                newest = Some(step);
+            }
+            previous_matched = bool::from(candidate.as_bytes().ct_eq(first.as_str().as_bytes()));
+        }
+        newest
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +202,25 @@ mod tests {
         let p = params(Algorithm::SHA1, 8);
         let six = Code::parse("287082").unwrap();
         assert_eq!(p.find_step(SEED20, &six, 1, 1), None);
+    }
+
+    #[test]
+    fn find_pair_locates_two_consecutive_codes_far_from_now() {
+        let p = params(Algorithm::SHA1, 6);
+        let now = p.step_at(1111111109);
+        let c1 = Code::parse(&p.code_at_step(SEED20, now + 40).unwrap()).unwrap();
+        let c2 = Code::parse(&p.code_at_step(SEED20, now + 41).unwrap()).unwrap();
+        assert_eq!(p.find_pair(SEED20, &c1, &c2, now, 100), Some(now + 41));
+        assert_eq!(
+            p.find_pair(SEED20, &c2, &c1, now, 100),
+            None,
+            "order matters"
+        );
+        assert_eq!(
+            p.find_pair(SEED20, &c1, &c2, now, 30),
+            None,
+            "outside the search"
+        );
     }
 
     /// The pyotp vectors: an independent implementation's published outputs.

@@ -39,10 +39,14 @@ pub enum Fault {
     UserNotFound,
     /// 7030 — a token with this TokenId already exists.
     DuplicateTokenId,
+    /// 7031 — the ActIntentKey does not match the record (changed since the inquiry).
+    StaleIntentKey,
     /// 7032 — the token is not in a status that allows this operation.
     WrongTokenState,
     /// 7033 — the enrollment QR code is no longer available (token activated or deleted).
     QrGone,
+    /// 7034 — the user is already bound to this token.
+    AlreadyBound,
     /// 7040 — the seed is shorter than 128 bits.
     SeedTooShort,
     /// 7041 — a code must be 6 or 8 ASCII digits.
@@ -76,8 +80,10 @@ impl Fault {
         Fault::TokenNotFound,
         Fault::UserNotFound,
         Fault::DuplicateTokenId,
+        Fault::StaleIntentKey,
         Fault::WrongTokenState,
         Fault::QrGone,
+        Fault::AlreadyBound,
         Fault::SeedTooShort,
         Fault::CodeFormat,
         Fault::SeedEncoding,
@@ -104,8 +110,10 @@ impl Fault {
             Fault::TokenNotFound => 7020,
             Fault::UserNotFound => 7021,
             Fault::DuplicateTokenId => 7030,
+            Fault::StaleIntentKey => 7031,
             Fault::WrongTokenState => 7032,
             Fault::QrGone => 7033,
+            Fault::AlreadyBound => 7034,
             Fault::SeedTooShort => 7040,
             Fault::CodeFormat => 7041,
             Fault::SeedEncoding => 7042,
@@ -133,8 +141,10 @@ impl Fault {
             Fault::TokenNotFound => "No token has this TokenId.",
             Fault::UserNotFound => "No such user is bound to a token.",
             Fault::DuplicateTokenId => "A token with this TokenId already exists.",
+            Fault::StaleIntentKey => "The ActIntentKey does not match the current record.",
             Fault::WrongTokenState => "The token status does not allow this operation.",
             Fault::QrGone => "The enrollment QR code is only available while the token is Init.",
+            Fault::AlreadyBound => "The user is already bound to this token.",
             Fault::SeedTooShort => "The seed must be at least 128 bits.",
             Fault::CodeFormat => "A code must be 6 or 8 ASCII digits.",
             Fault::SeedEncoding => "The seed must be base32 (RFC 4648).",

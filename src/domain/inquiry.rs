@@ -8,8 +8,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::validate::FAILURE_LOCK;
 use super::{from_ms, parse_stored, Error, Fault, Service};
-use crate::storage::{bindings, tokens};
+use crate::storage::bindings::{self, BoundToken};
+use crate::storage::tokens;
 use crate::types::{ActIntent, MfaTokenUsrStat, TokenId, UsrName, UsrTokenStat};
 
 /// jXchange MFATokenInqRq.
@@ -36,6 +38,29 @@ pub struct BindingRecord {
     pub last_authen_at: Option<DateTime<Utc>>,
     /// jXchange `LastTrnRcptId`.
     pub last_receipt_id: Option<String>,
+    /// Help desk: consecutive failed codes so far.
+    pub failure_count: i32,
+    /// Help desk: when the binding was locked.
+    pub locked_at: Option<DateTime<Utc>>,
+    /// Help desk: why it was locked.
+    pub lock_reason: Option<String>,
+    /// Help desk: when it unlocks by itself (auto-unlock), if it will.
+    pub unlocks_at: Option<DateTime<Utc>>,
+}
+
+/// Token facts a help desk needs beside the jXchange elements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFacts {
+    /// Software or Hardware.
+    pub token_type: String,
+    /// HMAC algorithm.
+    pub algorithm: String,
+    /// Code length.
+    pub digits: i32,
+    /// Step length, seconds.
+    pub period: i32,
+    /// Learned clock drift, in steps.
+    pub drift: i32,
 }
 
 /// jXchange MFATokenInqRs.
@@ -53,6 +78,8 @@ pub struct Inquiry {
     pub token_status: UsrTokenStat,
     /// jXchange `MFATokenInqArray`.
     pub records: Vec<BindingRecord>,
+    /// Answered under `Custom`.
+    pub facts: TokenFacts,
 }
 
 fn intent_message(token_id: &TokenId, version: i64, intent: ActIntent) -> Vec<u8> {
@@ -79,15 +106,7 @@ impl Service {
         }
         let records = bound
             .into_iter()
-            .map(|b| {
-                Ok(BindingRecord {
-                    status: parse_stored("binding status", &b.binding.status)?,
-                    usr_name: b.usr_name,
-                    description: b.binding.description,
-                    last_authen_at: b.binding.last_authen_at.and_then(from_ms),
-                    last_receipt_id: b.binding.last_receipt_id,
-                })
-            })
+            .map(|b| self.record_of(b))
             .collect::<Result<Vec<_>, Error>>()?;
         let intent_key = (rq.intent != ActIntent::ReadOnly).then(|| {
             self.keyring
@@ -100,6 +119,40 @@ impl Service {
             intent: rq.intent,
             intent_key,
             records,
+            facts: TokenFacts {
+                token_type: token.token_type,
+                algorithm: token.algorithm,
+                digits: token.digits,
+                period: token.period,
+                drift: token.drift,
+            },
+        })
+    }
+
+    fn record_of(&self, b: BoundToken) -> Result<BindingRecord, Error> {
+        let status: MfaTokenUsrStat = parse_stored("binding status", &b.binding.status)?;
+        let auto = self.policy.auto_unlock_after_secs;
+        let by_failures = b
+            .binding
+            .lock_reason
+            .as_deref()
+            .is_some_and(|r| r.ends_with(FAILURE_LOCK));
+        let unlocks_at = match (status, b.binding.locked_at) {
+            (MfaTokenUsrStat::Lock, Some(at)) if auto > 0 && by_failures => from_ms(
+                at.saturating_add(i64::try_from(auto.saturating_mul(1000)).unwrap_or(i64::MAX)),
+            ),
+            _ => None,
+        };
+        Ok(BindingRecord {
+            status,
+            usr_name: b.usr_name,
+            description: b.binding.description,
+            last_authen_at: b.binding.last_authen_at.and_then(from_ms),
+            last_receipt_id: b.binding.last_receipt_id,
+            failure_count: b.binding.failure_count,
+            locked_at: b.binding.locked_at.and_then(from_ms),
+            lock_reason: b.binding.lock_reason,
+            unlocks_at,
         })
     }
 

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod enroll;
 pub mod error;
 pub mod inquiry;
+pub mod lifecycle;
 pub mod qr;
 pub mod validate;
 
@@ -32,6 +33,10 @@ pub struct Policy {
     pub lock_after_failures: u32,
     /// Institution used when a request names none.
     pub default_inst_rt_id: String,
+    /// Steps searched either side of now by resync (default 100); also bounds the drift.
+    pub resync_window_steps: u32,
+    /// Seconds after which a binding locked by failures unlocks itself (0 = never).
+    pub auto_unlock_after_secs: u64,
 }
 
 /// Who is acting and the jXchange correlation ids of the request, written to the audit.

@@ -64,6 +64,18 @@ fn is_usable(b: &BoundToken) -> bool {
         && b.binding.status == MfaTokenUsrStat::Act.as_str()
 }
 
+/// The end of the lock reason of a binding locked by wrong codes (auto-unlock applies only
+/// to those, never to a lock an admin set).
+pub const FAILURE_LOCK: &str = "consecutive failed codes";
+
+fn is_failure_lock(b: &BoundToken) -> bool {
+    b.binding.status == MfaTokenUsrStat::Lock.as_str()
+        && b.binding
+            .lock_reason
+            .as_deref()
+            .is_some_and(|r| r.ends_with(FAILURE_LOCK))
+}
+
 fn is_locked(b: &BoundToken) -> bool {
     b.token.status == UsrTokenStat::Lock.as_str()
         || b.binding.status == MfaTokenUsrStat::Lock.as_str()
@@ -77,7 +89,7 @@ impl Service {
         rq: &ValidateRequest,
         now: DateTime<Utc>,
     ) -> Result<Validation, Error> {
-        let bound = self.candidates(ctx, rq)?;
+        let bound = self.auto_unlock(ctx, self.candidates(ctx, rq)?, now)?;
         let usable: Vec<&BoundToken> = bound.iter().filter(|b| is_usable(b)).collect();
         if usable.is_empty() {
             return self.refuse(ctx, &bound, now);
@@ -172,17 +184,10 @@ impl Service {
     ) -> Result<Option<Validation>, Error> {
         let receipt = uuid::Uuid::new_v4().to_string();
         let act = UsrTokenStat::Act.as_str();
+        let drift = self.learned_drift(b, step, now)?;
         let result = self.storage.write(|c| {
             let now_ms = to_ms(now);
-            if !tokens::update_token_accept_step(
-                c,
-                b.token.id,
-                act,
-                act,
-                step,
-                b.token.drift,
-                now_ms,
-            )? {
+            if !tokens::update_token_accept_step(c, b.token.id, act, act, step, drift, now_ms)? {
                 return Err(AcceptError::Lost);
             }
             if !bindings::update_binding_success(c, b.binding.id, &receipt, now_ms)? {
@@ -205,6 +210,54 @@ impl Service {
         }
     }
 
+    /// The drift to store after a success at `step`: where the token's clock really is.
+    /// A token whose clock runs away is followed one step at a time, so it keeps working
+    /// without a resync; the drift never exceeds the resync search range.
+    fn learned_drift(&self, b: &BoundToken, step: i64, now: DateTime<Utc>) -> Result<i32, Error> {
+        let now_step = params_of(&b.token)?.step_at(now.timestamp());
+        let bound = i64::from(self.policy.resync_window_steps);
+        Ok(i32::try_from((step - now_step).clamp(-bound, bound)).unwrap_or(0))
+    }
+
+    /// Unlocks the bindings whose failure lock has outlived `auto_unlock_after_secs`,
+    /// audited like any change, and answers the bindings as they now are.
+    fn auto_unlock(
+        &self,
+        ctx: &Context,
+        mut bound: Vec<BoundToken>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BoundToken>, Error> {
+        let secs = self.policy.auto_unlock_after_secs;
+        if secs == 0 {
+            return Ok(bound);
+        }
+        let cutoff =
+            to_ms(now).saturating_sub(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
+        for b in bound.iter_mut().filter(|b| is_failure_lock(b)) {
+            let unlocked = self.storage.write(|c| {
+                let done = bindings::update_binding_auto_unlock(c, b.binding.id, cutoff)?;
+                if done {
+                    tokens::update_token_version(c, b.token.id, to_ms(now))?;
+                    let detail = format!("locked for {secs} s or more");
+                    audit::record(
+                        c,
+                        ctx,
+                        now,
+                        entry_for(b, "auto-unlock", "Success", Some(&detail)),
+                    )?;
+                }
+                Ok::<_, Error>(done)
+            })?;
+            if unlocked {
+                b.binding.status = MfaTokenUsrStat::Act.as_str().to_owned();
+                b.binding.failure_count = 0;
+                b.binding.locked_at = None;
+                b.binding.lock_reason = None;
+            }
+        }
+        Ok(bound)
+    }
+
     /// Counts a wrong code on every binding it was tried against, locking those that reach
     /// the threshold; answers whether none of them is still usable.
     pub(super) fn count_failure(
@@ -215,7 +268,7 @@ impl Service {
         action: &str,
     ) -> Result<bool, Error> {
         let limit = i32::try_from(self.policy.lock_after_failures).unwrap_or(i32::MAX);
-        let reason = format!("{limit} consecutive failed codes");
+        let reason = format!("{limit} {FAILURE_LOCK}");
         self.storage.write(|c| {
             let mut all_locked = true;
             for b in tried {

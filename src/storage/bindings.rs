@@ -131,6 +131,78 @@ pub fn update_binding_success(
     Ok(rows == 1)
 }
 
+/// Sets a binding's status. Leaving Lock clears the failure count and lock record;
+/// entering Lock records when and why.
+pub fn update_binding_status(
+    conn: &mut Conn,
+    binding_pk: i32,
+    status: &str,
+    lock_reason: Option<&str>,
+    now_ms: i64,
+) -> Result<(), Error> {
+    let target = bindings::table.find(binding_pk);
+    if status == "Lock" {
+        diesel::update(target)
+            .set((
+                bindings::status.eq(status),
+                bindings::locked_at.eq(now_ms),
+                bindings::lock_reason.eq(lock_reason),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::update(target)
+            .set((
+                bindings::status.eq(status),
+                bindings::failure_count.eq(0),
+                bindings::locked_at.eq(None::<i64>),
+                bindings::lock_reason.eq(None::<String>),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Sets a binding's description (jXchange `UsrTokenDesc`).
+pub fn update_binding_description(
+    conn: &mut Conn,
+    binding_pk: i32,
+    description: Option<&str>,
+) -> Result<(), Error> {
+    diesel::update(bindings::table.find(binding_pk))
+        .set(bindings::description.eq(description))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes a binding (the user no longer uses this token); the audit keeps its history.
+pub fn delete_binding(conn: &mut Conn, binding_pk: i32) -> Result<(), Error> {
+    diesel::delete(bindings::table.find(binding_pk)).execute(conn)?;
+    Ok(())
+}
+
+/// Unlocks a binding still locked since `locked_before_ms` or earlier (auto-unlock);
+/// answers whether it did.
+pub fn update_binding_auto_unlock(
+    conn: &mut Conn,
+    binding_pk: i32,
+    locked_before_ms: i64,
+) -> Result<bool, Error> {
+    let rows = diesel::update(
+        bindings::table
+            .find(binding_pk)
+            .filter(bindings::status.eq("Lock"))
+            .filter(bindings::locked_at.le(locked_before_ms)),
+    )
+    .set((
+        bindings::status.eq("Act"),
+        bindings::failure_count.eq(0),
+        bindings::locked_at.eq(None::<i64>),
+        bindings::lock_reason.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
 /// Clears the failure count of every binding of a token (activation succeeded).
 pub fn update_bindings_clear_failures(conn: &mut Conn, token_pk: i32) -> Result<(), Error> {
     diesel::update(bindings::table.filter(bindings::token_pk.eq(token_pk)))

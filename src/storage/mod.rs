@@ -83,7 +83,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
             Durability::Normal => "NORMAL",
         };
         conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = 10000; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+            "PRAGMA busy_timeout = 10000; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; \
+             PRAGMA secure_delete = ON;"
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -129,6 +130,14 @@ impl Storage {
 
     fn conn(&self) -> Result<PooledConnection<ConnectionManager<SqliteConnection>>, Error> {
         self.pool.get().map_err(|e| Error::Db(e.to_string()))
+    }
+
+    /// Copies every WAL frame into the database file and empties the WAL, so bytes a
+    /// write replaced (a destroyed seed) no longer linger in the log.
+    pub fn checkpoint(&self) -> Result<(), Error> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
     }
 
     /// Runs read-only work on a pooled connection.

@@ -131,3 +131,47 @@ pub fn update_token_version(conn: &mut Conn, token_pk: i32, now_ms: i64) -> Resu
         .execute(conn)?;
     Ok(())
 }
+
+/// OPTIMISTIC CONCURRENCY. Marks the token changed only if it is still at `version` (the
+/// version the caller's ActIntentKey was issued for), optionally setting its status;
+/// answers whether the record was unchanged and is now claimed by this write.
+pub fn update_token_if_version(
+    conn: &mut Conn,
+    token_pk: i32,
+    version: i64,
+    status: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, Error> {
+    let target = tokens::table
+        .find(token_pk)
+        .filter(tokens::version.eq(version));
+    let rows = match status {
+        Some(status) => diesel::update(target)
+            .set((
+                tokens::status.eq(status),
+                tokens::version.eq(tokens::version + 1),
+                tokens::updated_at.eq(now_ms),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set((
+                tokens::version.eq(tokens::version + 1),
+                tokens::updated_at.eq(now_ms),
+            ))
+            .execute(conn)?,
+    };
+    Ok(rows == 1)
+}
+
+/// Destroys a token's seed: the sealed bytes are replaced by an empty value (with
+/// `secure_delete` on, SQLite zeroes the old bytes on the page) and the key id says so.
+pub fn update_token_destroy_seed(conn: &mut Conn, token_pk: i32) -> Result<(), Error> {
+    diesel::update(tokens::table.find(token_pk))
+        .set((
+            tokens::seed_key_id.eq("destroyed"),
+            tokens::seed_nonce.eq(Vec::<u8>::new()),
+            tokens::seed_ciphertext.eq(Vec::<u8>::new()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

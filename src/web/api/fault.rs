@@ -24,7 +24,10 @@ pub fn status_of(fault: Fault) -> Status {
         Fault::Unauthenticated => Status::Unauthorized,
         Fault::ScopeDenied => Status::Forbidden,
         Fault::TokenNotFound | Fault::UserNotFound | Fault::UnknownOperation => Status::NotFound,
-        Fault::DuplicateTokenId | Fault::WrongTokenState => Status::Conflict,
+        Fault::DuplicateTokenId
+        | Fault::StaleIntentKey
+        | Fault::WrongTokenState
+        | Fault::AlreadyBound => Status::Conflict,
         Fault::QrGone => Status::Gone,
         Fault::BodyTooLarge => Status::PayloadTooLarge,
         Fault::PhoneDigits
@@ -151,8 +154,10 @@ mod tests {
                 (7020, 404),
                 (7021, 404),
                 (7030, 409),
+                (7031, 409),
                 (7032, 409),
                 (7033, 410),
+                (7034, 409),
                 (7040, 422),
                 (7041, 422),
                 (7042, 422),

@@ -8,7 +8,7 @@ use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::{authorize, blocking, iso8601, parse_token_id, parse_usr_name, Caller};
 use crate::domain::api_keys::Scope;
-use crate::domain::inquiry::{BindingRecord, InquiryRequest};
+use crate::domain::inquiry::{BindingRecord, Inquiry, InquiryRequest};
 use crate::domain::{Error, Service};
 use crate::types::{ActIntent, MfaTokenUsrStat, UsrTokenStat};
 
@@ -52,6 +52,36 @@ pub struct MfaTokenInqInfoRec {
     last_authen_at: Option<String>,
     #[serde(rename = "LastTrnRcptId", skip_serializing_if = "Option::is_none")]
     last_receipt_id: Option<String>,
+    #[serde(rename = "Custom")]
+    custom: BindingCustom,
+}
+
+/// tokend's help-desk facts about a binding (jXchange `Custom_CType`).
+#[derive(Serialize)]
+pub struct BindingCustom {
+    #[serde(rename = "FailureCount")]
+    failure_count: i32,
+    #[serde(rename = "LockedDt", skip_serializing_if = "Option::is_none")]
+    locked_at: Option<String>,
+    #[serde(rename = "LockReason", skip_serializing_if = "Option::is_none")]
+    lock_reason: Option<String>,
+    #[serde(rename = "AutoUnlockDt", skip_serializing_if = "Option::is_none")]
+    unlocks_at: Option<String>,
+}
+
+/// tokend's facts about the token (jXchange `Custom_CType`).
+#[derive(Serialize)]
+pub struct TokenCustom {
+    #[serde(rename = "TokenType")]
+    token_type: String,
+    #[serde(rename = "Algorithm")]
+    algorithm: String,
+    #[serde(rename = "Digits")]
+    digits: i32,
+    #[serde(rename = "Period")]
+    period: i32,
+    #[serde(rename = "DriftSteps")]
+    drift: i32,
 }
 
 /// jXchange MFATokenInqInfo.
@@ -76,6 +106,8 @@ pub struct MfaTokenInqRs {
     intent_key: Option<String>,
     #[serde(rename = "MFATokenInqInfo")]
     info: MfaTokenInqInfo,
+    #[serde(rename = "Custom")]
+    custom: TokenCustom,
 }
 
 fn record(r: BindingRecord) -> MfaTokenInqInfoRec {
@@ -85,6 +117,33 @@ fn record(r: BindingRecord) -> MfaTokenInqInfoRec {
         description: r.description,
         last_authen_at: r.last_authen_at.map(iso8601),
         last_receipt_id: r.last_receipt_id,
+        custom: BindingCustom {
+            failure_count: r.failure_count,
+            locked_at: r.locked_at.map(iso8601),
+            lock_reason: r.lock_reason,
+            unlocks_at: r.unlocks_at.map(iso8601),
+        },
+    }
+}
+
+/// The inquiry answer of a domain inquiry (also what modify answers).
+pub fn inquiry_rs(inq: Inquiry) -> MfaTokenInqRs {
+    MfaTokenInqRs {
+        usr_name: inq.usr_name.map(|u| u.to_string()),
+        token_id: inq.token_id.to_string(),
+        intent: inq.intent,
+        intent_key: inq.intent_key,
+        info: MfaTokenInqInfo {
+            status: inq.token_status,
+            records: inq.records.into_iter().map(record).collect(),
+        },
+        custom: TokenCustom {
+            token_type: inq.facts.token_type,
+            algorithm: inq.facts.algorithm,
+            digits: inq.facts.digits,
+            period: inq.facts.period,
+            drift: inq.facts.drift,
+        },
     }
 }
 
@@ -109,15 +168,8 @@ async fn inquire(
     let inq = blocking(service, move |s| s.inquire(request))
         .await
         .map_err(fault)?;
-    let body = MfaTokenInqRs {
-        usr_name: inq.usr_name.map(|u| u.to_string()),
-        token_id: inq.token_id.to_string(),
-        intent: inq.intent,
-        intent_key: inq.intent_key,
-        info: MfaTokenInqInfo {
-            status: inq.token_status,
-            records: inq.records.into_iter().map(record).collect(),
-        },
-    };
-    Ok(Jx { hdr, body })
+    Ok(Jx {
+        hdr,
+        body: inquiry_rs(inq),
+    })
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod envelope;
 pub mod fault;
 pub mod inquiry;
+pub mod lifecycle;
 pub mod tokens;
 pub mod validate;
 
@@ -23,7 +24,13 @@ use fault::ApiFault;
 
 /// Every API route.
 pub fn routes() -> Vec<Route> {
-    [tokens::routes(), validate::routes(), inquiry::routes()].concat()
+    [
+        tokens::routes(),
+        validate::routes(),
+        inquiry::routes(),
+        lifecycle::routes(),
+    ]
+    .concat()
 }
 
 /// Runs a domain operation on the blocking pool: database and HMAC work never occupy the

@@ -1,0 +1,218 @@
+//! Token lifecycle calls: modify (jXchange MFATokenMod), delete, resync. Each needs the
+//! ActIntentKey of a fresh inquiry (Upd for modify, Dlt for delete), except resync, which
+//! proves possession with two consecutive codes.
+
+use rocket::{post, routes, Route, State};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
+use super::fault::ApiFault;
+use super::inquiry::{inquiry_rs, MfaTokenInqRs};
+use super::{authorize, blocking, context, parse_code, parse_token_id, parse_usr_name, Caller};
+use crate::domain::api_keys::Scope;
+use crate::domain::lifecycle::ModifyRequest;
+use crate::domain::{Error, Fault, Service};
+use crate::types::{MfaTokenUsrStat, RsStat, UsrTokenStat};
+
+/// The lifecycle routes.
+pub fn routes() -> Vec<Route> {
+    routes![modify, delete, resync]
+}
+
+/// jXchange MFATokenModRq.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaTokenModRq {
+    #[serde(rename = "MsgRqHdr", default)]
+    hdr: MsgRqHdr,
+    #[serde(rename = "ActIntentKey", default)]
+    intent_key: Option<String>,
+    #[serde(rename = "UsrTokenStat", default)]
+    token_status: Option<UsrTokenStat>,
+    #[serde(rename = "UsrName", default)]
+    usr_name: Option<String>,
+    #[serde(rename = "MFATokenUsrStat", default)]
+    binding_status: Option<MfaTokenUsrStat>,
+    #[serde(rename = "UsrTokenDesc", default)]
+    description: Option<String>,
+    #[serde(rename = "Unbind", default)]
+    unbind: bool,
+    #[serde(rename = "AddUsrName", default)]
+    add_usr_name: Option<String>,
+    #[serde(rename = "Custom", default)]
+    _custom: Option<serde_json::Value>,
+}
+
+impl HasHeader for MfaTokenModRq {
+    fn msg_rq_hdr(&self) -> &MsgRqHdr {
+        &self.hdr
+    }
+}
+
+fn required_key(key: Option<String>) -> Result<String, Error> {
+    key.filter(|k| !k.is_empty())
+        .ok_or_else(|| Error::at(Fault::FieldRequired, "ActIntentKey"))
+}
+
+fn modify_request(rq: MfaTokenModRq) -> Result<ModifyRequest, Error> {
+    if rq
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 256)
+    {
+        return Err(
+            Error::at(Fault::InvalidValue, "UsrTokenDesc").with_detail("(at most 256 characters)")
+        );
+    }
+    Ok(ModifyRequest {
+        intent_key: required_key(rq.intent_key)?,
+        token_status: rq.token_status,
+        usr_name: rq.usr_name.as_deref().map(parse_usr_name).transpose()?,
+        binding_status: rq.binding_status,
+        description: rq.description,
+        unbind: rq.unbind,
+        add_usr_name: rq.add_usr_name.as_deref().map(parse_usr_name).transpose()?,
+    })
+}
+
+/// `POST /api/v1/tokens/{TokenId}/modify` — answers the new state, as an inquiry does.
+#[post("/tokens/<token_id>/modify", data = "<rq>")]
+async fn modify(
+    caller: Result<Caller, Error>,
+    token_id: &str,
+    rq: JxRequest<MfaTokenModRq>,
+    service: &State<Arc<Service>>,
+) -> Result<Jx<MfaTokenInqRs>, ApiFault> {
+    let hdr = rq.hdr;
+    let caller = authorize(caller, Scope::Manage, &hdr)?;
+    let fault = |e| ApiFault::new(&hdr, e);
+    let token = parse_token_id("TokenId", token_id).map_err(fault)?;
+    let request = rq.body.and_then(modify_request).map_err(fault)?;
+    let ctx = context(&caller, &hdr);
+    let inq = blocking(service, move |s| {
+        s.modify(&ctx, &token, &request, chrono::Utc::now())
+    })
+    .await
+    .map_err(fault)?;
+    Ok(Jx {
+        hdr,
+        body: inquiry_rs(inq),
+    })
+}
+
+/// Delete request: the key of an inquiry with ActIntent Dlt.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRq {
+    #[serde(rename = "MsgRqHdr", default)]
+    hdr: MsgRqHdr,
+    #[serde(rename = "ActIntentKey", default)]
+    intent_key: Option<String>,
+}
+
+impl HasHeader for DeleteRq {
+    fn msg_rq_hdr(&self) -> &MsgRqHdr {
+        &self.hdr
+    }
+}
+
+/// Delete and resync answers.
+#[derive(Serialize)]
+pub struct StatusRs {
+    #[serde(rename = "TokenId")]
+    token_id: String,
+    #[serde(rename = "UsrTokenStat", skip_serializing_if = "Option::is_none")]
+    status: Option<UsrTokenStat>,
+    #[serde(rename = "RsStat", skip_serializing_if = "Option::is_none")]
+    rs_stat: Option<RsStat>,
+    #[serde(rename = "DriftSteps", skip_serializing_if = "Option::is_none")]
+    drift: Option<i32>,
+}
+
+/// `POST /api/v1/tokens/{TokenId}/delete` — status Del, seed destroyed, history kept.
+#[post("/tokens/<token_id>/delete", data = "<rq>")]
+async fn delete(
+    caller: Result<Caller, Error>,
+    token_id: &str,
+    rq: JxRequest<DeleteRq>,
+    service: &State<Arc<Service>>,
+) -> Result<Jx<StatusRs>, ApiFault> {
+    let hdr = rq.hdr;
+    let caller = authorize(caller, Scope::Manage, &hdr)?;
+    let fault = |e| ApiFault::new(&hdr, e);
+    let token = parse_token_id("TokenId", token_id).map_err(fault)?;
+    let key = rq
+        .body
+        .and_then(|b| required_key(b.intent_key))
+        .map_err(fault)?;
+    let ctx = context(&caller, &hdr);
+    let id = token.clone();
+    let status = blocking(service, move |s| {
+        s.delete(&ctx, &id, &key, chrono::Utc::now())
+    })
+    .await
+    .map_err(fault)?;
+    let body = StatusRs {
+        token_id: token.to_string(),
+        status: Some(status),
+        rs_stat: None,
+        drift: None,
+    };
+    Ok(Jx { hdr, body })
+}
+
+/// Resync request: two consecutive codes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResyncRq {
+    #[serde(rename = "MsgRqHdr", default)]
+    hdr: MsgRqHdr,
+    #[serde(rename = "Code1")]
+    code1: String,
+    #[serde(rename = "Code2")]
+    code2: String,
+}
+
+impl HasHeader for ResyncRq {
+    fn msg_rq_hdr(&self) -> &MsgRqHdr {
+        &self.hdr
+    }
+}
+
+/// `POST /api/v1/tokens/{TokenId}/resync` — store the drift of a token's clock.
+#[post("/tokens/<token_id>/resync", data = "<rq>")]
+async fn resync(
+    caller: Result<Caller, Error>,
+    token_id: &str,
+    rq: JxRequest<ResyncRq>,
+    service: &State<Arc<Service>>,
+) -> Result<Jx<StatusRs>, ApiFault> {
+    let hdr = rq.hdr;
+    let caller = authorize(caller, Scope::Manage, &hdr)?;
+    let fault = |e| ApiFault::new(&hdr, e);
+    let token = parse_token_id("TokenId", token_id).map_err(fault)?;
+    let (c1, c2) = rq
+        .body
+        .and_then(|b| {
+            Ok((
+                parse_code("Code1", &b.code1)?,
+                parse_code("Code2", &b.code2)?,
+            ))
+        })
+        .map_err(fault)?;
+    let ctx = context(&caller, &hdr);
+    let id = token.clone();
+    let done = blocking(service, move |s| {
+        s.resync(&ctx, &id, &c1, &c2, chrono::Utc::now())
+    })
+    .await
+    .map_err(fault)?;
+    let body = StatusRs {
+        token_id: token.to_string(),
+        status: None,
+        rs_stat: Some(done.rs_stat),
+        drift: Some(done.drift),
+    };
+    Ok(Jx { hdr, body })
+}
