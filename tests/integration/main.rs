@@ -8,6 +8,7 @@
 
 mod api_faults;
 mod api_inquiry;
+mod api_lifecycle;
 mod api_tokens;
 mod api_validate;
 mod cli;

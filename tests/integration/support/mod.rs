@@ -223,6 +223,38 @@ pub fn fault(rs: &Value) -> (String, Option<String>) {
     )
 }
 
+/// The sealed seed bytes stored for a token, read straight from the database file.
+pub fn sealed_seed_of(data_dir: &Path, token_id: &str) -> Vec<u8> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Binary)]
+        seed_ciphertext: Vec<u8>,
+    }
+    let path = data_dir.join("tokend.sqlite");
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    diesel::sql_query("SELECT seed_ciphertext FROM tokens WHERE token_id = ?")
+        .bind::<diesel::sql_types::Text, _>(token_id)
+        .get_result::<Row>(&mut conn)
+        .unwrap()
+        .seed_ciphertext
+}
+
+/// The bytes of the database and its WAL.
+pub fn database_files(data_dir: &Path) -> Vec<Vec<u8>> {
+    std::fs::read_dir(data_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tokend.sqlite")
+        })
+        .map(|p| std::fs::read(p).unwrap())
+        .collect()
+}
+
 fn nanos() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
