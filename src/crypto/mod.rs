@@ -115,6 +115,7 @@ impl MasterKey {
 
 const SEED_INFO: &[u8] = b"tokend seed AES-256-GCM v1";
 const INTENT_INFO: &[u8] = b"tokend ActIntentKey HMAC v1";
+const CODE_INFO: &[u8] = b"tokend one-time code hash v1";
 
 /// A seed in clear, only ever in memory: zeroed on drop, redacted in `Debug`.
 #[derive(Clone)]
@@ -170,6 +171,7 @@ pub struct Keyring {
     active: LoadedKey,
     retired: Vec<LoadedKey>,
     intent: hmac::Key,
+    code: hmac::Key,
     fingerprint: String,
     rng: SystemRandom,
 }
@@ -195,6 +197,7 @@ impl Keyring {
             active: load(active)?,
             retired: Vec::new(),
             intent: active.derive(INTENT_INFO, hmac::HMAC_SHA256)?,
+            code: active.derive(CODE_INFO, hmac::HMAC_SHA256)?,
             fingerprint: active.fingerprint(),
             rng: SystemRandom::new(),
         })
@@ -255,6 +258,18 @@ impl Keyring {
     /// An unforgeable tag over `message` (used for jXchange `ActIntentKey`), base64url.
     pub fn intent_tag(&self, message: &[u8]) -> String {
         digest::b64url(hmac::sign(&self.intent, message).as_ref())
+    }
+
+    /// The stored form of a short one-time code (temporary and OOB codes): a keyed hash,
+    /// so a copy of the database does not let anyone test the small code space offline.
+    pub fn code_hash(&self, message: &[u8]) -> String {
+        digest::hex(hmac::sign(&self.code, message).as_ref())
+    }
+
+    /// Whether `message` hashes to `stored`, compared in constant time.
+    pub fn is_code_hash(&self, message: &[u8], stored: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        bool::from(self.code_hash(message).as_bytes().ct_eq(stored.as_bytes()))
     }
 
     /// Checks a tag made by [`Keyring::intent_tag`] in constant time.
@@ -354,6 +369,19 @@ mod tests {
         assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
         assert!(MasterKey::from_base64("not base64!").is_err());
         assert!(!format!("{key:?}").contains(key.to_base64().as_str()));
+    }
+
+    #[test]
+    fn code_hashes_are_keyed() {
+        let a = Keyring::new(&MasterKey::generate().unwrap()).unwrap();
+        let b = Keyring::new(&MasterKey::generate().unwrap()).unwrap();
+        let h = a.code_hash(b"7\n12345678");
+        assert!(a.is_code_hash(b"7\n12345678", &h));
+        assert!(!a.is_code_hash(b"7\n12345679", &h));
+        assert!(
+            !b.is_code_hash(b"7\n12345678", &h),
+            "another key, another hash"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod inquiry;
 pub mod lifecycle;
 pub mod qr;
+pub mod temp_code;
 pub mod validate;
 
 pub use error::{Error, Fault};

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use super::audit::{self, Entry};
 use super::{params_of, to_ms, Context, Error, Fault, Service};
 use crate::storage::bindings::{self, BoundToken};
-use crate::storage::{self, tokens};
+use crate::storage::{self, temp_codes, tokens};
 use crate::types::{Code, MfaTokenUsrStat, RsStat, TokenId, UsrName, UsrTokenStat};
 
 /// A validation request: the user, the token, or both, and the code typed.
@@ -92,6 +92,9 @@ impl Service {
         let bound = self.auto_unlock(ctx, self.candidates(ctx, rq)?, now)?;
         let usable: Vec<&BoundToken> = bound.iter().filter(|b| is_usable(b)).collect();
         if usable.is_empty() {
+            if let Some(done) = self.try_temp_code(ctx, &bound, &rq.code, now)? {
+                return Ok(done);
+            }
             return self.refuse(ctx, &bound, now);
         }
         let mut replayed: Option<&BoundToken> = None;
@@ -111,6 +114,9 @@ impl Service {
             self.storage
                 .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
             return Ok(answer(&bound, RsStat::Failed));
+        }
+        if let Some(done) = self.try_temp_code(ctx, &bound, &rq.code, now)? {
+            return Ok(done);
         }
         let all_locked = self.count_failure(ctx, &usable, now, "validate")?;
         let rs_stat = if all_locked {
@@ -193,6 +199,8 @@ impl Service {
             if !bindings::update_binding_success(c, b.binding.id, &receipt, now_ms)? {
                 return Err(AcceptError::Lost);
             }
+            // The real token is in use again: any temporary code of the user ends.
+            temp_codes::update_temp_codes_end(c, b.binding.user_pk, now_ms)?;
             let entry = entry_for(b, "validate", "Success", Some(&receipt));
             audit::record(c, ctx, now, entry)?;
             Ok(())

@@ -12,6 +12,7 @@ pub mod bindings;
 pub mod meta;
 pub mod migrate;
 pub mod schema;
+pub mod temp_codes;
 pub mod tokens;
 pub mod users;
 

@@ -52,6 +52,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    temp_codes (id) {
+        id -> Integer,
+        user_pk -> Integer,
+        code_hash -> Text,
+        one_time -> Bool,
+        failure_count -> Integer,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     tokens (id) {
         id -> Integer,
         token_id -> Text,
@@ -83,12 +97,14 @@ diesel::table! {
 
 diesel::joinable!(bindings -> tokens (token_pk));
 diesel::joinable!(bindings -> users (user_pk));
+diesel::joinable!(temp_codes -> users (user_pk));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_events,
     bindings,
     meta,
+    temp_codes,
     tokens,
     users,
 );

@@ -9,15 +9,18 @@ use std::sync::Arc;
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::inquiry::{inquiry_rs, MfaTokenInqRs};
-use super::{authorize, blocking, context, parse_code, parse_token_id, parse_usr_name, Caller};
+use super::{
+    authorize, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name, Caller,
+};
 use crate::domain::api_keys::Scope;
 use crate::domain::lifecycle::ModifyRequest;
+use crate::domain::temp_code::{TempCodeRequest, DEFAULT_TEMP_CODE_SECS};
 use crate::domain::{Error, Fault, Service};
 use crate::types::{MfaTokenUsrStat, RsStat, UsrTokenStat};
 
 /// The lifecycle routes.
 pub fn routes() -> Vec<Route> {
-    routes![modify, delete, resync]
+    routes![modify, delete, resync, temp_code]
 }
 
 /// jXchange MFATokenModRq.
@@ -213,6 +216,74 @@ async fn resync(
         status: None,
         rs_stat: Some(done.rs_stat),
         drift: Some(done.drift),
+    };
+    Ok(Jx { hdr, body })
+}
+
+/// jXchange MFATokenTempPswdInq request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TempPswdRq {
+    #[serde(rename = "MsgRqHdr", default)]
+    hdr: MsgRqHdr,
+    #[serde(rename = "UsrName")]
+    usr_name: String,
+    #[serde(rename = "ExpSec", default)]
+    exp_secs: Option<u64>,
+    #[serde(rename = "OneTime", default)]
+    one_time: Option<bool>,
+}
+
+impl HasHeader for TempPswdRq {
+    fn msg_rq_hdr(&self) -> &MsgRqHdr {
+        &self.hdr
+    }
+}
+
+/// jXchange MFATokenTempPswdInq answer. `TempPswd` is shown this once.
+#[derive(Serialize)]
+pub struct TempPswdRs {
+    #[serde(rename = "UsrName")]
+    usr_name: String,
+    #[serde(rename = "TempPswd")]
+    code: zeroize::Zeroizing<String>,
+    #[serde(rename = "ExpDt")]
+    expires_at: String,
+    #[serde(rename = "OneTime")]
+    one_time: bool,
+}
+
+/// `POST /api/v1/tempcode` — a temporary code for a user whose token is lost.
+#[post("/tempcode", data = "<rq>")]
+async fn temp_code(
+    caller: Result<Caller, Error>,
+    rq: JxRequest<TempPswdRq>,
+    service: &State<Arc<Service>>,
+) -> Result<Jx<TempPswdRs>, ApiFault> {
+    let hdr = rq.hdr;
+    let caller = authorize(caller, Scope::Manage, &hdr)?;
+    let fault = |e| ApiFault::new(&hdr, e);
+    let request = rq
+        .body
+        .and_then(|b| {
+            Ok(TempCodeRequest {
+                usr_name: parse_usr_name(&b.usr_name)?,
+                exp_secs: b.exp_secs.unwrap_or(DEFAULT_TEMP_CODE_SECS),
+                one_time: b.one_time.unwrap_or(true),
+            })
+        })
+        .map_err(fault)?;
+    let ctx = context(&caller, &hdr);
+    let issued = blocking(service, move |s| {
+        s.issue_temp_code(&ctx, &request, chrono::Utc::now())
+    })
+    .await
+    .map_err(fault)?;
+    let body = TempPswdRs {
+        usr_name: issued.usr_name.to_string(),
+        code: issued.code,
+        expires_at: iso8601(issued.expires_at),
+        one_time: issued.one_time,
     };
     Ok(Jx { hdr, body })
 }

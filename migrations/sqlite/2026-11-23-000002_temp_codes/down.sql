@@ -1,0 +1,2 @@
+DROP INDEX temp_codes_by_user;
+DROP TABLE temp_codes;
