@@ -209,12 +209,8 @@ impl Service {
 
     /// The otpauth URI of a token still in Init, for its QR code; gone once activated.
     pub fn enrollment_uri(&self, token_id: &TokenId) -> Result<Zeroizing<String>, Error> {
-        let bound = self
-            .storage
-            .read(|c| bindings::find_bound_by_token(c, token_id.as_str()))?;
-        let first = bound.first().ok_or_else(|| {
-            Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str())
-        })?;
+        let bound = self.bound_to_token(token_id)?;
+        let first = &bound[0];
         if first.token.status != UsrTokenStat::Init.as_str()
             || first.token.token_type != TokenType::Software.as_str()
         {
@@ -240,12 +236,8 @@ impl Service {
         code: &Code,
         now: DateTime<Utc>,
     ) -> Result<Activation, Error> {
-        let bound = self
-            .storage
-            .read(|c| bindings::find_bound_by_token(c, token_id.as_str()))?;
-        let first = bound.first().ok_or_else(|| {
-            Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str())
-        })?;
+        let bound = self.bound_to_token(token_id)?;
+        let first = &bound[0];
         let status: UsrTokenStat = parse_stored("status", &first.token.status)?;
         if status != UsrTokenStat::Init {
             return Err(Error::at(Fault::WrongTokenState, "TokenId")

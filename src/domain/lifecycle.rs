@@ -253,12 +253,8 @@ impl Service {
         second: &Code,
         now: DateTime<Utc>,
     ) -> Result<Resync, Error> {
-        let bound = self
-            .storage
-            .read(|c| bindings::find_bound_by_token(c, token_id.as_str()))?;
-        let b = bound.first().ok_or_else(|| {
-            Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str())
-        })?;
+        let bound = self.bound_to_token(token_id)?;
+        let b = &bound[0];
         if b.token.status != UsrTokenStat::Act.as_str() {
             return Err(Error::at(Fault::WrongTokenState, "TokenId")
                 .with_detail(format!("(the token is {})", b.token.status)));

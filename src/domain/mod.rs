@@ -90,6 +90,20 @@ impl Service {
             .unwrap_or(&self.policy.default_inst_rt_id)
     }
 
+    /// The bindings of a token, with it; a token without any is fault 7020. Never empty.
+    fn bound_to_token(
+        &self,
+        token_id: &TokenId,
+    ) -> Result<Vec<storage::bindings::BoundToken>, Error> {
+        let bound = self
+            .storage
+            .read(|c| storage::bindings::find_bound_by_token(c, token_id.as_str()))?;
+        if bound.is_empty() {
+            return Err(Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str()));
+        }
+        Ok(bound)
+    }
+
     /// Decrypts a stored token's seed.
     fn open_seed(&self, token: &Token) -> Result<Seed, Error> {
         let token_id = TokenId::parse(&token.token_id).ok_or_else(|| {

@@ -20,11 +20,7 @@ fn raw(
     } else {
         rq.send_bytes(body)
     };
-    let rs = match rs {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("transport: {e}"),
-    };
+    let rs = crate::support::response(rs);
     let status = rs.status();
     let ct = rs.header("Content-Type").unwrap_or_default().to_owned();
     let text = rs.into_string().unwrap();

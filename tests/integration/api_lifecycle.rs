@@ -372,7 +372,11 @@ fn a_one_time_temporary_code_works_once_while_the_token_is_lost() {
     let server = TestServer::start();
     let (token, _, _) = server.enroll_active("lou");
     let key = intent_key(&server, &token, "Upd");
-    modify(&server, &token, json!({"ActIntentKey": key, "UsrTokenStat": "Disable"}));
+    modify(
+        &server,
+        &token,
+        json!({"ActIntentKey": key, "UsrTokenStat": "Disable"}),
+    );
     let (status, rs) = temp_code(&server, json!({"UsrName": "lou"}));
     assert_eq!(status, 200, "{rs}");
     let code = rs["TempPswd"].as_str().unwrap().to_owned();
@@ -381,29 +385,51 @@ fn a_one_time_temporary_code_works_once_while_the_token_is_lost() {
     let ok = server.validate("lou", &code);
     assert_eq!(ok["RsStat"], "Success", "{ok}");
     assert!(ok["LastTrnRcptId"].is_string());
-    assert_eq!(server.validate("lou", &code)["RsStat"], "Failed", "one-time");
+    assert_eq!(
+        server.validate("lou", &code)["RsStat"],
+        "Failed",
+        "one-time"
+    );
     let (status, rs) = temp_code(&server, json!({"UsrName": "nobody"}));
     assert_eq!((status, fault(&rs).0.as_str()), (404, "7021"));
     let (status, rs) = temp_code(&server, json!({"UsrName": "lou", "ExpSec": 8 * 24 * 3600}));
-    assert_eq!((status, fault(&rs)), (400, ("7001".into(), Some("ExpSec".into()))), "at most 7 days");
+    assert_eq!(
+        (status, fault(&rs)),
+        (400, ("7001".into(), Some("ExpSec".into()))),
+        "at most 7 days"
+    );
 }
 
 #[test]
 fn a_reusable_temporary_code_expires_and_ends_when_the_token_is_used() {
     let server = TestServer::start();
     let (_, seed, step) = server.enroll_active("max");
-    let (_, rs) = temp_code(&server, json!({"UsrName": "max", "OneTime": false, "ExpSec": 2}));
+    let (_, rs) = temp_code(
+        &server,
+        json!({"UsrName": "max", "OneTime": false, "ExpSec": 2}),
+    );
     let code = rs["TempPswd"].as_str().unwrap().to_owned();
     assert_eq!(server.validate("max", &code)["RsStat"], "Success");
-    assert_eq!(server.validate("max", &code)["RsStat"], "Success", "reusable");
+    assert_eq!(
+        server.validate("max", &code)["RsStat"],
+        "Success",
+        "reusable"
+    );
     std::thread::sleep(std::time::Duration::from_millis(2200));
     assert_eq!(server.validate("max", &code)["RsStat"], "Failed", "expired");
 
     let (_, rs) = temp_code(&server, json!({"UsrName": "max", "OneTime": false}));
     let code = rs["TempPswd"].as_str().unwrap().to_owned();
     assert_eq!(server.validate("max", &code)["RsStat"], "Success");
-    assert_eq!(server.validate("max", &totp(&seed, "SHA1", 6, step + 1))["RsStat"], "Success");
-    assert_eq!(server.validate("max", &code)["RsStat"], "Failed", "the real token is back");
+    assert_eq!(
+        server.validate("max", &totp(&seed, "SHA1", 6, step + 1))["RsStat"],
+        "Success"
+    );
+    assert_eq!(
+        server.validate("max", &code)["RsStat"],
+        "Failed",
+        "the real token is back"
+    );
 }
 
 #[test]
@@ -411,12 +437,24 @@ fn wrong_codes_end_a_temporary_code() {
     let server = TestServer::start();
     let (token, _, _) = server.enroll_active("ned");
     let key = intent_key(&server, &token, "Upd");
-    modify(&server, &token, json!({"ActIntentKey": key, "UsrTokenStat": "Disable"}));
+    modify(
+        &server,
+        &token,
+        json!({"ActIntentKey": key, "UsrTokenStat": "Disable"}),
+    );
     let (_, rs) = temp_code(&server, json!({"UsrName": "ned"}));
     let code = rs["TempPswd"].as_str().unwrap().to_owned();
-    let wrong = if code == "00000000" { "00000001" } else { "00000000" };
+    let wrong = if code == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
     for _ in 0..5 {
         assert_eq!(server.validate("ned", wrong)["RsStat"], "Failed");
     }
-    assert_eq!(server.validate("ned", &code)["RsStat"], "Failed", "ended after 5 wrong codes");
+    assert_eq!(
+        server.validate("ned", &code)["RsStat"],
+        "Failed",
+        "ended after 5 wrong codes"
+    );
 }

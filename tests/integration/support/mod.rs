@@ -128,14 +128,11 @@ impl TestServer {
 
     /// GETs with the fixture's key; answers status, content type, cache-control and bytes.
     pub fn get(&self, path: &str) -> (u16, String, String, Vec<u8>) {
-        let rs = ureq::get(&format!("{}{path}", self.base))
-            .set("Authorization", &format!("Bearer {}", self.key))
-            .call();
-        let rs = match rs {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("transport error: {e}"),
-        };
+        let rs = response(
+            ureq::get(&format!("{}{path}", self.base))
+                .set("Authorization", &format!("Bearer {}", self.key))
+                .call(),
+        );
         let status = rs.status();
         let ct = rs.header("Content-Type").unwrap_or_default().to_owned();
         let cc = rs.header("Cache-Control").unwrap_or_default().to_owned();
@@ -191,13 +188,18 @@ impl Drop for TestServer {
     }
 }
 
-/// Status and JSON body of an answer, whatever its status.
-pub fn json_of(rs: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
-    let rs = match rs {
+/// The answer, whatever its status (ureq reports 4xx/5xx as errors).
+pub fn response(rs: Result<ureq::Response, ureq::Error>) -> ureq::Response {
+    match rs {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("transport error: {e}"),
-    };
+    }
+}
+
+/// Status and JSON body of an answer, whatever its status.
+pub fn json_of(rs: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let rs = response(rs);
     let status = rs.status();
     let ct = rs.header("Content-Type").unwrap_or_default().to_owned();
     let text = rs.into_string().unwrap();
