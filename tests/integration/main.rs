@@ -12,5 +12,6 @@ mod api_lifecycle;
 mod api_tokens;
 mod api_validate;
 mod cli;
+mod crash;
 mod restart;
 mod support;
