@@ -228,6 +228,29 @@ impl Server {
         field("VmHWM:")
     }
 
+    /// CPU time the server has used so far (user + system), in microseconds, from
+    /// `/proc/PID/stat` (clock ticks of 1/100 s, Linux's `USER_HZ`). The difference over a
+    /// scenario divided by its requests is the server's CPU cost of one request: unlike
+    /// req/s, it does not depend on what else the machine is running.
+    fn cpu_us(&self) -> Result<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .context("read the server's /proc stat")?;
+        // Fields after the parenthesised command name, which may itself hold spaces.
+        let rest = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .ok_or_else(|| anyhow!("malformed /proc stat"))?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+        let tick = |i: usize| -> Result<u64> {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| anyhow!("no CPU time in /proc stat"))
+        };
+        Ok((tick(11)? + tick(12)?) * 10_000)
+    }
+
     /// Bytes of a file of the data directory (0 when absent): the database and its WAL,
     /// whose growth under sustained writes tells whether checkpoints keep up.
     fn file_bytes(&self, name: &str) -> u64 {
@@ -886,6 +909,8 @@ struct Measured {
     exhausted: bool,
     peak_rss_kib: u64,
     wal_bytes: u64,
+    /// Server CPU time per request, in microseconds.
+    cpu_us_per_request: f64,
 }
 
 fn run_scenario(plan: &Plan<'_>, scenario: Scenario) -> Result<Measured> {
@@ -941,6 +966,7 @@ fn summarize(scenario: Scenario, began: Instant, tallies: &[Tally]) -> Measured 
         exhausted: tallies.iter().any(|t| t.exhausted),
         peak_rss_kib: 0,
         wal_bytes: 0,
+        cpu_us_per_request: 0.0,
     }
 }
 
@@ -992,7 +1018,9 @@ fn run_mode(args: &Args, exe: &Path, mode: Mode) -> Result<ModeReport> {
             scenario.label(),
             args.seconds
         );
+        let cpu_before = server.cpu_us()?;
         let mut m = run_scenario(&plan, scenario)?;
+        m.cpu_us_per_request = (server.cpu_us()? - cpu_before) as f64 / (m.requests.max(1) as f64);
         m.peak_rss_kib = server.peak_rss_kib()?;
         m.wal_bytes = server.file_bytes(WAL_FILE);
         if scenario != Scenario::Enroll {
@@ -1126,7 +1154,9 @@ status 200 counts as a wrong answer, any other status or a transport failure as 
 requests of all connections. req/s: requests answered / wall time of the scenario. Peak \
 RSS: the server's `VmHWM` from /proc after the scenario (a high-water mark, so it only grows \
 down the table). WAL MiB: size of the server's write-ahead log file after the scenario. \
-vs floor: req/s of the row / req/s of `GET /`.
+vs floor: req/s of the row / req/s of `GET /`. Server CPU µs/req: the server's user + system CPU time \
+over the scenario (from /proc, 10 ms ticks) / requests answered; it does not depend on what else the \
+machine runs, so it is the figure to compare between runs.
 - The codes come from an independent RFC 6238 implementation over ring's HMAC, computed \
 before each scenario's clock starts.
 
@@ -1155,14 +1185,14 @@ fn render_mode(r: &ModeReport, args: &Args) -> String {
     );
     out.push_str(
         "| scenario | requests | req/s | p50 ms | p99 ms | max ms | errors | wrong | \
-         peak RSS MiB | WAL MiB | vs floor |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         server CPU µs/req | peak RSS MiB | WAL MiB | vs floor |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let floor = floor_rps(r);
     for m in &r.rows {
         let _ = writeln!(
             out,
-            "| {}{} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.1} | {:.1} | {:.2} |",
+            "| {}{} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} | {:.1} | {:.1} | {:.2} |",
             m.scenario.label(),
             if m.exhausted { " ¹" } else { "" },
             thousands(m.requests as f64),
@@ -1172,6 +1202,7 @@ fn render_mode(r: &ModeReport, args: &Args) -> String {
             m.max_ms,
             m.errors,
             m.wrong,
+            m.cpu_us_per_request,
             m.peak_rss_kib as f64 / 1024.0,
             mib(m.wal_bytes),
             m.rps / floor,

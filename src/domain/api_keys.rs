@@ -123,9 +123,20 @@ impl Service {
         Ok(key)
     }
 
+    /// The caller behind a presented key if it was authenticated in the last
+    /// [`KEY_CACHE_SECS`]: the common case answers without a database read or a hop to a
+    /// blocking thread.
+    pub fn cached_caller(&self, presented: &str, now: DateTime<Utc>) -> Option<ApiCaller> {
+        let hash = digest::sha256_hex(presented.as_bytes());
+        let cache = self.key_cache.read().ok()?;
+        let (caller, until) = cache.get(&hash)?;
+        (now < *until).then(|| caller.clone())
+    }
+
     /// Finds the caller behind a presented key; unknown, revoked or malformed keys are all
-    /// the same 401 fault.
-    pub fn authenticate(&self, presented: &str) -> Result<ApiCaller, Error> {
+    /// the same 401 fault. A found key is remembered for [`KEY_CACHE_SECS`], so a key
+    /// revoked by another process stops working within that time.
+    pub fn authenticate(&self, presented: &str, now: DateTime<Utc>) -> Result<ApiCaller, Error> {
         let unauthenticated = || Error::fault(Fault::Unauthenticated);
         if !presented.starts_with(KEY_PREFIX) || presented.len() > 128 {
             return Err(unauthenticated());
@@ -136,12 +147,25 @@ impl Service {
             .read(|c| api_keys::find_active_api_key(c, &hash))?
             .ok_or_else(unauthenticated)?;
         let scopes = parse_scopes(&row.scopes).map_err(Error::Internal)?;
-        Ok(ApiCaller {
+        let caller = ApiCaller {
             name: row.name,
             scopes,
-        })
+        };
+        if let Ok(mut cache) = self.key_cache.write() {
+            let until = now + chrono::Duration::seconds(KEY_CACHE_SECS);
+            cache.retain(|_, (_, t)| now < *t);
+            cache.insert(hash, (caller.clone(), until));
+        }
+        Ok(caller)
     }
 }
+
+/// How long an authenticated key is trusted without reading the database again.
+pub const KEY_CACHE_SECS: i64 = 5;
+
+/// Authenticated keys by their SHA-256, with the time they must be checked again.
+pub(super) type KeyCache =
+    std::sync::RwLock<std::collections::HashMap<String, (ApiCaller, DateTime<Utc>)>>;
 
 #[cfg(test)]
 mod tests {

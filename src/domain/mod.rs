@@ -62,6 +62,7 @@ pub struct Service {
     storage: Storage,
     keyring: Keyring,
     policy: Policy,
+    key_cache: api_keys::KeyCache,
 }
 
 impl Service {
@@ -71,6 +72,7 @@ impl Service {
             storage,
             keyring,
             policy,
+            key_cache: api_keys::KeyCache::default(),
         }
     }
 

@@ -2,9 +2,12 @@
 //!
 //! Owns an r2d2 pool of SQLite connections (WAL, foreign keys on, busy timeout) so the CLI
 //! and the server share one storage layer without Rocket. All calls are blocking: the web
-//! edge runs them on `spawn_blocking`, never on the async executor. Writes go through
-//! [`Storage::write`], an IMMEDIATE transaction, so SQLite takes the write lock up front
-//! and two writers never deadlock upgrading a read lock. Imports: diesel, `types`.
+//! edge runs them on `spawn_blocking`, never on the async executor. Reads take a pooled
+//! connection. Writes go through [`Storage::write`] on the process's one writing
+//! connection, with group commit (see `writer`): IMMEDIATE transactions, so SQLite takes
+//! the write lock up front and two writers never deadlock upgrading a read lock, and one
+//! fsync for all the writes that queued while the previous one was being made.
+//! Imports: diesel, `types`.
 
 pub mod api_keys;
 pub mod audit;
@@ -15,12 +18,14 @@ pub mod schema;
 pub mod temp_codes;
 pub mod tokens;
 pub mod users;
+mod writer;
 
 use diesel::connection::SimpleConnection as _;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection as _, SqliteConnection};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A live database connection, as handed to the storage functions.
@@ -77,8 +82,8 @@ struct SqlitePragmas {
     durability: Durability,
 }
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+impl SqlitePragmas {
+    fn apply(&self, conn: &mut SqliteConnection) -> Result<(), DieselError> {
         let sync = match self.durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
@@ -87,26 +92,20 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
             "PRAGMA busy_timeout = 10000; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; \
              PRAGMA secure_delete = ON;"
         ))
-        .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
-/// Lets a transaction carry the caller's own error type while Diesel reports its own.
-enum TxError<E> {
-    App(E),
-    Db(DieselError),
-}
-
-impl<E> From<DieselError> for TxError<E> {
-    fn from(e: DieselError) -> Self {
-        TxError::Db(e)
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        self.apply(conn).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
-/// The database: a pool of connections to one SQLite file.
+/// The database: a pool of reading connections and one writing connection to one file.
 #[derive(Clone)]
 pub struct Storage {
     pool: Pool<ConnectionManager<SqliteConnection>>,
+    writer: Arc<writer::Writer>,
 }
 
 impl Storage {
@@ -118,15 +117,26 @@ impl Storage {
             .map_err(|e| Error::Db(format!("cannot open {}: {e}", path.display())))?;
         first.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
         drop(first);
+        let url = path.to_string_lossy().into_owned();
+        let writer = writer::Writer::new(Box::new(move || {
+            let mut conn = SqliteConnection::establish(&url)
+                .map_err(|e| Error::Db(format!("cannot open {url}: {e}")))?;
+            SqlitePragmas { durability }.apply(&mut conn)?;
+            Ok(conn)
+        }))?;
         let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(30))
             .connection_customizer(Box::new(SqlitePragmas { durability }))
             .build(manager)
             .map_err(|e| Error::Db(format!("cannot open {}: {e}", path.display())))?;
-        Ok(Storage { pool })
+        Ok(Storage {
+            pool,
+            writer: Arc::new(writer),
+        })
     }
 
     fn conn(&self) -> Result<PooledConnection<ConnectionManager<SqliteConnection>>, Error> {
@@ -148,17 +158,13 @@ impl Storage {
     }
 
     /// Runs `f` in one IMMEDIATE transaction: all of it commits, or none of it (an `Err`
-    /// from `f` rolls back and is handed back unchanged).
+    /// from `f` rolls back and is handed back unchanged). Returns once the commit is on
+    /// disk (as `synchronous` defines it), possibly shared with other writes.
     pub fn write<T, E: From<Error>>(
         &self,
         f: impl FnOnce(&mut Conn) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut conn = self.conn()?;
-        conn.immediate_transaction(|c| f(c).map_err(TxError::App))
-            .map_err(|e| match e {
-                TxError::App(e) => e,
-                TxError::Db(d) => E::from(Error::from(d)),
-            })
+        self.writer.write(f)
     }
 }
 

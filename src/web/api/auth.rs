@@ -27,8 +27,12 @@ impl<'r> FromRequest<'r> for Caller {
         let Some(service) = req.rocket().state::<Arc<Service>>() else {
             return unauthorized(Error::Internal("service not managed".into()));
         };
+        let now = chrono::Utc::now();
+        if let Some(caller) = service.cached_caller(key, now) {
+            return Outcome::Success(Caller(caller));
+        }
         let key = key.to_owned();
-        match blocking(service, move |s| s.authenticate(&key)).await {
+        match blocking(service, move |s| s.authenticate(&key, now)).await {
             Ok(caller) => Outcome::Success(Caller(caller)),
             Err(e) => unauthorized(e),
         }

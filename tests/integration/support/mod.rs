@@ -270,7 +270,18 @@ pub fn b32(s: &str) -> Vec<u8> {
 }
 
 /// The current RFC 6238 step.
+///
+/// When less than 3 s of the current step remain, it first waits for the next step: a
+/// code computed now must still be inside the server's window when the request arrives,
+/// and a step boundary crossed in between would make a test fail by chance.
 pub fn now_step(period: u64) -> i64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let into_step = now.as_secs_f64() % period as f64;
+    if period as f64 - into_step < 3.0 {
+        std::thread::sleep(std::time::Duration::from_secs_f64(
+            period as f64 - into_step + 0.05,
+        ));
+    }
     (SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

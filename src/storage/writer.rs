@@ -1,0 +1,320 @@
+//! Group commit: every write of this process goes through one connection, and the writes
+//! that arrive while a commit is being made to disk share the next commit.
+//!
+//! Why: with `synchronous = FULL` each commit costs an fsync of the WAL, and separate
+//! writers on separate connections also wait for each other through SQLite's busy handler,
+//! which sleeps in steps of milliseconds. Here writers queue on a mutex instead. The one
+//! holding it opens an IMMEDIATE transaction if none is open, runs its work inside a
+//! savepoint (so a failing job rolls back alone), and then commits only if nobody else is
+//! queued: otherwise it leaves the commit to the last of them and waits until its batch is
+//! on disk. No caller is answered before the commit that holds its work has succeeded, so
+//! durability is exactly that of one transaction per write; only the fsyncs are shared.
+//! Jobs of a batch run one after another on one connection, each seeing the ones before:
+//! the batch is a serial schedule, as separate transactions would be.
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::result::Error as DieselError;
+use diesel::{Connection as _, SqliteConnection};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use super::Error;
+
+/// A batch is committed after this many jobs even if more are queued, so a steady stream
+/// of writers cannot postpone a commit (and every answer) without end.
+const MAX_BATCH: usize = 64;
+
+/// Batches whose commit failed, remembered until their waiters have read the failure.
+const FAILED_KEPT: usize = 64;
+
+/// The writing connection and the batch it is assembling.
+struct State {
+    conn: SqliteConnection,
+    /// Whether `BEGIN IMMEDIATE` is open (a batch is being assembled).
+    open: bool,
+    /// The number of the batch being assembled, or of the last one if none is open.
+    batch: u64,
+    /// Successful jobs in the open batch.
+    jobs: usize,
+}
+
+/// What waiters need to know, behind its own lock so that waking them does not make them
+/// queue for the writer again.
+#[derive(Default)]
+struct Outcomes {
+    /// The last batch that is finished (committed or failed).
+    done: u64,
+    /// Recent batches whose commit failed, with the reason.
+    failed: Vec<(u64, String)>,
+}
+
+/// The process's single writing connection, shared by group commit.
+pub(super) struct Writer {
+    state: Mutex<State>,
+    outcomes: Mutex<Outcomes>,
+    finished: Condvar,
+    /// Callers waiting for the mutex: while any is, the holder does not commit.
+    queued: AtomicUsize,
+    /// Opens a replacement connection after a panic left the old one mid-transaction.
+    reopen: Box<dyn Fn() -> Result<SqliteConnection, Error> + Send + Sync>,
+}
+
+/// What a job did inside its savepoint.
+enum Ran<T, E> {
+    Done(T),
+    Refused(E),
+}
+
+impl Writer {
+    pub(super) fn new(
+        reopen: Box<dyn Fn() -> Result<SqliteConnection, Error> + Send + Sync>,
+    ) -> Result<Writer, Error> {
+        let conn = reopen()?;
+        Ok(Writer {
+            state: Mutex::new(State {
+                conn,
+                open: false,
+                batch: 0,
+                jobs: 0,
+            }),
+            outcomes: Mutex::new(Outcomes::default()),
+            finished: Condvar::new(),
+            queued: AtomicUsize::new(0),
+            reopen,
+        })
+    }
+
+    /// Runs `f` in the current batch and returns once the batch is durable. An `Err` from
+    /// `f` rolls back `f`'s work only, and is returned at once.
+    pub(super) fn write<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&mut SqliteConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let mut state = self.lock();
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        let ran = match panic::catch_unwind(AssertUnwindSafe(|| Self::run(&mut state, f))) {
+            Ok(ran) => ran,
+            Err(payload) => {
+                self.abandon(&mut state, "a write panicked");
+                drop(state);
+                panic::resume_unwind(payload);
+            }
+        };
+        let batch = state.batch;
+        let must_commit =
+            state.open && (self.queued.load(Ordering::SeqCst) == 0 || state.jobs >= MAX_BATCH);
+        if must_commit {
+            self.commit(&mut state);
+        }
+        drop(state);
+        match ran {
+            Err(e) => Err(E::from(e)),
+            Ok(Ran::Refused(e)) => Err(e),
+            Ok(Ran::Done(value)) => self.await_batch(batch).map(|()| value).map_err(E::from),
+        }
+    }
+
+    /// Opens the batch if needed and runs `f` in a savepoint of it.
+    fn run<T, E>(
+        state: &mut State,
+        f: impl FnOnce(&mut SqliteConnection) -> Result<T, E>,
+    ) -> Result<Ran<T, E>, Error> {
+        if !state.open {
+            AnsiTransactionManager::begin_transaction_sql(&mut state.conn, "BEGIN IMMEDIATE")?;
+            state.open = true;
+            state.batch += 1;
+            state.jobs = 0;
+        }
+        let outcome = state.conn.transaction(|c| f(c).map_err(JobError::Refused));
+        match outcome {
+            Ok(value) => {
+                state.jobs += 1;
+                Ok(Ran::Done(value))
+            }
+            Err(JobError::Refused(e)) => Ok(Ran::Refused(e)),
+            Err(JobError::Db(e)) => Err(e.into()),
+        }
+    }
+
+    /// Commits the open batch (rolling it back if the commit fails) and wakes its waiters.
+    fn commit(&self, state: &mut State) {
+        let failure = match AnsiTransactionManager::commit_transaction(&mut state.conn) {
+            Ok(()) => None,
+            Err(e) => {
+                // A failed COMMIT may leave the transaction open; end it so the next batch
+                // starts clean. Nothing of this batch is on disk either way.
+                let _ = AnsiTransactionManager::rollback_transaction(&mut state.conn);
+                Some(Error::from(e).to_string())
+            }
+        };
+        state.open = false;
+        self.finish(state.batch, failure);
+    }
+
+    /// Records that `batch` is over (with the reason if it failed) and wakes its waiters.
+    fn finish(&self, batch: u64, failure: Option<String>) {
+        let mut outcomes = self
+            .outcomes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(reason) = failure {
+            if outcomes.failed.len() >= FAILED_KEPT {
+                outcomes.failed.remove(0);
+            }
+            outcomes.failed.push((batch, reason));
+        }
+        outcomes.done = batch;
+        self.finished.notify_all();
+    }
+
+    /// Waits until `batch` is finished; its commit's outcome.
+    fn await_batch(&self, batch: u64) -> Result<(), Error> {
+        let mut outcomes = self
+            .outcomes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while outcomes.done < batch {
+            outcomes = self
+                .finished
+                .wait(outcomes)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        match outcomes.failed.iter().find(|(b, _)| *b == batch) {
+            Some((_, reason)) => Err(Error::Db(format!("commit failed: {reason}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Abandons the open batch: the connection (and with it the open transaction, in
+    /// whatever state a panic left it) is replaced, and the batch's waiters are told it
+    /// failed, so no caller is ever answered for work that was not committed.
+    fn abandon(&self, state: &mut State, reason: &str) {
+        if state.open {
+            state.open = false;
+            self.finish(state.batch, Some(reason.to_owned()));
+        }
+        match (self.reopen)() {
+            Ok(conn) => state.conn = conn,
+            Err(e) => tracing::error!("cannot reopen the writing connection: {e}"),
+        }
+    }
+
+    /// Takes the writer. Jobs' panics are caught in [`Writer::write`], so a poisoned
+    /// mutex can only come from a bug here; its batch is abandoned the same way.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| {
+            let mut state = poisoned.into_inner();
+            self.state.clear_poison();
+            self.abandon(&mut state, "the writer was poisoned");
+            state
+        })
+    }
+}
+
+/// A job's own refusal, or Diesel's error about the savepoint itself.
+enum JobError<E> {
+    Refused(E),
+    Db(DieselError),
+}
+
+impl<E> From<DieselError> for JobError<E> {
+    fn from(e: DieselError) -> Self {
+        JobError::Db(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::temp_storage;
+    use super::super::Error;
+    use diesel::connection::SimpleConnection as _;
+    use diesel::sql_types::BigInt;
+    use diesel::{sql_query, QueryableByName, RunQueryDsl as _};
+    use std::sync::Arc;
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn count(storage: &super::super::Storage) -> i64 {
+        storage
+            .read(|c| {
+                Ok(sql_query("SELECT count(*) AS n FROM bench_rows")
+                    .get_result::<Count>(c)?
+                    .n)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn concurrent_writes_all_commit_and_a_refused_one_rolls_back_alone() {
+        let (_dir, storage) = temp_storage();
+        storage
+            .write(|c| {
+                c.batch_execute("CREATE TABLE bench_rows (v INTEGER NOT NULL UNIQUE)")?;
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        let storage = Arc::new(storage);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let storage = Arc::clone(&storage);
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let v = t * 1000 + i;
+                        storage
+                            .write(|c| {
+                                c.batch_execute(&format!("INSERT INTO bench_rows VALUES ({v})"))?;
+                                Ok::<_, Error>(())
+                            })
+                            .unwrap();
+                        // A duplicate: refused by the unique index, and alone.
+                        let dup = storage.write(|c| {
+                            c.batch_execute(&format!("INSERT INTO bench_rows VALUES ({v})"))?;
+                            Ok::<_, Error>(())
+                        });
+                        assert!(matches!(dup, Err(Error::Conflict(_))), "{dup:?}");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(count(&storage), 400);
+    }
+
+    #[test]
+    fn a_panicking_write_loses_only_its_batch_and_the_writer_goes_on() {
+        let (_dir, storage) = temp_storage();
+        storage
+            .write(|c| {
+                c.batch_execute("CREATE TABLE bench_rows (v INTEGER NOT NULL)")?;
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        let storage = Arc::new(storage);
+        let panicking = Arc::clone(&storage);
+        let joined = std::thread::spawn(move || {
+            panicking.write(|c| {
+                c.batch_execute("INSERT INTO bench_rows VALUES (1)")?;
+                panic!("a bug in a job");
+                #[allow(unreachable_code)]
+                Ok::<_, Error>(())
+            })
+        })
+        .join();
+        assert!(joined.is_err());
+        storage
+            .write(|c| {
+                c.batch_execute("INSERT INTO bench_rows VALUES (2)")?;
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        assert_eq!(count(&storage), 1);
+    }
+}
