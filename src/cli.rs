@@ -1,4 +1,4 @@
-//! The `tokend` command line: `serve` (the default), `migrate`, `apikey create`.
+//! The `tokend` command line: `serve` (the default), `migrate`, `import`, `apikey create`.
 //! Every subcommand reads the same configuration as `serve`. Results go to stdout (only
 //! the result, so scripts can capture it); logs go to stderr.
 
@@ -25,6 +25,12 @@ enum Command {
     Serve,
     /// Create the database if needed and apply pending migrations.
     Migrate,
+    /// Import hardware tokens from a CSV seed file:
+    /// `serial,seed(hex),algorithm,digits,period[,usr_name]`.
+    Import {
+        /// The file; `-` reads standard input.
+        file: std::path::PathBuf,
+    },
     /// Manage API keys.
     Apikey {
         #[command(subcommand)]
@@ -59,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Import { file } => import(&settings, &file),
         Command::Apikey {
             action: ApikeyCommand::Create { name, scope },
         } => {
@@ -74,6 +81,44 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", key.as_str());
             Ok(())
         }
+    }
+}
+
+/// Imports a seed file and prints what happened: counts on stdout, one line per refused
+/// or already present line on stderr. Fails (exit 1) when any line was refused.
+fn import(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let input: Box<dyn std::io::Read> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+        )
+    };
+    let service = bootstrap::service(settings)?;
+    let ctx = Context {
+        actor: "cli:import".into(),
+        ..Context::default()
+    };
+    let (rows, mut report) = crate::domain::import::parse_csv(std::io::BufReader::new(input));
+    service
+        .import_tokens(&ctx, &rows, chrono::Utc::now(), &mut report)
+        .context("import stopped")?;
+    for line in &report.already_present {
+        eprintln!("line {line}: serial already present, left unchanged");
+    }
+    for (line, why) in &report.refused {
+        eprintln!("line {line}: refused: {why}");
+    }
+    println!(
+        "imported {}, already present {}, refused {}",
+        report.imported,
+        report.already_present.len(),
+        report.refused.len()
+    );
+    if report.refused.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} line(s) refused", report.refused.len())
     }
 }
 

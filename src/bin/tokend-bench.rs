@@ -69,6 +69,11 @@ struct Args {
     /// The server's `sqlite_synchronous`; `both` runs everything twice (full, normal).
     #[arg(long, value_enum, default_value_t = SyncArg::Full)]
     synchronous: SyncArg,
+    /// Tokens in the database in all: the first `--tokens` are the bench's own, the rest are
+    /// bulk-loaded with `tokend import` before the server starts, to measure at scale
+    /// (e.g. 1000000). 0: only the bench's own.
+    #[arg(long, default_value_t = 0)]
+    preload: usize,
     /// Where the markdown report is written.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
@@ -171,7 +176,7 @@ struct Server {
 
 impl Server {
     /// Starts the server on a fresh data directory with an API key of both scopes.
-    fn start(exe: &Path, mode: Mode) -> Result<Server> {
+    fn start(exe: &Path, mode: Mode, preload: Option<&Preload>) -> Result<Server> {
         let dir = std::env::temp_dir().join(format!(
             "tokend-bench-{}-{}-{}",
             std::process::id(),
@@ -180,6 +185,9 @@ impl Server {
         ));
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
         let key = create_key(exe, &dir)?;
+        if let Some(preload) = preload {
+            preload.import(exe, &dir)?;
+        }
         let stderr = std::fs::File::create(dir.join("server.stderr"))?;
         let child = Command::new(exe)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -315,6 +323,72 @@ fn newer_file(path: &Path, skip: &Path, than: SystemTime) -> Option<PathBuf> {
         .map(|e| e.path())
         .filter(|p| p != skip)
         .find_map(|p| newer_file(&p, skip, than))
+}
+
+/// Tokens loaded from a seed file before the server starts: the bench's own (whose seeds
+/// it keeps) first, then anonymous ones up to `total`.
+struct Preload {
+    own: Vec<Vec<u8>>,
+    total: usize,
+}
+
+impl Preload {
+    fn new(own: usize, total: usize) -> Result<Preload> {
+        let rng = SystemRandom::new();
+        let own = (0..own)
+            .map(|_| random_seed(&rng))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Preload { own, total })
+    }
+
+    /// Writes the CSV seed file and runs `tokend import` on it, as an operator would load
+    /// a vendor's batch; every token is bound to its own user.
+    fn import(&self, exe: &Path, dir: &Path) -> Result<()> {
+        use std::io::Write as _;
+        let path = dir.join("preload.csv");
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let rng = SystemRandom::new();
+        for i in 0..self.total {
+            let seed = match self.own.get(i) {
+                Some(seed) => seed.clone(),
+                None => random_seed(&rng)?,
+            };
+            let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+            writeln!(file, "{},{hex},SHA1,6,30,{}", token_name(i), user_name(i))?;
+        }
+        file.flush()?;
+        drop(file);
+        let began = Instant::now();
+        let out = Command::new(exe)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("ROCKET_DATA_DIR", dir)
+            .env("TOKEND_LOG", "warn")
+            .arg("import")
+            .arg(&path)
+            .output()
+            .context("run tokend import")?;
+        ensure!(
+            out.status.success(),
+            "tokend import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!(
+            "imported {} tokens in {:.1} s: {}",
+            self.total,
+            began.elapsed().as_secs_f64(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+        std::fs::remove_file(&path)?;
+        Ok(())
+    }
+}
+
+fn token_name(i: usize) -> String {
+    format!("BENCH-{i:07}")
+}
+
+fn user_name(i: usize) -> String {
+    format!("bench-user-{i:07}")
 }
 
 /// Creates the bench's API key through the CLI, as an operator would.
@@ -508,10 +582,15 @@ struct BenchToken {
 
 /// Enrolls and activates `n` tokens over `c` connections; any refusal stops the run,
 /// since every later figure assumes these tokens exist and are Act.
-fn setup(target: &Target, n: usize, c: usize) -> Result<Vec<BenchToken>> {
+fn setup(
+    target: &Target,
+    n: usize,
+    c: usize,
+    preloaded: Option<&[Vec<u8>]>,
+) -> Result<Vec<BenchToken>> {
     let parts: Vec<Result<Vec<BenchToken>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..c)
-            .map(|w| s.spawn(move || setup_part(target, (w..n).step_by(c))))
+            .map(|w| s.spawn(move || setup_part(target, (w..n).step_by(c), preloaded)))
             .collect();
         handles
             .into_iter()
@@ -528,11 +607,18 @@ fn setup(target: &Target, n: usize, c: usize) -> Result<Vec<BenchToken>> {
     Ok(tokens)
 }
 
-fn setup_part(target: &Target, indices: impl Iterator<Item = usize>) -> Result<Vec<BenchToken>> {
+fn setup_part(
+    target: &Target,
+    indices: impl Iterator<Item = usize>,
+    preloaded: Option<&[Vec<u8>]>,
+) -> Result<Vec<BenchToken>> {
     let agent = agent();
     let rng = SystemRandom::new();
     indices
-        .map(|i| enroll_and_activate(&agent, target, &rng, i))
+        .map(|i| {
+            let seed = preloaded.and_then(|p| p.get(i)).cloned();
+            enroll_and_activate(&agent, target, &rng, i, seed)
+        })
         .collect()
 }
 
@@ -544,12 +630,18 @@ fn enroll_and_activate(
     target: &Target,
     rng: &SystemRandom,
     i: usize,
+    imported: Option<Vec<u8>>,
 ) -> Result<BenchToken> {
-    let seed = random_seed(rng)?;
-    let id = format!("BENCH-{i:07}");
-    let usr = format!("bench-user-{i:07}");
-    let (status, body) = send(agent, target, &enroll_call(&usr, &id, &seed))?;
-    ensure!(status == 200, "enroll {id}: HTTP {status}: {body}");
+    let (id, usr) = (token_name(i), user_name(i));
+    let seed = match imported {
+        Some(seed) => seed,
+        None => {
+            let seed = random_seed(rng)?;
+            let (status, body) = send(agent, target, &enroll_call(&usr, &id, &seed))?;
+            ensure!(status == 200, "enroll {id}: HTTP {status}: {body}");
+            seed
+        }
+    };
     let codes = Codes::new(&seed, 0);
     let now = now_step();
     let reach = WINDOW_STEPS - 1;
@@ -987,7 +1079,10 @@ struct ModeReport {
 }
 
 fn run_mode(args: &Args, exe: &Path, mode: Mode) -> Result<ModeReport> {
-    let server = Server::start(exe, mode)?;
+    let preload = (args.preload > args.tokens)
+        .then(|| Preload::new(args.tokens, args.preload))
+        .transpose()?;
+    let server = Server::start(exe, mode, preload.as_ref())?;
     eprintln!(
         "[{}] tokend at {}; enrolling and activating {} tokens over {} connections",
         mode.as_str(),
@@ -1000,7 +1095,8 @@ fn run_mode(args: &Args, exe: &Path, mode: Mode) -> Result<ModeReport> {
         key: server.key.clone(),
     };
     let began = Instant::now();
-    let tokens = setup(&target, args.tokens, args.connections)?;
+    let own = preload.as_ref().map(|p| p.own.as_slice());
+    let tokens = setup(&target, args.tokens, args.connections, own)?;
     let setup_secs = began.elapsed().as_secs_f64();
     let wal_after_setup = server.file_bytes(WAL_FILE);
     let plan = Plan {
@@ -1104,10 +1200,15 @@ fn render_report(args: &Args, machine: &Machine, reports: &[ModeReport]) -> Stri
     let _ = writeln!(out, "# tokend benchmarks\n");
     let _ = writeln!(
         out,
-        "Measured {} by `cargo run --release --bin tokend-bench -- --tokens {} --seconds {} \
+        "Measured {} by `cargo run --release --bin tokend-bench -- --tokens {}{} --seconds {} \
          --connections {} --synchronous {}` (src/bin/tokend-bench.rs).\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         args.tokens,
+        if args.preload > args.tokens {
+            format!(" --preload {}", args.preload)
+        } else {
+            String::new()
+        },
         args.seconds,
         args.connections,
         sync_name(args.synchronous),
@@ -1127,8 +1228,20 @@ fn render_report(args: &Args, machine: &Machine, reports: &[ModeReport]) -> Stri
         out,
         "- N = {} hardware tokens (SHA1/6/30, 160-bit seeds made by the bench), enrolled and \
          activated before the scenarios; C = {} concurrent keep-alive connections; {} s per \
-         scenario.",
-        args.tokens, args.connections, args.seconds
+         scenario.{}",
+        args.tokens,
+        args.connections,
+        args.seconds,
+        if args.preload > args.tokens {
+            format!(
+                " Scale: {} tokens in the database, each bound to its own user, all loaded by \
+                 `tokend import` from a CSV seed file before the server starts (the N \
+                 exercised are the first of them; only their activation goes over HTTP).",
+                thousands(args.preload as f64)
+            )
+        } else {
+            String::new()
+        }
     );
     out.push_str(METHOD);
     for report in reports {
@@ -1176,7 +1289,7 @@ fn render_mode(r: &ModeReport, args: &Args) -> String {
     let _ = writeln!(
         out,
         "Setup: {} tokens enrolled and activated in {:.1} s ({} tokens/s, two requests \
-         each); WAL after setup {:.1} MiB. Database file at the end: {:.1} MiB.\n",
+         each, or one after an import); WAL after setup {:.1} MiB. Database file at the end: {:.1} MiB.\n",
         args.tokens,
         r.setup_secs,
         thousands(args.tokens as f64 / r.setup_secs.max(1e-9)),

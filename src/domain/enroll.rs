@@ -13,9 +13,9 @@ use zeroize::Zeroizing;
 use super::audit::{self, Entry};
 use super::validate::entry_for;
 use super::{params_of, parse_stored, to_ms, Context, Error, Fault, Service};
-use crate::crypto::{digest, Seed};
+use crate::crypto::{digest, SealedSeed, Seed};
 use crate::otp::OtpParams;
-use crate::storage::{self, bindings, tokens, users};
+use crate::storage::{self, bindings, tokens, users, Conn};
 use crate::types::{
     Code, MfaTokenUsrStat, PhoneNum, RsStat, TokenId, TokenType, UsrName, UsrTokenStat,
     MIN_SEED_BYTES,
@@ -133,6 +133,77 @@ fn generate_token_id() -> Result<TokenId, Error> {
     TokenId::parse(&text).ok_or_else(|| Error::Internal("generated TokenId is invalid".into()))
 }
 
+/// The user a new token is bound to.
+pub(super) struct Owner<'a> {
+    pub usr_name: &'a UsrName,
+    pub phone: Option<&'a PhoneNum>,
+    pub description: Option<&'a str>,
+}
+
+/// A new token as stored: sealed seed, parameters, and its owner if it has one yet.
+pub(super) struct StoredToken<'a> {
+    pub token_id: &'a TokenId,
+    pub token_type: TokenType,
+    pub params: &'a OtpParams,
+    pub sealed: &'a SealedSeed,
+    pub owner: Option<Owner<'a>>,
+}
+
+/// Stores a token in Init (and, with an owner, the user and an Act binding) with its audit
+/// row, inside the caller's transaction: the one write path of enrollment and import.
+/// A serial already present is fault 7020.
+pub(super) fn store_token(
+    c: &mut Conn,
+    ctx: &Context,
+    inst: &str,
+    now: DateTime<Utc>,
+    action: &str,
+    t: &StoredToken<'_>,
+) -> Result<(), Error> {
+    let now_ms = to_ms(now);
+    let new = tokens::NewToken {
+        token_id: t.token_id.as_str(),
+        token_type: t.token_type.as_str(),
+        algorithm: t.params.algorithm.as_str(),
+        digits: i32::from(t.params.digits.get()),
+        period: i32::from(t.params.period.secs()),
+        seed_key_id: &t.sealed.key_id,
+        seed_nonce: &t.sealed.nonce,
+        seed_ciphertext: &t.sealed.ciphertext,
+        status: UsrTokenStat::Init.as_str(),
+        last_step: -1,
+        drift: 0,
+        version: 1,
+        created_at: now_ms,
+        updated_at: now_ms,
+    };
+    let token_pk = tokens::insert_token(c, &new).map_err(|e| match e {
+        storage::Error::Conflict(_) => {
+            Error::at(Fault::DuplicateTokenId, "TokenId").with_value(t.token_id.as_str())
+        }
+        other => other.into(),
+    })?;
+    if let Some(owner) = &t.owner {
+        let user_pk = users::upsert_user(
+            c,
+            inst,
+            owner.usr_name.as_str(),
+            owner.phone.map(PhoneNum::as_str),
+            now_ms,
+        )?;
+        let act = MfaTokenUsrStat::Act.as_str();
+        bindings::insert_binding(c, token_pk, user_pk, act, owner.description, now_ms)?;
+    }
+    let entry = Entry {
+        action,
+        token_id: Some(t.token_id.as_str()),
+        usr_name: t.owner.as_ref().map(|o| o.usr_name.as_str()),
+        result: "Success",
+        detail: Some(t.token_type.as_str()),
+    };
+    Ok(audit::record(c, ctx, now, entry)?)
+}
+
 impl Service {
     /// Creates a token in Init, bound to the user (jXchange MFATokenAdd).
     pub fn enroll(
@@ -153,48 +224,19 @@ impl Service {
         };
         let sealed = self.keyring.seal(&token_id, &seed)?;
         let inst = self.institution(ctx).to_owned();
-        let now_ms = to_ms(now);
-        self.storage.write(|c| {
-            let user_pk = users::upsert_user(
-                c,
-                &inst,
-                rq.usr_name.as_str(),
-                rq.phone.as_ref().map(PhoneNum::as_str),
-                now_ms,
-            )?;
-            let new = tokens::NewToken {
-                token_id: token_id.as_str(),
-                token_type: rq.token_type.as_str(),
-                algorithm: rq.params.algorithm.as_str(),
-                digits: i32::from(rq.params.digits.get()),
-                period: i32::from(rq.params.period.secs()),
-                seed_key_id: &sealed.key_id,
-                seed_nonce: &sealed.nonce,
-                seed_ciphertext: &sealed.ciphertext,
-                status: UsrTokenStat::Init.as_str(),
-                last_step: -1,
-                drift: 0,
-                version: 1,
-                created_at: now_ms,
-                updated_at: now_ms,
-            };
-            let token_pk = tokens::insert_token(c, &new).map_err(|e| match e {
-                storage::Error::Conflict(_) => {
-                    Error::at(Fault::DuplicateTokenId, "TokenId").with_value(token_id.as_str())
-                }
-                other => other.into(),
-            })?;
-            let act = MfaTokenUsrStat::Act.as_str();
-            bindings::insert_binding(c, token_pk, user_pk, act, rq.description.as_deref(), now_ms)?;
-            let entry = Entry {
-                action: "enroll",
-                token_id: Some(token_id.as_str()),
-                usr_name: Some(rq.usr_name.as_str()),
-                result: "Success",
-                detail: Some(rq.token_type.as_str()),
-            };
-            Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
-        })?;
+        let stored = StoredToken {
+            token_id: &token_id,
+            token_type: rq.token_type,
+            params: &rq.params,
+            sealed: &sealed,
+            owner: Some(Owner {
+                usr_name: &rq.usr_name,
+                phone: rq.phone.as_ref(),
+                description: rq.description.as_deref(),
+            }),
+        };
+        self.storage
+            .write(|c| store_token(c, ctx, &inst, now, "enroll", &stored))?;
         let provisioning = (rq.token_type == TokenType::Software).then(|| Provisioning {
             secret: base32_secret(&seed),
             otpauth_uri: otpauth_uri(&self.policy.issuer, &rq.usr_name, &seed, &rq.params),

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod enroll;
 pub mod error;
+pub mod import;
 pub mod inquiry;
 pub mod lifecycle;
 pub mod qr;
