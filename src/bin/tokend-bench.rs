@@ -155,7 +155,8 @@ fn main() -> Result<()> {
     }
     let text = render_report(&args, &machine, &reports);
     print!("{text}");
-    std::fs::write(&args.out, &text)
+    let previous = std::fs::read_to_string(&args.out).unwrap_or_default();
+    std::fs::write(&args.out, splice(&previous, &run_label(&args), &text))
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!("report written to {}", args.out.display());
     Ok(())
@@ -1195,9 +1196,33 @@ fn mount_of(path: &Path) -> String {
         )
 }
 
+/// Names a run's section of the report file: runs of another size keep their own.
+fn run_label(args: &Args) -> String {
+    format!(
+        "tokens={} preload={} synchronous={}",
+        args.tokens,
+        args.preload.max(args.tokens),
+        sync_name(args.synchronous)
+    )
+}
+
+/// Puts `section` between this run's markers in `file`, replacing the previous run of the
+/// same label and keeping everything else (other runs, the hand-written analysis);
+/// appended at the end the first time.
+fn splice(file: &str, label: &str, section: &str) -> String {
+    let begin = format!("<!-- tokend-bench begin {label} -->\n");
+    let end = format!("<!-- tokend-bench end {label} -->\n");
+    let block = format!("{begin}{section}{end}");
+    match (file.find(&begin), file.find(&end)) {
+        (Some(b), Some(e)) if b < e => format!("{}{block}{}", &file[..b], &file[e + end.len()..]),
+        _ if file.is_empty() => format!("# tokend benchmarks\n\n{block}"),
+        _ => format!("{}\n{block}", file.trim_end()),
+    }
+}
+
 fn render_report(args: &Args, machine: &Machine, reports: &[ModeReport]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# tokend benchmarks\n");
+    let _ = writeln!(out, "## Run: {}\n", run_label(args));
     let _ = writeln!(
         out,
         "Measured {} by `cargo run --release --bin tokend-bench -- --tokens {}{} --seconds {} \
@@ -1285,7 +1310,7 @@ fn sync_name(s: SyncArg) -> &'static str {
 
 fn render_mode(r: &ModeReport, args: &Args) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "## sqlite_synchronous = {}\n", r.mode.as_str());
+    let _ = writeln!(out, "### sqlite_synchronous = {}\n", r.mode.as_str());
     let _ = writeln!(
         out,
         "Setup: {} tokens enrolled and activated in {:.1} s ({} tokens/s, two requests \
@@ -1406,4 +1431,25 @@ fn thousands(x: f64) -> String {
         out.push(ch);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::splice;
+
+    #[test]
+    fn a_run_replaces_its_own_section_and_keeps_the_rest() {
+        let first = splice("", "a", "one\n");
+        assert_eq!(
+            first,
+            "# tokend benchmarks\n\n<!-- tokend-bench begin a -->\none\n<!-- tokend-bench end a -->\n"
+        );
+        let with_notes = format!("{first}\n## Where the time goes\nnotes\n");
+        let second = splice(&with_notes, "b", "two\n");
+        assert!(second.contains("one\n") && second.contains("two\n") && second.contains("notes"));
+        let again = splice(&second, "a", "uno\n");
+        assert!(!again.contains("one\n") && again.contains("uno\n"));
+        assert!(again.contains("two\n") && again.contains("notes"));
+        assert!(again.find("uno").unwrap() < again.find("notes").unwrap());
+    }
 }

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::schema::{bindings, tokens, users};
 use super::tokens::Token;
-use super::{Conn, Error};
+use super::{Cached, Conn, Error};
 
 /// A stored binding with its user's name.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -117,16 +117,18 @@ pub fn update_binding_success(
     receipt_id: &str,
     now_ms: i64,
 ) -> Result<bool, Error> {
-    let rows = diesel::update(
-        bindings::table
-            .find(binding_pk)
-            .filter(bindings::status.eq("Act")),
+    let rows = Cached(
+        diesel::update(
+            bindings::table
+                .find(binding_pk)
+                .filter(bindings::status.eq("Act")),
+        )
+        .set((
+            bindings::failure_count.eq(0),
+            bindings::last_authen_at.eq(now_ms),
+            bindings::last_receipt_id.eq(receipt_id),
+        )),
     )
-    .set((
-        bindings::failure_count.eq(0),
-        bindings::last_authen_at.eq(now_ms),
-        bindings::last_receipt_id.eq(receipt_id),
-    ))
     .execute(conn)?;
     Ok(rows == 1)
 }

@@ -110,6 +110,17 @@ pub fn update_temp_codes_failure(
 
 /// Ends every temporary code of a user (the real token is in use again).
 pub fn update_temp_codes_end(conn: &mut Conn, user_pk: i32, now_ms: i64) -> Result<usize, Error> {
+    // Every success calls this and almost no user has a temporary code: a cached SELECT
+    // answers that case without preparing an UPDATE.
+    let open = diesel::select(diesel::dsl::exists(
+        temp_codes::table
+            .filter(temp_codes::user_pk.eq(user_pk))
+            .filter(temp_codes::ended_at.is_null()),
+    ))
+    .get_result::<bool>(conn)?;
+    if !open {
+        return Ok(0);
+    }
     Ok(diesel::update(
         temp_codes::table
             .filter(temp_codes::user_pk.eq(user_pk))

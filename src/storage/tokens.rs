@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::tokens;
-use super::{Conn, Error};
+use super::{Cached, Conn, Error};
 
 /// A stored token row.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -104,19 +104,21 @@ pub fn update_token_accept_step(
     drift: i32,
     now_ms: i64,
 ) -> Result<bool, Error> {
-    let rows = diesel::update(
-        tokens::table
-            .find(token_pk)
-            .filter(tokens::last_step.lt(step))
-            .filter(tokens::status.eq(required_status)),
+    let rows = Cached(
+        diesel::update(
+            tokens::table
+                .find(token_pk)
+                .filter(tokens::last_step.lt(step))
+                .filter(tokens::status.eq(required_status)),
+        )
+        .set((
+            tokens::last_step.eq(step),
+            tokens::drift.eq(drift),
+            tokens::status.eq(new_status),
+            tokens::version.eq(tokens::version + 1),
+            tokens::updated_at.eq(now_ms),
+        )),
     )
-    .set((
-        tokens::last_step.eq(step),
-        tokens::drift.eq(drift),
-        tokens::status.eq(new_status),
-        tokens::version.eq(tokens::version + 1),
-        tokens::updated_at.eq(now_ms),
-    ))
     .execute(conn)?;
     Ok(rows == 1)
 }
