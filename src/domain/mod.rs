@@ -1,8 +1,9 @@
-//! The rules of tokend: enrollment, activation, validation, inquiry, API keys, audit.
+//! The rules of tokend: enrollment, activation, validation, inquiry, API keys, audit, and
+//! out-of-band (SMS) validation.
 //!
 //! Built once as a [`Service`] and shared by the web edge and the CLI. Every operation is
 //! synchronous (the web edge runs it on a blocking thread) and takes `now` as an argument:
-//! the domain never reads the clock. Imports: types, storage, crypto, otp. Never rocket.
+//! the domain never reads the clock. Imports: types, storage, crypto, otp, sms. Never rocket.
 
 pub mod api_keys;
 pub mod audit;
@@ -10,7 +11,10 @@ pub mod enroll;
 pub mod error;
 pub mod inquiry;
 pub mod lifecycle;
+pub mod oob;
+pub mod oob_delivery;
 pub mod qr;
+pub mod sms_text;
 pub mod temp_code;
 pub mod validate;
 
@@ -62,6 +66,7 @@ pub struct Service {
     storage: Storage,
     keyring: Keyring,
     policy: Policy,
+    oob: oob::OobRuntime,
 }
 
 impl Service {
@@ -71,7 +76,14 @@ impl Service {
             storage,
             keyring,
             policy,
+            oob: oob::OobRuntime::default(),
         }
+    }
+
+    /// Sets the OOB policy and providers (default: the outbox, no event webhook).
+    pub fn with_oob(mut self, oob: oob::OobRuntime) -> Service {
+        self.oob = oob;
+        self
     }
 
     /// Whether the database answers and has every migration applied.
