@@ -263,7 +263,11 @@ impl Settings {
             (_, Some(u)) if !is_url(u) => bail!("sms_http_url must be an http(s) URL"),
             _ => {}
         }
-        if self.event_webhook_url.as_deref().is_some_and(|u| !is_url(u)) {
+        if self
+            .event_webhook_url
+            .as_deref()
+            .is_some_and(|u| !is_url(u))
+        {
             bail!("event_webhook_url must be an http(s) URL");
         }
         if !(100..=120_000).contains(&self.sms_http_timeout_ms) {
@@ -308,6 +312,7 @@ impl Settings {
                 http_attempts: self.sms_http_attempts,
                 http_backoff_ms: self.sms_http_backoff_ms,
                 http_timeout_ms: self.sms_http_timeout_ms,
+                answer_wait_ms: self.sms_answer_wait_ms,
             },
             http,
             webhook,

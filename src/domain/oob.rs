@@ -49,6 +49,9 @@ pub struct OobPolicy {
     pub http_backoff_ms: u64,
     /// Timeout of one http attempt.
     pub http_timeout_ms: u64,
+    /// How long a request waits for the http provider's first answer before it answers
+    /// `SendStat: Pending` (the web edge waits, never the domain).
+    pub answer_wait_ms: u64,
 }
 
 impl Default for OobPolicy {
@@ -61,6 +64,7 @@ impl Default for OobPolicy {
             http_attempts: 3,
             http_backoff_ms: 500,
             http_timeout_ms: 5000,
+            answer_wait_ms: 2000,
         }
     }
 }
@@ -257,7 +261,10 @@ impl Service {
             return Ok((v, Fallback::NotNeeded));
         }
         let Some(user) = self.locked_user(ctx, rq, &v)? else {
-            return Ok((v, Fallback::Unavailable("several users: name one in UsrName")));
+            return Ok((
+                v,
+                Fallback::Unavailable("several users: name one in UsrName"),
+            ));
         };
         let Some(phone) = user.phone_num.as_deref().and_then(PhoneNum::parse) else {
             return Ok((
@@ -374,14 +381,24 @@ impl Service {
                 spec.phone.masked(),
                 spec.exp_secs
             );
-            audit::record(c, ctx, now, oob_entry("oob.start", usr_name, "Success", &detail))?;
+            audit::record(
+                c,
+                ctx,
+                now,
+                oob_entry("oob.start", usr_name, "Success", &detail),
+            )?;
             Ok::<_, Error>(Recorded::New)
         });
         let recorded = match recorded {
             Err(e) if e.kind() == Fault::SendCapReached => {
                 let detail = format!("send cap reached, {}", spec.phone.masked());
                 self.storage.write(|c| {
-                    audit::record(c, ctx, now, oob_entry("oob.start", usr_name, "Failed", &detail))
+                    audit::record(
+                        c,
+                        ctx,
+                        now,
+                        oob_entry("oob.start", usr_name, "Failed", &detail),
+                    )
                 })?;
                 return Err(e);
             }

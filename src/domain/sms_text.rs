@@ -79,8 +79,9 @@ pub fn parse_template(text: &str) -> Result<SmsTemplate, Error> {
             "otpa" => otpa = true,
             other => {
                 let tag: String = other.chars().take(32).collect();
-                return Err(Error::at(Fault::SmsTextOtherTag, "SMSText")
-                    .with_value(format!("<%${tag}%>")));
+                return Err(
+                    Error::at(Fault::SmsTextOtherTag, "SMSText").with_value(format!("<%${tag}%>"))
+                );
             }
         }
         rest = &after[end + 2..];
