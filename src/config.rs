@@ -349,7 +349,7 @@ mod tests {
         let s = Settings::load(&base).unwrap();
         assert_eq!((s.window_steps, s.lock_after_failures), (1, 5));
         assert_eq!(s.data_dir, PathBuf::from("data"));
-        let bad = base.merge(("lock_after_failures", 101));
+        let bad = base.clone().merge(("lock_after_failures", 101));
         assert!(Settings::load(&bad).is_err());
         assert_eq!(s.sms_provider, ProviderKind::Outbox);
         assert_eq!((s.sms_send_cap, s.sms_send_window_secs), (5, 600));

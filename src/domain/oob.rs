@@ -183,7 +183,7 @@ struct Spec<'a> {
 /// What the send-recording transaction did.
 enum Recorded {
     New,
-    Reused(OobSession),
+    Reused(Box<OobSession>),
 }
 
 fn otp_message(alrt_pkg_id: &str, otp: &str) -> Vec<u8> {
@@ -350,7 +350,7 @@ impl Service {
             if spec.origin == "lock" {
                 if let Some(pk) = user_pk {
                     if let Some(s) = store::find_pending_lock_session(c, pk, to_ms(now))? {
-                        return Ok(Recorded::Reused(s));
+                        return Ok(Recorded::Reused(Box::new(s)));
                     }
                 }
             }
@@ -389,22 +389,7 @@ impl Service {
             )?;
             Ok::<_, Error>(Recorded::New)
         });
-        let recorded = match recorded {
-            Err(e) if e.kind() == Fault::SendCapReached => {
-                let detail = format!("send cap reached, {}", spec.phone.masked());
-                self.storage.write(|c| {
-                    audit::record(
-                        c,
-                        ctx,
-                        now,
-                        oob_entry("oob.start", usr_name, "Failed", &detail),
-                    )
-                })?;
-                return Err(e);
-            }
-            other => other?,
-        };
-        match recorded {
+        match self.audit_refusal(ctx, spec, now, recorded)? {
             Recorded::Reused(s) => self.started_view(&s, Otp(Zeroizing::new(String::new()))),
             Recorded::New => {
                 self.oob.signal.notify();
@@ -418,6 +403,26 @@ impl Service {
                     resends_left: self.oob.policy.max_resends,
                 })
             }
+        }
+    }
+
+    /// Audits a send the cap refused (its transaction rolled back) and hands the result on.
+    fn audit_refusal<T>(
+        &self,
+        ctx: &Context,
+        spec: &Spec<'_>,
+        now: DateTime<Utc>,
+        result: Result<T, Error>,
+    ) -> Result<T, Error> {
+        match result {
+            Err(e) if e.kind() == Fault::SendCapReached => {
+                let detail = format!("send cap reached, {}", spec.phone.masked());
+                let usr_name = spec.user.map(|u| u.usr_name.as_str());
+                let entry = oob_entry("oob.start", usr_name, "Failed", &detail);
+                self.storage.write(|c| audit::record(c, ctx, now, entry))?;
+                Err(e)
+            }
+            other => other,
         }
     }
 
@@ -585,6 +590,7 @@ impl Service {
                 audit::record(c, ctx, now, entry)?;
                 return Ok::<_, Error>(answer);
             }
+            store::update_messages_forget(c, s.id)?;
             store::insert_event(
                 c,
                 &store::NewEvent {
@@ -734,5 +740,167 @@ fn oob_entry<'a>(
         usr_name,
         result,
         detail: Some(detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{Keyring, MasterKey};
+    use crate::domain::Policy;
+    use crate::storage::test_support::temp_storage;
+    use chrono::TimeZone as _;
+
+    fn service() -> (tempfile::TempDir, Service) {
+        let (dir, storage) = temp_storage();
+        let keyring = Keyring::new(&MasterKey::generate().unwrap()).unwrap();
+        let policy = Policy {
+            issuer: "Bank".into(),
+            window_steps: 1,
+            lock_after_failures: 5,
+            default_inst_rt_id: "t".into(),
+            resync_window_steps: 100,
+            auto_unlock_after_secs: 0,
+        };
+        (dir, Service::new(storage, keyring, policy))
+    }
+
+    fn ctx() -> Context {
+        Context {
+            actor: "test".into(),
+            ..Context::default()
+        }
+    }
+
+    fn t0() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000, 0).unwrap()
+    }
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        t0() + Duration::milliseconds(ms)
+    }
+
+    fn two_way(phone: &str, exp_secs: u64) -> OobRequest {
+        OobRequest {
+            phone: PhoneNum::parse(phone),
+            usr_name: None,
+            mode: OobModeType::TwoWay,
+            template: None,
+            exp_secs,
+        }
+    }
+
+    fn other_code(otp: &str) -> &'static str {
+        if otp == "000000" {
+            "111111"
+        } else {
+            "000000"
+        }
+    }
+
+    #[test]
+    fn one_attempt_then_every_answer_is_failed_with_one_event() {
+        let (_dir, s) = service();
+        let started = s
+            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        let (id, otp) = (started.alrt_pkg_id.as_str(), started.otp.0.as_str());
+        let wrong = s.verify_oob(&ctx(), id, other_code(otp), at(1000)).unwrap();
+        assert_eq!(wrong.rs_stat, OobStat::Failed);
+        let right = s.verify_oob(&ctx(), id, otp, at(2000)).unwrap();
+        assert_eq!(right.rs_stat, OobStat::Failed, "the session already failed");
+        let events = s.oob_events(0, 10).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].rs_stat, "Failed");
+    }
+
+    #[test]
+    fn expiry_is_exact_and_the_sweeper_and_a_late_answer_agree() {
+        let (_dir, s) = service();
+        let a = s
+            .start_oob(&ctx(), &two_way("4175556652", 15), t0())
+            .unwrap();
+        let b = s
+            .start_oob(&ctx(), &two_way("4175556653", 15), t0())
+            .unwrap();
+        let ok = s
+            .verify_oob(&ctx(), &a.alrt_pkg_id, &a.otp.0, at(14_999))
+            .unwrap();
+        assert_eq!(
+            ok.rs_stat,
+            OobStat::Success,
+            "one millisecond before expiry"
+        );
+        assert_eq!(s.expire_due(at(14_999)).unwrap(), 0);
+        assert_eq!(s.expire_due(at(15_000)).unwrap(), 1);
+        let late = s
+            .verify_oob(&ctx(), &b.alrt_pkg_id, &b.otp.0, at(15_001))
+            .unwrap();
+        assert_eq!(late.rs_stat, OobStat::Expired);
+        let results: Vec<String> = s
+            .oob_events(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.rs_stat)
+            .collect();
+        assert_eq!(results, ["Success", "Expired"]);
+    }
+
+    #[test]
+    fn concurrent_verifications_end_a_session_once() {
+        let (_dir, s) = service();
+        let started = s
+            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        let wins = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        s.verify_oob(&ctx(), &started.alrt_pkg_id, &started.otp.0, at(10))
+                            .unwrap()
+                            .rs_stat
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|r| *r == OobStat::Success)
+                .count()
+        });
+        assert_eq!(wins, 1);
+        assert_eq!(s.oob_events(0, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_send_cap_is_a_sliding_window_per_phone() {
+        let (_dir, s) = service();
+        for i in 0..5 {
+            s.start_oob(&ctx(), &two_way("4175556652", 300), at(i))
+                .unwrap();
+        }
+        let capped = s.start_oob(&ctx(), &two_way("4175556652", 300), at(10));
+        assert_eq!(capped.unwrap_err().kind(), Fault::SendCapReached);
+        s.start_oob(&ctx(), &two_way("4175556699", 300), at(10))
+            .unwrap();
+        s.start_oob(&ctx(), &two_way("4175556652", 300), at(600_001))
+            .unwrap();
+    }
+
+    #[test]
+    fn the_otp_is_stored_hashed_and_never_debug_printed() {
+        let (_dir, s) = service();
+        let started = s
+            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        assert!(!format!("{started:?}").contains(started.otp.0.as_str()));
+        let stored = s
+            .storage
+            .read(|c| store::find_session(c, &started.alrt_pkg_id))
+            .unwrap()
+            .unwrap();
+        assert_ne!(stored.otp_hash, started.otp.0.as_str());
+        assert!(!stored.otp_hash.contains(started.otp.0.as_str()));
+        assert!(!stored.sms_template.contains(started.otp.0.as_str()));
     }
 }

@@ -100,7 +100,7 @@ pub fn parse_template(text: &str) -> Result<SmsTemplate, Error> {
 
 /// The system default text: the code, its life, and a warning not to share it.
 pub fn default_template(issuer: &str, exp_secs: u64) -> SmsTemplate {
-    let life = if exp_secs % 60 == 0 {
+    let life = if exp_secs.is_multiple_of(60) {
         format!("{} minute(s)", exp_secs / 60)
     } else {
         format!("{exp_secs} seconds")

@@ -381,6 +381,22 @@ pub fn update_message_attempt(conn: &mut Conn, o: &AttemptOutcome<'_>) -> Result
     Ok(())
 }
 
+/// Once a session has ended its codes are worthless: drops the texts of its messages
+/// (outbox ones included) and gives up those still queued.
+pub fn update_messages_forget(conn: &mut Conn, session_pk: i32) -> Result<(), Error> {
+    let of_session = sms_messages::table.filter(sms_messages::session_pk.eq(session_pk));
+    diesel::update(of_session.filter(sms_messages::state.eq(PENDING)))
+        .set((
+            sms_messages::state.eq("Failed"),
+            sms_messages::last_error.eq("the session ended before delivery"),
+        ))
+        .execute(conn)?;
+    diesel::update(of_session)
+        .set(sms_messages::body.eq(None::<String>))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Records a message stored in the outbox as its one (successful) attempt.
 pub fn insert_outbox_attempt(conn: &mut Conn, message_pk: i32, now_ms: i64) -> Result<(), Error> {
     diesel::insert_into(sms_attempts::table)

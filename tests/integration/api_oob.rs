@@ -142,6 +142,10 @@ fn locked_token_starts_oob_session_and_the_sms_code_verifies() {
         "Failed",
         "a verified session is done"
     );
+    assert!(
+        outbox(&server)[0].get("Body").is_none(),
+        "an ended session's code leaves the database"
+    );
     let evs = events_of(&server, alrt);
     assert_eq!(evs.len(), 1, "{evs:?}");
     assert_eq!(
@@ -273,6 +277,11 @@ fn oob_validate_faults_carry_the_published_codes() {
         );
     }
     assert!(outbox(&server).is_empty(), "no fault sent an SMS");
+}
+
+#[test]
+fn one_way_otpa_and_verify_faults() {
+    let server = TestServer::start();
 
     // OneWay: a notification, with or without a code; no session to verify.
     let one = start_oob(
