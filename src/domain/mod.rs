@@ -13,6 +13,7 @@ pub mod inquiry;
 pub mod lifecycle;
 pub mod oob;
 pub mod oob_delivery;
+pub mod oob_verify;
 pub mod qr;
 pub mod sms_text;
 pub mod temp_code;

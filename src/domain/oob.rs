@@ -1,5 +1,6 @@
 //! Out-of-band validation (jXchange OOBValidate): sessions started explicitly or by the
-//! lock fallback, verification, resends, SMS replies and expiry.
+//! lock fallback, the send cap, and session inquiry. Verification, SMS replies, resends
+//! and expiry are in `oob_verify`; delivery in `oob_delivery`.
 //!
 //! Rules (DESIGN, issue 4):
 //! - the OTP is stored as a keyed hash and compared in constant time;
@@ -186,7 +187,7 @@ enum Recorded {
     Reused(Box<OobSession>),
 }
 
-fn otp_message(alrt_pkg_id: &str, otp: &str) -> Vec<u8> {
+pub(super) fn otp_message(alrt_pkg_id: &str, otp: &str) -> Vec<u8> {
     format!("oob\n{alrt_pkg_id}\n{otp}").into_bytes()
 }
 
@@ -426,7 +427,7 @@ impl Service {
         }
     }
 
-    fn started_view(&self, s: &OobSession, otp: Otp) -> Result<Started, Error> {
+    pub(super) fn started_view(&self, s: &OobSession, otp: Otp) -> Result<Started, Error> {
         let view = self.view_of(s, None)?;
         Ok(Started {
             alrt_pkg_id: view.alrt_pkg_id,
@@ -440,7 +441,7 @@ impl Service {
     }
 
     /// Refuses a send past the cap for the phone or the user.
-    fn check_send_cap(
+    pub(super) fn check_send_cap(
         &self,
         c: &mut Conn,
         phone: &PhoneNum,
@@ -462,7 +463,7 @@ impl Service {
     }
 
     /// Stores one SMS: delivered at once for the outbox, queued for the http sender.
-    fn queue_sms(
+    pub(super) fn queue_sms(
         &self,
         c: &mut Conn,
         session_pk: i32,
@@ -495,180 +496,6 @@ impl Service {
         Ok(())
     }
 
-    /// Verifies the OTP of a TwoWay session (`POST /oob/{AlrtPkgId}/verify`).
-    pub fn verify_oob(
-        &self,
-        ctx: &Context,
-        alrt_pkg_id: &str,
-        otp: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Verified, Error> {
-        if !sms_text::is_otp_form(otp) {
-            return Err(Error::at(Fault::OtpFormat, "OTP"));
-        }
-        let session = self.two_way_session(alrt_pkg_id)?;
-        self.finish(ctx, &session, Some(otp), now, "oob.verify")
-    }
-
-    /// A two-way SMS reply (`POST /sms/inbound`): the newest pending TwoWay session of the
-    /// phone is verified with the first 6-character word of the body. A body without such
-    /// a word (STOP, HELP, …) or a phone without a pending session changes nothing.
-    pub fn inbound_sms(
-        &self,
-        ctx: &Context,
-        from: &PhoneNum,
-        body: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Verified>, Error> {
-        let Some(word) = body.split_whitespace().find(|w| sms_text::is_otp_form(w)) else {
-            return Ok(None);
-        };
-        let Some(session) = self
-            .storage
-            .read(|c| store::find_pending_for_phone(c, from.as_str()))?
-        else {
-            return Ok(None);
-        };
-        self.finish(ctx, &session, Some(word), now, "oob.inbound")
-            .map(Some)
-    }
-
-    /// Ends the pending TwoWay sessions past their expiry (the sweeper); answers how many.
-    pub fn expire_due(&self, now: DateTime<Utc>) -> Result<usize, Error> {
-        let due = self
-            .storage
-            .read(|c| store::find_expired_pending(c, to_ms(now), 100))?;
-        let ctx = Context {
-            actor: "sweeper".into(),
-            ..Context::default()
-        };
-        for s in &due {
-            self.finish(&ctx, s, None, now, "oob.expire")?;
-        }
-        Ok(due.len())
-    }
-
-    /// Ends a session: Expired past its expiry, else Success or Failed by the code — only
-    /// if it is still Pending (else the answer is Failed, or Expired if it expired). The
-    /// end, its event and its audit row commit together.
-    fn finish(
-        &self,
-        ctx: &Context,
-        s: &OobSession,
-        otp: Option<&str>,
-        now: DateTime<Utc>,
-        action: &str,
-    ) -> Result<Verified, Error> {
-        let kind = OtpKind::parse(&s.otp_kind).unwrap_or(OtpKind::Digits);
-        let matches = otp.is_some_and(|o| {
-            let presented = match kind {
-                OtpKind::Alnum => o.to_ascii_uppercase(),
-                OtpKind::Digits => o.to_owned(),
-            };
-            let presented = Zeroizing::new(presented);
-            self.keyring
-                .is_code_hash(&otp_message(&s.alrt_pkg_id, &presented), &s.otp_hash)
-        });
-        let outcome = if to_ms(now) >= s.expires_at {
-            OobStat::Expired
-        } else if matches {
-            OobStat::Success
-        } else {
-            OobStat::Failed
-        };
-        let usr_name = self.usr_name_of(s.user_pk)?;
-        let answer = self.storage.write(|c| {
-            if !store::update_session_end(c, s.id, outcome.as_str(), to_ms(now))? {
-                let current = store::find_session_by_pk(c, s.id)?.map(|s| s.state);
-                let answer = if current.as_deref() == Some(OobStat::Expired.as_str()) {
-                    OobStat::Expired
-                } else {
-                    OobStat::Failed
-                };
-                let detail = format!("AlrtPkgId {} had already ended", s.alrt_pkg_id);
-                let entry = oob_entry(action, usr_name.as_deref(), answer.as_str(), &detail);
-                audit::record(c, ctx, now, entry)?;
-                return Ok::<_, Error>(answer);
-            }
-            store::update_messages_forget(c, s.id)?;
-            store::insert_event(
-                c,
-                &store::NewEvent {
-                    session_pk: s.id,
-                    alrt_pkg_id: &s.alrt_pkg_id,
-                    usr_name: usr_name.as_deref(),
-                    result: outcome.as_str(),
-                    at: to_ms(now),
-                    attempts: 0,
-                    next_attempt_at: to_ms(now),
-                },
-            )?;
-            let detail = format!("AlrtPkgId {}", s.alrt_pkg_id);
-            let entry = oob_entry(action, usr_name.as_deref(), outcome.as_str(), &detail);
-            audit::record(c, ctx, now, entry)?;
-            Ok(outcome)
-        })?;
-        self.oob.signal.notify();
-        Ok(Verified {
-            alrt_pkg_id: s.alrt_pkg_id.clone(),
-            rs_stat: answer,
-            usr_name,
-        })
-    }
-
-    /// Re-sends a pending TwoWay session with a fresh code (the previous one stops working).
-    /// Answers the session and, for an explicit session, the new code.
-    pub fn resend_oob(
-        &self,
-        ctx: &Context,
-        alrt_pkg_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Started, Error> {
-        let s = self.two_way_session(alrt_pkg_id)?;
-        if s.state != OobStat::Pending.as_str() || to_ms(now) >= s.expires_at {
-            return Err(Error::at(Fault::OobWrongState, "AlrtPkgId")
-                .with_value(alrt_pkg_id)
-                .with_detail("(the session has ended: start a new one)"));
-        }
-        let max = i32::try_from(self.oob.policy.max_resends).unwrap_or(i32::MAX);
-        if s.resend_count >= max {
-            return Err(Error::at(Fault::ResendLimit, "AlrtPkgId").with_value(alrt_pkg_id));
-        }
-        let kind = OtpKind::parse(&s.otp_kind).unwrap_or(OtpKind::Digits);
-        let otp = sms_text::generate(kind)?;
-        let hash = self.keyring.code_hash(&otp_message(&s.alrt_pkg_id, &otp));
-        let body = sms_text::render(&s.sms_template, &otp);
-        let phone = PhoneNum::parse(&s.phone_num)
-            .ok_or_else(|| Error::Internal("stored phone is malformed".into()))?;
-        let usr_name = self.usr_name_of(s.user_pk)?;
-        self.storage.write(|c| {
-            self.check_send_cap(c, &phone, s.user_pk, now)?;
-            if !store::update_session_resend(c, s.id, &hash, max, to_ms(now))? {
-                return Err(Error::at(Fault::ResendLimit, "AlrtPkgId")
-                    .with_value(s.alrt_pkg_id.as_str())
-                    .with_detail("(or the session ended meanwhile)"));
-            }
-            if initial_send_stat(self.oob.policy.provider) == SendStat::Sent {
-                store::update_session_send_stat(c, s.id, SendStat::Sent.as_str())?;
-            }
-            self.queue_sms(c, s.id, s.user_pk, &phone, &body, now)?;
-            let detail = format!("AlrtPkgId {}, resend {}", s.alrt_pkg_id, s.resend_count + 1);
-            let entry = oob_entry("oob.resend", usr_name.as_deref(), "Success", &detail);
-            Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
-        })?;
-        self.oob.signal.notify();
-        let fresh = self
-            .storage
-            .read(|c| store::find_session_by_pk(c, s.id))?
-            .ok_or_else(|| Error::Internal("resent session vanished".into()))?;
-        let shown = if s.origin == "explicit" {
-            otp
-        } else {
-            Zeroizing::new(String::new())
-        };
-        self.started_view(&fresh, Otp(shown))
-    }
-
     /// A session as an inquiry shows it (`GET /oob/{AlrtPkgId}`).
     pub fn oob_session(&self, alrt_pkg_id: &str) -> Result<SessionView, Error> {
         let s = self.session(alrt_pkg_id)?;
@@ -699,7 +526,7 @@ impl Service {
             .ok_or_else(|| Error::at(Fault::OobNotFound, "AlrtPkgId").with_value(alrt_pkg_id))
     }
 
-    fn two_way_session(&self, alrt_pkg_id: &str) -> Result<OobSession, Error> {
+    pub(super) fn two_way_session(&self, alrt_pkg_id: &str) -> Result<OobSession, Error> {
         let s = self.session(alrt_pkg_id)?;
         if s.mode != OobModeType::TwoWay.as_str() {
             return Err(Error::at(Fault::OobWrongState, "AlrtPkgId")
@@ -709,7 +536,7 @@ impl Service {
         Ok(s)
     }
 
-    fn usr_name_of(&self, user_pk: Option<i32>) -> Result<Option<String>, Error> {
+    pub(super) fn usr_name_of(&self, user_pk: Option<i32>) -> Result<Option<String>, Error> {
         let Some(pk) = user_pk else {
             return Ok(None);
         };
@@ -721,14 +548,14 @@ impl Service {
 }
 
 /// Delivery state of a message when it is recorded.
-fn initial_send_stat(provider: ProviderKind) -> SendStat {
+pub(super) fn initial_send_stat(provider: ProviderKind) -> SendStat {
     match provider {
         ProviderKind::Outbox => SendStat::Sent,
         ProviderKind::Http => SendStat::Pending,
     }
 }
 
-fn oob_entry<'a>(
+pub(super) fn oob_entry<'a>(
     action: &'a str,
     usr_name: Option<&'a str>,
     result: &'a str,
@@ -740,167 +567,5 @@ fn oob_entry<'a>(
         usr_name,
         result,
         detail: Some(detail),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::crypto::{Keyring, MasterKey};
-    use crate::domain::Policy;
-    use crate::storage::test_support::temp_storage;
-    use chrono::TimeZone as _;
-
-    fn service() -> (tempfile::TempDir, Service) {
-        let (dir, storage) = temp_storage();
-        let keyring = Keyring::new(&MasterKey::generate().unwrap()).unwrap();
-        let policy = Policy {
-            issuer: "Bank".into(),
-            window_steps: 1,
-            lock_after_failures: 5,
-            default_inst_rt_id: "t".into(),
-            resync_window_steps: 100,
-            auto_unlock_after_secs: 0,
-        };
-        (dir, Service::new(storage, keyring, policy))
-    }
-
-    fn ctx() -> Context {
-        Context {
-            actor: "test".into(),
-            ..Context::default()
-        }
-    }
-
-    fn t0() -> DateTime<Utc> {
-        Utc.timestamp_opt(1_800_000_000, 0).unwrap()
-    }
-
-    fn at(ms: i64) -> DateTime<Utc> {
-        t0() + Duration::milliseconds(ms)
-    }
-
-    fn two_way(phone: &str, exp_secs: u64) -> OobRequest {
-        OobRequest {
-            phone: PhoneNum::parse(phone),
-            usr_name: None,
-            mode: OobModeType::TwoWay,
-            template: None,
-            exp_secs,
-        }
-    }
-
-    fn other_code(otp: &str) -> &'static str {
-        if otp == "000000" {
-            "111111"
-        } else {
-            "000000"
-        }
-    }
-
-    #[test]
-    fn one_attempt_then_every_answer_is_failed_with_one_event() {
-        let (_dir, s) = service();
-        let started = s
-            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
-            .unwrap();
-        let (id, otp) = (started.alrt_pkg_id.as_str(), started.otp.0.as_str());
-        let wrong = s.verify_oob(&ctx(), id, other_code(otp), at(1000)).unwrap();
-        assert_eq!(wrong.rs_stat, OobStat::Failed);
-        let right = s.verify_oob(&ctx(), id, otp, at(2000)).unwrap();
-        assert_eq!(right.rs_stat, OobStat::Failed, "the session already failed");
-        let events = s.oob_events(0, 10).unwrap();
-        assert_eq!(events.len(), 1);
-        assert_eq!(events[0].rs_stat, "Failed");
-    }
-
-    #[test]
-    fn expiry_is_exact_and_the_sweeper_and_a_late_answer_agree() {
-        let (_dir, s) = service();
-        let a = s
-            .start_oob(&ctx(), &two_way("4175556652", 15), t0())
-            .unwrap();
-        let b = s
-            .start_oob(&ctx(), &two_way("4175556653", 15), t0())
-            .unwrap();
-        let ok = s
-            .verify_oob(&ctx(), &a.alrt_pkg_id, &a.otp.0, at(14_999))
-            .unwrap();
-        assert_eq!(
-            ok.rs_stat,
-            OobStat::Success,
-            "one millisecond before expiry"
-        );
-        assert_eq!(s.expire_due(at(14_999)).unwrap(), 0);
-        assert_eq!(s.expire_due(at(15_000)).unwrap(), 1);
-        let late = s
-            .verify_oob(&ctx(), &b.alrt_pkg_id, &b.otp.0, at(15_001))
-            .unwrap();
-        assert_eq!(late.rs_stat, OobStat::Expired);
-        let results: Vec<String> = s
-            .oob_events(0, 10)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.rs_stat)
-            .collect();
-        assert_eq!(results, ["Success", "Expired"]);
-    }
-
-    #[test]
-    fn concurrent_verifications_end_a_session_once() {
-        let (_dir, s) = service();
-        let started = s
-            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
-            .unwrap();
-        let wins = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..8)
-                .map(|_| {
-                    scope.spawn(|| {
-                        s.verify_oob(&ctx(), &started.alrt_pkg_id, &started.otp.0, at(10))
-                            .unwrap()
-                            .rs_stat
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap())
-                .filter(|r| *r == OobStat::Success)
-                .count()
-        });
-        assert_eq!(wins, 1);
-        assert_eq!(s.oob_events(0, 10).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn the_send_cap_is_a_sliding_window_per_phone() {
-        let (_dir, s) = service();
-        for i in 0..5 {
-            s.start_oob(&ctx(), &two_way("4175556652", 300), at(i))
-                .unwrap();
-        }
-        let capped = s.start_oob(&ctx(), &two_way("4175556652", 300), at(10));
-        assert_eq!(capped.unwrap_err().kind(), Fault::SendCapReached);
-        s.start_oob(&ctx(), &two_way("4175556699", 300), at(10))
-            .unwrap();
-        s.start_oob(&ctx(), &two_way("4175556652", 300), at(600_001))
-            .unwrap();
-    }
-
-    #[test]
-    fn the_otp_is_stored_hashed_and_never_debug_printed() {
-        let (_dir, s) = service();
-        let started = s
-            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
-            .unwrap();
-        assert!(!format!("{started:?}").contains(started.otp.0.as_str()));
-        let stored = s
-            .storage
-            .read(|c| store::find_session(c, &started.alrt_pkg_id))
-            .unwrap()
-            .unwrap();
-        assert_ne!(stored.otp_hash, started.otp.0.as_str());
-        assert!(!stored.otp_hash.contains(started.otp.0.as_str()));
-        assert!(!stored.sms_template.contains(started.otp.0.as_str()));
     }
 }
