@@ -597,3 +597,83 @@ fn events_reach_the_webhook_and_survive_a_restart() {
     }
     assert!(events(&server).iter().all(|e| e["Delivered"] == true));
 }
+
+/// Any request on an OOB route: status and JSON body (the test fails on a non-JSON answer).
+fn raw(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &[u8],
+) -> (u16, Value) {
+    let mut rq = ureq::request(method, &format!("{}{path}", server.base));
+    if let Some(key) = key {
+        rq = rq.set("Authorization", &format!("Bearer {key}"));
+    }
+    let rs = if method == "GET" {
+        rq.call()
+    } else {
+        rq.send_bytes(body)
+    };
+    crate::support::json_of(rs)
+}
+
+#[test]
+fn malformed_requests_on_oob_routes_get_4xx_json_faults() {
+    let server = TestServer::start();
+    let sms = create_key(&server.data_dir, "sms-garbage", "sms");
+    let (alrt, _) = two_way(&server, PHONE);
+    let posts = [
+        "/api/v1/oob".to_owned(),
+        format!("/api/v1/oob/{alrt}/verify"),
+        format!("/api/v1/oob/{alrt}/resend"),
+        "/api/v1/sms/inbound".to_owned(),
+    ];
+    let bodies: &[&[u8]] = &[
+        b"",
+        b"{",
+        b"[]",
+        b"null",
+        b"\xff\xfe",
+        b"{\"OTP\": 123456}",
+        b"{\"From\": null, \"Body\": []}",
+        b"{\"PhoneNum\": 4175556652}",
+        b"{\"SMSText\": 5}",
+        b"{\"ExpSec\": 1e99}",
+        b"{\"Bogus\": true}",
+    ];
+    for path in &posts {
+        let key = if path.ends_with("inbound") {
+            &sms
+        } else {
+            &server.key
+        };
+        for body in bodies {
+            let (status, rs) = raw(&server, "POST", path, Some(key), body);
+            assert!(
+                (400..500).contains(&status),
+                "{path} {}: {status} {rs}",
+                String::from_utf8_lossy(body)
+            );
+            assert!(rs["MsgRsHdr"]["MsgRecInfoArray"][0]["ErrCode"].is_string());
+        }
+        let (status, rs) = raw(&server, "POST", path, None, b"{}");
+        assert_eq!((status, fault(&rs).0.as_str()), (401, "7010"), "{path}");
+    }
+    for path in [
+        "/api/v1/sms/outbox?after=-1",
+        "/api/v1/events?after=99999999999999999999",
+        "/api/v1/oob/zz",
+        "/api/v1/oob/00000000-0000-4000-8000-000000000000",
+    ] {
+        let (status, rs) = raw(&server, "GET", path, Some(&server.key), b"");
+        assert!((400..500).contains(&status), "{path}: {status} {rs}");
+    }
+    let (status, rs) = raw(&server, "GET", "/api/v1/sms/outbox", Some(&sms), b"");
+    assert_eq!((status, fault(&rs).0.as_str()), (403, "7011"));
+    // The header is echoed in faults too.
+    let body =
+        json!({"MsgRqHdr": {"jXchangeHdr": {"jXLogTrackingId": "trk-oob"}}, "PhoneNum": "1"});
+    let (_, rs) = server.post("/api/v1/oob", &body);
+    assert_eq!(rs["MsgRsHdr"]["jXchangeHdr"]["jXLogTrackingId"], "trk-oob");
+}
