@@ -64,20 +64,21 @@ pub struct Context {
 
 /// The service: storage, keys and policy, built once at start-up.
 pub struct Service {
+    /// OOB policy, SMS providers and the background threads' signal.
+    oob: oob::OobRuntime,
     storage: Storage,
     keyring: Keyring,
     policy: Policy,
-    oob: oob::OobRuntime,
 }
 
 impl Service {
     /// Assembles the service from its parts.
     pub fn new(storage: Storage, keyring: Keyring, policy: Policy) -> Service {
         Service {
+            oob: oob::OobRuntime::default(),
             storage,
             keyring,
             policy,
-            oob: oob::OobRuntime::default(),
         }
     }
 
