@@ -139,12 +139,18 @@ impl Service {
         let lease = to_ms(now)
             .saturating_add(ms_of(self.oob.policy.http_timeout_ms))
             .saturating_add(10_000);
-        Ok(self.storage.write(|c| {
-            let Some(m) = store::find_due_message(c, "http", to_ms(now))? else {
-                return Ok::<_, crate::storage::Error>(None);
-            };
-            Ok(store::update_message_claim(c, m.id, to_ms(now), lease)?.then_some(m))
-        })?)
+        // Look first on a reading connection: idle senders poll, and must not queue
+        // empty write transactions behind real ones.
+        let Some(m) = self
+            .storage
+            .read(|c| store::find_due_message(c, "http", to_ms(now)))?
+        else {
+            return Ok(None);
+        };
+        let claimed = self
+            .storage
+            .write(|c| store::update_message_claim(c, m.id, to_ms(now), lease))?;
+        Ok(claimed.then_some(m))
     }
 
     /// Makes one attempt (no database, no lock held: it may take the provider's timeout).
@@ -210,12 +216,16 @@ impl Service {
             return Ok(None);
         }
         let lease = to_ms(now).saturating_add(ms_of(self.oob.policy.http_timeout_ms) + 10_000);
-        Ok(self.storage.write(|c| {
-            let Some(e) = store::find_due_event(c, to_ms(now))? else {
-                return Ok::<_, crate::storage::Error>(None);
-            };
-            Ok(store::update_event_claim(c, e.id, to_ms(now), lease)?.then_some(e))
-        })?)
+        let Some(e) = self
+            .storage
+            .read(|c| store::find_due_event(c, to_ms(now)))?
+        else {
+            return Ok(None);
+        };
+        let claimed = self
+            .storage
+            .write(|c| store::update_event_claim(c, e.id, to_ms(now), lease))?;
+        Ok(claimed.then_some(e))
     }
 
     /// POSTs one event to the webhook.
