@@ -56,12 +56,13 @@ impl HasHeader for OobValidateRq {
 
 /// An OOB session as answered by OOBValidate, a resend and the lock fallback. `OTP` only
 /// where the jXchange contract returns it (OOBValidate, and the resend of its session).
-#[derive(Debug, Serialize)]
+/// No `Debug`: it may hold the code.
+#[derive(Serialize)]
 pub struct OobRs {
     #[serde(rename = "AlrtPkgId")]
     alrt_pkg_id: String,
     #[serde(rename = "OTP", skip_serializing_if = "Option::is_none")]
-    otp: Option<String>,
+    otp: Option<zeroize::Zeroizing<String>>,
     #[serde(rename = "RsStat", skip_serializing_if = "Option::is_none")]
     rs_stat: Option<&'static str>,
     #[serde(rename = "OOBModeType")]
@@ -79,7 +80,7 @@ pub struct OobRs {
 impl OobRs {
     /// The answer about `started`; the OTP only when `show_otp` and there is one.
     pub fn of(started: Started, show_otp: bool) -> OobRs {
-        let otp = (show_otp && !started.otp.0.is_empty()).then(|| started.otp.0.to_string());
+        let otp = (show_otp && !started.otp.0.is_empty()).then_some(started.otp.0);
         OobRs {
             alrt_pkg_id: started.alrt_pkg_id,
             otp,
