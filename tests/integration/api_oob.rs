@@ -84,6 +84,28 @@ pub fn events_of(server: &TestServer, alrt: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Every audit row, as text, read from the database file.
+pub fn audit_text(server: &TestServer) -> String {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let path = server.data_dir.join("tokend.sqlite");
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    diesel::sql_query(
+        "SELECT action || ' ' || result || ' ' || COALESCE(usr_name, '') || ' ' || \
+         COALESCE(detail, '') AS line FROM audit_events",
+    )
+    .load::<Row>(&mut conn)
+    .unwrap()
+    .into_iter()
+    .map(|r| r.line)
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
 pub fn start_oob(server: &TestServer, body: &Value) -> Value {
     let (status, rs) = server.post("/api/v1/oob", body);
     assert_eq!(status, 200, "{rs}");
@@ -152,6 +174,13 @@ fn locked_token_starts_oob_session_and_the_sms_code_verifies() {
         (evs[0]["RsStat"].as_str(), evs[0]["EvtType"].as_str()),
         (Some("Success"), Some("90040"))
     );
+    let audit = audit_text(&server);
+    assert!(
+        audit.contains("oob.start") && audit.contains("oob.verify"),
+        "{audit}"
+    );
+    assert!(!audit.contains(PHONE), "no full number in the audit");
+    assert!(!audit.contains(&code), "no code in the audit");
     // An OOB success does not unlock the token.
     assert_eq!(
         server.validate("erin", &totp(&seed, "SHA1", 6, step + 2))["RsStat"],
