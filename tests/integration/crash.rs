@@ -278,3 +278,36 @@ fn answered_oob_sessions_and_events_survive_kill_9() {
         }
     }
 }
+
+#[test]
+fn two_servers_on_one_database_end_an_oob_session_once() {
+    use crate::api_oob::events_of;
+    let dir = tempfile::tempdir().unwrap();
+    let a = TestServer::start_in(dir.path(), &[]).unwrap();
+    let b = TestServer::start_in(dir.path(), &[]).unwrap();
+    let (_, rs) = a.post("/api/v1/oob", &json!({"PhoneNum": "4175556652"}));
+    let alrt = rs["AlrtPkgId"].as_str().unwrap().to_owned();
+    let otp = rs["OTP"].as_str().unwrap().to_owned();
+    let n = 16;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let server = if i % 2 == 0 { &a } else { &b };
+            let (base, key) = (server.base.clone(), server.key.clone());
+            let (barrier, otp) = (barrier.clone(), otp.clone());
+            let path = format!("/api/v1/oob/{alrt}/verify");
+            std::thread::spawn(move || {
+                barrier.wait();
+                post(&base, &key, &path, &json!({"OTP": otp})).expect("answered")
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, Value)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    let wins = answers
+        .iter()
+        .filter(|(_, rs)| rs["RsStat"] == "Success")
+        .count();
+    assert_eq!(wins, 1, "{answers:?}");
+    assert_eq!(events_of(&a, &alrt).len(), 1);
+}
