@@ -63,6 +63,15 @@ impl Service {
         for s in &due {
             self.finish(&ctx, s, None, now, "oob.expire")?;
         }
+        // OneWay sessions never end; their texts go at expiry. Looked for on a reading
+        // connection first, so an idle sweep writes nothing.
+        if self
+            .storage
+            .read(|c| store::has_expired_texts(c, to_ms(now)))?
+        {
+            self.storage
+                .write(|c| store::update_expired_texts_forget(c, to_ms(now)))?;
+        }
         Ok(due.len())
     }
 
@@ -292,6 +301,37 @@ mod tests {
             .map(|e| e.rs_stat)
             .collect();
         assert_eq!(results, ["Success", "Expired"]);
+    }
+
+    #[test]
+    fn texts_leave_the_database_when_a_session_ends_or_expires() {
+        let (_dir, s) = service();
+        let mut one_way = two_way("4175556652", 15);
+        one_way.mode = OobModeType::OneWay;
+        s.start_oob(&ctx(), &one_way, t0()).unwrap();
+        let two = s
+            .start_oob(&ctx(), &two_way("4175556653", 300), t0())
+            .unwrap();
+        let texts = |s: &Service| {
+            s.sms_outbox(0, 10)
+                .unwrap()
+                .iter()
+                .filter(|m| m.body.is_some())
+                .count()
+        };
+        assert_eq!(texts(&s), 2);
+        s.verify_oob(&ctx(), &two.alrt_pkg_id, &two.otp.0, at(1000))
+            .unwrap();
+        assert_eq!(texts(&s), 1, "the ended TwoWay session's text is gone");
+        s.expire_due(at(14_000)).unwrap();
+        assert_eq!(texts(&s), 1);
+        s.expire_due(at(15_000)).unwrap();
+        assert_eq!(texts(&s), 0, "the OneWay text goes at its expiry");
+        assert_eq!(
+            s.oob_events(0, 10).unwrap().len(),
+            1,
+            "OneWay emits no event"
+        );
     }
 
     #[test]

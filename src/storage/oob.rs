@@ -397,6 +397,47 @@ pub fn update_messages_forget(conn: &mut Conn, session_pk: i32) -> Result<(), Er
     Ok(())
 }
 
+/// Whether any message of a session past its expiry still holds its text (OneWay
+/// sessions never end, so their texts are dropped at expiry this way).
+pub fn has_expired_texts(conn: &mut Conn, now_ms: i64) -> Result<bool, Error> {
+    let expired = oob_sessions::table
+        .filter(oob_sessions::expires_at.le(now_ms))
+        .select(oob_sessions::id.nullable());
+    let n: i64 = sms_messages::table
+        .filter(sms_messages::body.is_not_null())
+        .filter(sms_messages::session_pk.eq_any(expired))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Drops the texts of messages whose session is past its expiry, and gives up those
+/// still queued: their codes can no longer be used.
+pub fn update_expired_texts_forget(conn: &mut Conn, now_ms: i64) -> Result<usize, Error> {
+    let expired = || {
+        oob_sessions::table
+            .filter(oob_sessions::expires_at.le(now_ms))
+            .select(oob_sessions::id.nullable())
+    };
+    diesel::update(
+        sms_messages::table
+            .filter(sms_messages::state.eq(PENDING))
+            .filter(sms_messages::session_pk.eq_any(expired())),
+    )
+    .set((
+        sms_messages::state.eq("Failed"),
+        sms_messages::last_error.eq("the session expired before delivery"),
+    ))
+    .execute(conn)?;
+    Ok(diesel::update(
+        sms_messages::table
+            .filter(sms_messages::body.is_not_null())
+            .filter(sms_messages::session_pk.eq_any(expired())),
+    )
+    .set(sms_messages::body.eq(None::<String>))
+    .execute(conn)?)
+}
+
 /// Records a message stored in the outbox as its one (successful) attempt.
 pub fn insert_outbox_attempt(conn: &mut Conn, message_pk: i32, now_ms: i64) -> Result<(), Error> {
     diesel::insert_into(sms_attempts::table)
