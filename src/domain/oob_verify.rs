@@ -65,12 +65,12 @@ impl Service {
         }
         // OneWay sessions never end; their texts go at expiry. Looked for on a reading
         // connection first, so an idle sweep writes nothing.
-        if self
+        let texts = self
             .storage
-            .read(|c| store::has_expired_texts(c, to_ms(now)))?
-        {
+            .read(|c| store::find_expired_texts(c, to_ms(now), 500))?;
+        if !texts.is_empty() {
             self.storage
-                .write(|c| store::update_expired_texts_forget(c, to_ms(now)))?;
+                .write(|c| store::update_texts_forget(c, &texts))?;
         }
         Ok(due.len())
     }

@@ -2,6 +2,7 @@ DROP INDEX oob_events_undelivered;
 DROP TABLE oob_events;
 DROP INDEX sms_attempts_by_message;
 DROP TABLE sms_attempts;
+DROP INDEX sms_messages_with_text;
 DROP INDEX sms_messages_by_user;
 DROP INDEX sms_messages_by_phone;
 DROP INDEX sms_messages_due;

@@ -21,7 +21,9 @@ CREATE TABLE oob_sessions (
     created_at BIGINT NOT NULL,
     ended_at BIGINT
 );
-CREATE INDEX oob_sessions_by_state ON oob_sessions (state, expires_at);
+-- The sweeper's query: Pending TwoWay sessions past their expiry (OneWay ones stay Pending
+-- for ever and must not be scanned each sweep).
+CREATE INDEX oob_sessions_by_state ON oob_sessions (state, mode, expires_at);
 CREATE INDEX oob_sessions_by_phone ON oob_sessions (phone_num, state);
 CREATE INDEX oob_sessions_by_user ON oob_sessions (user_pk, state);
 
@@ -45,6 +47,8 @@ CREATE TABLE sms_messages (
 CREATE INDEX sms_messages_due ON sms_messages (state, next_attempt_at);
 CREATE INDEX sms_messages_by_phone ON sms_messages (phone_num, created_at);
 CREATE INDEX sms_messages_by_user ON sms_messages (user_pk, created_at);
+-- The few messages that still hold a text (the sweeper drops those of expired sessions).
+CREATE INDEX sms_messages_with_text ON sms_messages (session_pk) WHERE body IS NOT NULL;
 
 -- The result of each delivery attempt.
 CREATE TABLE sms_attempts (
