@@ -122,5 +122,5 @@ pub fn service(settings: &Settings) -> anyhow::Result<Service> {
     let key = load_master_key(settings)?;
     check_fingerprint(&storage, &key)?;
     let keyring = Keyring::new(&key)?;
-    Ok(Service::new(storage, keyring, settings.policy()))
+    Ok(Service::new(storage, keyring, settings.policy()).with_oob(settings.oob_runtime()))
 }

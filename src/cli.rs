@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::domain::api_keys::parse_scopes;
 use crate::domain::Context;
-use crate::{bootstrap, web};
+use crate::{bootstrap, web, worker};
 
 /// tokend — TOTP token management with a jXchange-style API.
 #[derive(Debug, Parser)]
@@ -45,7 +45,7 @@ enum ApikeyCommand {
         /// A unique name; it appears in the audit trail as the actor.
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes: manage, validate.
+        /// Comma-separated scopes: manage, validate, sms.
         #[arg(long)]
         scope: String,
     },
@@ -128,7 +128,11 @@ fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Resu
         Some(key) => figment.merge(("secret_key", key.as_str())),
         None => figment,
     };
-    rocket::execute(web::build(figment, service).launch())
+    let sweep_every = std::time::Duration::from_millis(settings.oob_sweep_interval_ms);
+    let workers = worker::start(&service, sweep_every).context("cannot start workers")?;
+    let served = rocket::execute(web::build(figment, service).launch())
         .map(drop)
-        .map_err(|e| anyhow::anyhow!("the server stopped: {e}"))
+        .map_err(|e| anyhow::anyhow!("the server stopped: {e}"));
+    workers.stop();
+    served
 }

@@ -8,8 +8,14 @@ use rocket::figment::{Figment, Provider as _};
 use serde::Deserialize;
 use std::path::PathBuf;
 
+use crate::domain::oob::{OobPolicy, OobRuntime};
 use crate::domain::Policy;
+use crate::sms::http::{HttpSms, HttpTarget};
+use crate::sms::{ProviderKind, SmsProvider};
 use crate::storage::Durability;
+use std::sync::Arc;
+use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// Every tokend setting, with its default.
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +51,64 @@ pub struct Settings {
     /// `full` (default: a commit survives power loss) or `normal` (survives a crash).
     #[serde(default = "default_durability")]
     pub sqlite_synchronous: Durability,
+    /// Who delivers OOB SMS: `outbox` (default, stored in the database) or `http`.
+    #[serde(default = "default_sms_provider")]
+    pub sms_provider: ProviderKind,
+    /// Where the http provider POSTs `{"to","body"}`.
+    #[serde(default)]
+    pub sms_http_url: Option<String>,
+    /// Bearer token of the http provider (redacted in Debug).
+    #[serde(default)]
+    pub sms_http_token: Option<SecretText>,
+    /// Timeout of one http attempt (SMS or event webhook), ms.
+    #[serde(default = "default_sms_http_timeout_ms")]
+    pub sms_http_timeout_ms: u64,
+    /// Attempts per SMS with the http provider (1–10).
+    #[serde(default = "default_sms_http_attempts")]
+    pub sms_http_attempts: u32,
+    /// First retry pause of the http provider, doubled on each retry, ms.
+    #[serde(default = "default_sms_http_backoff_ms")]
+    pub sms_http_backoff_ms: u64,
+    /// How long an OOB request waits for the http provider's first answer before
+    /// answering `SendStat: Pending`, ms.
+    #[serde(default = "default_sms_answer_wait_ms")]
+    pub sms_answer_wait_ms: u64,
+    /// SMS allowed per user and per phone in `sms_send_window_secs`.
+    #[serde(default = "default_sms_send_cap")]
+    pub sms_send_cap: u32,
+    /// The window of the send cap, seconds.
+    #[serde(default = "default_sms_send_window_secs")]
+    pub sms_send_window_secs: u64,
+    /// Resends allowed per OOB session.
+    #[serde(default = "default_oob_max_resends")]
+    pub oob_max_resends: u32,
+    /// How often expired OOB sessions are swept (and their Expired events emitted), ms.
+    #[serde(default = "default_oob_sweep_interval_ms")]
+    pub oob_sweep_interval_ms: u64,
+    /// Where "90040" OOB result events are POSTed (none by default).
+    #[serde(default)]
+    pub event_webhook_url: Option<String>,
+    /// Bearer token for the event webhook (redacted in Debug).
+    #[serde(default)]
+    pub event_webhook_token: Option<SecretText>,
+}
+
+/// A configured secret (a provider token): never printed, not even by `Debug`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(Zeroizing<String>);
+
+impl SecretText {
+    /// The secret; never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -71,6 +135,33 @@ fn default_db_pool_size() -> u32 {
 fn default_durability() -> Durability {
     Durability::Full
 }
+fn default_sms_provider() -> ProviderKind {
+    ProviderKind::Outbox
+}
+fn default_sms_http_timeout_ms() -> u64 {
+    5000
+}
+fn default_sms_http_attempts() -> u32 {
+    3
+}
+fn default_sms_http_backoff_ms() -> u64 {
+    500
+}
+fn default_sms_answer_wait_ms() -> u64 {
+    2000
+}
+fn default_sms_send_cap() -> u32 {
+    5
+}
+fn default_sms_send_window_secs() -> u64 {
+    600
+}
+fn default_oob_max_resends() -> u32 {
+    3
+}
+fn default_oob_sweep_interval_ms() -> u64 {
+    1000
+}
 
 /// The app's own keys, so unknown ones can be reported (a typo would otherwise be ignored).
 const APP_KEYS: &[&str] = &[
@@ -84,6 +175,19 @@ const APP_KEYS: &[&str] = &[
     "auto_unlock_after_secs",
     "db_pool_size",
     "sqlite_synchronous",
+    "sms_provider",
+    "sms_http_url",
+    "sms_http_token",
+    "sms_http_timeout_ms",
+    "sms_http_attempts",
+    "sms_http_backoff_ms",
+    "sms_answer_wait_ms",
+    "sms_send_cap",
+    "sms_send_window_secs",
+    "oob_max_resends",
+    "oob_sweep_interval_ms",
+    "event_webhook_url",
+    "event_webhook_token",
 ];
 
 /// Rocket's own keys (Rocket 0.5 configuration guide).
@@ -149,7 +253,71 @@ impl Settings {
         if self.issuer.is_empty() || self.issuer.contains(':') {
             bail!("issuer must be non-empty and contain no colon");
         }
+        self.check_oob()
+    }
+
+    fn check_oob(&self) -> anyhow::Result<()> {
+        let is_url = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+        match (&self.sms_provider, self.sms_http_url.as_deref()) {
+            (ProviderKind::Http, None) => bail!("sms_provider = \"http\" needs sms_http_url"),
+            (_, Some(u)) if !is_url(u) => bail!("sms_http_url must be an http(s) URL"),
+            _ => {}
+        }
+        if self
+            .event_webhook_url
+            .as_deref()
+            .is_some_and(|u| !is_url(u))
+        {
+            bail!("event_webhook_url must be an http(s) URL");
+        }
+        if !(100..=120_000).contains(&self.sms_http_timeout_ms) {
+            bail!("sms_http_timeout_ms must be 100 to 120000");
+        }
+        if !(1..=10).contains(&self.sms_http_attempts) {
+            bail!("sms_http_attempts must be 1 to 10");
+        }
+        if self.sms_send_cap == 0 || self.sms_send_window_secs == 0 {
+            bail!("sms_send_cap and sms_send_window_secs must be at least 1");
+        }
+        if !(10..=3_600_000).contains(&self.oob_sweep_interval_ms) {
+            bail!("oob_sweep_interval_ms must be 10 to 3600000");
+        }
         Ok(())
+    }
+
+    /// The OOB policy and providers.
+    pub fn oob_runtime(&self) -> OobRuntime {
+        let timeout = Duration::from_millis(self.sms_http_timeout_ms);
+        let http: Option<Arc<dyn SmsProvider>> = match (self.sms_provider, &self.sms_http_url) {
+            (ProviderKind::Http, Some(url)) => Some(Arc::new(HttpSms::new(HttpTarget::new(
+                url,
+                self.sms_http_token.as_ref().map(SecretText::expose),
+                timeout,
+            )))),
+            _ => None,
+        };
+        let webhook = self.event_webhook_url.as_deref().map(|url| {
+            HttpTarget::new(
+                url,
+                self.event_webhook_token.as_ref().map(SecretText::expose),
+                timeout,
+            )
+        });
+        OobRuntime {
+            policy: OobPolicy {
+                provider: self.sms_provider,
+                send_cap: self.sms_send_cap,
+                send_window_secs: self.sms_send_window_secs,
+                max_resends: self.oob_max_resends,
+                http_attempts: self.sms_http_attempts,
+                http_backoff_ms: self.sms_http_backoff_ms,
+                http_timeout_ms: self.sms_http_timeout_ms,
+                answer_wait_ms: self.sms_answer_wait_ms,
+            },
+            http,
+            webhook,
+            signal: Arc::default(),
+        }
     }
 
     /// The SQLite file.
@@ -181,7 +349,17 @@ mod tests {
         let s = Settings::load(&base).unwrap();
         assert_eq!((s.window_steps, s.lock_after_failures), (1, 5));
         assert_eq!(s.data_dir, PathBuf::from("data"));
-        let bad = base.merge(("lock_after_failures", 101));
+        let bad = base.clone().merge(("lock_after_failures", 101));
         assert!(Settings::load(&bad).is_err());
+        assert_eq!(s.sms_provider, ProviderKind::Outbox);
+        assert_eq!((s.sms_send_cap, s.sms_send_window_secs), (5, 600));
+        let no_url = base.clone().merge(("sms_provider", "http"));
+        assert!(Settings::load(&no_url).is_err());
+        let http = no_url
+            .merge(("sms_http_url", "http://127.0.0.1:9/sms"))
+            .merge(("sms_http_token", "s3cret"));
+        let s = Settings::load(&http).unwrap();
+        assert!(!format!("{s:?}").contains("s3cret"), "tokens are redacted");
+        assert!(s.oob_runtime().http.is_some());
     }
 }

@@ -16,8 +16,10 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod otp;
+pub mod sms;
 pub mod storage;
 pub mod types;
 pub mod web;
+pub mod worker;
 
 pub use web::build as build_rocket;

@@ -77,6 +77,24 @@ wire_enum!(
     RsStat { Success, Failed, Locked }
 );
 
+wire_enum!(
+    /// jXchange `OOBModeType`: OneWay sends a notification only; TwoWay keeps a session that
+    /// the recipient's answer verifies.
+    OobModeType { OneWay, TwoWay }
+);
+
+wire_enum!(
+    /// The state of an OOB session, and the `RsStat` of its verification and its "90040"
+    /// feedback event: Pending until it ends as Success, Failed or Expired (exactly once).
+    OobStat { Pending, Success, Failed, Expired }
+);
+
+wire_enum!(
+    /// Delivery state of an SMS (tokend `SendStat`): Pending while the provider is being
+    /// tried, Sent once it accepted the message, Failed when every attempt failed.
+    SendStat { Pending, Sent, Failed }
+);
+
 impl Algorithm {
     /// Length of a freshly generated software seed: the HMAC's output size, as RFC 6238's
     /// reference implementation uses (160, 256 and 512 bits).

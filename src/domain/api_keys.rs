@@ -20,6 +20,9 @@ pub enum Scope {
     Manage,
     /// Validate codes.
     Validate,
+    /// Deliver two-way SMS replies (`POST /sms/inbound`): the key an SMS provider holds, so
+    /// it can answer OOB challenges and nothing else.
+    Sms,
 }
 
 impl Scope {
@@ -28,6 +31,7 @@ impl Scope {
         match self {
             Scope::Manage => "manage",
             Scope::Validate => "validate",
+            Scope::Sms => "sms",
         }
     }
 }
@@ -38,8 +42,9 @@ impl FromStr for Scope {
         match s.trim() {
             "manage" => Ok(Scope::Manage),
             "validate" => Ok(Scope::Validate),
+            "sms" => Ok(Scope::Sms),
             other => Err(format!(
-                "unknown scope {other:?} (expected manage or validate)"
+                "unknown scope {other:?} (expected manage, validate or sms)"
             )),
         }
     }

@@ -19,6 +19,17 @@ pub enum Fault {
     FieldRequired,
     /// 3147 — the mobile number must be 10 digits.
     PhoneDigits,
+    /// 3154 — either AlrtName or PhoneNum is required (tokend: PhoneNum or a UsrName with a
+    /// phone on file).
+    PhoneRequired,
+    /// 3156 — SMS text may not have both OTP and OTPA tags.
+    SmsTextBothTags,
+    /// 3157 — SMS text cannot contain any tags besides the OTP tags.
+    SmsTextOtherTag,
+    /// 3158 — no verification value could be determined for two-way OOB validation.
+    NoVerificationValue,
+    /// 3160 — OOBValidate expiration seconds outside 15–1800.
+    ExpSecRange,
     /// 7000 — the body is not well-formed JSON.
     MalformedBody,
     /// 7001 — an element has a value of the wrong type or form.
@@ -57,6 +68,16 @@ pub enum Fault {
     SeedNotAllowed,
     /// 7044 — the token has several users; name one with UsrName.
     AmbiguousBinding,
+    /// 7050 — no OOB session with this AlrtPkgId.
+    OobNotFound,
+    /// 7051 — the OOB session does not allow this (OneWay, or no longer Pending).
+    OobWrongState,
+    /// 7052 — the SMS send cap for this user or phone is reached (SMS pumping guard).
+    SendCapReached,
+    /// 7053 — the session has no resends left.
+    ResendLimit,
+    /// 7054 — an OOB OTP must be 6 ASCII digits or letters.
+    OtpFormat,
     /// 7090 — the database is busy; retry.
     Busy,
     /// 7099 — an internal error; the jXLogTrackingId identifies it in the logs.
@@ -70,6 +91,11 @@ impl Fault {
         Fault::IdRequired,
         Fault::FieldRequired,
         Fault::PhoneDigits,
+        Fault::PhoneRequired,
+        Fault::SmsTextBothTags,
+        Fault::SmsTextOtherTag,
+        Fault::NoVerificationValue,
+        Fault::ExpSecRange,
         Fault::MalformedBody,
         Fault::InvalidValue,
         Fault::BodyTooLarge,
@@ -89,6 +115,11 @@ impl Fault {
         Fault::SeedEncoding,
         Fault::SeedNotAllowed,
         Fault::AmbiguousBinding,
+        Fault::OobNotFound,
+        Fault::OobWrongState,
+        Fault::SendCapReached,
+        Fault::ResendLimit,
+        Fault::OtpFormat,
         Fault::Busy,
         Fault::Internal,
     ];
@@ -100,6 +131,11 @@ impl Fault {
             Fault::IdRequired => 2205,
             Fault::FieldRequired => 3103,
             Fault::PhoneDigits => 3147,
+            Fault::PhoneRequired => 3154,
+            Fault::SmsTextBothTags => 3156,
+            Fault::SmsTextOtherTag => 3157,
+            Fault::NoVerificationValue => 3158,
+            Fault::ExpSecRange => 3160,
             Fault::MalformedBody => 7000,
             Fault::InvalidValue => 7001,
             Fault::BodyTooLarge => 7002,
@@ -119,6 +155,11 @@ impl Fault {
             Fault::SeedEncoding => 7042,
             Fault::SeedNotAllowed => 7043,
             Fault::AmbiguousBinding => 7044,
+            Fault::OobNotFound => 7050,
+            Fault::OobWrongState => 7051,
+            Fault::SendCapReached => 7052,
+            Fault::ResendLimit => 7053,
+            Fault::OtpFormat => 7054,
             Fault::Busy => 7090,
             Fault::Internal => 7099,
         }
@@ -131,6 +172,15 @@ impl Fault {
             Fault::IdRequired => "The unique identifier is required.",
             Fault::FieldRequired => "This field is required and cannot be null.",
             Fault::PhoneDigits => "The mobile number must be 10 digits in length.",
+            Fault::PhoneRequired => "Either AlrtName or PhoneNum is required.",
+            Fault::SmsTextBothTags => "SMS text may not have both OTP and OTPA tags.",
+            Fault::SmsTextOtherTag => "SMS text cannot contain any ENS tags besides OTP tags.",
+            Fault::NoVerificationValue => {
+                "No verification value could be determined for two-way OOB validation (OTP or VerifVal)."
+            }
+            Fault::ExpSecRange => {
+                "OOBValidate expiration seconds is outside of allowed range 15 1800."
+            }
             Fault::MalformedBody => "The request body is not well-formed JSON.",
             Fault::InvalidValue => "The value is not valid for this element.",
             Fault::BodyTooLarge => "The request body is larger than the allowed limit.",
@@ -150,6 +200,11 @@ impl Fault {
             Fault::SeedEncoding => "The seed must be base32 (RFC 4648).",
             Fault::SeedNotAllowed => "A seed may only be supplied for Hardware tokens.",
             Fault::AmbiguousBinding => "The token is bound to several users; name one in UsrName.",
+            Fault::OobNotFound => "No out-of-band session has this AlrtPkgId.",
+            Fault::OobWrongState => "The out-of-band session does not allow this operation.",
+            Fault::SendCapReached => "Too many SMS were sent to this user or phone; retry later.",
+            Fault::ResendLimit => "The out-of-band session has no resends left.",
+            Fault::OtpFormat => "An OTP must be 6 ASCII digits or letters.",
             Fault::Busy => "The service is busy; retry the request.",
             Fault::Internal => "Internal error; quote the jXLogTrackingId to support.",
         }
@@ -280,5 +335,10 @@ mod tests {
         assert_eq!(Fault::IdRequired.code(), 2205);
         assert_eq!(Fault::FieldRequired.code(), 3103);
         assert_eq!(Fault::PhoneDigits.code(), 3147);
+        assert_eq!(Fault::PhoneRequired.code(), 3154);
+        assert_eq!(Fault::SmsTextBothTags.code(), 3156);
+        assert_eq!(Fault::SmsTextOtherTag.code(), 3157);
+        assert_eq!(Fault::NoVerificationValue.code(), 3158);
+        assert_eq!(Fault::ExpSecRange.code(), 3160);
     }
 }

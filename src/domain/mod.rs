@@ -1,8 +1,9 @@
-//! The rules of tokend: enrollment, activation, validation, inquiry, API keys, audit.
+//! The rules of tokend: enrollment, activation, validation, inquiry, API keys, audit, and
+//! out-of-band (SMS) validation.
 //!
 //! Built once as a [`Service`] and shared by the web edge and the CLI. Every operation is
 //! synchronous (the web edge runs it on a blocking thread) and takes `now` as an argument:
-//! the domain never reads the clock. Imports: types, storage, crypto, otp. Never rocket.
+//! the domain never reads the clock. Imports: types, storage, crypto, otp, sms. Never rocket.
 
 pub mod api_keys;
 pub mod audit;
@@ -11,7 +12,11 @@ pub mod error;
 pub mod import;
 pub mod inquiry;
 pub mod lifecycle;
+pub mod oob;
+pub mod oob_delivery;
+pub mod oob_verify;
 pub mod qr;
+pub mod sms_text;
 pub mod temp_code;
 pub mod validate;
 
@@ -60,6 +65,8 @@ pub struct Context {
 
 /// The service: storage, keys and policy, built once at start-up.
 pub struct Service {
+    /// OOB policy, SMS providers and the background threads' signal.
+    oob: oob::OobRuntime,
     storage: Storage,
     keyring: Keyring,
     policy: Policy,
@@ -70,11 +77,18 @@ impl Service {
     /// Assembles the service from its parts.
     pub fn new(storage: Storage, keyring: Keyring, policy: Policy) -> Service {
         Service {
+            oob: oob::OobRuntime::default(),
             storage,
             keyring,
             policy,
             key_cache: api_keys::KeyCache::default(),
         }
+    }
+
+    /// Sets the OOB policy and providers (default: the outbox, no event webhook).
+    pub fn with_oob(mut self, oob: oob::OobRuntime) -> Service {
+        self.oob = oob;
+        self
     }
 
     /// Whether the database answers and has every migration applied.

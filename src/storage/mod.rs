@@ -14,6 +14,7 @@ pub mod audit;
 pub mod bindings;
 pub mod meta;
 pub mod migrate;
+pub mod oob;
 pub mod schema;
 pub mod temp_codes;
 pub mod tokens;

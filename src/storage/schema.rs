@@ -52,6 +52,68 @@ diesel::table! {
 }
 
 diesel::table! {
+    oob_events (id) {
+        id -> Integer,
+        session_pk -> Integer,
+        alrt_pkg_id -> Text,
+        usr_name -> Nullable<Text>,
+        result -> Text,
+        at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oob_sessions (id) {
+        id -> Integer,
+        alrt_pkg_id -> Text,
+        user_pk -> Nullable<Integer>,
+        phone_num -> Text,
+        mode -> Text,
+        origin -> Text,
+        otp_kind -> Text,
+        otp_hash -> Text,
+        sms_template -> Text,
+        state -> Text,
+        send_stat -> Text,
+        resend_count -> Integer,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sms_attempts (id) {
+        id -> Integer,
+        message_pk -> Integer,
+        at -> BigInt,
+        result -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sms_messages (id) {
+        id -> Integer,
+        session_pk -> Nullable<Integer>,
+        user_pk -> Nullable<Integer>,
+        phone_num -> Text,
+        body -> Nullable<Text>,
+        provider -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     temp_codes (id) {
         id -> Integer,
         user_pk -> Integer,
@@ -98,12 +160,20 @@ diesel::table! {
 diesel::joinable!(bindings -> tokens (token_pk));
 diesel::joinable!(bindings -> users (user_pk));
 diesel::joinable!(temp_codes -> users (user_pk));
+diesel::joinable!(oob_events -> oob_sessions (session_pk));
+diesel::joinable!(oob_sessions -> users (user_pk));
+diesel::joinable!(sms_attempts -> sms_messages (message_pk));
+diesel::joinable!(sms_messages -> oob_sessions (session_pk));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_events,
     bindings,
     meta,
+    oob_events,
+    oob_sessions,
+    sms_attempts,
+    sms_messages,
     temp_codes,
     tokens,
     users,

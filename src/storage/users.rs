@@ -31,6 +31,15 @@ pub fn find_user(conn: &mut Conn, inst_rt_id: &str, usr_name: &str) -> Result<Op
         .optional()?)
 }
 
+/// Finds a user by row id.
+pub fn find_user_by_pk(conn: &mut Conn, id: i32) -> Result<Option<User>, Error> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// Answers the user's row id, creating the user if absent; a given phone replaces the
 /// stored one.
 pub fn upsert_user(

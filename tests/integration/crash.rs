@@ -1,5 +1,6 @@
 //! Crash safety and multi-process concurrency: `kill -9` under load loses no answered
-//! success, and two servers sharing one database file still accept a code once.
+//! success, no started OOB session and no OOB result event, and two servers sharing one
+//! database file still accept a code once.
 
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -201,4 +202,112 @@ fn two_servers_on_one_database_accept_a_code_once() {
         .filter(|(_, rs)| rs["RsStat"] == "Success")
         .count();
     assert_eq!(wins, 1, "{answers:?}");
+}
+
+/// A session started before the kill, and the answer to its verification, if one came.
+type OobAnswered = (String, Option<String>);
+
+#[test]
+fn answered_oob_sessions_and_events_survive_kill_9() {
+    use crate::api_oob::{events_of, get_json};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start_in(dir.path(), &[]).unwrap();
+    let answered: Arc<Mutex<Vec<OobAnswered>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (base, key) = (server.base.clone(), server.key.clone());
+            let (answered, stop) = (answered.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let phone = format!("55{w:02}{i:06}");
+                    let body = json!({"PhoneNum": phone, "OOBModeType": "TwoWay"});
+                    let Some((200, rs)) = post(&base, &key, "/api/v1/oob", &body) else {
+                        return;
+                    };
+                    let alrt = rs["AlrtPkgId"].as_str().unwrap().to_owned();
+                    let otp = rs["OTP"].as_str().unwrap().to_owned();
+                    let slot = {
+                        let mut all = answered.lock().unwrap();
+                        all.push((alrt.clone(), None));
+                        all.len() - 1
+                    };
+                    let presented = if i % 2 == 0 { otp } else { "ZZZZZZ".to_owned() };
+                    let path = format!("/api/v1/oob/{alrt}/verify");
+                    let Some((200, rs)) = post(&base, &key, &path, &json!({"OTP": presented}))
+                    else {
+                        return;
+                    };
+                    let stat = rs["RsStat"].as_str().unwrap().to_owned();
+                    answered.lock().unwrap()[slot].1 = Some(stat);
+                }
+            })
+        })
+        .collect();
+    wait_until(|| {
+        answered
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, a)| a.is_some())
+            .count()
+            >= 30
+    });
+    server.stop(); // SIGKILL, mid-load
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+
+    let server = TestServer::start_in(dir.path(), &[]).expect("restarts without repair");
+    for (alrt, answer) in &answered {
+        let (status, session) = get_json(&server, &format!("/api/v1/oob/{alrt}"));
+        assert_eq!(status, 200, "started session {alrt} was lost: {session}");
+        let evs = events_of(&server, alrt);
+        match answer {
+            Some(stat) => {
+                assert_eq!(session["OOBStat"], stat.as_str(), "{alrt}");
+                assert_eq!(evs.len(), 1, "{alrt}: {evs:?}");
+                assert_eq!(evs[0]["RsStat"], stat.as_str());
+            }
+            None => assert!(evs.len() <= 1, "{alrt}: {evs:?}"),
+        }
+    }
+}
+
+#[test]
+fn two_servers_on_one_database_end_an_oob_session_once() {
+    use crate::api_oob::events_of;
+    let dir = tempfile::tempdir().unwrap();
+    let a = TestServer::start_in(dir.path(), &[]).unwrap();
+    let b = TestServer::start_in(dir.path(), &[]).unwrap();
+    let (_, rs) = a.post("/api/v1/oob", &json!({"PhoneNum": "4175556652"}));
+    let alrt = rs["AlrtPkgId"].as_str().unwrap().to_owned();
+    let otp = rs["OTP"].as_str().unwrap().to_owned();
+    let n = 16;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let server = if i % 2 == 0 { &a } else { &b };
+            let (base, key) = (server.base.clone(), server.key.clone());
+            let (barrier, otp) = (barrier.clone(), otp.clone());
+            let path = format!("/api/v1/oob/{alrt}/verify");
+            std::thread::spawn(move || {
+                barrier.wait();
+                post(&base, &key, &path, &json!({"OTP": otp})).expect("answered")
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, Value)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    let wins = answers
+        .iter()
+        .filter(|(_, rs)| rs["RsStat"] == "Success")
+        .count();
+    assert_eq!(wins, 1, "{answers:?}");
+    assert_eq!(events_of(&a, &alrt).len(), 1);
 }

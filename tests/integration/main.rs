@@ -9,9 +9,11 @@
 mod api_faults;
 mod api_inquiry;
 mod api_lifecycle;
+mod api_oob;
 mod api_tokens;
 mod api_validate;
 mod cli;
 mod crash;
 mod restart;
+mod sink;
 mod support;

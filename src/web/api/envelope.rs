@@ -231,6 +231,16 @@ struct HeaderOnly {
 
 /// Decodes a body, turning serde's complaint into a fault naming the element.
 pub fn decode<T: DeserializeOwned + HasHeader>(bytes: &[u8]) -> JxRequest<T> {
+    // serde's derived structs also accept a JSON array of their fields in order; a body
+    // that is not an object is refused before it can be read that way.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return JxRequest {
+            hdr: JxHdr::generated(),
+            body: Err(
+                Error::fault(Fault::InvalidValue).with_detail("(the body must be a JSON object)")
+            ),
+        };
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let body = match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(body) => match de.end() {

@@ -20,14 +20,19 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::UnknownElement
         | Fault::EnumValue
         | Fault::IdRequired
-        | Fault::FieldRequired => Status::BadRequest,
+        | Fault::FieldRequired
+        | Fault::PhoneRequired => Status::BadRequest,
         Fault::Unauthenticated => Status::Unauthorized,
         Fault::ScopeDenied => Status::Forbidden,
-        Fault::TokenNotFound | Fault::UserNotFound | Fault::UnknownOperation => Status::NotFound,
+        Fault::TokenNotFound
+        | Fault::UserNotFound
+        | Fault::UnknownOperation
+        | Fault::OobNotFound => Status::NotFound,
         Fault::DuplicateTokenId
         | Fault::StaleIntentKey
         | Fault::WrongTokenState
-        | Fault::AlreadyBound => Status::Conflict,
+        | Fault::AlreadyBound
+        | Fault::OobWrongState => Status::Conflict,
         Fault::QrGone => Status::Gone,
         Fault::BodyTooLarge => Status::PayloadTooLarge,
         Fault::PhoneDigits
@@ -35,7 +40,13 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::CodeFormat
         | Fault::SeedEncoding
         | Fault::SeedNotAllowed
-        | Fault::AmbiguousBinding => Status::UnprocessableEntity,
+        | Fault::AmbiguousBinding
+        | Fault::SmsTextBothTags
+        | Fault::SmsTextOtherTag
+        | Fault::NoVerificationValue
+        | Fault::ExpSecRange
+        | Fault::OtpFormat => Status::UnprocessableEntity,
+        Fault::SendCapReached | Fault::ResendLimit => Status::TooManyRequests,
         Fault::Busy => Status::ServiceUnavailable,
         Fault::Internal => Status::InternalServerError,
     }
@@ -144,6 +155,11 @@ mod tests {
                 (2205, 400),
                 (3103, 400),
                 (3147, 422),
+                (3154, 400),
+                (3156, 422),
+                (3157, 422),
+                (3158, 422),
+                (3160, 422),
                 (7000, 400),
                 (7001, 400),
                 (7002, 413),
@@ -163,6 +179,11 @@ mod tests {
                 (7042, 422),
                 (7043, 422),
                 (7044, 422),
+                (7050, 404),
+                (7051, 409),
+                (7052, 429),
+                (7053, 429),
+                (7054, 422),
                 (7090, 503),
                 (7099, 500),
             ]

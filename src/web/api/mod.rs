@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod fault;
 pub mod inquiry;
 pub mod lifecycle;
+pub mod oob;
 pub mod tokens;
 pub mod validate;
 
@@ -29,6 +30,7 @@ pub fn routes() -> Vec<Route> {
         validate::routes(),
         inquiry::routes(),
         lifecycle::routes(),
+        oob::routes(),
     ]
     .concat()
 }

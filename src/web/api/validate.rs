@@ -1,4 +1,5 @@
-//! `POST /api/v1/validate` — check a security code for a user or a token.
+//! `POST /api/v1/validate` — check a security code for a user or a token; a Locked answer
+//! starts the SMS fallback (`OOB`) when the user has a phone.
 
 use rocket::{post, routes, Route, State};
 use serde::{Deserialize, Serialize};
@@ -6,10 +7,12 @@ use std::sync::Arc;
 
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
+use super::oob::{await_send, OobRs};
 use super::{
     authorize, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name, Caller,
 };
 use crate::domain::api_keys::Scope;
+use crate::domain::oob::Fallback;
 use crate::domain::validate::ValidateRequest;
 use crate::domain::{Error, Service};
 use crate::types::RsStat;
@@ -52,6 +55,12 @@ pub struct ValidateRs {
     receipt_id: Option<String>,
     #[serde(rename = "LastAuthenTimeDt", skip_serializing_if = "Option::is_none")]
     last_authen_at: Option<String>,
+    /// The SMS fallback started for a Locked answer (never with the OTP).
+    #[serde(rename = "OOB", skip_serializing_if = "Option::is_none")]
+    oob: Option<OobRs>,
+    /// Why a Locked answer has no SMS fallback.
+    #[serde(rename = "OOBRsn", skip_serializing_if = "Option::is_none")]
+    oob_reason: Option<&'static str>,
 }
 
 fn validate_request(rq: ValidateRq) -> Result<ValidateRequest, Error> {
@@ -77,17 +86,27 @@ async fn validate(
     let fault = |e| ApiFault::new(&hdr, e);
     let request = rq.body.and_then(validate_request).map_err(fault)?;
     let ctx = context(&caller, &hdr);
-    let v = blocking(service, move |s| {
-        s.validate(&ctx, &request, chrono::Utc::now())
+    let (v, fallback) = blocking(service, move |s| {
+        s.validate_with_fallback(&ctx, &request, chrono::Utc::now())
     })
     .await
     .map_err(fault)?;
+    let (oob, oob_reason) = match fallback {
+        Fallback::NotNeeded => (None, None),
+        Fallback::Unavailable(why) => (None, Some(why)),
+        Fallback::Started(mut started) => {
+            await_send(service, &mut started).await;
+            (Some(OobRs::of(started, false)), None)
+        }
+    };
     let body = ValidateRs {
         rs_stat: v.rs_stat,
         token_id: v.token_id,
         usr_name: v.usr_name,
         receipt_id: v.receipt_id,
         last_authen_at: v.last_authen_at.map(iso8601),
+        oob,
+        oob_reason,
     };
     Ok(Jx { hdr, body })
 }

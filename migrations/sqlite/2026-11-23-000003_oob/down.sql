@@ -1,0 +1,13 @@
+DROP INDEX oob_events_undelivered;
+DROP TABLE oob_events;
+DROP INDEX sms_attempts_by_message;
+DROP TABLE sms_attempts;
+DROP INDEX sms_messages_with_text;
+DROP INDEX sms_messages_by_user;
+DROP INDEX sms_messages_by_phone;
+DROP INDEX sms_messages_due;
+DROP TABLE sms_messages;
+DROP INDEX oob_sessions_by_user;
+DROP INDEX oob_sessions_by_phone;
+DROP INDEX oob_sessions_by_state;
+DROP TABLE oob_sessions;

@@ -1,0 +1,305 @@
+//! Delivery of what the OOB sessions recorded: SMS through the http provider (retries with
+//! back-off, every attempt recorded), and the "90040" events to the event webhook (retried
+//! until delivered). Both queues live in the database, so a restart resumes them.
+//!
+//! The background threads (`crate::worker`) drive these steps and read the clock; the
+//! steps take `now` like every domain call. A claim is a conditional UPDATE that leases the
+//! row, so two threads or two processes never make the same attempt at once.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::{from_ms, to_ms, Error, Service};
+use crate::storage::oob::{self as store, AttemptOutcome, OobEvent, SmsMessage};
+use crate::types::{PhoneNum, SendStat};
+
+/// jXchange event type of OOB results ("ENS Publisher Feedback").
+pub const EVENT_TYPE: &str = "90040";
+/// Longest pause between two webhook attempts of one event.
+const MAX_EVENT_BACKOFF_MS: i64 = 60_000;
+/// First pause after a failed webhook attempt; doubles on each further failure.
+const EVENT_BACKOFF_MS: i64 = 250;
+
+/// Wakes the background threads when there is work, and tells them to stop.
+#[derive(Debug, Default)]
+pub struct Signal {
+    state: Mutex<(u64, bool)>,
+    cv: Condvar,
+}
+
+impl Signal {
+    /// There is new work.
+    pub fn notify(&self) {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.0 = s.0.wrapping_add(1);
+        self.cv.notify_all();
+    }
+
+    /// Every thread should stop.
+    pub fn stop(&self) {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.1 = true;
+        self.cv.notify_all();
+    }
+
+    /// Whether `stop` was called.
+    pub fn is_stopped(&self) -> bool {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1
+    }
+
+    /// Waits until new work (since `seen`), a stop, or `timeout`; answers false on stop.
+    pub fn wait(&self, seen: &mut u64, timeout: Duration) -> bool {
+        let guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (guard, _) = self
+            .cv
+            .wait_timeout_while(guard, timeout, |s| s.0 == *seen && !s.1)
+            .unwrap_or_else(PoisonError::into_inner);
+        *seen = guard.0;
+        !guard.1
+    }
+}
+
+/// A "90040" event as listed and pushed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedbackEvent {
+    /// Position in the event log (`GET /events?after=EvtId`).
+    #[serde(rename = "EvtId")]
+    pub evt_id: i64,
+    /// Always "90040".
+    #[serde(rename = "EvtType")]
+    pub evt_type: &'static str,
+    /// The session.
+    #[serde(rename = "AlrtPkgId")]
+    pub alrt_pkg_id: String,
+    /// Success, Failed or Expired.
+    #[serde(rename = "RsStat")]
+    pub rs_stat: String,
+    /// When the session ended (ISO 8601).
+    #[serde(rename = "EvtDt")]
+    pub at: String,
+    /// The user, when known.
+    #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]
+    pub usr_name: Option<String>,
+    /// Whether the webhook accepted it (absent without a webhook).
+    #[serde(rename = "Delivered", skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<bool>,
+}
+
+/// An SMS as the outbox lists it. The phone is masked; the body is the message the
+/// recipient gets (held only by outbox messages and http messages not yet delivered).
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxMessage {
+    /// Row id (`GET /sms/outbox?after=MsgId`).
+    #[serde(rename = "MsgId")]
+    pub msg_id: i64,
+    /// The session it belongs to.
+    #[serde(rename = "AlrtPkgId", skip_serializing_if = "Option::is_none")]
+    pub alrt_pkg_id: Option<String>,
+    /// Last four digits.
+    #[serde(rename = "PhoneNumMasked")]
+    pub phone_masked: String,
+    /// The text.
+    #[serde(rename = "Body", skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// `outbox` or `http`.
+    #[serde(rename = "Provider")]
+    pub provider: String,
+    /// Pending, Sent, Failed.
+    #[serde(rename = "SendStat")]
+    pub send_stat: String,
+    /// Attempts made.
+    #[serde(rename = "Attempts")]
+    pub attempts: i32,
+    /// The last failure.
+    #[serde(rename = "LastErr", skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When it was recorded.
+    #[serde(rename = "CreatedDt")]
+    pub created_at: String,
+}
+
+fn iso(ms: i64) -> String {
+    from_ms(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false))
+        .unwrap_or_default()
+}
+
+fn ms_of(d: u64) -> i64 {
+    i64::try_from(d).unwrap_or(i64::MAX)
+}
+
+impl Service {
+    /// Leases the oldest due http SMS for one attempt.
+    pub fn claim_sms(&self, now: DateTime<Utc>) -> Result<Option<SmsMessage>, Error> {
+        if self.oob.http.is_none() {
+            return Ok(None);
+        }
+        let lease = to_ms(now)
+            .saturating_add(ms_of(self.oob.policy.http_timeout_ms))
+            .saturating_add(10_000);
+        // Look first on a reading connection: idle senders poll, and must not queue
+        // empty write transactions behind real ones.
+        let Some(m) = self
+            .storage
+            .read(|c| store::find_due_message(c, "http", to_ms(now)))?
+        else {
+            return Ok(None);
+        };
+        let claimed = self
+            .storage
+            .write(|c| store::update_message_claim(c, m.id, to_ms(now), lease))?;
+        Ok(claimed.then_some(m))
+    }
+
+    /// Makes one attempt (no database, no lock held: it may take the provider's timeout).
+    pub fn deliver_sms(&self, m: &SmsMessage) -> Result<String, String> {
+        let provider = self.oob.http.as_ref().ok_or("no http provider")?;
+        let to = PhoneNum::parse(&m.phone_num).ok_or("stored phone is malformed")?;
+        let body = m.body.as_deref().ok_or("the message has no body")?;
+        provider.deliver(&to, body)
+    }
+
+    /// Records an attempt: Sent, a retry after back-off, or Failed after the last attempt;
+    /// the session's `SendStat` follows the final state.
+    pub fn record_sms_attempt(
+        &self,
+        m: &SmsMessage,
+        result: &Result<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<SendStat, Error> {
+        let policy = &self.oob.policy;
+        let attempts = m.attempts.saturating_add(1);
+        let last = u32::try_from(attempts).unwrap_or(u32::MAX) >= policy.http_attempts.max(1);
+        let (state, detail) = match result {
+            Ok(note) => (SendStat::Sent, note.as_str()),
+            Err(why) if last => (SendStat::Failed, why.as_str()),
+            Err(why) => (SendStat::Pending, why.as_str()),
+        };
+        let shift = u32::try_from(attempts - 1).unwrap_or(0).min(16);
+        let backoff = ms_of(policy.http_backoff_ms).saturating_mul(1 << shift);
+        if let Err(why) = result {
+            let masked = PhoneNum::parse(&m.phone_num).map(|p| p.masked());
+            tracing::warn!(
+                "SMS {} to {} attempt {attempts} failed: {why}",
+                m.id,
+                masked.unwrap_or_default()
+            );
+        }
+        self.storage.write(|c| {
+            store::update_message_attempt(
+                c,
+                &AttemptOutcome {
+                    id: m.id,
+                    state: state.as_str(),
+                    attempts,
+                    next_attempt_at: to_ms(now).saturating_add(backoff),
+                    detail,
+                    now_ms: to_ms(now),
+                },
+            )?;
+            if let (Some(session), true) = (m.session_pk, state != SendStat::Pending) {
+                store::update_session_send_stat(c, session, state.as_str())?;
+            }
+            Ok::<_, Error>(())
+        })?;
+        if state == SendStat::Pending {
+            self.oob.signal.notify();
+        }
+        Ok(state)
+    }
+
+    /// Leases the oldest undelivered event for one webhook attempt, if a webhook is set.
+    pub fn claim_event(&self, now: DateTime<Utc>) -> Result<Option<OobEvent>, Error> {
+        if self.oob.webhook.is_none() {
+            return Ok(None);
+        }
+        let lease = to_ms(now).saturating_add(ms_of(self.oob.policy.http_timeout_ms) + 10_000);
+        let Some(e) = self
+            .storage
+            .read(|c| store::find_due_event(c, to_ms(now)))?
+        else {
+            return Ok(None);
+        };
+        let claimed = self
+            .storage
+            .write(|c| store::update_event_claim(c, e.id, to_ms(now), lease))?;
+        Ok(claimed.then_some(e))
+    }
+
+    /// POSTs one event to the webhook.
+    pub fn push_event(&self, e: &OobEvent) -> Result<String, String> {
+        let target = self.oob.webhook.as_ref().ok_or("no event webhook")?;
+        target.post_json(&feedback(e, None))
+    }
+
+    /// Records a webhook attempt; a failure is retried after a growing pause, forever.
+    pub fn record_event_attempt(
+        &self,
+        e: &OobEvent,
+        result: &Result<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let shift = u32::try_from(e.attempts).unwrap_or(0).min(16);
+        let backoff = EVENT_BACKOFF_MS
+            .saturating_mul(1 << shift)
+            .min(MAX_EVENT_BACKOFF_MS);
+        let (delivered, error) = match result {
+            Ok(_) => (Some(to_ms(now)), None),
+            Err(why) => {
+                tracing::warn!("event {} webhook attempt failed: {why}", e.id);
+                (None, Some(why.as_str()))
+            }
+        };
+        self.storage.write(|c| {
+            store::update_event_attempt(c, e.id, delivered, to_ms(now) + backoff, error)
+        })?;
+        Ok(())
+    }
+
+    /// Events after `after`, oldest first (at most `limit`).
+    pub fn oob_events(&self, after: i64, limit: i64) -> Result<Vec<FeedbackEvent>, Error> {
+        let hooked = self.oob.webhook.is_some();
+        Ok(self
+            .storage
+            .read(|c| store::find_events(c, after, limit))?
+            .iter()
+            .map(|e| feedback(e, hooked.then_some(e.delivered_at.is_some())))
+            .collect())
+    }
+
+    /// SMS after `after`, oldest first (at most `limit`).
+    pub fn sms_outbox(&self, after: i64, limit: i64) -> Result<Vec<OutboxMessage>, Error> {
+        Ok(self
+            .storage
+            .read(|c| store::find_messages(c, after, limit))?
+            .into_iter()
+            .map(|(m, alrt_pkg_id)| OutboxMessage {
+                msg_id: i64::from(m.id),
+                alrt_pkg_id,
+                phone_masked: PhoneNum::parse(&m.phone_num)
+                    .map(|p| p.masked())
+                    .unwrap_or_default(),
+                body: m.body,
+                provider: m.provider,
+                send_stat: m.state,
+                attempts: m.attempts,
+                last_error: m.last_error,
+                created_at: iso(m.created_at),
+            })
+            .collect())
+    }
+}
+
+fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
+    FeedbackEvent {
+        evt_id: i64::from(e.id),
+        evt_type: EVENT_TYPE,
+        alrt_pkg_id: e.alrt_pkg_id.clone(),
+        rs_stat: e.result.clone(),
+        at: iso(e.at),
+        usr_name: e.usr_name.clone(),
+        delivered,
+    }
+}

@@ -1,0 +1,394 @@
+//! Answers to OOB sessions: verification (`POST /oob/{AlrtPkgId}/verify`), SMS replies,
+//! resends, and expiry by the sweeper. Each end of a session — Success, Failed or Expired —
+//! is one conditional UPDATE committed with its "90040" event and its audit row.
+
+use chrono::{DateTime, Utc};
+use zeroize::Zeroizing;
+
+use super::audit;
+use super::oob::{initial_send_stat, oob_entry, otp_message, Otp, Started, Verified};
+use super::sms_text::{self, OtpKind};
+use super::{to_ms, Context, Error, Fault, Service};
+use crate::storage::oob::{self as store, OobSession};
+use crate::types::{OobStat, PhoneNum, SendStat};
+
+impl Service {
+    /// Verifies the OTP of a TwoWay session (`POST /oob/{AlrtPkgId}/verify`).
+    pub fn verify_oob(
+        &self,
+        ctx: &Context,
+        alrt_pkg_id: &str,
+        otp: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Verified, Error> {
+        if !sms_text::is_otp_form(otp) {
+            return Err(Error::at(Fault::OtpFormat, "OTP"));
+        }
+        let session = self.two_way_session(alrt_pkg_id)?;
+        self.finish(ctx, &session, Some(otp), now, "oob.verify")
+    }
+
+    /// A two-way SMS reply (`POST /sms/inbound`): the newest pending TwoWay session of the
+    /// phone is verified with the first 6-character word of the body. A body without such
+    /// a word (STOP, HELP, …) or a phone without a pending session changes nothing.
+    pub fn inbound_sms(
+        &self,
+        ctx: &Context,
+        from: &PhoneNum,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Verified>, Error> {
+        let Some(word) = body.split_whitespace().find(|w| sms_text::is_otp_form(w)) else {
+            return Ok(None);
+        };
+        let Some(session) = self
+            .storage
+            .read(|c| store::find_pending_for_phone(c, from.as_str()))?
+        else {
+            return Ok(None);
+        };
+        self.finish(ctx, &session, Some(word), now, "oob.inbound")
+            .map(Some)
+    }
+
+    /// Ends the pending TwoWay sessions past their expiry (the sweeper); answers how many.
+    pub fn expire_due(&self, now: DateTime<Utc>) -> Result<usize, Error> {
+        let due = self
+            .storage
+            .read(|c| store::find_expired_pending(c, to_ms(now), 100))?;
+        let ctx = Context {
+            actor: "sweeper".into(),
+            ..Context::default()
+        };
+        for s in &due {
+            self.finish(&ctx, s, None, now, "oob.expire")?;
+        }
+        // OneWay sessions never end; their texts go at expiry. Looked for on a reading
+        // connection first, so an idle sweep writes nothing.
+        let texts = self
+            .storage
+            .read(|c| store::find_expired_texts(c, to_ms(now), 500))?;
+        if !texts.is_empty() {
+            self.storage
+                .write(|c| store::update_texts_forget(c, &texts))?;
+        }
+        Ok(due.len())
+    }
+
+    /// Ends a session: Expired past its expiry, else Success or Failed by the code — only
+    /// if it is still Pending (else the answer is Failed, or Expired if it expired). The
+    /// end, its event and its audit row commit together.
+    fn finish(
+        &self,
+        ctx: &Context,
+        s: &OobSession,
+        otp: Option<&str>,
+        now: DateTime<Utc>,
+        action: &str,
+    ) -> Result<Verified, Error> {
+        let kind = OtpKind::parse(&s.otp_kind).unwrap_or(OtpKind::Digits);
+        let matches = otp.is_some_and(|o| {
+            let presented = match kind {
+                OtpKind::Alnum => o.to_ascii_uppercase(),
+                OtpKind::Digits => o.to_owned(),
+            };
+            let presented = Zeroizing::new(presented);
+            self.keyring
+                .is_code_hash(&otp_message(&s.alrt_pkg_id, &presented), &s.otp_hash)
+        });
+        let outcome = if to_ms(now) >= s.expires_at {
+            OobStat::Expired
+        } else if matches {
+            OobStat::Success
+        } else {
+            OobStat::Failed
+        };
+        let usr_name = self.usr_name_of(s.user_pk)?;
+        let answer = self.storage.write(|c| {
+            if !store::update_session_end(c, s.id, outcome.as_str(), to_ms(now))? {
+                let current = store::find_session_by_pk(c, s.id)?.map(|s| s.state);
+                let answer = if current.as_deref() == Some(OobStat::Expired.as_str()) {
+                    OobStat::Expired
+                } else {
+                    OobStat::Failed
+                };
+                let detail = format!("AlrtPkgId {} had already ended", s.alrt_pkg_id);
+                let entry = oob_entry(action, usr_name.as_deref(), answer.as_str(), &detail);
+                audit::record(c, ctx, now, entry)?;
+                return Ok::<_, Error>(answer);
+            }
+            store::update_messages_forget(c, s.id)?;
+            store::insert_event(
+                c,
+                &store::NewEvent {
+                    session_pk: s.id,
+                    alrt_pkg_id: &s.alrt_pkg_id,
+                    usr_name: usr_name.as_deref(),
+                    result: outcome.as_str(),
+                    at: to_ms(now),
+                    attempts: 0,
+                    next_attempt_at: to_ms(now),
+                },
+            )?;
+            let detail = format!("AlrtPkgId {}", s.alrt_pkg_id);
+            let entry = oob_entry(action, usr_name.as_deref(), outcome.as_str(), &detail);
+            audit::record(c, ctx, now, entry)?;
+            Ok(outcome)
+        })?;
+        self.oob.signal.notify();
+        Ok(Verified {
+            alrt_pkg_id: s.alrt_pkg_id.clone(),
+            rs_stat: answer,
+            usr_name,
+        })
+    }
+
+    /// Re-sends a pending TwoWay session with a fresh code (the previous one stops working).
+    /// Answers the session and, for an explicit session, the new code.
+    pub fn resend_oob(
+        &self,
+        ctx: &Context,
+        alrt_pkg_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Started, Error> {
+        let s = self.two_way_session(alrt_pkg_id)?;
+        if s.state != OobStat::Pending.as_str() || to_ms(now) >= s.expires_at {
+            return Err(Error::at(Fault::OobWrongState, "AlrtPkgId")
+                .with_value(alrt_pkg_id)
+                .with_detail("(the session has ended: start a new one)"));
+        }
+        let max = i32::try_from(self.oob.policy.max_resends).unwrap_or(i32::MAX);
+        if s.resend_count >= max {
+            return Err(Error::at(Fault::ResendLimit, "AlrtPkgId").with_value(alrt_pkg_id));
+        }
+        let kind = OtpKind::parse(&s.otp_kind).unwrap_or(OtpKind::Digits);
+        let otp = sms_text::generate(kind)?;
+        let hash = self.keyring.code_hash(&otp_message(&s.alrt_pkg_id, &otp));
+        let body = sms_text::render(&s.sms_template, &otp);
+        let phone = PhoneNum::parse(&s.phone_num)
+            .ok_or_else(|| Error::Internal("stored phone is malformed".into()))?;
+        let usr_name = self.usr_name_of(s.user_pk)?;
+        self.storage.write(|c| {
+            self.check_send_cap(c, &phone, s.user_pk, now)?;
+            if !store::update_session_resend(c, s.id, &hash, max, to_ms(now))? {
+                return Err(Error::at(Fault::ResendLimit, "AlrtPkgId")
+                    .with_value(s.alrt_pkg_id.as_str())
+                    .with_detail("(or the session ended meanwhile)"));
+            }
+            if initial_send_stat(self.oob.policy.provider) == SendStat::Sent {
+                store::update_session_send_stat(c, s.id, SendStat::Sent.as_str())?;
+            }
+            self.queue_sms(c, s.id, s.user_pk, &phone, &body, now)?;
+            let detail = format!("AlrtPkgId {}, resend {}", s.alrt_pkg_id, s.resend_count + 1);
+            let entry = oob_entry("oob.resend", usr_name.as_deref(), "Success", &detail);
+            Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
+        })?;
+        self.oob.signal.notify();
+        let fresh = self
+            .storage
+            .read(|c| store::find_session_by_pk(c, s.id))?
+            .ok_or_else(|| Error::Internal("resent session vanished".into()))?;
+        let shown = if s.origin == "explicit" {
+            otp
+        } else {
+            Zeroizing::new(String::new())
+        };
+        self.started_view(&fresh, Otp(shown))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{Keyring, MasterKey};
+    use crate::domain::oob::OobRequest;
+    use crate::domain::Policy;
+    use crate::storage::test_support::temp_storage;
+    use crate::types::OobModeType;
+    use chrono::Duration;
+    use chrono::TimeZone as _;
+
+    fn service() -> (tempfile::TempDir, Service) {
+        let (dir, storage) = temp_storage();
+        let keyring = Keyring::new(&MasterKey::generate().unwrap()).unwrap();
+        let policy = Policy {
+            issuer: "Bank".into(),
+            window_steps: 1,
+            lock_after_failures: 5,
+            default_inst_rt_id: "t".into(),
+            resync_window_steps: 100,
+            auto_unlock_after_secs: 0,
+        };
+        (dir, Service::new(storage, keyring, policy))
+    }
+
+    fn ctx() -> Context {
+        Context {
+            actor: "test".into(),
+            ..Context::default()
+        }
+    }
+
+    fn t0() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000, 0).unwrap()
+    }
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        t0() + Duration::milliseconds(ms)
+    }
+
+    fn two_way(phone: &str, exp_secs: u64) -> OobRequest {
+        OobRequest {
+            phone: PhoneNum::parse(phone),
+            usr_name: None,
+            mode: OobModeType::TwoWay,
+            template: None,
+            exp_secs,
+        }
+    }
+
+    fn other_code(otp: &str) -> &'static str {
+        if otp == "000000" {
+            "111111"
+        } else {
+            "000000"
+        }
+    }
+
+    #[test]
+    fn one_attempt_then_every_answer_is_failed_with_one_event() {
+        let (_dir, s) = service();
+        let started = s
+            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        let (id, otp) = (started.alrt_pkg_id.as_str(), started.otp.0.as_str());
+        let wrong = s.verify_oob(&ctx(), id, other_code(otp), at(1000)).unwrap();
+        assert_eq!(wrong.rs_stat, OobStat::Failed);
+        let right = s.verify_oob(&ctx(), id, otp, at(2000)).unwrap();
+        assert_eq!(right.rs_stat, OobStat::Failed, "the session already failed");
+        let events = s.oob_events(0, 10).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].rs_stat, "Failed");
+    }
+
+    #[test]
+    fn expiry_is_exact_and_the_sweeper_and_a_late_answer_agree() {
+        let (_dir, s) = service();
+        let a = s
+            .start_oob(&ctx(), &two_way("4175556652", 15), t0())
+            .unwrap();
+        let b = s
+            .start_oob(&ctx(), &two_way("4175556653", 15), t0())
+            .unwrap();
+        let ok = s
+            .verify_oob(&ctx(), &a.alrt_pkg_id, &a.otp.0, at(14_999))
+            .unwrap();
+        assert_eq!(
+            ok.rs_stat,
+            OobStat::Success,
+            "one millisecond before expiry"
+        );
+        assert_eq!(s.expire_due(at(14_999)).unwrap(), 0);
+        assert_eq!(s.expire_due(at(15_000)).unwrap(), 1);
+        let late = s
+            .verify_oob(&ctx(), &b.alrt_pkg_id, &b.otp.0, at(15_001))
+            .unwrap();
+        assert_eq!(late.rs_stat, OobStat::Expired);
+        let results: Vec<String> = s
+            .oob_events(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.rs_stat)
+            .collect();
+        assert_eq!(results, ["Success", "Expired"]);
+    }
+
+    #[test]
+    fn texts_leave_the_database_when_a_session_ends_or_expires() {
+        let (_dir, s) = service();
+        let mut one_way = two_way("4175556652", 15);
+        one_way.mode = OobModeType::OneWay;
+        s.start_oob(&ctx(), &one_way, t0()).unwrap();
+        let two = s
+            .start_oob(&ctx(), &two_way("4175556653", 300), t0())
+            .unwrap();
+        let texts = |s: &Service| {
+            s.sms_outbox(0, 10)
+                .unwrap()
+                .iter()
+                .filter(|m| m.body.is_some())
+                .count()
+        };
+        assert_eq!(texts(&s), 2);
+        s.verify_oob(&ctx(), &two.alrt_pkg_id, &two.otp.0, at(1000))
+            .unwrap();
+        assert_eq!(texts(&s), 1, "the ended TwoWay session's text is gone");
+        s.expire_due(at(14_000)).unwrap();
+        assert_eq!(texts(&s), 1);
+        s.expire_due(at(15_000)).unwrap();
+        assert_eq!(texts(&s), 0, "the OneWay text goes at its expiry");
+        assert_eq!(
+            s.oob_events(0, 10).unwrap().len(),
+            1,
+            "OneWay emits no event"
+        );
+    }
+
+    #[test]
+    fn concurrent_verifications_end_a_session_once() {
+        let (_dir, s) = service();
+        let started = s
+            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        let wins = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        s.verify_oob(&ctx(), &started.alrt_pkg_id, &started.otp.0, at(10))
+                            .unwrap()
+                            .rs_stat
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|r| *r == OobStat::Success)
+                .count()
+        });
+        assert_eq!(wins, 1);
+        assert_eq!(s.oob_events(0, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_send_cap_is_a_sliding_window_per_phone() {
+        let (_dir, s) = service();
+        for i in 0..5 {
+            s.start_oob(&ctx(), &two_way("4175556652", 300), at(i))
+                .unwrap();
+        }
+        let capped = s.start_oob(&ctx(), &two_way("4175556652", 300), at(10));
+        assert_eq!(capped.unwrap_err().kind(), Fault::SendCapReached);
+        s.start_oob(&ctx(), &two_way("4175556699", 300), at(10))
+            .unwrap();
+        s.start_oob(&ctx(), &two_way("4175556652", 300), at(600_001))
+            .unwrap();
+    }
+
+    #[test]
+    fn the_otp_is_stored_hashed_and_never_debug_printed() {
+        let (_dir, s) = service();
+        let started = s
+            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        assert!(!format!("{started:?}").contains(started.otp.0.as_str()));
+        let stored = s
+            .storage
+            .read(|c| store::find_session(c, &started.alrt_pkg_id))
+            .unwrap()
+            .unwrap();
+        assert_ne!(stored.otp_hash, started.otp.0.as_str());
+        assert!(!stored.otp_hash.contains(started.otp.0.as_str()));
+        assert!(!stored.sms_template.contains(started.otp.0.as_str()));
+    }
+}

@@ -1,0 +1,571 @@
+//! Out-of-band validation: sessions (hashed OTPs), the SMS outbox/queue with its delivery
+//! attempts, and the "90040" result events with their webhook delivery state.
+//!
+//! Every state change of a session is a conditional UPDATE (`WHERE state = 'Pending'`), so
+//! of two concurrent verifications, a verification and the sweeper, or two processes on one
+//! file, exactly one ends the session; `oob_events.session_pk` is UNIQUE besides.
+
+use diesel::prelude::*;
+
+use super::schema::{oob_events, oob_sessions, sms_attempts, sms_messages};
+use super::{Conn, Error};
+
+/// The state every session starts in and the only one that may change.
+const PENDING: &str = "Pending";
+/// The mode whose sessions verify, expire and emit events.
+const TWO_WAY: &str = "TwoWay";
+
+/// A session to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = oob_sessions)]
+pub struct NewSession<'a> {
+    /// jXchange `AlrtPkgId` (UUID).
+    pub alrt_pkg_id: &'a str,
+    /// The user, when known (lock fallback, or `UsrName` given).
+    pub user_pk: Option<i32>,
+    /// 10 digits. NEVER log it.
+    pub phone_num: &'a str,
+    /// `OneWay` or `TwoWay`.
+    pub mode: &'a str,
+    /// `lock` (fallback of a locked validation) or `explicit` (OOBValidate).
+    pub origin: &'a str,
+    /// `otp` (6 digits) or `otpa` (6 letters or digits).
+    pub otp_kind: &'a str,
+    /// Keyed hash of the OTP.
+    pub otp_hash: &'a str,
+    /// The SMS text with its `<%$otp%>` tag (never the code itself).
+    pub sms_template: &'a str,
+    /// `Pending`.
+    pub state: &'a str,
+    /// `Pending` or `Sent`.
+    pub send_stat: &'a str,
+    /// 0.
+    pub resend_count: i32,
+    /// Expiry, ms.
+    pub expires_at: i64,
+    /// Creation, ms.
+    pub created_at: i64,
+}
+
+/// A stored session.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oob_sessions)]
+pub struct OobSession {
+    /// Row id.
+    pub id: i32,
+    /// jXchange `AlrtPkgId`.
+    pub alrt_pkg_id: String,
+    /// The user, when known.
+    pub user_pk: Option<i32>,
+    /// 10 digits. NEVER log it.
+    pub phone_num: String,
+    /// `OneWay` or `TwoWay`.
+    pub mode: String,
+    /// `lock` or `explicit`.
+    pub origin: String,
+    /// `otp` or `otpa`.
+    pub otp_kind: String,
+    /// Keyed hash of the OTP.
+    pub otp_hash: String,
+    /// The SMS text with its tag.
+    pub sms_template: String,
+    /// Pending, Success, Failed, Expired.
+    pub state: String,
+    /// Pending, Sent, Failed: the last SMS of the session.
+    pub send_stat: String,
+    /// Resends so far.
+    pub resend_count: i32,
+    /// Expiry, ms.
+    pub expires_at: i64,
+    /// Creation, ms.
+    pub created_at: i64,
+    /// When it ended, ms.
+    pub ended_at: Option<i64>,
+}
+
+/// Stores a session; answers its row id.
+pub fn insert_session(conn: &mut Conn, session: &NewSession<'_>) -> Result<i32, Error> {
+    Ok(diesel::insert_into(oob_sessions::table)
+        .values(session)
+        .returning(oob_sessions::id)
+        .get_result(conn)?)
+}
+
+/// The session with this `AlrtPkgId`.
+pub fn find_session(conn: &mut Conn, alrt_pkg_id: &str) -> Result<Option<OobSession>, Error> {
+    Ok(oob_sessions::table
+        .filter(oob_sessions::alrt_pkg_id.eq(alrt_pkg_id))
+        .select(OobSession::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The session with this row id.
+pub fn find_session_by_pk(conn: &mut Conn, id: i32) -> Result<Option<OobSession>, Error> {
+    Ok(oob_sessions::table
+        .find(id)
+        .select(OobSession::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The newest unexpired Pending TwoWay session a locked validation started for a user.
+pub fn find_pending_lock_session(
+    conn: &mut Conn,
+    user_pk: i32,
+    now_ms: i64,
+) -> Result<Option<OobSession>, Error> {
+    Ok(oob_sessions::table
+        .filter(oob_sessions::user_pk.eq(user_pk))
+        .filter(oob_sessions::origin.eq("lock"))
+        .filter(oob_sessions::mode.eq(TWO_WAY))
+        .filter(oob_sessions::state.eq(PENDING))
+        .filter(oob_sessions::expires_at.gt(now_ms))
+        .order(oob_sessions::id.desc())
+        .select(OobSession::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The newest Pending TwoWay session for a phone (the one an SMS reply answers).
+pub fn find_pending_for_phone(
+    conn: &mut Conn,
+    phone_num: &str,
+) -> Result<Option<OobSession>, Error> {
+    Ok(oob_sessions::table
+        .filter(oob_sessions::phone_num.eq(phone_num))
+        .filter(oob_sessions::mode.eq(TWO_WAY))
+        .filter(oob_sessions::state.eq(PENDING))
+        .order(oob_sessions::id.desc())
+        .select(OobSession::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Pending TwoWay sessions whose expiry has passed, oldest first.
+pub fn find_expired_pending(
+    conn: &mut Conn,
+    now_ms: i64,
+    limit: i64,
+) -> Result<Vec<OobSession>, Error> {
+    Ok(oob_sessions::table
+        .filter(oob_sessions::state.eq(PENDING))
+        .filter(oob_sessions::mode.eq(TWO_WAY))
+        .filter(oob_sessions::expires_at.le(now_ms))
+        .order(oob_sessions::id.asc())
+        .limit(limit)
+        .select(OobSession::as_select())
+        .load(conn)?)
+}
+
+/// Ends a Pending session in `state`; false when it had already ended (someone else won).
+pub fn update_session_end(
+    conn: &mut Conn,
+    id: i32,
+    state: &str,
+    now_ms: i64,
+) -> Result<bool, Error> {
+    let rows = diesel::update(
+        oob_sessions::table
+            .find(id)
+            .filter(oob_sessions::state.eq(PENDING)),
+    )
+    .set((
+        oob_sessions::state.eq(state),
+        oob_sessions::ended_at.eq(now_ms),
+    ))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// Replaces the OTP of a Pending, unexpired session for a resend, if fewer than
+/// `max_resends` were made; false otherwise.
+pub fn update_session_resend(
+    conn: &mut Conn,
+    id: i32,
+    otp_hash: &str,
+    max_resends: i32,
+    now_ms: i64,
+) -> Result<bool, Error> {
+    let rows = diesel::update(
+        oob_sessions::table
+            .find(id)
+            .filter(oob_sessions::state.eq(PENDING))
+            .filter(oob_sessions::expires_at.gt(now_ms))
+            .filter(oob_sessions::resend_count.lt(max_resends)),
+    )
+    .set((
+        oob_sessions::otp_hash.eq(otp_hash),
+        oob_sessions::resend_count.eq(oob_sessions::resend_count + 1),
+        oob_sessions::send_stat.eq(PENDING),
+    ))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// Records the delivery state of a session's SMS.
+pub fn update_session_send_stat(conn: &mut Conn, id: i32, send_stat: &str) -> Result<(), Error> {
+    diesel::update(oob_sessions::table.find(id))
+        .set(oob_sessions::send_stat.eq(send_stat))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A message to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = sms_messages)]
+pub struct NewMessage<'a> {
+    /// The session it belongs to.
+    pub session_pk: Option<i32>,
+    /// The user (for the per-user send cap).
+    pub user_pk: Option<i32>,
+    /// 10 digits.
+    pub phone_num: &'a str,
+    /// The text, with the code.
+    pub body: Option<&'a str>,
+    /// `outbox` or `http`.
+    pub provider: &'a str,
+    /// Pending (http) or Sent (outbox).
+    pub state: &'a str,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// When a sender may try it, ms.
+    pub next_attempt_at: i64,
+    /// Creation, ms.
+    pub created_at: i64,
+    /// When delivered, ms.
+    pub sent_at: Option<i64>,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sms_messages)]
+pub struct SmsMessage {
+    /// Row id.
+    pub id: i32,
+    /// The session it belongs to.
+    pub session_pk: Option<i32>,
+    /// The user.
+    pub user_pk: Option<i32>,
+    /// 10 digits.
+    pub phone_num: String,
+    /// The text (cleared after an http delivery ends).
+    pub body: Option<String>,
+    /// `outbox` or `http`.
+    pub provider: String,
+    /// Pending, Sent, Failed.
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// When a sender may try it next, ms.
+    pub next_attempt_at: i64,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Creation, ms.
+    pub created_at: i64,
+    /// When delivered, ms.
+    pub sent_at: Option<i64>,
+}
+
+/// Stores a message; answers its row id.
+pub fn insert_message(conn: &mut Conn, message: &NewMessage<'_>) -> Result<i32, Error> {
+    Ok(diesel::insert_into(sms_messages::table)
+        .values(message)
+        .returning(sms_messages::id)
+        .get_result(conn)?)
+}
+
+/// Messages created since `since_ms` to a phone, and to a user.
+pub fn count_messages_since(
+    conn: &mut Conn,
+    phone_num: &str,
+    user_pk: Option<i32>,
+    since_ms: i64,
+) -> Result<(i64, i64), Error> {
+    let to_phone = sms_messages::table
+        .filter(sms_messages::phone_num.eq(phone_num))
+        .filter(sms_messages::created_at.gt(since_ms))
+        .count()
+        .get_result(conn)?;
+    let to_user = match user_pk {
+        Some(pk) => sms_messages::table
+            .filter(sms_messages::user_pk.eq(pk))
+            .filter(sms_messages::created_at.gt(since_ms))
+            .count()
+            .get_result(conn)?,
+        None => 0,
+    };
+    Ok((to_phone, to_user))
+}
+
+/// The oldest Pending message of `provider` due at `now_ms`.
+pub fn find_due_message(
+    conn: &mut Conn,
+    provider: &str,
+    now_ms: i64,
+) -> Result<Option<SmsMessage>, Error> {
+    Ok(sms_messages::table
+        .filter(sms_messages::state.eq(PENDING))
+        .filter(sms_messages::provider.eq(provider))
+        .filter(sms_messages::next_attempt_at.le(now_ms))
+        .order(sms_messages::id.asc())
+        .select(SmsMessage::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Claims a due message for one attempt by pushing its next attempt to `lease_until_ms`;
+/// false when another sender (thread or process) claimed it first.
+pub fn update_message_claim(
+    conn: &mut Conn,
+    id: i32,
+    now_ms: i64,
+    lease_until_ms: i64,
+) -> Result<bool, Error> {
+    let rows = diesel::update(
+        sms_messages::table
+            .find(id)
+            .filter(sms_messages::state.eq(PENDING))
+            .filter(sms_messages::next_attempt_at.le(now_ms)),
+    )
+    .set(sms_messages::next_attempt_at.eq(lease_until_ms))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone)]
+pub struct AttemptOutcome<'a> {
+    /// Message row id.
+    pub id: i32,
+    /// The message's new state: Pending (retry), Sent or Failed.
+    pub state: &'a str,
+    /// Attempts made, this one included.
+    pub attempts: i32,
+    /// When to retry (Pending), ms.
+    pub next_attempt_at: i64,
+    /// What the attempt answered (`Sent`, `HTTP 500`, `timeout`, ...).
+    pub detail: &'a str,
+    /// When, ms.
+    pub now_ms: i64,
+}
+
+/// Records one attempt and the message's new state; the body is cleared once the message
+/// is Sent or Failed for good, so the code does not outlive its delivery.
+pub fn update_message_attempt(conn: &mut Conn, o: &AttemptOutcome<'_>) -> Result<(), Error> {
+    let result = if o.state == "Sent" { "Sent" } else { "Failed" };
+    diesel::insert_into(sms_attempts::table)
+        .values((
+            sms_attempts::message_pk.eq(o.id),
+            sms_attempts::at.eq(o.now_ms),
+            sms_attempts::result.eq(result),
+            sms_attempts::detail.eq(o.detail),
+        ))
+        .execute(conn)?;
+    let done = o.state != PENDING;
+    let error = (result == "Failed").then_some(o.detail);
+    diesel::update(sms_messages::table.find(o.id))
+        .set((
+            sms_messages::state.eq(o.state),
+            sms_messages::attempts.eq(o.attempts),
+            sms_messages::next_attempt_at.eq(o.next_attempt_at),
+            sms_messages::last_error.eq(error),
+            sms_messages::sent_at.eq((o.state == "Sent").then_some(o.now_ms)),
+        ))
+        .execute(conn)?;
+    if done {
+        diesel::update(sms_messages::table.find(o.id))
+            .set(sms_messages::body.eq(None::<String>))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Once a session has ended its codes are worthless: drops the texts of its messages
+/// (outbox ones included) and gives up those still queued.
+pub fn update_messages_forget(conn: &mut Conn, session_pk: i32) -> Result<(), Error> {
+    let of_session = sms_messages::table.filter(sms_messages::session_pk.eq(session_pk));
+    diesel::update(of_session.filter(sms_messages::state.eq(PENDING)))
+        .set((
+            sms_messages::state.eq("Failed"),
+            sms_messages::last_error.eq("the session ended before delivery"),
+        ))
+        .execute(conn)?;
+    diesel::update(of_session)
+        .set(sms_messages::body.eq(None::<String>))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Messages that still hold their text although their session is past its expiry
+/// (OneWay sessions never end, so their texts are dropped at expiry this way). Driven by
+/// the partial index of messages with a text, which stays small.
+pub fn find_expired_texts(conn: &mut Conn, now_ms: i64, limit: i64) -> Result<Vec<i32>, Error> {
+    Ok(sms_messages::table
+        .inner_join(oob_sessions::table)
+        .filter(sms_messages::body.is_not_null())
+        .filter(oob_sessions::expires_at.le(now_ms))
+        .select(sms_messages::id)
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// Drops the texts of these messages and gives up those still queued: their codes can no
+/// longer be used.
+pub fn update_texts_forget(conn: &mut Conn, ids: &[i32]) -> Result<(), Error> {
+    let these = || sms_messages::table.filter(sms_messages::id.eq_any(ids));
+    diesel::update(these().filter(sms_messages::state.eq(PENDING)))
+        .set((
+            sms_messages::state.eq("Failed"),
+            sms_messages::last_error.eq("the session expired before delivery"),
+        ))
+        .execute(conn)?;
+    diesel::update(these())
+        .set(sms_messages::body.eq(None::<String>))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a message stored in the outbox as its one (successful) attempt.
+pub fn insert_outbox_attempt(conn: &mut Conn, message_pk: i32, now_ms: i64) -> Result<(), Error> {
+    diesel::insert_into(sms_attempts::table)
+        .values((
+            sms_attempts::message_pk.eq(message_pk),
+            sms_attempts::at.eq(now_ms),
+            sms_attempts::result.eq("Sent"),
+            sms_attempts::detail.eq("stored in the outbox"),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Messages with a row id above `after`, oldest first, with their session's `AlrtPkgId`.
+pub fn find_messages(
+    conn: &mut Conn,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(SmsMessage, Option<String>)>, Error> {
+    Ok(sms_messages::table
+        .left_join(oob_sessions::table)
+        .filter(sms_messages::id.gt(i32::try_from(after).unwrap_or(i32::MAX)))
+        .order(sms_messages::id.asc())
+        .limit(limit)
+        .select((
+            SmsMessage::as_select(),
+            oob_sessions::alrt_pkg_id.nullable(),
+        ))
+        .load(conn)?)
+}
+
+/// An event to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = oob_events)]
+pub struct NewEvent<'a> {
+    /// The session that ended.
+    pub session_pk: i32,
+    /// Its `AlrtPkgId`.
+    pub alrt_pkg_id: &'a str,
+    /// Its user, when known.
+    pub usr_name: Option<&'a str>,
+    /// Success, Failed or Expired.
+    pub result: &'a str,
+    /// When it ended, ms.
+    pub at: i64,
+    /// 0.
+    pub attempts: i32,
+    /// When the webhook may first be tried, ms.
+    pub next_attempt_at: i64,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oob_events)]
+pub struct OobEvent {
+    /// Row id: the `EvtId` consumers page with (`after=N`).
+    pub id: i32,
+    /// The session.
+    pub session_pk: i32,
+    /// Its `AlrtPkgId`.
+    pub alrt_pkg_id: String,
+    /// Its user.
+    pub usr_name: Option<String>,
+    /// Success, Failed or Expired.
+    pub result: String,
+    /// When, ms.
+    pub at: i64,
+    /// When the webhook accepted it, ms.
+    pub delivered_at: Option<i64>,
+    /// Webhook attempts so far.
+    pub attempts: i32,
+    /// When the webhook may be tried next, ms.
+    pub next_attempt_at: i64,
+    /// The last webhook failure.
+    pub last_error: Option<String>,
+}
+
+/// Stores the event of an ended session.
+pub fn insert_event(conn: &mut Conn, event: &NewEvent<'_>) -> Result<(), Error> {
+    diesel::insert_into(oob_events::table)
+        .values(event)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Events with an id above `after`, oldest first.
+pub fn find_events(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec<OobEvent>, Error> {
+    Ok(oob_events::table
+        .filter(oob_events::id.gt(i32::try_from(after).unwrap_or(i32::MAX)))
+        .order(oob_events::id.asc())
+        .limit(limit)
+        .select(OobEvent::as_select())
+        .load(conn)?)
+}
+
+/// The oldest undelivered event, if it is due at `now_ms` (events are pushed in order:
+/// a later event never overtakes an earlier one).
+pub fn find_due_event(conn: &mut Conn, now_ms: i64) -> Result<Option<OobEvent>, Error> {
+    let oldest = oob_events::table
+        .filter(oob_events::delivered_at.is_null())
+        .order(oob_events::id.asc())
+        .select(OobEvent::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(oldest.filter(|e| e.next_attempt_at <= now_ms))
+}
+
+/// Claims an event for one webhook attempt (see [`update_message_claim`]).
+pub fn update_event_claim(
+    conn: &mut Conn,
+    id: i32,
+    now_ms: i64,
+    lease_until_ms: i64,
+) -> Result<bool, Error> {
+    let rows = diesel::update(
+        oob_events::table
+            .find(id)
+            .filter(oob_events::delivered_at.is_null())
+            .filter(oob_events::next_attempt_at.le(now_ms)),
+    )
+    .set(oob_events::next_attempt_at.eq(lease_until_ms))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// Records a webhook attempt: delivered, or failed with the time of the next try.
+pub fn update_event_attempt(
+    conn: &mut Conn,
+    id: i32,
+    delivered_at: Option<i64>,
+    next_attempt_at: i64,
+    error: Option<&str>,
+) -> Result<(), Error> {
+    diesel::update(oob_events::table.find(id))
+        .set((
+            oob_events::delivered_at.eq(delivered_at),
+            oob_events::attempts.eq(oob_events::attempts + 1),
+            oob_events::next_attempt_at.eq(next_attempt_at),
+            oob_events::last_error.eq(error),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

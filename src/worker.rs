@@ -1,0 +1,123 @@
+//! Background threads started by `serve`: the OOB expiry sweeper (so Expired events are
+//! emitted even when nobody calls), the http SMS senders, and the event webhook deliverer.
+//!
+//! This is an edge, like `web` and `cli`: it reads the clock and hands `now` to the domain.
+//! Every queue is in the database, so a thread that stops (or a process that is killed)
+//! loses nothing: the next start resumes. [`Workers::stop`] wakes every thread and joins it.
+
+use chrono::Utc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::domain::oob_delivery::Signal;
+use crate::domain::Service;
+
+/// Sender threads of the http provider: a provider that hangs holds one of them for its
+/// timeout; the others keep delivering.
+const SENDERS: usize = 4;
+/// How often idle senders and the webhook thread look for due retries.
+const POLL: Duration = Duration::from_millis(200);
+
+/// The running background threads.
+pub struct Workers {
+    signal: Arc<Signal>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+/// Starts the threads the configuration calls for.
+pub fn start(service: &Arc<Service>, sweep_every: Duration) -> std::io::Result<Workers> {
+    let signal = Arc::clone(&service.oob().signal);
+    let mut handles = Vec::new();
+    let s = Arc::clone(service);
+    handles.push(spawn("oob-sweeper", move || sweep(&s, sweep_every))?);
+    if service.oob().http.is_some() {
+        for i in 0..SENDERS {
+            let s = Arc::clone(service);
+            handles.push(spawn(&format!("sms-sender-{i}"), move || send_sms(&s))?);
+        }
+    }
+    if service.oob().webhook.is_some() {
+        let s = Arc::clone(service);
+        handles.push(spawn("event-webhook", move || push_events(&s))?);
+    }
+    Ok(Workers { signal, handles })
+}
+
+impl Workers {
+    /// Stops every thread and waits for it (at most one provider timeout).
+    pub fn stop(self) {
+        self.signal.stop();
+        for h in self.handles {
+            let _ = h.join();
+        }
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.to_owned()).spawn(f)
+}
+
+fn sweep(service: &Service, every: Duration) {
+    let signal = &service.oob().signal;
+    let mut seen = 0;
+    loop {
+        if let Err(e) = service.expire_due(Utc::now()) {
+            tracing::error!("OOB sweeper: {e}");
+        }
+        // Wake-ups for new work are for the senders; the sweeper keeps its own pace.
+        let next = Instant::now() + every;
+        while let Some(left) = next.checked_duration_since(Instant::now()) {
+            if left.is_zero() {
+                break;
+            }
+            if !signal.wait(&mut seen, left) {
+                return;
+            }
+        }
+    }
+}
+
+fn send_sms(service: &Service) {
+    let signal = &service.oob().signal;
+    let mut seen = 0;
+    loop {
+        match service.claim_sms(Utc::now()) {
+            Ok(Some(m)) => {
+                let result = service.deliver_sms(&m);
+                if let Err(e) = service.record_sms_attempt(&m, &result, Utc::now()) {
+                    tracing::error!("SMS sender: cannot record attempt of message {}: {e}", m.id);
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("SMS sender: {e}"),
+        }
+        if !signal.wait(&mut seen, POLL) {
+            return;
+        }
+    }
+}
+
+fn push_events(service: &Service) {
+    let signal = &service.oob().signal;
+    let mut seen = 0;
+    loop {
+        match service.claim_event(Utc::now()) {
+            Ok(Some(e)) => {
+                let result = service.push_event(&e);
+                if let Err(err) = service.record_event_attempt(&e, &result, Utc::now()) {
+                    tracing::error!("event webhook: cannot record attempt of {}: {err}", e.id);
+                }
+                if result.is_ok() {
+                    continue;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("event webhook: {e}"),
+        }
+        if !signal.wait(&mut seen, POLL) {
+            return;
+        }
+    }
+}
