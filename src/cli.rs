@@ -1,4 +1,5 @@
-//! The `tokend` command line: `serve` (the default), `migrate`, `import`, `apikey create`.
+//! The `tokend` command line: `serve` (the default), `migrate`, `import`, `audit verify`,
+//! `apikey create`.
 //! Every subcommand reads the same configuration as `serve`. Results go to stdout (only
 //! the result, so scripts can capture it); logs go to stderr.
 
@@ -31,11 +32,23 @@ enum Command {
         /// The file; `-` reads standard input.
         file: std::path::PathBuf,
     },
+    /// Check the audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
     /// Manage API keys.
     Apikey {
         #[command(subcommand)]
         action: ApikeyCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check every link of the audit chain; exit 1 naming the first broken row. Read-only,
+    /// safe while the service runs.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +79,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import { file } => import(&settings, &file),
+        Command::Audit {
+            action: AuditCommand::Verify,
+        } => verify_audit(&settings),
         Command::Apikey {
             action: ApikeyCommand::Create { name, scope },
         } => {
@@ -82,6 +98,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Verifies the audit chain; the verdict on stdout, exit 1 when broken.
+fn verify_audit(settings: &Settings) -> anyhow::Result<()> {
+    let service = bootstrap::service(settings)?;
+    let report = service
+        .verify_audit_chain()
+        .context("cannot read the audit trail")?;
+    if let Some((row, why)) = report.broken {
+        println!(
+            "audit chain BROKEN at row {row}: {why} ({} rows before it verified)",
+            report.linked
+        );
+        anyhow::bail!("the audit chain is broken at row {row}");
+    }
+    let head = report.head.map_or_else(
+        || "none".to_owned(),
+        |(id, link)| format!("row {id} {link}"),
+    );
+    println!(
+        "audit chain whole: {} rows verified, {} not linked yet; head: {head}",
+        report.linked, report.unlinked_tail
+    );
+    Ok(())
 }
 
 /// Imports a seed file and prints what happened: counts on stdout, one line per refused

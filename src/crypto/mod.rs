@@ -116,6 +116,7 @@ impl MasterKey {
 const SEED_INFO: &[u8] = b"tokend seed AES-256-GCM v1";
 const INTENT_INFO: &[u8] = b"tokend ActIntentKey HMAC v1";
 const CODE_INFO: &[u8] = b"tokend one-time code hash v1";
+const AUDIT_INFO: &[u8] = b"tokend audit chain HMAC v1";
 
 /// A seed in clear, only ever in memory: zeroed on drop, redacted in `Debug`.
 #[derive(Clone)]
@@ -161,9 +162,20 @@ pub struct SealedSeed {
     pub ciphertext: Vec<u8>,
 }
 
+/// HMAC over the previous link (length-prefixed, so no two inputs collide) and the row.
+fn audit_mac(key: &hmac::Key, previous: &str, row: &[u8]) -> String {
+    let mut ctx = hmac::Context::with_key(key);
+    ctx.update(&(previous.len() as u64).to_be_bytes());
+    ctx.update(previous.as_bytes());
+    ctx.update(row);
+    digest::hex(ctx.sign().as_ref())
+}
+
 struct LoadedKey {
     id: String,
     seal: LessSafeKey,
+    /// Links the audit chain; kept with retired keys so older links still verify.
+    audit: hmac::Key,
 }
 
 /// Every key tokend may use, built once at start-up and shared read-only.
@@ -187,6 +199,7 @@ fn load(key: &MasterKey) -> Result<LoadedKey, Error> {
     Ok(LoadedKey {
         id: key.key_id(),
         seal: LessSafeKey::new(unbound),
+        audit: key.derive(AUDIT_INFO, hmac::HMAC_SHA256)?,
     })
 }
 
@@ -270,6 +283,34 @@ impl Keyring {
     pub fn is_code_hash(&self, message: &[u8], stored: &str) -> bool {
         use subtle::ConstantTimeEq as _;
         bool::from(self.code_hash(message).as_bytes().ct_eq(stored.as_bytes()))
+    }
+
+    /// The audit chain link of a row: `KEYID:HEX` of an HMAC over the previous row's link
+    /// and this row's canonical bytes. Keyed with a key derived from the master key, so
+    /// whoever can write the database but not read the key file cannot forge or re-link
+    /// rows; the key id lets links made before a rotation verify after it.
+    pub fn audit_link(&self, previous: &str, row: &[u8]) -> String {
+        format!(
+            "{}:{}",
+            self.active.id,
+            audit_mac(&self.active.audit, previous, row)
+        )
+    }
+
+    /// Whether `link` is the right link for `previous` and `row`, in constant time.
+    pub fn verify_audit_link(&self, previous: &str, row: &[u8], link: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let Some((id, _)) = link.split_once(':') else {
+            return false;
+        };
+        let Some(key) = std::iter::once(&self.active)
+            .chain(&self.retired)
+            .find(|k| k.id == id)
+        else {
+            return false;
+        };
+        let expected = format!("{id}:{}", audit_mac(&key.audit, previous, row));
+        bool::from(expected.as_bytes().ct_eq(link.as_bytes()))
     }
 
     /// Checks a tag made by [`Keyring::intent_tag`] in constant time.

@@ -6,7 +6,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{to_ms, Context, Error, Service};
-use crate::storage::audit::{find_audit_for_token, insert_audit_event, AuditEvent, NewAuditEvent};
+use crate::storage::audit::{
+    canonical_bytes, find_audit, find_audit_for_token, find_audit_page, insert_audit_event,
+    AuditEvent, AuditFilter, NewAuditEvent,
+};
 use crate::storage::{self, Conn};
 
 /// What one audit row says, apart from who and when.
@@ -49,7 +52,92 @@ pub fn record(
     )
 }
 
+/// What `tokend audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Rows whose link verified.
+    pub linked: u64,
+    /// Rows at the end not linked yet (written by a commit still in flight, or by a
+    /// process without the key); they are linked by the next commit.
+    pub unlinked_tail: u64,
+    /// The first row that breaks the chain, and why.
+    pub broken: Option<(i32, &'static str)>,
+    /// The last verified link: keep it outside the database to detect a truncated trail.
+    pub head: Option<(i32, String)>,
+}
+
+/// Rows read per page while verifying.
+const VERIFY_PAGE: i64 = 10_000;
+
+/// Longest page of `GET /api/v1/audit`.
+pub const MAX_AUDIT_PAGE: i64 = 500;
+
 impl Service {
+    /// Walks the whole trail in id order and checks every link: a changed, inserted or
+    /// removed row breaks the chain at that row.
+    pub fn verify_audit_chain(&self) -> Result<ChainReport, Error> {
+        let mut report = ChainReport {
+            linked: 0,
+            unlinked_tail: 0,
+            broken: None,
+            head: None,
+        };
+        let mut previous = String::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .storage
+                .read(|c| find_audit_page(c, after, VERIFY_PAGE))?;
+            let Some(last) = page.last() else {
+                return Ok(report);
+            };
+            after = last.id;
+            for row in &page {
+                if let Some(why) = self.check_link(&mut report, &previous, row) {
+                    report.broken = Some((row.id, why));
+                    return Ok(report);
+                }
+                if let Some(link) = &row.link {
+                    previous.clone_from(link);
+                    report.head = Some((row.id, link.clone()));
+                }
+            }
+        }
+    }
+
+    /// Checks one row against the previous link; the reason it breaks the chain, if so.
+    fn check_link(
+        &self,
+        report: &mut ChainReport,
+        previous: &str,
+        row: &AuditEvent,
+    ) -> Option<&'static str> {
+        match &row.link {
+            None => {
+                report.unlinked_tail += 1;
+                None
+            }
+            Some(_) if report.unlinked_tail > 0 => {
+                Some("an earlier row has no link but this one has: rows were changed")
+            }
+            Some(link)
+                if self
+                    .keyring
+                    .verify_audit_link(previous, &canonical_bytes(row), link) =>
+            {
+                report.linked += 1;
+                None
+            }
+            Some(_) => Some("the link does not match the row and the previous link"),
+        }
+    }
+
+    /// Audit rows matching `filter`, newest first, at most `limit` (capped).
+    pub fn audit_log(&self, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditEvent>, Error> {
+        let limit = limit.clamp(1, MAX_AUDIT_PAGE);
+        Ok(self.storage.read(|c| find_audit(c, filter, limit))?)
+    }
+
     /// The newest audit rows about a token, newest first.
     pub fn token_history(&self, token_id: &str, limit: i64) -> Result<Vec<AuditEvent>, Error> {
         Ok(self

@@ -23,6 +23,7 @@ pub mod validate;
 pub use error::{Error, Fault};
 
 use chrono::{DateTime, TimeZone as _, Utc};
+use std::sync::Arc;
 
 use crate::crypto::{Keyring, SealedSeed, Seed};
 use crate::otp::OtpParams;
@@ -68,14 +69,20 @@ pub struct Service {
     /// OOB policy, SMS providers and the background threads' signal.
     oob: oob::OobRuntime,
     storage: Storage,
-    keyring: Keyring,
+    keyring: Arc<Keyring>,
     policy: Policy,
     key_cache: api_keys::KeyCache,
 }
 
 impl Service {
-    /// Assembles the service from its parts.
+    /// Assembles the service from its parts, and has every commit link the audit rows it
+    /// wrote with the keyring's audit key (see `audit`).
     pub fn new(storage: Storage, keyring: Keyring, policy: Policy) -> Service {
+        let keyring = Arc::new(keyring);
+        let linker = Arc::clone(&keyring);
+        storage.set_audit_linker(Arc::new(move |previous: &str, row: &[u8]| {
+            linker.audit_link(previous, row)
+        }));
         Service {
             oob: oob::OobRuntime::default(),
             storage,

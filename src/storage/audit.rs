@@ -1,9 +1,15 @@
 //! The audit trail: one row per state change or validation. Never a seed, never a code.
+//!
+//! The rows form a keyed hash chain: each row's `link` is a MAC over the previous row's
+//! link and this row's [`canonical_bytes`]. Links are made by the writer just before each
+//! commit ([`link_pending`]), inside the transaction that wrote the rows, with a function
+//! the domain installs (storage never holds a key). Changing, inserting or deleting a row
+//! in the middle breaks the chain at that row; `tokend audit verify` finds it.
 
 use diesel::prelude::*;
 
 use super::schema::audit_events;
-use super::{Conn, Error};
+use super::{Cached, Conn, Error};
 
 /// An audit row to insert.
 #[derive(Debug, Clone, Insertable)]
@@ -61,6 +67,8 @@ pub struct AuditEvent {
     pub result: String,
     /// Why.
     pub detail: Option<String>,
+    /// The chain link (see [`canonical_bytes`]); `None` until the commit that links it.
+    pub link: Option<String>,
 }
 
 /// Appends one row.
@@ -83,4 +91,178 @@ pub fn find_audit_for_token(
         .limit(limit)
         .select(AuditEvent::as_select())
         .load(conn)?)
+}
+
+/// The bytes a row's link covers: every column but the link, each length-prefixed and
+/// with `None` distinct from an empty string, so no two different rows share them.
+pub fn canonical_bytes(row: &AuditEvent) -> Vec<u8> {
+    fn text(out: &mut Vec<u8>, value: Option<&str>) {
+        match value {
+            None => out.push(0),
+            Some(s) => {
+                out.push(1);
+                out.extend_from_slice(&(s.len() as u64).to_be_bytes());
+                out.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(&i64::from(row.id).to_be_bytes());
+    out.extend_from_slice(&row.at.to_be_bytes());
+    for value in [
+        Some(row.actor.as_str()),
+        row.audit_usr_id.as_deref(),
+        row.audit_ws_id.as_deref(),
+        row.tracking_id.as_deref(),
+        row.bus_correl_id.as_deref(),
+        Some(row.action.as_str()),
+        row.token_id.as_deref(),
+        row.usr_name.as_deref(),
+        Some(row.result.as_str()),
+        row.detail.as_deref(),
+    ] {
+        text(&mut out, value);
+    }
+    out
+}
+
+/// Makes a row's link from the previous link and the row's canonical bytes.
+pub type Linker = dyn Fn(&str, &[u8]) -> String + Send + Sync;
+
+/// Links every row that has no link yet, in id order, continuing from the last linked
+/// row. Runs inside the write transaction, just before its commit.
+pub fn link_pending(conn: &mut Conn, linker: &Linker) -> Result<(), Error> {
+    let pending: Vec<AuditEvent> = audit_events::table
+        .filter(audit_events::link.is_null())
+        .order(audit_events::id.asc())
+        .select(AuditEvent::as_select())
+        .load(conn)?;
+    let Some(first) = pending.first() else {
+        return Ok(());
+    };
+    let mut previous: String = audit_events::table
+        .filter(audit_events::id.lt(first.id))
+        .order(audit_events::id.desc())
+        .select(audit_events::link)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten()
+        .unwrap_or_default();
+    for row in &pending {
+        let link = linker(&previous, &canonical_bytes(row));
+        Cached(diesel::update(audit_events::table.find(row.id)).set(audit_events::link.eq(&link)))
+            .execute(conn)?;
+        previous = link;
+    }
+    Ok(())
+}
+
+/// Up to `limit` rows with ids above `after`, oldest first: the verifier's pages.
+pub fn find_audit_page(conn: &mut Conn, after: i32, limit: i64) -> Result<Vec<AuditEvent>, Error> {
+    Ok(audit_events::table
+        .filter(audit_events::id.gt(after))
+        .order(audit_events::id.asc())
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)?)
+}
+
+/// What `GET /api/v1/audit` filters on; every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Rows about this user.
+    pub usr_name: Option<String>,
+    /// Rows about this token.
+    pub token_id: Option<String>,
+    /// Rows of this action.
+    pub action: Option<String>,
+    /// Rows at or after this time, ms.
+    pub from_ms: Option<i64>,
+    /// Rows before this time, ms.
+    pub to_ms: Option<i64>,
+    /// Rows with ids below this one (the previous page's last id).
+    pub before_id: Option<i32>,
+}
+
+/// Up to `limit` rows matching `filter`, newest first.
+pub fn find_audit(
+    conn: &mut Conn,
+    filter: &AuditFilter,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, Error> {
+    let mut query = audit_events::table
+        .select(AuditEvent::as_select())
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(usr) = &filter.usr_name {
+        query = query.filter(audit_events::usr_name.eq(usr.clone()));
+    }
+    if let Some(token) = &filter.token_id {
+        query = query.filter(audit_events::token_id.eq(token.clone()));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_events::action.eq(action.clone()));
+    }
+    if let Some(from) = filter.from_ms {
+        query = query.filter(audit_events::at.ge(from));
+    }
+    if let Some(to) = filter.to_ms {
+        query = query.filter(audit_events::at.lt(to));
+    }
+    if let Some(before) = filter.before_id {
+        query = query.filter(audit_events::id.lt(before));
+    }
+    Ok(query.load(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::test_support::temp_storage;
+
+    fn event(detail: Option<&str>) -> NewAuditEvent<'_> {
+        NewAuditEvent {
+            at: 1,
+            actor: "t",
+            audit_usr_id: None,
+            audit_ws_id: None,
+            tracking_id: None,
+            bus_correl_id: None,
+            action: "validate",
+            token_id: None,
+            usr_name: None,
+            result: "Success",
+            detail,
+        }
+    }
+
+    #[test]
+    fn rows_are_linked_in_order_each_to_the_previous_link_at_commit() {
+        let (_dir, storage) = temp_storage();
+        storage.set_audit_linker(std::sync::Arc::new(|previous: &str, row: &[u8]| {
+            format!("{previous}+{}", row.len())
+        }));
+        storage
+            .write(|c| {
+                insert_audit_event(c, &event(None))?;
+                insert_audit_event(c, &event(Some("")))?;
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        storage
+            .write(|c| insert_audit_event(c, &event(Some("x"))))
+            .unwrap();
+        let rows = storage.read(|c| find_audit_page(c, 0, 10)).unwrap();
+        let links: Vec<String> = rows.iter().map(|r| r.link.clone().unwrap()).collect();
+        let len = |i: usize| canonical_bytes(&rows[i]).len();
+        assert_eq!(links[0], format!("+{}", len(0)));
+        assert_eq!(links[1], format!("{}+{}", links[0], len(1)));
+        assert_eq!(links[2], format!("{}+{}", links[1], len(2)));
+        // None and an empty string are different rows.
+        assert_ne!(
+            canonical_bytes(&rows[0])[16..],
+            canonical_bytes(&rows[1])[16..]
+        );
+    }
 }

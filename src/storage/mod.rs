@@ -152,6 +152,12 @@ impl Storage {
         Ok(())
     }
 
+    /// Installs the function that links audit rows (see `audit`): from now on every
+    /// commit links the rows it wrote, in the same transaction.
+    pub fn set_audit_linker(&self, linker: Arc<audit::Linker>) {
+        self.writer.set_linker(linker);
+    }
+
     /// Runs read-only work on a pooled connection.
     pub fn read<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, Error>) -> Result<T, Error> {
         let mut conn = self.conn()?;

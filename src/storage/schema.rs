@@ -25,6 +25,7 @@ diesel::table! {
         usr_name -> Nullable<Text>,
         result -> Text,
         detail -> Nullable<Text>,
+        link -> Nullable<Text>,
     }
 }
 

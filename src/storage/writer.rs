@@ -17,8 +17,9 @@ use diesel::result::Error as DieselError;
 use diesel::{Connection as _, SqliteConnection};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
+use super::audit::{self, Linker};
 use super::Error;
 
 /// A batch is committed after this many jobs even if more are queued, so a steady stream
@@ -56,6 +57,8 @@ pub(super) struct Writer {
     finished: Condvar,
     /// Callers waiting for the mutex: while any is, the holder does not commit.
     queued: AtomicUsize,
+    /// Links new audit rows before each commit, once the domain has installed it.
+    linker: RwLock<Option<Arc<Linker>>>,
     /// Opens a replacement connection after a panic left the old one mid-transaction.
     reopen: Box<dyn Fn() -> Result<SqliteConnection, Error> + Send + Sync>,
 }
@@ -81,6 +84,7 @@ impl Writer {
             outcomes: Mutex::new(Outcomes::default()),
             finished: Condvar::new(),
             queued: AtomicUsize::new(0),
+            linker: RwLock::new(None),
             reopen,
         })
     }
@@ -138,15 +142,35 @@ impl Writer {
         }
     }
 
-    /// Commits the open batch (rolling it back if the commit fails) and wakes its waiters.
+    /// From now on, every commit first links the audit rows it wrote.
+    pub(super) fn set_linker(&self, linker: Arc<Linker>) {
+        if let Ok(mut slot) = self.linker.write() {
+            *slot = Some(linker);
+        }
+    }
+
+    /// Links the batch's audit rows, if a linker is installed.
+    fn link(&self, state: &mut State) -> Result<(), Error> {
+        let linker = self.linker.read().ok().and_then(|l| l.clone());
+        match linker {
+            Some(linker) => audit::link_pending(&mut state.conn, &*linker),
+            None => Ok(()),
+        }
+    }
+
+    /// Links the batch's audit rows and commits the batch (rolling it back if either
+    /// fails), then wakes its waiters.
     fn commit(&self, state: &mut State) {
-        let failure = match AnsiTransactionManager::commit_transaction(&mut state.conn) {
+        let committed = self.link(state).and_then(|()| {
+            AnsiTransactionManager::commit_transaction(&mut state.conn).map_err(Error::from)
+        });
+        let failure = match committed {
             Ok(()) => None,
             Err(e) => {
                 // A failed COMMIT may leave the transaction open; end it so the next batch
                 // starts clean. Nothing of this batch is on disk either way.
                 let _ = AnsiTransactionManager::rollback_transaction(&mut state.conn);
-                Some(Error::from(e).to_string())
+                Some(e.to_string())
             }
         };
         state.open = false;

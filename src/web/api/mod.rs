@@ -4,6 +4,7 @@
 //! domain types → run the domain operation on a blocking thread → answer with the echoed
 //! header. Faults at any step answer through `fault::ApiFault`.
 
+pub mod audit;
 pub mod auth;
 pub mod envelope;
 pub mod fault;
@@ -27,6 +28,7 @@ use fault::ApiFault;
 pub fn routes() -> Vec<Route> {
     [
         tokens::routes(),
+        audit::routes(),
         validate::routes(),
         inquiry::routes(),
         lifecycle::routes(),

@@ -344,3 +344,12 @@ fn independent_totp_matches_rfc6238_vectors() {
         "005924"
     );
 }
+
+/// Runs one SQL statement on a data directory's database, as someone with write access to
+/// the file (and not to the key) could; answers the rows it changed.
+pub fn tamper(data_dir: &Path, statement: &str) -> usize {
+    use diesel::prelude::*;
+    let path = data_dir.join("tokend.sqlite");
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    diesel::sql_query(statement).execute(&mut conn).unwrap()
+}

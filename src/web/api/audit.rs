@@ -1,0 +1,166 @@
+//! `GET /api/v1/audit` — the audit trail, newest first, filtered and paged (scope
+//! `manage`). Query parameters use the jXchange element names: `UsrName`, `TokenId`,
+//! `Action`, `FromDt` and `ToDt` (RFC 3339), `Before` (the previous page's last
+//! `AuditId`) and `Limit` (1–500, default 100).
+
+use rocket::{get, routes, Route, State};
+use serde::Serialize;
+use std::sync::Arc;
+
+use super::envelope::{Jx, JxHdr};
+use super::fault::ApiFault;
+use super::{authorize, blocking, iso8601, Caller};
+use crate::domain::api_keys::Scope;
+use crate::domain::{from_ms, Error, Fault, Service};
+use crate::storage::audit::{AuditEvent, AuditFilter};
+
+/// The audit route.
+pub fn routes() -> Vec<Route> {
+    routes![audit]
+}
+
+/// Page length when `Limit` is absent.
+const DEFAULT_PAGE: i64 = 100;
+
+/// One audit row as the API shows it (everything but the chain link's internals).
+#[derive(Debug, Serialize)]
+pub struct AuditRow {
+    #[serde(rename = "AuditId")]
+    id: i32,
+    #[serde(rename = "AuditDt")]
+    at: Option<String>,
+    #[serde(rename = "Actor")]
+    actor: String,
+    #[serde(rename = "AuditUsrId", skip_serializing_if = "Option::is_none")]
+    audit_usr_id: Option<String>,
+    #[serde(rename = "AuditWsId", skip_serializing_if = "Option::is_none")]
+    audit_ws_id: Option<String>,
+    #[serde(rename = "jXLogTrackingId", skip_serializing_if = "Option::is_none")]
+    tracking_id: Option<String>,
+    #[serde(rename = "BusCorrelId", skip_serializing_if = "Option::is_none")]
+    bus_correl_id: Option<String>,
+    #[serde(rename = "Action")]
+    action: String,
+    #[serde(rename = "TokenId", skip_serializing_if = "Option::is_none")]
+    token_id: Option<String>,
+    #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]
+    usr_name: Option<String>,
+    #[serde(rename = "Result")]
+    result: String,
+    #[serde(rename = "Detail", skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    /// Whether the row is linked into the chain yet.
+    #[serde(rename = "Linked")]
+    linked: bool,
+}
+
+impl From<AuditEvent> for AuditRow {
+    fn from(e: AuditEvent) -> AuditRow {
+        AuditRow {
+            id: e.id,
+            at: from_ms(e.at).map(iso8601),
+            actor: e.actor,
+            audit_usr_id: e.audit_usr_id,
+            audit_ws_id: e.audit_ws_id,
+            tracking_id: e.tracking_id,
+            bus_correl_id: e.bus_correl_id,
+            action: e.action,
+            token_id: e.token_id,
+            usr_name: e.usr_name,
+            result: e.result,
+            detail: e.detail,
+            linked: e.link.is_some(),
+        }
+    }
+}
+
+/// A page of the trail; `Before` for the next page when there may be more.
+#[derive(Debug, Serialize)]
+pub struct AuditRs {
+    #[serde(rename = "AuditArray")]
+    rows: Vec<AuditRow>,
+    #[serde(rename = "NextBefore", skip_serializing_if = "Option::is_none")]
+    next_before: Option<i32>,
+}
+
+/// A bad query parameter: fault 7001 naming it.
+fn invalid(elem: &str, value: &str, expected: &str) -> Error {
+    Error::at(Fault::InvalidValue, elem)
+        .with_value(value.chars().take(64).collect::<String>())
+        .with_detail(format!("({expected})"))
+}
+
+fn time_ms(elem: &str, value: Option<&str>) -> Result<Option<i64>, Error> {
+    value
+        .map(|v| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.timestamp_millis())
+                .map_err(|_| invalid(elem, v, "an RFC 3339 time, e.g. 2026-11-23T10:00:00Z"))
+        })
+        .transpose()
+}
+
+fn number<T: std::str::FromStr + PartialOrd>(
+    elem: &str,
+    value: Option<&str>,
+    range: std::ops::RangeInclusive<T>,
+    expected: &str,
+) -> Result<Option<T>, Error> {
+    value
+        .map(|v| {
+            v.parse::<T>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| invalid(elem, v, expected))
+        })
+        .transpose()
+}
+
+fn text(value: Option<&str>) -> Option<String> {
+    value.filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+#[allow(non_snake_case)]
+#[get("/audit?<UsrName>&<TokenId>&<Action>&<FromDt>&<ToDt>&<Before>&<Limit>")]
+#[allow(clippy::too_many_arguments)]
+async fn audit(
+    caller: Result<Caller, Error>,
+    UsrName: Option<&str>,
+    TokenId: Option<&str>,
+    Action: Option<&str>,
+    FromDt: Option<&str>,
+    ToDt: Option<&str>,
+    Before: Option<&str>,
+    Limit: Option<&str>,
+    service: &State<Arc<Service>>,
+) -> Result<Jx<AuditRs>, ApiFault> {
+    let hdr = JxHdr::generated();
+    authorize(caller, Scope::Manage, &hdr)?;
+    let fault = |e| ApiFault::new(&hdr, e);
+    let filter = (|| {
+        Ok::<_, Error>(AuditFilter {
+            usr_name: text(UsrName),
+            token_id: text(TokenId),
+            action: text(Action),
+            from_ms: time_ms("FromDt", FromDt)?,
+            to_ms: time_ms("ToDt", ToDt)?,
+            before_id: number("Before", Before, 1..=i32::MAX, "a positive AuditId")?,
+        })
+    })()
+    .map_err(fault)?;
+    let limit = number("Limit", Limit, 1..=500, "1 to 500")
+        .map_err(fault)?
+        .unwrap_or(DEFAULT_PAGE);
+    let rows = blocking(service, move |s| s.audit_log(&filter, limit))
+        .await
+        .map_err(fault)?;
+    let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) == limit;
+    let next_before = full.then(|| rows.last().map(|r| r.id)).flatten();
+    Ok(Jx {
+        hdr,
+        body: AuditRs {
+            rows: rows.into_iter().map(AuditRow::from).collect(),
+            next_before,
+        },
+    })
+}
