@@ -64,6 +64,24 @@ pub struct Context {
     pub inst_rt_id: Option<String>,
 }
 
+/// What `/health` reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Health {
+    /// The database answered.
+    pub database: bool,
+    /// Every migration is applied.
+    pub migrations_current: bool,
+    /// The clock is not behind what the trail already recorded.
+    pub clock_sane: bool,
+}
+
+impl Health {
+    /// All checks passed.
+    pub fn ok(self) -> bool {
+        self.database && self.migrations_current && self.clock_sane
+    }
+}
+
 /// The service: storage, keys and policy, built once at start-up.
 pub struct Service {
     /// OOB policy, SMS providers and the background threads' signal.
@@ -98,9 +116,35 @@ impl Service {
         self
     }
 
-    /// Whether the database answers and has every migration applied.
-    pub fn is_healthy(&self) -> Result<bool, Error> {
-        Ok(self.storage.read(storage::migrate::is_current)?)
+    /// What the metrics endpoint reports from the database, and the reading pool's
+    /// (open, idle) connections.
+    pub fn stats(&self) -> Result<(storage::stats::Snapshot, (u32, u32)), Error> {
+        let snapshot = self.storage.read(storage::stats::snapshot)?;
+        Ok((snapshot, self.storage.pool_state()))
+    }
+
+    /// Whether the database answers, has every migration applied, and the clock is sane:
+    /// not before the newest audit row by more than a minute (a clock set back would
+    /// shift every TOTP window and make the replay guard refuse good codes) and not
+    /// before 2024.
+    pub fn health(&self, now: DateTime<Utc>) -> Health {
+        let read = self.storage.read(|c| {
+            Ok((
+                storage::migrate::is_current(c)?,
+                storage::audit::latest_audit_at(c)?,
+            ))
+        });
+        let Ok((migrations_current, latest)) = read else {
+            return Health::default();
+        };
+        let now_ms = to_ms(now);
+        let clock_sane = now_ms >= 1_704_067_200_000 // 2024-01-01
+            && latest.is_none_or(|at| now_ms >= at - 60_000);
+        Health {
+            database: true,
+            migrations_current,
+            clock_sane,
+        }
     }
 
     /// The policy in force.

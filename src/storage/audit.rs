@@ -157,6 +157,13 @@ pub fn link_pending(conn: &mut Conn, linker: &Linker) -> Result<(), Error> {
     Ok(())
 }
 
+/// The latest time the trail records, ms (`None` on an empty trail); an index search.
+pub fn latest_audit_at(conn: &mut Conn) -> Result<Option<i64>, Error> {
+    Ok(audit_events::table
+        .select(diesel::dsl::max(audit_events::at))
+        .first::<Option<i64>>(conn)?)
+}
+
 /// Up to `limit` rows with ids above `after`, oldest first: the verifier's pages.
 pub fn find_audit_page(conn: &mut Conn, after: i32, limit: i64) -> Result<Vec<AuditEvent>, Error> {
     Ok(audit_events::table

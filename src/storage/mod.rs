@@ -16,6 +16,7 @@ pub mod meta;
 pub mod migrate;
 pub mod oob;
 pub mod schema;
+pub mod stats;
 pub mod temp_codes;
 pub mod tokens;
 pub mod users;
@@ -156,6 +157,12 @@ impl Storage {
     /// commit links the rows it wrote, in the same transaction.
     pub fn set_audit_linker(&self, linker: Arc<audit::Linker>) {
         self.writer.set_linker(linker);
+    }
+
+    /// Connections of the reading pool: (open, idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
     }
 
     /// Runs read-only work on a pooled connection.

@@ -3,6 +3,7 @@
 //! Imports: rocket, serde, domain, types. Never diesel, never ring.
 
 pub mod api;
+pub mod metrics;
 pub mod status;
 
 use rocket::fairing::AdHoc;
@@ -19,9 +20,13 @@ pub const LISTENING: &str = "tokend listening on http://";
 
 /// Builds the Rocket instance from its configuration and the service.
 pub fn build(figment: Figment, service: Arc<Service>) -> Rocket<Build> {
+    let metrics = Arc::new(metrics::Metrics::new());
     rocket::custom(figment)
         .manage(service)
+        .manage(Arc::clone(&metrics))
+        .attach(metrics::Timing(metrics))
         .mount("/", status::routes())
+        .mount("/", metrics::routes())
         .mount("/api/v1", api::routes())
         .register("/", api::fault::catchers())
         .attach(AdHoc::on_response("no-store on API answers", |req, res| {

@@ -1,6 +1,6 @@
 //! Service status routes outside the jXchange API: `/` (a static description, the
 //! cheapest route: the floor of the HTTP stack in benchmarks) and `/health` (the database
-//! answers and its migrations are current).
+//! answers, its migrations are current, the clock is sane).
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
@@ -37,28 +37,44 @@ fn index() -> Json<About> {
 
 /// What `/health` answers.
 #[derive(Serialize)]
-pub struct Health {
+pub struct HealthRs {
     #[serde(rename = "Status")]
     status: &'static str,
     #[serde(rename = "Database")]
     database: &'static str,
+    #[serde(rename = "Migrations")]
+    migrations: &'static str,
+    #[serde(rename = "Clock")]
+    clock: &'static str,
 }
 
-#[get("/health")]
-async fn health(service: &State<Arc<Service>>) -> (Status, Json<Health>) {
-    let ok = super::api::blocking(service, |s| s.is_healthy())
-        .await
-        .unwrap_or(false);
-    let (status, text) = if ok {
-        (Status::Ok, "ok")
+fn word(ok: bool) -> &'static str {
+    if ok {
+        "ok"
     } else {
-        (Status::ServiceUnavailable, "unavailable")
+        "unavailable"
+    }
+}
+
+/// 200 when the database answers, its migrations are current and the clock is sane;
+/// 503 naming what is not.
+#[get("/health")]
+async fn health(service: &State<Arc<Service>>) -> (Status, Json<HealthRs>) {
+    let health = super::api::blocking(service, |s| Ok(s.health(chrono::Utc::now())))
+        .await
+        .unwrap_or_default();
+    let status = if health.ok() {
+        Status::Ok
+    } else {
+        Status::ServiceUnavailable
     };
     (
         status,
-        Json(Health {
-            status: text,
-            database: text,
+        Json(HealthRs {
+            status: word(health.ok()),
+            database: word(health.database),
+            migrations: word(health.migrations_current),
+            clock: word(health.clock_sane),
         }),
     )
 }

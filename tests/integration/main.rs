@@ -15,6 +15,7 @@ mod api_tokens;
 mod api_validate;
 mod cli;
 mod crash;
+mod ops;
 mod restart;
 mod sink;
 mod support;

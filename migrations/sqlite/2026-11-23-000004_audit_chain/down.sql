@@ -1,3 +1,4 @@
+DROP INDEX audit_events_by_at;
 DROP INDEX audit_events_by_action;
 DROP INDEX audit_events_by_usr;
 DROP INDEX audit_events_unlinked;

@@ -7,3 +7,5 @@ CREATE INDEX audit_events_unlinked ON audit_events (id) WHERE link IS NULL;
 -- Filters of GET /api/v1/audit.
 CREATE INDEX audit_events_by_usr ON audit_events (usr_name);
 CREATE INDEX audit_events_by_action ON audit_events (action);
+-- Time filters, and /health's check that the clock is not behind the newest row.
+CREATE INDEX audit_events_by_at ON audit_events (at);

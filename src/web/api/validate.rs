@@ -16,6 +16,7 @@ use crate::domain::oob::Fallback;
 use crate::domain::validate::ValidateRequest;
 use crate::domain::{Error, Service};
 use crate::types::RsStat;
+use crate::web::metrics::Metrics;
 
 /// The validation route.
 pub fn routes() -> Vec<Route> {
@@ -80,6 +81,7 @@ async fn validate(
     caller: Result<Caller, Error>,
     rq: JxRequest<ValidateRq>,
     service: &State<Arc<Service>>,
+    metrics: &State<Arc<Metrics>>,
 ) -> Result<Jx<ValidateRs>, ApiFault> {
     let hdr = rq.hdr;
     let caller = authorize(caller, Scope::Validate, &hdr)?;
@@ -91,6 +93,7 @@ async fn validate(
     })
     .await
     .map_err(fault)?;
+    metrics.validation(v.rs_stat);
     let (oob, oob_reason) = match fallback {
         Fallback::NotNeeded => (None, None),
         Fallback::Unavailable(why) => (None, Some(why)),

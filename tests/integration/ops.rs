@@ -1,0 +1,78 @@
+//! What operations watch: `/health` (database, migrations, clock) and `/metrics`.
+
+use crate::support::{tamper, totp, wrong_code, TestServer};
+
+fn get_text(server: &TestServer, path: &str) -> (u16, String) {
+    let (status, _, _, body) = server.get(path);
+    (status, String::from_utf8(body).unwrap())
+}
+
+/// The value of one sample line (`name{labels} value`), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn metrics_count_validations_locks_and_requests_per_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(dir.path(), &[("ROCKET_LOCK_AFTER_FAILURES", "2")]).unwrap();
+    let (_, seed, step) = server.enroll_active("mia");
+    assert_eq!(
+        server.validate("mia", &totp(&seed, "SHA1", 6, step + 1))["RsStat"],
+        "Success"
+    );
+    let bad = wrong_code(&seed);
+    assert_eq!(server.validate("mia", &bad)["RsStat"], "Failed");
+    assert_eq!(server.validate("mia", &bad)["RsStat"], "Locked");
+
+    let (status, text) = get_text(&server, "/metrics");
+    assert_eq!(status, 200, "{text}");
+    let expect = |series: &str, value: f64| {
+        assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");
+    };
+    expect(r#"tokend_validations_total{result="Success"}"#, 1.0);
+    expect(r#"tokend_validations_total{result="Failed"}"#, 1.0);
+    expect(r#"tokend_validations_total{result="Locked"}"#, 1.0);
+    expect("tokend_locked_bindings", 1.0);
+    expect("tokend_event_backlog", 0.0);
+    expect("tokend_audit_unlinked_rows", 0.0);
+    expect(
+        r#"tokend_http_requests_total{route="validate",method="POST",status="200"}"#,
+        3.0,
+    );
+    expect(
+        r#"tokend_http_request_duration_seconds_count{route="validate"}"#,
+        3.0,
+    );
+    assert!(sample(&text, r#"tokend_db_pool_connections{state="idle"}"#).is_some());
+    assert!(
+        !text.contains("mia") && !text.contains(&bad),
+        "no user, no code"
+    );
+}
+
+#[test]
+fn health_names_a_clock_behind_the_trail() {
+    let mut server = TestServer::start();
+    let (status, _, _, body) = server.get("/health");
+    let health: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{health}");
+    for part in ["Status", "Database", "Migrations", "Clock"] {
+        assert_eq!(health[part], "ok", "{health}");
+    }
+    server.enroll("leo");
+    server.stop();
+    // The trail says something happened tomorrow: this machine's clock is a day behind.
+    let tomorrow = (chrono::Utc::now().timestamp_millis() + 86_400_000).to_string();
+    tamper(
+        &server.data_dir,
+        &format!("UPDATE audit_events SET at = {tomorrow}"),
+    );
+    let server = TestServer::start_in(&server.data_dir, &[]).unwrap();
+    let (status, _, _, body) = server.get("/health");
+    let health: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 503, "{health}");
+    assert_eq!(health["Clock"], "unavailable", "{health}");
+    assert_eq!(health["Database"], "ok", "{health}");
+}
