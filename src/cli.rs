@@ -170,7 +170,7 @@ fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Resu
     };
     let sweep_every = std::time::Duration::from_millis(settings.oob_sweep_interval_ms);
     let workers = worker::start(&service, sweep_every).context("cannot start workers")?;
-    let served = rocket::execute(web::build(figment, service).launch())
+    let served = rocket::execute(web::build(figment, service, settings.limits()).launch())
         .map(drop)
         .map_err(|e| anyhow::anyhow!("the server stopped: {e}"));
     workers.stop();

@@ -91,6 +91,15 @@ pub struct Settings {
     /// Bearer token for the event webhook (redacted in Debug).
     #[serde(default)]
     pub event_webhook_token: Option<SecretText>,
+    /// Validate and OOB requests per second per API key (0: no limit, the default).
+    #[serde(default)]
+    pub rate_key_per_sec: u32,
+    /// Validations per minute per user (0: no limit).
+    #[serde(default = "default_rate_user_per_min")]
+    pub rate_user_per_min: u32,
+    /// Failed validations per minute per API key, across users (0: no limit).
+    #[serde(default = "default_rate_key_failures_per_min")]
+    pub rate_key_failures_per_min: u32,
 }
 
 /// A configured secret (a provider token): never printed, not even by `Debug`.
@@ -111,6 +120,12 @@ impl std::fmt::Debug for SecretText {
     }
 }
 
+fn default_rate_user_per_min() -> u32 {
+    120
+}
+fn default_rate_key_failures_per_min() -> u32 {
+    600
+}
 fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
 }
@@ -188,6 +203,9 @@ const APP_KEYS: &[&str] = &[
     "oob_sweep_interval_ms",
     "event_webhook_url",
     "event_webhook_token",
+    "rate_key_per_sec",
+    "rate_user_per_min",
+    "rate_key_failures_per_min",
 ];
 
 /// Rocket's own keys (Rocket 0.5 configuration guide).
@@ -326,6 +344,15 @@ impl Settings {
     }
 
     /// The domain's slice of the settings.
+    /// The rate limits of the web edge.
+    pub fn limits(&self) -> crate::web::limits::LimitConfig {
+        crate::web::limits::LimitConfig {
+            key_per_sec: self.rate_key_per_sec,
+            user_per_min: self.rate_user_per_min,
+            key_failures_per_min: self.rate_key_failures_per_min,
+        }
+    }
+
     pub fn policy(&self) -> Policy {
         Policy {
             issuer: self.issuer.clone(),

@@ -78,6 +78,8 @@ pub enum Fault {
     ResendLimit,
     /// 7054 — an OOB OTP must be 6 ASCII digits or letters.
     OtpFormat,
+    /// 7060 — a rate limit (per API key, per user, or failed validations per key).
+    RateLimited,
     /// 7090 — the database is busy; retry.
     Busy,
     /// 7099 — an internal error; the jXLogTrackingId identifies it in the logs.
@@ -120,6 +122,7 @@ impl Fault {
         Fault::SendCapReached,
         Fault::ResendLimit,
         Fault::OtpFormat,
+        Fault::RateLimited,
         Fault::Busy,
         Fault::Internal,
     ];
@@ -160,6 +163,7 @@ impl Fault {
             Fault::SendCapReached => 7052,
             Fault::ResendLimit => 7053,
             Fault::OtpFormat => 7054,
+            Fault::RateLimited => 7060,
             Fault::Busy => 7090,
             Fault::Internal => 7099,
         }
@@ -205,6 +209,7 @@ impl Fault {
             Fault::SendCapReached => "Too many SMS were sent to this user or phone; retry later.",
             Fault::ResendLimit => "The out-of-band session has no resends left.",
             Fault::OtpFormat => "An OTP must be 6 ASCII digits or letters.",
+            Fault::RateLimited => "Too many requests; retry after the time given.",
             Fault::Busy => "The service is busy; retry the request.",
             Fault::Internal => "Internal error; quote the jXLogTrackingId to support.",
         }

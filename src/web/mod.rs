@@ -3,6 +3,7 @@
 //! Imports: rocket, serde, domain, types. Never diesel, never ring.
 
 pub mod api;
+pub mod limits;
 pub mod metrics;
 pub mod status;
 
@@ -19,10 +20,15 @@ use crate::domain::Service;
 pub const LISTENING: &str = "tokend listening on http://";
 
 /// Builds the Rocket instance from its configuration and the service.
-pub fn build(figment: Figment, service: Arc<Service>) -> Rocket<Build> {
+pub fn build(
+    figment: Figment,
+    service: Arc<Service>,
+    limits: limits::LimitConfig,
+) -> Rocket<Build> {
     let metrics = Arc::new(metrics::Metrics::new());
     rocket::custom(figment)
         .manage(service)
+        .manage(Arc::new(limits::Limits::new(limits)))
         .manage(Arc::clone(&metrics))
         .attach(metrics::Timing(metrics))
         .mount("/", status::routes())

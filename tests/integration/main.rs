@@ -16,6 +16,7 @@ mod api_validate;
 mod cli;
 mod crash;
 mod ops;
+mod rate_limits;
 mod restart;
 mod sink;
 mod support;

@@ -46,7 +46,7 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::NoVerificationValue
         | Fault::ExpSecRange
         | Fault::OtpFormat => Status::UnprocessableEntity,
-        Fault::SendCapReached | Fault::ResendLimit => Status::TooManyRequests,
+        Fault::SendCapReached | Fault::ResendLimit | Fault::RateLimited => Status::TooManyRequests,
         Fault::Busy => Status::ServiceUnavailable,
         Fault::Internal => Status::InternalServerError,
     }
@@ -59,6 +59,8 @@ pub struct ApiFault {
     pub hdr: Box<JxHdr>,
     /// What went wrong.
     pub error: Error,
+    /// `Retry-After` seconds, for rate limits.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiFault {
@@ -67,6 +69,15 @@ impl ApiFault {
         ApiFault {
             hdr: Box::new(hdr.clone()),
             error,
+            retry_after: None,
+        }
+    }
+
+    /// A rate limit's fault, with its `Retry-After`.
+    pub fn limited(hdr: &JxHdr, limited: crate::web::limits::Limited) -> ApiFault {
+        ApiFault {
+            retry_after: Some(limited.retry_after_secs),
+            ..ApiFault::new(hdr, limited.error())
         }
     }
 }
@@ -108,7 +119,11 @@ impl<'r> Responder<'r, 'static> for ApiFault {
             );
         }
         let status = status_of(self.error.kind());
-        json_response(status, &self.hdr, &[record_of(&self.error)], &NoBody {})
+        let mut response = json_response(status, &self.hdr, &[record_of(&self.error)], &NoBody {})?;
+        if let Some(secs) = self.retry_after {
+            response.set_raw_header("Retry-After", secs.to_string());
+        }
+        Ok(response)
     }
 }
 
@@ -184,6 +199,7 @@ mod tests {
                 (7052, 429),
                 (7053, 429),
                 (7054, 422),
+                (7060, 429),
                 (7090, 503),
                 (7099, 500),
             ]

@@ -61,6 +61,20 @@ pub fn authorize(
     Ok(caller)
 }
 
+/// [`authorize`], then the API key's request rate limit (validate and OOB calls).
+pub fn authorize_limited(
+    caller: Result<Caller, Error>,
+    scope: Scope,
+    hdr: &JxHdr,
+    limits: &crate::web::limits::Limits,
+) -> Result<ApiCaller, ApiFault> {
+    let caller = authorize(caller, scope, hdr)?;
+    limits
+        .request(&caller.name)
+        .map_err(|l| ApiFault::limited(hdr, l))?;
+    Ok(caller)
+}
+
 /// The audit context of a request.
 pub fn context(caller: &ApiCaller, hdr: &JxHdr) -> Context {
     Context {

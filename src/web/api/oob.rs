@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use super::envelope::{HasHeader, Jx, JxHdr, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
-use super::{authorize, blocking, context, iso8601, parse_phone, parse_usr_name, Caller};
+use super::{
+    authorize, authorize_limited, blocking, context, iso8601, parse_phone, parse_usr_name, Caller,
+};
 use crate::domain::api_keys::Scope;
 use crate::domain::oob::{OobRequest, Started, DEFAULT_EXP_SECS};
 use crate::domain::oob_delivery::{FeedbackEvent, OutboxMessage};
 use crate::domain::sms_text::parse_template;
 use crate::domain::{Error, Fault, Service};
 use crate::types::{OobModeType, OobStat, PhoneNum, SendStat};
+use crate::web::limits::Limits;
 
 /// Most items one page of the outbox or the event log answers.
 const PAGE: i64 = 100;
@@ -129,9 +132,10 @@ async fn start(
     caller: Result<Caller, Error>,
     rq: JxRequest<OobValidateRq>,
     service: &State<Arc<Service>>,
+    limits: &State<Arc<Limits>>,
 ) -> Result<Jx<OobRs>, ApiFault> {
     let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Validate, &hdr)?;
+    let caller = authorize_limited(caller, Scope::Validate, &hdr, limits)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let request = rq.body.and_then(oob_request).map_err(fault)?;
     let ctx = context(&caller, &hdr);
@@ -189,9 +193,10 @@ async fn verify(
     alrt_pkg_id: &str,
     rq: JxRequest<OobVerifyRq>,
     service: &State<Arc<Service>>,
+    limits: &State<Arc<Limits>>,
 ) -> Result<Jx<OobVerifyRs>, ApiFault> {
     let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Validate, &hdr)?;
+    let caller = authorize_limited(caller, Scope::Validate, &hdr, limits)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let alrt = alrt_id(alrt_pkg_id).map_err(fault)?;
     let otp = zeroize::Zeroizing::new(rq.body.map_err(fault)?.otp);
@@ -230,9 +235,10 @@ async fn resend(
     alrt_pkg_id: &str,
     rq: JxRequest<HeaderRq>,
     service: &State<Arc<Service>>,
+    limits: &State<Arc<Limits>>,
 ) -> Result<Jx<OobRs>, ApiFault> {
     let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Validate, &hdr)?;
+    let caller = authorize_limited(caller, Scope::Validate, &hdr, limits)?;
     let fault = |e| ApiFault::new(&hdr, e);
     rq.body.map_err(fault)?;
     let alrt = alrt_id(alrt_pkg_id).map_err(fault)?;
@@ -340,9 +346,10 @@ async fn inbound(
     caller: Result<Caller, Error>,
     rq: JxRequest<InboundRq>,
     service: &State<Arc<Service>>,
+    limits: &State<Arc<Limits>>,
 ) -> Result<Jx<InboundRs>, ApiFault> {
     let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Sms, &hdr)?;
+    let caller = authorize_limited(caller, Scope::Sms, &hdr, limits)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let rq = rq.body.map_err(fault)?;
     let from = inbound_phone(&rq.from).map_err(fault)?;

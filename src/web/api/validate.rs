@@ -9,13 +9,15 @@ use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::oob::{await_send, OobRs};
 use super::{
-    authorize, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name, Caller,
+    authorize_limited, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name,
+    Caller,
 };
 use crate::domain::api_keys::Scope;
 use crate::domain::oob::Fallback;
 use crate::domain::validate::ValidateRequest;
 use crate::domain::{Error, Service};
 use crate::types::RsStat;
+use crate::web::limits::Limits;
 use crate::web::metrics::Metrics;
 
 /// The validation route.
@@ -82,11 +84,20 @@ async fn validate(
     rq: JxRequest<ValidateRq>,
     service: &State<Arc<Service>>,
     metrics: &State<Arc<Metrics>>,
+    limits: &State<Arc<Limits>>,
 ) -> Result<Jx<ValidateRs>, ApiFault> {
     let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Validate, &hdr)?;
+    let caller = authorize_limited(caller, Scope::Validate, &hdr, limits)?;
     let fault = |e| ApiFault::new(&hdr, e);
+    let limited = |l| ApiFault::limited(&hdr, l);
     let request = rq.body.and_then(validate_request).map_err(fault)?;
+    let who = match (&request.usr_name, &request.token_id) {
+        (Some(usr), _) => format!("u:{}", usr.as_str()),
+        (None, Some(token)) => format!("t:{}", token.as_str()),
+        (None, None) => String::new(),
+    };
+    limits.validation(&caller.name, &who).map_err(limited)?;
+    let key_name = caller.name.clone();
     let ctx = context(&caller, &hdr);
     let (v, fallback) = blocking(service, move |s| {
         s.validate_with_fallback(&ctx, &request, chrono::Utc::now())
@@ -94,6 +105,9 @@ async fn validate(
     .await
     .map_err(fault)?;
     metrics.validation(v.rs_stat);
+    if v.rs_stat != RsStat::Success {
+        limits.failed(&key_name);
+    }
     let (oob, oob_reason) = match fallback {
         Fallback::NotNeeded => (None, None),
         Fallback::Unavailable(why) => (None, Some(why)),
