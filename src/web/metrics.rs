@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use crate::domain::Service;
 use crate::types::RsStat;
+use crate::web::api::envelope::TrackingId;
 
 /// The metrics route.
 pub fn routes() -> Vec<Route> {
@@ -173,7 +174,9 @@ impl Default for Metrics {
 /// When the request arrived (kept in the request's local cache).
 struct Arrived(Instant);
 
-/// Times and counts every request into the shared [`Metrics`].
+/// Times and counts every request into the shared [`Metrics`], and writes the access log
+/// line (target `tokend::access`, level info): method, route, status, milliseconds and the
+/// `jXLogTrackingId` the answer carries. Never the path (it may name a token) nor a body.
 pub struct Timing(pub Arc<Metrics>);
 
 #[rocket::async_trait]
@@ -205,6 +208,15 @@ impl Fairing for Timing {
                 status: res.status().code,
             })
             .inc();
+        let tracking = req.local_cache(|| TrackingId(None));
+        tracing::info!(
+            target: "tokend::access",
+            method = req.method().as_str(),
+            route = route.as_str(),
+            status = res.status().code,
+            ms = elapsed.as_secs_f64() * 1000.0,
+            jXLogTrackingId = tracking.0.as_deref().unwrap_or("-"),
+        );
         self.0
             .latency
             .get_or_create(&RouteLabels { route })

@@ -76,3 +76,50 @@ fn health_names_a_clock_behind_the_trail() {
     assert_eq!(health["Clock"], "unavailable", "{health}");
     assert_eq!(health["Database"], "ok", "{health}");
 }
+
+#[test]
+fn json_access_logs_carry_the_tracking_id_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start_in(
+        dir.path(),
+        &[
+            ("TOKEND_LOG", "info,rocket=warn"),
+            ("TOKEND_LOG_FORMAT", "json"),
+        ],
+    )
+    .unwrap();
+    let (_, seed, step) = server.enroll_active("eve");
+    let code = totp(&seed, "SHA1", 6, step + 1);
+    let (status, rs) = server.post(
+        "/api/v1/validate",
+        &serde_json::json!({
+            "MsgRqHdr": {"jXchangeHdr": {"jXLogTrackingId": "T-LOG-1"}},
+            "UsrName": "eve",
+            "Code": code,
+        }),
+    );
+    assert_eq!(
+        (status, rs["RsStat"].as_str()),
+        (200, Some("Success")),
+        "{rs}"
+    );
+    let key = server.key.clone();
+    let logs = server.stop_and_logs();
+    let access: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &serde_json::Value| l["target"] == "tokend::access")
+        .collect();
+    let line = access
+        .iter()
+        .find(|l| l["jXLogTrackingId"] == "T-LOG-1")
+        .unwrap_or_else(|| panic!("no access line for T-LOG-1 in\n{logs}"));
+    assert_eq!(line["route"], "validate", "{line}");
+    assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(line["method"], "POST", "{line}");
+    assert!(access.len() >= 3, "enroll, activate, validate: {logs}");
+    assert!(
+        !logs.contains(&code) && !logs.contains(&key),
+        "no code, no key in logs"
+    );
+}

@@ -124,6 +124,7 @@ fn text(value: Option<&str>) -> Option<String> {
 #[get("/audit?<UsrName>&<TokenId>&<Action>&<FromDt>&<ToDt>&<Before>&<Limit>")]
 #[allow(clippy::too_many_arguments)]
 async fn audit(
+    hdr: JxHdr,
     caller: Result<Caller, Error>,
     UsrName: Option<&str>,
     TokenId: Option<&str>,
@@ -134,7 +135,6 @@ async fn audit(
     Limit: Option<&str>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<AuditRs>, ApiFault> {
-    let hdr = JxHdr::generated();
     authorize(caller, Scope::Manage, &hdr)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let filter = (|| {

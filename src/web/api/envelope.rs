@@ -218,7 +218,31 @@ impl<'r, T: DeserializeOwned + HasHeader> FromData<'r> for JxRequest<T> {
                 body: Err(Error::fault(Fault::MalformedBody)),
             },
         };
+        remember_tracking_id(req, &outcome.hdr);
         data::Outcome::Success(outcome)
+    }
+}
+
+/// The request's `jXLogTrackingId`, kept in the request's local cache so the access log
+/// line and the answer carry the same id.
+#[derive(Debug, Clone, Default)]
+pub struct TrackingId(pub Option<String>);
+
+/// Caches the header's tracking id for the access log (the first one set wins).
+pub(crate) fn remember_tracking_id(req: &Request<'_>, hdr: &JxHdr) {
+    req.local_cache(|| TrackingId(hdr.tracking_id.clone()));
+}
+
+/// For routes without a JSON body: a fresh header whose `jXLogTrackingId` is the one the
+/// access log writes for this request.
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for JxHdr {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        let hdr = JxHdr::generated();
+        remember_tracking_id(req, &hdr);
+        rocket::request::Outcome::Success(hdr)
     }
 }
 

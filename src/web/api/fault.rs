@@ -130,7 +130,7 @@ impl<'r> Responder<'r, 'static> for ApiFault {
 /// Catches every status Rocket produces itself (no route, a panic, …) and answers a JSON
 /// fault, so no request ever gets an HTML error page.
 #[catch(default)]
-fn any_status(status: Status, _req: &Request<'_>) -> ApiFault {
+fn any_status(status: Status, req: &Request<'_>) -> ApiFault {
     let fault = match status.code {
         401 => Fault::Unauthenticated,
         403 => Fault::ScopeDenied,
@@ -144,7 +144,9 @@ fn any_status(status: Status, _req: &Request<'_>) -> ApiFault {
         Fault::Internal => Error::Internal(format!("unhandled status {status}")),
         other => Error::fault(other),
     };
-    ApiFault::new(&JxHdr::generated(), error)
+    let hdr = JxHdr::generated();
+    super::envelope::remember_tracking_id(req, &hdr);
+    ApiFault::new(&hdr, error)
 }
 
 /// The JSON catchers.

@@ -279,11 +279,11 @@ pub struct OobSessionRs {
 /// `GET /api/v1/oob/{AlrtPkgId}` — the state of a session and of its SMS.
 #[get("/oob/<alrt_pkg_id>")]
 async fn session(
+    hdr: JxHdr,
     caller: Result<Caller, Error>,
     alrt_pkg_id: &str,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<OobSessionRs>, ApiFault> {
-    let hdr = JxHdr::generated();
     authorize(caller, Scope::Validate, &hdr)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let alrt = alrt_id(alrt_pkg_id).map_err(fault)?;
@@ -389,11 +389,11 @@ pub struct OutboxRs {
 /// `GET /api/v1/sms/outbox?after=N` — stored SMS, oldest first (scope `manage`).
 #[get("/sms/outbox?<after>")]
 async fn outbox(
+    hdr: JxHdr,
     caller: Result<Caller, Error>,
     after: Option<&str>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<OutboxRs>, ApiFault> {
-    let hdr = JxHdr::generated();
     authorize(caller, Scope::Manage, &hdr)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let after = after_of(after).map_err(fault)?;
@@ -416,11 +416,11 @@ pub struct EventsRs {
 /// `GET /api/v1/events?after=N` — "90040" OOB results, oldest first (scope `validate`).
 #[get("/events?<after>")]
 async fn events(
+    hdr: JxHdr,
     caller: Result<Caller, Error>,
     after: Option<&str>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<EventsRs>, ApiFault> {
-    let hdr = JxHdr::generated();
     authorize(caller, Scope::Validate, &hdr)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let after = after_of(after).map_err(fault)?;

@@ -140,13 +140,13 @@ async fn add(
 }
 
 async fn enrollment_uri(
+    hdr: &JxHdr,
     caller: Result<super::Caller, Error>,
     token_id: &str,
     service: &State<Arc<Service>>,
 ) -> Result<Zeroizing<String>, ApiFault> {
-    let hdr = JxHdr::generated();
-    authorize(caller, Scope::Manage, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
+    authorize(caller, Scope::Manage, hdr)?;
+    let fault = |e| ApiFault::new(hdr, e);
     let token_id = parse_token_id("TokenId", token_id).map_err(fault)?;
     blocking(service, move |s| s.enrollment_uri(&token_id))
         .await
@@ -156,24 +156,26 @@ async fn enrollment_uri(
 /// `GET /api/v1/tokens/{TokenId}/qr.png` — the otpauth QR code, only while Init.
 #[get("/tokens/<token_id>/qr.png")]
 async fn qr_png(
+    hdr: JxHdr,
     caller: Result<super::Caller, Error>,
     token_id: &str,
     service: &State<Arc<Service>>,
 ) -> Result<(ContentType, Vec<u8>), ApiFault> {
-    let uri = enrollment_uri(caller, token_id, service).await?;
-    let png = qr::png(&uri).map_err(|e| ApiFault::new(&JxHdr::generated(), e))?;
+    let uri = enrollment_uri(&hdr, caller, token_id, service).await?;
+    let png = qr::png(&uri).map_err(|e| ApiFault::new(&hdr, e))?;
     Ok((ContentType::PNG, png))
 }
 
 /// `GET /api/v1/tokens/{TokenId}/qr.svg` — the otpauth QR code, only while Init.
 #[get("/tokens/<token_id>/qr.svg")]
 async fn qr_svg(
+    hdr: JxHdr,
     caller: Result<super::Caller, Error>,
     token_id: &str,
     service: &State<Arc<Service>>,
 ) -> Result<(ContentType, String), ApiFault> {
-    let uri = enrollment_uri(caller, token_id, service).await?;
-    let svg = qr::svg(&uri).map_err(|e| ApiFault::new(&JxHdr::generated(), e))?;
+    let uri = enrollment_uri(&hdr, caller, token_id, service).await?;
+    let svg = qr::svg(&uri).map_err(|e| ApiFault::new(&hdr, e))?;
     Ok((ContentType::SVG, svg))
 }
 

@@ -112,6 +112,17 @@ impl TestServer {
         let _ = self.child.wait();
     }
 
+    /// Stops the server and answers what it wrote on stderr (its logs). Only for servers
+    /// that log little: nobody drains the pipe while the server runs.
+    pub fn stop_and_logs(&mut self) -> String {
+        self.stop();
+        let mut logs = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut logs);
+        }
+        logs
+    }
+
     /// POSTs JSON with a key; answers status and parsed body.
     pub fn post_as(&self, key: &str, path: &str, body: &Value) -> (u16, Value) {
         let rs = ureq::post(&format!("{}{path}", self.base))
