@@ -363,24 +363,12 @@ impl Preload {
         file.flush()?;
         drop(file);
         let began = Instant::now();
-        let out = Command::new(exe)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("ROCKET_DATA_DIR", dir)
-            .env("TOKEND_LOG", "warn")
-            .arg("import")
-            .arg(&path)
-            .output()
-            .context("run tokend import")?;
-        ensure!(
-            out.status.success(),
-            "tokend import failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let path_arg = path.to_string_lossy();
+        let out = run_cli(exe, dir, &["import", &path_arg])?;
         eprintln!(
-            "imported {} tokens in {:.1} s: {}",
+            "imported {} tokens in {:.1} s: {out}",
             self.total,
             began.elapsed().as_secs_f64(),
-            String::from_utf8_lossy(&out.stdout).trim()
         );
         std::fs::remove_file(&path)?;
         Ok(())
@@ -395,22 +383,35 @@ fn user_name(i: usize) -> String {
     format!("bench-user-{i:07}")
 }
 
-/// Creates the bench's API key through the CLI, as an operator would.
-fn create_key(exe: &Path, dir: &Path) -> Result<String> {
+/// Runs a `tokend` subcommand on the data directory, as an operator would; its stdout.
+fn run_cli(exe: &Path, dir: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new(exe)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("ROCKET_DATA_DIR", dir)
         .env("TOKEND_LOG", "warn")
-        .args(["apikey", "create", "--name", "bench"])
-        .args(["--scope", "manage,validate"])
+        .args(args)
         .output()
-        .context("run tokend apikey create")?;
+        .with_context(|| format!("run tokend {}", args.join(" ")))?;
     ensure!(
         out.status.success(),
-        "tokend apikey create failed: {}",
+        "tokend {} failed: {}",
+        args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+/// Creates the bench's API key through the CLI.
+fn create_key(exe: &Path, dir: &Path) -> Result<String> {
+    let args = [
+        "apikey",
+        "create",
+        "--name",
+        "bench",
+        "--scope",
+        "manage,validate",
+    ];
+    run_cli(exe, dir, &args)
 }
 
 /// Reads the server's stdout until the listening line; keeps draining it afterwards so

@@ -394,16 +394,36 @@ async fn outbox(
     after: Option<&str>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<OutboxRs>, ApiFault> {
-    authorize(caller, Scope::Manage, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let after = after_of(after).map_err(fault)?;
-    let messages = blocking(service, move |s| s.sms_outbox(after, PAGE))
-        .await
-        .map_err(fault)?;
+    let messages = page(
+        &hdr,
+        caller,
+        Scope::Manage,
+        after,
+        service,
+        Service::sms_outbox,
+    )
+    .await?;
     Ok(Jx {
         hdr,
         body: OutboxRs { messages },
     })
+}
+
+/// One page of a listing read with `after=N`: scope check, cursor, blocking read.
+async fn page<T: Send + 'static>(
+    hdr: &JxHdr,
+    caller: Result<Caller, Error>,
+    scope: Scope,
+    after: Option<&str>,
+    service: &State<Arc<Service>>,
+    read: fn(&Service, i64, i64) -> Result<Vec<T>, Error>,
+) -> Result<Vec<T>, ApiFault> {
+    authorize(caller, scope, hdr)?;
+    let fault = |e| ApiFault::new(hdr, e);
+    let after = after_of(after).map_err(fault)?;
+    blocking(service, move |s| read(s, after, PAGE))
+        .await
+        .map_err(fault)
 }
 
 /// The event log page.
@@ -421,12 +441,15 @@ async fn events(
     after: Option<&str>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<EventsRs>, ApiFault> {
-    authorize(caller, Scope::Validate, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let after = after_of(after).map_err(fault)?;
-    let events = blocking(service, move |s| s.oob_events(after, PAGE))
-        .await
-        .map_err(fault)?;
+    let events = page(
+        &hdr,
+        caller,
+        Scope::Validate,
+        after,
+        service,
+        Service::oob_events,
+    )
+    .await?;
     Ok(Jx {
         hdr,
         body: EventsRs { events },
