@@ -123,3 +123,48 @@ fn json_access_logs_carry_the_tracking_id_and_no_secret() {
         "no code, no key in logs"
     );
 }
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish_before_exiting() {
+    use crate::sink::{Mode, Sink};
+    use std::time::{Duration, Instant};
+    let sink = Sink::start(Mode::Hang);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}/sms", sink.url);
+    let server = TestServer::start_in(
+        dir.path(),
+        &[
+            ("ROCKET_SMS_PROVIDER", "http"),
+            ("ROCKET_SMS_HTTP_URL", url.as_str()),
+            ("ROCKET_SMS_HTTP_TIMEOUT_MS", "5000"),
+            // The OOB call waits this long for the (hanging) provider: a slow request.
+            ("ROCKET_SMS_ANSWER_WAIT_MS", "1500"),
+        ],
+    )
+    .unwrap();
+    let (base, key) = (server.base.clone(), server.key.clone());
+    let in_flight = std::thread::spawn(move || {
+        let rs = ureq::post(&format!("{base}/api/v1/oob"))
+            .set("Authorization", &format!("Bearer {key}"))
+            .send_string(r#"{"PhoneNum": "4175550142"}"#);
+        crate::support::json_of(rs)
+    });
+    sink.wait_until(10, |got| !got.is_empty()); // the request is now waiting on the provider
+    let t0 = Instant::now();
+    let pid = server.pid().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let (status, rs) = in_flight.join().unwrap();
+    assert_eq!(
+        (status, rs["SendStat"].as_str()),
+        (200, Some("Pending")),
+        "{rs}"
+    );
+    let mut server = server;
+    let exit = server.wait_exit(Duration::from_secs(20));
+    assert!(exit.is_some_and(|s| s.success()), "{exit:?}");
+    assert!(t0.elapsed() < Duration::from_secs(20));
+}

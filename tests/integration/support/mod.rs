@@ -112,6 +112,23 @@ impl TestServer {
         let _ = self.child.wait();
     }
 
+    /// The server's process id (to send it a signal).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `limit` for the server to exit by itself; its exit status.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Stops the server and answers what it wrote on stderr (its logs). Only for servers
     /// that log little: nobody drains the pipe while the server runs.
     pub fn stop_and_logs(&mut self) -> String {
