@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use super::{to_ms, Context, Error, Service};
 use crate::storage::audit::{
     canonical_bytes, find_audit, find_audit_for_token, find_audit_page, insert_audit_event,
-    AuditEvent, AuditFilter, NewAuditEvent,
+    NewAuditEvent,
 };
+/// An audit row, and the filter of the audit listing (the web edge names them from here).
+pub use crate::storage::audit::{AuditEvent, AuditFilter};
 use crate::storage::{self, Conn};
 
 /// What one audit row says, apart from who and when.

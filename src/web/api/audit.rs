@@ -11,8 +11,8 @@ use super::envelope::{Jx, JxHdr};
 use super::fault::ApiFault;
 use super::{authorize, blocking, iso8601, Caller};
 use crate::domain::api_keys::Scope;
+use crate::domain::audit::{AuditEvent, AuditFilter};
 use crate::domain::{from_ms, Error, Fault, Service};
-use crate::storage::audit::{AuditEvent, AuditFilter};
 
 /// The audit route.
 pub fn routes() -> Vec<Route> {
