@@ -4,7 +4,11 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use std::io::Write as _;
 use std::sync::Arc;
+
+/// The start of the line that shows the bootstrap admin's one-time password.
+pub const FIRST_ADMIN: &str = "tokend first admin: ";
 
 use crate::config::Settings;
 use crate::domain::api_keys::parse_scopes;
@@ -36,6 +40,25 @@ enum Command {
         #[command(subcommand)]
         action: ApikeyCommand,
     },
+    /// Manage admin accounts of the web console.
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin account. Without --password-stdin a one-time password is generated,
+    /// printed (only it) on stdout this once, and must be changed at the first sign-in.
+    Create {
+        /// The sign-in name (letters, digits, '.', '_', '-', '@').
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of standard input instead.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +89,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import { file } => import(&settings, &file),
+        Command::Admin {
+            action:
+                AdminCommand::Create {
+                    username,
+                    password_stdin,
+                },
+        } => create_admin(&settings, &username, password_stdin),
         Command::Apikey {
             action: ApikeyCommand::Create { name, scope },
         } => {
@@ -82,6 +112,40 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Creates an admin account; prints the generated one-time password, if any, alone on
+/// stdout. A password read from stdin is never echoed.
+fn create_admin(settings: &Settings, username: &str, password_stdin: bool) -> anyhow::Result<()> {
+    let password = if password_stdin {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
+        let trimmed = line.trim_end_matches(['\r', '\n']).to_owned();
+        Some(zeroize::Zeroizing::new(trimmed))
+    } else {
+        None
+    };
+    let service = bootstrap::service(settings)?;
+    let ctx = Context {
+        actor: "cli".into(),
+        ..Context::default()
+    };
+    let generated = service
+        .create_admin(
+            &ctx,
+            username,
+            password.as_deref().map(String::as_str),
+            chrono::Utc::now(),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot create the admin: {e}"))?;
+    if let Some(one_time) = generated {
+        println!("{}", one_time.as_str());
+    } else {
+        eprintln!("admin {username} created");
+    }
+    Ok(())
 }
 
 /// Imports a seed file and prints what happened: counts on stdout, one line per refused
@@ -128,6 +192,21 @@ fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Resu
         Some(key) => figment.merge(("secret_key", key.as_str())),
         None => figment,
     };
+    if let Some(one_time) = service
+        .ensure_first_admin(chrono::Utc::now())
+        .context("cannot create the first admin")?
+    {
+        // Printed once, on purpose: the operator needs it to sign in the first time, and
+        // it stops working at the first sign-in (a new password is forced).
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{FIRST_ADMIN}{} one-time password: {} (sign in at /admin/login; a new password is required)",
+            crate::domain::admins::BOOTSTRAP_ADMIN,
+            one_time.as_str()
+        );
+        let _ = out.flush();
+    }
     let sweep_every = std::time::Duration::from_millis(settings.oob_sweep_interval_ms);
     let workers = worker::start(&service, sweep_every).context("cannot start workers")?;
     let served = rocket::execute(web::build(figment, service).launch())

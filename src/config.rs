@@ -188,6 +188,7 @@ const APP_KEYS: &[&str] = &[
     "oob_sweep_interval_ms",
     "event_webhook_url",
     "event_webhook_token",
+    "admin_idle_timeout_secs",
 ];
 
 /// Rocket's own keys (Rocket 0.5 configuration guide).

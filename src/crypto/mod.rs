@@ -8,6 +8,7 @@
 
 pub mod digest;
 pub mod keyfile;
+pub mod password;
 
 use base64::Engine as _;
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};

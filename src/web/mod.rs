@@ -2,6 +2,7 @@
 //! (no-store on API answers, the liftoff line tests and operators read for the bound port).
 //! Imports: rocket, serde, domain, types. Never diesel, never ring.
 
+pub mod admin;
 pub mod api;
 pub mod status;
 
@@ -19,8 +20,17 @@ pub const LISTENING: &str = "tokend listening on http://";
 
 /// Builds the Rocket instance from its configuration and the service.
 pub fn build(figment: Figment, service: Arc<Service>) -> Rocket<Build> {
+    let idle_timeout_secs = figment
+        .extract_inner::<i64>("admin_idle_timeout_secs")
+        .unwrap_or(900)
+        .max(1);
     rocket::custom(figment)
         .manage(service)
+        .manage(admin::session::AdminConfig { idle_timeout_secs })
+        .attach(rocket_dyn_templates::Template::fairing())
+        .attach(admin::security_headers())
+        .mount("/admin", admin::routes())
+        .register("/admin", admin::catchers())
         .mount("/", status::routes())
         .mount("/api/v1", api::routes())
         .register("/", api::fault::catchers())

@@ -6,6 +6,7 @@
     reason = "test helpers: a panic is the failure report"
 )]
 
+mod admin_pages;
 mod api_faults;
 mod api_inquiry;
 mod api_lifecycle;
