@@ -7,6 +7,7 @@
 )]
 
 mod admin_pages;
+mod admin_tokens;
 mod api_faults;
 mod api_inquiry;
 mod api_lifecycle;

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod session;
+pub mod tokens;
 pub mod users;
 
 use rocket::fairing::AdHoc;
@@ -22,6 +23,7 @@ pub fn routes() -> Vec<Route> {
     let mut r = routes![home, stylesheet];
     r.extend(auth::routes());
     r.extend(users::routes());
+    r.extend(tokens::routes());
     r
 }
 

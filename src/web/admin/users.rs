@@ -43,6 +43,11 @@ pub fn detail_uri(usr_name: &str) -> String {
     uri!("/admin", detail(name = usr_name)).to_string()
 }
 
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 #[get("/users?<q>&<after>")]
 async fn list(
     admin: Admin,
