@@ -6,6 +6,7 @@
     reason = "test helpers: a panic is the failure report"
 )]
 
+mod admin_browser;
 mod admin_pages;
 mod admin_tokens;
 mod api_faults;

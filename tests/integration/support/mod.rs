@@ -8,6 +8,7 @@
 )]
 
 pub mod admin;
+pub mod webdriver;
 
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader, Read as _};
