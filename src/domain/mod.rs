@@ -12,6 +12,7 @@ pub mod enroll;
 pub mod error;
 pub mod import;
 pub mod inquiry;
+pub mod inventory;
 pub mod lifecycle;
 pub mod oob;
 pub mod oob_delivery;

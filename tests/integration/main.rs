@@ -7,6 +7,7 @@
 )]
 
 mod admin_browser;
+mod admin_hardware;
 mod admin_pages;
 mod admin_tokens;
 mod api_faults;

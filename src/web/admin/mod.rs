@@ -4,6 +4,7 @@
 //! Content-Security-Policy (see [`security_headers`]). Imports: rocket, serde, domain.
 
 pub mod auth;
+pub mod hardware;
 pub mod session;
 pub mod tokens;
 pub mod users;
@@ -24,6 +25,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(auth::routes());
     r.extend(users::routes());
     r.extend(tokens::routes());
+    r.extend(hardware::routes());
     r
 }
 

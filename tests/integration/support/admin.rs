@@ -153,6 +153,31 @@ impl AdminClient {
         self.page(rq.send_string(&form_encode(fields)))
     }
 
+    /// POST a multipart form with one file field `file`.
+    pub fn post_file(&self, path: &str, csrf: &str, file_name: &str, bytes: &[u8]) -> Page {
+        let boundary = "----tokendtestboundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+                 --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: text/csv\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let rq = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .set("Cookie", &self.cookie_header())
+            .set(
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            );
+        self.page(rq.send_bytes(&body))
+    }
+
     /// GET `path`, then POST its form with the page's CSRF token and `fields`.
     pub fn submit(&self, page_path: &str, action: &str, fields: &[(&str, &str)]) -> Page {
         let page = self.get(page_path);
