@@ -12,6 +12,7 @@ pub const FIRST_ADMIN: &str = "tokend first admin: ";
 
 use crate::config::Settings;
 use crate::domain::api_keys::parse_scopes;
+use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
 use crate::{bootstrap, web, worker};
 
@@ -29,11 +30,17 @@ enum Command {
     Serve,
     /// Create the database if needed and apply pending migrations.
     Migrate,
-    /// Import hardware tokens from a CSV seed file:
+    /// Import hardware tokens from a seed file: PSKC (RFC 6030, XML) or CSV
     /// `serial,seed(hex),algorithm,digits,period[,usr_name]`.
     Import {
         /// The file; `-` reads standard input.
         file: std::path::PathBuf,
+        /// PSKC encrypted with a pre-shared key: the AES-128 key in hex (32 digits).
+        #[arg(long, env = "TOKEND_PSKC_KEY", hide_env_values = true)]
+        psk_hex: Option<String>,
+        /// PSKC encrypted with a passphrase (PBKDF2): read it from the first line of stdin.
+        #[arg(long)]
+        passphrase_stdin: bool,
     },
     /// Manage API keys.
     Apikey {
@@ -88,7 +95,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Import { file } => import(&settings, &file),
+        Command::Import {
+            file,
+            psk_hex,
+            passphrase_stdin,
+        } => {
+            let keys = pskc_keys(psk_hex.as_deref(), passphrase_stdin)?;
+            import(&settings, &file, &keys)
+        }
         Command::Admin {
             action:
                 AdminCommand::Create {
@@ -150,7 +164,30 @@ fn create_admin(settings: &Settings, username: &str, password_stdin: bool) -> an
 
 /// Imports a seed file and prints what happened: counts on stdout, one line per refused
 /// or already present line on stderr. Fails (exit 1) when any line was refused.
-fn import(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+fn pskc_keys(psk_hex: Option<&str>, passphrase_stdin: bool) -> anyhow::Result<PskcKeys> {
+    let psk = match psk_hex {
+        Some(h) => {
+            let bytes = hex::decode(h.trim()).context("--psk-hex: hex expected")?;
+            anyhow::ensure!(bytes.len() == 16, "--psk-hex: an AES-128 key is 16 bytes");
+            Some(zeroize::Zeroizing::new(bytes))
+        }
+        None => None,
+    };
+    let passphrase = if passphrase_stdin {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the passphrase from stdin")?;
+        Some(zeroize::Zeroizing::new(
+            line.trim_end_matches(['\r', '\n']).to_owned(),
+        ))
+    } else {
+        None
+    };
+    Ok(PskcKeys { psk, passphrase })
+}
+
+fn import(settings: &Settings, file: &std::path::Path, keys: &PskcKeys) -> anyhow::Result<()> {
     let input: Box<dyn std::io::Read> = if file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -163,7 +200,16 @@ fn import(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
         actor: "cli:import".into(),
         ..Context::default()
     };
-    let (rows, mut report) = crate::domain::import::parse_csv(std::io::BufReader::new(input));
+    let mut input = std::io::BufReader::new(input);
+    let head = std::io::BufRead::fill_buf(&mut input).context("cannot read the file")?;
+    let (rows, mut report) = if crate::domain::pskc::is_pskc(head) {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut input, &mut bytes).context("cannot read the file")?;
+        crate::domain::pskc::parse_pskc(&bytes, keys)
+            .map_err(|e| anyhow::anyhow!("the PSKC file is refused: {e}"))?
+    } else {
+        crate::domain::import::parse_csv(input)
+    };
     service
         .import_tokens(&ctx, &rows, chrono::Utc::now(), &mut report)
         .context("import stopped")?;

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod oob;
 pub mod oob_delivery;
 pub mod oob_verify;
+pub mod pskc;
 pub mod qr;
 pub mod sms_text;
 pub mod temp_code;

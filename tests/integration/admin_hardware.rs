@@ -126,3 +126,124 @@ fn bind_by_serial(server: &crate::support::TestServer, c: &crate::support::admin
     );
     assert_eq!(from_row.location.as_deref(), Some("/admin/user?name=Ola"));
 }
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/pskc/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+const PSK: &str = "12345678901234567890123456789012";
+
+#[test]
+fn pskc_uploads_verify_every_mac_and_import_the_totp_keys() {
+    let (server, c) = server_with_admin();
+    let csrf = c.get("/admin/hardware").csrf();
+    let tampered = c.post_file_with(
+        "/admin/hardware/import",
+        &[("csrf", &csrf), ("psk", PSK)],
+        "f6.xml",
+        &fixture("figure6-tampered-mac.xml"),
+    );
+    assert_eq!(tampered.location.as_deref(), Some("/admin/hardware"));
+    assert!(c.follow(&tampered).body.contains("whole file is refused"));
+    let no_key = c.post_file_with(
+        "/admin/hardware/import",
+        &[("csrf", &csrf)],
+        "f6.xml",
+        &fixture("figure6-totp.xml"),
+    );
+    assert!(c.follow(&no_key).body.contains("pre-shared key"));
+    let ok = c.post_file_with(
+        "/admin/hardware/import",
+        &[("csrf", &csrf), ("psk", PSK)],
+        "f6.xml",
+        &fixture("figure6-totp.xml"),
+    );
+    assert!(
+        ok.body.contains("<dd id=\"imported\">1</dd>"),
+        "{}",
+        ok.body
+    );
+    let hotp = c.post_file_with(
+        "/admin/hardware/import",
+        &[("csrf", &csrf), ("passphrase", "qwerty")],
+        "f7.xml",
+        &fixture("rfc6030-figure7.xml"),
+    );
+    assert!(hotp.body.contains("TOTP only"), "{}", hotp.body);
+    let inv = c.get("/admin/hardware");
+    assert!(inv.body.contains("PSK-0001"));
+    let bound = c.post(
+        "/admin/hardware/bind",
+        &[
+            ("csrf", &inv.csrf()),
+            ("token_id", "PSK-0001"),
+            ("usr_name", "Ola"),
+        ],
+    );
+    assert_eq!(bound.location.as_deref(), Some("/admin/user?name=Ola"));
+    // The decrypted seed is the RFC 4226 secret: its TOTP codes (SHA1, 8 digits) activate.
+    let code = totp(b"12345678901234567890", "SHA1", 8, now_step(30) - 1);
+    let (status, rs) = server.post(
+        "/api/v1/tokens/PSK-0001/activate",
+        &serde_json::json!({ "Code": code }),
+    );
+    assert_eq!((status, rs["RsStat"].as_str()), (200, Some("Success")));
+}
+
+#[test]
+fn tokend_import_reads_pskc_with_a_key_or_a_passphrase_and_refuses_a_bad_mac() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| format!("{}/tests/fixtures/pskc/{name}", env!("CARGO_MANIFEST_DIR"));
+    let cli = crate::support::cli;
+    let bad = cli(
+        dir.path(),
+        &[],
+        &[
+            "import",
+            &path("figure6-tampered-mac.xml"),
+            "--psk-hex",
+            PSK,
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ValueMAC does not verify"));
+    let ok = cli(
+        dir.path(),
+        &[],
+        &["import", &path("figure6-totp.xml"), "--psk-hex", PSK],
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("imported 1, already present 0"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tokend"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("ROCKET_DATA_DIR", dir.path())
+        .env("TOKEND_LOG", "warn")
+        .args(["import", &path("figure7-totp.xml"), "--passphrase-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"qwerty\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1"));
+    let again = cli(
+        dir.path(),
+        &[],
+        &["import", &path("figure6-totp.xml"), "--psk-hex", PSK],
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).contains("imported 0, already present 1"));
+}

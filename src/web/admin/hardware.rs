@@ -1,5 +1,5 @@
 //! Hardware tokens: the inventory of imported, unassigned tokens, binding one to a user by
-//! serial, and importing a seed file (CSV) from an upload with per-line results.
+//! serial, and importing a seed file (PSKC or CSV) from an upload with per-key results.
 
 use rocket::form::{Form, FromForm};
 use rocket::fs::TempFile;
@@ -10,11 +10,13 @@ use rocket::{get, post, routes, Route, State};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 use super::session::Admin;
 use super::users::detail_uri;
 use super::{csrf_refused, refused, Base, Refusal};
-use crate::domain::import::{parse_csv, ImportReport};
+use crate::domain::import::{parse_file, ImportReport};
+use crate::domain::pskc::PskcKeys;
 use crate::domain::{Error, Fault, Service};
 use crate::types::{TokenId, UsrName};
 use crate::web::api::{blocking, iso8601};
@@ -146,6 +148,29 @@ struct ImportForm<'r> {
     #[field(default = String::new())]
     csrf: String,
     file: TempFile<'r>,
+    /// PSKC pre-shared key, hex.
+    #[field(default = String::new())]
+    psk: String,
+    /// PSKC passphrase (PBKDF2).
+    #[field(default = String::new())]
+    passphrase: String,
+}
+
+fn pskc_keys(psk: &str, passphrase: &str) -> Result<PskcKeys, Error> {
+    let psk = match psk.trim() {
+        "" => None,
+        h => Some(Zeroizing::new(
+            hex::decode(h)
+                .ok()
+                .filter(|k| k.len() == 16)
+                .ok_or_else(|| {
+                    Error::at(Fault::InvalidValue, "psk")
+                        .with_detail("(an AES-128 key: 32 hex digits)")
+                })?,
+        )),
+    };
+    let passphrase = (!passphrase.is_empty()).then(|| Zeroizing::new(passphrase.to_owned()));
+    Ok(PskcKeys { psk, passphrase })
 }
 
 #[derive(Serialize)]
@@ -192,13 +217,17 @@ async fn import(
         .raw_name()
         .map(|n| n.dangerous_unsafe_unsanitized_raw().as_str().to_owned())
         .unwrap_or_default();
-    let bytes = match read_upload(&form.file).await {
-        Ok(b) => b,
+    let read = match pskc_keys(&form.psk, &form.passphrase) {
+        Ok(keys) => read_upload(&form.file).await.map(|b| (b, keys)),
+        Err(e) => Err(e),
+    };
+    let (bytes, keys) = match read {
+        Ok(v) => v,
         Err(e) => return Ok(Err(refused("/admin/hardware".into(), &e))),
     };
     let ctx = s.context();
     let report = blocking(service, move |sv| {
-        let (rows, mut report): (_, ImportReport) = parse_csv(bytes.as_slice());
+        let (rows, mut report): (_, ImportReport) = parse_file(&bytes, &keys)?;
         sv.import_tokens(&ctx, &rows, chrono::Utc::now(), &mut report)?;
         Ok(report)
     })

@@ -155,13 +155,31 @@ impl AdminClient {
 
     /// POST a multipart form with one file field `file`.
     pub fn post_file(&self, path: &str, csrf: &str, file_name: &str, bytes: &[u8]) -> Page {
+        self.post_file_with(path, &[("csrf", csrf)], file_name, bytes)
+    }
+
+    /// POST a multipart form with text `fields` and one file field `file`.
+    pub fn post_file_with(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_name: &str,
+        bytes: &[u8],
+    ) -> Page {
         let boundary = "----tokendtestboundary7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
         body.extend_from_slice(
             format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
-                 --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
-                 Content-Type: text/csv\r\n\r\n"
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
             )
             .as_bytes(),
         );
