@@ -6,6 +6,7 @@
 //! the domain never reads the clock. Imports: types, storage, crypto, otp, sms. Never rocket.
 
 pub mod admins;
+pub mod api_key_admin;
 pub mod api_keys;
 pub mod audit;
 pub mod enroll;

@@ -10,6 +10,7 @@ mod admin_browser;
 mod admin_hardware;
 mod admin_pages;
 mod admin_tokens;
+mod admin_views;
 mod api_faults;
 mod api_inquiry;
 mod api_lifecycle;

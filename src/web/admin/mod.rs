@@ -8,6 +8,7 @@ pub mod hardware;
 pub mod session;
 pub mod tokens;
 pub mod users;
+pub mod views;
 
 use rocket::fairing::AdHoc;
 use rocket::http::{ContentType, Header, Status};
@@ -26,6 +27,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(users::routes());
     r.extend(tokens::routes());
     r.extend(hardware::routes());
+    r.extend(views::routes());
     r
 }
 

@@ -1,0 +1,102 @@
+//! Console views: API keys (shown once, revocation effective at once), the SMS outbox with
+//! codes masked, OOB events.
+
+use crate::support::admin::server_with_admin;
+
+#[test]
+fn api_keys_are_created_once_listed_and_revoked() {
+    let (server, c) = server_with_admin();
+    let page = c.get("/admin/apikeys");
+    assert!(page.body.contains("test-"), "the fixture's key is listed");
+    let created = c.post(
+        "/admin/apikeys",
+        &[
+            ("csrf", &page.csrf()),
+            ("name", "core-banking"),
+            ("scope", "manage"),
+            ("scope", "validate"),
+        ],
+    );
+    assert_eq!(created.status, 200);
+    assert_eq!(created.headers["cache-control"], "no-store");
+    let key = created.body.split("id=\"new-key\">").nth(1).unwrap();
+    let key = key.split('<').next().unwrap().to_owned();
+    assert!(key.starts_with("tkd_"));
+    let (status, _) = server.post_as(
+        &key,
+        "/api/v1/tempcode",
+        &serde_json::json!({"UsrName": "nobody"}),
+    );
+    assert_eq!(status, 404, "the key works (unknown user, not 401)");
+    assert!(!c.get("/admin/apikeys").body.contains(&key), "shown once");
+    let dup = c.post(
+        "/admin/apikeys",
+        &[
+            ("csrf", &page.csrf()),
+            ("name", "core-banking"),
+            ("scope", "manage"),
+        ],
+    );
+    assert!(c.follow(&dup).body.contains("exists"));
+    let bad_scope = c.post(
+        "/admin/apikeys",
+        &[("csrf", &page.csrf()), ("name", "x"), ("scope", "root")],
+    );
+    assert!(c.follow(&bad_scope).body.contains("unknown scope"));
+    assert_eq!(
+        c.post(
+            "/admin/apikeys/revoke",
+            &[("csrf", "bad"), ("name", "core-banking")]
+        )
+        .status,
+        403
+    );
+    let revoked = c.post(
+        "/admin/apikeys/revoke",
+        &[("csrf", &page.csrf()), ("name", "core-banking")],
+    );
+    assert!(c.follow(&revoked).body.contains("is revoked"));
+    let (status, _) = server.post_as(
+        &key,
+        "/api/v1/tempcode",
+        &serde_json::json!({"UsrName": "nobody"}),
+    );
+    assert_eq!(status, 401, "revoked at once");
+    let again = c.post(
+        "/admin/apikeys/revoke",
+        &[("csrf", &page.csrf()), ("name", "core-banking")],
+    );
+    assert!(c.follow(&again).body.contains("revoked already"));
+}
+
+#[test]
+fn the_outbox_masks_codes_and_events_show_results() {
+    let (server, c) = server_with_admin();
+    let (status, rs) = server.post(
+        "/api/v1/oob",
+        &serde_json::json!({"PhoneNum": "4175556652", "OOBModeType": "TwoWay"}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    let otp = rs["OTP"].as_str().unwrap().to_owned();
+    let id = rs["AlrtPkgId"].as_str().unwrap().to_owned();
+    let outbox = c.get("/admin/outbox");
+    assert_eq!(outbox.status, 200);
+    assert!(outbox.body.contains("******6652"));
+    assert!(outbox.body.contains("******"), "{}", outbox.body);
+    assert!(!outbox.body.contains(&otp), "the code is masked");
+    assert!(!outbox.body.contains("4175556652"));
+    let wrong = if otp == "000000" { "111111" } else { "000000" };
+    let (status, _) = server.post(
+        &format!("/api/v1/oob/{id}/verify"),
+        &serde_json::json!({ "OTP": wrong }),
+    );
+    assert_eq!(status, 200);
+    let events = c.get("/admin/events");
+    assert!(events.body.contains(&id), "{}", events.body);
+    assert!(events.body.contains("Failed"));
+    assert_eq!(
+        c.get("/admin/outbox?after=abc").status,
+        200,
+        "a bad query is ignored, no 500"
+    );
+}
