@@ -9,6 +9,7 @@ pub mod admins;
 pub mod api_key_admin;
 pub mod api_keys;
 pub mod audit;
+pub mod audit_log;
 pub mod enroll;
 pub mod error;
 pub mod import;

@@ -12,6 +12,7 @@
 pub mod admins;
 pub mod api_keys;
 pub mod audit;
+pub mod audit_log;
 pub mod bindings;
 pub mod meta;
 pub mod migrate;

@@ -100,3 +100,37 @@ fn the_outbox_masks_codes_and_events_show_results() {
         "a bad query is ignored, no 500"
     );
 }
+
+#[test]
+fn the_audit_log_filters_by_user_token_action_and_date() {
+    let (server, c) = server_with_admin();
+    let (token, _seed, _step) = server.enroll_active("Jane Doe");
+    server.validate("Jane Doe", "000000");
+    let by_user = c.get("/admin/audit?user=Jane+Doe");
+    assert_eq!(by_user.status, 200);
+    assert!(
+        by_user.body.contains("<td>validate</td>"),
+        "{}",
+        by_user.body
+    );
+    assert!(by_user.body.contains("<td>enroll</td>"));
+    assert!(!by_user.body.contains("<td>admin.signin</td>"));
+    let by_action = c.get("/admin/audit?action=admin.signin");
+    assert!(by_action.body.contains("admin:ola"));
+    assert!(!by_action.body.contains("<td>validate</td>"));
+    let by_token = c.get(&format!("/admin/audit?token={token}&action=validate"));
+    assert!(by_token.body.contains("Failed"));
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let dated = c.get(&format!(
+        "/admin/audit?user=Jane+Doe&from={today}&to={today}"
+    ));
+    assert!(dated.body.contains("<td>validate</td>"));
+    let past = c.get("/admin/audit?from=2001-01-01&to=2001-01-02");
+    assert!(past.body.contains("No audit record matches"));
+    let junk = c.get("/admin/audit?from=not-a-date&before=x&user=%00");
+    assert_eq!(junk.status, 200, "junk filters are ignored, never a 500");
+    assert!(
+        !by_user.body.contains("000000"),
+        "never a code in the audit"
+    );
+}

@@ -3,6 +3,7 @@
 //! Post/Redirect/Get with a flash message; every page is `no-store` and under a strict
 //! Content-Security-Policy (see [`security_headers`]). Imports: rocket, serde, domain.
 
+pub mod audit_view;
 pub mod auth;
 pub mod hardware;
 pub mod session;
@@ -28,6 +29,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(tokens::routes());
     r.extend(hardware::routes());
     r.extend(views::routes());
+    r.extend(audit_view::routes());
     r
 }
 
