@@ -75,7 +75,15 @@ fn an_admin_enrolls_activates_locks_and_unlocks_a_token_in_a_real_browser() {
     let rs = server.validate("Jane Doe", &totp(&seed, "SHA1", 6, now_step(30) + 1));
     assert_eq!(rs["RsStat"], "Success");
 
-    b.goto(&format!("{base}/admin/users"));
-    b.screenshot(&shots.join("users.png"));
+    for (path, shot) in [
+        ("/admin/users", "users.png"),
+        ("/admin/hardware", "hardware.png"),
+        ("/admin/audit?user=Jane+Doe", "audit.png"),
+        ("/admin/apikeys", "api-keys.png"),
+    ] {
+        b.goto(&format!("{base}{path}"));
+        b.wait_text("h1", "");
+        b.screenshot(&shots.join(shot));
+    }
     assert!(std::fs::metadata(shots.join("user.png")).unwrap().len() > 1000);
 }

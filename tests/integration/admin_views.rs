@@ -134,3 +134,42 @@ fn the_audit_log_filters_by_user_token_action_and_date() {
         "never a code in the audit"
     );
 }
+
+#[test]
+fn a_test_sms_goes_to_the_phone_on_file_and_refuses_without_one() {
+    let (_server, c) = server_with_admin();
+    let created = c.submit(
+        "/admin/users/new",
+        "/admin/users",
+        &[("usr_name", "Jane Doe"), ("phone", "4175556652")],
+    );
+    let page = c.follow(&created);
+    let sent = c.post(
+        "/admin/users/testsms",
+        &[("csrf", &page.csrf()), ("usr_name", "Jane Doe")],
+    );
+    let shown = c.follow(&sent).body;
+    assert!(shown.contains("Test SMS to ******6652: Sent"), "{shown}");
+    assert!(c
+        .get("/admin/outbox")
+        .body
+        .contains("This is a test message"));
+    c.submit(
+        "/admin/users/new",
+        "/admin/users",
+        &[("usr_name", "Ola"), ("phone", "")],
+    );
+    let none = c.post(
+        "/admin/users/testsms",
+        &[("csrf", &page.csrf()), ("usr_name", "Ola")],
+    );
+    assert!(c.follow(&none).body.contains("3154"), "no phone on file");
+    assert_eq!(
+        c.post(
+            "/admin/users/testsms",
+            &[("csrf", "x"), ("usr_name", "Ola")]
+        )
+        .status,
+        403
+    );
+}

@@ -19,12 +19,14 @@ use super::users::detail_uri;
 use super::{csrf_refused, refused, Base, Refusal};
 use crate::domain::enroll::EnrollRequest;
 use crate::domain::lifecycle::ModifyRequest;
+use crate::domain::oob::OobRequest;
+use crate::domain::sms_text::parse_template;
 use crate::domain::temp_code::{TempCodeRequest, DEFAULT_TEMP_CODE_SECS};
 use crate::domain::{qr, Error, Fault, Service};
 use crate::otp::OtpParams;
 use crate::types::{
-    Algorithm, Code, Digits, MfaTokenUsrStat, Period, RsStat, TokenId, TokenType, UsrName,
-    UsrTokenStat,
+    Algorithm, Code, Digits, MfaTokenUsrStat, OobModeType, Period, RsStat, TokenId, TokenType,
+    UsrName, UsrTokenStat,
 };
 use crate::web::api::{blocking, iso8601};
 
@@ -40,7 +42,8 @@ pub fn routes() -> Vec<Route> {
         delete,
         resync_page,
         resync,
-        temp_code
+        temp_code,
+        test_sms
     ]
 }
 
@@ -476,4 +479,50 @@ async fn temp_code(
             expires: iso8601(issued.expires_at),
         },
     )))
+}
+
+/// The text of a test SMS: no code, nothing to answer.
+pub const TEST_SMS: &str =
+    "This is a test message from your bank's token service. No action is needed.";
+
+/// Sends a test SMS (a OneWay notification without a code) to the user's phone on file,
+/// through the same OOB path and send cap as the API.
+#[post("/users/testsms", data = "<form>")]
+async fn test_sms(
+    admin: Admin,
+    form: Form<TempCodeForm>,
+    service: &State<Arc<Service>>,
+) -> Result<Flash<Redirect>, Refusal> {
+    let s = admin.0;
+    if !s.is_csrf(&form.csrf) {
+        return Err(csrf_refused());
+    }
+    let back = detail_uri(&form.usr_name);
+    let name = match usr_name(&form.usr_name) {
+        Ok(n) => n,
+        Err(e) => return Ok(refused(back, &e)),
+    };
+    let ctx = s.context();
+    let sent = blocking(service, move |sv| {
+        let rq = OobRequest {
+            phone: None,
+            usr_name: Some(name),
+            mode: OobModeType::OneWay,
+            template: Some(parse_template(TEST_SMS)?),
+            exp_secs: 60,
+        };
+        sv.start_oob(&ctx, &rq, chrono::Utc::now())
+    })
+    .await;
+    Ok(match sent {
+        Ok(started) => Flash::success(
+            Redirect::to(back),
+            format!(
+                "Test SMS to {}: {}.",
+                started.phone_masked,
+                started.send_stat.as_str()
+            ),
+        ),
+        Err(e) => refused(back, &e),
+    })
 }
