@@ -91,9 +91,17 @@ fn the_outbox_masks_codes_and_events_show_results() {
         &serde_json::json!({ "OTP": wrong }),
     );
     assert_eq!(status, 200);
+    let sessions = c.get("/admin/oob");
+    assert!(sessions.body.contains(&id), "{}", sessions.body);
+    assert!(sessions.body.contains("TwoWay") && sessions.body.contains("******6652"));
+    assert!(!sessions.body.contains(&otp));
     let events = c.get("/admin/events");
     assert!(events.body.contains(&id), "{}", events.body);
     assert!(events.body.contains("Failed"));
+    assert!(
+        c.get("/admin/oob").body.contains("Failed"),
+        "the session ended Failed"
+    );
     assert_eq!(
         c.get("/admin/outbox?after=abc").status,
         200,

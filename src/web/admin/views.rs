@@ -20,7 +20,14 @@ pub const PAGE: i64 = 100;
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
-    routes![api_keys, create_api_key, revoke_api_key, outbox, events]
+    routes![
+        api_keys,
+        create_api_key,
+        revoke_api_key,
+        outbox,
+        events,
+        sessions
+    ]
 }
 
 #[derive(Serialize)]
@@ -281,6 +288,64 @@ async fn events(
                         Some(false) => "not yet".into(),
                         None => String::new(),
                     },
+                })
+                .collect(),
+        },
+    ))
+}
+
+#[derive(Serialize)]
+struct SessionRow {
+    alrt_pkg_id: String,
+    usr_name: String,
+    phone: String,
+    mode: String,
+    origin: String,
+    state: String,
+    send_stat: String,
+    resends: i32,
+    created: String,
+    expires: String,
+}
+
+#[derive(Serialize)]
+struct SessionsPage {
+    page: Base,
+    sessions: Vec<SessionRow>,
+    next_before: Option<i32>,
+}
+
+/// OOB sessions, newest first.
+#[get("/oob?<before>")]
+async fn sessions(
+    admin: Admin,
+    before: Option<i32>,
+    service: &State<Arc<Service>>,
+) -> Result<Template, Flash<Redirect>> {
+    let rows = blocking(service, move |s| s.oob_sessions(before, PAGE))
+        .await
+        .map_err(|e| refused("/admin/users".into(), &e))?;
+    let next_before = (rows.len() == usize::try_from(PAGE).unwrap_or(100))
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    Ok(Template::render(
+        "admin/oob",
+        SessionsPage {
+            page: Base::new("OOB sessions", &admin.0, None),
+            next_before,
+            sessions: rows
+                .into_iter()
+                .map(|r| SessionRow {
+                    alrt_pkg_id: r.alrt_pkg_id,
+                    usr_name: r.usr_name.unwrap_or_default(),
+                    phone: r.phone_masked,
+                    mode: r.mode,
+                    origin: r.origin,
+                    state: r.state,
+                    send_stat: r.send_stat,
+                    resends: r.resends,
+                    created: r.created_at,
+                    expires: r.expires_at,
                 })
                 .collect(),
         },
