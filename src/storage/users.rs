@@ -114,3 +114,59 @@ pub fn insert_user(
         .returning(users::id)
         .get_result(conn)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::test_support::temp_storage;
+    use diesel::sql_types::Text;
+
+    #[derive(QueryableByName)]
+    struct PlanRow {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    #[test]
+    fn prefix_search_is_a_range_on_the_unique_index_and_pages_by_name() {
+        let (_dir, storage) = temp_storage();
+        storage
+            .write(|c| {
+                for i in 0..120 {
+                    insert_user(c, "tokend", &format!("user {i:03}"), None, 0)?;
+                }
+                insert_user(c, "tokend", "other", None, 0)?;
+                insert_user(c, "bank2", "user 999", None, 0)?;
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        let page = storage
+            .read(|c| find_users_page(c, "tokend", "user", None, 50))
+            .unwrap();
+        assert_eq!(page.len(), 50);
+        assert_eq!(page[0].usr_name, "user 000");
+        let next = storage
+            .read(|c| find_users_page(c, "tokend", "user", Some("user 099"), 50))
+            .unwrap();
+        assert_eq!(next.len(), 20);
+        assert!(next.iter().all(|u| u.inst_rt_id == "tokend"));
+        let plan: Vec<PlanRow> = storage
+            .read(|c| {
+                Ok(diesel::sql_query(
+                    "EXPLAIN QUERY PLAN SELECT * FROM users WHERE inst_rt_id = 'tokend' \
+                     AND usr_name >= 'user' AND usr_name < 'user\u{10FFFF}' \
+                     ORDER BY usr_name LIMIT 51",
+                )
+                .load(c)?)
+            })
+            .unwrap();
+        let plan: Vec<&str> = plan.iter().map(|r| r.detail.as_str()).collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("INDEX sqlite_autoindex_users_1")
+                    && d.contains("usr_name>? AND usr_name<?")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
+    }
+}
