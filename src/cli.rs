@@ -5,10 +5,15 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use std::io::Write as _;
 use std::sync::Arc;
+
+/// The start of the line that shows the bootstrap admin's one-time password.
+pub const FIRST_ADMIN: &str = "tokend first admin: ";
 
 use crate::config::Settings;
 use crate::domain::api_keys::parse_scopes;
+use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
 use crate::{bootstrap, web, worker};
 
@@ -26,11 +31,17 @@ enum Command {
     Serve,
     /// Create the database if needed and apply pending migrations.
     Migrate,
-    /// Import hardware tokens from a CSV seed file:
+    /// Import hardware tokens from a seed file: PSKC (RFC 6030, XML) or CSV
     /// `serial,seed(hex),algorithm,digits,period[,usr_name]`.
     Import {
         /// The file; `-` reads standard input.
         file: std::path::PathBuf,
+        /// PSKC encrypted with a pre-shared key: the AES-128 key in hex (32 digits).
+        #[arg(long, env = "TOKEND_PSKC_KEY", hide_env_values = true)]
+        psk_hex: Option<String>,
+        /// PSKC encrypted with a passphrase (PBKDF2): read it from the first line of stdin.
+        #[arg(long)]
+        passphrase_stdin: bool,
     },
     /// Check the audit trail.
     Audit {
@@ -41,6 +52,25 @@ enum Command {
     Apikey {
         #[command(subcommand)]
         action: ApikeyCommand,
+    },
+    /// Manage admin accounts of the web console.
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin account. Without --password-stdin a one-time password is generated,
+    /// printed (only it) on stdout this once, and must be changed at the first sign-in.
+    Create {
+        /// The sign-in name (letters, digits, '.', '_', '-', '@').
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of standard input instead.
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -78,10 +108,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Import { file } => import(&settings, &file),
         Command::Audit {
             action: AuditCommand::Verify,
         } => verify_audit(&settings),
+        Command::Import {
+            file,
+            psk_hex,
+            passphrase_stdin,
+        } => {
+            let keys = pskc_keys(psk_hex.as_deref(), passphrase_stdin)?;
+            import(&settings, &file, &keys)
+        }
+        Command::Admin {
+            action:
+                AdminCommand::Create {
+                    username,
+                    password_stdin,
+                },
+        } => create_admin(&settings, &username, password_stdin),
         Command::Apikey {
             action: ApikeyCommand::Create { name, scope },
         } => {
@@ -124,9 +168,66 @@ fn verify_audit(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates an admin account; prints the generated one-time password, if any, alone on
+/// stdout. A password read from stdin is never echoed.
+fn create_admin(settings: &Settings, username: &str, password_stdin: bool) -> anyhow::Result<()> {
+    let password = if password_stdin {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
+        let trimmed = line.trim_end_matches(['\r', '\n']).to_owned();
+        Some(zeroize::Zeroizing::new(trimmed))
+    } else {
+        None
+    };
+    let service = bootstrap::service(settings)?;
+    let ctx = Context {
+        actor: "cli".into(),
+        ..Context::default()
+    };
+    let generated = service
+        .create_admin(
+            &ctx,
+            username,
+            password.as_deref().map(String::as_str),
+            chrono::Utc::now(),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot create the admin: {e}"))?;
+    if let Some(one_time) = generated {
+        println!("{}", one_time.as_str());
+    } else {
+        eprintln!("admin {username} created");
+    }
+    Ok(())
+}
+
 /// Imports a seed file and prints what happened: counts on stdout, one line per refused
 /// or already present line on stderr. Fails (exit 1) when any line was refused.
-fn import(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+fn pskc_keys(psk_hex: Option<&str>, passphrase_stdin: bool) -> anyhow::Result<PskcKeys> {
+    let psk = match psk_hex {
+        Some(h) => {
+            let bytes = hex::decode(h.trim()).context("--psk-hex: hex expected")?;
+            anyhow::ensure!(bytes.len() == 16, "--psk-hex: an AES-128 key is 16 bytes");
+            Some(zeroize::Zeroizing::new(bytes))
+        }
+        None => None,
+    };
+    let passphrase = if passphrase_stdin {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the passphrase from stdin")?;
+        Some(zeroize::Zeroizing::new(
+            line.trim_end_matches(['\r', '\n']).to_owned(),
+        ))
+    } else {
+        None
+    };
+    Ok(PskcKeys { psk, passphrase })
+}
+
+fn import(settings: &Settings, file: &std::path::Path, keys: &PskcKeys) -> anyhow::Result<()> {
     let input: Box<dyn std::io::Read> = if file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -139,7 +240,16 @@ fn import(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
         actor: "cli:import".into(),
         ..Context::default()
     };
-    let (rows, mut report) = crate::domain::import::parse_csv(std::io::BufReader::new(input));
+    let mut input = std::io::BufReader::new(input);
+    let head = std::io::BufRead::fill_buf(&mut input).context("cannot read the file")?;
+    let (rows, mut report) = if crate::domain::pskc::is_pskc(head) {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut input, &mut bytes).context("cannot read the file")?;
+        crate::domain::pskc::parse_pskc(&bytes, keys)
+            .map_err(|e| anyhow::anyhow!("the PSKC file is refused: {e}"))?
+    } else {
+        crate::domain::import::parse_csv(input)
+    };
     service
         .import_tokens(&ctx, &rows, chrono::Utc::now(), &mut report)
         .context("import stopped")?;
@@ -168,6 +278,21 @@ fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Resu
         Some(key) => figment.merge(("secret_key", key.as_str())),
         None => figment,
     };
+    if let Some(one_time) = service
+        .ensure_first_admin(chrono::Utc::now())
+        .context("cannot create the first admin")?
+    {
+        // Printed once, on purpose: the operator needs it to sign in the first time, and
+        // it stops working at the first sign-in (a new password is forced).
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{FIRST_ADMIN}{} one-time password: {} (sign in at /admin/login; a new password is required)",
+            crate::domain::admins::BOOTSTRAP_ADMIN,
+            one_time.as_str()
+        );
+        let _ = out.flush();
+    }
     let sweep_every = std::time::Duration::from_millis(settings.oob_sweep_interval_ms);
     let workers = worker::start(&service, sweep_every).context("cannot start workers")?;
     let served = rocket::execute(web::build(figment, service, settings.limits()).launch())

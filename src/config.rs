@@ -206,6 +206,7 @@ const APP_KEYS: &[&str] = &[
     "rate_key_per_sec",
     "rate_user_per_min",
     "rate_key_failures_per_min",
+    "admin_idle_timeout_secs",
 ];
 
 /// Rocket's own keys (Rocket 0.5 configuration guide).

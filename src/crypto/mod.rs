@@ -8,6 +8,8 @@
 
 pub mod digest;
 pub mod keyfile;
+pub mod password;
+pub mod pskc;
 
 use base64::Engine as _;
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};

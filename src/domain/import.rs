@@ -36,6 +36,51 @@ pub struct ImportRow {
     usr_name: Option<UsrName>,
 }
 
+impl ImportRow {
+    /// A checked row (PSKC reader).
+    pub(super) fn new(
+        line: u64,
+        token_id: TokenId,
+        seed: Seed,
+        params: OtpParams,
+        usr_name: Option<UsrName>,
+    ) -> ImportRow {
+        ImportRow {
+            line,
+            token_id,
+            seed,
+            params,
+            usr_name,
+        }
+    }
+}
+
+#[cfg(test)]
+impl ImportRow {
+    pub(super) fn token_id(&self) -> &TokenId {
+        &self.token_id
+    }
+    pub(super) fn seed(&self) -> &Seed {
+        &self.seed
+    }
+    pub(super) fn params(&self) -> &OtpParams {
+        &self.params
+    }
+}
+
+/// Reads a seed file of either kind: PSKC (XML, RFC 6030) or CSV. `Err` refuses the
+/// whole file (a PSKC file that cannot be opened or whose MACs do not verify).
+pub fn parse_file(
+    bytes: &[u8],
+    keys: &super::pskc::PskcKeys,
+) -> Result<(Vec<ImportRow>, ImportReport), Error> {
+    if super::pskc::is_pskc(bytes) {
+        super::pskc::parse_pskc(bytes, keys)
+    } else {
+        Ok(parse_csv(bytes))
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {

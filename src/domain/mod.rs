@@ -5,19 +5,24 @@
 //! synchronous (the web edge runs it on a blocking thread) and takes `now` as an argument:
 //! the domain never reads the clock. Imports: types, storage, crypto, otp, sms. Never rocket.
 
+pub mod admins;
+pub mod api_key_admin;
 pub mod api_keys;
 pub mod audit;
 pub mod enroll;
 pub mod error;
 pub mod import;
 pub mod inquiry;
+pub mod inventory;
 pub mod lifecycle;
 pub mod oob;
 pub mod oob_delivery;
 pub mod oob_verify;
+pub mod pskc;
 pub mod qr;
 pub mod sms_text;
 pub mod temp_code;
+pub mod users;
 pub mod validate;
 
 pub use error::{Error, Fault};
@@ -218,4 +223,10 @@ fn to_ms(t: DateTime<Utc>) -> i64 {
 /// A stored time back to a timestamp.
 pub fn from_ms(ms: i64) -> Option<DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms).single()
+}
+
+/// A random URL-safe token of 256 bits: the web edge's CSRF tokens (the web never
+/// touches `crypto` itself).
+pub fn random_token() -> Result<String, Error> {
+    Ok(crate::crypto::digest::random_token(32)?)
 }

@@ -303,3 +303,56 @@ fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
         delivered,
     }
 }
+
+/// An OOB session as the admin console lists it (never the code or its hash).
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    /// Row id (paging).
+    pub id: i32,
+    /// jXchange `AlrtPkgId`.
+    pub alrt_pkg_id: String,
+    /// The user, when known.
+    pub usr_name: Option<String>,
+    /// Last four digits.
+    pub phone_masked: String,
+    /// OneWay or TwoWay.
+    pub mode: String,
+    /// `lock` (validation fallback) or `explicit` (OOBValidate).
+    pub origin: String,
+    /// Pending, Success, Failed, Expired.
+    pub state: String,
+    /// Pending, Sent, Failed.
+    pub send_stat: String,
+    /// Resends so far.
+    pub resends: i32,
+    /// Created.
+    pub created_at: String,
+    /// Expiry.
+    pub expires_at: String,
+}
+
+impl Service {
+    /// Sessions, newest first, before row id `before`.
+    pub fn oob_sessions(&self, before: Option<i32>, limit: i64) -> Result<Vec<SessionView>, Error> {
+        Ok(self
+            .storage
+            .read(|c| store::find_sessions_page(c, before, limit))?
+            .into_iter()
+            .map(|(s, usr_name)| SessionView {
+                id: s.id,
+                alrt_pkg_id: s.alrt_pkg_id,
+                usr_name,
+                phone_masked: PhoneNum::parse(&s.phone_num)
+                    .map(|p| p.masked())
+                    .unwrap_or_default(),
+                mode: s.mode,
+                origin: s.origin,
+                state: s.state,
+                send_stat: s.send_stat,
+                resends: s.resend_count,
+                created_at: iso(s.created_at),
+                expires_at: iso(s.expires_at),
+            })
+            .collect())
+    }
+}

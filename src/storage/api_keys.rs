@@ -51,3 +51,23 @@ pub fn find_active_api_key(conn: &mut Conn, key_hash: &str) -> Result<Option<Api
         .first(conn)
         .optional()?)
 }
+
+/// Every key, revoked ones included, in name order (the admin console's list).
+pub fn find_api_keys(conn: &mut Conn) -> Result<Vec<ApiKey>, Error> {
+    Ok(api_keys::table
+        .order(api_keys::name)
+        .select(ApiKey::as_select())
+        .load(conn)?)
+}
+
+/// Revokes a key by name; answers whether a key that was not revoked yet was found.
+pub fn update_api_key_revoked(conn: &mut Conn, name: &str, now_ms: i64) -> Result<bool, Error> {
+    Ok(diesel::update(
+        api_keys::table
+            .filter(api_keys::name.eq(name))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(Some(now_ms)))
+    .execute(conn)?
+        == 1)
+}

@@ -569,3 +569,23 @@ pub fn update_event_attempt(
         .execute(conn)?;
     Ok(())
 }
+
+/// The newest sessions first, with their user's name, before row id `before` (the admin
+/// console's list), `limit` at most.
+pub fn find_sessions_page(
+    conn: &mut Conn,
+    before: Option<i32>,
+    limit: i64,
+) -> Result<Vec<(OobSession, Option<String>)>, Error> {
+    use super::schema::users;
+    let mut q = oob_sessions::table
+        .left_join(users::table)
+        .select((OobSession::as_select(), users::usr_name.nullable()))
+        .order(oob_sessions::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(b) = before {
+        q = q.filter(oob_sessions::id.lt(b));
+    }
+    Ok(q.load(conn)?)
+}

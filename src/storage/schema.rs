@@ -179,3 +179,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     tokens,
     users,
 );
+
+diesel::table! {
+    admins (id) {
+        id -> Integer,
+        username -> Text,
+        password_hash -> Text,
+        must_change -> Bool,
+        failure_count -> Integer,
+        locked_until -> Nullable<BigInt>,
+        last_sign_in_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}

@@ -177,3 +177,20 @@ pub fn update_token_destroy_seed(conn: &mut Conn, token_pk: i32) -> Result<(), E
         .execute(conn)?;
     Ok(())
 }
+
+/// Tokens bound to nobody and not deleted (the hardware inventory), in serial order,
+/// after `after`, `limit` at most.
+pub fn find_unbound_tokens(conn: &mut Conn, after: &str, limit: i64) -> Result<Vec<Token>, Error> {
+    use super::schema::bindings;
+    use diesel::dsl::{exists, not};
+    Ok(tokens::table
+        .filter(not(exists(
+            bindings::table.filter(bindings::token_pk.eq(tokens::id)),
+        )))
+        .filter(tokens::status.ne("Del"))
+        .filter(tokens::token_id.gt(after))
+        .order(tokens::token_id)
+        .limit(limit)
+        .select(Token::as_select())
+        .load(conn)?)
+}

@@ -2,6 +2,7 @@
 //! (no-store on API answers, the liftoff line tests and operators read for the bound port).
 //! Imports: rocket, serde, domain, types. Never diesel, never ring.
 
+pub mod admin;
 pub mod api;
 pub mod limits;
 pub mod metrics;
@@ -25,12 +26,21 @@ pub fn build(
     service: Arc<Service>,
     limits: limits::LimitConfig,
 ) -> Rocket<Build> {
+    let idle_timeout_secs = figment
+        .extract_inner::<i64>("admin_idle_timeout_secs")
+        .unwrap_or(900)
+        .max(1);
     let metrics = Arc::new(metrics::Metrics::new());
     rocket::custom(figment)
         .manage(service)
         .manage(Arc::new(limits::Limits::new(limits)))
         .manage(Arc::clone(&metrics))
         .attach(metrics::Timing(metrics))
+        .manage(admin::session::AdminConfig { idle_timeout_secs })
+        .attach(rocket_dyn_templates::Template::fairing())
+        .attach(admin::security_headers())
+        .mount("/admin", admin::routes())
+        .register("/admin", admin::catchers())
         .mount("/", status::routes())
         .mount("/", metrics::routes())
         .mount("/api/v1", api::routes())

@@ -6,6 +6,11 @@
     reason = "test helpers: a panic is the failure report"
 )]
 
+mod admin_browser;
+mod admin_hardware;
+mod admin_pages;
+mod admin_tokens;
+mod admin_views;
 mod api_audit;
 mod api_faults;
 mod api_inquiry;

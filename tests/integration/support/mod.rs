@@ -7,6 +7,9 @@
     reason = "each test file uses a different part of the fixture"
 )]
 
+pub mod admin;
+pub mod webdriver;
+
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -15,6 +18,7 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const LISTENING: &str = "tokend listening on http://";
+const FIRST_ADMIN: &str = "tokend first admin: ";
 
 /// A running server. Killed on drop; the data directory lives as long as `dir`.
 pub struct TestServer {
@@ -23,6 +27,8 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     /// A key with scopes manage and validate.
     pub key: String,
+    /// The bootstrap admin's one-time password, when this start created it.
+    pub first_admin_password: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -82,19 +88,32 @@ impl TestServer {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.strip_prefix(LISTENING) {
-                    let _ = tx.send(addr.to_owned());
+                    let _ = tx.send((true, addr.to_owned()));
+                } else if let Some(rest) = line.strip_prefix(FIRST_ADMIN) {
+                    let pw = rest.split("one-time password: ").nth(1).unwrap_or_default();
+                    let pw = pw.split(' ').next().unwrap_or_default();
+                    let _ = tx.send((false, pw.to_owned()));
                 }
             }
         });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => Ok(TestServer {
+        let mut first_admin_password = None;
+        let listening = loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok((true, addr)) => break Some(addr),
+                Ok((false, pw)) => first_admin_password = Some(pw),
+                Err(_) => break None,
+            }
+        };
+        match listening {
+            Some(addr) => Ok(TestServer {
                 child,
                 base: format!("http://{addr}"),
                 data_dir: data_dir.to_owned(),
                 key,
+                first_admin_password,
                 _dir: None,
             }),
-            Err(_) => {
+            None => {
                 let _ = child.kill();
                 let mut err = String::new();
                 if let Some(mut e) = child.stderr.take() {
@@ -104,6 +123,11 @@ impl TestServer {
                 Err(err)
             }
         }
+    }
+
+    /// Keeps `dir` alive as long as the server.
+    pub fn keep_dir(&mut self, dir: tempfile::TempDir) {
+        self._dir = Some(dir);
     }
 
     /// Stops the server (SIGKILL) and waits for it.

@@ -1,0 +1,306 @@
+//! Admin accounts of the web console: creation (the bootstrap admin and `tokend admin
+//! create`), sign-in with a back-off after repeated failures, and password changes.
+//!
+//! Passwords are hashed with argon2id (`crypto::password`) OUTSIDE the write transaction
+//! (a hash costs tens of milliseconds and the writer is shared). NEVER log a password:
+//! the audit records the username and the outcome only.
+
+use chrono::{DateTime, Duration, Utc};
+use zeroize::Zeroizing;
+
+use super::audit::{self, Entry};
+use super::{to_ms, Context, Error, Fault, Service};
+use crate::crypto::{digest, password};
+use crate::storage::{self, admins};
+
+/// The username of the account created on first start.
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+/// Shortest accepted password.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Longest accepted password (argon2 takes any length; this bounds the work per request).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+/// Failed sign-ins allowed before the back-off starts.
+pub const FREE_FAILURES: i32 = 5;
+/// The first back-off; each further failure doubles it, up to [`MAX_BACKOFF_SECS`].
+pub const FIRST_BACKOFF_SECS: i64 = 30;
+/// The longest back-off.
+pub const MAX_BACKOFF_SECS: i64 = 900;
+
+/// A signed-in admin, as the session remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    /// Row id.
+    pub admin_id: i32,
+    /// Username; the audit actor is `admin:USERNAME`.
+    pub username: String,
+    /// The password must be changed before anything else.
+    pub must_change: bool,
+}
+
+/// What a sign-in attempt yields (internal errors aside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    /// Right username and password.
+    Success(SignedIn),
+    /// Wrong username or password (the two are not told apart).
+    Refused,
+    /// Too many failures: no password is checked until this time.
+    Throttled(DateTime<Utc>),
+}
+
+/// The back-off after `failures` consecutive failures, if any.
+pub fn backoff_after(failures: i32) -> Option<Duration> {
+    if failures < FREE_FAILURES {
+        return None;
+    }
+    let doublings = u32::try_from(failures - FREE_FAILURES).unwrap_or(0).min(16);
+    let secs = FIRST_BACKOFF_SECS
+        .saturating_mul(1_i64 << doublings)
+        .min(MAX_BACKOFF_SECS);
+    Some(Duration::seconds(secs))
+}
+
+fn check_username(username: &str) -> Result<(), Error> {
+    let ok = !username.is_empty()
+        && username.len() <= 64
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::at(Fault::InvalidValue, "username")
+            .with_detail("(1-64 letters, digits, '.', '_', '-' or '@')"))
+    }
+}
+
+/// Refuses passwords too short or too long to be a reasonable secret.
+pub fn check_password(password: &str) -> Result<(), Error> {
+    let n = password.chars().count();
+    if (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
+        Ok(())
+    } else {
+        Err(
+            Error::at(Fault::InvalidValue, "password").with_detail(format!(
+                "(a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters)"
+            )),
+        )
+    }
+}
+
+/// A random one-time password: 120 bits, URL-safe characters.
+fn generate_password() -> Result<Zeroizing<String>, Error> {
+    Ok(Zeroizing::new(digest::random_token(15)?))
+}
+
+fn hash(password: &str) -> Result<String, Error> {
+    password::hash_password(password).map_err(|e| Error::Internal(e.to_string()))
+}
+
+fn entry<'a>(action: &'a str, result: &'a str, detail: Option<&'a str>) -> Entry<'a> {
+    Entry {
+        action,
+        token_id: None,
+        usr_name: None,
+        result,
+        detail,
+    }
+}
+
+impl Service {
+    /// Creates an admin. With `password` None a one-time password is generated, answered
+    /// (shown once) and must be changed at the first sign-in.
+    pub fn create_admin(
+        &self,
+        ctx: &Context,
+        username: &str,
+        password: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Zeroizing<String>>, Error> {
+        check_username(username)?;
+        let generated = match password {
+            Some(p) => {
+                check_password(p)?;
+                None
+            }
+            None => Some(generate_password()?),
+        };
+        let secret = password.or(generated.as_deref().map(String::as_str));
+        let phc = hash(secret.unwrap_or_default())?;
+        self.storage.write(|c| {
+            admins::insert_admin(c, username, &phc, generated.is_some(), to_ms(now)).map_err(
+                |e| match e {
+                    storage::Error::Conflict(_) => Error::at(Fault::InvalidValue, "username")
+                        .with_value(username)
+                        .with_detail("(an admin with this username exists)"),
+                    other => Error::from(other),
+                },
+            )?;
+            Ok::<_, Error>(audit::record(
+                c,
+                ctx,
+                now,
+                entry("admin.create", "Success", Some(username)),
+            )?)
+        })?;
+        Ok(generated)
+    }
+
+    /// On first start: when no admin exists, creates [`BOOTSTRAP_ADMIN`] with a one-time
+    /// password and answers it (to be printed once). Checked and inserted in one
+    /// transaction, so two servers starting at once create one.
+    pub fn ensure_first_admin(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Zeroizing<String>>, Error> {
+        if self.storage.read(admins::count_admins)? > 0 {
+            return Ok(None);
+        }
+        let one_time = generate_password()?;
+        let phc = hash(&one_time)?;
+        let ctx = Context {
+            actor: "bootstrap".into(),
+            ..Context::default()
+        };
+        let created = self.storage.write(|c| {
+            if admins::count_admins(c)? > 0 {
+                return Ok::<_, Error>(false);
+            }
+            admins::insert_admin(c, BOOTSTRAP_ADMIN, &phc, true, to_ms(now))?;
+            audit::record(
+                c,
+                &ctx,
+                now,
+                entry("admin.create", "Success", Some(BOOTSTRAP_ADMIN)),
+            )?;
+            Ok(true)
+        })?;
+        Ok(created.then_some(one_time))
+    }
+
+    /// Checks a sign-in. Failures count per account; from the [`FREE_FAILURES`]th on, the
+    /// account refuses every attempt (right or wrong) for a doubling back-off. An unknown
+    /// username costs a hash too, so timing does not tell which names exist.
+    pub fn sign_in(
+        &self,
+        ctx: &Context,
+        username: &str,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SignIn, Error> {
+        let found = if username.len() <= 64 {
+            self.storage.read(|c| admins::find_admin(c, username))?
+        } else {
+            None
+        };
+        let Some(admin) = found else {
+            let _ = password::verify_password(password, password::DUMMY_HASH);
+            return Ok(SignIn::Refused);
+        };
+        if let Some(until) = admin.locked_until.and_then(super::from_ms) {
+            if now < until {
+                return Ok(SignIn::Throttled(until));
+            }
+        }
+        let ok = password.chars().count() <= MAX_PASSWORD_CHARS
+            && password::verify_password(password, &admin.password_hash);
+        let ctx = Context {
+            actor: format!("admin:{}", admin.username),
+            ..ctx.clone()
+        };
+        self.storage.write(|c| {
+            if ok {
+                admins::update_admin_signed_in(c, admin.id, to_ms(now))?;
+                audit::record(c, &ctx, now, entry("admin.signin", "Success", None))?;
+                return Ok::<_, Error>(SignIn::Success(SignedIn {
+                    admin_id: admin.id,
+                    username: admin.username.clone(),
+                    must_change: admin.must_change,
+                }));
+            }
+            // Re-read inside the transaction: concurrent failures all count.
+            let current = admins::find_admin_by_pk(c, admin.id)?.ok_or(storage::Error::NotFound)?;
+            let failures = current.failure_count.saturating_add(1);
+            let until = backoff_after(failures).map(|d| now + d);
+            admins::update_admin_failure(c, admin.id, failures, until.map(to_ms))?;
+            let detail = format!("failure {failures}");
+            audit::record(c, &ctx, now, entry("admin.signin", "Failed", Some(&detail)))?;
+            Ok(match until {
+                Some(t) => SignIn::Throttled(t),
+                None => SignIn::Refused,
+            })
+        })
+    }
+
+    /// The account behind a session, if it still exists (a deleted account's session
+    /// ends at its next request).
+    pub fn find_admin(&self, admin_id: i32) -> Result<Option<SignedIn>, Error> {
+        Ok(self
+            .storage
+            .read(|c| admins::find_admin_by_pk(c, admin_id))?
+            .map(|a| SignedIn {
+                admin_id: a.id,
+                username: a.username,
+                must_change: a.must_change,
+            }))
+    }
+
+    /// Changes a password after checking the current one; the new one must differ.
+    pub fn change_admin_password(
+        &self,
+        ctx: &Context,
+        admin_id: i32,
+        current: &str,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let admin = self
+            .storage
+            .read(|c| admins::find_admin_by_pk(c, admin_id))?
+            .ok_or_else(|| Error::at(Fault::UserNotFound, "username"))?;
+        if !password::verify_password(current, &admin.password_hash) {
+            return Err(Error::at(Fault::InvalidValue, "current_password")
+                .with_detail("(the current password is wrong)"));
+        }
+        check_password(new)?;
+        if new == current {
+            return Err(Error::at(Fault::InvalidValue, "new_password")
+                .with_detail("(the new password must differ from the current one)"));
+        }
+        let phc = hash(new)?;
+        self.storage.write(|c| {
+            admins::update_admin_password(c, admin.id, &phc, false, to_ms(now))?;
+            Ok::<_, Error>(audit::record(
+                c,
+                ctx,
+                now,
+                entry("admin.password", "Success", None),
+            )?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_starts_at_the_fifth_failure_doubles_and_is_capped() {
+        assert_eq!(backoff_after(4), None);
+        assert_eq!(backoff_after(5), Some(Duration::seconds(30)));
+        assert_eq!(backoff_after(6), Some(Duration::seconds(60)));
+        assert_eq!(backoff_after(9), Some(Duration::seconds(480)));
+        assert_eq!(backoff_after(10), Some(Duration::seconds(900)));
+        assert_eq!(backoff_after(1000), Some(Duration::seconds(900)));
+    }
+
+    #[test]
+    fn usernames_and_passwords_are_checked() {
+        assert!(check_username("ola.nordmann@bank").is_ok());
+        assert!(check_username("").is_err());
+        assert!(check_username("a b").is_err());
+        assert!(check_password("short").is_err());
+        assert!(check_password("long enough pw").is_ok());
+        assert!(check_password(&"x".repeat(257)).is_err());
+    }
+}

@@ -1,0 +1,163 @@
+//! Users as the admin console sees them: a paged prefix search, creation with an
+//! optional phone, and a detail view with every binding and the ActIntentKeys the
+//! console's action forms carry (the same optimistic-concurrency model as the API).
+
+use chrono::{DateTime, Utc};
+
+use super::audit::{self, Entry};
+use super::inquiry::{Inquiry, InquiryRequest};
+use super::{from_ms, to_ms, Context, Error, Fault, Service};
+use crate::storage::{self, bindings, users};
+use crate::types::{ActIntent, PhoneNum, TokenId, UsrName};
+
+/// One user in a search result.
+#[derive(Debug, Clone)]
+pub struct UserSummary {
+    /// jXchange `UsrName`.
+    pub usr_name: String,
+    /// The phone, masked.
+    pub phone_masked: Option<String>,
+    /// When the user was created.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// A page of a user search.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    /// The users, in name order.
+    pub users: Vec<UserSummary>,
+    /// The name to continue after, when there are more.
+    pub next_after: Option<String>,
+}
+
+/// One of the user's tokens, with this user's binding and the keys for changing it.
+#[derive(Debug, Clone)]
+pub struct UserToken {
+    /// The inquiry of the token filtered to this user, with an Upd key.
+    pub inquiry: Inquiry,
+    /// The Dlt key of the same moment.
+    pub delete_key: Option<String>,
+}
+
+/// A user with their tokens.
+#[derive(Debug, Clone)]
+pub struct UserDetail {
+    /// jXchange `UsrName`.
+    pub usr_name: String,
+    /// The phone, masked.
+    pub phone_masked: Option<String>,
+    /// When the user was created.
+    pub created_at: Option<DateTime<Utc>>,
+    /// Every bound token, oldest binding first.
+    pub tokens: Vec<UserToken>,
+}
+
+fn masked(phone: Option<&str>) -> Option<String> {
+    phone.and_then(PhoneNum::parse).map(|p| p.masked())
+}
+
+impl Service {
+    /// Users whose name starts with `prefix` (exact case), `limit` at most, after `after`.
+    pub fn search_users(
+        &self,
+        ctx: &Context,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<UserPage, Error> {
+        let inst = self.institution(ctx).to_owned();
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(101);
+        let mut rows = self
+            .storage
+            .read(|c| users::find_users_page(c, &inst, prefix, after, fetch))?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_after = if more {
+            rows.last().map(|u| u.usr_name.clone())
+        } else {
+            None
+        };
+        Ok(UserPage {
+            users: rows
+                .into_iter()
+                .map(|u| UserSummary {
+                    phone_masked: masked(u.phone_num.as_deref()),
+                    created_at: from_ms(u.created_at),
+                    usr_name: u.usr_name,
+                })
+                .collect(),
+            next_after,
+        })
+    }
+
+    /// Creates a user without a token; an existing name is fault 7001 on `UsrName`.
+    pub fn create_user(
+        &self,
+        ctx: &Context,
+        usr_name: &UsrName,
+        phone: Option<&PhoneNum>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let inst = self.institution(ctx).to_owned();
+        self.storage.write(|c| {
+            users::insert_user(
+                c,
+                &inst,
+                usr_name.as_str(),
+                phone.map(PhoneNum::as_str),
+                to_ms(now),
+            )
+            .map_err(|e| match e {
+                storage::Error::Conflict(_) => Error::at(Fault::InvalidValue, "UsrName")
+                    .with_value(usr_name.as_str())
+                    .with_detail("(a user with this name exists)"),
+                other => Error::from(other),
+            })?;
+            let entry = Entry {
+                action: "user.create",
+                token_id: None,
+                usr_name: Some(usr_name.as_str()),
+                result: "Success",
+                detail: None,
+            };
+            Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
+        })
+    }
+
+    /// A user and every token bound to them; an unknown user is fault 7021.
+    pub fn user_detail(&self, ctx: &Context, usr_name: &UsrName) -> Result<UserDetail, Error> {
+        let inst = self.institution(ctx).to_owned();
+        let (user, bound) = self.storage.read(|c| {
+            Ok((
+                users::find_user(c, &inst, usr_name.as_str())?,
+                bindings::find_bound_by_user(c, &inst, usr_name.as_str())?,
+            ))
+        })?;
+        let user = user.ok_or_else(|| {
+            Error::at(Fault::UserNotFound, "UsrName").with_value(usr_name.as_str())
+        })?;
+        let mut tokens = Vec::with_capacity(bound.len());
+        for b in bound {
+            let Some(token_id) = TokenId::parse(&b.token.token_id) else {
+                continue;
+            };
+            let rq = |intent| InquiryRequest {
+                token_id: token_id.clone(),
+                usr_name: Some(usr_name.clone()),
+                intent,
+            };
+            let inquiry = self.inquire(rq(ActIntent::Upd))?;
+            let delete_key = self.inquire(rq(ActIntent::Dlt))?.intent_key;
+            tokens.push(UserToken {
+                inquiry,
+                delete_key,
+            });
+        }
+        Ok(UserDetail {
+            usr_name: user.usr_name,
+            phone_masked: masked(user.phone_num.as_deref()),
+            created_at: from_ms(user.created_at),
+            tokens,
+        })
+    }
+}

@@ -1,0 +1,194 @@
+//! Sign-in, sign-out and the password change (forced after a one-time password).
+//!
+//! The sign-in form has its own CSRF token in a short private cookie (there is no session
+//! yet); a wrong username and a wrong password get the same answer; the back-off of
+//! `domain::admins` answers "try again after …".
+
+use rocket::form::{Form, FromForm};
+use rocket::http::{CookieJar, Status};
+use rocket::request::FlashMessage;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, Route, State};
+use rocket_dyn_templates::Template;
+use serde::Serialize;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+use super::session::{self, AdminSession, LOGIN_COOKIE};
+use super::{csrf_refused, describe, error_page, Base, Refusal};
+use crate::domain::admins::SignIn;
+use crate::domain::{Context, Service};
+use crate::web::api::blocking;
+
+/// The routes of this file.
+pub fn routes() -> Vec<Route> {
+    routes![login_page, login, logout, password_page, password]
+}
+
+#[derive(Serialize)]
+struct LoginPage {
+    page: Base,
+}
+
+#[get("/login")]
+fn login_page(
+    jar: &CookieJar<'_>,
+    req_tls: session::Tls,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<Template, Refusal> {
+    let csrf = match jar.get_private(LOGIN_COOKIE) {
+        Some(c) => c.value().to_owned(),
+        None => {
+            let token = session::random_token()
+                .ok_or_else(|| error_page(Status::InternalServerError, "no randomness"))?;
+            jar.add_private(session::cookie(req_tls.0, LOGIN_COOKIE, token.clone()));
+            token
+        }
+    };
+    Ok(Template::render(
+        "admin/login",
+        LoginPage {
+            page: Base {
+                title: "Sign in".into(),
+                admin: None,
+                csrf,
+                flash: flash.map(|f| (f.kind().to_owned(), f.message().to_owned())),
+            },
+        },
+    ))
+}
+
+/// The sign-in form. Passwords are zeroized when the form is dropped.
+#[derive(FromForm, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+struct LoginForm {
+    #[field(default = String::new())]
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+#[post("/login", data = "<form>")]
+async fn login(
+    form: Form<LoginForm>,
+    jar: &CookieJar<'_>,
+    req_tls: session::Tls,
+    service: &State<Arc<Service>>,
+) -> Result<Flash<Redirect>, Refusal> {
+    let expected = jar
+        .get_private(LOGIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if !session::same_token(&form.csrf, &expected) {
+        return Err(csrf_refused());
+    }
+    let now = chrono::Utc::now();
+    let username = form.username.clone();
+    let password = Zeroizing::new(form.password.clone());
+    drop(form);
+    let outcome = blocking(service, move |s| {
+        s.sign_in(&Context::default(), &username, &password, now)
+    })
+    .await;
+    let back = |msg: String| Ok(Flash::error(Redirect::to("/admin/login"), msg));
+    match outcome {
+        Ok(SignIn::Success(admin)) => {
+            session::start(jar, req_tls.0, admin.admin_id, now.timestamp_millis())
+                .ok_or_else(|| error_page(Status::InternalServerError, "no randomness"))?;
+            Ok(if admin.must_change {
+                Flash::error(
+                    Redirect::to("/admin/password"),
+                    "Choose your own password before going on.",
+                )
+            } else {
+                Flash::success(Redirect::to("/admin/users"), "Signed in.")
+            })
+        }
+        Ok(SignIn::Refused) => back("Wrong username or password.".into()),
+        Ok(SignIn::Throttled(until)) => back(format!(
+            "Too many failed sign-ins: this account accepts none until {} UTC.",
+            until.format("%H:%M:%S")
+        )),
+        Err(e) => back(describe(&e)),
+    }
+}
+
+#[derive(FromForm)]
+struct CsrfForm {
+    #[field(default = String::new())]
+    csrf: String,
+}
+
+#[post("/logout", data = "<form>")]
+fn logout(
+    s: AdminSession,
+    form: Form<CsrfForm>,
+    jar: &CookieJar<'_>,
+) -> Result<Flash<Redirect>, Refusal> {
+    if !s.is_csrf(&form.csrf) {
+        return Err(csrf_refused());
+    }
+    session::end(jar);
+    Ok(Flash::success(
+        Redirect::to("/admin/login"),
+        "You are signed out.",
+    ))
+}
+
+#[derive(Serialize)]
+struct PasswordPage {
+    page: Base,
+    forced: bool,
+    min_chars: usize,
+}
+
+#[get("/password")]
+fn password_page(s: AdminSession, flash: Option<FlashMessage<'_>>) -> Template {
+    Template::render(
+        "admin/password",
+        PasswordPage {
+            forced: s.admin.must_change,
+            page: Base::new("Change password", &s, flash),
+            min_chars: crate::domain::admins::MIN_PASSWORD_CHARS,
+        },
+    )
+}
+
+#[derive(FromForm, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+struct PasswordForm {
+    #[field(default = String::new())]
+    csrf: String,
+    current_password: String,
+    new_password: String,
+    repeat_password: String,
+}
+
+#[post("/password", data = "<form>")]
+async fn password(
+    s: AdminSession,
+    form: Form<PasswordForm>,
+    service: &State<Arc<Service>>,
+) -> Result<Flash<Redirect>, Refusal> {
+    if !s.is_csrf(&form.csrf) {
+        return Err(csrf_refused());
+    }
+    let again = |msg: String| Ok(Flash::error(Redirect::to("/admin/password"), msg));
+    if form.new_password.as_str() != form.repeat_password.as_str() {
+        return again("The two new passwords differ.".into());
+    }
+    let current = Zeroizing::new(form.current_password.clone());
+    let new = Zeroizing::new(form.new_password.clone());
+    drop(form);
+    let ctx = s.context();
+    let id = s.admin.admin_id;
+    let changed = blocking(service, move |sv| {
+        sv.change_admin_password(&ctx, id, &current, &new, chrono::Utc::now())
+    })
+    .await;
+    match changed {
+        Ok(()) => Ok(Flash::success(
+            Redirect::to("/admin/users"),
+            "Your password is changed.",
+        )),
+        Err(e) => again(describe(&e)),
+    }
+}

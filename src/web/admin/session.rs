@@ -1,0 +1,204 @@
+//! Admin sessions: the private session cookie, its idle timeout, the CSRF token it
+//! carries, and the guards every console page uses.
+//!
+//! The cookie is Rocket's private cookie (AES-256-GCM under the `secret_key`), so its
+//! contents can be neither read nor forged by the browser: `id:csrf:issued_ms:last_ms`.
+//! Every request that passes the guard slides `last_ms`; past `admin_idle_timeout_secs`
+//! of inactivity (or 12 hours after sign-in) the session is over. HttpOnly,
+//! SameSite=Strict, Secure when Rocket serves TLS, and no Expires (gone with the browser).
+
+use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use std::sync::Arc;
+use subtle::ConstantTimeEq as _;
+
+use crate::domain::admins::SignedIn;
+use crate::domain::{Context, Service};
+use crate::web::api::blocking;
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "tokend_admin";
+/// The pre-sign-in cookie holding the sign-in form's CSRF token.
+pub const LOGIN_COOKIE: &str = "tokend_login";
+/// A session ends this long after sign-in, however active.
+pub const ABSOLUTE_SECS: i64 = 12 * 3600;
+
+/// Console settings, managed by Rocket.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminConfig {
+    /// Inactivity after which a session ends.
+    pub idle_timeout_secs: i64,
+}
+
+/// Builds a cookie with the console's attributes.
+pub fn cookie(req_tls: bool, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(req_tls)
+        .expires(rocket::http::private::cookie::Expiration::Session)
+        .build()
+}
+
+/// Whether the server speaks TLS (Secure cookies then).
+pub fn is_tls(req: &Request<'_>) -> bool {
+    req.rocket().config().tls_enabled()
+}
+
+/// Whether the connection is TLS, as a request guard.
+pub struct Tls(pub bool);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Tls {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        Outcome::Success(Tls(is_tls(req)))
+    }
+}
+
+/// A fresh random token (CSRF, …).
+pub fn random_token() -> Option<String> {
+    crate::domain::random_token().ok()
+}
+
+/// Constant-time comparison of a presented and an expected token.
+pub fn same_token(presented: &str, expected: &str) -> bool {
+    !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+struct CookieValue {
+    admin_id: i32,
+    csrf: String,
+    issued_ms: i64,
+    last_ms: i64,
+}
+
+impl CookieValue {
+    fn parse(s: &str) -> Option<CookieValue> {
+        let mut parts = s.split(':');
+        let v = CookieValue {
+            admin_id: parts.next()?.parse().ok()?,
+            csrf: parts.next()?.to_owned(),
+            issued_ms: parts.next()?.parse().ok()?,
+            last_ms: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(v)
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "{}:{}:{}:{}",
+            self.admin_id, self.csrf, self.issued_ms, self.last_ms
+        )
+    }
+}
+
+/// Starts a session for a signed-in admin.
+pub fn start(jar: &CookieJar<'_>, tls: bool, admin_id: i32, now_ms: i64) -> Option<()> {
+    let value = CookieValue {
+        admin_id,
+        csrf: random_token()?,
+        issued_ms: now_ms,
+        last_ms: now_ms,
+    };
+    jar.remove_private(Cookie::build(LOGIN_COOKIE).path("/admin"));
+    jar.add_private(cookie(tls, SESSION_COOKIE, value.render()));
+    Some(())
+}
+
+/// Ends the session.
+pub fn end(jar: &CookieJar<'_>) {
+    jar.remove_private(Cookie::build(SESSION_COOKIE).path("/admin"));
+}
+
+/// A signed-in admin, whether or not a password change is pending. Only the password
+/// page takes this one; every other page takes [`Admin`].
+pub struct AdminSession {
+    /// Who.
+    pub admin: SignedIn,
+    /// The CSRF token every form of this session carries.
+    pub csrf: String,
+}
+
+impl AdminSession {
+    /// Whether a form's CSRF token is this session's.
+    pub fn is_csrf(&self, presented: &str) -> bool {
+        same_token(presented, &self.csrf)
+    }
+
+    /// The audit context: `admin:USERNAME`.
+    pub fn context(&self) -> Context {
+        Context {
+            actor: format!("admin:{}", self.admin.username),
+            ..Context::default()
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AdminSession {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let signed_out = Outcome::Error((Status::Unauthorized, ()));
+        let jar = req.cookies();
+        let Some(mut value) = jar
+            .get_private(SESSION_COOKIE)
+            .and_then(|c| CookieValue::parse(c.value()))
+        else {
+            return signed_out;
+        };
+        let idle = req
+            .rocket()
+            .state::<AdminConfig>()
+            .map_or(900, |c| c.idle_timeout_secs);
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if now_ms - value.last_ms > idle.saturating_mul(1000)
+            || now_ms - value.issued_ms > ABSOLUTE_SECS * 1000
+        {
+            end(jar);
+            return signed_out;
+        }
+        let Some(service) = req.rocket().state::<Arc<Service>>() else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let id = value.admin_id;
+        let admin = match blocking(service, move |s| s.find_admin(id)).await {
+            Ok(Some(admin)) => admin,
+            Ok(None) => {
+                end(jar);
+                return signed_out;
+            }
+            Err(_) => return Outcome::Error((Status::InternalServerError, ())),
+        };
+        value.last_ms = now_ms;
+        jar.add_private(cookie(is_tls(req), SESSION_COOKIE, value.render()));
+        Outcome::Success(AdminSession {
+            admin,
+            csrf: value.csrf,
+        })
+    }
+}
+
+/// A signed-in admin with no password change pending: the guard of every console page
+/// but the password page. A pending change answers 428, which the catcher turns into a
+/// redirect to the password page.
+pub struct Admin(pub AdminSession);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Admin {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        match AdminSession::from_request(req).await {
+            Outcome::Success(s) if s.admin.must_change => {
+                Outcome::Error((Status::PreconditionRequired, ()))
+            }
+            Outcome::Success(s) => Outcome::Success(Admin(s)),
+            Outcome::Error(e) => Outcome::Error(e),
+            Outcome::Forward(f) => Outcome::Forward(f),
+        }
+    }
+}

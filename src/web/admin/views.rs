@@ -1,0 +1,368 @@
+//! Views: API keys (create — the key shown once —, list, revoke), the SMS outbox with
+//! codes masked, and the OOB result events.
+
+use rocket::form::{Form, FromForm};
+use rocket::request::FlashMessage;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, Route, State};
+use rocket_dyn_templates::Template;
+use serde::Serialize;
+use std::sync::Arc;
+
+use super::session::Admin;
+use super::{csrf_refused, refused, Base, Refusal};
+use crate::domain::api_keys::Scope;
+use crate::domain::Service;
+use crate::web::api::{blocking, iso8601};
+
+/// Rows per page of the outbox and events.
+pub const PAGE: i64 = 100;
+
+/// The routes of this file.
+pub fn routes() -> Vec<Route> {
+    routes![
+        api_keys,
+        create_api_key,
+        revoke_api_key,
+        outbox,
+        events,
+        sessions
+    ]
+}
+
+#[derive(Serialize)]
+struct KeyRow {
+    name: String,
+    scopes: String,
+    created: String,
+    revoked: String,
+}
+
+#[derive(Serialize)]
+struct KeysPage {
+    page: Base,
+    keys: Vec<KeyRow>,
+    new_key: Option<(String, String)>,
+}
+
+async fn keys_page(
+    admin: &Admin,
+    service: &Arc<Service>,
+    flash: Option<FlashMessage<'_>>,
+    new_key: Option<(String, String)>,
+) -> Result<Template, Flash<Redirect>> {
+    let keys = blocking(service, |s| s.list_api_keys())
+        .await
+        .map_err(|e| refused("/admin/users".into(), &e))?;
+    Ok(Template::render(
+        "admin/api_keys",
+        KeysPage {
+            page: Base::new("API keys", &admin.0, flash),
+            keys: keys
+                .into_iter()
+                .map(|k| KeyRow {
+                    name: k.name,
+                    scopes: k.scopes,
+                    created: k.created_at.map(iso8601).unwrap_or_default(),
+                    revoked: k.revoked_at.map(iso8601).unwrap_or_default(),
+                })
+                .collect(),
+            new_key,
+        },
+    ))
+}
+
+#[get("/apikeys")]
+async fn api_keys(
+    admin: Admin,
+    flash: Option<FlashMessage<'_>>,
+    service: &State<Arc<Service>>,
+) -> Result<Template, Flash<Redirect>> {
+    keys_page(&admin, service, flash, None).await
+}
+
+#[derive(FromForm)]
+struct NewKeyForm {
+    #[field(default = String::new())]
+    csrf: String,
+    name: String,
+    #[field(default = Vec::new())]
+    scope: Vec<String>,
+}
+
+/// Creates a key and shows it in the answer, this once (`no-store`).
+#[post("/apikeys", data = "<form>")]
+async fn create_api_key(
+    admin: Admin,
+    form: Form<NewKeyForm>,
+    service: &State<Arc<Service>>,
+) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
+    if !admin.0.is_csrf(&form.csrf) {
+        return Err(csrf_refused());
+    }
+    let scopes: Result<Vec<Scope>, String> = form.scope.iter().map(|s| s.parse()).collect();
+    let scopes = match scopes {
+        Ok(s) => s,
+        Err(why) => return Ok(Err(Flash::error(Redirect::to("/admin/apikeys"), why))),
+    };
+    let (ctx, name) = (admin.0.context(), form.name.trim().to_owned());
+    let shown_name = name.clone();
+    let created = blocking(service, move |s| {
+        s.create_api_key(&ctx, &name, &scopes, chrono::Utc::now())
+    })
+    .await;
+    match created {
+        Ok(key) => Ok(keys_page(
+            &admin,
+            service,
+            None,
+            Some((shown_name, key.as_str().to_owned())),
+        )
+        .await),
+        Err(e) => Ok(Err(refused("/admin/apikeys".into(), &e))),
+    }
+}
+
+#[derive(FromForm)]
+struct RevokeForm {
+    #[field(default = String::new())]
+    csrf: String,
+    name: String,
+}
+
+#[post("/apikeys/revoke", data = "<form>")]
+async fn revoke_api_key(
+    admin: Admin,
+    form: Form<RevokeForm>,
+    service: &State<Arc<Service>>,
+) -> Result<Flash<Redirect>, Refusal> {
+    if !admin.0.is_csrf(&form.csrf) {
+        return Err(csrf_refused());
+    }
+    let (ctx, name) = (admin.0.context(), form.name.clone());
+    let done = blocking(service, move |s| {
+        s.revoke_api_key(&ctx, &name, chrono::Utc::now())
+    })
+    .await;
+    Ok(match done {
+        Ok(()) => Flash::success(
+            Redirect::to("/admin/apikeys"),
+            format!("API key {} is revoked.", form.name),
+        ),
+        Err(e) => refused("/admin/apikeys".into(), &e),
+    })
+}
+
+/// Hides one-time codes in an SMS text: every word of 6 or 8 letters and digits that
+/// holds a digit or is all capitals (the OTP and OTPA forms) becomes asterisks.
+pub fn mask_codes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let n = word.chars().count();
+        let code_like = matches!(n, 6 | 8)
+            && (word.chars().any(|c| c.is_ascii_digit())
+                || word
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+        if code_like {
+            out.extend(std::iter::repeat_n('*', n));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+#[derive(Serialize)]
+struct OutboxRow {
+    id: i64,
+    alrt_pkg_id: String,
+    phone: String,
+    body: String,
+    provider: String,
+    send_stat: String,
+    attempts: i32,
+    last_error: String,
+    created: String,
+}
+
+#[derive(Serialize)]
+struct OutboxPage {
+    page: Base,
+    messages: Vec<OutboxRow>,
+    next_after: Option<i64>,
+}
+
+#[get("/outbox?<after>")]
+async fn outbox(
+    admin: Admin,
+    after: Option<i64>,
+    service: &State<Arc<Service>>,
+) -> Result<Template, Flash<Redirect>> {
+    let from = after.unwrap_or(0).max(0);
+    let messages = blocking(service, move |s| s.sms_outbox(from, PAGE))
+        .await
+        .map_err(|e| refused("/admin/users".into(), &e))?;
+    let next_after = (messages.len() == usize::try_from(PAGE).unwrap_or(100))
+        .then(|| messages.last().map(|m| m.msg_id))
+        .flatten();
+    Ok(Template::render(
+        "admin/outbox",
+        OutboxPage {
+            page: Base::new("SMS outbox", &admin.0, None),
+            next_after,
+            messages: messages
+                .into_iter()
+                .map(|m| OutboxRow {
+                    id: m.msg_id,
+                    alrt_pkg_id: m.alrt_pkg_id.unwrap_or_default(),
+                    phone: m.phone_masked,
+                    body: m.body.as_deref().map(mask_codes).unwrap_or_default(),
+                    provider: m.provider,
+                    send_stat: m.send_stat,
+                    attempts: m.attempts,
+                    last_error: m.last_error.unwrap_or_default(),
+                    created: m.created_at,
+                })
+                .collect(),
+        },
+    ))
+}
+
+#[derive(Serialize)]
+struct EventRow {
+    id: i64,
+    alrt_pkg_id: String,
+    rs_stat: String,
+    at: String,
+    usr_name: String,
+    delivered: String,
+}
+
+#[derive(Serialize)]
+struct EventsPage {
+    page: Base,
+    events: Vec<EventRow>,
+    next_after: Option<i64>,
+}
+
+#[get("/events?<after>")]
+async fn events(
+    admin: Admin,
+    after: Option<i64>,
+    service: &State<Arc<Service>>,
+) -> Result<Template, Flash<Redirect>> {
+    let from = after.unwrap_or(0).max(0);
+    let events = blocking(service, move |s| s.oob_events(from, PAGE))
+        .await
+        .map_err(|e| refused("/admin/users".into(), &e))?;
+    let next_after = (events.len() == usize::try_from(PAGE).unwrap_or(100))
+        .then(|| events.last().map(|e| e.evt_id))
+        .flatten();
+    Ok(Template::render(
+        "admin/events",
+        EventsPage {
+            page: Base::new("OOB events", &admin.0, None),
+            next_after,
+            events: events
+                .into_iter()
+                .map(|e| EventRow {
+                    id: e.evt_id,
+                    alrt_pkg_id: e.alrt_pkg_id,
+                    rs_stat: e.rs_stat,
+                    at: e.at,
+                    usr_name: e.usr_name.unwrap_or_default(),
+                    delivered: match e.delivered {
+                        Some(true) => "yes".into(),
+                        Some(false) => "not yet".into(),
+                        None => String::new(),
+                    },
+                })
+                .collect(),
+        },
+    ))
+}
+
+#[derive(Serialize)]
+struct SessionRow {
+    alrt_pkg_id: String,
+    usr_name: String,
+    phone: String,
+    mode: String,
+    origin: String,
+    state: String,
+    send_stat: String,
+    resends: i32,
+    created: String,
+    expires: String,
+}
+
+#[derive(Serialize)]
+struct SessionsPage {
+    page: Base,
+    sessions: Vec<SessionRow>,
+    next_before: Option<i32>,
+}
+
+/// OOB sessions, newest first.
+#[get("/oob?<before>")]
+async fn sessions(
+    admin: Admin,
+    before: Option<i32>,
+    service: &State<Arc<Service>>,
+) -> Result<Template, Flash<Redirect>> {
+    let rows = blocking(service, move |s| s.oob_sessions(before, PAGE))
+        .await
+        .map_err(|e| refused("/admin/users".into(), &e))?;
+    let next_before = (rows.len() == usize::try_from(PAGE).unwrap_or(100))
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    Ok(Template::render(
+        "admin/oob",
+        SessionsPage {
+            page: Base::new("OOB sessions", &admin.0, None),
+            next_before,
+            sessions: rows
+                .into_iter()
+                .map(|r| SessionRow {
+                    alrt_pkg_id: r.alrt_pkg_id,
+                    usr_name: r.usr_name.unwrap_or_default(),
+                    phone: r.phone_masked,
+                    mode: r.mode,
+                    origin: r.origin,
+                    state: r.state,
+                    send_stat: r.send_stat,
+                    resends: r.resends,
+                    created: r.created_at,
+                    expires: r.expires_at,
+                })
+                .collect(),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_codes;
+
+    #[test]
+    fn codes_are_masked_and_the_rest_kept() {
+        assert_eq!(
+            mask_codes("tokend: your security code is 300419. Reply within 5 minute(s)."),
+            "tokend: your security code is ******. Reply within 5 minute(s)."
+        );
+        assert_eq!(mask_codes("Respond K7PQRS now"), "Respond ****** now");
+        assert_eq!(mask_codes("Ovation: transfer"), "Ovation: transfer");
+    }
+}

@@ -1,0 +1,249 @@
+//! Hardware tokens in the console: upload a CSV seed file (per-line results; a second
+//! import adds nothing and says so), the inventory of unassigned tokens, bind by serial.
+
+use crate::support::admin::{hidden, server_with_admin};
+use crate::support::{now_step, totp};
+
+const SEED_HEX: &str = "3132333435363738393031323334353637383930";
+
+#[test]
+fn upload_a_seed_file_twice_then_bind_a_token_by_serial() {
+    let (server, c) = server_with_admin();
+    let file = format!(
+        "serial,seed,algorithm,digits,period,usr_name\n\
+         HW-0001,{SEED_HEX},SHA1,6,30\n\
+         HW-0002,{SEED_HEX},SHA1,6,30\n\
+         HW-0003,{SEED_HEX},SHA1,6,30,Kari\n\
+         HW-0004,3132,SHA1,6,30\n"
+    );
+    let csrf = c.get("/admin/hardware").csrf();
+    let first = c.post_file(
+        "/admin/hardware/import",
+        &csrf,
+        "batch.csv",
+        file.as_bytes(),
+    );
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(
+        first.body.contains("<dd id=\"imported\">3</dd>"),
+        "{}",
+        first.body
+    );
+    assert!(first.body.contains("<dd id=\"refused\">1</dd>"));
+    assert!(
+        first.body.contains("at least 128 required"),
+        "the refused line says why"
+    );
+    assert!(!first.body.contains(SEED_HEX), "never a seed on the page");
+    let again = c.post_file(
+        "/admin/hardware/import",
+        &csrf,
+        "batch.csv",
+        file.as_bytes(),
+    );
+    assert!(again.body.contains("<dd id=\"imported\">0</dd>"));
+    assert!(again.body.contains("<dd id=\"present\">3</dd>"));
+    let garbage = c.post_file("/admin/hardware/import", &csrf, "x.bin", &[0xff, 0, 1, 2]);
+    assert_eq!(garbage.status, 200, "garbage is a refused line, not a 500");
+    assert_eq!(
+        c.post_file(
+            "/admin/hardware/import",
+            "wrong",
+            "batch.csv",
+            file.as_bytes()
+        )
+        .status,
+        403
+    );
+
+    bind_by_serial(&server, &c);
+}
+
+fn bind_by_serial(server: &crate::support::TestServer, c: &crate::support::admin::AdminClient) {
+    // The inventory lists the two unassigned tokens (HW-0003 went to Kari).
+    let inventory = c.get("/admin/hardware");
+    assert!(inventory.body.contains("HW-0001") && inventory.body.contains("HW-0002"));
+    assert!(!inventory.body.contains("HW-0003"));
+
+    // Bind from the user's page by serial; the token then activates with its first code.
+    let created = c.submit(
+        "/admin/users/new",
+        "/admin/users",
+        &[("usr_name", "Jane Doe"), ("phone", "")],
+    );
+    let detail = c.follow(&created);
+    let bound = c.post(
+        "/admin/hardware/bind",
+        &[
+            ("csrf", &detail.csrf()),
+            ("usr_name", "Jane Doe"),
+            ("from", "user"),
+            ("token_id", "HW-0001"),
+        ],
+    );
+    let page = c.follow(&bound);
+    assert!(
+        page.body.contains("HW-0001 is bound to Jane Doe"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("stat Init"));
+    assert!(!c.get("/admin/hardware").body.contains("HW-0001"));
+    // The same serial a second time, an unknown one, a bound one: refused with a message.
+    for (serial, says) in [
+        ("HW-0001", "7034"),
+        ("HW-9999", "7020"),
+        ("HW-0003", "7034"),
+    ] {
+        let again = c.post(
+            "/admin/hardware/bind",
+            &[
+                ("csrf", &detail.csrf()),
+                ("usr_name", "Ola"),
+                ("token_id", serial),
+            ],
+        );
+        assert_eq!(again.location.as_deref(), Some("/admin/hardware"));
+        assert!(c.follow(&again).body.contains(says), "{serial}");
+    }
+    let seed = b"12345678901234567890";
+    let code = totp(seed, "SHA1", 6, now_step(30) - 1);
+    let (status, rs) = server.post(
+        "/api/v1/tokens/HW-0001/activate",
+        &serde_json::json!({ "Code": code }),
+    );
+    assert_eq!((status, rs["RsStat"].as_str()), (200, Some("Success")));
+    // From the inventory row as well.
+    let inv = c.get("/admin/hardware");
+    assert_eq!(hidden(&inv.body, "token_id").as_deref(), Some("HW-0002"));
+    let from_row = c.post(
+        "/admin/hardware/bind",
+        &[
+            ("csrf", &inv.csrf()),
+            ("token_id", "HW-0002"),
+            ("usr_name", "Ola"),
+        ],
+    );
+    assert_eq!(from_row.location.as_deref(), Some("/admin/user?name=Ola"));
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/pskc/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+const PSK: &str = "12345678901234567890123456789012";
+
+#[test]
+fn pskc_uploads_verify_every_mac_and_import_the_totp_keys() {
+    let (server, c) = server_with_admin();
+    let csrf = c.get("/admin/hardware").csrf();
+    let tampered = c.post_file_with(
+        "/admin/hardware/import",
+        &[("csrf", &csrf), ("psk", PSK)],
+        "f6.xml",
+        &fixture("figure6-tampered-mac.xml"),
+    );
+    assert_eq!(tampered.location.as_deref(), Some("/admin/hardware"));
+    assert!(c.follow(&tampered).body.contains("whole file is refused"));
+    let no_key = c.post_file_with(
+        "/admin/hardware/import",
+        &[("csrf", &csrf)],
+        "f6.xml",
+        &fixture("figure6-totp.xml"),
+    );
+    assert!(c.follow(&no_key).body.contains("pre-shared key"));
+    let ok = c.post_file_with(
+        "/admin/hardware/import",
+        &[("csrf", &csrf), ("psk", PSK)],
+        "f6.xml",
+        &fixture("figure6-totp.xml"),
+    );
+    assert!(
+        ok.body.contains("<dd id=\"imported\">1</dd>"),
+        "{}",
+        ok.body
+    );
+    let hotp = c.post_file_with(
+        "/admin/hardware/import",
+        &[("csrf", &csrf), ("passphrase", "qwerty")],
+        "f7.xml",
+        &fixture("rfc6030-figure7.xml"),
+    );
+    assert!(hotp.body.contains("TOTP only"), "{}", hotp.body);
+    let inv = c.get("/admin/hardware");
+    assert!(inv.body.contains("PSK-0001"));
+    let bound = c.post(
+        "/admin/hardware/bind",
+        &[
+            ("csrf", &inv.csrf()),
+            ("token_id", "PSK-0001"),
+            ("usr_name", "Ola"),
+        ],
+    );
+    assert_eq!(bound.location.as_deref(), Some("/admin/user?name=Ola"));
+    // The decrypted seed is the RFC 4226 secret: its TOTP codes (SHA1, 8 digits) activate.
+    let code = totp(b"12345678901234567890", "SHA1", 8, now_step(30) - 1);
+    let (status, rs) = server.post(
+        "/api/v1/tokens/PSK-0001/activate",
+        &serde_json::json!({ "Code": code }),
+    );
+    assert_eq!((status, rs["RsStat"].as_str()), (200, Some("Success")));
+}
+
+#[test]
+fn tokend_import_reads_pskc_with_a_key_or_a_passphrase_and_refuses_a_bad_mac() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| format!("{}/tests/fixtures/pskc/{name}", env!("CARGO_MANIFEST_DIR"));
+    let cli = crate::support::cli;
+    let bad = cli(
+        dir.path(),
+        &[],
+        &[
+            "import",
+            &path("figure6-tampered-mac.xml"),
+            "--psk-hex",
+            PSK,
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ValueMAC does not verify"));
+    let ok = cli(
+        dir.path(),
+        &[],
+        &["import", &path("figure6-totp.xml"), "--psk-hex", PSK],
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("imported 1, already present 0"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tokend"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("ROCKET_DATA_DIR", dir.path())
+        .env("TOKEND_LOG", "warn")
+        .args(["import", &path("figure7-totp.xml"), "--passphrase-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"qwerty\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1"));
+    let again = cli(
+        dir.path(),
+        &[],
+        &["import", &path("figure6-totp.xml"), "--psk-hex", PSK],
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).contains("imported 0, already present 1"));
+}
