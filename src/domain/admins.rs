@@ -35,6 +35,9 @@ pub struct SignedIn {
     pub username: String,
     /// The password must be changed before anything else.
     pub must_change: bool,
+    /// When the password was last set, ms: a session issued before it is over, so a
+    /// password change signs the account out everywhere else.
+    pub password_set_ms: i64,
 }
 
 /// What a sign-in attempt yields (internal errors aside).
@@ -216,6 +219,7 @@ impl Service {
                     admin_id: admin.id,
                     username: admin.username.clone(),
                     must_change: admin.must_change,
+                    password_set_ms: admin.updated_at,
                 }));
             }
             // Re-read inside the transaction: concurrent failures all count.
@@ -242,6 +246,7 @@ impl Service {
                 admin_id: a.id,
                 username: a.username,
                 must_change: a.must_change,
+                password_set_ms: a.updated_at,
             }))
     }
 

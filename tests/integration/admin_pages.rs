@@ -311,3 +311,32 @@ fn the_cli_creates_admins_with_a_generated_or_given_password() {
     );
     server.stop();
 }
+
+#[test]
+fn a_password_change_ends_the_accounts_other_sessions() {
+    let (server, here) = server_with_admin();
+    let elsewhere = AdminClient::signed_in(&server, "ola", PASSWORD);
+    assert_eq!(elsewhere.get("/admin/users").status, 200);
+    let new_password = "a completely different passphrase";
+    let changed = here.submit(
+        "/admin/password",
+        "/admin/password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", new_password),
+            ("repeat_password", new_password),
+        ],
+    );
+    assert_eq!(changed.location.as_deref(), Some("/admin/users"));
+    assert_eq!(
+        here.get("/admin/users").status,
+        200,
+        "the changing session goes on"
+    );
+    let stale = elsewhere.get("/admin/users");
+    assert_eq!(
+        (stale.status, stale.location.as_deref()),
+        (303, Some("/admin/login")),
+        "the other session ended with the old password"
+    );
+}

@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-use super::session::{self, AdminSession, LOGIN_COOKIE};
+use super::session::{self, AdminSession, Tls, LOGIN_COOKIE};
 use super::{csrf_refused, describe, error_page, Base, Refusal};
 use crate::domain::admins::SignIn;
 use crate::domain::{Context, Service};
@@ -166,6 +166,8 @@ struct PasswordForm {
 async fn password(
     s: AdminSession,
     form: Form<PasswordForm>,
+    jar: &CookieJar<'_>,
+    tls: Tls,
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
     if !s.is_csrf(&form.csrf) {
@@ -180,15 +182,22 @@ async fn password(
     drop(form);
     let ctx = s.context();
     let id = s.admin.admin_id;
+    let now = chrono::Utc::now();
     let changed = blocking(service, move |sv| {
-        sv.change_admin_password(&ctx, id, &current, &new, chrono::Utc::now())
+        sv.change_admin_password(&ctx, id, &current, &new, now)
     })
     .await;
     match changed {
-        Ok(()) => Ok(Flash::success(
-            Redirect::to("/admin/users"),
-            "Your password is changed.",
-        )),
+        Ok(()) => {
+            // Every other session of the account ends with the old password; this one
+            // goes on, issued anew.
+            session::start(jar, tls.0, id, now.timestamp_millis())
+                .ok_or_else(|| error_page(Status::InternalServerError, "no randomness"))?;
+            Ok(Flash::success(
+                Redirect::to("/admin/users"),
+                "Your password is changed.",
+            ))
+        }
         Err(e) => again(describe(&e)),
     }
 }

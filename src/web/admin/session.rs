@@ -173,6 +173,12 @@ impl<'r> FromRequest<'r> for AdminSession {
             }
             Err(_) => return Outcome::Error((Status::InternalServerError, ())),
         };
+        // Issued before the password was last set: a password change ends every session
+        // but the one that made it (which is issued anew).
+        if value.issued_ms < admin.password_set_ms {
+            end(jar);
+            return signed_out;
+        }
         value.last_ms = now_ms;
         jar.add_private(cookie(is_tls(req), SESSION_COOKIE, value.render()));
         Outcome::Success(AdminSession {
