@@ -118,9 +118,9 @@ impl Limits {
     /// failure budget: a key out of budget is refused before its code is even checked.
     pub fn validation(&self, key_name: &str, who: &str) -> Result<(), Limited> {
         let blocked = self
-            .sprayers
-            .lock()
-            .ok()
+            .failures
+            .as_ref()
+            .and_then(|_| self.sprayers.lock().ok())
             .and_then(|s| s.get(key_name).copied());
         if let Some(until) = blocked {
             let now = Instant::now();

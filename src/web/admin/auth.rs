@@ -124,9 +124,7 @@ fn logout(
     form: Form<CsrfForm>,
     jar: &CookieJar<'_>,
 ) -> Result<Flash<Redirect>, Refusal> {
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     session::end(jar);
     Ok(Flash::success(
         Redirect::to("/admin/login"),
@@ -170,9 +168,7 @@ async fn password(
     tls: Tls,
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     let again = |msg: String| Ok(Flash::error(Redirect::to("/admin/password"), msg));
     if form.new_password.as_str() != form.repeat_password.as_str() {
         return again("The two new passwords differ.".into());

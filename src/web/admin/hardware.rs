@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::session::Admin;
 use super::users::detail_uri;
-use super::{csrf_refused, refused, Base, Refusal};
+use super::{refused, Base, Refusal};
 use crate::domain::import::{parse_file, ImportReport};
 use crate::domain::pskc::PskcKeys;
 use crate::domain::{Error, Fault, Service};
@@ -115,9 +115,7 @@ async fn bind(
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     let back = if form.from == "user" {
         detail_uri(&form.usr_name)
     } else {
@@ -209,9 +207,7 @@ async fn import(
     service: &State<Arc<Service>>,
 ) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
     let s = admin.0;
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     let file_name = form
         .file
         .raw_name()

@@ -128,6 +128,15 @@ impl AdminSession {
         same_token(presented, &self.csrf)
     }
 
+    /// Refuses (403 page) a form that does not carry this session's CSRF token.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), super::Refusal> {
+        if self.is_csrf(presented) {
+            Ok(())
+        } else {
+            Err(super::csrf_refused())
+        }
+    }
+
     /// The audit context: `admin:USERNAME`.
     pub fn context(&self) -> Context {
         Context {

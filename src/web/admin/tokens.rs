@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::session::Admin;
 use super::users::detail_uri;
-use super::{csrf_refused, refused, Base, Refusal};
+use super::{refused, Base, Refusal};
 use crate::domain::enroll::EnrollRequest;
 use crate::domain::lifecycle::ModifyRequest;
 use crate::domain::oob::OobRequest;
@@ -103,9 +103,7 @@ async fn enroll(
     service: &State<Arc<Service>>,
 ) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
     let s = admin.0;
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     let back = format!("/admin/enroll?name={}", super::users::enc(&form.usr_name));
     let name = match usr_name(&form.usr_name) {
         Ok(n) => n,
@@ -196,9 +194,7 @@ async fn activate(
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     let again = format!(
         "/admin/activate?token={}&name={}",
         super::users::enc(&form.token_id),
@@ -271,9 +267,7 @@ async fn modify(
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     let back = detail_uri(&form.usr_name);
     let (token, rq) = match modify_request(&form) {
         Ok(v) => v,
@@ -339,9 +333,7 @@ async fn delete(
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     let back = detail_uri(&form.usr_name);
     let token = match token_id(&form.token_id) {
         Ok(t) => t,
@@ -390,9 +382,7 @@ async fn resync(
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     let again = format!(
         "/admin/tokens/resync?token={}&name={}",
         super::users::enc(&form.token_id),
@@ -448,9 +438,7 @@ async fn temp_code(
     service: &State<Arc<Service>>,
 ) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
     let s = admin.0;
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     let back = detail_uri(&form.usr_name);
     let name = match usr_name(&form.usr_name) {
         Ok(n) => n,
@@ -494,9 +482,7 @@ async fn test_sms(
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     let back = detail_uri(&form.usr_name);
     let name = match usr_name(&form.usr_name) {
         Ok(n) => n,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use super::session::Admin;
-use super::{csrf_refused, describe, refused, Base, Refusal};
+use super::{describe, refused, Base, Refusal};
 use crate::domain::users::UserDetail;
 use crate::domain::{Error, Fault, Service};
 use crate::types::{PhoneNum, UsrName};
@@ -130,9 +130,7 @@ async fn create(
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
-    if !s.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    s.check_csrf(&form.csrf)?;
     let (name, phone) = match parse_new_user(&form) {
         Ok(v) => v,
         Err(e) => return Ok(refused("/admin/users/new".into(), &e)),

@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use super::session::Admin;
-use super::{csrf_refused, refused, Base, Refusal};
+use super::{refused, Base, Refusal};
 use crate::domain::api_keys::Scope;
 use crate::domain::Service;
 use crate::web::api::{blocking, iso8601};
@@ -97,9 +97,7 @@ async fn create_api_key(
     form: Form<NewKeyForm>,
     service: &State<Arc<Service>>,
 ) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
-    if !admin.0.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    admin.0.check_csrf(&form.csrf)?;
     let scopes: Result<Vec<Scope>, String> = form.scope.iter().map(|s| s.parse()).collect();
     let scopes = match scopes {
         Ok(s) => s,
@@ -136,9 +134,7 @@ async fn revoke_api_key(
     form: Form<RevokeForm>,
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
-    if !admin.0.is_csrf(&form.csrf) {
-        return Err(csrf_refused());
-    }
+    admin.0.check_csrf(&form.csrf)?;
     let (ctx, name) = (admin.0.context(), form.name.clone());
     let done = blocking(service, move |s| {
         s.revoke_api_key(&ctx, &name, chrono::Utc::now())
