@@ -40,6 +40,14 @@ struct RawKey {
     value_mac: Option<String>,
     interval: Option<String>,
     enc_method: Option<String>,
+    /// `<KeyReference>`: the secret is derived from a master key the file only names.
+    key_reference: Option<String>,
+    /// `<KeyProfileId>`: the out-of-band profile of such a derivation.
+    key_profile: Option<String>,
+    /// `<PINPolicy PINUsageMode>`: who checks the device PIN.
+    pin_usage: Option<String>,
+    /// `<KeyUsage>` values of the key's policy.
+    key_usage: Vec<String>,
 }
 
 #[derive(Default)]
@@ -82,6 +90,11 @@ fn on_start(raw: &mut RawFile, stack: &[Vec<u8>], e: &BytesStart<'_>) {
         b"KeyDerivationMethod" => {
             raw.pbkdf2 = attr(e, b"Algorithm").is_some_and(|a| a.ends_with("#pbkdf2"));
         }
+        b"PINPolicy" => {
+            if let Some(k) = raw.keys.last_mut() {
+                k.pin_usage = attr(e, b"PINUsageMode");
+            }
+        }
         b"EncryptionMethod" if within(b"EncryptedValue") => {
             if let Some(k) = raw.keys.last_mut() {
                 k.enc_method = attr(e, b"Algorithm");
@@ -108,6 +121,9 @@ fn on_text(raw: &mut RawFile, stack: &[Vec<u8>], text: String) {
         (b"ValueMAC", Some(k)) => k.value_mac = Some(text),
         (b"SerialNo", Some(k)) => k.serial = Some(text),
         (b"Suite", Some(k)) => k.suite = Some(text),
+        (b"KeyReference", Some(k)) => k.key_reference = Some(text),
+        (b"KeyProfileId", Some(k)) => k.key_profile = Some(text),
+        (b"KeyUsage", Some(k)) => k.key_usage.push(text),
         _ => {}
     }
 }
@@ -222,13 +238,46 @@ fn open_secrets(raw: &RawFile, keys: &PskcKeys) -> Result<Vec<Option<Zeroizing<V
     Ok(out)
 }
 
-fn to_row(k: &RawKey, secret: Option<Zeroizing<Vec<u8>>>, n: u64) -> Result<ImportRow, String> {
+/// Why tokend cannot use this key at all, whatever its secret: the checks of RFC 6030's
+/// algorithm and policy elements (figures 4 and 5 show each case).
+fn unusable(k: &RawKey) -> Option<String> {
+    if k.algorithm.ends_with(":pin") {
+        return Some("a device PIN key (RFC 6030 PIN profile): tokend keeps no PINs".into());
+    }
     let is_totp = k.algorithm.ends_with(":totp") || k.algorithm.ends_with("#totp");
     if !is_totp {
-        return Err(format!(
+        return Some(format!(
             "algorithm {:?}: tokend validates TOTP only",
             k.algorithm
         ));
+    }
+    if !k.key_usage.is_empty() && !k.key_usage.iter().any(|u| u == "OTP") {
+        return Some(format!("KeyUsage {:?}: OTP is not allowed", k.key_usage));
+    }
+    match k.pin_usage.as_deref() {
+        None | Some("Local") => None,
+        Some(mode) => Some(format!(
+            "PINUsageMode {mode:?}: the server would have to check a PIN with the code; \
+             tokend checks codes only (a Local PIN, checked by the device, is accepted)"
+        )),
+    }
+}
+
+/// What to say when a key carries no secret.
+fn no_secret(k: &RawKey) -> String {
+    match &k.key_reference {
+        Some(master) => format!(
+            "no secret: it is derived from master key {master:?} (profile {:?}), which \
+             tokend does not hold; ask the vendor for the secrets",
+            k.key_profile.as_deref().unwrap_or("none")
+        ),
+        None => "no secret".into(),
+    }
+}
+
+fn to_row(k: &RawKey, secret: Option<Zeroizing<Vec<u8>>>, n: u64) -> Result<ImportRow, String> {
+    if let Some(why) = unusable(k) {
+        return Err(why);
     }
     let serial = k
         .serial
@@ -242,7 +291,7 @@ fn to_row(k: &RawKey, secret: Option<Zeroizing<Vec<u8>>>, n: u64) -> Result<Impo
         (None, Some(p)) => {
             Zeroizing::new(b64("PlainValue", p).map_err(|_| "secret: not base64".to_owned())?)
         }
-        (None, None) => return Err("no secret".into()),
+        (None, None) => return Err(no_secret(k)),
     };
     if bytes.len() < MIN_SEED_BYTES {
         return Err(format!(
@@ -382,6 +431,66 @@ mod tests {
             assert_eq!(seed_of(&rows), b"12345678901234567890", "{file}");
             assert_eq!(rows[0].params().digits.get(), 8, "{file}");
         }
+    }
+
+    fn refusals(file: &str) -> Vec<String> {
+        let (rows, report) = parse_pskc(&fixture(file), &PskcKeys::default()).unwrap();
+        assert!(rows.is_empty(), "{file}");
+        report.refused.into_iter().map(|(_, why)| why).collect()
+    }
+
+    #[test]
+    fn figures_3_4_and_5_as_published_are_refused_key_by_key_with_the_reason() {
+        assert!(refusals("rfc6030-figure3.xml")[0].contains("TOTP only"));
+        assert!(refusals("rfc6030-figure4.xml")[0].contains("TOTP only"));
+        let figure5 = refusals("rfc6030-figure5.xml");
+        assert_eq!(figure5.len(), 2);
+        assert!(figure5[0].contains("TOTP only"), "{figure5:?}");
+        assert!(figure5[1].contains("PIN key"), "{figure5:?}");
+    }
+
+    #[test]
+    fn figure_3_supplementary_data_imports_as_totp_with_its_serial_and_digits() {
+        let (rows, report) =
+            parse_pskc(&fixture("figure3-totp.xml"), &PskcKeys::default()).unwrap();
+        assert!(report.refused.is_empty(), "{:?}", report.refused);
+        assert_eq!(rows[0].token_id().as_str(), "FIG3-0001");
+        assert_eq!(seed_of(&rows), b"12345678901234567890");
+        assert_eq!(rows[0].params().digits.get(), 8);
+    }
+
+    #[test]
+    fn figure_4_derived_key_has_no_secret_and_says_which_master_key() {
+        let why = refusals("figure4-totp.xml");
+        assert!(why[0].contains("no secret"), "{why:?}");
+        assert!(why[0].contains("MasterKeyLabel"), "{why:?}");
+        assert!(why[0].contains("keyProfile1"), "{why:?}");
+    }
+
+    #[test]
+    fn figure_5_local_pin_imports_the_otp_key_and_refuses_the_pin_key() {
+        let (rows, report) =
+            parse_pskc(&fixture("figure5-totp.xml"), &PskcKeys::default()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].token_id().as_str(), "FIG5-0001");
+        assert_eq!(seed_of(&rows), b"12345678901234567890");
+        assert_eq!(report.refused.len(), 1);
+        assert_eq!(report.refused[0].0, 2, "the PIN key is KeyPackage 2");
+        assert!(report.refused[0].1.contains("PIN key"));
+        let prepend = refusals("figure5-totp-prepend.xml");
+        assert!(
+            prepend[0].contains("PINUsageMode \"Prepend\""),
+            "{prepend:?}"
+        );
+    }
+
+    #[test]
+    fn a_key_whose_policy_forbids_otp_is_refused() {
+        let xml = String::from_utf8(fixture("figure4-totp.xml"))
+            .unwrap()
+            .replace("<KeyUsage>OTP</KeyUsage>", "<KeyUsage>Encrypt</KeyUsage>");
+        let (_, report) = parse_pskc(xml.as_bytes(), &PskcKeys::default()).unwrap();
+        assert!(report.refused[0].1.contains("OTP is not allowed"));
     }
 
     #[test]

@@ -194,6 +194,52 @@ fn pskc_uploads_verify_every_mac_and_import_the_totp_keys() {
     assert_eq!((status, rs["RsStat"].as_str()), (200, Some("Success")));
 }
 
+/// Every RFC 6030 example document (figures 2-7) through the console's upload: each gets
+/// per-key results with the reason a key is refused, the encrypted ones only after every
+/// MAC verifies; the TOTP variants of figures 3 and 5 import their OTP key.
+#[test]
+fn the_rfc_6030_figures_2_to_7_upload_with_per_key_results() {
+    let (_server, c) = server_with_admin();
+    let csrf = c.get("/admin/hardware").csrf();
+    let upload = |file: &str, keys: &[(&str, &str)]| {
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend_from_slice(keys);
+        c.post_file_with("/admin/hardware/import", &fields, file, &fixture(file))
+    };
+    for (file, keys, reason) in [
+        ("rfc6030-figure2.xml", &[][..], "TOTP only"),
+        ("rfc6030-figure3.xml", &[], "TOTP only"),
+        ("rfc6030-figure4.xml", &[], "TOTP only"),
+        ("rfc6030-figure5.xml", &[], "PIN key"),
+        ("rfc6030-figure6.xml", &[("psk", PSK)], "TOTP only"),
+        (
+            "rfc6030-figure7.xml",
+            &[("passphrase", "qwerty")],
+            "TOTP only",
+        ),
+        ("figure4-totp.xml", &[], "MasterKeyLabel"),
+    ] {
+        let rs = upload(file, keys);
+        assert_eq!(rs.status, 200, "{file}: {}", rs.body);
+        assert!(rs.body.contains("<dd id=\"imported\">0</dd>"), "{file}");
+        assert!(rs.body.contains(reason), "{file}: {}", rs.body);
+    }
+    for (file, imported, refused) in [("figure3-totp.xml", 1, 0), ("figure5-totp.xml", 1, 1)] {
+        let rs = upload(file, &[]);
+        assert!(
+            rs.body
+                .contains(&format!("<dd id=\"imported\">{imported}</dd>"))
+                && rs
+                    .body
+                    .contains(&format!("<dd id=\"refused\">{refused}</dd>")),
+            "{file}: {}",
+            rs.body
+        );
+    }
+    let inventory = c.get("/admin/hardware").body;
+    assert!(inventory.contains("FIG3-0001") && inventory.contains("FIG5-0001"));
+}
+
 #[test]
 fn tokend_import_reads_pskc_with_a_key_or_a_passphrase_and_refuses_a_bad_mac() {
     let dir = tempfile::tempdir().unwrap();
