@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::crypto::keyfile::{self, Origin};
 use crate::crypto::{digest, Keyring, MasterKey};
 use crate::domain::Service;
-use crate::storage::{meta, migrate, Storage};
+use crate::storage::{institutions, meta, migrate, Storage};
 
 /// Environment variable holding the base64 master key; wins over any key file.
 pub const MASTER_KEY_ENV: &str = "TOKEND_MASTER_KEY";
@@ -44,6 +44,14 @@ pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
     let applied = storage.read(migrate::run_pending)?;
     if applied > 0 {
         tracing::info!("applied {applied} migration(s) to {}", path.display());
+    }
+    let placed = storage.read(|c| institutions::adopt_unplaced(c, &settings.inst_rt_id))?;
+    if placed > 0 {
+        tracing::info!(
+            "placed {placed} token(s)/OOB session(s) without an institution in the default \
+             institution {}",
+            settings.inst_rt_id
+        );
     }
     Ok(storage)
 }

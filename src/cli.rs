@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub const FIRST_ADMIN: &str = "tokend first admin: ";
 
 use crate::config::Settings;
-use crate::domain::api_keys::parse_scopes;
+use crate::domain::api_keys::{is_inst_rt_id, parse_scopes, KeyReach};
 use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
 use crate::{bootstrap, web, worker};
@@ -42,6 +42,10 @@ enum Command {
         /// PSKC encrypted with a passphrase (PBKDF2): read it from the first line of stdin.
         #[arg(long)]
         passphrase_stdin: bool,
+        /// The institution (jXchange InstRtId) the tokens belong to; default: the
+        /// configured `inst_rt_id`.
+        #[arg(long)]
+        inst_rt_id: Option<String>,
     },
     /// Check the audit trail.
     Audit {
@@ -91,6 +95,13 @@ enum ApikeyCommand {
         /// Comma-separated scopes: manage, validate, sms.
         #[arg(long)]
         scope: String,
+        /// The one institution (jXchange InstRtId) the key may act within; default: the
+        /// configured `inst_rt_id`.
+        #[arg(long, conflicts_with = "all_institutions")]
+        inst_rt_id: Option<String>,
+        /// Let the key act within every institution (requests name theirs in InstRtId).
+        #[arg(long)]
+        all_institutions: bool,
     },
 }
 
@@ -115,9 +126,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             file,
             psk_hex,
             passphrase_stdin,
+            inst_rt_id,
         } => {
             let keys = pskc_keys(psk_hex.as_deref(), passphrase_stdin)?;
-            import(&settings, &file, &keys)
+            if let Some(inst) = inst_rt_id.as_deref().filter(|i| !is_inst_rt_id(i)) {
+                anyhow::bail!("--inst-rt-id {inst:?}: 1-64 characters of A-Z a-z 0-9 . _ -");
+            }
+            import(&settings, &file, &keys, inst_rt_id)
         }
         Command::Admin {
             action:
@@ -127,16 +142,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => create_admin(&settings, &username, password_stdin),
         Command::Apikey {
-            action: ApikeyCommand::Create { name, scope },
+            action:
+                ApikeyCommand::Create {
+                    name,
+                    scope,
+                    inst_rt_id,
+                    all_institutions,
+                },
         } => {
             let scopes = parse_scopes(&scope).map_err(anyhow::Error::msg)?;
+            let reach = if all_institutions {
+                KeyReach::All
+            } else {
+                KeyReach::Institution(inst_rt_id.unwrap_or_else(|| settings.inst_rt_id.clone()))
+            };
             let service = bootstrap::service(&settings)?;
             let ctx = Context {
                 actor: "cli".into(),
                 ..Context::default()
             };
             let key = service
-                .create_api_key(&ctx, &name, &scopes, chrono::Utc::now())
+                .create_api_key(&ctx, &name, &scopes, &reach, chrono::Utc::now())
                 .context("cannot create the API key")?;
             println!("{}", key.as_str());
             Ok(())
@@ -227,7 +253,12 @@ fn pskc_keys(psk_hex: Option<&str>, passphrase_stdin: bool) -> anyhow::Result<Ps
     Ok(PskcKeys { psk, passphrase })
 }
 
-fn import(settings: &Settings, file: &std::path::Path, keys: &PskcKeys) -> anyhow::Result<()> {
+fn import(
+    settings: &Settings,
+    file: &std::path::Path,
+    keys: &PskcKeys,
+    inst_rt_id: Option<String>,
+) -> anyhow::Result<()> {
     let input: Box<dyn std::io::Read> = if file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -238,6 +269,7 @@ fn import(settings: &Settings, file: &std::path::Path, keys: &PskcKeys) -> anyho
     let service = bootstrap::service(settings)?;
     let ctx = Context {
         actor: "cli:import".into(),
+        inst_rt_id,
         ..Context::default()
     };
     let mut input = std::io::BufReader::new(input);

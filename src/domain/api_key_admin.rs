@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::api_keys::KeyReach;
 use super::audit::{self, Entry};
 use super::{from_ms, to_ms, Context, Error, Fault, Service};
 use crate::storage::api_keys;
@@ -18,6 +19,8 @@ pub struct KeyInfo {
     pub created_at: Option<DateTime<Utc>>,
     /// Revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Where it may act.
+    pub reach: KeyReach,
 }
 
 impl Service {
@@ -32,6 +35,7 @@ impl Service {
                 scopes: k.scopes,
                 created_at: from_ms(k.created_at),
                 revoked_at: k.revoked_at.and_then(from_ms),
+                reach: KeyReach::from_stored(k.inst_rt_id),
             })
             .collect())
     }

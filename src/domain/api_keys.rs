@@ -55,6 +55,49 @@ pub fn parse_scopes(list: &str) -> Result<Vec<Scope>, String> {
     list.split(',').map(Scope::from_str).collect()
 }
 
+/// The institutions an API key may act within.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyReach {
+    /// One institution: a request naming another `InstRtId` is fault 2505, and nothing of
+    /// another institution is ever found. What keys are by default (least privilege).
+    Institution(String),
+    /// Every institution (a bank's own middleware serving several): a request acts within
+    /// the `InstRtId` it names, else the default; its feeds cover every institution.
+    All,
+}
+
+impl KeyReach {
+    /// The stored form: the `InstRtId`, or NULL for every institution.
+    pub fn stored(&self) -> Option<&str> {
+        match self {
+            KeyReach::Institution(inst) => Some(inst),
+            KeyReach::All => None,
+        }
+    }
+
+    /// From the stored form.
+    pub fn from_stored(inst_rt_id: Option<String>) -> KeyReach {
+        inst_rt_id.map_or(KeyReach::All, KeyReach::Institution)
+    }
+}
+
+impl fmt::Display for KeyReach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyReach::Institution(inst) => f.write_str(inst),
+            KeyReach::All => f.write_str("all institutions"),
+        }
+    }
+}
+
+/// Whether `s` is an `InstRtId` tokend accepts: 1-64 characters of A-Z a-z 0-9 . _ -
+/// (a routing number, or a name such as the default `tokend`).
+pub fn is_inst_rt_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// An authenticated caller of the JSON API.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiCaller {
@@ -62,6 +105,8 @@ pub struct ApiCaller {
     pub name: String,
     /// What it may call.
     pub scopes: Vec<Scope>,
+    /// Where it may act.
+    pub reach: KeyReach,
 }
 
 impl fmt::Debug for ApiCaller {
@@ -85,6 +130,27 @@ impl ApiCaller {
     pub fn actor(&self) -> String {
         format!("apikey:{}", self.name)
     }
+
+    /// The institution a request acts within, given the `InstRtId` it names (an empty one
+    /// names none): the key's own, or for a cross-institution key the one named. `None`:
+    /// a cross-institution key that named none (operations act within the default, feeds
+    /// cover every institution). A bound key naming another institution is fault 2505.
+    pub fn institution(&self, requested: Option<&str>) -> Result<Option<String>, Error> {
+        const ELEM: &str = "MsgRqHdr.jXchangeHdr.InstRtId";
+        let requested = requested.filter(|r| !r.is_empty());
+        if let Some(r) = requested.filter(|r| !is_inst_rt_id(r)) {
+            return Err(Error::at(Fault::InvalidValue, ELEM)
+                .with_value(r.chars().take(64).collect::<String>())
+                .with_detail("(1-64 characters of A-Z a-z 0-9 . _ -)"));
+        }
+        match (&self.reach, requested) {
+            (KeyReach::Institution(own), Some(r)) if own != r => {
+                Err(Error::at(Fault::InstitutionDenied, ELEM).with_value(r))
+            }
+            (KeyReach::Institution(own), _) => Ok(Some(own.clone())),
+            (KeyReach::All, r) => Ok(r.map(str::to_owned)),
+        }
+    }
 }
 
 const KEY_PREFIX: &str = "tkd_";
@@ -96,8 +162,15 @@ impl Service {
         ctx: &Context,
         name: &str,
         scopes: &[Scope],
+        reach: &KeyReach,
         now: DateTime<Utc>,
     ) -> Result<Zeroizing<String>, Error> {
+        if let KeyReach::Institution(inst) = reach {
+            if !is_inst_rt_id(inst) {
+                return Err(Error::at(Fault::InvalidValue, "InstRtId")
+                    .with_detail("(1-64 characters of A-Z a-z 0-9 . _ -)"));
+            }
+        }
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
             return Err(Error::at(Fault::InvalidValue, "name"));
         }
@@ -108,14 +181,14 @@ impl Service {
         let hash = digest::sha256_hex(key.as_bytes());
         let scope_list: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         self.storage.write(|c| {
-            api_keys::insert_api_key(c, name, &hash, &scope_list.join(","), to_ms(now)).map_err(
-                |e| match e {
+            let scope_list = scope_list.join(",");
+            api_keys::insert_api_key(c, name, &hash, &scope_list, reach.stored(), to_ms(now))
+                .map_err(|e| match e {
                     storage::Error::Conflict(_) => Error::at(Fault::InvalidValue, "name")
                         .with_value(name)
                         .with_detail("an API key with this name exists"),
                     other => Error::from(other),
-                },
-            )?;
+                })?;
             let entry = Entry {
                 action: "apikey.create",
                 token_id: None,
@@ -155,6 +228,7 @@ impl Service {
         let caller = ApiCaller {
             name: row.name,
             scopes,
+            reach: KeyReach::from_stored(row.inst_rt_id),
         };
         if let Ok(mut cache) = self.key_cache.write() {
             let until = now + chrono::Duration::seconds(KEY_CACHE_SECS);
@@ -186,10 +260,42 @@ mod tests {
     }
 
     #[test]
+    fn a_bound_key_acts_only_within_its_institution() {
+        let bound = ApiCaller {
+            name: "a".into(),
+            scopes: vec![Scope::Validate],
+            reach: KeyReach::Institution("011000015".into()),
+        };
+        let own = Some("011000015".to_owned());
+        assert_eq!(bound.institution(None).unwrap(), own);
+        assert_eq!(bound.institution(Some("")).unwrap(), own);
+        assert_eq!(bound.institution(Some("011000015")).unwrap(), own);
+        let denied = bound.institution(Some("021000021")).unwrap_err();
+        assert_eq!(denied.kind(), Fault::InstitutionDenied);
+        assert_eq!(denied.kind().code(), 2505);
+        let all = ApiCaller {
+            reach: KeyReach::All,
+            ..bound
+        };
+        assert_eq!(all.institution(None).unwrap(), None);
+        assert_eq!(
+            all.institution(Some("021000021")).unwrap().as_deref(),
+            Some("021000021")
+        );
+        for bad in ["a b", "x/y", &"9".repeat(65)] {
+            assert_eq!(
+                all.institution(Some(bad)).unwrap_err().kind(),
+                Fault::InvalidValue
+            );
+        }
+    }
+
+    #[test]
     fn require_refuses_a_missing_scope() {
         let caller = ApiCaller {
             name: "core".into(),
             scopes: vec![Scope::Validate],
+            reach: KeyReach::All,
         };
         assert!(caller.require(Scope::Validate).is_ok());
         assert_eq!(

@@ -50,6 +50,7 @@ pub fn record(
             usr_name: entry.usr_name,
             result: entry.result,
             detail: entry.detail,
+            inst_rt_id: ctx.inst_rt_id.as_deref(),
         },
     )
 }
@@ -134,10 +135,14 @@ impl Service {
         }
     }
 
-    /// Audit rows matching `filter`, newest first, at most `limit` (capped).
+    /// Audit rows matching `filter`, newest first, at most `limit` (capped). Rows without
+    /// an institution belong to the default one, so its filter takes them too.
     pub fn audit_log(&self, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditEvent>, Error> {
         let limit = limit.clamp(1, MAX_AUDIT_PAGE);
-        Ok(self.storage.read(|c| find_audit(c, filter, limit))?)
+        let mut filter = filter.clone();
+        filter.with_unplaced =
+            filter.inst_rt_id.as_deref() == Some(self.policy.default_inst_rt_id.as_str());
+        Ok(self.storage.read(|c| find_audit(c, &filter, limit))?)
     }
 
     /// The newest audit rows about a token, newest first.

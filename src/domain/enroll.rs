@@ -176,6 +176,7 @@ pub(super) fn store_token(
         version: 1,
         created_at: now_ms,
         updated_at: now_ms,
+        inst_rt_id: inst,
     };
     let token_pk = tokens::insert_token(c, &new).map_err(|e| match e {
         storage::Error::Conflict(_) => {
@@ -250,8 +251,12 @@ impl Service {
     }
 
     /// The otpauth URI of a token still in Init, for its QR code; gone once activated.
-    pub fn enrollment_uri(&self, token_id: &TokenId) -> Result<Zeroizing<String>, Error> {
-        let bound = self.bound_to_token(token_id)?;
+    pub fn enrollment_uri(
+        &self,
+        ctx: &Context,
+        token_id: &TokenId,
+    ) -> Result<Zeroizing<String>, Error> {
+        let bound = self.bound_to_token(ctx, token_id)?;
         let first = &bound[0];
         if first.token.status != UsrTokenStat::Init.as_str()
             || first.token.token_type != TokenType::Software.as_str()
@@ -278,7 +283,7 @@ impl Service {
         code: &Code,
         now: DateTime<Utc>,
     ) -> Result<Activation, Error> {
-        let bound = self.bound_to_token(token_id)?;
+        let bound = self.bound_to_token(ctx, token_id)?;
         let first = &bound[0];
         let status: UsrTokenStat = parse_stored("status", &first.token.status)?;
         if status != UsrTokenStat::Init {

@@ -15,6 +15,9 @@ pub enum Fault {
     EnumValue,
     /// 2205 — a unique identifier (TokenId) is required.
     IdRequired,
+    /// 2505 — access denied: the API key may not act within the `InstRtId` the request
+    /// names (published jXchange code).
+    InstitutionDenied,
     /// 3103 — a required element is missing or empty.
     FieldRequired,
     /// 3147 — the mobile number must be 10 digits.
@@ -91,6 +94,7 @@ impl Fault {
     pub const ALL: &'static [Fault] = &[
         Fault::EnumValue,
         Fault::IdRequired,
+        Fault::InstitutionDenied,
         Fault::FieldRequired,
         Fault::PhoneDigits,
         Fault::PhoneRequired,
@@ -132,6 +136,7 @@ impl Fault {
         match self {
             Fault::EnumValue => 2005,
             Fault::IdRequired => 2205,
+            Fault::InstitutionDenied => 2505,
             Fault::FieldRequired => 3103,
             Fault::PhoneDigits => 3147,
             Fault::PhoneRequired => 3154,
@@ -174,6 +179,7 @@ impl Fault {
         match self {
             Fault::EnumValue => "Value does not match defined list of enumerations.",
             Fault::IdRequired => "The unique identifier is required.",
+            Fault::InstitutionDenied => "Access denied.",
             Fault::FieldRequired => "This field is required and cannot be null.",
             Fault::PhoneDigits => "The mobile number must be 10 digits in length.",
             Fault::PhoneRequired => "Either AlrtName or PhoneNum is required.",

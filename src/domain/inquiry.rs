@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use super::validate::FAILURE_LOCK;
+use super::Context;
 use super::{from_ms, parse_stored, Error, Fault, Service};
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::tokens;
@@ -88,12 +89,13 @@ fn intent_message(token_id: &TokenId, version: i64, intent: ActIntent) -> Vec<u8
 
 impl Service {
     /// Answers a token's status and bindings, and an ActIntentKey for Upd/Dlt.
-    pub fn inquire(&self, rq: InquiryRequest) -> Result<Inquiry, Error> {
+    pub fn inquire(&self, ctx: &Context, rq: InquiryRequest) -> Result<Inquiry, Error> {
         let token_id = rq.token_id.as_str();
+        let inst = self.institution(ctx);
         let (token, mut bound) = self.storage.read(|c| {
             Ok((
-                tokens::find_token(c, token_id)?,
-                bindings::find_bound_by_token(c, token_id)?,
+                tokens::find_token(c, inst, token_id)?,
+                bindings::find_bound_by_token(c, inst, token_id)?,
             ))
         })?;
         let token =

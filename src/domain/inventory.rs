@@ -25,10 +25,16 @@ pub struct Unassigned {
 
 impl Service {
     /// Unbound, undeleted tokens in serial order after `after`, `limit` at most.
-    pub fn unassigned_tokens(&self, after: &str, limit: i64) -> Result<Vec<Unassigned>, Error> {
+    pub fn unassigned_tokens(
+        &self,
+        ctx: &Context,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<Unassigned>, Error> {
+        let inst = self.institution(ctx);
         let rows = self
             .storage
-            .read(|c| tokens::find_unbound_tokens(c, after, limit))?;
+            .read(|c| tokens::find_unbound_tokens(c, inst, after, limit))?;
         Ok(rows
             .into_iter()
             .map(|t| Unassigned {
@@ -54,7 +60,7 @@ impl Service {
         let inst = self.institution(ctx).to_owned();
         let now_ms = to_ms(now);
         self.storage.write(|c| {
-            let token = tokens::find_token(c, token_id.as_str())?.ok_or_else(|| {
+            let token = tokens::find_token(c, &inst, token_id.as_str())?.ok_or_else(|| {
                 Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str())
             })?;
             if token.token_type != TokenType::Hardware.as_str()
@@ -64,7 +70,7 @@ impl Service {
                     .with_value(token_id.as_str())
                     .with_detail("(only an undeleted hardware token can be bound by serial)"));
             }
-            if !bindings::find_bound_by_token(c, token_id.as_str())?.is_empty() {
+            if !bindings::find_bound_by_token(c, &inst, token_id.as_str())?.is_empty() {
                 return Err(Error::at(Fault::AlreadyBound, "TokenId")
                     .with_value(token_id.as_str())
                     .with_detail("(the token is already bound to a user)"));

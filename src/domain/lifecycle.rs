@@ -92,14 +92,16 @@ impl Service {
     /// Reads the token and its bindings and checks the key against the token's version.
     fn claim(
         &self,
+        ctx: &Context,
         token_id: &TokenId,
         intent: ActIntent,
         key: &str,
     ) -> Result<(Vec<BoundToken>, Token), Error> {
+        let inst = self.institution(ctx);
         let (token, bound) = self.storage.read(|c| {
             Ok((
-                tokens::find_token(c, token_id.as_str())?,
-                bindings::find_bound_by_token(c, token_id.as_str())?,
+                tokens::find_token(c, inst, token_id.as_str())?,
+                bindings::find_bound_by_token(c, inst, token_id.as_str())?,
             ))
         })?;
         let token = token.ok_or_else(|| {
@@ -119,7 +121,7 @@ impl Service {
         rq: &ModifyRequest,
         now: DateTime<Utc>,
     ) -> Result<Inquiry, Error> {
-        let (bound, token) = self.claim(token_id, ActIntent::Upd, &rq.intent_key)?;
+        let (bound, token) = self.claim(ctx, token_id, ActIntent::Upd, &rq.intent_key)?;
         let (version, token_pk) = (token.version, token.id);
         let token_status: UsrTokenStat = parse_stored("status", &token.status)?;
         if let Some(to) = rq.token_status {
@@ -181,11 +183,14 @@ impl Service {
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
         })?;
-        self.inquire(InquiryRequest {
-            token_id: token_id.clone(),
-            usr_name: None,
-            intent: ActIntent::ReadOnly,
-        })
+        self.inquire(
+            ctx,
+            InquiryRequest {
+                token_id: token_id.clone(),
+                usr_name: None,
+                intent: ActIntent::ReadOnly,
+            },
+        )
     }
 
     /// The binding a modification's binding fields name, checked to exist.
@@ -217,7 +222,7 @@ impl Service {
         intent_key: &str,
         now: DateTime<Utc>,
     ) -> Result<UsrTokenStat, Error> {
-        let (_, token) = self.claim(token_id, ActIntent::Dlt, intent_key)?;
+        let (_, token) = self.claim(ctx, token_id, ActIntent::Dlt, intent_key)?;
         let (version, token_pk) = (token.version, token.id);
         self.storage.write(|c| {
             let del = Some(UsrTokenStat::Del.as_str());
@@ -253,7 +258,7 @@ impl Service {
         second: &Code,
         now: DateTime<Utc>,
     ) -> Result<Resync, Error> {
-        let bound = self.bound_to_token(token_id)?;
+        let bound = self.bound_to_token(ctx, token_id)?;
         let b = &bound[0];
         if b.token.status != UsrTokenStat::Act.as_str() {
             return Err(Error::at(Fault::WrongTokenState, "TokenId")

@@ -157,20 +157,25 @@ impl Service {
         &self.policy
     }
 
+    /// The institution a request acts within: the one its context names, else the
+    /// configured default (the console and the CLI act within the default).
     fn institution<'a>(&'a self, ctx: &'a Context) -> &'a str {
         ctx.inst_rt_id
             .as_deref()
             .unwrap_or(&self.policy.default_inst_rt_id)
     }
 
-    /// The bindings of a token, with it; a token without any is fault 7020. Never empty.
+    /// The bindings of one of the request's institution's tokens, with it; a token without
+    /// any, or another institution's, is fault 7020. Never empty.
     fn bound_to_token(
         &self,
+        ctx: &Context,
         token_id: &TokenId,
     ) -> Result<Vec<storage::bindings::BoundToken>, Error> {
+        let inst = self.institution(ctx);
         let bound = self
             .storage
-            .read(|c| storage::bindings::find_bound_by_token(c, token_id.as_str()))?;
+            .read(|c| storage::bindings::find_bound_by_token(c, inst, token_id.as_str()))?;
         if bound.is_empty() {
             return Err(Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str()));
         }

@@ -307,7 +307,7 @@ impl Service {
         v: &Validation,
     ) -> Result<Option<users::User>, Error> {
         if let Some(token_id) = &rq.token_id {
-            let mut bound = self.bound_to_token(token_id)?;
+            let mut bound = self.bound_to_token(ctx, token_id)?;
             if let Some(name) = rq.usr_name.as_ref().map(UsrName::as_str) {
                 bound.retain(|b| b.usr_name == name);
             }
@@ -372,6 +372,7 @@ impl Service {
                     resend_count: 0,
                     expires_at: to_ms(expires_at),
                     created_at: to_ms(now),
+                    inst_rt_id: self.institution(ctx),
                 },
             )?;
             self.queue_sms(c, session_pk, user_pk, spec.phone, &body, now)?;
@@ -497,8 +498,8 @@ impl Service {
     }
 
     /// A session as an inquiry shows it (`GET /oob/{AlrtPkgId}`).
-    pub fn oob_session(&self, alrt_pkg_id: &str) -> Result<SessionView, Error> {
-        let s = self.session(alrt_pkg_id)?;
+    pub fn oob_session(&self, ctx: &Context, alrt_pkg_id: &str) -> Result<SessionView, Error> {
+        let s = self.session(ctx, alrt_pkg_id)?;
         let usr_name = self.usr_name_of(s.user_pk)?;
         self.view_of(&s, usr_name)
     }
@@ -520,14 +521,20 @@ impl Service {
         })
     }
 
-    fn session(&self, alrt_pkg_id: &str) -> Result<OobSession, Error> {
+    /// One of the request's institution's sessions (another's is fault 7020 too).
+    fn session(&self, ctx: &Context, alrt_pkg_id: &str) -> Result<OobSession, Error> {
+        let inst = self.institution(ctx);
         self.storage
-            .read(|c| store::find_session(c, alrt_pkg_id))?
+            .read(|c| store::find_session(c, inst, alrt_pkg_id))?
             .ok_or_else(|| Error::at(Fault::OobNotFound, "AlrtPkgId").with_value(alrt_pkg_id))
     }
 
-    pub(super) fn two_way_session(&self, alrt_pkg_id: &str) -> Result<OobSession, Error> {
-        let s = self.session(alrt_pkg_id)?;
+    pub(super) fn two_way_session(
+        &self,
+        ctx: &Context,
+        alrt_pkg_id: &str,
+    ) -> Result<OobSession, Error> {
+        let s = self.session(ctx, alrt_pkg_id)?;
         if s.mode != OobModeType::TwoWay.as_str() {
             return Err(Error::at(Fault::OobWrongState, "AlrtPkgId")
                 .with_value(alrt_pkg_id)

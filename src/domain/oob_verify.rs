@@ -24,7 +24,7 @@ impl Service {
         if !sms_text::is_otp_form(otp) {
             return Err(Error::at(Fault::OtpFormat, "OTP"));
         }
-        let session = self.two_way_session(alrt_pkg_id)?;
+        let session = self.two_way_session(ctx, alrt_pkg_id)?;
         self.finish(ctx, &session, Some(otp), now, "oob.verify")
     }
 
@@ -151,7 +151,7 @@ impl Service {
         alrt_pkg_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Started, Error> {
-        let s = self.two_way_session(alrt_pkg_id)?;
+        let s = self.two_way_session(ctx, alrt_pkg_id)?;
         if s.state != OobStat::Pending.as_str() || to_ms(now) >= s.expires_at {
             return Err(Error::at(Fault::OobWrongState, "AlrtPkgId")
                 .with_value(alrt_pkg_id)
@@ -266,7 +266,7 @@ mod tests {
         assert_eq!(wrong.rs_stat, OobStat::Failed);
         let right = s.verify_oob(&ctx(), id, otp, at(2000)).unwrap();
         assert_eq!(right.rs_stat, OobStat::Failed, "the session already failed");
-        let events = s.oob_events(0, 10).unwrap();
+        let events = s.oob_events(None, 0, 10).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].rs_stat, "Failed");
     }
@@ -295,7 +295,7 @@ mod tests {
             .unwrap();
         assert_eq!(late.rs_stat, OobStat::Expired);
         let results: Vec<String> = s
-            .oob_events(0, 10)
+            .oob_events(None, 0, 10)
             .unwrap()
             .into_iter()
             .map(|e| e.rs_stat)
@@ -313,7 +313,7 @@ mod tests {
             .start_oob(&ctx(), &two_way("4175556653", 300), t0())
             .unwrap();
         let texts = |s: &Service| {
-            s.sms_outbox(0, 10)
+            s.sms_outbox(None, 0, 10)
                 .unwrap()
                 .iter()
                 .filter(|m| m.body.is_some())
@@ -328,7 +328,7 @@ mod tests {
         s.expire_due(at(15_000)).unwrap();
         assert_eq!(texts(&s), 0, "the OneWay text goes at its expiry");
         assert_eq!(
-            s.oob_events(0, 10).unwrap().len(),
+            s.oob_events(None, 0, 10).unwrap().len(),
             1,
             "OneWay emits no event"
         );
@@ -357,7 +357,7 @@ mod tests {
                 .count()
         });
         assert_eq!(wins, 1);
-        assert_eq!(s.oob_events(0, 10).unwrap().len(), 1);
+        assert_eq!(s.oob_events(None, 0, 10).unwrap().len(), 1);
     }
 
     #[test]
@@ -384,7 +384,7 @@ mod tests {
         assert!(!format!("{started:?}").contains(started.otp.0.as_str()));
         let stored = s
             .storage
-            .read(|c| store::find_session(c, &started.alrt_pkg_id))
+            .read(|c| store::find_session(c, "t", &started.alrt_pkg_id))
             .unwrap()
             .unwrap();
         assert_ne!(stored.otp_hash, started.otp.0.as_str());

@@ -146,8 +146,8 @@ impl Service {
                 usr_name: Some(usr_name.clone()),
                 intent,
             };
-            let inquiry = self.inquire(rq(ActIntent::Upd))?;
-            let delete_key = self.inquire(rq(ActIntent::Dlt))?.intent_key;
+            let inquiry = self.inquire(ctx, rq(ActIntent::Upd))?;
+            let delete_key = self.inquire(ctx, rq(ActIntent::Dlt))?.intent_key;
             tokens.push(UserToken {
                 inquiry,
                 delete_key,

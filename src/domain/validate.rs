@@ -132,7 +132,7 @@ impl Service {
         let inst = self.institution(ctx).to_owned();
         let bound = match (&rq.token_id, &rq.usr_name) {
             (Some(token_id), usr_name) => {
-                let mut bound = self.bound_to_token(token_id)?;
+                let mut bound = self.bound_to_token(ctx, token_id)?;
                 if let Some(name) = usr_name {
                     bound.retain(|b| b.usr_name == name.as_str());
                     if bound.is_empty() {

@@ -21,6 +21,8 @@ pub struct ApiKey {
     pub created_at: i64,
     /// Revocation time, ms.
     pub revoked_at: Option<i64>,
+    /// The one institution it may act within; NULL: every institution.
+    pub inst_rt_id: Option<String>,
 }
 
 /// Stores a new key; a duplicate name is [`Error::Conflict`].
@@ -29,6 +31,7 @@ pub fn insert_api_key(
     name: &str,
     key_hash: &str,
     scopes: &str,
+    inst_rt_id: Option<&str>,
     now_ms: i64,
 ) -> Result<(), Error> {
     diesel::insert_into(api_keys::table)
@@ -36,6 +39,7 @@ pub fn insert_api_key(
             api_keys::name.eq(name),
             api_keys::key_hash.eq(key_hash),
             api_keys::scopes.eq(scopes),
+            api_keys::inst_rt_id.eq(inst_rt_id),
             api_keys::created_at.eq(now_ms),
         ))
         .execute(conn)?;

@@ -37,6 +37,8 @@ pub struct NewAuditEvent<'a> {
     pub result: &'a str,
     /// Why, in words a help desk can read (e.g. "replayed code").
     pub detail: Option<&'a str>,
+    /// jXchange `InstRtId` the request acted within; `None`: the default institution.
+    pub inst_rt_id: Option<&'a str>,
 }
 
 /// A stored audit row.
@@ -69,6 +71,8 @@ pub struct AuditEvent {
     pub detail: Option<String>,
     /// The chain link (see [`canonical_bytes`]); `None` until the commit that links it.
     pub link: Option<String>,
+    /// Institution; `None`: the default one (and every row written before institutions).
+    pub inst_rt_id: Option<String>,
 }
 
 /// Appends one row.
@@ -122,6 +126,11 @@ pub fn canonical_bytes(row: &AuditEvent) -> Vec<u8> {
         row.detail.as_deref(),
     ] {
         text(&mut out, value);
+    }
+    // Added with institutions: covered when set, absent otherwise, so the rows linked
+    // before the column existed keep their bytes and their links still verify.
+    if let Some(inst) = row.inst_rt_id.as_deref() {
+        text(&mut out, Some(inst));
     }
     out
 }
@@ -189,6 +198,10 @@ pub struct AuditFilter {
     pub to_ms: Option<i64>,
     /// Rows with ids below this one (the previous page's last id).
     pub before_id: Option<i32>,
+    /// Rows of this institution only (an institution-bound key's view).
+    pub inst_rt_id: Option<String>,
+    /// With `inst_rt_id`: also the rows without one, which are the default institution's.
+    pub with_unplaced: bool,
 }
 
 /// Up to `limit` rows matching `filter`, newest first.
@@ -220,6 +233,17 @@ pub fn find_audit(
     if let Some(before) = filter.before_id {
         query = query.filter(audit_events::id.lt(before));
     }
+    match (&filter.inst_rt_id, filter.with_unplaced) {
+        (Some(inst), false) => query = query.filter(audit_events::inst_rt_id.eq(inst.clone())),
+        (Some(inst), true) => {
+            query = query.filter(
+                audit_events::inst_rt_id
+                    .eq(inst.clone())
+                    .or(audit_events::inst_rt_id.is_null()),
+            );
+        }
+        (None, _) => {}
+    }
     Ok(query.load(conn)?)
 }
 
@@ -241,6 +265,7 @@ mod tests {
             usr_name: None,
             result: "Success",
             detail,
+            inst_rt_id: None,
         }
     }
 

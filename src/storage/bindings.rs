@@ -97,12 +97,17 @@ pub fn find_bound_by_user(
     Ok(into_bound(rows))
 }
 
-/// Every binding of one token, with the token, oldest first.
-pub fn find_bound_by_token(conn: &mut Conn, token_id: &str) -> Result<Vec<BoundToken>, Error> {
+/// Every binding of one of an institution's tokens, with the token, oldest first.
+pub fn find_bound_by_token(
+    conn: &mut Conn,
+    inst_rt_id: &str,
+    token_id: &str,
+) -> Result<Vec<BoundToken>, Error> {
     let rows: Vec<Row> = bindings::table
         .inner_join(tokens::table)
         .inner_join(users::table)
         .filter(tokens::token_id.eq(token_id))
+        .filter(tokens::inst_rt_id.eq(inst_rt_id))
         .order(bindings::id)
         .select((Binding::as_select(), Token::as_select(), users::usr_name))
         .load(conn)?;
@@ -289,6 +294,7 @@ mod tests {
                         version: 1,
                         created_at: 0,
                         updated_at: 0,
+                        inst_rt_id: "inst",
                     },
                 )?;
                 let binding = insert_binding(c, token, user, "Act", None, 0)?;
@@ -348,7 +354,9 @@ mod tests {
         assert!(!storage
             .write(|c| update_binding_success(c, binding, "R2", 7))
             .unwrap());
-        let bound = storage.read(|c| find_bound_by_token(c, "T1")).unwrap();
+        let bound = storage
+            .read(|c| find_bound_by_token(c, "inst", "T1"))
+            .unwrap();
         assert_eq!(bound[0].binding.status, "Lock");
         assert_eq!(bound[0].binding.last_receipt_id.as_deref(), Some("R1"));
     }

@@ -45,6 +45,8 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     /// Creation, ms.
     pub created_at: i64,
+    /// jXchange `InstRtId` of the request that started it.
+    pub inst_rt_id: &'a str,
 }
 
 /// A stored session.
@@ -81,6 +83,8 @@ pub struct OobSession {
     pub created_at: i64,
     /// When it ended, ms.
     pub ended_at: Option<i64>,
+    /// The institution it belongs to.
+    pub inst_rt_id: String,
 }
 
 /// Stores a session; answers its row id.
@@ -91,10 +95,15 @@ pub fn insert_session(conn: &mut Conn, session: &NewSession<'_>) -> Result<i32, 
         .get_result(conn)?)
 }
 
-/// The session with this `AlrtPkgId`.
-pub fn find_session(conn: &mut Conn, alrt_pkg_id: &str) -> Result<Option<OobSession>, Error> {
+/// An institution's session with this `AlrtPkgId`.
+pub fn find_session(
+    conn: &mut Conn,
+    inst_rt_id: &str,
+    alrt_pkg_id: &str,
+) -> Result<Option<OobSession>, Error> {
     Ok(oob_sessions::table
         .filter(oob_sessions::alrt_pkg_id.eq(alrt_pkg_id))
+        .filter(oob_sessions::inst_rt_id.eq(inst_rt_id))
         .select(OobSession::as_select())
         .first(conn)
         .optional()?)
@@ -439,14 +448,21 @@ pub fn insert_outbox_attempt(conn: &mut Conn, message_pk: i32, now_ms: i64) -> R
     Ok(())
 }
 
-/// Messages with a row id above `after`, oldest first, with their session's `AlrtPkgId`.
+/// Messages with a row id above `after`, oldest first, with their session's `AlrtPkgId`;
+/// with `inst_rt_id`, only that institution's sessions' messages.
 pub fn find_messages(
     conn: &mut Conn,
+    inst_rt_id: Option<&str>,
     after: i64,
     limit: i64,
 ) -> Result<Vec<(SmsMessage, Option<String>)>, Error> {
-    Ok(sms_messages::table
+    let mut query = sms_messages::table
         .left_join(oob_sessions::table)
+        .into_boxed();
+    if let Some(inst) = inst_rt_id {
+        query = query.filter(oob_sessions::inst_rt_id.eq(inst));
+    }
+    Ok(query
         .filter(sms_messages::id.gt(i32::try_from(after).unwrap_or(i32::MAX)))
         .order(sms_messages::id.asc())
         .limit(limit)
@@ -511,9 +527,21 @@ pub fn insert_event(conn: &mut Conn, event: &NewEvent<'_>) -> Result<(), Error> 
     Ok(())
 }
 
-/// Events with an id above `after`, oldest first.
-pub fn find_events(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec<OobEvent>, Error> {
-    Ok(oob_events::table
+/// Events with an id above `after`, oldest first; with `inst_rt_id`, only that
+/// institution's sessions' events.
+pub fn find_events(
+    conn: &mut Conn,
+    inst_rt_id: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<OobEvent>, Error> {
+    let mut query = oob_events::table
+        .inner_join(oob_sessions::table)
+        .into_boxed();
+    if let Some(inst) = inst_rt_id {
+        query = query.filter(oob_sessions::inst_rt_id.eq(inst));
+    }
+    Ok(query
         .filter(oob_events::id.gt(i32::try_from(after).unwrap_or(i32::MAX)))
         .order(oob_events::id.asc())
         .limit(limit)

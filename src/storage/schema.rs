@@ -8,6 +8,7 @@ diesel::table! {
         scopes -> Text,
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        inst_rt_id -> Nullable<Text>,
     }
 }
 
@@ -26,6 +27,7 @@ diesel::table! {
         result -> Text,
         detail -> Nullable<Text>,
         link -> Nullable<Text>,
+        inst_rt_id -> Nullable<Text>,
     }
 }
 
@@ -84,6 +86,7 @@ diesel::table! {
         expires_at -> BigInt,
         created_at -> BigInt,
         ended_at -> Nullable<BigInt>,
+        inst_rt_id -> Text,
     }
 }
 
@@ -145,6 +148,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        inst_rt_id -> Text,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Token {
     pub created_at: i64,
     /// Last change, ms.
     pub updated_at: i64,
+    /// jXchange `InstRtId`: the institution that owns the token.
+    pub inst_rt_id: String,
 }
 
 /// A token to insert.
@@ -73,6 +75,8 @@ pub struct NewToken<'a> {
     pub created_at: i64,
     /// Now, ms.
     pub updated_at: i64,
+    /// The owning institution.
+    pub inst_rt_id: &'a str,
 }
 
 /// Inserts a token; a duplicate serial is [`Error::Conflict`].
@@ -83,10 +87,15 @@ pub fn insert_token(conn: &mut Conn, token: &NewToken<'_>) -> Result<i32, Error>
         .get_result(conn)?)
 }
 
-/// Finds a token by serial.
-pub fn find_token(conn: &mut Conn, token_id: &str) -> Result<Option<Token>, Error> {
+/// Finds an institution's token by serial (another institution's is not found).
+pub fn find_token(
+    conn: &mut Conn,
+    inst_rt_id: &str,
+    token_id: &str,
+) -> Result<Option<Token>, Error> {
     Ok(tokens::table
         .filter(tokens::token_id.eq(token_id))
+        .filter(tokens::inst_rt_id.eq(inst_rt_id))
         .select(Token::as_select())
         .first(conn)
         .optional()?)
@@ -178,9 +187,14 @@ pub fn update_token_destroy_seed(conn: &mut Conn, token_pk: i32) -> Result<(), E
     Ok(())
 }
 
-/// Tokens bound to nobody and not deleted (the hardware inventory), in serial order,
-/// after `after`, `limit` at most.
-pub fn find_unbound_tokens(conn: &mut Conn, after: &str, limit: i64) -> Result<Vec<Token>, Error> {
+/// An institution's tokens bound to nobody and not deleted (the hardware inventory), in
+/// serial order, after `after`, `limit` at most.
+pub fn find_unbound_tokens(
+    conn: &mut Conn,
+    inst_rt_id: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<Token>, Error> {
     use super::schema::bindings;
     use diesel::dsl::{exists, not};
     Ok(tokens::table
@@ -188,6 +202,7 @@ pub fn find_unbound_tokens(conn: &mut Conn, after: &str, limit: i64) -> Result<V
             bindings::table.filter(bindings::token_pk.eq(tokens::id)),
         )))
         .filter(tokens::status.ne("Del"))
+        .filter(tokens::inst_rt_id.eq(inst_rt_id))
         .filter(tokens::token_id.gt(after))
         .order(tokens::token_id)
         .limit(limit)

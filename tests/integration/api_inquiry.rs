@@ -112,12 +112,13 @@ fn the_jxchange_header_is_echoed_and_a_tracking_id_generated() {
     let server = TestServer::start();
     let (token, _, _) = server.enroll_active("olga");
     let hdr = json!({"jXchangeHdr": {"AuditUsrId": "teller7", "AuditWsId": "WS-12", "ConsumerName": "Bank",
-        "ConsumerProd": "OLB", "InstRtId": "011000015", "jXLogTrackingId": "trk-1", "BusCorrelId": "bus-1",
+        "ConsumerProd": "OLB", "InstRtId": "tokend", "jXLogTrackingId": "trk-1", "BusCorrelId": "bus-1",
         "WorkflowCorrelId": "wf-1"}});
-    let (_, rs) = server.post(
+    let (status, rs) = server.post(
         "/api/v1/inquiry",
         &json!({"MsgRqHdr": hdr, "TokenId": token}),
     );
+    assert_eq!(status, 200, "{rs}");
     assert_eq!(rs["MsgRsHdr"]["jXchangeHdr"], hdr["jXchangeHdr"]);
     let (_, rs) = server.post(
         "/api/v1/inquiry",

@@ -21,6 +21,7 @@ mod api_tokens;
 mod api_validate;
 mod cli;
 mod crash;
+mod institutions;
 mod ops;
 mod rate_limits;
 mod restart;

@@ -89,6 +89,7 @@ async fn audit(
         from_ms: day_ms(&q.from, 0),
         to_ms: day_ms(&q.to, 1),
         before_id: q.before,
+        ..AuditFilter::default()
     };
     let lines = blocking(service, move |s| s.audit_log(&filter, PAGE))
         .await

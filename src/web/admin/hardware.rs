@@ -54,8 +54,9 @@ async fn inventory(
 ) -> Result<Template, Flash<Redirect>> {
     let s = admin.0;
     let from = after.unwrap_or_default();
+    let ctx = s.context();
     let mut rows = blocking(service, move |sv| {
-        sv.unassigned_tokens(&from, PAGE_SIZE + 1)
+        sv.unassigned_tokens(&ctx, &from, PAGE_SIZE + 1)
     })
     .await
     .map_err(|e| refused("/admin/users".into(), &e))?;

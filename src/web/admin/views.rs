@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::session::Admin;
 use super::{refused, Base, Refusal};
-use crate::domain::api_keys::Scope;
+use crate::domain::api_keys::{KeyReach, Scope};
 use crate::domain::Service;
 use crate::web::api::{blocking, iso8601};
 
@@ -34,6 +34,7 @@ pub fn routes() -> Vec<Route> {
 struct KeyRow {
     name: String,
     scopes: String,
+    reach: String,
     created: String,
     revoked: String,
 }
@@ -43,6 +44,7 @@ struct KeysPage {
     page: Base,
     keys: Vec<KeyRow>,
     new_key: Option<(String, String)>,
+    default_inst: String,
 }
 
 async fn keys_page(
@@ -63,11 +65,13 @@ async fn keys_page(
                 .map(|k| KeyRow {
                     name: k.name,
                     scopes: k.scopes,
+                    reach: k.reach.to_string(),
                     created: k.created_at.map(iso8601).unwrap_or_default(),
                     revoked: k.revoked_at.map(iso8601).unwrap_or_default(),
                 })
                 .collect(),
             new_key,
+            default_inst: service.policy().default_inst_rt_id.clone(),
         },
     ))
 }
@@ -88,6 +92,12 @@ struct NewKeyForm {
     name: String,
     #[field(default = Vec::new())]
     scope: Vec<String>,
+    /// Blank: the default institution.
+    #[field(default = String::new())]
+    inst_rt_id: String,
+    /// A cross-institution key.
+    #[field(default = false)]
+    all_institutions: bool,
 }
 
 /// Creates a key and shows it in the answer, this once (`no-store`).
@@ -105,8 +115,15 @@ async fn create_api_key(
     };
     let (ctx, name) = (admin.0.context(), form.name.trim().to_owned());
     let shown_name = name.clone();
+    let inst = form.inst_rt_id.trim().to_owned();
+    let all = form.all_institutions;
     let created = blocking(service, move |s| {
-        s.create_api_key(&ctx, &name, &scopes, chrono::Utc::now())
+        let reach = match (all, inst.is_empty()) {
+            (true, _) => KeyReach::All,
+            (false, true) => KeyReach::Institution(s.policy().default_inst_rt_id.clone()),
+            (false, false) => KeyReach::Institution(inst),
+        };
+        s.create_api_key(&ctx, &name, &scopes, &reach, chrono::Utc::now())
     })
     .await;
     match created {
@@ -207,7 +224,7 @@ async fn outbox(
     service: &State<Arc<Service>>,
 ) -> Result<Template, Flash<Redirect>> {
     let from = after.unwrap_or(0).max(0);
-    let messages = blocking(service, move |s| s.sms_outbox(from, PAGE))
+    let messages = blocking(service, move |s| s.sms_outbox(None, from, PAGE))
         .await
         .map_err(|e| refused("/admin/users".into(), &e))?;
     let next_after = (messages.len() == usize::try_from(PAGE).unwrap_or(100))
@@ -260,7 +277,7 @@ async fn events(
     service: &State<Arc<Service>>,
 ) -> Result<Template, Flash<Redirect>> {
     let from = after.unwrap_or(0).max(0);
-    let events = blocking(service, move |s| s.oob_events(from, PAGE))
+    let events = blocking(service, move |s| s.oob_events(None, from, PAGE))
         .await
         .map_err(|e| refused("/admin/users".into(), &e))?;
     let next_after = (events.len() == usize::try_from(PAGE).unwrap_or(100))

@@ -135,10 +135,12 @@ async fn audit(
     Limit: Option<&str>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<AuditRs>, ApiFault> {
-    authorize(caller, Scope::Manage, &hdr)?;
+    let caller = authorize(caller, Scope::Manage, &hdr)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let filter = (|| {
         Ok::<_, Error>(AuditFilter {
+            inst_rt_id: caller.institution(hdr.inst_rt_id.as_deref())?,
+            with_unplaced: false,
             usr_name: text(UsrName),
             token_id: text(TokenId),
             action: text(Action),

@@ -234,13 +234,18 @@ pub(crate) fn remember_tracking_id(req: &Request<'_>, hdr: &JxHdr) {
 }
 
 /// For routes without a JSON body: a fresh header whose `jXLogTrackingId` is the one the
-/// access log writes for this request.
+/// access log writes for this request, and whose `InstRtId` is the `InstRtId` query
+/// parameter, if any (a GET has no `MsgRqHdr` to carry it).
 #[rocket::async_trait]
 impl<'r> rocket::request::FromRequest<'r> for JxHdr {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
-        let hdr = JxHdr::generated();
+        let mut hdr = JxHdr::generated();
+        hdr.inst_rt_id = req
+            .query_value::<&str>("InstRtId")
+            .and_then(Result::ok)
+            .map(|s| s.chars().take(128).collect());
         remember_tracking_id(req, &hdr);
         rocket::request::Outcome::Success(hdr)
     }

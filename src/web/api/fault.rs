@@ -23,7 +23,7 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::FieldRequired
         | Fault::PhoneRequired => Status::BadRequest,
         Fault::Unauthenticated => Status::Unauthorized,
-        Fault::ScopeDenied => Status::Forbidden,
+        Fault::ScopeDenied | Fault::InstitutionDenied => Status::Forbidden,
         Fault::TokenNotFound
         | Fault::UserNotFound
         | Fault::UnknownOperation
@@ -170,6 +170,7 @@ mod tests {
             vec![
                 (2005, 400),
                 (2205, 400),
+                (2505, 403),
                 (3103, 400),
                 (3147, 422),
                 (3154, 400),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
-use super::{authorize, blocking, iso8601, parse_token_id, parse_usr_name, Caller};
+use super::{authorize, blocking, context, iso8601, parse_token_id, parse_usr_name, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::inquiry::{BindingRecord, Inquiry, InquiryRequest};
 use crate::domain::{Error, Service};
@@ -162,10 +162,11 @@ async fn inquire(
     service: &State<Arc<Service>>,
 ) -> Result<Jx<MfaTokenInqRs>, ApiFault> {
     let hdr = rq.hdr;
-    authorize(caller, Scope::Manage, &hdr)?;
+    let caller = authorize(caller, Scope::Manage, &hdr)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let request = rq.body.and_then(inquiry_request).map_err(fault)?;
-    let inq = blocking(service, move |s| s.inquire(request))
+    let ctx = context(&caller, &hdr).map_err(fault)?;
+    let inq = blocking(service, move |s| s.inquire(&ctx, request))
         .await
         .map_err(fault)?;
     Ok(Jx {

@@ -92,7 +92,7 @@ async fn modify(
     let fault = |e| ApiFault::new(&hdr, e);
     let token = parse_token_id("TokenId", token_id).map_err(fault)?;
     let request = rq.body.and_then(modify_request).map_err(fault)?;
-    let ctx = context(&caller, &hdr);
+    let ctx = context(&caller, &hdr).map_err(fault)?;
     let inq = blocking(service, move |s| {
         s.modify(&ctx, &token, &request, chrono::Utc::now())
     })
@@ -149,7 +149,7 @@ async fn delete(
         .body
         .and_then(|b| required_key(b.intent_key))
         .map_err(fault)?;
-    let ctx = context(&caller, &hdr);
+    let ctx = context(&caller, &hdr).map_err(fault)?;
     let id = token.clone();
     let status = blocking(service, move |s| {
         s.delete(&ctx, &id, &key, chrono::Utc::now())
@@ -204,7 +204,7 @@ async fn resync(
             ))
         })
         .map_err(fault)?;
-    let ctx = context(&caller, &hdr);
+    let ctx = context(&caller, &hdr).map_err(fault)?;
     let id = token.clone();
     let done = blocking(service, move |s| {
         s.resync(&ctx, &id, &c1, &c2, chrono::Utc::now())
@@ -273,7 +273,7 @@ async fn temp_code(
             })
         })
         .map_err(fault)?;
-    let ctx = context(&caller, &hdr);
+    let ctx = context(&caller, &hdr).map_err(fault)?;
     let issued = blocking(service, move |s| {
         s.issue_temp_code(&ctx, &request, chrono::Utc::now())
     })

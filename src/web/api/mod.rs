@@ -75,16 +75,18 @@ pub fn authorize_limited(
     Ok(caller)
 }
 
-/// The audit context of a request.
-pub fn context(caller: &ApiCaller, hdr: &JxHdr) -> Context {
-    Context {
+/// The context of a request: who acts, within which institution (the header's
+/// `InstRtId` checked against the key: fault 2505 when the key may not act there), and
+/// the correlation ids the audit records.
+pub fn context(caller: &ApiCaller, hdr: &JxHdr) -> Result<Context, Error> {
+    Ok(Context {
         actor: caller.actor(),
         audit_usr_id: hdr.audit_usr_id.clone(),
         audit_ws_id: hdr.audit_ws_id.clone(),
         tracking_id: hdr.tracking_id.clone(),
         bus_correl_id: hdr.bus_correl_id.clone(),
-        inst_rt_id: None,
-    }
+        inst_rt_id: caller.institution(hdr.inst_rt_id.as_deref())?,
+    })
 }
 
 /// A `TokenId` element: empty is 2205, a bad form is 7001.

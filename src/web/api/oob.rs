@@ -15,7 +15,7 @@ use crate::domain::api_keys::Scope;
 use crate::domain::oob::{OobRequest, Started, DEFAULT_EXP_SECS};
 use crate::domain::oob_delivery::{FeedbackEvent, OutboxMessage};
 use crate::domain::sms_text::parse_template;
-use crate::domain::{Error, Fault, Service};
+use crate::domain::{Context, Error, Fault, Service};
 use crate::types::{OobModeType, OobStat, PhoneNum, SendStat};
 use crate::web::limits::Limits;
 
@@ -44,7 +44,7 @@ pub struct OobValidateRq {
     #[serde(rename = "ExpSec", default)]
     exp_secs: Option<i64>,
     #[serde(rename = "InstRtId", default)]
-    _inst_rt_id: Option<String>,
+    inst_rt_id: Option<String>,
     #[serde(rename = "ConsumerProd", default)]
     _consumer_prod: Option<String>,
     #[serde(rename = "Custom", default)]
@@ -114,13 +114,13 @@ fn oob_request(rq: OobValidateRq) -> Result<OobRequest, Error> {
 
 /// Waits (asynchronously, at most `answer_wait_ms`) for the http provider's first answer
 /// about a just-recorded SMS, so the consumer learns at once when the send failed.
-pub async fn await_send(service: &Arc<Service>, started: &mut Started) {
+pub async fn await_send(service: &Arc<Service>, ctx: &Context, started: &mut Started) {
     let wait = Duration::from_millis(service.oob().policy.answer_wait_ms);
     let deadline = rocket::tokio::time::Instant::now() + wait;
     while started.send_stat == SendStat::Pending && rocket::tokio::time::Instant::now() < deadline {
         rocket::tokio::time::sleep(Duration::from_millis(25)).await;
-        let alrt = started.alrt_pkg_id.clone();
-        if let Ok(view) = blocking(service, move |s| s.oob_session(&alrt)).await {
+        let (alrt, ctx) = (started.alrt_pkg_id.clone(), ctx.clone());
+        if let Ok(view) = blocking(service, move |s| s.oob_session(&ctx, &alrt)).await {
             started.send_stat = view.send_stat;
         }
     }
@@ -137,14 +137,19 @@ async fn start(
     let hdr = rq.hdr;
     let caller = authorize_limited(caller, Scope::Validate, &hdr, limits)?;
     let fault = |e| ApiFault::new(&hdr, e);
-    let request = rq.body.and_then(oob_request).map_err(fault)?;
-    let ctx = context(&caller, &hdr);
+    let body = rq.body.map_err(fault)?;
+    // OOBValidate carries `InstRtId` in its body too; the header's wins when both are set.
+    let mut named = hdr.clone();
+    named.inst_rt_id = hdr.inst_rt_id.clone().or_else(|| body.inst_rt_id.clone());
+    let request = oob_request(body).map_err(fault)?;
+    let ctx = context(&caller, &named).map_err(fault)?;
+    let run = ctx.clone();
     let mut started = blocking(service, move |s| {
-        s.start_oob(&ctx, &request, chrono::Utc::now())
+        s.start_oob(&run, &request, chrono::Utc::now())
     })
     .await
     .map_err(fault)?;
-    await_send(service, &mut started).await;
+    await_send(service, &ctx, &mut started).await;
     let mut body = OobRs::of(started, true);
     body.rs_stat = Some("Success");
     Ok(Jx { hdr, body })
@@ -200,7 +205,7 @@ async fn verify(
     let fault = |e| ApiFault::new(&hdr, e);
     let alrt = alrt_id(alrt_pkg_id).map_err(fault)?;
     let otp = zeroize::Zeroizing::new(rq.body.map_err(fault)?.otp);
-    let ctx = context(&caller, &hdr);
+    let ctx = context(&caller, &hdr).map_err(fault)?;
     let v = blocking(service, move |s| {
         s.verify_oob(&ctx, &alrt, &otp, chrono::Utc::now())
     })
@@ -242,13 +247,14 @@ async fn resend(
     let fault = |e| ApiFault::new(&hdr, e);
     rq.body.map_err(fault)?;
     let alrt = alrt_id(alrt_pkg_id).map_err(fault)?;
-    let ctx = context(&caller, &hdr);
+    let ctx = context(&caller, &hdr).map_err(fault)?;
+    let run = ctx.clone();
     let mut started = blocking(service, move |s| {
-        s.resend_oob(&ctx, &alrt, chrono::Utc::now())
+        s.resend_oob(&run, &alrt, chrono::Utc::now())
     })
     .await
     .map_err(fault)?;
-    await_send(service, &mut started).await;
+    await_send(service, &ctx, &mut started).await;
     Ok(Jx {
         hdr,
         body: OobRs::of(started, true),
@@ -284,10 +290,11 @@ async fn session(
     alrt_pkg_id: &str,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<OobSessionRs>, ApiFault> {
-    authorize(caller, Scope::Validate, &hdr)?;
+    let caller = authorize(caller, Scope::Validate, &hdr)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let alrt = alrt_id(alrt_pkg_id).map_err(fault)?;
-    let v = blocking(service, move |s| s.oob_session(&alrt))
+    let ctx = context(&caller, &hdr).map_err(fault)?;
+    let v = blocking(service, move |s| s.oob_session(&ctx, &alrt))
         .await
         .map_err(fault)?;
     let body = OobSessionRs {
@@ -354,7 +361,7 @@ async fn inbound(
     let rq = rq.body.map_err(fault)?;
     let from = inbound_phone(&rq.from).map_err(fault)?;
     let text = zeroize::Zeroizing::new(rq.body);
-    let ctx = context(&caller, &hdr);
+    let ctx = context(&caller, &hdr).map_err(fault)?;
     let v = blocking(service, move |s| {
         s.inbound_sms(&ctx, &from, &text, chrono::Utc::now())
     })
@@ -409,19 +416,27 @@ async fn outbox(
     })
 }
 
-/// One page of a listing read with `after=N`: scope check, cursor, blocking read.
+/// A listing read by cursor: (institution or every one, after, limit) → items.
+type Listing<T> = fn(&Service, Option<&str>, i64, i64) -> Result<Vec<T>, Error>;
+
+/// One page of a listing read with `after=N`: scope check, cursor, blocking read. An
+/// institution-bound key reads its institution's items; a cross-institution key the
+/// `InstRtId` it names, else every institution's.
 async fn page<T: Send + 'static>(
     hdr: &JxHdr,
     caller: Result<Caller, Error>,
     scope: Scope,
     after: Option<&str>,
     service: &State<Arc<Service>>,
-    read: fn(&Service, i64, i64) -> Result<Vec<T>, Error>,
+    read: Listing<T>,
 ) -> Result<Vec<T>, ApiFault> {
-    authorize(caller, scope, hdr)?;
+    let caller = authorize(caller, scope, hdr)?;
     let fault = |e| ApiFault::new(hdr, e);
     let after = after_of(after).map_err(fault)?;
-    blocking(service, move |s| read(s, after, PAGE))
+    let inst = caller
+        .institution(hdr.inst_rt_id.as_deref())
+        .map_err(fault)?;
+    blocking(service, move |s| read(s, inst.as_deref(), after, PAGE))
         .await
         .map_err(fault)
 }

@@ -115,7 +115,7 @@ async fn add(
     let caller = authorize(caller, Scope::Manage, &hdr)?;
     let fault = |e| ApiFault::new(&hdr, e);
     let request = rq.body.and_then(enroll_request).map_err(fault)?;
-    let ctx = context(&caller, &hdr);
+    let ctx = context(&caller, &hdr).map_err(fault)?;
     let enrolled = blocking(service, move |s| {
         s.enroll(&ctx, request, chrono::Utc::now())
     })
@@ -145,10 +145,11 @@ async fn enrollment_uri(
     token_id: &str,
     service: &State<Arc<Service>>,
 ) -> Result<Zeroizing<String>, ApiFault> {
-    authorize(caller, Scope::Manage, hdr)?;
+    let caller = authorize(caller, Scope::Manage, hdr)?;
     let fault = |e| ApiFault::new(hdr, e);
     let token_id = parse_token_id("TokenId", token_id).map_err(fault)?;
-    blocking(service, move |s| s.enrollment_uri(&token_id))
+    let ctx = context(&caller, hdr).map_err(fault)?;
+    blocking(service, move |s| s.enrollment_uri(&ctx, &token_id))
         .await
         .map_err(fault)
 }
@@ -222,7 +223,7 @@ async fn activate(
         .body
         .and_then(|b| parse_code("Code", &b.code))
         .map_err(fault)?;
-    let ctx = context(&caller, &hdr);
+    let ctx = context(&caller, &hdr).map_err(fault)?;
     let id = token.clone();
     let done = blocking(service, move |s| {
         s.activate(&ctx, &id, &code, chrono::Utc::now())

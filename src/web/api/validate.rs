@@ -98,9 +98,10 @@ async fn validate(
     };
     limits.validation(&caller.name, &who).map_err(limited)?;
     let key_name = caller.name.clone();
-    let ctx = context(&caller, &hdr);
+    let ctx = context(&caller, &hdr).map_err(fault)?;
+    let run = ctx.clone();
     let (v, fallback) = blocking(service, move |s| {
-        s.validate_with_fallback(&ctx, &request, chrono::Utc::now())
+        s.validate_with_fallback(&run, &request, chrono::Utc::now())
     })
     .await
     .map_err(fault)?;
@@ -112,7 +113,7 @@ async fn validate(
         Fallback::NotNeeded => (None, None),
         Fallback::Unavailable(why) => (None, Some(why)),
         Fallback::Started(mut started) => {
-            await_send(service, &mut started).await;
+            await_send(service, &ctx, &mut started).await;
             (Some(OobRs::of(started, false)), None)
         }
     };

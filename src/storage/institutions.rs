@@ -1,0 +1,65 @@
+//! Institutions (jXchange `InstRtId`) of rows written before institutions existed.
+
+use diesel::prelude::*;
+
+use super::schema::{oob_sessions, tokens};
+use super::{Conn, Error};
+
+/// Gives the tokens and OOB sessions the institutions migration could not place (no bound
+/// user, so `''`) to `default_inst`: on an install that had one institution, that is
+/// theirs. Runs at every start, after the migrations; a no-op once done. Answers how many
+/// rows it placed.
+pub fn adopt_unplaced(conn: &mut Conn, default_inst: &str) -> Result<usize, Error> {
+    let tokens = diesel::update(tokens::table.filter(tokens::inst_rt_id.eq("")))
+        .set(tokens::inst_rt_id.eq(default_inst))
+        .execute(conn)?;
+    let sessions = diesel::update(oob_sessions::table.filter(oob_sessions::inst_rt_id.eq("")))
+        .set(oob_sessions::inst_rt_id.eq(default_inst))
+        .execute(conn)?;
+    Ok(tokens + sessions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::test_support::temp_storage;
+    use crate::storage::tokens::{find_token, insert_token, NewToken};
+
+    fn token<'a>(token_id: &'a str, inst_rt_id: &'a str) -> NewToken<'a> {
+        NewToken {
+            token_id,
+            token_type: "Hardware",
+            algorithm: "SHA1",
+            digits: 6,
+            period: 30,
+            seed_key_id: "k",
+            seed_nonce: &[0; 12],
+            seed_ciphertext: &[1; 36],
+            status: "Init",
+            last_step: -1,
+            drift: 0,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+            inst_rt_id,
+        }
+    }
+
+    #[test]
+    fn unplaced_rows_go_to_the_default_institution_and_placed_ones_stay() {
+        let (_dir, storage) = temp_storage();
+        storage
+            .write(|c| {
+                insert_token(c, &token("OLD", ""))?;
+                insert_token(c, &token("B1", "bank-b"))?;
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        assert_eq!(storage.read(|c| adopt_unplaced(c, "tokend")).unwrap(), 1);
+        assert_eq!(storage.read(|c| adopt_unplaced(c, "tokend")).unwrap(), 0);
+        let found =
+            |inst: &str, id: &str| storage.read(|c| find_token(c, inst, id)).unwrap().is_some();
+        assert!(found("tokend", "OLD"));
+        assert!(found("bank-b", "B1") && !found("tokend", "B1"));
+    }
+}
