@@ -181,3 +181,38 @@ fn a_test_sms_goes_to_the_phone_on_file_and_refuses_without_one() {
         403
     );
 }
+
+/// A key made in the console takes an institution (blank: the default) or all of them,
+/// and acts accordingly.
+#[test]
+fn console_keys_are_bound_to_an_institution_or_to_all() {
+    let (server, c) = server_with_admin();
+    let page = c.get("/admin/apikeys");
+    assert!(page.body.contains("blank: tokend"), "the default is named");
+    let create = |name: &str, extra: &[(&str, &str)]| {
+        let mut fields = vec![("csrf", page.csrf()), ("name", name.to_owned())];
+        fields.push(("scope", "manage".to_owned()));
+        fields.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let rs = c.post("/admin/apikeys", &fields);
+        let key = rs.body.split("id=\"new-key\">").nth(1).unwrap();
+        key.split('<').next().unwrap().to_owned()
+    };
+    let bank_a = create("bank-a", &[("inst_rt_id", "011000015")]);
+    let all = create("middleware", &[("all_institutions", "true")]);
+    let listed = c.get("/admin/apikeys").body;
+    assert!(listed.contains("<td>011000015</td>") && listed.contains("all institutions"));
+    let inquiry = |key: &str, inst: &str| {
+        server
+            .post_as(
+                key,
+                "/api/v1/inquiry",
+                &serde_json::json!({"MsgRqHdr": {"jXchangeHdr": {"InstRtId": inst}},
+                                    "TokenId": "NONE"}),
+            )
+            .0
+    };
+    assert_eq!(inquiry(&bank_a, "021000021"), 403);
+    assert_eq!(inquiry(&bank_a, "011000015"), 404);
+    assert_eq!(inquiry(&all, "021000021"), 404);
+}
