@@ -20,7 +20,7 @@ use crate::storage::{institutions, meta, migrate, Storage};
 /// Environment variable holding the base64 master key; wins over any key file.
 pub const MASTER_KEY_ENV: &str = "TOKEND_MASTER_KEY";
 
-const FINGERPRINT: &str = "master_key_fingerprint";
+pub const FINGERPRINT: &str = "master_key_fingerprint";
 
 /// Creates the data directory (mode 0700) if needed.
 pub fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {

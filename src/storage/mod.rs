@@ -27,7 +27,7 @@ mod writer;
 use diesel::connection::SimpleConnection as _;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection as _, SqliteConnection};
+use diesel::{Connection as _, QueryableByName, RunQueryDsl as _, SqliteConnection};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,6 +153,38 @@ impl Storage {
         let mut conn = self.conn()?;
         conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
+    }
+
+    /// Writes a consistent copy of the whole database to `target`, a file that must not
+    /// exist yet, while the service keeps serving: SQLite's `VACUUM INTO` reads one
+    /// snapshot (every commit before it, none after), so the copy is never torn, and it
+    /// is compact. Then checks the copy with `PRAGMA integrity_check`. The copy holds
+    /// sealed seeds only; restoring it needs the master key as well.
+    pub fn backup_to(&self, target: &Path) -> Result<(), Error> {
+        if target.exists() {
+            return Err(Error::Db(format!("{} exists already", target.display())));
+        }
+        let target_text = target
+            .to_str()
+            .ok_or_else(|| Error::Db(format!("{} is not UTF-8", target.display())))?;
+        let mut conn = self.conn()?;
+        diesel::sql_query("VACUUM INTO ?")
+            .bind::<diesel::sql_types::Text, _>(target_text)
+            .execute(&mut conn)?;
+        let mut copy = SqliteConnection::establish(target_text)
+            .map_err(|e| Error::Db(format!("cannot open the copy: {e}")))?;
+        #[derive(QueryableByName)]
+        struct Check {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            integrity_check: String,
+        }
+        let verdict: Vec<Check> = diesel::sql_query("PRAGMA integrity_check").load(&mut copy)?;
+        match verdict.first().map(|c| c.integrity_check.as_str()) {
+            Some("ok") => Ok(()),
+            other => Err(Error::Db(format!(
+                "the copy fails its integrity check: {other:?}"
+            ))),
+        }
     }
 
     /// Installs the function that links audit rows (see `audit`): from now on every

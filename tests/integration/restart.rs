@@ -116,3 +116,59 @@ fn the_database_files_hold_no_seed_in_clear() {
         }
     }
 }
+
+/// `tokend backup` while the server validates: the copy is whole (its audit chain
+/// verifies), and a server started on it with the master key validates the next code.
+#[test]
+fn a_backup_taken_while_serving_restores_with_the_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::support::TestServer::start_in(dir.path(), &[]).unwrap();
+    let (_token, seed, step) = server.enroll_active("rita");
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("tokend.sqlite");
+    // Enrollments keep writing while the backup runs.
+    let out = std::thread::scope(|s| {
+        let writing = s.spawn(|| {
+            for i in 0..20 {
+                server.enroll(&format!("busy{i}"));
+            }
+        });
+        let out = crate::support::cli(dir.path(), &[], &["backup", copy.to_str().unwrap()]);
+        writing.join().unwrap();
+        out
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("integrity ok") && said.contains("master key with id"),
+        "{said}"
+    );
+    let again = crate::support::cli(dir.path(), &[], &["backup", copy.to_str().unwrap()]);
+    assert!(
+        !again.status.success(),
+        "an existing file is never overwritten"
+    );
+    // The copy holds no seed in clear: the activation step's seed bytes are not in it.
+    let bytes = std::fs::read(&copy).unwrap();
+    assert!(!bytes.windows(seed.len()).any(|w| w == seed.as_slice()));
+    // Restore: the copy and the master key in a fresh data directory.
+    std::fs::copy(
+        dir.path().join("master.key"),
+        copy_dir.path().join("master.key"),
+    )
+    .unwrap();
+    let verify = crate::support::cli(copy_dir.path(), &[], &["audit", "verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    drop(server);
+    let restored = crate::support::TestServer::start_in(copy_dir.path(), &[]).unwrap();
+    let code = crate::support::totp(&seed, "SHA1", 6, step + 1);
+    assert_eq!(restored.validate("rita", &code)["RsStat"], "Success");
+}
