@@ -12,6 +12,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::{from_ms, to_ms, Error, Service};
+pub use crate::storage::oob::Cursor;
 use crate::storage::oob::{self as store, AttemptOutcome, OobEvent, SmsMessage};
 use crate::types::{PhoneNum, SendStat};
 
@@ -258,34 +259,34 @@ impl Service {
         Ok(())
     }
 
-    /// Events after `after`, oldest first (at most `limit`); of one institution, or of
-    /// every institution with `None`.
+    /// Events from `cursor` on (at most `limit`); of one institution, or of every
+    /// institution with `None`.
     pub fn oob_events(
         &self,
         inst_rt_id: Option<&str>,
-        after: i64,
+        cursor: Cursor,
         limit: i64,
     ) -> Result<Vec<FeedbackEvent>, Error> {
         let hooked = self.oob.webhook.is_some();
         Ok(self
             .storage
-            .read(|c| store::find_events(c, inst_rt_id, after, limit))?
+            .read(|c| store::find_events(c, inst_rt_id, cursor, limit))?
             .iter()
             .map(|e| feedback(e, hooked.then_some(e.delivered_at.is_some())))
             .collect())
     }
 
-    /// SMS after `after`, oldest first (at most `limit`); of one institution's sessions,
-    /// or every SMS with `None`.
+    /// SMS from `cursor` on (at most `limit`); of one institution's sessions, or every
+    /// SMS with `None`.
     pub fn sms_outbox(
         &self,
         inst_rt_id: Option<&str>,
-        after: i64,
+        cursor: Cursor,
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, Error> {
         Ok(self
             .storage
-            .read(|c| store::find_messages(c, inst_rt_id, after, limit))?
+            .read(|c| store::find_messages(c, inst_rt_id, cursor, limit))?
             .into_iter()
             .map(|(m, alrt_pkg_id)| OutboxMessage {
                 msg_id: i64::from(m.id),

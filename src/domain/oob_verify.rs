@@ -266,7 +266,7 @@ mod tests {
         assert_eq!(wrong.rs_stat, OobStat::Failed);
         let right = s.verify_oob(&ctx(), id, otp, at(2000)).unwrap();
         assert_eq!(right.rs_stat, OobStat::Failed, "the session already failed");
-        let events = s.oob_events(None, 0, 10).unwrap();
+        let events = s.oob_events(None, Cursor::After(0), 10).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].rs_stat, "Failed");
     }
@@ -295,7 +295,7 @@ mod tests {
             .unwrap();
         assert_eq!(late.rs_stat, OobStat::Expired);
         let results: Vec<String> = s
-            .oob_events(None, 0, 10)
+            .oob_events(None, Cursor::After(0), 10)
             .unwrap()
             .into_iter()
             .map(|e| e.rs_stat)
@@ -313,7 +313,7 @@ mod tests {
             .start_oob(&ctx(), &two_way("4175556653", 300), t0())
             .unwrap();
         let texts = |s: &Service| {
-            s.sms_outbox(None, 0, 10)
+            s.sms_outbox(None, Cursor::After(0), 10)
                 .unwrap()
                 .iter()
                 .filter(|m| m.body.is_some())
@@ -328,7 +328,7 @@ mod tests {
         s.expire_due(at(15_000)).unwrap();
         assert_eq!(texts(&s), 0, "the OneWay text goes at its expiry");
         assert_eq!(
-            s.oob_events(None, 0, 10).unwrap().len(),
+            s.oob_events(None, Cursor::After(0), 10).unwrap().len(),
             1,
             "OneWay emits no event"
         );
@@ -357,7 +357,7 @@ mod tests {
                 .count()
         });
         assert_eq!(wins, 1);
-        assert_eq!(s.oob_events(None, 0, 10).unwrap().len(), 1);
+        assert_eq!(s.oob_events(None, Cursor::After(0), 10).unwrap().len(), 1);
     }
 
     #[test]

@@ -448,12 +448,27 @@ pub fn insert_outbox_attempt(conn: &mut Conn, message_pk: i32, now_ms: i64) -> R
     Ok(())
 }
 
-/// Messages with a row id above `after`, oldest first, with their session's `AlrtPkgId`;
-/// with `inst_rt_id`, only that institution's sessions' messages.
+/// Where a listing by row id starts and which way it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// Ids above this one, oldest first: how consumers follow a feed (`after=N`).
+    After(i64),
+    /// Ids below this one, newest first: how a person reads a log (`i64::MAX`: the newest).
+    Before(i64),
+}
+
+impl Cursor {
+    fn id(n: i64) -> i32 {
+        i32::try_from(n.max(0)).unwrap_or(i32::MAX)
+    }
+}
+
+/// Messages from `cursor` on, with their session's `AlrtPkgId`; with `inst_rt_id`, only
+/// that institution's sessions' messages.
 pub fn find_messages(
     conn: &mut Conn,
     inst_rt_id: Option<&str>,
-    after: i64,
+    cursor: Cursor,
     limit: i64,
 ) -> Result<Vec<(SmsMessage, Option<String>)>, Error> {
     let mut query = sms_messages::table
@@ -462,9 +477,15 @@ pub fn find_messages(
     if let Some(inst) = inst_rt_id {
         query = query.filter(oob_sessions::inst_rt_id.eq(inst));
     }
+    query = match cursor {
+        Cursor::After(n) => query
+            .filter(sms_messages::id.gt(Cursor::id(n)))
+            .order(sms_messages::id.asc()),
+        Cursor::Before(n) => query
+            .filter(sms_messages::id.lt(Cursor::id(n)))
+            .order(sms_messages::id.desc()),
+    };
     Ok(query
-        .filter(sms_messages::id.gt(i32::try_from(after).unwrap_or(i32::MAX)))
-        .order(sms_messages::id.asc())
         .limit(limit)
         .select((
             SmsMessage::as_select(),
@@ -527,12 +548,11 @@ pub fn insert_event(conn: &mut Conn, event: &NewEvent<'_>) -> Result<(), Error> 
     Ok(())
 }
 
-/// Events with an id above `after`, oldest first; with `inst_rt_id`, only that
-/// institution's sessions' events.
+/// Events from `cursor` on; with `inst_rt_id`, only that institution's sessions' events.
 pub fn find_events(
     conn: &mut Conn,
     inst_rt_id: Option<&str>,
-    after: i64,
+    cursor: Cursor,
     limit: i64,
 ) -> Result<Vec<OobEvent>, Error> {
     let mut query = oob_events::table
@@ -541,9 +561,15 @@ pub fn find_events(
     if let Some(inst) = inst_rt_id {
         query = query.filter(oob_sessions::inst_rt_id.eq(inst));
     }
+    query = match cursor {
+        Cursor::After(n) => query
+            .filter(oob_events::id.gt(Cursor::id(n)))
+            .order(oob_events::id.asc()),
+        Cursor::Before(n) => query
+            .filter(oob_events::id.lt(Cursor::id(n)))
+            .order(oob_events::id.desc()),
+    };
     Ok(query
-        .filter(oob_events::id.gt(i32::try_from(after).unwrap_or(i32::MAX)))
-        .order(oob_events::id.asc())
         .limit(limit)
         .select(OobEvent::as_select())
         .load(conn)?)

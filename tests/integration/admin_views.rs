@@ -103,7 +103,7 @@ fn the_outbox_masks_codes_and_events_show_results() {
         "the session ended Failed"
     );
     assert_eq!(
-        c.get("/admin/outbox?after=abc").status,
+        c.get("/admin/outbox?before=abc").status,
         200,
         "a bad query is ignored, no 500"
     );
@@ -215,4 +215,30 @@ fn console_keys_are_bound_to_an_institution_or_to_all() {
     assert_eq!(inquiry(&bank_a, "021000021"), 403);
     assert_eq!(inquiry(&bank_a, "011000015"), 404);
     assert_eq!(inquiry(&all, "021000021"), 404);
+}
+
+/// The console's outbox and event log read like logs: newest first.
+#[test]
+fn the_outbox_and_events_show_the_newest_first() {
+    let (server, c) = server_with_admin();
+    let mut ids = Vec::new();
+    for phone in ["4175556652", "4175556653"] {
+        let (status, rs) = server.post(
+            "/api/v1/oob",
+            &serde_json::json!({"PhoneNum": phone, "OOBModeType": "TwoWay"}),
+        );
+        assert_eq!(status, 200, "{rs}");
+        let id = rs["AlrtPkgId"].as_str().unwrap().to_owned();
+        let (_, rs) = server.post(
+            &format!("/api/v1/oob/{id}/verify"),
+            &serde_json::json!({"OTP": "000000"}),
+        );
+        assert_eq!(rs["RsStat"], "Failed");
+        ids.push(id);
+    }
+    for page in ["/admin/outbox", "/admin/events"] {
+        let body = c.get(page).body;
+        let at = |id: &str| body.find(id).unwrap_or_else(|| panic!("{id} on {page}"));
+        assert!(at(&ids[1]) < at(&ids[0]), "{page}: newest first");
+    }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::session::Admin;
 use super::{refused, Base, Refusal};
 use crate::domain::api_keys::{KeyReach, Scope};
+use crate::domain::oob_delivery::Cursor;
 use crate::domain::Service;
 use crate::web::api::{blocking, iso8601};
 
@@ -214,27 +215,28 @@ struct OutboxRow {
 struct OutboxPage {
     page: Base,
     messages: Vec<OutboxRow>,
-    next_after: Option<i64>,
+    next_before: Option<i64>,
 }
 
-#[get("/outbox?<after>")]
+/// The newest messages first; `before` pages to older ones.
+#[get("/outbox?<before>")]
 async fn outbox(
     admin: Admin,
-    after: Option<i64>,
+    before: Option<i64>,
     service: &State<Arc<Service>>,
 ) -> Result<Template, Flash<Redirect>> {
-    let from = after.unwrap_or(0).max(0);
+    let from = Cursor::Before(before.unwrap_or(i64::MAX));
     let messages = blocking(service, move |s| s.sms_outbox(None, from, PAGE))
         .await
         .map_err(|e| refused("/admin/users".into(), &e))?;
-    let next_after = (messages.len() == usize::try_from(PAGE).unwrap_or(100))
+    let next_before = (messages.len() == usize::try_from(PAGE).unwrap_or(100))
         .then(|| messages.last().map(|m| m.msg_id))
         .flatten();
     Ok(Template::render(
         "admin/outbox",
         OutboxPage {
             page: Base::new("SMS outbox", &admin.0, None),
-            next_after,
+            next_before,
             messages: messages
                 .into_iter()
                 .map(|m| OutboxRow {
@@ -267,27 +269,28 @@ struct EventRow {
 struct EventsPage {
     page: Base,
     events: Vec<EventRow>,
-    next_after: Option<i64>,
+    next_before: Option<i64>,
 }
 
-#[get("/events?<after>")]
+/// The newest events first; `before` pages to older ones.
+#[get("/events?<before>")]
 async fn events(
     admin: Admin,
-    after: Option<i64>,
+    before: Option<i64>,
     service: &State<Arc<Service>>,
 ) -> Result<Template, Flash<Redirect>> {
-    let from = after.unwrap_or(0).max(0);
+    let from = Cursor::Before(before.unwrap_or(i64::MAX));
     let events = blocking(service, move |s| s.oob_events(None, from, PAGE))
         .await
         .map_err(|e| refused("/admin/users".into(), &e))?;
-    let next_after = (events.len() == usize::try_from(PAGE).unwrap_or(100))
+    let next_before = (events.len() == usize::try_from(PAGE).unwrap_or(100))
         .then(|| events.last().map(|e| e.evt_id))
         .flatten();
     Ok(Template::render(
         "admin/events",
         EventsPage {
             page: Base::new("OOB events", &admin.0, None),
-            next_after,
+            next_before,
             events: events
                 .into_iter()
                 .map(|e| EventRow {

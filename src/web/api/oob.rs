@@ -13,7 +13,7 @@ use super::{
 };
 use crate::domain::api_keys::Scope;
 use crate::domain::oob::{OobRequest, Started, DEFAULT_EXP_SECS};
-use crate::domain::oob_delivery::{FeedbackEvent, OutboxMessage};
+use crate::domain::oob_delivery::{Cursor, FeedbackEvent, OutboxMessage};
 use crate::domain::sms_text::parse_template;
 use crate::domain::{Context, Error, Fault, Service};
 use crate::types::{OobModeType, OobStat, PhoneNum, SendStat};
@@ -417,7 +417,7 @@ async fn outbox(
 }
 
 /// A listing read by cursor: (institution or every one, after, limit) → items.
-type Listing<T> = fn(&Service, Option<&str>, i64, i64) -> Result<Vec<T>, Error>;
+type Listing<T> = fn(&Service, Option<&str>, Cursor, i64) -> Result<Vec<T>, Error>;
 
 /// One page of a listing read with `after=N`: scope check, cursor, blocking read. An
 /// institution-bound key reads its institution's items; a cross-institution key the
@@ -436,9 +436,11 @@ async fn page<T: Send + 'static>(
     let inst = caller
         .institution(hdr.inst_rt_id.as_deref())
         .map_err(fault)?;
-    blocking(service, move |s| read(s, inst.as_deref(), after, PAGE))
-        .await
-        .map_err(fault)
+    blocking(service, move |s| {
+        read(s, inst.as_deref(), Cursor::After(after), PAGE)
+    })
+    .await
+    .map_err(fault)
 }
 
 /// The event log page.
