@@ -202,6 +202,7 @@ mod tests {
     use super::*;
     use crate::crypto::{Keyring, MasterKey};
     use crate::domain::oob::OobRequest;
+    use crate::domain::oob_delivery::Cursor;
     use crate::domain::Policy;
     use crate::storage::test_support::temp_storage;
     use crate::types::OobModeType;
