@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::inquiry::{inquiry_rs, MfaTokenInqRs};
+use super::openapi::{Answer, BodyFaults, Common, Conflict, NotFound, Unprocessable};
 use super::{
     authorize, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name, Caller,
 };
@@ -24,7 +25,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// jXchange MFATokenModRq.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MfaTokenModRq {
     #[serde(rename = "MsgRqHdr", default)]
@@ -44,6 +45,7 @@ pub struct MfaTokenModRq {
     #[serde(rename = "AddUsrName", default)]
     add_usr_name: Option<String>,
     #[serde(rename = "Custom", default)]
+    #[schema(value_type = Option<Object>)]
     _custom: Option<serde_json::Value>,
 }
 
@@ -80,6 +82,17 @@ fn modify_request(rq: MfaTokenModRq) -> Result<ModifyRequest, Error> {
 }
 
 /// `POST /api/v1/tokens/{TokenId}/modify` — answers the new state, as an inquiry does.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    params(("token_id" = String, Path, description = "TokenId")),
+    operation_id = "MFATokenMod",
+    request_body = MfaTokenModRq,
+    responses(
+        (status = 200, description = "The new state, as an inquiry answers it", body = Answer<MfaTokenInqRs>),
+        BodyFaults, NotFound, Conflict, Common,
+    )
+)]
 #[post("/tokens/<token_id>/modify", data = "<rq>")]
 async fn modify(
     caller: Result<Caller, Error>,
@@ -105,7 +118,7 @@ async fn modify(
 }
 
 /// Delete request: the key of an inquiry with ActIntent Dlt.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRq {
     #[serde(rename = "MsgRqHdr", default)]
@@ -121,7 +134,7 @@ impl HasHeader for DeleteRq {
 }
 
 /// Delete and resync answers.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusRs {
     #[serde(rename = "TokenId")]
     token_id: String,
@@ -134,6 +147,16 @@ pub struct StatusRs {
 }
 
 /// `POST /api/v1/tokens/{TokenId}/delete` — status Del, seed destroyed, history kept.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    params(("token_id" = String, Path, description = "TokenId")),
+    request_body = DeleteRq,
+    responses(
+        (status = 200, description = "`UsrTokenStat` Del", body = Answer<StatusRs>),
+        BodyFaults, NotFound, Conflict, Common,
+    )
+)]
 #[post("/tokens/<token_id>/delete", data = "<rq>")]
 async fn delete(
     caller: Result<Caller, Error>,
@@ -166,7 +189,7 @@ async fn delete(
 }
 
 /// Resync request: two consecutive codes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResyncRq {
     #[serde(rename = "MsgRqHdr", default)]
@@ -184,6 +207,16 @@ impl HasHeader for ResyncRq {
 }
 
 /// `POST /api/v1/tokens/{TokenId}/resync` — store the drift of a token's clock.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    params(("token_id" = String, Path, description = "TokenId")),
+    request_body = ResyncRq,
+    responses(
+        (status = 200, description = "`RsStat` and the stored `DriftSteps`", body = Answer<StatusRs>),
+        BodyFaults, Unprocessable, NotFound, Conflict, Common,
+    )
+)]
 #[post("/tokens/<token_id>/resync", data = "<rq>")]
 async fn resync(
     caller: Result<Caller, Error>,
@@ -221,7 +254,7 @@ async fn resync(
 }
 
 /// jXchange MFATokenTempPswdInq request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TempPswdRq {
     #[serde(rename = "MsgRqHdr", default)]
@@ -241,11 +274,12 @@ impl HasHeader for TempPswdRq {
 }
 
 /// jXchange MFATokenTempPswdInq answer. `TempPswd` is shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TempPswdRs {
     #[serde(rename = "UsrName")]
     usr_name: String,
     #[serde(rename = "TempPswd")]
+    #[schema(value_type = String)]
     code: zeroize::Zeroizing<String>,
     #[serde(rename = "ExpDt")]
     expires_at: String,
@@ -254,6 +288,16 @@ pub struct TempPswdRs {
 }
 
 /// `POST /api/v1/tempcode` — a temporary code for a user whose token is lost.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    operation_id = "MFATokenTempPswdInq",
+    request_body = TempPswdRq,
+    responses(
+        (status = 200, description = "The temporary code, shown this once", body = Answer<TempPswdRs>),
+        BodyFaults, NotFound, Common,
+    )
+)]
 #[post("/tempcode", data = "<rq>")]
 async fn temp_code(
     caller: Result<Caller, Error>,

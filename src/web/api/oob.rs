@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use super::envelope::{HasHeader, Jx, JxHdr, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
+use super::openapi::{
+    Answer, BadQuery, BodyFaults, Common, Conflict, NotFound, TooMany, Unprocessable,
+};
 use super::{
     authorize, authorize_limited, blocking, context, iso8601, parse_phone, parse_usr_name, Caller,
 };
@@ -28,7 +31,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// jXchange OOBValidate request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OobValidateRq {
     #[serde(rename = "MsgRqHdr", default)]
@@ -48,6 +51,7 @@ pub struct OobValidateRq {
     #[serde(rename = "ConsumerProd", default)]
     _consumer_prod: Option<String>,
     #[serde(rename = "Custom", default)]
+    #[schema(value_type = Option<Object>)]
     _custom: Option<serde_json::Value>,
 }
 
@@ -60,13 +64,15 @@ impl HasHeader for OobValidateRq {
 /// An OOB session as answered by OOBValidate, a resend and the lock fallback. `OTP` only
 /// where the jXchange contract returns it (OOBValidate, and the resend of its session).
 /// No `Debug`: it may hold the code.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct OobRs {
     #[serde(rename = "AlrtPkgId")]
     alrt_pkg_id: String,
     #[serde(rename = "OTP", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     otp: Option<zeroize::Zeroizing<String>>,
     #[serde(rename = "RsStat", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^Success$")]
     rs_stat: Option<&'static str>,
     #[serde(rename = "OOBModeType")]
     mode: OobModeType,
@@ -127,6 +133,16 @@ pub async fn await_send(service: &Arc<Service>, started: &mut Started) {
 }
 
 /// `POST /api/v1/oob` — jXchange OOBValidate: send a code by SMS.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    operation_id = "OOBValidate",
+    request_body = OobValidateRq,
+    responses(
+        (status = 200, description = "The session, with its `OTP`", body = Answer<OobRs>),
+        BodyFaults, Unprocessable, NotFound, TooMany, Common,
+    )
+)]
 #[post("/oob", data = "<rq>")]
 async fn start(
     caller: Result<Caller, Error>,
@@ -151,7 +167,7 @@ async fn start(
 }
 
 /// Verification request: the `OTP` the recipient typed.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OobVerifyRq {
     #[serde(rename = "MsgRqHdr", default)]
@@ -167,7 +183,7 @@ impl HasHeader for OobVerifyRq {
 }
 
 /// Verification answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OobVerifyRs {
     #[serde(rename = "AlrtPkgId")]
     alrt_pkg_id: String,
@@ -187,6 +203,16 @@ fn alrt_id(s: &str) -> Result<String, Error> {
 }
 
 /// `POST /api/v1/oob/{AlrtPkgId}/verify` — check the code of a TwoWay session (one try).
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    params(("alrt_pkg_id" = String, Path, description = "AlrtPkgId (UUID)")),
+    request_body = OobVerifyRq,
+    responses(
+        (status = 200, description = "`RsStat` Success, Failed or Expired", body = Answer<OobVerifyRs>),
+        BodyFaults, Unprocessable, NotFound, Conflict, TooMany, Common,
+    )
+)]
 #[post("/oob/<alrt_pkg_id>/verify", data = "<rq>")]
 async fn verify(
     caller: Result<Caller, Error>,
@@ -215,7 +241,7 @@ async fn verify(
 }
 
 /// A request with only the header (resend).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderRq {
     #[serde(rename = "MsgRqHdr", default)]
@@ -229,6 +255,16 @@ impl HasHeader for HeaderRq {
 }
 
 /// `POST /api/v1/oob/{AlrtPkgId}/resend` — a fresh code to the same phone, within limits.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    params(("alrt_pkg_id" = String, Path, description = "AlrtPkgId (UUID)")),
+    request_body = HeaderRq,
+    responses(
+        (status = 200, description = "The session with a fresh code", body = Answer<OobRs>),
+        BodyFaults, NotFound, Conflict, TooMany, Common,
+    )
+)]
 #[post("/oob/<alrt_pkg_id>/resend", data = "<rq>")]
 async fn resend(
     caller: Result<Caller, Error>,
@@ -256,7 +292,7 @@ async fn resend(
 }
 
 /// A session as an inquiry answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OobSessionRs {
     #[serde(rename = "AlrtPkgId")]
     alrt_pkg_id: String,
@@ -277,6 +313,15 @@ pub struct OobSessionRs {
 }
 
 /// `GET /api/v1/oob/{AlrtPkgId}` — the state of a session and of its SMS.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    params(("alrt_pkg_id" = String, Path, description = "AlrtPkgId (UUID)")),
+    responses(
+        (status = 200, description = "The state of the session and of its SMS", body = Answer<OobSessionRs>),
+        NotFound, Common,
+    )
+)]
 #[get("/oob/<alrt_pkg_id>")]
 async fn session(
     hdr: JxHdr,
@@ -304,7 +349,7 @@ async fn session(
 }
 
 /// An SMS reply, as the provider's webhook delivers it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboundRq {
     #[serde(rename = "MsgRqHdr", default)]
@@ -322,7 +367,7 @@ impl HasHeader for InboundRq {
 }
 
 /// What a reply did: nothing (no pending session, no code in it), or a verification.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InboundRs {
     #[serde(rename = "AlrtPkgId", skip_serializing_if = "Option::is_none")]
     alrt_pkg_id: Option<String>,
@@ -341,6 +386,15 @@ fn inbound_phone(from: &str) -> Result<PhoneNum, Error> {
 }
 
 /// `POST /api/v1/sms/inbound` — the provider's webhook for two-way replies (scope `sms`).
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    request_body = InboundRq,
+    responses(
+        (status = 200, description = "`AlrtPkgId` and `RsStat` when the reply answered a pending session; nothing else otherwise", body = Answer<InboundRs>),
+        BodyFaults, Unprocessable, TooMany, Common,
+    )
+)]
 #[post("/sms/inbound", data = "<rq>")]
 async fn inbound(
     caller: Result<Caller, Error>,
@@ -380,13 +434,22 @@ fn after_of(after: Option<&str>) -> Result<i64, Error> {
 }
 
 /// The SMS outbox page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OutboxRs {
     #[serde(rename = "Messages")]
     messages: Vec<OutboxMessage>,
 }
 
 /// `GET /api/v1/sms/outbox?after=N` — stored SMS, oldest first (scope `manage`).
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    params(("after" = Option<i64>, Query, minimum = 0, description = "Only messages with a larger `MsgId`")),
+    responses(
+        (status = 200, description = "At most 100 messages, oldest first", body = Answer<OutboxRs>),
+        BadQuery, Common,
+    )
+)]
 #[get("/sms/outbox?<after>")]
 async fn outbox(
     hdr: JxHdr,
@@ -427,13 +490,22 @@ async fn page<T: Send + 'static>(
 }
 
 /// The event log page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventsRs {
     #[serde(rename = "Events")]
     events: Vec<FeedbackEvent>,
 }
 
 /// `GET /api/v1/events?after=N` — "90040" OOB results, oldest first (scope `validate`).
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    params(("after" = Option<i64>, Query, minimum = 0, description = "Only events with a larger `EvtId`")),
+    responses(
+        (status = 200, description = "At most 100 events, oldest first", body = Answer<EventsRs>),
+        BadQuery, Common,
+    )
+)]
 #[get("/events?<after>")]
 async fn events(
     hdr: JxHdr,
