@@ -25,8 +25,13 @@ pub struct MfaTokenInqRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "TokenId")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: String,
     #[serde(rename = "UsrName", default)]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: Option<String>,
     #[serde(rename = "ActIntent", default)]
     intent: Option<ActIntent>,
@@ -45,6 +50,10 @@ impl HasHeader for MfaTokenInqRq {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MfaTokenInqInfoRec {
     #[serde(rename = "UsrName")]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: String,
     #[serde(rename = "MFATokenUsrStat")]
     status: MfaTokenUsrStat,
@@ -102,6 +111,7 @@ pub struct MfaTokenInqRs {
     #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]
     usr_name: Option<String>,
     #[serde(rename = "TokenId")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: String,
     #[serde(rename = "ActIntent")]
     intent: ActIntent,

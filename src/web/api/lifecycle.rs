@@ -31,18 +31,28 @@ pub struct MfaTokenModRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "ActIntentKey", default)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     intent_key: Option<String>,
     #[serde(rename = "UsrTokenStat", default)]
     token_status: Option<UsrTokenStat>,
     #[serde(rename = "UsrName", default)]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: Option<String>,
     #[serde(rename = "MFATokenUsrStat", default)]
     binding_status: Option<MfaTokenUsrStat>,
     #[serde(rename = "UsrTokenDesc", default)]
+    #[schema(max_length = 256)]
     description: Option<String>,
     #[serde(rename = "Unbind", default)]
     unbind: bool,
     #[serde(rename = "AddUsrName", default)]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     add_usr_name: Option<String>,
     #[serde(rename = "Custom", default)]
     #[schema(value_type = Option<Object>)]
@@ -124,6 +134,7 @@ pub struct DeleteRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "ActIntentKey", default)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     intent_key: Option<String>,
 }
 
@@ -137,6 +148,7 @@ impl HasHeader for DeleteRq {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusRs {
     #[serde(rename = "TokenId")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: String,
     #[serde(rename = "UsrTokenStat", skip_serializing_if = "Option::is_none")]
     status: Option<UsrTokenStat>,
@@ -195,8 +207,10 @@ pub struct ResyncRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "Code1")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
     code1: String,
     #[serde(rename = "Code2")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
     code2: String,
 }
 
@@ -260,8 +274,13 @@ pub struct TempPswdRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "UsrName")]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: String,
     #[serde(rename = "ExpSec", default)]
+    #[schema(minimum = 1, maximum = 604800)]
     exp_secs: Option<u64>,
     #[serde(rename = "OneTime", default)]
     one_time: Option<bool>,
@@ -277,6 +296,10 @@ impl HasHeader for TempPswdRq {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TempPswdRs {
     #[serde(rename = "UsrName")]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: String,
     #[serde(rename = "TempPswd")]
     #[schema(value_type = String)]

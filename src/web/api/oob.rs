@@ -37,14 +37,20 @@ pub struct OobValidateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "PhoneNum", default)]
+    #[schema(pattern = "^[0-9]{10}$")]
     phone: Option<String>,
     #[serde(rename = "UsrName", default)]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: Option<String>,
     #[serde(rename = "OOBModeType", default)]
     mode: Option<OobModeType>,
     #[serde(rename = "SMSText", default)]
     sms_text: Option<String>,
     #[serde(rename = "ExpSec", default)]
+    #[schema(minimum = 15, maximum = 1800)]
     exp_secs: Option<i64>,
     #[serde(rename = "InstRtId", default)]
     _inst_rt_id: Option<String>,
@@ -173,6 +179,7 @@ pub struct OobVerifyRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "OTP")]
+    #[schema(pattern = "^[A-Za-z0-9]{6}$")]
     otp: String,
 }
 
@@ -355,6 +362,7 @@ pub struct InboundRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "From")]
+    #[schema(pattern = "^(\\+1|1)?[0-9]{10}$")]
     from: String,
     #[serde(rename = "Body")]
     body: String,

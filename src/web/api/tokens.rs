@@ -32,12 +32,18 @@ pub struct TokenAddRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "UsrName")]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: String,
     #[serde(rename = "TokenType")]
     token_type: TokenType,
     #[serde(rename = "TokenId", default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: Option<String>,
     #[serde(rename = "UsrTokenDesc", default)]
+    #[schema(max_length = 256)]
     description: Option<String>,
     #[serde(rename = "Algorithm", default)]
     algorithm: Option<Algorithm>,
@@ -49,6 +55,7 @@ pub struct TokenAddRq {
     #[schema(value_type = Option<String>)]
     seed: Option<Zeroizing<String>>,
     #[serde(rename = "PhoneNum", default)]
+    #[schema(pattern = "^[0-9]{10}$")]
     phone: Option<String>,
     #[serde(rename = "Custom", default)]
     #[schema(value_type = Option<Object>)]
@@ -65,8 +72,13 @@ impl HasHeader for TokenAddRq {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenAddRs {
     #[serde(rename = "TokenId")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: String,
     #[serde(rename = "UsrName")]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: String,
     #[serde(rename = "UsrTokenStat")]
     status: UsrTokenStat,
@@ -221,6 +233,7 @@ pub struct ActivateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "Code")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
     code: String,
 }
 
@@ -236,6 +249,7 @@ pub struct ActivateRs {
     #[serde(rename = "RsStat")]
     rs_stat: RsStat,
     #[serde(rename = "TokenId")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: String,
     #[serde(rename = "UsrTokenStat")]
     status: UsrTokenStat,
