@@ -58,6 +58,59 @@ fn fault_ref(op: &Value, status: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// One mounted route's operation: documented with its parameters, its 200, and the
+/// fault answers every authenticated operation (and every body) may get.
+fn check_operation(doc: &Value, method: &str, path: &str, query: &BTreeSet<String>) {
+    let op = &doc["paths"][path][method];
+    assert!(
+        op.is_object(),
+        "{method} {path} is mounted but not documented"
+    );
+    let params: Vec<&Value> = op["parameters"]
+        .as_array()
+        .map(|p| p.iter().collect())
+        .unwrap_or_default();
+    for segment in path.split('/').filter(|s| s.starts_with('{')) {
+        let name = segment.trim_matches(|c| c == '{' || c == '}');
+        assert!(
+            params
+                .iter()
+                .any(|p| p["name"] == name && p["in"] == "path" && p["required"] == true),
+            "{method} {path}: path parameter {name} undocumented"
+        );
+    }
+    let documented_query: BTreeSet<String> = params
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        &documented_query, query,
+        "{method} {path}: query parameters"
+    );
+    assert!(
+        op["responses"]["200"].is_object(),
+        "{method} {path}: no 200"
+    );
+    if path.ends_with("/openapi.json") {
+        assert_eq!(op["security"], json!([{}]), "the document needs no key");
+        return;
+    }
+    for status in ["401", "403", "500", "503"] {
+        assert_eq!(
+            fault_ref(op, status).as_deref(),
+            Some("#/components/schemas/FaultRs"),
+            "{method} {path}: {status}"
+        );
+    }
+    if method == "post" {
+        assert_eq!(op["requestBody"]["required"], true, "{method} {path}");
+        for status in ["400", "413"] {
+            assert!(fault_ref(op, status).is_some(), "{method} {path}: {status}");
+        }
+    }
+}
+
 #[test]
 fn the_document_is_served_without_a_key_and_names_every_route() {
     let server = TestServer::start();
@@ -82,55 +135,12 @@ fn the_document_is_served_without_a_key_and_names_every_route() {
     assert!(routes.len() >= 19, "{routes:?}");
     let mut operation_ids = BTreeSet::new();
     for (method, path, query) in &routes {
-        let op = &doc["paths"][path][method];
+        check_operation(&doc, method, path, query);
+        let id = doc["paths"][path][method]["operationId"].as_str().unwrap();
         assert!(
-            op.is_object(),
-            "{method} {path} is mounted but not documented"
+            operation_ids.insert(id.to_owned()),
+            "operationId {id} twice"
         );
-        assert!(operation_ids.insert(op["operationId"].as_str().unwrap().to_owned()));
-        let params: Vec<&Value> = op["parameters"]
-            .as_array()
-            .map(|p| p.iter().collect())
-            .unwrap_or_default();
-        for segment in path.split('/').filter(|s| s.starts_with('{')) {
-            let name = segment.trim_matches(|c| c == '{' || c == '}');
-            assert!(
-                params
-                    .iter()
-                    .any(|p| p["name"] == name && p["in"] == "path" && p["required"] == true),
-                "{method} {path}: path parameter {name} undocumented"
-            );
-        }
-        let documented_query: BTreeSet<String> = params
-            .iter()
-            .filter(|p| p["in"] == "query")
-            .map(|p| p["name"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(
-            &documented_query, query,
-            "{method} {path}: query parameters"
-        );
-        assert!(
-            op["responses"]["200"].is_object(),
-            "{method} {path}: no 200"
-        );
-        if path.ends_with("/openapi.json") {
-            assert_eq!(op["security"], json!([{}]), "the document needs no key");
-            continue;
-        }
-        for status in ["401", "403", "500", "503"] {
-            assert_eq!(
-                fault_ref(op, status).as_deref(),
-                Some("#/components/schemas/FaultRs"),
-                "{method} {path}: {status}"
-            );
-        }
-        if method == "post" {
-            assert_eq!(op["requestBody"]["required"], true, "{method} {path}");
-            for status in ["400", "413"] {
-                assert!(fault_ref(op, status).is_some(), "{method} {path}: {status}");
-            }
-        }
     }
     let documented: usize = doc["paths"]
         .as_object()
@@ -169,230 +179,179 @@ fn conforms(doc: &Value, method: &str, path: &str, (status, body): (u16, Value))
     body
 }
 
-#[test]
-fn real_answers_match_their_schemas() {
-    let server = TestServer::start();
-    let doc = document(&server);
-    let sms = crate::support::create_key(&server.data_dir, "openapi-sms", "sms");
-    let post = |p: &str, body: Value| server.post(p, &body);
+/// A server and its document: every call's answer is checked against the document.
+struct Probe {
+    server: TestServer,
+    doc: Value,
+}
 
-    // Enrollment (software, then hardware), activation, validation, inquiry, modify.
-    let add = "/api/v1/tokens";
-    let rs = conforms(
-        &doc,
-        "post",
-        add,
-        post(
-            add,
-            json!({"UsrName": "Jane Doe", "TokenType": "Software", "PhoneNum": "4175556652"}),
-        ),
+impl Probe {
+    fn start() -> Probe {
+        let server = TestServer::start();
+        let doc = document(&server);
+        Probe { server, doc }
+    }
+
+    /// POSTs `body` to `path` (an instance of the documented `template`) with `key`.
+    fn post_as(&self, key: &str, template: &str, path: &str, body: Value) -> Value {
+        let answer = self.server.post_as(key, path, &body);
+        conforms(&self.doc, "post", template, answer)
+    }
+
+    fn post(&self, template: &str, path: &str, body: Value) -> Value {
+        self.post_as(&self.server.key, template, path, body)
+    }
+
+    fn get(&self, template: &str, path: &str) -> Value {
+        let (status, _, _, bytes) = self.server.get(path);
+        let body = serde_json::from_slice(&bytes).unwrap();
+        conforms(&self.doc, "get", template, (status, body))
+    }
+}
+
+const TOKENS: &str = "/api/v1/tokens";
+const INQUIRY: &str = "/api/v1/inquiry";
+const VALIDATE: &str = "/api/v1/validate";
+const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+#[test]
+fn enrollment_and_lifecycle_answers_match_their_schemas() {
+    let p = Probe::start();
+    let rs = p.post(
+        TOKENS,
+        TOKENS,
+        json!({"UsrName": "Jane Doe", "TokenType": "Software"}),
     );
     let token = rs["TokenId"].as_str().unwrap().to_owned();
-    conforms(
-        &doc,
-        "post",
-        add,
-        post(
-            add,
-            json!({"UsrName": "Ola", "TokenType": "Hardware",
-        "TokenId": "HW-OPENAPI-1", "Seed": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"}),
-        ),
-    );
-    conforms(
-        &doc,
-        "post",
-        add,
-        post(add, json!({"UsrName": "Jane Doe", "TokenType": "Softwar"})),
-    );
-    conforms(
-        &doc,
-        "post",
-        add,
-        post(
-            add,
-            json!({"UsrName": "Ola", "TokenType": "Hardware", "TokenId": "HW-OPENAPI-1",
-        "Seed": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"}),
-        ),
-    );
+    let hardware =
+        json!({"UsrName": "Ola", "TokenType": "Hardware", "TokenId": "HW-1", "Seed": SEED});
+    p.post(TOKENS, TOKENS, hardware.clone());
+    p.post(TOKENS, TOKENS, hardware); // 409
+    p.post(
+        TOKENS,
+        TOKENS,
+        json!({"UsrName": "Jane", "TokenType": "Softwar"}),
+    ); // 400
+    p.post(
+        TOKENS,
+        TOKENS,
+        json!({"UsrName": "Jane", "TokenType": "Software", "PhoneNum": "1"}),
+    ); // 422
     let activate = "/api/v1/tokens/{token_id}/activate";
-    conforms(
-        &doc,
-        "post",
+    p.post(
         activate,
-        post(
-            &format!("/api/v1/tokens/{token}/activate"),
-            json!({"Code": "000000"}),
-        ),
+        &format!("{TOKENS}/{token}/activate"),
+        json!({"Code": "000000"}),
     );
-    conforms(
-        &doc,
-        "post",
+    p.post(
         activate,
-        post("/api/v1/tokens/nope/activate", json!({"Code": "000000"})),
-    );
-    let validate_path = "/api/v1/validate";
-    conforms(
-        &doc,
-        "post",
-        validate_path,
-        post(
-            validate_path,
-            json!({"UsrName": "Jane Doe", "Code": "12345"}),
-        ),
-    );
-    let inquiry = "/api/v1/inquiry";
-    let inq = conforms(
-        &doc,
-        "post",
-        inquiry,
-        post(inquiry, json!({"TokenId": token, "ActIntent": "Upd"})),
+        "/api/v1/tokens/nope/activate",
+        json!({"Code": "000000"}),
+    ); // 404
+    let inq = p.post(
+        INQUIRY,
+        INQUIRY,
+        json!({"TokenId": token, "ActIntent": "Upd"}),
     );
     let modify = "/api/v1/tokens/{token_id}/modify";
-    conforms(
-        &doc,
-        "post",
+    let change = json!({"ActIntentKey": inq["ActIntentKey"], "UsrName": "Jane Doe", "UsrTokenDesc": "phone"});
+    p.post(modify, &format!("{TOKENS}/{token}/modify"), change);
+    p.post(
         modify,
-        post(
-            &format!("/api/v1/tokens/{token}/modify"),
-            json!({"ActIntentKey": inq["ActIntentKey"], "UsrName": "Jane Doe", "UsrTokenDesc": "phone"}),
-        ),
+        &format!("{TOKENS}/{token}/modify"),
+        json!({"ActIntentKey": "stale"}),
+    ); // 409
+    let resync = "/api/v1/tokens/{token_id}/resync";
+    p.post(
+        resync,
+        "/api/v1/tokens/HW-1/resync",
+        json!({"Code1": "123456", "Code2": "654321"}),
     );
-    conforms(
-        &doc,
-        "post",
-        modify,
-        post(
-            &format!("/api/v1/tokens/{token}/modify"),
-            json!({"ActIntentKey": "stale"}),
-        ),
+    let dlt = p.post(
+        INQUIRY,
+        INQUIRY,
+        json!({"TokenId": "HW-1", "ActIntent": "Dlt"}),
     );
+    let delete = "/api/v1/tokens/{token_id}/delete";
+    p.post(
+        delete,
+        "/api/v1/tokens/HW-1/delete",
+        json!({"ActIntentKey": dlt["ActIntentKey"]}),
+    );
+    p.post(
+        "/api/v1/tempcode",
+        "/api/v1/tempcode",
+        json!({"UsrName": "Ola"}),
+    );
+    // No key: 401 with the fault body.
+    let anonymous = json_of(ureq::post(&format!("{}{INQUIRY}", p.server.base)).send_string("{}"));
+    assert_eq!(anonymous.0, 401);
+    conforms(&p.doc, "post", INQUIRY, anonymous);
+}
 
-    // Lock an active token of the user (who has a phone on file): the fifth wrong code
-    // answers Locked with the SMS fallback.
-    let (active, seed, step) = server.enroll_active("Jane Doe");
-    let code = crate::support::totp(&seed, "SHA1", 6, step + 1);
-    let ok = conforms(
-        &doc,
-        "post",
-        validate_path,
-        post(validate_path, json!({"TokenId": active, "Code": code})),
+#[test]
+fn validation_and_oob_answers_match_their_schemas() {
+    let p = Probe::start();
+    p.post(
+        TOKENS,
+        TOKENS,
+        json!({"UsrName": "Jane Doe", "TokenType": "Software", "PhoneNum": "4175556652"}),
     );
+    let (active, seed, step) = p.server.enroll_active("Jane Doe");
+    let code = crate::support::totp(&seed, "SHA1", 6, step + 1);
+    let ok = p.post(VALIDATE, VALIDATE, json!({"TokenId": active, "Code": code}));
     assert_eq!(ok["RsStat"], "Success", "{ok}");
+    p.post(
+        VALIDATE,
+        VALIDATE,
+        json!({"UsrName": "Jane Doe", "Code": "12345"}),
+    ); // 422
+       // The fifth wrong code answers Locked with the SMS fallback (the user has a phone).
     let mut locked = Value::Null;
     for _ in 0..5 {
-        locked = conforms(
-            &doc,
-            "post",
-            validate_path,
-            post(
-                validate_path,
-                json!({"UsrName": "Jane Doe", "Code": "000000"}),
-            ),
+        locked = p.post(
+            VALIDATE,
+            VALIDATE,
+            json!({"UsrName": "Jane Doe", "Code": "000000"}),
         );
     }
     assert_eq!(locked["RsStat"], "Locked", "{locked}");
     let alrt = locked["OOB"]["AlrtPkgId"].as_str().unwrap().to_owned();
-    conforms(&doc, "get", "/api/v1/oob/{alrt_pkg_id}", {
-        let (status, _, _, bytes) = server.get(&format!("/api/v1/oob/{alrt}"));
-        (status, serde_json::from_slice(&bytes).unwrap())
-    });
+    p.get("/api/v1/oob/{alrt_pkg_id}", &format!("/api/v1/oob/{alrt}"));
     let verify = "/api/v1/oob/{alrt_pkg_id}/verify";
-    conforms(
-        &doc,
-        "post",
+    p.post(
         verify,
-        post(
-            &format!("/api/v1/oob/{alrt}/verify"),
-            json!({"OTP": "000000"}),
-        ),
-    );
-    conforms(
-        &doc,
-        "post",
+        &format!("/api/v1/oob/{alrt}/verify"),
+        json!({"OTP": "x"}),
+    ); // 422
+    p.post(
         verify,
-        post(&format!("/api/v1/oob/{alrt}/verify"), json!({"OTP": "x"})),
+        &format!("/api/v1/oob/{alrt}/verify"),
+        json!({"OTP": "000000"}),
     );
+    let resend = "/api/v1/oob/{alrt_pkg_id}/resend";
+    p.post(resend, &format!("/api/v1/oob/{alrt}/resend"), json!({})); // 409: ended
     let oob = "/api/v1/oob";
-    conforms(
-        &doc,
-        "post",
+    p.post(
         oob,
-        post(
-            oob,
-            json!({"PhoneNum": "4175556652", "OOBModeType": "OneWay"}),
-        ),
-    );
-    conforms(
-        &doc,
-        "post",
         oob,
-        post(oob, json!({"PhoneNum": "4175556652", "ExpSec": 5})),
+        json!({"PhoneNum": "4175556652", "OOBModeType": "OneWay"}),
     );
+    p.post(oob, oob, json!({"PhoneNum": "4175556652", "ExpSec": 5})); // 422
+    let sms = crate::support::create_key(&p.server.data_dir, "openapi-sms", "sms");
     let inbound = "/api/v1/sms/inbound";
-    conforms(
-        &doc,
-        "post",
+    p.post_as(
+        &sms,
         inbound,
-        server.post_as(
-            &sms,
-            inbound,
-            &json!({"From": "+14175556652", "Body": "STOP"}),
-        ),
-    );
-    conforms(
-        &doc,
-        "post",
         inbound,
-        server.post_as(&server.key, inbound, &json!({"From": "1", "Body": ""})),
+        json!({"From": "+14175556652", "Body": "STOP"}),
     );
-
-    for (path, query) in [
-        ("/api/v1/events", "?after=0"),
-        ("/api/v1/sms/outbox", "?after=0"),
-        ("/api/v1/audit", "?Limit=5"),
-        ("/api/v1/audit", "?Limit=0"),
-    ] {
-        let (status, _, _, bytes) = server.get(&format!("{path}{query}"));
-        conforms(
-            &doc,
-            "get",
-            path,
-            (status, serde_json::from_slice(&bytes).unwrap()),
-        );
-    }
-    let temp = "/api/v1/tempcode";
-    conforms(&doc, "post", temp, post(temp, json!({"UsrName": "Ola"})));
-    conforms(
-        &doc,
-        "post",
-        "/api/v1/tokens/{token_id}/resync",
-        post(
-            "/api/v1/tokens/HW-OPENAPI-1/resync",
-            json!({"Code1": "123456", "Code2": "654321"}),
-        ),
-    );
-    let dlt = conforms(
-        &doc,
-        "post",
-        inquiry,
-        post(
-            inquiry,
-            json!({"TokenId": "HW-OPENAPI-1", "ActIntent": "Dlt"}),
-        ),
-    );
-    conforms(
-        &doc,
-        "post",
-        "/api/v1/tokens/{token_id}/delete",
-        post(
-            "/api/v1/tokens/HW-OPENAPI-1/delete",
-            json!({"ActIntentKey": dlt["ActIntentKey"]}),
-        ),
-    );
-
-    // No key: 401 with the fault body.
-    let anonymous = json_of(ureq::post(&format!("{}{inquiry}", server.base)).send_string("{}"));
-    conforms(&doc, "post", inquiry, anonymous);
+    p.post(inbound, inbound, json!({"From": "1", "Body": ""})); // 403: scope
+    p.get("/api/v1/events", "/api/v1/events?after=0");
+    p.get("/api/v1/sms/outbox", "/api/v1/sms/outbox?after=0");
+    p.get("/api/v1/sms/outbox", "/api/v1/sms/outbox?after=-1"); // 400
+    p.get("/api/v1/audit", "/api/v1/audit?Limit=5");
+    p.get("/api/v1/audit", "/api/v1/audit?Limit=0"); // 400
 }
 
 #[test]

@@ -84,77 +84,103 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<
                     errors.push(format!("{at}: {value} is not one of {rule}"));
                 }
             }
-            "required" => {
+            "required" | "properties" | "additionalProperties" => {
                 if let Some(map) = value.as_object() {
-                    for name in rule.as_array().unwrap() {
-                        if !map.contains_key(name.as_str().unwrap()) {
-                            errors.push(format!("{at}: required {name} is missing"));
-                        }
-                    }
+                    check_object(doc, obj, key, map, at, errors);
                 }
             }
-            "properties" => {
-                if let Some(map) = value.as_object() {
-                    for (name, sub) in rule.as_object().unwrap() {
-                        if let Some(v) = map.get(name) {
-                            check(doc, sub, v, &format!("{at}.{name}"), errors);
-                        }
-                    }
-                }
-            }
-            "additionalProperties" => {
-                if let (Some(false), Some(map)) = (rule.as_bool(), value.as_object()) {
-                    let known = obj.get("properties").and_then(Value::as_object);
-                    for name in map.keys() {
-                        if !known.is_some_and(|k| k.contains_key(name)) {
-                            errors.push(format!("{at}: element {name} is not in the schema"));
-                        }
-                    }
-                }
-            }
-            "items" => {
+            "items" | "minItems" => {
                 if let Some(items) = value.as_array() {
-                    for (i, v) in items.iter().enumerate() {
-                        check(doc, rule, v, &format!("{at}[{i}]"), errors);
-                    }
+                    check_array(doc, key, rule, items, at, errors);
                 }
             }
-            "minItems" => {
-                if value
-                    .as_array()
-                    .is_some_and(|a| (a.len() as u64) < rule.as_u64().unwrap())
-                {
-                    errors.push(format!("{at}: fewer than {rule} items"));
-                }
-            }
-            "pattern" => {
-                if let Some(s) = value.as_str() {
-                    let re = regex::Regex::new(rule.as_str().unwrap()).unwrap();
-                    if !re.is_match(s) {
-                        errors.push(format!("{at}: {s:?} does not match {rule}"));
-                    }
-                }
-            }
-            "minLength" | "maxLength" => {
-                if let Some(s) = value.as_str() {
-                    let n = s.chars().count() as u64;
-                    let bound = rule.as_u64().unwrap();
-                    if (key == "minLength" && n < bound) || (key == "maxLength" && n > bound) {
-                        errors.push(format!("{at}: length {n} breaks {key} {bound}"));
-                    }
-                }
-            }
-            "minimum" | "maximum" => {
-                if let (Some(n), Some(bound)) = (value.as_f64(), rule.as_f64()) {
-                    if (key == "minimum" && n < bound) || (key == "maximum" && n > bound) {
-                        errors.push(format!("{at}: {n} breaks {key} {bound}"));
-                    }
-                }
+            "pattern" | "minLength" | "maxLength" | "minimum" | "maximum" => {
+                check_scalar(key, rule, value, at, errors);
             }
             k if ANNOTATIONS.contains(&k) => {}
             other => errors.push(format!(
                 "{at}: keyword {other} is not understood by this test"
             )),
+        }
+    }
+}
+
+/// `required`, `properties` and `additionalProperties: false` of an object value.
+fn check_object(
+    doc: &Value,
+    schema: &serde_json::Map<String, Value>,
+    key: &str,
+    map: &serde_json::Map<String, Value>,
+    at: &str,
+    errors: &mut Vec<String>,
+) {
+    let rule = &schema[key];
+    let known = schema.get("properties").and_then(Value::as_object);
+    match key {
+        "required" => {
+            for name in rule.as_array().unwrap() {
+                if !map.contains_key(name.as_str().unwrap()) {
+                    errors.push(format!("{at}: required {name} is missing"));
+                }
+            }
+        }
+        "properties" => {
+            for (name, sub) in rule.as_object().unwrap() {
+                if let Some(v) = map.get(name) {
+                    check(doc, sub, v, &format!("{at}.{name}"), errors);
+                }
+            }
+        }
+        _ => {
+            if rule.as_bool() == Some(false) {
+                for name in map.keys() {
+                    if !known.is_some_and(|k| k.contains_key(name)) {
+                        errors.push(format!("{at}: element {name} is not in the schema"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `items` and `minItems` of an array value.
+fn check_array(
+    doc: &Value,
+    key: &str,
+    rule: &Value,
+    items: &[Value],
+    at: &str,
+    errors: &mut Vec<String>,
+) {
+    if key == "minItems" {
+        if (items.len() as u64) < rule.as_u64().unwrap() {
+            errors.push(format!("{at}: fewer than {rule} items"));
+        }
+        return;
+    }
+    for (i, v) in items.iter().enumerate() {
+        check(doc, rule, v, &format!("{at}[{i}]"), errors);
+    }
+}
+
+/// `pattern`, `minLength`/`maxLength` of strings, `minimum`/`maximum` of numbers.
+fn check_scalar(key: &str, rule: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    if let Some(s) = value.as_str() {
+        if key == "pattern" {
+            let re = regex::Regex::new(rule.as_str().unwrap()).unwrap();
+            if !re.is_match(s) {
+                errors.push(format!("{at}: {s:?} does not match {rule}"));
+            }
+            return;
+        }
+        let n = s.chars().count() as f64;
+        let bound = rule.as_f64().unwrap();
+        if (key == "minLength" && n < bound) || (key == "maxLength" && n > bound) {
+            errors.push(format!("{at}: length {n} breaks {key} {bound}"));
+        }
+    } else if let (Some(n), Some(bound)) = (value.as_f64(), rule.as_f64()) {
+        if (key == "minimum" && n < bound) || (key == "maximum" && n > bound) {
+            errors.push(format!("{at}: {n} breaks {key} {bound}"));
         }
     }
 }
