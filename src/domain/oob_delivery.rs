@@ -62,20 +62,23 @@ impl Signal {
     }
 }
 
-/// A "90040" event as listed and pushed.
-#[derive(Debug, Clone, Serialize)]
+/// A "90040" event as listed and pushed. (`ToSchema`: it is the API's wire form too, see
+/// `web::api::openapi`.)
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FeedbackEvent {
     /// Position in the event log (`GET /events?after=EvtId`).
     #[serde(rename = "EvtId")]
     pub evt_id: i64,
     /// Always "90040".
     #[serde(rename = "EvtType")]
+    #[schema(value_type = String, pattern = "^90040$")]
     pub evt_type: &'static str,
     /// The session.
     #[serde(rename = "AlrtPkgId")]
     pub alrt_pkg_id: String,
     /// Success, Failed or Expired.
     #[serde(rename = "RsStat")]
+    #[schema(value_type = String, pattern = "^(Success|Failed|Expired)$")]
     pub rs_stat: String,
     /// When the session ended (ISO 8601).
     #[serde(rename = "EvtDt")]
@@ -90,7 +93,7 @@ pub struct FeedbackEvent {
 
 /// An SMS as the outbox lists it. The phone is masked; the body is the message the
 /// recipient gets (held only by outbox messages and http messages not yet delivered).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutboxMessage {
     /// Row id (`GET /sms/outbox?after=MsgId`).
     #[serde(rename = "MsgId")]
@@ -109,6 +112,7 @@ pub struct OutboxMessage {
     pub provider: String,
     /// Pending, Sent, Failed.
     #[serde(rename = "SendStat")]
+    #[schema(value_type = crate::types::SendStat)]
     pub send_stat: String,
     /// Attempts made.
     #[serde(rename = "Attempts")]

@@ -17,6 +17,9 @@ use std::sync::Arc;
 
 use crate::domain::Service;
 
+/// Where the JSON API is mounted (the OpenAPI document's paths start with it).
+pub const API_BASE: &str = "/api/v1";
+
 /// The printed line that announces the bound address; tests parse it (ROCKET_PORT=0).
 pub const LISTENING: &str = "tokend listening on http://";
 
@@ -43,7 +46,7 @@ pub fn build(
         .register("/admin", admin::catchers())
         .mount("/", status::routes())
         .mount("/", metrics::routes())
-        .mount("/api/v1", api::routes())
+        .mount(API_BASE, api::routes())
         .register("/", api::fault::catchers())
         .attach(AdHoc::on_response("no-store on API answers", |req, res| {
             Box::pin(async move {

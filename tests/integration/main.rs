@@ -17,6 +17,7 @@ mod api_faults;
 mod api_inquiry;
 mod api_lifecycle;
 mod api_oob;
+mod api_openapi;
 mod api_tokens;
 mod api_validate;
 mod cli;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::envelope::{Jx, JxHdr};
 use super::fault::ApiFault;
+use super::openapi::{Answer, BadQuery, Common};
 use super::{authorize, blocking, iso8601, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::audit::{AuditEvent, AuditFilter};
@@ -23,7 +24,7 @@ pub fn routes() -> Vec<Route> {
 const DEFAULT_PAGE: i64 = 100;
 
 /// One audit row as the API shows it (everything but the chain link's internals).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditRow {
     #[serde(rename = "AuditId")]
     id: i32,
@@ -75,7 +76,7 @@ impl From<AuditEvent> for AuditRow {
 }
 
 /// A page of the trail; `Before` for the next page when there may be more.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditRs {
     #[serde(rename = "AuditArray")]
     rows: Vec<AuditRow>,
@@ -120,6 +121,25 @@ fn text(value: Option<&str>) -> Option<String> {
     value.filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
+/// `GET /api/v1/audit` — the audit trail, newest first.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "audit",
+    params(
+        ("UsrName" = Option<String>, Query, description = "Only this user (exact)"),
+        ("TokenId" = Option<String>, Query, description = "Only this token (exact)"),
+        ("Action" = Option<String>, Query, description = "Only this action (exact)"),
+        ("FromDt" = Option<String>, Query, format = DateTime, description = "Not before (RFC 3339)"),
+        ("ToDt" = Option<String>, Query, format = DateTime, description = "Not after (RFC 3339)"),
+        ("Before" = Option<i32>, Query, minimum = 1, description = "Older than this `AuditId` (the previous page's `NextBefore`)"),
+        ("Limit" = Option<i32>, Query, minimum = 1, maximum = 500, description = "Page length (default 100)"),
+        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+    ),
+    responses(
+        (status = 200, description = "A page of the trail, newest first", body = Answer<AuditRs>),
+        BadQuery, Common,
+    )
+)]
 #[allow(non_snake_case)]
 #[get("/audit?<UsrName>&<TokenId>&<Action>&<FromDt>&<ToDt>&<Before>&<Limit>")]
 #[allow(clippy::too_many_arguments)]

@@ -16,7 +16,7 @@ use std::io::Cursor;
 use crate::domain::{Error, Fault};
 
 /// jXchange `jXchangeHdr`: correlation and audit ids, echoed verbatim.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JxHdr {
     /// jXchange version the consumer speaks.
     #[serde(rename = "JxVer", default, skip_serializing_if = "Option::is_none")]
@@ -104,7 +104,7 @@ impl JxHdr {
 }
 
 /// jXchange `MsgRqHdr`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct MsgRqHdr {
     /// The header proper.
     #[serde(rename = "jXchangeHdr", default)]
@@ -112,13 +112,15 @@ pub struct MsgRqHdr {
 }
 
 /// jXchange `MsgRec`: one fault record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MsgRec {
     /// Category: always `Error` here.
     #[serde(rename = "ErrCat")]
+    #[schema(value_type = String, pattern = "^Error$")]
     pub err_cat: &'static str,
     /// Code, as text (jXchange codes are text in XML).
     #[serde(rename = "ErrCode")]
+    #[schema(schema_with = super::openapi::err_codes)]
     pub err_code: String,
     /// Description.
     #[serde(rename = "ErrDesc")]
@@ -135,13 +137,15 @@ pub struct MsgRec {
 }
 
 /// jXchange `MsgRsHdr`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MsgRsHdr<'a> {
     /// The echoed header.
     #[serde(rename = "jXchangeHdr")]
+    #[schema(value_type = JxHdr)]
     pub jx: &'a JxHdr,
     /// Faults, if any.
     #[serde(rename = "MsgRecInfoArray", skip_serializing_if = "<[_]>::is_empty")]
+    #[schema(value_type = Vec<MsgRec>, required = false)]
     pub records: &'a [MsgRec],
 }
 

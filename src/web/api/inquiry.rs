@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
+use super::openapi::{Answer, BodyFaults, Common, NotFound};
 use super::{authorize, blocking, context, iso8601, parse_token_id, parse_usr_name, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::inquiry::{BindingRecord, Inquiry, InquiryRequest};
@@ -18,18 +19,24 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// jXchange MFATokenInqRq.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MfaTokenInqRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "TokenId")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: String,
     #[serde(rename = "UsrName", default)]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: Option<String>,
     #[serde(rename = "ActIntent", default)]
     intent: Option<ActIntent>,
     #[serde(rename = "Custom", default)]
+    #[schema(value_type = Option<Object>)]
     _custom: Option<serde_json::Value>,
 }
 
@@ -40,9 +47,13 @@ impl HasHeader for MfaTokenInqRq {
 }
 
 /// jXchange MFATokenInqInfoRec.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MfaTokenInqInfoRec {
     #[serde(rename = "UsrName")]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: String,
     #[serde(rename = "MFATokenUsrStat")]
     status: MfaTokenUsrStat,
@@ -57,7 +68,7 @@ pub struct MfaTokenInqInfoRec {
 }
 
 /// tokend's help-desk facts about a binding (jXchange `Custom_CType`).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BindingCustom {
     #[serde(rename = "FailureCount")]
     failure_count: i32,
@@ -70,7 +81,8 @@ pub struct BindingCustom {
 }
 
 /// tokend's facts about the token (jXchange `Custom_CType`).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = TokenCustom)]
 pub struct TokenCustom {
     #[serde(rename = "TokenType")]
     token_type: String,
@@ -85,7 +97,7 @@ pub struct TokenCustom {
 }
 
 /// jXchange MFATokenInqInfo.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MfaTokenInqInfo {
     #[serde(rename = "UsrTokenStat")]
     status: UsrTokenStat,
@@ -94,11 +106,12 @@ pub struct MfaTokenInqInfo {
 }
 
 /// jXchange MFATokenInqRs.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MfaTokenInqRs {
     #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]
     usr_name: Option<String>,
     #[serde(rename = "TokenId")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: String,
     #[serde(rename = "ActIntent")]
     intent: ActIntent,
@@ -155,6 +168,17 @@ fn inquiry_request(rq: MfaTokenInqRq) -> Result<InquiryRequest, Error> {
     })
 }
 
+/// `POST /api/v1/inquiry` — jXchange MFATokenInq; `ActIntentKey` for Upd and Dlt.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "inquiry",
+    operation_id = "MFATokenInq",
+    request_body = MfaTokenInqRq,
+    responses(
+        (status = 200, description = "The token and its bindings", body = Answer<MfaTokenInqRs>),
+        BodyFaults, NotFound, Common,
+    )
+)]
 #[post("/inquiry", data = "<rq>")]
 async fn inquire(
     caller: Result<Caller, Error>,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::inquiry::{inquiry_rs, MfaTokenInqRs};
+use super::openapi::{Answer, BodyFaults, Common, Conflict, NotFound, Unprocessable};
 use super::{
     authorize, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name, Caller,
 };
@@ -24,26 +25,37 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// jXchange MFATokenModRq.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MfaTokenModRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "ActIntentKey", default)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     intent_key: Option<String>,
     #[serde(rename = "UsrTokenStat", default)]
     token_status: Option<UsrTokenStat>,
     #[serde(rename = "UsrName", default)]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: Option<String>,
     #[serde(rename = "MFATokenUsrStat", default)]
     binding_status: Option<MfaTokenUsrStat>,
     #[serde(rename = "UsrTokenDesc", default)]
+    #[schema(max_length = 256)]
     description: Option<String>,
     #[serde(rename = "Unbind", default)]
     unbind: bool,
     #[serde(rename = "AddUsrName", default)]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     add_usr_name: Option<String>,
     #[serde(rename = "Custom", default)]
+    #[schema(value_type = Option<Object>)]
     _custom: Option<serde_json::Value>,
 }
 
@@ -80,6 +92,17 @@ fn modify_request(rq: MfaTokenModRq) -> Result<ModifyRequest, Error> {
 }
 
 /// `POST /api/v1/tokens/{TokenId}/modify` — answers the new state, as an inquiry does.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    params(("token_id" = String, Path, description = "TokenId")),
+    operation_id = "MFATokenMod",
+    request_body = MfaTokenModRq,
+    responses(
+        (status = 200, description = "The new state, as an inquiry answers it", body = Answer<MfaTokenInqRs>),
+        BodyFaults, NotFound, Conflict, Common,
+    )
+)]
 #[post("/tokens/<token_id>/modify", data = "<rq>")]
 async fn modify(
     caller: Result<Caller, Error>,
@@ -105,12 +128,13 @@ async fn modify(
 }
 
 /// Delete request: the key of an inquiry with ActIntent Dlt.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "ActIntentKey", default)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     intent_key: Option<String>,
 }
 
@@ -121,9 +145,10 @@ impl HasHeader for DeleteRq {
 }
 
 /// Delete and resync answers.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusRs {
     #[serde(rename = "TokenId")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: String,
     #[serde(rename = "UsrTokenStat", skip_serializing_if = "Option::is_none")]
     status: Option<UsrTokenStat>,
@@ -134,6 +159,16 @@ pub struct StatusRs {
 }
 
 /// `POST /api/v1/tokens/{TokenId}/delete` — status Del, seed destroyed, history kept.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    params(("token_id" = String, Path, description = "TokenId")),
+    request_body = DeleteRq,
+    responses(
+        (status = 200, description = "`UsrTokenStat` Del", body = Answer<StatusRs>),
+        BodyFaults, NotFound, Conflict, Common,
+    )
+)]
 #[post("/tokens/<token_id>/delete", data = "<rq>")]
 async fn delete(
     caller: Result<Caller, Error>,
@@ -166,14 +201,16 @@ async fn delete(
 }
 
 /// Resync request: two consecutive codes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResyncRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "Code1")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
     code1: String,
     #[serde(rename = "Code2")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
     code2: String,
 }
 
@@ -184,6 +221,16 @@ impl HasHeader for ResyncRq {
 }
 
 /// `POST /api/v1/tokens/{TokenId}/resync` — store the drift of a token's clock.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    params(("token_id" = String, Path, description = "TokenId")),
+    request_body = ResyncRq,
+    responses(
+        (status = 200, description = "`RsStat` and the stored `DriftSteps`", body = Answer<StatusRs>),
+        BodyFaults, Unprocessable, NotFound, Conflict, Common,
+    )
+)]
 #[post("/tokens/<token_id>/resync", data = "<rq>")]
 async fn resync(
     caller: Result<Caller, Error>,
@@ -221,14 +268,19 @@ async fn resync(
 }
 
 /// jXchange MFATokenTempPswdInq request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TempPswdRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "UsrName")]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: String,
     #[serde(rename = "ExpSec", default)]
+    #[schema(minimum = 1, maximum = 604800)]
     exp_secs: Option<u64>,
     #[serde(rename = "OneTime", default)]
     one_time: Option<bool>,
@@ -241,11 +293,16 @@ impl HasHeader for TempPswdRq {
 }
 
 /// jXchange MFATokenTempPswdInq answer. `TempPswd` is shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TempPswdRs {
     #[serde(rename = "UsrName")]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: String,
     #[serde(rename = "TempPswd")]
+    #[schema(value_type = String)]
     code: zeroize::Zeroizing<String>,
     #[serde(rename = "ExpDt")]
     expires_at: String,
@@ -254,6 +311,16 @@ pub struct TempPswdRs {
 }
 
 /// `POST /api/v1/tempcode` — a temporary code for a user whose token is lost.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    operation_id = "MFATokenTempPswdInq",
+    request_body = TempPswdRq,
+    responses(
+        (status = 200, description = "The temporary code, shown this once", body = Answer<TempPswdRs>),
+        BodyFaults, NotFound, Common,
+    )
+)]
 #[post("/tempcode", data = "<rq>")]
 async fn temp_code(
     caller: Result<Caller, Error>,

@@ -11,6 +11,7 @@ pub mod fault;
 pub mod inquiry;
 pub mod lifecycle;
 pub mod oob;
+pub mod openapi;
 pub mod tokens;
 pub mod validate;
 
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<Route> {
         inquiry::routes(),
         lifecycle::routes(),
         oob::routes(),
+        openapi::routes(),
     ]
     .concat()
 }

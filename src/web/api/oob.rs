@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use super::envelope::{HasHeader, Jx, JxHdr, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
+use super::openapi::{
+    Answer, BadQuery, BodyFaults, Common, Conflict, NotFound, TooMany, Unprocessable,
+};
 use super::{
     authorize, authorize_limited, blocking, context, iso8601, parse_phone, parse_usr_name, Caller,
 };
@@ -28,26 +31,33 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// jXchange OOBValidate request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OobValidateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "PhoneNum", default)]
+    #[schema(pattern = "^[0-9]{10}$")]
     phone: Option<String>,
     #[serde(rename = "UsrName", default)]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: Option<String>,
     #[serde(rename = "OOBModeType", default)]
     mode: Option<OobModeType>,
     #[serde(rename = "SMSText", default)]
     sms_text: Option<String>,
     #[serde(rename = "ExpSec", default)]
+    #[schema(minimum = 15, maximum = 1800)]
     exp_secs: Option<i64>,
     #[serde(rename = "InstRtId", default)]
     inst_rt_id: Option<String>,
     #[serde(rename = "ConsumerProd", default)]
     _consumer_prod: Option<String>,
     #[serde(rename = "Custom", default)]
+    #[schema(value_type = Option<Object>)]
     _custom: Option<serde_json::Value>,
 }
 
@@ -60,13 +70,15 @@ impl HasHeader for OobValidateRq {
 /// An OOB session as answered by OOBValidate, a resend and the lock fallback. `OTP` only
 /// where the jXchange contract returns it (OOBValidate, and the resend of its session).
 /// No `Debug`: it may hold the code.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct OobRs {
     #[serde(rename = "AlrtPkgId")]
     alrt_pkg_id: String,
     #[serde(rename = "OTP", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     otp: Option<zeroize::Zeroizing<String>>,
     #[serde(rename = "RsStat", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^Success$")]
     rs_stat: Option<&'static str>,
     #[serde(rename = "OOBModeType")]
     mode: OobModeType,
@@ -127,6 +139,16 @@ pub async fn await_send(service: &Arc<Service>, ctx: &Context, started: &mut Sta
 }
 
 /// `POST /api/v1/oob` — jXchange OOBValidate: send a code by SMS.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    operation_id = "OOBValidate",
+    request_body = OobValidateRq,
+    responses(
+        (status = 200, description = "The session, with its `OTP`", body = Answer<OobRs>),
+        BodyFaults, Unprocessable, NotFound, TooMany, Common,
+    )
+)]
 #[post("/oob", data = "<rq>")]
 async fn start(
     caller: Result<Caller, Error>,
@@ -156,12 +178,13 @@ async fn start(
 }
 
 /// Verification request: the `OTP` the recipient typed.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OobVerifyRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "OTP")]
+    #[schema(pattern = "^[A-Za-z0-9]{6}$")]
     otp: String,
 }
 
@@ -172,7 +195,7 @@ impl HasHeader for OobVerifyRq {
 }
 
 /// Verification answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OobVerifyRs {
     #[serde(rename = "AlrtPkgId")]
     alrt_pkg_id: String,
@@ -192,6 +215,16 @@ fn alrt_id(s: &str) -> Result<String, Error> {
 }
 
 /// `POST /api/v1/oob/{AlrtPkgId}/verify` — check the code of a TwoWay session (one try).
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    params(("alrt_pkg_id" = String, Path, description = "AlrtPkgId (UUID)")),
+    request_body = OobVerifyRq,
+    responses(
+        (status = 200, description = "`RsStat` Success, Failed or Expired", body = Answer<OobVerifyRs>),
+        BodyFaults, Unprocessable, NotFound, Conflict, TooMany, Common,
+    )
+)]
 #[post("/oob/<alrt_pkg_id>/verify", data = "<rq>")]
 async fn verify(
     caller: Result<Caller, Error>,
@@ -220,7 +253,7 @@ async fn verify(
 }
 
 /// A request with only the header (resend).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderRq {
     #[serde(rename = "MsgRqHdr", default)]
@@ -234,6 +267,16 @@ impl HasHeader for HeaderRq {
 }
 
 /// `POST /api/v1/oob/{AlrtPkgId}/resend` — a fresh code to the same phone, within limits.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    params(("alrt_pkg_id" = String, Path, description = "AlrtPkgId (UUID)")),
+    request_body = HeaderRq,
+    responses(
+        (status = 200, description = "The session with a fresh code", body = Answer<OobRs>),
+        BodyFaults, NotFound, Conflict, TooMany, Common,
+    )
+)]
 #[post("/oob/<alrt_pkg_id>/resend", data = "<rq>")]
 async fn resend(
     caller: Result<Caller, Error>,
@@ -262,7 +305,7 @@ async fn resend(
 }
 
 /// A session as an inquiry answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OobSessionRs {
     #[serde(rename = "AlrtPkgId")]
     alrt_pkg_id: String,
@@ -283,6 +326,18 @@ pub struct OobSessionRs {
 }
 
 /// `GET /api/v1/oob/{AlrtPkgId}` — the state of a session and of its SMS.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    params(
+        ("alrt_pkg_id" = String, Path, description = "AlrtPkgId (UUID)"),
+        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+    ),
+    responses(
+        (status = 200, description = "The state of the session and of its SMS", body = Answer<OobSessionRs>),
+        BadQuery, NotFound, Common,
+    )
+)]
 #[get("/oob/<alrt_pkg_id>")]
 async fn session(
     hdr: JxHdr,
@@ -311,12 +366,13 @@ async fn session(
 }
 
 /// An SMS reply, as the provider's webhook delivers it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboundRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "From")]
+    #[schema(pattern = "^(\\+1|1)?[0-9]{10}$")]
     from: String,
     #[serde(rename = "Body")]
     body: String,
@@ -329,7 +385,7 @@ impl HasHeader for InboundRq {
 }
 
 /// What a reply did: nothing (no pending session, no code in it), or a verification.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InboundRs {
     #[serde(rename = "AlrtPkgId", skip_serializing_if = "Option::is_none")]
     alrt_pkg_id: Option<String>,
@@ -348,6 +404,15 @@ fn inbound_phone(from: &str) -> Result<PhoneNum, Error> {
 }
 
 /// `POST /api/v1/sms/inbound` — the provider's webhook for two-way replies (scope `sms`).
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    request_body = InboundRq,
+    responses(
+        (status = 200, description = "`AlrtPkgId` and `RsStat` when the reply answered a pending session; nothing else otherwise", body = Answer<InboundRs>),
+        BodyFaults, Unprocessable, TooMany, Common,
+    )
+)]
 #[post("/sms/inbound", data = "<rq>")]
 async fn inbound(
     caller: Result<Caller, Error>,
@@ -387,13 +452,25 @@ fn after_of(after: Option<&str>) -> Result<i64, Error> {
 }
 
 /// The SMS outbox page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OutboxRs {
     #[serde(rename = "Messages")]
     messages: Vec<OutboxMessage>,
 }
 
 /// `GET /api/v1/sms/outbox?after=N` — stored SMS, oldest first (scope `manage`).
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    params(
+        ("after" = Option<i64>, Query, minimum = 0, description = "Only messages with a larger `MsgId`"),
+        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+    ),
+    responses(
+        (status = 200, description = "At most 100 messages, oldest first", body = Answer<OutboxRs>),
+        BadQuery, Common,
+    )
+)]
 #[get("/sms/outbox?<after>")]
 async fn outbox(
     hdr: JxHdr,
@@ -444,13 +521,25 @@ async fn page<T: Send + 'static>(
 }
 
 /// The event log page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventsRs {
     #[serde(rename = "Events")]
     events: Vec<FeedbackEvent>,
 }
 
 /// `GET /api/v1/events?after=N` — "90040" OOB results, oldest first (scope `validate`).
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "oob",
+    params(
+        ("after" = Option<i64>, Query, minimum = 0, description = "Only events with a larger `EvtId`"),
+        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+    ),
+    responses(
+        (status = 200, description = "At most 100 events, oldest first", body = Answer<EventsRs>),
+        BadQuery, Common,
+    )
+)]
 #[get("/events?<after>")]
 async fn events(
     hdr: JxHdr,

@@ -8,6 +8,9 @@ use zeroize::Zeroizing;
 
 use super::envelope::{HasHeader, Jx, JxHdr, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
+use super::openapi::{
+    Answer, BadQuery, BodyFaults, Common, Conflict, Gone, NotFound, Unprocessable,
+};
 use super::{
     authorize, blocking, context, parse_code, parse_phone, parse_token_id, parse_usr_name,
 };
@@ -23,18 +26,24 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// jXchange MFATokenAddRq.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenAddRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "UsrName")]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: String,
     #[serde(rename = "TokenType")]
     token_type: TokenType,
     #[serde(rename = "TokenId", default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: Option<String>,
     #[serde(rename = "UsrTokenDesc", default)]
+    #[schema(max_length = 256)]
     description: Option<String>,
     #[serde(rename = "Algorithm", default)]
     algorithm: Option<Algorithm>,
@@ -43,10 +52,13 @@ pub struct TokenAddRq {
     #[serde(rename = "Period", default)]
     period: Option<Period>,
     #[serde(rename = "Seed", default)]
+    #[schema(value_type = Option<String>)]
     seed: Option<Zeroizing<String>>,
     #[serde(rename = "PhoneNum", default)]
+    #[schema(pattern = "^[0-9]{10}$")]
     phone: Option<String>,
     #[serde(rename = "Custom", default)]
+    #[schema(value_type = Option<Object>)]
     _custom: Option<serde_json::Value>,
 }
 
@@ -57,17 +69,24 @@ impl HasHeader for TokenAddRq {
 }
 
 /// jXchange MFATokenAddRs.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenAddRs {
     #[serde(rename = "TokenId")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: String,
     #[serde(rename = "UsrName")]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: String,
     #[serde(rename = "UsrTokenStat")]
     status: UsrTokenStat,
     #[serde(rename = "OtpAuthUri", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     otpauth_uri: Option<Zeroizing<String>>,
     #[serde(rename = "Secret", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     secret: Option<Zeroizing<String>>,
     #[serde(rename = "QRCodePng", skip_serializing_if = "Option::is_none")]
     qr_png: Option<String>,
@@ -105,6 +124,16 @@ fn enroll_request(rq: TokenAddRq) -> Result<EnrollRequest, Error> {
 }
 
 /// `POST /api/v1/tokens` — enroll a software or hardware token in Init.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    operation_id = "MFATokenAdd",
+    request_body = TokenAddRq,
+    responses(
+        (status = 200, description = "Enrolled in Init; `Secret`, `OtpAuthUri` and the QR links only for Software, this once", body = Answer<TokenAddRs>),
+        BodyFaults, Unprocessable, NotFound, Conflict, Common,
+    )
+)]
 #[post("/tokens", data = "<rq>")]
 async fn add(
     caller: Result<super::Caller, Error>,
@@ -155,6 +184,18 @@ async fn enrollment_uri(
 }
 
 /// `GET /api/v1/tokens/{TokenId}/qr.png` — the otpauth QR code, only while Init.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    params(
+        ("token_id" = String, Path, description = "TokenId"),
+        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+    ),
+    responses(
+        (status = 200, description = "The otpauth QR code (binary PNG)", content_type = "image/png", body = String),
+        BadQuery, NotFound, Gone, Common,
+    )
+)]
 #[get("/tokens/<token_id>/qr.png")]
 async fn qr_png(
     hdr: JxHdr,
@@ -168,6 +209,18 @@ async fn qr_png(
 }
 
 /// `GET /api/v1/tokens/{TokenId}/qr.svg` — the otpauth QR code, only while Init.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    params(
+        ("token_id" = String, Path, description = "TokenId"),
+        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+    ),
+    responses(
+        (status = 200, description = "The otpauth QR code (SVG)", content_type = "image/svg+xml", body = String),
+        BadQuery, NotFound, Gone, Common,
+    )
+)]
 #[get("/tokens/<token_id>/qr.svg")]
 async fn qr_svg(
     hdr: JxHdr,
@@ -181,12 +234,13 @@ async fn qr_svg(
 }
 
 /// Activation request: the first code shown by the app or device.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "Code")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
     code: String,
 }
 
@@ -197,17 +251,28 @@ impl HasHeader for ActivateRq {
 }
 
 /// Activation answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ActivateRs {
     #[serde(rename = "RsStat")]
     rs_stat: RsStat,
     #[serde(rename = "TokenId")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: String,
     #[serde(rename = "UsrTokenStat")]
     status: UsrTokenStat,
 }
 
 /// `POST /api/v1/tokens/{TokenId}/activate` — the first valid code makes the token Act.
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "tokens",
+    params(("token_id" = String, Path, description = "TokenId")),
+    request_body = ActivateRq,
+    responses(
+        (status = 200, description = "`RsStat` Success (token now Act), Failed or Locked", body = Answer<ActivateRs>),
+        BodyFaults, Unprocessable, NotFound, Conflict, Common,
+    )
+)]
 #[post("/tokens/<token_id>/activate", data = "<rq>")]
 async fn activate(
     caller: Result<super::Caller, Error>,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::oob::{await_send, OobRs};
+use super::openapi::{Answer, BodyFaults, Common, NotFound, TooMany, Unprocessable};
 use super::{
     authorize_limited, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name,
     Caller,
@@ -26,16 +27,22 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// Validation request: `UsrName` or `TokenId` (or both) and the `Code`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "UsrName", default)]
+    #[schema(
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        max_length = 128
+    )]
     usr_name: Option<String>,
     #[serde(rename = "TokenId", default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     token_id: Option<String>,
     #[serde(rename = "Code")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
     code: String,
 }
 
@@ -46,7 +53,7 @@ impl HasHeader for ValidateRq {
 }
 
 /// Validation answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ValidateRs {
     #[serde(rename = "RsStat")]
     rs_stat: RsStat,
@@ -63,6 +70,7 @@ pub struct ValidateRs {
     oob: Option<OobRs>,
     /// Why a Locked answer has no SMS fallback.
     #[serde(rename = "OOBRsn", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     oob_reason: Option<&'static str>,
 }
 
@@ -78,6 +86,16 @@ fn validate_request(rq: ValidateRq) -> Result<ValidateRequest, Error> {
     })
 }
 
+/// `POST /api/v1/validate` — check a code; 200 whatever the outcome (`RsStat`).
+#[utoipa::path(
+    context_path = "/api/v1",
+    tag = "validate",
+    request_body = ValidateRq,
+    responses(
+        (status = 200, description = "`RsStat` Success (with a new `LastTrnRcptId`), Failed, or Locked (with the SMS fallback `OOB`, or `OOBRsn`)", body = Answer<ValidateRs>),
+        BodyFaults, Unprocessable, NotFound, TooMany, Common,
+    )
+)]
 #[post("/validate", data = "<rq>")]
 async fn validate(
     caller: Result<Caller, Error>,

@@ -8,6 +8,7 @@
 )]
 
 pub mod admin;
+pub mod schema;
 pub mod webdriver;
 
 use serde_json::Value;

@@ -1,0 +1,384 @@
+//! The OpenAPI document at `/api/v1/openapi.json`: served without a key, a well-formed
+//! OpenAPI 3 document naming every route Rocket mounts under `/api/v1` (the list comes from
+//! `tokend::web::api::routes()`, so a new route without `#[utoipa::path]` fails here), and
+//! real answers — successes and faults — match the schemas it gives for them.
+
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+use crate::support::schema::{resolve, validate};
+use crate::support::{json_of, TestServer};
+
+/// Fetches the document without any key.
+fn document(server: &TestServer) -> Value {
+    let (status, doc) = json_of(ureq::get(&format!("{}/api/v1/openapi.json", server.base)).call());
+    assert_eq!(status, 200);
+    doc
+}
+
+/// Every mounted API operation as (method, OpenAPI path, query parameter names).
+fn mounted() -> Vec<(String, String, BTreeSet<String>)> {
+    let rocket = rocket::build().mount(tokend::web::API_BASE, tokend::web::api::routes());
+    rocket
+        .routes()
+        .map(|r| {
+            let path = r.uri.path().replace('<', "{").replace('>', "}");
+            let mut query: BTreeSet<String> = r
+                .uri
+                .query()
+                .unwrap_or_default()
+                .split('&')
+                .filter(|q| !q.is_empty())
+                .map(|q| q.trim_matches(|c| c == '<' || c == '>').to_owned())
+                .collect();
+            let method = r.method.as_str().to_ascii_lowercase();
+            // Every GET but the document itself also reads `InstRtId` from the query,
+            // through its header guard (a GET has no MsgRqHdr to carry it).
+            if method == "get" && !path.ends_with("/openapi.json") {
+                query.insert("InstRtId".to_owned());
+            }
+            (method, path, query)
+        })
+        .collect()
+}
+
+/// Every `$ref` in `v` resolves within `doc`.
+fn refs_resolve(doc: &Value, v: &Value, broken: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, sub) in map {
+                if k == "$ref" && resolve(doc, sub.as_str().unwrap_or_default()).is_none() {
+                    broken.push(sub.to_string());
+                }
+                refs_resolve(doc, sub, broken);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| refs_resolve(doc, i, broken)),
+        _ => {}
+    }
+}
+
+fn fault_ref(op: &Value, status: &str) -> Option<String> {
+    op["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// One mounted route's operation: documented with its parameters, its 200, and the
+/// fault answers every authenticated operation (and every body) may get.
+fn check_operation(doc: &Value, method: &str, path: &str, query: &BTreeSet<String>) {
+    let op = &doc["paths"][path][method];
+    assert!(
+        op.is_object(),
+        "{method} {path} is mounted but not documented"
+    );
+    let params: Vec<&Value> = op["parameters"]
+        .as_array()
+        .map(|p| p.iter().collect())
+        .unwrap_or_default();
+    for segment in path.split('/').filter(|s| s.starts_with('{')) {
+        let name = segment.trim_matches(|c| c == '{' || c == '}');
+        assert!(
+            params
+                .iter()
+                .any(|p| p["name"] == name && p["in"] == "path" && p["required"] == true),
+            "{method} {path}: path parameter {name} undocumented"
+        );
+    }
+    let documented_query: BTreeSet<String> = params
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        &documented_query, query,
+        "{method} {path}: query parameters"
+    );
+    assert!(
+        op["responses"]["200"].is_object(),
+        "{method} {path}: no 200"
+    );
+    if path.ends_with("/openapi.json") {
+        assert_eq!(op["security"], json!([{}]), "the document needs no key");
+        return;
+    }
+    for status in ["401", "403", "500", "503"] {
+        assert_eq!(
+            fault_ref(op, status).as_deref(),
+            Some("#/components/schemas/FaultRs"),
+            "{method} {path}: {status}"
+        );
+    }
+    if method == "post" {
+        assert_eq!(op["requestBody"]["required"], true, "{method} {path}");
+        for status in ["400", "413"] {
+            assert!(fault_ref(op, status).is_some(), "{method} {path}: {status}");
+        }
+    }
+}
+
+#[test]
+fn the_document_is_served_without_a_key_and_names_every_route() {
+    let server = TestServer::start();
+    let doc = document(&server);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"],
+        json!({"type": "http", "scheme": "bearer",
+            "description": "An API key from `tokend apikey create` (scopes manage, validate, sms)"})
+    );
+    assert_eq!(doc["security"], json!([{"bearer": []}]));
+    let mut broken = Vec::new();
+    refs_resolve(&doc, &doc, &mut broken);
+    assert!(broken.is_empty(), "unresolved $refs: {broken:?}");
+
+    let routes = mounted();
+    assert!(routes.len() >= 19, "{routes:?}");
+    let mut operation_ids = BTreeSet::new();
+    for (method, path, query) in &routes {
+        check_operation(&doc, method, path, query);
+        let id = doc["paths"][path][method]["operationId"].as_str().unwrap();
+        assert!(
+            operation_ids.insert(id.to_owned()),
+            "operationId {id} twice"
+        );
+    }
+    let documented: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum();
+    assert_eq!(
+        documented,
+        routes.len(),
+        "the document names operations no route serves"
+    );
+    let limited = &doc["paths"]["/api/v1/validate"]["post"]["responses"]["429"];
+    assert!(limited["headers"]["Retry-After"].is_object(), "{limited}");
+}
+
+/// The schema of the answer `status` of `method path`, as a `$ref` object.
+fn answer_schema(doc: &Value, method: &str, path: &str, status: u16) -> Value {
+    let schema = &doc["paths"][path][method]["responses"][status.to_string()]["content"]
+        ["application/json"]["schema"];
+    assert!(
+        schema.is_object(),
+        "{method} {path} documents no JSON {status}"
+    );
+    schema.clone()
+}
+
+/// Asserts that a real answer matches the document.
+fn conforms(doc: &Value, method: &str, path: &str, (status, body): (u16, Value)) -> Value {
+    let schema = answer_schema(doc, method, path, status);
+    let errors = validate(doc, &schema, &body);
+    assert!(
+        errors.is_empty(),
+        "{method} {path} answered {status} {body}\nagainst the schema: {errors:#?}"
+    );
+    body
+}
+
+/// A server and its document: every call's answer is checked against the document.
+struct Probe {
+    server: TestServer,
+    doc: Value,
+}
+
+impl Probe {
+    fn start() -> Probe {
+        let server = TestServer::start();
+        let doc = document(&server);
+        Probe { server, doc }
+    }
+
+    /// POSTs `body` to `path` (an instance of the documented `template`) with `key`.
+    fn post_as(&self, key: &str, template: &str, path: &str, body: Value) -> Value {
+        let answer = self.server.post_as(key, path, &body);
+        conforms(&self.doc, "post", template, answer)
+    }
+
+    fn post(&self, template: &str, path: &str, body: Value) -> Value {
+        self.post_as(&self.server.key, template, path, body)
+    }
+
+    fn get(&self, template: &str, path: &str) -> Value {
+        let (status, _, _, bytes) = self.server.get(path);
+        let body = serde_json::from_slice(&bytes).unwrap();
+        conforms(&self.doc, "get", template, (status, body))
+    }
+}
+
+const TOKENS: &str = "/api/v1/tokens";
+const INQUIRY: &str = "/api/v1/inquiry";
+const VALIDATE: &str = "/api/v1/validate";
+const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+#[test]
+fn enrollment_and_lifecycle_answers_match_their_schemas() {
+    let p = Probe::start();
+    let rs = p.post(
+        TOKENS,
+        TOKENS,
+        json!({"UsrName": "Jane Doe", "TokenType": "Software"}),
+    );
+    let token = rs["TokenId"].as_str().unwrap().to_owned();
+    let hardware =
+        json!({"UsrName": "Ola", "TokenType": "Hardware", "TokenId": "HW-1", "Seed": SEED});
+    p.post(TOKENS, TOKENS, hardware.clone());
+    p.post(TOKENS, TOKENS, hardware); // 409
+    p.post(
+        TOKENS,
+        TOKENS,
+        json!({"UsrName": "Jane", "TokenType": "Softwar"}),
+    ); // 400
+    p.post(
+        TOKENS,
+        TOKENS,
+        json!({"UsrName": "Jane", "TokenType": "Software", "PhoneNum": "1"}),
+    ); // 422
+    let activate = "/api/v1/tokens/{token_id}/activate";
+    p.post(
+        activate,
+        &format!("{TOKENS}/{token}/activate"),
+        json!({"Code": "000000"}),
+    );
+    p.post(
+        activate,
+        "/api/v1/tokens/nope/activate",
+        json!({"Code": "000000"}),
+    ); // 404
+    let inq = p.post(
+        INQUIRY,
+        INQUIRY,
+        json!({"TokenId": token, "ActIntent": "Upd"}),
+    );
+    let modify = "/api/v1/tokens/{token_id}/modify";
+    let change = json!({"ActIntentKey": inq["ActIntentKey"], "UsrName": "Jane Doe", "UsrTokenDesc": "phone"});
+    p.post(modify, &format!("{TOKENS}/{token}/modify"), change);
+    p.post(
+        modify,
+        &format!("{TOKENS}/{token}/modify"),
+        json!({"ActIntentKey": "stale"}),
+    ); // 409
+    let resync = "/api/v1/tokens/{token_id}/resync";
+    p.post(
+        resync,
+        "/api/v1/tokens/HW-1/resync",
+        json!({"Code1": "123456", "Code2": "654321"}),
+    );
+    let dlt = p.post(
+        INQUIRY,
+        INQUIRY,
+        json!({"TokenId": "HW-1", "ActIntent": "Dlt"}),
+    );
+    let delete = "/api/v1/tokens/{token_id}/delete";
+    p.post(
+        delete,
+        "/api/v1/tokens/HW-1/delete",
+        json!({"ActIntentKey": dlt["ActIntentKey"]}),
+    );
+    p.post(
+        "/api/v1/tempcode",
+        "/api/v1/tempcode",
+        json!({"UsrName": "Ola"}),
+    );
+    // No key: 401 with the fault body.
+    let anonymous = json_of(ureq::post(&format!("{}{INQUIRY}", p.server.base)).send_string("{}"));
+    assert_eq!(anonymous.0, 401);
+    conforms(&p.doc, "post", INQUIRY, anonymous);
+}
+
+#[test]
+fn validation_and_oob_answers_match_their_schemas() {
+    let p = Probe::start();
+    p.post(
+        TOKENS,
+        TOKENS,
+        json!({"UsrName": "Jane Doe", "TokenType": "Software", "PhoneNum": "4175556652"}),
+    );
+    let (active, seed, step) = p.server.enroll_active("Jane Doe");
+    let code = crate::support::totp(&seed, "SHA1", 6, step + 1);
+    let ok = p.post(VALIDATE, VALIDATE, json!({"TokenId": active, "Code": code}));
+    assert_eq!(ok["RsStat"], "Success", "{ok}");
+    p.post(
+        VALIDATE,
+        VALIDATE,
+        json!({"UsrName": "Jane Doe", "Code": "12345"}),
+    ); // 422
+       // The fifth wrong code answers Locked with the SMS fallback (the user has a phone).
+    let mut locked = Value::Null;
+    for _ in 0..5 {
+        locked = p.post(
+            VALIDATE,
+            VALIDATE,
+            json!({"UsrName": "Jane Doe", "Code": "000000"}),
+        );
+    }
+    assert_eq!(locked["RsStat"], "Locked", "{locked}");
+    let alrt = locked["OOB"]["AlrtPkgId"].as_str().unwrap().to_owned();
+    p.get("/api/v1/oob/{alrt_pkg_id}", &format!("/api/v1/oob/{alrt}"));
+    let verify = "/api/v1/oob/{alrt_pkg_id}/verify";
+    p.post(
+        verify,
+        &format!("/api/v1/oob/{alrt}/verify"),
+        json!({"OTP": "x"}),
+    ); // 422
+    p.post(
+        verify,
+        &format!("/api/v1/oob/{alrt}/verify"),
+        json!({"OTP": "000000"}),
+    );
+    let resend = "/api/v1/oob/{alrt_pkg_id}/resend";
+    p.post(resend, &format!("/api/v1/oob/{alrt}/resend"), json!({})); // 409: ended
+    let oob = "/api/v1/oob";
+    p.post(
+        oob,
+        oob,
+        json!({"PhoneNum": "4175556652", "OOBModeType": "OneWay"}),
+    );
+    p.post(oob, oob, json!({"PhoneNum": "4175556652", "ExpSec": 5})); // 422
+    let sms = crate::support::create_key(&p.server.data_dir, "openapi-sms", "sms");
+    let inbound = "/api/v1/sms/inbound";
+    p.post_as(
+        &sms,
+        inbound,
+        inbound,
+        json!({"From": "+14175556652", "Body": "STOP"}),
+    );
+    p.post(inbound, inbound, json!({"From": "1", "Body": ""})); // 403: scope
+    p.get("/api/v1/events", "/api/v1/events?after=0");
+    p.get("/api/v1/sms/outbox", "/api/v1/sms/outbox?after=0");
+    p.get("/api/v1/sms/outbox", "/api/v1/sms/outbox?after=-1"); // 400
+    p.get("/api/v1/audit", "/api/v1/audit?Limit=5");
+    p.get("/api/v1/audit", "/api/v1/audit?Limit=0"); // 400
+}
+
+#[test]
+fn the_schema_check_can_fail() {
+    let server = TestServer::start();
+    let doc = document(&server);
+    let (status, mut rs) = server.post(
+        "/api/v1/tokens",
+        &json!({"UsrName": "Kari", "TokenType": "Software"}),
+    );
+    let schema = answer_schema(&doc, "post", "/api/v1/tokens", status);
+    assert!(validate(&doc, &schema, &rs).is_empty());
+    rs["UsrTokenStat"] = json!("Active");
+    rs.as_object_mut().unwrap().remove("TokenId");
+    let errors = validate(&doc, &schema, &rs);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let fault = json!({"MsgRsHdr": {"jXchangeHdr": {}, "MsgRecInfoArray": []}});
+    assert!(!validate(
+        &doc,
+        &answer_schema(&doc, "post", "/api/v1/tokens", 400),
+        &fault
+    )
+    .is_empty());
+}
