@@ -13,6 +13,7 @@ pub mod admins;
 pub mod api_keys;
 pub mod audit;
 pub mod bindings;
+pub mod master_keys;
 pub mod meta;
 pub mod migrate;
 pub mod oob;
