@@ -212,6 +212,14 @@ impl Service {
             .map_err(|e| e.to_string())
     }
 
+    /// How many seeds are under another key than the active one.
+    pub fn seeds_left(&self) -> Result<i64, Error> {
+        let active = self.keyring.active_key_id();
+        Ok(self
+            .storage
+            .read(|c| tokens::count_sealed_not_under(c, &active))?)
+    }
+
     /// Retires the rotation's old key if no seed is left under another key than the
     /// active one (checked in the same transaction).
     pub fn finish_rotation(&self, ctx: &Context, now: DateTime<Utc>) -> Result<Finish, RekeyError> {
