@@ -167,52 +167,7 @@ pub fn keyring(storage: &Storage, configured: &MasterKey, dir: &Path) -> anyhow:
     let keyring = if mine.state == ACTIVE {
         Keyring::new(configured)?
     } else {
-        let Some((path, key)) = found
-            .iter()
-            .find(|(_, k)| k.fingerprint() == active.fingerprint)
-        else {
-            if mine.state == RETIRING {
-                bail!(
-                    "a key rotation (tokend rekey) from the configured master key (id {}) to \
-                     key {} is in progress, and key {} is not in {}; refusing to start. Put \
-                     its file ({}) back in that directory.",
-                    mine.key_id,
-                    active.key_id,
-                    active.key_id,
-                    dir.display(),
-                    keyfile::key_file_name(&active.key_id)
-                );
-            }
-            bail!(
-                "the master key (id {}) was retired by tokend rekey{}: every seed is now under \
-                 key {}, which is neither configured nor in {}; refusing to start. Start with \
-                 the new key: set master_key_file (or {MASTER_KEY_ENV}) to it, or put its file \
-                 ({}) in {}.",
-                mine.key_id,
-                retired_when(mine),
-                active.key_id,
-                dir.display(),
-                keyfile::key_file_name(&active.key_id),
-                dir.display()
-            );
-        };
-        if mine.state == RETIRED {
-            tracing::warn!(
-                "the configured master key (id {}) was retired by tokend rekey{}; using the \
-                 active key {} from {}. Set master_key_file (or {MASTER_KEY_ENV}) to the new \
-                 key, and keep the retired one only as long as database backups made before \
-                 the rotation.",
-                mine.key_id,
-                retired_when(mine),
-                active.key_id,
-                path.display()
-            );
-        }
-        let keyring = Keyring::new(key)?;
-        if mine.state == RETIRING {
-            keyring.add_key(configured)?;
-        }
-        keyring
+        keyring_for_rotated(mine, active, configured, &found, dir)?
     };
     let missing = apply_register(&keyring, &rows, &found);
     if let Some(id) = missing.keys.first() {
@@ -287,4 +242,61 @@ pub fn service(settings: &Settings) -> anyhow::Result<Service> {
     Ok(Service::new(storage, keyring, settings.policy())
         .with_oob(settings.oob_runtime())
         .with_key_dir(dir))
+}
+
+/// The keyring when the configured key is not the active one: the active key must be in
+/// the key directory (see [`keyring`]).
+fn keyring_for_rotated(
+    mine: &MasterKeyRow,
+    active: &MasterKeyRow,
+    configured: &MasterKey,
+    found: &[(PathBuf, MasterKey)],
+    dir: &Path,
+) -> anyhow::Result<Keyring> {
+    let Some((path, key)) = found
+        .iter()
+        .find(|(_, k)| k.fingerprint() == active.fingerprint)
+    else {
+        if mine.state == RETIRING {
+            bail!(
+                "a key rotation (tokend rekey) from the configured master key (id {}) to \
+                 key {} is in progress, and key {} is not in {}; refusing to start. Put \
+                 its file ({}) back in that directory.",
+                mine.key_id,
+                active.key_id,
+                active.key_id,
+                dir.display(),
+                keyfile::key_file_name(&active.key_id)
+            );
+        }
+        bail!(
+            "the master key (id {}) was retired by tokend rekey{}: every seed is now under \
+             key {}, which is neither configured nor in {}; refusing to start. Start with \
+             the new key: set master_key_file (or {MASTER_KEY_ENV}) to it, or put its file \
+             ({}) in {}.",
+            mine.key_id,
+            retired_when(mine),
+            active.key_id,
+            dir.display(),
+            keyfile::key_file_name(&active.key_id),
+            dir.display()
+        );
+    };
+    if mine.state == RETIRED {
+        tracing::warn!(
+            "the configured master key (id {}) was retired by tokend rekey{}; using the \
+             active key {} from {}. Set master_key_file (or {MASTER_KEY_ENV}) to the new \
+             key, and keep the retired one only as long as database backups made before \
+             the rotation.",
+            mine.key_id,
+            retired_when(mine),
+            active.key_id,
+            path.display()
+        );
+    }
+    let keyring = Keyring::new(key)?;
+    if mine.state == RETIRING {
+        keyring.add_key(configured)?;
+    }
+    Ok(keyring)
 }

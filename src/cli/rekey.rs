@@ -58,7 +58,10 @@ pub(super) fn run(
                     );
                 }
             }
-            eprintln!("resuming the rotation from key {} to key {active}", r.key_id);
+            eprintln!(
+                "resuming the rotation from key {} to key {active}",
+                r.key_id
+            );
             (r.key_id.clone(), active)
         }
         None => {
@@ -146,7 +149,10 @@ fn done(dir: &Path, old: &str, new: &str, total: u64) {
     let path = keys_in(dir)
         .into_iter()
         .find(|(_, k)| k.key_id() == new)
-        .map_or_else(|| keyfile::key_file_name(new), |(p, _)| p.display().to_string());
+        .map_or_else(
+            || keyfile::key_file_name(new),
+            |(p, _)| p.display().to_string(),
+        );
     eprintln!(
         "The running tokend already uses key {new}. For the next starts set master_key_file \
          (or TOKEND_MASTER_KEY) to the new key ({path}); until then it is found in the key \
@@ -161,8 +167,12 @@ fn read_key(path: &Path) -> anyhow::Result<MasterKey> {
     let text = zeroize::Zeroizing::new(
         fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
     );
-    MasterKey::from_base64(&text)
-        .with_context(|| format!("{} is not a master key (base64 of 32 bytes)", path.display()))
+    MasterKey::from_base64(&text).with_context(|| {
+        format!(
+            "{} is not a master key (base64 of 32 bytes)",
+            path.display()
+        )
+    })
 }
 
 /// The new key: `file`, which must be a `master*.key` file in the key directory (so a
@@ -204,9 +214,7 @@ fn new_key(dir: &Path, file: Option<&Path>) -> anyhow::Result<MasterKey> {
 /// `tokend rekey --verify`: per key id, the seeds that open and those that do not.
 pub(super) fn verify(settings: &Settings) -> anyhow::Result<()> {
     let service = bootstrap::service(settings)?;
-    let report = service
-        .verify_seeds()
-        .context("cannot read the seeds")?;
+    let report = service.verify_seeds().context("cannot read the seeds")?;
     let mut total = 0;
     for (id, (ok, bad)) in &report.per_key {
         let state = report.states.get(id).map_or("unknown key", String::as_str);

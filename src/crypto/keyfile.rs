@@ -121,7 +121,11 @@ mod tests {
         create_new(&dir.path().join("master.key"), &a.to_base64()).unwrap();
         create_new(&dir.path().join(key_file_name(&b.key_id())), &b.to_base64()).unwrap();
         create_new(&dir.path().join("master.broken.key"), "not a key").unwrap();
-        create_new(&dir.path().join("rocket-secret.key"), &MasterKey::generate().unwrap().to_base64()).unwrap();
+        create_new(
+            &dir.path().join("rocket-secret.key"),
+            &MasterKey::generate().unwrap().to_base64(),
+        )
+        .unwrap();
         let found: Vec<String> = master_keys_in(dir.path())
             .unwrap()
             .iter()
@@ -129,6 +133,9 @@ mod tests {
             .collect();
         assert_eq!(found.len(), 2);
         assert!(found.contains(&a.key_id()) && found.contains(&b.key_id()));
-        assert!(create_new(&dir.path().join("master.key"), "x").is_err(), "never overwrites");
+        assert!(
+            create_new(&dir.path().join("master.key"), "x").is_err(),
+            "never overwrites"
+        );
     }
 }

@@ -105,9 +105,20 @@ impl KeySet {
 
     fn macs(&self) -> impl Iterator<Item = &MacKeys> {
         // The active key first: it made nearly everything that is checked.
-        std::iter::once(&*self.active.macs)
-            .chain(self.full.iter().map(|k| &*k.macs))
+        self.by_use()
+            .map(|k| &*k.macs)
             .chain(self.retired.iter().map(|m| &**m))
+    }
+
+    /// The keys held in full, the active one first.
+    fn by_use(&self) -> impl Iterator<Item = &FullKey> {
+        let active = &*self.active;
+        std::iter::once(active).chain(
+            self.full
+                .iter()
+                .map(|k| &**k)
+                .filter(move |k| k.id != active.id),
+        )
     }
 }
 
@@ -262,9 +273,10 @@ impl Keyring {
             return false;
         };
         let keys = self.keys();
-        std::iter::once(&keys.active)
-            .chain(&keys.full)
-            .any(|k| hmac::verify(&k.intent, message, &raw).is_ok())
+        let valid = keys
+            .by_use()
+            .any(|k| hmac::verify(&k.intent, message, &raw).is_ok());
+        valid
     }
 
     /// The stored form of a short one-time code (temporary and OOB codes): a keyed hash,
@@ -391,15 +403,25 @@ mod tests {
 
     #[test]
     fn a_rotation_switches_new_seals_and_keeps_old_ones_readable_while_both_are_held() {
-        let (old, new) = (MasterKey::generate().unwrap(), MasterKey::generate().unwrap());
+        let (old, new) = (
+            MasterKey::generate().unwrap(),
+            MasterKey::generate().unwrap(),
+        );
         let ring = Keyring::new(&old).unwrap();
         let before = ring.seal(&token("T1"), &Seed::new(vec![5; 20])).unwrap();
         assert!(ring.add_key(&new).unwrap());
         assert!(!ring.add_key(&new).unwrap(), "held already");
-        assert_eq!(ring.active_key_id(), old.key_id(), "adding does not activate");
+        assert_eq!(
+            ring.active_key_id(),
+            old.key_id(),
+            "adding does not activate"
+        );
         ring.set_active(&new.key_id()).unwrap();
         let after = ring.seal(&token("T1"), &Seed::new(vec![5; 20])).unwrap();
-        assert_eq!((before.key_id, after.key_id.clone()), (old.key_id(), new.key_id()));
+        assert_eq!(
+            (before.key_id, after.key_id.clone()),
+            (old.key_id(), new.key_id())
+        );
         let before = Keyring::new(&old)
             .unwrap()
             .seal(&token("T2"), &Seed::new(vec![6; 20]))
@@ -414,29 +436,44 @@ mod tests {
 
     #[test]
     fn a_retired_key_leaves_its_audit_and_code_keys_but_no_seed_or_intent_key() {
-        let (old, new) = (MasterKey::generate().unwrap(), MasterKey::generate().unwrap());
+        let (old, new) = (
+            MasterKey::generate().unwrap(),
+            MasterKey::generate().unwrap(),
+        );
         let old_ring = Keyring::new(&old).unwrap();
         let link = old_ring.audit_link("", b"row 1");
         let code = old_ring.code_hash(b"7\n12345678");
         let tag = old_ring.intent_tag(b"T1|3|Upd");
-        let sealed = old_ring.seal(&token("T1"), &Seed::new(vec![1; 20])).unwrap();
+        let sealed = old_ring
+            .seal(&token("T1"), &Seed::new(vec![1; 20]))
+            .unwrap();
 
         // The rotation: both held, the new one active; the old one's keys are wrapped.
         let rotating = Keyring::new(&new).unwrap().with_retired(&old).unwrap();
-        assert!(rotating.verify_intent_tag(b"T1|3|Upd", &tag), "both held: still valid");
+        assert!(
+            rotating.verify_intent_tag(b"T1|3|Upd", &tag),
+            "both held: still valid"
+        );
         let (wrapped_by, blob) = rotating.wrap_retired(&old.key_id()).unwrap();
         assert_eq!(wrapped_by, new.key_id());
-        assert!(!blob.windows(32).any(|w| w == old.derive_raw(info::AUDIT).unwrap().as_ref()));
+        assert!(!blob
+            .windows(32)
+            .any(|w| w == old.derive_raw(info::AUDIT).unwrap().as_ref()));
 
         // After it: only the new key, and the blob from the database.
         let after = Keyring::new(&new).unwrap();
         assert!(!after.verify_audit_link("", b"row 1", &link));
-        after.add_wrapped(&old.key_id(), &wrapped_by, &blob).unwrap();
+        after
+            .add_wrapped(&old.key_id(), &wrapped_by, &blob)
+            .unwrap();
         assert!(after.verify_audit_link("", b"row 1", &link));
         assert!(!after.verify_audit_link("", b"row 2", &link));
         assert!(after.is_code_hash(b"7\n12345678", &code));
         assert!(!after.is_code_hash(b"7\n12345679", &code));
-        assert!(!after.verify_intent_tag(b"T1|3|Upd", &tag), "intent keys are not carried");
+        assert!(
+            !after.verify_intent_tag(b"T1|3|Upd", &tag),
+            "intent keys are not carried"
+        );
         assert!(matches!(
             after.open(&token("T1"), &sealed),
             Err(Error::UnknownKeyId(_))
@@ -456,7 +493,10 @@ mod tests {
 
     #[test]
     fn a_tampered_or_misattributed_wrapped_key_is_refused() {
-        let (old, new) = (MasterKey::generate().unwrap(), MasterKey::generate().unwrap());
+        let (old, new) = (
+            MasterKey::generate().unwrap(),
+            MasterKey::generate().unwrap(),
+        );
         let rotating = Keyring::new(&new).unwrap().with_retired(&old).unwrap();
         let (by, mut blob) = rotating.wrap_retired(&old.key_id()).unwrap();
         let fresh = Keyring::new(&new).unwrap();

@@ -212,39 +212,39 @@ impl Service {
         chunk: &[ImportRow],
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<u64>>, Error> {
-            let sealed = chunk
-                .iter()
-                .map(|r| self.keyring.seal(&r.token_id, &r.seed))
-                .collect::<Result<Vec<_>, _>>()?;
-            self.storage.write(|c| {
-                if let Some(first) = sealed.first() {
-                    if !super::keys::is_sealing_key(c, &first.key_id)? {
-                        return Ok(None);
-                    }
+        let sealed = chunk
+            .iter()
+            .map(|r| self.keyring.seal(&r.token_id, &r.seed))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.storage.write(|c| {
+            if let Some(first) = sealed.first() {
+                if !super::keys::is_sealing_key(c, &first.key_id)? {
+                    return Ok(None);
                 }
-                let mut present = Vec::new();
-                for (row, sealed) in chunk.iter().zip(&sealed) {
-                    let stored = StoredToken {
-                        token_id: &row.token_id,
-                        token_type: TokenType::Hardware,
-                        params: &row.params,
-                        sealed,
-                        owner: row.usr_name.as_ref().map(|usr_name| Owner {
-                            usr_name,
-                            phone: None,
-                            description: None,
-                        }),
-                    };
-                    // The token row is the first statement of store_token, and SQLite
-                    // undoes only the refused statement: a duplicate leaves nothing behind.
-                    match store_token(c, ctx, inst, now, "import", &stored) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == Fault::DuplicateTokenId => present.push(row.line),
-                        Err(e) => return Err(e),
-                    }
+            }
+            let mut present = Vec::new();
+            for (row, sealed) in chunk.iter().zip(&sealed) {
+                let stored = StoredToken {
+                    token_id: &row.token_id,
+                    token_type: TokenType::Hardware,
+                    params: &row.params,
+                    sealed,
+                    owner: row.usr_name.as_ref().map(|usr_name| Owner {
+                        usr_name,
+                        phone: None,
+                        description: None,
+                    }),
+                };
+                // The token row is the first statement of store_token, and SQLite
+                // undoes only the refused statement: a duplicate leaves nothing behind.
+                match store_token(c, ctx, inst, now, "import", &stored) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == Fault::DuplicateTokenId => present.push(row.line),
+                    Err(e) => return Err(e),
                 }
-                Ok::<_, Error>(Some(present))
-            })
+            }
+            Ok::<_, Error>(Some(present))
+        })
     }
 }
 

@@ -40,7 +40,10 @@ pub fn apply_register(
     found: &[(PathBuf, MasterKey)],
 ) -> Missing {
     let mut missing = Missing::default();
-    for row in rows.iter().filter(|r| r.state == ACTIVE || r.state == RETIRING) {
+    for row in rows
+        .iter()
+        .filter(|r| r.state == ACTIVE || r.state == RETIRING)
+    {
         if keyring.has_key(&row.key_id) {
             continue;
         }
@@ -100,9 +103,9 @@ impl Service {
     /// held) and applies them: see the module documentation.
     pub fn reload_keys(&self) -> Result<(), Error> {
         let rows = self.storage.read(master_keys::find_master_keys)?;
-        let lacking = rows
-            .iter()
-            .any(|r| (r.state == ACTIVE || r.state == RETIRING) && !self.keyring.has_key(&r.key_id));
+        let lacking = rows.iter().any(|r| {
+            (r.state == ACTIVE || r.state == RETIRING) && !self.keyring.has_key(&r.key_id)
+        });
         let found = match (&self.key_dir, lacking) {
             (Some(dir), true) => keys_in(dir),
             _ => Vec::new(),

@@ -251,7 +251,9 @@ impl Service {
             }
             let detail = format!("key {retiring} retired; every seed is under key {active}");
             audit::record(c, ctx, now, rekey_entry("rekey.finish", &detail))?;
-            Ok(Finish::Retired { key_id: retiring.clone() })
+            Ok(Finish::Retired {
+                key_id: retiring.clone(),
+            })
         })
     }
 

@@ -23,6 +23,7 @@ mod cli;
 mod crash;
 mod ops;
 mod rate_limits;
+mod rekey;
 mod restart;
 mod sink;
 mod support;
