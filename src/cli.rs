@@ -1,5 +1,5 @@
 //! The `tokend` command line: `serve` (the default), `migrate`, `import`, `audit verify`,
-//! `apikey create`.
+//! `apikey create`, `admin create`, `rekey`.
 //! Every subcommand reads the same configuration as `serve`. Results go to stdout (only
 //! the result, so scripts can capture it); logs go to stderr.
 
@@ -16,6 +16,8 @@ use crate::domain::api_keys::{is_inst_rt_id, parse_scopes, KeyReach};
 use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
 use crate::{bootstrap, web, worker};
+
+mod rekey;
 
 /// tokend — TOTP token management with a jXchange-style API.
 #[derive(Debug, Parser)]
@@ -52,6 +54,25 @@ enum Command {
     Backup {
         /// Where to write the copy; must not exist.
         file: std::path::PathBuf,
+    },
+    /// Re-encrypt every seed under a new master key; safe while the service runs, and
+    /// resumable: run it again after an interruption. See README, "Master key rotation".
+    Rekey {
+        /// The new master key (a file holding 32 bytes in base64), in the key directory
+        /// (the directory of master_key_file, else the data directory) so that a running
+        /// tokend finds it. Without it a new key is generated there as master.<id>.key.
+        #[arg(long, conflicts_with = "verify")]
+        new_key_file: Option<std::path::PathBuf>,
+        /// Seeds re-encrypted per transaction.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        batch: i64,
+        /// Stop after re-encrypting this many seeds (the rest is done by the next run).
+        #[arg(long, conflicts_with = "verify")]
+        limit: Option<u64>,
+        /// Change nothing: open every seed, count them per key id, and exit 1 if any does
+        /// not open or any is under another key than the active one.
+        #[arg(long)]
+        verify: bool,
     },
     /// Check the audit trail.
     Audit {
@@ -129,6 +150,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             action: AuditCommand::Verify,
         } => verify_audit(&settings),
         Command::Backup { file } => backup(&settings, &file),
+        Command::Rekey { verify: true, .. } => rekey::verify(&settings),
+        Command::Rekey {
+            new_key_file,
+            batch,
+            limit,
+            verify: false,
+        } => rekey::run(&settings, new_key_file.as_deref(), batch, limit),
         Command::Import {
             file,
             psk_hex,

@@ -3,23 +3,23 @@
 //! Seeds are sealed with AES-256-GCM under a key derived (HKDF-SHA256) from the master key,
 //! with a random 96-bit nonce and the TokenId as associated data, so a ciphertext copied to
 //! another token's row does not open. Each sealed seed carries the id of the key that
-//! sealed it, so `rekey` can rotate keys one row at a time. Imports: ring, zeroize, and
-//! `types::TokenId` only.
+//! sealed it, so `rekey` can rotate keys one row at a time (see `keyring` for what a
+//! rotation keeps and what it replaces). Imports: ring, zeroize, and `types::TokenId` only.
 
 pub mod digest;
 pub mod keyfile;
+mod keyring;
 pub mod password;
 pub mod pskc;
 
+pub use keyring::Keyring;
+
 use base64::Engine as _;
-use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};
 use ring::hkdf;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use std::fmt;
 use zeroize::Zeroizing;
-
-use crate::types::TokenId;
 
 /// Why a crypto operation failed. Opaque on purpose: it never carries key material or
 /// plaintext, and a failed open does not say whether the key, nonce or AAD was wrong.
@@ -101,7 +101,7 @@ impl MasterKey {
 
     /// HKDF-SHA256 expansion of the master key for one purpose, named by `info`, so the
     /// seed key and the ActIntentKey key are independent.
-    fn derive<L, K>(&self, info: &[u8], len: L) -> Result<K, Error>
+    pub(crate) fn derive<L, K>(&self, info: &[u8], len: L) -> Result<K, Error>
     where
         L: hkdf::KeyType,
         K: for<'a> From<hkdf::Okm<'a, L>>,
@@ -113,12 +113,43 @@ impl MasterKey {
             .map_err(|_| Error::BadKey("key derivation failed"))?;
         Ok(K::from(okm))
     }
+
+    /// The 32 raw bytes of an HMAC-SHA256 key derived for `info`: the same key as
+    /// `derive(info, hmac::HMAC_SHA256)` (ring fills the digest length, 32 bytes, and keys
+    /// HMAC with them; a unit test pins it), but as bytes, so a retired key's verification
+    /// keys can be wrapped and carried across a rotation.
+    pub(crate) fn derive_raw(&self, info: &[u8]) -> Result<Zeroizing<[u8; 32]>, Error> {
+        struct Len32;
+        impl hkdf::KeyType for Len32 {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"tokend").extract(self.0.as_ref());
+        let info = [info];
+        let okm = prk
+            .expand(&info, Len32)
+            .map_err(|_| Error::BadKey("key derivation failed"))?;
+        let mut raw = Zeroizing::new([0u8; 32]);
+        okm.fill(raw.as_mut())
+            .map_err(|_| Error::BadKey("key derivation failed"))?;
+        Ok(raw)
+    }
 }
 
-const SEED_INFO: &[u8] = b"tokend seed AES-256-GCM v1";
-const INTENT_INFO: &[u8] = b"tokend ActIntentKey HMAC v1";
-const CODE_INFO: &[u8] = b"tokend one-time code hash v1";
-const AUDIT_INFO: &[u8] = b"tokend audit chain HMAC v1";
+/// HKDF labels: one independent key per purpose.
+pub(crate) mod info {
+    /// AES-256-GCM key that seals seeds.
+    pub const SEED: &[u8] = b"tokend seed AES-256-GCM v1";
+    /// HMAC key of jXchange ActIntentKeys.
+    pub const INTENT: &[u8] = b"tokend ActIntentKey HMAC v1";
+    /// HMAC key of stored one-time codes (OOB, temporary codes).
+    pub const CODE: &[u8] = b"tokend one-time code hash v1";
+    /// HMAC key of the audit chain.
+    pub const AUDIT: &[u8] = b"tokend audit chain HMAC v1";
+    /// AES-256-GCM key that wraps a retired key's verification keys.
+    pub const WRAP: &[u8] = b"tokend retired key wrap v1";
+}
 
 /// A seed in clear, only ever in memory: zeroed on drop, redacted in `Debug`.
 #[derive(Clone)]
@@ -164,169 +195,10 @@ pub struct SealedSeed {
     pub ciphertext: Vec<u8>,
 }
 
-/// HMAC over the previous link (length-prefixed, so no two inputs collide) and the row.
-fn audit_mac(key: &hmac::Key, previous: &str, row: &[u8]) -> String {
-    let mut ctx = hmac::Context::with_key(key);
-    ctx.update(&(previous.len() as u64).to_be_bytes());
-    ctx.update(previous.as_bytes());
-    ctx.update(row);
-    digest::hex(ctx.sign().as_ref())
-}
-
-struct LoadedKey {
-    id: String,
-    seal: LessSafeKey,
-    /// Links the audit chain; kept with retired keys so older links still verify.
-    audit: hmac::Key,
-}
-
-/// Every key tokend may use, built once at start-up and shared read-only.
-pub struct Keyring {
-    active: LoadedKey,
-    retired: Vec<LoadedKey>,
-    intent: hmac::Key,
-    code: hmac::Key,
-    fingerprint: String,
-    rng: SystemRandom,
-}
-
-impl fmt::Debug for Keyring {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Keyring(active={})", self.active.id)
-    }
-}
-
-fn load(key: &MasterKey) -> Result<LoadedKey, Error> {
-    let unbound: UnboundKey = key.derive(SEED_INFO, &aead::AES_256_GCM)?;
-    Ok(LoadedKey {
-        id: key.key_id(),
-        seal: LessSafeKey::new(unbound),
-        audit: key.derive(AUDIT_INFO, hmac::HMAC_SHA256)?,
-    })
-}
-
-impl Keyring {
-    /// A keyring that seals with `active`.
-    pub fn new(active: &MasterKey) -> Result<Keyring, Error> {
-        Ok(Keyring {
-            active: load(active)?,
-            retired: Vec::new(),
-            intent: active.derive(INTENT_INFO, hmac::HMAC_SHA256)?,
-            code: active.derive(CODE_INFO, hmac::HMAC_SHA256)?,
-            fingerprint: active.fingerprint(),
-            rng: SystemRandom::new(),
-        })
-    }
-
-    /// Adds an older key that may still open seeds sealed before a rotation.
-    pub fn with_retired(mut self, old: &MasterKey) -> Result<Keyring, Error> {
-        self.retired.push(load(old)?);
-        Ok(self)
-    }
-
-    /// Id of the key new seals use.
-    pub fn active_key_id(&self) -> &str {
-        &self.active.id
-    }
-
-    /// Fingerprint of the active master key (see [`MasterKey::fingerprint`]).
-    pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
-    }
-
-    /// Encrypts a seed for one token.
-    pub fn seal(&self, token_id: &TokenId, seed: &Seed) -> Result<SealedSeed, Error> {
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(|_| Error::Random)?;
-        let mut in_out = seed.expose().to_vec();
-        self.active
-            .seal
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(token_id.as_str().as_bytes()),
-                &mut in_out,
-            )
-            .map_err(|_| Error::Open)?;
-        Ok(SealedSeed {
-            key_id: self.active.id.clone(),
-            nonce: nonce.to_vec(),
-            ciphertext: in_out,
-        })
-    }
-
-    /// Decrypts a token's seed; fails if the key id is unknown, the data was altered, or
-    /// the ciphertext belongs to another token.
-    pub fn open(&self, token_id: &TokenId, sealed: &SealedSeed) -> Result<Seed, Error> {
-        let key = std::iter::once(&self.active)
-            .chain(&self.retired)
-            .find(|k| k.id == sealed.key_id)
-            .ok_or_else(|| Error::UnknownKeyId(sealed.key_id.clone()))?;
-        let nonce = Nonce::try_assume_unique_for_key(&sealed.nonce).map_err(|_| Error::Open)?;
-        let mut in_out = Zeroizing::new(sealed.ciphertext.clone());
-        let plain = key
-            .seal
-            .open_in_place(nonce, Aad::from(token_id.as_str().as_bytes()), &mut in_out)
-            .map_err(|_| Error::Open)?;
-        Ok(Seed::new(plain.to_vec()))
-    }
-
-    /// An unforgeable tag over `message` (used for jXchange `ActIntentKey`), base64url.
-    pub fn intent_tag(&self, message: &[u8]) -> String {
-        digest::b64url(hmac::sign(&self.intent, message).as_ref())
-    }
-
-    /// The stored form of a short one-time code (temporary and OOB codes): a keyed hash,
-    /// so a copy of the database does not let anyone test the small code space offline.
-    pub fn code_hash(&self, message: &[u8]) -> String {
-        digest::hex(hmac::sign(&self.code, message).as_ref())
-    }
-
-    /// Whether `message` hashes to `stored`, compared in constant time.
-    pub fn is_code_hash(&self, message: &[u8], stored: &str) -> bool {
-        use subtle::ConstantTimeEq as _;
-        bool::from(self.code_hash(message).as_bytes().ct_eq(stored.as_bytes()))
-    }
-
-    /// The audit chain link of a row: `KEYID:HEX` of an HMAC over the previous row's link
-    /// and this row's canonical bytes. Keyed with a key derived from the master key, so
-    /// whoever can write the database but not read the key file cannot forge or re-link
-    /// rows; the key id lets links made before a rotation verify after it.
-    pub fn audit_link(&self, previous: &str, row: &[u8]) -> String {
-        format!(
-            "{}:{}",
-            self.active.id,
-            audit_mac(&self.active.audit, previous, row)
-        )
-    }
-
-    /// Whether `link` is the right link for `previous` and `row`, in constant time.
-    pub fn verify_audit_link(&self, previous: &str, row: &[u8], link: &str) -> bool {
-        use subtle::ConstantTimeEq as _;
-        let Some((id, _)) = link.split_once(':') else {
-            return false;
-        };
-        let Some(key) = std::iter::once(&self.active)
-            .chain(&self.retired)
-            .find(|k| k.id == id)
-        else {
-            return false;
-        };
-        let expected = format!("{id}:{}", audit_mac(&key.audit, previous, row));
-        bool::from(expected.as_bytes().ct_eq(link.as_bytes()))
-    }
-
-    /// Checks a tag made by [`Keyring::intent_tag`] in constant time.
-    pub fn verify_intent_tag(&self, message: &[u8], tag: &str) -> bool {
-        let Ok(raw) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tag) else {
-            return false;
-        };
-        hmac::verify(&self.intent, message, &raw).is_ok()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::TokenId;
 
     fn token(s: &str) -> TokenId {
         TokenId::parse(s).unwrap()

@@ -223,21 +223,27 @@ impl Service {
             Some(id) => id,
             None => generate_token_id()?,
         };
-        let sealed = self.keyring.seal(&token_id, &seed)?;
         let inst = self.institution(ctx).to_owned();
-        let stored = StoredToken {
-            token_id: &token_id,
-            token_type: rq.token_type,
-            params: &rq.params,
-            sealed: &sealed,
-            owner: Some(Owner {
-                usr_name: &rq.usr_name,
-                phone: rq.phone.as_ref(),
-                description: rq.description.as_deref(),
-            }),
-        };
-        self.storage
-            .write(|c| store_token(c, ctx, &inst, now, "enroll", &stored))?;
+        self.store_sealed(|| {
+            let sealed = self.keyring.seal(&token_id, &seed)?;
+            let stored = StoredToken {
+                token_id: &token_id,
+                token_type: rq.token_type,
+                params: &rq.params,
+                sealed: &sealed,
+                owner: Some(Owner {
+                    usr_name: &rq.usr_name,
+                    phone: rq.phone.as_ref(),
+                    description: rq.description.as_deref(),
+                }),
+            };
+            self.storage.write(|c| {
+                if !super::keys::is_sealing_key(c, &sealed.key_id)? {
+                    return Ok(None);
+                }
+                store_token(c, ctx, &inst, now, "enroll", &stored).map(Some)
+            })
+        })?;
         let provisioning = (rq.token_type == TokenType::Software).then(|| Provisioning {
             secret: base32_secret(&seed),
             otpauth_uri: otpauth_uri(&self.policy.issuer, &rq.usr_name, &seed, &rq.params),

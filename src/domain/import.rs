@@ -196,38 +196,55 @@ impl Service {
     ) -> Result<(), Error> {
         let inst = self.institution(ctx).to_owned();
         for chunk in rows.chunks(CHUNK) {
-            let sealed = chunk
-                .iter()
-                .map(|r| self.keyring.seal(&r.token_id, &r.seed))
-                .collect::<Result<Vec<_>, _>>()?;
-            let present = self.storage.write(|c| {
-                let mut present = Vec::new();
-                for (row, sealed) in chunk.iter().zip(&sealed) {
-                    let stored = StoredToken {
-                        token_id: &row.token_id,
-                        token_type: TokenType::Hardware,
-                        params: &row.params,
-                        sealed,
-                        owner: row.usr_name.as_ref().map(|usr_name| Owner {
-                            usr_name,
-                            phone: None,
-                            description: None,
-                        }),
-                    };
-                    // The token row is the first statement of store_token, and SQLite
-                    // undoes only the refused statement: a duplicate leaves nothing behind.
-                    match store_token(c, ctx, &inst, now, "import", &stored) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == Fault::DuplicateTokenId => present.push(row.line),
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok::<_, Error>(present)
-            })?;
+            let present = self.store_sealed(|| self.store_chunk(ctx, &inst, chunk, now))?;
             report.imported += chunk.len() - present.len();
             report.already_present.extend(present);
         }
         Ok(())
+    }
+
+    /// Seals and stores one chunk in one transaction; `None` (nothing stored) if the
+    /// active key changed under it (see `keys`). Answers the lines already present.
+    fn store_chunk(
+        &self,
+        ctx: &Context,
+        inst: &str,
+        chunk: &[ImportRow],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<u64>>, Error> {
+        let sealed = chunk
+            .iter()
+            .map(|r| self.keyring.seal(&r.token_id, &r.seed))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.storage.write(|c| {
+            if let Some(first) = sealed.first() {
+                if !super::keys::is_sealing_key(c, &first.key_id)? {
+                    return Ok(None);
+                }
+            }
+            let mut present = Vec::new();
+            for (row, sealed) in chunk.iter().zip(&sealed) {
+                let stored = StoredToken {
+                    token_id: &row.token_id,
+                    token_type: TokenType::Hardware,
+                    params: &row.params,
+                    sealed,
+                    owner: row.usr_name.as_ref().map(|usr_name| Owner {
+                        usr_name,
+                        phone: None,
+                        description: None,
+                    }),
+                };
+                // The token row is the first statement of store_token, and SQLite
+                // undoes only the refused statement: a duplicate leaves nothing behind.
+                match store_token(c, ctx, inst, now, "import", &stored) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == Fault::DuplicateTokenId => present.push(row.line),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok::<_, Error>(Some(present))
+        })
     }
 }
 

@@ -14,12 +14,14 @@ pub mod error;
 pub mod import;
 pub mod inquiry;
 pub mod inventory;
+pub mod keys;
 pub mod lifecycle;
 pub mod oob;
 pub mod oob_delivery;
 pub mod oob_verify;
 pub mod pskc;
 pub mod qr;
+pub mod rekey;
 pub mod sms_text;
 pub mod temp_code;
 pub mod users;
@@ -95,6 +97,8 @@ pub struct Service {
     keyring: Arc<Keyring>,
     policy: Policy,
     key_cache: api_keys::KeyCache,
+    /// Where key files not held yet are looked for (see `keys`).
+    key_dir: Option<std::path::PathBuf>,
 }
 
 impl Service {
@@ -112,6 +116,7 @@ impl Service {
             keyring,
             policy,
             key_cache: api_keys::KeyCache::default(),
+            key_dir: None,
         }
     }
 
@@ -182,7 +187,8 @@ impl Service {
         Ok(bound)
     }
 
-    /// Decrypts a stored token's seed.
+    /// Decrypts a stored token's seed. A seed under a key this process does not hold yet
+    /// (a rotation running in another process) makes it reload its keys and try again.
     fn open_seed(&self, token: &Token) -> Result<Seed, Error> {
         let token_id = TokenId::parse(&token.token_id).ok_or_else(|| {
             Error::Internal(format!("stored TokenId {:?} is malformed", token.token_id))
@@ -192,7 +198,13 @@ impl Service {
             nonce: token.seed_nonce.clone(),
             ciphertext: token.seed_ciphertext.clone(),
         };
-        Ok(self.keyring.open(&token_id, &sealed)?)
+        match self.keyring.open(&token_id, &sealed) {
+            Err(crate::crypto::Error::UnknownKeyId(_)) => {
+                self.reload_keys()?;
+                Ok(self.keyring.open(&token_id, &sealed)?)
+            }
+            opened => Ok(opened?),
+        }
     }
 }
 

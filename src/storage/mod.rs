@@ -14,6 +14,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod bindings;
 pub mod institutions;
+pub mod master_keys;
 pub mod meta;
 pub mod migrate;
 pub mod oob;

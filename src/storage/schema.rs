@@ -48,6 +48,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    master_keys (key_id) {
+        key_id -> Text,
+        fingerprint -> Text,
+        state -> Text,
+        added_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+        wrapped_by -> Nullable<Text>,
+        wrapped_keys -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
     meta (name) {
         name -> Text,
         value -> Text,
@@ -174,6 +186,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_events,
     bindings,
+    master_keys,
     meta,
     oob_events,
     oob_sessions,

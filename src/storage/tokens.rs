@@ -174,12 +174,16 @@ pub fn update_token_if_version(
     Ok(rows == 1)
 }
 
+/// The `seed_key_id` of a token whose seed was destroyed (deleted token): nothing to open
+/// and nothing to re-encrypt.
+pub const DESTROYED: &str = "destroyed";
+
 /// Destroys a token's seed: the sealed bytes are replaced by an empty value (with
 /// `secure_delete` on, SQLite zeroes the old bytes on the page) and the key id says so.
 pub fn update_token_destroy_seed(conn: &mut Conn, token_pk: i32) -> Result<(), Error> {
     diesel::update(tokens::table.find(token_pk))
         .set((
-            tokens::seed_key_id.eq("destroyed"),
+            tokens::seed_key_id.eq(DESTROYED),
             tokens::seed_nonce.eq(Vec::<u8>::new()),
             tokens::seed_ciphertext.eq(Vec::<u8>::new()),
         ))
@@ -208,4 +212,134 @@ pub fn find_unbound_tokens(
         .limit(limit)
         .select(Token::as_select())
         .load(conn)?)
+}
+
+/// A token's sealed seed and nothing else: what `rekey` reads and rewrites.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tokens)]
+pub struct SealedRow {
+    /// Row id.
+    pub id: i32,
+    /// Serial (the seal's associated data).
+    pub token_id: String,
+    /// Id of the sealing key.
+    pub seed_key_id: String,
+    /// GCM nonce.
+    pub seed_nonce: Vec<u8>,
+    /// Sealed seed.
+    pub seed_ciphertext: Vec<u8>,
+}
+
+/// Sealed seeds (destroyed ones left out) in row order after `after_pk`, `limit` at
+/// most; only those under another key than `except_key_id` when it is given.
+pub fn find_sealed(
+    conn: &mut Conn,
+    except_key_id: Option<&str>,
+    after_pk: i32,
+    limit: i64,
+) -> Result<Vec<SealedRow>, Error> {
+    let mut query = tokens::table
+        .filter(tokens::id.gt(after_pk))
+        .filter(tokens::seed_key_id.ne(DESTROYED))
+        .order(tokens::id)
+        .limit(limit)
+        .select(SealedRow::as_select())
+        .into_boxed();
+    if let Some(key_id) = except_key_id {
+        query = query.filter(tokens::seed_key_id.ne(key_id.to_owned()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// How many seeds (destroyed ones left out) are under another key than `key_id`.
+pub fn count_sealed_not_under(conn: &mut Conn, key_id: &str) -> Result<i64, Error> {
+    Ok(tokens::table
+        .filter(tokens::seed_key_id.ne(DESTROYED))
+        .filter(tokens::seed_key_id.ne(key_id))
+        .count()
+        .get_result(conn)?)
+}
+
+/// REKEY'S COMPARE-AND-SWAP. Replaces the sealed seed of `old` by `new_*` only if the row
+/// still holds exactly `old`'s seal (key id, nonce and ciphertext); answers whether it
+/// did. Only the three seed columns are written: the replay guard, counts, status and
+/// `version` are left as they are (a re-encryption is not a change of the token, so
+/// outstanding ActIntentKeys stay valid), and a concurrent validation is never undone.
+/// A row whose seal changed meanwhile (deleted, destroyed) is left alone.
+pub fn update_token_reseal(
+    conn: &mut Conn,
+    old: &SealedRow,
+    new_key_id: &str,
+    new_nonce: &[u8],
+    new_ciphertext: &[u8],
+) -> Result<bool, Error> {
+    let rows = diesel::update(
+        tokens::table
+            .find(old.id)
+            .filter(tokens::seed_key_id.eq(&old.seed_key_id))
+            .filter(tokens::seed_nonce.eq(&old.seed_nonce))
+            .filter(tokens::seed_ciphertext.eq(&old.seed_ciphertext)),
+    )
+    .set((
+        tokens::seed_key_id.eq(new_key_id),
+        tokens::seed_nonce.eq(new_nonce),
+        tokens::seed_ciphertext.eq(new_ciphertext),
+    ))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::test_support::temp_storage;
+
+    fn token<'a>(serial: &'a str, key_id: &'a str) -> NewToken<'a> {
+        NewToken {
+            token_id: serial,
+            token_type: "Hardware",
+            algorithm: "SHA1",
+            digits: 6,
+            period: 30,
+            seed_key_id: key_id,
+            seed_nonce: b"nonce-123456",
+            seed_ciphertext: b"ciphertext",
+            status: "Act",
+            last_step: -1,
+            drift: 0,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+            inst_rt_id: "inst",
+        }
+    }
+
+    #[test]
+    fn reseal_swaps_only_an_unchanged_seal_and_keeps_every_other_column() {
+        let (_dir, storage) = temp_storage();
+        storage
+            .write(|c| {
+                let a = insert_token(c, &token("A", "old"))?;
+                let b = insert_token(c, &token("B", "old"))?;
+                let c_pk = insert_token(c, &token("C", "new"))?;
+                update_token_destroy_seed(c, c_pk)?;
+                let rows = find_sealed(c, Some("new"), 0, 10)?;
+                assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), vec![a, b]);
+                assert_eq!(count_sealed_not_under(c, "new")?, 2);
+                // A validation lands between rekey's read and its write.
+                assert!(update_token_accept_step(c, a, "Act", "Act", 7, 1, 5)?);
+                assert!(update_token_reseal(c, &rows[0], "new", b"n2", b"c2")?);
+                let after = find_token(c, "inst", "A")?.unwrap();
+                assert_eq!((after.last_step, after.drift, after.version), (7, 1, 2));
+                assert_eq!(after.seed_key_id, "new");
+                // The seal of B changed meanwhile: the stale swap does nothing.
+                update_token_destroy_seed(c, b)?;
+                assert!(!update_token_reseal(c, &rows[1], "new", b"n3", b"c3")?);
+                assert_eq!(find_token(c, "inst", "B")?.unwrap().seed_key_id, DESTROYED);
+                assert_eq!(count_sealed_not_under(c, "new")?, 0);
+                assert_eq!(find_sealed(c, None, 0, 10)?.len(), 1);
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+    }
 }

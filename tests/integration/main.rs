@@ -25,6 +25,7 @@ mod crash;
 mod institutions;
 mod ops;
 mod rate_limits;
+mod rekey;
 mod restart;
 mod sink;
 mod support;

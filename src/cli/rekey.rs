@@ -1,0 +1,240 @@
+//! `tokend rekey` and `tokend rekey --verify`: the command-line side of a key rotation —
+//! choosing or generating the new key file, running the passes, saying what happened and
+//! what to do next. The steps themselves are `domain::rekey`; the keys `domain::keys`.
+
+use anyhow::{bail, Context as _};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::bootstrap;
+use crate::config::Settings;
+use crate::crypto::{keyfile, MasterKey};
+use crate::domain::keys::keys_in;
+use crate::domain::rekey::{Finish, RekeyError};
+use crate::domain::{Context, Service};
+use crate::storage::master_keys::{ACTIVE, RETIRING};
+
+/// How many times passes and the final check alternate before giving up (seeds would
+/// have to keep appearing under an old key, which only a tokend without rotation support
+/// writing to the same database could cause).
+const ROUNDS: usize = 10;
+
+fn ctx() -> Context {
+    Context {
+        actor: "cli:rekey".into(),
+        ..Context::default()
+    }
+}
+
+fn refused(e: RekeyError) -> anyhow::Error {
+    anyhow::anyhow!("rekey refused: {e}")
+}
+
+/// Runs or resumes a rotation; see `Command::Rekey`.
+pub(super) fn run(
+    settings: &Settings,
+    new_key_file: Option<&Path>,
+    batch: i64,
+    limit: Option<u64>,
+) -> anyhow::Result<()> {
+    let dir = bootstrap::key_dir(settings);
+    let service = bootstrap::service(settings)?;
+    let rows = service.key_register()?;
+    let retiring = rows.iter().find(|r| r.state == RETIRING);
+    let (old, new) = match retiring {
+        Some(r) => {
+            let active = rows
+                .iter()
+                .find(|r| r.state == ACTIVE)
+                .map(|r| r.key_id.clone())
+                .unwrap_or_default();
+            if let Some(file) = new_key_file {
+                if read_key(file)?.key_id() != active {
+                    bail!(
+                        "a rotation from key {} to key {active} is in progress: finish it \
+                         first (tokend rekey without --new-key-file)",
+                        r.key_id
+                    );
+                }
+            }
+            eprintln!(
+                "resuming the rotation from key {} to key {active}",
+                r.key_id
+            );
+            (r.key_id.clone(), active)
+        }
+        None => {
+            let key = new_key(&dir, new_key_file)?;
+            let old = service
+                .start_rotation(&ctx(), &key, chrono::Utc::now())
+                .map_err(refused)?;
+            eprintln!("rotation started: from key {old} to key {}", key.key_id());
+            (old, key.key_id())
+        }
+    };
+    let mut total = 0u64;
+    for _ in 0..ROUNDS {
+        if !passes(&service, batch, limit, &mut total)? {
+            let left = service.seeds_left()?;
+            if left > 0 {
+                println!(
+                    "rekey paused after {total} seed(s): {left} left under key {old}; run \
+                     tokend rekey again to go on"
+                );
+                return Ok(());
+            }
+        }
+        match service
+            .finish_rotation(&ctx(), chrono::Utc::now())
+            .map_err(refused)?
+        {
+            Finish::Retired { .. } => {
+                done(&dir, &old, &new, total);
+                return Ok(());
+            }
+            Finish::Left(n) => eprintln!("{n} seed(s) appeared under an older key; another pass"),
+        }
+    }
+    bail!("seeds keep appearing under an older key: is an older tokend writing to this database?")
+}
+
+/// Passes over the seeds not under the active key until one finds nothing to do; answers
+/// false if it stopped at `limit` instead.
+fn passes(
+    service: &Service,
+    batch: i64,
+    limit: Option<u64>,
+    total: &mut u64,
+) -> anyhow::Result<bool> {
+    let mut said = Instant::now();
+    loop {
+        let (mut after, mut did, mut failed) = (0, 0u64, Vec::new());
+        loop {
+            let size = match limit {
+                Some(limit) if *total >= limit => return Ok(false),
+                Some(limit) => batch.min(i64::try_from(limit - *total).unwrap_or(batch)),
+                None => batch,
+            };
+            let step = service.rekey_batch(after, size).map_err(refused)?;
+            let Some(last) = step.last_pk else { break };
+            after = last;
+            *total += step.resealed;
+            did += step.resealed + step.changed;
+            failed.extend(step.failed);
+            if said.elapsed() >= Duration::from_secs(2) {
+                eprintln!("rekey: {total} seed(s) re-encrypted so far");
+                said = Instant::now();
+            }
+        }
+        if !failed.is_empty() {
+            for (token, why) in &failed {
+                eprintln!("token {token}: its seed cannot be opened: {why}");
+            }
+            bail!(
+                "{} seed(s) cannot be opened, so the old key cannot be retired; the rotation \
+                 stays in progress (tokend rekey --verify lists them)",
+                failed.len()
+            );
+        }
+        if did == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// What to say once the old key is retired.
+fn done(dir: &Path, old: &str, new: &str, total: u64) {
+    println!("rekey done: {total} seed(s) re-encrypted; key {old} is retired, every seed is under key {new}");
+    let path = keys_in(dir)
+        .into_iter()
+        .find(|(_, k)| k.key_id() == new)
+        .map_or_else(
+            || keyfile::key_file_name(new),
+            |(p, _)| p.display().to_string(),
+        );
+    eprintln!(
+        "The running tokend already uses key {new}. For the next starts set master_key_file \
+         (or TOKEND_MASTER_KEY) to the new key ({path}); until then it is found in the key \
+         directory, with a warning. A start with only key {old} is refused from now on. \
+         BACK UP the new key; keep the old one only as long as database backups made before \
+         this rotation."
+    );
+}
+
+/// Reads a master key file.
+fn read_key(path: &Path) -> anyhow::Result<MasterKey> {
+    let text = zeroize::Zeroizing::new(
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+    );
+    MasterKey::from_base64(&text).with_context(|| {
+        format!(
+            "{} is not a master key (base64 of 32 bytes)",
+            path.display()
+        )
+    })
+}
+
+/// The new key: `file`, which must be a `master*.key` file in the key directory (so a
+/// running tokend finds it there), or a new key generated into `dir/master.<id>.key`.
+fn new_key(dir: &Path, file: Option<&Path>) -> anyhow::Result<MasterKey> {
+    let Some(file) = file else {
+        let key = MasterKey::generate()?;
+        let path = dir.join(keyfile::key_file_name(&key.key_id()));
+        keyfile::create_new(&path, &key.to_base64())?;
+        eprintln!(
+            "generated a new master key at {} (mode 0600): BACK IT UP, apart from database \
+             backups",
+            path.display()
+        );
+        return Ok(key);
+    };
+    let key = read_key(file)?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let same_dir = fs::canonicalize(&parent).ok() == fs::canonicalize(dir).ok();
+    if !same_dir || !name.starts_with("master") || !name.ends_with(".key") {
+        bail!(
+            "{} must be a file named master*.key in the key directory {} (e.g. {}), where a \
+             running tokend looks for it; move it there (mode 0600) and run again",
+            file.display(),
+            dir.display(),
+            dir.join(keyfile::key_file_name(&key.key_id())).display()
+        );
+    }
+    Ok(key)
+}
+
+/// `tokend rekey --verify`: per key id, the seeds that open and those that do not.
+pub(super) fn verify(settings: &Settings) -> anyhow::Result<()> {
+    let service = bootstrap::service(settings)?;
+    let report = service.verify_seeds().context("cannot read the seeds")?;
+    let mut total = 0;
+    for (id, (ok, bad)) in &report.per_key {
+        let state = report.states.get(id).map_or("unknown key", String::as_str);
+        println!("key {id} ({state}): {ok} seed(s) open, {bad} do not");
+        total += ok + bad;
+    }
+    for (token, key, why) in &report.failures {
+        println!("token {token} (key {key}): {why}");
+    }
+    let elsewhere = report.not_under_active();
+    if !report.failures.is_empty() || elsewhere > 0 {
+        bail!(
+            "{} seed(s) do not open; {elsewhere} under another key than the active key {}",
+            report.failures.len(),
+            report.active
+        );
+    }
+    println!(
+        "every seed opens: {total} seed(s), all under the active key {}",
+        report.active
+    );
+    Ok(())
+}
