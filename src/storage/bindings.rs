@@ -267,8 +267,8 @@ pub fn update_binding_failure(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::test_support::temp_storage;
-    use crate::storage::tokens::{insert_token, update_token_accept_step, NewToken};
+    use crate::storage::test_support::{new_token, temp_storage};
+    use crate::storage::tokens::{insert_token, update_token_accept_step};
     use crate::storage::users::upsert_user;
     use crate::storage::Storage;
     use std::sync::{Arc, Barrier};
@@ -277,26 +277,7 @@ mod tests {
         storage
             .write(|c| {
                 let user = upsert_user(c, "inst", "alice", None, 0)?;
-                let token = insert_token(
-                    c,
-                    &NewToken {
-                        token_id: "T1",
-                        token_type: "Software",
-                        algorithm: "SHA1",
-                        digits: 6,
-                        period: 30,
-                        seed_key_id: "k",
-                        seed_nonce: &[0; 12],
-                        seed_ciphertext: &[1; 36],
-                        status: "Act",
-                        last_step: -1,
-                        drift: 0,
-                        version: 1,
-                        created_at: 0,
-                        updated_at: 0,
-                        inst_rt_id: "inst",
-                    },
-                )?;
+                let token = insert_token(c, &new_token("T1", "k", "Act", "inst"))?;
                 let binding = insert_binding(c, token, user, "Act", None, 0)?;
                 Ok::<_, Error>((token, binding))
             })

@@ -22,27 +22,11 @@ pub fn adopt_unplaced(conn: &mut Conn, default_inst: &str) -> Result<usize, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::test_support::temp_storage;
+    use crate::storage::test_support::{new_token, temp_storage};
     use crate::storage::tokens::{find_token, insert_token, NewToken};
 
     fn token<'a>(token_id: &'a str, inst_rt_id: &'a str) -> NewToken<'a> {
-        NewToken {
-            token_id,
-            token_type: "Hardware",
-            algorithm: "SHA1",
-            digits: 6,
-            period: 30,
-            seed_key_id: "k",
-            seed_nonce: &[0; 12],
-            seed_ciphertext: &[1; 36],
-            status: "Init",
-            last_step: -1,
-            drift: 0,
-            version: 1,
-            created_at: 0,
-            updated_at: 0,
-            inst_rt_id,
-        }
+        new_token(token_id, "k", "Init", inst_rt_id)
     }
 
     #[test]

@@ -228,6 +228,32 @@ pub(crate) mod test_support {
         storage.read(migrate::run_pending).unwrap();
         (dir, storage)
     }
+
+    /// A token row to insert in tests: SHA1/6/30, status `status`, a dummy seal.
+    pub fn new_token<'a>(
+        serial: &'a str,
+        key_id: &'a str,
+        status: &'a str,
+        inst_rt_id: &'a str,
+    ) -> tokens::NewToken<'a> {
+        tokens::NewToken {
+            token_id: serial,
+            token_type: "Hardware",
+            algorithm: "SHA1",
+            digits: 6,
+            period: 30,
+            seed_key_id: key_id,
+            seed_nonce: b"nonce-123456",
+            seed_ciphertext: b"ciphertext",
+            status,
+            last_step: -1,
+            drift: 0,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+            inst_rt_id,
+        }
+    }
 }
 
 /// An UPDATE marked safe for Diesel's prepared-statement cache.

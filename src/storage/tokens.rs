@@ -292,26 +292,10 @@ pub fn update_token_reseal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::test_support::temp_storage;
+    use crate::storage::test_support::{new_token, temp_storage};
 
     fn token<'a>(serial: &'a str, key_id: &'a str) -> NewToken<'a> {
-        NewToken {
-            token_id: serial,
-            token_type: "Hardware",
-            algorithm: "SHA1",
-            digits: 6,
-            period: 30,
-            seed_key_id: key_id,
-            seed_nonce: b"nonce-123456",
-            seed_ciphertext: b"ciphertext",
-            status: "Act",
-            last_step: -1,
-            drift: 0,
-            version: 1,
-            created_at: 0,
-            updated_at: 0,
-            inst_rt_id: "inst",
-        }
+        new_token(serial, key_id, "Act", "inst")
     }
 
     #[test]
