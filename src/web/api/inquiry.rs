@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::openapi::{Answer, BodyFaults, Common, NotFound};
-use super::{authorize, blocking, context, iso8601, parse_token_id, parse_usr_name, Caller};
+use super::{iso8601, operate, parse_token_id, parse_usr_name, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::inquiry::{BindingRecord, Inquiry, InquiryRequest};
 use crate::domain::{Error, Service};
@@ -185,16 +185,12 @@ async fn inquire(
     rq: JxRequest<MfaTokenInqRq>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<MfaTokenInqRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Manage, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let request = rq.body.and_then(inquiry_request).map_err(fault)?;
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let inq = blocking(service, move |s| s.inquire(&ctx, request))
-        .await
-        .map_err(fault)?;
-    Ok(Jx {
-        hdr,
-        body: inquiry_rs(inq),
-    })
+    operate(
+        (rq.hdr, caller, Scope::Manage),
+        service,
+        rq.body.and_then(inquiry_request),
+        |s, ctx, request| s.inquire(ctx, request),
+        inquiry_rs,
+    )
+    .await
 }

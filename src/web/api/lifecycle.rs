@@ -10,9 +10,7 @@ use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::inquiry::{inquiry_rs, MfaTokenInqRs};
 use super::openapi::{Answer, BodyFaults, Common, Conflict, NotFound, Unprocessable};
-use super::{
-    authorize, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name, Caller,
-};
+use super::{iso8601, operate, parse_code, parse_token_id, parse_usr_name, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::lifecycle::ModifyRequest;
 use crate::domain::temp_code::{TempCodeRequest, DEFAULT_TEMP_CODE_SECS};
@@ -110,21 +108,16 @@ async fn modify(
     rq: JxRequest<MfaTokenModRq>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<MfaTokenInqRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Manage, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let token = parse_token_id("TokenId", token_id).map_err(fault)?;
-    let request = rq.body.and_then(modify_request).map_err(fault)?;
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let inq = blocking(service, move |s| {
-        s.modify(&ctx, &token, &request, chrono::Utc::now())
-    })
+    let input = parse_token_id("TokenId", token_id)
+        .and_then(|token| Ok((token, rq.body.and_then(modify_request)?)));
+    operate(
+        (rq.hdr, caller, Scope::Manage),
+        service,
+        input,
+        |s, ctx, (token, request)| s.modify(ctx, &token, &request, chrono::Utc::now()),
+        inquiry_rs,
+    )
     .await
-    .map_err(fault)?;
-    Ok(Jx {
-        hdr,
-        body: inquiry_rs(inq),
-    })
 }
 
 /// Delete request: the key of an inquiry with ActIntent Dlt.
@@ -176,28 +169,21 @@ async fn delete(
     rq: JxRequest<DeleteRq>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<StatusRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Manage, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let token = parse_token_id("TokenId", token_id).map_err(fault)?;
-    let key = rq
-        .body
-        .and_then(|b| required_key(b.intent_key))
-        .map_err(fault)?;
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let id = token.clone();
-    let status = blocking(service, move |s| {
-        s.delete(&ctx, &id, &key, chrono::Utc::now())
-    })
+    let input = parse_token_id("TokenId", token_id)
+        .and_then(|token| Ok((token, required_key(rq.body?.intent_key)?)));
+    operate(
+        (rq.hdr, caller, Scope::Manage),
+        service,
+        input,
+        |s, ctx, (token, key)| Ok((s.delete(ctx, &token, &key, chrono::Utc::now())?, token)),
+        |(status, token)| StatusRs {
+            token_id: token.to_string(),
+            status: Some(status),
+            rs_stat: None,
+            drift: None,
+        },
+    )
     .await
-    .map_err(fault)?;
-    let body = StatusRs {
-        token_id: token.to_string(),
-        status: Some(status),
-        rs_stat: None,
-        drift: None,
-    };
-    Ok(Jx { hdr, body })
 }
 
 /// Resync request: two consecutive codes.
@@ -238,33 +224,27 @@ async fn resync(
     rq: JxRequest<ResyncRq>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<StatusRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Manage, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let token = parse_token_id("TokenId", token_id).map_err(fault)?;
-    let (c1, c2) = rq
-        .body
-        .and_then(|b| {
-            Ok((
-                parse_code("Code1", &b.code1)?,
-                parse_code("Code2", &b.code2)?,
-            ))
-        })
-        .map_err(fault)?;
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let id = token.clone();
-    let done = blocking(service, move |s| {
-        s.resync(&ctx, &id, &c1, &c2, chrono::Utc::now())
-    })
+    let input = parse_token_id("TokenId", token_id).and_then(|token| {
+        let b = rq.body?;
+        Ok((
+            token,
+            parse_code("Code1", &b.code1)?,
+            parse_code("Code2", &b.code2)?,
+        ))
+    });
+    operate(
+        (rq.hdr, caller, Scope::Manage),
+        service,
+        input,
+        |s, ctx, (token, c1, c2)| Ok((s.resync(ctx, &token, &c1, &c2, chrono::Utc::now())?, token)),
+        |(done, token)| StatusRs {
+            token_id: token.to_string(),
+            status: None,
+            rs_stat: Some(done.rs_stat),
+            drift: Some(done.drift),
+        },
+    )
     .await
-    .map_err(fault)?;
-    let body = StatusRs {
-        token_id: token.to_string(),
-        status: None,
-        rs_stat: Some(done.rs_stat),
-        drift: Some(done.drift),
-    };
-    Ok(Jx { hdr, body })
 }
 
 /// jXchange MFATokenTempPswdInq request.
@@ -327,30 +307,24 @@ async fn temp_code(
     rq: JxRequest<TempPswdRq>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<TempPswdRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Manage, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let request = rq
-        .body
-        .and_then(|b| {
-            Ok(TempCodeRequest {
-                usr_name: parse_usr_name(&b.usr_name)?,
-                exp_secs: b.exp_secs.unwrap_or(DEFAULT_TEMP_CODE_SECS),
-                one_time: b.one_time.unwrap_or(true),
-            })
+    let input = rq.body.and_then(|b| {
+        Ok(TempCodeRequest {
+            usr_name: parse_usr_name(&b.usr_name)?,
+            exp_secs: b.exp_secs.unwrap_or(DEFAULT_TEMP_CODE_SECS),
+            one_time: b.one_time.unwrap_or(true),
         })
-        .map_err(fault)?;
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let issued = blocking(service, move |s| {
-        s.issue_temp_code(&ctx, &request, chrono::Utc::now())
-    })
+    });
+    operate(
+        (rq.hdr, caller, Scope::Manage),
+        service,
+        input,
+        |s, ctx, request| s.issue_temp_code(ctx, &request, chrono::Utc::now()),
+        |issued| TempPswdRs {
+            usr_name: issued.usr_name.to_string(),
+            code: issued.code,
+            expires_at: iso8601(issued.expires_at),
+            one_time: issued.one_time,
+        },
+    )
     .await
-    .map_err(fault)?;
-    let body = TempPswdRs {
-        usr_name: issued.usr_name.to_string(),
-        code: issued.code,
-        expires_at: iso8601(issued.expires_at),
-        one_time: issued.one_time,
-    };
-    Ok(Jx { hdr, body })
 }

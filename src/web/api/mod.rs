@@ -52,6 +52,36 @@ where
         .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
 }
 
+/// One JSON operation as (nearly) every handler runs it: the key and its scope are
+/// checked first; then the input the handler parsed from the path and body (a fault if
+/// it did not parse), the request's context (its institution: fault 2505 if the key may
+/// not act there), the domain operation on the blocking pool, and the answer built from
+/// its result under the echoed header. Every fault echoes the header too.
+pub async fn operate<I, T, R>(
+    request: (JxHdr, Result<Caller, Error>, Scope),
+    service: &Arc<Service>,
+    input: Result<I, Error>,
+    op: impl FnOnce(&Service, &Context, I) -> Result<T, Error> + Send + 'static,
+    answer: impl FnOnce(T) -> R,
+) -> Result<envelope::Jx<R>, ApiFault>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+{
+    let (hdr, caller, scope) = request;
+    let caller = authorize(caller, scope, &hdr)?;
+    let fault = |e| ApiFault::new(&hdr, e);
+    let input = input.map_err(fault)?;
+    let ctx = context(&caller, &hdr).map_err(fault)?;
+    let out = blocking(service, move |s| op(s, &ctx, input))
+        .await
+        .map_err(fault)?;
+    Ok(envelope::Jx {
+        body: answer(out),
+        hdr,
+    })
+}
+
 /// Checks the caller and scope, in that order, echoing `hdr` in the fault.
 pub fn authorize(
     caller: Result<Caller, Error>,

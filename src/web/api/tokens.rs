@@ -12,10 +12,10 @@ use super::openapi::{
     Answer, BadQuery, BodyFaults, Common, Conflict, Gone, NotFound, Unprocessable,
 };
 use super::{
-    authorize, blocking, context, parse_code, parse_phone, parse_token_id, parse_usr_name,
+    authorize, blocking, context, operate, parse_code, parse_phone, parse_token_id, parse_usr_name,
 };
 use crate::domain::api_keys::Scope;
-use crate::domain::enroll::EnrollRequest;
+use crate::domain::enroll::{EnrollRequest, Enrolled};
 use crate::domain::{qr, Error, Service};
 use crate::otp::OtpParams;
 use crate::types::{Algorithm, Digits, Period, RsStat, TokenType, UsrTokenStat};
@@ -140,23 +140,25 @@ async fn add(
     rq: JxRequest<TokenAddRq>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<TokenAddRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Manage, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let request = rq.body.and_then(enroll_request).map_err(fault)?;
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let enrolled = blocking(service, move |s| {
-        s.enroll(&ctx, request, chrono::Utc::now())
-    })
+    operate(
+        (rq.hdr, caller, Scope::Manage),
+        service,
+        rq.body.and_then(enroll_request),
+        |s, ctx, request| s.enroll(ctx, request, chrono::Utc::now()),
+        token_add_rs,
+    )
     .await
-    .map_err(fault)?;
+}
+
+/// The enrollment answer: the secret and the QR links only for a software token.
+fn token_add_rs(enrolled: Enrolled) -> TokenAddRs {
     let base = format!("/api/v1/tokens/{}", enrolled.token_id);
     let software = enrolled.provisioning.is_some();
     let (secret, otpauth_uri) = match enrolled.provisioning {
         Some(p) => (Some(p.secret), Some(p.otpauth_uri)),
         None => (None, None),
     };
-    let body = TokenAddRs {
+    TokenAddRs {
         token_id: enrolled.token_id.to_string(),
         usr_name: enrolled.usr_name.to_string(),
         status: enrolled.status,
@@ -164,8 +166,7 @@ async fn add(
         secret,
         qr_png: software.then(|| format!("{base}/qr.png")),
         qr_svg: software.then(|| format!("{base}/qr.svg")),
-    };
-    Ok(Jx { hdr, body })
+    }
 }
 
 async fn enrollment_uri(
@@ -280,25 +281,18 @@ async fn activate(
     rq: JxRequest<ActivateRq>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<ActivateRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize(caller, Scope::Manage, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let token = parse_token_id("TokenId", token_id).map_err(fault)?;
-    let code = rq
-        .body
-        .and_then(|b| parse_code("Code", &b.code))
-        .map_err(fault)?;
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let id = token.clone();
-    let done = blocking(service, move |s| {
-        s.activate(&ctx, &id, &code, chrono::Utc::now())
-    })
+    let input = parse_token_id("TokenId", token_id)
+        .and_then(|token| Ok((token, parse_code("Code", &rq.body?.code)?)));
+    operate(
+        (rq.hdr, caller, Scope::Manage),
+        service,
+        input,
+        |s, ctx, (token, code)| Ok((s.activate(ctx, &token, &code, chrono::Utc::now())?, token)),
+        |(done, token)| ActivateRs {
+            rs_stat: done.rs_stat,
+            token_id: token.to_string(),
+            status: done.token_status,
+        },
+    )
     .await
-    .map_err(fault)?;
-    let body = ActivateRs {
-        rs_stat: done.rs_stat,
-        token_id: token.to_string(),
-        status: done.token_status,
-    };
-    Ok(Jx { hdr, body })
 }
