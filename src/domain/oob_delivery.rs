@@ -12,6 +12,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::{from_ms, to_ms, Error, Service};
+use crate::sms::http::PostFailure;
 pub use crate::storage::oob::Cursor;
 use crate::storage::oob::{self as store, AttemptOutcome, OobEvent, SmsMessage};
 use crate::types::{PhoneNum, SendStat};
@@ -89,6 +90,10 @@ pub struct FeedbackEvent {
     /// Whether the webhook accepted it (absent without a webhook).
     #[serde(rename = "Delivered", skip_serializing_if = "Option::is_none")]
     pub delivered: Option<bool>,
+    /// Present (true) when the webhook refused it for good (a 4xx): it was set aside and
+    /// is not pushed again; read it here.
+    #[serde(rename = "Refused", skip_serializing_if = "Option::is_none")]
+    pub refused: Option<bool>,
 }
 
 /// An SMS as the outbox lists it. The phone is masked; the body is the message the
@@ -234,32 +239,46 @@ impl Service {
     }
 
     /// POSTs one event to the webhook.
-    pub fn push_event(&self, e: &OobEvent) -> Result<String, String> {
-        let target = self.oob.webhook.as_ref().ok_or("no event webhook")?;
+    pub fn push_event(&self, e: &OobEvent) -> Result<String, PostFailure> {
+        let target = self
+            .oob
+            .webhook
+            .as_ref()
+            .ok_or_else(|| PostFailure::Transport("no event webhook".into()))?;
         target.post_json(&feedback(e, None))
     }
 
-    /// Records a webhook attempt; a failure is retried after a growing pause, forever.
+    /// Records a webhook attempt. A failure is retried after a growing pause, forever,
+    /// and holds back the later events (they are delivered in order) — except a refusal
+    /// (a 4xx that retrying cannot change): that event is set aside, logged, counted, and
+    /// stays readable at `GET /events`, so one bad event never blocks the feed.
     pub fn record_event_attempt(
         &self,
         e: &OobEvent,
-        result: &Result<String, String>,
+        result: &Result<String, PostFailure>,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         let shift = u32::try_from(e.attempts).unwrap_or(0).min(16);
         let backoff = EVENT_BACKOFF_MS
             .saturating_mul(1 << shift)
             .min(MAX_EVENT_BACKOFF_MS);
-        let (delivered, error) = match result {
-            Ok(_) => (Some(to_ms(now)), None),
-            Err(why) => {
+        let error = result.as_ref().err().map(ToString::to_string);
+        let refused = result.as_ref().is_err_and(PostFailure::is_refusal);
+        if let Some(why) = &error {
+            if refused {
+                tracing::warn!("event {} refused by the webhook ({why}): set aside", e.id);
+            } else {
                 tracing::warn!("event {} webhook attempt failed: {why}", e.id);
-                (None, Some(why.as_str()))
             }
+        }
+        let attempt = store::EventAttempt {
+            delivered_at: result.is_ok().then(|| to_ms(now)),
+            refused_at: refused.then(|| to_ms(now)),
+            next_attempt_at: to_ms(now) + backoff,
+            error: error.as_deref(),
         };
-        self.storage.write(|c| {
-            store::update_event_attempt(c, e.id, delivered, to_ms(now) + backoff, error)
-        })?;
+        self.storage
+            .write(|c| store::update_event_attempt(c, e.id, &attempt))?;
         Ok(())
     }
 
@@ -318,6 +337,7 @@ fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
         at: iso(e.at),
         usr_name: e.usr_name.clone(),
         delivered,
+        refused: e.refused_at.is_some().then_some(true),
     }
 }
 

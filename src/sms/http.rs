@@ -43,16 +43,46 @@ impl HttpTarget {
 
     /// POSTs `body` as JSON; a 2xx answer is success, anything else a failure saying why
     /// (never echoing the body or the token).
-    pub fn post_json<T: Serialize>(&self, body: &T) -> Result<String, String> {
+    pub fn post_json<T: Serialize>(&self, body: &T) -> Result<String, PostFailure> {
         let mut rq = self.agent.post(&self.url);
         if let Some(token) = &self.token {
             rq = rq.set("Authorization", &format!("Bearer {}", token.as_str()));
         }
-        let json = serde_json::to_value(body).map_err(|e| format!("cannot encode: {e}"))?;
+        let json = serde_json::to_value(body).map_err(|e| PostFailure::Encode(e.to_string()))?;
         match rq.send_json(json) {
             Ok(rs) => Ok(format!("HTTP {}", rs.status())),
-            Err(ureq::Error::Status(code, _)) => Err(format!("HTTP {code}")),
-            Err(ureq::Error::Transport(t)) => Err(format!("transport: {}", t.kind())),
+            Err(ureq::Error::Status(code, _)) => Err(PostFailure::Status(code)),
+            Err(ureq::Error::Transport(t)) => Err(PostFailure::Transport(t.kind().to_string())),
+        }
+    }
+}
+
+/// Why a POST failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostFailure {
+    /// The receiver answered this status (not 2xx).
+    Status(u16),
+    /// No answer: connection refused, TLS, timeout.
+    Transport(String),
+    /// The body could not be encoded.
+    Encode(String),
+}
+
+impl PostFailure {
+    /// Whether the receiver refused this very message, so sending it again cannot help:
+    /// a 4xx other than 408 (timeout), 425 (too early) and 429 (too many requests).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, PostFailure::Status(code)
+            if (400..500).contains(code) && !matches!(code, 408 | 425 | 429))
+    }
+}
+
+impl fmt::Display for PostFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PostFailure::Status(code) => write!(f, "HTTP {code}"),
+            PostFailure::Transport(kind) => write!(f, "transport: {kind}"),
+            PostFailure::Encode(why) => write!(f, "cannot encode: {why}"),
         }
     }
 }
@@ -78,9 +108,28 @@ impl HttpSms {
 
 impl SmsProvider for HttpSms {
     fn deliver(&self, to: &PhoneNum, body: &str) -> Result<String, String> {
-        self.target.post_json(&SmsBody {
-            to: to.as_str(),
-            body,
-        })
+        self.target
+            .post_json(&SmsBody {
+                to: to.as_str(),
+                body,
+            })
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PostFailure;
+
+    #[test]
+    fn only_a_4xx_that_retrying_cannot_change_is_a_refusal() {
+        for code in [400, 401, 403, 404, 410, 422] {
+            assert!(PostFailure::Status(code).is_refusal(), "{code}");
+        }
+        for code in [408, 425, 429, 500, 502, 503, 301] {
+            assert!(!PostFailure::Status(code).is_refusal(), "{code}");
+        }
+        assert!(!PostFailure::Transport("timed out".into()).is_refusal());
+        assert_eq!(PostFailure::Status(422).to_string(), "HTTP 422");
     }
 }

@@ -538,6 +538,8 @@ pub struct OobEvent {
     pub next_attempt_at: i64,
     /// The last webhook failure.
     pub last_error: Option<String>,
+    /// When the webhook refused it for good (a 4xx): set aside, never tried again.
+    pub refused_at: Option<i64>,
 }
 
 /// Stores the event of an ended session.
@@ -580,6 +582,7 @@ pub fn find_events(
 pub fn find_due_event(conn: &mut Conn, now_ms: i64) -> Result<Option<OobEvent>, Error> {
     let oldest = oob_events::table
         .filter(oob_events::delivered_at.is_null())
+        .filter(oob_events::refused_at.is_null())
         .order(oob_events::id.asc())
         .select(OobEvent::as_select())
         .first(conn)
@@ -598,6 +601,7 @@ pub fn update_event_claim(
         oob_events::table
             .find(id)
             .filter(oob_events::delivered_at.is_null())
+            .filter(oob_events::refused_at.is_null())
             .filter(oob_events::next_attempt_at.le(now_ms)),
     )
     .set(oob_events::next_attempt_at.eq(lease_until_ms))
@@ -605,20 +609,28 @@ pub fn update_event_claim(
     Ok(rows == 1)
 }
 
-/// Records a webhook attempt: delivered, or failed with the time of the next try.
-pub fn update_event_attempt(
-    conn: &mut Conn,
-    id: i32,
-    delivered_at: Option<i64>,
-    next_attempt_at: i64,
-    error: Option<&str>,
-) -> Result<(), Error> {
+/// What one webhook attempt came to.
+#[derive(Debug, Clone, Copy)]
+pub struct EventAttempt<'a> {
+    /// When the webhook accepted it, ms.
+    pub delivered_at: Option<i64>,
+    /// When the webhook refused it for good, ms.
+    pub refused_at: Option<i64>,
+    /// When to try again (unless delivered or refused), ms.
+    pub next_attempt_at: i64,
+    /// Why it failed.
+    pub error: Option<&'a str>,
+}
+
+/// Records a webhook attempt: delivered, refused, or failed with the time of the next try.
+pub fn update_event_attempt(conn: &mut Conn, id: i32, a: &EventAttempt<'_>) -> Result<(), Error> {
     diesel::update(oob_events::table.find(id))
         .set((
-            oob_events::delivered_at.eq(delivered_at),
+            oob_events::delivered_at.eq(a.delivered_at),
+            oob_events::refused_at.eq(a.refused_at),
             oob_events::attempts.eq(oob_events::attempts + 1),
-            oob_events::next_attempt_at.eq(next_attempt_at),
-            oob_events::last_error.eq(error),
+            oob_events::next_attempt_at.eq(a.next_attempt_at),
+            oob_events::last_error.eq(a.error),
         ))
         .execute(conn)?;
     Ok(())

@@ -78,6 +78,7 @@ diesel::table! {
         attempts -> Integer,
         next_attempt_at -> BigInt,
         last_error -> Nullable<Text>,
+        refused_at -> Nullable<BigInt>,
     }
 }
 

@@ -35,6 +35,7 @@ pub fn snapshot(conn: &mut Conn) -> Result<Snapshot, Error> {
                 .load(c)?,
             undelivered_events: oob_events::table
                 .filter(oob_events::delivered_at.is_null())
+                .filter(oob_events::refused_at.is_null())
                 .select(count_star())
                 .first(c)?,
             unlinked_audit_rows: audit_events::table

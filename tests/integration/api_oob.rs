@@ -765,3 +765,46 @@ fn sigterm_stops_the_server_and_its_background_threads_cleanly() {
     };
     assert!(status.success(), "clean exit: {status}");
 }
+
+/// A webhook that refuses one event for good (a 4xx) does not hold back the later ones:
+/// the refused event is set aside, marked in the log, and never pushed again.
+#[test]
+fn an_event_the_webhook_refuses_is_set_aside_and_the_next_ones_flow() {
+    let hook = Sink::start(Mode::Status(422));
+    let url = format!("{}/events", hook.url);
+    let env = [("ROCKET_EVENT_WEBHOOK_URL", url.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(dir.path(), &env).unwrap();
+    let (a, a_otp) = two_way(&server, PHONE);
+    assert_eq!(verify(&server, &a, &a_otp)["RsStat"], "Success");
+    hook.wait_until(10, |got| {
+        got.iter().any(|r| r.body["AlrtPkgId"] == a.as_str())
+    });
+    hook.set_mode(Mode::Ok);
+    let (b, b_otp) = two_way(&server, "5551112222");
+    assert_eq!(verify(&server, &b, &b_otp)["RsStat"], "Success");
+    let got = hook.wait_until(10, |got| {
+        got.iter().any(|r| r.body["AlrtPkgId"] == b.as_str())
+    });
+    let tries_of_a = got
+        .iter()
+        .filter(|r| r.body["AlrtPkgId"] == a.as_str())
+        .count();
+    assert_eq!(tries_of_a, 1, "a refused event is not pushed again");
+    let evs = events(&server);
+    let of = |id: &str| evs.iter().find(|e| e["AlrtPkgId"] == id).unwrap().clone();
+    assert_eq!(of(&a)["Refused"], true, "{evs:?}");
+    assert_eq!(of(&a)["Delivered"], false);
+    let end = Instant::now() + Duration::from_secs(5);
+    while events(&server)
+        .iter()
+        .any(|e| e["AlrtPkgId"] == b.as_str() && e["Delivered"] != true)
+        && Instant::now() < end
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let evs = events(&server);
+    let b_event = evs.iter().find(|e| e["AlrtPkgId"] == b.as_str()).unwrap();
+    assert_eq!(b_event["Delivered"], true);
+    assert!(b_event.get("Refused").is_none());
+}

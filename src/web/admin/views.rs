@@ -299,10 +299,11 @@ async fn events(
                     rs_stat: e.rs_stat,
                     at: e.at,
                     usr_name: e.usr_name.unwrap_or_default(),
-                    delivered: match e.delivered {
-                        Some(true) => "yes".into(),
-                        Some(false) => "not yet".into(),
-                        None => String::new(),
+                    delivered: match (e.delivered, e.refused) {
+                        (_, Some(true)) => "refused (set aside)".into(),
+                        (Some(true), _) => "yes".into(),
+                        (Some(false), _) => "not yet".into(),
+                        (None, _) => String::new(),
                     },
                 })
                 .collect(),

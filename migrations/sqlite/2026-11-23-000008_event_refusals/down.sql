@@ -1,0 +1,1 @@
+ALTER TABLE oob_events DROP COLUMN refused_at;
