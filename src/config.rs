@@ -85,6 +85,10 @@ pub struct Settings {
     /// How often expired OOB sessions are swept (and their Expired events emitted), ms.
     #[serde(default = "default_oob_sweep_interval_ms")]
     pub oob_sweep_interval_ms: u64,
+    /// How long OOB sessions, their SMS and events are kept after they expire, seconds
+    /// (default 90 days; 0 keeps them forever).
+    #[serde(default = "default_oob_retention_secs")]
+    pub oob_retention_secs: u64,
     /// Where "90040" OOB result events are POSTed (none by default).
     #[serde(default)]
     pub event_webhook_url: Option<String>,
@@ -177,6 +181,9 @@ fn default_oob_max_resends() -> u32 {
 fn default_oob_sweep_interval_ms() -> u64 {
     1000
 }
+fn default_oob_retention_secs() -> u64 {
+    90 * 24 * 3600
+}
 
 /// The app's own keys, so unknown ones can be reported (a typo would otherwise be ignored).
 const APP_KEYS: &[&str] = &[
@@ -201,6 +208,7 @@ const APP_KEYS: &[&str] = &[
     "sms_send_window_secs",
     "oob_max_resends",
     "oob_sweep_interval_ms",
+    "oob_retention_secs",
     "event_webhook_url",
     "event_webhook_token",
     "rate_key_per_sec",
@@ -332,6 +340,7 @@ impl Settings {
                 http_backoff_ms: self.sms_http_backoff_ms,
                 http_timeout_ms: self.sms_http_timeout_ms,
                 answer_wait_ms: self.sms_answer_wait_ms,
+                retention_secs: self.oob_retention_secs,
             },
             http,
             webhook,

@@ -1,5 +1,5 @@
 //! Background threads started by `serve`: the OOB expiry sweeper (so Expired events are
-//! emitted even when nobody calls), the http SMS senders, and the event webhook deliverer.
+//! emitted even when nobody calls; it also purges OOB rows past their retention), the http SMS senders, and the event webhook deliverer.
 //!
 //! This is an edge, like `web` and `cli`: it reads the clock and hands `now` to the domain.
 //! Every queue is in the database, so a thread that stops (or a process that is killed)
@@ -64,6 +64,11 @@ fn sweep(service: &Service, every: Duration) {
     loop {
         if let Err(e) = service.expire_due(Utc::now()) {
             tracing::error!("OOB sweeper: {e}");
+        }
+        match service.purge_oob(Utc::now()) {
+            Ok((0, 0)) => {}
+            Ok((s, m)) => tracing::info!("OOB retention: purged {s} session(s) and {m} SMS"),
+            Err(e) => tracing::error!("OOB retention purge: {e}"),
         }
         // Wake-ups for new work are for the senders; the sweeper keeps its own pace.
         let next = Instant::now() + every;

@@ -53,6 +53,8 @@ pub struct OobPolicy {
     /// How long a request waits for the http provider's first answer before it answers
     /// `SendStat: Pending` (the web edge waits, never the domain).
     pub answer_wait_ms: u64,
+    /// How long sessions, SMS and events are kept after expiry, seconds (0: forever).
+    pub retention_secs: u64,
 }
 
 impl Default for OobPolicy {
@@ -66,6 +68,7 @@ impl Default for OobPolicy {
             http_backoff_ms: 500,
             http_timeout_ms: 5000,
             answer_wait_ms: 2000,
+            retention_secs: 90 * 24 * 3600,
         }
     }
 }

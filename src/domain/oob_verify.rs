@@ -75,6 +75,49 @@ impl Service {
         Ok(due.len())
     }
 
+    /// Deletes the OOB sessions that expired more than `retention_secs` ago, with their SMS
+    /// (phone numbers) and events, and old session-less SMS: a phone number is personal
+    /// data, kept no longer than the bank's retention. An event the webhook still owes is
+    /// kept until it is delivered or refused. Audited with the counts (the audit trail
+    /// itself is not purged). Looked for on a reading connection first, so an idle
+    /// sweep writes nothing; at most `PURGE_BATCH` sessions per transaction.
+    pub fn purge_oob(&self, now: DateTime<Utc>) -> Result<(usize, usize), Error> {
+        const PURGE_BATCH: i64 = 500;
+        let secs = self.oob.policy.retention_secs;
+        if secs == 0 {
+            return Ok((0, 0));
+        }
+        let retention_ms = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let cutoff = to_ms(now).saturating_sub(retention_ms);
+        let keep_undelivered = self.oob.webhook.is_some();
+        let (sessions, messages) = self.storage.read(|c| {
+            Ok((
+                store::find_purgeable_sessions(c, cutoff, keep_undelivered, PURGE_BATCH)?,
+                store::find_purgeable_messages(c, cutoff, PURGE_BATCH)?,
+            ))
+        })?;
+        if sessions.is_empty() && messages.is_empty() {
+            return Ok((0, 0));
+        }
+        let ctx = Context {
+            actor: "sweeper".into(),
+            ..Context::default()
+        };
+        self.storage.write(|c| {
+            let (s, m) = store::delete_oob(c, &sessions, &messages)?;
+            let detail = format!("{s} session(s), {m} SMS, expired over {secs} s ago");
+            let entry = audit::Entry {
+                action: "oob.purge",
+                token_id: None,
+                usr_name: None,
+                result: "Success",
+                detail: Some(&detail),
+            };
+            audit::record(c, &ctx, now, entry)?;
+            Ok::<_, Error>((s, m))
+        })
+    }
+
     /// Ends a session: Expired past its expiry, else Success or Failed by the code — only
     /// if it is still Pending (else the answer is Failed, or Expired if it expired). The
     /// end, its event and its audit row commit together.
@@ -391,5 +434,92 @@ mod tests {
         assert_ne!(stored.otp_hash, started.otp.0.as_str());
         assert!(!stored.otp_hash.contains(started.otp.0.as_str()));
         assert!(!stored.sms_template.contains(started.otp.0.as_str()));
+    }
+
+    fn rows(s: &Service) -> (i64, i64, i64) {
+        use crate::storage::schema::{oob_events, oob_sessions, sms_messages};
+        use diesel::prelude::*;
+        s.storage
+            .read(|c| {
+                Ok((
+                    oob_sessions::table.count().get_result(c)?,
+                    sms_messages::table.count().get_result(c)?,
+                    oob_events::table.count().get_result(c)?,
+                ))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn sessions_past_the_retention_are_purged_with_their_sms_and_events() {
+        let (_dir, s) = service();
+        let started = s
+            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        let otp = started.otp.0.clone();
+        s.verify_oob(&ctx(), &started.alrt_pkg_id, &otp, at(1000))
+            .unwrap();
+        assert_eq!(rows(&s), (1, 1, 1));
+        let day = Duration::days(1);
+        assert_eq!(
+            s.purge_oob(t0() + day * 89).unwrap(),
+            (0, 0),
+            "kept 90 days"
+        );
+        assert_eq!(rows(&s), (1, 1, 1));
+        assert_eq!(s.purge_oob(t0() + day * 91).unwrap(), (1, 1));
+        assert_eq!(rows(&s), (0, 0, 0));
+        assert_eq!(s.purge_oob(t0() + day * 92).unwrap(), (0, 0), "idempotent");
+        let purges = s
+            .audit_log(
+                &crate::domain::audit::AuditFilter {
+                    action: Some("oob.purge".into()),
+                    ..Default::default()
+                },
+                10,
+            )
+            .unwrap();
+        assert_eq!(purges.len(), 1);
+        assert!(purges[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("1 session(s), 1 SMS"));
+    }
+
+    #[test]
+    fn an_event_the_webhook_still_owes_keeps_its_session() {
+        let (_dir, mut s) = service();
+        s.oob.webhook = Some(crate::sms::http::HttpTarget::new(
+            "http://127.0.0.1:9/",
+            None,
+            std::time::Duration::from_secs(1),
+        ));
+        let started = s
+            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        let otp = started.otp.0.clone();
+        s.verify_oob(&ctx(), &started.alrt_pkg_id, &otp, at(1000))
+            .unwrap();
+        let later = t0() + Duration::days(365);
+        assert_eq!(s.purge_oob(later).unwrap(), (0, 0));
+        let event = s.claim_event(later).unwrap().unwrap();
+        let refused = Err(crate::sms::http::PostFailure::Status(400));
+        s.record_event_attempt(&event, &refused, later).unwrap();
+        assert_eq!(
+            s.purge_oob(later).unwrap(),
+            (1, 1),
+            "a refused event is not owed"
+        );
+    }
+
+    #[test]
+    fn retention_zero_keeps_everything() {
+        let (_dir, mut s) = service();
+        s.oob.policy.retention_secs = 0;
+        s.start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        assert_eq!(s.purge_oob(t0() + Duration::days(3650)).unwrap(), (0, 0));
+        assert_eq!(rows(&s).0, 1);
     }
 }

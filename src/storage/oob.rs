@@ -655,3 +655,73 @@ pub fn find_sessions_page(
     }
     Ok(q.load(conn)?)
 }
+
+/// Sessions that expired before `cutoff_ms` (so ended long ago), oldest first, `limit` at
+/// most; with `keep_undelivered`, not those with an event the webhook has neither taken
+/// nor refused yet (the event log is their only copy).
+pub fn find_purgeable_sessions(
+    conn: &mut Conn,
+    cutoff_ms: i64,
+    keep_undelivered: bool,
+    limit: i64,
+) -> Result<Vec<i32>, Error> {
+    use diesel::dsl::{exists, not};
+    let mut query = oob_sessions::table
+        .filter(oob_sessions::expires_at.lt(cutoff_ms))
+        .order(oob_sessions::expires_at)
+        .limit(limit)
+        .select(oob_sessions::id)
+        .into_boxed();
+    if keep_undelivered {
+        query = query.filter(not(exists(
+            oob_events::table
+                .filter(oob_events::session_pk.eq(oob_sessions::id))
+                .filter(oob_events::delivered_at.is_null())
+                .filter(oob_events::refused_at.is_null()),
+        )));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// SMS sent without a session (console test SMS) before `cutoff_ms`, `limit` at most.
+pub fn find_purgeable_messages(
+    conn: &mut Conn,
+    cutoff_ms: i64,
+    limit: i64,
+) -> Result<Vec<i32>, Error> {
+    Ok(sms_messages::table
+        .filter(sms_messages::created_at.lt(cutoff_ms))
+        .filter(sms_messages::session_pk.is_null())
+        .order(sms_messages::created_at)
+        .limit(limit)
+        .select(sms_messages::id)
+        .load(conn)?)
+}
+
+/// Deletes sessions with their SMS, SMS attempts and events, and session-less SMS with
+/// their attempts, children first. Answers (sessions, messages) deleted.
+pub fn delete_oob(
+    conn: &mut Conn,
+    sessions: &[i32],
+    loose_messages: &[i32],
+) -> Result<(usize, usize), Error> {
+    let of_sessions: Vec<i32> = sms_messages::table
+        .filter(sms_messages::session_pk.eq_any(sessions))
+        .select(sms_messages::id)
+        .load(conn)?;
+    let messages: Vec<i32> = of_sessions
+        .into_iter()
+        .chain(loose_messages.iter().copied())
+        .collect();
+    diesel::delete(sms_attempts::table.filter(sms_attempts::message_pk.eq_any(&messages)))
+        .execute(conn)?;
+    let deleted_messages =
+        diesel::delete(sms_messages::table.filter(sms_messages::id.eq_any(&messages)))
+            .execute(conn)?;
+    diesel::delete(oob_events::table.filter(oob_events::session_pk.eq_any(sessions)))
+        .execute(conn)?;
+    let deleted_sessions =
+        diesel::delete(oob_sessions::table.filter(oob_sessions::id.eq_any(sessions)))
+            .execute(conn)?;
+    Ok((deleted_sessions, deleted_messages))
+}

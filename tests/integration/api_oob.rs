@@ -808,3 +808,35 @@ fn an_event_the_webhook_refuses_is_set_aside_and_the_next_ones_flow() {
     assert_eq!(b_event["Delivered"], true);
     assert!(b_event.get("Refused").is_none());
 }
+
+/// The sweeper purges OOB sessions (phone numbers), their SMS and events once past
+/// `oob_retention_secs`, and audits it.
+#[test]
+fn the_sweeper_purges_sessions_past_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("ROCKET_OOB_RETENTION_SECS", "1"),
+        ("ROCKET_OOB_SWEEP_INTERVAL_MS", "100"),
+    ];
+    let server = TestServer::start_in(dir.path(), &env).unwrap();
+    let rs = start_oob(
+        &server,
+        &json!({"PhoneNum": PHONE, "OOBModeType": "TwoWay", "ExpSec": 15}),
+    );
+    let alrt = rs["AlrtPkgId"].as_str().unwrap().to_owned();
+    let otp = rs["OTP"].as_str().unwrap().to_owned();
+    assert_eq!(verify(&server, &alrt, &otp)["RsStat"], "Success");
+    assert_eq!(events_of(&server, &alrt).len(), 1);
+    // Kept while it could still be asked about: expiry (15 s) + retention (1 s).
+    let (status, _) = get_json(&server, &format!("/api/v1/oob/{alrt}"));
+    assert_eq!(status, 200);
+    let end = Instant::now() + Duration::from_secs(30);
+    while get_json(&server, &format!("/api/v1/oob/{alrt}")).0 == 200 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(get_json(&server, &format!("/api/v1/oob/{alrt}")).0, 404);
+    assert!(events_of(&server, &alrt).is_empty());
+    let (_, outbox) = get_json(&server, "/api/v1/sms/outbox");
+    assert_eq!(outbox["Messages"].as_array().unwrap().len(), 0);
+    assert!(audit_text(&server).contains("oob.purge Success"));
+}

@@ -1,0 +1,2 @@
+DROP INDEX sms_messages_by_created;
+DROP INDEX oob_sessions_by_expiry;
