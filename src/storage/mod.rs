@@ -100,9 +100,16 @@ impl SqlitePragmas {
     }
 }
 
+/// Page cache of each reading connection, KiB. SQLite's default (2,000 KiB) is per
+/// connection: sixteen readers would hold 32 MiB of mostly duplicate pages. A reader
+/// needs the upper levels of a few B-trees; the rest comes from the OS page cache.
+const READER_CACHE_KIB: u32 = 512;
+
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        self.apply(conn).map_err(diesel::r2d2::Error::QueryError)
+        self.apply(conn)
+            .and_then(|()| conn.batch_execute(&format!("PRAGMA cache_size = -{READER_CACHE_KIB};")))
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
