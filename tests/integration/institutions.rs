@@ -362,3 +362,61 @@ fn tokend_import_places_a_batch_in_the_institution_it_is_told() {
         404
     );
 }
+
+/// The console acts within one institution at a time: the default, until an admin
+/// switches (CSRF-checked); what it enrolls then belongs to that institution.
+#[test]
+fn the_console_switches_institution_and_enrolls_there() {
+    let (server, c) = crate::support::admin::server_with_admin();
+    let k = keys(&server);
+    let users = c.get("/admin/users");
+    assert!(
+        users.body.contains("value=\"tokend\""),
+        "the default is shown"
+    );
+    let no_csrf = c.post("/admin/institution", &[("inst_rt_id", BANK_A)]);
+    assert_eq!(no_csrf.status, 403);
+    let bad = c.submit(
+        "/admin/users",
+        "/admin/institution",
+        &[("inst_rt_id", "a b")],
+    );
+    assert!(c.follow(&bad).body.contains("InstRtId"));
+    let switched = c.submit(
+        "/admin/users",
+        "/admin/institution",
+        &[("inst_rt_id", BANK_A)],
+    );
+    let page = c.follow(&switched);
+    assert!(
+        page.body.contains(&format!("now acts within {BANK_A}")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!("value=\"{BANK_A}\"")));
+    let created = c.submit(
+        "/admin/users/new",
+        "/admin/users",
+        &[("usr_name", "Kari"), ("phone", "")],
+    );
+    assert!(created.location.is_some(), "{}", created.body);
+    let enrolled = c.submit(
+        "/admin/enroll?name=Kari",
+        "/admin/enroll",
+        &[("usr_name", "Kari"), ("description", "")],
+    );
+    assert_eq!(enrolled.status, 200, "{}", enrolled.body);
+    let token = enrolled.body.split("id=\"token-id\">").nth(1).unwrap();
+    let token = token.split('<').next().unwrap().to_owned();
+    let inquiry = json!({ "TokenId": token });
+    assert_eq!(server.post_as(&k.a, "/api/v1/inquiry", &inquiry).0, 200);
+    assert_eq!(
+        server.post_as(&server.key, "/api/v1/inquiry", &inquiry).0,
+        404
+    );
+    assert!(c.get("/admin/users?q=Kari").body.contains(">Kari</a>"));
+    // Back to the default: Kari is not one of its users.
+    let back = c.submit("/admin/users", "/admin/institution", &[("inst_rt_id", "")]);
+    assert!(c.follow(&back).body.contains("the default institution"));
+    assert!(!c.get("/admin/users?q=Kari").body.contains(">Kari</a>"));
+}

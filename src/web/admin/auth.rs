@@ -14,15 +14,23 @@ use serde::Serialize;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-use super::session::{self, AdminSession, Tls, LOGIN_COOKIE};
+use super::session::{self, Admin, AdminSession, Tls, LOGIN_COOKIE};
 use super::{csrf_refused, describe, error_page, Base, Refusal};
 use crate::domain::admins::SignIn;
+use crate::domain::api_keys::is_inst_rt_id;
 use crate::domain::{Context, Service};
 use crate::web::api::blocking;
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
-    routes![login_page, login, logout, password_page, password]
+    routes![
+        login_page,
+        login,
+        logout,
+        password_page,
+        password,
+        switch_institution
+    ]
 }
 
 #[derive(Serialize)]
@@ -53,6 +61,7 @@ fn login_page(
                 admin: None,
                 csrf,
                 flash: flash.map(|f| (f.kind().to_owned(), f.message().to_owned())),
+                institution: None,
             },
         },
     ))
@@ -129,6 +138,44 @@ fn logout(
     Ok(Flash::success(
         Redirect::to("/admin/login"),
         "You are signed out.",
+    ))
+}
+
+#[derive(FromForm)]
+struct InstitutionForm {
+    #[field(default = String::new())]
+    csrf: String,
+    #[field(default = String::new())]
+    inst_rt_id: String,
+}
+
+/// Makes the console act within another institution (blank: the default one). Users,
+/// enrollment, tokens and the hardware inventory then show and change that institution's.
+#[post("/institution", data = "<form>")]
+fn switch_institution(
+    admin: Admin,
+    form: Form<InstitutionForm>,
+    jar: &CookieJar<'_>,
+    tls: Tls,
+) -> Result<Flash<Redirect>, Refusal> {
+    admin.0.check_csrf(&form.csrf)?;
+    let inst = form.inst_rt_id.trim();
+    if !inst.is_empty() && !is_inst_rt_id(inst) {
+        return Ok(Flash::error(
+            Redirect::to("/admin/users"),
+            "InstRtId: 1-64 characters of A-Z a-z 0-9 . _ - expected.",
+        ));
+    }
+    let chosen = (!inst.is_empty()).then(|| inst.to_owned());
+    session::switch_institution(jar, tls.0, chosen);
+    let shown = if inst.is_empty() {
+        "the default institution"
+    } else {
+        inst
+    };
+    Ok(Flash::success(
+        Redirect::to("/admin/users"),
+        format!("The console now acts within {shown}."),
     ))
 }
 

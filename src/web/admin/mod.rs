@@ -50,6 +50,8 @@ pub struct Base {
     pub csrf: String,
     /// A flash message from the previous POST: (kind, text).
     pub flash: Option<(String, String)>,
+    /// The institution the console acts within.
+    pub institution: Option<String>,
 }
 
 impl Base {
@@ -60,6 +62,7 @@ impl Base {
             admin: Some(s.admin.username.clone()),
             csrf: s.csrf.clone(),
             flash: flash.map(|f| (f.kind().to_owned(), f.message().to_owned())),
+            institution: Some(s.institution.clone()),
         }
     }
 }

@@ -2,7 +2,9 @@
 //! carries, and the guards every console page uses.
 //!
 //! The cookie is Rocket's private cookie (AES-256-GCM under the `secret_key`), so its
-//! contents can be neither read nor forged by the browser: `id:csrf:issued_ms:last_ms`.
+//! contents can be neither read nor forged by the browser: `id:csrf:issued_ms:last_ms`,
+//! then `:InstRtId` once the admin switched institution (the console acts within one
+//! institution at a time: the configured default until switched).
 //! Every request that passes the guard slides `last_ms`; past `admin_idle_timeout_secs`
 //! of inactivity (or 12 hours after sign-in) the session is over. HttpOnly,
 //! SameSite=Strict, Secure when Rocket serves TLS, and no Expires (gone with the browser).
@@ -13,6 +15,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
 
 use crate::domain::admins::SignedIn;
+use crate::domain::api_keys::is_inst_rt_id;
 use crate::domain::{Context, Service};
 use crate::web::api::blocking;
 
@@ -73,6 +76,8 @@ struct CookieValue {
     csrf: String,
     issued_ms: i64,
     last_ms: i64,
+    /// The institution switched to, if any (its characters exclude `:`).
+    inst_rt_id: Option<String>,
 }
 
 impl CookieValue {
@@ -83,15 +88,20 @@ impl CookieValue {
             csrf: parts.next()?.to_owned(),
             issued_ms: parts.next()?.parse().ok()?,
             last_ms: parts.next()?.parse().ok()?,
+            inst_rt_id: parts.next().filter(|i| is_inst_rt_id(i)).map(str::to_owned),
         };
         parts.next().is_none().then_some(v)
     }
 
     fn render(&self) -> String {
-        format!(
+        let base = format!(
             "{}:{}:{}:{}",
             self.admin_id, self.csrf, self.issued_ms, self.last_ms
-        )
+        );
+        match &self.inst_rt_id {
+            Some(inst) => format!("{base}:{inst}"),
+            None => base,
+        }
     }
 }
 
@@ -102,10 +112,22 @@ pub fn start(jar: &CookieJar<'_>, tls: bool, admin_id: i32, now_ms: i64) -> Opti
         csrf: random_token()?,
         issued_ms: now_ms,
         last_ms: now_ms,
+        inst_rt_id: None,
     };
     jar.remove_private(Cookie::build(LOGIN_COOKIE).path("/admin"));
     jar.add_private(cookie(tls, SESSION_COOKIE, value.render()));
     Some(())
+}
+
+/// Makes the session act within `inst_rt_id` (`None`: the default institution).
+pub fn switch_institution(jar: &CookieJar<'_>, tls: bool, inst_rt_id: Option<String>) {
+    if let Some(mut value) = jar
+        .get_private(SESSION_COOKIE)
+        .and_then(|c| CookieValue::parse(c.value()))
+    {
+        value.inst_rt_id = inst_rt_id;
+        jar.add_private(cookie(tls, SESSION_COOKIE, value.render()));
+    }
 }
 
 /// Ends the session.
@@ -120,6 +142,8 @@ pub struct AdminSession {
     pub admin: SignedIn,
     /// The CSRF token every form of this session carries.
     pub csrf: String,
+    /// The institution the console acts within (switched to, else the default).
+    pub institution: String,
 }
 
 impl AdminSession {
@@ -137,10 +161,11 @@ impl AdminSession {
         }
     }
 
-    /// The audit context: `admin:USERNAME`.
+    /// The audit context: `admin:USERNAME`, acting within the session's institution.
     pub fn context(&self) -> Context {
         Context {
             actor: format!("admin:{}", self.admin.username),
+            inst_rt_id: Some(self.institution.clone()),
             ..Context::default()
         }
     }
@@ -190,9 +215,13 @@ impl<'r> FromRequest<'r> for AdminSession {
         }
         value.last_ms = now_ms;
         jar.add_private(cookie(is_tls(req), SESSION_COOKIE, value.render()));
+        let institution = value
+            .inst_rt_id
+            .unwrap_or_else(|| service.policy().default_inst_rt_id.clone());
         Outcome::Success(AdminSession {
             admin,
             csrf: value.csrf,
+            institution,
         })
     }
 }
