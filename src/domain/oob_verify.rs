@@ -129,6 +129,12 @@ impl Service {
         now: DateTime<Utc>,
         action: &str,
     ) -> Result<Verified, Error> {
+        // The end of a session is its institution's, whoever ends it (the sweeper, the
+        // provider's reply webhook): its audit row says so.
+        let ctx = &Context {
+            inst_rt_id: Some(s.inst_rt_id.clone()),
+            ..ctx.clone()
+        };
         let kind = OtpKind::parse(&s.otp_kind).unwrap_or(OtpKind::Digits);
         let matches = otp.is_some_and(|o| {
             let presented = match kind {

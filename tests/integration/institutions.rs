@@ -420,3 +420,36 @@ fn the_console_switches_institution_and_enrolls_there() {
     assert!(c.follow(&back).body.contains("the default institution"));
     assert!(!c.get("/admin/users?q=Kari").body.contains(">Kari</a>"));
 }
+
+/// A session's end belongs to its institution whoever ends it: here the SMS provider's
+/// reply webhook, whose key is the default institution's.
+#[test]
+fn the_end_of_a_session_is_audited_in_its_institution() {
+    let server = TestServer::start();
+    let k = keys(&server);
+    let sms = create_key(&server.data_dir, "provider", "sms");
+    let (status, rs) = server.post_as(
+        &k.a,
+        "/api/v1/oob",
+        &json!({"PhoneNum": "4175550100", "OOBModeType": "TwoWay"}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    let otp = rs["OTP"].as_str().unwrap();
+    let (status, rs) = server.post_as(
+        &sms,
+        "/api/v1/sms/inbound",
+        &json!({"From": "+14175550100", "Body": otp}),
+    );
+    assert_eq!(
+        (status, rs["RsStat"].as_str()),
+        (200, Some("Success")),
+        "{rs}"
+    );
+    let inbound = |key: &str| {
+        let (status, rs) = get_as(&server, key, "/api/v1/audit?Action=oob.inbound");
+        assert_eq!(status, 200, "{rs}");
+        rs["AuditArray"].as_array().unwrap().len()
+    };
+    assert_eq!(inbound(&k.a), 1);
+    assert_eq!(inbound(&server.key), 0);
+}
