@@ -43,6 +43,9 @@ pub enum Fault {
     UnknownOperation,
     /// 7004 — the body carries an element this operation does not define.
     UnknownElement,
+    /// 7005 — the HTTP request itself is malformed (an unknown method, a bad URI or
+    /// header), refused before any operation could read it.
+    MalformedRequest,
     /// 7010 — no valid API key was presented.
     Unauthenticated,
     /// 7011 — the API key lacks the scope this operation needs.
@@ -107,6 +110,7 @@ impl Fault {
         Fault::BodyTooLarge,
         Fault::UnknownOperation,
         Fault::UnknownElement,
+        Fault::MalformedRequest,
         Fault::Unauthenticated,
         Fault::ScopeDenied,
         Fault::TokenNotFound,
@@ -149,6 +153,7 @@ impl Fault {
             Fault::BodyTooLarge => 7002,
             Fault::UnknownOperation => 7003,
             Fault::UnknownElement => 7004,
+            Fault::MalformedRequest => 7005,
             Fault::Unauthenticated => 7010,
             Fault::ScopeDenied => 7011,
             Fault::TokenNotFound => 7020,
@@ -196,6 +201,9 @@ impl Fault {
             Fault::BodyTooLarge => "The request body is larger than the allowed limit.",
             Fault::UnknownOperation => "No such operation.",
             Fault::UnknownElement => "The element is not defined for this operation.",
+            Fault::MalformedRequest => {
+                "The HTTP request is malformed (unknown method, bad URI or header)."
+            }
             Fault::Unauthenticated => "A valid API key is required (Authorization: Bearer).",
             Fault::ScopeDenied => "The API key is not allowed to call this operation.",
             Fault::TokenNotFound => "No token has this TokenId.",

@@ -114,6 +114,11 @@ fn unknown_operations_and_methods_get_404_json() {
         (400, "7001"),
         "a TokenId with a slash"
     );
+    // A method HTTP knows but Rocket does not is refused before routing: a request fault,
+    // not a body fault.
+    let (status, ct, rs) = raw(&server, "QUERY", "/api/v1/validate", Some(&auth), b"");
+    assert_eq!((status, code_of(&rs)), (400, "7005"), "{rs}");
+    assert!(ct.starts_with("application/json"));
 }
 
 #[test]

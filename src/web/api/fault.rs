@@ -18,6 +18,7 @@ pub fn status_of(fault: Fault) -> Status {
         Fault::MalformedBody
         | Fault::InvalidValue
         | Fault::UnknownElement
+        | Fault::MalformedRequest
         | Fault::EnumValue
         | Fault::IdRequired
         | Fault::FieldRequired
@@ -136,7 +137,10 @@ fn any_status(status: Status, req: &Request<'_>) -> ApiFault {
         403 => Fault::ScopeDenied,
         404 | 405 => Fault::UnknownOperation,
         413 => Fault::BodyTooLarge,
-        400 | 411 | 415 | 422 => Fault::MalformedBody,
+        // Bodies never fail their guard (a body fault is answered by the handler), so a
+        // 400 reaching here is Rocket refusing the request itself.
+        400 => Fault::MalformedRequest,
+        411 | 415 | 422 => Fault::MalformedBody,
         503 => Fault::Busy,
         _ => Fault::Internal,
     };
@@ -183,6 +187,7 @@ mod tests {
                 (7002, 413),
                 (7003, 404),
                 (7004, 400),
+                (7005, 400),
                 (7010, 401),
                 (7011, 403),
                 (7020, 404),
