@@ -58,6 +58,39 @@ fn a_user_past_the_per_user_limit_waits_whatever_the_key() {
         200,
         "another user"
     );
+    // The same UsrName in another institution is another user, with its own budget.
+    let bank = create_key_in(&server, "bank-a", "011000015");
+    let (status, rs) = server.post_as(
+        &bank,
+        "/api/v1/tokens",
+        &json!({"UsrName": "ivy", "TokenType": "Software"}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    assert_eq!(validate_as(&server, &bank, "ivy", &bad).0, 200);
+}
+
+/// A key bound to one institution, with the validate and manage scopes.
+fn create_key_in(server: &TestServer, name: &str, inst: &str) -> String {
+    let out = crate::support::cli(
+        &server.data_dir,
+        &[],
+        &[
+            "apikey",
+            "create",
+            "--name",
+            name,
+            "--scope",
+            "manage,validate",
+            "--inst-rt-id",
+            inst,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 #[test]

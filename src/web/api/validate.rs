@@ -109,14 +109,19 @@ async fn validate(
     let fault = |e| ApiFault::new(&hdr, e);
     let limited = |l| ApiFault::limited(&hdr, l);
     let request = rq.body.and_then(validate_request).map_err(fault)?;
+    let ctx = context(&caller, &hdr).map_err(fault)?;
+    // Per user of one institution: the same UsrName in another is another user.
+    let inst = ctx
+        .inst_rt_id
+        .as_deref()
+        .unwrap_or(&service.policy().default_inst_rt_id);
     let who = match (&request.usr_name, &request.token_id) {
-        (Some(usr), _) => format!("u:{}", usr.as_str()),
+        (Some(usr), _) => format!("u:{inst}:{}", usr.as_str()),
         (None, Some(token)) => format!("t:{}", token.as_str()),
         (None, None) => String::new(),
     };
     limits.validation(&caller.name, &who).map_err(limited)?;
     let key_name = caller.name.clone();
-    let ctx = context(&caller, &hdr).map_err(fault)?;
     let run = ctx.clone();
     let (v, fallback) = blocking(service, move |s| {
         s.validate_with_fallback(&run, &request, chrono::Utc::now())
