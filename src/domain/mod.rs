@@ -164,7 +164,7 @@ impl Service {
 
     /// The institution a request acts within: the one its context names, else the
     /// configured default (the console and the CLI act within the default).
-    fn institution<'a>(&'a self, ctx: &'a Context) -> &'a str {
+    pub fn institution<'a>(&'a self, ctx: &'a Context) -> &'a str {
         ctx.inst_rt_id
             .as_deref()
             .unwrap_or(&self.policy.default_inst_rt_id)

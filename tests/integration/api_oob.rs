@@ -20,15 +20,7 @@ pub fn enroll_with_phone(server: &TestServer, usr: &str, phone: &str) -> (String
     let token = rs["TokenId"].as_str().unwrap().to_owned();
     let seed = crate::support::b32(rs["Secret"].as_str().unwrap());
     let step = now_step(30) - 1;
-    let (status, rs) = server.post(
-        &format!("/api/v1/tokens/{token}/activate"),
-        &json!({"Code": totp(&seed, "SHA1", 6, step)}),
-    );
-    assert_eq!(
-        (status, rs["RsStat"].as_str()),
-        (200, Some("Success")),
-        "{rs}"
-    );
+    server.activate(&token, &seed, step);
     (token, seed, step)
 }
 

@@ -86,15 +86,7 @@ fn tokens(server: &TestServer, prefix: &str, n: usize) -> Vec<Driven> {
         .enumerate()
         .map(|(i, seed)| {
             let token = format!("{prefix}-{i}");
-            let (status, rs) = server.post(
-                &format!("/api/v1/tokens/{token}/activate"),
-                &json!({"Code": totp(&seed, "SHA1", 6, step)}),
-            );
-            assert_eq!(
-                (status, rs["RsStat"].as_str()),
-                (200, Some("Success")),
-                "{rs}"
-            );
+            server.activate(&token, &seed, step);
             let near: Vec<String> = (-3..60).map(|d| totp(&seed, "SHA1", 6, step + d)).collect();
             let wrong = (0..)
                 .map(|k| format!("{:06}", (314_159 + k * 7919) % 1_000_000))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::envelope::{Jx, JxHdr};
 use super::fault::ApiFault;
-use super::openapi::{Answer, BadQuery, Common};
+use super::openapi::{Answer, BadQuery, Common, InstRtIdQuery};
 use super::{authorize, blocking, iso8601, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::audit::{AuditEvent, AuditFilter};
@@ -133,7 +133,7 @@ fn text(value: Option<&str>) -> Option<String> {
         ("ToDt" = Option<String>, Query, format = DateTime, description = "Not after (RFC 3339)"),
         ("Before" = Option<i32>, Query, minimum = 1, description = "Older than this `AuditId` (the previous page's `NextBefore`)"),
         ("Limit" = Option<i32>, Query, minimum = 1, maximum = 500, description = "Page length (default 100)"),
-        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+        InstRtIdQuery,
     ),
     responses(
         (status = 200, description = "A page of the trail, newest first", body = Answer<AuditRs>),

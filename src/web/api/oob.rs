@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::envelope::{HasHeader, Jx, JxHdr, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::openapi::{
-    Answer, BadQuery, BodyFaults, Common, Conflict, NotFound, TooMany, Unprocessable,
+    Answer, BadQuery, BodyFaults, Common, Conflict, InstRtIdQuery, NotFound, TooMany, Unprocessable,
 };
 use super::{
     authorize, authorize_limited, blocking, context, iso8601, parse_phone, parse_usr_name, Caller,
@@ -331,7 +331,7 @@ pub struct OobSessionRs {
     tag = "oob",
     params(
         ("alrt_pkg_id" = String, Path, description = "AlrtPkgId (UUID)"),
-        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+        InstRtIdQuery,
     ),
     responses(
         (status = 200, description = "The state of the session and of its SMS", body = Answer<OobSessionRs>),
@@ -464,7 +464,7 @@ pub struct OutboxRs {
     tag = "oob",
     params(
         ("after" = Option<i64>, Query, minimum = 0, description = "Only messages with a larger `MsgId`"),
-        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+        InstRtIdQuery,
     ),
     responses(
         (status = 200, description = "At most 100 messages, oldest first", body = Answer<OutboxRs>),
@@ -533,7 +533,7 @@ pub struct EventsRs {
     tag = "oob",
     params(
         ("after" = Option<i64>, Query, minimum = 0, description = "Only events with a larger `EvtId`"),
-        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+        InstRtIdQuery,
     ),
     responses(
         (status = 200, description = "At most 100 events, oldest first", body = Answer<EventsRs>),

@@ -214,6 +214,17 @@ fn fault_response(status: u16) -> RefOr<Response> {
     RefOr::T(response.build())
 }
 
+/// The `InstRtId` query parameter every GET reads through its header guard (a GET has no
+/// `MsgRqHdr` to carry it); listed in their `params(...)`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "PascalCase")]
+pub struct InstRtIdQuery {
+    /// The institution to act within (a bound key may name only its own: else 2505)
+    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[allow(dead_code)] // documents the parameter; `JxHdr`'s guard reads it
+    inst_rt_id: Option<String>,
+}
+
 /// Declares a set of fault statuses as an `IntoResponses` type for `#[utoipa::path]`.
 macro_rules! fault_set {
     ($(#[$meta:meta])* $name:ident: $($status:literal),+) => {

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::envelope::{HasHeader, Jx, JxHdr, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::openapi::{
-    Answer, BadQuery, BodyFaults, Common, Conflict, Gone, NotFound, Unprocessable,
+    Answer, BadQuery, BodyFaults, Common, Conflict, Gone, InstRtIdQuery, NotFound, Unprocessable,
 };
 use super::{
     authorize, blocking, context, operate, parse_code, parse_phone, parse_token_id, parse_usr_name,
@@ -190,7 +190,7 @@ async fn enrollment_uri(
     tag = "tokens",
     params(
         ("token_id" = String, Path, description = "TokenId"),
-        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+        InstRtIdQuery,
     ),
     responses(
         (status = 200, description = "The otpauth QR code (binary PNG)", content_type = "image/png", body = String),
@@ -215,7 +215,7 @@ async fn qr_png(
     tag = "tokens",
     params(
         ("token_id" = String, Path, description = "TokenId"),
-        ("InstRtId" = Option<String>, Query, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The institution to act within (a cross-institution key; a bound key may name only its own: else 2505)"),
+        InstRtIdQuery,
     ),
     responses(
         (status = 200, description = "The otpauth QR code (SVG)", content_type = "image/svg+xml", body = String),

@@ -111,10 +111,7 @@ async fn validate(
     let request = rq.body.and_then(validate_request).map_err(fault)?;
     let ctx = context(&caller, &hdr).map_err(fault)?;
     // Per user of one institution: the same UsrName in another is another user.
-    let inst = ctx
-        .inst_rt_id
-        .as_deref()
-        .unwrap_or(&service.policy().default_inst_rt_id);
+    let inst = service.institution(&ctx);
     let who = match (&request.usr_name, &request.token_id) {
         (Some(usr), _) => format!("u:{inst}:{}", usr.as_str()),
         (None, Some(token)) => format!("t:{}", token.as_str()),

@@ -211,17 +211,21 @@ impl TestServer {
     pub fn enroll_active(&self, usr: &str) -> (String, Vec<u8>, i64) {
         let (token, seed) = self.enroll(usr);
         let step = now_step(30) - 1;
-        let code = totp(&seed, "SHA1", 6, step);
+        self.activate(&token, &seed, step);
+        (token, seed, step)
+    }
+
+    /// Activates a SHA1/6/30 token with its code of `step`; the activation must succeed.
+    pub fn activate(&self, token: &str, seed: &[u8], step: i64) {
         let (status, rs) = self.post(
             &format!("/api/v1/tokens/{token}/activate"),
-            &serde_json::json!({"Code": code}),
+            &serde_json::json!({"Code": totp(seed, "SHA1", 6, step)}),
         );
         assert_eq!(
             (status, rs["RsStat"].as_str()),
             (200, Some("Success")),
             "{rs}"
         );
-        (token, seed, step)
     }
 
     /// Validates a code for a user.
