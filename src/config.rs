@@ -82,6 +82,10 @@ pub struct Settings {
     /// Resends allowed per OOB session.
     #[serde(default = "default_oob_max_resends")]
     pub oob_max_resends: u32,
+    /// Lock-fallback OOB sessions of a user that may fail or expire in a row before the
+    /// SMS fallback stops for that user (until a success or an admin's unlock).
+    #[serde(default = "default_oob_max_failed_sessions")]
+    pub oob_max_failed_sessions: u32,
     /// How often expired OOB sessions are swept (and their Expired events emitted), ms.
     #[serde(default = "default_oob_sweep_interval_ms")]
     pub oob_sweep_interval_ms: u64,
@@ -178,6 +182,9 @@ fn default_sms_send_window_secs() -> u64 {
 fn default_oob_max_resends() -> u32 {
     3
 }
+fn default_oob_max_failed_sessions() -> u32 {
+    3
+}
 fn default_oob_sweep_interval_ms() -> u64 {
     1000
 }
@@ -207,6 +214,7 @@ const APP_KEYS: &[&str] = &[
     "sms_send_cap",
     "sms_send_window_secs",
     "oob_max_resends",
+    "oob_max_failed_sessions",
     "oob_sweep_interval_ms",
     "oob_retention_secs",
     "event_webhook_url",
@@ -303,6 +311,9 @@ impl Settings {
         if !(1..=10).contains(&self.sms_http_attempts) {
             bail!("sms_http_attempts must be 1 to 10");
         }
+        if self.oob_max_failed_sessions == 0 {
+            bail!("oob_max_failed_sessions must be at least 1");
+        }
         if self.sms_send_cap == 0 || self.sms_send_window_secs == 0 {
             bail!("sms_send_cap and sms_send_window_secs must be at least 1");
         }
@@ -336,6 +347,7 @@ impl Settings {
                 send_cap: self.sms_send_cap,
                 send_window_secs: self.sms_send_window_secs,
                 max_resends: self.oob_max_resends,
+                max_failed_sessions: self.oob_max_failed_sessions,
                 http_attempts: self.sms_http_attempts,
                 http_backoff_ms: self.sms_http_backoff_ms,
                 http_timeout_ms: self.sms_http_timeout_ms,

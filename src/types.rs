@@ -78,6 +78,14 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// tokend `Custom.RsStatRsn`: why a validation or activation did not succeed, for the
+    /// consumer (a trusted system) to choose what its user is told ("wait for the next
+    /// code" after `Replayed`). A right and a wrong code on a locked binding get the same
+    /// `Locked`, so the reason is no oracle.
+    RsStatRsn { WrongCode, Replayed, TokenNotActive, BindingNotActive, Locked }
+);
+
+wire_enum!(
     /// jXchange `OOBModeType`: OneWay sends a notification only; TwoWay keeps a session that
     /// the recipient's answer verifies.
     OobModeType { OneWay, TwoWay }

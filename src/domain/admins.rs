@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use super::audit::{self, Entry};
 use super::{to_ms, Context, Error, Fault, Service};
 use crate::crypto::{digest, password};
-use crate::storage::{self, admins};
+use crate::storage::{self, admin_sessions, admins};
 
 /// The username of the account created on first start.
 pub const BOOTSTRAP_ADMIN: &str = "admin";
@@ -77,18 +77,34 @@ fn check_username(username: &str) -> Result<(), Error> {
     }
 }
 
-/// Refuses passwords too short or too long to be a reasonable secret.
-pub fn check_password(password: &str) -> Result<(), Error> {
+/// The zxcvbn score (0–4) a password must reach: 3 is "safely unguessable" (about 10^10
+/// guesses), the level zxcvbn's authors recommend for an account of value.
+const MIN_STRENGTH: zxcvbn::Score = zxcvbn::Score::Three;
+
+/// Refuses passwords too short or too long to be a reasonable secret, and (NIST SP
+/// 800-63B §5.1.1.2) those that are commonly used, guessable or built from the account's
+/// own name: zxcvbn checks them against its lists of common passwords, names and words,
+/// keyboard patterns, repeats and sequences, and says why.
+pub fn check_password(password: &str, username: &str) -> Result<(), Error> {
     let n = password.chars().count();
-    if (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
-        Ok(())
-    } else {
-        Err(
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
+        return Err(
             Error::at(Fault::InvalidValue, "password").with_detail(format!(
                 "(a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters)"
             )),
-        )
+        );
     }
+    let estimate = zxcvbn::zxcvbn(password, &[username, "tokend", "admin"]);
+    if estimate.score() >= MIN_STRENGTH {
+        return Ok(());
+    }
+    let why = estimate
+        .feedback()
+        .and_then(|f| f.warning())
+        .map_or_else(|| "it is too easy to guess".to_owned(), |w| w.to_string());
+    Err(Error::at(Fault::InvalidValue, "password").with_detail(format!(
+        "(this password is too common or too easy to guess: {why}. A few unrelated words make a strong one)"
+    )))
 }
 
 /// A random one-time password: 120 bits, URL-safe characters.
@@ -123,7 +139,7 @@ impl Service {
         check_username(username)?;
         let generated = match password {
             Some(p) => {
-                check_password(p)?;
+                check_password(p, username)?;
                 None
             }
             None => Some(generate_password()?),
@@ -184,6 +200,11 @@ impl Service {
     /// Checks a sign-in. Failures count per account; from the [`FREE_FAILURES`]th on, the
     /// account refuses every attempt (right or wrong) for a doubling back-off. An unknown
     /// username costs a hash too, so timing does not tell which names exist.
+    ///
+    /// Check and count are one decision: each attempt claims its place in the count
+    /// BEFORE its password is hashed (one conditional UPDATE), so a burst of parallel
+    /// guesses gets no more checks than the free failures; a right password whose account
+    /// was locked by later claims meanwhile is refused like a wrong one.
     pub fn sign_in(
         &self,
         ctx: &Context,
@@ -200,20 +221,18 @@ impl Service {
             let _ = password::verify_password(password, password::DUMMY_HASH);
             return Ok(SignIn::Refused);
         };
-        if let Some(until) = admin.locked_until.and_then(super::from_ms) {
-            if now < until {
-                return Ok(SignIn::Throttled(until));
-            }
-        }
-        let ok = password.chars().count() <= MAX_PASSWORD_CHARS
-            && password::verify_password(password, &admin.password_hash);
         let ctx = Context {
             actor: format!("admin:{}", admin.username),
             ..ctx.clone()
         };
+        let claimed = match self.claim_attempt(&admin, now)? {
+            Ok(claimed) => claimed,
+            Err(throttled) => return Ok(throttled),
+        };
+        let ok = password.chars().count() <= MAX_PASSWORD_CHARS
+            && password::verify_password(password, &admin.password_hash);
         self.storage.write(|c| {
-            if ok {
-                admins::update_admin_signed_in(c, admin.id, to_ms(now))?;
+            if ok && admins::update_admin_signed_in(c, admin.id, claimed, to_ms(now))? {
                 audit::record(c, &ctx, now, entry("admin.signin", "Success", None))?;
                 return Ok::<_, Error>(SignIn::Success(SignedIn {
                     admin_id: admin.id,
@@ -222,17 +241,40 @@ impl Service {
                     password_set_ms: admin.updated_at,
                 }));
             }
-            // Re-read inside the transaction: concurrent failures all count.
-            let current = admins::find_admin_by_pk(c, admin.id)?.ok_or(storage::Error::NotFound)?;
-            let failures = current.failure_count.saturating_add(1);
-            let until = backoff_after(failures).map(|d| now + d);
-            admins::update_admin_failure(c, admin.id, failures, until.map(to_ms))?;
-            let detail = format!("failure {failures}");
+            let detail = if ok {
+                format!("failure {claimed}; right password refused: locked meanwhile")
+            } else {
+                format!("failure {claimed}")
+            };
             audit::record(c, &ctx, now, entry("admin.signin", "Failed", Some(&detail)))?;
-            Ok(match until {
-                Some(t) => SignIn::Throttled(t),
-                None => SignIn::Refused,
-            })
+            let locked = admins::find_admin_by_pk(c, admin.id)?
+                .and_then(|a| a.locked_until)
+                .and_then(super::from_ms)
+                .filter(|until| now < *until);
+            Ok(locked.map_or(SignIn::Refused, SignIn::Throttled))
+        })
+    }
+
+    /// Claims one attempt (counted as a failure until it succeeds) and starts the back-off
+    /// when this claim reaches it. `Err(Throttled)` while a back-off runs: nothing is
+    /// checked then.
+    fn claim_attempt(
+        &self,
+        admin: &admins::Admin,
+        now: DateTime<Utc>,
+    ) -> Result<Result<i32, SignIn>, Error> {
+        self.storage.write(|c| {
+            let Some(claimed) = admins::update_admin_claim_attempt(c, admin.id, to_ms(now))? else {
+                let until = admins::find_admin_by_pk(c, admin.id)?
+                    .and_then(|a| a.locked_until)
+                    .and_then(super::from_ms)
+                    .unwrap_or(now);
+                return Ok::<_, Error>(Err(SignIn::Throttled(until)));
+            };
+            if let Some(backoff) = backoff_after(claimed) {
+                admins::update_admin_backoff(c, admin.id, to_ms(now + backoff))?;
+            }
+            Ok(Ok(claimed))
         })
     }
 
@@ -267,7 +309,7 @@ impl Service {
             return Err(Error::at(Fault::InvalidValue, "current_password")
                 .with_detail("(the current password is wrong)"));
         }
-        check_password(new)?;
+        check_password(new, &admin.username)?;
         if new == current {
             return Err(Error::at(Fault::InvalidValue, "new_password")
                 .with_detail("(the new password must differ from the current one)"));
@@ -275,6 +317,8 @@ impl Service {
         let phc = hash(new)?;
         self.storage.write(|c| {
             admins::update_admin_password(c, admin.id, &phc, false, to_ms(now))?;
+            // Signed out everywhere: the web edge starts the changing session anew.
+            admin_sessions::delete_admin_sessions_of(c, admin.id)?;
             Ok::<_, Error>(audit::record(
                 c,
                 ctx,
@@ -304,8 +348,22 @@ mod tests {
         assert!(check_username("ola.nordmann@bank").is_ok());
         assert!(check_username("").is_err());
         assert!(check_username("a b").is_err());
-        assert!(check_password("short").is_err());
-        assert!(check_password("long enough pw").is_ok());
-        assert!(check_password(&"x".repeat(257)).is_err());
+        assert!(check_password("short", "ola").is_err());
+        assert!(check_password("quietly ferns outlast granite", "ola").is_ok());
+        assert!(check_password(&"x".repeat(257), "ola").is_err());
+    }
+
+    #[test]
+    fn common_and_guessable_passwords_are_refused_with_a_reason() {
+        for weak in [
+            "aaaaaaaaaaaa",
+            "password1234",
+            "123456789012",
+            "qwertyuiopas",
+            "ola.nordmann1",
+        ] {
+            let e = check_password(weak, "ola.nordmann").expect_err(weak);
+            assert!(e.to_string().contains("too common"), "{weak}: {e}");
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::crypto::{digest, SealedSeed, Seed};
 use crate::otp::OtpParams;
 use crate::storage::{self, bindings, tokens, users, Conn};
 use crate::types::{
-    Code, MfaTokenUsrStat, PhoneNum, RsStat, TokenId, TokenType, UsrName, UsrTokenStat,
+    Code, MfaTokenUsrStat, PhoneNum, RsStat, RsStatRsn, TokenId, TokenType, UsrName, UsrTokenStat,
     MIN_SEED_BYTES,
 };
 
@@ -72,6 +72,8 @@ impl std::fmt::Debug for Provisioning {
 pub struct Activation {
     /// Success, Failed or Locked.
     pub rs_stat: RsStat,
+    /// Why it did not succeed (`None` on Success).
+    pub reason: Option<RsStatRsn>,
     /// The token's status afterwards.
     pub token_status: UsrTokenStat,
 }
@@ -303,8 +305,15 @@ impl Service {
             let entry = entry_for(first, "activate", "Locked", Some("no active binding"));
             self.storage
                 .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
+            let lock = MfaTokenUsrStat::Lock.as_str();
+            let reason = if bound.iter().any(|b| b.binding.status == lock) {
+                RsStatRsn::Locked
+            } else {
+                RsStatRsn::BindingNotActive
+            };
             return Ok(Activation {
                 rs_stat: RsStat::Locked,
+                reason: Some(reason),
                 token_status: status,
             });
         }
@@ -329,6 +338,7 @@ impl Service {
             if won {
                 return Ok(Activation {
                     rs_stat: RsStat::Success,
+                    reason: None,
                     token_status: UsrTokenStat::Act,
                 });
             }
@@ -336,14 +346,10 @@ impl Service {
                 .with_value(token_id.as_str())
                 .with_detail("the token was activated by another request"));
         }
-        let all_locked = self.count_failure(ctx, &open, now, "activate")?;
-        let rs_stat = if all_locked {
-            RsStat::Locked
-        } else {
-            RsStat::Failed
-        };
+        let counted = self.count_failure(ctx, &open, now, "activate")?;
         Ok(Activation {
-            rs_stat,
+            rs_stat: counted.rs_stat(),
+            reason: Some(counted.reason()),
             token_status: status,
         })
     }

@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 
 use super::audit;
 use super::inquiry::{Inquiry, InquiryRequest};
-use super::validate::entry_for;
+use super::validate::{entry_for, AcceptError};
 use super::{params_of, parse_stored, to_ms, Context, Error, Fault, Service};
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::tokens::Token;
@@ -144,7 +144,16 @@ impl Service {
             if !tokens::update_token_if_version(c, token_pk, version, status, now_ms)? {
                 return Err(stale());
             }
+            if rq.token_status == Some(UsrTokenStat::Act) {
+                for b in &bound {
+                    users::update_user_oob_failures(c, b.binding.user_pk, 0)?;
+                }
+            }
             if let Some(b) = target {
+                if rq.binding_status == Some(MfaTokenUsrStat::Act) {
+                    // An admin's unlock also restores a suspended SMS fallback.
+                    users::update_user_oob_failures(c, b.binding.user_pk, 0)?;
+                }
                 if let Some(s) = rq.binding_status {
                     let reason = format!("locked by {}", ctx.actor);
                     bindings::update_binding_status(
@@ -250,6 +259,10 @@ impl Service {
 
     /// Resynchronises a drifting token from two consecutive codes found within
     /// ±`resync_window_steps`; the drift is stored and later windows centre on it.
+    ///
+    /// A resync is a wider guess than a validation, so it is held to the same rules: only
+    /// an Act token on an Act binding is searched, and a failed resync counts one failure
+    /// towards the lock (and locks at the threshold, answering Locked).
     pub fn resync(
         &self,
         ctx: &Context,
@@ -264,58 +277,75 @@ impl Service {
             return Err(Error::at(Fault::WrongTokenState, "TokenId")
                 .with_detail(format!("(the token is {})", b.token.status)));
         }
+        let open: Vec<&BoundToken> = bound
+            .iter()
+            .filter(|b| b.binding.status == MfaTokenUsrStat::Act.as_str())
+            .collect();
+        if open.is_empty() {
+            return Err(
+                Error::at(Fault::WrongTokenState, "TokenId").with_detail(format!(
+                    "(the binding is {}: unlock it before a resync)",
+                    b.binding.status
+                )),
+            );
+        }
         let params = params_of(&b.token)?;
         let seed = self.open_seed(&b.token)?;
         let now_step = params.step_at(now.timestamp());
-        let found = params.find_pair(
-            seed.expose(),
-            first,
-            second,
-            now_step,
-            self.policy.resync_window_steps,
-        );
-        let accepted = match found {
-            Some(step) if step > b.token.last_step => {
-                let drift = i32::try_from(step - now_step).unwrap_or(0);
-                let act = UsrTokenStat::Act.as_str();
-                self.storage.write(|c| {
-                    let won = tokens::update_token_accept_step(
-                        c,
-                        b.token.id,
-                        act,
-                        act,
-                        step,
-                        drift,
-                        to_ms(now),
-                    )?;
-                    let detail = format!("drift {drift} steps");
-                    let result = if won { "Success" } else { "Failed" };
-                    audit::record(c, ctx, now, entry_for(b, "resync", result, Some(&detail)))?;
-                    Ok::<_, Error>(won.then_some(drift))
-                })?
+        let window = self.policy.resync_window_steps;
+        let found = params.find_pair(seed.expose(), first, second, now_step, window);
+        if let Some(step) = found.filter(|s| *s > b.token.last_step) {
+            let drift = i32::try_from(step - now_step).unwrap_or(0);
+            if self.commit_resync(ctx, &open, step, drift, now)? {
+                return Ok(Resync {
+                    rs_stat: RsStat::Success,
+                    drift,
+                });
             }
-            _ => None,
-        };
-        if accepted.is_none() {
-            let entry = entry_for(
-                b,
-                "resync",
-                "Failed",
-                Some("codes not found as a consecutive pair"),
-            );
-            self.storage
-                .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
         }
-        Ok(match accepted {
-            Some(drift) => Resync {
-                rs_stat: RsStat::Success,
-                drift,
-            },
-            None => Resync {
-                rs_stat: RsStat::Failed,
-                drift: b.token.drift,
-            },
+        let counted = self.count_failure(ctx, &open, now, "resync")?;
+        Ok(Resync {
+            rs_stat: counted.rs_stat(),
+            drift: b.token.drift,
         })
+    }
+
+    /// Stores a resync's step and drift and clears the failure counts, only while the token
+    /// and every binding searched are still Act; answers whether it committed.
+    fn commit_resync(
+        &self,
+        ctx: &Context,
+        open: &[&BoundToken],
+        step: i64,
+        drift: i32,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let b = open[0];
+        let act = UsrTokenStat::Act.as_str();
+        let detail = format!("drift {drift} steps");
+        let result = self.storage.write(|c| {
+            if !tokens::update_token_accept_step(c, b.token.id, act, act, step, drift, to_ms(now))?
+            {
+                return Err(AcceptError::Replayed);
+            }
+            for o in open {
+                if !bindings::update_binding_clear_failures(c, o.binding.id)? {
+                    return Err(AcceptError::StatusChanged(None));
+                }
+            }
+            audit::record(
+                c,
+                ctx,
+                now,
+                entry_for(b, "resync", "Success", Some(&detail)),
+            )?;
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(true),
+            Err(AcceptError::Domain(e)) => Err(e),
+            Err(_) => Ok(false),
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! synchronous (the web edge runs it on a blocking thread) and takes `now` as an argument:
 //! the domain never reads the clock. Imports: types, storage, crypto, otp, sms. Never rocket.
 
+pub mod admin_sessions;
 pub mod admins;
 pub mod api_key_admin;
 pub mod api_keys;

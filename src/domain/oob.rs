@@ -26,6 +26,9 @@ use crate::storage::oob::{self as store, NewMessage, NewSession, OobSession};
 use crate::storage::{self, users, Conn};
 use crate::types::{OobModeType, OobStat, PhoneNum, RsStat, SendStat, UsrName};
 
+/// `OOBRsn` when a user's SMS fallback stopped after `oob_max_failed_sessions`.
+pub const FALLBACK_SUSPENDED: &str = "SMS fallback suspended: too many SMS sessions failed or expired in a row; an admin must unlock the token (or the user authenticates otherwise)";
+
 /// Shortest session life (jXchange 3160).
 pub const MIN_EXP_SECS: u64 = 15;
 /// Longest session life (jXchange 3160).
@@ -44,6 +47,9 @@ pub struct OobPolicy {
     pub send_window_secs: u64,
     /// Resends allowed per session.
     pub max_resends: u32,
+    /// Lock-fallback sessions of a user that may end Failed or Expired in a row before
+    /// the fallback stops for that user (until a success or an admin's unlock).
+    pub max_failed_sessions: u32,
     /// Attempts per SMS with the http provider (1 = no retry).
     pub http_attempts: u32,
     /// First retry delay; doubles on each further retry.
@@ -64,6 +70,7 @@ impl Default for OobPolicy {
             send_cap: 5,
             send_window_secs: 600,
             max_resends: 3,
+            max_failed_sessions: 3,
             http_attempts: 3,
             http_backoff_ms: 500,
             http_timeout_ms: 5000,
@@ -276,6 +283,16 @@ impl Service {
                 Fallback::Unavailable("no PhoneNum on file for the user: SMS fallback unavailable"),
             ));
         };
+        let max_failed = self.oob.policy.max_failed_sessions;
+        if u32::try_from(user.oob_failed_sessions).unwrap_or(0) >= max_failed {
+            let detail = format!(
+                "fallback suspended: {} SMS sessions failed or expired in a row",
+                user.oob_failed_sessions
+            );
+            let entry = oob_entry("oob.start", Some(&user.usr_name), "Failed", &detail);
+            self.storage.write(|c| audit::record(c, ctx, now, entry))?;
+            return Ok((v, Fallback::Unavailable(FALLBACK_SUSPENDED)));
+        }
         let template = sms_text::default_template(&self.policy.issuer, DEFAULT_EXP_SECS);
         let spec = Spec {
             user: Some(&user),

@@ -14,7 +14,7 @@ use super::{to_ms, Context, Error, Fault, Service};
 use crate::crypto::digest;
 use crate::storage::bindings::BoundToken;
 use crate::storage::{temp_codes, users};
-use crate::types::{Code, RsStat, UsrName};
+use crate::types::{Code, UsrName};
 
 /// Longest life of a temporary code: 7 days.
 pub const MAX_TEMP_CODE_SECS: u64 = 7 * 24 * 3600;
@@ -167,13 +167,7 @@ impl Service {
             audit::record(c, ctx, now, entry)?;
             Ok::<_, Error>(used)
         })?;
-        Ok(used.then(|| Validation {
-            rs_stat: RsStat::Success,
-            token_id: None,
-            usr_name: Some(first.usr_name.clone()),
-            receipt_id: Some(receipt),
-            last_authen_at: Some(now),
-        }))
+        Ok(used.then(|| Validation::success(None, first.usr_name.clone(), receipt, now)))
     }
 }
 

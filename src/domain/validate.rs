@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use super::audit::{self, Entry};
 use super::{params_of, to_ms, Context, Error, Fault, Service};
 use crate::storage::bindings::{self, BoundToken};
-use crate::storage::{self, temp_codes, tokens};
-use crate::types::{Code, MfaTokenUsrStat, RsStat, TokenId, UsrName, UsrTokenStat};
+use crate::storage::{self, temp_codes, tokens, users, Conn};
+use crate::types::{Code, MfaTokenUsrStat, RsStat, RsStatRsn, TokenId, UsrName, UsrTokenStat};
 
 /// A validation request: the user, the token, or both, and the code typed.
 #[derive(Debug, Clone)]
@@ -35,9 +35,12 @@ pub struct ValidateRequest {
 pub struct Validation {
     /// Success, Failed or Locked.
     pub rs_stat: RsStat,
-    /// The token that matched (or the only candidate).
+    /// Why it did not succeed (`None` on Success).
+    pub reason: Option<RsStatRsn>,
+    /// The token that decided the answer: the one that matched, locked or failed, else the
+    /// only candidate; `None` when several candidates failed alike.
     pub token_id: Option<String>,
-    /// The user that authenticated (or the only candidate).
+    /// The user asked about, else the deciding token's user.
     pub usr_name: Option<String>,
     /// jXchange `LastTrnRcptId`, new for every success.
     pub receipt_id: Option<String>,
@@ -45,11 +48,33 @@ pub struct Validation {
     pub last_authen_at: Option<DateTime<Utc>>,
 }
 
-/// Why an acceptance did not commit.
-enum AcceptError {
-    /// Another request accepted this step (or a newer one) first, or the binding or token
-    /// changed status since it was read.
-    Lost,
+impl Validation {
+    /// A success with its new receipt.
+    pub(super) fn success(
+        token_id: Option<String>,
+        usr_name: String,
+        receipt: String,
+        now: DateTime<Utc>,
+    ) -> Validation {
+        Validation {
+            rs_stat: RsStat::Success,
+            reason: None,
+            token_id,
+            usr_name: Some(usr_name),
+            receipt_id: Some(receipt),
+            last_authen_at: Some(now),
+        }
+    }
+}
+
+/// Why an acceptance did not commit (the write rolled back).
+pub(super) enum AcceptError {
+    /// Another request accepted this step (or a newer one) first.
+    Replayed,
+    /// The token or binding left Act (a concurrent lock, an admin) after it was read: as
+    /// they are now, read in the same transaction (a reading connection may not see a
+    /// batch that is not committed yet).
+    StatusChanged(Option<Box<BoundToken>>),
     Domain(Error),
 }
 
@@ -57,6 +82,13 @@ impl From<storage::Error> for AcceptError {
     fn from(e: storage::Error) -> Self {
         AcceptError::Domain(e.into())
     }
+}
+
+/// What a committed acceptance attempt came to.
+enum Accepted {
+    Won(Validation),
+    Replayed,
+    StatusChanged(Option<Box<BoundToken>>),
 }
 
 fn is_usable(b: &BoundToken) -> bool {
@@ -83,6 +115,10 @@ fn is_locked(b: &BoundToken) -> bool {
 
 impl Service {
     /// Checks a code for a user or token (jXchange-style `RsStat` answer).
+    ///
+    /// Every outcome is decided inside a write transaction against the committed state: a
+    /// code read before a concurrent lock but decided after it answers `Locked`, right or
+    /// wrong, and counts nothing.
     pub fn validate(
         &self,
         ctx: &Context,
@@ -95,7 +131,7 @@ impl Service {
             if let Some(done) = self.try_temp_code(ctx, &bound, &rq.code, now)? {
                 return Ok(done);
             }
-            return self.refuse(ctx, &bound, now);
+            return self.refuse(ctx, rq, &bound, now);
         }
         let mut replayed: Option<&BoundToken> = None;
         for b in &usable {
@@ -103,8 +139,12 @@ impl Service {
                 continue;
             };
             if step > b.token.last_step {
-                if let Some(done) = self.accept(ctx, b, step, now)? {
-                    return Ok(done);
+                match self.accept(ctx, b, step, now)? {
+                    Accepted::Won(done) => return Ok(done),
+                    Accepted::StatusChanged(fresh) => {
+                        return self.refuse_changed(ctx, rq, fresh, now)
+                    }
+                    Accepted::Replayed => {}
                 }
             }
             replayed = Some(b);
@@ -113,18 +153,17 @@ impl Service {
             let entry = entry_for(b, "validate", "Failed", Some("replayed code"));
             self.storage
                 .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
-            return Ok(answer(&bound, RsStat::Failed));
+            return Ok(answer(rq, Some(b), RsStat::Failed, RsStatRsn::Replayed));
         }
         if let Some(done) = self.try_temp_code(ctx, &bound, &rq.code, now)? {
             return Ok(done);
         }
-        let all_locked = self.count_failure(ctx, &usable, now, "validate")?;
-        let rs_stat = if all_locked {
-            RsStat::Locked
-        } else {
-            RsStat::Failed
-        };
-        Ok(answer(&bound, rs_stat))
+        let counted = self.count_failure(ctx, &usable, now, "validate")?;
+        let decider = counted
+            .first_locked
+            .or((usable.len() == 1).then_some(0))
+            .map(|i| usable[i]);
+        Ok(answer(rq, decider, counted.rs_stat(), counted.reason()))
     }
 
     /// The bindings a request may validate against; unknown users or tokens are faults.
@@ -172,43 +211,80 @@ impl Service {
         Ok(params.find_step(seed.expose(), code, center, self.policy.window_steps))
     }
 
-    /// Commits a success: replay guard, receipt, audit — all or nothing. `None` when the
-    /// guard refused (the step was taken first, or the status changed meanwhile).
+    /// Commits a success: replay guard, receipt, audit — all or nothing. Answers why not
+    /// when the guard refused: the step was taken first, or the token or binding left Act
+    /// after it was read (told apart inside the same transaction).
     fn accept(
         &self,
         ctx: &Context,
         b: &BoundToken,
         step: i64,
         now: DateTime<Utc>,
-    ) -> Result<Option<Validation>, Error> {
+    ) -> Result<Accepted, Error> {
         let receipt = uuid::Uuid::new_v4().to_string();
         let act = UsrTokenStat::Act.as_str();
         let drift = self.learned_drift(b, step, now)?;
         let result = self.storage.write(|c| {
             let now_ms = to_ms(now);
             if !tokens::update_token_accept_step(c, b.token.id, act, act, step, drift, now_ms)? {
-                return Err(AcceptError::Lost);
+                let status = tokens::find_token_status(c, b.token.id)?;
+                if status.as_deref() == Some(act) {
+                    return Err(AcceptError::Replayed);
+                }
+                return Err(AcceptError::StatusChanged(self.reread(c, b)?));
             }
             if !bindings::update_binding_success(c, b.binding.id, &receipt, now_ms)? {
-                return Err(AcceptError::Lost);
+                return Err(AcceptError::StatusChanged(self.reread(c, b)?));
             }
-            // The real token is in use again: any temporary code of the user ends.
+            // The real token is in use again: any temporary code of the user ends, and so
+            // does a suspended SMS fallback.
             temp_codes::update_temp_codes_end(c, b.binding.user_pk, now_ms)?;
+            users::update_user_oob_failures(c, b.binding.user_pk, 0)?;
             let entry = entry_for(b, "validate", "Success", Some(&receipt));
             audit::record(c, ctx, now, entry)?;
             Ok(())
         });
         match result {
-            Ok(()) => Ok(Some(Validation {
-                rs_stat: RsStat::Success,
-                token_id: Some(b.token.token_id.clone()),
-                usr_name: Some(b.usr_name.clone()),
-                receipt_id: Some(receipt),
-                last_authen_at: Some(now),
-            })),
-            Err(AcceptError::Lost) => Ok(None),
+            Ok(()) => Ok(Accepted::Won(Validation::success(
+                Some(b.token.token_id.clone()),
+                b.usr_name.clone(),
+                receipt,
+                now,
+            ))),
+            Err(AcceptError::Replayed) => Ok(Accepted::Replayed),
+            Err(AcceptError::StatusChanged(fresh)) => Ok(Accepted::StatusChanged(fresh)),
             Err(AcceptError::Domain(e)) => Err(e),
         }
+    }
+
+    /// A binding as it is now, read on the writing connection (so it sees what earlier
+    /// jobs of the open batch changed).
+    fn reread(
+        &self,
+        c: &mut Conn,
+        b: &BoundToken,
+    ) -> Result<Option<Box<BoundToken>>, storage::Error> {
+        Ok(
+            bindings::find_bound_by_token(c, &b.token.inst_rt_id, &b.token.token_id)?
+                .into_iter()
+                .find(|f| f.binding.id == b.binding.id)
+                .map(Box::new),
+        )
+    }
+
+    /// Answers a code whose token or binding left Act between the read and the decision
+    /// (a concurrent lock, an admin): as the binding is now, like its neighbours.
+    fn refuse_changed(
+        &self,
+        ctx: &Context,
+        rq: &ValidateRequest,
+        fresh: Option<Box<BoundToken>>,
+        now: DateTime<Utc>,
+    ) -> Result<Validation, Error> {
+        let Some(fresh) = fresh else {
+            return Err(Error::at(Fault::TokenNotFound, "TokenId"));
+        };
+        self.refuse(ctx, rq, &[*fresh], now)
     }
 
     /// The drift to store after a success at `step`: where the token's clock really is.
@@ -260,51 +336,61 @@ impl Service {
     }
 
     /// Counts a wrong code on every binding it was tried against, locking those that reach
-    /// the threshold; answers whether none of them is still usable.
+    /// the threshold. A binding no longer Act when the count commits (locked by a
+    /// concurrent request) counts nothing and answers Locked.
     pub(super) fn count_failure(
         &self,
         ctx: &Context,
         tried: &[&BoundToken],
         now: DateTime<Utc>,
         action: &str,
-    ) -> Result<bool, Error> {
+    ) -> Result<FailureOutcome, Error> {
         let limit = i32::try_from(self.policy.lock_after_failures).unwrap_or(i32::MAX);
         let reason = format!("{limit} {FAILURE_LOCK}");
         self.storage.write(|c| {
-            let mut all_locked = true;
-            for b in tried {
-                let counted =
+            let mut counted = FailureOutcome {
+                all_locked: true,
+                first_locked: None,
+            };
+            for (i, b) in tried.iter().enumerate() {
+                let done =
                     bindings::update_binding_failure(c, b.binding.id, limit, &reason, to_ms(now))?;
                 tokens::update_token_version(c, b.token.id, to_ms(now))?;
-                let (result, detail) = match counted {
+                let (result, detail) = match done {
                     Some(f) if f.locked => ("Locked", format!("wrong code; locked after {limit}")),
                     Some(f) => {
-                        all_locked = false;
-                        (
-                            "Failed",
-                            format!("wrong code, {} of {limit}", f.failure_count),
-                        )
+                        counted.all_locked = false;
+                        let detail = format!("wrong code, {} of {limit}", f.failure_count);
+                        ("Failed", detail)
                     }
-                    None => ("Locked", "binding no longer active".to_owned()),
+                    None => ("Locked", "binding not Act when the code was decided".into()),
                 };
+                if result == "Locked" && counted.first_locked.is_none() {
+                    counted.first_locked = Some(i);
+                }
                 audit::record(c, ctx, now, entry_for(b, action, result, Some(&detail)))?;
             }
-            Ok::<_, Error>(all_locked)
+            Ok::<_, Error>(counted)
         })
     }
 
     /// Answers a request none of whose bindings may validate: Locked if one is locked,
-    /// else Failed; audited with the reason.
+    /// else Failed with the reason; audited.
     fn refuse(
         &self,
         ctx: &Context,
+        rq: &ValidateRequest,
         bound: &[BoundToken],
         now: DateTime<Utc>,
     ) -> Result<Validation, Error> {
-        let locked = bound.iter().find(|b| is_locked(b));
-        let (rs_stat, first) = match locked {
-            Some(b) => (RsStat::Locked, b),
-            None => (RsStat::Failed, &bound[0]),
+        let decider = decider_of(bound);
+        let first = decider.unwrap_or(&bound[0]);
+        let (rs_stat, reason) = if is_locked(first) {
+            (RsStat::Locked, RsStatRsn::Locked)
+        } else if first.token.status != UsrTokenStat::Act.as_str() {
+            (RsStat::Failed, RsStatRsn::TokenNotActive)
+        } else {
+            (RsStat::Failed, RsStatRsn::BindingNotActive)
         };
         let detail = format!(
             "token {}, binding {}",
@@ -313,7 +399,53 @@ impl Service {
         let entry = entry_for(first, "validate", rs_stat.as_str(), Some(&detail));
         self.storage
             .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
-        Ok(answer(bound, rs_stat))
+        Ok(answer(rq, decider, rs_stat, reason))
+    }
+}
+
+/// What counting a wrong code came to.
+pub(super) struct FailureOutcome {
+    /// None of the bindings tried is still usable.
+    pub all_locked: bool,
+    /// The first binding (index into the tried ones) that is locked now.
+    pub first_locked: Option<usize>,
+}
+
+impl FailureOutcome {
+    /// Locked when no binding tried is usable any more, else Failed.
+    pub fn rs_stat(&self) -> RsStat {
+        if self.all_locked {
+            RsStat::Locked
+        } else {
+            RsStat::Failed
+        }
+    }
+
+    /// The reason matching [`FailureOutcome::rs_stat`].
+    pub fn reason(&self) -> RsStatRsn {
+        if self.all_locked {
+            RsStatRsn::Locked
+        } else {
+            RsStatRsn::WrongCode
+        }
+    }
+}
+
+/// The binding that decides a refusal: a locked one, else the only candidate, else the
+/// only one whose token is Act; `None` when several fail alike.
+fn decider_of(bound: &[BoundToken]) -> Option<&BoundToken> {
+    if let Some(locked) = bound.iter().find(|b| is_locked(b)) {
+        return Some(locked);
+    }
+    if let [only] = bound {
+        return Some(only);
+    }
+    let mut act = bound
+        .iter()
+        .filter(|b| b.token.status == UsrTokenStat::Act.as_str());
+    match (act.next(), act.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
     }
 }
 
@@ -333,13 +465,23 @@ pub(super) fn entry_for<'a>(
     }
 }
 
-/// A non-success answer: names the token and user when there was only one candidate.
-fn answer(bound: &[BoundToken], rs_stat: RsStat) -> Validation {
-    let only = (bound.len() == 1).then(|| &bound[0]);
+/// A non-success answer: the user asked about (else the deciding token's) and the token
+/// that decided it.
+fn answer(
+    rq: &ValidateRequest,
+    decider: Option<&BoundToken>,
+    rs_stat: RsStat,
+    reason: RsStatRsn,
+) -> Validation {
     Validation {
         rs_stat,
-        token_id: only.map(|b| b.token.token_id.clone()),
-        usr_name: only.map(|b| b.usr_name.clone()),
+        reason: Some(reason),
+        token_id: decider.map(|b| b.token.token_id.clone()),
+        usr_name: rq
+            .usr_name
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .or_else(|| decider.map(|b| b.usr_name.clone())),
         receipt_id: None,
         last_authen_at: None,
     }

@@ -80,32 +80,60 @@ pub fn find_admin_by_pk(conn: &mut Conn, id: i32) -> Result<Option<Admin>, Error
         .optional()?)
 }
 
-/// Records a failed sign-in: the new count and the back-off end.
-pub fn update_admin_failure(
+/// Claims one sign-in attempt before its password is checked: counts it as a failure at
+/// once (a success takes it back) unless the account is in a back-off. Answers the count
+/// including this attempt, or `None` while the back-off runs. One conditional UPDATE, so
+/// of any number of concurrent attempts only as many as the free failures are checked.
+pub fn update_admin_claim_attempt(
     conn: &mut Conn,
     id: i32,
-    failure_count: i32,
-    locked_until: Option<i64>,
-) -> Result<(), Error> {
+    now_ms: i64,
+) -> Result<Option<i32>, Error> {
+    Ok(diesel::update(
+        admins::table.find(id).filter(
+            admins::locked_until
+                .is_null()
+                .or(admins::locked_until.le(now_ms)),
+        ),
+    )
+    .set(admins::failure_count.eq(admins::failure_count + 1))
+    .returning(admins::failure_count)
+    .get_result(conn)
+    .optional()?)
+}
+
+/// Starts a back-off that ends at `until` (ms).
+pub fn update_admin_backoff(conn: &mut Conn, id: i32, until: i64) -> Result<(), Error> {
     diesel::update(admins::table.find(id))
-        .set((
-            admins::failure_count.eq(failure_count),
-            admins::locked_until.eq(locked_until),
-        ))
+        .set(admins::locked_until.eq(until))
         .execute(conn)?;
     Ok(())
 }
 
-/// Records a successful sign-in: clears the back-off.
-pub fn update_admin_signed_in(conn: &mut Conn, id: i32, now_ms: i64) -> Result<(), Error> {
-    diesel::update(admins::table.find(id))
-        .set((
-            admins::failure_count.eq(0),
-            admins::locked_until.eq(None::<i64>),
-            admins::last_sign_in_at.eq(Some(now_ms)),
-        ))
-        .execute(conn)?;
-    Ok(())
+/// Records a successful sign-in of the attempt that claimed `claimed` and clears the
+/// back-off — unless a back-off started after that claim (attempts claimed later locked
+/// the account meanwhile): then nothing changes and the answer is false.
+pub fn update_admin_signed_in(
+    conn: &mut Conn,
+    id: i32,
+    claimed: i32,
+    now_ms: i64,
+) -> Result<bool, Error> {
+    let not_locked = admins::locked_until
+        .is_null()
+        .or(admins::locked_until.le(now_ms));
+    let rows = diesel::update(
+        admins::table
+            .find(id)
+            .filter(not_locked.or(admins::failure_count.eq(claimed))),
+    )
+    .set((
+        admins::failure_count.eq(0),
+        admins::locked_until.eq(None::<i64>),
+        admins::last_sign_in_at.eq(Some(now_ms)),
+    ))
+    .execute(conn)?;
+    Ok(rows == 1)
 }
 
 /// Replaces the password hash.

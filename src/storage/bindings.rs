@@ -218,6 +218,19 @@ pub fn update_bindings_clear_failures(conn: &mut Conn, token_pk: i32) -> Result<
     Ok(())
 }
 
+/// Clears an Act binding's failure count (a resync proved the token is in hand); answers
+/// false when the binding is no longer Act.
+pub fn update_binding_clear_failures(conn: &mut Conn, binding_pk: i32) -> Result<bool, Error> {
+    let rows = diesel::update(
+        bindings::table
+            .find(binding_pk)
+            .filter(bindings::status.eq("Act")),
+    )
+    .set(bindings::failure_count.eq(0))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
 /// A binding's state after a failure was counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureCounted {

@@ -9,6 +9,7 @@
 //! fsync for all the writes that queued while the previous one was being made.
 //! Imports: diesel, `types`.
 
+pub mod admin_sessions;
 pub mod admins;
 pub mod api_keys;
 pub mod audit;

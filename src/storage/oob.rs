@@ -136,19 +136,25 @@ pub fn find_pending_lock_session(
         .optional()?)
 }
 
-/// The newest Pending TwoWay session for a phone (the one an SMS reply answers).
+/// The Pending TwoWay sessions for a phone (the ones an SMS reply may answer), newest
+/// first, within one institution or (`None`) in any.
 pub fn find_pending_for_phone(
     conn: &mut Conn,
     phone_num: &str,
-) -> Result<Option<OobSession>, Error> {
-    Ok(oob_sessions::table
+    inst_rt_id: Option<&str>,
+) -> Result<Vec<OobSession>, Error> {
+    let mut query = oob_sessions::table
         .filter(oob_sessions::phone_num.eq(phone_num))
         .filter(oob_sessions::mode.eq(TWO_WAY))
         .filter(oob_sessions::state.eq(PENDING))
         .order(oob_sessions::id.desc())
         .select(OobSession::as_select())
-        .first(conn)
-        .optional()?)
+        .limit(50)
+        .into_boxed();
+    if let Some(inst) = inst_rt_id {
+        query = query.filter(oob_sessions::inst_rt_id.eq(inst));
+    }
+    Ok(query.load(conn)?)
 }
 
 /// Pending TwoWay sessions whose expiry has passed, oldest first.
@@ -167,17 +173,21 @@ pub fn find_expired_pending(
         .load(conn)?)
 }
 
-/// Ends a Pending session in `state`; false when it had already ended (someone else won).
+/// Ends a Pending session in `state`, only while its code is still the one `otp_hash`
+/// names (the one that was checked); false when it had already ended (someone else won)
+/// or a resend replaced the code meanwhile.
 pub fn update_session_end(
     conn: &mut Conn,
     id: i32,
+    otp_hash: &str,
     state: &str,
     now_ms: i64,
 ) -> Result<bool, Error> {
     let rows = diesel::update(
         oob_sessions::table
             .find(id)
-            .filter(oob_sessions::state.eq(PENDING)),
+            .filter(oob_sessions::state.eq(PENDING))
+            .filter(oob_sessions::otp_hash.eq(otp_hash)),
     )
     .set((
         oob_sessions::state.eq(state),

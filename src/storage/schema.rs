@@ -172,6 +172,7 @@ diesel::table! {
         usr_name -> Text,
         phone_num -> Nullable<Text>,
         created_at -> BigInt,
+        oob_failed_sessions -> Integer,
     }
 }
 
@@ -197,6 +198,18 @@ diesel::allow_tables_to_appear_in_same_query!(
     tokens,
     users,
 );
+
+diesel::table! {
+    admin_sessions (id_hash) {
+        id_hash -> Text,
+        admin_id -> Integer,
+        issued_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::joinable!(admin_sessions -> admins (admin_id));
+diesel::allow_tables_to_appear_in_same_query!(admin_sessions, admins);
 
 diesel::table! {
     admins (id) {

@@ -101,6 +101,15 @@ pub fn find_token(
         .optional()?)
 }
 
+/// The status of a token by row id (read inside a write to tell why a guard refused).
+pub fn find_token_status(conn: &mut Conn, token_pk: i32) -> Result<Option<String>, Error> {
+    Ok(tokens::table
+        .find(token_pk)
+        .select(tokens::status)
+        .first(conn)
+        .optional()?)
+}
+
 /// THE REPLAY GUARD. Records `step` as accepted only if it is newer than the last accepted
 /// step and the token is still in `required_status`; answers whether this call won. One
 /// conditional UPDATE, so of any number of concurrent calls with one code exactly one wins.

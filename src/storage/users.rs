@@ -19,6 +19,8 @@ pub struct User {
     pub phone_num: Option<String>,
     /// Creation time, ms since the epoch.
     pub created_at: i64,
+    /// Lock-fallback OOB sessions ended Failed or Expired in a row.
+    pub oob_failed_sessions: i32,
 }
 
 /// Finds a user by institution and name.
@@ -29,6 +31,27 @@ pub fn find_user(conn: &mut Conn, inst_rt_id: &str, usr_name: &str) -> Result<Op
         .select(User::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Sets the count of lock-fallback sessions failed in a row (0: a success or an admin
+/// ended the streak).
+pub fn update_user_oob_failures(conn: &mut Conn, user_pk: i32, count: i32) -> Result<(), Error> {
+    diesel::update(
+        users::table
+            .find(user_pk)
+            .filter(users::oob_failed_sessions.ne(count)),
+    )
+    .set(users::oob_failed_sessions.eq(count))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Counts one more lock-fallback session failed or expired in a row; answers the count.
+pub fn update_user_oob_failed(conn: &mut Conn, user_pk: i32) -> Result<i32, Error> {
+    Ok(diesel::update(users::table.find(user_pk))
+        .set(users::oob_failed_sessions.eq(users::oob_failed_sessions + 1))
+        .returning(users::oob_failed_sessions)
+        .get_result(conn)?)
 }
 
 /// Finds a user by row id.

@@ -40,6 +40,7 @@ pub fn build(
         .manage(Arc::clone(&metrics))
         .attach(metrics::Timing(metrics))
         .manage(admin::session::AdminConfig { idle_timeout_secs })
+        .manage(admin::hash_gate::HashGate::default())
         .attach(rocket_dyn_templates::Template::fairing())
         .attach(admin::security_headers())
         .mount("/admin", admin::routes())

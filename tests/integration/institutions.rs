@@ -7,18 +7,18 @@ use serde_json::{json, Value};
 
 use crate::support::{create_key, fault, json_of, now_step, totp, TestServer};
 
-const BANK_A: &str = "011000015";
-const BANK_B: &str = "021000021";
+pub const BANK_A: &str = "011000015";
+pub const BANK_B: &str = "021000021";
 
 /// The server's own key (bound to the default institution) and keys of banks A and B and
 /// a cross-institution one.
-struct Keys {
-    a: String,
-    b: String,
-    all: String,
+pub struct Keys {
+    pub a: String,
+    pub b: String,
+    pub all: String,
 }
 
-fn keys(server: &TestServer) -> Keys {
+pub fn keys(server: &TestServer) -> Keys {
     let key = |name: &str, reach: &[&str]| {
         let mut args = vec![
             "apikey",
@@ -42,6 +42,19 @@ fn keys(server: &TestServer) -> Keys {
         b: key("bank-b", &["--inst-rt-id", BANK_B]),
         all: key("middleware", &["--all-institutions"]),
     }
+}
+
+/// An `sms` key (the provider's reply webhook) with the given reach.
+pub fn sms_key(server: &TestServer, name: &str, reach: &[&str]) -> String {
+    let mut args = vec!["apikey", "create", "--name", name, "--scope", "sms"];
+    args.extend_from_slice(reach);
+    let out = crate::support::cli(&server.data_dir, &[], &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 fn get_as(server: &TestServer, key: &str, path: &str) -> (u16, Value) {
@@ -427,7 +440,8 @@ fn the_console_switches_institution_and_enrolls_there() {
 fn the_end_of_a_session_is_audited_in_its_institution() {
     let server = TestServer::start();
     let k = keys(&server);
-    let sms = create_key(&server.data_dir, "provider", "sms");
+    // One provider webhook serves every institution: a cross-institution key.
+    let sms = sms_key(&server, "provider", &["--all-institutions"]);
     let (status, rs) = server.post_as(
         &k.a,
         "/api/v1/oob",

@@ -22,6 +22,7 @@ mod api_tokens;
 mod api_validate;
 mod cli;
 mod crash;
+mod hardening;
 mod institutions;
 mod ops;
 mod rate_limits;

@@ -14,7 +14,8 @@ use serde::Serialize;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-use super::session::{self, Admin, AdminSession, Tls, LOGIN_COOKIE};
+use super::hash_gate::HashGate;
+use super::session::{self, Admin, AdminConfig, AdminSession, Tls, LOGIN_COOKIE};
 use super::{csrf_refused, describe, error_page, Base, Refusal};
 use crate::domain::admins::SignIn;
 use crate::domain::api_keys::is_inst_rt_id;
@@ -76,12 +77,22 @@ struct LoginForm {
     password: String,
 }
 
+/// The refusal of an attempt the hashing gate could not take in.
+fn too_many_attempts() -> Refusal {
+    error_page(
+        Status::TooManyRequests,
+        "Too many sign-in attempts are being checked at once. Wait a moment and try again.",
+    )
+}
+
 #[post("/login", data = "<form>")]
 async fn login(
     form: Form<LoginForm>,
     jar: &CookieJar<'_>,
     req_tls: session::Tls,
     service: &State<Arc<Service>>,
+    gate: &State<HashGate>,
+    config: &State<AdminConfig>,
 ) -> Result<Flash<Redirect>, Refusal> {
     let expected = jar
         .get_private(LOGIN_COOKIE)
@@ -94,15 +105,24 @@ async fn login(
     let username = form.username.clone();
     let password = Zeroizing::new(form.password.clone());
     drop(form);
+    let permit = gate.enter().await.ok_or_else(too_many_attempts)?;
     let outcome = blocking(service, move |s| {
         s.sign_in(&Context::default(), &username, &password, now)
     })
     .await;
+    drop(permit);
     let back = |msg: String| Ok(Flash::error(Redirect::to("/admin/login"), msg));
     match outcome {
         Ok(SignIn::Success(admin)) => {
-            session::start(jar, req_tls.0, admin.admin_id, now.timestamp_millis())
-                .ok_or_else(|| error_page(Status::InternalServerError, "no randomness"))?;
+            session::start(
+                jar,
+                req_tls.0,
+                service,
+                config.idle_timeout_secs,
+                admin.admin_id,
+            )
+            .await
+            .ok_or_else(|| error_page(Status::InternalServerError, "no session"))?;
             Ok(if admin.must_change {
                 Flash::error(
                     Redirect::to("/admin/password"),
@@ -128,13 +148,14 @@ struct CsrfForm {
 }
 
 #[post("/logout", data = "<form>")]
-fn logout(
+async fn logout(
     s: AdminSession,
     form: Form<CsrfForm>,
     jar: &CookieJar<'_>,
+    service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
     s.check_csrf(&form.csrf)?;
-    session::end(jar);
+    session::end(jar, service).await;
     Ok(Flash::success(
         Redirect::to("/admin/login"),
         "You are signed out.",
@@ -214,6 +235,8 @@ async fn password(
     jar: &CookieJar<'_>,
     tls: Tls,
     service: &State<Arc<Service>>,
+    gate: &State<HashGate>,
+    config: &State<AdminConfig>,
 ) -> Result<Flash<Redirect>, Refusal> {
     s.check_csrf(&form.csrf)?;
     let again = |msg: String| Ok(Flash::error(Redirect::to("/admin/password"), msg));
@@ -226,16 +249,19 @@ async fn password(
     let ctx = s.context();
     let id = s.admin.admin_id;
     let now = chrono::Utc::now();
+    let permit = gate.enter().await.ok_or_else(too_many_attempts)?;
     let changed = blocking(service, move |sv| {
         sv.change_admin_password(&ctx, id, &current, &new, now)
     })
     .await;
+    drop(permit);
     match changed {
         Ok(()) => {
-            // Every other session of the account ends with the old password; this one
-            // goes on, issued anew.
-            session::start(jar, tls.0, id, now.timestamp_millis())
-                .ok_or_else(|| error_page(Status::InternalServerError, "no randomness"))?;
+            // Every session of the account ended with the old password; this one goes
+            // on, issued anew.
+            session::start(jar, tls.0, service, config.idle_timeout_secs, id)
+                .await
+                .ok_or_else(|| error_page(Status::InternalServerError, "no session"))?;
             Ok(Flash::success(
                 Redirect::to("/admin/users"),
                 "Your password is changed.",

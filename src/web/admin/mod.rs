@@ -6,6 +6,7 @@
 pub mod audit_view;
 pub mod auth;
 pub mod hardware;
+pub mod hash_gate;
 pub mod session;
 pub mod tokens;
 pub mod users;

@@ -2,11 +2,12 @@
 //! carries, and the guards every console page uses.
 //!
 //! The cookie is Rocket's private cookie (AES-256-GCM under the `secret_key`), so its
-//! contents can be neither read nor forged by the browser: `id:csrf:issued_ms:last_ms`,
-//! then `:InstRtId` once the admin switched institution (the console acts within one
-//! institution at a time: the configured default until switched).
-//! Every request that passes the guard slides `last_ms`; past `admin_idle_timeout_secs`
-//! of inactivity (or 12 hours after sign-in) the session is over. HttpOnly,
+//! contents can be neither read nor forged by the browser: `sid:csrf`, then `:InstRtId`
+//! once the admin switched institution (the console acts within one institution at a
+//! time: the configured default until switched). The session itself lives in the
+//! database (`domain::admin_sessions`): sign-out deletes it, and past
+//! `admin_idle_timeout_secs` of inactivity (or 12 hours after sign-in) it is over, for
+//! every process on the database, whatever the browser still holds. HttpOnly,
 //! SameSite=Strict, Secure when Rocket serves TLS, and no Expires (gone with the browser).
 
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
@@ -23,9 +24,6 @@ use crate::web::api::blocking;
 pub const SESSION_COOKIE: &str = "tokend_admin";
 /// The pre-sign-in cookie holding the sign-in form's CSRF token.
 pub const LOGIN_COOKIE: &str = "tokend_login";
-/// A session ends this long after sign-in, however active.
-pub const ABSOLUTE_SECS: i64 = 12 * 3600;
-
 /// Console settings, managed by Rocket.
 #[derive(Debug, Clone, Copy)]
 pub struct AdminConfig {
@@ -72,10 +70,10 @@ pub fn same_token(presented: &str, expected: &str) -> bool {
 }
 
 struct CookieValue {
-    admin_id: i32,
+    /// The session's id: the database holds its hash, and the session lives while that
+    /// row does (sign-out and expiry end it for every process).
+    sid: String,
     csrf: String,
-    issued_ms: i64,
-    last_ms: i64,
     /// The institution switched to, if any (its characters exclude `:`).
     inst_rt_id: Option<String>,
 }
@@ -84,34 +82,39 @@ impl CookieValue {
     fn parse(s: &str) -> Option<CookieValue> {
         let mut parts = s.split(':');
         let v = CookieValue {
-            admin_id: parts.next()?.parse().ok()?,
+            sid: parts.next().filter(|p| !p.is_empty())?.to_owned(),
             csrf: parts.next()?.to_owned(),
-            issued_ms: parts.next()?.parse().ok()?,
-            last_ms: parts.next()?.parse().ok()?,
             inst_rt_id: parts.next().filter(|i| is_inst_rt_id(i)).map(str::to_owned),
         };
         parts.next().is_none().then_some(v)
     }
 
     fn render(&self) -> String {
-        let base = format!(
-            "{}:{}:{}:{}",
-            self.admin_id, self.csrf, self.issued_ms, self.last_ms
-        );
         match &self.inst_rt_id {
-            Some(inst) => format!("{base}:{inst}"),
-            None => base,
+            Some(inst) => format!("{}:{}:{inst}", self.sid, self.csrf),
+            None => format!("{}:{}", self.sid, self.csrf),
         }
     }
 }
 
-/// Starts a session for a signed-in admin.
-pub fn start(jar: &CookieJar<'_>, tls: bool, admin_id: i32, now_ms: i64) -> Option<()> {
+/// Starts a session in the database for a signed-in admin and hands its cookie to the
+/// browser; `None` when no session could be made.
+pub async fn start(
+    jar: &CookieJar<'_>,
+    tls: bool,
+    service: &Arc<Service>,
+    idle_secs: i64,
+    admin_id: i32,
+) -> Option<()> {
+    let now = chrono::Utc::now();
+    let sid = blocking(service, move |s| {
+        s.start_admin_session(admin_id, idle_secs, now)
+    })
+    .await
+    .ok()?;
     let value = CookieValue {
-        admin_id,
+        sid: sid.0,
         csrf: random_token()?,
-        issued_ms: now_ms,
-        last_ms: now_ms,
         inst_rt_id: None,
     };
     jar.remove_private(Cookie::build(LOGIN_COOKIE).path("/admin"));
@@ -130,8 +133,22 @@ pub fn switch_institution(jar: &CookieJar<'_>, tls: bool, inst_rt_id: Option<Str
     }
 }
 
-/// Ends the session.
-pub fn end(jar: &CookieJar<'_>) {
+/// Ends the session: its row (so the cookie is worthless everywhere) and the cookie.
+pub async fn end(jar: &CookieJar<'_>, service: &Arc<Service>) {
+    if let Some(value) = jar
+        .get_private(SESSION_COOKIE)
+        .and_then(|c| CookieValue::parse(c.value()))
+    {
+        let sid = value.sid;
+        if let Err(e) = blocking(service, move |s| s.end_admin_session(&sid)).await {
+            tracing::warn!(error = %e, "a console session could not be ended in the database");
+        }
+    }
+    forget(jar);
+}
+
+/// Removes the session cookie from the browser.
+fn forget(jar: &CookieJar<'_>) {
     jar.remove_private(Cookie::build(SESSION_COOKIE).path("/admin"));
 }
 
@@ -178,43 +195,26 @@ impl<'r> FromRequest<'r> for AdminSession {
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
         let signed_out = Outcome::Error((Status::Unauthorized, ()));
         let jar = req.cookies();
-        let Some(mut value) = jar
+        let Some(value) = jar
             .get_private(SESSION_COOKIE)
             .and_then(|c| CookieValue::parse(c.value()))
         else {
             return signed_out;
         };
-        let idle = req
-            .rocket()
-            .state::<AdminConfig>()
-            .map_or(900, |c| c.idle_timeout_secs);
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        if now_ms - value.last_ms > idle.saturating_mul(1000)
-            || now_ms - value.issued_ms > ABSOLUTE_SECS * 1000
-        {
-            end(jar);
-            return signed_out;
-        }
         let Some(service) = req.rocket().state::<Arc<Service>>() else {
             return Outcome::Error((Status::InternalServerError, ()));
         };
-        let id = value.admin_id;
-        let admin = match blocking(service, move |s| s.find_admin(id)).await {
+        let idle = idle_secs(req);
+        let sid = value.sid.clone();
+        let now = chrono::Utc::now();
+        let admin = match blocking(service, move |s| s.admin_session(&sid, idle, now)).await {
             Ok(Some(admin)) => admin,
             Ok(None) => {
-                end(jar);
+                forget(jar);
                 return signed_out;
             }
             Err(_) => return Outcome::Error((Status::InternalServerError, ())),
         };
-        // Issued before the password was last set: a password change ends every session
-        // but the one that made it (which is issued anew).
-        if value.issued_ms < admin.password_set_ms {
-            end(jar);
-            return signed_out;
-        }
-        value.last_ms = now_ms;
-        jar.add_private(cookie(is_tls(req), SESSION_COOKIE, value.render()));
         let institution = value
             .inst_rt_id
             .unwrap_or_else(|| service.policy().default_inst_rt_id.clone());
@@ -224,6 +224,13 @@ impl<'r> FromRequest<'r> for AdminSession {
             institution,
         })
     }
+}
+
+/// The console's idle timeout, seconds.
+pub fn idle_secs(req: &Request<'_>) -> i64 {
+    req.rocket()
+        .state::<AdminConfig>()
+        .map_or(900, |c| c.idle_timeout_secs)
 }
 
 /// A signed-in admin with no password change pending: the guard of every console page

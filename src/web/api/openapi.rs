@@ -298,6 +298,7 @@ wire_schema!(
     Algorithm,
     ActIntent,
     RsStat,
+    RsStatRsn,
     OobModeType,
     OobStat,
     SendStat,

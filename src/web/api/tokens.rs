@@ -11,6 +11,7 @@ use super::fault::ApiFault;
 use super::openapi::{
     Answer, BadQuery, BodyFaults, Common, Conflict, Gone, InstRtIdQuery, NotFound, Unprocessable,
 };
+use super::validate::RsCustom;
 use super::{
     authorize, blocking, context, operate, parse_code, parse_phone, parse_token_id, parse_usr_name,
 };
@@ -261,6 +262,9 @@ pub struct ActivateRs {
     token_id: String,
     #[serde(rename = "UsrTokenStat")]
     status: UsrTokenStat,
+    /// tokend's reason for a Failed or Locked answer.
+    #[serde(rename = "Custom", skip_serializing_if = "Option::is_none")]
+    custom: Option<RsCustom>,
 }
 
 /// `POST /api/v1/tokens/{TokenId}/activate` — the first valid code makes the token Act.
@@ -292,6 +296,7 @@ async fn activate(
             rs_stat: done.rs_stat,
             token_id: token.to_string(),
             status: done.token_status,
+            custom: RsCustom::of(done.reason),
         },
     )
     .await

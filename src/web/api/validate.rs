@@ -17,7 +17,7 @@ use crate::domain::api_keys::Scope;
 use crate::domain::oob::Fallback;
 use crate::domain::validate::ValidateRequest;
 use crate::domain::{Error, Service};
-use crate::types::RsStat;
+use crate::types::{RsStat, RsStatRsn};
 use crate::web::limits::Limits;
 use crate::web::metrics::Metrics;
 
@@ -72,6 +72,25 @@ pub struct ValidateRs {
     #[serde(rename = "OOBRsn", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     oob_reason: Option<&'static str>,
+    /// tokend's reason for a Failed or Locked answer.
+    #[serde(rename = "Custom", skip_serializing_if = "Option::is_none")]
+    custom: Option<RsCustom>,
+}
+
+/// tokend's `Custom` element of a validation or activation answer: why it did not
+/// succeed, so the consumer can tell "wait for the next code" (`Replayed`) from "wrong
+/// code" (`WrongCode`). What the end user is shown stays the consumer's choice.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RsCustom {
+    #[serde(rename = "RsStatRsn")]
+    reason: RsStatRsn,
+}
+
+impl RsCustom {
+    /// The element for a reason, absent on success.
+    pub fn of(reason: Option<RsStatRsn>) -> Option<RsCustom> {
+        reason.map(|reason| RsCustom { reason })
+    }
 }
 
 fn validate_request(rq: ValidateRq) -> Result<ValidateRequest, Error> {
@@ -145,6 +164,7 @@ async fn validate(
         last_authen_at: v.last_authen_at.map(iso8601),
         oob,
         oob_reason,
+        custom: RsCustom::of(v.reason),
     };
     Ok(Jx { hdr, body })
 }

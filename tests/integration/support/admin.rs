@@ -94,7 +94,7 @@ impl AdminClient {
         )
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .borrow()
             .iter()

@@ -1,0 +1,3 @@
+ALTER TABLE users DROP COLUMN oob_failed_sessions;
+DROP INDEX admin_sessions_by_admin;
+DROP TABLE admin_sessions;
