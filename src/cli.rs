@@ -323,8 +323,7 @@ fn import(
     if file.as_os_str() == "-" {
         std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
     } else {
-        std::fs::File::open(file)
-            .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut bytes))
+        std::fs::File::open(file).and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut bytes))
     }
     .with_context(|| format!("cannot read {}", file.display()))?;
     let service = bootstrap::service(settings)?;

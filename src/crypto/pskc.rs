@@ -240,7 +240,10 @@ mod tests {
             "1122334455667788990011223344556677889900"
         );
         let ct = b64("AAECAwQFBgcICQoLDA0OD+cIHItlB3Wra1DUpxVvOx2lef1VmNPCMl8jwZqIUqGv");
-        assert_eq!(&*decrypt(AES128, &psk, &ct).unwrap(), b"12345678901234567890");
+        assert_eq!(
+            &*decrypt(AES128, &psk, &ct).unwrap(),
+            b"12345678901234567890"
+        );
         let tag = b64("Su+NvtQfmvfJzF6bmQiJqoLRExc=");
         assert!(mac_verify(MacAlg::Sha1, &mac_key, &ct, &tag));
         assert!(!mac_verify(MacAlg::Sha256, &mac_key, &ct, &tag));
@@ -252,12 +255,20 @@ mod tests {
     #[test]
     fn rfc3394_key_unwrap() {
         let kek = hex::decode("000102030405060708090A0B0C0D0E0F").unwrap();
-        let out = decrypt(Cipher::AesKw(16), &kek, &b64("H6aLCoEStEeu80vY+1p7gp0+hiNx0s/l"));
+        let out = decrypt(
+            Cipher::AesKw(16),
+            &kek,
+            &b64("H6aLCoEStEeu80vY+1p7gp0+hiNx0s/l"),
+        );
         assert_eq!(
             hex::encode(&*out.unwrap()),
             "00112233445566778899aabbccddeeff"
         );
-        let wrong = decrypt(Cipher::AesKw(16), &[1u8; 16], &b64("H6aLCoEStEeu80vY+1p7gp0+hiNx0s/l"));
+        let wrong = decrypt(
+            Cipher::AesKw(16),
+            &[1u8; 16],
+            &b64("H6aLCoEStEeu80vY+1p7gp0+hiNx0s/l"),
+        );
         assert_eq!(wrong.err(), Some(OpenError::WrongKey));
     }
 
@@ -275,8 +286,14 @@ mod tests {
     #[test]
     fn uris_name_the_algorithms_and_unknown_ones_are_none() {
         let enc = "http://www.w3.org/2001/04/xmlenc#";
-        assert_eq!(Cipher::from_uri(&format!("{enc}aes256-cbc")), Some(Cipher::AesCbc(32)));
-        assert_eq!(Cipher::from_uri(&format!("{enc}kw-aes192")), Some(Cipher::AesKw(24)));
+        assert_eq!(
+            Cipher::from_uri(&format!("{enc}aes256-cbc")),
+            Some(Cipher::AesCbc(32))
+        );
+        assert_eq!(
+            Cipher::from_uri(&format!("{enc}kw-aes192")),
+            Some(Cipher::AesKw(24))
+        );
         assert_eq!(Cipher::from_uri(&format!("{enc}tripledes-cbc")), None);
         assert_eq!(
             Cipher::from_uri("http://www.w3.org/2001/04/xmldsig-more#camellia128-cbc"),
@@ -286,7 +303,10 @@ mod tests {
             MacAlg::from_uri("http://www.w3.org/2001/04/xmldsig-more#hmac-sha224"),
             Some(MacAlg::Sha224)
         );
-        assert_eq!(MacAlg::from_uri("http://www.w3.org/2000/09/xmldsig#hmac-zha9"), None);
+        assert_eq!(
+            MacAlg::from_uri("http://www.w3.org/2000/09/xmldsig#hmac-zha9"),
+            None
+        );
     }
 
     #[test]
@@ -299,7 +319,10 @@ mod tests {
     fn malformed_ciphertexts_and_keys_are_errors_not_panics() {
         let key = [0u8; 16];
         assert_eq!(decrypt(AES128, &key, &[]).err(), Some(OpenError::Malformed));
-        assert_eq!(decrypt(AES128, &key, &[0u8; 17]).err(), Some(OpenError::Malformed));
+        assert_eq!(
+            decrypt(AES128, &key, &[0u8; 17]).err(),
+            Some(OpenError::Malformed)
+        );
         assert_eq!(
             decrypt(AES128, &[0u8; 5], &[0u8; 32]).err(),
             Some(OpenError::KeyLength { have: 5, need: 16 })

@@ -178,16 +178,26 @@ pub fn parse_csv(input: impl Read) -> (Vec<ImportRow>, ImportReport) {
 fn refuse_repeated_serials(rows: Vec<ImportRow>, report: &mut ImportReport) -> Vec<ImportRow> {
     let mut lines: std::collections::HashMap<String, Vec<u64>> = Default::default();
     for r in &rows {
-        lines.entry(r.token_id.to_string()).or_default().push(r.line);
+        lines
+            .entry(r.token_id.to_string())
+            .or_default()
+            .push(r.line);
     }
     let (keep, repeated): (Vec<_>, Vec<_>) = rows
         .into_iter()
         .partition(|r| lines.get(r.token_id.as_str()).is_none_or(|l| l.len() < 2));
     for r in repeated {
-        let all: Vec<String> = lines[r.token_id.as_str()].iter().map(u64::to_string).collect();
+        let all: Vec<String> = lines[r.token_id.as_str()]
+            .iter()
+            .map(u64::to_string)
+            .collect();
         report.refused.push((
             r.line,
-            format!("serial {:?} appears on lines {}: all refused", r.token_id.as_str(), all.join(", ")),
+            format!(
+                "serial {:?} appears on lines {}: all refused",
+                r.token_id.as_str(),
+                all.join(", ")
+            ),
         ));
     }
     report.refused.sort_by_key(|(line, _)| *line);
@@ -340,5 +350,21 @@ mod tests {
             .refused
             .iter()
             .all(|(_, why)| !why.contains(SEED_HEX)));
+    }
+
+    #[test]
+    fn a_serial_repeated_in_a_csv_file_refuses_every_line_with_it() {
+        let file = format!(
+            "HW1,{SEED_HEX},SHA1,6,30\n\
+             HW2,{SEED_HEX},SHA1,6,30\n\
+             HW1,4142434445464748494a4b4c4d4e4f5051525354,SHA1,6,30\n"
+        );
+        let (rows, report) = parse_csv(file.as_bytes());
+        assert_eq!(rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2]);
+        assert_eq!(
+            report.refused.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        assert!(report.refused[0].1.contains("lines 1, 3"), "{report:?}");
     }
 }

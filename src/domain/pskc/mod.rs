@@ -85,7 +85,11 @@ fn refuse_repeated_serials(decisions: &mut [(u64, Option<String>, Decision)]) {
         }
     }
     for (_, serial, d) in decisions.iter_mut() {
-        let Some(ns) = serial.as_ref().and_then(|s| seen.get(s)).filter(|ns| ns.len() > 1) else {
+        let Some(ns) = serial
+            .as_ref()
+            .and_then(|s| seen.get(s))
+            .filter(|ns| ns.len() > 1)
+        else {
             continue;
         };
         if matches!(d, Decision::Import(_)) {
@@ -135,7 +139,9 @@ fn declared(bytes: &[u8]) -> Result<&'static encoding_rs::Encoding, String> {
     };
     encoding_rs::Encoding::for_label(label.trim().as_bytes())
         .filter(|e| *e != encoding_rs::UTF_16LE && *e != encoding_rs::UTF_16BE)
-        .ok_or_else(|| format!("the XML declaration names encoding {label:?}, which tokend cannot read here"))
+        .ok_or_else(|| {
+            format!("the XML declaration names encoding {label:?}, which tokend cannot read here")
+        })
 }
 
 /// Whether a file looks like XML (PSKC) rather than CSV, in any encoding [`decode`]
@@ -147,5 +153,7 @@ pub fn is_pskc(bytes: &[u8]) -> bool {
         None if head.starts_with(b"<\0") || head.starts_with(b"\0<") => return true,
         None => String::from_utf8_lossy(head),
     };
-    text.trim_start_matches('\u{feff}').trim_start().starts_with('<')
+    text.trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('<')
 }

@@ -68,6 +68,7 @@ pub(super) fn open_all(raw: &RawFile, keys: &PskcKeys) -> Result<Vec<Opened>, St
     }
     // Checked before asking for a key: an unsupported file is named as such, whatever
     // key was given.
+    supported_source(&raw.key_source)?;
     for (n, field, v) in encrypted_values(raw) {
         let enc = v.encrypted.as_ref().map(|e| e.method.as_deref());
         cipher_of(enc.flatten(), &format!("KeyPackage {n} {field}"))?;
@@ -121,12 +122,16 @@ fn opener(raw: &RawFile, keys: &PskcKeys) -> Result<Opener, String> {
         _ if !needs_mac => None,
         (None, Some(_)) => return Err("a MACKey without a MACMethod algorithm".into()),
         (Some(uri), None) => {
-            return Err(format!("MACMethod {uri:?} without a MACKey: the MACs cannot be checked"))
+            return Err(format!(
+                "MACMethod {uri:?} without a MACKey: the MACs cannot be checked"
+            ))
         }
         (None, None) => {
-            return Err("CBC-encrypted values without a MACMethod: their integrity cannot be \
+            return Err(
+                "CBC-encrypted values without a MACMethod: their integrity cannot be \
                  checked; refused"
-                .into())
+                    .into(),
+            )
         }
     };
     Ok(Opener { key, mac })
@@ -154,9 +159,9 @@ fn opened(whose: &str, e: OpenError) -> String {
     }
 }
 
-/// The AES key of the file: the pre-shared key, or PBKDF2 of the passphrase.
-fn encryption_key(raw: &RawFile, keys: &PskcKeys) -> Result<Zeroizing<Vec<u8>>, String> {
-    match &raw.key_source {
+/// Refuses, by name, the ways of giving the file's key that tokend does not support.
+fn supported_source(source: &KeySource) -> Result<(), String> {
+    match source {
         KeySource::Asymmetric(element) => Err(format!(
             "asymmetric encryption (EncryptionKey {element}, RFC 6030 §6.3) is not \
              supported: ask the vendor for a file under a pre-shared key or a passphrase"
@@ -164,11 +169,19 @@ fn encryption_key(raw: &RawFile, keys: &PskcKeys) -> Result<Zeroizing<Vec<u8>>, 
         KeySource::OtherDerivation(uri) => Err(format!(
             "key derivation {uri:?} is not supported (tokend derives keys with PBKDF2)"
         )),
-        KeySource::Pbkdf2 => derived_key(raw, keys),
-        KeySource::PreShared => keys.psk.clone().ok_or_else(|| {
-            "the file is encrypted with a pre-shared key: give it (--psk-hex)".into()
-        }),
+        KeySource::Pbkdf2 | KeySource::PreShared => Ok(()),
     }
+}
+
+/// The AES key of the file: the pre-shared key, or PBKDF2 of the passphrase.
+fn encryption_key(raw: &RawFile, keys: &PskcKeys) -> Result<Zeroizing<Vec<u8>>, String> {
+    supported_source(&raw.key_source)?;
+    if raw.key_source == KeySource::Pbkdf2 {
+        return derived_key(raw, keys);
+    }
+    keys.psk
+        .clone()
+        .ok_or_else(|| "the file is encrypted with a pre-shared key: give it (--psk-hex)".into())
 }
 
 fn derived_key(raw: &RawFile, keys: &PskcKeys) -> Result<Zeroizing<Vec<u8>>, String> {
@@ -182,7 +195,12 @@ fn derived_key(raw: &RawFile, keys: &PskcKeys) -> Result<Zeroizing<Vec<u8>>, Str
         .as_deref()
         .and_then(|i| i.trim().parse::<u32>().ok())
         .filter(|i| (1..=10_000_000).contains(i))
-        .ok_or_else(|| format!("PBKDF2 IterationCount {:?}: 1 to 10000000 expected", raw.iterations))?;
+        .ok_or_else(|| {
+            format!(
+                "PBKDF2 IterationCount {:?}: 1 to 10000000 expected",
+                raw.iterations
+            )
+        })?;
     let len = match raw.key_length.as_deref().map(str::trim) {
         None => 16,
         Some(l) => l
@@ -204,7 +222,10 @@ impl Opener {
     /// Decrypts one value and checks its own MAC: (plaintext, Some(MAC verified) or None
     /// when the cipher authenticates itself and the file carries no MAC for it).
     fn open(&self, v: &Value, whose: &str) -> Result<(Plain, Option<bool>), String> {
-        let enc = v.encrypted.as_ref().ok_or_else(|| format!("{whose}: not encrypted"))?;
+        let enc = v
+            .encrypted
+            .as_ref()
+            .ok_or_else(|| format!("{whose}: not encrypted"))?;
         let c = cipher_of(enc.method.as_deref(), whose)?;
         let ct = b64(&format!("{whose} CipherValue"), &enc.cipher)?;
         let mac_ok = match (&self.mac, &v.mac) {
@@ -213,8 +234,14 @@ impl Opener {
                 Some(cipher::mac_verify(*alg, key, &ct, &tag))
             }
             (_, None) if c.authenticates() => None,
-            (_, None) => return Err(format!("{whose}: no ValueMAC; its integrity cannot be checked")),
-            (None, Some(_)) => return Err(format!("{whose}: a ValueMAC but no MACKey to check it")),
+            (_, None) => {
+                return Err(format!(
+                    "{whose}: no ValueMAC; its integrity cannot be checked"
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(format!("{whose}: a ValueMAC but no MACKey to check it"))
+            }
         };
         if mac_ok == Some(false) {
             // Not decrypted: its MAC failing is the verdict, reported with the others.

@@ -6,10 +6,10 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use zeroize::Zeroizing;
 
-use crate::domain::import::ImportRow;
 use super::open::{b64, Opened};
 use super::read::{RawKey, FIELDS};
 use crate::crypto::Seed;
+use crate::domain::import::ImportRow;
 use crate::otp::OtpParams;
 use crate::types::{Algorithm, Digits, Period, TokenId, MIN_SEED_BYTES};
 
@@ -68,11 +68,20 @@ fn to_row(
         .ok_or("serial: 1-64 characters of A-Z a-z 0-9 . _ - expected")?;
     let digits = response_format(k)?;
     let seed = secret(k, opened, encrypted_file)?;
-    let algorithm = match k.suite.as_deref().map(|s| s.trim().to_ascii_uppercase()).as_deref() {
+    let algorithm = match k
+        .suite
+        .as_deref()
+        .map(|s| s.trim().to_ascii_uppercase())
+        .as_deref()
+    {
         None | Some("HMAC-SHA1" | "SHA1") => Algorithm::SHA1,
         Some("HMAC-SHA256" | "SHA256") => Algorithm::SHA256,
         Some("HMAC-SHA512" | "SHA512") => Algorithm::SHA512,
-        Some(other) => return Err(format!("Suite {other:?}: HMAC-SHA1, -SHA256 or -SHA512 expected")),
+        Some(other) => {
+            return Err(format!(
+                "Suite {other:?}: HMAC-SHA1, -SHA256 or -SHA512 expected"
+            ))
+        }
     };
     let interval = integer(k, opened, "TimeInterval")?.unwrap_or(30);
     let period = u16::try_from(interval)
@@ -80,8 +89,14 @@ fn to_row(
         .and_then(|p| Period::try_from(p).ok())
         .ok_or_else(|| format!("TimeInterval {interval}: 30 or 60 expected"))?;
     for (field, why) in [
-        ("Time", "tokend counts time steps from the Unix epoch (Time 0)"),
-        ("TimeDrift", "tokend keeps no imported drift; import, then resync the token"),
+        (
+            "Time",
+            "tokend counts time steps from the Unix epoch (Time 0)",
+        ),
+        (
+            "TimeDrift",
+            "tokend keeps no imported drift; import, then resync the token",
+        ),
     ] {
         match integer(k, opened, field)? {
             None | Some(0) => {}
@@ -93,7 +108,13 @@ fn to_row(
         digits,
         period,
     };
-    Ok(ImportRow::new(n, token_id, Seed::new(seed.to_vec()), params, None))
+    Ok(ImportRow::new(
+        n,
+        token_id,
+        Seed::new(seed.to_vec()),
+        params,
+        None,
+    ))
 }
 
 /// RFC 6030 §5: a key whose policy tokend does not understand, does not allow OTP, needs
@@ -116,7 +137,10 @@ fn policy(k: &RawKey, now: DateTime<Utc>) -> Result<(), String> {
     }
     if let Some(text) = &k.start_date {
         if date("StartDate", text)? > now {
-            return Err(format!("StartDate {}: the key may not be used yet", text.trim()));
+            return Err(format!(
+                "StartDate {}: the key may not be used yet",
+                text.trim()
+            ));
         }
     }
     if let Some(text) = &k.expiry_date {
@@ -138,12 +162,21 @@ fn date(what: &str, text: &str) -> Result<DateTime<Utc>, String> {
 
 /// The code length; tokend checks decimal codes without a check digit.
 fn response_format(k: &RawKey) -> Result<Digits, String> {
-    if let Some(enc) = k.encoding.as_deref().map(str::trim).filter(|e| *e != "DECIMAL") {
-        return Err(format!("ResponseFormat Encoding {enc:?}: tokend checks DECIMAL codes only"));
+    if let Some(enc) = k
+        .encoding
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| *e != "DECIMAL")
+    {
+        return Err(format!(
+            "ResponseFormat Encoding {enc:?}: tokend checks DECIMAL codes only"
+        ));
     }
     if let Some(c) = k.check_digits.as_deref().map(str::trim) {
         if c == "true" || c == "1" {
-            return Err(format!("ResponseFormat CheckDigits {c:?}: tokend checks codes without a check digit"));
+            return Err(format!(
+                "ResponseFormat CheckDigits {c:?}: tokend checks codes without a check digit"
+            ));
         }
     }
     match k.digits.as_deref().map(str::trim) {
@@ -157,19 +190,33 @@ fn response_format(k: &RawKey) -> Result<Digits, String> {
 }
 
 /// The seed: decrypted, or plaintext in a file that encrypts none.
-fn secret(k: &RawKey, opened: &mut Opened, encrypted_file: bool) -> Result<Zeroizing<Vec<u8>>, String> {
-    let bytes = match (opened[0].take(), k.value("Secret").and_then(|v| v.plain.as_ref())) {
+fn secret(
+    k: &RawKey,
+    opened: &mut Opened,
+    encrypted_file: bool,
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    let bytes = match (
+        opened[0].take(),
+        k.value("Secret").and_then(|v| v.plain.as_ref()),
+    ) {
         (Some(s), _) => s,
         (None, Some(_)) if encrypted_file => {
-            return Err("a plaintext Secret in a file whose secrets are encrypted and MAC-protected: \
+            return Err(
+                "a plaintext Secret in a file whose secrets are encrypted and MAC-protected: \
                  refused (it is covered by no MAC)"
-                .into())
+                    .into(),
+            )
         }
-        (None, Some(p)) => Zeroizing::new(b64("Secret", p).map_err(|_| "Secret: not base64".to_owned())?),
+        (None, Some(p)) => {
+            Zeroizing::new(b64("Secret", p).map_err(|_| "Secret: not base64".to_owned())?)
+        }
         (None, None) => return Err(no_secret(k)),
     };
     if bytes.len() < MIN_SEED_BYTES {
-        return Err(format!("seed: {} bits; at least 128 required", bytes.len() * 8));
+        return Err(format!(
+            "seed: {} bits; at least 128 required",
+            bytes.len() * 8
+        ));
     }
     Ok(bytes)
 }
@@ -193,13 +240,21 @@ fn integer(k: &RawKey, opened: &Opened, field: &str) -> Result<Option<i64>, Stri
     if let Some(bytes) = &opened[i] {
         if !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit) {
             let text = String::from_utf8_lossy(bytes);
-            return text.parse().map(Some).map_err(|_| format!("{field}: too large"));
+            return text
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{field}: too large"));
         }
         if bytes.len() > 8 {
-            return Err(format!("{field}: {} bytes, too large for an integer", bytes.len()));
+            return Err(format!(
+                "{field}: {} bytes, too large for an integer",
+                bytes.len()
+            ));
         }
         let v = bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-        return i64::try_from(v).map(Some).map_err(|_| format!("{field}: too large"));
+        return i64::try_from(v)
+            .map(Some)
+            .map_err(|_| format!("{field}: too large"));
     }
     match k.value(field).and_then(|v| v.plain.as_ref()) {
         None => Ok(None),

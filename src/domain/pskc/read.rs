@@ -132,14 +132,19 @@ impl State {
     /// The data value being read: the child of `Data` the reader is inside.
     fn value_mut(&mut self) -> Option<&mut Value> {
         let at = self.stack.iter().position(|s| s == "Data")?;
-        let i = FIELDS.iter().position(|f| Some(*f) == self.stack.get(at + 1).map(String::as_str))?;
+        let i = FIELDS
+            .iter()
+            .position(|f| Some(*f) == self.stack.get(at + 1).map(String::as_str))?;
         let key = self.raw.keys.last_mut()?;
         Some(key.values[i].get_or_insert_with(Value::default))
     }
 
     fn root(&mut self, e: &BytesStart<'_>) -> Result<(), String> {
         let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-        let prefix = e.name().prefix().map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
+        let prefix = e
+            .name()
+            .prefix()
+            .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
         let ns_attr = prefix.map_or("xmlns".to_owned(), |p| format!("xmlns:{p}"));
         let ns = e
             .attributes()
@@ -148,7 +153,9 @@ impl State {
             .map(|a| String::from_utf8_lossy(&a.value).into_owned())
             .unwrap_or_default();
         if name != "KeyContainer" {
-            return Err(format!("the root element is {name}, not KeyContainer: not a PSKC file"));
+            return Err(format!(
+                "the root element is {name}, not KeyContainer: not a PSKC file"
+            ));
         }
         if ns.trim() != PSKC_NS {
             return Err(draft(&format!("namespace {ns:?}")));
@@ -195,8 +202,10 @@ impl State {
                 }
             }
             "EncryptionMethod" if parent == "MACKey" => {
-                self.raw.mac_key.get_or_insert_with(Encrypted::default).method =
-                    attr(e, b"Algorithm");
+                self.raw
+                    .mac_key
+                    .get_or_insert_with(Encrypted::default)
+                    .method = attr(e, b"Algorithm");
             }
             "MACMethod" => self.raw.mac_method = attr(e, b"Algorithm"),
             "KeyDerivationMethod" => {
@@ -250,7 +259,10 @@ impl State {
             "IterationCount" => self.raw.iterations = Some(text),
             "KeyLength" => self.raw.key_length = Some(text),
             "CipherValue" if self.within("MACKey") => {
-                self.raw.mac_key.get_or_insert_with(Encrypted::default).cipher = text;
+                self.raw
+                    .mac_key
+                    .get_or_insert_with(Encrypted::default)
+                    .cipher = text;
             }
             "CipherValue" => {
                 if let Some(enc) = self.value_mut().and_then(|v| v.encrypted.as_mut()) {
@@ -283,9 +295,9 @@ impl State {
             "KeyUsage" if in_policy => k.key_usage.push(text),
             "StartDate" if in_policy => k.start_date = Some(text),
             "ExpiryDate" if in_policy => k.expiry_date = Some(text),
-            "NumberOfTransactions" if in_policy => k
-                .policy_unknown
-                .push(format!("NumberOfTransactions {text}: tokend cannot limit a key's uses")),
+            "NumberOfTransactions" if in_policy => k.policy_unknown.push(format!(
+                "NumberOfTransactions {text}: tokend cannot limit a key's uses"
+            )),
             _ => {}
         }
     }
@@ -312,7 +324,8 @@ pub(super) fn read_xml(xml: &str) -> Result<RawFile, String> {
         match reader.read_event() {
             Ok(Event::Start(e)) => {
                 st.start(&e)?;
-                st.stack.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+                st.stack
+                    .push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
             }
             Ok(Event::Empty(e)) => st.start(&e)?,
             Ok(Event::End(_)) => {
