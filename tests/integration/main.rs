@@ -24,6 +24,7 @@ mod cli;
 mod crash;
 mod institutions;
 mod ops;
+mod pskc_import;
 mod rate_limits;
 mod rekey;
 mod restart;
