@@ -24,6 +24,7 @@ struct Opener {
     mac: Option<(MacAlg, Plain)>,
 }
 
+/// Base64 as PSKC writes it (line breaks and spaces inside); the error names the field.
 pub(super) fn b64(what: &str, s: &str) -> Result<Vec<u8>, String> {
     let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
@@ -184,6 +185,7 @@ fn encryption_key(raw: &RawFile, keys: &PskcKeys) -> Result<Zeroizing<Vec<u8>>, 
         .ok_or_else(|| "the file is encrypted with a pre-shared key: give it (--psk-hex)".into())
 }
 
+/// PBKDF2 of the passphrase with the file's salt, iteration count, key length and PRF.
 fn derived_key(raw: &RawFile, keys: &PskcKeys) -> Result<Zeroizing<Vec<u8>>, String> {
     let pass = keys
         .passphrase

@@ -55,6 +55,7 @@ fn skipped(k: &RawKey) -> Option<String> {
     (!is_totp).then(|| format!("algorithm {alg:?}: tokend validates TOTP only"))
 }
 
+/// The row of a TOTP key tokend can use, or the reason it cannot.
 fn to_row(
     k: &RawKey,
     opened: &mut Opened,

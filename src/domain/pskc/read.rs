@@ -106,6 +106,7 @@ const PIN_ATTRS: [&str; 6] = [
     "PINEncoding",
 ];
 
+/// An attribute by local name (a prefix, if any, is ignored), unescaped.
 fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
     e.attributes()
         .flatten()
@@ -121,10 +122,12 @@ struct State {
 }
 
 impl State {
+    /// Whether the reader is inside an element of this name.
     fn within(&self, name: &str) -> bool {
         self.stack.iter().any(|s| s == name)
     }
 
+    /// The innermost open element.
     fn parent(&self) -> &str {
         self.stack.last().map_or("", String::as_str)
     }
@@ -139,6 +142,7 @@ impl State {
         Some(key.values[i].get_or_insert_with(Value::default))
     }
 
+    /// Checks the root element: RFC 6030's `KeyContainer`, its namespace, Version 1.0.
     fn root(&mut self, e: &BytesStart<'_>) -> Result<(), String> {
         let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
         let prefix = e
@@ -167,6 +171,7 @@ impl State {
         }
     }
 
+    /// An opening (or empty) element: notes what its attributes say.
     fn start(&mut self, e: &BytesStart<'_>) -> Result<(), String> {
         if !self.root_seen {
             self.root_seen = true;
@@ -251,6 +256,7 @@ impl State {
         }
     }
 
+    /// Text content, stored where the open elements say it belongs.
     fn text(&mut self, text: String) {
         let last = self.parent().to_owned();
         let in_policy = self.within("Policy");
@@ -283,6 +289,7 @@ impl State {
         }
     }
 
+    /// Text content that belongs to the key itself (serial, suite, policy).
     fn key_text(&mut self, last: &str, in_policy: bool, text: String) {
         let Some(k) = self.raw.keys.last_mut() else {
             return;
@@ -303,6 +310,7 @@ impl State {
     }
 }
 
+/// The refusal of a pre-RFC 6030 draft file, saying what gave it away.
 fn draft(why: &str) -> String {
     format!(
         "a pre-RFC 6030 draft PSKC format ({why}): tokend reads RFC 6030 files \
@@ -367,6 +375,8 @@ fn finish(st: State) -> Result<RawFile, String> {
     Ok(st.raw)
 }
 
+/// The refusal of a file that is not well-formed XML. The parser's message names
+/// elements only, never text, so no secret can reach it.
 fn not_xml(at: u64, e: &dyn std::fmt::Display) -> String {
     format!("not well-formed XML near byte {at} ({e}); nothing is imported")
 }
