@@ -120,13 +120,11 @@ fn opener(raw: &RawFile, keys: &PskcKeys) -> Result<Opener, String> {
     });
     let mac = match (&raw.mac_method, &raw.mac_key) {
         (Some(uri), Some(mk)) => Some(mac_key(uri, mk, &key)?),
+        // Files of the drafts before RFC 6030 MAC under the encryption key itself, as
+        // python-pskc accepts; the MACs are still checked.
+        (Some(uri), None) => Some((mac_alg(uri)?, key.clone())),
         _ if !needs_mac => None,
         (None, Some(_)) => return Err("a MACKey without a MACMethod algorithm".into()),
-        (Some(uri), None) => {
-            return Err(format!(
-                "MACMethod {uri:?} without a MACKey: the MACs cannot be checked"
-            ))
-        }
         (None, None) => {
             return Err(
                 "CBC-encrypted values without a MACMethod: their integrity cannot be \
@@ -140,16 +138,21 @@ fn opener(raw: &RawFile, keys: &PskcKeys) -> Result<Opener, String> {
 
 /// The MAC algorithm (refused by name when unknown) and the decrypted MAC key.
 fn mac_key(uri: &str, mk: &Encrypted, key: &[u8]) -> Result<(MacAlg, Plain), String> {
-    let alg = MacAlg::from_uri(uri).ok_or_else(|| {
-        format!(
-            "MACMethod {uri:?} is not supported (tokend checks HMAC-SHA1, -SHA224, -SHA256, \
-             -SHA384 and -SHA512)"
-        )
-    })?;
+    let alg = mac_alg(uri)?;
     let c = cipher_of(mk.method.as_deref(), "MACKey")?;
     let plain = cipher::decrypt(c, key, &b64("MACKey", &mk.cipher)?)
         .map_err(|e| opened("the MACKey", e))?;
     Ok((alg, plain))
+}
+
+/// The HMAC a `MACMethod` names, or the refusal naming it.
+fn mac_alg(uri: &str) -> Result<MacAlg, String> {
+    MacAlg::from_uri(uri).ok_or_else(|| {
+        format!(
+            "MACMethod {uri:?} is not supported (tokend checks HMAC-SHA1, -SHA224, -SHA256, \
+             -SHA384 and -SHA512)"
+        )
+    })
 }
 
 /// A decryption failure in words.
@@ -200,7 +203,7 @@ fn derived_key(raw: &RawFile, keys: &PskcKeys) -> Result<Zeroizing<Vec<u8>>, Str
         .ok_or_else(|| {
             format!(
                 "PBKDF2 IterationCount {:?}: 1 to 10000000 expected",
-                raw.iterations
+                raw.iterations.as_deref().unwrap_or("(none)")
             )
         })?;
     let len = match raw.key_length.as_deref().map(str::trim) {

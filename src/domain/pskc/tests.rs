@@ -183,6 +183,12 @@ fn the_mac_method_is_read_and_an_unknown_one_refused_by_name() {
     let keys = psk_hex(&"1234567890".repeat(7)[..64]);
     let (_, report) = parse("pskc-aes256-cbc.xml", &keys);
     assert!(report.skipped[0].1.contains("TOTP only"), "{report:?}");
+    // python-pskc's no-mac-key file: the older MAC under the encryption key verifies;
+    // altered, it does not.
+    let (_, report) = parse("pskc-no-mac-key.xml", &psk());
+    assert!(report.skipped[0].1.contains("TOTP only"), "{report:?}");
+    let why = refused_file(&alter_mac(&fixture("pskc-no-mac-key.xml"), 0), &psk());
+    assert!(why.contains("whole file is refused"), "{why}");
 }
 
 /// Defect 4: a wrong key is "wrong key or passphrase", never tampering.
