@@ -52,7 +52,11 @@ fn skipped(k: &RawKey) -> Option<String> {
         return Some("a device PIN key (RFC 6030 PIN profile): tokend keeps no PINs".into());
     }
     let is_totp = alg.ends_with(":totp") || alg.ends_with("#totp");
-    (!is_totp).then(|| format!("algorithm {alg:?}: tokend validates TOTP only"))
+    match alg {
+        _ if is_totp => None,
+        "" => Some("no Algorithm: tokend validates TOTP only (…:pskc:totp)".into()),
+        _ => Some(format!("algorithm {alg:?}: tokend validates TOTP only")),
+    }
 }
 
 /// The row of a TOTP key tokend can use, or the reason it cannot.
