@@ -38,7 +38,7 @@ enum Command {
     Import {
         /// The file; `-` reads standard input.
         file: std::path::PathBuf,
-        /// PSKC encrypted with a pre-shared key: the AES-128 key in hex (32 digits).
+        /// PSKC encrypted with a pre-shared key: the AES key in hex (32, 48 or 64 digits).
         #[arg(long, env = "TOKEND_PSKC_KEY", hide_env_values = true)]
         psk_hex: Option<String>,
         /// PSKC encrypted with a passphrase (PBKDF2): read it from the first line of stdin.
@@ -281,13 +281,16 @@ fn create_admin(settings: &Settings, username: &str, password_stdin: bool) -> an
     Ok(())
 }
 
-/// Imports a seed file and prints what happened: counts on stdout, one line per refused
-/// or already present line on stderr. Fails (exit 1) when any line was refused.
+/// The keys that open an encrypted PSKC file: `--psk-hex` (an AES-128, -192 or -256
+/// key) and the passphrase from stdin's first line.
 fn pskc_keys(psk_hex: Option<&str>, passphrase_stdin: bool) -> anyhow::Result<PskcKeys> {
     let psk = match psk_hex {
         Some(h) => {
             let bytes = hex::decode(h.trim()).context("--psk-hex: hex expected")?;
-            anyhow::ensure!(bytes.len() == 16, "--psk-hex: an AES-128 key is 16 bytes");
+            anyhow::ensure!(
+                [16, 24, 32].contains(&bytes.len()),
+                "--psk-hex: an AES key is 16, 24 or 32 bytes (32, 48 or 64 hex digits)"
+            );
             Some(zeroize::Zeroizing::new(bytes))
         }
         None => None,
@@ -306,54 +309,57 @@ fn pskc_keys(psk_hex: Option<&str>, passphrase_stdin: bool) -> anyhow::Result<Ps
     Ok(PskcKeys { psk, passphrase })
 }
 
+/// Imports a seed file through the same `parse_file` as the console and prints what
+/// happened: counts on stdout, one line per key skipped, refused or already present on
+/// stderr. Exit 0 when no key was refused (keys skipped by design, such as HOTP keys of
+/// a mixed vendor file, do not fail it); exit 1 when the file or any key was refused.
 fn import(
     settings: &Settings,
     file: &std::path::Path,
     keys: &PskcKeys,
     inst_rt_id: Option<String>,
 ) -> anyhow::Result<()> {
-    let input: Box<dyn std::io::Read> = if file.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
+    let mut bytes = Vec::new();
+    if file.as_os_str() == "-" {
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
     } else {
-        Box::new(
-            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
-        )
-    };
+        std::fs::File::open(file).and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut bytes))
+    }
+    .with_context(|| format!("cannot read {}", file.display()))?;
     let service = bootstrap::service(settings)?;
     let ctx = Context {
         actor: "cli:import".into(),
         inst_rt_id,
         ..Context::default()
     };
-    let mut input = std::io::BufReader::new(input);
-    let head = std::io::BufRead::fill_buf(&mut input).context("cannot read the file")?;
-    let (rows, mut report) = if crate::domain::pskc::is_pskc(head) {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut input, &mut bytes).context("cannot read the file")?;
-        crate::domain::pskc::parse_pskc(&bytes, keys)
-            .map_err(|e| anyhow::anyhow!("the PSKC file is refused: {e}"))?
-    } else {
-        crate::domain::import::parse_csv(input)
-    };
+    let now = chrono::Utc::now();
+    let (rows, mut report) = crate::domain::import::parse_file(&bytes, keys, now)
+        .map_err(|e| anyhow::anyhow!("the file is refused, nothing imported: {e}"))?;
+    drop(bytes);
     service
-        .import_tokens(&ctx, &rows, chrono::Utc::now(), &mut report)
+        .import_tokens(&ctx, &rows, now, &mut report)
         .context("import stopped")?;
-    for line in &report.already_present {
-        eprintln!("line {line}: serial already present, left unchanged");
+    let unit = report.unit.name();
+    for n in &report.already_present {
+        eprintln!("{unit} {n}: serial already present, left unchanged");
     }
-    for (line, why) in &report.refused {
-        eprintln!("line {line}: refused: {why}");
+    for (n, why) in &report.skipped {
+        eprintln!("{unit} {n}: skipped: {why}");
+    }
+    for (n, why) in &report.refused {
+        eprintln!("{unit} {n}: refused: {why}");
     }
     println!(
-        "imported {}, already present {}, refused {}",
+        "imported {}, already present {}, refused {}, skipped {}",
         report.imported,
         report.already_present.len(),
-        report.refused.len()
+        report.refused.len(),
+        report.skipped.len()
     );
     if report.refused.is_empty() {
         Ok(())
     } else {
-        anyhow::bail!("{} line(s) refused", report.refused.len())
+        anyhow::bail!("{} {unit}(s) refused", report.refused.len())
     }
 }
 

@@ -4,7 +4,9 @@
 //! with a random 96-bit nonce and the TokenId as associated data, so a ciphertext copied to
 //! another token's row does not open. Each sealed seed carries the id of the key that
 //! sealed it, so `rekey` can rotate keys one row at a time (see `keyring` for what a
-//! rotation keeps and what it replaces). Imports: ring, zeroize, and `types::TokenId` only.
+//! rotation keeps and what it replaces). Imports: ring, zeroize, and `types::TokenId` only;
+//! `pskc` also names the RustCrypto crates (cbc, aes, aes-kw, hmac, sha1, sha2) that PSKC
+//! files need and ring lacks.
 
 pub mod digest;
 pub mod keyfile;

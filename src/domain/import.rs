@@ -10,7 +10,8 @@
 //!
 //! Rows are checked first; a bad row is reported with its line and skipped, the good ones
 //! are imported. A serial already present is reported as such and left untouched, so
-//! importing the same file twice adds nothing.
+//! importing the same file twice adds nothing. A serial that appears twice in one file
+//! refuses every line that has it: which seed is the device's cannot be known.
 
 use chrono::{DateTime, Utc};
 use std::io::Read;
@@ -69,26 +70,61 @@ impl ImportRow {
 }
 
 /// Reads a seed file of either kind: PSKC (XML, RFC 6030) or CSV. `Err` refuses the
-/// whole file (a PSKC file that cannot be opened or whose MACs do not verify).
+/// whole file (a PSKC file that is incomplete, cannot be opened, or whose MACs do not
+/// verify). `now` judges PSKC keys' validity dates. The CLI and the console both call
+/// this, so a file gets the same outcome through either.
 pub fn parse_file(
     bytes: &[u8],
     keys: &super::pskc::PskcKeys,
-) -> Result<(Vec<ImportRow>, ImportReport), Error> {
+    now: DateTime<Utc>,
+) -> Result<(Vec<ImportRow>, ImportReport), FileRefused> {
     if super::pskc::is_pskc(bytes) {
-        super::pskc::parse_pskc(bytes, keys)
+        super::pskc::parse_pskc(bytes, keys, now)
     } else {
         Ok(parse_csv(bytes))
+    }
+}
+
+/// Why a whole file is refused, in words for an operator: no fault code, no key
+/// material, no secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FileRefused(pub String);
+
+/// What a report's numbers count.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// CSV lines.
+    #[default]
+    Line,
+    /// PSKC `KeyPackage`s, 1-based in document order.
+    KeyPackage,
+}
+
+impl Unit {
+    /// The word reports print before a number.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Line => "line",
+            Unit::KeyPackage => "KeyPackage",
+        }
     }
 }
 
 /// What an import did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {
+    /// What the numbers below count.
+    pub unit: Unit,
     /// Tokens stored.
     pub imported: usize,
     /// Lines whose serial was already present (left untouched).
     pub already_present: Vec<u64>,
-    /// Lines refused, with the reason (never the seed).
+    /// Keys skipped by design (not TOTP: HOTP, OCRA, device PINs), with the reason.
+    /// Not an error: a vendor file may carry keys for other servers.
+    pub skipped: Vec<(u64, String)>,
+    /// Lines refused, with the reason (never the seed): a key that should have
+    /// imported and did not.
     pub refused: Vec<(u64, String)>,
 }
 
@@ -134,7 +170,38 @@ pub fn parse_csv(input: impl Read) -> (Vec<ImportRow>, ImportReport) {
             Err(reason) => report.refused.push((line, reason)),
         }
     }
+    let rows = refuse_repeated_serials(rows, &mut report);
     (rows, report)
+}
+
+/// Moves every row whose serial appears on another row to the refused list.
+fn refuse_repeated_serials(rows: Vec<ImportRow>, report: &mut ImportReport) -> Vec<ImportRow> {
+    let mut lines: std::collections::HashMap<String, Vec<u64>> = Default::default();
+    for r in &rows {
+        lines
+            .entry(r.token_id.to_string())
+            .or_default()
+            .push(r.line);
+    }
+    let (keep, repeated): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|r| lines.get(r.token_id.as_str()).is_none_or(|l| l.len() < 2));
+    for r in repeated {
+        let all: Vec<String> = lines[r.token_id.as_str()]
+            .iter()
+            .map(u64::to_string)
+            .collect();
+        report.refused.push((
+            r.line,
+            format!(
+                "serial {:?} appears on lines {}: all refused",
+                r.token_id.as_str(),
+                all.join(", ")
+            ),
+        ));
+    }
+    report.refused.sort_by_key(|(line, _)| *line);
+    keep
 }
 
 type Parsed = (TokenId, Seed, OtpParams, Option<UsrName>);
@@ -283,5 +350,21 @@ mod tests {
             .refused
             .iter()
             .all(|(_, why)| !why.contains(SEED_HEX)));
+    }
+
+    #[test]
+    fn a_serial_repeated_in_a_csv_file_refuses_every_line_with_it() {
+        let file = format!(
+            "HW1,{SEED_HEX},SHA1,6,30\n\
+             HW2,{SEED_HEX},SHA1,6,30\n\
+             HW1,4142434445464748494a4b4c4d4e4f5051525354,SHA1,6,30\n"
+        );
+        let (rows, report) = parse_csv(file.as_bytes());
+        assert_eq!(rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2]);
+        assert_eq!(
+            report.refused.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        assert!(report.refused[0].1.contains("lines 1, 3"), "{report:?}");
     }
 }

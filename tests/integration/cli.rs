@@ -97,7 +97,10 @@ fn import_binds_tokens_that_then_validate_and_a_second_import_adds_nothing() {
         String::from_utf8_lossy(&first.stderr).into_owned(),
     );
     assert!(!first.status.success(), "a refused line fails the command");
-    assert_eq!(stdout.trim(), "imported 2, already present 0, refused 1");
+    assert_eq!(
+        stdout.trim(),
+        "imported 2, already present 0, refused 1, skipped 0"
+    );
     assert!(
         stderr.contains("line 4: refused: seed: 32 bits"),
         "{stderr}"
@@ -106,7 +109,10 @@ fn import_binds_tokens_that_then_validate_and_a_second_import_adds_nothing() {
 
     let again = cli(&data, &[], &["import", file_arg]);
     let stdout = String::from_utf8_lossy(&again.stdout).into_owned();
-    assert_eq!(stdout.trim(), "imported 0, already present 2, refused 1");
+    assert_eq!(
+        stdout.trim(),
+        "imported 0, already present 2, refused 1, skipped 0"
+    );
 
     let server = TestServer::start_in(&data, &[]).unwrap();
     let seed = b"12345678901234567890";

@@ -25,6 +25,7 @@ mod crash;
 mod hardening;
 mod institutions;
 mod ops;
+mod pskc_import;
 mod rate_limits;
 mod rekey;
 mod restart;

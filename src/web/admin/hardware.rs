@@ -161,10 +161,10 @@ fn pskc_keys(psk: &str, passphrase: &str) -> Result<PskcKeys, Error> {
         h => Some(Zeroizing::new(
             hex::decode(h)
                 .ok()
-                .filter(|k| k.len() == 16)
+                .filter(|k| [16, 24, 32].contains(&k.len()))
                 .ok_or_else(|| {
                     Error::at(Fault::InvalidValue, "psk")
-                        .with_detail("(an AES-128 key: 32 hex digits)")
+                        .with_detail("(an AES key: 32, 48 or 64 hex digits)")
                 })?,
         )),
     };
@@ -176,8 +176,11 @@ fn pskc_keys(psk: &str, passphrase: &str) -> Result<PskcKeys, Error> {
 struct ImportPage {
     page: Base,
     file_name: String,
+    /// "line" (CSV) or "KeyPackage" (PSKC).
+    unit: &'static str,
     imported: usize,
     already_present: Vec<u64>,
+    skipped: Vec<(u64, String)>,
     refused: Vec<(u64, String)>,
 }
 
@@ -200,7 +203,8 @@ async fn read_upload(file: &TempFile<'_>) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-/// Imports an uploaded CSV seed file through the same domain path as `tokend import`.
+/// Imports an uploaded seed file (PSKC or CSV) through the same `parse_file` as
+/// `tokend import`: a refused file comes back as a flash with the same reason.
 #[post("/hardware/import", data = "<form>")]
 async fn import(
     admin: Admin,
@@ -224,13 +228,23 @@ async fn import(
     };
     let ctx = s.context();
     let report = blocking(service, move |sv| {
-        let (rows, mut report): (_, ImportReport) = parse_file(&bytes, &keys)?;
-        sv.import_tokens(&ctx, &rows, chrono::Utc::now(), &mut report)?;
-        Ok(report)
+        let now = chrono::Utc::now();
+        let (rows, mut report): (_, ImportReport) = match parse_file(&bytes, &keys, now) {
+            Ok(parsed) => parsed,
+            Err(file_refused) => return Ok(Err(file_refused)),
+        };
+        sv.import_tokens(&ctx, &rows, now, &mut report)?;
+        Ok(Ok(report))
     })
     .await;
     let report = match report {
-        Ok(r) => r,
+        Ok(Ok(r)) => r,
+        Ok(Err(file_refused)) => {
+            return Ok(Err(Flash::error(
+                Redirect::to("/admin/hardware"),
+                format!("The file is refused, nothing imported: {file_refused}"),
+            )))
+        }
         Err(e) => return Ok(Err(refused("/admin/hardware".into(), &e))),
     };
     Ok(Ok(Template::render(
@@ -238,8 +252,10 @@ async fn import(
         ImportPage {
             page: Base::new("Import result", &s, None),
             file_name,
+            unit: report.unit.name(),
             imported: report.imported,
             already_present: report.already_present,
+            skipped: report.skipped,
             refused: report.refused,
         },
     )))
