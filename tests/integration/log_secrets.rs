@@ -75,38 +75,8 @@ fn no_credential_seed_code_or_phone_reaches_the_logs_at_trace() {
     let home = admin.get("/admin/users");
     assert_eq!(home.status, 200, "{}", home.body);
 
-    let (status, rs) = server.post(
-        "/api/v1/tokens",
-        &json!({"UsrName": "pia", "TokenType": "Software", "PhoneNum": PHONE}),
-    );
-    assert_eq!(status, 200, "{rs}");
-    let secret = rs["Secret"].as_str().unwrap().to_owned();
-    let token = rs["TokenId"].as_str().unwrap().to_owned();
-    let seed = crate::support::b32(&secret);
-    let step = now_step(30) - 1;
-    server.activate(&token, &seed, step);
-    let code = totp(&seed, "SHA1", 6, step + 1);
-    assert_eq!(server.validate("pia", &code)["RsStat"], "Success");
-
-    let (status, rs) = server.post(
-        "/api/v1/oob",
-        &json!({"PhoneNum": PHONE, "OOBModeType": "TwoWay", "UsrName": "pia"}),
-    );
-    assert_eq!(
-        (status, rs["SendStat"].as_str()),
-        (200, Some("Sent")),
-        "{rs}"
-    );
-    let otp = rs["OTP"].as_str().unwrap().to_owned();
-    let alrt = rs["AlrtPkgId"].as_str().unwrap().to_owned();
-    assert!(sms.received()[0].body["body"]
-        .as_str()
-        .unwrap()
-        .contains(&otp));
-    let (_, rs) = server.post(&format!("/api/v1/oob/{alrt}/verify"), &json!({"OTP": otp}));
-    assert_eq!(rs["RsStat"], "Success", "{rs}");
-    hook.wait_until(20, |got| !got.is_empty());
-
+    let (secret, seed, code) = enroll_and_validate(&server);
+    let otp = oob_round_trip(&server, &sms, &hook);
     let session_cookie = admin_session_cookie(&server);
     server.stop();
     let printed = settle(&logs) + &server.stdout.lock().unwrap();
@@ -141,6 +111,48 @@ fn no_credential_seed_code_or_phone_reaches_the_logs_at_trace() {
             "the {what} {c} is in the logs:\n{printed}"
         );
     }
+}
+
+/// Enrolls a token with a phone, activates and validates it; answers the Secret (base32),
+/// the seed and the code validated.
+fn enroll_and_validate(server: &TestServer) -> (String, Vec<u8>, String) {
+    let (status, rs) = server.post(
+        "/api/v1/tokens",
+        &json!({"UsrName": "pia", "TokenType": "Software", "PhoneNum": PHONE}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    let secret = rs["Secret"].as_str().unwrap().to_owned();
+    let token = rs["TokenId"].as_str().unwrap().to_owned();
+    let seed = crate::support::b32(&secret);
+    let step = now_step(30) - 1;
+    server.activate(&token, &seed, step);
+    let code = totp(&seed, "SHA1", 6, step + 1);
+    assert_eq!(server.validate("pia", &code)["RsStat"], "Success");
+    (secret, seed, code)
+}
+
+/// Sends an OOB code through the http provider, verifies it and waits for its event at
+/// the webhook; answers the code.
+fn oob_round_trip(server: &TestServer, sms: &Sink, hook: &Sink) -> String {
+    let (status, rs) = server.post(
+        "/api/v1/oob",
+        &json!({"PhoneNum": PHONE, "OOBModeType": "TwoWay", "UsrName": "pia"}),
+    );
+    assert_eq!(
+        (status, rs["SendStat"].as_str()),
+        (200, Some("Sent")),
+        "{rs}"
+    );
+    let otp = rs["OTP"].as_str().unwrap().to_owned();
+    let alrt = rs["AlrtPkgId"].as_str().unwrap().to_owned();
+    assert!(sms.received()[0].body["body"]
+        .as_str()
+        .unwrap()
+        .contains(&otp));
+    let (_, rs) = server.post(&format!("/api/v1/oob/{alrt}/verify"), &json!({"OTP": otp}));
+    assert_eq!(rs["RsStat"], "Success", "{rs}");
+    hook.wait_until(20, |got| !got.is_empty());
+    otp
 }
 
 /// Signs in once more; answers the session cookie's value (sent back once, so that it

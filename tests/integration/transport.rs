@@ -228,13 +228,24 @@ fn rocket_serves_https_with_rocket_tls_and_the_console_cookies_are_secure() {
     assert!(is_secure(&session), "{session}");
 }
 
-/// An agent that adds `X-Forwarded-Proto: https`, as a TLS-terminating proxy does.
+/// Adds `X-Forwarded-Proto: https` to every request, as a TLS-terminating proxy does.
+struct TlsProxy;
+
+impl ureq::Middleware for TlsProxy {
+    fn handle(
+        &self,
+        rq: ureq::Request,
+        next: ureq::MiddlewareNext<'_>,
+    ) -> Result<ureq::Response, ureq::Error> {
+        next.handle(rq.set("X-Forwarded-Proto", "https"))
+    }
+}
+
+/// An agent whose requests look as if they came through a TLS-terminating proxy.
 fn behind_tls_proxy() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .redirects(0)
-        .middleware(|rq: ureq::Request, next: ureq::MiddlewareNext| {
-            next.handle(rq.set("X-Forwarded-Proto", "https"))
-        })
+        .middleware(TlsProxy)
         .build()
 }
 
