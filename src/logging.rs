@@ -92,6 +92,13 @@ const SECRET_HEADERS: &[&str] = &[
     "x-api-key",
 ];
 
+/// Element names (lowercase) whose values are secrets wherever a JSON or `Debug` rendering
+/// of a request, an answer or an SMS would show them: seeds, codes, passwords, phone
+/// numbers, the SMS text (it holds the code). Matched only as a quoted key followed by `:`.
+const SECRET_FIELDS: &[&str] = &[
+    "secret", "seed", "code", "code1", "code2", "otp", "password", "phonenum", "to", "body",
+];
+
 /// What a redacted value is replaced by.
 const REDACTED: &str = "[redacted]";
 
@@ -128,13 +135,36 @@ fn secret_value_at(lower: &str, i: usize) -> Option<(usize, usize)> {
         let end = value_end(lower, start, true);
         return (end > start).then_some((start, end));
     }
-    let name = SECRET_HEADERS.iter().find(|h| rest.starts_with(**h))?;
-    let mut j = skip_noise(lower, i + name.len());
-    if !matches!(lower.as_bytes().get(j), Some(b':' | b'=')) {
+    if let Some(name) = SECRET_HEADERS.iter().find(|h| rest.starts_with(**h)) {
+        let j = skip_noise(lower, i + name.len());
+        if matches!(lower.as_bytes().get(j), Some(b':' | b'=')) {
+            let j = skip_noise(lower, j + 1);
+            let end = value_end(lower, j, false);
+            return (end > j).then_some((j, end));
+        }
+    }
+    secret_field_at(lower, i)
+}
+
+/// If a quoted secret element name (`"Code":`, `\"Secret\":`) starts at byte `i`, the
+/// byte range of its value: up to the closing quote when quoted, else the next delimiter.
+fn secret_field_at(lower: &str, i: usize) -> Option<(usize, usize)> {
+    let b = lower.as_bytes();
+    if i == 0 || b[i - 1] != b'"' {
         return None;
     }
-    j = skip_noise(lower, j + 1);
-    let end = value_end(lower, j, false);
+    let rest = &lower[i..];
+    let name = SECRET_FIELDS.iter().find(|f| {
+        rest.strip_prefix(**f)
+            .is_some_and(|after| after.starts_with('"') || after.starts_with("\\\""))
+    })?;
+    let colon = skip_noise(lower, i + name.len());
+    if b.get(colon) != Some(&b':') {
+        return None;
+    }
+    let j = skip_noise(lower, colon + 1);
+    let quoted = b.get(j.wrapping_sub(1)) == Some(&b'"');
+    let end = value_end(lower, j, !quoted);
     (end > j).then_some((j, end))
 }
 
@@ -163,7 +193,7 @@ fn value_end(s: &str, mut j: usize, token: bool) -> usize {
     while j < b.len() {
         match b[j] {
             b'"' | b'\'' | b'\\' | b'\r' | b'\n' | 0x1b => break,
-            b' ' | b'\t' | b',' | b';' if token => break,
+            b' ' | b'\t' | b',' | b';' | b'}' | b']' if token => break,
             _ => j += 1,
         }
     }
@@ -241,11 +271,38 @@ mod tests {
     }
 
     #[test]
+    fn secret_elements_are_blanked_as_quoted_keys_only() {
+        let cases = [
+            (
+                r#"{"Secret":"JBSWY3DP","Code":"123456","ErrCode":"7005"}"#,
+                r#"{"Secret":"[redacted]","Code":"[redacted]","ErrCode":"7005"}"#,
+            ),
+            (
+                r#"{"to":"4175556652","body":"your code is 300419. Reply"}"#,
+                r#"{"to":"[redacted]","body":"[redacted]"}"#,
+            ),
+            (
+                r#"msg: "{"OTP":"855987","PhoneNumMasked":"******6652"}""#,
+                r#"msg: "{"OTP":"[redacted]","PhoneNumMasked":"******6652"}""#,
+            ),
+            (
+                r#"{"Code1": 123456, "Code2": 654321}"#,
+                r#"{"Code1": [redacted], "Code2": [redacted]}"#,
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(redact(line), want, "{line}");
+        }
+    }
+
+    #[test]
     fn words_without_a_value_are_left_alone() {
         for line in [
             "authorization failed for key 7",
             "the admin cookie expired",
             "tokend listening on http://127.0.0.1:8000",
+            "the code was refused: code 7005 (status code: 400)",
+            r#"{"target":"tokend::access","route":"validate","status":200}"#,
         ] {
             assert_eq!(redact(line), line);
         }
