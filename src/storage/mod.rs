@@ -351,3 +351,25 @@ where
 }
 
 impl<Q> diesel::query_dsl::RunQueryDsl<SqliteConnection> for Cached<Q> {}
+
+#[cfg(test)]
+mod private_file_tests {
+    use super::test_support::temp_storage;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Independent of the binary's umask: the library itself creates these files private.
+    #[test]
+    fn a_new_database_and_a_backup_are_created_0600() {
+        let (dir, storage) = temp_storage();
+        assert_eq!(mode(&dir.path().join("t.sqlite")), 0o600);
+        let copy = dir.path().join("copy.sqlite");
+        storage.backup_to(&copy).unwrap();
+        assert_eq!(mode(&copy), 0o600);
+        assert!(storage.backup_to(&copy).is_err(), "never overwrites");
+        assert_eq!(mode(&copy), 0o600);
+    }
+}
