@@ -16,16 +16,13 @@ const SMS_TOKEN: &str = "probe-sms-token-5c2e";
 const HOOK_TOKEN: &str = "probe-hook-token-9e1d";
 const PHONE: &str = "4175550142";
 
-/// The printed text without each line's leading timestamp (whose fractional seconds are
-/// a run of digits that could match a code by chance).
+/// The printed text without its timestamps (whose fractional seconds are a run of digits
+/// that could match a code by chance), in text and JSON lines alike.
 fn without_timestamps(text: &str) -> String {
-    text.lines()
-        .map(|l| match l.split_once(' ') {
-            Some((first, rest)) if first.starts_with("20") && first.contains('T') => rest,
-            _ => l,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    let stamp =
+        regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+            .unwrap();
+    stamp.replace_all(text, "<time>").into_owned()
 }
 
 /// Whether `code` appears as a whole run of digits (not inside a longer number).
@@ -53,6 +50,16 @@ fn probe_requests(server: &TestServer) {
 
 #[test]
 fn no_credential_seed_code_or_phone_reaches_the_logs_at_trace() {
+    probe_at_trace(None);
+}
+
+#[test]
+fn no_credential_seed_code_or_phone_reaches_the_json_logs_at_trace() {
+    probe_at_trace(Some("json"));
+}
+
+/// The whole probe (see the module doc), with text logs or `TOKEND_LOG_FORMAT`.
+fn probe_at_trace(format: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     create_admin(dir.path(), "ola", PASSWORD);
     let sms = Sink::start(Mode::Ok);
@@ -67,6 +74,8 @@ fn no_credential_seed_code_or_phone_reaches_the_logs_at_trace() {
         ("ROCKET_EVENT_WEBHOOK_URL", hook_url.as_str()),
         ("ROCKET_EVENT_WEBHOOK_TOKEN", HOOK_TOKEN),
     ];
+    let mut env = env.to_vec();
+    env.extend(format.map(|f| ("TOKEND_LOG_FORMAT", f)));
     let mut server = TestServer::start_in(dir.path(), &env).unwrap();
     let logs = server.drain_stderr();
 
