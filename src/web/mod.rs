@@ -1,5 +1,6 @@
 //! The HTTP edge: mounts the JSON API, registers the JSON catchers, and adds the fairings
-//! (no-store on API answers, the liftoff line tests and operators read for the bound port).
+//! (no-store on API answers, HSTS on HTTPS answers, the liftoff line tests and operators
+//! read for the bound port).
 //! Imports: rocket, serde, domain, types. Never diesel, never ring.
 
 pub mod admin;
@@ -57,6 +58,13 @@ pub fn build(
             Box::pin(async move {
                 if req.uri().path().starts_with("/api/") {
                     res.set_header(Header::new("Cache-Control", "no-store"));
+                }
+            })
+        }))
+        .attach(AdHoc::on_response("HSTS over HTTPS", |req, res| {
+            Box::pin(async move {
+                if secure::is_secure(req) {
+                    res.set_header(Header::new(secure::HSTS.0, secure::HSTS.1));
                 }
             })
         }))

@@ -9,6 +9,13 @@
 //! nothing: it only makes its own cookies `Secure`.
 
 use rocket::figment::Figment;
+
+/// Sent on every answer to a request that came over HTTPS: browsers then refuse plain
+/// HTTP to this host for a year, so a console cookie never travels in clear after the
+/// first visit. No `includeSubDomains`: tokend does not know the other hosts of the
+/// domain. (Browsers ignore the header over plain HTTP, so a forged proxy header cannot
+/// pin a plain-HTTP deployment.)
+pub const HSTS: (&str, &str) = ("Strict-Transport-Security", "max-age=31536000");
 use rocket::Request;
 
 /// The configured `proxy_proto_header`, managed by Rocket.
