@@ -24,6 +24,14 @@ pub const MASTER_KEY_ENV: &str = "TOKEND_MASTER_KEY";
 
 pub const FINGERPRINT: &str = "master_key_fingerprint";
 
+/// Makes every file this process creates private to its user (umask 077): the database
+/// and its WAL and SHM files, backups (`VACUUM INTO`), key files, temporary files. SQLite
+/// creates files with mode 0644 less the umask, and these files hold phone numbers,
+/// hashes and sealed seeds. Called first thing by the binary, before any file is opened.
+pub fn private_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
 /// Creates the data directory (mode 0700) if needed.
 pub fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
     fs::DirBuilder::new()
@@ -248,7 +256,7 @@ pub fn service(settings: &Settings) -> anyhow::Result<Service> {
     let dir = key_dir(settings);
     let keyring = keyring(&storage, &key, &dir)?;
     Ok(Service::new(storage, keyring, settings.policy())
-        .with_oob(settings.oob_runtime())
+        .with_oob(settings.oob_runtime()?)
         .with_key_dir(dir))
 }
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use crate::domain::oob::{OobPolicy, OobRuntime};
 use crate::domain::Policy;
-use crate::sms::http::{HttpSms, HttpTarget};
+use crate::sms::http::{client_tls, read_ca_file, HttpSms, HttpTarget};
 use crate::sms::{ProviderKind, SmsProvider};
 use crate::storage::Durability;
 use std::sync::Arc;
@@ -99,6 +99,14 @@ pub struct Settings {
     /// Bearer token for the event webhook (redacted in Debug).
     #[serde(default)]
     pub event_webhook_token: Option<SecretText>,
+    /// A PEM bundle of CA certificates trusted for HTTPS to the SMS provider and the event
+    /// webhook, in addition to the public web PKI roots (for a private CA).
+    #[serde(default)]
+    pub http_client_ca_file: Option<PathBuf>,
+    /// Allow `http://` (unencrypted) SMS provider and webhook URLs to hosts other than the
+    /// loopback interface (default false: start-up refuses them).
+    #[serde(default)]
+    pub http_client_allow_plaintext: bool,
     /// Validate and OOB requests per second per API key (0: no limit, the default).
     #[serde(default)]
     pub rate_key_per_sec: u32,
@@ -219,6 +227,8 @@ const APP_KEYS: &[&str] = &[
     "oob_retention_secs",
     "event_webhook_url",
     "event_webhook_token",
+    "http_client_ca_file",
+    "http_client_allow_plaintext",
     "rate_key_per_sec",
     "rate_user_per_min",
     "rate_key_failures_per_min",
@@ -247,6 +257,35 @@ const ROCKET_KEYS: &[&str] = &[
     "template_dir",
     "config",
 ];
+
+/// Refuses an outbound URL that is not http(s), or that is `http://` to a host off the
+/// loopback interface without `http_client_allow_plaintext`. Decision: plaintext to
+/// 127.0.0.0/8, ::1 and `localhost` is allowed without the flag, since it never leaves
+/// the machine (a local SMS gateway, tests); anything else would carry the bearer token,
+/// the phone number and the code in clear.
+fn check_outbound_url(name: &str, url: &str, allow_plaintext: bool) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url).with_context(|| format!("{name} is not a URL"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if allow_plaintext || is_loopback(&parsed) => Ok(()),
+        "http" => bail!(
+            "{name} is plaintext http:// to a host other than loopback: use https://, or set \
+             http_client_allow_plaintext = true to accept sending tokens, phone numbers and \
+             codes in clear"
+        ),
+        _ => bail!("{name} must be an http(s) URL"),
+    }
+}
+
+/// Whether a URL's host is the loopback interface.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
 
 impl Settings {
     /// The figment every command starts from.
@@ -292,19 +331,18 @@ impl Settings {
     }
 
     fn check_oob(&self) -> anyhow::Result<()> {
-        let is_url = |u: &str| u.starts_with("http://") || u.starts_with("https://");
-        match (&self.sms_provider, self.sms_http_url.as_deref()) {
-            (ProviderKind::Http, None) => bail!("sms_provider = \"http\" needs sms_http_url"),
-            (_, Some(u)) if !is_url(u) => bail!("sms_http_url must be an http(s) URL"),
-            _ => {}
+        if self.sms_provider == ProviderKind::Http && self.sms_http_url.is_none() {
+            bail!("sms_provider = \"http\" needs sms_http_url");
         }
-        if self
-            .event_webhook_url
-            .as_deref()
-            .is_some_and(|u| !is_url(u))
-        {
-            bail!("event_webhook_url must be an http(s) URL");
+        for (name, url) in [
+            ("sms_http_url", &self.sms_http_url),
+            ("event_webhook_url", &self.event_webhook_url),
+        ] {
+            if let Some(url) = url {
+                check_outbound_url(name, url, self.http_client_allow_plaintext)?;
+            }
         }
+        self.client_tls()?;
         if !(100..=120_000).contains(&self.sms_http_timeout_ms) {
             bail!("sms_http_timeout_ms must be 100 to 120000");
         }
@@ -323,25 +361,39 @@ impl Settings {
         Ok(())
     }
 
-    /// The OOB policy and providers.
-    pub fn oob_runtime(&self) -> OobRuntime {
+    /// The TLS client settings of outbound POSTs: public roots plus `http_client_ca_file`.
+    pub fn client_tls(&self) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+        let extra = match &self.http_client_ca_file {
+            Some(path) => {
+                read_ca_file(path).map_err(|e| anyhow::anyhow!("http_client_ca_file: {e}"))?
+            }
+            None => Vec::new(),
+        };
+        client_tls(&extra).map_err(|e| anyhow::anyhow!("http_client_ca_file: {e}"))
+    }
+
+    /// The OOB policy and providers; fails when `http_client_ca_file` cannot be read.
+    pub fn oob_runtime(&self) -> anyhow::Result<OobRuntime> {
         let timeout = Duration::from_millis(self.sms_http_timeout_ms);
+        let tls = self.client_tls()?;
         let http: Option<Arc<dyn SmsProvider>> = match (self.sms_provider, &self.sms_http_url) {
-            (ProviderKind::Http, Some(url)) => Some(Arc::new(HttpSms::new(HttpTarget::new(
+            (ProviderKind::Http, Some(url)) => Some(Arc::new(HttpSms::new(HttpTarget::with_tls(
                 url,
                 self.sms_http_token.as_ref().map(SecretText::expose),
                 timeout,
+                Arc::clone(&tls),
             )))),
             _ => None,
         };
         let webhook = self.event_webhook_url.as_deref().map(|url| {
-            HttpTarget::new(
+            HttpTarget::with_tls(
                 url,
                 self.event_webhook_token.as_ref().map(SecretText::expose),
                 timeout,
+                Arc::clone(&tls),
             )
         });
-        OobRuntime {
+        Ok(OobRuntime {
             policy: OobPolicy {
                 provider: self.sms_provider,
                 send_cap: self.sms_send_cap,
@@ -357,7 +409,7 @@ impl Settings {
             http,
             webhook,
             signal: Arc::default(),
-        }
+        })
     }
 
     /// The SQLite file.
@@ -409,6 +461,47 @@ mod tests {
             .merge(("sms_http_token", "s3cret"));
         let s = Settings::load(&http).unwrap();
         assert!(!format!("{s:?}").contains("s3cret"), "tokens are redacted");
-        assert!(s.oob_runtime().http.is_some());
+        assert!(s.oob_runtime().unwrap().http.is_some());
+    }
+
+    #[test]
+    fn plaintext_urls_are_refused_off_loopback_unless_allowed() {
+        let base = Figment::from(Serialized::defaults(serde_json::json!({})))
+            .merge(("sms_provider", "http"));
+        let with = |url: &str| base.clone().merge(("sms_http_url", url));
+        for ok in [
+            "https://sms.example.com/send",
+            "http://127.0.0.1:9/sms",
+            "http://[::1]:9/sms",
+            "http://localhost/sms",
+        ] {
+            assert!(Settings::load(&with(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://sms.example.com/send",
+            "http://10.0.0.1/",
+            "ftp://x/",
+            "nope",
+        ] {
+            assert!(Settings::load(&with(bad)).is_err(), "{bad}");
+        }
+        let hook = Figment::from(Serialized::defaults(serde_json::json!({})))
+            .merge(("event_webhook_url", "http://consumer.example.com/events"));
+        assert!(Settings::load(&hook).is_err());
+        let allowed = hook.merge(("http_client_allow_plaintext", true));
+        assert!(Settings::load(&allowed).is_ok());
+    }
+
+    #[test]
+    fn an_unreadable_or_empty_ca_file_stops_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        for path in [dir.path().join("missing.pem"), empty] {
+            let figment = Figment::from(Serialized::defaults(serde_json::json!({})))
+                .merge(("http_client_ca_file", path.clone()));
+            let err = Settings::load(&figment).unwrap_err().to_string();
+            assert!(err.contains("http_client_ca_file"), "{path:?}: {err}");
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod logging;
 pub mod otp;
 pub mod sms;
 pub mod storage;

@@ -1,8 +1,17 @@
 //! The `http` SMS provider and the event webhook: a JSON POST with an optional bearer
 //! token and a hard timeout (a provider that hangs costs one attempt, never a thread).
+//!
+//! HTTPS through rustls (ring), never OpenSSL. The server's certificate is always
+//! verified, against the public web PKI roots (webpki-roots, compiled in, so the host's
+//! CA store does not matter) plus the CA bundle of `http_client_ca_file` (a private CA);
+//! there is no switch to turn verification off.
 
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
@@ -29,14 +38,27 @@ impl fmt::Debug for HttpTarget {
 }
 
 impl HttpTarget {
-    /// A target with a bearer token (optional) and a timeout for the whole exchange.
+    /// A target with a bearer token (optional) and a timeout for the whole exchange,
+    /// trusting the public web PKI roots only.
     pub fn new(url: &str, token: Option<&str>, timeout: Duration) -> HttpTarget {
+        HttpTarget::with_tls(url, token, timeout, tls_with_roots(public_roots()))
+    }
+
+    /// A target whose HTTPS connections verify the server against `tls`'s roots (see
+    /// [`client_tls`]).
+    pub fn with_tls(
+        url: &str,
+        token: Option<&str>,
+        timeout: Duration,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> HttpTarget {
         HttpTarget {
             url: url.to_owned(),
             token: token.map(|t| Zeroizing::new(t.to_owned())),
             agent: ureq::AgentBuilder::new()
                 .timeout(timeout)
                 .redirects(0)
+                .tls_config(tls)
                 .build(),
         }
     }
@@ -52,9 +74,58 @@ impl HttpTarget {
         match rq.send_json(json) {
             Ok(rs) => Ok(format!("HTTP {}", rs.status())),
             Err(ureq::Error::Status(code, _)) => Err(PostFailure::Status(code)),
-            Err(ureq::Error::Transport(t)) => Err(PostFailure::Transport(t.kind().to_string())),
+            Err(ureq::Error::Transport(t)) => Err(PostFailure::Transport(transport_why(&t))),
         }
     }
+}
+
+/// Why a connection failed, without the URL (it may carry a provider's credentials): the
+/// kind, and the underlying cause (refused connection, certificate not trusted, …).
+fn transport_why(t: &ureq::Transport) -> String {
+    match std::error::Error::source(t) {
+        Some(cause) => format!("{}: {cause}", t.kind()),
+        None => t.kind().to_string(),
+    }
+}
+
+/// The TLS settings of outbound POSTs: the public web PKI roots plus `extra` (the
+/// certificates of `http_client_ca_file`).
+pub fn client_tls(extra: &[CertificateDer<'static>]) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = public_roots();
+    for cert in extra {
+        roots
+            .add(cert.clone())
+            .map_err(|e| format!("a CA certificate is refused: {e}"))?;
+    }
+    Ok(tls_with_roots(roots))
+}
+
+/// The public web PKI roots (Mozilla's, compiled in).
+fn public_roots() -> rustls::RootCertStore {
+    rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+/// A verifying client configuration over `roots`: rustls's safe defaults (TLS 1.2 and
+/// 1.3) with its process-default provider, ring, the only one compiled in.
+fn tls_with_roots(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
+    Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// The certificates of a PEM bundle (at least one).
+pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no PEM certificate", path.display()));
+    }
+    Ok(certs)
 }
 
 /// Why a POST failed.

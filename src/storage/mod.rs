@@ -114,6 +114,48 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
     }
 }
 
+/// Creates `path` empty with mode 0600; fails if it exists. SQLite would create a database
+/// file with mode 0644 (less the umask) and gives its WAL, SHM and journal files the
+/// database file's mode: creating the file first keeps all of them private whatever the
+/// umask of whoever calls.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Makes the database at `path` private to its owner: creates it empty with mode 0600 when
+/// missing, and takes group and other permissions off an existing database and its WAL
+/// and SHM (as older versions created them 0644), saying so.
+fn make_private(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt as _;
+    match create_private(path) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::Db(format!("cannot create {}: {e}", path.display()))),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(|e| Error::Db(format!("cannot chmod {}: {e}", file.display())))?;
+            tracing::warn!(
+                "{} was readable by others (mode {mode:o}): now {:o}",
+                file.display(),
+                mode & 0o700
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The database: a pool of reading connections and one writing connection to one file.
 #[derive(Clone)]
 pub struct Storage {
@@ -123,7 +165,9 @@ pub struct Storage {
 
 impl Storage {
     /// Opens (creating if needed) the SQLite file at `path`.
+    /// The file and its WAL/SHM are made private first (see [`make_private`]).
     pub fn open(path: &Path, pool_size: u32, durability: Durability) -> Result<Storage, Error> {
+        make_private(path)?;
         // WAL is a property of the file: set it once, on one connection, before the pool
         // opens several at once (concurrent journal-mode switches fight for the lock).
         let mut first = SqliteConnection::establish(&path.to_string_lossy())
@@ -170,16 +214,28 @@ impl Storage {
     /// is compact. Then checks the copy with `PRAGMA integrity_check`. The copy holds
     /// sealed seeds only; restoring it needs the master key as well.
     pub fn backup_to(&self, target: &Path) -> Result<(), Error> {
-        if target.exists() {
-            return Err(Error::Db(format!("{} exists already", target.display())));
-        }
         let target_text = target
             .to_str()
             .ok_or_else(|| Error::Db(format!("{} is not UTF-8", target.display())))?;
-        let mut conn = self.conn()?;
-        diesel::sql_query("VACUUM INTO ?")
-            .bind::<diesel::sql_types::Text, _>(target_text)
-            .execute(&mut conn)?;
+        // The copy holds what the database holds: created empty with mode 0600 first
+        // (VACUUM INTO accepts an empty file), it never exists with wider permissions.
+        create_private(target).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                Error::Db(format!("{} exists already", target.display()))
+            }
+            _ => Error::Db(format!("cannot create {}: {e}", target.display())),
+        })?;
+        let copied = self.conn().and_then(|mut conn| {
+            diesel::sql_query("VACUUM INTO ?")
+                .bind::<diesel::sql_types::Text, _>(target_text)
+                .execute(&mut conn)
+                .map_err(Error::from)
+        });
+        if let Err(e) = copied {
+            // Only the empty file made above: nothing else by that name existed.
+            let _ = std::fs::remove_file(target);
+            return Err(e);
+        }
         let mut copy = SqliteConnection::establish(target_text)
             .map_err(|e| Error::Db(format!("cannot open the copy: {e}")))?;
         #[derive(QueryableByName)]
@@ -296,3 +352,25 @@ where
 }
 
 impl<Q> diesel::query_dsl::RunQueryDsl<SqliteConnection> for Cached<Q> {}
+
+#[cfg(test)]
+mod private_file_tests {
+    use super::test_support::temp_storage;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Independent of the binary's umask: the library itself creates these files private.
+    #[test]
+    fn a_new_database_and_a_backup_are_created_0600() {
+        let (dir, storage) = temp_storage();
+        assert_eq!(mode(&dir.path().join("t.sqlite")), 0o600);
+        let copy = dir.path().join("copy.sqlite");
+        storage.backup_to(&copy).unwrap();
+        assert_eq!(mode(&copy), 0o600);
+        assert!(storage.backup_to(&copy).is_err(), "never overwrites");
+        assert_eq!(mode(&copy), 0o600);
+    }
+}

@@ -1,11 +1,13 @@
 //! The HTTP edge: mounts the JSON API, registers the JSON catchers, and adds the fairings
-//! (no-store on API answers, the liftoff line tests and operators read for the bound port).
+//! (no-store on API answers, HSTS on HTTPS answers, the liftoff line tests and operators
+//! read for the bound port).
 //! Imports: rocket, serde, domain, types. Never diesel, never ring.
 
 pub mod admin;
 pub mod api;
 pub mod limits;
 pub mod metrics;
+pub mod secure;
 pub mod status;
 
 use rocket::fairing::AdHoc;
@@ -22,6 +24,8 @@ pub const API_BASE: &str = "/api/v1";
 
 /// The printed line that announces the bound address; tests parse it (ROCKET_PORT=0).
 pub const LISTENING: &str = "tokend listening on http://";
+/// The same line when Rocket serves TLS (`tls.certs`, `tls.key`).
+pub const LISTENING_TLS: &str = "tokend listening on https://";
 
 /// Builds the Rocket instance from its configuration and the service.
 pub fn build(
@@ -34,7 +38,9 @@ pub fn build(
         .unwrap_or(900)
         .max(1);
     let metrics = Arc::new(metrics::Metrics::new());
+    let proxy_proto = secure::ProxyProto::from_figment(&figment);
     rocket::custom(figment)
+        .manage(proxy_proto)
         .manage(service)
         .manage(Arc::new(limits::Limits::new(limits)))
         .manage(Arc::clone(&metrics))
@@ -56,11 +62,23 @@ pub fn build(
                 }
             })
         }))
+        .attach(AdHoc::on_response("HSTS over HTTPS", |req, res| {
+            Box::pin(async move {
+                if secure::is_secure(req) {
+                    res.set_header(Header::new(secure::HSTS.0, secure::HSTS.1));
+                }
+            })
+        }))
         .attach(AdHoc::on_liftoff("listening line", |rocket| {
             Box::pin(async move {
                 let config = rocket.config();
+                let line = if config.tls_enabled() {
+                    LISTENING_TLS
+                } else {
+                    LISTENING
+                };
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{LISTENING}{}:{}", config.address, config.port);
+                let _ = writeln!(out, "{line}{}:{}", config.address, config.port);
                 let _ = out.flush();
             })
         }))

@@ -1,10 +1,11 @@
 //! A real HTTP listener on 127.0.0.1 that records every request it gets and answers as
 //! told: 200, another status, or never (a provider that hangs). Plays the SMS provider
-//! and the event webhook.
+//! and the event webhook, over plain HTTP or over TLS (rustls) with a test CA's
+//! certificate.
 
 use serde_json::Value;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead as _, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,15 +37,32 @@ pub struct Sink {
 
 impl Sink {
     pub fn start(mode: Mode) -> Sink {
+        Sink::listen(mode, None)
+    }
+
+    /// A sink speaking HTTPS with `tls`'s certificate (a TLS handshake the client refuses
+    /// records nothing).
+    pub fn start_tls(mode: Mode, tls: Arc<rustls::ServerConfig>) -> Sink {
+        Sink::listen(mode, Some(tls))
+    }
+
+    fn listen(mode: Mode, tls: Option<Arc<rustls::ServerConfig>>) -> Sink {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let mode = Arc::new(Mutex::new(mode));
         let (g, m) = (got.clone(), mode.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
-                let (g, m) = (g.clone(), m.clone());
-                std::thread::spawn(move || handle(stream, &g, &m));
+                let (g, m, tls) = (g.clone(), m.clone(), tls.clone());
+                std::thread::spawn(move || match tls {
+                    None => handle(stream, &g, &m),
+                    Some(config) => {
+                        let conn = rustls::ServerConnection::new(config).unwrap();
+                        handle(rustls::StreamOwned::new(conn, stream), &g, &m);
+                    }
+                });
             }
         });
         Sink { url, got, mode }
@@ -71,8 +89,8 @@ impl Sink {
     }
 }
 
-fn handle(stream: TcpStream, got: &Mutex<Vec<Received>>, mode: &Mutex<Mode>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+fn handle(stream: impl Read + Write, got: &Mutex<Vec<Received>>, mode: &Mutex<Mode>) {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
         return;
@@ -111,7 +129,7 @@ fn handle(stream: TcpStream, got: &Mutex<Vec<Received>>, mode: &Mutex<Mode>) {
             return;
         }
     };
-    let mut stream = stream;
+    let stream = reader.get_mut();
     let _ = write!(
         stream,
         "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"

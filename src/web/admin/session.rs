@@ -8,7 +8,8 @@
 //! database (`domain::admin_sessions`): sign-out deletes it, and past
 //! `admin_idle_timeout_secs` of inactivity (or 12 hours after sign-in) it is over, for
 //! every process on the database, whatever the browser still holds. HttpOnly,
-//! SameSite=Strict, Secure when Rocket serves TLS, and no Expires (gone with the browser).
+//! SameSite=Strict, Secure when the request came over HTTPS (Rocket's TLS, or the TLS
+//! proxy's `proxy_proto_header`: see `web::secure`), and no Expires (gone with the browser).
 
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
@@ -42,9 +43,9 @@ pub fn cookie(req_tls: bool, name: &'static str, value: String) -> Cookie<'stati
         .build()
 }
 
-/// Whether the server speaks TLS (Secure cookies then).
+/// Whether the request came over HTTPS (Secure cookies then).
 pub fn is_tls(req: &Request<'_>) -> bool {
-    req.rocket().config().tls_enabled()
+    crate::web::secure::is_secure(req)
 }
 
 /// Whether the connection is TLS, as a request guard.

@@ -72,6 +72,16 @@ impl AdminClient {
         }
     }
 
+    /// A browser with no cookies that talks to `base` through `agent` (a TLS agent trusting
+    /// a test CA, or one adding a proxy's headers).
+    pub fn with_agent(base: &str, agent: ureq::Agent) -> AdminClient {
+        AdminClient {
+            base: base.to_owned(),
+            agent,
+            cookies: RefCell::new(BTreeMap::new()),
+        }
+    }
+
     /// Signs in (username and password known not to need a change) and answers the client.
     pub fn signed_in(server: &TestServer, username: &str, password: &str) -> AdminClient {
         let c = AdminClient::new(server);

@@ -9,16 +9,18 @@
 
 pub mod admin;
 pub mod schema;
+pub mod tls;
 pub mod webdriver;
 
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const LISTENING: &str = "tokend listening on http://";
+const LISTENING_TLS: &str = "tokend listening on https://";
 const FIRST_ADMIN: &str = "tokend first admin: ";
 
 /// A running server. Killed on drop; the data directory lives as long as `dir`.
@@ -30,6 +32,8 @@ pub struct TestServer {
     pub key: String,
     /// The bootstrap admin's one-time password, when this start created it.
     pub first_admin_password: Option<String>,
+    /// Everything the server printed on stdout so far.
+    pub stdout: Arc<Mutex<String>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -86,10 +90,15 @@ impl TestServer {
         let mut child = cmd.spawn().expect("spawn tokend");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let printed: Arc<Mutex<String>> = Arc::default();
+        let copy = Arc::clone(&printed);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                copy.lock().unwrap().push_str(&format!("{line}\n"));
                 if let Some(addr) = line.strip_prefix(LISTENING) {
-                    let _ = tx.send((true, addr.to_owned()));
+                    let _ = tx.send((true, format!("http://{addr}")));
+                } else if let Some(addr) = line.strip_prefix(LISTENING_TLS) {
+                    let _ = tx.send((true, format!("https://{addr}")));
                 } else if let Some(rest) = line.strip_prefix(FIRST_ADMIN) {
                     let pw = rest.split("one-time password: ").nth(1).unwrap_or_default();
                     let pw = pw.split(' ').next().unwrap_or_default();
@@ -106,12 +115,13 @@ impl TestServer {
             }
         };
         match listening {
-            Some(addr) => Ok(TestServer {
+            Some(base) => Ok(TestServer {
                 child,
-                base: format!("http://{addr}"),
+                base,
                 data_dir: data_dir.to_owned(),
                 key,
                 first_admin_password,
+                stdout: printed,
                 _dir: None,
             }),
             None => {
@@ -152,6 +162,20 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// Reads the server's stderr from now on into the answered buffer, so a server that
+    /// logs a lot never blocks on a full pipe. (`stop_and_logs` then answers nothing.)
+    pub fn drain_stderr(&mut self) -> Arc<Mutex<String>> {
+        let logs: Arc<Mutex<String>> = Arc::default();
+        let copy = Arc::clone(&logs);
+        let stderr = self.child.stderr.take().expect("stderr not drained yet");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                copy.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        logs
     }
 
     /// Stops the server and answers what it wrote on stderr (its logs). Only for servers
