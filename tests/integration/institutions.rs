@@ -19,24 +19,7 @@ pub struct Keys {
 }
 
 pub fn keys(server: &TestServer) -> Keys {
-    let key = |name: &str, reach: &[&str]| {
-        let mut args = vec![
-            "apikey",
-            "create",
-            "--name",
-            name,
-            "--scope",
-            "manage,validate",
-        ];
-        args.extend_from_slice(reach);
-        let out = crate::support::cli(&server.data_dir, &[], &args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
+    let key = |name: &str, reach: &[&str]| scoped_key(server, name, "manage,validate", reach);
     Keys {
         a: key("bank-a", &["--inst-rt-id", BANK_A]),
         b: key("bank-b", &["--inst-rt-id", BANK_B]),
@@ -46,7 +29,13 @@ pub fn keys(server: &TestServer) -> Keys {
 
 /// An `sms` key (the provider's reply webhook) with the given reach.
 pub fn sms_key(server: &TestServer, name: &str, reach: &[&str]) -> String {
-    let mut args = vec!["apikey", "create", "--name", name, "--scope", "sms"];
+    scoped_key(server, name, "sms", reach)
+}
+
+/// A key made by `tokend apikey create` with `scopes` and a reach (`--inst-rt-id I` or
+/// `--all-institutions`).
+fn scoped_key(server: &TestServer, name: &str, scopes: &str, reach: &[&str]) -> String {
+    let mut args = vec!["apikey", "create", "--name", name, "--scope", scopes];
     args.extend_from_slice(reach);
     let out = crate::support::cli(&server.data_dir, &[], &args);
     assert!(
