@@ -80,10 +80,21 @@ fn an_admin_enrolls_activates_locks_and_unlocks_a_token_in_a_real_browser() {
         ("/admin/hardware", "hardware.png"),
         ("/admin/audit?user=Jane+Doe", "audit.png"),
         ("/admin/apikeys", "api-keys.png"),
+        ("/admin/outbox", "outbox.png"),
+        ("/admin/oob", "oob-sessions.png"),
+        ("/admin/events", "oob-events.png"),
     ] {
         b.goto(&format!("{base}{path}"));
         b.wait_text("h1", "");
         b.screenshot(&shots.join(shot));
     }
+    // The header fits one line at 1280 px: the nav is no taller than one of its links.
+    let heights = b.script(
+        "const n = document.querySelector('nav'); \
+         return [n.getBoundingClientRect().height, \
+                 n.querySelector('a').getBoundingClientRect().height];",
+    );
+    let (nav, link) = (heights[0].as_f64().unwrap(), heights[1].as_f64().unwrap());
+    assert!(nav < link * 2.0, "the navigation wraps at 1280 px: {nav} vs {link}");
     assert!(std::fs::metadata(shots.join("user.png")).unwrap().len() > 1000);
 }

@@ -15,6 +15,13 @@ fn first_start_prints_a_one_time_password_that_must_be_changed() {
     let c = AdminClient::new(&server);
     let signed = c.sign_in("admin", &one_time);
     assert_eq!(signed.location.as_deref(), Some("/admin/password"));
+    let first = c.follow(&signed);
+    assert_eq!(
+        first.body.matches("flash error").count(),
+        1,
+        "one red message, not two: {}",
+        first.body
+    );
     // Nothing else opens before the password is changed.
     let users = c.get("/admin/users");
     assert_eq!(

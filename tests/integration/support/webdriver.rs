@@ -242,6 +242,11 @@ impl Browser {
         self.get("/url").as_str().unwrap_or_default().to_owned()
     }
 
+    /// Runs a script in the page and answers what it returns.
+    pub fn script(&self, js: &str) -> Value {
+        self.post("/execute/sync", json!({"script": js, "args": []}))
+    }
+
     /// Saves a PNG of the viewport.
     pub fn screenshot(&self, path: &Path) {
         use base64::Engine as _;
