@@ -1,7 +1,12 @@
 //! HTTP and TOTP.
 
-use super::*;
+use anyhow::{anyhow, Result};
+use ring::rand::{SecureRandom as _, SystemRandom};
+use serde_json::{json, Value};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use testkit::Hotp;
+
+use crate::{PERIOD_SECS, WINDOW_STEPS};
 
 /// Where requests go and with which key.
 pub(crate) struct Target {

@@ -33,21 +33,13 @@ mod server;
 mod setup;
 mod workload;
 
-use anyhow::{anyhow, ensure, Context as _, Result};
+use anyhow::{ensure, Context as _, Result};
 use clap::Parser;
-use ring::rand::{SecureRandom as _, SystemRandom};
-use serde_json::{json, Value};
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::Barrier;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
 
-use http::*;
-use report::*;
-use run::*;
-use server::*;
-use setup::*;
-use workload::*;
+use report::{render_report, run_label, splice, Machine};
+use run::run_mode;
+use server::tokend_exe;
 
 /// Window the server runs with (see the module doc: usable steps per token).
 const WINDOW_STEPS: i64 = 10;

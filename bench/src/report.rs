@@ -1,6 +1,13 @@
 //! The report.
 
-use super::*;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::run::ModeReport;
+use crate::{
+    Args, Scenario, SyncArg, TARGET_INQUIRY_VS_FLOOR, TARGET_P99_MS, TARGET_RSS_MIB,
+    TARGET_SUCCESS_RPS, TARGET_SUCCESS_VS_FLOOR,
+};
 
 /// The machine the figures come from.
 pub(crate) struct Machine {
@@ -42,7 +49,7 @@ impl Machine {
 }
 
 /// The mount holding `path` (longest mount point that prefixes it), as "fstype on device".
-pub(crate) fn mount_of(path: &Path) -> String {
+fn mount_of(path: &Path) -> String {
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     let path = path.canonicalize().unwrap_or_else(|_| path.to_owned());
     mounts
@@ -139,7 +146,7 @@ pub(crate) fn render_report(args: &Args, machine: &Machine, reports: &[ModeRepor
 }
 
 /// How the figures are made; repeated in the report so it stands on its own.
-pub(crate) const METHOD: &str = "\
+const METHOD: &str = "\
 - Server: `ROCKET_WINDOW_STEPS=10`. A code is accepted once and only when its step is \
 newer than the token's last accepted one, so each token offers 21 usable steps around now \
 instead of 3; the bench spends them in increasing step order. The price: every validation \
@@ -163,7 +170,7 @@ before each scenario's clock starts.
 
 ";
 
-pub(crate) fn sync_name(s: SyncArg) -> &'static str {
+fn sync_name(s: SyncArg) -> &'static str {
     match s {
         SyncArg::Full => "full",
         SyncArg::Normal => "normal",
@@ -171,7 +178,7 @@ pub(crate) fn sync_name(s: SyncArg) -> &'static str {
     }
 }
 
-pub(crate) fn render_mode(r: &ModeReport, args: &Args) -> String {
+fn render_mode(r: &ModeReport, args: &Args) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### sqlite_synchronous = {}\n", r.mode.as_str());
     let _ = writeln!(
@@ -219,7 +226,7 @@ pub(crate) fn render_mode(r: &ModeReport, args: &Args) -> String {
     out
 }
 
-pub(crate) fn render_targets(r: &ModeReport, args: &Args) -> String {
+fn render_targets(r: &ModeReport, args: &Args) -> String {
     let mut out = String::from("\n| target (issue 7) | measured | |\n|---|---:|---|\n");
     let floor = floor_rps(r);
     let row = |s: Scenario| r.rows.iter().find(|m| m.scenario == s);
@@ -271,7 +278,7 @@ pub(crate) fn render_targets(r: &ModeReport, args: &Args) -> String {
     out
 }
 
-pub(crate) fn floor_rps(r: &ModeReport) -> f64 {
+fn floor_rps(r: &ModeReport) -> f64 {
     r.rows
         .iter()
         .find(|m| m.scenario == Scenario::Floor)
@@ -279,12 +286,12 @@ pub(crate) fn floor_rps(r: &ModeReport) -> f64 {
         .max(1e-9)
 }
 
-pub(crate) fn mib(bytes: u64) -> f64 {
+fn mib(bytes: u64) -> f64 {
     bytes as f64 / 1024.0 / 1024.0
 }
 
 /// An integer with thousands separators, for tables read by people.
-pub(crate) fn thousands(x: f64) -> String {
+fn thousands(x: f64) -> String {
     let digits = format!("{:.0}", x.max(0.0));
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {

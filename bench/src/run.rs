@@ -1,9 +1,19 @@
 //! Driving a scenario.
 
-use super::*;
+use anyhow::{anyhow, Result};
+use serde_json::Value;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+use testkit::Tokend;
+
+use crate::http::{agent, send, Target};
+use crate::server::{Preload, Server};
+use crate::setup::setup;
+use crate::workload::{workload, Plan, Workload};
+use crate::{Args, Mode, Scenario, DATABASE_FILE, ORDER, WAL_FILE};
 
 /// What one connection saw.
-pub(crate) struct Tally {
+struct Tally {
     pub(crate) latencies_us: Vec<u32>,
     pub(crate) errors: u64,
     pub(crate) wrong: u64,
@@ -14,12 +24,7 @@ pub(crate) struct Tally {
 
 /// Sends until the deadline (or until the workload has nothing valid left), timing each
 /// request from just before sending to the last byte of the answer.
-pub(crate) fn drive(
-    agent: &ureq::Agent,
-    target: &Target,
-    load: &mut dyn Workload,
-    until: Instant,
-) -> Tally {
+fn drive(agent: &ureq::Agent, target: &Target, load: &mut dyn Workload, until: Instant) -> Tally {
     let mut t = Tally {
         latencies_us: Vec::new(),
         errors: 0,
@@ -66,7 +71,7 @@ pub(crate) fn drive(
 }
 
 /// One connection: prepare (codes, outside the clock), wait for the others, run.
-pub(crate) fn connection(plan: &Plan<'_>, scenario: Scenario, w: usize, start: &Barrier) -> Tally {
+fn connection(plan: &Plan<'_>, scenario: Scenario, w: usize, start: &Barrier) -> Tally {
     let mut load = workload(plan, scenario, w);
     let agent = agent();
     start.wait();
@@ -91,7 +96,7 @@ pub(crate) struct Measured {
     pub(crate) cpu_us_per_request: f64,
 }
 
-pub(crate) fn run_scenario(plan: &Plan<'_>, scenario: Scenario) -> Result<Measured> {
+fn run_scenario(plan: &Plan<'_>, scenario: Scenario) -> Result<Measured> {
     let c = plan.connections;
     let start = Barrier::new(c + 1);
     let (began, tallies) = std::thread::scope(|s| {
@@ -113,7 +118,7 @@ pub(crate) fn run_scenario(plan: &Plan<'_>, scenario: Scenario) -> Result<Measur
     Ok(summarize(scenario, began, &tallies))
 }
 
-pub(crate) fn summarize(scenario: Scenario, began: Instant, tallies: &[Tally]) -> Measured {
+fn summarize(scenario: Scenario, began: Instant, tallies: &[Tally]) -> Measured {
     for problem in tallies.iter().filter_map(|t| t.first_problem.as_deref()) {
         eprintln!("  {}: {problem}", scenario.label());
     }
@@ -164,7 +169,7 @@ pub(crate) struct ModeReport {
     pub(crate) peak_rss_n_tokens_kib: u64,
 }
 
-pub(crate) fn run_mode(args: &Args, exe: &testkit::Tokend, mode: Mode) -> Result<ModeReport> {
+pub(crate) fn run_mode(args: &Args, exe: &Tokend, mode: Mode) -> Result<ModeReport> {
     let preload = (args.preload > args.tokens)
         .then(|| Preload::new(args.tokens, args.preload))
         .transpose()?;

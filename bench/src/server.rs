@@ -1,18 +1,23 @@
 //! The server under test.
 
-use super::*;
-use std::time::SystemTime;
+use anyhow::{anyhow, ensure, Context as _, Result};
+use ring::rand::SystemRandom;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
 use testkit::Tokend;
+
+use crate::http::{random_seed, unix_secs};
+use crate::{Mode, LOCK_AFTER_FAILURES, WINDOW_STEPS};
 
 /// A running `tokend` on its own data directory; killed and cleaned up on drop, so no
 /// error path leaves a server behind.
 pub(crate) struct Server {
     /// Spawned by the test kit, which reads its stdout and stderr while it runs.
     /// Dropped (killed) before its data directory is removed.
-    pub(crate) process: testkit::Server,
+    process: testkit::Server,
     pub(crate) base: String,
     pub(crate) key: String,
-    pub(crate) dir: DirGuard,
+    dir: DirGuard,
 }
 
 impl Server {
@@ -100,7 +105,7 @@ impl Server {
 }
 
 /// A data directory, removed on drop.
-pub(crate) struct DirGuard(PathBuf);
+struct DirGuard(PathBuf);
 
 impl Drop for DirGuard {
     fn drop(&mut self) {
@@ -223,7 +228,7 @@ pub(crate) fn user_name(i: usize) -> String {
 }
 
 /// Runs a `tokend` subcommand on the data directory, as an operator would; its stdout.
-pub(crate) fn run_cli(exe: &Tokend, dir: &Path, args: &[&str]) -> Result<String> {
+fn run_cli(exe: &Tokend, dir: &Path, args: &[&str]) -> Result<String> {
     let out = exe
         .cli(dir, &[], args)
         .with_context(|| format!("run tokend {}", args.join(" ")))?;

@@ -1,6 +1,14 @@
 //! Setup: enroll and activate N tokens.
 
-use super::*;
+use anyhow::{anyhow, ensure, Result};
+use ring::rand::SystemRandom;
+use serde_json::json;
+
+use crate::http::{
+    agent, code_text, enroll_call, now_step, random_seed, send, Call, Codes, Target,
+};
+use crate::server::{token_name, user_name};
+use crate::WINDOW_STEPS;
 
 /// A token the bench enrolled, with the step its activation consumed.
 pub(crate) struct BenchToken {
@@ -37,7 +45,7 @@ pub(crate) fn setup(
     Ok(tokens)
 }
 
-pub(crate) fn setup_part(
+fn setup_part(
     target: &Target,
     indices: impl Iterator<Item = usize>,
     preloaded: Option<&[Vec<u8>]>,
@@ -55,7 +63,7 @@ pub(crate) fn setup_part(
 /// Activation uses the code of 9 steps ago (inside the ±10 window, one step of margin), so
 /// the 18 steps after it stay usable for the success scenario; a later step if that code
 /// repeats within the window (the server would record the later step as used).
-pub(crate) fn enroll_and_activate(
+fn enroll_and_activate(
     agent: &ureq::Agent,
     target: &Target,
     rng: &SystemRandom,

@@ -1,6 +1,11 @@
 //! Workloads: what one connection sends, and how its answers are judged.
 
-use super::*;
+use ring::rand::SystemRandom;
+use serde_json::{json, Value};
+
+use crate::http::{code_text, enroll_call, now_step, random_seed, Call, Codes, Target};
+use crate::setup::BenchToken;
+use crate::{Scenario, LOCK_AFTER_FAILURES, WINDOW_STEPS};
 
 /// One connection's stream of requests in a scenario.
 pub(crate) trait Workload {
@@ -63,7 +68,7 @@ impl Workload for Floor {
 }
 
 /// A token's position in its codes during the success scenario.
-pub(crate) struct Cursor<'a> {
+struct Cursor<'a> {
     pub(crate) token: &'a BenchToken,
     pub(crate) codes: Codes,
     /// The oldest step not yet sent.
@@ -85,7 +90,7 @@ impl Cursor<'_> {
 }
 
 /// Successful validations: each request spends the oldest usable step of the next token.
-pub(crate) struct Successes<'a> {
+struct Successes<'a> {
     pub(crate) cursors: Vec<Cursor<'a>>,
     pub(crate) at: usize,
     /// (cursor, step, our step at sending) of the request in flight.
@@ -172,7 +177,7 @@ impl<'a> Failures<'a> {
 }
 
 /// A code that matches none of the steps the server may search during the run.
-pub(crate) fn wrong_code(codes: &Codes) -> u32 {
+fn wrong_code(codes: &Codes) -> u32 {
     let mut candidate = (codes.at(codes.base) + 500_000) % 1_000_000;
     while codes.table.contains(&candidate) {
         candidate = (candidate + 7_919) % 1_000_000;
@@ -201,7 +206,7 @@ impl Workload for Failures<'_> {
 }
 
 /// ReadOnly inquiries round-robin over the connection's tokens.
-pub(crate) struct Inquiries<'a> {
+struct Inquiries<'a> {
     pub(crate) tokens: Vec<&'a BenchToken>,
     pub(crate) at: usize,
 }
@@ -224,7 +229,7 @@ impl Workload for Inquiries<'_> {
 }
 
 /// Enrollments of new hardware tokens, each for a new user, with fresh random seeds.
-pub(crate) struct Enrollments {
+struct Enrollments {
     pub(crate) worker: usize,
     pub(crate) count: usize,
     pub(crate) rng: SystemRandom,
@@ -246,7 +251,7 @@ impl Workload for Enrollments {
     }
 }
 
-pub(crate) fn expect(right: bool, what: &str) -> Result<(), String> {
+fn expect(right: bool, what: &str) -> Result<(), String> {
     if right {
         Ok(())
     } else {
