@@ -142,3 +142,56 @@ fn append(to: &Printed, line: &str) {
     text.push_str(line);
     text.push('\n');
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Tokend;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::path::PathBuf;
+
+    /// A stand-in for the server: a shell script, in a directory of its own.
+    fn fake_server(name: &str, body: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("testkit-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("tokend");
+        std::fs::write(&exe, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dir
+    }
+
+    /// 300 KB of logs before the listening line: far more than a pipe holds, so a
+    /// spawner that did not read stderr while waiting would never see the line.
+    #[test]
+    fn a_chatty_server_starts_and_every_log_line_is_kept() {
+        let dir = fake_server(
+            "chatty",
+            "i=0\n\
+             while [ $i -lt 6000 ]; do echo \"log line $i of a rather chatty server\" >&2; i=$((i+1)); done\n\
+             echo 'tokend first admin: admin, one-time password: Pw-123 (shown once)'\n\
+             echo 'tokend listening on http://127.0.0.1:9'\n\
+             exec sleep 60\n",
+        );
+        let kit = Tokend::new(dir.join("tokend"), &dir);
+        let mut server = kit.start(&dir, &[("EXTRA", "1")]).unwrap();
+        assert_eq!(server.base, "http://127.0.0.1:9");
+        assert_eq!(server.first_admin_password.as_deref(), Some("Pw-123"));
+        assert!(server
+            .stdout
+            .lock()
+            .unwrap()
+            .contains("tokend listening on"));
+        let logs = server.stop_and_logs();
+        assert!(logs.starts_with("log line 0 "), "{}", &logs[..80]);
+        assert!(logs.contains("log line 5999 "));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_server_that_exits_answers_its_stderr() {
+        let dir = fake_server("exits", "echo 'no master key' >&2\nexit 1\n");
+        let kit = Tokend::new(dir.join("tokend"), &dir);
+        let err = kit.start(&dir, &[]).err().unwrap();
+        assert_eq!(err, "no master key\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
