@@ -25,6 +25,8 @@ pub mod qr;
 pub mod rekey;
 pub mod sms_text;
 pub mod temp_code;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod users;
 pub mod validate;
 

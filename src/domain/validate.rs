@@ -486,3 +486,7 @@ fn answer(
         last_authen_at: None,
     }
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

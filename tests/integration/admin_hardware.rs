@@ -269,18 +269,11 @@ fn tokend_import_reads_pskc_with_a_key_or_a_passphrase_and_refuses_a_bad_mac() {
         String::from_utf8_lossy(&ok.stderr)
     );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("imported 1, already present 0"));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tokend"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ROCKET_DATA_DIR", dir.path())
-        .env("TOKEND_LOG", "warn")
-        .args(["import", &path("figure7-totp.xml"), "--passphrase-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"qwerty\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::support::cli_input(
+        dir.path(),
+        &["import", &path("figure7-totp.xml"), "--passphrase-stdin"],
+        b"qwerty\n",
+    );
     assert!(
         out.status.success(),
         "{}",

@@ -705,56 +705,32 @@ fn malformed_requests_on_oob_routes_get_4xx_json_faults() {
 
 #[test]
 fn sigterm_stops_the_server_and_its_background_threads_cleanly() {
-    use std::io::BufRead as _;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let sink = Sink::start(Mode::Hang);
     let dir = tempfile::tempdir().unwrap();
-    let key = create_key(dir.path(), "term", "manage,validate");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tokend"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ROCKET_DATA_DIR", dir.path())
-        .env("ROCKET_PORT", "0")
-        .env("TOKEND_LOG", "warn")
-        .env("ROCKET_SMS_PROVIDER", "http")
-        .env("ROCKET_SMS_HTTP_URL", format!("{}/sms", sink.url))
-        .env("ROCKET_SMS_HTTP_TIMEOUT_MS", "2000")
-        .env("ROCKET_SMS_ANSWER_WAIT_MS", "100")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let base = stdout
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("tokend listening on ").map(str::to_owned))
-        .expect("the server starts");
-    let rs = ureq::post(&format!("{base}/api/v1/oob"))
-        .set("Authorization", &format!("Bearer {key}"))
-        .send_string(&json!({"PhoneNum": PHONE}).to_string());
-    let (status, rs) = crate::support::json_of(rs);
+    let sms_url = format!("{}/sms", sink.url);
+    let env = [
+        ("ROCKET_SMS_PROVIDER", "http"),
+        ("ROCKET_SMS_HTTP_URL", sms_url.as_str()),
+        ("ROCKET_SMS_HTTP_TIMEOUT_MS", "2000"),
+        ("ROCKET_SMS_ANSWER_WAIT_MS", "100"),
+    ];
+    let mut server = TestServer::start_in(dir.path(), &env).expect("the server starts");
+    let (status, rs) = server.post("/api/v1/oob", &json!({"PhoneNum": PHONE}));
     assert_eq!(
         (status, rs["SendStat"].as_str()),
         (200, Some("Pending")),
         "{rs}"
     );
     sink.wait_until(10, |got| !got.is_empty()); // a sender is now inside a hanging call
-    let t0 = Instant::now();
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.pid().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if t0.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("tokend did not stop within 20 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("tokend stops within 20 s of SIGTERM");
     assert!(status.success(), "clean exit: {status}");
 }
 

@@ -175,18 +175,11 @@ fn sign_out_makes_the_old_cookie_worthless() {
 #[test]
 fn weak_admin_passwords_are_refused_with_the_reason() {
     let (server, client) = crate::support::admin::server_with_admin();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tokend"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ROCKET_DATA_DIR", &server.data_dir)
-        .env("TOKEND_LOG", "warn")
-        .args(["admin", "create", "--username", "weak", "--password-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"aaaaaaaaaaaa\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::support::cli_input(
+        &server.data_dir,
+        &["admin", "create", "--username", "weak", "--password-stdin"],
+        b"aaaaaaaaaaaa\n",
+    );
     assert!(!out.status.success(), "a weak password is refused");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("too common"), "{stderr}");

@@ -351,10 +351,7 @@ fn a_killed_rekey_leaves_every_seed_readable_and_the_next_run_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_in(dir.path(), BUSY).unwrap();
     let mut driven = tokens(&server, "KL", 120);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tokend"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ROCKET_DATA_DIR", dir.path())
-        .env("TOKEND_LOG", "warn")
+    let mut child = crate::support::command(dir.path())
         .args(["rekey", "--batch", "1"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -4,9 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use super::{response, TestServer};
 
@@ -225,24 +223,17 @@ impl AdminClient {
 
 /// Creates an admin through the CLI with a password on stdin.
 pub fn create_admin(data_dir: &Path, username: &str, password: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tokend"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ROCKET_DATA_DIR", data_dir)
-        .env("TOKEND_LOG", "warn")
-        .args([
+    let out = super::cli_input(
+        data_dir,
+        &[
             "admin",
             "create",
             "--username",
             username,
             "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        format!("{password}\n").as_bytes(),
+    );
     assert!(
         out.status.success(),
         "admin create: {}",

@@ -1,6 +1,7 @@
-//! Test fixture: the real `tokend` binary on a fresh data directory and an ephemeral port,
-//! HTTP clients that play the consumer, and an independent TOTP implementation (ring's
-//! HMAC, not the totp-rs code the server uses) to compute the codes an app would show.
+//! Test fixture: the real `tokend` binary on a fresh data directory and an ephemeral port
+//! (spawned by the shared `testkit`), HTTP clients that play the consumer, and the kit's
+//! independent TOTP (ring's HMAC, not the totp-rs code the server uses) to compute the
+//! codes an app would show.
 
 #![allow(
     dead_code,
@@ -13,56 +14,65 @@ pub mod tls;
 pub mod webdriver;
 
 use serde_json::Value;
-use std::io::{BufRead as _, BufReader, Read as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::io::Read as _;
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-const LISTENING: &str = "tokend listening on http://";
-const LISTENING_TLS: &str = "tokend listening on https://";
-const FIRST_ADMIN: &str = "tokend first admin: ";
+pub use testkit::totp;
 
-/// A running server. Killed on drop; the data directory lives as long as `dir`.
+/// The `tokend` binary of this build, run in the crate directory (its `Rocket.toml`).
+pub fn tokend() -> testkit::Tokend {
+    testkit::Tokend::new(env!("CARGO_BIN_EXE_tokend"), env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `tokend` command on `data_dir`, to add arguments and pipes to.
+pub fn command(data_dir: &Path) -> Command {
+    tokend().command(data_dir)
+}
+
+/// A running server (the kit's [`testkit::Server`]: `base`, `data_dir`, `stdout`,
+/// `first_admin_password`, `stop`, `pid`, `drain_stderr`…) with a key and HTTP helpers.
+/// Killed on drop; the data directory lives as long as the server when it owns it.
 pub struct TestServer {
-    child: Child,
-    pub base: String,
-    pub data_dir: PathBuf,
+    /// Dropped (killed) before the data directory below.
+    server: testkit::Server,
     /// A key with scopes manage and validate.
     pub key: String,
-    /// The bootstrap admin's one-time password, when this start created it.
-    pub first_admin_password: Option<String>,
-    /// Everything the server printed on stdout so far.
-    pub stdout: Arc<Mutex<String>>,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl Deref for TestServer {
+    type Target = testkit::Server;
+    fn deref(&self) -> &testkit::Server {
+        &self.server
+    }
+}
+
+impl DerefMut for TestServer {
+    fn deref_mut(&mut self) -> &mut testkit::Server {
+        &mut self.server
+    }
 }
 
 /// Runs a `tokend` subcommand on `data_dir` with extra environment variables.
 pub fn cli(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokend"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ROCKET_DATA_DIR", data_dir)
-        .env("TOKEND_LOG", "warn")
-        .args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run tokend")
+    tokend().cli(data_dir, env, args).expect("run tokend")
+}
+
+/// Runs a `tokend` subcommand on `data_dir` with `input` on its stdin.
+pub fn cli_input(data_dir: &Path, args: &[&str], input: &[u8]) -> Output {
+    tokend()
+        .cli_input(data_dir, args, input)
+        .expect("run tokend")
 }
 
 /// Creates an API key through the CLI, as an operator would.
 pub fn create_key(data_dir: &Path, name: &str, scopes: &str) -> String {
-    let out = cli(
-        data_dir,
-        &[],
-        &["apikey", "create", "--name", name, "--scope", scopes],
-    );
-    assert!(
-        out.status.success(),
-        "apikey create failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    tokend()
+        .create_key(data_dir, name, scopes)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 impl TestServer {
@@ -77,116 +87,16 @@ impl TestServer {
     /// A server on `data_dir` with extra environment; `Err(stderr)` if it exits instead.
     pub fn start_in(data_dir: &Path, env: &[(&str, &str)]) -> Result<TestServer, String> {
         let key = create_key(data_dir, &format!("test-{}", nanos()), "manage,validate");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokend"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("ROCKET_DATA_DIR", data_dir)
-            .env("ROCKET_PORT", "0")
-            .env("TOKEND_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn tokend");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let printed: Arc<Mutex<String>> = Arc::default();
-        let copy = Arc::clone(&printed);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                copy.lock().unwrap().push_str(&format!("{line}\n"));
-                if let Some(addr) = line.strip_prefix(LISTENING) {
-                    let _ = tx.send((true, format!("http://{addr}")));
-                } else if let Some(addr) = line.strip_prefix(LISTENING_TLS) {
-                    let _ = tx.send((true, format!("https://{addr}")));
-                } else if let Some(rest) = line.strip_prefix(FIRST_ADMIN) {
-                    let pw = rest.split("one-time password: ").nth(1).unwrap_or_default();
-                    let pw = pw.split(' ').next().unwrap_or_default();
-                    let _ = tx.send((false, pw.to_owned()));
-                }
-            }
-        });
-        let mut first_admin_password = None;
-        let listening = loop {
-            match rx.recv_timeout(Duration::from_secs(60)) {
-                Ok((true, addr)) => break Some(addr),
-                Ok((false, pw)) => first_admin_password = Some(pw),
-                Err(_) => break None,
-            }
-        };
-        match listening {
-            Some(base) => Ok(TestServer {
-                child,
-                base,
-                data_dir: data_dir.to_owned(),
-                key,
-                first_admin_password,
-                stdout: printed,
-                _dir: None,
-            }),
-            None => {
-                let _ = child.kill();
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                let _ = child.wait();
-                Err(err)
-            }
-        }
+        Ok(TestServer {
+            server: tokend().start(data_dir, env)?,
+            key,
+            _dir: None,
+        })
     }
 
     /// Keeps `dir` alive as long as the server.
     pub fn keep_dir(&mut self, dir: tempfile::TempDir) {
         self._dir = Some(dir);
-    }
-
-    /// Stops the server (SIGKILL) and waits for it.
-    pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// The server's process id (to send it a signal).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits up to `limit` for the server to exit by itself; its exit status.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let t0 = std::time::Instant::now();
-        while t0.elapsed() < limit {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-
-    /// Reads the server's stderr from now on into the answered buffer, so a server that
-    /// logs a lot never blocks on a full pipe. (`stop_and_logs` then answers nothing.)
-    pub fn drain_stderr(&mut self) -> Arc<Mutex<String>> {
-        let logs: Arc<Mutex<String>> = Arc::default();
-        let copy = Arc::clone(&logs);
-        let stderr = self.child.stderr.take().expect("stderr not drained yet");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                copy.lock().unwrap().push_str(&format!("{line}\n"));
-            }
-        });
-        logs
-    }
-
-    /// Stops the server and answers what it wrote on stderr (its logs). Only for servers
-    /// that log little: nobody drains the pipe while the server runs.
-    pub fn stop_and_logs(&mut self) -> String {
-        self.stop();
-        let mut logs = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut logs);
-        }
-        logs
     }
 
     /// POSTs JSON with a key; answers status and parsed body.
@@ -260,12 +170,6 @@ impl TestServer {
         );
         assert_eq!(status, 200, "{rs}");
         rs
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
@@ -370,22 +274,6 @@ pub fn now_step(period: u64) -> i64 {
         / period) as i64
 }
 
-/// Independent HOTP/TOTP (RFC 4226 dynamic truncation over ring's HMAC).
-pub fn totp(seed: &[u8], algorithm: &str, digits: u32, step: i64) -> String {
-    use ring::hmac;
-    let alg = match algorithm {
-        "SHA1" => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        "SHA256" => hmac::HMAC_SHA256,
-        "SHA512" => hmac::HMAC_SHA512,
-        other => panic!("algorithm {other}"),
-    };
-    let tag = hmac::sign(&hmac::Key::new(alg, seed), &(step as u64).to_be_bytes());
-    let h = tag.as_ref();
-    let o = usize::from(h[h.len() - 1] & 0x0f);
-    let v = u32::from_be_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]) & 0x7fff_ffff;
-    format!("{:0width$}", v % 10u32.pow(digits), width = digits as usize)
-}
-
 /// A 6-digit code that matches none of the steps around now (so it is surely wrong).
 pub fn wrong_code(seed: &[u8]) -> String {
     let step = now_step(30);
@@ -396,34 +284,11 @@ pub fn wrong_code(seed: &[u8]) -> String {
         .unwrap()
 }
 
+/// The kit's listening lines are the server's.
 #[test]
-fn independent_totp_matches_rfc6238_vectors() {
-    assert_eq!(
-        totp(b"12345678901234567890", "SHA1", 8, 59 / 30),
-        "94287082"
-    );
-    assert_eq!(
-        totp(
-            b"12345678901234567890123456789012",
-            "SHA256",
-            8,
-            1111111109 / 30
-        ),
-        "68084774"
-    );
-    assert_eq!(
-        totp(
-            b"1234567890123456789012345678901234567890123456789012345678901234",
-            "SHA512",
-            8,
-            20000000000 / 30
-        ),
-        "47863826"
-    );
-    assert_eq!(
-        totp(b"12345678901234567890", "SHA1", 6, 1234567890 / 30),
-        "005924"
-    );
+fn the_kit_knows_the_listening_lines() {
+    assert_eq!(testkit::LISTENING, tokend::web::LISTENING);
+    assert_eq!(testkit::LISTENING_TLS, tokend::web::LISTENING_TLS);
 }
 
 /// Runs one SQL statement on a data directory's database, as someone with write access to

@@ -1,0 +1,170 @@
+//! `tokend-bench`: the load benchmark (issue 7).
+//!
+//! It starts the release `tokend` that sits next to this executable on a fresh data
+//! directory, enrolls and activates N hardware tokens whose seeds it made itself, then
+//! drives each scenario for a fixed time over C keep-alive connections (one thread and one
+//! ureq agent each) and writes a markdown report to stdout and to `--out`.
+//!
+//! ```text
+//! cargo build --release --bins
+//! cargo run --release -p tokend-bench -- --synchronous both
+//! ```
+//!
+//! Choices that shape the numbers (the report repeats them):
+//! - `ROCKET_WINDOW_STEPS=10`. A code is accepted once and only if its step is newer than
+//!   the token's last accepted one, so a token offers as many successes as steps in its
+//!   window. ±10 steps gives 21 usable steps per token instead of 3, enough for a 5 s run
+//!   on 10,000 tokens; the price is that every validation computes 21 HMACs instead of 3,
+//!   so the validation figures are conservative.
+//! - `ROCKET_LOCK_AFTER_FAILURES=100`. Failures go round-robin over all tokens, at most 99
+//!   per token, so no binding locks and the failure scenario measures the wrong-code path
+//!   (count, audit), never the cheaper `Locked` path.
+//! - Validations name the user (`UsrName`), as an online-banking consumer does.
+//! - The load generator runs on the same machine as the server and shares its cores.
+//!
+//! The codes come from the test kit's independent RFC 6238 implementation over ring's HMAC,
+//! not from the server's totp-rs code, so a shared mistake cannot make the benchmark agree
+//! with it. The kit also spawns the server (the integration tests' spawner).
+
+mod http;
+mod report;
+mod run;
+mod server;
+mod setup;
+mod workload;
+
+use anyhow::{ensure, Context as _, Result};
+use clap::Parser;
+use std::path::PathBuf;
+
+use report::{render_report, run_label, splice, Machine};
+use run::run_mode;
+use server::tokend_exe;
+
+/// Window the server runs with (see the module doc: usable steps per token).
+const WINDOW_STEPS: i64 = 10;
+/// Lock threshold the server runs with; failures per token stay below it.
+const LOCK_AFTER_FAILURES: usize = 100;
+/// The server's database and its write-ahead log, in its data directory.
+const DATABASE_FILE: &str = "tokend.sqlite";
+const WAL_FILE: &str = "tokend.sqlite-wal";
+/// TOTP period of every bench token (SHA1/6/30, the server's defaults).
+const PERIOD_SECS: u64 = 30;
+/// The issue's targets.
+const TARGET_SUCCESS_VS_FLOOR: f64 = 0.5;
+const TARGET_SUCCESS_RPS: f64 = 20_000.0;
+const TARGET_INQUIRY_VS_FLOOR: f64 = 0.7;
+const TARGET_P99_MS: f64 = 5.0;
+const TARGET_RSS_MIB: f64 = 64.0;
+
+/// Command line.
+#[derive(Parser, Debug)]
+#[command(about = "Load benchmark of tokend (issue 7): throughput, latency and RSS per route")]
+struct Args {
+    /// Hardware tokens enrolled and activated before the scenarios.
+    #[arg(long, default_value_t = 10_000)]
+    tokens: usize,
+    /// Seconds each scenario runs.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrent keep-alive connections, one client thread each.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// The server's `sqlite_synchronous`; `both` runs everything twice (full, normal).
+    #[arg(long, value_enum, default_value_t = SyncArg::Full)]
+    synchronous: SyncArg,
+    /// Tokens in the database in all: the first `--tokens` are the bench's own, the rest are
+    /// bulk-loaded with `tokend import` before the server starts, to measure at scale
+    /// (e.g. 1000000). 0: only the bench's own.
+    #[arg(long, default_value_t = 0)]
+    preload: usize,
+    /// The `tokend` binary to measure; by default the one beside this executable.
+    #[arg(long)]
+    tokend: Option<PathBuf>,
+    /// Where the markdown report is written.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    out: PathBuf,
+}
+
+/// `--synchronous` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SyncArg {
+    Full,
+    Normal,
+    Both,
+}
+
+/// One server configuration measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Full,
+    Normal,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Normal => "normal",
+        }
+    }
+}
+
+/// The measured scenarios, in the order they run. The floor runs first so every later
+/// ratio compares against the same, freshly measured, HTTP stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    Floor,
+    Success,
+    Failure,
+    Inquiry,
+    Enroll,
+}
+
+const ORDER: [Scenario; 5] = [
+    Scenario::Floor,
+    Scenario::Success,
+    Scenario::Failure,
+    Scenario::Inquiry,
+    Scenario::Enroll,
+];
+
+impl Scenario {
+    fn label(self) -> &'static str {
+        match self {
+            Scenario::Floor => "`GET /` (floor)",
+            Scenario::Success => "validate, success",
+            Scenario::Failure => "validate, wrong code",
+            Scenario::Inquiry => "inquiry (ReadOnly)",
+            Scenario::Enroll => "enroll (new hardware token)",
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure!(args.seconds > 0, "--seconds must be at least 1");
+    ensure!(args.connections > 0, "--connections must be at least 1");
+    ensure!(
+        args.tokens >= args.connections,
+        "--tokens must be at least --connections (every connection needs tokens of its own)"
+    );
+    let modes = match args.synchronous {
+        SyncArg::Full => vec![Mode::Full],
+        SyncArg::Normal => vec![Mode::Normal],
+        SyncArg::Both => vec![Mode::Full, Mode::Normal],
+    };
+    let exe = tokend_exe(args.tokend.as_deref())?;
+    let machine = Machine::read();
+    let mut reports = Vec::new();
+    for mode in modes {
+        reports.push(run_mode(&args, &exe, mode)?);
+    }
+    let text = render_report(&args, &machine, &reports);
+    print!("{text}");
+    let previous = std::fs::read_to_string(&args.out).unwrap_or_default();
+    std::fs::write(&args.out, splice(&previous, &run_label(&args), &text))
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!("report written to {}", args.out.display());
+    Ok(())
+}

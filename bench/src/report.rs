@@ -1,0 +1,325 @@
+//! The report.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::run::ModeReport;
+use crate::{
+    Args, Scenario, SyncArg, TARGET_INQUIRY_VS_FLOOR, TARGET_P99_MS, TARGET_RSS_MIB,
+    TARGET_SUCCESS_RPS, TARGET_SUCCESS_VS_FLOOR,
+};
+
+/// The machine the figures come from.
+pub(crate) struct Machine {
+    pub(crate) cpus: usize,
+    pub(crate) model: String,
+    pub(crate) memory: String,
+    pub(crate) kernel: String,
+    /// The file system of the data directories: fsync cost, hence `full` vs `normal`,
+    /// depends on it.
+    pub(crate) storage: String,
+}
+
+impl Machine {
+    pub(crate) fn read() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let model = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or_else(
+                || "unknown".to_owned(),
+                |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0),
+            );
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(0, usize::from),
+            model,
+            memory,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map_or_else(|_| "unknown".to_owned(), |s| s.trim().to_owned()),
+            storage: mount_of(&std::env::temp_dir()),
+        }
+    }
+}
+
+/// The mount holding `path` (longest mount point that prefixes it), as "fstype on device".
+fn mount_of(path: &Path) -> String {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?, f.next()?, f.next()?))
+        })
+        .filter(|(_, point, _)| path.starts_with(point))
+        .max_by_key(|(_, point, _)| point.len())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |(device, point, fs)| format!("{fs} on {device} (mounted at {point})"),
+        )
+}
+
+/// Names a run's section of the report file: runs of another size keep their own.
+pub(crate) fn run_label(args: &Args) -> String {
+    format!(
+        "tokens={} preload={} synchronous={}",
+        args.tokens,
+        args.preload.max(args.tokens),
+        sync_name(args.synchronous)
+    )
+}
+
+/// Puts `section` between this run's markers in `file`, replacing the previous run of the
+/// same label and keeping everything else (other runs, the hand-written analysis);
+/// appended at the end the first time.
+pub(crate) fn splice(file: &str, label: &str, section: &str) -> String {
+    let begin = format!("<!-- tokend-bench begin {label} -->\n");
+    let end = format!("<!-- tokend-bench end {label} -->\n");
+    let block = format!("{begin}{section}{end}");
+    match (file.find(&begin), file.find(&end)) {
+        (Some(b), Some(e)) if b < e => format!("{}{block}{}", &file[..b], &file[e + end.len()..]),
+        _ if file.is_empty() => format!("# tokend benchmarks\n\n{block}"),
+        _ => format!("{}\n{block}", file.trim_end()),
+    }
+}
+
+pub(crate) fn render_report(args: &Args, machine: &Machine, reports: &[ModeReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## Run: {}\n", run_label(args));
+    let _ = writeln!(
+        out,
+        "Measured {} by `cargo run --release --bin tokend-bench -- --tokens {}{} --seconds {} \
+         --connections {} --synchronous {}` (bench/).\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        args.tokens,
+        if args.preload > args.tokens {
+            format!(" --preload {}", args.preload)
+        } else {
+            String::new()
+        },
+        args.seconds,
+        args.connections,
+        sync_name(args.synchronous),
+    );
+    let _ = writeln!(
+        out,
+        "- Machine: {} CPUs ({}), {} RAM, Linux {}; data directory under {} on {}. The load \
+         generator runs on the same machine and shares these CPUs with the server.",
+        machine.cpus,
+        machine.model,
+        machine.memory,
+        machine.kernel,
+        std::env::temp_dir().display(),
+        machine.storage
+    );
+    let _ = writeln!(
+        out,
+        "- N = {} hardware tokens (SHA1/6/30, 160-bit seeds made by the bench), enrolled and \
+         activated before the scenarios; C = {} concurrent keep-alive connections; {} s per \
+         scenario.{}",
+        args.tokens,
+        args.connections,
+        args.seconds,
+        if args.preload > args.tokens {
+            format!(
+                " Scale: {} tokens in the database, each bound to its own user, all loaded by \
+                 `tokend import` from a CSV seed file before the server starts (the N \
+                 exercised are the first of them; only their activation goes over HTTP).",
+                thousands(args.preload as f64)
+            )
+        } else {
+            String::new()
+        }
+    );
+    out.push_str(METHOD);
+    for report in reports {
+        out.push_str(&render_mode(report, args));
+    }
+    out
+}
+
+/// How the figures are made; repeated in the report so it stands on its own.
+const METHOD: &str = "\
+- Server: `ROCKET_WINDOW_STEPS=10`. A code is accepted once and only when its step is \
+newer than the token's last accepted one, so each token offers 21 usable steps around now \
+instead of 3; the bench spends them in increasing step order. The price: every validation \
+computes 21 HMACs instead of 3, so both validation figures are conservative.
+- Server: `ROCKET_LOCK_AFTER_FAILURES=100` (the allowed maximum). Wrong codes go \
+round-robin over all tokens, at most 99 per token, so no binding locks and the failure row \
+measures the wrong-code path (failure count and audit row committed), not the `Locked` answer.
+- Validations name the user (`UsrName`), as an online-banking consumer does. A success \
+must answer `\"RsStat\":\"Success\"` with the right TokenId, a wrong code `\"Failed\"`, an \
+inquiry 200 with its TokenId, an enrollment the new TokenId in Init; anything else with \
+status 200 counts as a wrong answer, any other status or a transport failure as an error.
+- Latency: from sending the request to reading the last byte of the answer, over all \
+requests of all connections. req/s: requests answered / wall time of the scenario. Peak \
+RSS: the server's `VmHWM` from /proc after the scenario (a high-water mark, so it only grows \
+down the table). WAL MiB: size of the server's write-ahead log file after the scenario. \
+vs floor: req/s of the row / req/s of `GET /`. Server CPU µs/req: the server's user + system CPU time \
+over the scenario (from /proc, 10 ms ticks) / requests answered; it does not depend on what else the \
+machine runs, so it is the figure to compare between runs.
+- The codes come from an independent RFC 6238 implementation over ring's HMAC, computed \
+before each scenario's clock starts.
+
+";
+
+fn sync_name(s: SyncArg) -> &'static str {
+    match s {
+        SyncArg::Full => "full",
+        SyncArg::Normal => "normal",
+        SyncArg::Both => "both",
+    }
+}
+
+fn render_mode(r: &ModeReport, args: &Args) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### sqlite_synchronous = {}\n", r.mode.as_str());
+    let _ = writeln!(
+        out,
+        "Setup: {} tokens enrolled and activated in {:.1} s ({} tokens/s, two requests \
+         each, or one after an import); WAL after setup {:.1} MiB. Database file at the end: {:.1} MiB.\n",
+        args.tokens,
+        r.setup_secs,
+        thousands(args.tokens as f64 / r.setup_secs.max(1e-9)),
+        mib(r.wal_after_setup),
+        mib(r.database_bytes)
+    );
+    out.push_str(
+        "| scenario | requests | req/s | p50 ms | p99 ms | max ms | errors | wrong | \
+         server CPU µs/req | peak RSS MiB | WAL MiB | vs floor |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let floor = floor_rps(r);
+    for m in &r.rows {
+        let _ = writeln!(
+            out,
+            "| {}{} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} | {:.1} | {:.1} | {:.2} |",
+            m.scenario.label(),
+            if m.exhausted { " ¹" } else { "" },
+            thousands(m.requests as f64),
+            thousands(m.rps),
+            m.p50_ms,
+            m.p99_ms,
+            m.max_ms,
+            m.errors,
+            m.wrong,
+            m.cpu_us_per_request,
+            m.peak_rss_kib as f64 / 1024.0,
+            mib(m.wal_bytes),
+            m.rps / floor,
+        );
+    }
+    if r.rows.iter().any(|m| m.exhausted) {
+        out.push_str(
+            "\n¹ at least one connection ran out of valid requests (usable steps or the \
+             per-token failure budget) before the time was up.\n",
+        );
+    }
+    out.push_str(&render_targets(r, args));
+    out
+}
+
+fn render_targets(r: &ModeReport, args: &Args) -> String {
+    let mut out = String::from("\n| target (issue 7) | measured | |\n|---|---:|---|\n");
+    let floor = floor_rps(r);
+    let row = |s: Scenario| r.rows.iter().find(|m| m.scenario == s);
+    let (success_rps, success_p99) =
+        row(Scenario::Success).map_or((0.0, 0.0), |m| (m.rps, m.p99_ms));
+    let (inquiry_rps, inquiry_p99) =
+        row(Scenario::Inquiry).map_or((0.0, 0.0), |m| (m.rps, m.p99_ms));
+    let rss_mib = r.peak_rss_n_tokens_kib as f64 / 1024.0;
+    let targets = [
+        (
+            "successful validations ≥ 50% of the floor".to_owned(),
+            format!("{:.0}%", 100.0 * success_rps / floor),
+            success_rps >= TARGET_SUCCESS_VS_FLOOR * floor,
+        ),
+        (
+            "successful validations ≥ 20,000/s".to_owned(),
+            format!("{}/s", thousands(success_rps)),
+            success_rps >= TARGET_SUCCESS_RPS,
+        ),
+        (
+            "inquiries ≥ 70% of the floor".to_owned(),
+            format!("{:.0}%", 100.0 * inquiry_rps / floor),
+            inquiry_rps >= TARGET_INQUIRY_VS_FLOOR * floor,
+        ),
+        (
+            "p99 < 5 ms, successful validations".to_owned(),
+            format!("{success_p99:.2} ms"),
+            success_p99 < TARGET_P99_MS,
+        ),
+        (
+            "p99 < 5 ms, inquiries".to_owned(),
+            format!("{inquiry_p99:.2} ms"),
+            inquiry_p99 < TARGET_P99_MS,
+        ),
+        (
+            format!(
+                "peak RSS < 64 MiB with 10,000 tokens (here {})",
+                thousands(args.tokens as f64)
+            ),
+            format!("{rss_mib:.1} MiB"),
+            rss_mib < TARGET_RSS_MIB,
+        ),
+    ];
+    for (name, measured, met) in targets {
+        let verdict = if met { "met" } else { "**not met**" };
+        let _ = writeln!(out, "| {name} | {measured} | {verdict} |");
+    }
+    out.push('\n');
+    out
+}
+
+fn floor_rps(r: &ModeReport) -> f64 {
+    r.rows
+        .iter()
+        .find(|m| m.scenario == Scenario::Floor)
+        .map_or(0.0, |m| m.rps)
+        .max(1e-9)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1024.0 / 1024.0
+}
+
+/// An integer with thousands separators, for tables read by people.
+fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::splice;
+
+    #[test]
+    fn a_run_replaces_its_own_section_and_keeps_the_rest() {
+        let first = splice("", "a", "one\n");
+        assert_eq!(
+            first,
+            "# tokend benchmarks\n\n<!-- tokend-bench begin a -->\none\n<!-- tokend-bench end a -->\n"
+        );
+        let with_notes = format!("{first}\n## Where the time goes\nnotes\n");
+        let second = splice(&with_notes, "b", "two\n");
+        assert!(second.contains("one\n") && second.contains("two\n") && second.contains("notes"));
+        let again = splice(&second, "a", "uno\n");
+        assert!(!again.contains("one\n") && again.contains("uno\n"));
+        assert!(again.contains("two\n") && again.contains("notes"));
+        assert!(again.find("uno").unwrap() < again.find("notes").unwrap());
+    }
+}

@@ -1,0 +1,242 @@
+//! The server under test.
+
+use anyhow::{anyhow, ensure, Context as _, Result};
+use ring::rand::SystemRandom;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+use testkit::Tokend;
+
+use crate::http::{random_seed, unix_secs};
+use crate::{Mode, LOCK_AFTER_FAILURES, WINDOW_STEPS};
+
+/// A running `tokend` on its own data directory; killed and cleaned up on drop, so no
+/// error path leaves a server behind.
+pub(crate) struct Server {
+    /// Spawned by the test kit, which reads its stdout and stderr while it runs.
+    /// Dropped (killed) before its data directory is removed.
+    process: testkit::Server,
+    pub(crate) base: String,
+    pub(crate) key: String,
+    dir: DirGuard,
+}
+
+impl Server {
+    /// Starts the server on a fresh data directory with an API key of both scopes.
+    pub(crate) fn start(exe: &Tokend, mode: Mode, preload: Option<&Preload>) -> Result<Server> {
+        let dir = std::env::temp_dir().join(format!(
+            "tokend-bench-{}-{}-{}",
+            std::process::id(),
+            mode.as_str(),
+            unix_secs()
+        ));
+        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        // From here on, dropping the guard removes the directory whatever fails.
+        let guard = DirGuard(dir);
+        let key = exe
+            .create_key(&guard.0, "bench", "manage,validate")
+            .map_err(|e| anyhow!(e))?;
+        if let Some(preload) = preload {
+            preload.import(exe, &guard.0)?;
+        }
+        let window = WINDOW_STEPS.to_string();
+        let lock = LOCK_AFTER_FAILURES.to_string();
+        let env = [
+            ("ROCKET_WINDOW_STEPS", window.as_str()),
+            ("ROCKET_LOCK_AFTER_FAILURES", lock.as_str()),
+            ("ROCKET_SQLITE_SYNCHRONOUS", mode.as_str()),
+            // The rate limits would stop a load generator by design; off to measure the path.
+            ("ROCKET_RATE_USER_PER_MIN", "0"),
+            ("ROCKET_RATE_KEY_FAILURES_PER_MIN", "0"),
+        ];
+        let process = exe
+            .start(&guard.0, &env)
+            .map_err(|stderr| anyhow!("tokend did not start; its stderr:\n{stderr}"))?;
+        Ok(Server {
+            base: process.base.clone(),
+            process,
+            key,
+            dir: guard,
+        })
+    }
+
+    /// The server's peak resident set so far, in KiB (`VmHWM`).
+    pub(crate) fn peak_rss_kib(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.pid()))
+            .context("read the server's /proc status")?;
+        let field = |name: &str| -> Result<u64> {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| anyhow!("no {name} in /proc status"))
+        };
+        field("VmHWM:")
+    }
+
+    /// CPU time the server has used so far (user + system), in microseconds, from
+    /// `/proc/PID/stat` (clock ticks of 1/100 s, Linux's `USER_HZ`). The difference over a
+    /// scenario divided by its requests is the server's CPU cost of one request: unlike
+    /// req/s, it does not depend on what else the machine is running.
+    pub(crate) fn cpu_us(&self) -> Result<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.process.pid()))
+            .context("read the server's /proc stat")?;
+        // Fields after the parenthesised command name, which may itself hold spaces.
+        let rest = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .ok_or_else(|| anyhow!("malformed /proc stat"))?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+        let tick = |i: usize| -> Result<u64> {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| anyhow!("no CPU time in /proc stat"))
+        };
+        Ok((tick(11)? + tick(12)?) * 10_000)
+    }
+
+    /// Bytes of a file of the data directory (0 when absent): the database and its WAL,
+    /// whose growth under sustained writes tells whether checkpoints keep up.
+    pub(crate) fn file_bytes(&self, name: &str) -> u64 {
+        std::fs::metadata(self.dir.0.join(name)).map_or(0, |m| m.len())
+    }
+}
+
+/// A data directory, removed on drop.
+struct DirGuard(PathBuf);
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The release `tokend` beside this executable (or `--tokend`), run in the repository root
+/// (its `Rocket.toml`): the bench measures what cargo just built and never builds anything
+/// itself.
+pub(crate) fn tokend_exe(given: Option<&Path>) -> Result<Tokend> {
+    let exe = match given {
+        Some(path) => path.to_owned(),
+        None => {
+            let me = std::env::current_exe().context("locate tokend-bench")?;
+            me.parent()
+                .ok_or_else(|| anyhow!("tokend-bench has no directory"))?
+                .join("tokend")
+        }
+    };
+    ensure!(
+        exe.is_file(),
+        "{} not found: run `cargo build --release --bins` first",
+        exe.display()
+    );
+    warn_if_stale(&exe);
+    Ok(Tokend::new(exe, repository_root()))
+}
+
+/// The repository this bench was built from (the parent of its package).
+fn repository_root() -> PathBuf {
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR"));
+    bench.parent().unwrap_or(bench).to_owned()
+}
+
+/// `cargo run -p tokend-bench` rebuilds this binary, never the `tokend` binary: say so when
+/// a server source is newer than the server binary, since the numbers would then describe
+/// older server code.
+fn warn_if_stale(server: &Path) {
+    let Ok(built) = std::fs::metadata(server).and_then(|m| m.modified()) else {
+        return;
+    };
+    let root = repository_root();
+    let sources = ["src", "migrations", "templates", "Cargo.toml"].map(|p| root.join(p));
+    if let Some(newer) = sources.iter().find_map(|p| newer_file(p, built)) {
+        eprintln!(
+            "warning: {} is newer than {}: run `cargo build --release --bins` first, \
+             or these figures describe older server code",
+            newer.display(),
+            server.display()
+        );
+    }
+}
+
+/// A file under `path` (itself included) modified after `than`.
+fn newer_file(path: &Path, than: SystemTime) -> Option<PathBuf> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_file() {
+        return (meta.modified().ok()? > than).then(|| path.to_owned());
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find_map(|p| newer_file(&p, than))
+}
+
+/// Tokens loaded from a seed file before the server starts: the bench's own (whose seeds
+/// it keeps) first, then anonymous ones up to `total`.
+pub(crate) struct Preload {
+    pub(crate) own: Vec<Vec<u8>>,
+    pub(crate) total: usize,
+}
+
+impl Preload {
+    pub(crate) fn new(own: usize, total: usize) -> Result<Preload> {
+        let rng = SystemRandom::new();
+        let own = (0..own)
+            .map(|_| random_seed(&rng))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Preload { own, total })
+    }
+
+    /// Writes the CSV seed file and runs `tokend import` on it, as an operator would load
+    /// a vendor's batch; every token is bound to its own user.
+    pub(crate) fn import(&self, exe: &Tokend, dir: &Path) -> Result<()> {
+        use std::io::Write as _;
+        let path = dir.join("preload.csv");
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let rng = SystemRandom::new();
+        for i in 0..self.total {
+            let seed = match self.own.get(i) {
+                Some(seed) => seed.clone(),
+                None => random_seed(&rng)?,
+            };
+            let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+            writeln!(file, "{},{hex},SHA1,6,30,{}", token_name(i), user_name(i))?;
+        }
+        file.flush()?;
+        drop(file);
+        let began = Instant::now();
+        let path_arg = path.to_string_lossy();
+        let out = run_cli(exe, dir, &["import", &path_arg])?;
+        eprintln!(
+            "imported {} tokens in {:.1} s: {out}",
+            self.total,
+            began.elapsed().as_secs_f64(),
+        );
+        std::fs::remove_file(&path)?;
+        Ok(())
+    }
+}
+
+pub(crate) fn token_name(i: usize) -> String {
+    format!("BENCH-{i:07}")
+}
+
+pub(crate) fn user_name(i: usize) -> String {
+    format!("bench-user-{i:07}")
+}
+
+/// Runs a `tokend` subcommand on the data directory, as an operator would; its stdout.
+fn run_cli(exe: &Tokend, dir: &Path, args: &[&str]) -> Result<String> {
+    let out = exe
+        .cli(dir, &[], args)
+        .with_context(|| format!("run tokend {}", args.join(" ")))?;
+    ensure!(
+        out.status.success(),
+        "tokend {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}

@@ -1,0 +1,121 @@
+//! The test kit of tokend, shared by its integration tests and by the load benchmark:
+//! [`Tokend`] runs the real binary (CLI subcommands, or a server on an ephemeral port as
+//! a [`Server`]), and [`otp`] is an RFC 6238 implementation independent of the server's
+//! (ring's HMAC, not totp-rs), so a shared mistake cannot make a test agree with it.
+//!
+//! The kit cannot see `env!("CARGO_BIN_EXE_tokend")` (only tokend's own tests can), so the
+//! binary's path is a parameter: tests pass that, the bench the binary beside itself.
+
+pub mod otp;
+mod server;
+
+pub use otp::{totp, Hotp};
+pub use server::{Printed, Server};
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The line the server prints on stdout once it listens over HTTP (`web::LISTENING`).
+pub const LISTENING: &str = "tokend listening on http://";
+/// The same over HTTPS (`web::LISTENING_TLS`).
+pub const LISTENING_TLS: &str = "tokend listening on https://";
+/// The start of the line that announces the bootstrap admin and its one-time password.
+pub const FIRST_ADMIN: &str = "tokend first admin: ";
+
+/// How to run tokend: its binary, the working directory (where its `Rocket.toml` is), and
+/// `TOKEND_LOG=warn` unless the caller's environment says otherwise.
+#[derive(Debug, Clone)]
+pub struct Tokend {
+    exe: PathBuf,
+    workdir: PathBuf,
+}
+
+impl Tokend {
+    /// The binary `exe`, run in `workdir`.
+    pub fn new(exe: impl Into<PathBuf>, workdir: impl Into<PathBuf>) -> Tokend {
+        Tokend {
+            exe: exe.into(),
+            workdir: workdir.into(),
+        }
+    }
+
+    /// The binary.
+    pub fn exe(&self) -> &Path {
+        &self.exe
+    }
+
+    /// A command on `data_dir`, to add arguments and pipes to.
+    pub fn command(&self, data_dir: &Path) -> Command {
+        let mut cmd = Command::new(&self.exe);
+        cmd.current_dir(&self.workdir)
+            .env("ROCKET_DATA_DIR", data_dir)
+            .env("TOKEND_LOG", "warn");
+        cmd
+    }
+
+    /// Runs a subcommand on `data_dir` with extra environment; its output, whatever its
+    /// status (`Err` only when it could not run).
+    pub fn cli(
+        &self,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> std::io::Result<Output> {
+        let mut cmd = self.command(data_dir);
+        cmd.args(args).stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output()
+    }
+
+    /// Runs a subcommand on `data_dir` with `input` on its stdin (a password, a passphrase).
+    pub fn cli_input(
+        &self,
+        data_dir: &Path,
+        args: &[&str],
+        input: &[u8],
+    ) -> std::io::Result<Output> {
+        let mut child = self
+            .command(data_dir)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input)?;
+        }
+        child.wait_with_output()
+    }
+
+    /// Creates an API key through the CLI, as an operator would; the key, or why not.
+    pub fn create_key(&self, data_dir: &Path, name: &str, scopes: &str) -> Result<String, String> {
+        let args = ["apikey", "create", "--name", name, "--scope", scopes];
+        let out = self
+            .cli(data_dir, &[], &args)
+            .map_err(|e| format!("cannot run {}: {e}", self.exe.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "apikey create failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        String::from_utf8(out.stdout)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| format!("apikey create printed no text: {e}"))
+    }
+
+    /// Starts the server on `data_dir` and an ephemeral port, with extra environment, and
+    /// waits (60 s at most) for its listening line; `Err` with its stderr if it does not
+    /// listen. See [`Server`] for what it keeps.
+    pub fn start(&self, data_dir: &Path, env: &[(&str, &str)]) -> Result<Server, String> {
+        let mut cmd = self.command(data_dir);
+        cmd.env("ROCKET_PORT", "0");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Server::spawn(cmd, data_dir)
+    }
+}
