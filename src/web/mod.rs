@@ -5,8 +5,10 @@
 
 pub mod admin;
 pub mod api;
+pub mod edge;
 pub mod limits;
 pub mod metrics;
+pub mod parse;
 pub mod secure;
 pub mod status;
 

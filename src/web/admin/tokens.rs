@@ -28,7 +28,7 @@ use crate::types::{
     Algorithm, Code, Digits, MfaTokenUsrStat, OobModeType, Period, RsStat, TokenId, TokenType,
     UsrName, UsrTokenStat,
 };
-use crate::web::api::{blocking, iso8601};
+use crate::web::edge::{blocking, iso8601};
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {

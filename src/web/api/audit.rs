@@ -10,10 +10,11 @@ use std::sync::Arc;
 use super::envelope::{Jx, JxHdr};
 use super::fault::ApiFault;
 use super::openapi::{Answer, BadQuery, Common, InstRtIdQuery};
-use super::{authorize, blocking, iso8601, Caller};
+use super::{authorize, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::audit::{AuditEvent, AuditFilter};
 use crate::domain::{from_ms, Error, Fault, Service};
+use crate::web::edge::{blocking, iso8601};
 
 /// The audit route.
 pub fn routes() -> Vec<Route> {

@@ -19,8 +19,8 @@ use rocket::Route;
 use std::sync::Arc;
 
 use crate::domain::api_keys::{ApiCaller, Scope};
-use crate::domain::{Context, Error, Fault, Service};
-use crate::types::{Code, PhoneNum, TokenId, UsrName};
+use crate::domain::{Context, Error, Service};
+use crate::web::edge::blocking;
 pub use auth::Caller;
 use envelope::JxHdr;
 use fault::ApiFault;
@@ -37,19 +37,6 @@ pub fn routes() -> Vec<Route> {
         openapi::routes(),
     ]
     .concat()
-}
-
-/// Runs a domain operation on the blocking pool: database and HMAC work never occupy the
-/// async executor's threads.
-pub async fn blocking<T, F>(service: &Arc<Service>, f: F) -> Result<T, Error>
-where
-    T: Send + 'static,
-    F: FnOnce(&Service) -> Result<T, Error> + Send + 'static,
-{
-    let service = Arc::clone(service);
-    rocket::tokio::task::spawn_blocking(move || f(&service))
-        .await
-        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
 }
 
 /// One JSON operation as (nearly) every handler runs it: the key and its scope are
@@ -119,43 +106,4 @@ pub fn context(caller: &ApiCaller, hdr: &JxHdr) -> Result<Context, Error> {
         bus_correl_id: hdr.bus_correl_id.clone(),
         inst_rt_id: caller.institution(hdr.inst_rt_id.as_deref())?,
     })
-}
-
-/// A `TokenId` element: empty is 2205, a bad form is 7001.
-pub fn parse_token_id(elem: &str, s: &str) -> Result<TokenId, Error> {
-    if s.is_empty() {
-        return Err(Error::at(Fault::IdRequired, elem));
-    }
-    TokenId::parse(s).ok_or_else(|| {
-        Error::at(Fault::InvalidValue, elem)
-            .with_value(s.chars().take(64).collect::<String>())
-            .with_detail("(1-64 characters of A-Z a-z 0-9 . _ -)")
-    })
-}
-
-/// A `UsrName` element: empty is 3103, a bad form is 7001.
-pub fn parse_usr_name(s: &str) -> Result<UsrName, Error> {
-    if s.is_empty() {
-        return Err(Error::at(Fault::FieldRequired, "UsrName"));
-    }
-    UsrName::parse(s).ok_or_else(|| {
-        Error::at(Fault::InvalidValue, "UsrName").with_detail(
-            "(1-128 characters, no control characters, no colon, no surrounding spaces)",
-        )
-    })
-}
-
-/// A code element: 6 or 8 ASCII digits (7041); never echoed.
-pub fn parse_code(elem: &str, s: &str) -> Result<Code, Error> {
-    Code::parse(s).ok_or_else(|| Error::at(Fault::CodeFormat, elem))
-}
-
-/// A `PhoneNum` element: exactly 10 digits (jXchange 3147); never echoed in full.
-pub fn parse_phone(s: &str) -> Result<PhoneNum, Error> {
-    PhoneNum::parse(s).ok_or_else(|| Error::at(Fault::PhoneDigits, "PhoneNum"))
-}
-
-/// Formats a time as jXchange `LastAuthenTimeDt`: ISO 8601 with milliseconds and offset.
-pub fn iso8601(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }

@@ -11,16 +11,16 @@ use super::fault::ApiFault;
 use super::openapi::{
     Answer, BadQuery, BodyFaults, Common, Conflict, InstRtIdQuery, NotFound, TooMany, Unprocessable,
 };
-use super::{
-    authorize, authorize_limited, blocking, context, iso8601, parse_phone, parse_usr_name, Caller,
-};
+use super::{authorize, authorize_limited, context, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::oob::{OobRequest, Started, DEFAULT_EXP_SECS};
 use crate::domain::oob_delivery::{Cursor, FeedbackEvent, OutboxMessage};
 use crate::domain::sms_text::parse_template;
 use crate::domain::{Context, Error, Fault, Service};
 use crate::types::{OobModeType, OobStat, PhoneNum, SendStat};
+use crate::web::edge::{blocking, iso8601};
 use crate::web::limits::Limits;
+use crate::web::parse::{parse_phone, parse_usr_name};
 
 /// Most items one page of the outbox or the event log answers.
 const PAGE: i64 = 100;

@@ -12,14 +12,14 @@ use super::openapi::{
     Answer, BadQuery, BodyFaults, Common, Conflict, Gone, InstRtIdQuery, NotFound, Unprocessable,
 };
 use super::validate::RsCustom;
-use super::{
-    authorize, blocking, context, operate, parse_code, parse_phone, parse_token_id, parse_usr_name,
-};
+use super::{authorize, context, operate};
 use crate::domain::api_keys::Scope;
 use crate::domain::enroll::{EnrollRequest, Enrolled};
 use crate::domain::{qr, Error, Service};
 use crate::otp::OtpParams;
 use crate::types::{Algorithm, Digits, Period, RsStat, TokenType, UsrTokenStat};
+use crate::web::edge::blocking;
+use crate::web::parse::{parse_code, parse_phone, parse_token_id, parse_usr_name};
 
 /// The token routes.
 pub fn routes() -> Vec<Route> {

@@ -9,17 +9,16 @@ use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::oob::{await_send, OobRs};
 use super::openapi::{Answer, BodyFaults, Common, NotFound, TooMany, Unprocessable};
-use super::{
-    authorize_limited, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name,
-    Caller,
-};
+use super::{authorize_limited, context, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::oob::Fallback;
 use crate::domain::validate::ValidateRequest;
 use crate::domain::{Error, Service};
 use crate::types::{RsStat, RsStatRsn};
+use crate::web::edge::{blocking, iso8601};
 use crate::web::limits::Limits;
 use crate::web::metrics::Metrics;
+use crate::web::parse::{parse_code, parse_token_id, parse_usr_name};
 
 /// The validation route.
 pub fn routes() -> Vec<Route> {
