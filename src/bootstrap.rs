@@ -3,13 +3,16 @@
 //!
 //! On a fresh machine `cargo run --release` must just work, so missing keys are generated
 //! into the data directory (mode 0600) with a loud warning saying where they are and that
-//! they must be backed up. Imports: config, crypto, domain, storage.
+//! they must be backed up. What the settings mean to each layer is composed in `compose`.
+//! Imports: config, crypto, domain, storage, sms and web (composition only).
 
 use anyhow::{bail, Context as _};
 use std::fs;
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
+
+pub mod compose;
 
 use crate::config::Settings;
 use crate::crypto::keyfile::{self, Origin};
@@ -50,7 +53,7 @@ pub fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
 pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
     ensure_data_dir(settings)?;
     let path = settings.database_path();
-    let storage = Storage::open(&path, settings.db_pool_size, settings.sqlite_synchronous)?;
+    let storage = Storage::open(&path, settings.db_pool_size, compose::durability(settings))?;
     let applied = storage.read(migrate::run_pending)?;
     if applied > 0 {
         tracing::info!("applied {applied} migration(s) to {}", path.display());
@@ -255,8 +258,8 @@ pub fn service(settings: &Settings) -> anyhow::Result<Service> {
     let key = load_master_key(settings, &storage)?;
     let dir = key_dir(settings);
     let keyring = keyring(&storage, &key, &dir)?;
-    Ok(Service::new(storage, keyring, settings.policy())
-        .with_oob(settings.oob_runtime()?)
+    Ok(Service::new(storage, keyring, compose::policy(settings))
+        .with_oob(compose::oob_runtime(settings)?)
         .with_key_dir(dir))
 }
 

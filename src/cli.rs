@@ -135,7 +135,7 @@ enum ApikeyCommand {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let figment = Settings::figment();
-    let settings = Settings::load(&figment)?;
+    let settings = bootstrap::compose::settings(&figment)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(figment, &settings),
         Command::Migrate => {
@@ -386,9 +386,11 @@ fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Resu
     }
     let sweep_every = std::time::Duration::from_millis(settings.oob_sweep_interval_ms);
     let workers = worker::start(&service, sweep_every).context("cannot start workers")?;
-    let served = rocket::execute(web::build(figment, service, settings.limits()).launch())
-        .map(drop)
-        .map_err(|e| anyhow::anyhow!("the server stopped: {e}"));
+    let served = rocket::execute(
+        web::build(figment, service, bootstrap::compose::web_config(settings)).launch(),
+    )
+    .map(drop)
+    .map_err(|e| anyhow::anyhow!("the server stopped: {e}"));
     workers.stop();
     served
 }

@@ -17,13 +17,12 @@ use std::sync::Arc;
 use super::session::Admin;
 use super::users::detail_uri;
 use super::{refused, Base, Refusal};
-use crate::domain::enroll::EnrollRequest;
+use crate::domain::enroll::{otp_params, EnrollRequest};
 use crate::domain::lifecycle::ModifyRequest;
 use crate::domain::oob::OobRequest;
 use crate::domain::sms_text::parse_template;
 use crate::domain::temp_code::{TempCodeRequest, DEFAULT_TEMP_CODE_SECS};
 use crate::domain::{qr, Error, Fault, Service};
-use crate::otp::OtpParams;
 use crate::types::{
     Algorithm, Code, Digits, MfaTokenUsrStat, OobModeType, Period, RsStat, TokenId, TokenType,
     UsrName, UsrTokenStat,
@@ -117,11 +116,7 @@ async fn enroll(
         token_type: TokenType::Software,
         token_id: None,
         description,
-        params: OtpParams {
-            algorithm: Algorithm::SHA1,
-            digits: Digits::SIX,
-            period: Period::THIRTY,
-        },
+        params: otp_params(Algorithm::SHA1, Digits::SIX, Period::THIRTY),
         seed_base32: None,
         phone: None,
     };

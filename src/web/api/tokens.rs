@@ -14,9 +14,8 @@ use super::openapi::{
 use super::validate::RsCustom;
 use super::{authorize, context, operate};
 use crate::domain::api_keys::Scope;
-use crate::domain::enroll::{EnrollRequest, Enrolled};
+use crate::domain::enroll::{otp_params, EnrollRequest, Enrolled};
 use crate::domain::{qr, Error, Service};
-use crate::otp::OtpParams;
 use crate::types::{Algorithm, Digits, Period, RsStat, TokenType, UsrTokenStat};
 use crate::web::edge::blocking;
 use crate::web::parse::{parse_code, parse_phone, parse_token_id, parse_usr_name};
@@ -114,11 +113,11 @@ fn enroll_request(rq: TokenAddRq) -> Result<EnrollRequest, Error> {
             .map(|t| parse_token_id("TokenId", t))
             .transpose()?,
         description,
-        params: OtpParams {
-            algorithm: rq.algorithm.unwrap_or(Algorithm::SHA1),
-            digits: rq.digits.unwrap_or(Digits::SIX),
-            period: rq.period.unwrap_or(Period::THIRTY),
-        },
+        params: otp_params(
+            rq.algorithm.unwrap_or(Algorithm::SHA1),
+            rq.digits.unwrap_or(Digits::SIX),
+            rq.period.unwrap_or(Period::THIRTY),
+        ),
         seed_base32: rq.seed,
         phone: rq.phone.as_deref().map(parse_phone).transpose()?,
     })
