@@ -71,7 +71,7 @@ impl From<AuditEvent> for AuditRow {
             usr_name: e.usr_name,
             result: e.result,
             detail: e.detail,
-            linked: e.link.is_some(),
+            linked: e.linked,
         }
     }
 }
@@ -161,7 +161,6 @@ async fn audit(
     let filter = (|| {
         Ok::<_, Error>(AuditFilter {
             inst_rt_id: caller.institution(hdr.inst_rt_id.as_deref())?,
-            with_unplaced: false,
             usr_name: text(UsrName),
             token_id: text(TokenId),
             action: text(Action),
