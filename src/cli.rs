@@ -212,8 +212,7 @@ fn backup(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
         .backup_to(file)
         .with_context(|| format!("cannot back up to {}", file.display()))?;
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    let key_id = storage
-        .read(|c| crate::storage::meta::find_value(c, bootstrap::FINGERPRINT))?
+    let key_id = crate::domain::start::stored_fingerprint(&storage)?
         .map_or_else(|| "none yet".to_owned(), |f| f.chars().take(16).collect());
     println!(
         "backup written to {} ({size} bytes, integrity ok); restoring it needs the master \

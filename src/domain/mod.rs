@@ -24,6 +24,7 @@ pub mod pskc;
 pub mod qr;
 pub mod rekey;
 pub mod sms_text;
+pub mod start;
 pub mod temp_code;
 pub mod users;
 pub mod validate;
