@@ -58,6 +58,10 @@ const ONLY_TYPES: &[&str] = &["crypto", "otp"];
 /// External crates a layer must not name.
 const FORBIDDEN_CRATES: &[(&str, &[&str])] = &[("domain", &["rocket", "utoipa"])];
 
+/// Sibling rooms of one layer that must not import each other: (files under, forbidden
+/// path). The console and the JSON API share `web/edge.rs` and `web/parse.rs` instead.
+const SIBLINGS: &[(&str, &str)] = &[("web/admin/", "web::api"), ("web/api/", "web::admin")];
+
 /// Known edges that another change removes; each is deleted when it lands.
 const KNOWN: &[(&str, &str)] = &[
     // moved by the OOB reshape: FeedbackEvent and OutboxMessage derive utoipa::ToSchema.
@@ -231,6 +235,15 @@ fn violations(src: &Path) -> Vec<String> {
                     found.push(format!("{shown}:{line}: {layer} -> {edge}"));
                 }
             }
+            for (under, path) in SIBLINGS {
+                let sibling = path.trim_start_matches("web::");
+                let named = code.contains(&format!("crate::{path}"))
+                    || code.contains(&format!("super::{sibling}::"))
+                    || code.contains(&format!("super::super::{sibling}"));
+                if rel.starts_with(under.trim_end_matches('/')) && named {
+                    found.push(format!("{shown}:{line}: {layer} -> {path} (sibling)"));
+                }
+            }
             for name in crates.iter().filter(|c| names_crate(&code, c)) {
                 if !KNOWN.contains(&(shown.as_str(), *name)) {
                     found.push(format!("{shown}:{line}: {layer} -> {name} (crate)"));
@@ -282,12 +295,16 @@ fn a_forbidden_edge_in_a_scratch_tree_is_reported() {
     fs::write(web.join("x.rs"), "use crate::storage::Conn;\n").unwrap();
     fs::write(dir.path().join("otp.rs"), "use crate::domain::Error;\n").unwrap();
     fs::write(dir.path().join("types.rs"), "fn f() { crate::otp::x(); }\n").unwrap();
+    let admin = web.join("admin");
+    fs::create_dir(&admin).unwrap();
+    fs::write(admin.join("y.rs"), "use crate::web::api::blocking;\n").unwrap();
     let found = violations(dir.path());
     assert_eq!(
         found,
         [
             "src/otp.rs:1: otp -> domain",
             "src/types.rs:1: types -> otp",
+            "src/web/admin/y.rs:1: web -> web::api (sibling)",
             "src/web/x.rs:1: web -> storage",
         ]
     );
