@@ -3,7 +3,8 @@
 //!
 //! On a fresh machine `cargo run --release` must just work, so missing keys are generated
 //! into the data directory (mode 0600) with a loud warning saying where they are and that
-//! they must be backed up. Imports: config, crypto, domain, storage.
+//! they must be backed up. What the settings mean to each layer is composed in `compose`.
+//! Imports: config, crypto, domain, storage, sms and web (composition only).
 
 use anyhow::{bail, Context as _};
 use std::fs;
@@ -11,18 +12,22 @@ use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
+pub mod compose;
+
 use crate::config::Settings;
 use crate::crypto::keyfile::{self, Origin};
 use crate::crypto::{digest, Keyring, MasterKey};
 use crate::domain::keys::{apply_register, keys_in};
+use crate::domain::start::{self, ACTIVE, RETIRED, RETIRING};
 use crate::domain::Service;
-use crate::storage::master_keys::{self, MasterKeyRow, ACTIVE, RETIRED, RETIRING};
-use crate::storage::{institutions, meta, migrate, Storage};
+use crate::storage::master_keys::MasterKeyRow;
+use crate::storage::{migrate, Storage};
 
 /// Environment variable holding the base64 master key; wins over any key file.
 pub const MASTER_KEY_ENV: &str = "TOKEND_MASTER_KEY";
 
-pub const FINGERPRINT: &str = "master_key_fingerprint";
+/// The `meta` entry holding the database's master-key fingerprint.
+pub const FINGERPRINT: &str = start::FINGERPRINT;
 
 /// Makes every file this process creates private to its user (umask 077): the database
 /// and its WAL and SHM files, backups (`VACUUM INTO`), key files, temporary files. SQLite
@@ -50,12 +55,12 @@ pub fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
 pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
     ensure_data_dir(settings)?;
     let path = settings.database_path();
-    let storage = Storage::open(&path, settings.db_pool_size, settings.sqlite_synchronous)?;
+    let storage = Storage::open(&path, settings.db_pool_size, compose::durability(settings))?;
     let applied = storage.read(migrate::run_pending)?;
     if applied > 0 {
         tracing::info!("applied {applied} migration(s) to {}", path.display());
     }
-    let placed = storage.read(|c| institutions::adopt_unplaced(c, &settings.inst_rt_id))?;
+    let placed = start::adopt_unplaced(&storage, &settings.inst_rt_id)?;
     if placed > 0 {
         tracing::info!(
             "placed {placed} token(s)/OOB session(s) without an institution in the default \
@@ -95,7 +100,7 @@ pub fn load_master_key(settings: &Settings, storage: &Storage) -> anyhow::Result
         // After a rotation the operator may have removed the retired master.key and kept
         // the new key under the name rekey gave it: use it rather than generate a key.
         // A database that already has keys never gets a generated one.
-        let rows = storage.read(master_keys::find_master_keys)?;
+        let rows = start::key_register(storage)?;
         if let Some(active) = rows.iter().find(|r| r.state == ACTIVE) {
             return keys_in(&settings.data_dir)
                 .into_iter()
@@ -136,19 +141,18 @@ fn retired_when(row: &MasterKeyRow) -> String {
 /// The register of master keys; registers `key` as the active one on a database that has
 /// none yet (after the fingerprint check of [`check_fingerprint`]).
 fn register(storage: &Storage, key: &MasterKey) -> anyhow::Result<Vec<MasterKeyRow>> {
-    let rows = storage.read(master_keys::find_master_keys)?;
+    let rows = start::key_register(storage)?;
     if !rows.is_empty() {
         return Ok(rows);
     }
     check_fingerprint(storage, key)?;
-    let now = chrono::Utc::now().timestamp_millis();
-    storage.write(|c| {
-        match master_keys::insert_master_key(c, &key.key_id(), &key.fingerprint(), ACTIVE, now) {
-            Ok(()) | Err(crate::storage::Error::Conflict(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
-    })?;
-    Ok(storage.read(master_keys::find_master_keys)?)
+    start::register_first_key(
+        storage,
+        &key.key_id(),
+        &key.fingerprint(),
+        chrono::Utc::now(),
+    )?;
+    Ok(start::key_register(storage)?)
 }
 
 /// The keyring for `configured` (the key this process was started with), checked against
@@ -208,7 +212,7 @@ pub fn keyring(storage: &Storage, configured: &MasterKey, dir: &Path) -> anyhow:
 /// database whose register of master keys is still empty; see [`keyring`]).
 pub fn check_fingerprint(storage: &Storage, key: &MasterKey) -> anyhow::Result<()> {
     let mine = key.fingerprint();
-    let stored = storage.write(|c| meta::insert_value_once(c, FINGERPRINT, &mine))?;
+    let stored = start::claim_fingerprint(storage, &mine)?;
     if stored != mine {
         bail!(
             "the master key (id {}) is not the key this database was created with (id {}); \
@@ -255,8 +259,8 @@ pub fn service(settings: &Settings) -> anyhow::Result<Service> {
     let key = load_master_key(settings, &storage)?;
     let dir = key_dir(settings);
     let keyring = keyring(&storage, &key, &dir)?;
-    Ok(Service::new(storage, keyring, settings.policy())
-        .with_oob(settings.oob_runtime()?)
+    Ok(Service::new(storage, keyring, compose::policy(settings))
+        .with_oob(compose::oob_runtime(settings)?)
         .with_key_dir(dir))
 }
 

@@ -135,7 +135,7 @@ enum ApikeyCommand {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let figment = Settings::figment();
-    let settings = Settings::load(&figment)?;
+    let settings = bootstrap::compose::settings(&figment)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(figment, &settings),
         Command::Migrate => {
@@ -212,8 +212,7 @@ fn backup(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
         .backup_to(file)
         .with_context(|| format!("cannot back up to {}", file.display()))?;
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    let key_id = storage
-        .read(|c| crate::storage::meta::find_value(c, bootstrap::FINGERPRINT))?
+    let key_id = crate::domain::start::stored_fingerprint(&storage)?
         .map_or_else(|| "none yet".to_owned(), |f| f.chars().take(16).collect());
     println!(
         "backup written to {} ({size} bytes, integrity ok); restoring it needs the master \
@@ -386,9 +385,11 @@ fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Resu
     }
     let sweep_every = std::time::Duration::from_millis(settings.oob_sweep_interval_ms);
     let workers = worker::start(&service, sweep_every).context("cannot start workers")?;
-    let served = rocket::execute(web::build(figment, service, settings.limits()).launch())
-        .map(drop)
-        .map_err(|e| anyhow::anyhow!("the server stopped: {e}"));
+    let served = rocket::execute(
+        web::build(figment, service, bootstrap::compose::web_config(settings)).launch(),
+    )
+    .map(drop)
+    .map_err(|e| anyhow::anyhow!("the server stopped: {e}"));
     workers.stop();
     served
 }

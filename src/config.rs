@@ -2,19 +2,16 @@
 //! `serve` and every subcommand read the same configuration the same way. App settings are
 //! root keys: `ROCKET_DATA_DIR` moves the data directory, `ROCKET_LOCK_AFTER_FAILURES`
 //! changes the lock threshold, and so on.
+//!
+//! Data only: what the settings mean to the domain, the SMS providers, storage and the web
+//! edge (policies, providers, limits) is composed in `bootstrap`. Imports: rocket::figment,
+//! serde; nothing from the crate.
 
 use anyhow::{bail, Context as _};
 use rocket::figment::{Figment, Provider as _};
 use serde::Deserialize;
 use std::path::PathBuf;
 
-use crate::domain::oob::{OobPolicy, OobRuntime};
-use crate::domain::Policy;
-use crate::sms::http::{client_tls, read_ca_file, HttpSms, HttpTarget};
-use crate::sms::{ProviderKind, SmsProvider};
-use crate::storage::Durability;
-use std::sync::Arc;
-use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// Every tokend setting, with its default.
@@ -116,6 +113,31 @@ pub struct Settings {
     /// Failed validations per minute per API key, across users (0: no limit).
     #[serde(default = "default_rate_key_failures_per_min")]
     pub rate_key_failures_per_min: u32,
+    /// Seconds of inactivity after which an admin console session ends (default 900;
+    /// values below 1 count as 1).
+    #[serde(default = "default_admin_idle_timeout_secs")]
+    pub admin_idle_timeout_secs: i64,
+}
+
+/// How hard SQLite pushes each commit to disk (`sqlite_synchronous`); storage's
+/// `Durability` under the configuration's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Every commit is fsynced before it is acknowledged (`full`, the default).
+    Full,
+    /// A commit survives a process crash, not a power cut (`normal`).
+    Normal,
+}
+
+/// Which provider delivers SMS (`sms_provider`): `outbox` or `http`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Messages are stored in the database and shown in the outbox.
+    Outbox,
+    /// Messages are POSTed to `sms_http_url`.
+    Http,
 }
 
 /// A configured secret (a provider token): never printed, not even by `Debug`.
@@ -141,6 +163,9 @@ fn default_rate_user_per_min() -> u32 {
 }
 fn default_rate_key_failures_per_min() -> u32 {
     600
+}
+fn default_admin_idle_timeout_secs() -> i64 {
+    900
 }
 fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
@@ -342,7 +367,6 @@ impl Settings {
                 check_outbound_url(name, url, self.http_client_allow_plaintext)?;
             }
         }
-        self.client_tls()?;
         if !(100..=120_000).contains(&self.sms_http_timeout_ms) {
             bail!("sms_http_timeout_ms must be 100 to 120000");
         }
@@ -361,81 +385,9 @@ impl Settings {
         Ok(())
     }
 
-    /// The TLS client settings of outbound POSTs: public roots plus `http_client_ca_file`.
-    pub fn client_tls(&self) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-        let extra = match &self.http_client_ca_file {
-            Some(path) => {
-                read_ca_file(path).map_err(|e| anyhow::anyhow!("http_client_ca_file: {e}"))?
-            }
-            None => Vec::new(),
-        };
-        client_tls(&extra).map_err(|e| anyhow::anyhow!("http_client_ca_file: {e}"))
-    }
-
-    /// The OOB policy and providers; fails when `http_client_ca_file` cannot be read.
-    pub fn oob_runtime(&self) -> anyhow::Result<OobRuntime> {
-        let timeout = Duration::from_millis(self.sms_http_timeout_ms);
-        let tls = self.client_tls()?;
-        let http: Option<Arc<dyn SmsProvider>> = match (self.sms_provider, &self.sms_http_url) {
-            (ProviderKind::Http, Some(url)) => Some(Arc::new(HttpSms::new(HttpTarget::with_tls(
-                url,
-                self.sms_http_token.as_ref().map(SecretText::expose),
-                timeout,
-                Arc::clone(&tls),
-            )))),
-            _ => None,
-        };
-        let webhook = self.event_webhook_url.as_deref().map(|url| {
-            HttpTarget::with_tls(
-                url,
-                self.event_webhook_token.as_ref().map(SecretText::expose),
-                timeout,
-                Arc::clone(&tls),
-            )
-        });
-        Ok(OobRuntime {
-            policy: OobPolicy {
-                provider: self.sms_provider,
-                send_cap: self.sms_send_cap,
-                send_window_secs: self.sms_send_window_secs,
-                max_resends: self.oob_max_resends,
-                max_failed_sessions: self.oob_max_failed_sessions,
-                http_attempts: self.sms_http_attempts,
-                http_backoff_ms: self.sms_http_backoff_ms,
-                http_timeout_ms: self.sms_http_timeout_ms,
-                answer_wait_ms: self.sms_answer_wait_ms,
-                retention_secs: self.oob_retention_secs,
-            },
-            http,
-            webhook,
-            signal: Arc::default(),
-        })
-    }
-
     /// The SQLite file.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("tokend.sqlite")
-    }
-
-    /// The domain's slice of the settings.
-    /// The rate limits of the web edge.
-    pub fn limits(&self) -> crate::web::limits::LimitConfig {
-        crate::web::limits::LimitConfig {
-            key_per_sec: self.rate_key_per_sec,
-            user_per_min: self.rate_user_per_min,
-            key_failures_per_min: self.rate_key_failures_per_min,
-        }
-    }
-
-    pub fn policy(&self) -> Policy {
-        Policy {
-            issuer: self.issuer.clone(),
-            window_steps: self.window_steps,
-            lock_after_failures: self.lock_after_failures,
-            default_inst_rt_id: self.inst_rt_id.clone(),
-            resync_window_steps: self.resync_window_steps,
-            auto_unlock_after_secs: self.auto_unlock_after_secs,
-        }
     }
 }
 
@@ -461,7 +413,6 @@ mod tests {
             .merge(("sms_http_token", "s3cret"));
         let s = Settings::load(&http).unwrap();
         assert!(!format!("{s:?}").contains("s3cret"), "tokens are redacted");
-        assert!(s.oob_runtime().unwrap().http.is_some());
     }
 
     #[test]
@@ -490,18 +441,5 @@ mod tests {
         assert!(Settings::load(&hook).is_err());
         let allowed = hook.merge(("http_client_allow_plaintext", true));
         assert!(Settings::load(&allowed).is_ok());
-    }
-
-    #[test]
-    fn an_unreadable_or_empty_ca_file_stops_start_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let empty = dir.path().join("empty.pem");
-        std::fs::write(&empty, "no certificate here\n").unwrap();
-        for path in [dir.path().join("missing.pem"), empty] {
-            let figment = Figment::from(Serialized::defaults(serde_json::json!({})))
-                .merge(("http_client_ca_file", path.clone()));
-            let err = Settings::load(&figment).unwrap_err().to_string();
-            assert!(err.contains("http_client_ca_file"), "{path:?}: {err}");
-        }
     }
 }

@@ -4,11 +4,12 @@
 //! same thing. Layers, each importing only downward:
 //!
 //! ```text
-//! cli → bootstrap, config → web → domain → storage, crypto, otp → types
+//! cli → bootstrap → config, web → domain → storage, sms, crypto, otp → types
 //! ```
 //!
-//! `web` never touches storage or crypto; `domain` never touches Rocket; only `storage`
-//! names Diesel; only `crypto` names ring.
+//! `web` never touches storage, crypto or otp; `domain` never touches Rocket; `config` is
+//! data (composition is in `bootstrap::compose`); only `storage` names Diesel; only
+//! `crypto` names ring. `tests/layering.rs` reads every `crate::` edge and enforces this.
 
 pub mod bootstrap;
 pub mod cli;

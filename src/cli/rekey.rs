@@ -12,8 +12,8 @@ use crate::config::Settings;
 use crate::crypto::{keyfile, MasterKey};
 use crate::domain::keys::keys_in;
 use crate::domain::rekey::{Finish, RekeyError};
+use crate::domain::start::{ACTIVE, RETIRING};
 use crate::domain::{Context, Service};
-use crate::storage::master_keys::{ACTIVE, RETIRING};
 
 /// How many times passes and the final check alternate before giving up (seeds would
 /// have to keep appearing under an old key, which only a tokend without rotation support

@@ -7,12 +7,84 @@ use chrono::{DateTime, Utc};
 
 use super::{to_ms, Context, Error, Service};
 use crate::storage::audit::{
-    canonical_bytes, find_audit, find_audit_for_token, find_audit_page, insert_audit_event,
-    NewAuditEvent,
+    self as rows, canonical_bytes, find_audit, find_audit_for_token, find_audit_page,
+    insert_audit_event, NewAuditEvent,
 };
-/// An audit row, and the filter of the audit listing (the web edge names them from here).
-pub use crate::storage::audit::{AuditEvent, AuditFilter};
 use crate::storage::{self, Conn};
+
+/// One audit record as the edges show it: the row without its chain link's value (the
+/// domain's view, so the edges never hold a storage row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Record id (ascending in time).
+    pub id: i32,
+    /// When, ms since the epoch.
+    pub at: i64,
+    /// Who (`apikey:NAME`, `admin:NAME`, `cli`).
+    pub actor: String,
+    /// jXchange `AuditUsrId`.
+    pub audit_usr_id: Option<String>,
+    /// jXchange `AuditWsId`.
+    pub audit_ws_id: Option<String>,
+    /// jXchange `jXLogTrackingId`.
+    pub tracking_id: Option<String>,
+    /// jXchange `BusCorrelId`.
+    pub bus_correl_id: Option<String>,
+    /// What.
+    pub action: String,
+    /// Token.
+    pub token_id: Option<String>,
+    /// User.
+    pub usr_name: Option<String>,
+    /// Outcome.
+    pub result: String,
+    /// Why.
+    pub detail: Option<String>,
+    /// Whether the record is linked into the chain yet.
+    pub linked: bool,
+    /// Institution; `None`: the default one.
+    pub inst_rt_id: Option<String>,
+}
+
+impl From<rows::AuditEvent> for AuditEvent {
+    fn from(e: rows::AuditEvent) -> AuditEvent {
+        AuditEvent {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            audit_usr_id: e.audit_usr_id,
+            audit_ws_id: e.audit_ws_id,
+            tracking_id: e.tracking_id,
+            bus_correl_id: e.bus_correl_id,
+            action: e.action,
+            token_id: e.token_id,
+            usr_name: e.usr_name,
+            result: e.result,
+            detail: e.detail,
+            linked: e.link.is_some(),
+            inst_rt_id: e.inst_rt_id,
+        }
+    }
+}
+
+/// Which audit records a listing shows (every field optional; all must match).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Records about this user.
+    pub usr_name: Option<String>,
+    /// Records about this token.
+    pub token_id: Option<String>,
+    /// Records of this action.
+    pub action: Option<String>,
+    /// Records at or after this time, ms.
+    pub from_ms: Option<i64>,
+    /// Records before this time, ms.
+    pub to_ms: Option<i64>,
+    /// Records with ids below this one (the previous page's last id).
+    pub before_id: Option<i32>,
+    /// Records of this institution only (an institution-bound key's view).
+    pub inst_rt_id: Option<String>,
+}
 
 /// What one audit row says, apart from who and when.
 #[derive(Debug, Clone, Copy)]
@@ -113,7 +185,7 @@ impl Service {
         &self,
         report: &mut ChainReport,
         previous: &str,
-        row: &AuditEvent,
+        row: &rows::AuditEvent,
     ) -> Option<&'static str> {
         match &row.link {
             None => {
@@ -139,16 +211,26 @@ impl Service {
     /// an institution belong to the default one, so its filter takes them too.
     pub fn audit_log(&self, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditEvent>, Error> {
         let limit = limit.clamp(1, MAX_AUDIT_PAGE);
-        let mut filter = filter.clone();
-        filter.with_unplaced =
-            filter.inst_rt_id.as_deref() == Some(self.policy.default_inst_rt_id.as_str());
-        Ok(self.storage.read(|c| find_audit(c, &filter, limit))?)
+        let filter = rows::AuditFilter {
+            usr_name: filter.usr_name.clone(),
+            token_id: filter.token_id.clone(),
+            action: filter.action.clone(),
+            from_ms: filter.from_ms,
+            to_ms: filter.to_ms,
+            before_id: filter.before_id,
+            with_unplaced: filter.inst_rt_id.as_deref()
+                == Some(self.policy.default_inst_rt_id.as_str()),
+            inst_rt_id: filter.inst_rt_id.clone(),
+        };
+        let found = self.storage.read(|c| find_audit(c, &filter, limit))?;
+        Ok(found.into_iter().map(AuditEvent::from).collect())
     }
 
     /// The newest audit rows about a token, newest first.
     pub fn token_history(&self, token_id: &str, limit: i64) -> Result<Vec<AuditEvent>, Error> {
-        Ok(self
+        let found = self
             .storage
-            .read(|c| find_audit_for_token(c, token_id, limit))?)
+            .read(|c| find_audit_for_token(c, token_id, limit))?;
+        Ok(found.into_iter().map(AuditEvent::from).collect())
     }
 }

@@ -17,8 +17,8 @@ use crate::crypto::{digest, SealedSeed, Seed};
 use crate::otp::OtpParams;
 use crate::storage::{self, bindings, tokens, users, Conn};
 use crate::types::{
-    Code, MfaTokenUsrStat, PhoneNum, RsStat, RsStatRsn, TokenId, TokenType, UsrName, UsrTokenStat,
-    MIN_SEED_BYTES,
+    Algorithm, Code, Digits, MfaTokenUsrStat, Period, PhoneNum, RsStat, RsStatRsn, TokenId,
+    TokenType, UsrName, UsrTokenStat, MIN_SEED_BYTES,
 };
 
 /// What an enrollment asks for (already parsed by the edge).
@@ -38,6 +38,16 @@ pub struct EnrollRequest {
     pub seed_base32: Option<Zeroizing<String>>,
     /// Phone for the SMS fallback, stored on the user.
     pub phone: Option<PhoneNum>,
+}
+
+/// The TOTP parameters of an [`EnrollRequest`] from the shared vocabulary, so the edges
+/// ask for an algorithm, digits and period without naming the `otp` module.
+pub fn otp_params(algorithm: Algorithm, digits: Digits, period: Period) -> OtpParams {
+    OtpParams {
+        algorithm,
+        digits,
+        period,
+    }
 }
 
 /// The result of an enrollment.

@@ -24,6 +24,7 @@ pub mod pskc;
 pub mod qr;
 pub mod rekey;
 pub mod sms_text;
+pub mod start;
 pub mod temp_code;
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -231,7 +231,7 @@ async fn metrics(
     service: &State<Arc<Service>>,
 ) -> (Status, (ContentType, String)) {
     let metrics = Arc::clone(metrics);
-    let rendered = crate::web::api::blocking(service, move |s| {
+    let rendered = crate::web::edge::blocking(service, move |s| {
         metrics.render(s).map_err(crate::domain::Error::Internal)
     })
     .await;

@@ -5,8 +5,10 @@
 
 pub mod admin;
 pub mod api;
+pub mod edge;
 pub mod limits;
 pub mod metrics;
+pub mod parse;
 pub mod secure;
 pub mod status;
 
@@ -27,22 +29,24 @@ pub const LISTENING: &str = "tokend listening on http://";
 /// The same line when Rocket serves TLS (`tls.certs`, `tls.key`).
 pub const LISTENING_TLS: &str = "tokend listening on https://";
 
+/// The web edge's settings (composed from the configuration by `bootstrap`).
+#[derive(Debug, Clone, Copy)]
+pub struct WebConfig {
+    /// Request rate limits of the JSON API.
+    pub limits: limits::LimitConfig,
+    /// Inactivity after which a console session ends, seconds (at least 1 is applied).
+    pub admin_idle_timeout_secs: i64,
+}
+
 /// Builds the Rocket instance from its configuration and the service.
-pub fn build(
-    figment: Figment,
-    service: Arc<Service>,
-    limits: limits::LimitConfig,
-) -> Rocket<Build> {
-    let idle_timeout_secs = figment
-        .extract_inner::<i64>("admin_idle_timeout_secs")
-        .unwrap_or(900)
-        .max(1);
+pub fn build(figment: Figment, service: Arc<Service>, config: WebConfig) -> Rocket<Build> {
+    let idle_timeout_secs = config.admin_idle_timeout_secs.max(1);
     let metrics = Arc::new(metrics::Metrics::new());
     let proxy_proto = secure::ProxyProto::from_figment(&figment);
     rocket::custom(figment)
         .manage(proxy_proto)
         .manage(service)
-        .manage(Arc::new(limits::Limits::new(limits)))
+        .manage(Arc::new(limits::Limits::new(config.limits)))
         .manage(Arc::clone(&metrics))
         .attach(metrics::Timing(metrics))
         .manage(admin::session::AdminConfig { idle_timeout_secs })

@@ -60,7 +60,7 @@ fn word(ok: bool) -> &'static str {
 /// 503 naming what is not.
 #[get("/health")]
 async fn health(service: &State<Arc<Service>>) -> (Status, Json<HealthRs>) {
-    let health = super::api::blocking(service, |s| Ok(s.health(chrono::Utc::now())))
+    let health = super::edge::blocking(service, |s| Ok(s.health(chrono::Utc::now())))
         .await
         .unwrap_or_default();
     let status = if health.ok() {

@@ -12,7 +12,7 @@ use super::session::Admin;
 use super::{refused, Base};
 use crate::domain::audit::AuditFilter;
 use crate::domain::{from_ms, Service};
-use crate::web::api::{blocking, iso8601};
+use crate::web::edge::{blocking, iso8601};
 
 /// Rows per page.
 pub const PAGE: i64 = 100;

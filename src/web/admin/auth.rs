@@ -20,7 +20,7 @@ use super::{csrf_refused, describe, error_page, Base, Refusal};
 use crate::domain::admins::SignIn;
 use crate::domain::api_keys::is_inst_rt_id;
 use crate::domain::{Context, Service};
-use crate::web::api::blocking;
+use crate::web::edge::blocking;
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {

@@ -19,7 +19,7 @@ use crate::domain::import::{parse_file, ImportReport};
 use crate::domain::pskc::PskcKeys;
 use crate::domain::{Error, Fault, Service};
 use crate::types::{TokenId, UsrName};
-use crate::web::api::{blocking, iso8601};
+use crate::web::edge::{blocking, iso8601};
 
 /// Tokens per inventory page.
 pub const PAGE_SIZE: i64 = 50;

@@ -5,6 +5,8 @@
 
 pub mod audit_view;
 pub mod auth;
+pub mod enroll;
+pub mod fallback;
 pub mod hardware;
 pub mod hash_gate;
 pub mod session;
@@ -27,7 +29,9 @@ pub fn routes() -> Vec<Route> {
     let mut r = routes![home, stylesheet];
     r.extend(auth::routes());
     r.extend(users::routes());
+    r.extend(enroll::routes());
     r.extend(tokens::routes());
+    r.extend(fallback::routes());
     r.extend(hardware::routes());
     r.extend(views::routes());
     r.extend(audit_view::routes());

@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq as _;
 use crate::domain::admins::SignedIn;
 use crate::domain::api_keys::is_inst_rt_id;
 use crate::domain::{Context, Service};
-use crate::web::api::blocking;
+use crate::web::edge::blocking;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "tokend_admin";

@@ -13,7 +13,7 @@ use super::{describe, refused, Base, Refusal};
 use crate::domain::users::UserDetail;
 use crate::domain::{Error, Fault, Service};
 use crate::types::{PhoneNum, UsrName};
-use crate::web::api::{blocking, iso8601};
+use crate::web::edge::{blocking, iso8601};
 
 /// Users per search page.
 pub const PAGE_SIZE: usize = 50;

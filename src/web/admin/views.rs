@@ -14,7 +14,7 @@ use super::{refused, Base, Refusal};
 use crate::domain::api_keys::{KeyReach, Scope};
 use crate::domain::oob_delivery::Cursor;
 use crate::domain::Service;
-use crate::web::api::{blocking, iso8601};
+use crate::web::edge::{blocking, iso8601};
 
 /// Rows per page of the outbox and events.
 pub const PAGE: i64 = 100;

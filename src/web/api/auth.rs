@@ -5,9 +5,9 @@ use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use std::sync::Arc;
 
-use super::blocking;
 use crate::domain::api_keys::ApiCaller;
 use crate::domain::{Error, Fault, Service};
+use crate::web::edge::blocking;
 
 /// An authenticated API caller.
 pub struct Caller(pub ApiCaller);

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::openapi::{Answer, BodyFaults, Common, NotFound};
-use super::{iso8601, operate, parse_token_id, parse_usr_name, Caller};
+use super::{operate, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::inquiry::{BindingRecord, Inquiry, InquiryRequest};
 use crate::domain::{Error, Service};
 use crate::types::{ActIntent, MfaTokenUsrStat, UsrTokenStat};
+use crate::web::edge::iso8601;
+use crate::web::parse::{parse_token_id, parse_usr_name};
 
 /// The inquiry route.
 pub fn routes() -> Vec<Route> {

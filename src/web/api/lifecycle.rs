@@ -10,12 +10,14 @@ use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::inquiry::{inquiry_rs, MfaTokenInqRs};
 use super::openapi::{Answer, BodyFaults, Common, Conflict, NotFound, Unprocessable};
-use super::{iso8601, operate, parse_code, parse_token_id, parse_usr_name, Caller};
+use super::{operate, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::lifecycle::ModifyRequest;
 use crate::domain::temp_code::{TempCodeRequest, DEFAULT_TEMP_CODE_SECS};
 use crate::domain::{Error, Fault, Service};
 use crate::types::{MfaTokenUsrStat, RsStat, UsrTokenStat};
+use crate::web::edge::iso8601;
+use crate::web::parse::{parse_code, parse_token_id, parse_usr_name};
 
 /// The lifecycle routes.
 pub fn routes() -> Vec<Route> {

@@ -1,17 +1,21 @@
 //! The jXchange-style JSON API under `/api/v1`.
 //!
-//! Each handler: authenticate → check scope → take the decoded body → parse elements into
-//! domain types → run the domain operation on a blocking thread → answer with the echoed
-//! header. Faults at any step answer through `fault::ApiFault`.
+//! Every JSON operation runs one pipeline ([`Call`], or [`operate`] when it has no extra
+//! step): authenticate → check scope (and the key's rate limit for validate, OOB and SMS
+//! calls) → parse the path, query and body elements into domain types → the request's
+//! context (its institution) → the domain operation on a blocking thread → answer with
+//! the echoed header. Faults at any step answer through `fault::ApiFault`, header echoed.
 
 pub mod audit;
 pub mod auth;
 pub mod envelope;
+pub mod events;
 pub mod fault;
 pub mod inquiry;
 pub mod lifecycle;
 pub mod oob;
 pub mod openapi;
+pub mod sms;
 pub mod tokens;
 pub mod validate;
 
@@ -19,8 +23,9 @@ use rocket::Route;
 use std::sync::Arc;
 
 use crate::domain::api_keys::{ApiCaller, Scope};
-use crate::domain::{Context, Error, Fault, Service};
-use crate::types::{Code, PhoneNum, TokenId, UsrName};
+use crate::domain::{Context, Error, Service};
+use crate::web::edge::blocking;
+use crate::web::limits::Limits;
 pub use auth::Caller;
 use envelope::JxHdr;
 use fault::ApiFault;
@@ -34,31 +39,123 @@ pub fn routes() -> Vec<Route> {
         inquiry::routes(),
         lifecycle::routes(),
         oob::routes(),
+        sms::routes(),
+        events::routes(),
         openapi::routes(),
     ]
     .concat()
 }
 
-/// Runs a domain operation on the blocking pool: database and HMAC work never occupy the
-/// async executor's threads.
-pub async fn blocking<T, F>(service: &Arc<Service>, f: F) -> Result<T, Error>
-where
-    T: Send + 'static,
-    F: FnOnce(&Service) -> Result<T, Error> + Send + 'static,
-{
-    let service = Arc::clone(service);
-    rocket::tokio::task::spawn_blocking(move || f(&service))
-        .await
-        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+/// Who may run an operation: its scope, and for validate, OOB and SMS calls the API key's
+/// request rate limit. A bare [`Scope`] is a gate without a limit.
+#[derive(Clone, Copy)]
+pub struct Gate<'a> {
+    scope: Scope,
+    limits: Option<&'a Limits>,
 }
 
-/// One JSON operation as (nearly) every handler runs it: the key and its scope are
-/// checked first; then the input the handler parsed from the path and body (a fault if
-/// it did not parse), the request's context (its institution: fault 2505 if the key may
-/// not act there), the domain operation on the blocking pool, and the answer built from
-/// its result under the echoed header. Every fault echoes the header too.
-pub async fn operate<I, T, R>(
-    request: (JxHdr, Result<Caller, Error>, Scope),
+impl<'a> Gate<'a> {
+    /// The scope, then the key's request rate limit.
+    pub fn limited(scope: Scope, limits: &'a Limits) -> Gate<'a> {
+        Gate {
+            scope,
+            limits: Some(limits),
+        }
+    }
+}
+
+impl From<Scope> for Gate<'static> {
+    fn from(scope: Scope) -> Gate<'static> {
+        Gate {
+            scope,
+            limits: None,
+        }
+    }
+}
+
+/// A request admitted by its gate: the header every answer and fault echoes, and the
+/// checked caller. Handlers take the steps in the pipeline's order: [`Call::admit`],
+/// parse ([`Call::check`]), [`Call::context`], [`Call::run`], [`Call::answer`]; an
+/// operation's own step (a per-user limit, waiting for an SMS provider) goes between.
+pub struct Call {
+    hdr: JxHdr,
+    caller: ApiCaller,
+}
+
+impl Call {
+    /// Checks the caller, its scope and (if the gate has one) its rate limit, in that order.
+    pub fn admit<'g>(
+        hdr: JxHdr,
+        caller: Result<Caller, Error>,
+        gate: impl Into<Gate<'g>>,
+    ) -> Result<Call, ApiFault> {
+        let gate = gate.into();
+        let caller = authorize(caller, gate.scope, &hdr)?;
+        if let Some(limits) = gate.limits {
+            limits
+                .request(&caller.name)
+                .map_err(|l| ApiFault::limited(&hdr, l))?;
+        }
+        Ok(Call { hdr, caller })
+    }
+
+    /// The request's header (echoed by every answer).
+    pub fn hdr(&self) -> &JxHdr {
+        &self.hdr
+    }
+
+    /// The admitted caller.
+    pub fn caller(&self) -> &ApiCaller {
+        &self.caller
+    }
+
+    /// A step's result, its error as a fault echoing the header.
+    pub fn check<T>(&self, step: Result<T, Error>) -> Result<T, ApiFault> {
+        step.map_err(|e| ApiFault::new(&self.hdr, e))
+    }
+
+    /// The request's context: fault 2505 when the key may not act in the header's
+    /// `InstRtId`.
+    pub fn context(&self) -> Result<Context, ApiFault> {
+        self.check(context(&self.caller, &self.hdr))
+    }
+
+    /// The context when the body may name the institution too (OOBValidate): the header's
+    /// `InstRtId` wins when both are set.
+    pub fn context_naming(&self, inst_rt_id: Option<String>) -> Result<Context, ApiFault> {
+        let mut named = self.hdr.clone();
+        named.inst_rt_id = self.hdr.inst_rt_id.clone().or(inst_rt_id);
+        self.check(context(&self.caller, &named))
+    }
+
+    /// Runs the domain operation on the blocking pool.
+    pub async fn run<T>(
+        &self,
+        service: &Arc<Service>,
+        ctx: &Context,
+        op: impl FnOnce(&Service, &Context) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, ApiFault>
+    where
+        T: Send + 'static,
+    {
+        let ctx = ctx.clone();
+        self.check(blocking(service, move |s| op(s, &ctx)).await)
+    }
+
+    /// The answer under the echoed header.
+    pub fn answer<R>(self, body: R) -> envelope::Jx<R> {
+        envelope::Jx {
+            body,
+            hdr: self.hdr,
+        }
+    }
+}
+
+/// One JSON operation without a step of its own: the gate, then the input the handler
+/// parsed from the path, query and body (a fault if it did not parse), the context, the
+/// domain operation on the blocking pool, and the answer built from its result.
+pub async fn operate<'g, I, T, R>(
+    request: (JxHdr, Result<Caller, Error>, impl Into<Gate<'g>>),
     service: &Arc<Service>,
     input: Result<I, Error>,
     op: impl FnOnce(&Service, &Context, I) -> Result<T, Error> + Send + 'static,
@@ -68,22 +165,18 @@ where
     I: Send + 'static,
     T: Send + 'static,
 {
-    let (hdr, caller, scope) = request;
-    let caller = authorize(caller, scope, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let input = input.map_err(fault)?;
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let out = blocking(service, move |s| op(s, &ctx, input))
-        .await
-        .map_err(fault)?;
-    Ok(envelope::Jx {
-        body: answer(out),
-        hdr,
-    })
+    let (hdr, caller, gate) = request;
+    let call = Call::admit(hdr, caller, gate)?;
+    let input = call.check(input)?;
+    let ctx = call.context()?;
+    let out = call
+        .run(service, &ctx, move |s, ctx| op(s, ctx, input))
+        .await?;
+    Ok(call.answer(answer(out)))
 }
 
 /// Checks the caller and scope, in that order, echoing `hdr` in the fault.
-pub fn authorize(
+fn authorize(
     caller: Result<Caller, Error>,
     scope: Scope,
     hdr: &JxHdr,
@@ -93,24 +186,10 @@ pub fn authorize(
     Ok(caller)
 }
 
-/// [`authorize`], then the API key's request rate limit (validate and OOB calls).
-pub fn authorize_limited(
-    caller: Result<Caller, Error>,
-    scope: Scope,
-    hdr: &JxHdr,
-    limits: &crate::web::limits::Limits,
-) -> Result<ApiCaller, ApiFault> {
-    let caller = authorize(caller, scope, hdr)?;
-    limits
-        .request(&caller.name)
-        .map_err(|l| ApiFault::limited(hdr, l))?;
-    Ok(caller)
-}
-
 /// The context of a request: who acts, within which institution (the header's
 /// `InstRtId` checked against the key: fault 2505 when the key may not act there), and
 /// the correlation ids the audit records.
-pub fn context(caller: &ApiCaller, hdr: &JxHdr) -> Result<Context, Error> {
+fn context(caller: &ApiCaller, hdr: &JxHdr) -> Result<Context, Error> {
     Ok(Context {
         actor: caller.actor(),
         audit_usr_id: hdr.audit_usr_id.clone(),
@@ -119,43 +198,4 @@ pub fn context(caller: &ApiCaller, hdr: &JxHdr) -> Result<Context, Error> {
         bus_correl_id: hdr.bus_correl_id.clone(),
         inst_rt_id: caller.institution(hdr.inst_rt_id.as_deref())?,
     })
-}
-
-/// A `TokenId` element: empty is 2205, a bad form is 7001.
-pub fn parse_token_id(elem: &str, s: &str) -> Result<TokenId, Error> {
-    if s.is_empty() {
-        return Err(Error::at(Fault::IdRequired, elem));
-    }
-    TokenId::parse(s).ok_or_else(|| {
-        Error::at(Fault::InvalidValue, elem)
-            .with_value(s.chars().take(64).collect::<String>())
-            .with_detail("(1-64 characters of A-Z a-z 0-9 . _ -)")
-    })
-}
-
-/// A `UsrName` element: empty is 3103, a bad form is 7001.
-pub fn parse_usr_name(s: &str) -> Result<UsrName, Error> {
-    if s.is_empty() {
-        return Err(Error::at(Fault::FieldRequired, "UsrName"));
-    }
-    UsrName::parse(s).ok_or_else(|| {
-        Error::at(Fault::InvalidValue, "UsrName").with_detail(
-            "(1-128 characters, no control characters, no colon, no surrounding spaces)",
-        )
-    })
-}
-
-/// A code element: 6 or 8 ASCII digits (7041); never echoed.
-pub fn parse_code(elem: &str, s: &str) -> Result<Code, Error> {
-    Code::parse(s).ok_or_else(|| Error::at(Fault::CodeFormat, elem))
-}
-
-/// A `PhoneNum` element: exactly 10 digits (jXchange 3147); never echoed in full.
-pub fn parse_phone(s: &str) -> Result<PhoneNum, Error> {
-    PhoneNum::parse(s).ok_or_else(|| Error::at(Fault::PhoneDigits, "PhoneNum"))
-}
-
-/// Formats a time as jXchange `LastAuthenTimeDt`: ISO 8601 with milliseconds and offset.
-pub fn iso8601(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }

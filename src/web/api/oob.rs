@@ -1,5 +1,5 @@
-//! Out-of-band validation (jXchange OOBValidate): start, verify, resend, inquire; the SMS
-//! reply webhook; the SMS outbox; the "90040" result events.
+//! Out-of-band validation (jXchange OOBValidate): start, verify, resend, inquire. The SMS
+//! reply webhook and outbox are in `sms`, the "90040" result events in `events`.
 
 use rocket::{get, post, routes, Route, State};
 use serde::{Deserialize, Serialize};
@@ -11,23 +11,19 @@ use super::fault::ApiFault;
 use super::openapi::{
     Answer, BadQuery, BodyFaults, Common, Conflict, InstRtIdQuery, NotFound, TooMany, Unprocessable,
 };
-use super::{
-    authorize, authorize_limited, blocking, context, iso8601, parse_phone, parse_usr_name, Caller,
-};
+use super::{operate, Call, Caller, Gate};
 use crate::domain::api_keys::Scope;
 use crate::domain::oob::{OobRequest, Started, DEFAULT_EXP_SECS};
-use crate::domain::oob_delivery::{Cursor, FeedbackEvent, OutboxMessage};
 use crate::domain::sms_text::parse_template;
 use crate::domain::{Context, Error, Fault, Service};
-use crate::types::{OobModeType, OobStat, PhoneNum, SendStat};
+use crate::types::{OobModeType, OobStat, SendStat};
+use crate::web::edge::{blocking, iso8601};
 use crate::web::limits::Limits;
-
-/// Most items one page of the outbox or the event log answers.
-const PAGE: i64 = 100;
+use crate::web::parse::{parse_phone, parse_usr_name};
 
 /// The OOB routes.
 pub fn routes() -> Vec<Route> {
-    routes![start, verify, resend, session, inbound, outbox, events]
+    routes![start, verify, resend, session]
 }
 
 /// jXchange OOBValidate request.
@@ -156,25 +152,21 @@ async fn start(
     service: &State<Arc<Service>>,
     limits: &State<Arc<Limits>>,
 ) -> Result<Jx<OobRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize_limited(caller, Scope::Validate, &hdr, limits)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let body = rq.body.map_err(fault)?;
+    let call = Call::admit(rq.hdr, caller, Gate::limited(Scope::Validate, limits))?;
+    let body = call.check(rq.body)?;
     // OOBValidate carries `InstRtId` in its body too; the header's wins when both are set.
-    let mut named = hdr.clone();
-    named.inst_rt_id = hdr.inst_rt_id.clone().or_else(|| body.inst_rt_id.clone());
-    let request = oob_request(body).map_err(fault)?;
-    let ctx = context(&caller, &named).map_err(fault)?;
-    let run = ctx.clone();
-    let mut started = blocking(service, move |s| {
-        s.start_oob(&run, &request, chrono::Utc::now())
-    })
-    .await
-    .map_err(fault)?;
+    let named = body.inst_rt_id.clone();
+    let request = call.check(oob_request(body))?;
+    let ctx = call.context_naming(named)?;
+    let mut started = call
+        .run(service, &ctx, move |s, ctx| {
+            s.start_oob(ctx, &request, chrono::Utc::now())
+        })
+        .await?;
     await_send(service, &ctx, &mut started).await;
     let mut body = OobRs::of(started, true);
     body.rs_stat = Some("Success");
-    Ok(Jx { hdr, body })
+    Ok(call.answer(body))
 }
 
 /// Verification request: the `OTP` the recipient typed.
@@ -233,23 +225,20 @@ async fn verify(
     service: &State<Arc<Service>>,
     limits: &State<Arc<Limits>>,
 ) -> Result<Jx<OobVerifyRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize_limited(caller, Scope::Validate, &hdr, limits)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let alrt = alrt_id(alrt_pkg_id).map_err(fault)?;
-    let otp = zeroize::Zeroizing::new(rq.body.map_err(fault)?.otp);
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let v = blocking(service, move |s| {
-        s.verify_oob(&ctx, &alrt, &otp, chrono::Utc::now())
-    })
+    let input =
+        alrt_id(alrt_pkg_id).and_then(|alrt| Ok((alrt, zeroize::Zeroizing::new(rq.body?.otp))));
+    operate(
+        (rq.hdr, caller, Gate::limited(Scope::Validate, limits)),
+        service,
+        input,
+        |s, ctx, (alrt, otp)| s.verify_oob(ctx, &alrt, &otp, chrono::Utc::now()),
+        |v| OobVerifyRs {
+            alrt_pkg_id: v.alrt_pkg_id,
+            rs_stat: v.rs_stat,
+            usr_name: v.usr_name,
+        },
+    )
     .await
-    .map_err(fault)?;
-    let body = OobVerifyRs {
-        alrt_pkg_id: v.alrt_pkg_id,
-        rs_stat: v.rs_stat,
-        usr_name: v.usr_name,
-    };
-    Ok(Jx { hdr, body })
 }
 
 /// A request with only the header (resend).
@@ -285,23 +274,17 @@ async fn resend(
     service: &State<Arc<Service>>,
     limits: &State<Arc<Limits>>,
 ) -> Result<Jx<OobRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize_limited(caller, Scope::Validate, &hdr, limits)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    rq.body.map_err(fault)?;
-    let alrt = alrt_id(alrt_pkg_id).map_err(fault)?;
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let run = ctx.clone();
-    let mut started = blocking(service, move |s| {
-        s.resend_oob(&run, &alrt, chrono::Utc::now())
-    })
-    .await
-    .map_err(fault)?;
+    let call = Call::admit(rq.hdr, caller, Gate::limited(Scope::Validate, limits))?;
+    call.check(rq.body)?;
+    let alrt = call.check(alrt_id(alrt_pkg_id))?;
+    let ctx = call.context()?;
+    let mut started = call
+        .run(service, &ctx, move |s, ctx| {
+            s.resend_oob(ctx, &alrt, chrono::Utc::now())
+        })
+        .await?;
     await_send(service, &ctx, &mut started).await;
-    Ok(Jx {
-        hdr,
-        body: OobRs::of(started, true),
-    })
+    Ok(call.answer(OobRs::of(started, true)))
 }
 
 /// A session as an inquiry answers it.
@@ -345,233 +328,21 @@ async fn session(
     alrt_pkg_id: &str,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<OobSessionRs>, ApiFault> {
-    let caller = authorize(caller, Scope::Validate, &hdr)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let alrt = alrt_id(alrt_pkg_id).map_err(fault)?;
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let v = blocking(service, move |s| s.oob_session(&ctx, &alrt))
-        .await
-        .map_err(fault)?;
-    let body = OobSessionRs {
-        alrt_pkg_id: v.alrt_pkg_id,
-        mode: v.mode,
-        state: v.state,
-        send_stat: v.send_stat,
-        phone_masked: v.phone_masked,
-        expires_at: iso8601(v.expires_at),
-        resends_left: v.resends_left,
-        usr_name: v.usr_name,
-    };
-    Ok(Jx { hdr, body })
-}
-
-/// An SMS reply, as the provider's webhook delivers it.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InboundRq {
-    #[serde(rename = "MsgRqHdr", default)]
-    hdr: MsgRqHdr,
-    #[serde(rename = "From")]
-    #[schema(pattern = "^(\\+1|1)?[0-9]{10}$")]
-    from: String,
-    #[serde(rename = "Body")]
-    body: String,
-}
-
-impl HasHeader for InboundRq {
-    fn msg_rq_hdr(&self) -> &MsgRqHdr {
-        &self.hdr
-    }
-}
-
-/// What a reply did: nothing (no pending session, no code in it), or a verification.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct InboundRs {
-    #[serde(rename = "AlrtPkgId", skip_serializing_if = "Option::is_none")]
-    alrt_pkg_id: Option<String>,
-    #[serde(rename = "RsStat", skip_serializing_if = "Option::is_none")]
-    rs_stat: Option<OobStat>,
-}
-
-/// The sender of a reply: 10 digits, or the North American E.164 forms `+1` / `1` and
-/// 10 digits that providers send.
-fn inbound_phone(from: &str) -> Result<PhoneNum, Error> {
-    let national = from
-        .strip_prefix("+1")
-        .or_else(|| (from.len() == 11).then(|| from.strip_prefix('1')).flatten())
-        .unwrap_or(from);
-    parse_phone(national).map_err(|_| Error::at(Fault::PhoneDigits, "From"))
-}
-
-/// `POST /api/v1/sms/inbound` — the provider's webhook for two-way replies (scope `sms`).
-#[utoipa::path(
-    context_path = "/api/v1",
-    tag = "oob",
-    request_body = InboundRq,
-    responses(
-        (status = 200, description = "`AlrtPkgId` and `RsStat` when the reply answered a pending session; nothing else otherwise", body = Answer<InboundRs>),
-        BodyFaults, Unprocessable, TooMany, Common,
-    )
-)]
-#[post("/sms/inbound", data = "<rq>")]
-async fn inbound(
-    caller: Result<Caller, Error>,
-    rq: JxRequest<InboundRq>,
-    service: &State<Arc<Service>>,
-    limits: &State<Arc<Limits>>,
-) -> Result<Jx<InboundRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize_limited(caller, Scope::Sms, &hdr, limits)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let rq = rq.body.map_err(fault)?;
-    let from = inbound_phone(&rq.from).map_err(fault)?;
-    let text = zeroize::Zeroizing::new(rq.body);
-    let ctx = context(&caller, &hdr).map_err(fault)?;
-    let v = blocking(service, move |s| {
-        s.inbound_sms(&ctx, &from, &text, chrono::Utc::now())
-    })
-    .await
-    .map_err(fault)?;
-    let body = InboundRs {
-        alrt_pkg_id: v.as_ref().map(|v| v.alrt_pkg_id.clone()),
-        rs_stat: v.map(|v| v.rs_stat),
-    };
-    Ok(Jx { hdr, body })
-}
-
-/// `after=N`: a non-negative integer (7001 otherwise), 0 when absent.
-fn after_of(after: Option<&str>) -> Result<i64, Error> {
-    match after {
-        None => Ok(0),
-        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            Error::at(Fault::InvalidValue, "after")
-                .with_value(s.chars().take(20).collect::<String>())
-                .with_detail("(a non-negative integer)")
-        }),
-    }
-}
-
-/// The SMS outbox page.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OutboxRs {
-    #[serde(rename = "Messages")]
-    messages: Vec<OutboxMessage>,
-}
-
-/// `GET /api/v1/sms/outbox?after=N` — stored SMS, oldest first (scope `manage`).
-#[utoipa::path(
-    context_path = "/api/v1",
-    tag = "oob",
-    params(
-        ("after" = Option<i64>, Query, minimum = 0, description = "Only messages with a larger `MsgId`"),
-        InstRtIdQuery,
-    ),
-    responses(
-        (status = 200, description = "At most 100 messages, oldest first", body = Answer<OutboxRs>),
-        BadQuery, Common,
-    )
-)]
-#[get("/sms/outbox?<after>")]
-async fn outbox(
-    hdr: JxHdr,
-    caller: Result<Caller, Error>,
-    after: Option<&str>,
-    service: &State<Arc<Service>>,
-) -> Result<Jx<OutboxRs>, ApiFault> {
-    let messages = page(
-        &hdr,
-        caller,
-        Scope::Manage,
-        after,
+    operate(
+        (hdr, caller, Scope::Validate),
         service,
-        Service::sms_outbox,
+        alrt_id(alrt_pkg_id),
+        |s, ctx, alrt| s.oob_session(ctx, &alrt),
+        |v| OobSessionRs {
+            alrt_pkg_id: v.alrt_pkg_id,
+            mode: v.mode,
+            state: v.state,
+            send_stat: v.send_stat,
+            phone_masked: v.phone_masked,
+            expires_at: iso8601(v.expires_at),
+            resends_left: v.resends_left,
+            usr_name: v.usr_name,
+        },
     )
-    .await?;
-    Ok(Jx {
-        hdr,
-        body: OutboxRs { messages },
-    })
-}
-
-/// A listing read by cursor: (institution or every one, after, limit) → items.
-type Listing<T> = fn(&Service, Option<&str>, Cursor, i64) -> Result<Vec<T>, Error>;
-
-/// One page of a listing read with `after=N`: scope check, cursor, blocking read. An
-/// institution-bound key reads its institution's items; a cross-institution key the
-/// `InstRtId` it names, else every institution's.
-async fn page<T: Send + 'static>(
-    hdr: &JxHdr,
-    caller: Result<Caller, Error>,
-    scope: Scope,
-    after: Option<&str>,
-    service: &State<Arc<Service>>,
-    read: Listing<T>,
-) -> Result<Vec<T>, ApiFault> {
-    let caller = authorize(caller, scope, hdr)?;
-    let fault = |e| ApiFault::new(hdr, e);
-    let after = after_of(after).map_err(fault)?;
-    let inst = caller
-        .institution(hdr.inst_rt_id.as_deref())
-        .map_err(fault)?;
-    blocking(service, move |s| {
-        read(s, inst.as_deref(), Cursor::After(after), PAGE)
-    })
     .await
-    .map_err(fault)
-}
-
-/// The event log page.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EventsRs {
-    #[serde(rename = "Events")]
-    events: Vec<FeedbackEvent>,
-}
-
-/// `GET /api/v1/events?after=N` — "90040" OOB results, oldest first (scope `validate`).
-#[utoipa::path(
-    context_path = "/api/v1",
-    tag = "oob",
-    params(
-        ("after" = Option<i64>, Query, minimum = 0, description = "Only events with a larger `EvtId`"),
-        InstRtIdQuery,
-    ),
-    responses(
-        (status = 200, description = "At most 100 events, oldest first", body = Answer<EventsRs>),
-        BadQuery, Common,
-    )
-)]
-#[get("/events?<after>")]
-async fn events(
-    hdr: JxHdr,
-    caller: Result<Caller, Error>,
-    after: Option<&str>,
-    service: &State<Arc<Service>>,
-) -> Result<Jx<EventsRs>, ApiFault> {
-    let events = page(
-        &hdr,
-        caller,
-        Scope::Validate,
-        after,
-        service,
-        Service::oob_events,
-    )
-    .await?;
-    Ok(Jx {
-        hdr,
-        body: EventsRs { events },
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reply_senders_accept_the_usual_forms() {
-        assert!(inbound_phone("4175556652").is_ok());
-        assert!(inbound_phone("+14175556652").is_ok());
-        assert!(inbound_phone("14175556652").is_ok());
-        assert!(inbound_phone("+44175556652").is_err());
-        assert!(inbound_phone("417555665").is_err());
-    }
 }

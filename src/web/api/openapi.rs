@@ -25,7 +25,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::envelope::{JxHdr, MsgRec, MsgRqHdr, MsgRsHdr};
 use super::fault::status_of;
-use super::{audit, inquiry, lifecycle, oob, tokens, validate};
+use super::{audit, events, inquiry, lifecycle, oob, sms, tokens, validate};
 use crate::domain::Fault;
 use crate::types;
 
@@ -96,9 +96,9 @@ fn openapi_json() -> (Status, (ContentType, String)) {
         oob::verify,
         oob::resend,
         oob::session,
-        oob::inbound,
-        oob::outbox,
-        oob::events,
+        sms::inbound,
+        sms::outbox,
+        events::events,
         audit::audit,
         openapi_json,
     ),

@@ -12,14 +12,12 @@ use super::openapi::{
     Answer, BadQuery, BodyFaults, Common, Conflict, Gone, InstRtIdQuery, NotFound, Unprocessable,
 };
 use super::validate::RsCustom;
-use super::{
-    authorize, blocking, context, operate, parse_code, parse_phone, parse_token_id, parse_usr_name,
-};
+use super::{operate, Call};
 use crate::domain::api_keys::Scope;
-use crate::domain::enroll::{EnrollRequest, Enrolled};
+use crate::domain::enroll::{otp_params, EnrollRequest, Enrolled};
 use crate::domain::{qr, Error, Service};
-use crate::otp::OtpParams;
 use crate::types::{Algorithm, Digits, Period, RsStat, TokenType, UsrTokenStat};
+use crate::web::parse::{parse_code, parse_phone, parse_token_id, parse_usr_name};
 
 /// The token routes.
 pub fn routes() -> Vec<Route> {
@@ -114,11 +112,11 @@ fn enroll_request(rq: TokenAddRq) -> Result<EnrollRequest, Error> {
             .map(|t| parse_token_id("TokenId", t))
             .transpose()?,
         description,
-        params: OtpParams {
-            algorithm: rq.algorithm.unwrap_or(Algorithm::SHA1),
-            digits: rq.digits.unwrap_or(Digits::SIX),
-            period: rq.period.unwrap_or(Period::THIRTY),
-        },
+        params: otp_params(
+            rq.algorithm.unwrap_or(Algorithm::SHA1),
+            rq.digits.unwrap_or(Digits::SIX),
+            rq.period.unwrap_or(Period::THIRTY),
+        ),
         seed_base32: rq.seed,
         phone: rq.phone.as_deref().map(parse_phone).transpose()?,
     })
@@ -170,19 +168,36 @@ fn token_add_rs(enrolled: Enrolled) -> TokenAddRs {
     }
 }
 
-async fn enrollment_uri(
-    hdr: &JxHdr,
+/// The two images of the enrollment QR code.
+#[derive(Debug, Clone, Copy)]
+enum QrImage {
+    Png,
+    Svg,
+}
+
+/// `GET /api/v1/tokens/{TokenId}/qr.{png,svg}`: the one handler behind both routes (two
+/// routes, since each is its own path in the OpenAPI document): the otpauth URI of a
+/// token still in Init, rendered as the asked image.
+async fn qr_image(
+    hdr: JxHdr,
     caller: Result<super::Caller, Error>,
     token_id: &str,
     service: &State<Arc<Service>>,
-) -> Result<Zeroizing<String>, ApiFault> {
-    let caller = authorize(caller, Scope::Manage, hdr)?;
-    let fault = |e| ApiFault::new(hdr, e);
-    let token_id = parse_token_id("TokenId", token_id).map_err(fault)?;
-    let ctx = context(&caller, hdr).map_err(fault)?;
-    blocking(service, move |s| s.enrollment_uri(&ctx, &token_id))
-        .await
-        .map_err(fault)
+    image: QrImage,
+) -> Result<(ContentType, Vec<u8>), ApiFault> {
+    let call = Call::admit(hdr, caller, Scope::Manage)?;
+    let token_id = call.check(parse_token_id("TokenId", token_id))?;
+    let ctx = call.context()?;
+    let uri = call
+        .run(service, &ctx, move |s, ctx| {
+            s.enrollment_uri(ctx, &token_id)
+        })
+        .await?;
+    let rendered = match image {
+        QrImage::Png => qr::png(&uri).map(|png| (ContentType::PNG, png)),
+        QrImage::Svg => qr::svg(&uri).map(|svg| (ContentType::SVG, svg.into_bytes())),
+    };
+    call.check(rendered)
 }
 
 /// `GET /api/v1/tokens/{TokenId}/qr.png` — the otpauth QR code, only while Init.
@@ -205,9 +220,7 @@ async fn qr_png(
     token_id: &str,
     service: &State<Arc<Service>>,
 ) -> Result<(ContentType, Vec<u8>), ApiFault> {
-    let uri = enrollment_uri(&hdr, caller, token_id, service).await?;
-    let png = qr::png(&uri).map_err(|e| ApiFault::new(&hdr, e))?;
-    Ok((ContentType::PNG, png))
+    qr_image(hdr, caller, token_id, service, QrImage::Png).await
 }
 
 /// `GET /api/v1/tokens/{TokenId}/qr.svg` — the otpauth QR code, only while Init.
@@ -229,10 +242,8 @@ async fn qr_svg(
     caller: Result<super::Caller, Error>,
     token_id: &str,
     service: &State<Arc<Service>>,
-) -> Result<(ContentType, String), ApiFault> {
-    let uri = enrollment_uri(&hdr, caller, token_id, service).await?;
-    let svg = qr::svg(&uri).map_err(|e| ApiFault::new(&hdr, e))?;
-    Ok((ContentType::SVG, svg))
+) -> Result<(ContentType, Vec<u8>), ApiFault> {
+    qr_image(hdr, caller, token_id, service, QrImage::Svg).await
 }
 
 /// Activation request: the first code shown by the app or device.

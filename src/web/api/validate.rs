@@ -9,17 +9,16 @@ use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::oob::{await_send, OobRs};
 use super::openapi::{Answer, BodyFaults, Common, NotFound, TooMany, Unprocessable};
-use super::{
-    authorize_limited, blocking, context, iso8601, parse_code, parse_token_id, parse_usr_name,
-    Caller,
-};
+use super::{Call, Caller, Gate};
 use crate::domain::api_keys::Scope;
 use crate::domain::oob::Fallback;
 use crate::domain::validate::ValidateRequest;
 use crate::domain::{Error, Service};
 use crate::types::{RsStat, RsStatRsn};
+use crate::web::edge::iso8601;
 use crate::web::limits::Limits;
 use crate::web::metrics::Metrics;
+use crate::web::parse::{parse_code, parse_token_id, parse_usr_name};
 
 /// The validation route.
 pub fn routes() -> Vec<Route> {
@@ -123,12 +122,9 @@ async fn validate(
     metrics: &State<Arc<Metrics>>,
     limits: &State<Arc<Limits>>,
 ) -> Result<Jx<ValidateRs>, ApiFault> {
-    let hdr = rq.hdr;
-    let caller = authorize_limited(caller, Scope::Validate, &hdr, limits)?;
-    let fault = |e| ApiFault::new(&hdr, e);
-    let limited = |l| ApiFault::limited(&hdr, l);
-    let request = rq.body.and_then(validate_request).map_err(fault)?;
-    let ctx = context(&caller, &hdr).map_err(fault)?;
+    let call = Call::admit(rq.hdr, caller, Gate::limited(Scope::Validate, limits))?;
+    let request = call.check(rq.body.and_then(validate_request))?;
+    let ctx = call.context()?;
     // Per user of one institution: the same UsrName in another is another user.
     let inst = service.institution(&ctx);
     let who = match (&request.usr_name, &request.token_id) {
@@ -136,14 +132,15 @@ async fn validate(
         (None, Some(token)) => format!("t:{}", token.as_str()),
         (None, None) => String::new(),
     };
-    limits.validation(&caller.name, &who).map_err(limited)?;
-    let key_name = caller.name.clone();
-    let run = ctx.clone();
-    let (v, fallback) = blocking(service, move |s| {
-        s.validate_with_fallback(&run, &request, chrono::Utc::now())
-    })
-    .await
-    .map_err(fault)?;
+    limits
+        .validation(&call.caller().name, &who)
+        .map_err(|l| ApiFault::limited(call.hdr(), l))?;
+    let key_name = call.caller().name.clone();
+    let (v, fallback) = call
+        .run(service, &ctx, move |s, ctx| {
+            s.validate_with_fallback(ctx, &request, chrono::Utc::now())
+        })
+        .await?;
     metrics.validation(v.rs_stat);
     if v.rs_stat != RsStat::Success {
         limits.failed(&key_name);
@@ -166,5 +163,5 @@ async fn validate(
         oob_reason,
         custom: RsCustom::of(v.reason),
     };
-    Ok(Jx { hdr, body })
+    Ok(call.answer(body))
 }

@@ -1,0 +1,154 @@
+//! Composition: what the settings (plain data, `config`) mean to each layer, built once at
+//! start-up. The domain's policy, the OOB runtime with its SMS provider and event webhook,
+//! the TLS client they share, storage's durability and the web edge's limits are made here,
+//! so `config` names nothing from the crate and no layer reads another's settings.
+//! Imports: config, domain, sms, storage, web.
+
+use anyhow::Context as _;
+use rocket::figment::Figment;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{self, SecretText, Settings};
+use crate::domain::oob::{OobPolicy, OobRuntime};
+use crate::domain::Policy;
+use crate::sms::http::{client_tls as tls_with, read_ca_file, HttpSms, HttpTarget};
+use crate::sms::{ProviderKind, SmsProvider};
+use crate::storage::Durability;
+use crate::web::{limits::LimitConfig, WebConfig};
+
+/// The settings of every command: [`Settings::load`], then what only composition can
+/// check (the `http_client_ca_file` must hold certificates). A bad value stops start-up
+/// with its name.
+pub fn settings(figment: &Figment) -> anyhow::Result<Settings> {
+    let settings = Settings::load(figment)?;
+    client_tls(&settings)?;
+    Ok(settings)
+}
+
+/// The TLS client settings of outbound POSTs: public roots plus `http_client_ca_file`.
+pub fn client_tls(settings: &Settings) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let extra = match &settings.http_client_ca_file {
+        Some(path) => {
+            read_ca_file(path).map_err(|e| anyhow::anyhow!("http_client_ca_file: {e}"))?
+        }
+        None => Vec::new(),
+    };
+    tls_with(&extra).map_err(|e| anyhow::anyhow!("http_client_ca_file: {e}"))
+}
+
+/// The SMS provider kind of the configuration, in the SMS layer's type.
+pub fn provider_kind(kind: config::ProviderKind) -> ProviderKind {
+    match kind {
+        config::ProviderKind::Outbox => ProviderKind::Outbox,
+        config::ProviderKind::Http => ProviderKind::Http,
+    }
+}
+
+/// Storage's durability for `sqlite_synchronous`.
+pub fn durability(settings: &Settings) -> Durability {
+    match settings.sqlite_synchronous {
+        config::Durability::Full => Durability::Full,
+        config::Durability::Normal => Durability::Normal,
+    }
+}
+
+/// The OOB policy and providers; fails when `http_client_ca_file` cannot be read.
+pub fn oob_runtime(settings: &Settings) -> anyhow::Result<OobRuntime> {
+    let timeout = Duration::from_millis(settings.sms_http_timeout_ms);
+    let tls = client_tls(settings).context("the OOB providers' TLS client")?;
+    let provider = provider_kind(settings.sms_provider);
+    let http: Option<Arc<dyn SmsProvider>> = match (provider, &settings.sms_http_url) {
+        (ProviderKind::Http, Some(url)) => Some(Arc::new(HttpSms::new(HttpTarget::with_tls(
+            url,
+            settings.sms_http_token.as_ref().map(SecretText::expose),
+            timeout,
+            Arc::clone(&tls),
+        )))),
+        _ => None,
+    };
+    let webhook = settings.event_webhook_url.as_deref().map(|url| {
+        HttpTarget::with_tls(
+            url,
+            settings
+                .event_webhook_token
+                .as_ref()
+                .map(SecretText::expose),
+            timeout,
+            Arc::clone(&tls),
+        )
+    });
+    Ok(OobRuntime {
+        policy: OobPolicy {
+            provider,
+            send_cap: settings.sms_send_cap,
+            send_window_secs: settings.sms_send_window_secs,
+            max_resends: settings.oob_max_resends,
+            max_failed_sessions: settings.oob_max_failed_sessions,
+            http_attempts: settings.sms_http_attempts,
+            http_backoff_ms: settings.sms_http_backoff_ms,
+            http_timeout_ms: settings.sms_http_timeout_ms,
+            answer_wait_ms: settings.sms_answer_wait_ms,
+            retention_secs: settings.oob_retention_secs,
+        },
+        http,
+        webhook,
+        signal: Arc::default(),
+    })
+}
+
+/// The domain's slice of the settings.
+pub fn policy(settings: &Settings) -> Policy {
+    Policy {
+        issuer: settings.issuer.clone(),
+        window_steps: settings.window_steps,
+        lock_after_failures: settings.lock_after_failures,
+        default_inst_rt_id: settings.inst_rt_id.clone(),
+        resync_window_steps: settings.resync_window_steps,
+        auto_unlock_after_secs: settings.auto_unlock_after_secs,
+    }
+}
+
+/// The web edge's slice: rate limits and the console's idle timeout.
+pub fn web_config(settings: &Settings) -> WebConfig {
+    WebConfig {
+        limits: LimitConfig {
+            key_per_sec: settings.rate_key_per_sec,
+            user_per_min: settings.rate_user_per_min,
+            key_failures_per_min: settings.rate_key_failures_per_min,
+        },
+        admin_idle_timeout_secs: settings.admin_idle_timeout_secs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocket::figment::providers::Serialized;
+
+    #[test]
+    fn the_http_provider_is_built_from_its_settings() {
+        let http = Figment::from(Serialized::defaults(serde_json::json!({})))
+            .merge(("sms_provider", "http"))
+            .merge(("sms_http_url", "http://127.0.0.1:9/sms"))
+            .merge(("sms_http_token", "s3cret"));
+        let s = settings(&http).unwrap();
+        assert!(oob_runtime(&s).unwrap().http.is_some());
+        assert_eq!(oob_runtime(&s).unwrap().policy.provider, ProviderKind::Http);
+        assert_eq!(durability(&s), Durability::Full);
+        assert_eq!(web_config(&s).admin_idle_timeout_secs, 900);
+    }
+
+    #[test]
+    fn an_unreadable_or_empty_ca_file_stops_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        for path in [dir.path().join("missing.pem"), empty] {
+            let figment = Figment::from(Serialized::defaults(serde_json::json!({})))
+                .merge(("http_client_ca_file", path.clone()));
+            let err = settings(&figment).unwrap_err().to_string();
+            assert!(err.contains("http_client_ca_file"), "{path:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! What every handler of the web edge (JSON API and admin console) shares that is not
+//! parsing: the bridge to the blocking pool and the time format answers use.
+//! Imports: rocket, chrono, domain.
+
+use std::sync::Arc;
+
+use crate::domain::{Error, Service};
+
+/// Runs a domain operation on the blocking pool: database and HMAC work never occupy the
+/// async executor's threads.
+pub async fn blocking<T, F>(service: &Arc<Service>, f: F) -> Result<T, Error>
+where
+    T: Send + 'static,
+    F: FnOnce(&Service) -> Result<T, Error> + Send + 'static,
+{
+    let service = Arc::clone(service);
+    rocket::tokio::task::spawn_blocking(move || f(&service))
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// Formats a time as jXchange `LastAuthenTimeDt`: ISO 8601 with milliseconds and offset.
+pub fn iso8601(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
