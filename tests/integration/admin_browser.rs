@@ -95,6 +95,9 @@ fn an_admin_enrolls_activates_locks_and_unlocks_a_token_in_a_real_browser() {
                  n.querySelector('a').getBoundingClientRect().height];",
     );
     let (nav, link) = (heights[0].as_f64().unwrap(), heights[1].as_f64().unwrap());
-    assert!(nav < link * 2.0, "the navigation wraps at 1280 px: {nav} vs {link}");
+    assert!(
+        nav < link * 2.0,
+        "the navigation wraps at 1280 px: {nav} vs {link}"
+    );
     assert!(std::fs::metadata(shots.join("user.png")).unwrap().len() > 1000);
 }

@@ -3,7 +3,7 @@
 //! `Action`, `FromDt` and `ToDt` (RFC 3339), `Before` (the previous page's last
 //! `AuditId`) and `Limit` (1–500, default 100).
 
-use rocket::{get, routes, Route, State};
+use rocket::{get, routes, FromForm, Route, State};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -122,40 +122,54 @@ fn text(value: Option<&str>) -> Option<String> {
     value.filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
+/// The audit query: ONE struct that Rocket parses (`FromForm`) and the OpenAPI document
+/// lists (`IntoParams`), so the two cannot drift. Values stay text here: their checks
+/// answer the API's fault naming the element (7001), which a typed form field could not.
+#[derive(Debug, Default, FromForm, utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "PascalCase")]
+pub struct AuditQuery {
+    /// Only this user (exact)
+    #[field(name = "UsrName")]
+    usr_name: Option<String>,
+    /// Only this token (exact)
+    #[field(name = "TokenId")]
+    token_id: Option<String>,
+    /// Only this action (exact)
+    #[field(name = "Action")]
+    action: Option<String>,
+    /// Not before (RFC 3339)
+    #[field(name = "FromDt")]
+    #[param(format = DateTime)]
+    from_dt: Option<String>,
+    /// Not after (RFC 3339)
+    #[field(name = "ToDt")]
+    #[param(format = DateTime)]
+    to_dt: Option<String>,
+    /// Older than this `AuditId` (the previous page's `NextBefore`)
+    #[field(name = "Before")]
+    #[param(value_type = Option<i32>, minimum = 1)]
+    before: Option<String>,
+    /// Page length (default 100)
+    #[field(name = "Limit")]
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+}
+
 /// `GET /api/v1/audit` — the audit trail, newest first.
 #[utoipa::path(
     context_path = "/api/v1",
     tag = "audit",
-    params(
-        ("UsrName" = Option<String>, Query, description = "Only this user (exact)"),
-        ("TokenId" = Option<String>, Query, description = "Only this token (exact)"),
-        ("Action" = Option<String>, Query, description = "Only this action (exact)"),
-        ("FromDt" = Option<String>, Query, format = DateTime, description = "Not before (RFC 3339)"),
-        ("ToDt" = Option<String>, Query, format = DateTime, description = "Not after (RFC 3339)"),
-        ("Before" = Option<i32>, Query, minimum = 1, description = "Older than this `AuditId` (the previous page's `NextBefore`)"),
-        ("Limit" = Option<i32>, Query, minimum = 1, maximum = 500, description = "Page length (default 100)"),
-        InstRtIdQuery,
-    ),
+    params(AuditQuery, InstRtIdQuery),
     responses(
         (status = 200, description = "A page of the trail, newest first", body = Answer<AuditRs>),
         BadQuery, Common,
     )
 )]
-// The query stays one parameter per element (not a `FromForm` struct): the OpenAPI test
-// reads each route's query names from Rocket, and a trailing `<query..>` would hide them.
-#[allow(non_snake_case)]
-#[get("/audit?<UsrName>&<TokenId>&<Action>&<FromDt>&<ToDt>&<Before>&<Limit>")]
-#[allow(clippy::too_many_arguments)]
+#[get("/audit?<query..>")]
 async fn audit(
     hdr: JxHdr,
     caller: Result<Caller, Error>,
-    UsrName: Option<&str>,
-    TokenId: Option<&str>,
-    Action: Option<&str>,
-    FromDt: Option<&str>,
-    ToDt: Option<&str>,
-    Before: Option<&str>,
-    Limit: Option<&str>,
+    query: AuditQuery,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<AuditRs>, ApiFault> {
     let call = Call::admit(hdr, caller, Scope::Manage)?;
@@ -164,16 +178,21 @@ async fn audit(
             inst_rt_id: call
                 .caller()
                 .institution(call.hdr().inst_rt_id.as_deref())?,
-            usr_name: text(UsrName),
-            token_id: text(TokenId),
-            action: text(Action),
-            from_ms: time_ms("FromDt", FromDt)?,
-            to_ms: time_ms("ToDt", ToDt)?,
-            before_id: number("Before", Before, 1..=i32::MAX, "a positive AuditId")?,
+            usr_name: text(query.usr_name.as_deref()),
+            token_id: text(query.token_id.as_deref()),
+            action: text(query.action.as_deref()),
+            from_ms: time_ms("FromDt", query.from_dt.as_deref())?,
+            to_ms: time_ms("ToDt", query.to_dt.as_deref())?,
+            before_id: number(
+                "Before",
+                query.before.as_deref(),
+                1..=i32::MAX,
+                "a positive AuditId",
+            )?,
         })
     })())?;
     let limit = call
-        .check(number("Limit", Limit, 1..=500, "1 to 500"))?
+        .check(number("Limit", query.limit.as_deref(), 1..=500, "1 to 500"))?
         .unwrap_or(DEFAULT_PAGE);
     let rows = call.check(blocking(service, move |s| s.audit_log(&filter, limit)).await)?;
     let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) == limit;
