@@ -32,7 +32,6 @@ const DEFAULT_FILTER: &str = "info";
 const CAPPED_CRATES: &[(&str, Level)] = &[
     ("rocket", Level::WARN),
     ("rocket_http", Level::WARN),
-    ("rocket_dyn_templates", Level::WARN),
     ("hyper", Level::WARN),
     ("hyper_util", Level::WARN),
     ("h2", Level::WARN),

@@ -51,7 +51,22 @@ pub fn build(figment: Figment, service: Arc<Service>, config: WebConfig) -> Rock
         .attach(metrics::Timing(metrics))
         .manage(admin::session::AdminConfig { idle_timeout_secs })
         .manage(admin::hash_gate::HashGate::default())
-        .attach(rocket_dyn_templates::Template::fairing())
+        .attach(AdHoc::try_on_ignite("console templates", |rocket| {
+            Box::pin(async move {
+                let dir = rocket
+                    .figment()
+                    .extract_inner::<rocket::figment::value::magic::RelativePathBuf>("template_dir")
+                    .ok()
+                    .map(|p| p.relative());
+                match admin::template::Templates::load(dir.as_deref()) {
+                    Ok(templates) => Ok(rocket.manage(templates)),
+                    Err(e) => {
+                        tracing::error!("the console's templates cannot be loaded: {e}");
+                        Err(rocket)
+                    }
+                }
+            })
+        }))
         .attach(admin::security_headers())
         .mount("/admin", admin::routes())
         .register("/admin", admin::catchers())

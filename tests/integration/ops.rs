@@ -168,3 +168,35 @@ fn sigterm_lets_a_request_in_flight_finish_before_exiting() {
     assert!(exit.is_some_and(|s| s.success()), "{exit:?}");
     assert!(t0.elapsed() < Duration::from_secs(20));
 }
+
+/// The release binary alone is a deployment: started from a directory with no
+/// `templates/` (nor `Rocket.toml`), the console renders from the embedded templates, as
+/// HTML, escaped.
+#[test]
+fn the_binary_serves_the_console_from_any_directory() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let kit = testkit::Tokend::new(env!("CARGO_BIN_EXE_tokend"), elsewhere.path());
+    let server = kit
+        .start(data.path(), &[])
+        .expect("starts outside the repository");
+    let rs = ureq::get(&format!("{}/admin/login", server.base))
+        .call()
+        .unwrap();
+    assert_eq!(rs.status(), 200);
+    assert!(
+        rs.content_type().starts_with("text/html"),
+        "{}",
+        rs.content_type()
+    );
+    let body = rs.into_string().unwrap();
+    assert!(body.contains("name=\"password\""), "{body}");
+    // A template_dir that does not exist is a configuration error, said at start.
+    let missing = [("ROCKET_TEMPLATE_DIR", "/nonexistent/templates")];
+    let other = tempfile::tempdir().unwrap();
+    let err = kit.start(other.path(), &missing).err();
+    assert!(
+        err.is_some_and(|e| e.contains("templates")),
+        "refused at start"
+    );
+}

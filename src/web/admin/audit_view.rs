@@ -1,10 +1,10 @@
 //! The audit log page: filter by user, token, action and date (UTC days), newest first,
 //! 100 rows a page.
 
+use crate::web::admin::template::Template;
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, routes, FromForm, Route, State};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use std::sync::Arc;
 

@@ -4,12 +4,12 @@
 //! yet); a wrong username and a wrong password get the same answer; the back-off of
 //! `domain::admins` answers "try again after …".
 
+use crate::web::admin::template::Template;
 use rocket::form::{Form, FromForm};
 use rocket::http::{CookieJar, Status};
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Route, State};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use std::sync::Arc;
 use zeroize::Zeroizing;

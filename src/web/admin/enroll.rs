@@ -2,12 +2,12 @@
 //! the secret, shown once), then the first code from the app activates it. The same
 //! domain calls as the API.
 
+use crate::web::admin::template::Template;
 use base64::Engine as _;
 use rocket::form::{Form, FromForm};
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Route, State};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use std::sync::Arc;
 

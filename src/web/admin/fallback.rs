@@ -2,10 +2,10 @@
 //! (lost token), shown once, and a test SMS to the phone on file. Both through the same
 //! domain calls, send cap and audit as the API.
 
+use crate::web::admin::template::Template;
 use rocket::form::{Form, FromForm};
 use rocket::response::{Flash, Redirect};
 use rocket::{post, routes, Route, State};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use std::sync::Arc;
 

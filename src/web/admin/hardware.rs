@@ -1,13 +1,13 @@
 //! Hardware tokens: the inventory of imported, unassigned tokens, binding one to a user by
 //! serial, and importing a seed file (PSKC or CSV) from an upload with per-key results.
 
+use crate::web::admin::template::Template;
 use rocket::form::{Form, FromForm};
 use rocket::fs::TempFile;
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::tokio::io::AsyncReadExt as _;
 use rocket::{get, post, routes, Route, State};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use std::sync::Arc;
 use zeroize::Zeroizing;

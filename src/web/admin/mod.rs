@@ -10,16 +10,17 @@ pub mod fallback;
 pub mod hardware;
 pub mod hash_gate;
 pub mod session;
+pub mod template;
 pub mod tokens;
 pub mod users;
 pub mod views;
 
+use crate::web::admin::template::Template;
 use rocket::fairing::AdHoc;
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect, Responder};
 use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use crate::domain::Error;

@@ -4,11 +4,11 @@
 //! saw as a hidden field: if another admin (or a validation) changed the token since,
 //! the action is refused (fault 7031) and the page shows the fresh state.
 
+use crate::web::admin::template::Template;
 use rocket::form::{Form, FromForm};
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Route, State};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use std::sync::Arc;
 

@@ -1,10 +1,10 @@
 //! Users: search (paged prefix search), create, and the detail page with every binding.
 
+use crate::web::admin::template::Template;
 use rocket::form::{Form, FromForm};
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri, Route, State};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use std::sync::Arc;
 

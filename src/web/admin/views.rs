@@ -1,11 +1,11 @@
 //! Views: API keys (create — the key shown once —, list, revoke), the SMS outbox with
 //! codes masked, and the OOB result events.
 
+use crate::web::admin::template::Template;
 use rocket::form::{Form, FromForm};
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Route, State};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use std::sync::Arc;
 
