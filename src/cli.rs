@@ -381,6 +381,10 @@ fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Resu
             crate::domain::admins::BOOTSTRAP_ADMIN,
             one_time.as_str()
         );
+        let _ = writeln!(
+            out,
+            "tokend next: an API key for your application: tokend apikey create --name my-app --scope manage,validate (prints the key once)"
+        );
         let _ = out.flush();
     }
     let sweep_every = std::time::Duration::from_millis(settings.oob_sweep_interval_ms);

@@ -215,7 +215,7 @@ impl Fairing for Timing {
             method = req.method().as_str(),
             route = route.as_ref(),
             status = res.status().code,
-            ms = elapsed.as_secs_f64() * 1000.0,
+            ms = round_ms(elapsed),
             jXLogTrackingId = tracking.0.as_deref().unwrap_or("-"),
         );
         self.0
@@ -239,5 +239,23 @@ async fn metrics(
     match rendered {
         Ok(body) => (Status::Ok, (text, body)),
         Err(e) => (Status::ServiceUnavailable, (text, format!("# {e}\n"))),
+    }
+}
+
+/// A duration in milliseconds to the microsecond, as the access line prints it
+/// (`0.857`, not `0.8572649999999999`).
+fn round_ms(elapsed: std::time::Duration) -> f64 {
+    (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_times_are_printed_to_the_microsecond() {
+        let d = std::time::Duration::from_nanos(857_264_999);
+        assert_eq!(round_ms(d), 857.265);
+        assert_eq!(round_ms(std::time::Duration::from_nanos(857_265)), 0.857);
     }
 }

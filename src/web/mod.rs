@@ -98,6 +98,16 @@ pub fn build(figment: Figment, service: Arc<Service>, config: WebConfig) -> Rock
                 };
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{line}{}:{}", config.address, config.port);
+                let scheme = if config.tls_enabled() {
+                    "https"
+                } else {
+                    "http"
+                };
+                let _ = writeln!(
+                    out,
+                    "tokend console: {scheme}://{}:{}/admin/",
+                    config.address, config.port
+                );
                 let _ = out.flush();
             })
         }))

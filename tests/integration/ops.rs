@@ -191,6 +191,34 @@ fn the_binary_serves_the_console_from_any_directory() {
     );
     let body = rs.into_string().unwrap();
     assert!(body.contains("name=\"password\""), "{body}");
+    // The first start says what to do next; a signed-out visit is routine, not a warning.
+    let printed = server.stdout.lock().unwrap().clone();
+    assert!(
+        printed.contains("tokend console: http://127.0.0.1:"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("tokend next: ") && printed.contains("apikey create"),
+        "{printed}"
+    );
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let _ = agent.get(&format!("{}/admin/users", server.base)).call();
+    let mut server = server;
+    let logs = server.stop_and_logs();
+    assert!(
+        !logs
+            .lines()
+            .any(|l| l.contains("WARN") && l.to_lowercase().contains("guard")),
+        "{logs}"
+    );
+    assert!(!logs.contains("Rocket has launched"), "{logs}");
+    let again = kit.start(data.path(), &[]).unwrap();
+    let printed = again.stdout.lock().unwrap().clone();
+    assert!(printed.contains("tokend console: "), "{printed}");
+    assert!(
+        !printed.contains("tokend next: "),
+        "only the first start: {printed}"
+    );
     // A template_dir that does not exist is a configuration error, said at start.
     let missing = [("ROCKET_TEMPLATE_DIR", "/nonexistent/templates")];
     let other = tempfile::tempdir().unwrap();
