@@ -169,6 +169,20 @@ fn sigterm_lets_a_request_in_flight_finish_before_exiting() {
     assert!(t0.elapsed() < Duration::from_secs(20));
 }
 
+/// What the server printed on stdout, once `needle` is among it (the line after the
+/// listening line may still be on its way).
+fn printed_once(server: &testkit::Server, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let printed = server.stdout.lock().unwrap().clone();
+        if printed.contains(needle) || std::time::Instant::now() > deadline {
+            assert!(printed.contains(needle), "{needle:?} not in {printed}");
+            return printed;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// The release binary alone is a deployment: started from a directory with no
 /// `templates/` (nor `Rocket.toml`), the console renders from the embedded templates, as
 /// HTML, escaped.
@@ -213,8 +227,7 @@ fn the_binary_serves_the_console_from_any_directory() {
     );
     assert!(!logs.contains("Rocket has launched"), "{logs}");
     let again = kit.start(data.path(), &[]).unwrap();
-    let printed = again.stdout.lock().unwrap().clone();
-    assert!(printed.contains("tokend console: "), "{printed}");
+    let printed = printed_once(&again, "tokend console: ");
     assert!(
         !printed.contains("tokend next: "),
         "only the first start: {printed}"
