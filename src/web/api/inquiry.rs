@@ -23,6 +23,7 @@ pub fn routes() -> Vec<Route> {
 /// jXchange MFATokenInqRq.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MFATokenInqRq)]
 pub struct MfaTokenInqRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
@@ -50,6 +51,7 @@ impl HasHeader for MfaTokenInqRq {
 
 /// jXchange MFATokenInqInfoRec.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MFATokenInqRec)]
 pub struct MfaTokenInqInfoRec {
     #[serde(rename = "UsrName")]
     #[schema(
@@ -100,6 +102,7 @@ pub struct TokenCustom {
 
 /// jXchange MFATokenInqInfo.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MFATokenInqInfo)]
 pub struct MfaTokenInqInfo {
     #[serde(rename = "UsrTokenStat")]
     status: UsrTokenStat,
@@ -109,6 +112,7 @@ pub struct MfaTokenInqInfo {
 
 /// jXchange MFATokenInqRs.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MFATokenInqRs)]
 pub struct MfaTokenInqRs {
     #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]
     usr_name: Option<String>,

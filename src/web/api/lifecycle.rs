@@ -27,6 +27,7 @@ pub fn routes() -> Vec<Route> {
 /// jXchange MFATokenModRq.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MFATokenModRq)]
 pub struct MfaTokenModRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
@@ -125,6 +126,7 @@ async fn modify(
 /// Delete request: the key of an inquiry with ActIntent Dlt.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MFATokenDelRq)]
 pub struct DeleteRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
@@ -191,6 +193,7 @@ async fn delete(
 /// Resync request: two consecutive codes.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MFATokenResyncRq)]
 pub struct ResyncRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
@@ -252,6 +255,7 @@ async fn resync(
 /// jXchange MFATokenTempPswdInq request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MFATokenTempPswdInqRq)]
 pub struct TempPswdRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
@@ -276,6 +280,7 @@ impl HasHeader for TempPswdRq {
 
 /// jXchange MFATokenTempPswdInq answer. `TempPswd` is shown this once.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MFATokenTempPswdInqRs)]
 pub struct TempPswdRs {
     #[serde(rename = "UsrName")]
     #[schema(

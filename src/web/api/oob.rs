@@ -29,6 +29,7 @@ pub fn routes() -> Vec<Route> {
 /// jXchange OOBValidate request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OOBValidateRq)]
 pub struct OobValidateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
@@ -67,6 +68,7 @@ impl HasHeader for OobValidateRq {
 /// where the jXchange contract returns it (OOBValidate, and the resend of its session).
 /// No `Debug`: it may hold the code.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OOBValidateRs)]
 pub struct OobRs {
     #[serde(rename = "AlrtPkgId")]
     alrt_pkg_id: String,
@@ -172,6 +174,7 @@ async fn start(
 /// Verification request: the `OTP` the recipient typed.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OOBVerifyRq)]
 pub struct OobVerifyRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
@@ -188,6 +191,7 @@ impl HasHeader for OobVerifyRq {
 
 /// Verification answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = OOBVerifyRs)]
 pub struct OobVerifyRs {
     #[serde(rename = "AlrtPkgId")]
     alrt_pkg_id: String,
@@ -289,6 +293,7 @@ async fn resend(
 
 /// A session as an inquiry answers it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = OOBSessionRs)]
 pub struct OobSessionRs {
     #[serde(rename = "AlrtPkgId")]
     alrt_pkg_id: String,

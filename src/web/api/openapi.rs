@@ -276,9 +276,9 @@ fault_set!(
 );
 
 /// Implements `ToSchema` for a wire enum from its `ALL` list, so the document's
-/// enumeration is the code's.
+/// enumeration is the code's, under its jXchange name (`MFATokenUsrStat`, `OOBModeType`).
 macro_rules! wire_schema {
-    ($($ty:ident),+ $(,)?) => {$(
+    ($($ty:ident $(as $name:literal)?),+ $(,)?) => {$(
         impl PartialSchema for types::$ty {
             fn schema() -> RefOr<Schema> {
                 ObjectBuilder::new()
@@ -287,20 +287,24 @@ macro_rules! wire_schema {
                     .into()
             }
         }
-        impl ToSchema for types::$ty {}
+        impl ToSchema for types::$ty {
+            $(fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($name)
+            })?
+        }
     )+};
 }
 
 wire_schema!(
     UsrTokenStat,
-    MfaTokenUsrStat,
+    MfaTokenUsrStat as "MFATokenUsrStat",
     TokenType,
     Algorithm,
     ActIntent,
     RsStat,
     RsStatRsn,
-    OobModeType,
-    OobStat,
+    OobModeType as "OOBModeType",
+    OobStat as "OOBStat",
     SendStat,
 );
 
@@ -333,6 +337,21 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         let codes = &doc["components"]["schemas"]["MsgRec"]["properties"]["ErrCode"]["enum"];
         assert_eq!(codes.as_array().unwrap().len(), Fault::ALL.len());
+        // Schemas are named in jXchange's style, so a generated client shows them so.
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for name in [
+            "MFATokenInqRq",
+            "MFATokenInqRs",
+            "MFATokenAddRq",
+            "OOBValidateRq",
+        ] {
+            assert!(schemas.contains_key(name), "{name} missing");
+        }
+        let rust_cased: Vec<&String> = schemas
+            .keys()
+            .filter(|k| k.contains("MfaToken") || k.contains("Oob"))
+            .collect();
+        assert!(rust_cased.is_empty(), "{rust_cased:?}");
         assert_eq!(
             doc["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"

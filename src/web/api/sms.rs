@@ -25,6 +25,7 @@ pub fn routes() -> Vec<Route> {
 /// An SMS reply, as the provider's webhook delivers it.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SMSInboundRq)]
 pub struct InboundRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
@@ -43,6 +44,7 @@ impl HasHeader for InboundRq {
 
 /// What a reply did: nothing (no pending session, no code in it), or a verification.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SMSInboundRs)]
 pub struct InboundRs {
     #[serde(rename = "AlrtPkgId", skip_serializing_if = "Option::is_none")]
     alrt_pkg_id: Option<String>,
@@ -96,6 +98,7 @@ async fn inbound(
 
 /// The SMS outbox page.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SMSOutboxRs)]
 pub struct OutboxRs {
     #[serde(rename = "Messages")]
     messages: Vec<OutboxMessage>,

@@ -27,6 +27,7 @@ pub fn routes() -> Vec<Route> {
 /// jXchange MFATokenAddRq.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MFATokenAddRq)]
 pub struct TokenAddRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
@@ -69,6 +70,7 @@ impl HasHeader for TokenAddRq {
 
 /// jXchange MFATokenAddRs.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MFATokenAddRs)]
 pub struct TokenAddRs {
     #[serde(rename = "TokenId")]
     #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
@@ -249,6 +251,7 @@ async fn qr_svg(
 /// Activation request: the first code shown by the app or device.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MFATokenActivateRq)]
 pub struct ActivateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
@@ -265,6 +268,7 @@ impl HasHeader for ActivateRq {
 
 /// Activation answer.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MFATokenActivateRs)]
 pub struct ActivateRs {
     #[serde(rename = "RsStat")]
     rs_stat: RsStat,

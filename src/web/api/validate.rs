@@ -28,6 +28,7 @@ pub fn routes() -> Vec<Route> {
 /// Validation request: `UsrName` or `TokenId` (or both) and the `Code`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MFATokenValidateRq)]
 pub struct ValidateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
@@ -53,6 +54,7 @@ impl HasHeader for ValidateRq {
 
 /// Validation answer.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MFATokenValidateRs)]
 pub struct ValidateRs {
     #[serde(rename = "RsStat")]
     rs_stat: RsStat,
