@@ -8,30 +8,39 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Declares a string enum whose variant names are the wire (jXchange) codes, with `as_str`,
-/// `FromStr` and serde support, so the same spelling is used in JSON, SQL and logs.
+/// `FromStr` and serde support, so the same spelling is used in JSON, SQL and logs. A
+/// second form names each variant's spelling (`Lock = "lock"`) where it is not the
+/// variant's name. Storage gives every such enum Diesel's `ToSql`/`FromSql`
+/// (`storage::sql_types`), so a state is typed from the wire to the column.
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
-
+        wire_enum!(@impl $name { $($variant = stringify!($variant)),+ });
+    };
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $($(#[$vmeta])* #[serde(rename = $wire)] $variant),+ }
+        wire_enum!(@impl $name { $($variant = $wire),+ });
+    };
+    (@impl $name:ident { $($variant:ident = $wire:expr),+ }) => {
         impl $name {
             /// Every variant, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The wire spelling of this value (also what the database stores).
             pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => stringify!($variant)),+ }
+                match self { $($name::$variant => $wire),+ }
             }
         }
 
         impl FromStr for $name {
             type Err = UnknownValue;
             fn from_str(s: &str) -> Result<Self, UnknownValue> {
-                match s {
-                    $(stringify!($variant) => Ok($name::$variant),)+
-                    _ => Err(UnknownValue),
-                }
+                $(if s == $wire { return Ok($name::$variant); })+
+                Err(UnknownValue)
             }
         }
 
@@ -101,6 +110,23 @@ wire_enum!(
     /// Delivery state of an SMS (tokend `SendStat`): Pending while the provider is being
     /// tried, Sent once it accepted the message, Failed when every attempt failed.
     SendStat { Pending, Sent, Failed }
+);
+
+wire_enum!(
+    /// The kind of code an OOB text carries: six digits (`<%$otp%>`) or six letters or
+    /// digits (`<%$otpa%>`); stored with the session, so a resend sends the same kind.
+    OtpKind { Digits = "otp", Alnum = "otpa" }
+);
+
+wire_enum!(
+    /// Who delivers SMS (`sms_provider`), stored with each message.
+    ProviderKind { Outbox = "outbox", Http = "http" }
+);
+
+wire_enum!(
+    /// Why an OOB session was started: the fallback of a Locked validation, or an
+    /// explicit OOBValidate request.
+    SessionOrigin { Lock = "lock", Explicit = "explicit" }
 );
 
 impl Algorithm {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::validate::FAILURE_LOCK;
 use super::Context;
-use super::{from_ms, parse_stored, Error, Fault, Service};
+use super::{from_ms, Error, Fault, Service};
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::tokens;
 use crate::types::{ActIntent, MfaTokenUsrStat, TokenId, UsrName, UsrTokenStat};
@@ -115,15 +115,15 @@ impl Service {
                 .intent_tag(&intent_message(&rq.token_id, token.version, rq.intent))
         });
         Ok(Inquiry {
-            token_status: parse_stored("token status", &token.status)?,
+            token_status: token.status,
             token_id: rq.token_id,
             usr_name: rq.usr_name,
             intent: rq.intent,
             intent_key,
             records,
             facts: TokenFacts {
-                token_type: token.token_type,
-                algorithm: token.algorithm,
+                token_type: token.token_type.to_string(),
+                algorithm: token.algorithm.to_string(),
                 digits: token.digits,
                 period: token.period,
                 drift: token.drift,
@@ -132,7 +132,7 @@ impl Service {
     }
 
     fn record_of(&self, b: BoundToken) -> Result<BindingRecord, Error> {
-        let status: MfaTokenUsrStat = parse_stored("binding status", &b.binding.status)?;
+        let status: MfaTokenUsrStat = b.binding.status;
         let auto = self.policy.auto_unlock_after_secs;
         let by_failures = b
             .binding

@@ -41,8 +41,8 @@ impl Service {
                 params: format!("{}, {} digits, {} s", t.algorithm, t.digits, t.period),
                 created_at: from_ms(t.created_at),
                 token_id: t.token_id,
-                token_type: t.token_type,
-                status: t.status,
+                token_type: t.token_type.to_string(),
+                status: t.status.to_string(),
             })
             .collect())
     }
@@ -63,9 +63,7 @@ impl Service {
             let token = tokens::find_token(c, &inst, token_id.as_str())?.ok_or_else(|| {
                 Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str())
             })?;
-            if token.token_type != TokenType::Hardware.as_str()
-                || token.status == UsrTokenStat::Del.as_str()
-            {
+            if token.token_type != TokenType::Hardware || token.status == UsrTokenStat::Del {
                 return Err(Error::at(Fault::WrongTokenState, "TokenId")
                     .with_value(token_id.as_str())
                     .with_detail("(only an undeleted hardware token can be bound by serial)"));
@@ -76,14 +74,7 @@ impl Service {
                     .with_detail("(the token is already bound to a user)"));
             }
             let user = users::upsert_user(c, &inst, usr_name.as_str(), None, now_ms)?;
-            bindings::insert_binding(
-                c,
-                token.id,
-                user,
-                MfaTokenUsrStat::Act.as_str(),
-                None,
-                now_ms,
-            )?;
+            bindings::insert_binding(c, token.id, user, MfaTokenUsrStat::Act, None, now_ms)?;
             tokens::update_token_version(c, token.id, now_ms)?;
             let entry = Entry {
                 action: "bind",

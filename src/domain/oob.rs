@@ -24,7 +24,7 @@ use crate::sms::http::HttpTarget;
 use crate::sms::{ProviderKind, SmsProvider};
 use crate::storage::oob::{self as store, NewMessage, NewSession, OobSession};
 use crate::storage::{self, users, Conn};
-use crate::types::{OobModeType, OobStat, PhoneNum, RsStat, SendStat, UsrName};
+use crate::types::{OobModeType, OobStat, PhoneNum, RsStat, SendStat, SessionOrigin, UsrName};
 
 /// `OOBRsn` when a user's SMS fallback stopped after `oob_max_failed_sessions`.
 pub const FALLBACK_SUSPENDED: &str = "SMS fallback suspended: too many SMS sessions failed or expired in a row; an admin must unlock the token (or the user authenticates otherwise)";
@@ -186,7 +186,7 @@ struct Spec<'a> {
     user: Option<&'a users::User>,
     phone: &'a PhoneNum,
     mode: OobModeType,
-    origin: &'a str,
+    origin: SessionOrigin,
     template: &'a SmsTemplate,
     exp_secs: u64,
 }
@@ -199,10 +199,6 @@ enum Recorded {
 
 pub(super) fn otp_message(alrt_pkg_id: &str, otp: &str) -> Vec<u8> {
     format!("oob\n{alrt_pkg_id}\n{otp}").into_bytes()
-}
-
-fn parse_session<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, Error> {
-    super::parse_stored(what, v)
 }
 
 impl Service {
@@ -252,7 +248,7 @@ impl Service {
             user: user.as_ref(),
             phone: &phone,
             mode: rq.mode,
-            origin: "explicit",
+            origin: SessionOrigin::Explicit,
             template: &template,
             exp_secs: rq.exp_secs,
         };
@@ -298,7 +294,7 @@ impl Service {
             user: Some(&user),
             phone: &phone,
             mode: OobModeType::TwoWay,
-            origin: "lock",
+            origin: SessionOrigin::Lock,
             template: &template,
             exp_secs: DEFAULT_EXP_SECS,
         };
@@ -368,7 +364,7 @@ impl Service {
         let user_pk = spec.user.map(|u| u.id);
         let usr_name = spec.user.map(|u| u.usr_name.as_str());
         let recorded = self.storage.write(|c| {
-            if spec.origin == "lock" {
+            if spec.origin == SessionOrigin::Lock {
                 if let Some(pk) = user_pk {
                     if let Some(s) = store::find_pending_lock_session(c, pk, to_ms(now))? {
                         return Ok(Recorded::Reused(Box::new(s)));
@@ -382,13 +378,13 @@ impl Service {
                     alrt_pkg_id: &alrt,
                     user_pk,
                     phone_num: spec.phone.as_str(),
-                    mode: spec.mode.as_str(),
+                    mode: spec.mode,
                     origin: spec.origin,
-                    otp_kind: kind.as_str(),
+                    otp_kind: kind,
                     otp_hash: &hash,
                     sms_template: &spec.template.text,
-                    state: OobStat::Pending.as_str(),
-                    send_stat: first_stat.as_str(),
+                    state: OobStat::Pending,
+                    send_stat: first_stat,
                     resend_count: 0,
                     expires_at: to_ms(expires_at),
                     created_at: to_ms(now),
@@ -503,8 +499,8 @@ impl Service {
                 user_pk,
                 phone_num: phone.as_str(),
                 body: Some(body),
-                provider: provider.as_str(),
-                state: stat.as_str(),
+                provider,
+                state: stat,
                 attempts: i32::from(sent),
                 next_attempt_at: to_ms(now),
                 created_at: to_ms(now),
@@ -530,9 +526,9 @@ impl Service {
         let max = self.oob.policy.max_resends;
         Ok(SessionView {
             alrt_pkg_id: s.alrt_pkg_id.clone(),
-            mode: parse_session("mode", &s.mode)?,
-            state: parse_session("state", &s.state)?,
-            send_stat: parse_session("send_stat", &s.send_stat)?,
+            mode: s.mode,
+            state: s.state,
+            send_stat: s.send_stat,
             phone_masked: phone.masked(),
             expires_at: from_ms(s.expires_at)
                 .ok_or_else(|| Error::Internal("stored expiry".into()))?,
@@ -555,7 +551,7 @@ impl Service {
         alrt_pkg_id: &str,
     ) -> Result<OobSession, Error> {
         let s = self.session(ctx, alrt_pkg_id)?;
-        if s.mode != OobModeType::TwoWay.as_str() {
+        if s.mode != OobModeType::TwoWay {
             return Err(Error::at(Fault::OobWrongState, "AlrtPkgId")
                 .with_value(alrt_pkg_id)
                 .with_detail("(a OneWay notification has no session to verify)"));

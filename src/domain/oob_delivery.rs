@@ -15,7 +15,7 @@ use super::{from_ms, to_ms, Error, Service};
 use crate::sms::http::PostFailure;
 pub use crate::storage::oob::Cursor;
 use crate::storage::oob::{self as store, AttemptOutcome, OobEvent, SmsMessage};
-use crate::types::{PhoneNum, SendStat};
+use crate::types::{PhoneNum, ProviderKind, SendStat};
 
 /// jXchange event type of OOB results ("ENS Publisher Feedback").
 pub const EVENT_TYPE: &str = "90040";
@@ -153,7 +153,7 @@ impl Service {
         // empty write transactions behind real ones.
         let Some(m) = self
             .storage
-            .read(|c| store::find_due_message(c, "http", to_ms(now)))?
+            .read(|c| store::find_due_message(c, ProviderKind::Http, to_ms(now)))?
         else {
             return Ok(None);
         };
@@ -202,7 +202,7 @@ impl Service {
                 c,
                 &AttemptOutcome {
                     id: m.id,
-                    state: state.as_str(),
+                    state,
                     attempts,
                     next_attempt_at: to_ms(now).saturating_add(backoff),
                     detail,
@@ -210,7 +210,7 @@ impl Service {
                 },
             )?;
             if let (Some(session), true) = (m.session_pk, state != SendStat::Pending) {
-                store::update_session_send_stat(c, session, state.as_str())?;
+                store::update_session_send_stat(c, session, state)?;
             }
             Ok::<_, Error>(())
         })?;
@@ -318,8 +318,8 @@ impl Service {
                     .map(|p| p.masked())
                     .unwrap_or_default(),
                 body: m.body,
-                provider: m.provider,
-                send_stat: m.state,
+                provider: m.provider.to_string(),
+                send_stat: m.state.to_string(),
                 attempts: m.attempts,
                 last_error: m.last_error,
                 created_at: iso(m.created_at),
@@ -333,7 +333,7 @@ fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
         evt_id: i64::from(e.id),
         evt_type: EVENT_TYPE,
         alrt_pkg_id: e.alrt_pkg_id.clone(),
-        rs_stat: e.result.clone(),
+        rs_stat: e.result.to_string(),
         at: iso(e.at),
         usr_name: e.usr_name.clone(),
         delivered,
@@ -382,10 +382,10 @@ impl Service {
                 phone_masked: PhoneNum::parse(&s.phone_num)
                     .map(|p| p.masked())
                     .unwrap_or_default(),
-                mode: s.mode,
-                origin: s.origin,
-                state: s.state,
-                send_stat: s.send_stat,
+                mode: s.mode.to_string(),
+                origin: s.origin.to_string(),
+                state: s.state.to_string(),
+                send_stat: s.send_stat.to_string(),
                 resends: s.resend_count,
                 created_at: iso(s.created_at),
                 expires_at: iso(s.expires_at),

@@ -11,7 +11,7 @@ use super::sms_text::{self, OtpKind};
 use super::{to_ms, Context, Error, Fault, Service};
 use crate::storage::oob::{self as store, OobSession};
 use crate::storage::users;
-use crate::types::{OobStat, PhoneNum, SendStat};
+use crate::types::{OobStat, PhoneNum, SendStat, SessionOrigin};
 
 /// What one attempt to end a session came to.
 enum Ended {
@@ -189,7 +189,7 @@ impl Service {
         if to_ms(now) >= s.expires_at {
             return OobStat::Expired;
         }
-        let kind = OtpKind::parse(&s.otp_kind).unwrap_or(OtpKind::Digits);
+        let kind = s.otp_kind;
         let matches = otp.is_some_and(|o| {
             let presented = Zeroizing::new(match kind {
                 OtpKind::Alnum => o.to_ascii_uppercase(),
@@ -216,16 +216,13 @@ impl Service {
         action: &str,
     ) -> Result<Ended, Error> {
         self.storage.write(|c| {
-            if !store::update_session_end(c, s.id, &s.otp_hash, outcome.as_str(), to_ms(now))? {
+            if !store::update_session_end(c, s.id, &s.otp_hash, outcome, to_ms(now))? {
                 let current = store::find_session_by_pk(c, s.id)?;
-                if let Some(fresh) = current
-                    .as_ref()
-                    .filter(|f| f.state == OobStat::Pending.as_str())
-                {
+                if let Some(fresh) = current.as_ref().filter(|f| f.state == OobStat::Pending) {
                     return Ok(Ended::CodeReplaced(Box::new(fresh.clone())));
                 }
                 let answer = match current.map(|f| f.state) {
-                    Some(state) if state == OobStat::Expired.as_str() => OobStat::Expired,
+                    Some(OobStat::Expired) => OobStat::Expired,
                     _ => OobStat::Failed,
                 };
                 let detail = format!("AlrtPkgId {} had already ended", s.alrt_pkg_id);
@@ -240,14 +237,14 @@ impl Service {
                     session_pk: s.id,
                     alrt_pkg_id: &s.alrt_pkg_id,
                     usr_name,
-                    result: outcome.as_str(),
+                    result: outcome,
                     at: to_ms(now),
                     attempts: 0,
                     next_attempt_at: to_ms(now),
                 },
             )?;
             let mut detail = format!("AlrtPkgId {}", s.alrt_pkg_id);
-            if let (Some(user_pk), "lock") = (s.user_pk, s.origin.as_str()) {
+            if let (Some(user_pk), SessionOrigin::Lock) = (s.user_pk, s.origin) {
                 detail.push_str(&self.count_fallback_end(c, user_pk, outcome)?);
             }
             let entry = oob_entry(action, usr_name, outcome.as_str(), &detail);
@@ -286,7 +283,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Started, Error> {
         let s = self.two_way_session(ctx, alrt_pkg_id)?;
-        if s.state != OobStat::Pending.as_str() || to_ms(now) >= s.expires_at {
+        if s.state != OobStat::Pending || to_ms(now) >= s.expires_at {
             return Err(Error::at(Fault::OobWrongState, "AlrtPkgId")
                 .with_value(alrt_pkg_id)
                 .with_detail("(the session has ended: start a new one)"));
@@ -295,7 +292,7 @@ impl Service {
         if s.resend_count >= max {
             return Err(Error::at(Fault::ResendLimit, "AlrtPkgId").with_value(alrt_pkg_id));
         }
-        let kind = OtpKind::parse(&s.otp_kind).unwrap_or(OtpKind::Digits);
+        let kind = s.otp_kind;
         let otp = sms_text::generate(kind)?;
         let hash = self.keyring.code_hash(&otp_message(&s.alrt_pkg_id, &otp));
         let body = sms_text::render(&s.sms_template, &otp);
@@ -310,7 +307,7 @@ impl Service {
                     .with_detail("(or the session ended meanwhile)"));
             }
             if initial_send_stat(self.oob.policy.provider) == SendStat::Sent {
-                store::update_session_send_stat(c, s.id, SendStat::Sent.as_str())?;
+                store::update_session_send_stat(c, s.id, SendStat::Sent)?;
             }
             self.queue_sms(c, s.id, s.user_pk, &phone, &body, now)?;
             let detail = format!("AlrtPkgId {}, resend {}", s.alrt_pkg_id, s.resend_count + 1);
@@ -322,7 +319,7 @@ impl Service {
             .storage
             .read(|c| store::find_session_by_pk(c, s.id))?
             .ok_or_else(|| Error::Internal("resent session vanished".into()))?;
-        let shown = if s.origin == "explicit" {
+        let shown = if s.origin == SessionOrigin::Explicit {
             otp
         } else {
             Zeroizing::new(String::new())
@@ -429,7 +426,9 @@ mod tests {
         // The storage guard alone: the old hash no longer ends the session.
         let ended = s
             .storage
-            .write(|c| store::update_session_end(c, as_read.id, &as_read.otp_hash, "Success", 0))
+            .write(|c| {
+                store::update_session_end(c, as_read.id, &as_read.otp_hash, OobStat::Success, 0)
+            })
             .unwrap();
         assert!(!ended, "the UPDATE is conditional on the checked code");
         // Through the domain: the old code, checked against the stale row, is decided

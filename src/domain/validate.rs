@@ -92,8 +92,7 @@ enum Accepted {
 }
 
 fn is_usable(b: &BoundToken) -> bool {
-    b.token.status == UsrTokenStat::Act.as_str()
-        && b.binding.status == MfaTokenUsrStat::Act.as_str()
+    b.token.status == UsrTokenStat::Act && b.binding.status == MfaTokenUsrStat::Act
 }
 
 /// The end of the lock reason of a binding locked by wrong codes (auto-unlock applies only
@@ -101,7 +100,7 @@ fn is_usable(b: &BoundToken) -> bool {
 pub const FAILURE_LOCK: &str = "consecutive failed codes";
 
 fn is_failure_lock(b: &BoundToken) -> bool {
-    b.binding.status == MfaTokenUsrStat::Lock.as_str()
+    b.binding.status == MfaTokenUsrStat::Lock
         && b.binding
             .lock_reason
             .as_deref()
@@ -109,8 +108,7 @@ fn is_failure_lock(b: &BoundToken) -> bool {
 }
 
 fn is_locked(b: &BoundToken) -> bool {
-    b.token.status == UsrTokenStat::Lock.as_str()
-        || b.binding.status == MfaTokenUsrStat::Lock.as_str()
+    b.token.status == UsrTokenStat::Lock || b.binding.status == MfaTokenUsrStat::Lock
 }
 
 impl Service {
@@ -222,13 +220,13 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Accepted, Error> {
         let receipt = uuid::Uuid::new_v4().to_string();
-        let act = UsrTokenStat::Act.as_str();
+        let act = UsrTokenStat::Act;
         let drift = self.learned_drift(b, step, now)?;
         let result = self.storage.write(|c| {
             let now_ms = to_ms(now);
             if !tokens::update_token_accept_step(c, b.token.id, act, act, step, drift, now_ms)? {
                 let status = tokens::find_token_status(c, b.token.id)?;
-                if status.as_deref() == Some(act) {
+                if status == Some(act) {
                     return Err(AcceptError::Replayed);
                 }
                 return Err(AcceptError::StatusChanged(self.reread(c, b)?));
@@ -326,7 +324,7 @@ impl Service {
                 Ok::<_, Error>(done)
             })?;
             if unlocked {
-                b.binding.status = MfaTokenUsrStat::Act.as_str().to_owned();
+                b.binding.status = MfaTokenUsrStat::Act;
                 b.binding.failure_count = 0;
                 b.binding.locked_at = None;
                 b.binding.lock_reason = None;
@@ -387,7 +385,7 @@ impl Service {
         let first = decider.unwrap_or(&bound[0]);
         let (rs_stat, reason) = if is_locked(first) {
             (RsStat::Locked, RsStatRsn::Locked)
-        } else if first.token.status != UsrTokenStat::Act.as_str() {
+        } else if first.token.status != UsrTokenStat::Act {
             (RsStat::Failed, RsStatRsn::TokenNotActive)
         } else {
             (RsStat::Failed, RsStatRsn::BindingNotActive)
@@ -440,9 +438,7 @@ fn decider_of(bound: &[BoundToken]) -> Option<&BoundToken> {
     if let [only] = bound {
         return Some(only);
     }
-    let mut act = bound
-        .iter()
-        .filter(|b| b.token.status == UsrTokenStat::Act.as_str());
+    let mut act = bound.iter().filter(|b| b.token.status == UsrTokenStat::Act);
     match (act.next(), act.next()) {
         (Some(one), None) => Some(one),
         _ => None,

@@ -20,6 +20,7 @@ pub mod meta;
 pub mod migrate;
 pub mod oob;
 pub mod schema;
+mod sql_types;
 pub mod stats;
 pub mod temp_codes;
 pub mod tokens;
@@ -297,13 +298,13 @@ pub(crate) mod test_support {
     pub fn new_token<'a>(
         serial: &'a str,
         key_id: &'a str,
-        status: &'a str,
+        status: crate::types::UsrTokenStat,
         inst_rt_id: &'a str,
     ) -> tokens::NewToken<'a> {
         tokens::NewToken {
             token_id: serial,
-            token_type: "Hardware",
-            algorithm: "SHA1",
+            token_type: crate::types::TokenType::Hardware,
+            algorithm: crate::types::Algorithm::SHA1,
             digits: 6,
             period: 30,
             seed_key_id: key_id,

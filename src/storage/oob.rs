@@ -9,11 +9,12 @@ use diesel::prelude::*;
 
 use super::schema::{oob_events, oob_sessions, sms_attempts, sms_messages};
 use super::{Conn, Error};
+use crate::types::{OobModeType, OobStat, OtpKind, ProviderKind, SendStat, SessionOrigin};
 
 /// The state every session starts in and the only one that may change.
-const PENDING: &str = "Pending";
+const PENDING: OobStat = OobStat::Pending;
 /// The mode whose sessions verify, expire and emit events.
-const TWO_WAY: &str = "TwoWay";
+const TWO_WAY: OobModeType = OobModeType::TwoWay;
 
 /// A session to insert.
 #[derive(Debug, Clone, Insertable)]
@@ -26,19 +27,19 @@ pub struct NewSession<'a> {
     /// 10 digits. NEVER log it.
     pub phone_num: &'a str,
     /// `OneWay` or `TwoWay`.
-    pub mode: &'a str,
+    pub mode: OobModeType,
     /// `lock` (fallback of a locked validation) or `explicit` (OOBValidate).
-    pub origin: &'a str,
+    pub origin: SessionOrigin,
     /// `otp` (6 digits) or `otpa` (6 letters or digits).
-    pub otp_kind: &'a str,
+    pub otp_kind: OtpKind,
     /// Keyed hash of the OTP.
     pub otp_hash: &'a str,
     /// The SMS text with its `<%$otp%>` tag (never the code itself).
     pub sms_template: &'a str,
     /// `Pending`.
-    pub state: &'a str,
+    pub state: OobStat,
     /// `Pending` or `Sent`.
-    pub send_stat: &'a str,
+    pub send_stat: SendStat,
     /// 0.
     pub resend_count: i32,
     /// Expiry, ms.
@@ -62,19 +63,19 @@ pub struct OobSession {
     /// 10 digits. NEVER log it.
     pub phone_num: String,
     /// `OneWay` or `TwoWay`.
-    pub mode: String,
+    pub mode: OobModeType,
     /// `lock` or `explicit`.
-    pub origin: String,
+    pub origin: SessionOrigin,
     /// `otp` or `otpa`.
-    pub otp_kind: String,
+    pub otp_kind: OtpKind,
     /// Keyed hash of the OTP.
     pub otp_hash: String,
     /// The SMS text with its tag.
     pub sms_template: String,
     /// Pending, Success, Failed, Expired.
-    pub state: String,
+    pub state: OobStat,
     /// Pending, Sent, Failed: the last SMS of the session.
-    pub send_stat: String,
+    pub send_stat: SendStat,
     /// Resends so far.
     pub resend_count: i32,
     /// Expiry, ms.
@@ -126,7 +127,7 @@ pub fn find_pending_lock_session(
 ) -> Result<Option<OobSession>, Error> {
     Ok(oob_sessions::table
         .filter(oob_sessions::user_pk.eq(user_pk))
-        .filter(oob_sessions::origin.eq("lock"))
+        .filter(oob_sessions::origin.eq(SessionOrigin::Lock))
         .filter(oob_sessions::mode.eq(TWO_WAY))
         .filter(oob_sessions::state.eq(PENDING))
         .filter(oob_sessions::expires_at.gt(now_ms))
@@ -180,7 +181,7 @@ pub fn update_session_end(
     conn: &mut Conn,
     id: i32,
     otp_hash: &str,
-    state: &str,
+    state: OobStat,
     now_ms: i64,
 ) -> Result<bool, Error> {
     let rows = diesel::update(
@@ -216,14 +217,18 @@ pub fn update_session_resend(
     .set((
         oob_sessions::otp_hash.eq(otp_hash),
         oob_sessions::resend_count.eq(oob_sessions::resend_count + 1),
-        oob_sessions::send_stat.eq(PENDING),
+        oob_sessions::send_stat.eq(SendStat::Pending),
     ))
     .execute(conn)?;
     Ok(rows == 1)
 }
 
 /// Records the delivery state of a session's SMS.
-pub fn update_session_send_stat(conn: &mut Conn, id: i32, send_stat: &str) -> Result<(), Error> {
+pub fn update_session_send_stat(
+    conn: &mut Conn,
+    id: i32,
+    send_stat: SendStat,
+) -> Result<(), Error> {
     diesel::update(oob_sessions::table.find(id))
         .set(oob_sessions::send_stat.eq(send_stat))
         .execute(conn)?;
@@ -243,9 +248,9 @@ pub struct NewMessage<'a> {
     /// The text, with the code.
     pub body: Option<&'a str>,
     /// `outbox` or `http`.
-    pub provider: &'a str,
+    pub provider: ProviderKind,
     /// Pending (http) or Sent (outbox).
-    pub state: &'a str,
+    pub state: SendStat,
     /// Attempts so far.
     pub attempts: i32,
     /// When a sender may try it, ms.
@@ -271,9 +276,9 @@ pub struct SmsMessage {
     /// The text (cleared after an http delivery ends).
     pub body: Option<String>,
     /// `outbox` or `http`.
-    pub provider: String,
+    pub provider: ProviderKind,
     /// Pending, Sent, Failed.
-    pub state: String,
+    pub state: SendStat,
     /// Attempts so far.
     pub attempts: i32,
     /// When a sender may try it next, ms.
@@ -320,11 +325,11 @@ pub fn count_messages_since(
 /// The oldest Pending message of `provider` due at `now_ms`.
 pub fn find_due_message(
     conn: &mut Conn,
-    provider: &str,
+    provider: ProviderKind,
     now_ms: i64,
 ) -> Result<Option<SmsMessage>, Error> {
     Ok(sms_messages::table
-        .filter(sms_messages::state.eq(PENDING))
+        .filter(sms_messages::state.eq(SendStat::Pending))
         .filter(sms_messages::provider.eq(provider))
         .filter(sms_messages::next_attempt_at.le(now_ms))
         .order(sms_messages::id.asc())
@@ -344,7 +349,7 @@ pub fn update_message_claim(
     let rows = diesel::update(
         sms_messages::table
             .find(id)
-            .filter(sms_messages::state.eq(PENDING))
+            .filter(sms_messages::state.eq(SendStat::Pending))
             .filter(sms_messages::next_attempt_at.le(now_ms)),
     )
     .set(sms_messages::next_attempt_at.eq(lease_until_ms))
@@ -358,7 +363,7 @@ pub struct AttemptOutcome<'a> {
     /// Message row id.
     pub id: i32,
     /// The message's new state: Pending (retry), Sent or Failed.
-    pub state: &'a str,
+    pub state: SendStat,
     /// Attempts made, this one included.
     pub attempts: i32,
     /// When to retry (Pending), ms.
@@ -372,7 +377,11 @@ pub struct AttemptOutcome<'a> {
 /// Records one attempt and the message's new state; the body is cleared once the message
 /// is Sent or Failed for good, so the code does not outlive its delivery.
 pub fn update_message_attempt(conn: &mut Conn, o: &AttemptOutcome<'_>) -> Result<(), Error> {
-    let result = if o.state == "Sent" { "Sent" } else { "Failed" };
+    let result = if o.state == SendStat::Sent {
+        SendStat::Sent
+    } else {
+        SendStat::Failed
+    };
     diesel::insert_into(sms_attempts::table)
         .values((
             sms_attempts::message_pk.eq(o.id),
@@ -381,15 +390,15 @@ pub fn update_message_attempt(conn: &mut Conn, o: &AttemptOutcome<'_>) -> Result
             sms_attempts::detail.eq(o.detail),
         ))
         .execute(conn)?;
-    let done = o.state != PENDING;
-    let error = (result == "Failed").then_some(o.detail);
+    let done = o.state != SendStat::Pending;
+    let error = (result == SendStat::Failed).then_some(o.detail);
     diesel::update(sms_messages::table.find(o.id))
         .set((
             sms_messages::state.eq(o.state),
             sms_messages::attempts.eq(o.attempts),
             sms_messages::next_attempt_at.eq(o.next_attempt_at),
             sms_messages::last_error.eq(error),
-            sms_messages::sent_at.eq((o.state == "Sent").then_some(o.now_ms)),
+            sms_messages::sent_at.eq((o.state == SendStat::Sent).then_some(o.now_ms)),
         ))
         .execute(conn)?;
     if done {
@@ -404,9 +413,9 @@ pub fn update_message_attempt(conn: &mut Conn, o: &AttemptOutcome<'_>) -> Result
 /// (outbox ones included) and gives up those still queued.
 pub fn update_messages_forget(conn: &mut Conn, session_pk: i32) -> Result<(), Error> {
     let of_session = sms_messages::table.filter(sms_messages::session_pk.eq(session_pk));
-    diesel::update(of_session.filter(sms_messages::state.eq(PENDING)))
+    diesel::update(of_session.filter(sms_messages::state.eq(SendStat::Pending)))
         .set((
-            sms_messages::state.eq("Failed"),
+            sms_messages::state.eq(SendStat::Failed),
             sms_messages::last_error.eq("the session ended before delivery"),
         ))
         .execute(conn)?;
@@ -433,9 +442,9 @@ pub fn find_expired_texts(conn: &mut Conn, now_ms: i64, limit: i64) -> Result<Ve
 /// longer be used.
 pub fn update_texts_forget(conn: &mut Conn, ids: &[i32]) -> Result<(), Error> {
     let these = || sms_messages::table.filter(sms_messages::id.eq_any(ids));
-    diesel::update(these().filter(sms_messages::state.eq(PENDING)))
+    diesel::update(these().filter(sms_messages::state.eq(SendStat::Pending)))
         .set((
-            sms_messages::state.eq("Failed"),
+            sms_messages::state.eq(SendStat::Failed),
             sms_messages::last_error.eq("the session expired before delivery"),
         ))
         .execute(conn)?;
@@ -451,7 +460,7 @@ pub fn insert_outbox_attempt(conn: &mut Conn, message_pk: i32, now_ms: i64) -> R
         .values((
             sms_attempts::message_pk.eq(message_pk),
             sms_attempts::at.eq(now_ms),
-            sms_attempts::result.eq("Sent"),
+            sms_attempts::result.eq(SendStat::Sent),
             sms_attempts::detail.eq("stored in the outbox"),
         ))
         .execute(conn)?;
@@ -515,7 +524,7 @@ pub struct NewEvent<'a> {
     /// Its user, when known.
     pub usr_name: Option<&'a str>,
     /// Success, Failed or Expired.
-    pub result: &'a str,
+    pub result: OobStat,
     /// When it ended, ms.
     pub at: i64,
     /// 0.
@@ -537,7 +546,7 @@ pub struct OobEvent {
     /// Its user.
     pub usr_name: Option<String>,
     /// Success, Failed or Expired.
-    pub result: String,
+    pub result: OobStat,
     /// When, ms.
     pub at: i64,
     /// When the webhook accepted it, ms.

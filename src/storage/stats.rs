@@ -26,7 +26,7 @@ pub fn snapshot(conn: &mut Conn) -> Result<Snapshot, Error> {
     conn.transaction(|c| {
         Ok(Snapshot {
             locked_bindings: bindings::table
-                .filter(bindings::status.eq("Lock"))
+                .filter(bindings::status.eq(crate::types::MfaTokenUsrStat::Lock))
                 .select(count_star())
                 .first(c)?,
             sms: sms_messages::table
