@@ -22,8 +22,11 @@ use super::validate::{ValidateRequest, Validation};
 use super::{from_ms, to_ms, Context, Error, Fault, Service};
 use crate::sms::http::HttpTarget;
 use crate::sms::{ProviderKind, SmsProvider};
-use crate::storage::oob::{self as store, NewMessage, NewSession, OobSession};
 use crate::storage::{self, users, Conn};
+use crate::storage::{oob_sessions as sessions, sms_messages as messages};
+use crate::storage::{
+    oob_sessions::NewSession, oob_sessions::OobSession, sms_messages::NewMessage,
+};
 use crate::types::{OobModeType, OobStat, PhoneNum, RsStat, SendStat, SessionOrigin, UsrName};
 
 /// `OOBRsn` when a user's SMS fallback stopped after `oob_max_failed_sessions`.
@@ -366,13 +369,13 @@ impl Service {
         let recorded = self.storage.write(|c| {
             if spec.origin == SessionOrigin::Lock {
                 if let Some(pk) = user_pk {
-                    if let Some(s) = store::find_pending_lock_session(c, pk, to_ms(now))? {
+                    if let Some(s) = sessions::find_pending_lock_session(c, pk, to_ms(now))? {
                         return Ok(Recorded::Reused(Box::new(s)));
                     }
                 }
             }
             self.check_send_cap(c, spec.phone, user_pk, now)?;
-            let session_pk = store::insert_session(
+            let session_pk = sessions::insert_session(
                 c,
                 &NewSession {
                     alrt_pkg_id: &alrt,
@@ -468,7 +471,8 @@ impl Service {
         let policy = &self.oob.policy;
         let window = i64::try_from(policy.send_window_secs.saturating_mul(1000)).unwrap_or(0);
         let since = to_ms(now).saturating_sub(window);
-        let (to_phone, to_user) = store::count_messages_since(c, phone.as_str(), user_pk, since)?;
+        let (to_phone, to_user) =
+            messages::count_messages_since(c, phone.as_str(), user_pk, since)?;
         let cap = i64::from(policy.send_cap);
         if to_phone >= cap || to_user >= cap {
             return Err(Error::fault(Fault::SendCapReached).with_detail(format!(
@@ -492,7 +496,7 @@ impl Service {
         let provider = self.oob.policy.provider;
         let stat = initial_send_stat(provider);
         let sent = stat == SendStat::Sent;
-        let id = store::insert_message(
+        let id = messages::insert_message(
             c,
             &NewMessage {
                 session_pk: Some(session_pk),
@@ -508,7 +512,7 @@ impl Service {
             },
         )?;
         if sent {
-            store::insert_outbox_attempt(c, id, to_ms(now))?;
+            messages::insert_outbox_attempt(c, id, to_ms(now))?;
         }
         Ok(())
     }
@@ -541,7 +545,7 @@ impl Service {
     fn session(&self, ctx: &Context, alrt_pkg_id: &str) -> Result<OobSession, Error> {
         let inst = self.institution(ctx);
         self.storage
-            .read(|c| store::find_session(c, inst, alrt_pkg_id))?
+            .read(|c| sessions::find_session(c, inst, alrt_pkg_id))?
             .ok_or_else(|| Error::at(Fault::OobNotFound, "AlrtPkgId").with_value(alrt_pkg_id))
     }
 

@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use super::{from_ms, to_ms, Error, Service};
 use crate::sms::http::PostFailure;
-pub use crate::storage::oob::Cursor;
-use crate::storage::oob::{self as store, AttemptOutcome, OobEvent, SmsMessage};
+use crate::storage::oob_events::OobEvent;
+use crate::storage::sms_messages::{AttemptOutcome, SmsMessage};
+pub use crate::storage::Cursor;
+use crate::storage::{oob_events as events, oob_sessions as sessions, sms_messages as messages};
 use crate::types::{PhoneNum, ProviderKind, SendStat};
 
 /// jXchange event type of OOB results ("ENS Publisher Feedback").
@@ -153,13 +155,13 @@ impl Service {
         // empty write transactions behind real ones.
         let Some(m) = self
             .storage
-            .read(|c| store::find_due_message(c, ProviderKind::Http, to_ms(now)))?
+            .read(|c| messages::find_due_message(c, ProviderKind::Http, to_ms(now)))?
         else {
             return Ok(None);
         };
         let claimed = self
             .storage
-            .write(|c| store::update_message_claim(c, m.id, to_ms(now), lease))?;
+            .write(|c| messages::update_message_claim(c, m.id, to_ms(now), lease))?;
         Ok(claimed.then_some(m))
     }
 
@@ -198,7 +200,7 @@ impl Service {
             );
         }
         self.storage.write(|c| {
-            store::update_message_attempt(
+            messages::update_message_attempt(
                 c,
                 &AttemptOutcome {
                     id: m.id,
@@ -210,7 +212,7 @@ impl Service {
                 },
             )?;
             if let (Some(session), true) = (m.session_pk, state != SendStat::Pending) {
-                store::update_session_send_stat(c, session, state)?;
+                sessions::update_session_send_stat(c, session, state)?;
             }
             Ok::<_, Error>(())
         })?;
@@ -228,13 +230,13 @@ impl Service {
         let lease = to_ms(now).saturating_add(ms_of(self.oob.policy.http_timeout_ms) + 10_000);
         let Some(e) = self
             .storage
-            .read(|c| store::find_due_event(c, to_ms(now)))?
+            .read(|c| events::find_due_event(c, to_ms(now)))?
         else {
             return Ok(None);
         };
         let claimed = self
             .storage
-            .write(|c| store::update_event_claim(c, e.id, to_ms(now), lease))?;
+            .write(|c| events::update_event_claim(c, e.id, to_ms(now), lease))?;
         Ok(claimed.then_some(e))
     }
 
@@ -271,14 +273,14 @@ impl Service {
                 tracing::warn!("event {} webhook attempt failed: {why}", e.id);
             }
         }
-        let attempt = store::EventAttempt {
+        let attempt = events::EventAttempt {
             delivered_at: result.is_ok().then(|| to_ms(now)),
             refused_at: refused.then(|| to_ms(now)),
             next_attempt_at: to_ms(now) + backoff,
             error: error.as_deref(),
         };
         self.storage
-            .write(|c| store::update_event_attempt(c, e.id, &attempt))?;
+            .write(|c| events::update_event_attempt(c, e.id, &attempt))?;
         Ok(())
     }
 
@@ -293,7 +295,7 @@ impl Service {
         let hooked = self.oob.webhook.is_some();
         Ok(self
             .storage
-            .read(|c| store::find_events(c, inst_rt_id, cursor, limit))?
+            .read(|c| events::find_events(c, inst_rt_id, cursor, limit))?
             .iter()
             .map(|e| feedback(e, hooked.then_some(e.delivered_at.is_some())))
             .collect())
@@ -309,7 +311,7 @@ impl Service {
     ) -> Result<Vec<OutboxMessage>, Error> {
         Ok(self
             .storage
-            .read(|c| store::find_messages(c, inst_rt_id, cursor, limit))?
+            .read(|c| messages::find_messages(c, inst_rt_id, cursor, limit))?
             .into_iter()
             .map(|(m, alrt_pkg_id)| OutboxMessage {
                 msg_id: i64::from(m.id),
@@ -373,7 +375,7 @@ impl Service {
     pub fn oob_sessions(&self, before: Option<i32>, limit: i64) -> Result<Vec<SessionView>, Error> {
         Ok(self
             .storage
-            .read(|c| store::find_sessions_page(c, before, limit))?
+            .read(|c| sessions::find_sessions_page(c, before, limit))?
             .into_iter()
             .map(|(s, usr_name)| SessionView {
                 id: s.id,

@@ -9,8 +9,9 @@ use super::audit;
 use super::oob::{initial_send_stat, oob_entry, otp_message, Otp, Started, Verified};
 use super::sms_text::{self, OtpKind};
 use super::{to_ms, Context, Error, Fault, Service};
-use crate::storage::oob::{self as store, OobSession};
+use crate::storage::oob_sessions::OobSession;
 use crate::storage::users;
+use crate::storage::{oob_events as events, oob_sessions as sessions, sms_messages as messages};
 use crate::types::{OobStat, PhoneNum, SendStat, SessionOrigin};
 
 /// What one attempt to end a session came to.
@@ -58,7 +59,7 @@ impl Service {
         let inst = ctx.inst_rt_id.as_deref();
         let pending = self
             .storage
-            .read(|c| store::find_pending_for_phone(c, from.as_str(), inst))?;
+            .read(|c| sessions::find_pending_for_phone(c, from.as_str(), inst))?;
         let Some(newest) = pending.first() else {
             return Ok(None);
         };
@@ -79,7 +80,7 @@ impl Service {
     pub fn expire_due(&self, now: DateTime<Utc>) -> Result<usize, Error> {
         let due = self
             .storage
-            .read(|c| store::find_expired_pending(c, to_ms(now), 100))?;
+            .read(|c| sessions::find_expired_pending(c, to_ms(now), 100))?;
         let ctx = Context {
             actor: "sweeper".into(),
             ..Context::default()
@@ -91,10 +92,10 @@ impl Service {
         // connection first, so an idle sweep writes nothing.
         let texts = self
             .storage
-            .read(|c| store::find_expired_texts(c, to_ms(now), 500))?;
+            .read(|c| messages::find_expired_texts(c, to_ms(now), 500))?;
         if !texts.is_empty() {
             self.storage
-                .write(|c| store::update_texts_forget(c, &texts))?;
+                .write(|c| messages::update_texts_forget(c, &texts))?;
         }
         Ok(due.len())
     }
@@ -116,8 +117,8 @@ impl Service {
         let keep_undelivered = self.oob.webhook.is_some();
         let (sessions, messages) = self.storage.read(|c| {
             Ok((
-                store::find_purgeable_sessions(c, cutoff, keep_undelivered, PURGE_BATCH)?,
-                store::find_purgeable_messages(c, cutoff, PURGE_BATCH)?,
+                sessions::find_purgeable_sessions(c, cutoff, keep_undelivered, PURGE_BATCH)?,
+                messages::find_purgeable_messages(c, cutoff, PURGE_BATCH)?,
             ))
         })?;
         if sessions.is_empty() && messages.is_empty() {
@@ -128,7 +129,7 @@ impl Service {
             ..Context::default()
         };
         self.storage.write(|c| {
-            let (s, m) = store::delete_oob(c, &sessions, &messages)?;
+            let (s, m) = sessions::delete_oob(c, &sessions, &messages)?;
             let detail = format!("{s} session(s), {m} SMS, expired over {secs} s ago");
             let entry = audit::Entry {
                 action: "oob.purge",
@@ -216,8 +217,8 @@ impl Service {
         action: &str,
     ) -> Result<Ended, Error> {
         self.storage.write(|c| {
-            if !store::update_session_end(c, s.id, &s.otp_hash, outcome, to_ms(now))? {
-                let current = store::find_session_by_pk(c, s.id)?;
+            if !sessions::update_session_end(c, s.id, &s.otp_hash, outcome, to_ms(now))? {
+                let current = sessions::find_session_by_pk(c, s.id)?;
                 if let Some(fresh) = current.as_ref().filter(|f| f.state == OobStat::Pending) {
                     return Ok(Ended::CodeReplaced(Box::new(fresh.clone())));
                 }
@@ -230,10 +231,10 @@ impl Service {
                 audit::record(c, ctx, now, entry)?;
                 return Ok::<_, Error>(Ended::Answer(answer));
             }
-            store::update_messages_forget(c, s.id)?;
-            store::insert_event(
+            messages::update_messages_forget(c, s.id)?;
+            events::insert_event(
                 c,
-                &store::NewEvent {
+                &events::NewEvent {
                     session_pk: s.id,
                     alrt_pkg_id: &s.alrt_pkg_id,
                     usr_name,
@@ -301,13 +302,13 @@ impl Service {
         let usr_name = self.usr_name_of(s.user_pk)?;
         self.storage.write(|c| {
             self.check_send_cap(c, &phone, s.user_pk, now)?;
-            if !store::update_session_resend(c, s.id, &hash, max, to_ms(now))? {
+            if !sessions::update_session_resend(c, s.id, &hash, max, to_ms(now))? {
                 return Err(Error::at(Fault::ResendLimit, "AlrtPkgId")
                     .with_value(s.alrt_pkg_id.as_str())
                     .with_detail("(or the session ended meanwhile)"));
             }
             if initial_send_stat(self.oob.policy.provider) == SendStat::Sent {
-                store::update_session_send_stat(c, s.id, SendStat::Sent)?;
+                sessions::update_session_send_stat(c, s.id, SendStat::Sent)?;
             }
             self.queue_sms(c, s.id, s.user_pk, &phone, &body, now)?;
             let detail = format!("AlrtPkgId {}, resend {}", s.alrt_pkg_id, s.resend_count + 1);
@@ -317,7 +318,7 @@ impl Service {
         self.oob.signal.notify();
         let fresh = self
             .storage
-            .read(|c| store::find_session_by_pk(c, s.id))?
+            .read(|c| sessions::find_session_by_pk(c, s.id))?
             .ok_or_else(|| Error::Internal("resent session vanished".into()))?;
         let shown = if s.origin == SessionOrigin::Explicit {
             otp
@@ -415,7 +416,7 @@ mod tests {
         let old_otp = started.otp.0.clone();
         let as_read = s
             .storage
-            .read(|c| store::find_session(c, "t", &started.alrt_pkg_id))
+            .read(|c| sessions::find_session(c, "t", &started.alrt_pkg_id))
             .unwrap()
             .unwrap();
         let resent = s
@@ -427,7 +428,7 @@ mod tests {
         let ended = s
             .storage
             .write(|c| {
-                store::update_session_end(c, as_read.id, &as_read.otp_hash, OobStat::Success, 0)
+                sessions::update_session_end(c, as_read.id, &as_read.otp_hash, OobStat::Success, 0)
             })
             .unwrap();
         assert!(!ended, "the UPDATE is conditional on the checked code");
@@ -556,7 +557,7 @@ mod tests {
         assert!(!format!("{started:?}").contains(started.otp.0.as_str()));
         let stored = s
             .storage
-            .read(|c| store::find_session(c, "t", &started.alrt_pkg_id))
+            .read(|c| sessions::find_session(c, "t", &started.alrt_pkg_id))
             .unwrap()
             .unwrap();
         assert_ne!(stored.otp_hash, started.otp.0.as_str());

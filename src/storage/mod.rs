@@ -18,8 +18,10 @@ pub mod institutions;
 pub mod master_keys;
 pub mod meta;
 pub mod migrate;
-pub mod oob;
+pub mod oob_events;
+pub mod oob_sessions;
 pub mod schema;
+pub mod sms_messages;
 mod sql_types;
 pub mod stats;
 pub mod temp_codes;
@@ -279,6 +281,22 @@ impl Storage {
         f: impl FnOnce(&mut Conn) -> Result<T, E>,
     ) -> Result<T, E> {
         self.writer.write(f)
+    }
+}
+
+/// Where a listing by row id starts and which way it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// Ids above this one, oldest first: how consumers follow a feed (`after=N`).
+    After(i64),
+    /// Ids below this one, newest first: how a person reads a log (`i64::MAX`: the newest).
+    Before(i64),
+}
+
+impl Cursor {
+    /// The row id the cursor names, clamped to the id range.
+    pub(crate) fn id(n: i64) -> i32 {
+        i32::try_from(n.max(0)).unwrap_or(i32::MAX)
     }
 }
 
