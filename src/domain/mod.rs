@@ -18,12 +18,12 @@ pub mod inventory;
 pub mod keys;
 pub mod lifecycle;
 pub mod oob;
-pub mod oob_delivery;
-pub mod oob_verify;
+/// The former paths of `oob::delivery` and `oob::text`, for the web edge until it names
+/// the new ones.
+pub use oob::{delivery as oob_delivery, text as sms_text};
 pub mod pskc;
 pub mod qr;
 pub mod rekey;
-pub mod sms_text;
 pub mod temp_code;
 pub mod users;
 pub mod validate;

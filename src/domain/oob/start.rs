@@ -1,188 +1,23 @@
-//! Out-of-band validation (jXchange OOBValidate): sessions started explicitly or by the
-//! lock fallback, the send cap, and session inquiry. Verification, SMS replies, resends
-//! and expiry are in `oob_verify`; delivery in `oob_delivery`.
-//!
-//! Rules (DESIGN, issue 4):
-//! - the OTP is stored as a keyed hash and compared in constant time;
-//! - one attempt: a wrong code fails the session at once, a new one must be started;
-//! - a session ends exactly once — Success, Failed or Expired — by a conditional UPDATE in
-//!   the same transaction as its "90040" event, so every ended session has one event;
-//! - sends (first SMS and resends) are capped per user and per phone in a sliding window;
-//! - the session and its SMS are recorded in one transaction; the http provider delivers
-//!   later from a background thread, so no request waits on a provider.
+//! Starting OOB sessions: an explicit OOBValidate, the SMS fallback of a Locked
+//! validation (which reuses the user's pending fallback session), and resends. Each
+//! records the session and its SMS in one transaction after the send cap check, then
+//! wakes the sender; no request waits on a provider here.
 
 use chrono::{DateTime, Duration, Utc};
-use std::sync::Arc;
 use zeroize::Zeroizing;
 
-use super::audit::{self, Entry};
-use super::oob_delivery::Signal;
-use super::sms_text::{self, OtpKind, SmsTemplate};
-use super::validate::{ValidateRequest, Validation};
-use super::{from_ms, to_ms, Context, Error, Fault, Service};
-use crate::sms::http::HttpTarget;
-use crate::sms::{ProviderKind, SmsProvider};
-use crate::storage::{self, users, Conn};
-use crate::storage::{oob_sessions as sessions, sms_messages as messages};
-use crate::storage::{
-    oob_sessions::NewSession, oob_sessions::OobSession, sms_messages::NewMessage,
+use super::text::{self, OtpKind, SmsTemplate};
+use super::{
+    initial_send_stat, oob_entry, otp_message, Fallback, OobRequest, Otp, Started,
+    DEFAULT_EXP_SECS, FALLBACK_SUSPENDED, MAX_EXP_SECS, MIN_EXP_SECS,
 };
+use crate::domain::audit;
+use crate::domain::validate::{ValidateRequest, Validation};
+use crate::domain::{to_ms, Context, Error, Fault, Service};
+use crate::storage::oob_sessions::{NewSession, OobSession};
+use crate::storage::sms_messages::NewMessage;
+use crate::storage::{self, oob_sessions as sessions, sms_messages as messages, users, Conn};
 use crate::types::{OobModeType, OobStat, PhoneNum, RsStat, SendStat, SessionOrigin, UsrName};
-
-/// `OOBRsn` when a user's SMS fallback stopped after `oob_max_failed_sessions`.
-pub const FALLBACK_SUSPENDED: &str = "SMS fallback suspended: too many SMS sessions failed or expired in a row; an admin must unlock the token (or the user authenticates otherwise)";
-
-/// Shortest session life (jXchange 3160).
-pub const MIN_EXP_SECS: u64 = 15;
-/// Longest session life (jXchange 3160).
-pub const MAX_EXP_SECS: u64 = 1800;
-/// Default session life (jXchange: 300 s).
-pub const DEFAULT_EXP_SECS: u64 = 300;
-
-/// The OOB knobs (a slice of the configuration).
-#[derive(Debug, Clone)]
-pub struct OobPolicy {
-    /// Who delivers SMS.
-    pub provider: ProviderKind,
-    /// Sends (first SMS and resends) allowed per user and per phone in the window.
-    pub send_cap: u32,
-    /// The window of the send cap, seconds.
-    pub send_window_secs: u64,
-    /// Resends allowed per session.
-    pub max_resends: u32,
-    /// Lock-fallback sessions of a user that may end Failed or Expired in a row before
-    /// the fallback stops for that user (until a success or an admin's unlock).
-    pub max_failed_sessions: u32,
-    /// Attempts per SMS with the http provider (1 = no retry).
-    pub http_attempts: u32,
-    /// First retry delay; doubles on each further retry.
-    pub http_backoff_ms: u64,
-    /// Timeout of one http attempt.
-    pub http_timeout_ms: u64,
-    /// How long a request waits for the http provider's first answer before it answers
-    /// `SendStat: Pending` (the web edge waits, never the domain).
-    pub answer_wait_ms: u64,
-    /// How long sessions, SMS and events are kept after expiry, seconds (0: forever).
-    pub retention_secs: u64,
-}
-
-impl Default for OobPolicy {
-    fn default() -> Self {
-        OobPolicy {
-            provider: ProviderKind::Outbox,
-            send_cap: 5,
-            send_window_secs: 600,
-            max_resends: 3,
-            max_failed_sessions: 3,
-            http_attempts: 3,
-            http_backoff_ms: 500,
-            http_timeout_ms: 5000,
-            answer_wait_ms: 2000,
-            retention_secs: 90 * 24 * 3600,
-        }
-    }
-}
-
-/// The OOB parts of the service: policy, providers, and the signal that wakes the
-/// background threads.
-#[derive(Clone, Default)]
-pub struct OobRuntime {
-    /// The knobs.
-    pub policy: OobPolicy,
-    /// The provider of the `http` kind (absent with `outbox`).
-    pub http: Option<Arc<dyn SmsProvider>>,
-    /// Where "90040" events are pushed, if anywhere.
-    pub webhook: Option<HttpTarget>,
-    /// Wakes the sender and webhook threads when there is work, and stops them.
-    pub signal: Arc<Signal>,
-}
-
-/// An explicit OOBValidate request.
-#[derive(Debug, Clone)]
-pub struct OobRequest {
-    /// jXchange `PhoneNum`.
-    pub phone: Option<PhoneNum>,
-    /// The user (tokend): their phone on file when `PhoneNum` is absent; counts towards
-    /// the user's send cap.
-    pub usr_name: Option<UsrName>,
-    /// jXchange `OOBModeType`.
-    pub mode: OobModeType,
-    /// jXchange `SMSText`, checked.
-    pub template: Option<SmsTemplate>,
-    /// jXchange `ExpSec`.
-    pub exp_secs: u64,
-}
-
-/// A one-time code shown to the caller once. Redacted in `Debug`; never log it.
-pub struct Otp(pub Zeroizing<String>);
-
-impl std::fmt::Debug for Otp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Otp(<redacted>)")
-    }
-}
-
-/// A started (or, for the lock fallback, reused) session.
-#[derive(Debug)]
-pub struct Started {
-    /// jXchange `AlrtPkgId`.
-    pub alrt_pkg_id: String,
-    /// The code (returned by OOBValidate, never by the lock fallback).
-    pub otp: Otp,
-    /// OneWay or TwoWay.
-    pub mode: OobModeType,
-    /// The phone, last four digits only.
-    pub phone_masked: String,
-    /// Expiry.
-    pub expires_at: DateTime<Utc>,
-    /// Delivery state when recorded.
-    pub send_stat: SendStat,
-    /// Resends left.
-    pub resends_left: u32,
-}
-
-/// What the lock fallback did.
-#[derive(Debug)]
-pub enum Fallback {
-    /// The validation was not Locked.
-    NotNeeded,
-    /// A TwoWay session was started (or a pending one reused).
-    Started(Started),
-    /// No session: why, in words for the consumer.
-    Unavailable(&'static str),
-}
-
-/// The answer to a verification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    /// jXchange `AlrtPkgId`.
-    pub alrt_pkg_id: String,
-    /// Success, Failed or Expired.
-    pub rs_stat: OobStat,
-    /// The user, when known.
-    pub usr_name: Option<String>,
-}
-
-/// A session as an inquiry shows it.
-#[derive(Debug, Clone)]
-pub struct SessionView {
-    /// jXchange `AlrtPkgId`.
-    pub alrt_pkg_id: String,
-    /// OneWay or TwoWay.
-    pub mode: OobModeType,
-    /// Pending, Success, Failed, Expired.
-    pub state: OobStat,
-    /// Delivery state of its last SMS.
-    pub send_stat: SendStat,
-    /// Last four digits.
-    pub phone_masked: String,
-    /// Expiry.
-    pub expires_at: DateTime<Utc>,
-    /// Resends left.
-    pub resends_left: u32,
-    /// The user, when known.
-    pub usr_name: Option<String>,
-}
 
 /// Everything needed to record a new session.
 struct Spec<'a> {
@@ -200,16 +35,7 @@ enum Recorded {
     Reused(Box<OobSession>),
 }
 
-pub(super) fn otp_message(alrt_pkg_id: &str, otp: &str) -> Vec<u8> {
-    format!("oob\n{alrt_pkg_id}\n{otp}").into_bytes()
-}
-
 impl Service {
-    /// The OOB runtime (policy, providers, signal).
-    pub fn oob(&self) -> &OobRuntime {
-        &self.oob
-    }
-
     /// Starts an explicit OOBValidate session (OneWay: the notification only).
     pub fn start_oob(
         &self,
@@ -223,7 +49,7 @@ impl Service {
         let template = rq
             .template
             .clone()
-            .unwrap_or_else(|| sms_text::default_template(&self.policy.issuer, rq.exp_secs));
+            .unwrap_or_else(|| text::default_template(&self.policy.issuer, rq.exp_secs));
         if rq.mode == OobModeType::TwoWay && template.kind.is_none() {
             return Err(Error::at(Fault::NoVerificationValue, "SMSText")
                 .with_detail("(TwoWay needs <%$otp%> or <%$otpa%> in SMSText)"));
@@ -292,7 +118,7 @@ impl Service {
             self.storage.write(|c| audit::record(c, ctx, now, entry))?;
             return Ok((v, Fallback::Unavailable(FALLBACK_SUSPENDED)));
         }
-        let template = sms_text::default_template(&self.policy.issuer, DEFAULT_EXP_SECS);
+        let template = text::default_template(&self.policy.issuer, DEFAULT_EXP_SECS);
         let spec = Spec {
             user: Some(&user),
             phone: &phone,
@@ -358,9 +184,9 @@ impl Service {
     ) -> Result<Started, Error> {
         let kind = spec.template.kind.unwrap_or(OtpKind::Digits);
         let alrt = uuid::Uuid::new_v4().to_string();
-        let otp = sms_text::generate(kind)?;
+        let otp = text::generate(kind)?;
         let hash = self.keyring.code_hash(&otp_message(&alrt, &otp));
-        let body = sms_text::render(&spec.template.text, &otp);
+        let body = text::render(&spec.template.text, &otp);
         let expires_at = now + Duration::seconds(i64::try_from(spec.exp_secs).unwrap_or(300));
         let provider = self.oob.policy.provider;
         let first_stat = initial_send_stat(provider);
@@ -447,19 +273,6 @@ impl Service {
         }
     }
 
-    pub(super) fn started_view(&self, s: &OobSession, otp: Otp) -> Result<Started, Error> {
-        let view = self.view_of(s, None)?;
-        Ok(Started {
-            alrt_pkg_id: view.alrt_pkg_id,
-            otp,
-            mode: view.mode,
-            phone_masked: view.phone_masked,
-            expires_at: view.expires_at,
-            send_stat: view.send_stat,
-            resends_left: view.resends_left,
-        })
-    }
-
     /// Refuses a send past the cap for the phone or the user.
     pub(super) fn check_send_cap(
         &self,
@@ -517,82 +330,95 @@ impl Service {
         Ok(())
     }
 
-    /// A session as an inquiry shows it (`GET /oob/{AlrtPkgId}`).
-    pub fn oob_session(&self, ctx: &Context, alrt_pkg_id: &str) -> Result<SessionView, Error> {
-        let s = self.session(ctx, alrt_pkg_id)?;
-        let usr_name = self.usr_name_of(s.user_pk)?;
-        self.view_of(&s, usr_name)
-    }
-
-    fn view_of(&self, s: &OobSession, usr_name: Option<String>) -> Result<SessionView, Error> {
-        let phone = PhoneNum::parse(&s.phone_num)
-            .ok_or_else(|| Error::Internal("stored phone is malformed".into()))?;
-        let max = self.oob.policy.max_resends;
-        Ok(SessionView {
-            alrt_pkg_id: s.alrt_pkg_id.clone(),
-            mode: s.mode,
-            state: s.state,
-            send_stat: s.send_stat,
-            phone_masked: phone.masked(),
-            expires_at: from_ms(s.expires_at)
-                .ok_or_else(|| Error::Internal("stored expiry".into()))?,
-            resends_left: max.saturating_sub(u32::try_from(s.resend_count).unwrap_or(max)),
-            usr_name,
-        })
-    }
-
-    /// One of the request's institution's sessions (another's is fault 7020 too).
-    fn session(&self, ctx: &Context, alrt_pkg_id: &str) -> Result<OobSession, Error> {
-        let inst = self.institution(ctx);
-        self.storage
-            .read(|c| sessions::find_session(c, inst, alrt_pkg_id))?
-            .ok_or_else(|| Error::at(Fault::OobNotFound, "AlrtPkgId").with_value(alrt_pkg_id))
-    }
-
-    pub(super) fn two_way_session(
+    /// Re-sends a pending TwoWay session with a fresh code (the previous one stops working).
+    /// Answers the session and, for an explicit session, the new code.
+    pub fn resend_oob(
         &self,
         ctx: &Context,
         alrt_pkg_id: &str,
-    ) -> Result<OobSession, Error> {
-        let s = self.session(ctx, alrt_pkg_id)?;
-        if s.mode != OobModeType::TwoWay {
+        now: DateTime<Utc>,
+    ) -> Result<Started, Error> {
+        let s = self.two_way_session(ctx, alrt_pkg_id)?;
+        if s.state != OobStat::Pending || to_ms(now) >= s.expires_at {
             return Err(Error::at(Fault::OobWrongState, "AlrtPkgId")
                 .with_value(alrt_pkg_id)
-                .with_detail("(a OneWay notification has no session to verify)"));
+                .with_detail("(the session has ended: start a new one)"));
         }
-        Ok(s)
-    }
-
-    pub(super) fn usr_name_of(&self, user_pk: Option<i32>) -> Result<Option<String>, Error> {
-        let Some(pk) = user_pk else {
-            return Ok(None);
-        };
-        Ok(self
+        let max = i32::try_from(self.oob.policy.max_resends).unwrap_or(i32::MAX);
+        if s.resend_count >= max {
+            return Err(Error::at(Fault::ResendLimit, "AlrtPkgId").with_value(alrt_pkg_id));
+        }
+        let kind = s.otp_kind;
+        let otp = text::generate(kind)?;
+        let hash = self.keyring.code_hash(&otp_message(&s.alrt_pkg_id, &otp));
+        let body = text::render(&s.sms_template, &otp);
+        let phone = PhoneNum::parse(&s.phone_num)
+            .ok_or_else(|| Error::Internal("stored phone is malformed".into()))?;
+        let usr_name = self.usr_name_of(s.user_pk)?;
+        self.storage.write(|c| {
+            self.check_send_cap(c, &phone, s.user_pk, now)?;
+            if !sessions::update_session_resend(c, s.id, &hash, max, to_ms(now))? {
+                return Err(Error::at(Fault::ResendLimit, "AlrtPkgId")
+                    .with_value(s.alrt_pkg_id.as_str())
+                    .with_detail("(or the session ended meanwhile)"));
+            }
+            if initial_send_stat(self.oob.policy.provider) == SendStat::Sent {
+                sessions::update_session_send_stat(c, s.id, SendStat::Sent)?;
+            }
+            self.queue_sms(c, s.id, s.user_pk, &phone, &body, now)?;
+            let detail = format!("AlrtPkgId {}, resend {}", s.alrt_pkg_id, s.resend_count + 1);
+            let entry = oob_entry("oob.resend", usr_name.as_deref(), "Success", &detail);
+            Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
+        })?;
+        self.oob.signal.notify();
+        let fresh = self
             .storage
-            .read(|c| users::find_user_by_pk(c, pk))?
-            .map(|u| u.usr_name))
+            .read(|c| sessions::find_session_by_pk(c, s.id))?
+            .ok_or_else(|| Error::Internal("resent session vanished".into()))?;
+        let shown = if s.origin == SessionOrigin::Explicit {
+            otp
+        } else {
+            Zeroizing::new(String::new())
+        };
+        self.started_view(&fresh, Otp(shown))
     }
 }
 
-/// Delivery state of a message when it is recorded.
-pub(super) fn initial_send_stat(provider: ProviderKind) -> SendStat {
-    match provider {
-        ProviderKind::Outbox => SendStat::Sent,
-        ProviderKind::Http => SendStat::Pending,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::super::test_kit::{at, ctx, service, t0, two_way};
+    use crate::domain::Fault;
+    use crate::storage::oob_sessions as sessions;
 
-pub(super) fn oob_entry<'a>(
-    action: &'a str,
-    usr_name: Option<&'a str>,
-    result: &'a str,
-    detail: &'a str,
-) -> Entry<'a> {
-    Entry {
-        action,
-        token_id: None,
-        usr_name,
-        result,
-        detail: Some(detail),
+    #[test]
+    fn the_send_cap_is_a_sliding_window_per_phone() {
+        let (_dir, s) = service();
+        for i in 0..5 {
+            s.start_oob(&ctx(), &two_way("4175556652", 300), at(i))
+                .unwrap();
+        }
+        let capped = s.start_oob(&ctx(), &two_way("4175556652", 300), at(10));
+        assert_eq!(capped.unwrap_err().kind(), Fault::SendCapReached);
+        s.start_oob(&ctx(), &two_way("4175556699", 300), at(10))
+            .unwrap();
+        s.start_oob(&ctx(), &two_way("4175556652", 300), at(600_001))
+            .unwrap();
+    }
+
+    #[test]
+    fn the_otp_is_stored_hashed_and_never_debug_printed() {
+        let (_dir, s) = service();
+        let started = s
+            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        assert!(!format!("{started:?}").contains(started.otp.0.as_str()));
+        let stored = s
+            .storage
+            .read(|c| sessions::find_session(c, "t", &started.alrt_pkg_id))
+            .unwrap()
+            .unwrap();
+        assert_ne!(stored.otp_hash, started.otp.0.as_str());
+        assert!(!stored.otp_hash.contains(started.otp.0.as_str()));
+        assert!(!stored.sms_template.contains(started.otp.0.as_str()));
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::{from_ms, to_ms, Error, Service};
+use crate::domain::{from_ms, to_ms, Error, Service};
 use crate::sms::http::PostFailure;
 use crate::storage::oob_events::OobEvent;
 use crate::storage::sms_messages::{AttemptOutcome, SmsMessage};

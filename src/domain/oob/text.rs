@@ -7,8 +7,8 @@
 
 use zeroize::Zeroizing;
 
-use super::{Error, Fault};
 use crate::crypto::digest;
+use crate::domain::{Error, Fault};
 
 /// The digit tag.
 pub const OTP_TAG: &str = "<%$otp%>";

@@ -1,0 +1,351 @@
+//! Out-of-band validation (jXchange OOBValidate), one folder along its seams: the types
+//! and policy here (with session inquiry), `start` (OOBValidate, the lock fallback,
+//! resends, the send cap), `verify` (a code or an SMS reply ends a session), `sweep`
+//! (expiry and purge), `delivery` (SMS and "90040" events leave through their queues) and
+//! `text` (message texts and their codes).
+//!
+//! Rules (DESIGN, issue 4):
+//! - the OTP is stored as a keyed hash and compared in constant time;
+//! - one attempt: a wrong code fails the session at once, a new one must be started;
+//! - a session ends exactly once — Success, Failed or Expired — by a conditional UPDATE in
+//!   the same transaction as its "90040" event, so every ended session has one event;
+//! - sends (first SMS and resends) are capped per user and per phone in a sliding window;
+//! - the session and its SMS are recorded in one transaction; the http provider delivers
+//!   later from a background thread, so no request waits on a provider.
+
+pub mod delivery;
+mod start;
+mod sweep;
+pub mod text;
+mod verify;
+
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+use super::audit::Entry;
+use super::{from_ms, Context, Error, Fault, Service};
+use crate::sms::http::HttpTarget;
+use crate::sms::{ProviderKind, SmsProvider};
+use crate::storage::oob_sessions::{self as sessions, OobSession};
+use crate::storage::users;
+use crate::types::{OobModeType, OobStat, PhoneNum, SendStat, UsrName};
+pub use delivery::Signal;
+use text::SmsTemplate;
+
+/// `OOBRsn` when a user's SMS fallback stopped after `oob_max_failed_sessions`.
+pub const FALLBACK_SUSPENDED: &str = "SMS fallback suspended: too many SMS sessions failed or expired in a row; an admin must unlock the token (or the user authenticates otherwise)";
+
+/// Shortest session life (jXchange 3160).
+pub const MIN_EXP_SECS: u64 = 15;
+/// Longest session life (jXchange 3160).
+pub const MAX_EXP_SECS: u64 = 1800;
+/// Default session life (jXchange: 300 s).
+pub const DEFAULT_EXP_SECS: u64 = 300;
+
+/// The OOB knobs (a slice of the configuration).
+#[derive(Debug, Clone)]
+pub struct OobPolicy {
+    /// Who delivers SMS.
+    pub provider: ProviderKind,
+    /// Sends (first SMS and resends) allowed per user and per phone in the window.
+    pub send_cap: u32,
+    /// The window of the send cap, seconds.
+    pub send_window_secs: u64,
+    /// Resends allowed per session.
+    pub max_resends: u32,
+    /// Lock-fallback sessions of a user that may end Failed or Expired in a row before
+    /// the fallback stops for that user (until a success or an admin's unlock).
+    pub max_failed_sessions: u32,
+    /// Attempts per SMS with the http provider (1 = no retry).
+    pub http_attempts: u32,
+    /// First retry delay; doubles on each further retry.
+    pub http_backoff_ms: u64,
+    /// Timeout of one http attempt.
+    pub http_timeout_ms: u64,
+    /// How long a request waits for the http provider's first answer before it answers
+    /// `SendStat: Pending` (the web edge waits, never the domain).
+    pub answer_wait_ms: u64,
+    /// How long sessions, SMS and events are kept after expiry, seconds (0: forever).
+    pub retention_secs: u64,
+}
+
+impl Default for OobPolicy {
+    fn default() -> Self {
+        OobPolicy {
+            provider: ProviderKind::Outbox,
+            send_cap: 5,
+            send_window_secs: 600,
+            max_resends: 3,
+            max_failed_sessions: 3,
+            http_attempts: 3,
+            http_backoff_ms: 500,
+            http_timeout_ms: 5000,
+            answer_wait_ms: 2000,
+            retention_secs: 90 * 24 * 3600,
+        }
+    }
+}
+
+/// The OOB parts of the service: policy, providers, and the signal that wakes the
+/// background threads.
+#[derive(Clone, Default)]
+pub struct OobRuntime {
+    /// The knobs.
+    pub policy: OobPolicy,
+    /// The provider of the `http` kind (absent with `outbox`).
+    pub http: Option<Arc<dyn SmsProvider>>,
+    /// Where "90040" events are pushed, if anywhere.
+    pub webhook: Option<HttpTarget>,
+    /// Wakes the sender and webhook threads when there is work, and stops them.
+    pub signal: Arc<Signal>,
+}
+
+/// An explicit OOBValidate request.
+#[derive(Debug, Clone)]
+pub struct OobRequest {
+    /// jXchange `PhoneNum`.
+    pub phone: Option<PhoneNum>,
+    /// The user (tokend): their phone on file when `PhoneNum` is absent; counts towards
+    /// the user's send cap.
+    pub usr_name: Option<UsrName>,
+    /// jXchange `OOBModeType`.
+    pub mode: OobModeType,
+    /// jXchange `SMSText`, checked.
+    pub template: Option<SmsTemplate>,
+    /// jXchange `ExpSec`.
+    pub exp_secs: u64,
+}
+
+/// A one-time code shown to the caller once. Redacted in `Debug`; never log it.
+pub struct Otp(pub Zeroizing<String>);
+
+impl std::fmt::Debug for Otp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Otp(<redacted>)")
+    }
+}
+
+/// A started (or, for the lock fallback, reused) session.
+#[derive(Debug)]
+pub struct Started {
+    /// jXchange `AlrtPkgId`.
+    pub alrt_pkg_id: String,
+    /// The code (returned by OOBValidate, never by the lock fallback).
+    pub otp: Otp,
+    /// OneWay or TwoWay.
+    pub mode: OobModeType,
+    /// The phone, last four digits only.
+    pub phone_masked: String,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Delivery state when recorded.
+    pub send_stat: SendStat,
+    /// Resends left.
+    pub resends_left: u32,
+}
+
+/// What the lock fallback did.
+#[derive(Debug)]
+pub enum Fallback {
+    /// The validation was not Locked.
+    NotNeeded,
+    /// A TwoWay session was started (or a pending one reused).
+    Started(Started),
+    /// No session: why, in words for the consumer.
+    Unavailable(&'static str),
+}
+
+/// The answer to a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// jXchange `AlrtPkgId`.
+    pub alrt_pkg_id: String,
+    /// Success, Failed or Expired.
+    pub rs_stat: OobStat,
+    /// The user, when known.
+    pub usr_name: Option<String>,
+}
+
+/// A session as an inquiry shows it.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    /// jXchange `AlrtPkgId`.
+    pub alrt_pkg_id: String,
+    /// OneWay or TwoWay.
+    pub mode: OobModeType,
+    /// Pending, Success, Failed, Expired.
+    pub state: OobStat,
+    /// Delivery state of its last SMS.
+    pub send_stat: SendStat,
+    /// Last four digits.
+    pub phone_masked: String,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Resends left.
+    pub resends_left: u32,
+    /// The user, when known.
+    pub usr_name: Option<String>,
+}
+
+pub(super) fn otp_message(alrt_pkg_id: &str, otp: &str) -> Vec<u8> {
+    format!("oob\n{alrt_pkg_id}\n{otp}").into_bytes()
+}
+
+impl Service {
+    /// The OOB runtime (policy, providers, signal).
+    pub fn oob(&self) -> &OobRuntime {
+        &self.oob
+    }
+
+    pub(super) fn started_view(&self, s: &OobSession, otp: Otp) -> Result<Started, Error> {
+        let view = self.view_of(s, None)?;
+        Ok(Started {
+            alrt_pkg_id: view.alrt_pkg_id,
+            otp,
+            mode: view.mode,
+            phone_masked: view.phone_masked,
+            expires_at: view.expires_at,
+            send_stat: view.send_stat,
+            resends_left: view.resends_left,
+        })
+    }
+
+    /// A session as an inquiry shows it (`GET /oob/{AlrtPkgId}`).
+    pub fn oob_session(&self, ctx: &Context, alrt_pkg_id: &str) -> Result<SessionView, Error> {
+        let s = self.session(ctx, alrt_pkg_id)?;
+        let usr_name = self.usr_name_of(s.user_pk)?;
+        self.view_of(&s, usr_name)
+    }
+
+    fn view_of(&self, s: &OobSession, usr_name: Option<String>) -> Result<SessionView, Error> {
+        let phone = PhoneNum::parse(&s.phone_num)
+            .ok_or_else(|| Error::Internal("stored phone is malformed".into()))?;
+        let max = self.oob.policy.max_resends;
+        Ok(SessionView {
+            alrt_pkg_id: s.alrt_pkg_id.clone(),
+            mode: s.mode,
+            state: s.state,
+            send_stat: s.send_stat,
+            phone_masked: phone.masked(),
+            expires_at: from_ms(s.expires_at)
+                .ok_or_else(|| Error::Internal("stored expiry".into()))?,
+            resends_left: max.saturating_sub(u32::try_from(s.resend_count).unwrap_or(max)),
+            usr_name,
+        })
+    }
+
+    /// One of the request's institution's sessions (another's is fault 7020 too).
+    fn session(&self, ctx: &Context, alrt_pkg_id: &str) -> Result<OobSession, Error> {
+        let inst = self.institution(ctx);
+        self.storage
+            .read(|c| sessions::find_session(c, inst, alrt_pkg_id))?
+            .ok_or_else(|| Error::at(Fault::OobNotFound, "AlrtPkgId").with_value(alrt_pkg_id))
+    }
+
+    pub(super) fn two_way_session(
+        &self,
+        ctx: &Context,
+        alrt_pkg_id: &str,
+    ) -> Result<OobSession, Error> {
+        let s = self.session(ctx, alrt_pkg_id)?;
+        if s.mode != OobModeType::TwoWay {
+            return Err(Error::at(Fault::OobWrongState, "AlrtPkgId")
+                .with_value(alrt_pkg_id)
+                .with_detail("(a OneWay notification has no session to verify)"));
+        }
+        Ok(s)
+    }
+
+    pub(super) fn usr_name_of(&self, user_pk: Option<i32>) -> Result<Option<String>, Error> {
+        let Some(pk) = user_pk else {
+            return Ok(None);
+        };
+        Ok(self
+            .storage
+            .read(|c| users::find_user_by_pk(c, pk))?
+            .map(|u| u.usr_name))
+    }
+}
+
+/// Delivery state of a message when it is recorded.
+pub(super) fn initial_send_stat(provider: ProviderKind) -> SendStat {
+    match provider {
+        ProviderKind::Outbox => SendStat::Sent,
+        ProviderKind::Http => SendStat::Pending,
+    }
+}
+
+pub(super) fn oob_entry<'a>(
+    action: &'a str,
+    usr_name: Option<&'a str>,
+    result: &'a str,
+    detail: &'a str,
+) -> Entry<'a> {
+    Entry {
+        action,
+        token_id: None,
+        usr_name,
+        result,
+        detail: Some(detail),
+    }
+}
+
+/// The fixed-time service and requests the OOB tests share.
+#[cfg(test)]
+mod test_kit {
+    use super::OobRequest;
+    use crate::crypto::{Keyring, MasterKey};
+    use crate::domain::{Context, Policy, Service};
+    use crate::storage::test_support::temp_storage;
+    use crate::types::{OobModeType, PhoneNum};
+    use chrono::TimeZone as _;
+    use chrono::{DateTime, Duration, Utc};
+
+    pub(super) fn service() -> (tempfile::TempDir, Service) {
+        let (dir, storage) = temp_storage();
+        let keyring = Keyring::new(&MasterKey::generate().unwrap()).unwrap();
+        let policy = Policy {
+            issuer: "Bank".into(),
+            window_steps: 1,
+            lock_after_failures: 5,
+            default_inst_rt_id: "t".into(),
+            resync_window_steps: 100,
+            auto_unlock_after_secs: 0,
+        };
+        (dir, Service::new(storage, keyring, policy))
+    }
+
+    pub(super) fn ctx() -> Context {
+        Context {
+            actor: "test".into(),
+            ..Context::default()
+        }
+    }
+
+    pub(super) fn t0() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000, 0).unwrap()
+    }
+
+    pub(super) fn at(ms: i64) -> DateTime<Utc> {
+        t0() + Duration::milliseconds(ms)
+    }
+
+    pub(super) fn two_way(phone: &str, exp_secs: u64) -> OobRequest {
+        OobRequest {
+            phone: PhoneNum::parse(phone),
+            usr_name: None,
+            mode: OobModeType::TwoWay,
+            template: None,
+            exp_secs,
+        }
+    }
+
+    pub(super) fn other_code(otp: &str) -> &'static str {
+        if otp == "000000" {
+            "111111"
+        } else {
+            "000000"
+        }
+    }
+}
