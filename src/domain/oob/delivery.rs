@@ -8,8 +8,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::sync::{Condvar, Mutex, PoisonError};
-use std::time::Duration;
 
 use crate::domain::{from_ms, to_ms, Error, Service};
 use crate::sms::http::PostFailure;
@@ -25,45 +23,6 @@ pub const EVENT_TYPE: &str = "90040";
 const MAX_EVENT_BACKOFF_MS: i64 = 60_000;
 /// First pause after a failed webhook attempt; doubles on each further failure.
 const EVENT_BACKOFF_MS: i64 = 250;
-
-/// Wakes the background threads when there is work, and tells them to stop.
-#[derive(Debug, Default)]
-pub struct Signal {
-    state: Mutex<(u64, bool)>,
-    cv: Condvar,
-}
-
-impl Signal {
-    /// There is new work.
-    pub fn notify(&self) {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.0 = s.0.wrapping_add(1);
-        self.cv.notify_all();
-    }
-
-    /// Every thread should stop.
-    pub fn stop(&self) {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.1 = true;
-        self.cv.notify_all();
-    }
-
-    /// Whether `stop` was called.
-    pub fn is_stopped(&self) -> bool {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).1
-    }
-
-    /// Waits until new work (since `seen`), a stop, or `timeout`; answers false on stop.
-    pub fn wait(&self, seen: &mut u64, timeout: Duration) -> bool {
-        let guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let (guard, _) = self
-            .cv
-            .wait_timeout_while(guard, timeout, |s| s.0 == *seen && !s.1)
-            .unwrap_or_else(PoisonError::into_inner);
-        *seen = guard.0;
-        !guard.1
-    }
-}
 
 /// A "90040" event as listed and pushed. (`ToSchema`: it is the API's wire form too, see
 /// `web::api::openapi`.)
@@ -216,9 +175,9 @@ impl Service {
             }
             Ok::<_, Error>(())
         })?;
-        if state == SendStat::Pending {
-            self.oob.signal.notify();
-        }
+        // Pending: the sender retries after the back-off; Sent or Failed: a request
+        // waiting for the first answer (`await_send_stat`) may stop waiting.
+        self.oob.signal.notify();
         Ok(state)
     }
 
@@ -393,5 +352,50 @@ impl Service {
                 expires_at: iso(s.expires_at),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_kit::{ctx, service, t0, two_way};
+    use crate::storage::sms_messages as messages;
+    use crate::types::{ProviderKind, SendStat};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_waiting_request_wakes_when_the_first_attempt_is_recorded() {
+        let (_dir, mut s) = service();
+        s.oob.policy.provider = ProviderKind::Http;
+        let started = s
+            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        assert_eq!(started.send_stat, SendStat::Pending);
+        let id = started.alrt_pkg_id.as_str();
+        let quick = s.await_send_stat(&ctx(), id, Duration::from_millis(30));
+        assert_eq!(
+            quick.unwrap(),
+            SendStat::Pending,
+            "nothing recorded: the deadline"
+        );
+        let m = s
+            .storage
+            .read(|c| messages::find_due_message(c, ProviderKind::Http, i64::MAX))
+            .unwrap()
+            .unwrap();
+        let begun = Instant::now();
+        let stat = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                s.record_sms_attempt(&m, &Ok("accepted".into()), t0())
+                    .unwrap();
+            });
+            s.await_send_stat(&ctx(), id, Duration::from_secs(30))
+                .unwrap()
+        });
+        assert_eq!(stat, SendStat::Sent);
+        assert!(
+            begun.elapsed() < Duration::from_secs(10),
+            "woken, not timed out"
+        );
     }
 }

@@ -20,7 +20,8 @@ pub mod text;
 mod verify;
 
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 use super::audit::Entry;
@@ -30,7 +31,6 @@ use crate::sms::{ProviderKind, SmsProvider};
 use crate::storage::oob_sessions::{self as sessions, OobSession};
 use crate::storage::users;
 use crate::types::{OobModeType, OobStat, PhoneNum, SendStat, UsrName};
-pub use delivery::Signal;
 use text::SmsTemplate;
 
 /// `OOBRsn` when a user's SMS fallback stopped after `oob_max_failed_sessions`.
@@ -99,6 +99,51 @@ pub struct OobRuntime {
     pub webhook: Option<HttpTarget>,
     /// Wakes the sender and webhook threads when there is work, and stops them.
     pub signal: Arc<Signal>,
+}
+
+/// Wakes the background threads when there is work, and tells them to stop.
+#[derive(Debug, Default)]
+pub struct Signal {
+    state: Mutex<(u64, bool)>,
+    cv: Condvar,
+}
+
+impl Signal {
+    /// There is new work.
+    pub fn notify(&self) {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.0 = s.0.wrapping_add(1);
+        self.cv.notify_all();
+    }
+
+    /// Every thread should stop.
+    pub fn stop(&self) {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.1 = true;
+        self.cv.notify_all();
+    }
+
+    /// Whether `stop` was called.
+    pub fn is_stopped(&self) -> bool {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1
+    }
+
+    /// The count of notifications so far: read it before looking for work, then `wait`
+    /// from it, and a notification in between is not missed.
+    pub fn seen(&self) -> u64 {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).0
+    }
+
+    /// Waits until new work (since `seen`), a stop, or `timeout`; answers false on stop.
+    pub fn wait(&self, seen: &mut u64, timeout: Duration) -> bool {
+        let guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (guard, _) = self
+            .cv
+            .wait_timeout_while(guard, timeout, |s| s.0 == *seen && !s.1)
+            .unwrap_or_else(PoisonError::into_inner);
+        *seen = guard.0;
+        !guard.1
+    }
 }
 
 /// An explicit OOBValidate request.
@@ -216,6 +261,30 @@ impl Service {
         let s = self.session(ctx, alrt_pkg_id)?;
         let usr_name = self.usr_name_of(s.user_pk)?;
         self.view_of(&s, usr_name)
+    }
+
+    /// Blocks until the session's SMS leaves `SendStat: Pending` (the http provider's
+    /// first answer) or `wait` has passed, woken by the signal every recorded attempt
+    /// gives; answers the `SendStat` then. The web edge calls it on the blocking pool, so
+    /// a consumer learns at once when a send failed, without polling the database.
+    pub fn await_send_stat(
+        &self,
+        ctx: &Context,
+        alrt_pkg_id: &str,
+        wait: Duration,
+    ) -> Result<SendStat, Error> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let mut seen = self.oob.signal.seen();
+            let stat = self.session(ctx, alrt_pkg_id)?.send_stat;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if stat != SendStat::Pending || left.is_zero() {
+                return Ok(stat);
+            }
+            if !self.oob.signal.wait(&mut seen, left) {
+                return Ok(stat);
+            }
+        }
     }
 
     fn view_of(&self, s: &OobSession, usr_name: Option<String>) -> Result<SessionView, Error> {

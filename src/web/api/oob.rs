@@ -124,17 +124,16 @@ fn oob_request(rq: OobValidateRq) -> Result<OobRequest, Error> {
     })
 }
 
-/// Waits (asynchronously, at most `answer_wait_ms`) for the http provider's first answer
-/// about a just-recorded SMS, so the consumer learns at once when the send failed.
+/// Waits (on the blocking pool, at most `answer_wait_ms`) for the http provider's first
+/// answer about a just-recorded SMS, so the consumer learns at once when the send failed.
 pub async fn await_send(service: &Arc<Service>, ctx: &Context, started: &mut Started) {
+    if started.send_stat != SendStat::Pending {
+        return;
+    }
     let wait = Duration::from_millis(service.oob().policy.answer_wait_ms);
-    let deadline = rocket::tokio::time::Instant::now() + wait;
-    while started.send_stat == SendStat::Pending && rocket::tokio::time::Instant::now() < deadline {
-        rocket::tokio::time::sleep(Duration::from_millis(25)).await;
-        let (alrt, ctx) = (started.alrt_pkg_id.clone(), ctx.clone());
-        if let Ok(view) = blocking(service, move |s| s.oob_session(&ctx, &alrt)).await {
-            started.send_stat = view.send_stat;
-        }
+    let (alrt, ctx) = (started.alrt_pkg_id.clone(), ctx.clone());
+    if let Ok(stat) = blocking(service, move |s| s.await_send_stat(&ctx, &alrt, wait)).await {
+        started.send_stat = stat;
     }
 }
 
