@@ -14,6 +14,7 @@ use crate::sms::http::PostFailure;
 use crate::storage::oob_events::OobEvent;
 use crate::storage::sms_messages::{AttemptOutcome, SmsMessage};
 pub use crate::storage::Cursor;
+use crate::storage::{self, Conn};
 use crate::storage::{oob_events as events, oob_sessions as sessions, sms_messages as messages};
 use crate::types::{PhoneNum, ProviderKind, SendStat};
 
@@ -21,6 +22,8 @@ use crate::types::{PhoneNum, ProviderKind, SendStat};
 pub const EVENT_TYPE: &str = "90040";
 /// Longest pause between two webhook attempts of one event.
 const MAX_EVENT_BACKOFF_MS: i64 = 60_000;
+/// How long a lease outlives one attempt's timeout (the record of the attempt included).
+const LEASE_MARGIN_MS: i64 = 10_000;
 /// First pause after a failed webhook attempt; doubles on each further failure.
 const EVENT_BACKOFF_MS: i64 = 250;
 
@@ -107,21 +110,35 @@ impl Service {
         if self.oob.http.is_none() {
             return Ok(None);
         }
-        let lease = to_ms(now)
+        self.lease(
+            now,
+            |c, now_ms| messages::find_due_message(c, ProviderKind::Http, now_ms),
+            |m| m.id,
+            messages::update_message_claim,
+        )
+    }
+
+    /// THE ONE CLAIM of both queues (SMS and events): looks for the oldest due row on a
+    /// reading connection first (idle senders poll, and must not queue empty write
+    /// transactions behind real ones), then leases it by a conditional UPDATE that pushes
+    /// its next attempt past one attempt's timeout; `None` when nothing is due or another
+    /// sender (thread or process) claimed it first.
+    fn lease<T>(
+        &self,
+        now: DateTime<Utc>,
+        find: impl FnOnce(&mut Conn, i64) -> Result<Option<T>, storage::Error>,
+        id: impl Fn(&T) -> i32,
+        claim: impl FnOnce(&mut Conn, i32, i64, i64) -> Result<bool, storage::Error>,
+    ) -> Result<Option<T>, Error> {
+        let now_ms = to_ms(now);
+        let until = now_ms
             .saturating_add(ms_of(self.oob.policy.http_timeout_ms))
-            .saturating_add(10_000);
-        // Look first on a reading connection: idle senders poll, and must not queue
-        // empty write transactions behind real ones.
-        let Some(m) = self
-            .storage
-            .read(|c| messages::find_due_message(c, ProviderKind::Http, to_ms(now)))?
-        else {
+            .saturating_add(LEASE_MARGIN_MS);
+        let Some(row) = self.storage.read(|c| find(c, now_ms))? else {
             return Ok(None);
         };
-        let claimed = self
-            .storage
-            .write(|c| messages::update_message_claim(c, m.id, to_ms(now), lease))?;
-        Ok(claimed.then_some(m))
+        let claimed = self.storage.write(|c| claim(c, id(&row), now_ms, until))?;
+        Ok(claimed.then_some(row))
     }
 
     /// Makes one attempt (no database, no lock held: it may take the provider's timeout).
@@ -186,17 +203,12 @@ impl Service {
         if self.oob.webhook.is_none() {
             return Ok(None);
         }
-        let lease = to_ms(now).saturating_add(ms_of(self.oob.policy.http_timeout_ms) + 10_000);
-        let Some(e) = self
-            .storage
-            .read(|c| events::find_due_event(c, to_ms(now)))?
-        else {
-            return Ok(None);
-        };
-        let claimed = self
-            .storage
-            .write(|c| events::update_event_claim(c, e.id, to_ms(now), lease))?;
-        Ok(claimed.then_some(e))
+        self.lease(
+            now,
+            events::find_due_event,
+            |e| e.id,
+            events::update_event_claim,
+        )
     }
 
     /// POSTs one event to the webhook.
