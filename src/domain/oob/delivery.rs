@@ -27,23 +27,21 @@ const LEASE_MARGIN_MS: i64 = 10_000;
 /// First pause after a failed webhook attempt; doubles on each further failure.
 const EVENT_BACKOFF_MS: i64 = 250;
 
-/// A "90040" event as listed and pushed. (`ToSchema`: it is the API's wire form too, see
-/// `web::api::openapi`.)
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A "90040" event as listed and pushed. `Serialize` is the event webhook's body (the
+/// jXchange names); the API's listing builds its own wire form (`web::api::oob_wire`).
+#[derive(Debug, Clone, Serialize)]
 pub struct FeedbackEvent {
     /// Position in the event log (`GET /events?after=EvtId`).
     #[serde(rename = "EvtId")]
     pub evt_id: i64,
     /// Always "90040".
     #[serde(rename = "EvtType")]
-    #[schema(value_type = String, pattern = "^90040$")]
     pub evt_type: &'static str,
     /// The session.
     #[serde(rename = "AlrtPkgId")]
     pub alrt_pkg_id: String,
     /// Success, Failed or Expired.
     #[serde(rename = "RsStat")]
-    #[schema(value_type = String, pattern = "^(Success|Failed|Expired)$")]
     pub rs_stat: String,
     /// When the session ended (ISO 8601).
     #[serde(rename = "EvtDt")]
@@ -62,35 +60,25 @@ pub struct FeedbackEvent {
 
 /// An SMS as the outbox lists it. The phone is masked; the body is the message the
 /// recipient gets (held only by outbox messages and http messages not yet delivered).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct OutboxMessage {
     /// Row id (`GET /sms/outbox?after=MsgId`).
-    #[serde(rename = "MsgId")]
     pub msg_id: i64,
     /// The session it belongs to.
-    #[serde(rename = "AlrtPkgId", skip_serializing_if = "Option::is_none")]
     pub alrt_pkg_id: Option<String>,
     /// Last four digits.
-    #[serde(rename = "PhoneNumMasked")]
     pub phone_masked: String,
     /// The text.
-    #[serde(rename = "Body", skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// `outbox` or `http`.
-    #[serde(rename = "Provider")]
     pub provider: String,
     /// Pending, Sent, Failed.
-    #[serde(rename = "SendStat")]
-    #[schema(value_type = crate::types::SendStat)]
     pub send_stat: String,
     /// Attempts made.
-    #[serde(rename = "Attempts")]
     pub attempts: i32,
     /// The last failure.
-    #[serde(rename = "LastErr", skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// When it was recorded.
-    #[serde(rename = "CreatedDt")]
     pub created_at: String,
 }
 

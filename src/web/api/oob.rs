@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::envelope::{HasHeader, Jx, JxHdr, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
+use super::oob_wire::{self, FeedbackEvent, OutboxMessage};
 use super::openapi::{
     Answer, BadQuery, BodyFaults, Common, Conflict, InstRtIdQuery, NotFound, TooMany, Unprocessable,
 };
@@ -15,8 +16,8 @@ use super::{
     authorize, authorize_limited, blocking, context, iso8601, parse_phone, parse_usr_name, Caller,
 };
 use crate::domain::api_keys::Scope;
+use crate::domain::oob::delivery::Cursor;
 use crate::domain::oob::{OobRequest, Started, DEFAULT_EXP_SECS};
-use crate::domain::oob_delivery::{Cursor, FeedbackEvent, OutboxMessage};
 use crate::domain::sms_text::parse_template;
 use crate::domain::{Context, Error, Fault, Service};
 use crate::types::{OobModeType, OobStat, PhoneNum, SendStat};
@@ -483,7 +484,7 @@ async fn outbox(
         Scope::Manage,
         after,
         service,
-        Service::sms_outbox,
+        oob_wire::outbox,
     )
     .await?;
     Ok(Jx {
@@ -552,7 +553,7 @@ async fn events(
         Scope::Validate,
         after,
         service,
-        Service::oob_events,
+        oob_wire::events,
     )
     .await?;
     Ok(Jx {
