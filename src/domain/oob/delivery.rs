@@ -302,59 +302,6 @@ fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
     }
 }
 
-/// An OOB session as the admin console lists it (never the code or its hash).
-#[derive(Debug, Clone)]
-pub struct SessionView {
-    /// Row id (paging).
-    pub id: i32,
-    /// jXchange `AlrtPkgId`.
-    pub alrt_pkg_id: String,
-    /// The user, when known.
-    pub usr_name: Option<String>,
-    /// Last four digits.
-    pub phone_masked: String,
-    /// OneWay or TwoWay.
-    pub mode: String,
-    /// `lock` (validation fallback) or `explicit` (OOBValidate).
-    pub origin: String,
-    /// Pending, Success, Failed, Expired.
-    pub state: String,
-    /// Pending, Sent, Failed.
-    pub send_stat: String,
-    /// Resends so far.
-    pub resends: i32,
-    /// Created.
-    pub created_at: String,
-    /// Expiry.
-    pub expires_at: String,
-}
-
-impl Service {
-    /// Sessions, newest first, before row id `before`.
-    pub fn oob_sessions(&self, before: Option<i32>, limit: i64) -> Result<Vec<SessionView>, Error> {
-        Ok(self
-            .storage
-            .read(|c| sessions::find_sessions_page(c, before, limit))?
-            .into_iter()
-            .map(|(s, usr_name)| SessionView {
-                id: s.id,
-                alrt_pkg_id: s.alrt_pkg_id,
-                usr_name,
-                phone_masked: PhoneNum::parse(&s.phone_num)
-                    .map(|p| p.masked())
-                    .unwrap_or_default(),
-                mode: s.mode.to_string(),
-                origin: s.origin.to_string(),
-                state: s.state.to_string(),
-                send_stat: s.send_stat.to_string(),
-                resends: s.resend_count,
-                created_at: iso(s.created_at),
-                expires_at: iso(s.expires_at),
-            })
-            .collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::test_kit::{ctx, service, t0, two_way};
@@ -369,8 +316,8 @@ mod tests {
         let started = s
             .start_oob(&ctx(), &two_way("4175556652", 300), t0())
             .unwrap();
-        assert_eq!(started.send_stat, SendStat::Pending);
-        let id = started.alrt_pkg_id.as_str();
+        assert_eq!(started.session.send_stat, SendStat::Pending);
+        let id = started.session.alrt_pkg_id.as_str();
         let quick = s.await_send_stat(&ctx(), id, Duration::from_millis(30));
         assert_eq!(
             quick.unwrap(),

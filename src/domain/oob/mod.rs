@@ -30,7 +30,7 @@ use crate::sms::http::HttpTarget;
 use crate::sms::{ProviderKind, SmsProvider};
 use crate::storage::oob_sessions::{self as sessions, OobSession};
 use crate::storage::users;
-use crate::types::{OobModeType, OobStat, PhoneNum, SendStat, UsrName};
+use crate::types::{OobModeType, OobStat, PhoneNum, SendStat, SessionOrigin, UsrName};
 use text::SmsTemplate;
 
 /// `OOBRsn` when a user's SMS fallback stopped after `oob_max_failed_sessions`.
@@ -171,23 +171,14 @@ impl std::fmt::Debug for Otp {
     }
 }
 
-/// A started (or, for the lock fallback, reused) session.
+/// A started (or, for the lock fallback, reused or resent) session, with its code.
 #[derive(Debug)]
 pub struct Started {
-    /// jXchange `AlrtPkgId`.
-    pub alrt_pkg_id: String,
-    /// The code (returned by OOBValidate, never by the lock fallback).
+    /// The session.
+    pub session: SessionView,
+    /// The code (returned by OOBValidate and its resends, never by the lock fallback:
+    /// then empty).
     pub otp: Otp,
-    /// OneWay or TwoWay.
-    pub mode: OobModeType,
-    /// The phone, last four digits only.
-    pub phone_masked: String,
-    /// Expiry.
-    pub expires_at: DateTime<Utc>,
-    /// Delivery state when recorded.
-    pub send_stat: SendStat,
-    /// Resends left.
-    pub resends_left: u32,
 }
 
 /// What the lock fallback did.
@@ -212,21 +203,30 @@ pub struct Verified {
     pub usr_name: Option<String>,
 }
 
-/// A session as an inquiry shows it.
+/// THE view of an OOB session, wherever the domain shows one: to the caller that started
+/// it (in `Started`), to an inquiry, and to the admin console. Never the code or its hash.
 #[derive(Debug, Clone)]
 pub struct SessionView {
+    /// Row id (the console pages with it).
+    pub id: i32,
     /// jXchange `AlrtPkgId`.
     pub alrt_pkg_id: String,
     /// OneWay or TwoWay.
     pub mode: OobModeType,
+    /// A lock fallback or an explicit OOBValidate.
+    pub origin: SessionOrigin,
     /// Pending, Success, Failed, Expired.
     pub state: OobStat,
     /// Delivery state of its last SMS.
     pub send_stat: SendStat,
     /// Last four digits.
     pub phone_masked: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
     /// Expiry.
     pub expires_at: DateTime<Utc>,
+    /// Resends made.
+    pub resends: u32,
     /// Resends left.
     pub resends_left: u32,
     /// The user, when known.
@@ -243,17 +243,23 @@ impl Service {
         &self.oob
     }
 
-    pub(super) fn started_view(&self, s: &OobSession, otp: Otp) -> Result<Started, Error> {
-        let view = self.view_of(s, None)?;
-        Ok(Started {
-            alrt_pkg_id: view.alrt_pkg_id,
-            otp,
-            mode: view.mode,
-            phone_masked: view.phone_masked,
-            expires_at: view.expires_at,
-            send_stat: view.send_stat,
-            resends_left: view.resends_left,
-        })
+    pub(super) fn started_view(
+        &self,
+        s: &OobSession,
+        usr_name: Option<String>,
+        otp: Otp,
+    ) -> Result<Started, Error> {
+        let session = self.view_of(s, usr_name)?;
+        Ok(Started { session, otp })
+    }
+
+    /// Sessions, newest first, before row id `before` (the admin console's list).
+    pub fn oob_sessions(&self, before: Option<i32>, limit: i64) -> Result<Vec<SessionView>, Error> {
+        self.storage
+            .read(|c| sessions::find_sessions_page(c, before, limit))?
+            .into_iter()
+            .map(|(s, usr_name)| self.view_of(&s, usr_name))
+            .collect()
     }
 
     /// A session as an inquiry shows it (`GET /oob/{AlrtPkgId}`).
@@ -290,16 +296,21 @@ impl Service {
     fn view_of(&self, s: &OobSession, usr_name: Option<String>) -> Result<SessionView, Error> {
         let phone = PhoneNum::parse(&s.phone_num)
             .ok_or_else(|| Error::Internal("stored phone is malformed".into()))?;
+        let time = |ms| from_ms(ms).ok_or_else(|| Error::Internal("stored session time".into()));
         let max = self.oob.policy.max_resends;
+        let resends = u32::try_from(s.resend_count).unwrap_or(max);
         Ok(SessionView {
+            id: s.id,
             alrt_pkg_id: s.alrt_pkg_id.clone(),
             mode: s.mode,
+            origin: s.origin,
             state: s.state,
             send_stat: s.send_stat,
             phone_masked: phone.masked(),
-            expires_at: from_ms(s.expires_at)
-                .ok_or_else(|| Error::Internal("stored expiry".into()))?,
-            resends_left: max.saturating_sub(u32::try_from(s.resend_count).unwrap_or(max)),
+            created_at: time(s.created_at)?,
+            expires_at: time(s.expires_at)?,
+            resends,
+            resends_left: max.saturating_sub(resends),
             usr_name,
         })
     }

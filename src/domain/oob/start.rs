@@ -31,7 +31,7 @@ struct Spec<'a> {
 
 /// What the send-recording transaction did.
 enum Recorded {
-    New,
+    New(i32),
     Reused(Box<OobSession>),
 }
 
@@ -234,21 +234,20 @@ impl Service {
                 now,
                 oob_entry("oob.start", usr_name, "Success", &detail),
             )?;
-            Ok::<_, Error>(Recorded::New)
+            Ok::<_, Error>(Recorded::New(session_pk))
         });
+        let usr_name = usr_name.map(str::to_owned);
         match self.audit_refusal(ctx, spec, now, recorded)? {
-            Recorded::Reused(s) => self.started_view(&s, Otp(Zeroizing::new(String::new()))),
-            Recorded::New => {
+            Recorded::Reused(s) => {
+                self.started_view(&s, usr_name, Otp(Zeroizing::new(String::new())))
+            }
+            Recorded::New(pk) => {
                 self.oob.signal.notify();
-                Ok(Started {
-                    alrt_pkg_id: alrt,
-                    otp: Otp(otp),
-                    mode: spec.mode,
-                    phone_masked: spec.phone.masked(),
-                    expires_at,
-                    send_stat: first_stat,
-                    resends_left: self.oob.policy.max_resends,
-                })
+                let s = self
+                    .storage
+                    .read(|c| sessions::find_session_by_pk(c, pk))?
+                    .ok_or_else(|| Error::Internal("started session vanished".into()))?;
+                self.started_view(&s, usr_name, Otp(otp))
             }
         }
     }
@@ -380,7 +379,7 @@ impl Service {
         } else {
             Zeroizing::new(String::new())
         };
-        self.started_view(&fresh, Otp(shown))
+        self.started_view(&fresh, usr_name, Otp(shown))
     }
 }
 
@@ -414,7 +413,7 @@ mod tests {
         assert!(!format!("{started:?}").contains(started.otp.0.as_str()));
         let stored = s
             .storage
-            .read(|c| sessions::find_session(c, "t", &started.alrt_pkg_id))
+            .read(|c| sessions::find_session(c, "t", &started.session.alrt_pkg_id))
             .unwrap()
             .unwrap();
         assert_ne!(stored.otp_hash, started.otp.0.as_str());

@@ -95,7 +95,7 @@ mod tests {
             .start_oob(&ctx(), &two_way("4175556653", 15), t0())
             .unwrap();
         let ok = s
-            .verify_oob(&ctx(), &a.alrt_pkg_id, &a.otp.0, at(14_999))
+            .verify_oob(&ctx(), &a.session.alrt_pkg_id, &a.otp.0, at(14_999))
             .unwrap();
         assert_eq!(
             ok.rs_stat,
@@ -105,7 +105,7 @@ mod tests {
         assert_eq!(s.expire_due(at(14_999)).unwrap(), 0);
         assert_eq!(s.expire_due(at(15_000)).unwrap(), 1);
         let late = s
-            .verify_oob(&ctx(), &b.alrt_pkg_id, &b.otp.0, at(15_001))
+            .verify_oob(&ctx(), &b.session.alrt_pkg_id, &b.otp.0, at(15_001))
             .unwrap();
         assert_eq!(late.rs_stat, OobStat::Expired);
         let results: Vec<String> = s
@@ -134,7 +134,7 @@ mod tests {
                 .count()
         };
         assert_eq!(texts(&s), 2);
-        s.verify_oob(&ctx(), &two.alrt_pkg_id, &two.otp.0, at(1000))
+        s.verify_oob(&ctx(), &two.session.alrt_pkg_id, &two.otp.0, at(1000))
             .unwrap();
         assert_eq!(texts(&s), 1, "the ended TwoWay session's text is gone");
         s.expire_due(at(14_000)).unwrap();
@@ -169,7 +169,7 @@ mod tests {
             .start_oob(&ctx(), &two_way("4175556652", 300), t0())
             .unwrap();
         let otp = started.otp.0.clone();
-        s.verify_oob(&ctx(), &started.alrt_pkg_id, &otp, at(1000))
+        s.verify_oob(&ctx(), &started.session.alrt_pkg_id, &otp, at(1000))
             .unwrap();
         assert_eq!(rows(&s), (1, 1, 1));
         let day = Duration::days(1);
@@ -211,7 +211,7 @@ mod tests {
             .start_oob(&ctx(), &two_way("4175556652", 300), t0())
             .unwrap();
         let otp = started.otp.0.clone();
-        s.verify_oob(&ctx(), &started.alrt_pkg_id, &otp, at(1000))
+        s.verify_oob(&ctx(), &started.session.alrt_pkg_id, &otp, at(1000))
             .unwrap();
         let later = t0() + Duration::days(365);
         assert_eq!(s.purge_oob(later).unwrap(), (0, 0));

@@ -222,7 +222,7 @@ mod tests {
         let started = s
             .start_oob(&ctx(), &two_way("4175556652", 300), t0())
             .unwrap();
-        let (id, otp) = (started.alrt_pkg_id.as_str(), started.otp.0.as_str());
+        let (id, otp) = (started.session.alrt_pkg_id.as_str(), started.otp.0.as_str());
         let wrong = s.verify_oob(&ctx(), id, other_code(otp), at(1000)).unwrap();
         assert_eq!(wrong.rs_stat, OobStat::Failed);
         let right = s.verify_oob(&ctx(), id, otp, at(2000)).unwrap();
@@ -244,11 +244,11 @@ mod tests {
         let old_otp = started.otp.0.clone();
         let as_read = s
             .storage
-            .read(|c| sessions::find_session(c, "t", &started.alrt_pkg_id))
+            .read(|c| sessions::find_session(c, "t", &started.session.alrt_pkg_id))
             .unwrap()
             .unwrap();
         let resent = s
-            .resend_oob(&ctx(), &started.alrt_pkg_id, at(1000))
+            .resend_oob(&ctx(), &started.session.alrt_pkg_id, at(1000))
             .unwrap();
         let new_otp = resent.otp.0.clone();
         assert_ne!(old_otp, new_otp);
@@ -267,7 +267,7 @@ mod tests {
             .unwrap();
         assert_eq!(v.rs_stat, OobStat::Failed);
         let again = s
-            .verify_oob(&ctx(), &started.alrt_pkg_id, &new_otp, at(3000))
+            .verify_oob(&ctx(), &started.session.alrt_pkg_id, &new_otp, at(3000))
             .unwrap();
         assert_eq!(again.rs_stat, OobStat::Failed, "one attempt per session");
     }
@@ -282,7 +282,7 @@ mod tests {
             let handles: Vec<_> = (0..8)
                 .map(|_| {
                     scope.spawn(|| {
-                        s.verify_oob(&ctx(), &started.alrt_pkg_id, &started.otp.0, at(10))
+                        s.verify_oob(&ctx(), &started.session.alrt_pkg_id, &started.otp.0, at(10))
                             .unwrap()
                             .rs_stat
                     })

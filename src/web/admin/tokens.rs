@@ -505,8 +505,8 @@ async fn test_sms(
             Redirect::to(back),
             format!(
                 "Test SMS to {}: {}.",
-                started.phone_masked,
-                started.send_stat.as_str()
+                started.session.phone_masked,
+                started.session.send_stat.as_str()
             ),
         ),
         Err(e) => refused(back, &e),

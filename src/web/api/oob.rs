@@ -97,6 +97,7 @@ impl OobRs {
     /// The answer about `started`; the OTP only when `show_otp` and there is one.
     pub fn of(started: Started, show_otp: bool) -> OobRs {
         let otp = (show_otp && !started.otp.0.is_empty()).then_some(started.otp.0);
+        let started = started.session;
         OobRs {
             alrt_pkg_id: started.alrt_pkg_id,
             otp,
@@ -128,13 +129,13 @@ fn oob_request(rq: OobValidateRq) -> Result<OobRequest, Error> {
 /// Waits (on the blocking pool, at most `answer_wait_ms`) for the http provider's first
 /// answer about a just-recorded SMS, so the consumer learns at once when the send failed.
 pub async fn await_send(service: &Arc<Service>, ctx: &Context, started: &mut Started) {
-    if started.send_stat != SendStat::Pending {
+    if started.session.send_stat != SendStat::Pending {
         return;
     }
     let wait = Duration::from_millis(service.oob().policy.answer_wait_ms);
-    let (alrt, ctx) = (started.alrt_pkg_id.clone(), ctx.clone());
+    let (alrt, ctx) = (started.session.alrt_pkg_id.clone(), ctx.clone());
     if let Ok(stat) = blocking(service, move |s| s.await_send_stat(&ctx, &alrt, wait)).await {
-        started.send_stat = stat;
+        started.session.send_stat = stat;
     }
 }
 
