@@ -129,6 +129,53 @@ wire_enum!(
     SessionOrigin { Lock = "lock", Explicit = "explicit" }
 );
 
+wire_enum!(
+    /// What an audit row records. The spellings are stored and are what `/audit?Action=`
+    /// filters on: NEVER rename one (rows already written keep theirs).
+    AuditAction {
+        Enroll = "enroll",
+        Import = "import",
+        Activate = "activate",
+        Bind = "bind",
+        Validate = "validate",
+        ValidateTempcode = "validate.tempcode",
+        AutoUnlock = "auto-unlock",
+        Resync = "resync",
+        Modify = "modify",
+        Delete = "delete",
+        UserCreate = "user.create",
+        TempcodeIssue = "tempcode.issue",
+        ApikeyCreate = "apikey.create",
+        ApikeyRevoke = "apikey.revoke",
+        AdminCreate = "admin.create",
+        AdminSignin = "admin.signin",
+        AdminPassword = "admin.password",
+        RekeyStart = "rekey.start",
+        RekeyFinish = "rekey.finish",
+        OobStart = "oob.start",
+        OobResend = "oob.resend",
+        OobVerify = "oob.verify",
+        OobInbound = "oob.inbound",
+        OobExpire = "oob.expire",
+        OobPurge = "oob.purge",
+    }
+);
+
+wire_enum!(
+    /// The outcome an audit row records.
+    AuditResult { Success, Failed, Locked, Expired }
+);
+
+impl From<RsStat> for AuditResult {
+    fn from(s: RsStat) -> Self {
+        match s {
+            RsStat::Success => AuditResult::Success,
+            RsStat::Failed => AuditResult::Failed,
+            RsStat::Locked => AuditResult::Locked,
+        }
+    }
+}
+
 impl Algorithm {
     /// Length of a freshly generated software seed: the HMAC's output size, as RFC 6238's
     /// reference implementation uses (160, 256 and 512 bits).
@@ -319,6 +366,18 @@ mod tests {
             serde_json::to_string(&MfaTokenUsrStat::Lock).unwrap(),
             "\"Lock\""
         );
+    }
+
+    #[test]
+    fn audit_actions_keep_their_stored_spellings() {
+        let spellings: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        let unique: std::collections::HashSet<_> = spellings.iter().collect();
+        assert_eq!(unique.len(), spellings.len());
+        assert_eq!(AuditAction::OobStart.as_str(), "oob.start");
+        assert_eq!("auto-unlock".parse(), Ok(AuditAction::AutoUnlock));
+        assert_eq!(SessionOrigin::Lock.as_str(), "lock");
+        assert_eq!(ProviderKind::Http.to_string(), "http");
+        assert_eq!(serde_json::to_string(&OtpKind::Alnum).unwrap(), "\"otpa\"");
     }
 
     #[test]

@@ -13,18 +13,19 @@ use crate::storage::audit::{
 /// An audit row, and the filter of the audit listing (the web edge names them from here).
 pub use crate::storage::audit::{AuditEvent, AuditFilter};
 use crate::storage::{self, Conn};
+use crate::types::{AuditAction, AuditResult};
 
 /// What one audit row says, apart from who and when.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
     /// The operation: `enroll`, `activate`, `validate`, `apikey.create`, ...
-    pub action: &'a str,
+    pub action: AuditAction,
     /// Token concerned.
     pub token_id: Option<&'a str>,
     /// User concerned.
     pub usr_name: Option<&'a str>,
     /// Outcome: `Success`, `Failed`, `Locked`, ...
-    pub result: &'a str,
+    pub result: AuditResult,
     /// Why, for a help desk (e.g. "replayed code", "wrong code, 2 of 5").
     pub detail: Option<&'a str>,
 }

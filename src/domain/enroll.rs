@@ -16,6 +16,7 @@ use super::{params_of, to_ms, Context, Error, Fault, Service};
 use crate::crypto::{digest, SealedSeed, Seed};
 use crate::otp::OtpParams;
 use crate::storage::{self, bindings, tokens, users, Conn};
+use crate::types::{AuditAction, AuditResult};
 use crate::types::{
     Code, MfaTokenUsrStat, PhoneNum, RsStat, RsStatRsn, TokenId, TokenType, UsrName, UsrTokenStat,
     MIN_SEED_BYTES,
@@ -159,7 +160,7 @@ pub(super) fn store_token(
     ctx: &Context,
     inst: &str,
     now: DateTime<Utc>,
-    action: &str,
+    action: AuditAction,
     t: &StoredToken<'_>,
 ) -> Result<(), Error> {
     let now_ms = to_ms(now);
@@ -201,7 +202,7 @@ pub(super) fn store_token(
         action,
         token_id: Some(t.token_id.as_str()),
         usr_name: t.owner.as_ref().map(|o| o.usr_name.as_str()),
-        result: "Success",
+        result: AuditResult::Success,
         detail: Some(t.token_type.as_str()),
     };
     Ok(audit::record(c, ctx, now, entry)?)
@@ -243,7 +244,7 @@ impl Service {
                 if !super::keys::is_sealing_key(c, &sealed.key_id)? {
                     return Ok(None);
                 }
-                store_token(c, ctx, &inst, now, "enroll", &stored).map(Some)
+                store_token(c, ctx, &inst, now, AuditAction::Enroll, &stored).map(Some)
             })
         })?;
         let provisioning = (rq.token_type == TokenType::Software).then(|| Provisioning {
@@ -301,7 +302,12 @@ impl Service {
         let act = MfaTokenUsrStat::Act;
         let open: Vec<_> = bound.iter().filter(|b| b.binding.status == act).collect();
         if open.is_empty() {
-            let entry = entry_for(first, "activate", "Locked", Some("no active binding"));
+            let entry = entry_for(
+                first,
+                AuditAction::Activate,
+                AuditResult::Locked,
+                Some("no active binding"),
+            );
             self.storage
                 .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
             let lock = MfaTokenUsrStat::Lock;
@@ -330,7 +336,12 @@ impl Service {
                 )?;
                 if won {
                     bindings::update_bindings_clear_failures(c, first.token.id)?;
-                    audit::record(c, ctx, now, entry_for(first, "activate", "Success", None))?;
+                    audit::record(
+                        c,
+                        ctx,
+                        now,
+                        entry_for(first, AuditAction::Activate, AuditResult::Success, None),
+                    )?;
                 }
                 Ok::<_, Error>(won)
             })?;
@@ -345,7 +356,7 @@ impl Service {
                 .with_value(token_id.as_str())
                 .with_detail("the token was activated by another request"));
         }
-        let counted = self.count_failure(ctx, &open, now, "activate")?;
+        let counted = self.count_failure(ctx, &open, now, AuditAction::Activate)?;
         Ok(Activation {
             rs_stat: counted.rs_stat(),
             reason: Some(counted.reason()),

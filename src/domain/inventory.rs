@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::audit::{self, Entry};
 use super::{from_ms, to_ms, Context, Error, Fault, Service};
 use crate::storage::{bindings, tokens, users};
+use crate::types::{AuditAction, AuditResult};
 use crate::types::{MfaTokenUsrStat, TokenId, TokenType, UsrName, UsrTokenStat};
 
 /// One unassigned token.
@@ -77,10 +78,10 @@ impl Service {
             bindings::insert_binding(c, token.id, user, MfaTokenUsrStat::Act, None, now_ms)?;
             tokens::update_token_version(c, token.id, now_ms)?;
             let entry = Entry {
-                action: "bind",
+                action: AuditAction::Bind,
                 token_id: Some(token_id.as_str()),
                 usr_name: Some(usr_name.as_str()),
-                result: "Success",
+                result: AuditResult::Success,
                 detail: None,
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)

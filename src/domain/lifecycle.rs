@@ -32,6 +32,7 @@ use crate::storage::bindings::{self, BoundToken};
 use crate::storage::tokens::Token;
 use crate::storage::{tokens, users};
 use crate::types::{ActIntent, Code, MfaTokenUsrStat, RsStat, TokenId, UsrName, UsrTokenStat};
+use crate::types::{AuditAction, AuditResult};
 
 /// Whether an admin or consumer may move a token from `from` to `to` (see the table above).
 pub fn can_change_token(from: UsrTokenStat, to: UsrTokenStat, was_activated: bool) -> bool {
@@ -171,10 +172,10 @@ impl Service {
             }
             let detail = describe(rq);
             let entry = audit::Entry {
-                action: "modify",
+                action: AuditAction::Modify,
                 token_id: Some(token_id.as_str()),
                 usr_name: rq.usr_name.as_ref().map(UsrName::as_str),
-                result: "Success",
+                result: AuditResult::Success,
                 detail: Some(&detail),
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
@@ -227,10 +228,10 @@ impl Service {
             }
             tokens::update_token_destroy_seed(c, token_pk)?;
             let entry = audit::Entry {
-                action: "delete",
+                action: AuditAction::Delete,
                 token_id: Some(token_id.as_str()),
                 usr_name: None,
-                result: "Success",
+                result: AuditResult::Success,
                 detail: Some("seed destroyed"),
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
@@ -290,7 +291,7 @@ impl Service {
                 });
             }
         }
-        let counted = self.count_failure(ctx, &open, now, "resync")?;
+        let counted = self.count_failure(ctx, &open, now, AuditAction::Resync)?;
         Ok(Resync {
             rs_stat: counted.rs_stat(),
             drift: b.token.drift,
@@ -324,7 +325,7 @@ impl Service {
                 c,
                 ctx,
                 now,
-                entry_for(b, "resync", "Success", Some(&detail)),
+                entry_for(b, AuditAction::Resync, AuditResult::Success, Some(&detail)),
             )?;
             Ok(())
         });

@@ -12,8 +12,8 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 
 use crate::types::{
-    Algorithm, MfaTokenUsrStat, OobModeType, OobStat, OtpKind, ProviderKind, SendStat,
-    SessionOrigin, TokenType, UsrTokenStat,
+    Algorithm, AuditAction, AuditResult, MfaTokenUsrStat, OobModeType, OobStat, OtpKind,
+    ProviderKind, SendStat, SessionOrigin, TokenType, UsrTokenStat,
 };
 
 /// Makes each `wire_enum!` type a `Text` value: `AsExpression` and `FromSqlRow` through
@@ -63,6 +63,8 @@ text_enum!(
     OtpKind,
     ProviderKind,
     SessionOrigin,
+    AuditAction,
+    AuditResult,
 );
 
 #[cfg(test)]

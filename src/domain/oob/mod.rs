@@ -30,7 +30,9 @@ use crate::sms::http::HttpTarget;
 use crate::sms::{ProviderKind, SmsProvider};
 use crate::storage::oob_sessions::{self as sessions, OobSession};
 use crate::storage::users;
-use crate::types::{OobModeType, OobStat, PhoneNum, SendStat, SessionOrigin, UsrName};
+use crate::types::{
+    AuditAction, AuditResult, OobModeType, OobStat, PhoneNum, SendStat, SessionOrigin, UsrName,
+};
 use text::SmsTemplate;
 
 /// `OOBRsn` when a user's SMS fallback stopped after `oob_max_failed_sessions`.
@@ -357,9 +359,9 @@ pub(super) fn initial_send_stat(provider: ProviderKind) -> SendStat {
 }
 
 pub(super) fn oob_entry<'a>(
-    action: &'a str,
+    action: AuditAction,
     usr_name: Option<&'a str>,
-    result: &'a str,
+    result: AuditResult,
     detail: &'a str,
 ) -> Entry<'a> {
     Entry {
@@ -368,6 +370,16 @@ pub(super) fn oob_entry<'a>(
         usr_name,
         result,
         detail: Some(detail),
+    }
+}
+
+/// The audit result of a session's end. A session is audited when it ends, never while
+/// Pending; a Pending here would be a bug, recorded as the failure it would be.
+pub(super) fn ended(state: OobStat) -> AuditResult {
+    match state {
+        OobStat::Success => AuditResult::Success,
+        OobStat::Expired => AuditResult::Expired,
+        OobStat::Failed | OobStat::Pending => AuditResult::Failed,
     }
 }
 

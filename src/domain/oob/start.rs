@@ -17,6 +17,7 @@ use crate::domain::{to_ms, Context, Error, Fault, Service};
 use crate::storage::oob_sessions::{NewSession, OobSession};
 use crate::storage::sms_messages::NewMessage;
 use crate::storage::{self, oob_sessions as sessions, sms_messages as messages, users, Conn};
+use crate::types::{AuditAction, AuditResult};
 use crate::types::{OobModeType, OobStat, PhoneNum, RsStat, SendStat, SessionOrigin, UsrName};
 
 /// Everything needed to record a new session.
@@ -114,7 +115,12 @@ impl Service {
                 "fallback suspended: {} SMS sessions failed or expired in a row",
                 user.oob_failed_sessions
             );
-            let entry = oob_entry("oob.start", Some(&user.usr_name), "Failed", &detail);
+            let entry = oob_entry(
+                AuditAction::OobStart,
+                Some(&user.usr_name),
+                AuditResult::Failed,
+                &detail,
+            );
             self.storage.write(|c| audit::record(c, ctx, now, entry))?;
             return Ok((v, Fallback::Unavailable(FALLBACK_SUSPENDED)));
         }
@@ -232,7 +238,12 @@ impl Service {
                 c,
                 ctx,
                 now,
-                oob_entry("oob.start", usr_name, "Success", &detail),
+                oob_entry(
+                    AuditAction::OobStart,
+                    usr_name,
+                    AuditResult::Success,
+                    &detail,
+                ),
             )?;
             Ok::<_, Error>(Recorded::New(session_pk))
         });
@@ -264,7 +275,12 @@ impl Service {
             Err(e) if e.kind() == Fault::SendCapReached => {
                 let detail = format!("send cap reached, {}", spec.phone.masked());
                 let usr_name = spec.user.map(|u| u.usr_name.as_str());
-                let entry = oob_entry("oob.start", usr_name, "Failed", &detail);
+                let entry = oob_entry(
+                    AuditAction::OobStart,
+                    usr_name,
+                    AuditResult::Failed,
+                    &detail,
+                );
                 self.storage.write(|c| audit::record(c, ctx, now, entry))?;
                 Err(e)
             }
@@ -366,7 +382,12 @@ impl Service {
             }
             self.queue_sms(c, s.id, s.user_pk, &phone, &body, now)?;
             let detail = format!("AlrtPkgId {}, resend {}", s.alrt_pkg_id, s.resend_count + 1);
-            let entry = oob_entry("oob.resend", usr_name.as_deref(), "Success", &detail);
+            let entry = oob_entry(
+                AuditAction::OobResend,
+                usr_name.as_deref(),
+                AuditResult::Success,
+                &detail,
+            );
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
         })?;
         self.oob.signal.notify();

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::audit;
 use crate::domain::{to_ms, Context, Error, Service};
 use crate::storage::{oob_sessions as sessions, sms_messages as messages};
+use crate::types::{AuditAction, AuditResult};
 
 impl Service {
     /// Ends the pending TwoWay sessions past their expiry (the sweeper); answers how many.
@@ -19,7 +20,7 @@ impl Service {
             ..Context::default()
         };
         for s in &due {
-            self.finish(&ctx, s, None, now, "oob.expire")?;
+            self.finish(&ctx, s, None, now, AuditAction::OobExpire)?;
         }
         // OneWay sessions never end; their texts go at expiry. Looked for on a reading
         // connection first, so an idle sweep writes nothing.
@@ -65,10 +66,10 @@ impl Service {
             let (s, m) = sessions::delete_oob(c, &sessions, &messages)?;
             let detail = format!("{s} session(s), {m} SMS, expired over {secs} s ago");
             let entry = audit::Entry {
-                action: "oob.purge",
+                action: AuditAction::OobPurge,
                 token_id: None,
                 usr_name: None,
-                result: "Success",
+                result: AuditResult::Success,
                 detail: Some(&detail),
             };
             audit::record(c, &ctx, now, entry)?;

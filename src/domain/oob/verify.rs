@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
 use super::text;
-use super::{oob_entry, otp_message, Verified};
+use super::{ended, oob_entry, otp_message, Verified};
 use crate::domain::audit;
 use crate::domain::{to_ms, Context, Error, Fault, Service};
 use crate::storage::oob_sessions::OobSession;
 use crate::storage::users;
 use crate::storage::{oob_events as events, oob_sessions as sessions, sms_messages as messages};
+use crate::types::{AuditAction, AuditResult};
 use crate::types::{OobStat, OtpKind, PhoneNum, SessionOrigin};
 
 /// What one attempt to end a session came to.
@@ -35,7 +36,7 @@ impl Service {
             return Err(Error::at(Fault::OtpFormat, "OTP"));
         }
         let session = self.two_way_session(ctx, alrt_pkg_id)?;
-        self.finish(ctx, &session, Some(otp), now, "oob.verify")
+        self.finish(ctx, &session, Some(otp), now, AuditAction::OobVerify)
     }
 
     /// A two-way SMS reply (`POST /sms/inbound`): the newest pending TwoWay session of the
@@ -68,11 +69,11 @@ impl Service {
                 "reply from {} ignored: sessions pending in several institutions (name InstRtId)",
                 from.masked()
             );
-            let entry = oob_entry("oob.inbound", None, "Failed", &detail);
+            let entry = oob_entry(AuditAction::OobInbound, None, AuditResult::Failed, &detail);
             self.storage.write(|c| audit::record(c, ctx, now, entry))?;
             return Ok(None);
         }
-        self.finish(ctx, newest, Some(word), now, "oob.inbound")
+        self.finish(ctx, newest, Some(word), now, AuditAction::OobInbound)
             .map(Some)
     }
 
@@ -87,7 +88,7 @@ impl Service {
         s: &OobSession,
         otp: Option<&str>,
         now: DateTime<Utc>,
-        action: &str,
+        action: AuditAction,
     ) -> Result<Verified, Error> {
         // The end of a session is its institution's, whoever ends it (the sweeper, the
         // provider's reply webhook): its audit row says so.
@@ -147,7 +148,7 @@ impl Service {
         outcome: OobStat,
         usr_name: Option<&str>,
         now: DateTime<Utc>,
-        action: &str,
+        action: AuditAction,
     ) -> Result<Ended, Error> {
         self.storage.write(|c| {
             if !sessions::update_session_end(c, s.id, &s.otp_hash, outcome, to_ms(now))? {
@@ -160,7 +161,7 @@ impl Service {
                     _ => OobStat::Failed,
                 };
                 let detail = format!("AlrtPkgId {} had already ended", s.alrt_pkg_id);
-                let entry = oob_entry(action, usr_name, answer.as_str(), &detail);
+                let entry = oob_entry(action, usr_name, ended(answer), &detail);
                 audit::record(c, ctx, now, entry)?;
                 return Ok::<_, Error>(Ended::Answer(answer));
             }
@@ -181,7 +182,7 @@ impl Service {
             if let (Some(user_pk), SessionOrigin::Lock) = (s.user_pk, s.origin) {
                 detail.push_str(&self.count_fallback_end(c, user_pk, outcome)?);
             }
-            let entry = oob_entry(action, usr_name, outcome.as_str(), &detail);
+            let entry = oob_entry(action, usr_name, ended(outcome), &detail);
             audit::record(c, ctx, now, entry)?;
             Ok(Ended::Answer(outcome))
         })
@@ -263,7 +264,13 @@ mod tests {
         // Through the domain: the old code, checked against the stale row, is decided
         // again against the new code and fails the session.
         let v = s
-            .finish(&ctx(), &as_read, Some(&old_otp), at(2000), "oob.verify")
+            .finish(
+                &ctx(),
+                &as_read,
+                Some(&old_otp),
+                at(2000),
+                crate::types::AuditAction::OobVerify,
+            )
             .unwrap();
         assert_eq!(v.rs_stat, OobStat::Failed);
         let again = s
