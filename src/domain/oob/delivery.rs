@@ -16,7 +16,7 @@ use crate::storage::sms_messages::{AttemptOutcome, SmsMessage};
 pub use crate::storage::Cursor;
 use crate::storage::{self, Conn};
 use crate::storage::{oob_events as events, oob_sessions as sessions, sms_messages as messages};
-use crate::types::{PhoneNum, ProviderKind, SendStat};
+use crate::types::{OobStat, PhoneNum, ProviderKind, SendStat};
 
 /// jXchange event type of OOB results ("ENS Publisher Feedback").
 pub const EVENT_TYPE: &str = "90040";
@@ -42,7 +42,7 @@ pub struct FeedbackEvent {
     pub alrt_pkg_id: String,
     /// Success, Failed or Expired.
     #[serde(rename = "RsStat")]
-    pub rs_stat: String,
+    pub rs_stat: OobStat,
     /// When the session ended (ISO 8601).
     #[serde(rename = "EvtDt")]
     pub at: String,
@@ -71,9 +71,9 @@ pub struct OutboxMessage {
     /// The text.
     pub body: Option<String>,
     /// `outbox` or `http`.
-    pub provider: String,
+    pub provider: ProviderKind,
     /// Pending, Sent, Failed.
-    pub send_stat: String,
+    pub send_stat: SendStat,
     /// Attempts made.
     pub attempts: i32,
     /// The last failure.
@@ -279,8 +279,8 @@ impl Service {
                     .map(|p| p.masked())
                     .unwrap_or_default(),
                 body: m.body,
-                provider: m.provider.to_string(),
-                send_stat: m.state.to_string(),
+                provider: m.provider,
+                send_stat: m.state,
                 attempts: m.attempts,
                 last_error: m.last_error,
                 created_at: iso(m.created_at),
@@ -294,7 +294,7 @@ fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
         evt_id: i64::from(e.id),
         evt_type: EVENT_TYPE,
         alrt_pkg_id: e.alrt_pkg_id.clone(),
-        rs_stat: e.result.to_string(),
+        rs_stat: e.result,
         at: iso(e.at),
         usr_name: e.usr_name.clone(),
         delivered,

@@ -109,13 +109,13 @@ mod tests {
             .verify_oob(&ctx(), &b.session.alrt_pkg_id, &b.otp.0, at(15_001))
             .unwrap();
         assert_eq!(late.rs_stat, OobStat::Expired);
-        let results: Vec<String> = s
+        let results: Vec<OobStat> = s
             .oob_events(None, Cursor::After(0), 10)
             .unwrap()
             .into_iter()
             .map(|e| e.rs_stat)
             .collect();
-        assert_eq!(results, ["Success", "Expired"]);
+        assert_eq!(results, [OobStat::Success, OobStat::Expired]);
     }
 
     #[test]

@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(right.rs_stat, OobStat::Failed, "the session already failed");
         let events = s.oob_events(None, Cursor::After(0), 10).unwrap();
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].rs_stat, "Failed");
+        assert_eq!(events[0].rs_stat, OobStat::Failed);
     }
 
     /// A code checked against the session as read before a resend replaced it must not

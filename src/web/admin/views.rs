@@ -244,8 +244,8 @@ async fn outbox(
                     alrt_pkg_id: m.alrt_pkg_id.unwrap_or_default(),
                     phone: m.phone_masked,
                     body: m.body.as_deref().map(mask_codes).unwrap_or_default(),
-                    provider: m.provider,
-                    send_stat: m.send_stat,
+                    provider: m.provider.to_string(),
+                    send_stat: m.send_stat.to_string(),
                     attempts: m.attempts,
                     last_error: m.last_error.unwrap_or_default(),
                     created: m.created_at,
@@ -296,7 +296,7 @@ async fn events(
                 .map(|e| EventRow {
                     id: e.evt_id,
                     alrt_pkg_id: e.alrt_pkg_id,
-                    rs_stat: e.rs_stat,
+                    rs_stat: e.rs_stat.to_string(),
                     at: e.at,
                     usr_name: e.usr_name.unwrap_or_default(),
                     delivered: match (e.delivered, e.refused) {

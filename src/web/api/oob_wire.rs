@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::domain::oob::delivery::{self, Cursor};
 use crate::domain::{Error, Service};
+use crate::types::{OobStat, ProviderKind, SendStat};
 
 /// A "90040" event as listed and pushed.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -24,7 +25,7 @@ pub struct FeedbackEvent {
     /// Success, Failed or Expired.
     #[serde(rename = "RsStat")]
     #[schema(value_type = String, pattern = "^(Success|Failed|Expired)$")]
-    rs_stat: String,
+    rs_stat: OobStat,
     /// When the session ended (ISO 8601).
     #[serde(rename = "EvtDt")]
     at: String,
@@ -58,11 +59,11 @@ pub struct OutboxMessage {
     body: Option<String>,
     /// `outbox` or `http`.
     #[serde(rename = "Provider")]
-    provider: String,
+    #[schema(value_type = String)]
+    provider: ProviderKind,
     /// Pending, Sent, Failed.
     #[serde(rename = "SendStat")]
-    #[schema(value_type = crate::types::SendStat)]
-    send_stat: String,
+    send_stat: SendStat,
     /// Attempts made.
     #[serde(rename = "Attempts")]
     attempts: i32,
