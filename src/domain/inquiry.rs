@@ -13,7 +13,9 @@ use super::Context;
 use super::{from_ms, Error, Fault, Service};
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::tokens;
-use crate::types::{ActIntent, MfaTokenUsrStat, TokenId, UsrName, UsrTokenStat};
+use crate::types::{
+    ActIntent, Algorithm, MfaTokenUsrStat, TokenId, TokenType, UsrName, UsrTokenStat,
+};
 
 /// jXchange MFATokenInqRq.
 #[derive(Debug, Clone)]
@@ -53,9 +55,9 @@ pub struct BindingRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFacts {
     /// Software or Hardware.
-    pub token_type: String,
+    pub token_type: TokenType,
     /// HMAC algorithm.
-    pub algorithm: String,
+    pub algorithm: Algorithm,
     /// Code length.
     pub digits: i32,
     /// Step length, seconds.
@@ -122,8 +124,8 @@ impl Service {
             intent_key,
             records,
             facts: TokenFacts {
-                token_type: token.token_type.to_string(),
-                algorithm: token.algorithm.to_string(),
+                token_type: token.token_type,
+                algorithm: token.algorithm,
                 digits: token.digits,
                 period: token.period,
                 drift: token.drift,

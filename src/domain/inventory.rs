@@ -15,9 +15,9 @@ pub struct Unassigned {
     /// Serial.
     pub token_id: String,
     /// Hardware (or a software token whose user was unbound).
-    pub token_type: String,
+    pub token_type: TokenType,
     /// `UsrTokenStat`.
-    pub status: String,
+    pub status: UsrTokenStat,
     /// "SHA1, 6 digits, 30 s".
     pub params: String,
     /// When it was imported.
@@ -42,8 +42,8 @@ impl Service {
                 params: format!("{}, {} digits, {} s", t.algorithm, t.digits, t.period),
                 created_at: from_ms(t.created_at),
                 token_id: t.token_id,
-                token_type: t.token_type.to_string(),
-                status: t.status.to_string(),
+                token_type: t.token_type,
+                status: t.status,
             })
             .collect())
     }
