@@ -9,10 +9,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::initial_send_stat;
 use crate::domain::{from_ms, to_ms, Error, Service};
 use crate::sms::http::PostFailure;
 use crate::storage::oob_events::OobEvent;
-use crate::storage::sms_messages::{AttemptOutcome, SmsMessage};
+use crate::storage::sms_messages::{AttemptOutcome, NewMessage, SmsMessage};
 pub use crate::storage::Cursor;
 use crate::storage::{self, Conn};
 use crate::storage::{oob_events as events, oob_sessions as sessions, sms_messages as messages};
@@ -93,6 +94,40 @@ fn ms_of(d: u64) -> i64 {
 }
 
 impl Service {
+    /// Stores one SMS: delivered at once for the outbox, queued for the http sender.
+    pub(super) fn queue_sms(
+        &self,
+        c: &mut Conn,
+        session_pk: i32,
+        user_pk: Option<i32>,
+        phone: &PhoneNum,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), storage::Error> {
+        let provider = self.oob.policy.provider;
+        let stat = initial_send_stat(provider);
+        let sent = stat == SendStat::Sent;
+        let id = messages::insert_message(
+            c,
+            &NewMessage {
+                session_pk: Some(session_pk),
+                user_pk,
+                phone_num: phone.as_str(),
+                body: Some(body),
+                provider,
+                state: stat,
+                attempts: i32::from(sent),
+                next_attempt_at: to_ms(now),
+                created_at: to_ms(now),
+                sent_at: sent.then(|| to_ms(now)),
+            },
+        )?;
+        if sent {
+            messages::insert_outbox_attempt(c, id, to_ms(now))?;
+        }
+        Ok(())
+    }
+
     /// Leases the oldest due http SMS for one attempt.
     pub fn claim_sms(&self, now: DateTime<Utc>) -> Result<Option<SmsMessage>, Error> {
         if self.oob.http.is_none() {

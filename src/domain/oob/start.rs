@@ -15,8 +15,7 @@ use crate::domain::audit;
 use crate::domain::validate::{ValidateRequest, Validation};
 use crate::domain::{to_ms, Context, Error, Fault, Service};
 use crate::storage::oob_sessions::{NewSession, OobSession};
-use crate::storage::sms_messages::NewMessage;
-use crate::storage::{self, oob_sessions as sessions, sms_messages as messages, users, Conn};
+use crate::storage::{oob_sessions as sessions, sms_messages as messages, users, Conn};
 use crate::types::{AuditAction, AuditResult};
 use crate::types::{OobModeType, OobStat, PhoneNum, RsStat, SendStat, SessionOrigin, UsrName};
 
@@ -307,40 +306,6 @@ impl Service {
                 "(at most {cap} SMS per user and per phone in {} s)",
                 policy.send_window_secs
             )));
-        }
-        Ok(())
-    }
-
-    /// Stores one SMS: delivered at once for the outbox, queued for the http sender.
-    pub(super) fn queue_sms(
-        &self,
-        c: &mut Conn,
-        session_pk: i32,
-        user_pk: Option<i32>,
-        phone: &PhoneNum,
-        body: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), storage::Error> {
-        let provider = self.oob.policy.provider;
-        let stat = initial_send_stat(provider);
-        let sent = stat == SendStat::Sent;
-        let id = messages::insert_message(
-            c,
-            &NewMessage {
-                session_pk: Some(session_pk),
-                user_pk,
-                phone_num: phone.as_str(),
-                body: Some(body),
-                provider,
-                state: stat,
-                attempts: i32::from(sent),
-                next_attempt_at: to_ms(now),
-                created_at: to_ms(now),
-                sent_at: sent.then(|| to_ms(now)),
-            },
-        )?;
-        if sent {
-            messages::insert_outbox_attempt(c, id, to_ms(now))?;
         }
         Ok(())
     }
