@@ -8,30 +8,39 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Declares a string enum whose variant names are the wire (jXchange) codes, with `as_str`,
-/// `FromStr` and serde support, so the same spelling is used in JSON, SQL and logs.
+/// `FromStr` and serde support, so the same spelling is used in JSON, SQL and logs. A
+/// second form names each variant's spelling (`Lock = "lock"`) where it is not the
+/// variant's name. Storage gives every such enum Diesel's `ToSql`/`FromSql`
+/// (`storage::sql_types`), so a state is typed from the wire to the column.
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
-
+        wire_enum!(@impl $name { $($variant = stringify!($variant)),+ });
+    };
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $($(#[$vmeta])* #[serde(rename = $wire)] $variant),+ }
+        wire_enum!(@impl $name { $($variant = $wire),+ });
+    };
+    (@impl $name:ident { $($variant:ident = $wire:expr),+ }) => {
         impl $name {
             /// Every variant, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The wire spelling of this value (also what the database stores).
             pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => stringify!($variant)),+ }
+                match self { $($name::$variant => $wire),+ }
             }
         }
 
         impl FromStr for $name {
             type Err = UnknownValue;
             fn from_str(s: &str) -> Result<Self, UnknownValue> {
-                match s {
-                    $(stringify!($variant) => Ok($name::$variant),)+
-                    _ => Err(UnknownValue),
-                }
+                $(if s == $wire { return Ok($name::$variant); })+
+                Err(UnknownValue)
             }
         }
 
@@ -102,6 +111,70 @@ wire_enum!(
     /// tried, Sent once it accepted the message, Failed when every attempt failed.
     SendStat { Pending, Sent, Failed }
 );
+
+wire_enum!(
+    /// The kind of code an OOB text carries: six digits (`<%$otp%>`) or six letters or
+    /// digits (`<%$otpa%>`); stored with the session, so a resend sends the same kind.
+    OtpKind { Digits = "otp", Alnum = "otpa" }
+);
+
+wire_enum!(
+    /// Who delivers SMS (`sms_provider`), stored with each message.
+    ProviderKind { Outbox = "outbox", Http = "http" }
+);
+
+wire_enum!(
+    /// Why an OOB session was started: the fallback of a Locked validation, or an
+    /// explicit OOBValidate request.
+    SessionOrigin { Lock = "lock", Explicit = "explicit" }
+);
+
+wire_enum!(
+    /// What an audit row records. The spellings are stored and are what `/audit?Action=`
+    /// filters on: NEVER rename one (rows already written keep theirs).
+    AuditAction {
+        Enroll = "enroll",
+        Import = "import",
+        Activate = "activate",
+        Bind = "bind",
+        Validate = "validate",
+        ValidateTempcode = "validate.tempcode",
+        AutoUnlock = "auto-unlock",
+        Resync = "resync",
+        Modify = "modify",
+        Delete = "delete",
+        UserCreate = "user.create",
+        TempcodeIssue = "tempcode.issue",
+        ApikeyCreate = "apikey.create",
+        ApikeyRevoke = "apikey.revoke",
+        AdminCreate = "admin.create",
+        AdminSignin = "admin.signin",
+        AdminPassword = "admin.password",
+        RekeyStart = "rekey.start",
+        RekeyFinish = "rekey.finish",
+        OobStart = "oob.start",
+        OobResend = "oob.resend",
+        OobVerify = "oob.verify",
+        OobInbound = "oob.inbound",
+        OobExpire = "oob.expire",
+        OobPurge = "oob.purge",
+    }
+);
+
+wire_enum!(
+    /// The outcome an audit row records.
+    AuditResult { Success, Failed, Locked, Expired }
+);
+
+impl From<RsStat> for AuditResult {
+    fn from(s: RsStat) -> Self {
+        match s {
+            RsStat::Success => AuditResult::Success,
+            RsStat::Failed => AuditResult::Failed,
+            RsStat::Locked => AuditResult::Locked,
+        }
+    }
+}
 
 impl Algorithm {
     /// Length of a freshly generated software seed: the HMAC's output size, as RFC 6238's
@@ -293,6 +366,18 @@ mod tests {
             serde_json::to_string(&MfaTokenUsrStat::Lock).unwrap(),
             "\"Lock\""
         );
+    }
+
+    #[test]
+    fn audit_actions_keep_their_stored_spellings() {
+        let spellings: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        let unique: std::collections::HashSet<_> = spellings.iter().collect();
+        assert_eq!(unique.len(), spellings.len());
+        assert_eq!(AuditAction::OobStart.as_str(), "oob.start");
+        assert_eq!("auto-unlock".parse(), Ok(AuditAction::AutoUnlock));
+        assert_eq!(SessionOrigin::Lock.as_str(), "lock");
+        assert_eq!(ProviderKind::Http.to_string(), "http");
+        assert_eq!(serde_json::to_string(&OtpKind::Alnum).unwrap(), "\"otpa\"");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::domain::oob_delivery::Signal;
+use crate::domain::oob::Signal;
 use crate::domain::Service;
 
 /// Sender threads of the http provider: a provider that hangs holds one of them for its

@@ -12,6 +12,7 @@ use super::audit::{self, Entry};
 use super::{to_ms, Context, Error, Fault, Service};
 use crate::crypto::{digest, password};
 use crate::storage::{self, admin_sessions, admins};
+use crate::types::{AuditAction, AuditResult};
 
 /// The username of the account created on first start.
 pub const BOOTSTRAP_ADMIN: &str = "admin";
@@ -116,7 +117,7 @@ fn hash(password: &str) -> Result<String, Error> {
     password::hash_password(password).map_err(|e| Error::Internal(e.to_string()))
 }
 
-fn entry<'a>(action: &'a str, result: &'a str, detail: Option<&'a str>) -> Entry<'a> {
+fn entry<'a>(action: AuditAction, result: AuditResult, detail: Option<&'a str>) -> Entry<'a> {
     Entry {
         action,
         token_id: None,
@@ -159,7 +160,11 @@ impl Service {
                 c,
                 ctx,
                 now,
-                entry("admin.create", "Success", Some(username)),
+                entry(
+                    AuditAction::AdminCreate,
+                    AuditResult::Success,
+                    Some(username),
+                ),
             )?)
         })?;
         Ok(generated)
@@ -190,7 +195,11 @@ impl Service {
                 c,
                 &ctx,
                 now,
-                entry("admin.create", "Success", Some(BOOTSTRAP_ADMIN)),
+                entry(
+                    AuditAction::AdminCreate,
+                    AuditResult::Success,
+                    Some(BOOTSTRAP_ADMIN),
+                ),
             )?;
             Ok(true)
         })?;
@@ -233,7 +242,12 @@ impl Service {
             && password::verify_password(password, &admin.password_hash);
         self.storage.write(|c| {
             if ok && admins::update_admin_signed_in(c, admin.id, claimed, to_ms(now))? {
-                audit::record(c, &ctx, now, entry("admin.signin", "Success", None))?;
+                audit::record(
+                    c,
+                    &ctx,
+                    now,
+                    entry(AuditAction::AdminSignin, AuditResult::Success, None),
+                )?;
                 return Ok::<_, Error>(SignIn::Success(SignedIn {
                     admin_id: admin.id,
                     username: admin.username.clone(),
@@ -246,7 +260,12 @@ impl Service {
             } else {
                 format!("failure {claimed}")
             };
-            audit::record(c, &ctx, now, entry("admin.signin", "Failed", Some(&detail)))?;
+            audit::record(
+                c,
+                &ctx,
+                now,
+                entry(AuditAction::AdminSignin, AuditResult::Failed, Some(&detail)),
+            )?;
             let locked = admins::find_admin_by_pk(c, admin.id)?
                 .and_then(|a| a.locked_until)
                 .and_then(super::from_ms)
@@ -323,7 +342,7 @@ impl Service {
                 c,
                 ctx,
                 now,
-                entry("admin.password", "Success", None),
+                entry(AuditAction::AdminPassword, AuditResult::Success, None),
             )?)
         })
     }

@@ -7,6 +7,7 @@ use super::api_keys::KeyReach;
 use super::audit::{self, Entry};
 use super::{from_ms, to_ms, Context, Error, Fault, Service};
 use crate::storage::api_keys;
+use crate::types::{AuditAction, AuditResult};
 
 /// A key as listed.
 #[derive(Debug, Clone)]
@@ -55,10 +56,10 @@ impl Service {
                     .with_detail("(no such key, or it is revoked already)"));
             }
             let entry = Entry {
-                action: "apikey.revoke",
+                action: AuditAction::ApikeyRevoke,
                 token_id: None,
                 usr_name: None,
-                result: "Success",
+                result: AuditResult::Success,
                 detail: Some(name),
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)

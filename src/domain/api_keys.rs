@@ -12,6 +12,7 @@ use super::audit::{self, Entry};
 use super::{to_ms, Context, Error, Fault, Service};
 use crate::crypto::digest;
 use crate::storage::{self, api_keys};
+use crate::types::{AuditAction, AuditResult};
 
 /// What a key may call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,10 +191,10 @@ impl Service {
                     other => Error::from(other),
                 })?;
             let entry = Entry {
-                action: "apikey.create",
+                action: AuditAction::ApikeyCreate,
                 token_id: None,
                 usr_name: None,
-                result: "Success",
+                result: AuditResult::Success,
                 detail: Some(name),
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)

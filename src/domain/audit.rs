@@ -11,6 +11,7 @@ use crate::storage::audit::{
     insert_audit_event, NewAuditEvent,
 };
 use crate::storage::{self, Conn};
+use crate::types::{AuditAction, AuditResult};
 
 /// One audit record as the edges show it: the row without its chain link's value (the
 /// domain's view, so the edges never hold a storage row).
@@ -90,13 +91,13 @@ pub struct AuditFilter {
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
     /// The operation: `enroll`, `activate`, `validate`, `apikey.create`, ...
-    pub action: &'a str,
+    pub action: AuditAction,
     /// Token concerned.
     pub token_id: Option<&'a str>,
     /// User concerned.
     pub usr_name: Option<&'a str>,
     /// Outcome: `Success`, `Failed`, `Locked`, ...
-    pub result: &'a str,
+    pub result: AuditResult,
     /// Why, for a help desk (e.g. "replayed code", "wrong code, 2 of 5").
     pub detail: Option<&'a str>,
 }

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use super::audit::{self, Entry};
 use super::validate::entry_for;
-use super::{params_of, parse_stored, to_ms, Context, Error, Fault, Service};
+use super::{params_of, to_ms, Context, Error, Fault, Service};
 use crate::crypto::{digest, SealedSeed, Seed};
 use crate::otp::OtpParams;
 use crate::storage::{self, bindings, tokens, users, Conn};
@@ -20,6 +20,7 @@ use crate::types::{
     Algorithm, Code, Digits, MfaTokenUsrStat, Period, PhoneNum, RsStat, RsStatRsn, TokenId,
     TokenType, UsrName, UsrTokenStat, MIN_SEED_BYTES,
 };
+use crate::types::{AuditAction, AuditResult};
 
 /// What an enrollment asks for (already parsed by the edge).
 #[derive(Debug)]
@@ -169,20 +170,20 @@ pub(super) fn store_token(
     ctx: &Context,
     inst: &str,
     now: DateTime<Utc>,
-    action: &str,
+    action: AuditAction,
     t: &StoredToken<'_>,
 ) -> Result<(), Error> {
     let now_ms = to_ms(now);
     let new = tokens::NewToken {
         token_id: t.token_id.as_str(),
-        token_type: t.token_type.as_str(),
-        algorithm: t.params.algorithm.as_str(),
+        token_type: t.token_type,
+        algorithm: t.params.algorithm,
         digits: i32::from(t.params.digits.get()),
         period: i32::from(t.params.period.secs()),
         seed_key_id: &t.sealed.key_id,
         seed_nonce: &t.sealed.nonce,
         seed_ciphertext: &t.sealed.ciphertext,
-        status: UsrTokenStat::Init.as_str(),
+        status: UsrTokenStat::Init,
         last_step: -1,
         drift: 0,
         version: 1,
@@ -204,14 +205,14 @@ pub(super) fn store_token(
             owner.phone.map(PhoneNum::as_str),
             now_ms,
         )?;
-        let act = MfaTokenUsrStat::Act.as_str();
+        let act = MfaTokenUsrStat::Act;
         bindings::insert_binding(c, token_pk, user_pk, act, owner.description, now_ms)?;
     }
     let entry = Entry {
         action,
         token_id: Some(t.token_id.as_str()),
         usr_name: t.owner.as_ref().map(|o| o.usr_name.as_str()),
-        result: "Success",
+        result: AuditResult::Success,
         detail: Some(t.token_type.as_str()),
     };
     Ok(audit::record(c, ctx, now, entry)?)
@@ -253,7 +254,7 @@ impl Service {
                 if !super::keys::is_sealing_key(c, &sealed.key_id)? {
                     return Ok(None);
                 }
-                store_token(c, ctx, &inst, now, "enroll", &stored).map(Some)
+                store_token(c, ctx, &inst, now, AuditAction::Enroll, &stored).map(Some)
             })
         })?;
         let provisioning = (rq.token_type == TokenType::Software).then(|| Provisioning {
@@ -276,8 +277,7 @@ impl Service {
     ) -> Result<Zeroizing<String>, Error> {
         let bound = self.bound_to_token(ctx, token_id)?;
         let first = &bound[0];
-        if first.token.status != UsrTokenStat::Init.as_str()
-            || first.token.token_type != TokenType::Software.as_str()
+        if first.token.status != UsrTokenStat::Init || first.token.token_type != TokenType::Software
         {
             return Err(Error::at(Fault::QrGone, "TokenId").with_value(token_id.as_str()));
         }
@@ -303,19 +303,24 @@ impl Service {
     ) -> Result<Activation, Error> {
         let bound = self.bound_to_token(ctx, token_id)?;
         let first = &bound[0];
-        let status: UsrTokenStat = parse_stored("status", &first.token.status)?;
+        let status: UsrTokenStat = first.token.status;
         if status != UsrTokenStat::Init {
             return Err(Error::at(Fault::WrongTokenState, "TokenId")
                 .with_value(token_id.as_str())
                 .with_detail(format!("the token is {status}, not Init")));
         }
-        let act = MfaTokenUsrStat::Act.as_str();
+        let act = MfaTokenUsrStat::Act;
         let open: Vec<_> = bound.iter().filter(|b| b.binding.status == act).collect();
         if open.is_empty() {
-            let entry = entry_for(first, "activate", "Locked", Some("no active binding"));
+            let entry = entry_for(
+                first,
+                AuditAction::Activate,
+                AuditResult::Locked,
+                Some("no active binding"),
+            );
             self.storage
                 .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
-            let lock = MfaTokenUsrStat::Lock.as_str();
+            let lock = MfaTokenUsrStat::Lock;
             let reason = if bound.iter().any(|b| b.binding.status == lock) {
                 RsStatRsn::Locked
             } else {
@@ -328,20 +333,25 @@ impl Service {
             });
         }
         if let Some(step) = self.match_step(first, code, now)? {
-            let init = UsrTokenStat::Init.as_str();
+            let init = UsrTokenStat::Init;
             let won = self.storage.write(|c| {
                 let won = tokens::update_token_accept_step(
                     c,
                     first.token.id,
                     init,
-                    UsrTokenStat::Act.as_str(),
+                    UsrTokenStat::Act,
                     step,
                     0,
                     to_ms(now),
                 )?;
                 if won {
                     bindings::update_bindings_clear_failures(c, first.token.id)?;
-                    audit::record(c, ctx, now, entry_for(first, "activate", "Success", None))?;
+                    audit::record(
+                        c,
+                        ctx,
+                        now,
+                        entry_for(first, AuditAction::Activate, AuditResult::Success, None),
+                    )?;
                 }
                 Ok::<_, Error>(won)
             })?;
@@ -356,7 +366,7 @@ impl Service {
                 .with_value(token_id.as_str())
                 .with_detail("the token was activated by another request"));
         }
-        let counted = self.count_failure(ctx, &open, now, "activate")?;
+        let counted = self.count_failure(ctx, &open, now, AuditAction::Activate)?;
         Ok(Activation {
             rs_stat: counted.rs_stat(),
             reason: Some(counted.reason()),

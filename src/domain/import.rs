@@ -304,7 +304,14 @@ impl Service {
                 };
                 // The token row is the first statement of store_token, and SQLite
                 // undoes only the refused statement: a duplicate leaves nothing behind.
-                match store_token(c, ctx, inst, now, "import", &stored) {
+                match store_token(
+                    c,
+                    ctx,
+                    inst,
+                    now,
+                    crate::types::AuditAction::Import,
+                    &stored,
+                ) {
                     Ok(()) => {}
                     Err(e) if e.kind() == Fault::DuplicateTokenId => present.push(row.line),
                     Err(e) => return Err(e),

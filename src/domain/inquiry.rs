@@ -10,10 +10,12 @@ use chrono::{DateTime, Utc};
 
 use super::validate::FAILURE_LOCK;
 use super::Context;
-use super::{from_ms, parse_stored, Error, Fault, Service};
+use super::{from_ms, Error, Fault, Service};
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::tokens;
-use crate::types::{ActIntent, MfaTokenUsrStat, TokenId, UsrName, UsrTokenStat};
+use crate::types::{
+    ActIntent, Algorithm, MfaTokenUsrStat, TokenId, TokenType, UsrName, UsrTokenStat,
+};
 
 /// jXchange MFATokenInqRq.
 #[derive(Debug, Clone)]
@@ -53,9 +55,9 @@ pub struct BindingRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFacts {
     /// Software or Hardware.
-    pub token_type: String,
+    pub token_type: TokenType,
     /// HMAC algorithm.
-    pub algorithm: String,
+    pub algorithm: Algorithm,
     /// Code length.
     pub digits: i32,
     /// Step length, seconds.
@@ -115,7 +117,7 @@ impl Service {
                 .intent_tag(&intent_message(&rq.token_id, token.version, rq.intent))
         });
         Ok(Inquiry {
-            token_status: parse_stored("token status", &token.status)?,
+            token_status: token.status,
             token_id: rq.token_id,
             usr_name: rq.usr_name,
             intent: rq.intent,
@@ -132,7 +134,7 @@ impl Service {
     }
 
     fn record_of(&self, b: BoundToken) -> Result<BindingRecord, Error> {
-        let status: MfaTokenUsrStat = parse_stored("binding status", &b.binding.status)?;
+        let status: MfaTokenUsrStat = b.binding.status;
         let auto = self.policy.auto_unlock_after_secs;
         let by_failures = b
             .binding

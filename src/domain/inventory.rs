@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::audit::{self, Entry};
 use super::{from_ms, to_ms, Context, Error, Fault, Service};
 use crate::storage::{bindings, tokens, users};
+use crate::types::{AuditAction, AuditResult};
 use crate::types::{MfaTokenUsrStat, TokenId, TokenType, UsrName, UsrTokenStat};
 
 /// One unassigned token.
@@ -14,9 +15,9 @@ pub struct Unassigned {
     /// Serial.
     pub token_id: String,
     /// Hardware (or a software token whose user was unbound).
-    pub token_type: String,
+    pub token_type: TokenType,
     /// `UsrTokenStat`.
-    pub status: String,
+    pub status: UsrTokenStat,
     /// "SHA1, 6 digits, 30 s".
     pub params: String,
     /// When it was imported.
@@ -63,9 +64,7 @@ impl Service {
             let token = tokens::find_token(c, &inst, token_id.as_str())?.ok_or_else(|| {
                 Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id.as_str())
             })?;
-            if token.token_type != TokenType::Hardware.as_str()
-                || token.status == UsrTokenStat::Del.as_str()
-            {
+            if token.token_type != TokenType::Hardware || token.status == UsrTokenStat::Del {
                 return Err(Error::at(Fault::WrongTokenState, "TokenId")
                     .with_value(token_id.as_str())
                     .with_detail("(only an undeleted hardware token can be bound by serial)"));
@@ -76,20 +75,13 @@ impl Service {
                     .with_detail("(the token is already bound to a user)"));
             }
             let user = users::upsert_user(c, &inst, usr_name.as_str(), None, now_ms)?;
-            bindings::insert_binding(
-                c,
-                token.id,
-                user,
-                MfaTokenUsrStat::Act.as_str(),
-                None,
-                now_ms,
-            )?;
+            bindings::insert_binding(c, token.id, user, MfaTokenUsrStat::Act, None, now_ms)?;
             tokens::update_token_version(c, token.id, now_ms)?;
             let entry = Entry {
-                action: "bind",
+                action: AuditAction::Bind,
                 token_id: Some(token_id.as_str()),
                 usr_name: Some(usr_name.as_str()),
-                result: "Success",
+                result: AuditResult::Success,
                 detail: None,
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)

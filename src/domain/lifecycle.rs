@@ -27,11 +27,12 @@ use chrono::{DateTime, Utc};
 use super::audit;
 use super::inquiry::{Inquiry, InquiryRequest};
 use super::validate::{entry_for, AcceptError};
-use super::{params_of, parse_stored, to_ms, Context, Error, Fault, Service};
+use super::{params_of, to_ms, Context, Error, Fault, Service};
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::tokens::Token;
 use crate::storage::{tokens, users};
 use crate::types::{ActIntent, Code, MfaTokenUsrStat, RsStat, TokenId, UsrName, UsrTokenStat};
+use crate::types::{AuditAction, AuditResult};
 
 /// Whether an admin or consumer may move a token from `from` to `to` (see the table above).
 pub fn can_change_token(from: UsrTokenStat, to: UsrTokenStat, was_activated: bool) -> bool {
@@ -123,7 +124,7 @@ impl Service {
     ) -> Result<Inquiry, Error> {
         let (bound, token) = self.claim(ctx, token_id, ActIntent::Upd, &rq.intent_key)?;
         let (version, token_pk) = (token.version, token.id);
-        let token_status: UsrTokenStat = parse_stored("status", &token.status)?;
+        let token_status: UsrTokenStat = token.status;
         if let Some(to) = rq.token_status {
             if !can_change_token(token_status, to, token.last_step >= 0) {
                 return Err(Error::at(Fault::WrongTokenState, "UsrTokenStat")
@@ -139,7 +140,7 @@ impl Service {
         }
         let inst = self.institution(ctx).to_owned();
         let now_ms = to_ms(now);
-        let status = rq.token_status.map(UsrTokenStat::as_str);
+        let status = rq.token_status;
         self.storage.write(|c| {
             if !tokens::update_token_if_version(c, token_pk, version, status, now_ms)? {
                 return Err(stale());
@@ -156,13 +157,7 @@ impl Service {
                 }
                 if let Some(s) = rq.binding_status {
                     let reason = format!("locked by {}", ctx.actor);
-                    bindings::update_binding_status(
-                        c,
-                        b.binding.id,
-                        s.as_str(),
-                        Some(&reason),
-                        now_ms,
-                    )?;
+                    bindings::update_binding_status(c, b.binding.id, s, Some(&reason), now_ms)?;
                 }
                 if let Some(d) = &rq.description {
                     bindings::update_binding_description(c, b.binding.id, Some(d))?;
@@ -173,21 +168,14 @@ impl Service {
             }
             if let Some(add) = &rq.add_usr_name {
                 let user = users::upsert_user(c, &inst, add.as_str(), None, now_ms)?;
-                bindings::insert_binding(
-                    c,
-                    token_pk,
-                    user,
-                    MfaTokenUsrStat::Act.as_str(),
-                    None,
-                    now_ms,
-                )?;
+                bindings::insert_binding(c, token_pk, user, MfaTokenUsrStat::Act, None, now_ms)?;
             }
             let detail = describe(rq);
             let entry = audit::Entry {
-                action: "modify",
+                action: AuditAction::Modify,
                 token_id: Some(token_id.as_str()),
                 usr_name: rq.usr_name.as_ref().map(UsrName::as_str),
-                result: "Success",
+                result: AuditResult::Success,
                 detail: Some(&detail),
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
@@ -234,16 +222,16 @@ impl Service {
         let (_, token) = self.claim(ctx, token_id, ActIntent::Dlt, intent_key)?;
         let (version, token_pk) = (token.version, token.id);
         self.storage.write(|c| {
-            let del = Some(UsrTokenStat::Del.as_str());
+            let del = Some(UsrTokenStat::Del);
             if !tokens::update_token_if_version(c, token_pk, version, del, to_ms(now))? {
                 return Err(stale());
             }
             tokens::update_token_destroy_seed(c, token_pk)?;
             let entry = audit::Entry {
-                action: "delete",
+                action: AuditAction::Delete,
                 token_id: Some(token_id.as_str()),
                 usr_name: None,
-                result: "Success",
+                result: AuditResult::Success,
                 detail: Some("seed destroyed"),
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
@@ -273,13 +261,13 @@ impl Service {
     ) -> Result<Resync, Error> {
         let bound = self.bound_to_token(ctx, token_id)?;
         let b = &bound[0];
-        if b.token.status != UsrTokenStat::Act.as_str() {
+        if b.token.status != UsrTokenStat::Act {
             return Err(Error::at(Fault::WrongTokenState, "TokenId")
                 .with_detail(format!("(the token is {})", b.token.status)));
         }
         let open: Vec<&BoundToken> = bound
             .iter()
-            .filter(|b| b.binding.status == MfaTokenUsrStat::Act.as_str())
+            .filter(|b| b.binding.status == MfaTokenUsrStat::Act)
             .collect();
         if open.is_empty() {
             return Err(
@@ -303,7 +291,7 @@ impl Service {
                 });
             }
         }
-        let counted = self.count_failure(ctx, &open, now, "resync")?;
+        let counted = self.count_failure(ctx, &open, now, AuditAction::Resync)?;
         Ok(Resync {
             rs_stat: counted.rs_stat(),
             drift: b.token.drift,
@@ -321,7 +309,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<bool, Error> {
         let b = open[0];
-        let act = UsrTokenStat::Act.as_str();
+        let act = UsrTokenStat::Act;
         let detail = format!("drift {drift} steps");
         let result = self.storage.write(|c| {
             if !tokens::update_token_accept_step(c, b.token.id, act, act, step, drift, to_ms(now))?
@@ -337,7 +325,7 @@ impl Service {
                 c,
                 ctx,
                 now,
-                entry_for(b, "resync", "Success", Some(&detail)),
+                entry_for(b, AuditAction::Resync, AuditResult::Success, Some(&detail)),
             )?;
             Ok(())
         });

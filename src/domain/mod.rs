@@ -18,12 +18,9 @@ pub mod inventory;
 pub mod keys;
 pub mod lifecycle;
 pub mod oob;
-pub mod oob_delivery;
-pub mod oob_verify;
 pub mod pskc;
 pub mod qr;
 pub mod rekey;
-pub mod sms_text;
 pub mod start;
 pub mod temp_code;
 #[cfg(test)]
@@ -39,7 +36,7 @@ use std::sync::Arc;
 use crate::crypto::{Keyring, SealedSeed, Seed};
 use crate::otp::OtpParams;
 use crate::storage::{self, tokens::Token, Storage};
-use crate::types::{Algorithm, Digits, Period, TokenId};
+use crate::types::{Digits, Period, TokenId};
 
 /// The policy knobs the domain reads (a slice of the configuration).
 #[derive(Debug, Clone)]
@@ -212,19 +209,12 @@ impl Service {
     }
 }
 
-/// Reads a stored enum value; a value the code does not know means a corrupt row.
-fn parse_stored<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, Error> {
-    value
-        .parse()
-        .map_err(|_| Error::Internal(format!("stored {what} {value:?} is not a known value")))
-}
-
 /// The OTP parameters of a stored token.
 fn params_of(token: &Token) -> Result<OtpParams, Error> {
     let corrupt =
         |what: &str| Error::Internal(format!("stored {what} of {} is invalid", token.token_id));
     Ok(OtpParams {
-        algorithm: parse_stored::<Algorithm>("algorithm", &token.algorithm)?,
+        algorithm: token.algorithm,
         digits: u8::try_from(token.digits)
             .ok()
             .and_then(|d| Digits::try_from(d).ok())

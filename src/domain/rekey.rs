@@ -30,6 +30,7 @@ use crate::storage::master_keys::{self as register, MasterKeyRow, ACTIVE, RETIRE
 use crate::storage::tokens::{self, SealedRow};
 use crate::storage::{self, Conn};
 use crate::types::TokenId;
+use crate::types::{AuditAction, AuditResult};
 
 /// Why a rekey step did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +151,7 @@ impl Service {
             }
             register::insert_master_key(c, &new_id, &new.fingerprint(), ACTIVE, to_ms(now))?;
             let detail = format!("from key {old_id} to key {new_id}");
-            audit::record(c, ctx, now, rekey_entry("rekey.start", &detail))?;
+            audit::record(c, ctx, now, rekey_entry(AuditAction::RekeyStart, &detail))?;
             Ok(())
         })?;
         self.keyring.set_active(&new_id)?;
@@ -250,7 +251,7 @@ impl Service {
                 register::update_master_key_wrapping(c, id, by, blob)?;
             }
             let detail = format!("key {retiring} retired; every seed is under key {active}");
-            audit::record(c, ctx, now, rekey_entry("rekey.finish", &detail))?;
+            audit::record(c, ctx, now, rekey_entry(AuditAction::RekeyFinish, &detail))?;
             Ok(Finish::Retired {
                 key_id: retiring.clone(),
             })
@@ -301,12 +302,12 @@ fn check_active(c: &mut Conn, active: &str) -> Result<(), RekeyError> {
     }
 }
 
-fn rekey_entry<'a>(action: &'a str, detail: &'a str) -> Entry<'a> {
+fn rekey_entry<'a>(action: AuditAction, detail: &'a str) -> Entry<'a> {
     Entry {
         action,
         token_id: None,
         usr_name: None,
-        result: "Success",
+        result: AuditResult::Success,
         detail: Some(detail),
     }
 }

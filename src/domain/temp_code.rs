@@ -14,6 +14,7 @@ use super::{to_ms, Context, Error, Fault, Service};
 use crate::crypto::digest;
 use crate::storage::bindings::BoundToken;
 use crate::storage::{temp_codes, users};
+use crate::types::{AuditAction, AuditResult};
 use crate::types::{Code, UsrName};
 
 /// Longest life of a temporary code: 7 days.
@@ -97,10 +98,10 @@ impl Service {
                 if rq.one_time { "one-time" } else { "reusable" }
             );
             let entry = Entry {
-                action: "tempcode.issue",
+                action: AuditAction::TempcodeIssue,
                 token_id: None,
                 usr_name: Some(rq.usr_name.as_str()),
-                result: "Success",
+                result: AuditResult::Success,
                 detail: Some(&detail),
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
@@ -153,12 +154,12 @@ impl Service {
                 }
             };
             let (result, detail) = if used {
-                ("Success", receipt.as_str())
+                (AuditResult::Success, receipt.as_str())
             } else {
-                ("Failed", "wrong temporary code")
+                (AuditResult::Failed, "wrong temporary code")
             };
             let entry = Entry {
-                action: "validate.tempcode",
+                action: AuditAction::ValidateTempcode,
                 token_id: None,
                 usr_name: Some(&first.usr_name),
                 result,

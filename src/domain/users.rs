@@ -9,6 +9,7 @@ use super::inquiry::{Inquiry, InquiryRequest};
 use super::{from_ms, to_ms, Context, Error, Fault, Service};
 use crate::storage::{self, bindings, users};
 use crate::types::{ActIntent, PhoneNum, TokenId, UsrName};
+use crate::types::{AuditAction, AuditResult};
 
 /// One user in a search result.
 #[derive(Debug, Clone)]
@@ -114,10 +115,10 @@ impl Service {
                 other => Error::from(other),
             })?;
             let entry = Entry {
-                action: "user.create",
+                action: AuditAction::UserCreate,
                 token_id: None,
                 usr_name: Some(usr_name.as_str()),
-                result: "Success",
+                result: AuditResult::Success,
                 detail: None,
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)

@@ -17,6 +17,7 @@ use super::audit::{self, Entry};
 use super::{params_of, to_ms, Context, Error, Fault, Service};
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::{self, temp_codes, tokens, users, Conn};
+use crate::types::{AuditAction, AuditResult};
 use crate::types::{Code, MfaTokenUsrStat, RsStat, RsStatRsn, TokenId, UsrName, UsrTokenStat};
 
 /// A validation request: the user, the token, or both, and the code typed.
@@ -92,8 +93,7 @@ enum Accepted {
 }
 
 fn is_usable(b: &BoundToken) -> bool {
-    b.token.status == UsrTokenStat::Act.as_str()
-        && b.binding.status == MfaTokenUsrStat::Act.as_str()
+    b.token.status == UsrTokenStat::Act && b.binding.status == MfaTokenUsrStat::Act
 }
 
 /// The end of the lock reason of a binding locked by wrong codes (auto-unlock applies only
@@ -101,7 +101,7 @@ fn is_usable(b: &BoundToken) -> bool {
 pub const FAILURE_LOCK: &str = "consecutive failed codes";
 
 fn is_failure_lock(b: &BoundToken) -> bool {
-    b.binding.status == MfaTokenUsrStat::Lock.as_str()
+    b.binding.status == MfaTokenUsrStat::Lock
         && b.binding
             .lock_reason
             .as_deref()
@@ -109,8 +109,7 @@ fn is_failure_lock(b: &BoundToken) -> bool {
 }
 
 fn is_locked(b: &BoundToken) -> bool {
-    b.token.status == UsrTokenStat::Lock.as_str()
-        || b.binding.status == MfaTokenUsrStat::Lock.as_str()
+    b.token.status == UsrTokenStat::Lock || b.binding.status == MfaTokenUsrStat::Lock
 }
 
 impl Service {
@@ -150,7 +149,12 @@ impl Service {
             replayed = Some(b);
         }
         if let Some(b) = replayed {
-            let entry = entry_for(b, "validate", "Failed", Some("replayed code"));
+            let entry = entry_for(
+                b,
+                AuditAction::Validate,
+                AuditResult::Failed,
+                Some("replayed code"),
+            );
             self.storage
                 .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
             return Ok(answer(rq, Some(b), RsStat::Failed, RsStatRsn::Replayed));
@@ -158,7 +162,7 @@ impl Service {
         if let Some(done) = self.try_temp_code(ctx, &bound, &rq.code, now)? {
             return Ok(done);
         }
-        let counted = self.count_failure(ctx, &usable, now, "validate")?;
+        let counted = self.count_failure(ctx, &usable, now, AuditAction::Validate)?;
         let decider = counted
             .first_locked
             .or((usable.len() == 1).then_some(0))
@@ -222,13 +226,13 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Accepted, Error> {
         let receipt = uuid::Uuid::new_v4().to_string();
-        let act = UsrTokenStat::Act.as_str();
+        let act = UsrTokenStat::Act;
         let drift = self.learned_drift(b, step, now)?;
         let result = self.storage.write(|c| {
             let now_ms = to_ms(now);
             if !tokens::update_token_accept_step(c, b.token.id, act, act, step, drift, now_ms)? {
                 let status = tokens::find_token_status(c, b.token.id)?;
-                if status.as_deref() == Some(act) {
+                if status == Some(act) {
                     return Err(AcceptError::Replayed);
                 }
                 return Err(AcceptError::StatusChanged(self.reread(c, b)?));
@@ -240,7 +244,12 @@ impl Service {
             // does a suspended SMS fallback.
             temp_codes::update_temp_codes_end(c, b.binding.user_pk, now_ms)?;
             users::update_user_oob_failures(c, b.binding.user_pk, 0)?;
-            let entry = entry_for(b, "validate", "Success", Some(&receipt));
+            let entry = entry_for(
+                b,
+                AuditAction::Validate,
+                AuditResult::Success,
+                Some(&receipt),
+            );
             audit::record(c, ctx, now, entry)?;
             Ok(())
         });
@@ -320,13 +329,18 @@ impl Service {
                         c,
                         ctx,
                         now,
-                        entry_for(b, "auto-unlock", "Success", Some(&detail)),
+                        entry_for(
+                            b,
+                            AuditAction::AutoUnlock,
+                            AuditResult::Success,
+                            Some(&detail),
+                        ),
                     )?;
                 }
                 Ok::<_, Error>(done)
             })?;
             if unlocked {
-                b.binding.status = MfaTokenUsrStat::Act.as_str().to_owned();
+                b.binding.status = MfaTokenUsrStat::Act;
                 b.binding.failure_count = 0;
                 b.binding.locked_at = None;
                 b.binding.lock_reason = None;
@@ -343,7 +357,7 @@ impl Service {
         ctx: &Context,
         tried: &[&BoundToken],
         now: DateTime<Utc>,
-        action: &str,
+        action: AuditAction,
     ) -> Result<FailureOutcome, Error> {
         let limit = i32::try_from(self.policy.lock_after_failures).unwrap_or(i32::MAX);
         let reason = format!("{limit} {FAILURE_LOCK}");
@@ -357,15 +371,21 @@ impl Service {
                     bindings::update_binding_failure(c, b.binding.id, limit, &reason, to_ms(now))?;
                 tokens::update_token_version(c, b.token.id, to_ms(now))?;
                 let (result, detail) = match done {
-                    Some(f) if f.locked => ("Locked", format!("wrong code; locked after {limit}")),
+                    Some(f) if f.locked => (
+                        AuditResult::Locked,
+                        format!("wrong code; locked after {limit}"),
+                    ),
                     Some(f) => {
                         counted.all_locked = false;
                         let detail = format!("wrong code, {} of {limit}", f.failure_count);
-                        ("Failed", detail)
+                        (AuditResult::Failed, detail)
                     }
-                    None => ("Locked", "binding not Act when the code was decided".into()),
+                    None => (
+                        AuditResult::Locked,
+                        "binding not Act when the code was decided".into(),
+                    ),
                 };
-                if result == "Locked" && counted.first_locked.is_none() {
+                if result == AuditResult::Locked && counted.first_locked.is_none() {
                     counted.first_locked = Some(i);
                 }
                 audit::record(c, ctx, now, entry_for(b, action, result, Some(&detail)))?;
@@ -387,7 +407,7 @@ impl Service {
         let first = decider.unwrap_or(&bound[0]);
         let (rs_stat, reason) = if is_locked(first) {
             (RsStat::Locked, RsStatRsn::Locked)
-        } else if first.token.status != UsrTokenStat::Act.as_str() {
+        } else if first.token.status != UsrTokenStat::Act {
             (RsStat::Failed, RsStatRsn::TokenNotActive)
         } else {
             (RsStat::Failed, RsStatRsn::BindingNotActive)
@@ -396,7 +416,7 @@ impl Service {
             "token {}, binding {}",
             first.token.status, first.binding.status
         );
-        let entry = entry_for(first, "validate", rs_stat.as_str(), Some(&detail));
+        let entry = entry_for(first, AuditAction::Validate, rs_stat.into(), Some(&detail));
         self.storage
             .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
         Ok(answer(rq, decider, rs_stat, reason))
@@ -440,9 +460,7 @@ fn decider_of(bound: &[BoundToken]) -> Option<&BoundToken> {
     if let [only] = bound {
         return Some(only);
     }
-    let mut act = bound
-        .iter()
-        .filter(|b| b.token.status == UsrTokenStat::Act.as_str());
+    let mut act = bound.iter().filter(|b| b.token.status == UsrTokenStat::Act);
     match (act.next(), act.next()) {
         (Some(one), None) => Some(one),
         _ => None,
@@ -452,8 +470,8 @@ fn decider_of(bound: &[BoundToken]) -> Option<&BoundToken> {
 /// The audit entry about one binding.
 pub(super) fn entry_for<'a>(
     b: &'a BoundToken,
-    action: &'a str,
-    result: &'a str,
+    action: AuditAction,
+    result: AuditResult,
     detail: Option<&'a str>,
 ) -> Entry<'a> {
     Entry {

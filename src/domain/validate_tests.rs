@@ -8,7 +8,7 @@ use crate::domain::test_support::{
 };
 use crate::domain::Policy;
 use crate::storage::audit::find_audit_for_token;
-use crate::types::{RsStat, RsStatRsn};
+use crate::types::{MfaTokenUsrStat, RsStat, RsStatRsn};
 
 /// Activated at `at(0)`; validated ten steps later.
 const LATER: i64 = 300;
@@ -153,7 +153,7 @@ fn the_fifth_wrong_code_locks_and_then_every_code_is_locked() {
         (RsStat::Locked, Some(RsStatRsn::Locked))
     );
     let b = &bound(&s, "u")[0];
-    assert_eq!(b.binding.status, "Lock");
+    assert_eq!(b.binding.status, MfaTokenUsrStat::Lock);
     assert_eq!(b.binding.locked_at, Some(now.timestamp_millis()));
     assert!(b
         .binding
@@ -198,7 +198,7 @@ fn a_failure_lock_ends_after_auto_unlock_after_secs_and_not_before() {
     for _ in 0..5 {
         validate(&s, "u", &wrong, locked_at);
     }
-    assert_eq!(bound(&s, "u")[0].binding.status, "Lock");
+    assert_eq!(bound(&s, "u")[0].binding.status, MfaTokenUsrStat::Lock);
     let early = at(LATER + 599);
     let v = validate(&s, "u", &code(RFC_SEED, step_of(early)), early);
     assert_eq!(v.rs_stat, RsStat::Locked, "one second early");

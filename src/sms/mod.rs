@@ -8,29 +8,10 @@
 
 pub mod http;
 
-use serde::Deserialize;
-
 use crate::types::PhoneNum;
 
-/// Which provider delivers SMS (`sms_provider`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    /// Messages are stored in the database and shown in the outbox.
-    Outbox,
-    /// Messages are POSTed to `sms_http_url` by background sender threads.
-    Http,
-}
-
-impl ProviderKind {
-    /// The name stored with each message.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Outbox => "outbox",
-            ProviderKind::Http => "http",
-        }
-    }
-}
+/// Which provider delivers SMS (`sms_provider`); the vocabulary type, named here too.
+pub use crate::types::ProviderKind;
 
 /// One delivery attempt to a provider that sends real SMS.
 pub trait SmsProvider: Send + Sync {

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 
 use super::schema::audit_events;
 use super::{Cached, Conn, Error};
+use crate::types::{AuditAction, AuditResult};
 
 /// An audit row to insert.
 #[derive(Debug, Clone, Insertable)]
@@ -28,20 +29,22 @@ pub struct NewAuditEvent<'a> {
     /// jXchange `BusCorrelId`.
     pub bus_correl_id: Option<&'a str>,
     /// What happened (enroll, activate, validate, ...).
-    pub action: &'a str,
+    pub action: AuditAction,
     /// Token concerned.
     pub token_id: Option<&'a str>,
     /// User concerned.
     pub usr_name: Option<&'a str>,
     /// Outcome (Success, Failed, Locked, ...).
-    pub result: &'a str,
+    pub result: AuditResult,
     /// Why, in words a help desk can read (e.g. "replayed code").
     pub detail: Option<&'a str>,
     /// jXchange `InstRtId` the request acted within; `None`: the default institution.
     pub inst_rt_id: Option<&'a str>,
 }
 
-/// A stored audit row.
+/// A stored audit row. Written with the typed `AuditAction`/`AuditResult`, but read back
+/// as text: the trail is history, and a row written by an earlier version (an action
+/// since renamed or retired) must stay readable and its link verifiable byte for byte.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
 pub struct AuditEvent {
@@ -260,10 +263,10 @@ mod tests {
             audit_ws_id: None,
             tracking_id: None,
             bus_correl_id: None,
-            action: "validate",
+            action: AuditAction::Validate,
             token_id: None,
             usr_name: None,
-            result: "Success",
+            result: AuditResult::Success,
             detail,
             inst_rt_id: None,
         }

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use super::schema::{bindings, tokens, users};
 use super::tokens::Token;
 use super::{Cached, Conn, Error};
+use crate::types::MfaTokenUsrStat;
 
 /// A stored binding with its user's name.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -17,7 +18,7 @@ pub struct Binding {
     /// The user's row id.
     pub user_pk: i32,
     /// jXchange `MFATokenUsrStat`.
-    pub status: String,
+    pub status: MfaTokenUsrStat,
     /// jXchange `UsrTokenDesc`.
     pub description: Option<String>,
     /// Consecutive failed validations.
@@ -51,7 +52,7 @@ pub fn insert_binding(
     conn: &mut Conn,
     token_pk: i32,
     user_pk: i32,
-    status: &str,
+    status: MfaTokenUsrStat,
     description: Option<&str>,
     now_ms: i64,
 ) -> Result<i32, Error> {
@@ -126,7 +127,7 @@ pub fn update_binding_success(
         diesel::update(
             bindings::table
                 .find(binding_pk)
-                .filter(bindings::status.eq("Act")),
+                .filter(bindings::status.eq(MfaTokenUsrStat::Act)),
         )
         .set((
             bindings::failure_count.eq(0),
@@ -143,12 +144,12 @@ pub fn update_binding_success(
 pub fn update_binding_status(
     conn: &mut Conn,
     binding_pk: i32,
-    status: &str,
+    status: MfaTokenUsrStat,
     lock_reason: Option<&str>,
     now_ms: i64,
 ) -> Result<(), Error> {
     let target = bindings::table.find(binding_pk);
-    if status == "Lock" {
+    if status == MfaTokenUsrStat::Lock {
         diesel::update(target)
             .set((
                 bindings::status.eq(status),
@@ -197,11 +198,11 @@ pub fn update_binding_auto_unlock(
     let rows = diesel::update(
         bindings::table
             .find(binding_pk)
-            .filter(bindings::status.eq("Lock"))
+            .filter(bindings::status.eq(MfaTokenUsrStat::Lock))
             .filter(bindings::locked_at.le(locked_before_ms)),
     )
     .set((
-        bindings::status.eq("Act"),
+        bindings::status.eq(MfaTokenUsrStat::Act),
         bindings::failure_count.eq(0),
         bindings::locked_at.eq(None::<i64>),
         bindings::lock_reason.eq(None::<String>),
@@ -224,7 +225,7 @@ pub fn update_binding_clear_failures(conn: &mut Conn, binding_pk: i32) -> Result
     let rows = diesel::update(
         bindings::table
             .find(binding_pk)
-            .filter(bindings::status.eq("Act")),
+            .filter(bindings::status.eq(MfaTokenUsrStat::Act)),
     )
     .set(bindings::failure_count.eq(0))
     .execute(conn)?;
@@ -252,7 +253,7 @@ pub fn update_binding_failure(
     let count: Option<i32> = diesel::update(
         bindings::table
             .find(binding_pk)
-            .filter(bindings::status.eq("Act")),
+            .filter(bindings::status.eq(MfaTokenUsrStat::Act)),
     )
     .set(bindings::failure_count.eq(bindings::failure_count + 1))
     .returning(bindings::failure_count)
@@ -265,7 +266,7 @@ pub fn update_binding_failure(
     if locked {
         diesel::update(bindings::table.find(binding_pk))
             .set((
-                bindings::status.eq("Lock"),
+                bindings::status.eq(MfaTokenUsrStat::Lock),
                 bindings::locked_at.eq(now_ms),
                 bindings::lock_reason.eq(lock_reason),
             ))
@@ -284,14 +285,15 @@ mod tests {
     use crate::storage::tokens::{insert_token, update_token_accept_step};
     use crate::storage::users::upsert_user;
     use crate::storage::Storage;
+    use crate::types::UsrTokenStat;
     use std::sync::{Arc, Barrier};
 
     fn seed_token(storage: &Storage) -> (i32, i32) {
         storage
             .write(|c| {
                 let user = upsert_user(c, "inst", "alice", None, 0)?;
-                let token = insert_token(c, &new_token("T1", "k", "Act", "inst"))?;
-                let binding = insert_binding(c, token, user, "Act", None, 0)?;
+                let token = insert_token(c, &new_token("T1", "k", UsrTokenStat::Act, "inst"))?;
+                let binding = insert_binding(c, token, user, MfaTokenUsrStat::Act, None, 0)?;
                 Ok::<_, Error>((token, binding))
             })
             .unwrap()
@@ -311,7 +313,17 @@ mod tests {
                 std::thread::spawn(move || {
                     barrier.wait();
                     storage
-                        .write(|c| update_token_accept_step(c, token, "Act", "Act", 1000, 0, 1))
+                        .write(|c| {
+                            update_token_accept_step(
+                                c,
+                                token,
+                                UsrTokenStat::Act,
+                                UsrTokenStat::Act,
+                                1000,
+                                0,
+                                1,
+                            )
+                        })
                         .unwrap()
                 })
             })
@@ -323,9 +335,13 @@ mod tests {
             .count();
         assert_eq!(wins, 1);
         // The same or an older step never passes again; a newer one does.
-        let again = storage.write(|c| update_token_accept_step(c, token, "Act", "Act", 1000, 0, 2));
+        let again = storage.write(|c| {
+            update_token_accept_step(c, token, UsrTokenStat::Act, UsrTokenStat::Act, 1000, 0, 2)
+        });
         assert!(!again.unwrap());
-        let newer = storage.write(|c| update_token_accept_step(c, token, "Act", "Act", 1001, 0, 3));
+        let newer = storage.write(|c| {
+            update_token_accept_step(c, token, UsrTokenStat::Act, UsrTokenStat::Act, 1001, 0, 3)
+        });
         assert!(newer.unwrap());
     }
 
@@ -351,7 +367,7 @@ mod tests {
         let bound = storage
             .read(|c| find_bound_by_token(c, "inst", "T1"))
             .unwrap();
-        assert_eq!(bound[0].binding.status, "Lock");
+        assert_eq!(bound[0].binding.status, MfaTokenUsrStat::Lock);
         assert_eq!(bound[0].binding.last_receipt_id.as_deref(), Some("R1"));
     }
 }

@@ -26,7 +26,7 @@ mod tests {
     use crate::storage::tokens::{find_token, insert_token, NewToken};
 
     fn token<'a>(token_id: &'a str, inst_rt_id: &'a str) -> NewToken<'a> {
-        new_token(token_id, "k", "Init", inst_rt_id)
+        new_token(token_id, "k", crate::types::UsrTokenStat::Init, inst_rt_id)
     }
 
     #[test]

@@ -18,8 +18,11 @@ pub mod institutions;
 pub mod master_keys;
 pub mod meta;
 pub mod migrate;
-pub mod oob;
+pub mod oob_events;
+pub mod oob_sessions;
 pub mod schema;
+pub mod sms_messages;
+mod sql_types;
 pub mod stats;
 pub mod temp_codes;
 pub mod tokens;
@@ -281,6 +284,22 @@ impl Storage {
     }
 }
 
+/// Where a listing by row id starts and which way it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// Ids above this one, oldest first: how consumers follow a feed (`after=N`).
+    After(i64),
+    /// Ids below this one, newest first: how a person reads a log (`i64::MAX`: the newest).
+    Before(i64),
+}
+
+impl Cursor {
+    /// The row id the cursor names, clamped to the id range.
+    pub(crate) fn id(n: i64) -> i32 {
+        i32::try_from(n.max(0)).unwrap_or(i32::MAX)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
@@ -297,13 +316,13 @@ pub(crate) mod test_support {
     pub fn new_token<'a>(
         serial: &'a str,
         key_id: &'a str,
-        status: &'a str,
+        status: crate::types::UsrTokenStat,
         inst_rt_id: &'a str,
     ) -> tokens::NewToken<'a> {
         tokens::NewToken {
             token_id: serial,
-            token_type: "Hardware",
-            algorithm: "SHA1",
+            token_type: crate::types::TokenType::Hardware,
+            algorithm: crate::types::Algorithm::SHA1,
             digits: 6,
             period: 30,
             seed_key_id: key_id,

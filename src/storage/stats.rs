@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use super::schema::{audit_events, bindings, oob_events, sms_messages};
 use super::{Conn, Error};
+use crate::types::{ProviderKind, SendStat};
 
 /// What the database says at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -14,7 +15,7 @@ pub struct Snapshot {
     /// Bindings in Lock.
     pub locked_bindings: i64,
     /// SMS messages by provider and state.
-    pub sms: Vec<(String, String, i64)>,
+    pub sms: Vec<(ProviderKind, SendStat, i64)>,
     /// Result events not yet delivered to the webhook.
     pub undelivered_events: i64,
     /// Audit rows not yet linked into the chain (0 outside a commit in flight).
@@ -26,7 +27,7 @@ pub fn snapshot(conn: &mut Conn) -> Result<Snapshot, Error> {
     conn.transaction(|c| {
         Ok(Snapshot {
             locked_bindings: bindings::table
-                .filter(bindings::status.eq("Lock"))
+                .filter(bindings::status.eq(crate::types::MfaTokenUsrStat::Lock))
                 .select(count_star())
                 .first(c)?,
             sms: sms_messages::table

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use super::schema::tokens;
 use super::{Cached, Conn, Error};
+use crate::types::{Algorithm, TokenType, UsrTokenStat};
 
 /// A stored token row.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -14,9 +15,9 @@ pub struct Token {
     /// jXchange `TokenId` (serial).
     pub token_id: String,
     /// Software | Hardware.
-    pub token_type: String,
+    pub token_type: TokenType,
     /// SHA1 | SHA256 | SHA512.
-    pub algorithm: String,
+    pub algorithm: Algorithm,
     /// 6 | 8.
     pub digits: i32,
     /// 30 | 60.
@@ -28,7 +29,7 @@ pub struct Token {
     /// Sealed seed (ciphertext + tag).
     pub seed_ciphertext: Vec<u8>,
     /// jXchange `UsrTokenStat`.
-    pub status: String,
+    pub status: UsrTokenStat,
     /// Last accepted time step (-1 before the first).
     pub last_step: i64,
     /// Learned clock drift in steps.
@@ -50,9 +51,9 @@ pub struct NewToken<'a> {
     /// Serial.
     pub token_id: &'a str,
     /// Software | Hardware.
-    pub token_type: &'a str,
+    pub token_type: TokenType,
     /// Algorithm name.
-    pub algorithm: &'a str,
+    pub algorithm: Algorithm,
     /// Code length.
     pub digits: i32,
     /// Step length in seconds.
@@ -64,7 +65,7 @@ pub struct NewToken<'a> {
     /// Sealed seed.
     pub seed_ciphertext: &'a [u8],
     /// Initial status.
-    pub status: &'a str,
+    pub status: UsrTokenStat,
     /// -1: no step accepted yet.
     pub last_step: i64,
     /// 0 at enrollment.
@@ -102,7 +103,7 @@ pub fn find_token(
 }
 
 /// The status of a token by row id (read inside a write to tell why a guard refused).
-pub fn find_token_status(conn: &mut Conn, token_pk: i32) -> Result<Option<String>, Error> {
+pub fn find_token_status(conn: &mut Conn, token_pk: i32) -> Result<Option<UsrTokenStat>, Error> {
     Ok(tokens::table
         .find(token_pk)
         .select(tokens::status)
@@ -116,8 +117,8 @@ pub fn find_token_status(conn: &mut Conn, token_pk: i32) -> Result<Option<String
 pub fn update_token_accept_step(
     conn: &mut Conn,
     token_pk: i32,
-    required_status: &str,
-    new_status: &str,
+    required_status: UsrTokenStat,
+    new_status: UsrTokenStat,
     step: i64,
     drift: i32,
     now_ms: i64,
@@ -159,7 +160,7 @@ pub fn update_token_if_version(
     conn: &mut Conn,
     token_pk: i32,
     version: i64,
-    status: Option<&str>,
+    status: Option<UsrTokenStat>,
     now_ms: i64,
 ) -> Result<bool, Error> {
     let target = tokens::table
@@ -214,7 +215,7 @@ pub fn find_unbound_tokens(
         .filter(not(exists(
             bindings::table.filter(bindings::token_pk.eq(tokens::id)),
         )))
-        .filter(tokens::status.ne("Del"))
+        .filter(tokens::status.ne(UsrTokenStat::Del))
         .filter(tokens::inst_rt_id.eq(inst_rt_id))
         .filter(tokens::token_id.gt(after))
         .order(tokens::token_id)
@@ -304,7 +305,7 @@ mod tests {
     use crate::storage::test_support::{new_token, temp_storage};
 
     fn token<'a>(serial: &'a str, key_id: &'a str) -> NewToken<'a> {
-        new_token(serial, key_id, "Act", "inst")
+        new_token(serial, key_id, UsrTokenStat::Act, "inst")
     }
 
     #[test]
@@ -320,7 +321,15 @@ mod tests {
                 assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), vec![a, b]);
                 assert_eq!(count_sealed_not_under(c, "new")?, 2);
                 // A validation lands between rekey's read and its write.
-                assert!(update_token_accept_step(c, a, "Act", "Act", 7, 1, 5)?);
+                assert!(update_token_accept_step(
+                    c,
+                    a,
+                    UsrTokenStat::Act,
+                    UsrTokenStat::Act,
+                    7,
+                    1,
+                    5
+                )?);
                 assert!(update_token_reseal(c, &rows[0], "new", b"n2", b"c2")?);
                 let after = find_token(c, "inst", "A")?.unwrap();
                 assert_eq!((after.last_step, after.drift, after.version), (7, 1, 2));

@@ -150,7 +150,10 @@ impl Metrics {
         self.sms.clear();
         for (provider, state, n) in snapshot.sms {
             self.sms
-                .get_or_create(&SmsLabels { provider, state })
+                .get_or_create(&SmsLabels {
+                    provider: provider.to_string(),
+                    state: state.to_string(),
+                })
                 .set(n);
         }
         for (state, n) in [("in_use", open.saturating_sub(idle)), ("idle", idle)] {

@@ -13,8 +13,8 @@ use super::session::Admin;
 use super::tokens::usr_name;
 use super::users::detail_uri;
 use super::{refused, Base, Refusal};
+use crate::domain::oob::text::parse_template;
 use crate::domain::oob::OobRequest;
-use crate::domain::sms_text::parse_template;
 use crate::domain::temp_code::{TempCodeRequest, DEFAULT_TEMP_CODE_SECS};
 use crate::domain::Service;
 use crate::types::OobModeType;
@@ -115,8 +115,8 @@ async fn test_sms(
             Redirect::to(back),
             format!(
                 "Test SMS to {}: {}.",
-                started.phone_masked,
-                started.send_stat.as_str()
+                started.session.phone_masked,
+                started.session.send_stat.as_str()
             ),
         ),
         Err(e) => refused(back, &e),

@@ -75,8 +75,8 @@ async fn inventory(
                 .into_iter()
                 .map(|t| Row {
                     token_id: t.token_id,
-                    token_type: t.token_type,
-                    status: t.status,
+                    token_type: t.token_type.to_string(),
+                    status: t.status.to_string(),
                     params: t.params,
                     created: t.created_at.map(iso8601).unwrap_or_default(),
                 })

@@ -186,7 +186,7 @@ fn token_rows(detail: UserDetail) -> Vec<TokenRow> {
             let rec = inq.records.into_iter().next()?;
             Some(TokenRow {
                 token_id: inq.token_id.as_str().to_owned(),
-                token_type: inq.facts.token_type,
+                token_type: inq.facts.token_type.to_string(),
                 token_status: inq.token_status.as_str().to_owned(),
                 params: format!(
                     "{}, {} digits, {} s, drift {}",

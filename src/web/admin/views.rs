@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::session::Admin;
 use super::{refused, Base, Refusal};
 use crate::domain::api_keys::{KeyReach, Scope};
-use crate::domain::oob_delivery::Cursor;
+use crate::domain::oob::delivery::Cursor;
 use crate::domain::Service;
 use crate::web::edge::{blocking, iso8601};
 
@@ -244,8 +244,8 @@ async fn outbox(
                     alrt_pkg_id: m.alrt_pkg_id.unwrap_or_default(),
                     phone: m.phone_masked,
                     body: m.body.as_deref().map(mask_codes).unwrap_or_default(),
-                    provider: m.provider,
-                    send_stat: m.send_stat,
+                    provider: m.provider.to_string(),
+                    send_stat: m.send_stat.to_string(),
                     attempts: m.attempts,
                     last_error: m.last_error.unwrap_or_default(),
                     created: m.created_at,
@@ -296,7 +296,7 @@ async fn events(
                 .map(|e| EventRow {
                     id: e.evt_id,
                     alrt_pkg_id: e.alrt_pkg_id,
-                    rs_stat: e.rs_stat,
+                    rs_stat: e.rs_stat.to_string(),
                     at: e.at,
                     usr_name: e.usr_name.unwrap_or_default(),
                     delivered: match (e.delivered, e.refused) {
@@ -320,7 +320,7 @@ struct SessionRow {
     origin: String,
     state: String,
     send_stat: String,
-    resends: i32,
+    resends: u32,
     created: String,
     expires: String,
 }
@@ -356,13 +356,13 @@ async fn sessions(
                     alrt_pkg_id: r.alrt_pkg_id,
                     usr_name: r.usr_name.unwrap_or_default(),
                     phone: r.phone_masked,
-                    mode: r.mode,
-                    origin: r.origin,
-                    state: r.state,
-                    send_stat: r.send_stat,
+                    mode: r.mode.to_string(),
+                    origin: r.origin.to_string(),
+                    state: r.state.to_string(),
+                    send_stat: r.send_stat.to_string(),
                     resends: r.resends,
-                    created: r.created_at,
-                    expires: r.expires_at,
+                    created: iso8601(r.created_at),
+                    expires: iso8601(r.expires_at),
                 })
                 .collect(),
         },

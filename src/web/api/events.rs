@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use super::envelope::{Jx, JxHdr};
 use super::fault::ApiFault;
+use super::oob_wire::{self, FeedbackEvent};
 use super::openapi::{Answer, BadQuery, Common, InstRtIdQuery};
 use super::{operate, Caller};
 use crate::domain::api_keys::Scope;
-use crate::domain::oob_delivery::{Cursor, FeedbackEvent};
+use crate::domain::oob::delivery::Cursor;
 use crate::domain::{Error, Fault, Service};
 
 /// Most items one page of the outbox or the event log answers.
@@ -87,7 +88,7 @@ async fn events(
         (hdr, caller, Scope::Validate),
         after,
         service,
-        Service::oob_events,
+        oob_wire::events,
         |events| EventsRs { events },
     )
     .await

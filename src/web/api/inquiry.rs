@@ -157,8 +157,8 @@ pub fn inquiry_rs(inq: Inquiry) -> MfaTokenInqRs {
             records: inq.records.into_iter().map(record).collect(),
         },
         custom: TokenCustom {
-            token_type: inq.facts.token_type,
-            algorithm: inq.facts.algorithm,
+            token_type: inq.facts.token_type.to_string(),
+            algorithm: inq.facts.algorithm.to_string(),
             digits: inq.facts.digits,
             period: inq.facts.period,
             drift: inq.facts.drift,

@@ -14,6 +14,7 @@ pub mod fault;
 pub mod inquiry;
 pub mod lifecycle;
 pub mod oob;
+pub mod oob_wire;
 pub mod openapi;
 pub mod sms;
 pub mod tokens;

@@ -13,8 +13,8 @@ use super::openapi::{
 };
 use super::{operate, Call, Caller, Gate};
 use crate::domain::api_keys::Scope;
+use crate::domain::oob::text::parse_template;
 use crate::domain::oob::{OobRequest, Started, DEFAULT_EXP_SECS};
-use crate::domain::sms_text::parse_template;
 use crate::domain::{Context, Error, Fault, Service};
 use crate::types::{OobModeType, OobStat, SendStat};
 use crate::web::edge::{blocking, iso8601};
@@ -94,6 +94,7 @@ impl OobRs {
     /// The answer about `started`; the OTP only when `show_otp` and there is one.
     pub fn of(started: Started, show_otp: bool) -> OobRs {
         let otp = (show_otp && !started.otp.0.is_empty()).then_some(started.otp.0);
+        let started = started.session;
         OobRs {
             alrt_pkg_id: started.alrt_pkg_id,
             otp,
@@ -122,17 +123,17 @@ fn oob_request(rq: OobValidateRq) -> Result<OobRequest, Error> {
     })
 }
 
-/// Waits (asynchronously, at most `answer_wait_ms`) for the http provider's first answer
-/// about a just-recorded SMS, so the consumer learns at once when the send failed.
+/// Waits (on the blocking pool, at most `answer_wait_ms`, woken by the domain's signal)
+/// for the http provider's first answer about a just-recorded SMS, so the consumer learns
+/// at once when the send failed.
 pub async fn await_send(service: &Arc<Service>, ctx: &Context, started: &mut Started) {
+    if started.session.send_stat != SendStat::Pending {
+        return;
+    }
     let wait = Duration::from_millis(service.oob().policy.answer_wait_ms);
-    let deadline = rocket::tokio::time::Instant::now() + wait;
-    while started.send_stat == SendStat::Pending && rocket::tokio::time::Instant::now() < deadline {
-        rocket::tokio::time::sleep(Duration::from_millis(25)).await;
-        let (alrt, ctx) = (started.alrt_pkg_id.clone(), ctx.clone());
-        if let Ok(view) = blocking(service, move |s| s.oob_session(&ctx, &alrt)).await {
-            started.send_stat = view.send_stat;
-        }
+    let (alrt, ctx) = (started.session.alrt_pkg_id.clone(), ctx.clone());
+    if let Ok(stat) = blocking(service, move |s| s.await_send_stat(&ctx, &alrt, wait)).await {
+        started.session.send_stat = stat;
     }
 }
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use super::envelope::{HasHeader, Jx, JxHdr, JxRequest, MsgRqHdr};
 use super::events::page;
 use super::fault::ApiFault;
+use super::oob_wire::{self, OutboxMessage};
 use super::openapi::{Answer, BadQuery, BodyFaults, Common, InstRtIdQuery, TooMany, Unprocessable};
 use super::{operate, Caller, Gate};
 use crate::domain::api_keys::Scope;
-use crate::domain::oob_delivery::OutboxMessage;
 use crate::domain::{Error, Fault, Service};
 use crate::types::{OobStat, PhoneNum};
 use crate::web::limits::Limits;
@@ -128,7 +128,7 @@ async fn outbox(
         (hdr, caller, Scope::Manage),
         after,
         service,
-        Service::sms_outbox,
+        oob_wire::outbox,
         |messages| OutboxRs { messages },
     )
     .await

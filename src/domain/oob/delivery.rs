@@ -8,79 +8,42 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::sync::{Condvar, Mutex, PoisonError};
-use std::time::Duration;
 
-use super::{from_ms, to_ms, Error, Service};
+use super::initial_send_stat;
+use crate::domain::{from_ms, to_ms, Error, Service};
 use crate::sms::http::PostFailure;
-pub use crate::storage::oob::Cursor;
-use crate::storage::oob::{self as store, AttemptOutcome, OobEvent, SmsMessage};
-use crate::types::{PhoneNum, SendStat};
+use crate::storage::oob_events::OobEvent;
+use crate::storage::sms_messages::{AttemptOutcome, NewMessage, SmsMessage};
+pub use crate::storage::Cursor;
+use crate::storage::{self, Conn};
+use crate::storage::{oob_events as events, oob_sessions as sessions, sms_messages as messages};
+use crate::types::{OobStat, PhoneNum, ProviderKind, SendStat};
 
 /// jXchange event type of OOB results ("ENS Publisher Feedback").
 pub const EVENT_TYPE: &str = "90040";
 /// Longest pause between two webhook attempts of one event.
 const MAX_EVENT_BACKOFF_MS: i64 = 60_000;
+/// How long a lease outlives one attempt's timeout (the record of the attempt included).
+const LEASE_MARGIN_MS: i64 = 10_000;
 /// First pause after a failed webhook attempt; doubles on each further failure.
 const EVENT_BACKOFF_MS: i64 = 250;
 
-/// Wakes the background threads when there is work, and tells them to stop.
-#[derive(Debug, Default)]
-pub struct Signal {
-    state: Mutex<(u64, bool)>,
-    cv: Condvar,
-}
-
-impl Signal {
-    /// There is new work.
-    pub fn notify(&self) {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.0 = s.0.wrapping_add(1);
-        self.cv.notify_all();
-    }
-
-    /// Every thread should stop.
-    pub fn stop(&self) {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.1 = true;
-        self.cv.notify_all();
-    }
-
-    /// Whether `stop` was called.
-    pub fn is_stopped(&self) -> bool {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).1
-    }
-
-    /// Waits until new work (since `seen`), a stop, or `timeout`; answers false on stop.
-    pub fn wait(&self, seen: &mut u64, timeout: Duration) -> bool {
-        let guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let (guard, _) = self
-            .cv
-            .wait_timeout_while(guard, timeout, |s| s.0 == *seen && !s.1)
-            .unwrap_or_else(PoisonError::into_inner);
-        *seen = guard.0;
-        !guard.1
-    }
-}
-
-/// A "90040" event as listed and pushed. (`ToSchema`: it is the API's wire form too, see
-/// `web::api::openapi`.)
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A "90040" event as listed and pushed. `Serialize` is the event webhook's body (the
+/// jXchange names); the API's listing builds its own wire form (`web::api::oob_wire`).
+#[derive(Debug, Clone, Serialize)]
 pub struct FeedbackEvent {
     /// Position in the event log (`GET /events?after=EvtId`).
     #[serde(rename = "EvtId")]
     pub evt_id: i64,
     /// Always "90040".
     #[serde(rename = "EvtType")]
-    #[schema(value_type = String, pattern = "^90040$")]
     pub evt_type: &'static str,
     /// The session.
     #[serde(rename = "AlrtPkgId")]
     pub alrt_pkg_id: String,
     /// Success, Failed or Expired.
     #[serde(rename = "RsStat")]
-    #[schema(value_type = String, pattern = "^(Success|Failed|Expired)$")]
-    pub rs_stat: String,
+    pub rs_stat: OobStat,
     /// When the session ended (ISO 8601).
     #[serde(rename = "EvtDt")]
     pub at: String,
@@ -98,35 +61,25 @@ pub struct FeedbackEvent {
 
 /// An SMS as the outbox lists it. The phone is masked; the body is the message the
 /// recipient gets (held only by outbox messages and http messages not yet delivered).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct OutboxMessage {
     /// Row id (`GET /sms/outbox?after=MsgId`).
-    #[serde(rename = "MsgId")]
     pub msg_id: i64,
     /// The session it belongs to.
-    #[serde(rename = "AlrtPkgId", skip_serializing_if = "Option::is_none")]
     pub alrt_pkg_id: Option<String>,
     /// Last four digits.
-    #[serde(rename = "PhoneNumMasked")]
     pub phone_masked: String,
     /// The text.
-    #[serde(rename = "Body", skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// `outbox` or `http`.
-    #[serde(rename = "Provider")]
-    pub provider: String,
+    pub provider: ProviderKind,
     /// Pending, Sent, Failed.
-    #[serde(rename = "SendStat")]
-    #[schema(value_type = crate::types::SendStat)]
-    pub send_stat: String,
+    pub send_stat: SendStat,
     /// Attempts made.
-    #[serde(rename = "Attempts")]
     pub attempts: i32,
     /// The last failure.
-    #[serde(rename = "LastErr", skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// When it was recorded.
-    #[serde(rename = "CreatedDt")]
     pub created_at: String,
 }
 
@@ -141,26 +94,74 @@ fn ms_of(d: u64) -> i64 {
 }
 
 impl Service {
+    /// Stores one SMS: delivered at once for the outbox, queued for the http sender.
+    pub(super) fn queue_sms(
+        &self,
+        c: &mut Conn,
+        session_pk: i32,
+        user_pk: Option<i32>,
+        phone: &PhoneNum,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), storage::Error> {
+        let provider = self.oob.policy.provider;
+        let stat = initial_send_stat(provider);
+        let sent = stat == SendStat::Sent;
+        let id = messages::insert_message(
+            c,
+            &NewMessage {
+                session_pk: Some(session_pk),
+                user_pk,
+                phone_num: phone.as_str(),
+                body: Some(body),
+                provider,
+                state: stat,
+                attempts: i32::from(sent),
+                next_attempt_at: to_ms(now),
+                created_at: to_ms(now),
+                sent_at: sent.then(|| to_ms(now)),
+            },
+        )?;
+        if sent {
+            messages::insert_outbox_attempt(c, id, to_ms(now))?;
+        }
+        Ok(())
+    }
+
     /// Leases the oldest due http SMS for one attempt.
     pub fn claim_sms(&self, now: DateTime<Utc>) -> Result<Option<SmsMessage>, Error> {
         if self.oob.http.is_none() {
             return Ok(None);
         }
-        let lease = to_ms(now)
+        self.lease(
+            now,
+            |c, now_ms| messages::find_due_message(c, ProviderKind::Http, now_ms),
+            |m| m.id,
+            messages::update_message_claim,
+        )
+    }
+
+    /// THE ONE CLAIM of both queues (SMS and events): looks for the oldest due row on a
+    /// reading connection first (idle senders poll, and must not queue empty write
+    /// transactions behind real ones), then leases it by a conditional UPDATE that pushes
+    /// its next attempt past one attempt's timeout; `None` when nothing is due or another
+    /// sender (thread or process) claimed it first.
+    fn lease<T>(
+        &self,
+        now: DateTime<Utc>,
+        find: impl FnOnce(&mut Conn, i64) -> Result<Option<T>, storage::Error>,
+        id: impl Fn(&T) -> i32,
+        claim: impl FnOnce(&mut Conn, i32, i64, i64) -> Result<bool, storage::Error>,
+    ) -> Result<Option<T>, Error> {
+        let now_ms = to_ms(now);
+        let until = now_ms
             .saturating_add(ms_of(self.oob.policy.http_timeout_ms))
-            .saturating_add(10_000);
-        // Look first on a reading connection: idle senders poll, and must not queue
-        // empty write transactions behind real ones.
-        let Some(m) = self
-            .storage
-            .read(|c| store::find_due_message(c, "http", to_ms(now)))?
-        else {
+            .saturating_add(LEASE_MARGIN_MS);
+        let Some(row) = self.storage.read(|c| find(c, now_ms))? else {
             return Ok(None);
         };
-        let claimed = self
-            .storage
-            .write(|c| store::update_message_claim(c, m.id, to_ms(now), lease))?;
-        Ok(claimed.then_some(m))
+        let claimed = self.storage.write(|c| claim(c, id(&row), now_ms, until))?;
+        Ok(claimed.then_some(row))
     }
 
     /// Makes one attempt (no database, no lock held: it may take the provider's timeout).
@@ -198,11 +199,11 @@ impl Service {
             );
         }
         self.storage.write(|c| {
-            store::update_message_attempt(
+            messages::update_message_attempt(
                 c,
                 &AttemptOutcome {
                     id: m.id,
-                    state: state.as_str(),
+                    state,
                     attempts,
                     next_attempt_at: to_ms(now).saturating_add(backoff),
                     detail,
@@ -210,13 +211,13 @@ impl Service {
                 },
             )?;
             if let (Some(session), true) = (m.session_pk, state != SendStat::Pending) {
-                store::update_session_send_stat(c, session, state.as_str())?;
+                sessions::update_session_send_stat(c, session, state)?;
             }
             Ok::<_, Error>(())
         })?;
-        if state == SendStat::Pending {
-            self.oob.signal.notify();
-        }
+        // Pending: the sender retries after the back-off; Sent or Failed: a request
+        // waiting for the first answer (`await_send_stat`) may stop waiting.
+        self.oob.signal.notify();
         Ok(state)
     }
 
@@ -225,17 +226,12 @@ impl Service {
         if self.oob.webhook.is_none() {
             return Ok(None);
         }
-        let lease = to_ms(now).saturating_add(ms_of(self.oob.policy.http_timeout_ms) + 10_000);
-        let Some(e) = self
-            .storage
-            .read(|c| store::find_due_event(c, to_ms(now)))?
-        else {
-            return Ok(None);
-        };
-        let claimed = self
-            .storage
-            .write(|c| store::update_event_claim(c, e.id, to_ms(now), lease))?;
-        Ok(claimed.then_some(e))
+        self.lease(
+            now,
+            events::find_due_event,
+            |e| e.id,
+            events::update_event_claim,
+        )
     }
 
     /// POSTs one event to the webhook.
@@ -271,14 +267,14 @@ impl Service {
                 tracing::warn!("event {} webhook attempt failed: {why}", e.id);
             }
         }
-        let attempt = store::EventAttempt {
+        let attempt = events::EventAttempt {
             delivered_at: result.is_ok().then(|| to_ms(now)),
             refused_at: refused.then(|| to_ms(now)),
             next_attempt_at: to_ms(now) + backoff,
             error: error.as_deref(),
         };
         self.storage
-            .write(|c| store::update_event_attempt(c, e.id, &attempt))?;
+            .write(|c| events::update_event_attempt(c, e.id, &attempt))?;
         Ok(())
     }
 
@@ -293,7 +289,7 @@ impl Service {
         let hooked = self.oob.webhook.is_some();
         Ok(self
             .storage
-            .read(|c| store::find_events(c, inst_rt_id, cursor, limit))?
+            .read(|c| events::find_events(c, inst_rt_id, cursor, limit))?
             .iter()
             .map(|e| feedback(e, hooked.then_some(e.delivered_at.is_some())))
             .collect())
@@ -309,7 +305,7 @@ impl Service {
     ) -> Result<Vec<OutboxMessage>, Error> {
         Ok(self
             .storage
-            .read(|c| store::find_messages(c, inst_rt_id, cursor, limit))?
+            .read(|c| messages::find_messages(c, inst_rt_id, cursor, limit))?
             .into_iter()
             .map(|(m, alrt_pkg_id)| OutboxMessage {
                 msg_id: i64::from(m.id),
@@ -333,7 +329,7 @@ fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
         evt_id: i64::from(e.id),
         evt_type: EVENT_TYPE,
         alrt_pkg_id: e.alrt_pkg_id.clone(),
-        rs_stat: e.result.clone(),
+        rs_stat: e.result,
         at: iso(e.at),
         usr_name: e.usr_name.clone(),
         delivered,
@@ -341,55 +337,47 @@ fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
     }
 }
 
-/// An OOB session as the admin console lists it (never the code or its hash).
-#[derive(Debug, Clone)]
-pub struct SessionView {
-    /// Row id (paging).
-    pub id: i32,
-    /// jXchange `AlrtPkgId`.
-    pub alrt_pkg_id: String,
-    /// The user, when known.
-    pub usr_name: Option<String>,
-    /// Last four digits.
-    pub phone_masked: String,
-    /// OneWay or TwoWay.
-    pub mode: String,
-    /// `lock` (validation fallback) or `explicit` (OOBValidate).
-    pub origin: String,
-    /// Pending, Success, Failed, Expired.
-    pub state: String,
-    /// Pending, Sent, Failed.
-    pub send_stat: String,
-    /// Resends so far.
-    pub resends: i32,
-    /// Created.
-    pub created_at: String,
-    /// Expiry.
-    pub expires_at: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::super::test_kit::{ctx, service, t0, two_way};
+    use crate::storage::sms_messages as messages;
+    use crate::types::{ProviderKind, SendStat};
+    use std::time::{Duration, Instant};
 
-impl Service {
-    /// Sessions, newest first, before row id `before`.
-    pub fn oob_sessions(&self, before: Option<i32>, limit: i64) -> Result<Vec<SessionView>, Error> {
-        Ok(self
+    #[test]
+    fn a_waiting_request_wakes_when_the_first_attempt_is_recorded() {
+        let (_dir, mut s) = service();
+        s.oob.policy.provider = ProviderKind::Http;
+        let started = s
+            .start_oob(&ctx(), &two_way("4175556652", 300), t0())
+            .unwrap();
+        assert_eq!(started.session.send_stat, SendStat::Pending);
+        let id = started.session.alrt_pkg_id.as_str();
+        let quick = s.await_send_stat(&ctx(), id, Duration::from_millis(30));
+        assert_eq!(
+            quick.unwrap(),
+            SendStat::Pending,
+            "nothing recorded: the deadline"
+        );
+        let m = s
             .storage
-            .read(|c| store::find_sessions_page(c, before, limit))?
-            .into_iter()
-            .map(|(s, usr_name)| SessionView {
-                id: s.id,
-                alrt_pkg_id: s.alrt_pkg_id,
-                usr_name,
-                phone_masked: PhoneNum::parse(&s.phone_num)
-                    .map(|p| p.masked())
-                    .unwrap_or_default(),
-                mode: s.mode,
-                origin: s.origin,
-                state: s.state,
-                send_stat: s.send_stat,
-                resends: s.resend_count,
-                created_at: iso(s.created_at),
-                expires_at: iso(s.expires_at),
-            })
-            .collect())
+            .read(|c| messages::find_due_message(c, ProviderKind::Http, i64::MAX))
+            .unwrap()
+            .unwrap();
+        let begun = Instant::now();
+        let stat = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                s.record_sms_attempt(&m, &Ok("accepted".into()), t0())
+                    .unwrap();
+            });
+            s.await_send_stat(&ctx(), id, Duration::from_secs(30))
+                .unwrap()
+        });
+        assert_eq!(stat, SendStat::Sent);
+        assert!(
+            begun.elapsed() < Duration::from_secs(10),
+            "woken, not timed out"
+        );
     }
 }

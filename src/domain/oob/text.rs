@@ -7,8 +7,8 @@
 
 use zeroize::Zeroizing;
 
-use super::{Error, Fault};
 use crate::crypto::digest;
+use crate::domain::{Error, Fault};
 
 /// The digit tag.
 pub const OTP_TAG: &str = "<%$otp%>";
@@ -20,33 +20,8 @@ pub const MAX_TEXT_CHARS: usize = 1530;
 /// reader confuses. 32 symbols, so a random byte maps onto them without bias.
 const ALNUM: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-/// The kind of code a text carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OtpKind {
-    /// Six digits (`<%$otp%>`).
-    Digits,
-    /// Six letters or digits (`<%$otpa%>`).
-    Alnum,
-}
-
-impl OtpKind {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OtpKind::Digits => "otp",
-            OtpKind::Alnum => "otpa",
-        }
-    }
-
-    /// Reads the stored spelling.
-    pub fn parse(s: &str) -> Option<OtpKind> {
-        match s {
-            "otp" => Some(OtpKind::Digits),
-            "otpa" => Some(OtpKind::Alnum),
-            _ => None,
-        }
-    }
-}
+/// The kind of code a text carries (the vocabulary type, named here too).
+pub use crate::types::OtpKind;
 
 /// A checked text: which code tag it carries, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
