@@ -206,11 +206,7 @@ fn the_binary_serves_the_console_from_any_directory() {
     let body = rs.into_string().unwrap();
     assert!(body.contains("name=\"password\""), "{body}");
     // The first start says what to do next; a signed-out visit is routine, not a warning.
-    let printed = server.stdout.lock().unwrap().clone();
-    assert!(
-        printed.contains("tokend console: http://127.0.0.1:"),
-        "{printed}"
-    );
+    let printed = printed_once(&server, "tokend console: http://127.0.0.1:");
     assert!(
         printed.contains("tokend next: ") && printed.contains("apikey create"),
         "{printed}"
