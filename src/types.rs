@@ -52,6 +52,16 @@ macro_rules! wire_enum {
     };
 }
 
+/// Where a listing by row id starts and which way it reads (the OOB event feed, the SMS
+/// outbox): paging vocabulary shared by the edge, the domain and storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// Ids above this one, oldest first: how consumers follow a feed (`after=N`).
+    After(i64),
+    /// Ids below this one, newest first: how a person reads a log (`i64::MAX`: the newest).
+    Before(i64),
+}
+
 /// A stored or received string is not one of an enum's canonical values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnknownValue;

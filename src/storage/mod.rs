@@ -284,20 +284,9 @@ impl Storage {
     }
 }
 
-/// Where a listing by row id starts and which way it reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cursor {
-    /// Ids above this one, oldest first: how consumers follow a feed (`after=N`).
-    After(i64),
-    /// Ids below this one, newest first: how a person reads a log (`i64::MAX`: the newest).
-    Before(i64),
-}
-
-impl Cursor {
-    /// The row id the cursor names, clamped to the id range.
-    pub(crate) fn id(n: i64) -> i32 {
-        i32::try_from(n.max(0)).unwrap_or(i32::MAX)
-    }
+/// The row id a listing cursor (`types::Cursor`) names, clamped to the id range.
+pub(crate) fn row_id(n: i64) -> i32 {
+    i32::try_from(n.max(0)).unwrap_or(i32::MAX)
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 use diesel::prelude::*;
 
 use super::schema::{oob_events, oob_sessions};
-use super::{Conn, Cursor, Error};
+use super::{row_id, Conn, Error};
+use crate::types::Cursor;
 use crate::types::OobStat;
 
 /// An event to insert.
@@ -79,10 +80,10 @@ pub fn find_events(
     }
     query = match cursor {
         Cursor::After(n) => query
-            .filter(oob_events::id.gt(Cursor::id(n)))
+            .filter(oob_events::id.gt(row_id(n)))
             .order(oob_events::id.asc()),
         Cursor::Before(n) => query
-            .filter(oob_events::id.lt(Cursor::id(n)))
+            .filter(oob_events::id.lt(row_id(n)))
             .order(oob_events::id.desc()),
     };
     Ok(query

@@ -7,7 +7,8 @@
 use diesel::prelude::*;
 
 use super::schema::{oob_sessions, sms_attempts, sms_messages};
-use super::{Conn, Cursor, Error};
+use super::{row_id, Conn, Error};
+use crate::types::Cursor;
 use crate::types::{ProviderKind, SendStat};
 
 /// A message to insert.
@@ -258,10 +259,10 @@ pub fn find_messages(
     }
     query = match cursor {
         Cursor::After(n) => query
-            .filter(sms_messages::id.gt(Cursor::id(n)))
+            .filter(sms_messages::id.gt(row_id(n)))
             .order(sms_messages::id.asc()),
         Cursor::Before(n) => query
-            .filter(sms_messages::id.lt(Cursor::id(n)))
+            .filter(sms_messages::id.lt(row_id(n)))
             .order(sms_messages::id.desc()),
     };
     Ok(query

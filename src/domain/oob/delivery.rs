@@ -14,9 +14,9 @@ use crate::domain::{from_ms, to_ms, Error, Service};
 use crate::sms::http::PostFailure;
 use crate::storage::oob_events::OobEvent;
 use crate::storage::sms_messages::{AttemptOutcome, NewMessage, SmsMessage};
-pub use crate::storage::Cursor;
 use crate::storage::{self, Conn};
 use crate::storage::{oob_events as events, oob_sessions as sessions, sms_messages as messages};
+use crate::types::Cursor;
 use crate::types::{OobStat, PhoneNum, ProviderKind, SendStat};
 
 /// jXchange event type of OOB results ("ENS Publisher Feedback").

@@ -81,8 +81,8 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::super::test_kit::{at, ctx, service, t0, two_way};
-    use crate::domain::oob::delivery::Cursor;
     use crate::domain::Service;
+    use crate::types::Cursor;
     use crate::types::{OobModeType, OobStat};
     use chrono::Duration;
 

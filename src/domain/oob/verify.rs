@@ -214,8 +214,8 @@ impl Service {
 mod tests {
     use super::super::test_kit::{at, ctx, other_code, service, t0, two_way};
     use super::*;
-    use crate::domain::oob::delivery::Cursor;
     use crate::storage::oob_sessions as sessions;
+    use crate::types::Cursor;
 
     #[test]
     fn one_attempt_then_every_answer_is_failed_with_one_event() {

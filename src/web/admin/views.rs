@@ -12,8 +12,8 @@ use std::sync::Arc;
 use super::session::Admin;
 use super::{refused, Base, Refusal};
 use crate::domain::api_keys::{KeyReach, Scope};
-use crate::domain::oob::delivery::Cursor;
 use crate::domain::Service;
+use crate::types::Cursor;
 use crate::web::edge::{blocking, iso8601};
 
 /// Rows per page of the outbox and events.

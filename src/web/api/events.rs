@@ -11,8 +11,8 @@ use super::oob_wire::{self, FeedbackEvent};
 use super::openapi::{Answer, BadQuery, Common, InstRtIdQuery};
 use super::{operate, Caller};
 use crate::domain::api_keys::Scope;
-use crate::domain::oob::delivery::Cursor;
 use crate::domain::{Error, Fault, Service};
+use crate::types::Cursor;
 
 /// Most items one page of the outbox or the event log answers.
 const PAGE: i64 = 100;

@@ -5,8 +5,9 @@
 
 use serde::Serialize;
 
-use crate::domain::oob::delivery::{self, Cursor};
+use crate::domain::oob::delivery;
 use crate::domain::{Error, Service};
+use crate::types::Cursor;
 use crate::types::{OobStat, ProviderKind, SendStat};
 
 /// A "90040" event as listed and pushed.
