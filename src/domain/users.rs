@@ -58,7 +58,7 @@ fn masked(phone: Option<&str>) -> Option<String> {
 }
 
 impl Service {
-    /// Users whose name starts with `prefix` (exact case), `limit` at most, after `after`.
+    /// Users whose name starts with `prefix` (ASCII case-insensitive), `limit` at most, after `after`.
     pub fn search_users(
         &self,
         ctx: &Context,

@@ -91,9 +91,15 @@ pub fn upsert_user(
         .get_result(conn)?)
 }
 
-/// One page of users whose name starts with `prefix`, in name order, after `after`.
-/// A range on the `(inst_rt_id, usr_name)` unique index: as fast at 100,000 users as at
-/// ten. The match is exact-case (SQLite's binary collation keeps the index usable).
+diesel::define_sql_function! {
+    /// SQL `lower(text)`: ASCII case folding in SQLite (and what the folded index holds).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// One page of users whose name starts with `prefix`, whatever its case (a help desk types
+/// `jane` for `Jane Doe`), in case-folded name order, after the name `after`. A range on
+/// the `(inst_rt_id, lower(usr_name), usr_name)` index: as fast at 100,000 users as at
+/// ten. Folding is ASCII (SQLite's `lower`), so `prefix` is folded the same way here.
 pub fn find_users_page(
     conn: &mut Conn,
     inst_rt_id: &str,
@@ -101,19 +107,27 @@ pub fn find_users_page(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<User>, Error> {
+    let folded = prefix.to_ascii_lowercase();
     let mut query = users::table
         .filter(users::inst_rt_id.eq(inst_rt_id))
-        .filter(users::usr_name.ge(prefix))
+        .filter(lower(users::usr_name).ge(folded.clone()))
         .into_boxed();
-    if !prefix.is_empty() {
-        // Every name with the prefix sorts below prefix + U+10FFFF.
-        query = query.filter(users::usr_name.lt(format!("{prefix}\u{10FFFF}")));
+    if !folded.is_empty() {
+        // Every folded name with the prefix sorts below prefix + U+10FFFF.
+        query = query.filter(lower(users::usr_name).lt(format!("{folded}\u{10FFFF}")));
     }
     if let Some(after) = after {
-        query = query.filter(users::usr_name.gt(after));
+        let after_folded = after.to_ascii_lowercase();
+        query = query.filter(
+            lower(users::usr_name)
+                .gt(after_folded.clone())
+                .or(lower(users::usr_name)
+                    .eq(after_folded)
+                    .and(users::usr_name.gt(after.to_owned()))),
+        );
     }
     Ok(query
-        .order(users::usr_name)
+        .order((lower(users::usr_name), users::usr_name))
         .limit(limit)
         .select(User::as_select())
         .load(conn)?)
@@ -159,6 +173,7 @@ mod tests {
                     insert_user(c, "tokend", &format!("user {i:03}"), None, 0)?;
                 }
                 insert_user(c, "tokend", "other", None, 0)?;
+                insert_user(c, "tokend", "User 050b", None, 0)?;
                 insert_user(c, "bank2", "user 999", None, 0)?;
                 Ok::<_, Error>(())
             })
@@ -172,13 +187,22 @@ mod tests {
             .read(|c| find_users_page(c, "tokend", "user", Some("user 099"), 50))
             .unwrap();
         assert_eq!(next.len(), 20);
+        let folded = storage
+            .read(|c| find_users_page(c, "tokend", "USER 05", None, 50))
+            .unwrap();
+        let names: Vec<&str> = folded.iter().map(|u| u.usr_name.as_str()).collect();
+        assert_eq!(
+            names[..3],
+            ["user 050", "User 050b", "user 051"],
+            "{names:?}"
+        );
         assert!(next.iter().all(|u| u.inst_rt_id == "tokend"));
         let plan: Vec<PlanRow> = storage
             .read(|c| {
                 Ok(diesel::sql_query(
                     "EXPLAIN QUERY PLAN SELECT * FROM users WHERE inst_rt_id = 'tokend' \
-                     AND usr_name >= 'user' AND usr_name < 'user\u{10FFFF}' \
-                     ORDER BY usr_name LIMIT 51",
+                     AND lower(usr_name) >= 'user' AND lower(usr_name) < 'user\u{10FFFF}' \
+                     ORDER BY lower(usr_name), usr_name LIMIT 51",
                 )
                 .load(c)?)
             })
@@ -186,8 +210,8 @@ mod tests {
         let plan: Vec<&str> = plan.iter().map(|r| r.detail.as_str()).collect();
         assert!(
             plan.iter()
-                .any(|d| d.contains("INDEX sqlite_autoindex_users_1")
-                    && d.contains("usr_name>? AND usr_name<?")),
+                .any(|d| d.contains("INDEX users_by_folded_name")
+                    && d.contains("<expr>>? AND <expr><?")),
             "{plan:?}"
         );
         assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");

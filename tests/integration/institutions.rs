@@ -417,6 +417,8 @@ fn the_console_switches_institution_and_enrolls_there() {
         404
     );
     assert!(c.get("/admin/users?q=Kari").body.contains(">Kari</a>"));
+    // A help desk types it in lower case: the search is case-insensitive.
+    assert!(c.get("/admin/users?q=kar").body.contains(">Kari</a>"));
     // Back to the default: Kari is not one of its users.
     let back = c.submit("/admin/users", "/admin/institution", &[("inst_rt_id", "")]);
     assert!(c.follow(&back).body.contains("the default institution"));
