@@ -90,7 +90,10 @@ impl Writer {
     }
 
     /// Runs `f` in the current batch and returns once the batch is durable. An `Err` from
-    /// `f` rolls back `f`'s work only, and is returned at once.
+    /// `f` rolls back `f`'s work only, and is returned at once — before the batch that
+    /// holds earlier jobs is committed. So a refusal must answer from what it read inside
+    /// its own job (a reading connection may not see that batch yet): validation's
+    /// `StatusChanged` carries the binding as the job saw it for that reason.
     pub(super) fn write<T, E: From<Error>>(
         &self,
         f: impl FnOnce(&mut SqliteConnection) -> Result<T, E>,
