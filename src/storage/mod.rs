@@ -9,6 +9,22 @@
 //! fsync for all the writes that queued while the previous one was being made.
 //! Imports: diesel, `types`.
 
+/// Filters and orders a boxed listing by a `types::Cursor` over its `id` column: ids
+/// above `n` oldest first (`After`), or below `n` newest first (`Before`). A macro, since
+/// each table's boxed query is its own type.
+macro_rules! by_cursor {
+    ($query:expr, $id:expr, $cursor:expr) => {
+        match $cursor {
+            crate::types::Cursor::After(n) => $query
+                .filter($id.gt(crate::storage::row_id(n)))
+                .order($id.asc()),
+            crate::types::Cursor::Before(n) => $query
+                .filter($id.lt(crate::storage::row_id(n)))
+                .order($id.desc()),
+        }
+    };
+}
+
 pub mod admin_sessions;
 pub mod admins;
 pub mod api_keys;

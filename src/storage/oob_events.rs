@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 use super::schema::{oob_events, oob_sessions};
-use super::{row_id, Conn, Error};
+use super::{Conn, Error};
 use crate::types::Cursor;
 use crate::types::OobStat;
 
@@ -78,14 +78,7 @@ pub fn find_events(
     if let Some(inst) = inst_rt_id {
         query = query.filter(oob_sessions::inst_rt_id.eq(inst));
     }
-    query = match cursor {
-        Cursor::After(n) => query
-            .filter(oob_events::id.gt(row_id(n)))
-            .order(oob_events::id.asc()),
-        Cursor::Before(n) => query
-            .filter(oob_events::id.lt(row_id(n)))
-            .order(oob_events::id.desc()),
-    };
+    query = by_cursor!(query, oob_events::id, cursor);
     Ok(query
         .limit(limit)
         .select(OobEvent::as_select())

@@ -7,7 +7,7 @@
 use diesel::prelude::*;
 
 use super::schema::{oob_sessions, sms_attempts, sms_messages};
-use super::{row_id, Conn, Error};
+use super::{Conn, Error};
 use crate::types::Cursor;
 use crate::types::{ProviderKind, SendStat};
 
@@ -257,14 +257,7 @@ pub fn find_messages(
     if let Some(inst) = inst_rt_id {
         query = query.filter(oob_sessions::inst_rt_id.eq(inst));
     }
-    query = match cursor {
-        Cursor::After(n) => query
-            .filter(sms_messages::id.gt(row_id(n)))
-            .order(sms_messages::id.asc()),
-        Cursor::Before(n) => query
-            .filter(sms_messages::id.lt(row_id(n)))
-            .order(sms_messages::id.desc()),
-    };
+    query = by_cursor!(query, sms_messages::id, cursor);
     Ok(query
         .limit(limit)
         .select((
