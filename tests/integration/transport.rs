@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-use crate::api_oob::{events_of, outbox, PHONE};
+use crate::api_oob::{events_of, outbox, verify, PHONE};
 use crate::sink::{Mode, Sink};
 use crate::support::admin::{create_admin, AdminClient, PASSWORD};
 use crate::support::tls::TestCa;
@@ -71,15 +71,7 @@ fn https_provider_and_webhook_behind_a_private_ca_get_the_sms_and_the_event() {
         Some("Bearer provider-secret")
     );
 
-    let (status, rs) = server.post(
-        &format!("/api/v1/oob/{alrt}/verify"),
-        &json!({ "OTP": otp }),
-    );
-    assert_eq!(
-        (status, rs["RsStat"].as_str()),
-        (200, Some("Success")),
-        "{rs}"
-    );
+    assert_eq!(verify(&server, &alrt, &otp)["RsStat"], "Success");
     let events = hook.wait_until(20, |got| {
         got.iter().any(|r| r.body["AlrtPkgId"] == alrt.as_str())
     });
@@ -114,15 +106,7 @@ fn an_untrusted_certificate_is_refused_and_the_deliveries_are_recorded_as_failed
     );
     assert_eq!(msgs[0]["SendStat"], "Failed");
 
-    let (status, rs) = server.post(
-        &format!("/api/v1/oob/{alrt}/verify"),
-        &json!({ "OTP": otp }),
-    );
-    assert_eq!(
-        (status, rs["RsStat"].as_str()),
-        (200, Some("Success")),
-        "{rs}"
-    );
+    assert_eq!(verify(&server, &alrt, &otp)["RsStat"], "Success");
     let end = Instant::now() + Duration::from_secs(20);
     while !logs.lock().unwrap().contains("webhook attempt failed") && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(50));
