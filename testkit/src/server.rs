@@ -35,7 +35,7 @@ impl Server {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| format!("cannot spawn: {e}"))?;
+        let mut child = spawn_retrying(&mut cmd)?;
         let stderr: Printed = Arc::default();
         let stderr_reader = child.stderr.take().map(|pipe| copy_lines(pipe, &stderr));
         let stdout: Printed = Arc::default();
@@ -141,6 +141,24 @@ fn append(to: &Printed, line: &str) {
     let mut text = to.lock().unwrap_or_else(PoisonError::into_inner);
     text.push_str(line);
     text.push('\n');
+}
+
+/// Spawns `cmd`, retrying a few times on ETXTBSY: an executable written just before
+/// (a test's stand-in script) can still be open for writing in a child that another
+/// thread forked meanwhile, until that child execs.
+fn spawn_retrying(cmd: &mut Command) -> Result<Child, String> {
+    const ETXTBSY: i32 = 26;
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Ok(child) => return Ok(child),
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(format!("cannot spawn: {e}")),
+        }
+    }
 }
 
 #[cfg(test)]
