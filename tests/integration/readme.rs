@@ -148,3 +148,68 @@ fn readme_gives_one_install_step_and_one_command_form() {
         }
     }
 }
+
+/// GitHub's anchor of a heading: lower case, punctuation dropped, spaces to dashes.
+fn anchor_of(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a Markdown file's headings (outside code fences).
+fn anchors(text: &str) -> Vec<String> {
+    let mut fenced = false;
+    let mut found = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced && line.starts_with('#') {
+            found.push(anchor_of(line.trim_start_matches('#')));
+        }
+    }
+    found
+}
+
+#[test]
+fn readme_and_docs_links_resolve() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = [
+        "README.md",
+        "docs/api.md",
+        "docs/operations.md",
+        "docs/console.md",
+        "docs/design.md",
+        "docs/import.md",
+    ];
+    let mut broken = Vec::new();
+    for file in files {
+        let path = root.join(file);
+        let text = std::fs::read_to_string(&path).expect("read doc");
+        let dir = path.parent().unwrap();
+        for (_, rest) in text.match_indices("](").map(|(i, _)| text.split_at(i + 2)) {
+            let target = &rest[..rest.find(')').unwrap_or(rest.len())];
+            if target.starts_with("http") || target.contains(' ') {
+                continue;
+            }
+            let (file_part, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let linked = if file_part.is_empty() {
+                path.clone()
+            } else {
+                dir.join(file_part)
+            };
+            if !linked.exists() {
+                broken.push(format!("{file}: {target} (no such file)"));
+            } else if !anchor.is_empty() {
+                let linked_text = std::fs::read_to_string(&linked).unwrap_or_default();
+                if !anchors(&linked_text).iter().any(|a| a == anchor) {
+                    broken.push(format!("{file}: {target} (no such heading)"));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
