@@ -56,7 +56,8 @@ enum Command {
         file: std::path::PathBuf,
     },
     /// Re-encrypt every seed under a new master key; safe while the service runs, and
-    /// resumable: run it again after an interruption. See README, "Master key rotation".
+    /// resumable: run it again after an interruption. See docs/operations.md, "Master key
+    /// rotation".
     Rekey {
         /// The new master key (a file holding 32 bytes in base64), in the key directory
         /// (the directory of master_key_file, else the data directory) so that a running

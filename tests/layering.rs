@@ -1,5 +1,5 @@
-//! The layering of `src/` as a test, not a habit (README "Layout"): every `use crate::`
-//! edge and every `crate::x::` path in code is read per top-level module, and a forbidden
+//! The layering of `src/` as a test, not a habit (docs/design.md, "Layout"): every
+//! `use crate::` edge and every `crate::x::` path in code is read per top-level module, and a forbidden
 //! edge fails with its file and line. External crates that a layer must not name (Rocket
 //! and utoipa in the domain) are checked the same way.
 
@@ -257,7 +257,7 @@ fn no_module_imports_across_a_forbidden_edge() {
     let found = violations(&src);
     assert!(
         found.is_empty(),
-        "forbidden edges (see README \"Layout\"):\n{}",
+        "forbidden edges (see docs/design.md, \"Layout\"):\n{}",
         found.join("\n")
     );
 }

@@ -1,8 +1,8 @@
 //! The fault vocabulary of tokend: every error a caller can see, with its jXchange code.
 //!
 //! Codes below 7000 are the published jXchange codes (OOBValidate error table); 7000 and up
-//! are tokend's own, documented in the README. The HTTP status of each is chosen in ONE
-//! place, `web::api::fault`.
+//! are tokend's own, documented in docs/api.md (Fault codes). The HTTP status of each is
+//! chosen in ONE place, `web::api::fault`.
 
 use std::fmt;
 

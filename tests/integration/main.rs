@@ -28,6 +28,7 @@ mod log_secrets;
 mod ops;
 mod pskc_import;
 mod rate_limits;
+mod readme;
 mod rekey;
 mod restart;
 mod secrets_at_rest;

@@ -41,7 +41,7 @@ static DOCUMENT: LazyLock<Result<String, String>> =
 /// `GET /api/v1/openapi.json` — this API's OpenAPI document.
 ///
 /// No API key is required: the document describes the contract every integrator reads
-/// (the same facts as the README), holds no data, key or configuration, and an integrator
+/// (the same facts as docs/api.md), holds no data, key or configuration, and an integrator
 /// must be able to read it before being issued a key — and tools (client generators,
 /// schemathesis) fetch it without credentials.
 #[utoipa::path(
