@@ -20,8 +20,19 @@ use crate::crypto::{digest, Keyring, MasterKey};
 use crate::domain::keys::{apply_register, keys_in};
 use crate::domain::start::{self, ACTIVE, RETIRED, RETIRING};
 use crate::domain::Service;
+use crate::storage::leader::{self, Duty};
 use crate::storage::master_keys::MasterKeyRow;
-use crate::storage::{migrate, Storage};
+use crate::storage::{engine, migrate, Storage};
+
+/// The database as messages name it: the SQLite file, or the PostgreSQL URL without its
+/// password.
+pub fn database_label(settings: &Settings) -> String {
+    if settings.is_postgres() {
+        engine::redact_url(&settings.database_url())
+    } else {
+        settings.database_path().display().to_string()
+    }
+}
 
 /// Environment variable holding the base64 master key; wins over any key file.
 pub const MASTER_KEY_ENV: &str = "TOKEND_MASTER_KEY";
@@ -51,14 +62,20 @@ pub fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
         })
 }
 
-/// Opens the database and applies pending migrations.
+/// Opens the database and applies pending migrations. On PostgreSQL, nodes starting at
+/// the same moment take turns (an advisory lock), so each migration runs once.
 pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
     ensure_data_dir(settings)?;
-    let path = settings.database_path();
-    let storage = Storage::open(&path, settings.db_pool_size, compose::durability(settings))?;
-    let applied = storage.read(migrate::run_pending)?;
+    let url = settings.database_url();
+    let storage = Storage::connect(&url, settings.db_pool_size, compose::durability(settings))?;
+    let applied = leader::exclusively(&storage, Duty::Bootstrap, || {
+        storage.read(migrate::run_pending)
+    })?;
     if applied > 0 {
-        tracing::info!("applied {applied} migration(s) to {}", path.display());
+        tracing::info!(
+            "applied {applied} migration(s) to {}",
+            database_label(settings)
+        );
     }
     let placed = start::adopt_unplaced(&storage, &settings.inst_rt_id)?;
     if placed > 0 {
@@ -237,6 +254,14 @@ pub fn secret_key(
         .unwrap_or(false);
     if configured {
         return Ok(None);
+    }
+    if settings.is_postgres() {
+        bail!(
+            "with database_url set to PostgreSQL, every node must sign admin cookies with the \
+             same key: set secret_key (ROCKET_SECRET_KEY) to one value on every node, e.g. the \
+             output of `openssl rand -base64 32`. A key generated into each node's data_dir \
+             would sign an admin out whenever the load balancer changed node."
+        );
     }
     let path: PathBuf = settings.data_dir.join("rocket-secret.key");
     let (text, origin) = keyfile::read_or_create(&path, || {

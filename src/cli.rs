@@ -143,7 +143,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             bootstrap::open_storage(&settings)?;
             println!(
                 "database {} is up to date",
-                settings.database_path().display()
+                bootstrap::database_label(&settings)
             );
             Ok(())
         }

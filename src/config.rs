@@ -42,9 +42,19 @@ pub struct Settings {
     /// Seconds after which a binding locked by failures unlocks itself (0 = never).
     #[serde(default)]
     pub auto_unlock_after_secs: u64,
-    /// Database connections in the pool.
+    /// The database: absent (the default) → the embedded SQLite file `<data_dir>/tokend.sqlite`;
+    /// `postgres://user:password@host:port/db` → PostgreSQL, which several nodes may share.
+    /// Redacted in Debug (it may hold a password).
+    #[serde(default)]
+    pub database_url: Option<SecretText>,
+    /// Database connections in the pool (per node on PostgreSQL).
     #[serde(default = "default_db_pool_size")]
     pub db_pool_size: u32,
+    /// Nodes sharing the request-rate limits (default 1). Each node holds its limits in
+    /// memory and enforces `limit / rate_limit_nodes` (rounded up) on what it receives, so
+    /// N nodes behind an even load balancer hold about the configured limit together.
+    #[serde(default = "default_rate_limit_nodes")]
+    pub rate_limit_nodes: u32,
     /// `full` (default: a commit survives power loss) or `normal` (survives a crash).
     #[serde(default = "default_durability")]
     pub sqlite_synchronous: Durability,
@@ -194,6 +204,9 @@ fn default_durability() -> Durability {
 fn default_sms_provider() -> ProviderKind {
     ProviderKind::Outbox
 }
+fn default_rate_limit_nodes() -> u32 {
+    1
+}
 fn default_sms_http_timeout_ms() -> u64 {
     5000
 }
@@ -235,7 +248,9 @@ const APP_KEYS: &[&str] = &[
     "inst_rt_id",
     "resync_window_steps",
     "auto_unlock_after_secs",
+    "database_url",
     "db_pool_size",
+    "rate_limit_nodes",
     "sqlite_synchronous",
     "sms_provider",
     "sms_http_url",
@@ -382,12 +397,41 @@ impl Settings {
         if !(10..=3_600_000).contains(&self.oob_sweep_interval_ms) {
             bail!("oob_sweep_interval_ms must be 10 to 3600000");
         }
+        if !(1..=1000).contains(&self.rate_limit_nodes) {
+            bail!("rate_limit_nodes must be 1 to 1000");
+        }
+        if let Some(url) = &self.database_url {
+            if !self.is_postgres() {
+                bail!(
+                    "database_url must be a postgres:// or postgresql:// URL (leave it unset for \
+                     the embedded SQLite file in data_dir)"
+                );
+            }
+            if url.expose().chars().any(char::is_whitespace) {
+                bail!("database_url must not contain spaces");
+            }
+        }
         Ok(())
     }
 
-    /// The SQLite file.
+    /// The SQLite file (used when `database_url` is not set).
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("tokend.sqlite")
+    }
+
+    /// What `Storage::connect` opens: `database_url`, else the SQLite file's path.
+    pub fn database_url(&self) -> Zeroizing<String> {
+        match &self.database_url {
+            Some(url) => Zeroizing::new(url.expose().to_owned()),
+            None => Zeroizing::new(self.database_path().to_string_lossy().into_owned()),
+        }
+    }
+
+    /// Whether the database is PostgreSQL (several nodes may share it).
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.as_ref().is_some_and(|u| {
+            u.expose().starts_with("postgres://") || u.expose().starts_with("postgresql://")
+        })
     }
 }
 

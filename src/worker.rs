@@ -1,5 +1,10 @@
 //! Background threads started by `serve`: the OOB expiry sweeper (so Expired events are
-//! emitted even when nobody calls; it also purges OOB rows past their retention), the http SMS senders, and the event webhook deliverer.
+//! emitted even when nobody calls; it also purges OOB rows past their retention), the http
+//! SMS senders, the event webhook deliverer, and on PostgreSQL the audit linker.
+//!
+//! With several nodes every node runs all of them: rows are claimed with leases and
+//! sessions ended with compare-and-swap, so each SMS, event and expiry is handled once;
+//! only the audit linker is elected (`storage::leader`).
 //!
 //! This is an edge, like `web` and `cli`: it reads the clock and hands `now` to the domain.
 //! Every queue is in the database, so a thread that stops (or a process that is killed)
@@ -41,6 +46,10 @@ pub fn start(service: &Arc<Service>, sweep_every: Duration) -> std::io::Result<W
         let s = Arc::clone(service);
         handles.push(spawn("event-webhook", move || push_events(&s))?);
     }
+    if service.is_clustered() {
+        let s = Arc::clone(service);
+        handles.push(spawn("audit-linker", move || link_audit(&s))?);
+    }
     Ok(Workers { signal, handles })
 }
 
@@ -79,6 +88,30 @@ fn sweep(service: &Service, every: Duration) {
             if !signal.wait(&mut seen, left) {
                 return;
             }
+        }
+    }
+}
+
+/// How often the audit linker looks for new rows (PostgreSQL only): rows wait at most
+/// about this long for their link.
+const LINK_EVERY: Duration = Duration::from_millis(250);
+
+/// On PostgreSQL, the node elected for it links new audit rows into the chain; the
+/// others keep trying to take the duty over, so it moves when that node dies.
+fn link_audit(service: &Service) {
+    let signal = &service.oob().signal;
+    let mut seen = 0;
+    let mut leader = service.audit_linker();
+    loop {
+        if leader.holds() {
+            match leader.link_audit() {
+                Ok(n) if n > 0 => tracing::debug!("linked {n} audit row(s)"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("audit linker: {e}"),
+            }
+        }
+        if !signal.wait(&mut seen, LINK_EVERY) {
+            return;
         }
     }
 }

@@ -110,12 +110,20 @@ pub fn policy(settings: &Settings) -> Policy {
 }
 
 /// The web edge's slice: rate limits and the console's idle timeout.
+/// This node's share of a cluster-wide rate limit (see `rate_limit_nodes`): rounded up,
+/// so a limit never becomes 0. Rates live in each node's memory: keeping them in the
+/// database would put a write on every request's path for a guard whose exact bound the
+/// lock-out (counted in the database, exact across nodes) already gives.
+fn per_node(limit: u32, settings: &Settings) -> u32 {
+    limit.div_ceil(settings.rate_limit_nodes.max(1))
+}
+
 pub fn web_config(settings: &Settings) -> WebConfig {
     WebConfig {
         limits: LimitConfig {
-            key_per_sec: settings.rate_key_per_sec,
-            user_per_min: settings.rate_user_per_min,
-            key_failures_per_min: settings.rate_key_failures_per_min,
+            key_per_sec: per_node(settings.rate_key_per_sec, settings),
+            user_per_min: per_node(settings.rate_user_per_min, settings),
+            key_failures_per_min: per_node(settings.rate_key_failures_per_min, settings),
         },
         admin_idle_timeout_secs: settings.admin_idle_timeout_secs,
     }

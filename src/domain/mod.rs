@@ -121,6 +121,16 @@ impl Service {
         }
     }
 
+    /// Whether the database is PostgreSQL, which several nodes may share.
+    pub fn is_clustered(&self) -> bool {
+        self.storage.is_postgres()
+    }
+
+    /// This node's claim on linking the audit chain (PostgreSQL; see `storage::leader`).
+    pub fn audit_linker(&self) -> storage::leader::Leader {
+        storage::leader::Leader::new(&self.storage, storage::leader::Duty::AuditLinker)
+    }
+
     /// Sets the OOB policy and providers (default: the outbox, no event webhook).
     pub fn with_oob(mut self, oob: oob::OobRuntime) -> Service {
         self.oob = oob;

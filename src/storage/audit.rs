@@ -76,6 +76,10 @@ pub struct AuditEvent {
     pub link: Option<String>,
     /// Institution; `None`: the default one (and every row written before institutions).
     pub inst_rt_id: Option<String>,
+    /// Place in the chain, set with the link. The chain's order is the order rows became
+    /// visible to the linker, which on PostgreSQL (several nodes, ids handed out before
+    /// commit) need not be id order.
+    pub chain_pos: Option<i64>,
 }
 
 /// Appends one row.
@@ -141,32 +145,51 @@ pub fn canonical_bytes(row: &AuditEvent) -> Vec<u8> {
 /// Makes a row's link from the previous link and the row's canonical bytes.
 pub type Linker = dyn Fn(&str, &[u8]) -> String + Send + Sync;
 
-/// Links every row that has no link yet, in id order, continuing from the last linked
-/// row. Runs inside the write transaction, just before its commit.
-pub fn link_pending(conn: &mut Conn, linker: &Linker) -> Result<(), Error> {
+/// Links every row that has no link yet, in id order, continuing from the chain's head.
+/// On SQLite it runs inside the write transaction, just before its commit; on PostgreSQL
+/// the elected linker runs it (`leader`). Answers how many rows it linked.
+pub fn link_pending(conn: &mut Conn, linker: &Linker) -> Result<usize, Error> {
     let pending: Vec<AuditEvent> = audit_events::table
         .filter(audit_events::link.is_null())
         .order(audit_events::id.asc())
+        .limit(LINK_BATCH)
         .select(AuditEvent::as_select())
         .load(conn)?;
-    let Some(first) = pending.first() else {
-        return Ok(());
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let head: Option<(Option<i64>, Option<String>)> = audit_events::table
+        .filter(audit_events::chain_pos.is_not_null())
+        .order(audit_events::chain_pos.desc())
+        .select((audit_events::chain_pos, audit_events::link))
+        .first(conn)
+        .optional()?;
+    let (mut pos, mut previous) = match head {
+        Some((pos, link)) => (pos.unwrap_or(0), link.unwrap_or_default()),
+        None => (0, String::new()),
     };
-    let mut previous: String = audit_events::table
-        .filter(audit_events::id.lt(first.id))
-        .order(audit_events::id.desc())
-        .select(audit_events::link)
-        .first::<Option<String>>(conn)
-        .optional()?
-        .flatten()
-        .unwrap_or_default();
     for row in &pending {
         let link = linker(&previous, &canonical_bytes(row));
-        Cached(diesel::update(audit_events::table.find(row.id)).set(audit_events::link.eq(&link)))
-            .execute(conn)?;
+        pos += 1;
+        Cached(diesel::update(audit_events::table.find(row.id)).set((
+            audit_events::link.eq(&link),
+            audit_events::chain_pos.eq(pos),
+        )))
+        .execute(conn)?;
         previous = link;
     }
-    Ok(())
+    Ok(pending.len())
+}
+
+/// Rows one linking round takes (a burst is linked over several rounds).
+const LINK_BATCH: i64 = 5_000;
+
+/// Rows written but not linked yet.
+pub fn count_unlinked(conn: &mut Conn) -> Result<i64, Error> {
+    Ok(audit_events::table
+        .filter(audit_events::link.is_null())
+        .count()
+        .get_result(conn)?)
 }
 
 /// The latest time the trail records, ms (`None` on an empty trail); an index search.
@@ -176,11 +199,12 @@ pub fn latest_audit_at(conn: &mut Conn) -> Result<Option<i64>, Error> {
         .first::<Option<i64>>(conn)?)
 }
 
-/// Up to `limit` rows with ids above `after`, oldest first: the verifier's pages.
-pub fn find_audit_page(conn: &mut Conn, after: i32, limit: i64) -> Result<Vec<AuditEvent>, Error> {
+/// Up to `limit` linked rows past chain position `after`, in chain order: the
+/// verifier's pages.
+pub fn find_chain_page(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec<AuditEvent>, Error> {
     Ok(audit_events::table
-        .filter(audit_events::id.gt(after))
-        .order(audit_events::id.asc())
+        .filter(audit_events::chain_pos.gt(after))
+        .order(audit_events::chain_pos.asc())
         .limit(limit)
         .select(AuditEvent::as_select())
         .load(conn)?)
@@ -288,7 +312,9 @@ mod tests {
         storage
             .write(|c| insert_audit_event(c, &event(Some("x"))))
             .unwrap();
-        let rows = storage.read(|c| find_audit_page(c, 0, 10)).unwrap();
+        let rows = storage.read(|c| find_chain_page(c, 0, 10)).unwrap();
+        let positions: Vec<Option<i64>> = rows.iter().map(|r| r.chain_pos).collect();
+        assert_eq!(positions, [Some(1), Some(2), Some(3)]);
         let links: Vec<String> = rows.iter().map(|r| r.link.clone().unwrap()).collect();
         let len = |i: usize| canonical_bytes(&rows[i]).len();
         assert_eq!(links[0], format!("+{}", len(0)));

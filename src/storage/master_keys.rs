@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{master_keys, meta};
+use super::schema::master_keys;
 use super::{Conn, Error};
 
 /// The key new seals use.
@@ -70,9 +70,7 @@ pub fn insert_master_key(
         ))
         .execute(conn)?;
     if state == ACTIVE {
-        diesel::replace_into(meta::table)
-            .values((meta::name.eq(FINGERPRINT), meta::value.eq(fingerprint)))
-            .execute(conn)?;
+        super::meta::set_value(conn, FINGERPRINT, fingerprint)?;
     }
     Ok(())
 }

@@ -16,9 +16,31 @@ pub fn find_value(conn: &mut Conn, name: &str) -> Result<Option<String>, Error> 
 
 /// Writes a value only if the name is not set yet; answers the value now stored, so two
 /// processes initialising one database agree on the first writer's value.
+///
+/// The insert runs in a savepoint (or its own transaction) so that, on PostgreSQL, the
+/// unique violation a second writer meets does not abort the enclosing transaction.
 pub fn insert_value_once(conn: &mut Conn, name: &str, value: &str) -> Result<String, Error> {
-    diesel::insert_or_ignore_into(meta::table)
-        .values((meta::name.eq(name), meta::value.eq(value)))
-        .execute(conn)?;
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(meta::table)
+            .values((meta::name.eq(name), meta::value.eq(value)))
+            .execute(c)
+    });
+    match inserted.map_err(Error::from) {
+        Ok(_) | Err(Error::Conflict(_)) => {}
+        Err(e) => return Err(e),
+    }
     find_value(conn, name)?.ok_or(Error::NotFound)
+}
+
+/// Sets a value, replacing any earlier one (an UPDATE, else an INSERT: portable SQL).
+pub fn set_value(conn: &mut Conn, name: &str, value: &str) -> Result<(), Error> {
+    let updated = diesel::update(meta::table.find(name))
+        .set(meta::value.eq(value))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(meta::table)
+            .values((meta::name.eq(name), meta::value.eq(value)))
+            .execute(conn)?;
+    }
+    Ok(())
 }

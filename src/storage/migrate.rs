@@ -1,28 +1,50 @@
-//! Embedded migrations, run by `serve` at start and by `tokend migrate`.
+//! Embedded migrations, run by `serve` at start and by `tokend migrate`: one directory per
+//! engine (`migrations/sqlite`, `migrations/postgres`), a later migration having a twin of
+//! the same name in each. On PostgreSQL, nodes starting together migrate one at a time
+//! (`leader::exclusively`), so each migration runs once.
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use super::{Conn, Error};
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Runs one harness call with the engine's own connection and migrations.
+macro_rules! on_engine {
+    ($conn:expr, |$h:ident, $m:ident| $call:expr) => {
+        match $conn {
+            Conn::Sqlite($h) => {
+                let $m = SQLITE;
+                $call
+            }
+            Conn::Pg($h) => {
+                let $m = POSTGRES;
+                $call
+            }
+        }
+    };
+}
 
 /// Applies every migration not yet applied; answers how many ran.
 pub fn run_pending(conn: &mut Conn) -> Result<usize, Error> {
-    conn.run_pending_migrations(MIGRATIONS)
-        .map(|done| done.len())
-        .map_err(|e| Error::Db(format!("migration failed: {e}")))
+    on_engine!(conn, |h, m| h
+        .run_pending_migrations(m)
+        .map(|done| done.len()))
+    .map_err(|e| Error::Db(format!("migration failed: {e}")))
 }
 
 /// Reverts every applied migration (used by the reversibility test).
 pub fn revert_all(conn: &mut Conn) -> Result<usize, Error> {
-    conn.revert_all_migrations(MIGRATIONS)
-        .map(|done| done.len())
-        .map_err(|e| Error::Db(format!("revert failed: {e}")))
+    on_engine!(conn, |h, m| h
+        .revert_all_migrations(m)
+        .map(|done| done.len()))
+    .map_err(|e| Error::Db(format!("revert failed: {e}")))
 }
 
 /// Whether every embedded migration has been applied.
 pub fn is_current(conn: &mut Conn) -> Result<bool, Error> {
-    conn.has_pending_migration(MIGRATIONS)
+    on_engine!(conn, |h, m| h.has_pending_migration(m))
         .map(|pending| !pending)
         .map_err(|e| Error::Db(e.to_string()))
 }
@@ -45,5 +67,28 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    /// Each engine's directory has the same later migrations: a migration added for one
+    /// engine only would leave the other's schema behind.
+    #[test]
+    fn every_postgres_migration_has_a_sqlite_twin_from_000012_on() {
+        let names = |dir: &str| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let sqlite = names("migrations/sqlite");
+        let postgres = names("migrations/postgres");
+        let from = sqlite
+            .iter()
+            .position(|n| n.ends_with("000012_audit_chain_pos"))
+            .unwrap();
+        let later: Vec<&str> = sqlite[from + 1..].iter().map(String::as_str).collect();
+        let pg_later: Vec<&str> = postgres[1..].iter().map(String::as_str).collect();
+        assert_eq!(later, pg_later);
     }
 }

@@ -1,12 +1,22 @@
 //! Persistence: the ONLY module that names Diesel. Stores ciphertext, never decrypts.
 //!
-//! Owns an r2d2 pool of SQLite connections (WAL, foreign keys on, busy timeout) so the CLI
-//! and the server share one storage layer without Rocket. All calls are blocking: the web
-//! edge runs them on `spawn_blocking`, never on the async executor. Reads take a pooled
-//! connection. Writes go through [`Storage::write`] on the process's one writing
-//! connection, with group commit (see `writer`): IMMEDIATE transactions, so SQLite takes
-//! the write lock up front and two writers never deadlock upgrading a read lock, and one
-//! fsync for all the writes that queued while the previous one was being made.
+//! Two engines behind one set of queries: embedded SQLite (the default: one file in the
+//! data directory) and PostgreSQL (`database_url = "postgres://…"`, for several nodes).
+//! [`Conn`] is Diesel's multi-connection over both, so every query in this module is
+//! written once against it; the few statements only one engine has are named in
+//! `engine`. All calls are blocking: the web edge runs them on `spawn_blocking`, never on
+//! the async executor. Reads take a pooled connection.
+//!
+//! Writes go through [`Storage::write`], whose promise is the same on both engines: the
+//! job runs as if no other write ran at the same time (a serial schedule), and it is
+//! durable when `write` returns.
+//! - SQLite: the process's one writing connection, with group commit (see `writer`):
+//!   IMMEDIATE transactions, so SQLite takes the write lock up front, and one fsync for
+//!   all the writes that queued while the previous one was being made.
+//! - PostgreSQL: a pooled connection, one SERIALIZABLE transaction per job, retried from
+//!   the start when PostgreSQL reports a serialization failure or a deadlock (see
+//!   `engine::retry`). Every node can write; none waits for another's unrelated writes.
+//!
 //! Imports: diesel, `types`.
 
 /// Filters and orders a boxed listing by a `types::Cursor` over its `id` column: ids
@@ -45,16 +55,33 @@ pub mod tokens;
 pub mod users;
 mod writer;
 
+pub mod engine;
+pub mod leader;
+
 use diesel::connection::SimpleConnection as _;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection as _, QueryableByName, RunQueryDsl as _, SqliteConnection};
+use diesel::{Connection as _, PgConnection, QueryableByName, RunQueryDsl as _, SqliteConnection};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A live database connection, as handed to the storage functions.
-pub type Conn = SqliteConnection;
+/// A live database connection, as handed to the storage functions: SQLite or PostgreSQL.
+/// Queries are written once against it (Diesel's `MultiConnection`).
+#[derive(diesel::MultiConnection)]
+pub enum Conn {
+    /// PostgreSQL (several nodes).
+    Pg(PgConnection),
+    /// Embedded SQLite (one node).
+    Sqlite(SqliteConnection),
+}
+
+impl Conn {
+    /// Whether this is a PostgreSQL connection.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Conn::Pg(_))
+    }
+}
 
 /// What went wrong in the database, reduced to what callers act on.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +92,8 @@ pub enum Error {
     /// A unique constraint refused the write.
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The database stayed locked past the busy timeout.
+    /// The database stayed locked past the busy timeout, cannot be reached, or kept
+    /// refusing a write as conflicting with concurrent ones: answered 503 (fault 7090).
     #[error("database busy")]
     Busy,
     /// Anything else (I/O, corruption, a bug in a query).
@@ -81,6 +109,18 @@ impl From<DieselError> for Error {
                 Error::Conflict(info.message().to_owned())
             }
             DieselError::DatabaseError(_, info) if is_busy(info.message()) => Error::Busy,
+            DieselError::DatabaseError(kind, info)
+                if engine::retry::is_retryable(&kind, &*info) =>
+            {
+                // Marks the job for a retry (see `engine::retry`), whatever error type the
+                // job wraps this one in on its way out.
+                engine::retry::mark();
+                Error::Busy
+            }
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Error::Busy,
             other => Error::Db(other.to_string()),
         }
     }
@@ -125,8 +165,11 @@ impl SqlitePragmas {
 /// needs the upper levels of a few B-trees; the rest comes from the OS page cache.
 const READER_CACHE_KIB: u32 = 512;
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
+        let Conn::Sqlite(conn) = conn else {
+            return Ok(());
+        };
         self.apply(conn)
             .and_then(|()| conn.batch_execute(&format!("PRAGMA cache_size = -{READER_CACHE_KIB};")))
             .map_err(diesel::r2d2::Error::QueryError)
@@ -175,14 +218,63 @@ fn make_private(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// The database: a pool of reading connections and one writing connection to one file.
+/// The database: a pool of connections, and on SQLite the one writing connection.
 #[derive(Clone)]
 pub struct Storage {
-    pool: Pool<ConnectionManager<SqliteConnection>>,
-    writer: Arc<writer::Writer>,
+    pool: Pool<engine::Manager>,
+    engine: Arc<Engine>,
 }
 
+/// What differs between the engines once the pool is open.
+enum Engine {
+    /// The file's one writing connection (group commit).
+    Sqlite(writer::Writer),
+    /// Every pooled connection writes; `url` opens the leader connections (`leader`).
+    Postgres { url: String },
+}
+
+/// How long a request waits for a pooled connection before it is answered 503: short on
+/// PostgreSQL, so a node that lost its database says so at once instead of queueing.
+const PG_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Storage {
+    /// Opens the database `url` names: `postgres://…` (or `postgresql://…`) is
+    /// PostgreSQL; anything else is the path of a SQLite file ([`Storage::open`]).
+    pub fn connect(url: &str, pool_size: u32, durability: Durability) -> Result<Storage, Error> {
+        if engine::is_postgres_url(url) {
+            Storage::open_postgres(url, pool_size)
+        } else {
+            Storage::open(Path::new(url), pool_size, durability)
+        }
+    }
+
+    /// Opens a PostgreSQL database. Connections are checked on checkout (one round trip),
+    /// since a connection the server closed (a restart, a failover) is not otherwise seen
+    /// as broken: without the check, each dead connection would fail one request after
+    /// the database came back.
+    pub fn open_postgres(url: &str, pool_size: u32) -> Result<Storage, Error> {
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(0))
+            .test_on_check_out(true)
+            .connection_timeout(PG_CHECKOUT_TIMEOUT)
+            .build_unchecked(engine::Manager::postgres(url));
+        // Fail start-up on a wrong URL or a database that is down, as SQLite does on a
+        // path it cannot open, rather than serving 503s.
+        drop(pool.get().map_err(|e| {
+            Error::Db(format!(
+                "cannot connect to {}: {e}",
+                engine::redact_url(url)
+            ))
+        })?);
+        Ok(Storage {
+            pool,
+            engine: Arc::new(Engine::Postgres {
+                url: url.to_owned(),
+            }),
+        })
+    }
+
     /// Opens (creating if needed) the SQLite file at `path`.
     /// The file and its WAL/SHM are made private first (see [`make_private`]).
     pub fn open(path: &Path, pool_size: u32, durability: Durability) -> Result<Storage, Error> {
@@ -194,34 +286,58 @@ impl Storage {
         first.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
         drop(first);
         let url = path.to_string_lossy().into_owned();
+        let writer_url = url.clone();
         let writer = writer::Writer::new(Box::new(move || {
-            let mut conn = SqliteConnection::establish(&url)
-                .map_err(|e| Error::Db(format!("cannot open {url}: {e}")))?;
+            let mut conn = SqliteConnection::establish(&writer_url)
+                .map_err(|e| Error::Db(format!("cannot open {writer_url}: {e}")))?;
             SqlitePragmas { durability }.apply(&mut conn)?;
-            Ok(conn)
+            Ok(Conn::Sqlite(conn))
         }))?;
-        let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(30))
             .connection_customizer(Box::new(SqlitePragmas { durability }))
-            .build(manager)
+            .build(engine::Manager::sqlite(&url))
             .map_err(|e| Error::Db(format!("cannot open {}: {e}", path.display())))?;
         Ok(Storage {
             pool,
-            writer: Arc::new(writer),
+            engine: Arc::new(Engine::Sqlite(writer)),
         })
     }
 
-    fn conn(&self) -> Result<PooledConnection<ConnectionManager<SqliteConnection>>, Error> {
-        self.pool.get().map_err(|e| Error::Db(e.to_string()))
+    /// Whether this is a PostgreSQL database (several nodes may share it).
+    pub fn is_postgres(&self) -> bool {
+        matches!(*self.engine, Engine::Postgres { .. })
+    }
+
+    /// The PostgreSQL URL, for the leader connections; `None` on SQLite.
+    pub(crate) fn postgres_url(&self) -> Option<&str> {
+        match &*self.engine {
+            Engine::Postgres { url } => Some(url),
+            Engine::Sqlite(_) => None,
+        }
+    }
+
+    fn conn(&self) -> Result<PooledConnection<engine::Manager>, Error> {
+        self.pool.get().map_err(|e| {
+            if self.is_postgres() {
+                tracing::warn!("no database connection: {e}");
+                Error::Busy
+            } else {
+                Error::Db(e.to_string())
+            }
+        })
     }
 
     /// Copies every WAL frame into the database file and empties the WAL, so bytes a
     /// write replaced (a destroyed seed) no longer linger in the log.
+    /// A no-op on PostgreSQL, which has no such log in the data directory.
     pub fn checkpoint(&self) -> Result<(), Error> {
+        if self.is_postgres() {
+            return Ok(());
+        }
         let mut conn = self.conn()?;
         conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
@@ -233,6 +349,15 @@ impl Storage {
     /// is compact. Then checks the copy with `PRAGMA integrity_check`. The copy holds
     /// sealed seeds only; restoring it needs the master key as well.
     pub fn backup_to(&self, target: &Path) -> Result<(), Error> {
+        if self.is_postgres() {
+            return Err(Error::Db(
+                "tokend backup copies the embedded SQLite database; this install runs on \
+                 PostgreSQL, whose own tools are the backup: pg_dump (a consistent logical \
+                 copy), or pg_basebackup with WAL archiving / your provider's snapshots for \
+                 point-in-time recovery. Restoring also needs the master key."
+                    .to_owned(),
+            ));
+        }
         let target_text = target
             .to_str()
             .ok_or_else(|| Error::Db(format!("{} is not UTF-8", target.display())))?;
@@ -244,11 +369,13 @@ impl Storage {
             }
             _ => Error::Db(format!("cannot create {}: {e}", target.display())),
         })?;
-        let copied = self.conn().and_then(|mut conn| {
-            diesel::sql_query("VACUUM INTO ?")
+        let copied = self.conn().and_then(|mut conn| match &mut *conn {
+            Conn::Sqlite(conn) => diesel::sql_query("VACUUM INTO ?")
                 .bind::<diesel::sql_types::Text, _>(target_text)
-                .execute(&mut conn)
-                .map_err(Error::from)
+                .execute(conn)
+                .map(drop)
+                .map_err(Error::from),
+            Conn::Pg(_) => Err(Error::Db("not a SQLite database".to_owned())),
         });
         if let Err(e) = copied {
             // Only the empty file made above: nothing else by that name existed.
@@ -273,8 +400,15 @@ impl Storage {
 
     /// Installs the function that links audit rows (see `audit`): from now on every
     /// commit links the rows it wrote, in the same transaction.
+    ///
+    /// On PostgreSQL the rows are not linked at commit (every node would queue on the
+    /// chain's head): the elected linker (`leader`, [`Storage::link_audit`]) links them
+    /// shortly after, in the order they became visible.
     pub fn set_audit_linker(&self, linker: Arc<audit::Linker>) {
-        self.writer.set_linker(linker);
+        match &*self.engine {
+            Engine::Sqlite(writer) => writer.set_linker(linker),
+            Engine::Postgres { .. } => engine::set_pg_linker(linker),
+        }
     }
 
     /// Connections of the reading pool: (open, idle).
@@ -292,11 +426,20 @@ impl Storage {
     /// Runs `f` in one IMMEDIATE transaction: all of it commits, or none of it (an `Err`
     /// from `f` rolls back and is handed back unchanged). Returns once the commit is on
     /// disk (as `synchronous` defines it), possibly shared with other writes.
+    ///
+    /// On PostgreSQL, `f` may run more than once (see the module doc): it must do nothing
+    /// but database work, and start from what it reads.
     pub fn write<T, E: From<Error>>(
         &self,
-        f: impl FnOnce(&mut Conn) -> Result<T, E>,
+        f: impl FnMut(&mut Conn) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.writer.write(f)
+        match &*self.engine {
+            Engine::Sqlite(writer) => writer.write(f),
+            Engine::Postgres { .. } => {
+                let mut conn = self.conn()?;
+                engine::retry::serializable(&mut conn, f)
+            }
+        }
     }
 }
 
@@ -359,23 +502,24 @@ impl<Q: diesel::query_builder::QueryId> diesel::query_builder::QueryId for Cache
     const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
 }
 
-impl<Q> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for Cached<Q>
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Cached<Q>
 where
-    Q: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
 {
     fn walk_ast<'b>(
         &'b self,
-        pass: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+        pass: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
         self.0.walk_ast(pass)
     }
 
-    fn is_safe_to_cache_prepared(&self, _: &diesel::sqlite::Sqlite) -> diesel::QueryResult<bool> {
+    fn is_safe_to_cache_prepared(&self, _: &DB) -> diesel::QueryResult<bool> {
         Ok(true)
     }
 }
 
-impl<Q> diesel::query_dsl::RunQueryDsl<SqliteConnection> for Cached<Q> {}
+impl<Q> diesel::query_dsl::RunQueryDsl<Conn> for Cached<Q> {}
 
 #[cfg(test)]
 mod private_file_tests {

@@ -58,7 +58,11 @@ pub struct OobEvent {
 }
 
 /// Stores the event of an ended session.
+///
+/// Ids follow commit order on both engines (see `engine::order_events`): a consumer
+/// paging by id never misses an event that committed late.
 pub fn insert_event(conn: &mut Conn, event: &NewEvent<'_>) -> Result<(), Error> {
+    super::engine::order_events(conn)?;
     diesel::insert_into(oob_events::table)
         .values(event)
         .execute(conn)?;

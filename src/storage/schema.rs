@@ -28,6 +28,7 @@ diesel::table! {
         detail -> Nullable<Text>,
         link -> Nullable<Text>,
         inst_rt_id -> Nullable<Text>,
+        chain_pos -> Nullable<BigInt>,
     }
 }
 

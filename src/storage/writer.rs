@@ -14,13 +14,13 @@
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::result::Error as DieselError;
-use diesel::{Connection as _, SqliteConnection};
+use diesel::Connection as _;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 use super::audit::{self, Linker};
-use super::Error;
+use super::{Conn, Error};
 
 /// A batch is committed after this many jobs even if more are queued, so a steady stream
 /// of writers cannot postpone a commit (and every answer) without end.
@@ -31,7 +31,8 @@ const FAILED_KEPT: usize = 64;
 
 /// The writing connection and the batch it is assembling.
 struct State {
-    conn: SqliteConnection,
+    /// Always a SQLite connection (`Storage::open` makes it).
+    conn: Conn,
     /// Whether `BEGIN IMMEDIATE` is open (a batch is being assembled).
     open: bool,
     /// The number of the batch being assembled, or of the last one if none is open.
@@ -60,7 +61,7 @@ pub(super) struct Writer {
     /// Links new audit rows before each commit, once the domain has installed it.
     linker: RwLock<Option<Arc<Linker>>>,
     /// Opens a replacement connection after a panic left the old one mid-transaction.
-    reopen: Box<dyn Fn() -> Result<SqliteConnection, Error> + Send + Sync>,
+    reopen: Box<dyn Fn() -> Result<Conn, Error> + Send + Sync>,
 }
 
 /// What a job did inside its savepoint.
@@ -71,7 +72,7 @@ enum Ran<T, E> {
 
 impl Writer {
     pub(super) fn new(
-        reopen: Box<dyn Fn() -> Result<SqliteConnection, Error> + Send + Sync>,
+        reopen: Box<dyn Fn() -> Result<Conn, Error> + Send + Sync>,
     ) -> Result<Writer, Error> {
         let conn = reopen()?;
         Ok(Writer {
@@ -96,7 +97,7 @@ impl Writer {
     /// `StatusChanged` carries the binding as the job saw it for that reason.
     pub(super) fn write<T, E: From<Error>>(
         &self,
-        f: impl FnOnce(&mut SqliteConnection) -> Result<T, E>,
+        f: impl FnOnce(&mut Conn) -> Result<T, E>,
     ) -> Result<T, E> {
         self.queued.fetch_add(1, Ordering::SeqCst);
         let mut state = self.lock();
@@ -126,10 +127,15 @@ impl Writer {
     /// Opens the batch if needed and runs `f` in a savepoint of it.
     fn run<T, E>(
         state: &mut State,
-        f: impl FnOnce(&mut SqliteConnection) -> Result<T, E>,
+        f: impl FnOnce(&mut Conn) -> Result<T, E>,
     ) -> Result<Ran<T, E>, Error> {
         if !state.open {
-            AnsiTransactionManager::begin_transaction_sql(&mut state.conn, "BEGIN IMMEDIATE")?;
+            match &mut state.conn {
+                Conn::Sqlite(c) => {
+                    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+                }
+                Conn::Pg(_) => return Err(Error::Db("the group-commit writer is SQLite's".into())),
+            }
             state.open = true;
             state.batch += 1;
             state.jobs = 0;
@@ -156,7 +162,7 @@ impl Writer {
     fn link(&self, state: &mut State) -> Result<(), Error> {
         let linker = self.linker.read().ok().and_then(|l| l.clone());
         match linker {
-            Some(linker) => audit::link_pending(&mut state.conn, &*linker),
+            Some(linker) => audit::link_pending(&mut state.conn, &*linker).map(drop),
             None => Ok(()),
         }
     }
@@ -165,14 +171,17 @@ impl Writer {
     /// fails), then wakes its waiters.
     fn commit(&self, state: &mut State) {
         let committed = self.link(state).and_then(|()| {
-            AnsiTransactionManager::commit_transaction(&mut state.conn).map_err(Error::from)
+            <Conn as diesel::Connection>::TransactionManager::commit_transaction(&mut state.conn)
+                .map_err(Error::from)
         });
         let failure = match committed {
             Ok(()) => None,
             Err(e) => {
                 // A failed COMMIT may leave the transaction open; end it so the next batch
                 // starts clean. Nothing of this batch is on disk either way.
-                let _ = AnsiTransactionManager::rollback_transaction(&mut state.conn);
+                let _ = <Conn as diesel::Connection>::TransactionManager::rollback_transaction(
+                    &mut state.conn,
+                );
                 Some(e.to_string())
             }
         };

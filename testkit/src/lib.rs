@@ -7,6 +7,7 @@
 //! binary's path is a parameter: tests pass that, the bench the binary beside itself.
 
 pub mod otp;
+pub mod pg;
 mod server;
 
 pub use otp::{totp, Hotp};
@@ -45,12 +46,21 @@ impl Tokend {
         &self.exe
     }
 
-    /// A command on `data_dir`, to add arguments and pipes to.
+    /// A command on `data_dir`, to add arguments and pipes to. In a PostgreSQL run
+    /// (`pg::enabled`), on the database of that data directory (see [`pg::database_for`]).
     pub fn command(&self, data_dir: &Path) -> Command {
         let mut cmd = Command::new(&self.exe);
         cmd.current_dir(&self.workdir)
             .env("ROCKET_DATA_DIR", data_dir)
             .env("TOKEND_LOG", "warn");
+        if pg::enabled() {
+            let url = pg::database_for(data_dir).unwrap_or_else(|e| {
+                eprintln!("{e}");
+                "postgres://no-test-database.invalid/none".to_owned()
+            });
+            cmd.env("ROCKET_DATABASE_URL", url)
+                .env("ROCKET_SECRET_KEY", pg::SECRET_KEY);
+        }
         cmd
     }
 

@@ -151,7 +151,7 @@ impl Service {
         now: DateTime<Utc>,
         find: impl FnOnce(&mut Conn, i64) -> Result<Option<T>, storage::Error>,
         id: impl Fn(&T) -> i32,
-        claim: impl FnOnce(&mut Conn, i32, i64, i64) -> Result<bool, storage::Error>,
+        claim: impl Fn(&mut Conn, i32, i64, i64) -> Result<bool, storage::Error>,
     ) -> Result<Option<T>, Error> {
         let now_ms = to_ms(now);
         let until = now_ms

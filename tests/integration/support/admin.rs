@@ -80,6 +80,16 @@ impl AdminClient {
         }
     }
 
+    /// The same browser (a copy of its cookies) talking to `base`: another node behind
+    /// the same load balancer.
+    pub fn on(&self, base: &str) -> AdminClient {
+        AdminClient {
+            base: base.to_owned(),
+            agent: self.agent.clone(),
+            cookies: RefCell::new(self.cookies.borrow().clone()),
+        }
+    }
+
     /// Signs in (username and password known not to need a change) and answers the client.
     pub fn signed_in(server: &TestServer, username: &str, password: &str) -> AdminClient {
         let c = AdminClient::new(server);

@@ -1,0 +1,14 @@
+DROP TABLE master_keys;
+DROP TABLE admin_sessions;
+DROP TABLE admins;
+DROP TABLE oob_events;
+DROP TABLE sms_attempts;
+DROP TABLE sms_messages;
+DROP TABLE oob_sessions;
+DROP TABLE temp_codes;
+DROP TABLE audit_events;
+DROP TABLE api_keys;
+DROP TABLE bindings;
+DROP TABLE tokens;
+DROP TABLE users;
+DROP TABLE meta;

@@ -1,0 +1,142 @@
+//! Duties only one node may perform at a time, elected through PostgreSQL advisory locks.
+//!
+//! Most background work needs no election: SMS and webhook events are claimed row by row
+//! with leases (conditional UPDATEs), and the OOB sweeper ends each session with a
+//! compare-and-swap, so every node may run them and each row is handled once. The audit
+//! chain is different: its links must be made one after another by one writer. So the
+//! linker runs on the node that holds a session-level advisory lock, on the very
+//! connection that holds it: if that node dies or loses the database, PostgreSQL drops the
+//! connection and the lock with it, another node's next attempt takes the duty over, and
+//! the old node cannot link anything more (its statements fail on the dead connection).
+//! On SQLite there is one writer per file and the linker runs at every commit; no duty is
+//! elected.
+
+use diesel::connection::SimpleConnection as _;
+use diesel::r2d2::R2D2Connection as _;
+use diesel::sql_types::{BigInt, Bool};
+use diesel::{QueryableByName, RunQueryDsl as _};
+
+use super::{audit, engine, Conn, Error, Storage};
+
+/// The advisory-lock keys of tokend's duties (one 64-bit key space per database).
+#[derive(Debug, Clone, Copy)]
+pub enum Duty {
+    /// Links new audit rows into the chain.
+    AuditLinker,
+    /// Applies pending migrations and creates the first admin (held briefly at start).
+    Bootstrap,
+}
+
+impl Duty {
+    /// A key unlikely to collide with another application's locks in a shared database.
+    fn key(self) -> i64 {
+        const BASE: i64 = 0x746F_6B65_6E64_0000; // "tokend\0\0"
+        match self {
+            Duty::AuditLinker => BASE + 1,
+            Duty::Bootstrap => BASE + 2,
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Taken {
+    #[diesel(sql_type = Bool)]
+    taken: bool,
+}
+
+/// One node's claim on a duty.
+pub struct Leader {
+    duty: Duty,
+    url: Option<String>,
+    /// The connection holding the lock, or waiting to take it.
+    conn: Option<Conn>,
+    holds: bool,
+}
+
+impl Leader {
+    /// A claim on `duty`, not yet taken.
+    pub fn new(storage: &Storage, duty: Duty) -> Leader {
+        Leader {
+            duty,
+            url: storage.postgres_url().map(str::to_owned),
+            conn: None,
+            holds: false,
+        }
+    }
+
+    /// Whether this node holds the duty now, taking it if it is free. Always true on
+    /// SQLite. A lost connection loses the duty; the next call tries again.
+    pub fn holds(&mut self) -> bool {
+        let Some(url) = &self.url else {
+            return true;
+        };
+        if self.conn.as_mut().is_some_and(|c| c.ping().is_err()) {
+            if self.holds {
+                tracing::warn!("lost the {:?} duty with the database connection", self.duty);
+            }
+            self.conn = None;
+            self.holds = false;
+        }
+        if self.holds {
+            return true;
+        }
+        if self.conn.is_none() {
+            self.conn = engine::connect_postgres(url).ok();
+        }
+        let Some(Conn::Pg(conn)) = self.conn.as_mut() else {
+            return false;
+        };
+        self.holds = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS taken")
+            .bind::<BigInt, _>(self.duty.key())
+            .get_result::<Taken>(conn)
+            .is_ok_and(|t| t.taken);
+        if self.holds {
+            tracing::info!("this node now performs the {:?} duty", self.duty);
+        }
+        self.holds
+    }
+
+    /// Links the audit rows written since the last round, on the lock's own connection.
+    /// SQLite links at commit: nothing to do there.
+    pub fn link_audit(&mut self) -> Result<usize, Error> {
+        let (Some(conn), true) = (self.conn.as_mut(), self.holds) else {
+            return Ok(0);
+        };
+        let Some(linker) = engine::pg_linker() else {
+            return Ok(0);
+        };
+        let linked = engine::retry::serializable(conn, |c| audit::link_pending(c, &*linker));
+        if linked.is_err() {
+            // Whatever happened, the next round starts from a fresh claim.
+            self.conn = None;
+            self.holds = false;
+        }
+        linked
+    }
+}
+
+/// Runs `f` while holding `duty` on PostgreSQL, waiting for the node that holds it (so
+/// nodes starting at once migrate once and create one first admin); runs `f` directly on
+/// SQLite, where one file's migrations are serialised by SQLite itself.
+pub fn exclusively<T, E: From<Error>>(
+    storage: &Storage,
+    duty: Duty,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    let Some(url) = storage.postgres_url() else {
+        return f();
+    };
+    let Ok(Conn::Pg(mut conn)) = engine::connect_postgres(url) else {
+        let url = engine::redact_url(url);
+        return Err(Error::Db(format!("cannot connect to {url}")).into());
+    };
+    let key = duty.key();
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(key)
+        .execute(&mut conn)
+        .map_err(Error::from)?;
+    let outcome = f();
+    // Closing the connection releases the lock too; unlocking first says so explicitly.
+    let _ = conn.batch_execute(&format!("SELECT pg_advisory_unlock({key})"));
+    outcome
+}
