@@ -88,6 +88,19 @@ pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
     Ok(storage)
 }
 
+/// Opens a PostgreSQL database other than the configured one (the target of `copy-to`)
+/// and applies pending migrations.
+pub fn open_postgres(url: &str) -> anyhow::Result<Storage> {
+    if !engine::is_postgres_url(url) {
+        bail!("{url:?} is not a postgres:// or postgresql:// URL");
+    }
+    let storage = Storage::open_postgres(url, 2)?;
+    leader::exclusively(&storage, Duty::Bootstrap, || {
+        storage.read(migrate::run_pending)
+    })?;
+    Ok(storage)
+}
+
 /// The key directory: where `tokend rekey` puts a new key file and where every process
 /// looks for a key it does not hold (files named `master*.key`): the directory of
 /// `master_key_file`, else the data directory.

@@ -55,6 +55,13 @@ enum Command {
         /// Where to write the copy; must not exist.
         file: std::path::PathBuf,
     },
+    /// Copy this SQLite install into an empty PostgreSQL database (to run several nodes),
+    /// verify the copy (row counts, the audit chain) and print what to configure. Stop
+    /// the service first: the copy is one snapshot, and later writes would stay behind.
+    CopyTo {
+        /// The target: postgres://user:password@host:port/database (an empty database).
+        url: String,
+    },
     /// Re-encrypt every seed under a new master key; safe while the service runs, and
     /// resumable: run it again after an interruption. See docs/operations.md, "Master key
     /// rotation".
@@ -151,6 +158,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             action: AuditCommand::Verify,
         } => verify_audit(&settings),
         Command::Backup { file } => backup(&settings, &file),
+        Command::CopyTo { url } => copy_to(&settings, &url),
         Command::Rekey { verify: true, .. } => rekey::verify(&settings),
         Command::Rekey {
             new_key_file,
@@ -206,6 +214,47 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Copies the install into PostgreSQL and says what to configure next.
+fn copy_to(settings: &Settings, url: &str) -> anyhow::Result<()> {
+    if settings.is_postgres() {
+        anyhow::bail!(
+            "this install already runs on PostgreSQL ({}): copy-to moves a SQLite install",
+            bootstrap::database_label(settings)
+        );
+    }
+    let service = bootstrap::service(settings)?;
+    let target = bootstrap::open_postgres(url)?;
+    let report = service
+        .copy_to(&target)
+        .context("the copy failed; the target database was left unchanged")?;
+    let mut out = std::io::stdout().lock();
+    for (table, here, there) in &report.tables {
+        writeln!(out, "{table:<16} {here:>9} rows copied, {there:>9} there")?;
+    }
+    writeln!(
+        out,
+        "audit chain in the copy: {} rows verified{}",
+        report.chain.linked,
+        report
+            .chain
+            .broken
+            .map(|(row, why)| format!(", BROKEN at row {row}: {why}"))
+            .unwrap_or_default()
+    )?;
+    if !report.is_whole() {
+        anyhow::bail!("the copy does not match its source: do not switch to it");
+    }
+    writeln!(
+        out,
+        "copied. Next, on every node: set database_url = \"{}\" (ROCKET_DATABASE_URL), one \
+         secret_key shared by all nodes (ROCKET_SECRET_KEY), and the same master key as \
+         here; then start the nodes. {} is no longer used: keep it as the last SQLite backup.",
+        crate::storage::engine::redact_url(url),
+        settings.database_path().display()
+    )?;
+    Ok(())
+}
+
 /// Writes the backup and says what restoring it needs.
 fn backup(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
     let storage = bootstrap::open_storage(settings)?;
@@ -226,6 +275,9 @@ fn backup(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
 /// Verifies the audit chain; the verdict on stdout, exit 1 when broken.
 fn verify_audit(settings: &Settings) -> anyhow::Result<()> {
     let service = bootstrap::service(settings)?;
+    service
+        .settle_audit_links(std::time::Duration::from_secs(5))
+        .context("cannot link the newest audit rows")?;
     let report = service
         .verify_audit_chain()
         .context("cannot read the audit trail")?;

@@ -153,6 +153,34 @@ impl Service {
     /// removed row breaks the chain at that row. Rows not linked yet are counted, not
     /// checked (on PostgreSQL the elected linker links them within a second or so).
     pub fn verify_audit_chain(&self) -> Result<ChainReport, Error> {
+        self.verify_audit_chain_in(&self.storage)
+    }
+
+    /// On PostgreSQL, links the rows written but not linked yet (taking the linker's duty
+    /// if no node holds it, else waiting up to `wait` for that node), so a verification
+    /// right after a burst of writes checks them too. Nothing to do on SQLite, whose
+    /// commits link their own rows.
+    pub fn settle_audit_links(&self, wait: std::time::Duration) -> Result<(), Error> {
+        if !self.storage.is_postgres() {
+            return Ok(());
+        }
+        let deadline = std::time::Instant::now() + wait;
+        let mut leader = self.audit_linker();
+        while self.storage.read(count_unlinked)? > 0 && std::time::Instant::now() < deadline {
+            if leader.holds() {
+                leader.link_audit()?;
+            } else {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Service::verify_audit_chain`] on another database (a copy) with this keyring.
+    pub(super) fn verify_audit_chain_in(
+        &self,
+        storage: &storage::Storage,
+    ) -> Result<ChainReport, Error> {
         let mut report = ChainReport {
             linked: 0,
             unlinked_tail: 0,
@@ -162,11 +190,9 @@ impl Service {
         let mut previous = String::new();
         let mut after = 0;
         loop {
-            let page = self
-                .storage
-                .read(|c| find_chain_page(c, after, VERIFY_PAGE))?;
+            let page = storage.read(|c| find_chain_page(c, after, VERIFY_PAGE))?;
             let Some(last) = page.last() else {
-                report.unlinked_tail = self.storage.read(count_unlinked)?.unsigned_abs();
+                report.unlinked_tail = storage.read(count_unlinked)?.unsigned_abs();
                 return Ok(report);
             };
             after = last.chain_pos.unwrap_or(i64::MAX);

@@ -326,6 +326,7 @@ impl From<storage::Error> for Error {
     fn from(e: storage::Error) -> Error {
         match e {
             storage::Error::Busy => Error::fault(Fault::Busy),
+            storage::Error::Unstorable(_) => Error::fault(Fault::InvalidValue),
             other => Error::Internal(other.to_string()),
         }
     }

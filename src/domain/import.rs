@@ -302,8 +302,9 @@ impl Service {
                         description: None,
                     }),
                 };
-                // The token row is the first statement of store_token, and SQLite
-                // undoes only the refused statement: a duplicate leaves nothing behind.
+                // The token row is the first statement of store_token, and a refused
+                // insert is undone alone (`storage::refusable`): a duplicate leaves
+                // nothing behind, and the chunk goes on.
                 match store_token(
                     c,
                     ctx,

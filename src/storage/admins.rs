@@ -44,17 +44,19 @@ pub fn insert_admin(
     must_change: bool,
     now_ms: i64,
 ) -> Result<i32, Error> {
-    Ok(diesel::insert_into(admins::table)
-        .values((
-            admins::username.eq(username),
-            admins::password_hash.eq(password_hash),
-            admins::must_change.eq(must_change),
-            admins::failure_count.eq(0),
-            admins::created_at.eq(now_ms),
-            admins::updated_at.eq(now_ms),
-        ))
-        .returning(admins::id)
-        .get_result(conn)?)
+    super::refusable(conn, |c| {
+        diesel::insert_into(admins::table)
+            .values((
+                admins::username.eq(username),
+                admins::password_hash.eq(password_hash),
+                admins::must_change.eq(must_change),
+                admins::failure_count.eq(0),
+                admins::created_at.eq(now_ms),
+                admins::updated_at.eq(now_ms),
+            ))
+            .returning(admins::id)
+            .get_result(c)
+    })
 }
 
 /// How many accounts exist.

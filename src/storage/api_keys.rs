@@ -34,15 +34,17 @@ pub fn insert_api_key(
     inst_rt_id: Option<&str>,
     now_ms: i64,
 ) -> Result<(), Error> {
-    diesel::insert_into(api_keys::table)
-        .values((
-            api_keys::name.eq(name),
-            api_keys::key_hash.eq(key_hash),
-            api_keys::scopes.eq(scopes),
-            api_keys::inst_rt_id.eq(inst_rt_id),
-            api_keys::created_at.eq(now_ms),
-        ))
-        .execute(conn)?;
+    super::refusable(conn, |c| {
+        diesel::insert_into(api_keys::table)
+            .values((
+                api_keys::name.eq(name),
+                api_keys::key_hash.eq(key_hash),
+                api_keys::scopes.eq(scopes),
+                api_keys::inst_rt_id.eq(inst_rt_id),
+                api_keys::created_at.eq(now_ms),
+            ))
+            .execute(c)
+    })?;
     Ok(())
 }
 

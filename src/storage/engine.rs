@@ -105,6 +105,35 @@ pub fn connect_postgres(url: &str) -> Result<Conn, Error> {
     })
 }
 
+/// A session-level advisory lock on a job key (see `Storage::write_keyed`).
+#[must_use = "release it after the job"]
+pub struct KeyLock(i64);
+
+impl KeyLock {
+    /// Waits for and takes the lock of `key` (a 64-bit FNV-1a hash of it; a collision
+    /// only makes two unrelated jobs queue).
+    pub fn take(conn: &mut Conn, key: &str) -> Result<KeyLock, Error> {
+        use diesel::connection::SimpleConnection as _;
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        let id = i64::from_ne_bytes(hash.to_ne_bytes());
+        if let Conn::Pg(pg) = conn {
+            pg.batch_execute(&format!("SELECT pg_advisory_lock({id})"))?;
+        }
+        Ok(KeyLock(id))
+    }
+
+    /// Releases the lock (a connection that fails here is closed by the pool's check,
+    /// and its locks with it).
+    pub fn release(self, conn: &mut Conn) {
+        use diesel::connection::SimpleConnection as _;
+        if let Conn::Pg(pg) = conn {
+            let _ = pg.batch_execute(&format!("SELECT pg_advisory_unlock({})", self.0));
+        }
+    }
+}
+
 /// The audit linker on PostgreSQL: installed once per process, run by the elected node.
 static PG_LINKER: RwLock<Option<Arc<Linker>>> = RwLock::new(None);
 

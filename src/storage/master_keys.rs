@@ -61,14 +61,16 @@ pub fn insert_master_key(
     state: &str,
     now_ms: i64,
 ) -> Result<(), Error> {
-    diesel::insert_into(master_keys::table)
-        .values((
-            master_keys::key_id.eq(key_id),
-            master_keys::fingerprint.eq(fingerprint),
-            master_keys::state.eq(state),
-            master_keys::added_at.eq(now_ms),
-        ))
-        .execute(conn)?;
+    super::refusable(conn, |c| {
+        diesel::insert_into(master_keys::table)
+            .values((
+                master_keys::key_id.eq(key_id),
+                master_keys::fingerprint.eq(fingerprint),
+                master_keys::state.eq(state),
+                master_keys::added_at.eq(now_ms),
+            ))
+            .execute(c)
+    })?;
     if state == ACTIVE {
         super::meta::set_value(conn, FINGERPRINT, fingerprint)?;
     }

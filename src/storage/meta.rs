@@ -20,12 +20,12 @@ pub fn find_value(conn: &mut Conn, name: &str) -> Result<Option<String>, Error> 
 /// The insert runs in a savepoint (or its own transaction) so that, on PostgreSQL, the
 /// unique violation a second writer meets does not abort the enclosing transaction.
 pub fn insert_value_once(conn: &mut Conn, name: &str, value: &str) -> Result<String, Error> {
-    let inserted = conn.transaction(|c| {
+    let inserted = super::refusable(conn, |c| {
         diesel::insert_into(meta::table)
             .values((meta::name.eq(name), meta::value.eq(value)))
             .execute(c)
     });
-    match inserted.map_err(Error::from) {
+    match inserted {
         Ok(_) | Err(Error::Conflict(_)) => {}
         Err(e) => return Err(e),
     }

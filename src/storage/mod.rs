@@ -40,6 +40,7 @@ pub mod admins;
 pub mod api_keys;
 pub mod audit;
 pub mod bindings;
+pub mod copy;
 pub mod institutions;
 pub mod master_keys;
 pub mod meta;
@@ -96,6 +97,10 @@ pub enum Error {
     /// refusing a write as conflicting with concurrent ones: answered 503 (fault 7090).
     #[error("database busy")]
     Busy,
+    /// A value the database cannot hold (text with a NUL character, which PostgreSQL
+    /// refuses): bad input, answered as such.
+    #[error("unstorable value: {0}")]
+    Unstorable(String),
     /// Anything else (I/O, corruption, a bug in a query).
     #[error("database error: {0}")]
     Db(String),
@@ -109,6 +114,11 @@ impl From<DieselError> for Error {
                 Error::Conflict(info.message().to_owned())
             }
             DieselError::DatabaseError(_, info) if is_busy(info.message()) => Error::Busy,
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("invalid byte sequence") =>
+            {
+                Error::Unstorable(info.message().to_owned())
+            }
             DieselError::DatabaseError(kind, info)
                 if engine::retry::is_retryable(&kind, &*info) =>
             {
@@ -228,7 +238,7 @@ pub struct Storage {
 /// What differs between the engines once the pool is open.
 enum Engine {
     /// The file's one writing connection (group commit).
-    Sqlite(writer::Writer),
+    Sqlite(Box<writer::Writer>),
     /// Every pooled connection writes; `url` opens the leader connections (`leader`).
     Postgres { url: String },
 }
@@ -303,7 +313,7 @@ impl Storage {
             .map_err(|e| Error::Db(format!("cannot open {}: {e}", path.display())))?;
         Ok(Storage {
             pool,
-            engine: Arc::new(Engine::Sqlite(writer)),
+            engine: Arc::new(Engine::Sqlite(Box::new(writer))),
         })
     }
 
@@ -440,6 +450,45 @@ impl Storage {
                 engine::retry::serializable(&mut conn, f)
             }
         }
+    }
+
+    /// [`Storage::write`] for a job that many requests may run at once on the same rows
+    /// (one user's validations, a guessing burst): on PostgreSQL, jobs with the same `key`
+    /// queue on an advisory lock taken before their transaction begins, instead of
+    /// colliding and retrying (thirty racing requests on one binding would otherwise
+    /// retry each other into 503s). The lock is the connection's: released after the
+    /// job, or with the connection if a panic made the pool discard it. SQLite's one
+    /// writer serialises every job anyway.
+    pub fn write_keyed<T, E: From<Error>>(
+        &self,
+        key: &str,
+        f: impl FnMut(&mut Conn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match &*self.engine {
+            Engine::Sqlite(writer) => writer.write(f),
+            Engine::Postgres { .. } => {
+                let mut conn = self.conn()?;
+                let lock = engine::KeyLock::take(&mut conn, key)?;
+                let outcome = engine::retry::serializable(&mut conn, f);
+                lock.release(&mut conn);
+                outcome
+            }
+        }
+    }
+}
+
+/// Runs a statement whose failure the caller may catch and go on from (a unique
+/// violation it maps to a fault, or skips): on PostgreSQL inside a savepoint, since there
+/// any error aborts the whole transaction; SQLite undoes only the failed statement, so it
+/// runs bare there (no extra statements on the embedded engine's path).
+pub(crate) fn refusable<T>(
+    conn: &mut Conn,
+    f: impl FnOnce(&mut Conn) -> Result<T, DieselError>,
+) -> Result<T, Error> {
+    if conn.is_postgres() {
+        Ok(conn.transaction(f)?)
+    } else {
+        Ok(f(conn)?)
     }
 }
 

@@ -82,10 +82,12 @@ pub struct NewToken<'a> {
 
 /// Inserts a token; a duplicate serial is [`Error::Conflict`].
 pub fn insert_token(conn: &mut Conn, token: &NewToken<'_>) -> Result<i32, Error> {
-    Ok(diesel::insert_into(tokens::table)
-        .values(token)
-        .returning(tokens::id)
-        .get_result(conn)?)
+    super::refusable(conn, |c| {
+        diesel::insert_into(tokens::table)
+            .values(token)
+            .returning(tokens::id)
+            .get_result(c)
+    })
 }
 
 /// Finds an institution's token by serial (another institution's is not found).

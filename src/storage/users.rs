@@ -141,15 +141,17 @@ pub fn insert_user(
     phone_num: Option<&str>,
     now_ms: i64,
 ) -> Result<i32, Error> {
-    Ok(diesel::insert_into(users::table)
-        .values((
-            users::inst_rt_id.eq(inst_rt_id),
-            users::usr_name.eq(usr_name),
-            users::phone_num.eq(phone_num),
-            users::created_at.eq(now_ms),
-        ))
-        .returning(users::id)
-        .get_result(conn)?)
+    super::refusable(conn, |c| {
+        diesel::insert_into(users::table)
+            .values((
+                users::inst_rt_id.eq(inst_rt_id),
+                users::usr_name.eq(usr_name),
+                users::phone_num.eq(phone_num),
+                users::created_at.eq(now_ms),
+            ))
+            .returning(users::id)
+            .get_result(c)
+    })
 }
 
 #[cfg(test)]

@@ -84,8 +84,7 @@ pub fn audit_text(server: &TestServer) -> String {
         #[diesel(sql_type = diesel::sql_types::Text)]
         line: String,
     }
-    let path = server.data_dir.join("tokend.sqlite");
-    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    let mut conn = crate::support::database(&server.data_dir);
     diesel::sql_query(
         "SELECT action || ' ' || result || ' ' || COALESCE(usr_name, '') || ' ' || \
          COALESCE(detail, '') AS line FROM audit_events",

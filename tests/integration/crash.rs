@@ -17,8 +17,7 @@ fn audited_receipts(server: &TestServer) -> Vec<String> {
         #[diesel(sql_type = diesel::sql_types::Text)]
         detail: String,
     }
-    let path = server.data_dir.join("tokend.sqlite");
-    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    let mut conn = crate::support::database(&server.data_dir);
     diesel::sql_query(
         "SELECT detail FROM audit_events WHERE action = 'validate' AND result = 'Success'",
     )

@@ -14,6 +14,22 @@ use std::process::Command;
 const SQLITE_ONLY: &[(&str, &str)] = &[
     ("cluster::", "runs on PostgreSQL in the first run already"),
     ("postgres::", "this test itself"),
+    (
+        "restart::a_backup_taken_while_serving",
+        "tokend backup is SQLite's VACUUM INTO; on PostgreSQL it explains pg_dump instead",
+    ),
+    (
+        "restart::the_database_files_hold_no_seed_in_clear",
+        "reads the SQLite file's bytes; PostgreSQL's files belong to its server",
+    ),
+    (
+        "secrets_at_rest::a_database_left_readable_by_others",
+        "file modes of the SQLite file and its WAL",
+    ),
+    (
+        "secrets_at_rest::the_database_and_a_backup_are_mode_0600",
+        "file modes of the SQLite file and of a SQLite backup",
+    ),
 ];
 
 #[test]

@@ -216,7 +216,7 @@ impl Service {
         let receipt = uuid::Uuid::new_v4().to_string();
         let act = UsrTokenStat::Act;
         let drift = self.learned_drift(b, step, now)?;
-        let result = self.storage.write(|c| {
+        let result = self.storage.write_keyed(&user_key(b), |c| {
             let now_ms = to_ms(now);
             if !tokens::update_token_accept_step(c, b.token.id, act, act, step, drift, now_ms)? {
                 let status = tokens::find_token_status(c, b.token.id)?;
@@ -330,6 +330,12 @@ fn answer(
         receipt_id: None,
         last_authen_at: None,
     }
+}
+
+/// The key on which one user's validation writes queue on PostgreSQL (see
+/// `Storage::write_keyed`): racing requests of one user touch the same rows.
+fn user_key(b: &BoundToken) -> String {
+    format!("user:{}", b.binding.user_pk)
 }
 
 #[cfg(test)]

@@ -85,7 +85,11 @@ impl Service {
     ) -> Result<FailureOutcome, Error> {
         let limit = i32::try_from(self.policy.lock_after_failures).unwrap_or(i32::MAX);
         let reason = format!("{limit} {FAILURE_LOCK}");
-        self.storage.write(|c| {
+        let key = tried
+            .first()
+            .map(|b| super::user_key(b))
+            .unwrap_or_default();
+        self.storage.write_keyed(&key, |c| {
             let mut counted = FailureOutcome {
                 all_locked: true,
                 first_locked: None,

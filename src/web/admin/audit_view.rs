@@ -46,8 +46,10 @@ fn day_ms(s: &str, plus_days: i64) -> Option<i64> {
     Some(t.timestamp_millis())
 }
 
+/// A filter field's value; none for an empty one, and none for one with control
+/// characters, which no stored name, token or action holds (junk is ignored).
 fn some(s: &str) -> Option<String> {
-    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty() && !s.chars().any(char::is_control))
 }
 
 #[derive(Serialize)]

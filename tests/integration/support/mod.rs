@@ -210,7 +210,22 @@ pub fn fault(rs: &Value) -> (String, Option<String>) {
     )
 }
 
-/// The sealed seed bytes stored for a token, read straight from the database file.
+/// A connection to the database of a data directory, as someone with access to the
+/// database itself (and not to the key) has: the SQLite file, or in a PostgreSQL run
+/// (`testkit::pg`) the directory's PostgreSQL database. SQL run on it must be portable.
+pub fn database(data_dir: &Path) -> tokend::storage::Conn {
+    use diesel::Connection as _;
+    use tokend::storage::Conn;
+    if testkit::pg::enabled() {
+        let url = testkit::pg::database_for(data_dir).unwrap();
+        return Conn::Pg(diesel::PgConnection::establish(&url).unwrap());
+    }
+    let path = data_dir.join("tokend.sqlite");
+    assert!(path.exists(), "no database at {}", path.display());
+    Conn::Sqlite(diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap())
+}
+
+/// The sealed seed bytes stored for a token, read straight from the database.
 pub fn sealed_seed_of(data_dir: &Path, token_id: &str) -> Vec<u8> {
     use diesel::prelude::*;
     #[derive(QueryableByName)]
@@ -218,13 +233,15 @@ pub fn sealed_seed_of(data_dir: &Path, token_id: &str) -> Vec<u8> {
         #[diesel(sql_type = diesel::sql_types::Binary)]
         seed_ciphertext: Vec<u8>,
     }
-    let path = data_dir.join("tokend.sqlite");
-    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
-    diesel::sql_query("SELECT seed_ciphertext FROM tokens WHERE token_id = ?")
-        .bind::<diesel::sql_types::Text, _>(token_id)
-        .get_result::<Row>(&mut conn)
-        .unwrap()
-        .seed_ciphertext
+    assert!(token_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    diesel::sql_query(format!(
+        "SELECT seed_ciphertext FROM tokens WHERE token_id = '{token_id}'"
+    ))
+    .get_result::<Row>(&mut database(data_dir))
+    .unwrap()
+    .seed_ciphertext
 }
 
 /// The bytes of the database and its WAL.
@@ -294,8 +311,8 @@ fn the_kit_knows_the_listening_lines() {
 /// Runs one SQL statement on a data directory's database, as someone with write access to
 /// the file (and not to the key) could; answers the rows it changed.
 pub fn tamper(data_dir: &Path, statement: &str) -> usize {
-    use diesel::prelude::*;
-    let path = data_dir.join("tokend.sqlite");
-    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
-    diesel::sql_query(statement).execute(&mut conn).unwrap()
+    use diesel::RunQueryDsl as _;
+    diesel::sql_query(statement)
+        .execute(&mut database(data_dir))
+        .unwrap()
 }

@@ -1,0 +1,274 @@
+//! `tokend copy-to`: a SQLite install copied into an empty PostgreSQL database, row for
+//! row (sealed seeds as they are, the audit chain with its links, keys, admins, OOB state),
+//! in one PostgreSQL transaction (a failure leaves the target as it was) from one
+//! consistent SQLite snapshot. Ids are kept, so links, receipts and cursors stay valid;
+//! the sequences are moved past them.
+//!
+//! Each table's row is read by position with every column of `schema` (no `select`): a
+//! column added to the schema and not here fails to compile, instead of being left behind.
+
+use diesel::connection::SimpleConnection as _;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+
+use super::{schema, Conn, Error, Storage};
+
+/// Rows per INSERT (PostgreSQL takes at most 65,535 parameters in one statement).
+const CHUNK: usize = 500;
+
+/// One copied table: (name, rows in SQLite, rows in PostgreSQL after the copy).
+pub type Copied = (&'static str, i64, i64);
+
+macro_rules! tables {
+    ($( $kind:ident $table:ident $row:ident ($pk:ident) { $($col:ident : $ty:ty,)+ } );+ ;) => {
+        $(
+            #[derive(Queryable, Insertable)]
+            #[diesel(table_name = schema::$table)]
+            struct $row { $($col: $ty,)+ }
+        )+
+
+        /// Copies every table, parents before children (the foreign keys' order).
+        fn copy_all(src: &mut SqliteConnection, dst: &mut PgConnection) -> Result<Vec<Copied>, Error> {
+            let mut copied = Vec::new();
+            $(
+                let n = tables!(@copy $kind $table $row $pk src dst);
+                let there: i64 = schema::$table::table.count().get_result(dst)?;
+                copied.push((stringify!($table), n, there));
+            )+
+            Ok(copied)
+        }
+
+        /// Rows already in the target, per table (the copy needs an empty database).
+        fn rows_in(dst: &mut PgConnection) -> Result<i64, Error> {
+            let mut n = 0;
+            $( n += schema::$table::table.count().get_result::<i64>(dst)?; )+
+            Ok(n)
+        }
+
+        /// Moves each id sequence past the copied ids.
+        fn reset_sequences(dst: &mut PgConnection) -> Result<(), Error> {
+            $( tables!(@sequence $kind $table $pk dst); )+
+            Ok(())
+        }
+    };
+    (@copy whole $table:ident $row:ident $pk:ident $src:ident $dst:ident) => {{
+        let rows: Vec<$row> = schema::$table::table.load($src)?;
+        for chunk in rows.chunks(CHUNK) {
+            diesel::insert_into(schema::$table::table).values(chunk).execute($dst)?;
+        }
+        i64::try_from(rows.len()).unwrap_or(i64::MAX)
+    }};
+    (@copy paged $table:ident $row:ident $pk:ident $src:ident $dst:ident) => {{
+        let mut after = i32::MIN;
+        let mut n = 0i64;
+        loop {
+            let rows: Vec<$row> = schema::$table::table
+                .filter(schema::$table::$pk.gt(after))
+                .order(schema::$table::$pk.asc())
+                .limit(i64::try_from(CHUNK).unwrap_or(500))
+                .load($src)?;
+            let Some(last) = rows.last() else { break };
+            after = last.$pk;
+            diesel::insert_into(schema::$table::table).values(&rows).execute($dst)?;
+            n += i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        }
+        n
+    }};
+    (@sequence whole $table:ident $pk:ident $dst:ident) => {};
+    (@sequence paged $table:ident $pk:ident $dst:ident) => {
+        $dst.batch_execute(&format!(
+            "SELECT setval(pg_get_serial_sequence('{t}', '{pk}'), \
+             (SELECT COALESCE(MAX({pk}), 0) + 1 FROM {t}), false)",
+            t = stringify!($table),
+            pk = stringify!($pk),
+        ))?;
+    };
+}
+
+tables! {
+    whole meta MetaRow (name) {
+        name: String,
+        value: String,
+    };
+    whole master_keys MasterKeysRow (key_id) {
+        key_id: String,
+        fingerprint: String,
+        state: String,
+        added_at: i64,
+        retired_at: Option<i64>,
+        wrapped_by: Option<String>,
+        wrapped_keys: Option<Vec<u8>>,
+    };
+    paged users UsersRow (id) {
+        id: i32,
+        inst_rt_id: String,
+        usr_name: String,
+        phone_num: Option<String>,
+        created_at: i64,
+        oob_failed_sessions: i32,
+    };
+    paged tokens TokensRow (id) {
+        id: i32,
+        token_id: String,
+        token_type: String,
+        algorithm: String,
+        digits: i32,
+        period: i32,
+        seed_key_id: String,
+        seed_nonce: Vec<u8>,
+        seed_ciphertext: Vec<u8>,
+        status: String,
+        last_step: i64,
+        drift: i32,
+        version: i64,
+        created_at: i64,
+        updated_at: i64,
+        inst_rt_id: String,
+    };
+    paged bindings BindingsRow (id) {
+        id: i32,
+        token_pk: i32,
+        user_pk: i32,
+        status: String,
+        description: Option<String>,
+        failure_count: i32,
+        last_authen_at: Option<i64>,
+        last_receipt_id: Option<String>,
+        locked_at: Option<i64>,
+        lock_reason: Option<String>,
+        created_at: i64,
+    };
+    paged api_keys ApiKeysRow (id) {
+        id: i32,
+        name: String,
+        key_hash: String,
+        scopes: String,
+        created_at: i64,
+        revoked_at: Option<i64>,
+        inst_rt_id: Option<String>,
+    };
+    paged admins AdminsRow (id) {
+        id: i32,
+        username: String,
+        password_hash: String,
+        must_change: bool,
+        failure_count: i32,
+        locked_until: Option<i64>,
+        last_sign_in_at: Option<i64>,
+        created_at: i64,
+        updated_at: i64,
+    };
+    whole admin_sessions AdminSessionsRow (id_hash) {
+        id_hash: String,
+        admin_id: i32,
+        issued_at: i64,
+        last_seen_at: i64,
+    };
+    paged temp_codes TempCodesRow (id) {
+        id: i32,
+        user_pk: i32,
+        code_hash: String,
+        one_time: bool,
+        failure_count: i32,
+        expires_at: i64,
+        created_at: i64,
+        used_at: Option<i64>,
+        ended_at: Option<i64>,
+    };
+    paged oob_sessions OobSessionsRow (id) {
+        id: i32,
+        alrt_pkg_id: String,
+        user_pk: Option<i32>,
+        phone_num: String,
+        mode: String,
+        origin: String,
+        otp_kind: String,
+        otp_hash: String,
+        sms_template: String,
+        state: String,
+        send_stat: String,
+        resend_count: i32,
+        expires_at: i64,
+        created_at: i64,
+        ended_at: Option<i64>,
+        inst_rt_id: String,
+    };
+    paged sms_messages SmsMessagesRow (id) {
+        id: i32,
+        session_pk: Option<i32>,
+        user_pk: Option<i32>,
+        phone_num: String,
+        body: Option<String>,
+        provider: String,
+        state: String,
+        attempts: i32,
+        next_attempt_at: i64,
+        last_error: Option<String>,
+        created_at: i64,
+        sent_at: Option<i64>,
+    };
+    paged sms_attempts SmsAttemptsRow (id) {
+        id: i32,
+        message_pk: i32,
+        at: i64,
+        result: String,
+        detail: Option<String>,
+    };
+    paged oob_events OobEventsRow (id) {
+        id: i32,
+        session_pk: i32,
+        alrt_pkg_id: String,
+        usr_name: Option<String>,
+        result: String,
+        at: i64,
+        delivered_at: Option<i64>,
+        attempts: i32,
+        next_attempt_at: i64,
+        last_error: Option<String>,
+        refused_at: Option<i64>,
+    };
+    paged audit_events AuditEventsRow (id) {
+        id: i32,
+        at: i64,
+        actor: String,
+        audit_usr_id: Option<String>,
+        audit_ws_id: Option<String>,
+        tracking_id: Option<String>,
+        bus_correl_id: Option<String>,
+        action: String,
+        token_id: Option<String>,
+        usr_name: Option<String>,
+        result: String,
+        detail: Option<String>,
+        link: Option<String>,
+        inst_rt_id: Option<String>,
+        chain_pos: Option<i64>,
+    };
+}
+
+/// Copies the SQLite database of `src` into the PostgreSQL database of `dst`, which must
+/// be migrated and empty. Answers each table's row counts on both sides.
+pub fn copy_to_postgres(src: &Storage, dst: &Storage) -> Result<Vec<Copied>, Error> {
+    let mut source = src.conn()?;
+    let mut target = dst.conn()?;
+    let (Conn::Sqlite(source), Conn::Pg(target)) = (&mut *source, &mut *target) else {
+        return Err(Error::Db(
+            "copy-to copies a SQLite database into PostgreSQL".into(),
+        ));
+    };
+    let existing = rows_in(target)?;
+    if existing > 0 {
+        return Err(Error::Db(format!(
+            "the target database is not empty ({existing} rows): copy-to only fills a new one"
+        )));
+    }
+    // One snapshot of the source (a read transaction in WAL mode), one transaction on
+    // the target.
+    source.transaction(|source| {
+        target.transaction(|target| {
+            let copied = copy_all(source, target)?;
+            reset_sequences(target)?;
+            Ok(copied)
+        })
+    })
+}
