@@ -9,6 +9,7 @@ use testkit::Hotp;
 use crate::{PERIOD_SECS, WINDOW_STEPS};
 
 /// Where requests go and with which key.
+#[derive(Debug, Clone)]
 pub(crate) struct Target {
     pub(crate) base: String,
     pub(crate) key: String,

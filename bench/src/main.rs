@@ -81,6 +81,14 @@ struct Args {
     /// The `tokend` binary to measure; by default the one beside this executable.
     #[arg(long)]
     tokend: Option<PathBuf>,
+    /// A PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432): after SQLite, the
+    /// same scenarios run on a fresh database there with 1 node and with `--nodes` nodes,
+    /// and the report adds PostgreSQL's own CPU per request. The database is dropped after.
+    #[arg(long)]
+    database: Option<String>,
+    /// Nodes of the largest PostgreSQL run (the load is spread over them round-robin).
+    #[arg(long, default_value_t = 2)]
+    nodes: usize,
     /// Where the markdown report is written.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
@@ -97,15 +105,29 @@ enum SyncArg {
 /// One server configuration measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
+    /// SQLite, `sqlite_synchronous = full`.
     Full,
+    /// SQLite, `sqlite_synchronous = normal`.
     Normal,
+    /// PostgreSQL with this many nodes.
+    Postgres(usize),
 }
 
 impl Mode {
-    fn as_str(self) -> &'static str {
+    /// `sqlite_synchronous` of the server (PostgreSQL's durability is the server's own).
+    fn synchronous(self) -> &'static str {
         match self {
-            Mode::Full => "full",
             Mode::Normal => "normal",
+            Mode::Full | Mode::Postgres(_) => "full",
+        }
+    }
+
+    /// How the report and the progress lines name it.
+    fn label(self) -> String {
+        match self {
+            Mode::Full | Mode::Normal => format!("sqlite_synchronous = {}", self.synchronous()),
+            Mode::Postgres(1) => "PostgreSQL, 1 node".to_owned(),
+            Mode::Postgres(n) => format!("PostgreSQL, {n} nodes"),
         }
     }
 }
@@ -149,11 +171,18 @@ fn main() -> Result<()> {
         args.tokens >= args.connections,
         "--tokens must be at least --connections (every connection needs tokens of its own)"
     );
-    let modes = match args.synchronous {
+    ensure!(args.nodes >= 1, "--nodes must be at least 1");
+    let mut modes = match args.synchronous {
         SyncArg::Full => vec![Mode::Full],
         SyncArg::Normal => vec![Mode::Normal],
         SyncArg::Both => vec![Mode::Full, Mode::Normal],
     };
+    if args.database.is_some() {
+        modes.push(Mode::Postgres(1));
+        if args.nodes > 1 {
+            modes.push(Mode::Postgres(args.nodes));
+        }
+    }
     let exe = tokend_exe(args.tokend.as_deref())?;
     let machine = Machine::read();
     let mut reports = Vec::new();

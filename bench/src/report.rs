@@ -180,7 +180,7 @@ fn sync_name(s: SyncArg) -> &'static str {
 
 fn render_mode(r: &ModeReport, args: &Args) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "### sqlite_synchronous = {}\n", r.mode.as_str());
+    let _ = writeln!(out, "### {}\n", r.mode.label());
     let _ = writeln!(
         out,
         "Setup: {} tokens enrolled and activated in {:.1} s ({} tokens/s, two requests \
@@ -193,14 +193,14 @@ fn render_mode(r: &ModeReport, args: &Args) -> String {
     );
     out.push_str(
         "| scenario | requests | req/s | p50 ms | p99 ms | max ms | errors | wrong | \
-         server CPU µs/req | peak RSS MiB | WAL MiB | vs floor |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         server CPU µs/req | PostgreSQL CPU µs/req | peak RSS MiB | WAL MiB | vs floor |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let floor = floor_rps(r);
     for m in &r.rows {
         let _ = writeln!(
             out,
-            "| {}{} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} | {:.1} | {:.1} | {:.2} |",
+            "| {}{} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} | {} | {:.1} | {:.1} | {:.2} |",
             m.scenario.label(),
             if m.exhausted { " ¹" } else { "" },
             thousands(m.requests as f64),
@@ -211,6 +211,8 @@ fn render_mode(r: &ModeReport, args: &Args) -> String {
             m.errors,
             m.wrong,
             m.cpu_us_per_request,
+            m.pg_cpu_us_per_request
+                .map_or_else(|| "—".to_owned(), |us| format!("{us:.0}")),
             m.peak_rss_kib as f64 / 1024.0,
             mib(m.wal_bytes),
             m.rps / floor,

@@ -76,7 +76,7 @@ fn connection(plan: &Plan<'_>, scenario: Scenario, w: usize, start: &Barrier) ->
     let agent = agent();
     start.wait();
     let until = Instant::now() + Duration::from_secs(plan.seconds);
-    drive(&agent, &plan.target, load.as_mut(), until)
+    drive(&agent, plan.target(w), load.as_mut(), until)
 }
 
 /// A scenario's figures.
@@ -92,8 +92,10 @@ pub(crate) struct Measured {
     pub(crate) exhausted: bool,
     pub(crate) peak_rss_kib: u64,
     pub(crate) wal_bytes: u64,
-    /// Server CPU time per request, in microseconds.
+    /// Server CPU time per request, in microseconds (all nodes together).
     pub(crate) cpu_us_per_request: f64,
+    /// PostgreSQL's CPU time per request (all its processes), on PostgreSQL.
+    pub(crate) pg_cpu_us_per_request: Option<f64>,
 }
 
 fn run_scenario(plan: &Plan<'_>, scenario: Scenario) -> Result<Measured> {
@@ -150,6 +152,7 @@ fn summarize(scenario: Scenario, began: Instant, tallies: &[Tally]) -> Measured 
         peak_rss_kib: 0,
         wal_bytes: 0,
         cpu_us_per_request: 0.0,
+        pg_cpu_us_per_request: None,
     }
 }
 
@@ -157,7 +160,7 @@ fn summarize(scenario: Scenario, began: Instant, tallies: &[Tally]) -> Measured 
 // One configuration, end to end
 // ---------------------------------------------------------------------------------------
 
-/// Everything measured for one `sqlite_synchronous` mode.
+/// Everything measured for one configuration (SQLite mode, or PostgreSQL with N nodes).
 pub(crate) struct ModeReport {
     pub(crate) mode: Mode,
     pub(crate) setup_secs: f64,
@@ -173,25 +176,30 @@ pub(crate) fn run_mode(args: &Args, exe: &Tokend, mode: Mode) -> Result<ModeRepo
     let preload = (args.preload > args.tokens)
         .then(|| Preload::new(args.tokens, args.preload))
         .transpose()?;
-    let server = Server::start(exe, mode, preload.as_ref())?;
+    let server = Server::start(exe, mode, preload.as_ref(), args.database.as_deref())?;
     eprintln!(
         "[{}] tokend at {}; enrolling and activating {} tokens over {} connections",
-        mode.as_str(),
-        server.base,
+        mode.label(),
+        server.bases.join(", "),
         args.tokens,
         args.connections
     );
-    let target = Target {
-        base: server.base.clone(),
-        key: server.key.clone(),
-    };
+    let targets: Vec<Target> = server
+        .bases
+        .iter()
+        .map(|base| Target {
+            base: base.clone(),
+            key: server.key.clone(),
+        })
+        .collect();
+    let target = targets[0].clone();
     let began = Instant::now();
     let own = preload.as_ref().map(|p| p.own.as_slice());
     let tokens = setup(&target, args.tokens, args.connections, own)?;
     let setup_secs = began.elapsed().as_secs_f64();
     let wal_after_setup = server.file_bytes(WAL_FILE);
     let plan = Plan {
-        target,
+        targets,
         tokens: &tokens,
         connections: args.connections,
         seconds: args.seconds,
@@ -201,13 +209,18 @@ pub(crate) fn run_mode(args: &Args, exe: &Tokend, mode: Mode) -> Result<ModeRepo
     for scenario in ORDER {
         eprintln!(
             "[{}] {} for {} s",
-            mode.as_str(),
+            mode.label(),
             scenario.label(),
             args.seconds
         );
         let cpu_before = server.cpu_us()?;
+        let pg_before = server.postgres_cpu_us();
         let mut m = run_scenario(&plan, scenario)?;
-        m.cpu_us_per_request = (server.cpu_us()? - cpu_before) as f64 / (m.requests.max(1) as f64);
+        let per_request = |us: u64| us as f64 / (m.requests.max(1) as f64);
+        m.cpu_us_per_request = per_request(server.cpu_us()? - cpu_before);
+        m.pg_cpu_us_per_request = pg_before
+            .zip(server.postgres_cpu_us())
+            .map(|(before, after)| per_request(after.saturating_sub(before)));
         m.peak_rss_kib = server.peak_rss_kib()?;
         m.wal_bytes = server.file_bytes(WAL_FILE);
         if scenario != Scenario::Enroll {

@@ -9,59 +9,152 @@ use testkit::Tokend;
 use crate::http::{random_seed, unix_secs};
 use crate::{Mode, LOCK_AFTER_FAILURES, WINDOW_STEPS};
 
-/// A running `tokend` on its own data directory; killed and cleaned up on drop, so no
-/// error path leaves a server behind.
+/// The server(s) under test: one `tokend` on SQLite, or N nodes on one fresh PostgreSQL
+/// database (each with its own data directory); killed and cleaned up on drop, so no
+/// error path leaves a server or a database behind.
 pub(crate) struct Server {
-    /// Spawned by the test kit, which reads its stdout and stderr while it runs.
-    /// Dropped (killed) before its data directory is removed.
-    process: testkit::Server,
-    pub(crate) base: String,
+    /// Spawned by the test kit, which reads their stdout and stderr while they run.
+    /// Dropped (killed) before the database and the data directories.
+    processes: Vec<testkit::Server>,
+    /// Every node's base URL.
+    pub(crate) bases: Vec<String>,
     pub(crate) key: String,
-    dir: DirGuard,
+    /// The PostgreSQL database, dropped after the nodes.
+    _database: Option<testkit::pg::Database>,
+    dirs: Vec<DirGuard>,
 }
 
 impl Server {
-    /// Starts the server on a fresh data directory with an API key of both scopes.
-    pub(crate) fn start(exe: &Tokend, mode: Mode, preload: Option<&Preload>) -> Result<Server> {
-        let dir = std::env::temp_dir().join(format!(
-            "tokend-bench-{}-{}-{}",
-            std::process::id(),
-            mode.as_str(),
-            unix_secs()
-        ));
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        // From here on, dropping the guard removes the directory whatever fails.
-        let guard = DirGuard(dir);
-        let key = exe
-            .create_key(&guard.0, "bench", "manage,validate")
-            .map_err(|e| anyhow!(e))?;
-        if let Some(preload) = preload {
-            preload.import(exe, &guard.0)?;
-        }
+    /// Starts the server(s) on fresh data directories with an API key of both scopes.
+    pub(crate) fn start(
+        exe: &Tokend,
+        mode: Mode,
+        preload: Option<&Preload>,
+        database: Option<&str>,
+    ) -> Result<Server> {
+        let nodes = match mode {
+            Mode::Postgres(n) => n,
+            Mode::Full | Mode::Normal => 1,
+        };
+        let db = match (mode, database) {
+            (Mode::Postgres(_), Some(server)) => {
+                Some(testkit::pg::Database::fresh_on(server, "bench").map_err(|e| anyhow!(e))?)
+            }
+            (Mode::Postgres(_), None) => return Err(anyhow!("PostgreSQL needs --database")),
+            _ => None,
+        };
+        let dirs = (0..nodes)
+            .map(|i| {
+                let dir = std::env::temp_dir().join(format!(
+                    "tokend-bench-{}-{}-{i}-{}",
+                    std::process::id(),
+                    nodes,
+                    unix_secs()
+                ));
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("create {}", dir.display()))?;
+                // From here on, dropping the guard removes the directory whatever fails.
+                Ok(DirGuard(dir))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let window = WINDOW_STEPS.to_string();
         let lock = LOCK_AFTER_FAILURES.to_string();
-        let env = [
-            ("ROCKET_WINDOW_STEPS", window.as_str()),
-            ("ROCKET_LOCK_AFTER_FAILURES", lock.as_str()),
-            ("ROCKET_SQLITE_SYNCHRONOUS", mode.as_str()),
+        let mut env: Vec<(&str, String)> = vec![
+            ("ROCKET_WINDOW_STEPS", window),
+            ("ROCKET_LOCK_AFTER_FAILURES", lock),
+            ("ROCKET_SQLITE_SYNCHRONOUS", mode.synchronous().to_owned()),
             // The rate limits would stop a load generator by design; off to measure the path.
-            ("ROCKET_RATE_USER_PER_MIN", "0"),
-            ("ROCKET_RATE_KEY_FAILURES_PER_MIN", "0"),
+            ("ROCKET_RATE_USER_PER_MIN", "0".to_owned()),
+            ("ROCKET_RATE_KEY_FAILURES_PER_MIN", "0".to_owned()),
         ];
-        let process = exe
-            .start(&guard.0, &env)
-            .map_err(|stderr| anyhow!("tokend did not start; its stderr:\n{stderr}"))?;
+        if let Some(db) = &db {
+            env.push(("ROCKET_DATABASE_URL", db.url.clone()));
+            env.push(("ROCKET_SECRET_KEY", testkit::pg::SECRET_KEY.to_owned()));
+            env.push(("TOKEND_MASTER_KEY", shared_master_key()?));
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let key = run_cli(
+            exe,
+            &dirs[0].0,
+            &env,
+            &[
+                "apikey",
+                "create",
+                "--name",
+                "bench",
+                "--scope",
+                "manage,validate",
+            ],
+        )?;
+        if let Some(preload) = preload {
+            preload.import(exe, &dirs[0].0, &env)?;
+        }
+        let processes = dirs
+            .iter()
+            .map(|dir| {
+                exe.start(&dir.0, &env)
+                    .map_err(|stderr| anyhow!("tokend did not start; its stderr:\n{stderr}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Server {
-            base: process.base.clone(),
-            process,
+            bases: processes.iter().map(|p| p.base.clone()).collect(),
+            processes,
             key,
-            dir: guard,
+            _database: db,
+            dirs,
         })
+    }
+
+    /// CPU time of every PostgreSQL process on this machine (user + system), µs; `None`
+    /// when this run is not on PostgreSQL. Machine-wide: keep the machine quiet.
+    pub(crate) fn postgres_cpu_us(&self) -> Option<u64> {
+        self._database.as_ref()?;
+        let mut total = 0;
+        for entry in std::fs::read_dir("/proc").ok()?.filter_map(Result::ok) {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            if stat.contains("(postgres)") {
+                total += stat_cpu_us(&stat).unwrap_or(0);
+            }
+        }
+        Some(total)
     }
 
     /// The server's peak resident set so far, in KiB (`VmHWM`).
     pub(crate) fn peak_rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.pid()))
+        let mut peak = 0;
+        for p in &self.processes {
+            peak = peak.max(peak_rss_of(p.pid())?);
+        }
+        Ok(peak)
+    }
+
+    /// CPU time the server has used so far (user + system, all nodes), in microseconds,
+    /// from `/proc/PID/stat`. The difference over a scenario divided by its requests is
+    /// the server's CPU cost of one request: unlike req/s, it does not depend on what else
+    /// the machine is running.
+    pub(crate) fn cpu_us(&self) -> Result<u64> {
+        let mut total = 0;
+        for p in &self.processes {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.pid()))
+                .context("read the server's /proc stat")?;
+            total += stat_cpu_us(&stat)?;
+        }
+        Ok(total)
+    }
+
+    /// Bytes of a file of the (first) data directory (0 when absent): the database and its
+    /// WAL, whose growth under sustained writes tells whether checkpoints keep up.
+    pub(crate) fn file_bytes(&self, name: &str) -> u64 {
+        std::fs::metadata(self.dirs[0].0.join(name)).map_or(0, |m| m.len())
+    }
+}
+
+/// A process's peak resident set, KiB (`VmHWM`).
+fn peak_rss_of(pid: u32) -> Result<u64> {
+    {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
             .context("read the server's /proc status")?;
         let field = |name: &str| -> Result<u64> {
             status
@@ -73,35 +166,36 @@ impl Server {
         };
         field("VmHWM:")
     }
+}
 
-    /// CPU time the server has used so far (user + system), in microseconds, from
-    /// `/proc/PID/stat` (clock ticks of 1/100 s, Linux's `USER_HZ`). The difference over a
-    /// scenario divided by its requests is the server's CPU cost of one request: unlike
-    /// req/s, it does not depend on what else the machine is running.
-    pub(crate) fn cpu_us(&self) -> Result<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.process.pid()))
-            .context("read the server's /proc stat")?;
-        // Fields after the parenthesised command name, which may itself hold spaces.
-        let rest = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r)
-            .ok_or_else(|| anyhow!("malformed /proc stat"))?;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
-        let tick = |i: usize| -> Result<u64> {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or_else(|| anyhow!("no CPU time in /proc stat"))
-        };
-        Ok((tick(11)? + tick(12)?) * 10_000)
-    }
+/// User + system CPU time in a `/proc/PID/stat` line, µs (clock ticks of 1/100 s,
+/// Linux's `USER_HZ`).
+fn stat_cpu_us(stat: &str) -> Result<u64> {
+    // Fields after the parenthesised command name, which may itself hold spaces.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow!("malformed /proc stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    let tick = |i: usize| -> Result<u64> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| anyhow!("no CPU time in /proc stat"))
+    };
+    Ok((tick(11)? + tick(12)?) * 10_000)
+}
 
-    /// Bytes of a file of the data directory (0 when absent): the database and its WAL,
-    /// whose growth under sustained writes tells whether checkpoints keep up.
-    pub(crate) fn file_bytes(&self, name: &str) -> u64 {
-        std::fs::metadata(self.dir.0.join(name)).map_or(0, |m| m.len())
-    }
+/// The master key every node of a PostgreSQL run shares (32 random bytes, base64).
+fn shared_master_key() -> Result<String> {
+    use base64::Engine as _;
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| anyhow!("no randomness"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// A data directory, removed on drop.
@@ -191,7 +285,7 @@ impl Preload {
 
     /// Writes the CSV seed file and runs `tokend import` on it, as an operator would load
     /// a vendor's batch; every token is bound to its own user.
-    pub(crate) fn import(&self, exe: &Tokend, dir: &Path) -> Result<()> {
+    pub(crate) fn import(&self, exe: &Tokend, dir: &Path, env: &[(&str, &str)]) -> Result<()> {
         use std::io::Write as _;
         let path = dir.join("preload.csv");
         let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
@@ -208,7 +302,7 @@ impl Preload {
         drop(file);
         let began = Instant::now();
         let path_arg = path.to_string_lossy();
-        let out = run_cli(exe, dir, &["import", &path_arg])?;
+        let out = run_cli(exe, dir, env, &["import", &path_arg])?;
         eprintln!(
             "imported {} tokens in {:.1} s: {out}",
             self.total,
@@ -228,9 +322,9 @@ pub(crate) fn user_name(i: usize) -> String {
 }
 
 /// Runs a `tokend` subcommand on the data directory, as an operator would; its stdout.
-fn run_cli(exe: &Tokend, dir: &Path, args: &[&str]) -> Result<String> {
+fn run_cli(exe: &Tokend, dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Result<String> {
     let out = exe
-        .cli(dir, &[], args)
+        .cli(dir, env, args)
         .with_context(|| format!("run tokend {}", args.join(" ")))?;
     ensure!(
         out.status.success(),

@@ -18,13 +18,20 @@ pub(crate) trait Workload {
 
 /// What every workload of a scenario shares.
 pub(crate) struct Plan<'a> {
-    pub(crate) target: Target,
+    /// One per node; connection `w` talks to node `w % nodes` (round-robin, as a load
+    /// balancer spreads connections).
+    pub(crate) targets: Vec<Target>,
     pub(crate) tokens: &'a [BenchToken],
     pub(crate) connections: usize,
     pub(crate) seconds: u64,
 }
 
 impl Plan<'_> {
+    /// The node connection `w` talks to.
+    pub(crate) fn target(&self, w: usize) -> &Target {
+        &self.targets[w % self.targets.len()]
+    }
+
     /// Connection `w`'s own tokens: no two connections ever use one token, so the order
     /// in which each token's codes are spent is the order in which they are sent.
     pub(crate) fn share(&self, w: usize) -> impl Iterator<Item = &BenchToken> {

@@ -19,7 +19,7 @@ pub const BACKEND_ENV: &str = "TOKEND_TEST_BACKEND";
 /// The prefix of the databases made for one such run (set by the run's parent).
 pub const PREFIX_ENV: &str = "TOKEND_TEST_PG_PREFIX";
 
-/// The server's URL without a database name.
+/// The test server's URL without a database name.
 pub fn server_url() -> String {
     std::env::var("TOKEND_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
@@ -27,7 +27,12 @@ pub fn server_url() -> String {
 
 /// The URL of database `name` on the test server.
 pub fn url_of(name: &str) -> String {
-    format!("{}/{name}", server_url().trim_end_matches('/'))
+    url_on(&server_url(), name)
+}
+
+/// The URL of database `name` on `server` (a URL without a database name).
+fn url_on(server: &str, name: &str) -> String {
+    format!("{}/{name}", server.trim_end_matches('/'))
 }
 
 /// Whether this test process runs its servers on PostgreSQL.
@@ -36,7 +41,11 @@ pub fn enabled() -> bool {
 }
 
 fn admin() -> Result<PgConnection, String> {
-    let url = url_of("postgres");
+    admin_on(&server_url())
+}
+
+fn admin_on(server: &str) -> Result<PgConnection, String> {
+    let url = url_on(server, "postgres");
     PgConnection::establish(&url).map_err(|e| {
         format!(
             "PostgreSQL is needed at {url} (set TOKEND_TEST_PG to another server; on Debian: \
@@ -46,9 +55,13 @@ fn admin() -> Result<PgConnection, String> {
     })
 }
 
-/// Creates database `name` (empty) unless it exists.
+/// Creates database `name` (empty) on the test server unless it exists.
 pub fn create(name: &str) -> Result<(), String> {
-    let mut admin = admin()?;
+    create_on(&server_url(), name)
+}
+
+fn create_on(server: &str, name: &str) -> Result<(), String> {
+    let mut admin = admin_on(server)?;
     #[derive(QueryableByName)]
     struct Found {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -70,9 +83,13 @@ pub fn create(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Drops database `name`, disconnecting whoever still uses it.
+/// Drops database `name` on the test server, disconnecting whoever still uses it.
 pub fn drop_database(name: &str) -> Result<(), String> {
-    admin()?
+    drop_on(&server_url(), name)
+}
+
+fn drop_on(server: &str, name: &str) -> Result<(), String> {
+    admin_on(server)?
         .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .map_err(|e| format!("cannot drop database {name}: {e}"))
 }
@@ -103,6 +120,8 @@ pub struct Database {
     pub name: String,
     /// Its URL (`database_url` of the nodes that share it).
     pub url: String,
+    /// The server's URL, without a database name.
+    server: String,
 }
 
 static MADE: AtomicUsize = AtomicUsize::new(0);
@@ -110,19 +129,25 @@ static MADE: AtomicUsize = AtomicUsize::new(0);
 impl Database {
     /// A new empty database with a name unique to this process and call.
     pub fn fresh(label: &str) -> Result<Database, String> {
+        Database::fresh_on(&server_url(), label)
+    }
+
+    /// A new empty database on `server` (a URL without a database name).
+    pub fn fresh_on(server: &str, label: &str) -> Result<Database, String> {
         let n = MADE.fetch_add(1, Ordering::SeqCst);
         let name = format!("tokend_{label}_{}_{n}", std::process::id());
-        create(&name)?;
+        create_on(server, &name)?;
         Ok(Database {
-            url: url_of(&name),
+            url: url_on(server, &name),
             name,
+            server: server.to_owned(),
         })
     }
 }
 
 impl Drop for Database {
     fn drop(&mut self) {
-        if let Err(e) = drop_database(&self.name) {
+        if let Err(e) = drop_on(&self.server, &self.name) {
             eprintln!("{e}");
         }
     }

@@ -634,3 +634,67 @@ fn relay(
         }
     }
 }
+
+#[test]
+fn copy_to_moves_a_sqlite_install_into_postgres_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = crate::support::TestServer::start_in(dir.path(), &[]).unwrap();
+    let (token, seed, step) = server.enroll_active("copy");
+    let used = totp(&seed, "SHA1", 6, step + 1);
+    assert_eq!(server.validate("copy", &used)["RsStat"], "Success");
+    let key = server.key.clone();
+    server.stop();
+
+    let db = testkit::pg::Database::fresh("copyto").unwrap_or_else(|e| panic!("{e}"));
+    let out = crate::support::cli(dir.path(), &[], &["copy-to", &db.url]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("tokens                   1 rows copied,         1 there"),
+        "{text}"
+    );
+    assert!(text.contains("audit chain in the copy: "), "{text}");
+    assert!(text.contains("set database_url"), "{text}");
+    // A second copy into the same database is refused, and changes nothing.
+    let again = crate::support::cli(dir.path(), &[], &["copy-to", &db.url]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+
+    // The same install on PostgreSQL: the key, the token, its replay guard and the trail.
+    let env = [
+        ("ROCKET_DATABASE_URL", db.url.as_str()),
+        ("ROCKET_SECRET_KEY", testkit::pg::SECRET_KEY),
+    ];
+    let node = crate::support::tokend().start(dir.path(), &env).unwrap();
+    let validate = |code: &str| {
+        let body = json!({"UsrName": "copy", "Code": code});
+        post_to(&node.base, &key, "/api/v1/validate", &body).1
+    };
+    assert_eq!(
+        validate(&used)["RsStat"],
+        "Failed",
+        "the replay guard came along"
+    );
+    let next = totp(&seed, "SHA1", 6, step + 2);
+    assert_eq!(validate(&next)["RsStat"], "Success");
+    let (_, rs) = post_to(
+        &node.base,
+        &key,
+        "/api/v1/inquiry",
+        &json!({"TokenId": token}),
+    );
+    assert_eq!(rs["MFATokenInqInfo"]["UsrTokenStat"], "Act", "{rs}");
+    let verify = crate::support::tokend()
+        .cli(dir.path(), &env, &["audit", "verify"])
+        .unwrap();
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && report.contains("audit chain whole"),
+        "{report}"
+    );
+    assert!(report.contains(", 0 not linked yet"), "{report}");
+}
