@@ -383,6 +383,96 @@ fn each_sms_and_each_event_is_delivered_once_and_events_in_order() {
 }
 
 #[test]
+fn send_caps_and_the_one_attempt_rule_hold_across_nodes() {
+    let cluster = Cluster::start(3, &[("ROCKET_SMS_SEND_CAP", "2")]);
+    let start = |i: usize| {
+        let body = json!({"PhoneNum": "5550001234", "OOBModeType": "TwoWay"});
+        cluster.post(i, "/api/v1/oob", &body)
+    };
+    assert_eq!(start(0).0, 200);
+    let (status, second) = start(1);
+    assert_eq!(status, 200, "{second}");
+    let (status, third) = start(2);
+    assert_eq!(
+        (status, crate::support::fault(&third).0.as_str()),
+        (429, "7052"),
+        "{third}"
+    );
+    // One attempt per session, wherever the attempts land.
+    let alrt = second["AlrtPkgId"].as_str().unwrap().to_owned();
+    let barrier = Arc::new(Barrier::new(3));
+    let answers: Vec<Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                let (barrier, alrt) = (Arc::clone(&barrier), alrt.clone());
+                let cluster = &cluster;
+                s.spawn(move || {
+                    barrier.wait();
+                    let path = format!("/api/v1/oob/{alrt}/verify");
+                    cluster
+                        .post(i, &path, &json!({"OTP": format!("00000{i}")}))
+                        .1
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        answers.iter().all(|a| a["RsStat"] == "Failed"),
+        "{answers:?}"
+    );
+    // The first attempt ended the session; the others found it ended: one result event.
+    let (status, events) = get_json(&cluster, 2, "/api/v1/events?after=0");
+    assert_eq!(status, 200, "{events}");
+    let ended = events["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["AlrtPkgId"] == alrt.as_str())
+        .count();
+    assert_eq!(ended, 1, "{events}");
+}
+
+#[test]
+fn expired_sessions_are_swept_once_by_racing_sweepers() {
+    let hook = Sink::start(Mode::Ok);
+    let hook_url = format!("{}/events", hook.url);
+    let cluster = Cluster::start(
+        3,
+        &[
+            ("ROCKET_OOB_SWEEP_INTERVAL_MS", "50"),
+            ("ROCKET_EVENT_WEBHOOK_URL", &hook_url),
+        ],
+    );
+    let mut sessions = Vec::new();
+    for n in 0..3 {
+        let body =
+            json!({"PhoneNum": format!("55511100{n:02}"), "OOBModeType": "TwoWay", "ExpSec": 15});
+        let (status, rs) = cluster.post(n, "/api/v1/oob", &body);
+        assert_eq!(status, 200, "{rs}");
+        sessions.push(rs["AlrtPkgId"].as_str().unwrap().to_owned());
+    }
+    hook.wait_until(40, |r| r.len() >= 3);
+    std::thread::sleep(Duration::from_secs(1));
+    let events = hook.received();
+    assert_eq!(events.len(), 3, "each expiry once: {events:?}");
+    assert!(
+        events.iter().all(|e| e.body["RsStat"] == "Expired"),
+        "{events:?}"
+    );
+    let mut seen: Vec<&str> = events
+        .iter()
+        .map(|e| e.body["AlrtPkgId"].as_str().unwrap())
+        .collect();
+    seen.sort_unstable();
+    sessions.sort();
+    assert_eq!(
+        seen,
+        sessions.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn an_admin_signed_in_on_one_node_is_signed_in_on_all_and_signed_out_everywhere() {
     let cluster = Cluster::start(2, &[]);
     cluster.create_admin("ola");
@@ -422,9 +512,12 @@ fn a_node_killed_under_load_loses_nothing_acknowledged_and_the_chain_stays_whole
     let mut cluster = Cluster::start(3, &[]);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let acknowledged = std::sync::Mutex::new(Vec::<(String, String, Vec<u8>, i64)>::new());
+    let killed = std::sync::atomic::AtomicBool::new(false);
+    let after_kill = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| {
         for worker in 0..3 {
             let (stop, acknowledged) = (Arc::clone(&stop), &acknowledged);
+            let (killed, after_kill) = (&killed, &after_kill);
             let bases: Vec<String> = (0..3).map(|i| cluster.base(i)).collect();
             let key = cluster.key.clone();
             s.spawn(move || {
@@ -452,18 +545,27 @@ fn a_node_killed_under_load_loses_nothing_acknowledged_and_the_chain_stays_whole
                     let act: Value = act.into_json().unwrap();
                     if act["RsStat"] == "Success" {
                         acknowledged.lock().unwrap().push((usr, token, seed, step));
+                        after_kill.fetch_add(
+                            usize::from(killed.load(std::sync::atomic::Ordering::SeqCst)),
+                            std::sync::atomic::Ordering::SeqCst,
+                        );
                     }
                 }
             });
         }
         std::thread::sleep(Duration::from_secs(3));
         cluster.kill(1);
+        killed.store(true, std::sync::atomic::Ordering::SeqCst);
         std::thread::sleep(Duration::from_secs(2));
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
     });
     let added = cluster.add_node();
     let acknowledged = acknowledged.into_inner().unwrap();
     assert!(acknowledged.len() >= 10, "load ran: {}", acknowledged.len());
+    assert!(
+        after_kill.into_inner() >= 3,
+        "the surviving nodes kept enrolling after the kill"
+    );
     for (n, (usr, token, seed, step)) in acknowledged.iter().enumerate() {
         let node = [0, 2, added][n % 3];
         let (_, rs) = cluster.post(node, "/api/v1/inquiry", &json!({"TokenId": token}));
@@ -697,4 +799,9 @@ fn copy_to_moves_a_sqlite_install_into_postgres_whole() {
         "{report}"
     );
     assert!(report.contains(", 0 not linked yet"), "{report}");
+    let backup = crate::support::tokend()
+        .cli(dir.path(), &env, &["backup", "/tmp/never-written.sqlite"])
+        .unwrap();
+    assert!(!backup.status.success());
+    assert!(String::from_utf8_lossy(&backup.stderr).contains("pg_dump"));
 }
