@@ -109,7 +109,6 @@ pub fn policy(settings: &Settings) -> Policy {
     }
 }
 
-/// The web edge's slice: rate limits and the console's idle timeout.
 /// This node's share of a cluster-wide rate limit (see `rate_limit_nodes`): rounded up,
 /// so a limit never becomes 0. Rates live in each node's memory: keeping them in the
 /// database would put a write on every request's path for a guard whose exact bound the
@@ -118,6 +117,7 @@ fn per_node(limit: u32, settings: &Settings) -> u32 {
     limit.div_ceil(settings.rate_limit_nodes.max(1))
 }
 
+/// The web edge's slice: rate limits and the console's idle timeout.
 pub fn web_config(settings: &Settings) -> WebConfig {
     WebConfig {
         limits: LimitConfig {
@@ -158,5 +158,29 @@ mod tests {
             let err = settings(&figment).unwrap_err().to_string();
             assert!(err.contains("http_client_ca_file"), "{path:?}: {err}");
         }
+    }
+
+    #[test]
+    fn each_node_enforces_its_share_of_the_rate_limits_and_postgres_is_checked() {
+        let three = Figment::from(Serialized::defaults(serde_json::json!({})))
+            .merge(("rate_limit_nodes", 3))
+            .merge(("rate_user_per_min", 120))
+            .merge(("rate_key_failures_per_min", 601))
+            .merge(("rate_key_per_sec", 0));
+        let limits = web_config(&settings(&three).unwrap()).limits;
+        assert_eq!(
+            (limits.user_per_min, limits.key_failures_per_min, limits.key_per_sec),
+            (40, 201, 0),
+            "rounded up, and off stays off"
+        );
+        let sqlite_url = Figment::from(Serialized::defaults(serde_json::json!({})))
+            .merge(("database_url", "data/other.sqlite"));
+        let err = settings(&sqlite_url).unwrap_err().to_string();
+        assert!(err.contains("postgres://"), "{err}");
+        let pg = Figment::from(Serialized::defaults(serde_json::json!({})))
+            .merge(("database_url", "postgres://app:pw@db/tokend"));
+        let s = settings(&pg).unwrap();
+        assert!(s.is_postgres());
+        assert!(!format!("{s:?}").contains("pw@"), "the URL is redacted in Debug");
     }
 }
