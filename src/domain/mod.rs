@@ -10,6 +10,7 @@ pub mod admins;
 pub mod api_key_admin;
 pub mod api_keys;
 pub mod audit;
+pub mod drift;
 pub mod enroll;
 pub mod error;
 pub mod import;
@@ -18,6 +19,7 @@ pub mod inventory;
 pub mod keys;
 pub mod lifecycle;
 pub mod oob;
+pub mod phones;
 pub mod pskc;
 pub mod qr;
 pub mod rekey;
@@ -100,6 +102,8 @@ pub struct Service {
     key_cache: api_keys::KeyCache,
     /// Where key files not held yet are looked for (see `keys`).
     key_dir: Option<std::path::PathBuf>,
+    /// Phone lifecycle, SIM-swap hold and explain knobs (see `phones`).
+    phones: phones::PhonePolicy,
 }
 
 impl Service {
@@ -118,6 +122,7 @@ impl Service {
             policy,
             key_cache: api_keys::KeyCache::default(),
             key_dir: None,
+            phones: phones::PhonePolicy::default(),
         }
     }
 

@@ -154,6 +154,7 @@ async fn start(
     rq: JxRequest<OobValidateRq>,
     service: &State<Arc<Service>>,
     limits: &State<Arc<Limits>>,
+    metrics: &State<Arc<crate::web::metrics::Metrics>>,
 ) -> Result<Jx<OobRs>, ApiFault> {
     let call = Call::admit(rq.hdr, caller, Gate::limited(Scope::Validate, limits))?;
     let body = call.check(rq.body)?;
@@ -165,7 +166,12 @@ async fn start(
         .run(service, &ctx, move |s, ctx| {
             s.start_oob(ctx, &request, chrono::Utc::now())
         })
-        .await?;
+        .await
+        .inspect_err(|f| {
+            if f.error.kind() == crate::domain::Fault::SimSwapHold {
+                metrics.sim_swap_held("explicit");
+            }
+        })?;
     await_send(service, &ctx, &mut started).await;
     let mut body = OobRs::of(started, true);
     body.rs_stat = Some("Success");
