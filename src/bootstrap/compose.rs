@@ -109,6 +109,15 @@ pub fn policy(settings: &Settings) -> Policy {
     }
 }
 
+/// The phone lifecycle's slice: SIM-swap hold, change notice, explain retention.
+pub fn phone_policy(settings: &Settings) -> crate::domain::phones::PhonePolicy {
+    crate::domain::phones::PhonePolicy {
+        sim_swap_hold_secs: settings.sim_swap_hold_secs,
+        phone_change_notice: settings.phone_change_notice,
+        explain_retention_secs: settings.explain_retention_secs,
+    }
+}
+
 /// The web edge's slice: rate limits and the console's idle timeout.
 pub fn web_config(settings: &Settings) -> WebConfig {
     WebConfig {

@@ -75,15 +75,46 @@ mod tests {
         storage
             .write(|c| {
                 let pk = insert_user(c, "i", "alice", Some("5550001111"), 0)?;
-                assert!(update_user_phone(c, pk, Some("5550001111"), None, Some("5550002222"), 10)?);
+                assert!(update_user_phone(
+                    c,
+                    pk,
+                    Some("5550001111"),
+                    None,
+                    Some("5550002222"),
+                    10
+                )?);
                 // The same change again: the phone is no longer the old one.
-                assert!(!update_user_phone(c, pk, Some("5550001111"), None, None, 20)?);
-                assert!(!update_user_phone(c, pk, Some("5550002222"), None, None, 20)?);
-                assert!(update_user_phone(c, pk, Some("5550002222"), Some(10), None, 20)?);
+                assert!(!update_user_phone(
+                    c,
+                    pk,
+                    Some("5550001111"),
+                    None,
+                    None,
+                    20
+                )?);
+                assert!(!update_user_phone(
+                    c,
+                    pk,
+                    Some("5550002222"),
+                    None,
+                    None,
+                    20
+                )?);
+                assert!(update_user_phone(
+                    c,
+                    pk,
+                    Some("5550002222"),
+                    Some(10),
+                    None,
+                    20
+                )?);
                 let u = find_user(c, "i", "alice")?.unwrap();
                 assert_eq!((u.phone_num, u.phone_changed_at), (None, Some(20)));
                 update_user_hold_lifted(c, pk, 30)?;
-                assert_eq!(find_user(c, "i", "alice")?.unwrap().hold_lifted_at, Some(30));
+                assert_eq!(
+                    find_user(c, "i", "alice")?.unwrap().hold_lifted_at,
+                    Some(30)
+                );
                 Ok::<_, Error>(())
             })
             .unwrap();

@@ -70,7 +70,9 @@ impl PhoneMetrics {
 
     /// Reads the near-edge gauge from the database.
     pub fn refresh(&self, service: &Service) -> Result<(), String> {
-        let n = service.tokens_near_drift_edge().map_err(|e| e.to_string())?;
+        let n = service
+            .tokens_near_drift_edge()
+            .map_err(|e| e.to_string())?;
         self.near_edge.set(n);
         Ok(())
     }

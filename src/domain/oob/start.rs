@@ -110,7 +110,10 @@ impl Service {
             ));
         };
         if let Some(until) = self.hold_until(&user, now) {
-            let detail = format!("fallback held (SIM-swap guard) until {}", until.to_rfc3339());
+            let detail = format!(
+                "fallback held (SIM-swap guard) until {}",
+                until.to_rfc3339()
+            );
             let entry = oob_entry(
                 AuditAction::OobStart,
                 Some(&user.usr_name),
@@ -179,7 +182,11 @@ impl Service {
         else {
             return Ok(());
         };
-        let detail = format!("held (SIM-swap guard) until {}, {}", until.to_rfc3339(), phone.masked());
+        let detail = format!(
+            "held (SIM-swap guard) until {}, {}",
+            until.to_rfc3339(),
+            phone.masked()
+        );
         let entry = oob_entry(
             AuditAction::OobStart,
             Some(&user.usr_name),

@@ -11,7 +11,8 @@ use crate::storage::phones;
 use crate::types::{AuditAction, AuditResult, OobModeType, PhoneNum, UsrName};
 
 /// The text of the notice sent to the OLD number after a change.
-const NOTICE: &str = "Your security phone was changed. If you did not ask for this, call your bank now.";
+const NOTICE: &str =
+    "Your security phone was changed. If you did not ask for this, call your bank now.";
 
 /// A requested phone change: the new phone, or `None` to remove it.
 #[derive(Debug, Clone)]
@@ -56,7 +57,8 @@ impl Service {
         );
         self.storage.write(|c| {
             let old = user.phone_num.as_deref();
-            if !phones::update_user_phone(c, user.id, old, user.phone_changed_at, new, to_ms(now))? {
+            if !phones::update_user_phone(c, user.id, old, user.phone_changed_at, new, to_ms(now))?
+            {
                 return Err(Error::at(Fault::StaleIntentKey, "ActIntentKey"));
             }
             let entry = Entry {

@@ -70,8 +70,12 @@ impl CodeFinding {
                     steps.abs()
                 )
             }
-            CodeFinding::NoMatch => "this code matches no step near now (mistyped, or another token's code)".into(),
-            CodeFinding::NotKept => "the code's hash is no longer kept (explain_retention_secs)".into(),
+            CodeFinding::NoMatch => {
+                "this code matches no step near now (mistyped, or another token's code)".into()
+            }
+            CodeFinding::NotKept => {
+                "the code's hash is no longer kept (explain_retention_secs)".into()
+            }
         }
     }
 }
@@ -132,7 +136,8 @@ fn reason_of(e: &AuditEvent) -> String {
     let what = match (e.action.as_str(), e.result.as_str()) {
         ("validate", "Success") => "code accepted".to_owned(),
         ("validate", _) if detail == "replayed code" => {
-            "replayed code: this code (or a newer one) was already used — wait for the next code".into()
+            "replayed code: this code (or a newer one) was already used — wait for the next code"
+                .into()
         }
         ("validate", _) if detail.starts_with("wrong code") => detail.to_owned(),
         ("validate", "Locked") => format!("locked ({detail})"),
@@ -169,7 +174,8 @@ impl Service {
             return Ok(());
         }
         let at = to_ms(now);
-        let expires = at.saturating_add(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
+        let expires =
+            at.saturating_add(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
         let hashes: Vec<(i32, String)> = tried
             .iter()
             .map(|b| {
@@ -206,8 +212,10 @@ impl Service {
         let kept = self
             .storage
             .read(|c| failed_codes::find_failed_codes(c, &pks, to_ms(now)))?;
-        let by_token: HashMap<&str, &BoundToken> =
-            bound.iter().map(|b| (b.token.token_id.as_str(), b)).collect();
+        let by_token: HashMap<&str, &BoundToken> = bound
+            .iter()
+            .map(|b| (b.token.token_id.as_str(), b))
+            .collect();
         let mut attempts = Vec::new();
         for e in rows.iter().filter(|e| is_attempt(&e.action)).take(rq.count) {
             let code = self.finding(e, &by_token, &kept)?;
@@ -245,8 +253,9 @@ impl Service {
                 }
                 Ok(bound)
             }
-            (None, None) => Err(Error::at(Fault::FieldRequired, "UsrName")
-                .with_detail("(UsrName or TokenId)")),
+            (None, None) => {
+                Err(Error::at(Fault::FieldRequired, "UsrName").with_detail("(UsrName or TokenId)"))
+            }
         }
     }
 
@@ -270,7 +279,12 @@ impl Service {
                     intent: ActIntent::ReadOnly,
                 },
             )?;
-            out.push((b.token.token_id.clone(), inq.token_status, inq.facts.drift, inq.records));
+            out.push((
+                b.token.token_id.clone(),
+                inq.token_status,
+                inq.facts.drift,
+                inq.records,
+            ));
         }
         Ok(out)
     }
@@ -282,14 +296,20 @@ impl Service {
         by_token: &HashMap<&str, &BoundToken>,
         kept: &[FailedCode],
     ) -> Result<Option<CodeFinding>, Error> {
-        let wrong = e.action == "validate" && e.detail.as_deref().is_some_and(|d| d.starts_with("wrong code"));
+        let wrong = e.action == "validate"
+            && e.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("wrong code"));
         let Some(b) = e.token_id.as_deref().and_then(|t| by_token.get(t)) else {
             return Ok(None);
         };
         if !wrong {
             return Ok(None);
         }
-        let Some(fc) = kept.iter().find(|f| f.token_pk == b.token.id && f.at == e.at) else {
+        let Some(fc) = kept
+            .iter()
+            .find(|f| f.token_pk == b.token.id && f.at == e.at)
+        else {
             return Ok(Some(CodeFinding::NotKept));
         };
         let params = params_of(&b.token)?;

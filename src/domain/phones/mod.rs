@@ -116,7 +116,11 @@ impl Service {
     }
 
     /// The stored user, or fault 7021.
-    pub(crate) fn find_user(&self, ctx: &Context, usr_name: &UsrName) -> Result<users::User, Error> {
+    pub(crate) fn find_user(
+        &self,
+        ctx: &Context,
+        usr_name: &UsrName,
+    ) -> Result<users::User, Error> {
         let inst = self.institution(ctx).to_owned();
         self.storage
             .read(|c| users::find_user(c, &inst, usr_name.as_str()))?

@@ -145,7 +145,7 @@ pub async fn await_send(service: &Arc<Service>, ctx: &Context, started: &mut Sta
     request_body = OobValidateRq,
     responses(
         (status = 200, description = "The session, with its `OTP`", body = Answer<OobRs>),
-        BodyFaults, Unprocessable, NotFound, TooMany, Common,
+        BodyFaults, Unprocessable, NotFound, Conflict, TooMany, Common,
     )
 )]
 #[post("/oob", data = "<rq>")]
