@@ -26,6 +26,7 @@ mod hardening;
 mod institutions;
 mod log_secrets;
 mod ops;
+mod phones;
 mod pskc_import;
 mod rate_limits;
 mod readme;
