@@ -27,6 +27,7 @@ mod institutions;
 mod log_secrets;
 mod ops;
 mod phones;
+mod phones_browser;
 mod pskc_import;
 mod rate_limits;
 mod readme;
