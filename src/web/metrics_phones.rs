@@ -33,7 +33,7 @@ pub struct PhoneMetrics {
 impl PhoneMetrics {
     /// Registers the metrics in `registry` (prefix `tokend`).
     pub fn register(registry: &mut Registry) -> PhoneMetrics {
-        let drift = Histogram::new(DRIFT_BUCKETS.into_iter());
+        let drift = Histogram::new(DRIFT_BUCKETS);
         let near_edge = Gauge::default();
         let held = Family::<KindLabels, Counter>::default();
         registry.register(

@@ -124,6 +124,12 @@ fn a_phone_change_holds_the_fallback_until_an_admin_lifts_it() {
         assert_eq!((status, fault(&rs).0.as_str()), (409, "7055"), "{rs}");
     }
     assert_eq!(sink.received().len(), 1, "nothing sent to the new number");
+    held_is_counted_and_audited_masked(&server);
+    lift_then_remove(&server);
+}
+
+/// The refusals are on `/metrics`; the audit has both numbers masked, never in clear.
+fn held_is_counted_and_audited_masked(server: &TestServer) {
     let (_, _, _, metrics) = server.get("/metrics");
     let metrics = String::from_utf8(metrics).unwrap();
     assert!(
@@ -134,7 +140,7 @@ fn a_phone_change_holds_the_fallback_until_an_admin_lifts_it() {
         metrics.contains("tokend_sim_swap_held_total{kind=\"explicit\"} 2"),
         "{metrics}"
     );
-    let audit = audit_text(&server);
+    let audit = audit_text(server);
     assert!(
         audit.contains("user.phone Success bob phone ******6652 -> ******1234"),
         "{audit}"
@@ -143,7 +149,11 @@ fn a_phone_change_holds_the_fallback_until_an_admin_lifts_it() {
         !audit.contains(NEW_PHONE) && !audit.contains(PHONE),
         "{audit}"
     );
-    // An admin lifts the hold (a reason is required); the SMS flows again.
+}
+
+/// An admin lifts the hold (a reason is required) and the SMS flows again; removing the
+/// phone (Dlt) holds again and leaves no phone.
+fn lift_then_remove(server: &TestServer) {
     let (status, rs) = server.post("/api/v1/users/bob/hold/lift", &json!({"Rsn": ""}));
     assert_eq!((status, fault(&rs).0.as_str()), (400, "3103"), "{rs}");
     let (status, rs) = server.post(
@@ -157,15 +167,15 @@ fn a_phone_change_holds_the_fallback_until_an_admin_lifts_it() {
         &json!({"UsrName": "bob", "OOBModeType": "TwoWay"}),
     );
     assert_eq!(status, 200, "{rs}");
-    assert!(audit_text(&server)
+    assert!(audit_text(server)
         .contains("user.hold-lift Success bob SIM-swap hold lifted: verified in branch"));
     // Removing the phone (Dlt) holds again, and leaves no phone.
-    let key = user(&server, "bob")["ActIntentKey"]
+    let key = user(server, "bob")["ActIntentKey"]
         .as_str()
         .unwrap()
         .to_owned();
     let (status, rs) = change_phone(
-        &server,
+        server,
         "bob",
         json!({"ActIntentKey": key, "ActIntent": "Dlt"}),
     );

@@ -99,14 +99,26 @@ pub struct Attempt {
     pub code: Option<CodeFinding>,
 }
 
+/// A token's state now, as an inquiry shows it.
+#[derive(Debug, Clone)]
+pub struct TokenState {
+    /// jXchange `TokenId`.
+    pub token_id: String,
+    /// jXchange `UsrTokenStat`.
+    pub status: UsrTokenStat,
+    /// Learned drift, steps.
+    pub drift: i32,
+    /// The binding records (locked since, by what, auto-unlock time).
+    pub records: Vec<BindingRecord>,
+}
+
 /// The explanation: the attempts, and the tokens' state now (locks, auto-unlock).
 #[derive(Debug, Clone)]
 pub struct Explanation {
     /// Newest first.
     pub attempts: Vec<Attempt>,
-    /// Each token's binding records as an inquiry shows them (locked since, by what,
-    /// auto-unlock time), with the token's status and drift.
-    pub tokens: Vec<(String, UsrTokenStat, i32, Vec<BindingRecord>)>,
+    /// Each explained token's state now.
+    pub tokens: Vec<TokenState>,
 }
 
 /// The message whose HMAC is kept for a wrong code (4 lines: no other keyed message of
@@ -265,7 +277,7 @@ impl Service {
         ctx: &Context,
         rq: &ExplainRequest,
         bound: &[BoundToken],
-    ) -> Result<Vec<(String, UsrTokenStat, i32, Vec<BindingRecord>)>, Error> {
+    ) -> Result<Vec<TokenState>, Error> {
         let mut out = Vec::new();
         for b in bound {
             let Some(token_id) = TokenId::parse(&b.token.token_id) else {
@@ -279,12 +291,12 @@ impl Service {
                     intent: ActIntent::ReadOnly,
                 },
             )?;
-            out.push((
-                b.token.token_id.clone(),
-                inq.token_status,
-                inq.facts.drift,
-                inq.records,
-            ));
+            out.push(TokenState {
+                token_id: b.token.token_id.clone(),
+                status: inq.token_status,
+                drift: inq.facts.drift,
+                records: inq.records,
+            });
         }
         Ok(out)
     }

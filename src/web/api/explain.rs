@@ -166,11 +166,11 @@ fn explain_rs(e: Explanation) -> ExplainRs {
         tokens: e
             .tokens
             .into_iter()
-            .map(|(token_id, status, drift, records)| ExplainTokenRec {
-                token_id,
-                status,
-                drift,
-                bindings: records.into_iter().map(binding_rec).collect(),
+            .map(|t| ExplainTokenRec {
+                token_id: t.token_id,
+                status: t.status,
+                drift: t.drift,
+                bindings: t.records.into_iter().map(binding_rec).collect(),
             })
             .collect(),
     }
