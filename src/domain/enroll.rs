@@ -378,7 +378,7 @@ impl Service {
                 .with_value(token_id.as_str())
                 .with_detail("the token was activated by another request"));
         }
-        let counted = self.count_failure(ctx, &open, now, AuditAction::Activate)?;
+        let counted = self.count_failure(ctx, &open, now, AuditAction::Activate, None)?;
         Ok(Activation {
             rs_stat: counted.rs_stat(),
             reason: Some(counted.reason()),

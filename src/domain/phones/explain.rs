@@ -20,6 +20,7 @@ use super::super::inquiry::{BindingRecord, InquiryRequest};
 use super::super::{from_ms, params_of, to_ms, Context, Error, Fault, Service};
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::failed_codes::{self, FailedCode};
+use crate::storage::{self, Conn};
 use crate::types::{ActIntent, AuditAction, Code, TokenId, UsrName, UsrTokenStat};
 
 /// Attempts explained when the request names no count.
@@ -127,6 +128,35 @@ fn failed_code_message(token_id: &str, at_ms: i64, code: &str) -> Vec<u8> {
     format!("failed-code\n{token_id}\n{at_ms}\n{code}").into_bytes()
 }
 
+/// Whether an audit row is a wrong code counted by validation (whose hash is kept).
+fn is_wrong_code(e: &AuditEvent) -> bool {
+    e.action == AuditAction::Validate.as_str()
+        && e.detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("wrong code"))
+}
+
+/// The kept hash of the wrong code of audit row `e`: rows of one token at one instant
+/// are paired by order (each hash is written right after its audit row, in the same
+/// transaction, so the k-th such audit row is the k-th such hash).
+fn paired<'k>(
+    e: &AuditEvent,
+    rows: &[AuditEvent],
+    token_pk: i32,
+    kept: &'k [FailedCode],
+) -> Option<&'k FailedCode> {
+    let rank = rows
+        .iter()
+        .filter(|r| r.at == e.at && r.token_id == e.token_id && is_wrong_code(r) && r.id < e.id)
+        .count();
+    let mut same: Vec<&FailedCode> = kept
+        .iter()
+        .filter(|f| f.token_pk == token_pk && f.at == e.at)
+        .collect();
+    same.sort_by_key(|f| f.id);
+    same.get(rank).copied()
+}
+
 /// Whether an audit row is an authentication attempt.
 fn is_attempt(action: &str) -> bool {
     [
@@ -173,14 +203,16 @@ fn reason_of(e: &AuditEvent) -> String {
 }
 
 impl Service {
-    /// Keeps the keyed hash of a wrong code for every token it was tried against (and
-    /// sweeps the expired ones); nothing when `explain_retention_secs` is 0.
+    /// Keeps the keyed hash of a wrong code tried against `b`, inside the caller's
+    /// transaction (after its audit row), and sweeps the expired ones; nothing when
+    /// `explain_retention_secs` is 0.
     pub(in crate::domain) fn keep_failed_code(
         &self,
-        tried: &[&BoundToken],
+        c: &mut Conn,
+        b: &BoundToken,
         code: &Code,
         now: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), storage::Error> {
         let secs = self.phones.explain_retention_secs;
         if secs == 0 {
             return Ok(());
@@ -188,20 +220,11 @@ impl Service {
         let at = to_ms(now);
         let expires =
             at.saturating_add(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
-        let hashes: Vec<(i32, String)> = tried
-            .iter()
-            .map(|b| {
-                let msg = failed_code_message(&b.token.token_id, at, code.as_str());
-                (b.token.id, self.keyring.code_hash(&msg))
-            })
-            .collect();
-        self.storage.write(|c| {
-            failed_codes::delete_expired_failed_codes(c, at)?;
-            for (pk, hash) in &hashes {
-                failed_codes::insert_failed_code(c, *pk, at, hash, expires)?;
-            }
-            Ok::<_, Error>(())
-        })
+        let hash =
+            self.keyring
+                .code_hash(&failed_code_message(&b.token.token_id, at, code.as_str()));
+        failed_codes::delete_expired_failed_codes(c, at)?;
+        failed_codes::insert_failed_code(c, b.token.id, at, &hash, expires)
     }
 
     /// Explains the last attempts of a user or a token (read-only).
@@ -230,7 +253,7 @@ impl Service {
             .collect();
         let mut attempts = Vec::new();
         for e in rows.iter().filter(|e| is_attempt(&e.action)).take(rq.count) {
-            let code = self.finding(e, &by_token, &kept)?;
+            let code = self.finding(e, &rows, &by_token, &kept)?;
             attempts.push(Attempt {
                 at: from_ms(e.at),
                 action: e.action.clone(),
@@ -305,23 +328,18 @@ impl Service {
     fn finding(
         &self,
         e: &AuditEvent,
+        rows: &[AuditEvent],
         by_token: &HashMap<&str, &BoundToken>,
         kept: &[FailedCode],
     ) -> Result<Option<CodeFinding>, Error> {
-        let wrong = e.action == "validate"
-            && e.detail
-                .as_deref()
-                .is_some_and(|d| d.starts_with("wrong code"));
+        let wrong = is_wrong_code(e);
         let Some(b) = e.token_id.as_deref().and_then(|t| by_token.get(t)) else {
             return Ok(None);
         };
         if !wrong {
             return Ok(None);
         }
-        let Some(fc) = kept
-            .iter()
-            .find(|f| f.token_pk == b.token.id && f.at == e.at)
-        else {
+        let Some(fc) = paired(e, rows, b.token.id, kept) else {
             return Ok(Some(CodeFinding::NotKept));
         };
         let params = params_of(&b.token)?;

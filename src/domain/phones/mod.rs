@@ -169,3 +169,6 @@ impl Service {
             .verify_intent_tag(&phone_message(inst, user), key)
     }
 }
+
+#[cfg(test)]
+mod tests;

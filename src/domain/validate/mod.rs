@@ -154,8 +154,8 @@ impl Service {
         if let Some(done) = self.try_temp_code(ctx, &bound, &rq.code, now)? {
             return Ok(done);
         }
-        let counted = self.count_failure(ctx, &usable, now, AuditAction::Validate)?;
-        self.keep_failed_code(&usable, &rq.code, now)?;
+        let counted =
+            self.count_failure(ctx, &usable, now, AuditAction::Validate, Some(&rq.code))?;
         let decider = counted
             .first_locked
             .or((usable.len() == 1).then_some(0))
