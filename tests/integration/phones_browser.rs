@@ -3,10 +3,24 @@
 //! shows), the hold is lifted with a reason, and the drifting-tokens page lists the token.
 
 use serde_json::json;
+use std::path::PathBuf;
 
 use crate::api_oob::{audit_text, PHONE};
 use crate::support::webdriver::Browser;
 use crate::support::{now_step, totp, TestServer};
+
+/// Where screenshots go: `docs/screenshots/` with `TOKEND_SCREENSHOTS=1`, else a temporary
+/// directory (kept alive by the second value).
+fn screenshot_dir() -> (PathBuf, Option<tempfile::TempDir>) {
+    if std::env::var("TOKEND_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        (dir, None)
+    } else {
+        let tmp = tempfile::tempdir().unwrap();
+        (tmp.path().to_owned(), Some(tmp))
+    }
+}
 
 fn sign_in(b: &Browser, server: &TestServer) {
     let one_time = server.first_admin_password.clone().unwrap();
@@ -43,6 +57,7 @@ fn a_help_desk_explains_a_failure_changes_a_phone_and_lifts_the_hold_in_a_real_b
     );
     assert_eq!(status, 200, "{rs}");
 
+    let (shots, _keep) = screenshot_dir();
     let b = Browser::start();
     sign_in(&b, &server);
     let base = &server.base;
@@ -55,11 +70,13 @@ fn a_help_desk_explains_a_failure_changes_a_phone_and_lifts_the_hold_in_a_real_b
 
     b.click("#change-phone");
     b.wait_text("h1", "Change the phone of Kim");
+    b.screenshot(&shots.join("phone-confirm.png"));
     b.fill("#new-phone", "5550001234");
     b.click("#confirmed");
     b.click("#confirm-phone");
     b.wait_text(".flash", "Phone changed to ******1234");
     b.wait_text("#hold-until", "held until");
+    b.screenshot(&shots.join("user-phone-explain.png"));
     b.fill("#lift-reason", "called the customer back");
     b.click("#lift-hold");
     b.wait_text(".flash", "SIM-swap hold lifted");
@@ -67,6 +84,7 @@ fn a_help_desk_explains_a_failure_changes_a_phone_and_lifts_the_hold_in_a_real_b
 
     b.goto(&format!("{base}/admin/drift"));
     b.wait_text("#drift-table", token.as_str());
+    b.screenshot(&shots.join("drift.png"));
 
     let audit = audit_text(&server);
     assert!(
