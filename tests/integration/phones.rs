@@ -289,3 +289,72 @@ fn drift_is_exported_and_tokens_near_the_edge_are_counted() {
         "{metrics}"
     );
 }
+
+#[test]
+fn console_phone_forms_need_csrf_confirmation_and_a_current_key() {
+    use crate::support::admin::{hidden, server_with_admin};
+    let (server, admin) = server_with_admin();
+    let (status, _) = server.post(
+        "/api/v1/users",
+        &json!({"UsrName": "fay", "PhoneNum": PHONE}),
+    );
+    assert_eq!(status, 200);
+    let detail = admin.get("/admin/user?name=fay");
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    assert!(detail.body.contains("id=\"explain-panel\""));
+    let key = user(&server, "fay")["ActIntentKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let confirm = format!("/admin/users/phone?name=fay&key={key}");
+    let page = admin.get(&confirm);
+    assert_eq!(hidden(&page.body, "key").as_deref(), Some(key.as_str()));
+    // No CSRF token: refused, nothing changed.
+    let rs = admin.post(
+        "/admin/users/phone",
+        &[
+            ("usr_name", "fay"),
+            ("key", &key),
+            ("phone", NEW_PHONE),
+            ("confirmed", "true"),
+        ],
+    );
+    assert_eq!(rs.status, 403);
+    // Not confirmed, or a bad number: back to the user with the reason.
+    for (phone, confirmed, says) in [(NEW_PHONE, "false", "3103"), ("12", "true", "3147")] {
+        let rs = admin.submit(
+            &confirm,
+            "/admin/users/phone",
+            &[
+                ("usr_name", "fay"),
+                ("key", &key),
+                ("phone", phone),
+                ("confirmed", confirmed),
+            ],
+        );
+        assert_eq!(rs.status, 303);
+        assert!(admin.follow(&rs).body.contains(says), "{says}");
+    }
+    assert_eq!(user(&server, "fay")["PhoneNum"], "******6652");
+    let fields = [
+        ("usr_name", "fay"),
+        ("key", key.as_str()),
+        ("phone", NEW_PHONE),
+        ("confirmed", "true"),
+    ];
+    let rs = admin.submit(&confirm, "/admin/users/phone", &fields);
+    assert!(admin
+        .follow(&rs)
+        .body
+        .contains("Phone changed to ******1234"));
+    // The same form again: its key is stale now.
+    let rs = admin.submit(&confirm, "/admin/users/phone", &fields);
+    assert!(admin.follow(&rs).body.contains("7031"));
+    let rs = admin.submit(
+        "/admin/user?name=fay",
+        "/admin/users/hold/lift",
+        &[("usr_name", "fay"), ("reason", "")],
+    );
+    assert!(admin.follow(&rs).body.contains("3103"));
+    assert!(audit_text(&server).contains("user.phone Success fay"));
+}
