@@ -4,6 +4,8 @@
 -- lifted that hold (it covers only changes before it).
 ALTER TABLE users ADD COLUMN phone_changed_at BIGINT;
 ALTER TABLE users ADD COLUMN hold_lifted_at BIGINT;
+-- An explicit OOBValidate naming only a number looks up whose phone it is (the hold).
+CREATE INDEX users_by_phone ON users (inst_rt_id, phone_num);
 
 -- "Explain this failure": a keyed hash (HMAC under a key derived from the master key) of
 -- each wrong code, kept for explain_retention_secs, never the code itself. token_pk is a
