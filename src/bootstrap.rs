@@ -299,6 +299,7 @@ pub fn service(settings: &Settings) -> anyhow::Result<Service> {
     let keyring = keyring(&storage, &key, &dir)?;
     Ok(Service::new(storage, keyring, compose::policy(settings))
         .with_oob(compose::oob_runtime(settings)?)
+        .with_phones(compose::phone_policy(settings))
         .with_key_dir(dir))
 }
 

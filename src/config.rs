@@ -42,6 +42,17 @@ pub struct Settings {
     /// Seconds after which a binding locked by failures unlocks itself (0 = never).
     #[serde(default)]
     pub auto_unlock_after_secs: u64,
+    /// Seconds the SMS fallback is held after a phone change (SIM-swap guard; 0 = off;
+    /// default 7 days).
+    #[serde(default = "default_sim_swap_hold_secs")]
+    pub sim_swap_hold_secs: u64,
+    /// Send a OneWay SMS to the OLD number when a user's phone changes (default false).
+    #[serde(default)]
+    pub phone_change_notice: bool,
+    /// Seconds the keyed hash of a failed code is kept for "explain" (0 = none; default
+    /// 1 hour; at most 7 days).
+    #[serde(default = "default_explain_retention_secs")]
+    pub explain_retention_secs: u64,
     /// The database: absent (the default) → the embedded SQLite file `<data_dir>/tokend.sqlite`;
     /// `postgres://user:password@host:port/db` → PostgreSQL, which several nodes may share.
     /// Redacted in Debug (it may hold a password).
@@ -195,6 +206,12 @@ fn default_inst_rt_id() -> String {
 fn default_resync_window_steps() -> u32 {
     100
 }
+fn default_sim_swap_hold_secs() -> u64 {
+    7 * 24 * 3600
+}
+fn default_explain_retention_secs() -> u64 {
+    3600
+}
 fn default_db_pool_size() -> u32 {
     16
 }
@@ -249,6 +266,9 @@ const APP_KEYS: &[&str] = &[
     "resync_window_steps",
     "auto_unlock_after_secs",
     "database_url",
+    "sim_swap_hold_secs",
+    "phone_change_notice",
+    "explain_retention_secs",
     "db_pool_size",
     "rate_limit_nodes",
     "sqlite_synchronous",
@@ -363,6 +383,12 @@ impl Settings {
                 "resync_window_steps must be 2 to 1000, not {}",
                 self.resync_window_steps
             );
+        }
+        if self.explain_retention_secs > 7 * 24 * 3600 {
+            bail!("explain_retention_secs must be 0 to 604800 (7 days)");
+        }
+        if self.sim_swap_hold_secs > 365 * 24 * 3600 {
+            bail!("sim_swap_hold_secs must be 0 to 31536000 (a year)");
         }
         if self.issuer.is_empty() || self.issuer.contains(':') {
             bail!("issuer must be non-empty and contain no colon");

@@ -154,6 +154,8 @@ wire_enum!(
         Modify = "modify",
         Delete = "delete",
         UserCreate = "user.create",
+        PhoneChange = "user.phone",
+        HoldLift = "user.hold-lift",
         TempcodeIssue = "tempcode.issue",
         ApikeyCreate = "apikey.create",
         ApikeyRevoke = "apikey.revoke",

@@ -117,6 +117,15 @@ fn per_node(limit: u32, settings: &Settings) -> u32 {
     limit.div_ceil(settings.rate_limit_nodes.max(1))
 }
 
+/// The phone lifecycle's slice: SIM-swap hold, change notice, explain retention.
+pub fn phone_policy(settings: &Settings) -> crate::domain::phones::PhonePolicy {
+    crate::domain::phones::PhonePolicy {
+        sim_swap_hold_secs: settings.sim_swap_hold_secs,
+        phone_change_notice: settings.phone_change_notice,
+        explain_retention_secs: settings.explain_retention_secs,
+    }
+}
+
 /// The web edge's slice: rate limits and the console's idle timeout.
 pub fn web_config(settings: &Settings) -> WebConfig {
     WebConfig {
@@ -169,7 +178,11 @@ mod tests {
             .merge(("rate_key_per_sec", 0));
         let limits = web_config(&settings(&three).unwrap()).limits;
         assert_eq!(
-            (limits.user_per_min, limits.key_failures_per_min, limits.key_per_sec),
+            (
+                limits.user_per_min,
+                limits.key_failures_per_min,
+                limits.key_per_sec
+            ),
             (40, 201, 0),
             "rounded up, and off stays off"
         );
@@ -181,6 +194,9 @@ mod tests {
             .merge(("database_url", "postgres://app:pw@db/tokend"));
         let s = settings(&pg).unwrap();
         assert!(s.is_postgres());
-        assert!(!format!("{s:?}").contains("pw@"), "the URL is redacted in Debug");
+        assert!(
+            !format!("{s:?}").contains("pw@"),
+            "the URL is redacted in Debug"
+        );
     }
 }

@@ -198,13 +198,7 @@ pub(super) fn store_token(
         other => other.into(),
     })?;
     if let Some(owner) = &t.owner {
-        let user_pk = users::upsert_user(
-            c,
-            inst,
-            owner.usr_name.as_str(),
-            owner.phone.map(PhoneNum::as_str),
-            now_ms,
-        )?;
+        let user_pk = owner_pk(c, inst, owner, now_ms)?;
         let act = MfaTokenUsrStat::Act;
         bindings::insert_binding(c, token_pk, user_pk, act, owner.description, now_ms)?;
     }
@@ -216,6 +210,24 @@ pub(super) fn store_token(
         detail: Some(t.token_type.as_str()),
     };
     Ok(audit::record(c, ctx, now, entry)?)
+}
+
+/// The row id of the new token's user, creating the user (with the phone given) if absent.
+/// An existing user's phone is NEVER changed here (issue 17: enrolling a token naming a
+/// new number was an account-takeover path): another number is fault 7035; phones change
+/// only through `POST /users/{UsrName}/phone`, audited and under the SIM-swap hold.
+fn owner_pk(c: &mut Conn, inst: &str, owner: &Owner<'_>, now_ms: i64) -> Result<i32, Error> {
+    let name = owner.usr_name.as_str();
+    let phone = owner.phone.map(PhoneNum::as_str);
+    match users::find_user(c, inst, name)? {
+        Some(user) if phone.is_some() && user.phone_num.as_deref() != phone => {
+            Err(Error::at(Fault::PhoneMismatch, "PhoneNum").with_detail(
+                "(the user has another phone on file, or none: change it with POST /api/v1/users/{UsrName}/phone)",
+            ))
+        }
+        Some(user) => Ok(user.id),
+        None => Ok(users::insert_user(c, inst, name, phone, now_ms)?),
+    }
 }
 
 impl Service {
@@ -366,7 +378,7 @@ impl Service {
                 .with_value(token_id.as_str())
                 .with_detail("the token was activated by another request"));
         }
-        let counted = self.count_failure(ctx, &open, now, AuditAction::Activate)?;
+        let counted = self.count_failure(ctx, &open, now, AuditAction::Activate, None)?;
         Ok(Activation {
             rs_stat: counted.rs_stat(),
             reason: Some(counted.reason()),

@@ -64,6 +64,9 @@ pub enum Fault {
     QrGone,
     /// 7034 — the user is already bound to this token.
     AlreadyBound,
+    /// 7035 — enrollment named a phone other than the one on file (phones change only
+    /// through the phone call, audited and held).
+    PhoneMismatch,
     /// 7040 — the seed is shorter than 128 bits.
     SeedTooShort,
     /// 7041 — a code must be 6 or 8 ASCII digits.
@@ -84,6 +87,8 @@ pub enum Fault {
     ResendLimit,
     /// 7054 — an OOB OTP must be 6 ASCII digits or letters.
     OtpFormat,
+    /// 7055 — the user's phone changed recently: SMS to it is held (SIM-swap guard).
+    SimSwapHold,
     /// 7060 — a rate limit (per API key, per user, or failed validations per key).
     RateLimited,
     /// 7090 — the database is busy; retry.
@@ -120,6 +125,7 @@ impl Fault {
         Fault::WrongTokenState,
         Fault::QrGone,
         Fault::AlreadyBound,
+        Fault::PhoneMismatch,
         Fault::SeedTooShort,
         Fault::CodeFormat,
         Fault::SeedEncoding,
@@ -130,6 +136,7 @@ impl Fault {
         Fault::SendCapReached,
         Fault::ResendLimit,
         Fault::OtpFormat,
+        Fault::SimSwapHold,
         Fault::RateLimited,
         Fault::Busy,
         Fault::Internal,
@@ -163,6 +170,7 @@ impl Fault {
             Fault::WrongTokenState => 7032,
             Fault::QrGone => 7033,
             Fault::AlreadyBound => 7034,
+            Fault::PhoneMismatch => 7035,
             Fault::SeedTooShort => 7040,
             Fault::CodeFormat => 7041,
             Fault::SeedEncoding => 7042,
@@ -173,6 +181,7 @@ impl Fault {
             Fault::SendCapReached => 7052,
             Fault::ResendLimit => 7053,
             Fault::OtpFormat => 7054,
+            Fault::SimSwapHold => 7055,
             Fault::RateLimited => 7060,
             Fault::Busy => 7090,
             Fault::Internal => 7099,
@@ -213,6 +222,7 @@ impl Fault {
             Fault::WrongTokenState => "The token status does not allow this operation.",
             Fault::QrGone => "The enrollment QR code is only available while the token is Init.",
             Fault::AlreadyBound => "The user is already bound to this token.",
+            Fault::PhoneMismatch => "The user has another phone on file; enrollment does not change it.",
             Fault::SeedTooShort => "The seed must be at least 128 bits.",
             Fault::CodeFormat => "A code must be 6 or 8 ASCII digits.",
             Fault::SeedEncoding => "The seed must be base32 (RFC 4648).",
@@ -223,6 +233,9 @@ impl Fault {
             Fault::SendCapReached => "Too many SMS were sent to this user or phone; retry later.",
             Fault::ResendLimit => "The out-of-band session has no resends left.",
             Fault::OtpFormat => "An OTP must be 6 ASCII digits or letters.",
+            Fault::SimSwapHold => {
+                "The phone changed recently; SMS to it is held (SIM-swap guard)."
+            }
             Fault::RateLimited => "Too many requests; retry after the time given.",
             Fault::Busy => "The service is busy; retry the request.",
             Fault::Internal => "Internal error; quote the jXLogTrackingId to support.",

@@ -291,7 +291,7 @@ impl Service {
                 });
             }
         }
-        let counted = self.count_failure(ctx, &open, now, AuditAction::Resync)?;
+        let counted = self.count_failure(ctx, &open, now, AuditAction::Resync, None)?;
         Ok(Resync {
             rs_stat: counted.rs_stat(),
             drift: b.token.drift,

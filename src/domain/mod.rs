@@ -11,6 +11,7 @@ pub mod api_key_admin;
 pub mod api_keys;
 pub mod audit;
 pub mod copy_to;
+pub mod drift;
 pub mod enroll;
 pub mod error;
 pub mod import;
@@ -19,6 +20,7 @@ pub mod inventory;
 pub mod keys;
 pub mod lifecycle;
 pub mod oob;
+pub mod phones;
 pub mod pskc;
 pub mod qr;
 pub mod rekey;
@@ -101,6 +103,8 @@ pub struct Service {
     key_cache: api_keys::KeyCache,
     /// Where key files not held yet are looked for (see `keys`).
     key_dir: Option<std::path::PathBuf>,
+    /// Phone lifecycle, SIM-swap hold and explain knobs (see `phones`).
+    phones: phones::PhonePolicy,
 }
 
 impl Service {
@@ -119,6 +123,7 @@ impl Service {
             policy,
             key_cache: api_keys::KeyCache::default(),
             key_dir: None,
+            phones: phones::PhonePolicy::default(),
         }
     }
 

@@ -106,6 +106,8 @@ tables! {
         phone_num: Option<String>,
         created_at: i64,
         oob_failed_sessions: i32,
+        phone_changed_at: Option<i64>,
+        hold_lifted_at: Option<i64>,
     };
     paged tokens TokensRow (id) {
         id: i32,
@@ -226,6 +228,13 @@ tables! {
         next_attempt_at: i64,
         last_error: Option<String>,
         refused_at: Option<i64>,
+    };
+    paged failed_codes FailedCodesRow (id) {
+        id: i32,
+        token_pk: i32,
+        at: i64,
+        code_hash: String,
+        expires_at: i64,
     };
     paged audit_events AuditEventsRow (id) {
         id: i32,

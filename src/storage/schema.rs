@@ -174,6 +174,18 @@ diesel::table! {
         phone_num -> Nullable<Text>,
         created_at -> BigInt,
         oob_failed_sessions -> Integer,
+        phone_changed_at -> Nullable<BigInt>,
+        hold_lifted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    failed_codes (id) {
+        id -> Integer,
+        token_pk -> Integer,
+        at -> BigInt,
+        code_hash -> Text,
+        expires_at -> BigInt,
     }
 }
 
@@ -189,6 +201,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_events,
     bindings,
+    failed_codes,
     master_keys,
     meta,
     oob_events,

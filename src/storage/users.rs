@@ -21,6 +21,10 @@ pub struct User {
     pub created_at: i64,
     /// Lock-fallback OOB sessions ended Failed or Expired in a row.
     pub oob_failed_sessions: i32,
+    /// When the phone last changed after creation (the SIM-swap guard's start), ms.
+    pub phone_changed_at: Option<i64>,
+    /// When an admin last lifted the SIM-swap hold, ms.
+    pub hold_lifted_at: Option<i64>,
 }
 
 /// Finds a user by institution and name.

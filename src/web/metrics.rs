@@ -69,6 +69,7 @@ pub struct Metrics {
     backlog: Gauge,
     unlinked: Gauge,
     pool: Family<PoolLabels, Gauge>,
+    phones: super::metrics_phones::PhoneMetrics,
 }
 
 /// Latency buckets: 100 µs doubling up to ~3 s.
@@ -119,7 +120,9 @@ impl Metrics {
             "Reading pool connections by state",
             pool.clone(),
         );
+        let phones = super::metrics_phones::PhoneMetrics::register(&mut registry);
         Metrics {
+            phones,
             registry,
             requests,
             latency,
@@ -141,8 +144,19 @@ impl Metrics {
             .inc();
     }
 
+    /// Observes the drift a success learned (matched step offset from now).
+    pub fn drift(&self, steps: i32) {
+        self.phones.drift(steps);
+    }
+
+    /// Counts an SMS refused by the SIM-swap hold (`lock` fallback or `explicit` OOB).
+    pub fn sim_swap_held(&self, kind: &'static str) {
+        self.phones.held(kind);
+    }
+
     /// Reads the database-backed gauges and renders everything.
     fn render(&self, service: &Service) -> Result<String, String> {
+        self.phones.refresh(service)?;
         let (snapshot, (open, idle)) = service.stats().map_err(|e| e.to_string())?;
         self.locked.set(snapshot.locked_bindings);
         self.backlog.set(snapshot.undelivered_events);

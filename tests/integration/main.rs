@@ -27,6 +27,8 @@ mod hardening;
 mod institutions;
 mod log_secrets;
 mod ops;
+mod phones;
+mod phones_browser;
 mod postgres;
 mod pskc_import;
 mod rate_limits;

@@ -192,6 +192,9 @@ pub enum Fallback {
     Started(Started),
     /// No session: why, in words for the consumer.
     Unavailable(&'static str),
+    /// No session: the SIM-swap guard holds the fallback until this time (the phone on
+    /// file changed recently).
+    Held(DateTime<Utc>),
 }
 
 /// The answer to a verification.

@@ -15,7 +15,7 @@ use crate::domain::audit;
 use crate::domain::validate::{ValidateRequest, Validation};
 use crate::domain::{to_ms, Context, Error, Fault, Service};
 use crate::storage::oob_sessions::{NewSession, OobSession};
-use crate::storage::{oob_sessions as sessions, sms_messages as messages, users, Conn};
+use crate::storage::{oob_sessions as sessions, phones, sms_messages as messages, users, Conn};
 use crate::types::{AuditAction, AuditResult};
 use crate::types::{OobModeType, OobStat, PhoneNum, RsStat, SendStat, SessionOrigin, UsrName};
 
@@ -73,6 +73,7 @@ impl Service {
             Error::at(Fault::PhoneRequired, "PhoneNum")
                 .with_detail("(or a UsrName with a phone on file)")
         })?;
+        self.refuse_held(ctx, &inst, &phone, now)?;
         let spec = Spec {
             user: user.as_ref(),
             phone: &phone,
@@ -108,6 +109,20 @@ impl Service {
                 Fallback::Unavailable("no PhoneNum on file for the user: SMS fallback unavailable"),
             ));
         };
+        if let Some(until) = self.hold_until(&user, now) {
+            let detail = format!(
+                "fallback held (SIM-swap guard) until {}",
+                until.to_rfc3339()
+            );
+            let entry = oob_entry(
+                AuditAction::OobStart,
+                Some(&user.usr_name),
+                AuditResult::Failed,
+                &detail,
+            );
+            self.storage.write(|c| audit::record(c, ctx, now, entry))?;
+            return Ok((v, Fallback::Held(until)));
+        }
         let max_failed = self.oob.policy.max_failed_sessions;
         if u32::try_from(user.oob_failed_sessions).unwrap_or(0) >= max_failed {
             let detail = format!(
@@ -147,6 +162,40 @@ impl Service {
             other => other,
         })?;
         Ok((v, Fallback::Started(started)))
+    }
+
+    /// Refuses an explicit OOBValidate to a number that is a held user's phone on file
+    /// (SIM-swap guard, fault 7055), audited; whether it came by `UsrName` or `PhoneNum`.
+    fn refuse_held(
+        &self,
+        ctx: &Context,
+        inst: &str,
+        phone: &PhoneNum,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let owners = self
+            .storage
+            .read(|c| phones::find_users_with_phone(c, inst, phone.as_str()))?;
+        let Some((user, until)) = owners
+            .iter()
+            .find_map(|u| self.hold_until(u, now).map(|t| (u, t)))
+        else {
+            return Ok(());
+        };
+        let detail = format!(
+            "held (SIM-swap guard) until {}, {}",
+            until.to_rfc3339(),
+            phone.masked()
+        );
+        let entry = oob_entry(
+            AuditAction::OobStart,
+            Some(&user.usr_name),
+            AuditResult::Failed,
+            &detail,
+        );
+        self.storage.write(|c| audit::record(c, ctx, now, entry))?;
+        Err(Error::at(Fault::SimSwapHold, "PhoneNum")
+            .with_detail(format!("(the hold ends at {})", until.to_rfc3339())))
     }
 
     /// The one user a Locked validation was about.

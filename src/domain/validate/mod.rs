@@ -51,6 +51,9 @@ pub struct Validation {
     pub receipt_id: Option<String>,
     /// jXchange `LastAuthenTimeDt` of this success.
     pub last_authen_at: Option<DateTime<Utc>>,
+    /// On a success by a token's code: the matched step's offset from now, in steps (the
+    /// drift the success learned), for the drift telemetry.
+    pub drift_steps: Option<i32>,
 }
 
 impl Validation {
@@ -68,6 +71,7 @@ impl Validation {
             usr_name: Some(usr_name),
             receipt_id: Some(receipt),
             last_authen_at: Some(now),
+            drift_steps: None,
         }
     }
 }
@@ -150,7 +154,8 @@ impl Service {
         if let Some(done) = self.try_temp_code(ctx, &bound, &rq.code, now)? {
             return Ok(done);
         }
-        let counted = self.count_failure(ctx, &usable, now, AuditAction::Validate)?;
+        let counted =
+            self.count_failure(ctx, &usable, now, AuditAction::Validate, Some(&rq.code))?;
         let decider = counted
             .first_locked
             .or((usable.len() == 1).then_some(0))
@@ -242,12 +247,15 @@ impl Service {
             Ok(())
         });
         match result {
-            Ok(()) => Ok(Accepted::Won(Validation::success(
-                Some(b.token.token_id.clone()),
-                b.usr_name.clone(),
-                receipt,
-                now,
-            ))),
+            Ok(()) => Ok(Accepted::Won(Validation {
+                drift_steps: Some(drift),
+                ..Validation::success(
+                    Some(b.token.token_id.clone()),
+                    b.usr_name.clone(),
+                    receipt,
+                    now,
+                )
+            })),
             Err(AcceptError::Replayed) => Ok(Accepted::Replayed),
             Err(AcceptError::StatusChanged(fresh)) => Ok(Accepted::StatusChanged(fresh)),
             Err(AcceptError::Domain(e)) => Err(e),
@@ -329,6 +337,7 @@ fn answer(
             .or_else(|| decider.map(|b| b.usr_name.clone())),
         receipt_id: None,
         last_authen_at: None,
+        drift_steps: None,
     }
 }
 

@@ -10,7 +10,7 @@ use crate::domain::{to_ms, Context, Error, Service};
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::tokens;
 use crate::types::{AuditAction, AuditResult};
-use crate::types::{MfaTokenUsrStat, RsStat, RsStatRsn, UsrTokenStat};
+use crate::types::{Code, MfaTokenUsrStat, RsStat, RsStatRsn, UsrTokenStat};
 
 /// The end of the lock reason of a binding locked by wrong codes (auto-unlock applies only
 /// to those, never to a lock an admin set).
@@ -75,13 +75,15 @@ impl Service {
 
     /// Counts a wrong code on every binding it was tried against, locking those that reach
     /// the threshold. A binding no longer Act when the count commits (locked by a
-    /// concurrent request) counts nothing and answers Locked.
+    /// concurrent request) counts nothing and answers Locked. With `kept`, the keyed hash
+    /// of the wrong code is kept for "explain" (`phones::explain`).
     pub(in crate::domain) fn count_failure(
         &self,
         ctx: &Context,
         tried: &[&BoundToken],
         now: DateTime<Utc>,
         action: AuditAction,
+        kept: Option<&Code>,
     ) -> Result<FailureOutcome, Error> {
         let limit = i32::try_from(self.policy.lock_after_failures).unwrap_or(i32::MAX);
         let reason = format!("{limit} {FAILURE_LOCK}");
@@ -117,6 +119,10 @@ impl Service {
                     counted.first_locked = Some(i);
                 }
                 audit::record(c, ctx, now, entry_for(b, action, result, Some(&detail)))?;
+                // In the same transaction as its audit row: explain pairs them by order.
+                if let Some(code) = kept {
+                    self.keep_failed_code(c, b, code, now)?;
+                }
             }
             Ok::<_, Error>(counted)
         })

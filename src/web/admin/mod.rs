@@ -9,6 +9,7 @@ pub mod enroll;
 pub mod fallback;
 pub mod hardware;
 pub mod hash_gate;
+pub mod phones;
 pub mod session;
 pub mod template;
 pub mod tokens;
@@ -36,6 +37,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(hardware::routes());
     r.extend(views::routes());
     r.extend(audit_view::routes());
+    r.extend(phones::routes());
     r
 }
 

@@ -32,6 +32,7 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "error",
     "admin/api_keys",
     "admin/audit",
+    "admin/drift",
     "admin/events",
     "admin/hardware",
     "admin/import",
@@ -46,9 +47,12 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "admin/tokens/enrolled",
     "admin/tokens/resync",
     "admin/tokens/tempcode",
+    "admin/users/_explain",
+    "admin/users/_phone",
     "admin/users/detail",
     "admin/users/list",
     "admin/users/new",
+    "admin/users/phone",
 ];
 
 /// The compiled templates, managed by Rocket.

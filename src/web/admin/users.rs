@@ -175,6 +175,8 @@ struct DetailPage {
     phone: String,
     created: String,
     tokens: Vec<TokenRow>,
+    /// Issue 17: phone lifecycle and explain panels.
+    panel: super::phones::PhonePanel,
 }
 
 fn token_rows(detail: UserDetail) -> Vec<TokenRow> {
@@ -218,6 +220,7 @@ async fn detail(
         Flash::error(Redirect::to("/admin/users"), "That is not a valid UsrName.")
     })?;
     let ctx = s.context();
+    let panel = super::phones::panel(service, ctx.clone(), usr_name.clone()).await;
     let detail = blocking(service, move |sv| sv.user_detail(&ctx, &usr_name))
         .await
         .map_err(|e| Flash::error(Redirect::to("/admin/users"), describe(&e)))?;
@@ -229,6 +232,7 @@ async fn detail(
             created: detail.created_at.map(iso8601).unwrap_or_default(),
             usr_name: detail.usr_name.clone(),
             tokens: token_rows(detail),
+            panel,
         },
     ))
 }

@@ -33,6 +33,8 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::StaleIntentKey
         | Fault::WrongTokenState
         | Fault::AlreadyBound
+        | Fault::PhoneMismatch
+        | Fault::SimSwapHold
         | Fault::OobWrongState => Status::Conflict,
         Fault::QrGone => Status::Gone,
         Fault::BodyTooLarge => Status::PayloadTooLarge,
@@ -197,6 +199,7 @@ mod tests {
                 (7032, 409),
                 (7033, 410),
                 (7034, 409),
+                (7035, 409),
                 (7040, 422),
                 (7041, 422),
                 (7042, 422),
@@ -207,6 +210,7 @@ mod tests {
                 (7052, 429),
                 (7053, 429),
                 (7054, 422),
+                (7055, 409),
                 (7060, 429),
                 (7090, 503),
                 (7099, 500),

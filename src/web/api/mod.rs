@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod envelope;
 pub mod events;
+pub mod explain;
 pub mod fault;
 pub mod inquiry;
 pub mod lifecycle;
@@ -18,6 +19,7 @@ pub mod oob_wire;
 pub mod openapi;
 pub mod sms;
 pub mod tokens;
+pub mod users;
 pub mod validate;
 
 use rocket::Route;
@@ -42,6 +44,8 @@ pub fn routes() -> Vec<Route> {
         oob::routes(),
         sms::routes(),
         events::routes(),
+        users::routes(),
+        explain::routes(),
         openapi::routes(),
     ]
     .concat()

@@ -145,7 +145,7 @@ pub async fn await_send(service: &Arc<Service>, ctx: &Context, started: &mut Sta
     request_body = OobValidateRq,
     responses(
         (status = 200, description = "The session, with its `OTP`", body = Answer<OobRs>),
-        BodyFaults, Unprocessable, NotFound, TooMany, Common,
+        BodyFaults, Unprocessable, NotFound, Conflict, TooMany, Common,
     )
 )]
 #[post("/oob", data = "<rq>")]
@@ -154,6 +154,7 @@ async fn start(
     rq: JxRequest<OobValidateRq>,
     service: &State<Arc<Service>>,
     limits: &State<Arc<Limits>>,
+    metrics: &State<Arc<crate::web::metrics::Metrics>>,
 ) -> Result<Jx<OobRs>, ApiFault> {
     let call = Call::admit(rq.hdr, caller, Gate::limited(Scope::Validate, limits))?;
     let body = call.check(rq.body)?;
@@ -165,7 +166,12 @@ async fn start(
         .run(service, &ctx, move |s, ctx| {
             s.start_oob(ctx, &request, chrono::Utc::now())
         })
-        .await?;
+        .await
+        .inspect_err(|f| {
+            if f.error.kind() == crate::domain::Fault::SimSwapHold {
+                metrics.sim_swap_held("explicit");
+            }
+        })?;
     await_send(service, &ctx, &mut started).await;
     let mut body = OobRs::of(started, true);
     body.rs_stat = Some("Success");

@@ -25,7 +25,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::envelope::{JxHdr, MsgRec, MsgRqHdr, MsgRsHdr};
 use super::fault::status_of;
-use super::{audit, events, inquiry, lifecycle, oob, sms, tokens, validate};
+use super::{audit, events, explain, inquiry, lifecycle, oob, sms, tokens, users, validate};
 use crate::domain::Fault;
 use crate::types;
 
@@ -100,6 +100,11 @@ fn openapi_json() -> (Status, (ContentType, String)) {
         sms::outbox,
         events::events,
         audit::audit,
+        users::create,
+        users::read,
+        users::phone,
+        users::lift_hold,
+        explain::explain,
         openapi_json,
     ),
     components(schemas(FaultRs, JxHdr, MsgRqHdr, MsgRec)),
@@ -111,6 +116,7 @@ fn openapi_json() -> (Status, (ContentType, String)) {
         (name = "inquiry", description = "jXchange MFATokenInq"),
         (name = "oob", description = "Out-of-band SMS validation (jXchange OOBValidate)"),
         (name = "audit", description = "The audit trail"),
+        (name = "users", description = "Users, their phones (SIM-swap guard) and \"explain this failure\""),
         (name = "meta", description = "This document"),
     )
 )]

@@ -71,8 +71,7 @@ pub struct ValidateRs {
     oob: Option<OobRs>,
     /// Why a Locked answer has no SMS fallback.
     #[serde(rename = "OOBRsn", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    oob_reason: Option<&'static str>,
+    oob_reason: Option<String>,
     /// tokend's reason for a Failed or Locked answer.
     #[serde(rename = "Custom", skip_serializing_if = "Option::is_none")]
     custom: Option<RsCustom>,
@@ -144,12 +143,19 @@ async fn validate(
         })
         .await?;
     metrics.validation(v.rs_stat);
+    if let Some(steps) = v.drift_steps {
+        metrics.drift(steps);
+    }
     if v.rs_stat != RsStat::Success {
         limits.failed(&key_name);
     }
     let (oob, oob_reason) = match fallback {
         Fallback::NotNeeded => (None, None),
-        Fallback::Unavailable(why) => (None, Some(why)),
+        Fallback::Unavailable(why) => (None, Some(why.to_owned())),
+        Fallback::Held(until) => {
+            metrics.sim_swap_held("lock");
+            (None, Some(held_reason(until)))
+        }
         Fallback::Started(mut started) => {
             await_send(service, &ctx, &mut started).await;
             (Some(OobRs::of(started, false)), None)
@@ -166,4 +172,13 @@ async fn validate(
         custom: RsCustom::of(v.reason),
     };
     Ok(call.answer(body))
+}
+
+/// `OOBRsn` when the SIM-swap guard holds the fallback: the number changed recently, and
+/// when the hold ends.
+pub fn held_reason(until: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "SMS fallback held: the phone number on file changed recently (SIM-swap guard); the hold ends at {}",
+        iso8601(until)
+    )
 }
