@@ -118,6 +118,7 @@ pub fn web_config(settings: &Settings) -> WebConfig {
             key_failures_per_min: settings.rate_key_failures_per_min,
         },
         admin_idle_timeout_secs: settings.admin_idle_timeout_secs,
+        strict_headers: settings.jxchange_strict_headers,
     }
 }
 

@@ -212,7 +212,11 @@ impl<'r, T: DeserializeOwned + HasHeader> FromData<'r> for JxRequest<T> {
         let limit = req.limits().get("json").unwrap_or_else(|| 64.kibibytes());
         let read = data.open(limit).into_bytes().await;
         let outcome = match read {
-            Ok(bytes) if bytes.is_complete() => decode(&bytes),
+            Ok(bytes) if bytes.is_complete() => {
+                let mut rq = decode(&bytes);
+                apply_strict_rules(req, &bytes, &mut rq);
+                rq
+            }
             Ok(_) => JxRequest {
                 hdr: JxHdr::generated(),
                 body: Err(Error::fault(Fault::BodyTooLarge).with_detail(format!("limit {limit}"))),
@@ -224,6 +228,45 @@ impl<'r, T: DeserializeOwned + HasHeader> FromData<'r> for JxRequest<T> {
         };
         remember_tracking_id(req, &outcome.hdr);
         data::Outcome::Success(outcome)
+    }
+}
+
+/// What the header rules need of a JSON body: whether it has `MsgRqHdr.jXchangeHdr`,
+/// and the `InstRtId` of its body (OOBValidate).
+#[derive(Deserialize)]
+struct Presence {
+    #[serde(rename = "MsgRqHdr", default)]
+    hdr: Option<PresenceHdr>,
+    #[serde(rename = "InstRtId", default)]
+    inst_rt_id: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct PresenceHdr {
+    #[serde(rename = "jXchangeHdr", default)]
+    jx: Option<serde::de::IgnoredAny>,
+}
+
+/// With `jxchange_strict_headers`, a decoded body whose header breaks the published rules
+/// becomes that fault (`hdr_rules`); without it (the default) nothing changes.
+fn apply_strict_rules<T>(req: &Request<'_>, bytes: &[u8], rq: &mut JxRequest<T>) {
+    let strict = req
+        .rocket()
+        .state::<super::hdr_rules::HeaderRules>()
+        .is_some_and(|r| r.json_strict);
+    if !strict || rq.body.is_err() {
+        return;
+    }
+    let seen = serde_json::from_slice::<Presence>(bytes).ok();
+    let present = seen
+        .as_ref()
+        .and_then(|p| p.hdr.as_ref())
+        .is_some_and(|h| h.jx.is_some());
+    let inst = seen
+        .and_then(|p| p.inst_rt_id)
+        .and_then(|v| v.as_str().map(str::to_owned));
+    if let Err(e) = super::hdr_rules::check(present, &rq.hdr, inst.as_deref()) {
+        rq.body = Err(e);
     }
 }
 

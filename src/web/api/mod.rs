@@ -11,6 +11,7 @@ pub mod auth;
 pub mod envelope;
 pub mod events;
 pub mod fault;
+pub mod hdr_rules;
 pub mod inquiry;
 pub mod lifecycle;
 pub mod oob;
