@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub const FIRST_ADMIN: &str = "tokend first admin: ";
 
 use crate::config::Settings;
-use crate::domain::api_keys::{is_inst_rt_id, parse_scopes, KeyReach};
+use crate::domain::api_keys::{is_inst_rt_id, parse_scopes, KeyConsumer, KeyReach};
 use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
 use crate::{bootstrap, web, worker};
@@ -130,6 +130,13 @@ enum ApikeyCommand {
         /// Let the key act within every institution (requests name theirs in InstRtId).
         #[arg(long)]
         all_institutions: bool,
+        /// The jXchange ValidConsmName the key is registered for: a request naming
+        /// another is fault 2505.
+        #[arg(long)]
+        consumer_name: Option<String>,
+        /// The jXchange ValidConsmProd the key is registered for (as --consumer-name).
+        #[arg(long)]
+        consumer_prod: Option<String>,
     },
 }
 
@@ -184,6 +191,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     scope,
                     inst_rt_id,
                     all_institutions,
+                    consumer_name,
+                    consumer_prod,
                 },
         } => {
             let scopes = parse_scopes(&scope).map_err(anyhow::Error::msg)?;
@@ -198,7 +207,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 ..Context::default()
             };
             let key = service
-                .create_api_key(&ctx, &name, &scopes, &reach, chrono::Utc::now())
+                .create_api_key_for(
+                    &ctx,
+                    (&name, &KeyConsumer {
+                        name: consumer_name,
+                        prod: consumer_prod,
+                    }),
+                    &scopes,
+                    &reach,
+                    chrono::Utc::now(),
+                )
                 .context("cannot create the API key")?;
             println!("{}", key.as_str());
             Ok(())

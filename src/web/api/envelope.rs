@@ -239,6 +239,8 @@ struct Presence {
     hdr: Option<PresenceHdr>,
     #[serde(rename = "InstRtId", default)]
     inst_rt_id: Option<serde_json::Value>,
+    #[serde(rename = "ConsumerProd", default)]
+    consumer_prod: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -262,10 +264,16 @@ fn apply_strict_rules<T>(req: &Request<'_>, bytes: &[u8], rq: &mut JxRequest<T>)
         .as_ref()
         .and_then(|p| p.hdr.as_ref())
         .is_some_and(|h| h.jx.is_some());
-    let inst = seen
-        .and_then(|p| p.inst_rt_id)
-        .and_then(|v| v.as_str().map(str::to_owned));
-    if let Err(e) = super::hdr_rules::check(present, &rq.hdr, inst.as_deref()) {
+    let text = |v: Option<serde_json::Value>| v.and_then(|v| v.as_str().map(str::to_owned));
+    let (inst, prod) = match seen {
+        Some(p) => (text(p.inst_rt_id), text(p.consumer_prod)),
+        None => (None, None),
+    };
+    let body = super::hdr_rules::BodyIds {
+        inst_rt_id: inst.as_deref(),
+        consumer_prod: prod.as_deref(),
+    };
+    if let Err(e) = super::hdr_rules::check(present, &rq.hdr, body) {
         rq.body = Err(e);
     }
 }

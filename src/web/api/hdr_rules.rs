@@ -8,7 +8,9 @@
 //!   the OOBValidate seed's own request example sends both empty.
 //! - `ConsumerProd` (2003), `InstRtId` (2016, "required in all message requests") and
 //!   `ValidConsmName` (2401) present and not empty.
-//! - An `InstRtId` in the body that disagrees with the header's: 2505.
+//! - An `InstRtId` in the body that disagrees with the header's: 2505; a `ConsumerProd`
+//!   in the body that disagrees with the header's `ValidConsmProd`: 2505 (both published
+//!   triggers of 2505 in the OOBValidate seed).
 //!
 //! `BusCorrelId` (2700) is NOT required: the seed's request example has none while its
 //! answer carries one, so the provider generates it (the SOAP answer does).
@@ -26,9 +28,19 @@ pub struct HeaderRules {
 
 const HDR: &str = "MsgRqHdr.jXchangeHdr";
 
+/// What a body names that the header names too (OOBValidate's `InstRtId` and
+/// `ConsumerProd`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BodyIds<'a> {
+    /// The body's `InstRtId`.
+    pub inst_rt_id: Option<&'a str>,
+    /// The body's `ConsumerProd`.
+    pub consumer_prod: Option<&'a str>,
+}
+
 /// Checks a request's header: `present` says whether it carried `MsgRqHdr.jXchangeHdr`
-/// at all, `body_inst_rt_id` is an `InstRtId` its body names (OOBValidate has one).
-pub fn check(present: bool, hdr: &JxHdr, body_inst_rt_id: Option<&str>) -> Result<(), Error> {
+/// at all; `body` is what its body names that the header must agree with.
+pub fn check(present: bool, hdr: &JxHdr, body: BodyIds<'_>) -> Result<(), Error> {
     if !present {
         return Err(Error::at(Fault::HdrRequired, HDR));
     }
@@ -47,12 +59,21 @@ pub fn check(present: bool, hdr: &JxHdr, body_inst_rt_id: Option<&str>) -> Resul
     if let Some((_, fault, elem)) = rules.iter().find(|(ok, _, _)| !ok) {
         return Err(Error::at(*fault, format!("{HDR}.{elem}")));
     }
-    match (body_inst_rt_id.filter(|b| !b.is_empty()), &hdr.inst_rt_id) {
-        (Some(body), Some(head)) if body != head => Err(Error::at(Fault::InstitutionDenied, "InstRtId")
-            .with_value(body.chars().take(64).collect::<String>())
-            .with_detail("(InstRtId in the body does not match the header's)")),
-        _ => Ok(()),
+    let pairs = [
+        (body.inst_rt_id, &hdr.inst_rt_id, "InstRtId", "InstRtId"),
+        (body.consumer_prod, &hdr.valid_consm_prod, "ConsumerProd", "ValidConsmProd"),
+    ];
+    for (in_body, in_hdr, elem, hdr_elem) in pairs {
+        match (in_body.filter(|b| !b.is_empty()), in_hdr.as_deref()) {
+            (Some(b), Some(h)) if !h.is_empty() && b != h => {
+                return Err(Error::at(Fault::InstitutionDenied, elem)
+                    .with_value(b.chars().take(64).collect::<String>())
+                    .with_detail(format!("({elem} in the body does not match the header's {hdr_elem})")))
+            }
+            _ => {}
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -76,24 +97,36 @@ mod tests {
 
     #[test]
     fn each_published_rule_has_its_code() {
-        assert_eq!(code(check(false, &full(), None)), 2001);
-        assert_eq!(code(check(true, &full(), None)), 0);
+        assert_eq!(code(check(false, &full(), BodyIds::default())), 2001);
+        assert_eq!(code(check(true, &full(), BodyIds::default())), 0);
         let mut h = full();
         h.audit_usr_id = None;
-        assert_eq!(code(check(true, &h, None)), 2021);
+        assert_eq!(code(check(true, &h, BodyIds::default())), 2021);
         let mut h = full();
         h.audit_ws_id = None;
-        assert_eq!(code(check(true, &h, None)), 2002);
+        assert_eq!(code(check(true, &h, BodyIds::default())), 2002);
         let mut h = full();
         h.consumer_prod = Some(" ".into());
-        assert_eq!(code(check(true, &h, None)), 2003);
+        assert_eq!(code(check(true, &h, BodyIds::default())), 2003);
         let mut h = full();
         h.inst_rt_id = None;
-        assert_eq!(code(check(true, &h, None)), 2016);
+        assert_eq!(code(check(true, &h, BodyIds::default())), 2016);
         let mut h = full();
         h.valid_consm_name = None;
-        assert_eq!(code(check(true, &h, None)), 2401);
-        assert_eq!(code(check(true, &full(), Some("003003003"))), 0);
-        assert_eq!(code(check(true, &full(), Some("111111111"))), 2505);
+        assert_eq!(code(check(true, &h, BodyIds::default())), 2401);
+        let inst = |i| BodyIds {
+            inst_rt_id: Some(i),
+            consumer_prod: None,
+        };
+        assert_eq!(code(check(true, &full(), inst("003003003"))), 0);
+        assert_eq!(code(check(true, &full(), inst("111111111"))), 2505);
+        let mut h = full();
+        h.valid_consm_prod = Some("Teller".into());
+        let prod = |p| BodyIds {
+            inst_rt_id: None,
+            consumer_prod: Some(p),
+        };
+        assert_eq!(code(check(true, &h, prod("Teller"))), 0);
+        assert_eq!(code(check(true, &h, prod("Other"))), 2505);
     }
 }

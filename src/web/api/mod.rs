@@ -184,6 +184,12 @@ fn authorize(
     hdr: &JxHdr,
 ) -> Result<ApiCaller, ApiFault> {
     let caller = caller.map_err(|e| ApiFault::new(hdr, e))?.0;
+    caller
+        .check_consumer(
+            hdr.valid_consm_name.as_deref(),
+            hdr.valid_consm_prod.as_deref(),
+        )
+        .map_err(|e| ApiFault::new(hdr, e))?;
     caller.require(scope).map_err(|e| ApiFault::new(hdr, e))?;
     Ok(caller)
 }

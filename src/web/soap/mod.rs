@@ -186,8 +186,11 @@ async fn handle(
             .with_detail("(a WS-Security UsernameToken or Authorization: Bearer)")),
     }
     .map_err(fail)?;
-    let body_inst = json.get("InstRtId").and_then(Value::as_str);
-    hdr_rules::check(present, &hdr, body_inst).map_err(fail)?;
+    let body = hdr_rules::BodyIds {
+        inst_rt_id: json.get("InstRtId").and_then(Value::as_str),
+        consumer_prod: json.get("ConsumerProd").and_then(Value::as_str),
+    };
+    hdr_rules::check(present, &hdr, body).map_err(fail)?;
     let path = match op.path.name() {
         None => String::new(),
         Some(name) => match json.remove(name) {
