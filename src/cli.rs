@@ -184,44 +184,46 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     password_stdin,
                 },
         } => create_admin(&settings, &username, password_stdin),
-        Command::Apikey {
-            action:
-                ApikeyCommand::Create {
-                    name,
-                    scope,
-                    inst_rt_id,
-                    all_institutions,
-                    consumer_name,
-                    consumer_prod,
-                },
-        } => {
-            let scopes = parse_scopes(&scope).map_err(anyhow::Error::msg)?;
-            let reach = if all_institutions {
-                KeyReach::All
-            } else {
-                KeyReach::Institution(inst_rt_id.unwrap_or_else(|| settings.inst_rt_id.clone()))
-            };
-            let service = bootstrap::service(&settings)?;
-            let ctx = Context {
-                actor: "cli".into(),
-                ..Context::default()
-            };
-            let key = service
-                .create_api_key_for(
-                    &ctx,
-                    (&name, &KeyConsumer {
-                        name: consumer_name,
-                        prod: consumer_prod,
-                    }),
-                    &scopes,
-                    &reach,
-                    chrono::Utc::now(),
-                )
-                .context("cannot create the API key")?;
-            println!("{}", key.as_str());
-            Ok(())
-        }
+        Command::Apikey { action } => apikey(&settings, action),
     }
+}
+
+/// `apikey create`: prints only the new key.
+fn apikey(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<()> {
+    let ApikeyCommand::Create {
+        name,
+        scope,
+        inst_rt_id,
+        all_institutions,
+        consumer_name,
+        consumer_prod,
+    } = action;
+    let scopes = parse_scopes(&scope).map_err(anyhow::Error::msg)?;
+    let reach = if all_institutions {
+        KeyReach::All
+    } else {
+        KeyReach::Institution(inst_rt_id.unwrap_or_else(|| settings.inst_rt_id.clone()))
+    };
+    let service = bootstrap::service(settings)?;
+    let ctx = Context {
+        actor: "cli".into(),
+        ..Context::default()
+    };
+    let consumer = KeyConsumer {
+        name: consumer_name,
+        prod: consumer_prod,
+    };
+    let key = service
+        .create_api_key_for(
+            &ctx,
+            (&name, &consumer),
+            &scopes,
+            &reach,
+            chrono::Utc::now(),
+        )
+        .context("cannot create the API key")?;
+    println!("{}", key.as_str());
+    Ok(())
 }
 
 /// Writes the backup and says what restoring it needs.

@@ -151,11 +151,12 @@ impl ApiCaller {
         for (elem, registered, sent) in pairs {
             if let (Some(registered), Some(sent)) = (registered, sent.filter(|s| !s.is_empty())) {
                 if registered != sent {
-                    return Err(
-                        Error::at(Fault::InstitutionDenied, format!("MsgRqHdr.jXchangeHdr.{elem}"))
-                            .with_value(sent.chars().take(64).collect::<String>())
-                            .with_detail(format!("(the API key is not registered for this {elem})")),
-                    );
+                    return Err(Error::at(
+                        Fault::InstitutionDenied,
+                        format!("MsgRqHdr.jXchangeHdr.{elem}"),
+                    )
+                    .with_value(sent.chars().take(64).collect::<String>())
+                    .with_detail(format!("(the API key is not registered for this {elem})")));
                 }
             }
         }
@@ -215,7 +216,10 @@ impl Service {
         reach: &KeyReach,
         now: DateTime<Utc>,
     ) -> Result<Zeroizing<String>, Error> {
-        for (elem, v) in [("consumer-name", &consumer.name), ("consumer-prod", &consumer.prod)] {
+        for (elem, v) in [
+            ("consumer-name", &consumer.name),
+            ("consumer-prod", &consumer.prod),
+        ] {
             if v.as_ref().is_some_and(|v| v.is_empty() || v.len() > 128) {
                 return Err(Error::at(Fault::InvalidValue, elem).with_detail("(1-128 characters)"));
             }
@@ -373,7 +377,9 @@ mod tests {
         assert!(caller.check_consumer(None, None).is_ok());
         let e = caller.check_consumer(Some("Other"), None).unwrap_err();
         assert_eq!(e.kind().code(), 2505);
-        let e = caller.check_consumer(Some("Bank"), Some("Other")).unwrap_err();
+        let e = caller
+            .check_consumer(Some("Bank"), Some("Other"))
+            .unwrap_err();
         assert_eq!(e.kind().code(), 2505);
     }
 

@@ -61,12 +61,8 @@ pub fn post_soap(
 /// Calls `op` with the server's key in a UsernameToken.
 fn call(server: &TestServer, op: &str, inner: &str) -> (u16, String) {
     let sec = username_token(&server.key, "PasswordText");
-    let (status, ct, body) = post_soap(
-        server,
-        Some(op),
-        None,
-        envelope(op, inner, &sec).as_bytes(),
-    );
+    let (status, ct, body) =
+        post_soap(server, Some(op), None, envelope(op, inner, &sec).as_bytes());
     assert!(ct.starts_with("text/xml"), "{ct}: {body}");
     (status, body)
 }
@@ -108,7 +104,10 @@ fn every_operation_in_the_wsdl_answers() {
         assert!(status == 200 || status == 500, "{op}: {status} {body}");
         let code = elem(&body, "ErrCode").unwrap_or("none");
         assert!(!["7003", "7099", "7000"].contains(&code), "{op}: {body}");
-        assert!(body.contains(&format!("<jXLogTrackingId>T-42</jXLogTrackingId>")), "{op}: {body}");
+        assert!(
+            body.contains("<jXLogTrackingId>T-42</jXLogTrackingId>"),
+            "{op}: {body}"
+        );
     }
 }
 
@@ -131,15 +130,50 @@ fn hostile_and_malformed_bodies_get_soap_faults() {
         "",
     );
     let cases: Vec<(&str, Option<&str>, Vec<u8>, &str)> = vec![
-        ("not XML", Some("MFATokenInq"), b"this is not xml".to_vec(), "7000"),
+        (
+            "not XML",
+            Some("MFATokenInq"),
+            b"this is not xml".to_vec(),
+            "7000",
+        ),
         ("empty", Some("MFATokenInq"), Vec::new(), "7000"),
-        ("JSON", Some("MFATokenInq"), br#"{"TokenId":"a"}"#.to_vec(), "7000"),
-        ("unclosed", Some("MFATokenInq"), b"<a><b></a>".to_vec(), "7000"),
+        (
+            "JSON",
+            Some("MFATokenInq"),
+            br#"{"TokenId":"a"}"#.to_vec(),
+            "7000",
+        ),
+        (
+            "unclosed",
+            Some("MFATokenInq"),
+            b"<a><b></a>".to_vec(),
+            "7000",
+        ),
         ("XXE", Some("MFATokenInq"), xxe.into_bytes(), "7000"),
-        ("entity expansion", Some("MFATokenInq"), laughs.into_bytes(), "7000"),
-        ("wrong namespace", Some("MFATokenInq"), other_ns.into_bytes(), "7003"),
-        ("unknown operation", Some("NoSuchOp"), envelope("NoSuchOp", &good_hdr(), "").into_bytes(), "7003"),
-        ("SOAPAction disagrees", Some("OOBValidate"), envelope("MFATokenInq", &good_hdr(), "").into_bytes(), "7003"),
+        (
+            "entity expansion",
+            Some("MFATokenInq"),
+            laughs.into_bytes(),
+            "7000",
+        ),
+        (
+            "wrong namespace",
+            Some("MFATokenInq"),
+            other_ns.into_bytes(),
+            "7003",
+        ),
+        (
+            "unknown operation",
+            Some("NoSuchOp"),
+            envelope("NoSuchOp", &good_hdr(), "").into_bytes(),
+            "7003",
+        ),
+        (
+            "SOAPAction disagrees",
+            Some("OOBValidate"),
+            envelope("MFATokenInq", &good_hdr(), "").into_bytes(),
+            "7003",
+        ),
         ("oversized", Some("MFATokenInq"), big.into_bytes(), "7002"),
     ];
     for (what, action, body, code) in cases {
@@ -172,7 +206,10 @@ fn soap_clients_authenticate_with_a_username_token_or_bearer() {
     let wrong = username_token("tkd_not-a-key", "PasswordText");
     let (status, _, rs) = post_soap(&server, Some("MFATokenInq"), None, &body(&wrong));
     assert_fault(status, &rs, "7010");
-    assert!(!rs.contains("tkd_"), "a presented key is never echoed: {rs}");
+    assert!(
+        !rs.contains("tkd_"),
+        "a presented key is never echoed: {rs}"
+    );
 }
 
 #[test]
@@ -191,24 +228,40 @@ fn the_published_header_rules_hold_on_soap() {
         (without("ValidConsmName"), "2401"),
     ];
     for (hdr, code) in cases {
-        let (status, body) = call(&server, "MFATokenInq", &format!("{hdr}<TokenId>t1</TokenId>"));
+        let (status, body) = call(
+            &server,
+            "MFATokenInq",
+            &format!("{hdr}<TokenId>t1</TokenId>"),
+        );
         assert_fault(status, &body, code);
     }
     // Empty AuditUsrId and AuditWsId are allowed (the seed's own example sends them so).
     let empty_audit = good_hdr()
         .replace("<AuditUsrId>u1</AuditUsrId>", "<AuditUsrId></AuditUsrId>")
         .replace("<AuditWsId>w1</AuditWsId>", "<AuditWsId/>");
-    let (status, body) = call(&server, "MFATokenInq", &format!("{empty_audit}<TokenId>t1</TokenId>"));
+    let (status, body) = call(
+        &server,
+        "MFATokenInq",
+        &format!("{empty_audit}<TokenId>t1</TokenId>"),
+    );
     assert_fault(status, &body, "7020");
     // OOBValidate: InstRtId in the body disagreeing with the header's.
     let (status, body) = call(
         &server,
         "OOBValidate",
-        &format!("{}<InstRtId>999999999</InstRtId><PhoneNum>5555550100</PhoneNum>", good_hdr()),
+        &format!(
+            "{}<InstRtId>999999999</InstRtId><PhoneNum>5555550100</PhoneNum>",
+            good_hdr()
+        ),
     );
     assert_fault(status, &body, "2505");
     assert_eq!(elem(&body, "ErrElem"), Some("InstRtId"), "{body}");
-    assert!(elem(&body, "ErrDesc").unwrap().starts_with("Access was denied."), "{body}");
+    assert!(
+        elem(&body, "ErrDesc")
+            .unwrap()
+            .starts_with("Access was denied."),
+        "{body}"
+    );
 }
 
 #[test]
@@ -218,20 +271,44 @@ fn a_key_registered_for_a_consumer_refuses_another_valid_consumer() {
         &server.data_dir,
         &[],
         &[
-            "apikey", "create", "--name", "teller-app", "--scope", "manage,validate",
-            "--consumer-name", "Bank", "--consumer-prod", "Teller",
+            "apikey",
+            "create",
+            "--name",
+            "teller-app",
+            "--scope",
+            "manage,validate",
+            "--consumer-name",
+            "Bank",
+            "--consumer-prod",
+            "Teller",
         ],
     );
     assert!(out.status.success(), "{out:?}");
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let inq = |hdr: &str| envelope("MFATokenInq", &format!("{hdr}<TokenId>t1</TokenId>"), "");
-    let (status, _, body) = post_soap(&server, Some("MFATokenInq"), Some(&key), inq(&good_hdr()).as_bytes());
+    let (status, _, body) = post_soap(
+        &server,
+        Some("MFATokenInq"),
+        Some(&key),
+        inq(&good_hdr()).as_bytes(),
+    );
     assert_fault(status, &body, "7020");
-    for (from, to) in [("<ValidConsmName>Bank<", "<ValidConsmName>Other<"), ("<ValidConsmProd>Teller<", "<ValidConsmProd>Kiosk<")] {
+    for (from, to) in [
+        ("<ValidConsmName>Bank<", "<ValidConsmName>Other<"),
+        ("<ValidConsmProd>Teller<", "<ValidConsmProd>Kiosk<"),
+    ] {
         let hdr = good_hdr().replace(from, to);
-        let (status, _, body) = post_soap(&server, Some("MFATokenInq"), Some(&key), inq(&hdr).as_bytes());
+        let (status, _, body) = post_soap(
+            &server,
+            Some("MFATokenInq"),
+            Some(&key),
+            inq(&hdr).as_bytes(),
+        );
         assert_fault(status, &body, "2505");
-        assert_eq!(elem(&body, "ErrDesc").map(|d| d.starts_with("Access was denied.")), Some(true));
+        assert_eq!(
+            elem(&body, "ErrDesc").map(|d| d.starts_with("Access was denied.")),
+            Some(true)
+        );
     }
     // The JSON API applies the same registration.
     let (status, rs) = server.post_as(

@@ -48,7 +48,10 @@ fn zeep_python() -> PathBuf {
         "pip install zeep=={ZEEP} failed (PyPI unreachable?): {}",
         String::from_utf8_lossy(&pip.stderr)
     );
-    assert!(ready(&python), "zeep {ZEEP} is not importable after pip install");
+    assert!(
+        ready(&python),
+        "zeep {ZEEP} is not importable after pip install"
+    );
     python
 }
 
@@ -58,8 +61,18 @@ fn consumer_key(server: &TestServer, name: &str, consumer: &str, prod: &str) -> 
         &server.data_dir,
         &[],
         &[
-            "apikey", "create", "--name", name, "--scope", "manage,validate",
-            "--inst-rt-id", "003003003", "--consumer-name", consumer, "--consumer-prod", prod,
+            "apikey",
+            "create",
+            "--name",
+            name,
+            "--scope",
+            "manage,validate",
+            "--inst-rt-id",
+            "003003003",
+            "--consumer-name",
+            consumer,
+            "--consumer-prod",
+            prod,
         ],
     );
     assert!(out.status.success(), "{out:?}");
@@ -73,7 +86,9 @@ fn a_zeep_client_from_the_live_wsdl_runs_the_whole_flow() {
     let flow = consumer_key(&server, "zeep-flow", "FirstBank", "Teller");
     // The seed's request says {Insert} for both; it is sent unchanged.
     let seed = consumer_key(&server, "seed", "{Insert}", "{Insert}");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("soap");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("soap");
     let out = Command::new(&python)
         .arg(dir.join("zeep_flow.py"))
         .args([&server.base, &flow, &seed])

@@ -46,9 +46,21 @@ pub fn check(present: bool, hdr: &JxHdr, body: BodyIds<'_>) -> Result<(), Error>
     }
     let filled = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
     let rules: [(bool, Fault, &str); 5] = [
-        (hdr.audit_usr_id.is_some(), Fault::AuditUsrIdRequired, "AuditUsrId"),
-        (hdr.audit_ws_id.is_some(), Fault::AuditWsIdRequired, "AuditWsId"),
-        (filled(&hdr.consumer_prod), Fault::ConsumerProdRequired, "ConsumerProd"),
+        (
+            hdr.audit_usr_id.is_some(),
+            Fault::AuditUsrIdRequired,
+            "AuditUsrId",
+        ),
+        (
+            hdr.audit_ws_id.is_some(),
+            Fault::AuditWsIdRequired,
+            "AuditWsId",
+        ),
+        (
+            filled(&hdr.consumer_prod),
+            Fault::ConsumerProdRequired,
+            "ConsumerProd",
+        ),
         (filled(&hdr.inst_rt_id), Fault::InstRtIdRequired, "InstRtId"),
         (
             filled(&hdr.valid_consm_name),
@@ -61,14 +73,21 @@ pub fn check(present: bool, hdr: &JxHdr, body: BodyIds<'_>) -> Result<(), Error>
     }
     let pairs = [
         (body.inst_rt_id, &hdr.inst_rt_id, "InstRtId", "InstRtId"),
-        (body.consumer_prod, &hdr.valid_consm_prod, "ConsumerProd", "ValidConsmProd"),
+        (
+            body.consumer_prod,
+            &hdr.valid_consm_prod,
+            "ConsumerProd",
+            "ValidConsmProd",
+        ),
     ];
     for (in_body, in_hdr, elem, hdr_elem) in pairs {
         match (in_body.filter(|b| !b.is_empty()), in_hdr.as_deref()) {
             (Some(b), Some(h)) if !h.is_empty() && b != h => {
                 return Err(Error::at(Fault::InstitutionDenied, elem)
                     .with_value(b.chars().take(64).collect::<String>())
-                    .with_detail(format!("({elem} in the body does not match the header's {hdr_elem})")))
+                    .with_detail(format!(
+                        "({elem} in the body does not match the header's {hdr_elem})"
+                    )))
             }
             _ => {}
         }

@@ -61,9 +61,13 @@ impl Node {
 
     /// The first descendant named `name`, depth first.
     pub fn find(&self, name: &str) -> Option<&Node> {
-        self.children
-            .iter()
-            .find_map(|c| if c.name == name { Some(c) } else { c.find(name) })
+        self.children.iter().find_map(|c| {
+            if c.name == name {
+                Some(c)
+            } else {
+                c.find(name)
+            }
+        })
     }
 
     fn is_nil(&self) -> bool {
@@ -89,11 +93,17 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Error> {
             .read_resolved_event_into(&mut buf)
             .map_err(|e| malformed(format!("(XML: {e})")))?;
         match event {
-            Event::DocType(_) => return Err(malformed("(a DOCTYPE, DTD or entity declaration is refused)")),
+            Event::DocType(_) => {
+                return Err(malformed(
+                    "(a DOCTYPE, DTD or entity declaration is refused)",
+                ))
+            }
             Event::Start(e) => {
                 nodes += 1;
                 if stack.len() >= MAX_DEPTH || nodes > MAX_NODES {
-                    return Err(malformed("(the document is nested too deep or is too large)"));
+                    return Err(malformed(
+                        "(the document is nested too deep or is too large)",
+                    ));
                 }
                 if root.is_some() {
                     return Err(malformed("(content after the root element)"));
@@ -101,7 +111,9 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Error> {
                 stack.push(start_node(&ns, &e)?);
             }
             Event::End(_) => {
-                let node = stack.pop().ok_or_else(|| malformed("(unbalanced end tag)"))?;
+                let node = stack
+                    .pop()
+                    .ok_or_else(|| malformed("(unbalanced end tag)"))?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(node),
                     None => root = Some(node),
@@ -211,12 +223,19 @@ fn username_token(header: &Node) -> Result<Option<String>, Error> {
     else {
         return Ok(None);
     };
-    let Some(password) = security.child("UsernameToken").and_then(|t| t.child("Password")) else {
+    let Some(password) = security
+        .child("UsernameToken")
+        .and_then(|t| t.child("Password"))
+    else {
         return Ok(None);
     };
-    if password.attr("Type").is_some_and(|t| !t.ends_with(PASSWORD_TEXT)) {
-        return Err(Error::fault(Fault::Unauthenticated)
-            .with_detail("(UsernameToken: only a PasswordText password, the API key, is accepted)"));
+    if password
+        .attr("Type")
+        .is_some_and(|t| !t.ends_with(PASSWORD_TEXT))
+    {
+        return Err(Error::fault(Fault::Unauthenticated).with_detail(
+            "(UsernameToken: only a PasswordText password, the API key, is accepted)",
+        ));
     }
     Ok(Some(password.text.trim().to_owned()))
 }
@@ -295,7 +314,11 @@ pub fn answer(
         ))?;
         let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         text_elem(&mut w, "u:Created", &fmt(now))?;
-        text_elem(&mut w, "u:Expires", &fmt(now + chrono::Duration::minutes(5)))?;
+        text_elem(
+            &mut w,
+            "u:Expires",
+            &fmt(now + chrono::Duration::minutes(5)),
+        )?;
         w.write_event(Event::End(BytesEnd::new("u:Timestamp")))?;
         w.write_event(Event::End(BytesEnd::new("o:Security")))?;
         w.write_event(Event::End(BytesEnd::new("s:Header")))?;

@@ -268,8 +268,8 @@ fn header(json: &mut Map<String, Value>, op: &envelope::Node, bare: &JxHdr) -> (
         let id = bare.tracking_id.clone().unwrap_or_default();
         jx.insert("jXLogTrackingId".into(), Value::String(id));
     }
-    let hdr = serde_json::from_value::<JxHdr>(Value::Object(jx.clone()))
-        .unwrap_or_else(|_| bare.clone());
+    let hdr =
+        serde_json::from_value::<JxHdr>(Value::Object(jx.clone())).unwrap_or_else(|_| bare.clone());
     (true, hdr)
 }
 
@@ -334,7 +334,12 @@ pub struct SoapAnswer {
 }
 
 impl SoapAnswer {
-    fn ok(op: &Op, hdr: &JxHdr, value: &Map<String, Value>, now: chrono::DateTime<chrono::Utc>) -> Self {
+    fn ok(
+        op: &Op,
+        hdr: &JxHdr,
+        value: &Map<String, Value>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
         let name = format!("{}Response", op.name);
         let hdr_map = response_header(hdr);
         let body = envelope::answer(now, |w| {
@@ -366,7 +371,10 @@ impl SoapAnswer {
         let record = record_of(&fault.error);
         let server = status_of(fault.error.kind()).code >= 500;
         let mut rs_hdr = Map::new();
-        rs_hdr.insert("jXchangeHdr".into(), Value::Object(response_header(&fault.hdr)));
+        rs_hdr.insert(
+            "jXchangeHdr".into(),
+            Value::Object(response_header(&fault.hdr)),
+        );
         if let Ok(rec) = serde_json::to_value(&record) {
             rs_hdr.insert("MsgRecInfoArray".into(), Value::Array(vec![rec]));
         }
@@ -445,5 +453,8 @@ fn any_status(status: Status, _req: &Request<'_>) -> SoapAnswer {
         503 => Error::fault(Fault::Busy),
         _ => Error::Internal(format!("unhandled status {status}")),
     };
-    SoapAnswer::fault(&ApiFault::new(&JxHdr::generated(), error), chrono::Utc::now())
+    SoapAnswer::fault(
+        &ApiFault::new(&JxHdr::generated(), error),
+        chrono::Utc::now(),
+    )
 }

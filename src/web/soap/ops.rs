@@ -448,9 +448,17 @@ mod tests {
     #[test]
     fn names_are_unique_and_path_elements_are_in_the_request() {
         for (i, op) in OPS.iter().enumerate() {
-            assert!(OPS[i + 1..].iter().all(|o| o.name != op.name), "{}", op.name);
+            assert!(
+                OPS[i + 1..].iter().all(|o| o.name != op.name),
+                "{}",
+                op.name
+            );
             if let Some(p) = op.path.name() {
-                assert!(child(op.request, p).is_some_and(|e| e.required), "{}", op.name);
+                assert!(
+                    child(op.request, p).is_some_and(|e| e.required),
+                    "{}",
+                    op.name
+                );
             }
         }
     }

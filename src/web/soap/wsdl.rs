@@ -24,7 +24,9 @@ pub fn document(location: &str) -> String {
     sequence(&mut out, ops::MSG_RQ_HDR);
     out.push_str("</xsd:complexType>\n<xsd:complexType name=\"MsgRsHdr_CType\">");
     sequence(&mut out, ops::MSG_RS_HDR);
-    out.push_str("</xsd:complexType>\n<xsd:element name=\"MsgRsHdr\" type=\"tns:MsgRsHdr_CType\"/>\n");
+    out.push_str(
+        "</xsd:complexType>\n<xsd:element name=\"MsgRsHdr\" type=\"tns:MsgRsHdr_CType\"/>\n",
+    );
     for op in OPS {
         let _ = write!(
             out,
