@@ -192,6 +192,10 @@ impl<'r, T: Serialize> Responder<'r, 'static> for Jx<T> {
 
 /// Request bodies expose their header so the answer can echo it.
 pub trait HasHeader {
+    /// Whether the body is a jXchange operation's, to which the header rules apply
+    /// (`jxchange_strict_headers`); the SMS provider's reply webhook is not.
+    const JXCHANGE: bool = true;
+
     /// The request's `MsgRqHdr`.
     fn msg_rq_hdr(&self) -> &MsgRqHdr;
 }
@@ -251,11 +255,12 @@ struct PresenceHdr {
 
 /// With `jxchange_strict_headers`, a decoded body whose header breaks the published rules
 /// becomes that fault (`hdr_rules`); without it (the default) nothing changes.
-fn apply_strict_rules<T>(req: &Request<'_>, bytes: &[u8], rq: &mut JxRequest<T>) {
-    let strict = req
-        .rocket()
-        .state::<super::hdr_rules::HeaderRules>()
-        .is_some_and(|r| r.json_strict);
+fn apply_strict_rules<T: HasHeader>(req: &Request<'_>, bytes: &[u8], rq: &mut JxRequest<T>) {
+    let strict = T::JXCHANGE
+        && req
+            .rocket()
+            .state::<super::hdr_rules::HeaderRules>()
+            .is_some_and(|r| r.json_strict);
     if !strict || rq.body.is_err() {
         return;
     }

@@ -28,7 +28,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use crate::domain::{Error, Fault, Service};
-use crate::web::api::envelope::{decode, JxHdr};
+use crate::web::api::envelope::{decode, remember_tracking_id, JxHdr};
 use crate::web::api::fault::{record_of, status_of, ApiFault};
 use crate::web::api::{auth, hdr_rules, inquiry, lifecycle, oob, tokens, validate, Caller};
 use crate::web::limits::Limits;
@@ -52,36 +52,42 @@ pub fn catchers() -> Vec<Catcher> {
     catchers![any_status]
 }
 
-/// The HTTP headers the binding reads: `SOAPAction` and `Authorization: Bearer`.
-pub struct SoapHeaders {
-    action: Option<String>,
-    bearer: Option<String>,
-}
+/// The `Authorization: Bearer` key, if any (a UsernameToken in the envelope wins).
+pub struct Bearer(Option<String>);
 
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for SoapHeaders {
+impl<'r> FromRequest<'r> for Bearer {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let headers = req.headers();
-        Outcome::Success(SoapHeaders {
-            action: headers
-                .get_one("SOAPAction")
-                .map(|a| a.trim().trim_matches('"').to_owned()),
-            bearer: headers
-                .get_one("Authorization")
-                .and_then(|h| h.strip_prefix("Bearer "))
-                .map(|k| k.trim().to_owned()),
-        })
+        let key = req
+            .headers()
+            .get_one("Authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(|k| k.trim().to_owned());
+        Outcome::Success(Bearer(key))
     }
 }
 
-/// The request body, or 7002 when it is larger than the `soap` limit (else `json`'s,
-/// else 64 KiB): read up to the limit, never further.
-pub struct SoapBody(Result<Vec<u8>, Error>);
+/// A SOAP request read and taken apart by its data guard (so the access log line
+/// carries its `jXLogTrackingId`), or the fault saying why it is not one. The body is
+/// read up to the `soap` limit (else `json`'s, else 64 KiB), never further: 7002 above.
+pub struct SoapRequest(Result<Parsed, ApiFault>);
+
+/// What the endpoint needs of a request's envelope.
+struct Parsed {
+    op: &'static Op,
+    /// The body as the JSON operation's body (the path element still in it).
+    json: Map<String, Value>,
+    /// Whether it had `MsgRqHdr/jXchangeHdr`.
+    present: bool,
+    hdr: JxHdr,
+    /// The UsernameToken's `PasswordText` (the API key).
+    password: Option<String>,
+}
 
 #[rocket::async_trait]
-impl<'r> FromData<'r> for SoapBody {
+impl<'r> FromData<'r> for SoapRequest {
     type Error = std::convert::Infallible;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
@@ -95,15 +101,46 @@ impl<'r> FromData<'r> for SoapBody {
             Ok(_) => Err(Error::fault(Fault::BodyTooLarge).with_detail(format!("limit {limit}"))),
             Err(_) => Err(Error::fault(Fault::MalformedBody)),
         };
-        data::Outcome::Success(SoapBody(body))
+        let action = req
+            .headers()
+            .get_one("SOAPAction")
+            .map(|a| a.trim().trim_matches('"').to_owned());
+        let parsed = read(body, action.as_deref());
+        let hdr = match &parsed {
+            Ok(p) => &p.hdr,
+            Err(f) => &*f.hdr,
+        };
+        remember_tracking_id(req, hdr);
+        data::Outcome::Success(SoapRequest(parsed))
     }
 }
 
+/// Takes a request apart: envelope, operation (body element and SOAPAction), the body
+/// by the operation's layout, and its header.
+fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, ApiFault> {
+    let bare = JxHdr::generated();
+    let fail = |e: Error| ApiFault::new(&bare, e);
+    let bytes = body.map_err(fail)?;
+    let rq = envelope::parse(&bytes)
+        .and_then(envelope::read_envelope)
+        .map_err(fail)?;
+    let op = resolve(&rq.op, action).map_err(fail)?;
+    let mut json = envelope::to_json(&rq.op, op.request).map_err(fail)?;
+    let (present, hdr) = header(&mut json, &rq.op, &bare);
+    Ok(Parsed {
+        op,
+        json,
+        present,
+        hdr,
+        password: rq.password,
+    })
+}
+
 /// `POST /jxchange` — every operation of the table.
-#[post("/jxchange", data = "<body>")]
+#[post("/jxchange", data = "<rq>")]
 async fn endpoint(
-    headers: SoapHeaders,
-    body: SoapBody,
+    bearer: Bearer,
+    rq: SoapRequest,
     service: &State<Arc<Service>>,
     limits: &State<Arc<Limits>>,
     metrics: &State<Arc<Metrics>>,
@@ -114,7 +151,7 @@ async fn endpoint(
         limits,
         metrics,
     };
-    match handle(headers, body.0, &deps).await {
+    match handle(bearer.0, rq.0, &deps).await {
         Ok((op, hdr, value)) => SoapAnswer::ok(op, &hdr, &value, now),
         Err(fault) => SoapAnswer::fault(&fault, now),
     }
@@ -165,21 +202,19 @@ struct Deps<'a> {
 
 /// A request from its bytes to the JSON operation's answer.
 async fn handle(
-    headers: SoapHeaders,
-    body: Result<Vec<u8>, Error>,
+    bearer: Option<String>,
+    parsed: Result<Parsed, ApiFault>,
     deps: &Deps<'_>,
 ) -> Result<Handled, ApiFault> {
-    let bare = JxHdr::generated();
-    let fail = |e: Error| ApiFault::new(&bare, e);
-    let bytes = body.map_err(fail)?;
-    let rq = envelope::parse(&bytes)
-        .and_then(envelope::read_envelope)
-        .map_err(fail)?;
-    let op = resolve(&rq.op, headers.action.as_deref()).map_err(fail)?;
-    let mut json = envelope::to_json(&rq.op, op.request).map_err(fail)?;
-    let (present, hdr) = header(&mut json, &rq.op, &bare);
+    let Parsed {
+        op,
+        mut json,
+        present,
+        hdr,
+        password,
+    } = parsed?;
     let fail = |e: Error| ApiFault::new(&hdr, e);
-    let key = rq.password.or(headers.bearer);
+    let key = password.or(bearer);
     let caller = match key {
         Some(key) => auth::caller_of(deps.service, &key).await,
         None => Err(Error::fault(Fault::Unauthenticated)
