@@ -367,3 +367,59 @@ fn json_stays_lenient_by_default_and_is_strict_when_configured() {
     );
     assert_eq!((status, fault(&rs).0.as_str()), (403, "2505"), "{rs}");
 }
+
+/// Every member name in a JSON answer (nested), but its `MsgRsHdr`.
+fn member_names(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if k != "MsgRsHdr" {
+                    out.push(k.clone());
+                    member_names(v, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| member_names(i, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn soap_answers_carry_what_the_json_answers_carry() {
+    let server = TestServer::start();
+    let (token, seed, step) = server.enroll_active("pat");
+    let code = crate::support::totp(&seed, "SHA1", 6, step + 1);
+    let (_, json_ok) = server.post("/api/v1/validate", &json!({"UsrName": "pat", "Code": code}));
+    let (_, soap_ok) = call(
+        &server,
+        "MFATokenValidate",
+        &format!(
+            "{}<UsrName>pat</UsrName><Code>{}</Code>",
+            good_hdr(),
+            crate::support::totp(&seed, "SHA1", 6, step + 2)
+        ),
+    );
+    let (_, json_inq) = server.post(
+        "/api/v1/inquiry",
+        &json!({"TokenId": token, "ActIntent": "Upd"}),
+    );
+    let (_, soap_inq) = call(
+        &server,
+        "MFATokenInq",
+        &format!(
+            "{}<TokenId>{token}</TokenId><ActIntent>Upd</ActIntent>",
+            good_hdr()
+        ),
+    );
+    for (json_rs, soap_rs) in [(json_ok, soap_ok), (json_inq, soap_inq)] {
+        let mut names = Vec::new();
+        member_names(&json_rs, &mut names);
+        assert!(!names.is_empty(), "{json_rs}");
+        for name in names {
+            assert!(
+                soap_rs.contains(&format!("<{name}>")),
+                "{name} missing from {soap_rs}"
+            );
+        }
+    }
+}
