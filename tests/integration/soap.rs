@@ -423,3 +423,14 @@ fn soap_answers_carry_what_the_json_answers_carry() {
         }
     }
 }
+
+#[test]
+fn the_readme_soap_example_runs_as_written() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::readme::run_blocks(&server, dir.path(), &["soap"]);
+    assert!(out.contains("<MFATokenAddResponse"), "{out}");
+    assert!(out.contains("<UsrTokenStat>Init</UsrTokenStat>"), "{out}");
+    assert_eq!(elem(&out, "UsrName"), Some("Ann Lee"), "{out}");
+    assert!(out.contains("<Custom xsi:nil=\"true\"/>"), "{out}");
+}
