@@ -191,7 +191,10 @@ fn hostile_and_malformed_bodies_get_soap_faults() {
 #[test]
 fn soap_clients_authenticate_with_a_username_token_or_bearer() {
     let server = TestServer::start();
-    let inq = format!("{}<TokenId>nope</TokenId>", good_hdr());
+    let inq = format!(
+        "{}<TokenId>nope</TokenId><UsrName>nope</UsrName>",
+        good_hdr()
+    );
     let body = |sec: &str| envelope("MFATokenInq", &inq, sec).into_bytes();
     let text = username_token(&server.key, "PasswordText");
     let (status, _, rs) = post_soap(&server, Some("MFATokenInq"), None, &body(&text));
@@ -231,7 +234,7 @@ fn the_published_header_rules_hold_on_soap() {
         let (status, body) = call(
             &server,
             "MFATokenInq",
-            &format!("{hdr}<TokenId>t1</TokenId>"),
+            &format!("{hdr}<TokenId>t1</TokenId><UsrName>t1</UsrName>"),
         );
         assert_fault(status, &body, code);
     }
@@ -242,7 +245,7 @@ fn the_published_header_rules_hold_on_soap() {
     let (status, body) = call(
         &server,
         "MFATokenInq",
-        &format!("{empty_audit}<TokenId>t1</TokenId>"),
+        &format!("{empty_audit}<TokenId>t1</TokenId><UsrName>t1</UsrName>"),
     );
     assert_fault(status, &body, "7020");
     // OOBValidate: InstRtId in the body disagreeing with the header's.
@@ -285,7 +288,13 @@ fn a_key_registered_for_a_consumer_refuses_another_valid_consumer() {
     );
     assert!(out.status.success(), "{out:?}");
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let inq = |hdr: &str| envelope("MFATokenInq", &format!("{hdr}<TokenId>t1</TokenId>"), "");
+    let inq = |hdr: &str| {
+        envelope(
+            "MFATokenInq",
+            &format!("{hdr}<TokenId>t1</TokenId><UsrName>t1</UsrName>"),
+            "",
+        )
+    };
     let (status, _, body) = post_soap(
         &server,
         Some("MFATokenInq"),
@@ -356,9 +365,14 @@ fn json_stays_lenient_by_default_and_is_strict_when_configured() {
     assert_eq!((status, fault(&rs).0.as_str()), (400, "2001"), "{rs}");
     let hdr = json!({"AuditUsrId": "", "AuditWsId": "", "ConsumerProd": "Teller",
                      "InstRtId": "tokend", "ValidConsmName": "Bank"});
-    let (status, rs) = strict.post(
+    let (_, rs) = strict.post(
         "/api/v1/inquiry",
         &json!({"MsgRqHdr": {"jXchangeHdr": hdr}, "TokenId": "t1"}),
+    );
+    assert_eq!(fault(&rs), ("3103".into(), Some("UsrName".into())), "{rs}");
+    let (status, rs) = strict.post(
+        "/api/v1/inquiry",
+        &json!({"MsgRqHdr": {"jXchangeHdr": hdr}, "TokenId": "t1", "UsrName": "t1"}),
     );
     assert_eq!((status, fault(&rs).0.as_str()), (404, "7020"), "{rs}");
     let (status, rs) = strict.post(
@@ -407,7 +421,7 @@ fn soap_answers_carry_what_the_json_answers_carry() {
         &server,
         "MFATokenInq",
         &format!(
-            "{}<TokenId>{token}</TokenId><ActIntent>Upd</ActIntent>",
+            "{}<TokenId>{token}</TokenId><UsrName>pat</UsrName><ActIntent>Upd</ActIntent>",
             good_hdr()
         ),
     );

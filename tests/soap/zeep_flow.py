@@ -82,13 +82,19 @@ def main():
     assert ok.RsStat == "Success" and ok.LastTrnRcptId, ok
 
     step("MFATokenInq Upd")
-    inq = svc.MFATokenInq(MsgRqHdr=HDR, TokenId=token, ActIntent="Upd")
+    inq = svc.MFATokenInq(MsgRqHdr=HDR, TokenId=token, UsrName="alice", ActIntent="Upd")
     assert inq.ActIntentKey and inq.MFATokenInqInfo.UsrTokenStat == "Act", inq
     rec = inq.MFATokenInqInfo.MFATokenInqArray.MFATokenInqInfoRec[0]
     assert rec.UsrName == "alice" and rec.LastTrnRcptId == ok.LastTrnRcptId, rec
-    # The seed: consumers outside JHA IMS send the token id as UsrName.
+    # The seed: consumers outside JHA IMS send the token id as UsrName; UsrName or
+    # AuthenUsrCred is required (3103 without either).
     ims = svc.MFATokenInq(MsgRqHdr=HDR, TokenId=token, UsrName=token)
     assert ims.TokenId == token, ims
+    try:
+        svc.MFATokenInq(MsgRqHdr=HDR, TokenId=token)
+        raise AssertionError("an inquiry without UsrName or AuthenUsrCred was answered")
+    except zeep.exceptions.Fault as f:
+        assert err_code(f) == "3103", etree.tostring(f.detail)
 
     step("MFATokenMod with the ActIntentKey")
     mod = svc.MFATokenMod(MsgRqHdr=HDR, TokenId=token, ActIntentKey=inq.ActIntentKey, UsrName="alice", UsrTokenDesc="zeep phone")
@@ -101,7 +107,7 @@ def main():
         assert err_code(f) == "7031", etree.tostring(f.detail)
 
     step("lock by modify, then validation answers Locked with the SMS fallback")
-    inq = svc.MFATokenInq(MsgRqHdr=HDR, TokenId=token, ActIntent="Upd")
+    inq = svc.MFATokenInq(MsgRqHdr=HDR, TokenId=token, UsrName="alice", ActIntent="Upd")
     locked = svc.MFATokenMod(MsgRqHdr=HDR, TokenId=token, ActIntentKey=inq.ActIntentKey, UsrTokenStat="Lock")
     assert locked.MFATokenInqInfo.UsrTokenStat == "Lock", locked
     lk = svc.MFATokenValidate(MsgRqHdr=HDR, UsrName="alice", Code=totp(secret, now_step() + 1))
@@ -122,19 +128,19 @@ def main():
     assert tmp.TempPswd and tmp.UsrName == "alice", tmp
 
     step("MFATokenDel")
-    inq = svc.MFATokenInq(MsgRqHdr=HDR, TokenId=token, ActIntent="Dlt")
+    inq = svc.MFATokenInq(MsgRqHdr=HDR, TokenId=token, UsrName=token, ActIntent="Dlt")
     gone = svc.MFATokenDel(MsgRqHdr=HDR, TokenId=token, ActIntentKey=inq.ActIntentKey)
     assert gone.UsrTokenStat == "Del", gone
 
     step("faults carry the jXchange record")
     try:
-        svc.MFATokenInq(MsgRqHdr=HDR, TokenId="no-such-token")
+        svc.MFATokenInq(MsgRqHdr=HDR, TokenId="no-such-token", UsrName="no-such-token")
         raise AssertionError("an unknown token was found")
     except zeep.exceptions.Fault as f:
         assert err_code(f) == "7020", etree.tostring(f.detail)
     bad = zeep.Client(f"{BASE}/jxchange?wsdl", wsse=UsernameToken("zeep-flow", "tkd_wrong"))
     try:
-        bad.service.MFATokenInq(MsgRqHdr=HDR, TokenId=token)
+        bad.service.MFATokenInq(MsgRqHdr=HDR, TokenId=token, UsrName=token)
         raise AssertionError("a wrong key was accepted")
     except zeep.exceptions.Fault as f:
         assert err_code(f) == "7010", etree.tostring(f.detail)

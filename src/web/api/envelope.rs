@@ -196,6 +196,10 @@ pub trait HasHeader {
     /// (`jxchange_strict_headers`); the SMS provider's reply webhook is not.
     const JXCHANGE: bool = true;
 
+    /// Whether the operation has the contract's `UsrName`/`AuthenUsrCred` choice (one of
+    /// them required under the header rules): MFATokenInq.
+    const USR_CHOICE: bool = false;
+
     /// The request's `MsgRqHdr`.
     fn msg_rq_hdr(&self) -> &MsgRqHdr;
 }
@@ -245,12 +249,16 @@ struct Presence {
     inst_rt_id: Option<serde_json::Value>,
     #[serde(rename = "ConsumerProd", default)]
     consumer_prod: Option<serde_json::Value>,
+    #[serde(rename = "UsrName", default)]
+    usr_name: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
 struct PresenceHdr {
     #[serde(rename = "jXchangeHdr", default)]
     jx: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "AuthenUsrCred", default)]
+    cred: Option<serde::de::IgnoredAny>,
 }
 
 /// With `jxchange_strict_headers`, a decoded body whose header breaks the published rules
@@ -269,6 +277,9 @@ fn apply_strict_rules<T: HasHeader>(req: &Request<'_>, bytes: &[u8], rq: &mut Jx
         .as_ref()
         .and_then(|p| p.hdr.as_ref())
         .is_some_and(|h| h.jx.is_some());
+    let choice_made = seen
+        .as_ref()
+        .is_some_and(|p| p.usr_name.is_some() || p.hdr.as_ref().is_some_and(|h| h.cred.is_some()));
     let text = |v: Option<serde_json::Value>| v.and_then(|v| v.as_str().map(str::to_owned));
     let (inst, prod) = match seen {
         Some(p) => (text(p.inst_rt_id), text(p.consumer_prod)),
@@ -277,6 +288,7 @@ fn apply_strict_rules<T: HasHeader>(req: &Request<'_>, bytes: &[u8], rq: &mut Jx
     let body = super::hdr_rules::BodyIds {
         inst_rt_id: inst.as_deref(),
         consumer_prod: prod.as_deref(),
+        usr_choice: T::USR_CHOICE.then_some(choice_made),
     };
     if let Err(e) = super::hdr_rules::check(present, &rq.hdr, body) {
         rq.body = Err(e);

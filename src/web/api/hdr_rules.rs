@@ -12,6 +12,11 @@
 //!   in the body that disagrees with the header's `ValidConsmProd`: 2505 (both published
 //!   triggers of 2505 in the OOBValidate seed).
 //!
+//! - MFATokenInq: "UsrName and AuthenUsrCred are part of a documented choice statement
+//!   whereas both are optional but at least one is required" (the MFA Token Inquiry
+//!   contract): neither is 3103 at `UsrName`. Consumers outside JHA IMS send the TokenId
+//!   as `UsrName`, as the same contract says.
+//!
 //! `BusCorrelId` (2700) is NOT required: the seed's request example has none while its
 //! answer carries one, so the provider generates it (the SOAP answer does).
 //! Imports: domain (the fault vocabulary) and the envelope's header type.
@@ -36,6 +41,9 @@ pub struct BodyIds<'a> {
     pub inst_rt_id: Option<&'a str>,
     /// The body's `ConsumerProd`.
     pub consumer_prod: Option<&'a str>,
+    /// For an operation with the `UsrName`/`AuthenUsrCred` choice (MFATokenInq): whether
+    /// the request made it. `None`: the operation has no such choice.
+    pub usr_choice: Option<bool>,
 }
 
 /// Checks a request's header: `present` says whether it carried `MsgRqHdr.jXchangeHdr`
@@ -92,6 +100,11 @@ pub fn check(present: bool, hdr: &JxHdr, body: BodyIds<'_>) -> Result<(), Error>
             _ => {}
         }
     }
+    if body.usr_choice == Some(false) {
+        return Err(Error::at(Fault::FieldRequired, "UsrName").with_detail(
+            "(UsrName or MsgRqHdr.AuthenUsrCred is required; consumers outside JHA IMS send the TokenId as UsrName)",
+        ));
+    }
     Ok(())
 }
 
@@ -135,17 +148,23 @@ mod tests {
         assert_eq!(code(check(true, &h, BodyIds::default())), 2401);
         let inst = |i| BodyIds {
             inst_rt_id: Some(i),
-            consumer_prod: None,
+            ..BodyIds::default()
         };
         assert_eq!(code(check(true, &full(), inst("003003003"))), 0);
         assert_eq!(code(check(true, &full(), inst("111111111"))), 2505);
         let mut h = full();
         h.valid_consm_prod = Some("Teller".into());
         let prod = |p| BodyIds {
-            inst_rt_id: None,
             consumer_prod: Some(p),
+            ..BodyIds::default()
         };
         assert_eq!(code(check(true, &h, prod("Teller"))), 0);
         assert_eq!(code(check(true, &h, prod("Other"))), 2505);
+        let choice = |made| BodyIds {
+            usr_choice: Some(made),
+            ..BodyIds::default()
+        };
+        assert_eq!(code(check(true, &full(), choice(true))), 0);
+        assert_eq!(code(check(true, &full(), choice(false))), 3103);
     }
 }

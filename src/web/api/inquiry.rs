@@ -44,6 +44,8 @@ pub struct MfaTokenInqRq {
 }
 
 impl HasHeader for MfaTokenInqRq {
+    const USR_CHOICE: bool = true;
+
     fn msg_rq_hdr(&self) -> &MsgRqHdr {
         &self.hdr
     }

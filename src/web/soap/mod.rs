@@ -84,6 +84,8 @@ struct Parsed {
     hdr: JxHdr,
     /// The UsernameToken's `PasswordText` (the API key).
     password: Option<String>,
+    /// Whether `MsgRqHdr` carried `AuthenUsrCred`.
+    has_cred: bool,
 }
 
 #[rocket::async_trait]
@@ -127,12 +129,18 @@ fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, Ap
     let op = resolve(&rq.op, action).map_err(fail)?;
     let mut json = envelope::to_json(&rq.op, op.request).map_err(fail)?;
     let (present, hdr) = header(&mut json, &rq.op, &bare);
+    let has_cred = rq
+        .op
+        .child("MsgRqHdr")
+        .and_then(|h| h.child("AuthenUsrCred"))
+        .is_some();
     Ok(Parsed {
         op,
         json,
         present,
         hdr,
         password: rq.password,
+        has_cred,
     })
 }
 
@@ -212,6 +220,7 @@ async fn handle(
         present,
         hdr,
         password,
+        has_cred,
     } = parsed?;
     let fail = |e: Error| ApiFault::new(&hdr, e);
     let key = password.or(bearer);
@@ -224,6 +233,8 @@ async fn handle(
     let body = hdr_rules::BodyIds {
         inst_rt_id: json.get("InstRtId").and_then(Value::as_str),
         consumer_prod: json.get("ConsumerProd").and_then(Value::as_str),
+        usr_choice: (op.action == Action::Inquire)
+            .then(|| json.contains_key("UsrName") || has_cred),
     };
     hdr_rules::check(present, &hdr, body).map_err(fail)?;
     let path = match op.path.name() {
