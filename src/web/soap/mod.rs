@@ -12,28 +12,34 @@
 //! Credentials: a WS-Security `UsernameToken` whose `PasswordText` is the API key, or
 //! `Authorization: Bearer`, as on the JSON API. `AuthenUsrCred` (the end user's SAML) is
 //! accepted and its user recorded as the audit user when `AuditUsrId` is empty; tokend
-//! does NOT verify SAML. Imports: rocket, serde_json, the JSON API, domain.
+//! does NOT verify SAML.
+//!
+//! Rooms: `request` (the data guard reading the envelope), `envelope` (XML in and out,
+//! WS-Security), `ops` (the operation table), `answer` (answers and faults), `wsdl`
+//! (generated from `ops`); this file routes and dispatches.
+//! Imports: rocket, serde_json, the JSON API, domain.
 
+pub mod answer;
 pub mod envelope;
 pub mod ops;
+pub mod request;
 pub mod wsdl;
 
-use rocket::data::{self, Data, FromData, ToByteUnit as _};
-use rocket::http::{ContentType, Status};
+use rocket::http::ContentType;
 use rocket::request::{FromRequest, Outcome, Request};
-use rocket::response::{self, Responder, Response};
-use rocket::{catch, catchers, get, post, routes, Catcher, Route, State};
+use rocket::{catchers, get, post, routes, Catcher, Route, State};
 use serde_json::{Map, Value};
-use std::io::Cursor;
 use std::sync::Arc;
 
 use crate::domain::{Error, Fault, Service};
-use crate::web::api::envelope::{decode, remember_tracking_id, JxHdr};
-use crate::web::api::fault::{record_of, status_of, ApiFault};
+use crate::web::api::envelope::{decode, JxHdr};
+use crate::web::api::fault::ApiFault;
 use crate::web::api::{auth, hdr_rules, inquiry, lifecycle, oob, tokens, validate, Caller};
 use crate::web::limits::Limits;
 use crate::web::metrics::Metrics;
+use answer::SoapAnswer;
 use ops::{Action, Op};
+use request::{Bearer, Parsed, SoapRequest};
 
 /// Where the binding is mounted.
 pub const BASE: &str = "/jxchange";
@@ -49,99 +55,7 @@ pub fn routes() -> Vec<Route> {
 
 /// SOAP faults for whatever Rocket answers itself under `/jxchange`.
 pub fn catchers() -> Vec<Catcher> {
-    catchers![any_status]
-}
-
-/// The `Authorization: Bearer` key, if any (a UsernameToken in the envelope wins).
-pub struct Bearer(Option<String>);
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for Bearer {
-    type Error = std::convert::Infallible;
-
-    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let key = req
-            .headers()
-            .get_one("Authorization")
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(|k| k.trim().to_owned());
-        Outcome::Success(Bearer(key))
-    }
-}
-
-/// A SOAP request read and taken apart by its data guard (so the access log line
-/// carries its `jXLogTrackingId`), or the fault saying why it is not one. The body is
-/// read up to the `soap` limit (else `json`'s, else 64 KiB), never further: 7002 above.
-pub struct SoapRequest(Result<Parsed, ApiFault>);
-
-/// What the endpoint needs of a request's envelope.
-struct Parsed {
-    op: &'static Op,
-    /// The body as the JSON operation's body (the path element still in it).
-    json: Map<String, Value>,
-    /// Whether it had `MsgRqHdr/jXchangeHdr`.
-    present: bool,
-    hdr: JxHdr,
-    /// The UsernameToken's `PasswordText` (the API key).
-    password: Option<String>,
-    /// Whether `MsgRqHdr` carried `AuthenUsrCred`.
-    has_cred: bool,
-}
-
-#[rocket::async_trait]
-impl<'r> FromData<'r> for SoapRequest {
-    type Error = std::convert::Infallible;
-
-    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
-        let limits = req.limits();
-        let limit = limits
-            .get("soap")
-            .or_else(|| limits.get("json"))
-            .unwrap_or_else(|| 64.kibibytes());
-        let body = match data.open(limit).into_bytes().await {
-            Ok(bytes) if bytes.is_complete() => Ok(bytes.into_inner()),
-            Ok(_) => Err(Error::fault(Fault::BodyTooLarge).with_detail(format!("limit {limit}"))),
-            Err(_) => Err(Error::fault(Fault::MalformedBody)),
-        };
-        let action = req
-            .headers()
-            .get_one("SOAPAction")
-            .map(|a| a.trim().trim_matches('"').to_owned());
-        let parsed = read(body, action.as_deref());
-        let hdr = match &parsed {
-            Ok(p) => &p.hdr,
-            Err(f) => &*f.hdr,
-        };
-        remember_tracking_id(req, hdr);
-        data::Outcome::Success(SoapRequest(parsed))
-    }
-}
-
-/// Takes a request apart: envelope, operation (body element and SOAPAction), the body
-/// by the operation's layout, and its header.
-fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, ApiFault> {
-    let bare = JxHdr::generated();
-    let fail = |e: Error| ApiFault::new(&bare, e);
-    let bytes = body.map_err(fail)?;
-    let rq = envelope::parse(&bytes)
-        .and_then(envelope::read_envelope)
-        .map_err(fail)?;
-    let op = resolve(&rq.op, action).map_err(fail)?;
-    let mut json = envelope::to_json(&rq.op, op.request).map_err(fail)?;
-    let (present, hdr) = header(&mut json, &rq.op, &bare);
-    let has_cred = rq
-        .op
-        .child("MsgRqHdr")
-        .and_then(|h| h.child("AuthenUsrCred"))
-        .is_some();
-    Ok(Parsed {
-        op,
-        json,
-        present,
-        hdr,
-        password: rq.password,
-        has_cred,
-    })
+    catchers![answer::any_status]
 }
 
 /// `POST /jxchange` — every operation of the table.
@@ -257,68 +171,6 @@ fn required(name: &str) -> Error {
     Error::at(fault, name)
 }
 
-/// The operation of a body element and the `SOAPAction` (when sent, they must agree).
-fn resolve(op: &envelope::Node, action: Option<&str>) -> Result<&'static Op, Error> {
-    if op.ns != ops::NS {
-        return Err(Error::at(Fault::UnknownOperation, op.name.clone())
-            .with_value(op.ns.clone())
-            .with_detail(format!("(operations are in the namespace {})", ops::NS)));
-    }
-    let found = ops::find(&op.name).ok_or_else(|| {
-        Error::at(Fault::UnknownOperation, op.name.clone()).with_detail("(see /jxchange?wsdl)")
-    })?;
-    match action.filter(|a| !a.is_empty()) {
-        Some(a) if a.strip_prefix(ops::ACTION_BASE) != Some(found.name) => {
-            Err(Error::at(Fault::UnknownOperation, "SOAPAction")
-                .with_value(a.chars().take(128).collect::<String>())
-                .with_detail(format!(
-                    "(SOAPAction must be {}{} for this body)",
-                    ops::ACTION_BASE,
-                    found.name
-                )))
-        }
-        _ => Ok(found),
-    }
-}
-
-/// The request's header: whether it has one, and the header itself with a tracking id
-/// (written back into the body, so every answer echoes the same one). An empty
-/// `AuditUsrId` takes the user of `AuthenUsrCred` (a UsernameToken `Username` or a SAML
-/// `NameID`), so the audit records who acted.
-fn header(json: &mut Map<String, Value>, op: &envelope::Node, bare: &JxHdr) -> (bool, JxHdr) {
-    let Some(Value::Object(jx)) = json
-        .get_mut("MsgRqHdr")
-        .and_then(|h| h.as_object_mut())
-        .and_then(|h| h.get_mut("jXchangeHdr"))
-    else {
-        return (false, bare.clone());
-    };
-    let authen_usr = op
-        .child("MsgRqHdr")
-        .and_then(|h| h.child("AuthenUsrCred"))
-        .and_then(|c| c.find("Username").or_else(|| c.find("NameID")))
-        .map(|n| n.text.chars().take(128).collect::<String>())
-        .filter(|u| !u.is_empty());
-    let audit_empty = jx
-        .get("AuditUsrId")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty);
-    if let (Some(user), true) = (authen_usr, audit_empty) {
-        jx.insert("AuditUsrId".into(), Value::String(user));
-    }
-    let tracking_empty = jx
-        .get("jXLogTrackingId")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty);
-    if tracking_empty {
-        let id = bare.tracking_id.clone().unwrap_or_default();
-        jx.insert("jXLogTrackingId".into(), Value::String(id));
-    }
-    let hdr =
-        serde_json::from_value::<JxHdr>(Value::Object(jx.clone())).unwrap_or_else(|_| bare.clone());
-    (true, hdr)
-}
-
 /// The JSON answer as members to write.
 fn done<T: serde::Serialize>(
     answer: Result<crate::web::api::envelope::Jx<T>, ApiFault>,
@@ -370,137 +222,4 @@ async fn dispatch(
         Action::OobResend => done(oob::resend(c, path, decode(&bytes), service, limits).await),
         Action::OobStatus => Err(fail(Error::Internal("unreachable dispatch".into()))),
     }
-}
-
-/// A SOAP answer: 200 with the operation's answer, or 500 with a `Fault`.
-pub struct SoapAnswer {
-    status: Status,
-    body: Vec<u8>,
-    retry_after: Option<u64>,
-}
-
-impl SoapAnswer {
-    fn ok(
-        op: &Op,
-        hdr: &JxHdr,
-        value: &Map<String, Value>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Self {
-        let name = format!("{}Response", op.name);
-        let hdr_map = response_header(hdr);
-        let body = envelope::answer(now, |w| {
-            use quick_xml::events::{BytesEnd, BytesStart, Event};
-            let start = BytesStart::new(name.as_str()).with_attributes([("xmlns", ops::NS)]);
-            w.write_event(Event::Start(start))?;
-            let mut rs_hdr = Map::new();
-            rs_hdr.insert("jXchangeHdr".into(), Value::Object(hdr_map));
-            w.write_event(Event::Start(BytesStart::new("MsgRsHdr")))?;
-            envelope::write_layout(w, ops::MSG_RS_HDR, &rs_hdr)?;
-            w.write_event(Event::End(BytesEnd::new("MsgRsHdr")))?;
-            envelope::write_layout(w, op.response, value)?;
-            w.write_event(Event::End(BytesEnd::new(name.as_str())))
-        });
-        SoapAnswer {
-            status: Status::Ok,
-            body,
-            retry_after: None,
-        }
-    }
-
-    fn fault(fault: &ApiFault, now: chrono::DateTime<chrono::Utc>) -> Self {
-        if let Error::Internal(message) = &fault.error {
-            tracing::error!(
-                tracking_id = fault.hdr.tracking_id.as_deref().unwrap_or("-"),
-                "internal error: {message}"
-            );
-        }
-        let record = record_of(&fault.error);
-        let server = status_of(fault.error.kind()).code >= 500;
-        let mut rs_hdr = Map::new();
-        rs_hdr.insert(
-            "jXchangeHdr".into(),
-            Value::Object(response_header(&fault.hdr)),
-        );
-        if let Ok(rec) = serde_json::to_value(&record) {
-            rs_hdr.insert("MsgRecInfoArray".into(), Value::Array(vec![rec]));
-        }
-        let body = envelope::answer(now, |w| {
-            use quick_xml::events::{BytesEnd, BytesStart, Event};
-            w.write_event(Event::Start(BytesStart::new("s:Fault")))?;
-            let code = if server { "s:Server" } else { "s:Client" };
-            envelope::text_elem(w, "faultcode", code)?;
-            envelope::text_elem(w, "faultstring", &record.err_desc)?;
-            w.write_event(Event::Start(BytesStart::new("detail")))?;
-            let start = BytesStart::new("MsgRsHdr").with_attributes([("xmlns", ops::NS)]);
-            w.write_event(Event::Start(start))?;
-            envelope::write_layout(w, ops::MSG_RS_HDR, &rs_hdr)?;
-            w.write_event(Event::End(BytesEnd::new("MsgRsHdr")))?;
-            w.write_event(Event::End(BytesEnd::new("detail")))?;
-            w.write_event(Event::End(BytesEnd::new("s:Fault")))
-        });
-        SoapAnswer {
-            status: Status::InternalServerError,
-            body,
-            retry_after: fault.retry_after,
-        }
-    }
-}
-
-/// The answer's `jXchangeHdr`: the request's echoed, every element of the seed's answer
-/// written (empty when unknown), the provider's `JxVer`, a `BusCorrelId` made up when
-/// the consumer sent none (the seed's answer has one its request lacked).
-fn response_header(hdr: &JxHdr) -> Map<String, Value> {
-    let mut map = match serde_json::to_value(hdr) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    map.insert("JxVer".into(), Value::String(JX_VER.into()));
-    if map
-        .get("BusCorrelId")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        let id = uuid::Uuid::new_v4().to_string();
-        map.insert("BusCorrelId".into(), Value::String(id));
-    }
-    for elem in ops::JX_HDR_RS {
-        if elem.name != "WorkflowCorrelId" {
-            map.entry(elem.name)
-                .or_insert_with(|| Value::String(String::new()));
-        }
-    }
-    map
-}
-
-impl<'r> Responder<'r, 'static> for SoapAnswer {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        let mut response = Response::build()
-            .status(self.status)
-            .header(ContentType::new("text", "xml").with_params(("charset", "utf-8")))
-            .sized_body(self.body.len(), Cursor::new(self.body))
-            .finalize();
-        if let Some(secs) = self.retry_after {
-            response.set_raw_header("Retry-After", secs.to_string());
-        }
-        Ok(response)
-    }
-}
-
-/// Whatever Rocket answers itself under `/jxchange` (no route for a method, a body
-/// Rocket refused) is a SOAP fault too.
-#[catch(default)]
-fn any_status(status: Status, _req: &Request<'_>) -> SoapAnswer {
-    let error = match status.code {
-        404 | 405 => Error::fault(Fault::UnknownOperation)
-            .with_detail("(POST /jxchange with a SOAP envelope, or GET /jxchange?wsdl)"),
-        413 => Error::fault(Fault::BodyTooLarge),
-        400 => Error::fault(Fault::MalformedRequest),
-        411 | 415 | 422 => Error::fault(Fault::MalformedBody),
-        503 => Error::fault(Fault::Busy),
-        _ => Error::Internal(format!("unhandled status {status}")),
-    };
-    SoapAnswer::fault(
-        &ApiFault::new(&JxHdr::generated(), error),
-        chrono::Utc::now(),
-    )
 }
