@@ -448,3 +448,54 @@ fn the_readme_soap_example_runs_as_written() {
     assert_eq!(elem(&out, "UsrName"), Some("Ann Lee"), "{out}");
     assert!(out.contains("<Custom xsi:nil=\"true\"/>"), "{out}");
 }
+
+/// The local names of the opening tags of `xml`'s `Body`, in order.
+fn body_shape(xml: &str) -> Vec<String> {
+    let start = xml.find(":Body>").expect("a Body");
+    let end = xml.rfind(":Body>").unwrap();
+    let re = regex::Regex::new(r"<(?:[\w-]+:)?([\w-]+)[\s/>]").unwrap();
+    re.captures_iter(&xml[start..end])
+        .map(|c| c[1].to_owned())
+        .filter(|n| n != "Body")
+        .collect()
+}
+
+#[test]
+fn the_seed_request_sent_byte_for_byte_gets_the_seed_shaped_answer() {
+    let server = TestServer::start();
+    let out = crate::support::cli(
+        &server.data_dir,
+        &[],
+        &[
+            "apikey",
+            "create",
+            "--name",
+            "seed",
+            "--scope",
+            "validate",
+            "--inst-rt-id",
+            "003003003",
+            "--consumer-name",
+            "{Insert}",
+            "--consumer-prod",
+            "{Insert}",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/soap/");
+    let request = std::fs::read(format!("{dir}seed-oob-validate-request.xml")).unwrap();
+    let want = std::fs::read_to_string(format!("{dir}seed-oob-validate-response.xml")).unwrap();
+    let (status, ct, got) = post_soap(&server, Some("OOBValidate"), Some(&key), &request);
+    assert_eq!(status, 200, "{got}");
+    assert!(ct.starts_with("text/xml"), "{ct}");
+    assert!(body_shape(&want).len() > 20, "{:?}", body_shape(&want));
+    assert_eq!(body_shape(&got), body_shape(&want), "{got}");
+    assert!(
+        got.contains("<u:Timestamp u:Id=\"_0\"><u:Created>"),
+        "{got}"
+    );
+    assert!(got.contains("<Custom xsi:nil=\"true\"/>"), "{got}");
+    assert_eq!(elem(&got, "RsStat"), Some("Success"), "{got}");
+    assert_eq!(elem(&got, "InstRtId"), Some("003003003"), "{got}");
+}
