@@ -18,6 +18,7 @@ from pathlib import Path
 import requests
 import zeep
 from lxml import etree
+from zeep.plugins import HistoryPlugin
 from zeep.wsse.username import UsernameToken
 
 BASE, FLOW_KEY, SEED_KEY, SEED_DIR = sys.argv[1:5]
@@ -57,9 +58,39 @@ def now_step():
     return int(time.time() // 30)
 
 
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+class Checked:
+    """The client's service, each answer's body (or fault detail) validated against the
+    WSDL's own schema: what tokend writes is what its WSDL promises, element order too."""
+
+    def __init__(self, client, history):
+        wsdl = etree.fromstring(requests.get(f"{BASE}/jxchange?wsdl", timeout=10).content)
+        schema = wsdl.find(".//{http://www.w3.org/2001/XMLSchema}schema")
+        self.schema = etree.XMLSchema(schema)
+        self.client, self.history = client, history
+
+    def __getattr__(self, name):
+        def call(**kw):
+            try:
+                return getattr(self.client.service, name)(**kw)
+            finally:
+                self.validate()
+        return call
+
+    def validate(self):
+        env = self.history.last_received["envelope"]
+        body = env.find(f"{{{SOAP_NS}}}Body")[0]
+        if etree.QName(body).localname == "Fault":
+            body = body.find("detail")[0]
+        self.schema.assertValid(etree.fromstring(etree.tostring(body)))
+
+
 def main():
-    client = zeep.Client(f"{BASE}/jxchange?wsdl", wsse=UsernameToken("zeep-flow", FLOW_KEY))
-    svc = client.service
+    history = HistoryPlugin()
+    client = zeep.Client(f"{BASE}/jxchange?wsdl", wsse=UsernameToken("zeep-flow", FLOW_KEY), plugins=[history])
+    svc = Checked(client, history)
 
     step("MFATokenAdd")
     add = svc.MFATokenAdd(MsgRqHdr=HDR, UsrName="alice", TokenType="Software", PhoneNum="5555550100")
@@ -178,6 +209,9 @@ def seed_envelope():
     body = lambda env: env.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")[0]
     assert shape(body(got)) == shape(body(want)), (shape(body(got)), shape(body(want)))
     assert shape(got[0]) == shape(want[0]), "the Security/Timestamp header"
+    wsdl = etree.fromstring(requests.get(f"{BASE}/jxchange?wsdl", timeout=10).content)
+    schema = etree.XMLSchema(wsdl.find(".//{http://www.w3.org/2001/XMLSchema}schema"))
+    schema.assertValid(etree.fromstring(etree.tostring(body(got))))
     custom = body(got).find(f"{{{NS}}}Custom")
     assert custom.get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true"
 

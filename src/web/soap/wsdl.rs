@@ -17,7 +17,7 @@ pub fn document(location: &str) -> String {
 <wsdl:definitions name="tokend" targetNamespace="{ns}" xmlns:tns="{ns}" xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:wsse="{WSSE_NS}">
 <wsdl:documentation>tokend: the jXchange MFA token and OOBValidate operations over SOAP 1.1. Authenticate with a WS-Security UsernameToken (PasswordText = the API key) or Authorization: Bearer.</wsdl:documentation>
 <wsdl:types>
-<xsd:schema targetNamespace="{ns}" elementFormDefault="qualified">
+<xsd:schema targetNamespace="{ns}" xmlns:tns="{ns}" xmlns:xsd="http://www.w3.org/2001/XMLSchema" elementFormDefault="qualified">
 "#
     );
     out.push_str("<xsd:complexType name=\"MsgRqHdr_CType\">");
