@@ -499,3 +499,61 @@ fn the_seed_request_sent_byte_for_byte_gets_the_seed_shaped_answer() {
     assert_eq!(elem(&got, "RsStat"), Some("Success"), "{got}");
     assert_eq!(elem(&got, "InstRtId"), Some("003003003"), "{got}");
 }
+
+#[test]
+fn resync_resend_and_status_run_over_soap() {
+    let server = TestServer::start();
+    let (token, seed, step) = server.enroll_active("kim");
+    let code = |s| crate::support::totp(&seed, "SHA1", 6, s);
+    let (status, body) = call(
+        &server,
+        "MFATokenResync",
+        &format!(
+            "{}<TokenId>{token}</TokenId><Code1>{}</Code1><Code2>{}</Code2>",
+            good_hdr(),
+            code(step + 1),
+            code(step + 2)
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(elem(&body, "RsStat"), Some("Success"), "{body}");
+    assert!(elem(&body, "DriftSteps").is_some(), "{body}");
+
+    let (status, body) = call(
+        &server,
+        "OOBValidate",
+        &format!(
+            "{}<PhoneNum>5555550123</PhoneNum><OOBModeType>TwoWay</OOBModeType>",
+            good_hdr()
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let alrt = elem(&body, "AlrtPkgId").unwrap().to_owned();
+    let (status, body) = call(
+        &server,
+        "OOBResend",
+        &format!("{}<AlrtPkgId>{alrt}</AlrtPkgId>", good_hdr()),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(elem(&body, "AlrtPkgId"), Some(alrt.as_str()), "{body}");
+    assert!(elem(&body, "OTP").is_some_and(|o| o.len() == 6), "{body}");
+    let (status, body) = call(
+        &server,
+        "OOBStatInq",
+        &format!("{}<AlrtPkgId>{alrt}</AlrtPkgId>", good_hdr()),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(elem(&body, "OOBStat"), Some("Pending"), "{body}");
+    // The path element is required; an unknown session is the JSON API's fault.
+    let (status, body) = call(&server, "OOBStatInq", &good_hdr());
+    assert_fault(status, &body, "3103");
+    let (status, body) = call(
+        &server,
+        "OOBStatInq",
+        &format!(
+            "{}<AlrtPkgId>00000000-0000-0000-0000-000000000000</AlrtPkgId>",
+            good_hdr()
+        ),
+    );
+    assert_fault(status, &body, "7050");
+}
