@@ -239,8 +239,9 @@ impl<'r, T: DeserializeOwned + HasHeader> FromData<'r> for JxRequest<T> {
     }
 }
 
-/// What the header rules need of a JSON body: whether it has `MsgRqHdr.jXchangeHdr`,
-/// and the `InstRtId` of its body (OOBValidate).
+/// What the header rules need of a JSON body: whether it has `MsgRqHdr.jXchangeHdr` (and
+/// `AuthenUsrCred`), and what its body names that the header names too (OOBValidate's
+/// `InstRtId` and `ConsumerProd`) or that a choice needs (`UsrName`).
 #[derive(Deserialize)]
 struct Presence {
     #[serde(rename = "MsgRqHdr", default)]
