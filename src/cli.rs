@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub const FIRST_ADMIN: &str = "tokend first admin: ";
 
 use crate::config::Settings;
-use crate::domain::api_keys::{is_inst_rt_id, parse_scopes, KeyReach};
+use crate::domain::api_keys::{is_inst_rt_id, parse_scopes, KeyConsumer, KeyReach};
 use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
 use crate::{bootstrap, web, worker};
@@ -137,6 +137,13 @@ enum ApikeyCommand {
         /// Let the key act within every institution (requests name theirs in InstRtId).
         #[arg(long)]
         all_institutions: bool,
+        /// The jXchange ValidConsmName the key is registered for: a request naming
+        /// another is fault 2505.
+        #[arg(long)]
+        consumer_name: Option<String>,
+        /// The jXchange ValidConsmProd the key is registered for (as --consumer-name).
+        #[arg(long)]
+        consumer_prod: Option<String>,
     },
 }
 
@@ -185,32 +192,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     password_stdin,
                 },
         } => create_admin(&settings, &username, password_stdin),
-        Command::Apikey {
-            action:
-                ApikeyCommand::Create {
-                    name,
-                    scope,
-                    inst_rt_id,
-                    all_institutions,
-                },
-        } => {
-            let scopes = parse_scopes(&scope).map_err(anyhow::Error::msg)?;
-            let reach = if all_institutions {
-                KeyReach::All
-            } else {
-                KeyReach::Institution(inst_rt_id.unwrap_or_else(|| settings.inst_rt_id.clone()))
-            };
-            let service = bootstrap::service(&settings)?;
-            let ctx = Context {
-                actor: "cli".into(),
-                ..Context::default()
-            };
-            let key = service
-                .create_api_key(&ctx, &name, &scopes, &reach, chrono::Utc::now())
-                .context("cannot create the API key")?;
-            println!("{}", key.as_str());
-            Ok(())
-        }
+        Command::Apikey { action } => apikey(&settings, action),
     }
 }
 
@@ -252,6 +234,44 @@ fn copy_to(settings: &Settings, url: &str) -> anyhow::Result<()> {
         crate::storage::engine::redact_url(url),
         settings.database_path().display()
     )?;
+    Ok(())
+}
+
+/// `apikey create`: prints only the new key.
+fn apikey(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<()> {
+    let ApikeyCommand::Create {
+        name,
+        scope,
+        inst_rt_id,
+        all_institutions,
+        consumer_name,
+        consumer_prod,
+    } = action;
+    let scopes = parse_scopes(&scope).map_err(anyhow::Error::msg)?;
+    let reach = if all_institutions {
+        KeyReach::All
+    } else {
+        KeyReach::Institution(inst_rt_id.unwrap_or_else(|| settings.inst_rt_id.clone()))
+    };
+    let service = bootstrap::service(settings)?;
+    let ctx = Context {
+        actor: "cli".into(),
+        ..Context::default()
+    };
+    let consumer = KeyConsumer {
+        name: consumer_name,
+        prod: consumer_prod,
+    };
+    let key = service
+        .create_api_key_for(
+            &ctx,
+            (&name, &consumer),
+            &scopes,
+            &reach,
+            chrono::Utc::now(),
+        )
+        .context("cannot create the API key")?;
+    println!("{}", key.as_str());
     Ok(())
 }
 

@@ -138,6 +138,10 @@ pub struct Settings {
     /// values below 1 count as 1).
     #[serde(default = "default_admin_idle_timeout_secs")]
     pub admin_idle_timeout_secs: i64,
+    /// Enforce the published jXchange header rules on the JSON API too (default false:
+    /// JSON stays lenient; the SOAP binding `/jxchange` always enforces them).
+    #[serde(default)]
+    pub jxchange_strict_headers: bool,
 }
 
 /// How hard SQLite pushes each commit to disk (`sqlite_synchronous`); storage's
@@ -293,6 +297,7 @@ const APP_KEYS: &[&str] = &[
     "rate_user_per_min",
     "rate_key_failures_per_min",
     "admin_idle_timeout_secs",
+    "jxchange_strict_headers",
 ];
 
 /// Rocket's own keys (Rocket 0.5 configuration guide).

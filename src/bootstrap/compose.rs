@@ -135,6 +135,7 @@ pub fn web_config(settings: &Settings) -> WebConfig {
             key_failures_per_min: per_node(settings.rate_key_failures_per_min, settings),
         },
         admin_idle_timeout_secs: settings.admin_idle_timeout_secs,
+        strict_headers: settings.jxchange_strict_headers,
     }
 }
 

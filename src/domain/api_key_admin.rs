@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::api_keys::KeyReach;
+use super::api_keys::{KeyConsumer, KeyReach};
 use super::audit::{self, Entry};
 use super::{from_ms, to_ms, Context, Error, Fault, Service};
 use crate::storage::api_keys;
@@ -22,6 +22,8 @@ pub struct KeyInfo {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Where it may act.
     pub reach: KeyReach,
+    /// The jXchange consumer it is registered for.
+    pub consumer: KeyConsumer,
 }
 
 impl Service {
@@ -37,6 +39,10 @@ impl Service {
                 created_at: from_ms(k.created_at),
                 revoked_at: k.revoked_at.and_then(from_ms),
                 reach: KeyReach::from_stored(k.inst_rt_id),
+                consumer: KeyConsumer {
+                    name: k.consumer_name,
+                    prod: k.consumer_prod,
+                },
             })
             .collect())
     }

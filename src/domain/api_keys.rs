@@ -108,6 +108,19 @@ pub struct ApiCaller {
     pub scopes: Vec<Scope>,
     /// Where it may act.
     pub reach: KeyReach,
+    /// The jXchange consumer it is registered for (checked against the header).
+    pub consumer: KeyConsumer,
+}
+
+/// The jXchange consumer an API key is registered for (`apikey create --consumer-name
+/// --consumer-prod`): a request whose header names another `ValidConsmName` or
+/// `ValidConsmProd` is fault 2505 (the published rule). `None`: not checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyConsumer {
+    /// `ValidConsmName`.
+    pub name: Option<String>,
+    /// `ValidConsmProd`.
+    pub prod: Option<String>,
 }
 
 impl fmt::Debug for ApiCaller {
@@ -125,6 +138,29 @@ impl ApiCaller {
             Err(Error::fault(Fault::ScopeDenied)
                 .with_detail(format!("needs scope {}", scope.as_str())))
         }
+    }
+
+    /// Fault 2505 when the header names a `ValidConsmName` or `ValidConsmProd` other than
+    /// the one the key is registered for. A header that names none passes here: whether
+    /// it must name one is a header rule (2401), strict on SOAP, optional on JSON.
+    pub fn check_consumer(&self, name: Option<&str>, prod: Option<&str>) -> Result<(), Error> {
+        let pairs = [
+            ("ValidConsmName", &self.consumer.name, name),
+            ("ValidConsmProd", &self.consumer.prod, prod),
+        ];
+        for (elem, registered, sent) in pairs {
+            if let (Some(registered), Some(sent)) = (registered, sent.filter(|s| !s.is_empty())) {
+                if registered != sent {
+                    return Err(Error::at(
+                        Fault::InstitutionDenied,
+                        format!("MsgRqHdr.jXchangeHdr.{elem}"),
+                    )
+                    .with_value(sent.chars().take(64).collect::<String>())
+                    .with_detail(format!("(the API key is not registered for this {elem})")));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The audit actor name.
@@ -166,6 +202,28 @@ impl Service {
         reach: &KeyReach,
         now: DateTime<Utc>,
     ) -> Result<Zeroizing<String>, Error> {
+        let consumer = KeyConsumer::default();
+        self.create_api_key_for(ctx, (name, &consumer), scopes, reach, now)
+    }
+
+    /// [`Service::create_api_key`] registered for a jXchange consumer (`ValidConsmName`,
+    /// `ValidConsmProd`), in the same transaction.
+    pub fn create_api_key_for(
+        &self,
+        ctx: &Context,
+        (name, consumer): (&str, &KeyConsumer),
+        scopes: &[Scope],
+        reach: &KeyReach,
+        now: DateTime<Utc>,
+    ) -> Result<Zeroizing<String>, Error> {
+        for (elem, v) in [
+            ("consumer-name", &consumer.name),
+            ("consumer-prod", &consumer.prod),
+        ] {
+            if v.as_ref().is_some_and(|v| v.is_empty() || v.len() > 128) {
+                return Err(Error::at(Fault::InvalidValue, elem).with_detail("(1-128 characters)"));
+            }
+        }
         if let KeyReach::Institution(inst) = reach {
             if !is_inst_rt_id(inst) {
                 return Err(Error::at(Fault::InvalidValue, "InstRtId")
@@ -190,6 +248,14 @@ impl Service {
                         .with_detail("an API key with this name exists"),
                     other => Error::from(other),
                 })?;
+            if consumer != &KeyConsumer::default() {
+                api_keys::update_api_key_consumer(
+                    c,
+                    name,
+                    consumer.name.as_deref(),
+                    consumer.prod.as_deref(),
+                )?;
+            }
             let entry = Entry {
                 action: AuditAction::ApikeyCreate,
                 token_id: None,
@@ -230,6 +296,10 @@ impl Service {
             name: row.name,
             scopes,
             reach: KeyReach::from_stored(row.inst_rt_id),
+            consumer: KeyConsumer {
+                name: row.consumer_name,
+                prod: row.consumer_prod,
+            },
         };
         if let Ok(mut cache) = self.key_cache.write() {
             let until = now + chrono::Duration::seconds(KEY_CACHE_SECS);
@@ -266,6 +336,7 @@ mod tests {
             name: "a".into(),
             scopes: vec![Scope::Validate],
             reach: KeyReach::Institution("011000015".into()),
+            consumer: KeyConsumer::default(),
         };
         let own = Some("011000015".to_owned());
         assert_eq!(bound.institution(None).unwrap(), own);
@@ -292,11 +363,33 @@ mod tests {
     }
 
     #[test]
+    fn a_registered_consumer_is_checked_against_the_header() {
+        let caller = ApiCaller {
+            name: "mw".into(),
+            scopes: vec![Scope::Validate],
+            reach: KeyReach::All,
+            consumer: KeyConsumer {
+                name: Some("Bank".into()),
+                prod: Some("Teller".into()),
+            },
+        };
+        assert!(caller.check_consumer(Some("Bank"), Some("Teller")).is_ok());
+        assert!(caller.check_consumer(None, None).is_ok());
+        let e = caller.check_consumer(Some("Other"), None).unwrap_err();
+        assert_eq!(e.kind().code(), 2505);
+        let e = caller
+            .check_consumer(Some("Bank"), Some("Other"))
+            .unwrap_err();
+        assert_eq!(e.kind().code(), 2505);
+    }
+
+    #[test]
     fn require_refuses_a_missing_scope() {
         let caller = ApiCaller {
             name: "core".into(),
             scopes: vec![Scope::Validate],
             reach: KeyReach::All,
+            consumer: KeyConsumer::default(),
         };
         assert!(caller.require(Scope::Validate).is_ok());
         assert_eq!(

@@ -11,6 +11,20 @@ use crate::{crypto, storage};
 /// A fault a caller can act on. The variant says what; `code` and `desc` give the wire form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fault {
+    /// 2001 — the message request header (`MsgRqHdr.jXchangeHdr`) is required (header
+    /// rules: always on the SOAP binding, on JSON with `jxchange_strict_headers`).
+    HdrRequired,
+    /// 2002 — the audit workstation id (`AuditWsId`) is required (the element; the
+    /// seed's own example sends it empty).
+    AuditWsIdRequired,
+    /// 2003 — the consumer product (`ConsumerProd`) is required.
+    ConsumerProdRequired,
+    /// 2016 — the institution routing id (`InstRtId`) is required.
+    InstRtIdRequired,
+    /// 2021 — the audit user id (`AuditUsrId`) is required (the element, as 2002).
+    AuditUsrIdRequired,
+    /// 2401 — the valid consumer name (`ValidConsmName`) is required.
+    ValidConsmNameRequired,
     /// 2005 — a value is not one of the element's enumerations.
     EnumValue,
     /// 2205 — a unique identifier (TokenId) is required.
@@ -100,6 +114,12 @@ pub enum Fault {
 impl Fault {
     /// Every fault, for the documentation table and its test.
     pub const ALL: &'static [Fault] = &[
+        Fault::HdrRequired,
+        Fault::AuditWsIdRequired,
+        Fault::ConsumerProdRequired,
+        Fault::InstRtIdRequired,
+        Fault::AuditUsrIdRequired,
+        Fault::ValidConsmNameRequired,
         Fault::EnumValue,
         Fault::IdRequired,
         Fault::InstitutionDenied,
@@ -145,6 +165,12 @@ impl Fault {
     /// The jXchange `ErrCode`.
     pub fn code(self) -> u16 {
         match self {
+            Fault::HdrRequired => 2001,
+            Fault::AuditWsIdRequired => 2002,
+            Fault::ConsumerProdRequired => 2003,
+            Fault::InstRtIdRequired => 2016,
+            Fault::AuditUsrIdRequired => 2021,
+            Fault::ValidConsmNameRequired => 2401,
             Fault::EnumValue => 2005,
             Fault::IdRequired => 2205,
             Fault::InstitutionDenied => 2505,
@@ -191,9 +217,15 @@ impl Fault {
     /// The jXchange `ErrDesc`.
     pub fn desc(self) -> &'static str {
         match self {
+            Fault::HdrRequired => "The message request header is required.",
+            Fault::AuditWsIdRequired => "The audit workstation ID is required.",
+            Fault::ConsumerProdRequired => "The consumer product is required.",
+            Fault::InstRtIdRequired => "The institution routing identifier is required.",
+            Fault::AuditUsrIdRequired => "The audit user ID is required.",
+            Fault::ValidConsmNameRequired => "The valid consumer name is required.",
             Fault::EnumValue => "Value does not match defined list of enumerations.",
             Fault::IdRequired => "The unique identifier is required.",
-            Fault::InstitutionDenied => "Access denied.",
+            Fault::InstitutionDenied => "Access was denied.",
             Fault::FieldRequired => "This field is required and cannot be null.",
             Fault::PhoneDigits => "The mobile number must be 10 digits in length.",
             Fault::PhoneRequired => "Either AlrtName or PhoneNum is required.",
@@ -205,7 +237,7 @@ impl Fault {
             Fault::ExpSecRange => {
                 "OOBValidate expiration seconds is outside of allowed range 15 1800."
             }
-            Fault::MalformedBody => "The request body is not well-formed JSON.",
+            Fault::MalformedBody => "The request body is not well-formed (JSON, or XML on /jxchange).",
             Fault::InvalidValue => "The value is not valid for this element.",
             Fault::BodyTooLarge => "The request body is larger than the allowed limit.",
             Fault::UnknownOperation => "No such operation.",

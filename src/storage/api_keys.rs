@@ -23,6 +23,10 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
     /// The one institution it may act within; NULL: every institution.
     pub inst_rt_id: Option<String>,
+    /// The jXchange `ValidConsmName` it is registered for; NULL: not checked.
+    pub consumer_name: Option<String>,
+    /// The jXchange `ValidConsmProd` it is registered for; NULL: not checked.
+    pub consumer_prod: Option<String>,
 }
 
 /// Stores a new key; a duplicate name is [`Error::Conflict`].
@@ -46,6 +50,25 @@ pub fn insert_api_key(
             .execute(c)
     })?;
     Ok(())
+}
+
+/// Registers the jXchange consumer (`ValidConsmName`, `ValidConsmProd`) of the key named
+/// `name`; answers whether the key was found.
+pub fn update_api_key_consumer(
+    conn: &mut Conn,
+    name: &str,
+    consumer_name: Option<&str>,
+    consumer_prod: Option<&str>,
+) -> Result<bool, Error> {
+    Ok(
+        diesel::update(api_keys::table.filter(api_keys::name.eq(name)))
+            .set((
+                api_keys::consumer_name.eq(consumer_name),
+                api_keys::consumer_prod.eq(consumer_prod),
+            ))
+            .execute(conn)?
+            == 1,
+    )
 }
 
 /// Finds a key that is not revoked by its hash.

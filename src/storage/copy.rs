@@ -148,6 +148,8 @@ tables! {
         created_at: i64,
         revoked_at: Option<i64>,
         inst_rt_id: Option<String>,
+        consumer_name: Option<String>,
+        consumer_prod: Option<String>,
     };
     paged admins AdminsRow (id) {
         id: i32,

@@ -9,6 +9,8 @@ diesel::table! {
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         inst_rt_id -> Nullable<Text>,
+        consumer_name -> Nullable<Text>,
+        consumer_prod -> Nullable<Text>,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod metrics_phones;
 pub mod parse;
 pub mod secure;
+pub mod soap;
 pub mod status;
 
 use rocket::fairing::AdHoc;
@@ -37,6 +38,8 @@ pub struct WebConfig {
     pub limits: limits::LimitConfig,
     /// Inactivity after which a console session ends, seconds (at least 1 is applied).
     pub admin_idle_timeout_secs: i64,
+    /// `jxchange_strict_headers`: the header rules on the JSON API too.
+    pub strict_headers: bool,
 }
 
 /// Builds the Rocket instance from its configuration and the service.
@@ -46,6 +49,9 @@ pub fn build(figment: Figment, service: Arc<Service>, config: WebConfig) -> Rock
     let proxy_proto = secure::ProxyProto::from_figment(&figment);
     rocket::custom(figment)
         .manage(proxy_proto)
+        .manage(api::hdr_rules::HeaderRules {
+            json_strict: config.strict_headers,
+        })
         .manage(service)
         .manage(Arc::new(limits::Limits::new(config.limits)))
         .manage(Arc::clone(&metrics))
@@ -75,9 +81,12 @@ pub fn build(figment: Figment, service: Arc<Service>, config: WebConfig) -> Rock
         .mount("/", metrics::routes())
         .mount(API_BASE, api::routes())
         .register("/", api::fault::catchers())
+        .mount("/", soap::routes())
+        .register(soap::BASE, soap::catchers())
         .attach(AdHoc::on_response("no-store on API answers", |req, res| {
             Box::pin(async move {
-                if req.uri().path().starts_with("/api/") {
+                let path = req.uri().path();
+                if path.starts_with("/api/") || path.starts_with(soap::BASE) {
                     res.set_header(Header::new("Cache-Control", "no-store"));
                 }
             })

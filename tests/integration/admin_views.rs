@@ -15,9 +15,15 @@ fn api_keys_are_created_once_listed_and_revoked() {
             ("name", "core-banking"),
             ("scope", "manage"),
             ("scope", "validate"),
+            ("consumer_name", "FirstBank"),
+            ("consumer_prod", "Teller"),
         ],
     );
     assert_eq!(created.status, 200);
+    assert!(
+        created.body.contains("FirstBank, Teller"),
+        "the registration is listed"
+    );
     assert_eq!(created.headers["cache-control"], "no-store");
     let key = created.body.split("id=\"new-key\">").nth(1).unwrap();
     let key = key.split('<').next().unwrap().to_owned();
@@ -28,6 +34,13 @@ fn api_keys_are_created_once_listed_and_revoked() {
         &serde_json::json!({"UsrName": "nobody"}),
     );
     assert_eq!(status, 404, "the key works (unknown user, not 401)");
+    let other = serde_json::json!({"MsgRqHdr": {"jXchangeHdr": {"ValidConsmName": "Other"}},
+                                   "UsrName": "nobody"});
+    let (status, _) = server.post_as(&key, "/api/v1/tempcode", &other);
+    assert_eq!(
+        status, 403,
+        "registered for FirstBank: another ValidConsmName is 2505"
+    );
     assert!(!c.get("/admin/apikeys").body.contains(&key), "shown once");
     let dup = c.post(
         "/admin/apikeys",

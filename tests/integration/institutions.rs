@@ -153,7 +153,7 @@ fn naming_another_institution_is_fault_2505_and_a_bad_one_7001() {
     );
     assert_eq!(
         rs["MsgRsHdr"]["MsgRecInfoArray"][0]["ErrDesc"],
-        "Access denied."
+        "Access was denied."
     );
     // Its own InstRtId, named or not, is fine; so is an empty one.
     for named in [hdr(BANK_A), hdr("")] {

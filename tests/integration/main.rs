@@ -37,5 +37,7 @@ mod rekey;
 mod restart;
 mod secrets_at_rest;
 mod sink;
+mod soap;
+mod soap_zeep;
 mod support;
 mod transport;

@@ -13,7 +13,7 @@ use crate::support::TestServer;
 const README_BASE: &str = "http://127.0.0.1:8000";
 
 /// The body of the fenced block right after `<!-- readme-test: NAME -->`.
-fn marked_block(readme: &str, name: &str) -> String {
+pub(crate) fn marked_block(readme: &str, name: &str) -> String {
     let marker = format!("<!-- readme-test: {name} -->");
     let mut lines = readme.lines().skip_while(|l| l.trim() != marker).skip(1);
     let fence = lines.next().unwrap_or_default();
@@ -30,7 +30,7 @@ fn marked_block(readme: &str, name: &str) -> String {
 }
 
 /// Runs the README's blocks, in order, in one `bash` in `dir`; answers stdout.
-fn run_blocks(server: &TestServer, dir: &Path, names: &[&str]) -> String {
+pub(crate) fn run_blocks(server: &TestServer, dir: &Path, names: &[&str]) -> String {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("read README.md");
     let mut script = String::from("set -euo pipefail\n");

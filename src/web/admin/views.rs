@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::session::Admin;
 use super::{refused, Base, Refusal};
-use crate::domain::api_keys::{KeyReach, Scope};
+use crate::domain::api_keys::{KeyConsumer, KeyReach, Scope};
 use crate::domain::Service;
 use crate::types::Cursor;
 use crate::web::edge::{blocking, iso8601};
@@ -36,6 +36,8 @@ struct KeyRow {
     name: String,
     scopes: String,
     reach: String,
+    /// `ValidConsmName, ValidConsmProd` the key is registered for (blank: any).
+    consumer: String,
     created: String,
     revoked: String,
 }
@@ -67,6 +69,13 @@ async fn keys_page(
                     name: k.name,
                     scopes: k.scopes,
                     reach: k.reach.to_string(),
+                    consumer: [k.consumer.name, k.consumer.prod]
+                        .into_iter()
+                        .map(Option::unwrap_or_default)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                        .trim_matches([' ', ','])
+                        .to_owned(),
                     created: k.created_at.map(iso8601).unwrap_or_default(),
                     revoked: k.revoked_at.map(iso8601).unwrap_or_default(),
                 })
@@ -99,6 +108,12 @@ struct NewKeyForm {
     /// A cross-institution key.
     #[field(default = false)]
     all_institutions: bool,
+    /// The jXchange `ValidConsmName` it is registered for (blank: not checked).
+    #[field(default = String::new())]
+    consumer_name: String,
+    /// The jXchange `ValidConsmProd` it is registered for (blank: not checked).
+    #[field(default = String::new())]
+    consumer_prod: String,
 }
 
 /// Creates a key and shows it in the answer, this once (`no-store`).
@@ -118,13 +133,24 @@ async fn create_api_key(
     let shown_name = name.clone();
     let inst = form.inst_rt_id.trim().to_owned();
     let all = form.all_institutions;
+    let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    let consumer = KeyConsumer {
+        name: given(&form.consumer_name),
+        prod: given(&form.consumer_prod),
+    };
     let created = blocking(service, move |s| {
         let reach = match (all, inst.is_empty()) {
             (true, _) => KeyReach::All,
             (false, true) => KeyReach::Institution(s.policy().default_inst_rt_id.clone()),
             (false, false) => KeyReach::Institution(inst),
         };
-        s.create_api_key(&ctx, &name, &scopes, &reach, chrono::Utc::now())
+        s.create_api_key_for(
+            &ctx,
+            (&name, &consumer),
+            &scopes,
+            &reach,
+            chrono::Utc::now(),
+        )
     })
     .await;
     match created {

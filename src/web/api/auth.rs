@@ -27,14 +27,22 @@ impl<'r> FromRequest<'r> for Caller {
         let Some(service) = req.rocket().state::<Arc<Service>>() else {
             return unauthorized(Error::Internal("service not managed".into()));
         };
-        let now = chrono::Utc::now();
-        if let Some(caller) = service.cached_caller(key, now) {
-            return Outcome::Success(Caller(caller));
-        }
-        let key = key.to_owned();
-        match blocking(service, move |s| s.authenticate(&key, now)).await {
-            Ok(caller) => Outcome::Success(Caller(caller)),
+        match caller_of(service, key).await {
+            Ok(caller) => Outcome::Success(caller),
             Err(e) => unauthorized(e),
         }
     }
+}
+
+/// The caller a presented API key authenticates (the key cache first); shared with the
+/// SOAP binding, whose key may come in a WS-Security `UsernameToken` instead.
+pub async fn caller_of(service: &Arc<Service>, key: &str) -> Result<Caller, Error> {
+    let now = chrono::Utc::now();
+    if let Some(caller) = service.cached_caller(key, now) {
+        return Ok(Caller(caller));
+    }
+    let key = key.to_owned();
+    blocking(service, move |s| s.authenticate(&key, now))
+        .await
+        .map(Caller)
 }

@@ -192,6 +192,14 @@ impl<'r, T: Serialize> Responder<'r, 'static> for Jx<T> {
 
 /// Request bodies expose their header so the answer can echo it.
 pub trait HasHeader {
+    /// Whether the body is a jXchange operation's, to which the header rules apply
+    /// (`jxchange_strict_headers`); the SMS provider's reply webhook is not.
+    const JXCHANGE: bool = true;
+
+    /// Whether the operation has the contract's `UsrName`/`AuthenUsrCred` choice (one of
+    /// them required under the header rules): MFATokenInq.
+    const USR_CHOICE: bool = false;
+
     /// The request's `MsgRqHdr`.
     fn msg_rq_hdr(&self) -> &MsgRqHdr;
 }
@@ -212,7 +220,11 @@ impl<'r, T: DeserializeOwned + HasHeader> FromData<'r> for JxRequest<T> {
         let limit = req.limits().get("json").unwrap_or_else(|| 64.kibibytes());
         let read = data.open(limit).into_bytes().await;
         let outcome = match read {
-            Ok(bytes) if bytes.is_complete() => decode(&bytes),
+            Ok(bytes) if bytes.is_complete() => {
+                let mut rq = decode(&bytes);
+                apply_strict_rules(req, &bytes, &mut rq);
+                rq
+            }
             Ok(_) => JxRequest {
                 hdr: JxHdr::generated(),
                 body: Err(Error::fault(Fault::BodyTooLarge).with_detail(format!("limit {limit}"))),
@@ -224,6 +236,63 @@ impl<'r, T: DeserializeOwned + HasHeader> FromData<'r> for JxRequest<T> {
         };
         remember_tracking_id(req, &outcome.hdr);
         data::Outcome::Success(outcome)
+    }
+}
+
+/// What the header rules need of a JSON body: whether it has `MsgRqHdr.jXchangeHdr` (and
+/// `AuthenUsrCred`), and what its body names that the header names too (OOBValidate's
+/// `InstRtId` and `ConsumerProd`) or that a choice needs (`UsrName`).
+#[derive(Deserialize)]
+struct Presence {
+    #[serde(rename = "MsgRqHdr", default)]
+    hdr: Option<PresenceHdr>,
+    #[serde(rename = "InstRtId", default)]
+    inst_rt_id: Option<serde_json::Value>,
+    #[serde(rename = "ConsumerProd", default)]
+    consumer_prod: Option<serde_json::Value>,
+    #[serde(rename = "UsrName", default)]
+    usr_name: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct PresenceHdr {
+    #[serde(rename = "jXchangeHdr", default)]
+    jx: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "AuthenUsrCred", default)]
+    cred: Option<serde::de::IgnoredAny>,
+}
+
+/// With `jxchange_strict_headers`, a decoded body whose header breaks the published rules
+/// becomes that fault (`hdr_rules`); without it (the default) nothing changes.
+fn apply_strict_rules<T: HasHeader>(req: &Request<'_>, bytes: &[u8], rq: &mut JxRequest<T>) {
+    let strict = T::JXCHANGE
+        && req
+            .rocket()
+            .state::<super::hdr_rules::HeaderRules>()
+            .is_some_and(|r| r.json_strict);
+    if !strict || rq.body.is_err() {
+        return;
+    }
+    let seen = serde_json::from_slice::<Presence>(bytes).ok();
+    let present = seen
+        .as_ref()
+        .and_then(|p| p.hdr.as_ref())
+        .is_some_and(|h| h.jx.is_some());
+    let choice_made = seen
+        .as_ref()
+        .is_some_and(|p| p.usr_name.is_some() || p.hdr.as_ref().is_some_and(|h| h.cred.is_some()));
+    let text = |v: Option<serde_json::Value>| v.and_then(|v| v.as_str().map(str::to_owned));
+    let (inst, prod) = match seen {
+        Some(p) => (text(p.inst_rt_id), text(p.consumer_prod)),
+        None => (None, None),
+    };
+    let body = super::hdr_rules::BodyIds {
+        inst_rt_id: inst.as_deref(),
+        consumer_prod: prod.as_deref(),
+        usr_choice: T::USR_CHOICE.then_some(choice_made),
+    };
+    if let Err(e) = super::hdr_rules::check(present, &rq.hdr, body) {
+        rq.body = Err(e);
     }
 }
 

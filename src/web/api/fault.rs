@@ -15,7 +15,13 @@ use crate::domain::{Error, Fault};
 /// The HTTP status of each fault.
 pub fn status_of(fault: Fault) -> Status {
     match fault {
-        Fault::MalformedBody
+        Fault::HdrRequired
+        | Fault::AuditWsIdRequired
+        | Fault::ConsumerProdRequired
+        | Fault::InstRtIdRequired
+        | Fault::AuditUsrIdRequired
+        | Fault::ValidConsmNameRequired
+        | Fault::MalformedBody
         | Fault::InvalidValue
         | Fault::UnknownElement
         | Fault::MalformedRequest
@@ -174,6 +180,12 @@ mod tests {
         assert_eq!(
             table,
             vec![
+                (2001, 400),
+                (2002, 400),
+                (2003, 400),
+                (2016, 400),
+                (2021, 400),
+                (2401, 400),
                 (2005, 400),
                 (2205, 400),
                 (2505, 403),

@@ -44,6 +44,8 @@ pub struct MfaTokenInqRq {
 }
 
 impl HasHeader for MfaTokenInqRq {
+    const USR_CHOICE: bool = true;
+
     fn msg_rq_hdr(&self) -> &MsgRqHdr {
         &self.hdr
     }
@@ -169,7 +171,15 @@ pub fn inquiry_rs(inq: Inquiry) -> MfaTokenInqRs {
 fn inquiry_request(rq: MfaTokenInqRq) -> Result<InquiryRequest, Error> {
     Ok(InquiryRequest {
         token_id: parse_token_id("TokenId", &rq.token_id)?,
-        usr_name: rq.usr_name.as_deref().map(parse_usr_name).transpose()?,
+        // The seed: "Consumers not enrolled in JHA IMS should submit the hardware or
+        // software security token identifier as the User Name": a UsrName equal to the
+        // TokenId names the token, not a user, so it filters nothing.
+        usr_name: rq
+            .usr_name
+            .as_deref()
+            .filter(|u| *u != rq.token_id)
+            .map(parse_usr_name)
+            .transpose()?,
         intent: rq.intent.unwrap_or(ActIntent::ReadOnly),
     })
 }
@@ -186,7 +196,7 @@ fn inquiry_request(rq: MfaTokenInqRq) -> Result<InquiryRequest, Error> {
     )
 )]
 #[post("/inquiry", data = "<rq>")]
-async fn inquire(
+pub(crate) async fn inquire(
     caller: Result<Caller, Error>,
     rq: JxRequest<MfaTokenInqRq>,
     service: &State<Arc<Service>>,

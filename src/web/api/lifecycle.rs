@@ -105,7 +105,7 @@ fn modify_request(rq: MfaTokenModRq) -> Result<ModifyRequest, Error> {
     )
 )]
 #[post("/tokens/<token_id>/modify", data = "<rq>")]
-async fn modify(
+pub(crate) async fn modify(
     caller: Result<Caller, Error>,
     token_id: &str,
     rq: JxRequest<MfaTokenModRq>,
@@ -167,7 +167,7 @@ pub struct StatusRs {
     )
 )]
 #[post("/tokens/<token_id>/delete", data = "<rq>")]
-async fn delete(
+pub(crate) async fn delete(
     caller: Result<Caller, Error>,
     token_id: &str,
     rq: JxRequest<DeleteRq>,
@@ -223,7 +223,7 @@ impl HasHeader for ResyncRq {
     )
 )]
 #[post("/tokens/<token_id>/resync", data = "<rq>")]
-async fn resync(
+pub(crate) async fn resync(
     caller: Result<Caller, Error>,
     token_id: &str,
     rq: JxRequest<ResyncRq>,
@@ -309,7 +309,7 @@ pub struct TempPswdRs {
     )
 )]
 #[post("/tempcode", data = "<rq>")]
-async fn temp_code(
+pub(crate) async fn temp_code(
     caller: Result<Caller, Error>,
     rq: JxRequest<TempPswdRq>,
     service: &State<Arc<Service>>,

@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod events;
 pub mod explain;
 pub mod fault;
+pub mod hdr_rules;
 pub mod inquiry;
 pub mod lifecycle;
 pub mod oob;
@@ -187,6 +188,12 @@ fn authorize(
     hdr: &JxHdr,
 ) -> Result<ApiCaller, ApiFault> {
     let caller = caller.map_err(|e| ApiFault::new(hdr, e))?.0;
+    caller
+        .check_consumer(
+            hdr.valid_consm_name.as_deref(),
+            hdr.valid_consm_prod.as_deref(),
+        )
+        .map_err(|e| ApiFault::new(hdr, e))?;
     caller.require(scope).map_err(|e| ApiFault::new(hdr, e))?;
     Ok(caller)
 }

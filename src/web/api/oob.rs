@@ -149,7 +149,7 @@ pub async fn await_send(service: &Arc<Service>, ctx: &Context, started: &mut Sta
     )
 )]
 #[post("/oob", data = "<rq>")]
-async fn start(
+pub(crate) async fn start(
     caller: Result<Caller, Error>,
     rq: JxRequest<OobValidateRq>,
     service: &State<Arc<Service>>,
@@ -229,7 +229,7 @@ fn alrt_id(s: &str) -> Result<String, Error> {
     )
 )]
 #[post("/oob/<alrt_pkg_id>/verify", data = "<rq>")]
-async fn verify(
+pub(crate) async fn verify(
     caller: Result<Caller, Error>,
     alrt_pkg_id: &str,
     rq: JxRequest<OobVerifyRq>,
@@ -278,7 +278,7 @@ impl HasHeader for HeaderRq {
     )
 )]
 #[post("/oob/<alrt_pkg_id>/resend", data = "<rq>")]
-async fn resend(
+pub(crate) async fn resend(
     caller: Result<Caller, Error>,
     alrt_pkg_id: &str,
     rq: JxRequest<HeaderRq>,
@@ -334,7 +334,7 @@ pub struct OobSessionRs {
     )
 )]
 #[get("/oob/<alrt_pkg_id>")]
-async fn session(
+pub(crate) async fn session(
     hdr: JxHdr,
     caller: Result<Caller, Error>,
     alrt_pkg_id: &str,

@@ -37,6 +37,8 @@ pub struct InboundRq {
 }
 
 impl HasHeader for InboundRq {
+    const JXCHANGE: bool = false;
+
     fn msg_rq_hdr(&self) -> &MsgRqHdr {
         &self.hdr
     }

@@ -136,7 +136,7 @@ fn enroll_request(rq: TokenAddRq) -> Result<EnrollRequest, Error> {
     )
 )]
 #[post("/tokens", data = "<rq>")]
-async fn add(
+pub(crate) async fn add(
     caller: Result<super::Caller, Error>,
     rq: JxRequest<TokenAddRq>,
     service: &State<Arc<Service>>,
@@ -294,7 +294,7 @@ pub struct ActivateRs {
     )
 )]
 #[post("/tokens/<token_id>/activate", data = "<rq>")]
-async fn activate(
+pub(crate) async fn activate(
     caller: Result<super::Caller, Error>,
     token_id: &str,
     rq: JxRequest<ActivateRq>,

@@ -116,7 +116,7 @@ fn validate_request(rq: ValidateRq) -> Result<ValidateRequest, Error> {
     )
 )]
 #[post("/validate", data = "<rq>")]
-async fn validate(
+pub(crate) async fn validate(
     caller: Result<Caller, Error>,
     rq: JxRequest<ValidateRq>,
     service: &State<Arc<Service>>,

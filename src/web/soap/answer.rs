@@ -1,0 +1,154 @@
+//! Writing SOAP answers: a 200 with the operation's answer under the echoed header, or
+//! a 500 with a `Fault` whose `detail` holds `MsgRsHdr` and the jXchange fault record;
+//! both under the WS-Security timestamp header the seed's answer has.
+//! Imports: rocket, serde_json, quick-xml (through `envelope`), the JSON API's header
+//! and fault types.
+
+use rocket::catch;
+use rocket::http::{ContentType, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use serde_json::{Map, Value};
+use std::io::Cursor;
+
+use super::envelope;
+use super::ops::{self, Op};
+use super::JX_VER;
+use crate::domain::{Error, Fault};
+use crate::web::api::envelope::JxHdr;
+use crate::web::api::fault::{record_of, status_of, ApiFault};
+
+/// A SOAP answer: 200 with the operation's answer, or 500 with a `Fault`.
+pub struct SoapAnswer {
+    status: Status,
+    body: Vec<u8>,
+    retry_after: Option<u64>,
+}
+
+impl SoapAnswer {
+    /// The answer of `op`: its elements by its layout, under the echoed header.
+    pub fn ok(
+        op: &Op,
+        hdr: &JxHdr,
+        value: &Map<String, Value>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let name = format!("{}Response", op.name);
+        let hdr_map = response_header(hdr);
+        let body = envelope::answer(now, |w| {
+            use quick_xml::events::{BytesEnd, BytesStart, Event};
+            let start = BytesStart::new(name.as_str()).with_attributes([("xmlns", ops::NS)]);
+            w.write_event(Event::Start(start))?;
+            let mut rs_hdr = Map::new();
+            rs_hdr.insert("jXchangeHdr".into(), Value::Object(hdr_map));
+            w.write_event(Event::Start(BytesStart::new("MsgRsHdr")))?;
+            envelope::write_layout(w, ops::MSG_RS_HDR, &rs_hdr)?;
+            w.write_event(Event::End(BytesEnd::new("MsgRsHdr")))?;
+            envelope::write_layout(w, op.response, value)?;
+            w.write_event(Event::End(BytesEnd::new(name.as_str())))
+        });
+        SoapAnswer {
+            status: Status::Ok,
+            body,
+            retry_after: None,
+        }
+    }
+
+    /// A fault: internal errors logged with the tracking id, the record in `detail`.
+    pub fn fault(fault: &ApiFault, now: chrono::DateTime<chrono::Utc>) -> Self {
+        if let Error::Internal(message) = &fault.error {
+            tracing::error!(
+                tracking_id = fault.hdr.tracking_id.as_deref().unwrap_or("-"),
+                "internal error: {message}"
+            );
+        }
+        let record = record_of(&fault.error);
+        let server = status_of(fault.error.kind()).code >= 500;
+        let mut rs_hdr = Map::new();
+        rs_hdr.insert(
+            "jXchangeHdr".into(),
+            Value::Object(response_header(&fault.hdr)),
+        );
+        if let Ok(rec) = serde_json::to_value(&record) {
+            rs_hdr.insert("MsgRecInfoArray".into(), Value::Array(vec![rec]));
+        }
+        let body = envelope::answer(now, |w| {
+            use quick_xml::events::{BytesEnd, BytesStart, Event};
+            w.write_event(Event::Start(BytesStart::new("s:Fault")))?;
+            let code = if server { "s:Server" } else { "s:Client" };
+            envelope::text_elem(w, "faultcode", code)?;
+            envelope::text_elem(w, "faultstring", &record.err_desc)?;
+            w.write_event(Event::Start(BytesStart::new("detail")))?;
+            let start = BytesStart::new("MsgRsHdr").with_attributes([("xmlns", ops::NS)]);
+            w.write_event(Event::Start(start))?;
+            envelope::write_layout(w, ops::MSG_RS_HDR, &rs_hdr)?;
+            w.write_event(Event::End(BytesEnd::new("MsgRsHdr")))?;
+            w.write_event(Event::End(BytesEnd::new("detail")))?;
+            w.write_event(Event::End(BytesEnd::new("s:Fault")))
+        });
+        SoapAnswer {
+            status: Status::InternalServerError,
+            body,
+            retry_after: fault.retry_after,
+        }
+    }
+}
+
+/// The answer's `jXchangeHdr`: the request's echoed, every element of the seed's answer
+/// written (empty when unknown), the provider's `JxVer`, a `BusCorrelId` made up when
+/// the consumer sent none (the seed's answer has one its request lacked).
+fn response_header(hdr: &JxHdr) -> Map<String, Value> {
+    let mut map = match serde_json::to_value(hdr) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    map.insert("JxVer".into(), Value::String(JX_VER.into()));
+    if map
+        .get("BusCorrelId")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        let id = uuid::Uuid::new_v4().to_string();
+        map.insert("BusCorrelId".into(), Value::String(id));
+    }
+    for elem in ops::JX_HDR_RS {
+        if elem.name != "WorkflowCorrelId" {
+            map.entry(elem.name)
+                .or_insert_with(|| Value::String(String::new()));
+        }
+    }
+    map
+}
+
+impl<'r> Responder<'r, 'static> for SoapAnswer {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = Response::build()
+            .status(self.status)
+            .header(ContentType::new("text", "xml").with_params(("charset", "utf-8")))
+            .sized_body(self.body.len(), Cursor::new(self.body))
+            .finalize();
+        if let Some(secs) = self.retry_after {
+            response.set_raw_header("Retry-After", secs.to_string());
+        }
+        Ok(response)
+    }
+}
+
+/// Whatever Rocket answers itself under `/jxchange` (no route for a method, a body
+/// Rocket refused) is a SOAP fault too.
+#[catch(default)]
+pub fn any_status(status: Status, _req: &Request<'_>) -> SoapAnswer {
+    let error = match status.code {
+        404 | 405 => Error::fault(Fault::UnknownOperation)
+            .with_detail("(POST /jxchange with a SOAP envelope, or GET /jxchange?wsdl)"),
+        413 => Error::fault(Fault::BodyTooLarge),
+        400 => Error::fault(Fault::MalformedRequest),
+        411 | 415 | 422 => Error::fault(Fault::MalformedBody),
+        503 => Error::fault(Fault::Busy),
+        _ => Error::Internal(format!("unhandled status {status}")),
+    };
+    SoapAnswer::fault(
+        &ApiFault::new(&JxHdr::generated(), error),
+        chrono::Utc::now(),
+    )
+}

@@ -1,0 +1,225 @@
+//! The jXchange SOAP 1.1 binding: `POST /jxchange` and its WSDL at `GET /jxchange?wsdl`.
+//!
+//! A second edge over the same operations as the JSON API: a request's operation (from
+//! `SOAPAction` and the body's root element, which must agree) names an entry of the
+//! operation table (`ops`); its body is read by that entry's layout into the JSON API's
+//! own request and handed to the JSON operation's handler, so both bindings share one
+//! pipeline (scope, limits, institution, blocking domain call, header echo) and one set
+//! of fault codes. The answer is written by the entry's layout; a fault becomes a SOAP
+//! `Fault` (HTTP 500, as SOAP 1.1 requires) whose `detail` holds `MsgRsHdr` with the
+//! jXchange fault record. The header rules (`api::hdr_rules`) always apply here.
+//!
+//! Credentials: a WS-Security `UsernameToken` whose `PasswordText` is the API key, or
+//! `Authorization: Bearer`, as on the JSON API. `AuthenUsrCred` (the end user's SAML) is
+//! accepted and its user recorded as the audit user when `AuditUsrId` is empty; tokend
+//! does NOT verify SAML.
+//!
+//! Rooms: `request` (the data guard reading the envelope), `envelope` (XML in and out,
+//! WS-Security), `ops` (the operation table), `answer` (answers and faults), `wsdl`
+//! (generated from `ops`); this file routes and dispatches.
+//! Imports: rocket, serde_json, the JSON API, domain.
+
+pub mod answer;
+pub mod envelope;
+pub mod ops;
+pub mod request;
+pub mod wsdl;
+
+use rocket::http::ContentType;
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::{catchers, get, post, routes, Catcher, Route, State};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+use crate::domain::{Error, Fault, Service};
+use crate::web::api::envelope::{decode, JxHdr};
+use crate::web::api::fault::ApiFault;
+use crate::web::api::{auth, hdr_rules, inquiry, lifecycle, oob, tokens, validate, Caller};
+use crate::web::limits::Limits;
+use crate::web::metrics::Metrics;
+use answer::SoapAnswer;
+use ops::{Action, Op};
+use request::{Bearer, Parsed, SoapRequest};
+
+/// Where the binding is mounted.
+pub const BASE: &str = "/jxchange";
+
+/// The jXchange release whose answer shapes the binding follows (the OOBValidate seed's
+/// answer says `R2017.4`): the provider's `JxVer`, whatever the consumer's is.
+pub const JX_VER: &str = "R2017.4";
+
+/// The binding's routes.
+pub fn routes() -> Vec<Route> {
+    routes![endpoint, wsdl_document]
+}
+
+/// SOAP faults for whatever Rocket answers itself under `/jxchange`.
+pub fn catchers() -> Vec<Catcher> {
+    catchers![answer::any_status]
+}
+
+/// `POST /jxchange` — every operation of the table.
+#[post("/jxchange", data = "<rq>")]
+async fn endpoint(
+    bearer: Bearer,
+    rq: SoapRequest,
+    service: &State<Arc<Service>>,
+    limits: &State<Arc<Limits>>,
+    metrics: &State<Arc<Metrics>>,
+) -> SoapAnswer {
+    let now = chrono::Utc::now();
+    let deps = Deps {
+        service,
+        limits,
+        metrics,
+    };
+    match handle(bearer.0, rq.0, &deps).await {
+        Ok((op, hdr, value)) => SoapAnswer::ok(op, &hdr, &value, now),
+        Err(fault) => SoapAnswer::fault(&fault, now),
+    }
+}
+
+/// The base URL clients reach this server at (for the WSDL's `soap:address`).
+pub struct BaseUrl(String);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for BaseUrl {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let scheme = if crate::web::secure::is_secure(req) {
+            "https"
+        } else {
+            "http"
+        };
+        let host = req
+            .host()
+            .map(|h| h.to_string())
+            .or_else(|| {
+                let c = req.rocket().config();
+                Some(format!("{}:{}", c.address, c.port))
+            })
+            .unwrap_or_default();
+        Outcome::Success(BaseUrl(format!("{scheme}://{host}")))
+    }
+}
+
+/// `GET /jxchange?wsdl` — the WSDL (XSD inline), generated from the operation table.
+#[get("/jxchange?wsdl")]
+fn wsdl_document(base: BaseUrl) -> (ContentType, String) {
+    (
+        ContentType::XML,
+        wsdl::document(&format!("{}{BASE}", base.0)),
+    )
+}
+
+type Handled = (&'static Op, JxHdr, Map<String, Value>);
+
+/// The managed state the JSON operations take.
+struct Deps<'a> {
+    service: &'a State<Arc<Service>>,
+    limits: &'a State<Arc<Limits>>,
+    metrics: &'a State<Arc<Metrics>>,
+}
+
+/// A request from its bytes to the JSON operation's answer.
+async fn handle(
+    bearer: Option<String>,
+    parsed: Result<Parsed, ApiFault>,
+    deps: &Deps<'_>,
+) -> Result<Handled, ApiFault> {
+    let Parsed {
+        op,
+        mut json,
+        present,
+        hdr,
+        password,
+        has_cred,
+    } = parsed?;
+    let fail = |e: Error| ApiFault::new(&hdr, e);
+    let key = password.or(bearer);
+    let caller = match key {
+        Some(key) => auth::caller_of(deps.service, &key).await,
+        None => Err(Error::fault(Fault::Unauthenticated)
+            .with_detail("(a WS-Security UsernameToken or Authorization: Bearer)")),
+    }
+    .map_err(fail)?;
+    let body = hdr_rules::BodyIds {
+        inst_rt_id: json.get("InstRtId").and_then(Value::as_str),
+        consumer_prod: json.get("ConsumerProd").and_then(Value::as_str),
+        usr_choice: (op.action == Action::Inquire)
+            .then(|| json.contains_key("UsrName") || has_cred),
+    };
+    hdr_rules::check(present, &hdr, body).map_err(fail)?;
+    let path = match op.path.name() {
+        None => String::new(),
+        Some(name) => match json.remove(name) {
+            Some(Value::String(s)) => s,
+            _ => return Err(fail(required(name))),
+        },
+    };
+    let (hdr, value) = dispatch(op, caller, &path, json, hdr, deps).await?;
+    Ok((op, hdr, value))
+}
+
+fn required(name: &str) -> Error {
+    let fault = if name == "TokenId" {
+        Fault::IdRequired
+    } else {
+        Fault::FieldRequired
+    };
+    Error::at(fault, name)
+}
+
+/// The JSON answer as members to write.
+fn done<T: serde::Serialize>(
+    answer: Result<crate::web::api::envelope::Jx<T>, ApiFault>,
+) -> Result<(JxHdr, Map<String, Value>), ApiFault> {
+    let jx = answer?;
+    match serde_json::to_value(&jx.body) {
+        Ok(Value::Object(map)) => Ok((jx.hdr, map)),
+        _ => Err(ApiFault::new(
+            &jx.hdr,
+            Error::Internal("an answer did not serialize to an object".into()),
+        )),
+    }
+}
+
+/// Runs the JSON operation of `op` with the request's body (as JSON) and caller.
+async fn dispatch(
+    op: &Op,
+    caller: Caller,
+    path: &str,
+    json: Map<String, Value>,
+    hdr: JxHdr,
+    deps: &Deps<'_>,
+) -> Result<(JxHdr, Map<String, Value>), ApiFault> {
+    let fail = |e: Error| ApiFault::new(&hdr, e);
+    let (service, limits, metrics) = (deps.service, deps.limits, deps.metrics);
+    if op.action == Action::OobStatus {
+        // A GET on the JSON API: nothing but the header may come with it.
+        if let Some(extra) = json.keys().find(|k| *k != "MsgRqHdr") {
+            return Err(fail(Error::at(Fault::UnknownElement, extra.clone())));
+        }
+        return done(oob::session(hdr, Ok(caller), path, service).await);
+    }
+    let bytes = serde_json::to_vec(&Value::Object(json))
+        .map_err(|e| fail(Error::Internal(format!("re-encoding a SOAP body: {e}"))))?;
+    let c = Ok(caller);
+    match op.action {
+        Action::Inquire => done(inquiry::inquire(c, decode(&bytes), service).await),
+        Action::Add => done(tokens::add(c, decode(&bytes), service).await),
+        Action::Activate => done(tokens::activate(c, path, decode(&bytes), service).await),
+        Action::Modify => done(lifecycle::modify(c, path, decode(&bytes), service).await),
+        Action::Delete => done(lifecycle::delete(c, path, decode(&bytes), service).await),
+        Action::Resync => done(lifecycle::resync(c, path, decode(&bytes), service).await),
+        Action::TempPswd => done(lifecycle::temp_code(c, decode(&bytes), service).await),
+        Action::Validate => {
+            done(validate::validate(c, decode(&bytes), service, metrics, limits).await)
+        }
+        Action::OobStart => done(oob::start(c, decode(&bytes), service, limits, metrics).await),
+        Action::OobVerify => done(oob::verify(c, path, decode(&bytes), service, limits).await),
+        Action::OobResend => done(oob::resend(c, path, decode(&bytes), service, limits).await),
+        Action::OobStatus => Err(fail(Error::Internal("unreachable dispatch".into()))),
+    }
+}
