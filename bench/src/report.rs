@@ -68,12 +68,16 @@ fn mount_of(path: &Path) -> String {
 
 /// Names a run's section of the report file: runs of another size keep their own.
 pub(crate) fn run_label(args: &Args) -> String {
-    format!(
+    let label = format!(
         "tokens={} preload={} synchronous={}",
         args.tokens,
         args.preload.max(args.tokens),
         sync_name(args.synchronous)
-    )
+    );
+    match args.database {
+        Some(_) => format!("{label} postgres-nodes={}", args.nodes),
+        None => label,
+    }
 }
 
 /// Puts `section` between this run's markers in `file`, replacing the previous run of the
