@@ -65,6 +65,15 @@ pub(super) fn run(
             (r.key_id.clone(), active)
         }
         None => {
+            if settings.is_postgres() && new_key_file.is_none() {
+                bail!(
+                    "on PostgreSQL several nodes may share this database, and every node \
+                     must hold the new key before any seed is sealed under it: generate it \
+                     (head -c 32 /dev/urandom | base64 > master.new.key), put the file in \
+                     the key directory of every node (running nodes pick it up), then run \
+                     tokend rekey --new-key-file FILE"
+                );
+            }
             let key = new_key(&dir, new_key_file)?;
             let old = service
                 .start_rotation(&ctx(), &key, chrono::Utc::now())

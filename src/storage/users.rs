@@ -84,15 +84,7 @@ pub fn upsert_user(
         }
         return Ok(user.id);
     }
-    Ok(diesel::insert_into(users::table)
-        .values((
-            users::inst_rt_id.eq(inst_rt_id),
-            users::usr_name.eq(usr_name),
-            users::phone_num.eq(phone_num),
-            users::created_at.eq(now_ms),
-        ))
-        .returning(users::id)
-        .get_result(conn)?)
+    insert_user(conn, inst_rt_id, usr_name, phone_num, now_ms)
 }
 
 diesel::define_sql_function! {

@@ -799,9 +799,98 @@ fn copy_to_moves_a_sqlite_install_into_postgres_whole() {
         "{report}"
     );
     assert!(report.contains(", 0 not linked yet"), "{report}");
+    let rekey = crate::support::tokend()
+        .cli(dir.path(), &env, &["rekey"])
+        .unwrap();
+    assert!(!rekey.status.success());
+    assert!(
+        String::from_utf8_lossy(&rekey.stderr).contains("every node"),
+        "a rotation on PostgreSQL needs the key on every node first"
+    );
     let backup = crate::support::tokend()
         .cli(dir.path(), &env, &["backup", "/tmp/never-written.sqlite"])
         .unwrap();
     assert!(!backup.status.success());
     assert!(String::from_utf8_lossy(&backup.stderr).contains("pg_dump"));
+}
+
+#[test]
+fn a_key_rotation_reaches_every_node_through_their_key_directories() {
+    let cluster = Cluster::start(2, &[]);
+    let (_, seed, step) = cluster.enroll_active(0, "rot", None);
+    // The new key goes to every node's key directory first (here: their data directories,
+    // the master key coming from TOKEND_MASTER_KEY), then one node rotates.
+    let new_key = "bmV3LWNsdXN0ZXItbWFzdGVyLWtleS0zMi1ieXRlcyE=";
+    for dir in &cluster.dirs {
+        std::fs::write(dir.path().join("master.new.key"), new_key).unwrap();
+    }
+    let file = cluster.dirs[0].path().join("master.new.key");
+    let out = cluster.cli(0, &["rekey", "--new-key-file", &file.to_string_lossy()]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    // The other node opens the re-sealed seed with the key it found in its directory.
+    let code = totp(&seed, "SHA1", 6, step + 1);
+    let (_, rs) = cluster.post(
+        1,
+        "/api/v1/validate",
+        &json!({"UsrName": "rot", "Code": code}),
+    );
+    assert_eq!(rs["RsStat"], "Success", "{rs}");
+    let (_, rs) = cluster.post(
+        0,
+        "/api/v1/tokens",
+        &json!({"UsrName": "rot2", "TokenType": "Software"}),
+    );
+    assert!(rs["TokenId"].is_string(), "{rs}");
+    assert!(cluster.verify_audit().contains("audit chain whole"));
+}
+
+#[test]
+fn the_postgres_database_holds_no_seed_in_clear() {
+    use diesel::{Connection as _, QueryableByName, RunQueryDsl as _};
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let cluster = Cluster::start(1, &[]);
+    let (_, seed, _) = cluster.enroll_active(0, "sealed", Some("5550009999"));
+    let secret = base32::encode(base32::Alphabet::Rfc4648 { padding: false }, &seed);
+    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let url = &cluster
+        .env
+        .iter()
+        .find(|(k, _)| k == "ROCKET_DATABASE_URL")
+        .unwrap()
+        .1;
+    let mut conn = diesel::PgConnection::establish(url).unwrap();
+    let tables: Vec<Line> = diesel::sql_query(
+        "SELECT table_name::text AS line FROM information_schema.tables \
+         WHERE table_schema = 'public'",
+    )
+    .load(&mut conn)
+    .unwrap();
+    assert!(tables.len() >= 10, "the schema is there");
+    let mut rows = 0;
+    for table in tables {
+        let lines: Vec<Line> = diesel::sql_query(format!(
+            "SELECT row_to_json(t)::text AS line FROM \"{}\" t",
+            table.line
+        ))
+        .load(&mut conn)
+        .unwrap();
+        for l in lines {
+            rows += 1;
+            let text = l.line.to_lowercase();
+            assert!(
+                !text.contains(&secret.to_lowercase()),
+                "{}: {}",
+                table.line,
+                l.line
+            );
+            assert!(!text.contains(&hex), "{}: {}", table.line, l.line);
+        }
+    }
+    assert!(rows > 5, "rows were read");
 }
