@@ -58,8 +58,11 @@ impl Tokend {
                 eprintln!("{e}");
                 "postgres://no-test-database.invalid/none".to_owned()
             });
+            // A small pool: the suite runs many servers at once against one PostgreSQL
+            // (100 connections by default).
             cmd.env("ROCKET_DATABASE_URL", url)
-                .env("ROCKET_SECRET_KEY", pg::SECRET_KEY);
+                .env("ROCKET_SECRET_KEY", pg::SECRET_KEY)
+                .env("ROCKET_DB_POOL_SIZE", "8");
         }
         cmd
     }

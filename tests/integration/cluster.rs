@@ -33,6 +33,8 @@ impl Cluster {
             ("ROCKET_DATABASE_URL".into(), db.url.clone()),
             ("ROCKET_SECRET_KEY".into(), testkit::pg::SECRET_KEY.into()),
             ("TOKEND_MASTER_KEY".into(), MASTER_KEY.into()),
+            // Several clusters and the PostgreSQL run of the suite share one server.
+            ("ROCKET_DB_POOL_SIZE".into(), "6".into()),
         ];
         env.extend(
             extra
