@@ -28,6 +28,8 @@ const POLL: Duration = Duration::from_millis(200);
 pub struct Workers {
     signal: Arc<Signal>,
     handles: Vec<JoinHandle<()>>,
+    /// This node counted among the live ones (PostgreSQL), until it stops.
+    _presence: crate::domain::Presence,
 }
 
 /// Starts the threads the configuration calls for.
@@ -50,7 +52,11 @@ pub fn start(service: &Arc<Service>, sweep_every: Duration) -> std::io::Result<W
         let s = Arc::clone(service);
         handles.push(spawn("audit-linker", move || link_audit(&s))?);
     }
-    Ok(Workers { signal, handles })
+    Ok(Workers {
+        signal,
+        handles,
+        _presence: service.announce_presence(),
+    })
 }
 
 impl Workers {

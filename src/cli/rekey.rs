@@ -65,10 +65,11 @@ pub(super) fn run(
             (r.key_id.clone(), active)
         }
         None => {
-            if settings.is_postgres() && new_key_file.is_none() {
+            let live = service.live_nodes()?.unwrap_or(0);
+            if live > 1 && new_key_file.is_none() {
                 bail!(
-                    "on PostgreSQL several nodes may share this database, and every node \
-                     must hold the new key before any seed is sealed under it: generate it \
+                    "{live} nodes serve this PostgreSQL database, and every node must hold \
+                     the new key before any seed is sealed under it: generate it \
                      (head -c 32 /dev/urandom | base64 > master.new.key), put the file in \
                      the key directory of every node (running nodes pick it up), then run \
                      tokend rekey --new-key-file FILE"

@@ -31,6 +31,8 @@ pub(crate) mod test_support;
 pub mod users;
 pub mod validate;
 
+/// A serving node's presence (see [`Service::announce_presence`]).
+pub use crate::storage::leader::Presence;
 pub use error::{Error, Fault};
 
 use chrono::{DateTime, TimeZone as _, Utc};
@@ -130,6 +132,17 @@ impl Service {
     /// Whether the database is PostgreSQL, which several nodes may share.
     pub fn is_clustered(&self) -> bool {
         self.storage.is_postgres()
+    }
+
+    /// Counts this serving node among the live ones until the value is dropped
+    /// (PostgreSQL; see `storage::leader::Presence`).
+    pub fn announce_presence(&self) -> Presence {
+        storage::leader::Presence::announce(&self.storage)
+    }
+
+    /// How many nodes serve the database now (`None` on SQLite, one process per file).
+    pub fn live_nodes(&self) -> Result<Option<i64>, Error> {
+        Ok(storage::leader::live_nodes(&self.storage)?)
     }
 
     /// This node's claim on linking the audit chain (PostgreSQL; see `storage::leader`).

@@ -25,6 +25,9 @@ pub enum Duty {
     AuditLinker,
     /// Applies pending migrations and creates the first admin (held briefly at start).
     Bootstrap,
+    /// Held *shared* by every serving node for as long as it serves: the count of its
+    /// holders is the number of live nodes ([`live_nodes`]).
+    Presence,
 }
 
 impl Duty {
@@ -34,6 +37,7 @@ impl Duty {
         match self {
             Duty::AuditLinker => BASE + 1,
             Duty::Bootstrap => BASE + 2,
+            Duty::Presence => BASE + 3,
         }
     }
 }
@@ -139,4 +143,52 @@ pub fn exclusively<T, E: From<Error>>(
     // Closing the connection releases the lock too; unlocking first says so explicitly.
     let _ = conn.batch_execute(&format!("SELECT pg_advisory_unlock({key})"));
     outcome
+}
+
+/// A serving node's presence on PostgreSQL: a shared advisory lock on its own connection,
+/// released when the node stops or dies (its connection closes). Nothing on SQLite.
+pub struct Presence {
+    _conn: Option<Conn>,
+}
+
+impl Presence {
+    /// Announces this node; a node that cannot is simply not counted.
+    pub fn announce(storage: &Storage) -> Presence {
+        let conn = storage.postgres_url().and_then(|url| {
+            let Ok(Conn::Pg(mut pg)) = engine::connect_postgres(url) else {
+                return None;
+            };
+            let key = Duty::Presence.key();
+            pg.batch_execute(&format!("SELECT pg_advisory_lock_shared({key})"))
+                .ok()
+                .map(|()| Conn::Pg(pg))
+        });
+        Presence { _conn: conn }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// How many nodes serve this PostgreSQL database now (holders of [`Duty::Presence`]);
+/// `None` on SQLite. PostgreSQL shows a 64-bit advisory key as its high and low halves.
+pub fn live_nodes(storage: &Storage) -> Result<Option<i64>, Error> {
+    let Some(url) = storage.postgres_url() else {
+        return Ok(None);
+    };
+    let Ok(Conn::Pg(mut pg)) = engine::connect_postgres(url) else {
+        return Err(Error::Busy);
+    };
+    let key = Duty::Presence.key();
+    let (high, low) = (key >> 32, key & 0xFFFF_FFFF);
+    let count: Count = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND classid = {high} AND objid = {low} AND objsubid = 1"
+    ))
+    .get_result(&mut pg)?;
+    Ok(Some(count.n))
 }
