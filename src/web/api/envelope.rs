@@ -106,9 +106,52 @@ impl JxHdr {
 /// jXchange `MsgRqHdr`.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct MsgRqHdr {
+    /// The end user's credentials (WS-Security: a `UsernameToken` or SAML assertion);
+    /// accepted, NOT verified: its user (`Username`, else `NameID`) is recorded as the
+    /// audit user when `AuditUsrId` is empty.
+    #[serde(rename = "AuthenUsrCred", default)]
+    #[schema(value_type = Option<Object>)]
+    pub cred: Option<serde_json::Value>,
     /// The header proper.
     #[serde(rename = "jXchangeHdr", default)]
     pub jx: JxHdr,
+}
+
+impl MsgRqHdr {
+    /// The header to act under and echo, on both bindings (SOAP hands its `AuthenUsrCred`
+    /// here as a tree): an empty `AuditUsrId` takes the user of `AuthenUsrCred`, so the
+    /// audit records who acted; a `jXLogTrackingId` is made when there is none.
+    pub fn header(&self) -> JxHdr {
+        let mut jx = self.jx.clone();
+        if jx.audit_usr_id.as_deref().is_none_or(str::is_empty) {
+            if let Some(user) = self.cred.as_ref().and_then(cred_user) {
+                jx.audit_usr_id = Some(user);
+            }
+        }
+        jx.with_tracking_id()
+    }
+}
+
+/// The end user an `AuthenUsrCred` names: the first `Username` (a UsernameToken), else
+/// the first `NameID` (a SAML assertion), depth first, at most 128 characters.
+fn cred_user(cred: &serde_json::Value) -> Option<String> {
+    ["Username", "NameID"]
+        .into_iter()
+        .find_map(|name| member_text(cred, name))
+        .map(|u| u.chars().take(128).collect::<String>())
+        .filter(|u| !u.is_empty())
+}
+
+/// The text of the first member `name`, depth first.
+fn member_text<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    match v {
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| match v {
+            serde_json::Value::String(s) if k == name => Some(s.as_str()),
+            other => member_text(other, name),
+        }),
+        serde_json::Value::Array(items) => items.iter().find_map(|i| member_text(i, name)),
+        _ => None,
+    }
 }
 
 /// jXchange `MsgRec`: one fault record.
@@ -348,7 +391,7 @@ pub fn decode<T: DeserializeOwned + HasHeader>(bytes: &[u8]) -> JxRequest<T> {
         Ok(body) => match de.end() {
             Ok(()) => {
                 return JxRequest {
-                    hdr: body.msg_rq_hdr().jx.clone().with_tracking_id(),
+                    hdr: body.msg_rq_hdr().header(),
                     body: Ok(body),
                 }
             }
@@ -359,9 +402,8 @@ pub fn decode<T: DeserializeOwned + HasHeader>(bytes: &[u8]) -> JxRequest<T> {
         Err(e) => classify(&e),
     };
     let hdr = serde_json::from_slice::<HeaderOnly>(bytes)
-        .map(|h| h.hdr.jx)
-        .unwrap_or_default()
-        .with_tracking_id();
+        .map(|h| h.hdr.header())
+        .unwrap_or_else(|_| JxHdr::generated());
     JxRequest {
         hdr,
         body: Err(body),
