@@ -1,0 +1,150 @@
+//! The user, phone, SIM-swap hold and explain operations over SOAP (tokend's own names:
+//! `MFAUsrAdd`, `MFAUsrInq`, `MFAUsrPhoneMod`, `MFAUsrHoldLift`, `MFAExplainInq`), run
+//! through the real server as a bank's middleware would; and `AuthenUsrCred`'s user
+//! recorded as the audit user on the JSON API too, as on SOAP.
+
+use serde_json::json;
+
+use crate::soap::{assert_fault, call, elem, good_hdr};
+use crate::support::{now_step, totp, TestServer};
+
+const PHONE: &str = "5555550142";
+const NEW_PHONE: &str = "5555551234";
+
+/// `op` for user `usr` with `rest` after `UsrName`; answers (status, body).
+fn user_call(server: &TestServer, op: &str, usr: &str, rest: &str) -> (u16, String) {
+    call(
+        server,
+        op,
+        &format!("{}<UsrName>{usr}</UsrName>{rest}", good_hdr()),
+    )
+}
+
+/// The `ActIntentKey` of an answer.
+fn intent_key(body: &str) -> String {
+    elem(body, "ActIntentKey")
+        .unwrap_or_else(|| panic!("no ActIntentKey in {body}"))
+        .to_owned()
+}
+
+#[test]
+fn the_user_flow_runs_over_soap() {
+    let server = TestServer::start();
+    let (status, body) = user_call(
+        &server,
+        "MFAUsrAdd",
+        "sue",
+        &format!("<PhoneNum>{PHONE}</PhoneNum>"),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<MFAUsrAddResponse"), "{body}");
+    assert_eq!(elem(&body, "PhoneNum"), Some("******0142"), "{body}");
+    let (token, seed, _) = server.enroll_active("sue");
+
+    let (status, body) = user_call(&server, "MFAUsrInq", "sue", "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(elem(&body, "PhoneNum"), Some("******0142"), "{body}");
+    assert!(!body.contains(PHONE), "the phone is masked: {body}");
+    assert!(body.contains("<MFATokenArray><MFATokenRec>"), "{body}");
+    assert_eq!(elem(&body, "TokenId"), Some(token.as_str()), "{body}");
+    let key = intent_key(&body);
+
+    phone_change_then_stale_key(&server, &key);
+    let (status, body) = user_call(
+        &server,
+        "MFAUsrHoldLift",
+        "sue",
+        "<Rsn>verified in branch</Rsn>",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(elem(&body, "SimSwapHoldEndDt").is_none(), "{body}");
+
+    explain_a_wrong_code(&server, &seed, &token);
+}
+
+/// The key changes the phone (masked, the hold starts); the same key again is stale.
+fn phone_change_then_stale_key(server: &TestServer, key: &str) {
+    let change = format!("<ActIntentKey>{key}</ActIntentKey><PhoneNum>{NEW_PHONE}</PhoneNum>");
+    let (status, body) = user_call(server, "MFAUsrPhoneMod", "sue", &change);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(elem(&body, "PhoneNum"), Some("******1234"), "{body}");
+    assert!(elem(&body, "PhoneChgDt").is_some(), "{body}");
+    assert!(elem(&body, "SimSwapHoldEndDt").is_some(), "{body}");
+    let (status, body) = user_call(server, "MFAUsrPhoneMod", "sue", &change);
+    assert_fault(status, &body, "7031");
+}
+
+/// A code of a clock five steps fast fails; MFAExplainInq names its offset.
+fn explain_a_wrong_code(server: &TestServer, seed: &[u8], token: &str) {
+    let fast = totp(seed, "SHA1", 6, now_step(30) + 5);
+    assert_eq!(server.validate("sue", &fast)["RsStat"], "Failed");
+    let (status, body) = user_call(server, "MFAExplainInq", "sue", "<Cnt>5</Cnt>");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<AttemptArray><AttemptRec>"), "{body}");
+    assert_eq!(elem(&body, "Result"), Some("Failed"), "{body}");
+    assert_eq!(elem(&body, "Finding"), Some("Offset"), "{body}");
+    assert_eq!(elem(&body, "OffsetSteps"), Some("5"), "{body}");
+    assert!(body.contains("<TokenArray><TokenRec>"), "{body}");
+    assert!(
+        body.contains(&format!("<TokenId>{token}</TokenId>")),
+        "{body}"
+    );
+    assert!(body.contains("<Bindings><BindingRec>"), "{body}");
+    assert_eq!(elem(&body, "FailureCount"), Some("1"), "{body}");
+}
+
+#[test]
+fn user_operations_refuse_bad_input_with_the_json_faults() {
+    let server = TestServer::start();
+    let (status, body) = user_call(&server, "MFAUsrAdd", "carl", "<PhoneNum>12</PhoneNum>");
+    assert_fault(status, &body, "3147");
+    let (status, body) = user_call(&server, "MFAUsrInq", "nobody", "");
+    assert_fault(status, &body, "7021");
+    // MFAUsrInq is a GET on the JSON API: nothing but the user may come with it.
+    let (status, body) = user_call(&server, "MFAUsrInq", "nobody", "<Bogus>1</Bogus>");
+    assert_fault(status, &body, "7004");
+    let (status, body) = call(&server, "MFAUsrPhoneMod", &good_hdr());
+    assert_fault(status, &body, "3103");
+    let (status, body) = user_call(&server, "MFAUsrHoldLift", "carl", "<Rsn></Rsn>");
+    assert_fault(status, &body, "3103");
+    let (status, body) = call(
+        &server,
+        "MFAExplainInq",
+        &format!("{}<Cnt>3</Cnt>", good_hdr()),
+    );
+    assert_fault(status, &body, "3103");
+    let (status, body) = user_call(&server, "MFAExplainInq", "carl", "<Cnt>x</Cnt>");
+    assert_fault(status, &body, "7001");
+}
+
+#[test]
+fn json_records_the_authen_usr_cred_user_as_soap_does() {
+    let server = TestServer::start();
+    let cred = |user_elem: serde_json::Value| json!({"AuthenUsrCred": user_elem, "jXchangeHdr": {"AuditUsrId": ""}});
+    let token = json!({"Security": {"UsernameToken": {"Username": "jdoe"}}});
+    let (status, rs) = server.post(
+        "/api/v1/users",
+        &json!({"MsgRqHdr": cred(token), "UsrName": "zoe"}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    assert_eq!(rs["MsgRsHdr"]["jXchangeHdr"]["AuditUsrId"], "jdoe", "{rs}");
+    let saml = json!({"Assertion": {"Subject": {"NameID": "asmith"}}});
+    let (status, rs) = server.post(
+        "/api/v1/users",
+        &json!({"MsgRqHdr": cred(saml), "UsrName": "yan"}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    // An AuditUsrId the consumer sent wins over the credential's user.
+    let mut named = cred(json!({"Username": "jdoe"}));
+    named["jXchangeHdr"]["AuditUsrId"] = json!("teller7");
+    let (status, rs) = server.post(
+        "/api/v1/users",
+        &json!({"MsgRqHdr": named, "UsrName": "xia"}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    for (usr, who) in [("zoe", "jdoe"), ("yan", "asmith"), ("xia", "teller7")] {
+        let (_, _, _, page) = server.get(&format!("/api/v1/audit?UsrName={usr}"));
+        let page: serde_json::Value = serde_json::from_slice(&page).unwrap();
+        assert_eq!(page["AuditArray"][0]["AuditUsrId"], who, "{usr}: {page}");
+    }
+}
