@@ -148,3 +148,17 @@ fn json_records_the_authen_usr_cred_user_as_soap_does() {
         assert_eq!(page["AuditArray"][0]["AuditUsrId"], who, "{usr}: {page}");
     }
 }
+
+#[test]
+fn the_readme_soap_users_example_runs_as_written() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::readme::run_blocks(&server, dir.path(), &["soap-users"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].contains("<MFAUsrAddResponse"), "{out}");
+    assert_eq!(elem(lines[0], "PhoneNum"), Some("******0142"), "{out}");
+    assert!(lines[1].contains("<MFAUsrPhoneModResponse"), "{out}");
+    assert_eq!(elem(lines[1], "PhoneNum"), Some("******1234"), "{out}");
+    assert!(elem(lines[1], "SimSwapHoldEndDt").is_some(), "{out}");
+}
