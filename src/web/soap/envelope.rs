@@ -293,14 +293,15 @@ fn value_of(node: &Node, kind: Kind) -> Result<Option<Value>, Error> {
 
 /// An `xsd:any` element as JSON, by local name (a leaf is its text; of repeated
 /// children the first is kept), so the JSON API reads it as it reads a JSON body's.
-/// The parser's depth and size bounds bound it too.
+/// The parser's depth and size bounds bound it too. A `Password` (the end user's, in a
+/// `UsernameToken`) is left behind: nothing reads it, so nothing should carry it.
 fn tree(node: &Node) -> Value {
     if node.children.is_empty() {
         return Value::String(node.text.clone());
     }
     let mut map = Map::new();
     for child in &node.children {
-        if !map.contains_key(&child.name) {
+        if child.name != "Password" && !map.contains_key(&child.name) {
             map.insert(child.name.clone(), tree(child));
         }
     }
