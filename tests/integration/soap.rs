@@ -393,7 +393,7 @@ fn json_stays_lenient_by_default_and_is_strict_when_configured() {
 }
 
 /// Every member name in a JSON answer (nested), but its `MsgRsHdr`.
-fn member_names(v: &serde_json::Value, out: &mut Vec<String>) {
+pub fn member_names(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, v) in map {

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::soap::{assert_fault, call, elem, good_hdr};
+use crate::soap::{assert_fault, call, elem, good_hdr, member_names};
 use crate::support::{now_step, totp, TestServer};
 
 const PHONE: &str = "5555550142";
@@ -161,4 +161,46 @@ fn the_readme_soap_users_example_runs_as_written() {
     assert!(lines[1].contains("<MFAUsrPhoneModResponse"), "{out}");
     assert_eq!(elem(lines[1], "PhoneNum"), Some("******1234"), "{out}");
     assert!(elem(lines[1], "SimSwapHoldEndDt").is_some(), "{out}");
+}
+
+/// Asserts the SOAP answer has an element for every member of the JSON answer.
+fn carries_every_member(json_rs: &serde_json::Value, soap_rs: &str) {
+    let mut names = Vec::new();
+    member_names(json_rs, &mut names);
+    assert!(names.len() > 5, "{json_rs}");
+    for name in names {
+        assert!(
+            soap_rs.contains(&format!("<{name}>")),
+            "{name} missing from {soap_rs}"
+        );
+    }
+}
+
+#[test]
+fn soap_user_and_explain_answers_carry_what_the_json_answers_carry() {
+    let server = TestServer::start();
+    let (status, rs) = server.post(
+        "/api/v1/users",
+        &json!({"UsrName": "ivy", "PhoneNum": PHONE}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    let (_, seed, _) = server.enroll_active("ivy");
+    let key = rs["ActIntentKey"].as_str().unwrap();
+    let (status, rs) = server.post(
+        "/api/v1/users/ivy/phone",
+        &json!({"ActIntentKey": key, "PhoneNum": NEW_PHONE}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    let (_, _, _, view) = server.get("/api/v1/users/ivy");
+    let view: serde_json::Value = serde_json::from_slice(&view).unwrap();
+    let (status, body) = user_call(&server, "MFAUsrInq", "ivy", "");
+    assert_eq!(status, 200, "{body}");
+    carries_every_member(&view, &body);
+
+    let fast = totp(&seed, "SHA1", 6, now_step(30) + 5);
+    assert_eq!(server.validate("ivy", &fast)["RsStat"], "Failed");
+    let (_, why) = server.post("/api/v1/explain", &json!({"UsrName": "ivy"}));
+    let (status, body) = user_call(&server, "MFAExplainInq", "ivy", "");
+    assert_eq!(status, 200, "{body}");
+    carries_every_member(&why, &body);
 }
