@@ -204,3 +204,26 @@ fn soap_user_and_explain_answers_carry_what_the_json_answers_carry() {
     assert_eq!(status, 200, "{body}");
     carries_every_member(&why, &body);
 }
+
+#[test]
+fn soap_records_a_saml_name_id_as_the_audit_user() {
+    let server = TestServer::start();
+    let saml = "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">\
+                <saml:Subject><saml:NameID>asmith</saml:NameID></saml:Subject></saml:Assertion>";
+    let hdr = good_hdr()
+        .replace("<AuditUsrId>u1</AuditUsrId>", "<AuditUsrId/>")
+        .replace(
+            "<MsgRqHdr>",
+            &format!("<MsgRqHdr><AuthenUsrCred>{saml}</AuthenUsrCred>"),
+        );
+    let (status, body) = call(
+        &server,
+        "MFAUsrAdd",
+        &format!("{hdr}<UsrName>wes</UsrName>"),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(elem(&body, "AuditUsrId"), Some("asmith"), "{body}");
+    let (_, _, _, page) = server.get("/api/v1/audit?UsrName=wes");
+    let page: serde_json::Value = serde_json::from_slice(&page).unwrap();
+    assert_eq!(page["AuditArray"][0]["AuditUsrId"], "asmith", "{page}");
+}

@@ -110,7 +110,8 @@ impl Action {
     }
 }
 
-/// The body element the JSON API takes in its path instead (`TokenId`, `AlrtPkgId`).
+/// The body element the JSON API takes in its path instead (`TokenId`, `AlrtPkgId`,
+/// `UsrName`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathElem {
     /// Nothing: the whole body is the JSON body.
