@@ -38,6 +38,7 @@ mod restart;
 mod secrets_at_rest;
 mod sink;
 mod soap;
+mod soap_users;
 mod soap_zeep;
 mod support;
 mod transport;

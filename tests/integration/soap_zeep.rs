@@ -1,7 +1,8 @@
 //! A SOAP client nobody here wrote: Python's zeep (pinned, from PyPI, in a venv cached
 //! under `target/zeep-venv`) builds its client from the live `/jxchange?wsdl` and runs
 //! `tests/soap/zeep_flow.py`: enroll → QR → activate → validate → inquiry (Upd) → modify
-//! with the ActIntentKey → lock → OOBValidate two-way → verify, then the seed's own
+//! with the ActIntentKey → lock → OOBValidate two-way → verify → tokend's own user
+//! operations (add, inquire, phone change, stale key, hold lift) and explain, then the seed's own
 //! OOBValidate request byte for byte. FAILS (never skips) when python3, its venv module
 //! or zeep cannot be had, naming what is missing.
 

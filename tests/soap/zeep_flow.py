@@ -1,5 +1,6 @@
 """A jXchange consumer nobody here wrote: zeep builds its client from tokend's live WSDL
-and runs the whole token flow over SOAP, then sends the seed's own request envelope byte
+and runs the whole token flow over SOAP (and tokend's own user, phone, hold and explain
+operations: MFAUsrAdd, MFAUsrInq, MFAUsrPhoneMod, MFAUsrHoldLift, MFAExplainInq), then sends the seed's own request envelope byte
 for byte and checks the answer has the seed answer's shape.
 
 Run by tests/integration/soap_zeep.rs (which makes the venv, starts the server and the
@@ -158,6 +159,8 @@ def main():
     tmp = svc.MFATokenTempPswdInq(MsgRqHdr=HDR, UsrName="alice", ExpSec=600)
     assert tmp.TempPswd and tmp.UsrName == "alice", tmp
 
+    users_and_explain(svc, token)
+
     step("MFATokenDel")
     inq = svc.MFATokenInq(MsgRqHdr=HDR, TokenId=token, UsrName=token, ActIntent="Dlt")
     gone = svc.MFATokenDel(MsgRqHdr=HDR, TokenId=token, ActIntentKey=inq.ActIntentKey)
@@ -178,6 +181,38 @@ def main():
 
     seed_envelope()
     print("zeep: all steps passed", flush=True)
+
+
+def users_and_explain(svc, token):
+    """tokend's own user operations, and explain of alice's attempts above."""
+    step("MFAUsrAdd")
+    usr = svc.MFAUsrAdd(MsgRqHdr=HDR, UsrName="bob", PhoneNum="5555550111")
+    assert usr.UsrName == "bob" and usr.PhoneNum == "******0111" and usr.Custom is None, usr
+
+    step("MFAUsrInq")
+    inq = svc.MFAUsrInq(MsgRqHdr=HDR, UsrName="bob")
+    assert inq.PhoneNum == "******0111" and inq.ActIntentKey, inq
+    assert inq.SimSwapHoldEndDt is None, inq
+    alice = svc.MFAUsrInq(MsgRqHdr=HDR, UsrName="alice")
+    assert alice.MFATokenArray.MFATokenRec[0].TokenId == token, alice
+
+    step("MFAUsrPhoneMod with the ActIntentKey, then MFAUsrHoldLift")
+    mod = svc.MFAUsrPhoneMod(MsgRqHdr=HDR, UsrName="bob", ActIntentKey=inq.ActIntentKey, PhoneNum="5555550122")
+    assert mod.PhoneNum == "******0122" and mod.SimSwapHoldEndDt, mod
+    try:
+        svc.MFAUsrPhoneMod(MsgRqHdr=HDR, UsrName="bob", ActIntentKey=inq.ActIntentKey, PhoneNum="5555550133")
+        raise AssertionError("a stale key changed the phone")
+    except zeep.exceptions.Fault as f:
+        assert err_code(f) == "7031", etree.tostring(f.detail)
+    lifted = svc.MFAUsrHoldLift(MsgRqHdr=HDR, UsrName="bob", Rsn="verified in branch")
+    assert lifted.SimSwapHoldEndDt is None, lifted
+
+    step("MFAExplainInq")
+    why = svc.MFAExplainInq(MsgRqHdr=HDR, UsrName="alice", Cnt=5)
+    attempts = why.AttemptArray.AttemptRec
+    assert 0 < len(attempts) <= 5 and all(a.Result and a.Reason for a in attempts), why
+    assert why.TokenArray.TokenRec[0].TokenId == token, why
+    assert why.TokenArray.TokenRec[0].Bindings.BindingRec[0].UsrName == "alice", why
 
 
 def err_code(fault):

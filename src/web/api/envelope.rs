@@ -106,9 +106,64 @@ impl JxHdr {
 /// jXchange `MsgRqHdr`.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct MsgRqHdr {
+    /// The end user's credentials (WS-Security: a `UsernameToken` or SAML assertion);
+    /// accepted, NOT verified: its user (`Username`, else `NameID`) is recorded as the
+    /// audit user when `AuditUsrId` is empty. Only that user is kept, never the rest
+    /// (a `UsernameToken` may hold the end user's password).
+    #[serde(
+        rename = "AuthenUsrCred",
+        default,
+        deserialize_with = "deserialize_cred_user"
+    )]
+    #[schema(value_type = Option<Object>)]
+    pub cred_user: Option<String>,
     /// The header proper.
     #[serde(rename = "jXchangeHdr", default)]
     pub jx: JxHdr,
+}
+
+impl MsgRqHdr {
+    /// The header to act under and echo, on both bindings (SOAP hands its `AuthenUsrCred`
+    /// here as a tree): an empty `AuditUsrId` takes the user of `AuthenUsrCred`, so the
+    /// audit records who acted; a `jXLogTrackingId` is made when there is none.
+    pub fn header(&self) -> JxHdr {
+        let mut jx = self.jx.clone();
+        if jx.audit_usr_id.as_deref().is_none_or(str::is_empty) && self.cred_user.is_some() {
+            jx.audit_usr_id.clone_from(&self.cred_user);
+        }
+        jx.with_tracking_id()
+    }
+}
+
+/// Reads `AuthenUsrCred` (any JSON) down to the user it names.
+fn deserialize_cred_user<'de, D>(de: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let cred = serde_json::Value::deserialize(de)?;
+    Ok(cred_user(&cred))
+}
+
+/// The end user an `AuthenUsrCred` names: the first `Username` (a UsernameToken), else
+/// the first `NameID` (a SAML assertion), depth first, at most 128 characters.
+fn cred_user(cred: &serde_json::Value) -> Option<String> {
+    ["Username", "NameID"]
+        .into_iter()
+        .find_map(|name| member_text(cred, name))
+        .map(|u| u.chars().take(128).collect::<String>())
+        .filter(|u| !u.is_empty())
+}
+
+/// The text of the first member `name`, depth first.
+fn member_text<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    match v {
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| match v {
+            serde_json::Value::String(s) if k == name => Some(s.as_str()),
+            other => member_text(other, name),
+        }),
+        serde_json::Value::Array(items) => items.iter().find_map(|i| member_text(i, name)),
+        _ => None,
+    }
 }
 
 /// jXchange `MsgRec`: one fault record.
@@ -348,7 +403,7 @@ pub fn decode<T: DeserializeOwned + HasHeader>(bytes: &[u8]) -> JxRequest<T> {
         Ok(body) => match de.end() {
             Ok(()) => {
                 return JxRequest {
-                    hdr: body.msg_rq_hdr().jx.clone().with_tracking_id(),
+                    hdr: body.msg_rq_hdr().header(),
                     body: Ok(body),
                 }
             }
@@ -359,9 +414,8 @@ pub fn decode<T: DeserializeOwned + HasHeader>(bytes: &[u8]) -> JxRequest<T> {
         Err(e) => classify(&e),
     };
     let hdr = serde_json::from_slice::<HeaderOnly>(bytes)
-        .map(|h| h.hdr.jx)
-        .unwrap_or_default()
-        .with_tracking_id();
+        .map(|h| h.hdr.header())
+        .unwrap_or_else(|_| JxHdr::generated());
     JxRequest {
         hdr,
         body: Err(body),
@@ -490,6 +544,41 @@ mod tests {
         assert!(rq.body.is_err());
         assert_eq!(rq.hdr.tracking_id.as_deref(), Some("T-1"));
         assert_eq!(rq.hdr.audit_usr_id.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn authen_usr_cred_names_the_audit_user_when_audit_usr_id_is_empty() {
+        let audit = |json: String| decode::<Probe>(json.as_bytes()).hdr.audit_usr_id;
+        let with = |cred: serde_json::Value, hdr: serde_json::Value, body: serde_json::Value| {
+            let mut rq =
+                serde_json::json!({"MsgRqHdr": {"AuthenUsrCred": cred, "jXchangeHdr": hdr}});
+            rq.as_object_mut()
+                .unwrap()
+                .extend(body.as_object().unwrap().clone());
+            rq.to_string()
+        };
+        let token = serde_json::json!({"Security": {"UsernameToken": {"Username": "jdoe", "Password": "pw"}}});
+        let saml = serde_json::json!({"Assertion": {"Subject": {"NameID": "asmith"}}});
+        let ok = serde_json::json!({"TokenId": "a"});
+        let empty = serde_json::json!({"AuditUsrId": ""});
+        let named = serde_json::json!({"AuditUsrId": "t7"});
+        let none = serde_json::json!({});
+        assert_eq!(
+            audit(with(token.clone(), none.clone(), ok.clone())).as_deref(),
+            Some("jdoe")
+        );
+        assert_eq!(
+            audit(with(saml, empty, ok.clone())).as_deref(),
+            Some("asmith")
+        );
+        assert_eq!(
+            audit(with(token.clone(), named, ok.clone())).as_deref(),
+            Some("t7")
+        );
+        assert_eq!(audit(with("opaque".into(), none.clone(), ok)), None);
+        // A body that fails to decode still echoes the header it names.
+        let bad = serde_json::json!({"Bogus": 1});
+        assert_eq!(audit(with(token, none, bad)).as_deref(), Some("jdoe"));
     }
 
     #[test]

@@ -210,7 +210,7 @@ fn explain_request(rq: ExplainRq) -> Result<ExplainRequest, Error> {
     )
 )]
 #[post("/explain", data = "<rq>")]
-async fn explain(
+pub(crate) async fn explain(
     caller: Result<Caller, Error>,
     rq: JxRequest<ExplainRq>,
     service: &State<Arc<Service>>,

@@ -161,7 +161,7 @@ fn user_rs(v: UserView) -> UsrInqRs {
     )
 )]
 #[post("/users", data = "<rq>")]
-async fn create(
+pub(crate) async fn create(
     caller: Result<Caller, Error>,
     rq: JxRequest<UsrAddRq>,
     service: &State<Arc<Service>>,
@@ -197,7 +197,7 @@ async fn create(
     )
 )]
 #[get("/users/<usr_name>")]
-async fn read(
+pub(crate) async fn read(
     hdr: JxHdr,
     caller: Result<Caller, Error>,
     usr_name: &str,
@@ -255,7 +255,7 @@ fn phone_change(usr_name: &str, b: UsrPhoneModRq) -> Result<PhoneChange, Error> 
     )
 )]
 #[post("/users/<usr_name>/phone", data = "<rq>")]
-async fn phone(
+pub(crate) async fn phone(
     caller: Result<Caller, Error>,
     usr_name: &str,
     rq: JxRequest<UsrPhoneModRq>,
@@ -284,7 +284,7 @@ async fn phone(
     )
 )]
 #[post("/users/<usr_name>/hold/lift", data = "<rq>")]
-async fn lift_hold(
+pub(crate) async fn lift_hold(
     caller: Result<Caller, Error>,
     usr_name: &str,
     rq: JxRequest<UsrHoldLiftRq>,

@@ -286,8 +286,26 @@ fn value_of(node: &Node, kind: Kind) -> Result<Option<Value>, Error> {
         // An empty complex element (`<Custom/>`, an empty `jXchangeHdr`) is absent.
         Kind::Group(_) if node.children.is_empty() && node.text.is_empty() => None,
         Kind::Group(layout) => Some(Value::Object(to_json(node, layout)?)),
+        Kind::Tree => Some(tree(node)),
         Kind::Array(_, _) | Kind::Any => None,
     })
+}
+
+/// An `xsd:any` element as JSON, by local name (a leaf is its text; of repeated
+/// children the first is kept), so the JSON API reads it as it reads a JSON body's.
+/// The parser's depth and size bounds bound it too. A `Password` (the end user's, in a
+/// `UsernameToken`) is left behind: nothing reads it, so nothing should carry it.
+fn tree(node: &Node) -> Value {
+    if node.children.is_empty() {
+        return Value::String(node.text.clone());
+    }
+    let mut map = Map::new();
+    for child in &node.children {
+        if child.name != "Password" && !map.contains_key(&child.name) {
+            map.insert(child.name.clone(), tree(child));
+        }
+    }
+    Value::Object(map)
 }
 
 /// An answer's envelope: the WS-Security timestamp header (as the seed's answer has)
@@ -354,7 +372,7 @@ pub fn write_layout(
                 let nil = BytesStart::new("Custom").with_attributes([("xsi:nil", "true")]);
                 w.write_event(Event::Empty(nil))?;
             }
-            (_, None) | (Kind::Any, _) => {}
+            (_, None) | (Kind::Any | Kind::Tree, _) => {}
             (Kind::Group(inner), Some(Value::Object(map))) => {
                 w.write_event(Event::Start(BytesStart::new(elem.name)))?;
                 write_layout(w, inner, map)?;

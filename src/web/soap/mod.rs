@@ -11,8 +11,8 @@
 //!
 //! Credentials: a WS-Security `UsernameToken` whose `PasswordText` is the API key, or
 //! `Authorization: Bearer`, as on the JSON API. `AuthenUsrCred` (the end user's SAML) is
-//! accepted and its user recorded as the audit user when `AuditUsrId` is empty; tokend
-//! does NOT verify SAML.
+//! accepted and handed to the JSON API as a tree, whose header path records its user as
+//! the audit user when `AuditUsrId` is empty (as for JSON); tokend does NOT verify SAML.
 //!
 //! Rooms: `request` (the data guard reading the envelope), `envelope` (XML in and out,
 //! WS-Security), `ops` (the operation table), `answer` (answers and faults), `wsdl`
@@ -34,7 +34,9 @@ use std::sync::Arc;
 use crate::domain::{Error, Fault, Service};
 use crate::web::api::envelope::{decode, JxHdr};
 use crate::web::api::fault::ApiFault;
-use crate::web::api::{auth, hdr_rules, inquiry, lifecycle, oob, tokens, validate, Caller};
+use crate::web::api::{
+    auth, explain, hdr_rules, inquiry, lifecycle, oob, tokens, users, validate, Caller,
+};
 use crate::web::limits::Limits;
 use crate::web::metrics::Metrics;
 use answer::SoapAnswer;
@@ -194,15 +196,11 @@ async fn dispatch(
     hdr: JxHdr,
     deps: &Deps<'_>,
 ) -> Result<(JxHdr, Map<String, Value>), ApiFault> {
+    if op.action.is_get() {
+        return dispatch_get(op, caller, path, json, hdr, deps).await;
+    }
     let fail = |e: Error| ApiFault::new(&hdr, e);
     let (service, limits, metrics) = (deps.service, deps.limits, deps.metrics);
-    if op.action == Action::OobStatus {
-        // A GET on the JSON API: nothing but the header may come with it.
-        if let Some(extra) = json.keys().find(|k| *k != "MsgRqHdr") {
-            return Err(fail(Error::at(Fault::UnknownElement, extra.clone())));
-        }
-        return done(oob::session(hdr, Ok(caller), path, service).await);
-    }
     let bytes = serde_json::to_vec(&Value::Object(json))
         .map_err(|e| fail(Error::Internal(format!("re-encoding a SOAP body: {e}"))))?;
     let c = Ok(caller);
@@ -220,6 +218,39 @@ async fn dispatch(
         Action::OobStart => done(oob::start(c, decode(&bytes), service, limits, metrics).await),
         Action::OobVerify => done(oob::verify(c, path, decode(&bytes), service, limits).await),
         Action::OobResend => done(oob::resend(c, path, decode(&bytes), service, limits).await),
-        Action::OobStatus => Err(fail(Error::Internal("unreachable dispatch".into()))),
+        Action::UsrAdd => done(users::create(c, decode(&bytes), service).await),
+        Action::UsrPhoneMod => done(users::phone(c, path, decode(&bytes), service).await),
+        Action::UsrHoldLift => done(users::lift_hold(c, path, decode(&bytes), service).await),
+        Action::Explain => done(explain::explain(c, decode(&bytes), service).await),
+        Action::OobStatus | Action::UsrInq => {
+            Err(fail(Error::Internal("unreachable dispatch".into())))
+        }
+    }
+}
+
+/// Runs a JSON operation that is a GET: the body may hold nothing but the header (the
+/// path element is already taken out), as a GET on the JSON API has no body.
+async fn dispatch_get(
+    op: &Op,
+    caller: Caller,
+    path: &str,
+    json: Map<String, Value>,
+    hdr: JxHdr,
+    deps: &Deps<'_>,
+) -> Result<(JxHdr, Map<String, Value>), ApiFault> {
+    if let Some(extra) = json.keys().find(|k| *k != "MsgRqHdr") {
+        return Err(ApiFault::new(
+            &hdr,
+            Error::at(Fault::UnknownElement, extra.clone()),
+        ));
+    }
+    let c = Ok(caller);
+    match op.action {
+        Action::UsrInq => done(users::read(hdr, c, path, deps.service).await),
+        Action::OobStatus => done(oob::session(hdr, c, path, deps.service).await),
+        _ => Err(ApiFault::new(
+            &hdr,
+            Error::Internal(format!("{} is not a GET", op.name)),
+        )),
     }
 }

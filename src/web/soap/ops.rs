@@ -7,7 +7,10 @@
 //! `OOBValidate` are the published jXchange names. The seeds name no delete, resync,
 //! activation, validation, verify, resend or status operation; tokend names them in
 //! jXchange's style: `MFATokenDel`, `MFATokenResync`, `MFATokenActv`, `MFATokenValidate`,
-//! `OOBVerify`, `OOBResend`, `OOBStatInq`.
+//! `OOBVerify`, `OOBResend`, `OOBStatInq`. Nor do they name the user, phone, SIM-swap
+//! hold or explain calls the JSON API gained (issue 17); tokend names those too:
+//! `MFAUsrAdd`, `MFAUsrInq`, `MFAUsrPhoneMod`, `MFAUsrHoldLift`, `MFAExplainInq` (the
+//! `MFA` prefix of the token operations, the object, then jXchange's verb: Add, Inq, Mod).
 //! Imports: nothing from the crate.
 
 /// An element's type.
@@ -23,8 +26,12 @@ pub enum Kind {
     Group(&'static [Elem]),
     /// An array element (jXchange `_AType`): repeated records of this name and layout.
     Array(&'static str, &'static [Elem]),
-    /// Anything (`xsd:any`): `AuthenUsrCred`'s WS-Security content.
+    /// Anything (`xsd:any`), not carried to the JSON body (`Custom`).
     Any,
+    /// Anything (`xsd:any`), carried to the JSON body as a tree of local names, so the
+    /// JSON API's header path reads the end user from it as it does for JSON
+    /// (`AuthenUsrCred`'s WS-Security content).
+    Tree,
 }
 
 /// One element of a layout.
@@ -54,7 +61,7 @@ const fn req(name: &'static str, kind: Kind) -> Elem {
     }
 }
 
-use Kind::{Any, Array, Bool, Group, Int, Str};
+use Kind::{Any, Array, Bool, Group, Int, Str, Tree};
 
 /// Which JSON operation an entry runs (the endpoint's dispatch matches on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,9 +90,28 @@ pub enum Action {
     OobResend,
     /// `GET /oob/{AlrtPkgId}`.
     OobStatus,
+    /// `POST /users`.
+    UsrAdd,
+    /// `GET /users/{UsrName}`.
+    UsrInq,
+    /// `POST /users/{UsrName}/phone`.
+    UsrPhoneMod,
+    /// `POST /users/{UsrName}/hold/lift`.
+    UsrHoldLift,
+    /// `POST /explain`.
+    Explain,
 }
 
-/// The body element the JSON API takes in its path instead (`TokenId`, `AlrtPkgId`).
+impl Action {
+    /// Whether the JSON operation is a GET: its SOAP body may hold nothing but the
+    /// header and the path element.
+    pub fn is_get(self) -> bool {
+        matches!(self, Action::OobStatus | Action::UsrInq)
+    }
+}
+
+/// The body element the JSON API takes in its path instead (`TokenId`, `AlrtPkgId`,
+/// `UsrName`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathElem {
     /// Nothing: the whole body is the JSON body.
@@ -94,6 +120,8 @@ pub enum PathElem {
     TokenId,
     /// `AlrtPkgId`.
     AlrtPkgId,
+    /// `UsrName`.
+    UsrName,
 }
 
 impl PathElem {
@@ -103,6 +131,7 @@ impl PathElem {
             PathElem::None => None,
             PathElem::TokenId => Some("TokenId"),
             PathElem::AlrtPkgId => Some("AlrtPkgId"),
+            PathElem::UsrName => Some("UsrName"),
         }
     }
 }
@@ -147,7 +176,7 @@ pub const JX_HDR_RQ: &[Elem] = &[
 /// `MsgRqHdr`: the header proper and the end user's credentials (`AuthenUsrCred`, a
 /// WS-Security element: accepted, its user recorded in the audit, its SAML not verified).
 pub const MSG_RQ_HDR: &[Elem] = &[
-    opt("AuthenUsrCred", Any),
+    opt("AuthenUsrCred", Tree),
     opt("jXchangeHdr", Group(JX_HDR_RQ)),
 ];
 
@@ -254,7 +283,71 @@ const STATUS_RS: &[Elem] = &[
     NO_CUSTOM,
 ];
 
-/// Every operation of the binding.
+/// The "MFA user" view (what every user operation answers).
+const USR_INQ_RS: &[Elem] = &[
+    opt("UsrName", Str),
+    opt("PhoneNum", Str),
+    opt("PhoneChgDt", Str),
+    opt("SimSwapHoldEndDt", Str),
+    opt("ActIntentKey", Str),
+    opt(
+        "MFATokenArray",
+        Array(
+            "MFATokenRec",
+            &[
+                opt("TokenId", Str),
+                opt("TokenType", Str),
+                opt("UsrTokenStat", Str),
+                opt("MFATokenUsrStat", Str),
+                opt("UsrTokenDesc", Str),
+                opt("DriftSteps", Int),
+            ],
+        ),
+    ),
+    NO_CUSTOM,
+];
+
+/// One attempt an explanation lists.
+const ATTEMPT_REC: &[Elem] = &[
+    opt("AttemptDt", Str),
+    opt("Action", Str),
+    opt("TokenId", Str),
+    opt("UsrName", Str),
+    opt("Result", Str),
+    opt("Reason", Str),
+    opt(
+        "Code",
+        Group(&[
+            opt("Finding", Str),
+            opt("OffsetSteps", Int),
+            opt("OffsetSecs", Int),
+            opt("Advice", Str),
+        ]),
+    ),
+];
+
+/// A token's state now, as an explanation lists it.
+const EXPLAIN_TOKEN_REC: &[Elem] = &[
+    opt("TokenId", Str),
+    opt("UsrTokenStat", Str),
+    opt("DriftSteps", Int),
+    opt(
+        "Bindings",
+        Array(
+            "BindingRec",
+            &[
+                opt("UsrName", Str),
+                opt("MFATokenUsrStat", Str),
+                opt("FailureCount", Int),
+                opt("LockedDt", Str),
+                opt("LockReason", Str),
+                opt("AutoUnlockDt", Str),
+            ],
+        ),
+    ),
+];
+
+/// Every operation of the binding, in the WSDL's order.
 pub const OPS: &[Op] = &[
     Op {
         name: "MFATokenInq",
@@ -426,6 +519,51 @@ pub const OPS: &[Op] = &[
             opt("ExpDt", Str),
             opt("ResendRemain", Int),
             opt("UsrName", Str),
+            NO_CUSTOM,
+        ],
+    },
+    // The user, phone, SIM-swap hold and explain operations (issue 17).
+    Op {
+        name: "MFAUsrAdd",
+        action: Action::UsrAdd,
+        path: PathElem::None,
+        request: &[req("UsrName", Str), opt("PhoneNum", Str)],
+        response: USR_INQ_RS,
+    },
+    Op {
+        name: "MFAUsrInq",
+        action: Action::UsrInq,
+        path: PathElem::UsrName,
+        request: &[req("UsrName", Str)],
+        response: USR_INQ_RS,
+    },
+    Op {
+        name: "MFAUsrPhoneMod",
+        action: Action::UsrPhoneMod,
+        path: PathElem::UsrName,
+        request: &[
+            req("UsrName", Str),
+            req("ActIntentKey", Str),
+            opt("ActIntent", Str),
+            opt("PhoneNum", Str),
+        ],
+        response: USR_INQ_RS,
+    },
+    Op {
+        name: "MFAUsrHoldLift",
+        action: Action::UsrHoldLift,
+        path: PathElem::UsrName,
+        request: &[req("UsrName", Str), req("Rsn", Str)],
+        response: USR_INQ_RS,
+    },
+    Op {
+        name: "MFAExplainInq",
+        action: Action::Explain,
+        path: PathElem::None,
+        request: &[opt("UsrName", Str), opt("TokenId", Str), opt("Cnt", Int)],
+        response: &[
+            opt("AttemptArray", Array("AttemptRec", ATTEMPT_REC)),
+            opt("TokenArray", Array("TokenRec", EXPLAIN_TOKEN_REC)),
             NO_CUSTOM,
         ],
     },

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::envelope;
 use super::ops::{self, Op};
 use crate::domain::{Error, Fault};
-use crate::web::api::envelope::{remember_tracking_id, JxHdr};
+use crate::web::api::envelope::{remember_tracking_id, JxHdr, MsgRqHdr};
 use crate::web::api::fault::ApiFault;
 
 /// The `Authorization: Bearer` key, if any (a UsernameToken in the envelope wins).
@@ -89,7 +89,7 @@ fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, Ap
         .map_err(fail)?;
     let op = resolve(&rq.op, action).map_err(fail)?;
     let mut json = envelope::to_json(&rq.op, op.request).map_err(fail)?;
-    let (present, hdr) = header(&mut json, &rq.op, &bare);
+    let (present, hdr) = header(&mut json, &bare);
     let has_cred = rq
         .op
         .child("MsgRqHdr")
@@ -129,31 +129,16 @@ fn resolve(op: &envelope::Node, action: Option<&str>) -> Result<&'static Op, Err
     }
 }
 
-/// The request's header: whether it has one, and the header itself with a tracking id
-/// (written back into the body, so every answer echoes the same one). An empty
-/// `AuditUsrId` takes the user of `AuthenUsrCred` (a UsernameToken `Username` or a SAML
-/// `NameID`), so the audit records who acted.
-fn header(json: &mut Map<String, Value>, op: &envelope::Node, bare: &JxHdr) -> (bool, JxHdr) {
-    let Some(Value::Object(jx)) = json
-        .get_mut("MsgRqHdr")
-        .and_then(|h| h.as_object_mut())
-        .and_then(|h| h.get_mut("jXchangeHdr"))
-    else {
+/// The request's header: whether it has one, and the header itself as the JSON API
+/// reads it (`MsgRqHdr::header`: an empty `AuditUsrId` takes `AuthenUsrCred`'s user),
+/// with a tracking id written back into the body, so every answer echoes the same one.
+fn header(json: &mut Map<String, Value>, bare: &JxHdr) -> (bool, JxHdr) {
+    let Some(Value::Object(msg)) = json.get_mut("MsgRqHdr") else {
         return (false, bare.clone());
     };
-    let authen_usr = op
-        .child("MsgRqHdr")
-        .and_then(|h| h.child("AuthenUsrCred"))
-        .and_then(|c| c.find("Username").or_else(|| c.find("NameID")))
-        .map(|n| n.text.chars().take(128).collect::<String>())
-        .filter(|u| !u.is_empty());
-    let audit_empty = jx
-        .get("AuditUsrId")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty);
-    if let (Some(user), true) = (authen_usr, audit_empty) {
-        jx.insert("AuditUsrId".into(), Value::String(user));
-    }
+    let Some(Value::Object(jx)) = msg.get_mut("jXchangeHdr") else {
+        return (false, bare.clone());
+    };
     let tracking_empty = jx
         .get("jXLogTrackingId")
         .and_then(Value::as_str)
@@ -162,7 +147,7 @@ fn header(json: &mut Map<String, Value>, op: &envelope::Node, bare: &JxHdr) -> (
         let id = bare.tracking_id.clone().unwrap_or_default();
         jx.insert("jXLogTrackingId".into(), Value::String(id));
     }
-    let hdr =
-        serde_json::from_value::<JxHdr>(Value::Object(jx.clone())).unwrap_or_else(|_| bare.clone());
+    let hdr = serde_json::from_value::<MsgRqHdr>(Value::Object(msg.clone()))
+        .map_or_else(|_| bare.clone(), |h| h.header());
     (true, hdr)
 }

@@ -126,7 +126,7 @@ fn element(out: &mut String, e: &Elem) {
             sequence(out, inner);
             out.push_str("</xsd:complexType></xsd:element></xsd:sequence></xsd:complexType></xsd:element>");
         }
-        Kind::Any => out.push_str(
+        Kind::Any | Kind::Tree => out.push_str(
             "><xsd:complexType><xsd:sequence><xsd:any namespace=\"##any\" processContents=\"lax\" minOccurs=\"0\" maxOccurs=\"unbounded\"/></xsd:sequence></xsd:complexType></xsd:element>",
         ),
     }
