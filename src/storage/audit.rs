@@ -9,7 +9,7 @@
 use diesel::prelude::*;
 
 use super::schema::audit_events;
-use super::{Cached, Conn, Error};
+use super::{Bind, Conn, Error, Fixed};
 use crate::types::{AuditAction, AuditResult};
 
 /// An audit row to insert.
@@ -171,10 +171,10 @@ pub fn link_pending(conn: &mut Conn, linker: &Linker) -> Result<usize, Error> {
     for row in &pending {
         let link = linker(&previous, &canonical_bytes(row));
         pos += 1;
-        Cached(diesel::update(audit_events::table.find(row.id)).set((
-            audit_events::link.eq(&link),
-            audit_events::chain_pos.eq(pos),
-        )))
+        Fixed::new(
+            "UPDATE audit_events SET link = ?, chain_pos = ? WHERE id = ?",
+            &[Bind::Text(&link), Bind::BigInt(pos), Bind::Int(row.id)],
+        )
         .execute(conn)?;
         previous = link;
     }

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::schema::{bindings, tokens, users};
 use super::tokens::Token;
-use super::{Cached, Conn, Error};
+use super::{Bind, Conn, Error, Fixed};
 use crate::types::MfaTokenUsrStat;
 
 /// A stored binding with its user's name.
@@ -123,17 +123,15 @@ pub fn update_binding_success(
     receipt_id: &str,
     now_ms: i64,
 ) -> Result<bool, Error> {
-    let rows = Cached(
-        diesel::update(
-            bindings::table
-                .find(binding_pk)
-                .filter(bindings::status.eq(MfaTokenUsrStat::Act)),
-        )
-        .set((
-            bindings::failure_count.eq(0),
-            bindings::last_authen_at.eq(now_ms),
-            bindings::last_receipt_id.eq(receipt_id),
-        )),
+    let rows = Fixed::new(
+        "UPDATE bindings SET failure_count = 0, last_authen_at = ?, last_receipt_id = ? \
+         WHERE id = ? AND status = ?",
+        &[
+            Bind::BigInt(now_ms),
+            Bind::Text(receipt_id),
+            Bind::Int(binding_pk),
+            Bind::Text(MfaTokenUsrStat::Act.as_str()),
+        ],
     )
     .execute(conn)?;
     Ok(rows == 1)
