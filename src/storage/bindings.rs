@@ -87,14 +87,15 @@ pub fn find_bound_by_user(
     inst_rt_id: &str,
     usr_name: &str,
 ) -> Result<Vec<BoundToken>, Error> {
-    let rows: Vec<Row> = bindings::table
+    // Every validation and inquiry runs this: on the engine's connection (`on_engine`).
+    let rows: Vec<Row> = super::on_engine!(conn, |c| bindings::table
         .inner_join(tokens::table)
         .inner_join(users::table)
         .filter(users::inst_rt_id.eq(inst_rt_id))
         .filter(users::usr_name.eq(usr_name))
         .order(bindings::id)
         .select((Binding::as_select(), Token::as_select(), users::usr_name))
-        .load(conn)?;
+        .load(c))?;
     Ok(into_bound(rows))
 }
 
@@ -104,14 +105,15 @@ pub fn find_bound_by_token(
     inst_rt_id: &str,
     token_id: &str,
 ) -> Result<Vec<BoundToken>, Error> {
-    let rows: Vec<Row> = bindings::table
+    // Every validation and inquiry runs this: on the engine's connection (`on_engine`).
+    let rows: Vec<Row> = super::on_engine!(conn, |c| bindings::table
         .inner_join(tokens::table)
         .inner_join(users::table)
         .filter(tokens::token_id.eq(token_id))
         .filter(tokens::inst_rt_id.eq(inst_rt_id))
         .order(bindings::id)
         .select((Binding::as_select(), Token::as_select(), users::usr_name))
-        .load(conn)?;
+        .load(c))?;
     Ok(into_bound(rows))
 }
 

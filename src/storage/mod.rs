@@ -556,6 +556,7 @@ macro_rules! on_engine {
         }
     };
 }
+pub(crate) use on_engine;
 
 /// A value bound into a [`Fixed`] statement.
 #[derive(Debug, Clone, Copy)]
