@@ -250,18 +250,24 @@ pub fn update_binding_failure(
     lock_reason: &str,
     now_ms: i64,
 ) -> Result<Option<FailureCounted>, Error> {
-    let count: Option<i32> = diesel::update(
-        bindings::table
-            .find(binding_pk)
-            .filter(bindings::status.eq(MfaTokenUsrStat::Act)),
+    // Every wrong code runs this. Two statements, each prepared once (`Fixed`,
+    // `on_engine`), cost less than one UPDATE … RETURNING, which Diesel prepares anew on
+    // every call; the SELECT reads this transaction's own write.
+    let counted = Fixed::new(
+        "UPDATE bindings SET failure_count = failure_count + 1 WHERE id = ? AND status = ?",
+        &[
+            Bind::Int(binding_pk),
+            Bind::Text(MfaTokenUsrStat::Act.as_str()),
+        ],
     )
-    .set(bindings::failure_count.eq(bindings::failure_count + 1))
-    .returning(bindings::failure_count)
-    .get_result(conn)
-    .optional()?;
-    let Some(failure_count) = count else {
+    .execute(conn)?;
+    if counted == 0 {
         return Ok(None);
-    };
+    }
+    let failure_count: i32 = super::on_engine!(conn, |c| bindings::table
+        .find(binding_pk)
+        .select(bindings::failure_count)
+        .first(c))?;
     let locked = failure_count >= lock_after;
     if locked {
         diesel::update(bindings::table.find(binding_pk))
