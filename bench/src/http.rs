@@ -92,11 +92,13 @@ pub(crate) struct Codes {
 }
 
 impl Codes {
-    /// Steps from 25 before now to far enough after it for a run of `seconds`.
+    /// Steps from a few windows before now to far enough after it for a run of `seconds`
+    /// (few, since 100,000 tokens each get a table).
     pub(crate) fn new(seed: &[u8], seconds: u64) -> Codes {
         let key = Hotp::sha1(seed);
-        let base = now_step() - 25;
-        let len = 60 + 2 * (seconds / PERIOD_SECS);
+        let margin = 2 * WINDOW_STEPS + 5;
+        let base = now_step() - margin;
+        let len = 2 * margin.unsigned_abs() + 2 * (seconds / PERIOD_SECS) + 2;
         let table = (0..len)
             .map(|i| key.value(base + i64::try_from(i).unwrap_or(0), 6))
             .collect();

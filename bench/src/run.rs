@@ -173,7 +173,7 @@ pub(crate) struct ModeReport {
 }
 
 pub(crate) fn run_mode(args: &Args, exe: &Tokend, mode: Mode) -> Result<ModeReport> {
-    let preload = (args.preload > args.tokens)
+    let preload = (args.preload >= args.tokens && args.preload > 0)
         .then(|| Preload::new(args.tokens, args.preload))
         .transpose()?;
     let server = Server::start(exe, mode, preload.as_ref(), args.database.as_deref())?;

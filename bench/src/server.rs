@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 use testkit::Tokend;
 
 use crate::http::{random_seed, unix_secs};
-use crate::{Mode, LOCK_AFTER_FAILURES, WINDOW_STEPS};
+use crate::{Mode, LOCK_AFTER_FAILURES};
 
 /// The server(s) under test: one `tokend` on SQLite, or N nodes on one fresh PostgreSQL
 /// database (each with its own data directory); killed and cleaned up on drop, so no
@@ -57,10 +57,9 @@ impl Server {
                 Ok(DirGuard(dir))
             })
             .collect::<Result<Vec<_>>>()?;
-        let window = WINDOW_STEPS.to_string();
         let lock = LOCK_AFTER_FAILURES.to_string();
+        // The window is the server's default (`WINDOW_STEPS`): no override.
         let mut env: Vec<(&str, String)> = vec![
-            ("ROCKET_WINDOW_STEPS", window),
             ("ROCKET_LOCK_AFTER_FAILURES", lock),
             ("ROCKET_SQLITE_SYNCHRONOUS", mode.synchronous().to_owned()),
             // The rate limits would stop a load generator by design; off to measure the path.

@@ -60,9 +60,11 @@ fn setup_part(
         .collect()
 }
 
-/// Activation uses the code of 9 steps ago (inside the ±10 window, one step of margin), so
-/// the 18 steps after it stay usable for the success scenario; a later step if that code
-/// repeats within the window (the server would record the later step as used).
+/// Activation spends the oldest step of the window (one before now), so the current step
+/// stays usable for the success scenario; a later step if that code repeats within the
+/// window (the server would record the later step as used). A step boundary may pass
+/// before the server decides, which puts that step outside its window: then once more
+/// with the step that is current by then.
 fn enroll_and_activate(
     agent: &ureq::Agent,
     target: &Target,
@@ -82,8 +84,30 @@ fn enroll_and_activate(
     };
     let codes = Codes::new(&seed, 0);
     let now = now_step();
-    let reach = WINDOW_STEPS - 1;
-    let step = (now - reach..=now + reach)
+    let mut activated = activate(agent, target, &id, &codes, now - WINDOW_STEPS, now);
+    if activated.is_err() && now_step() != now {
+        let now = now_step();
+        activated = activate(agent, target, &id, &codes, now, now);
+    }
+    Ok(BenchToken {
+        id,
+        usr,
+        seed,
+        activated_step: activated?,
+    })
+}
+
+/// Activates with the code of the first step in `lo..=hi` that no later step repeats;
+/// the step spent.
+fn activate(
+    agent: &ureq::Agent,
+    target: &Target,
+    id: &str,
+    codes: &Codes,
+    lo: i64,
+    hi: i64,
+) -> Result<i64> {
+    let step = (lo..=hi)
         .find(|&s| !codes.shadowed(s))
         .ok_or_else(|| anyhow!("{id}: every code of the window repeats"))?;
     let call = Call::post(
@@ -95,10 +119,5 @@ fn enroll_and_activate(
         status == 200 && body.contains(r#""RsStat":"Success""#),
         "activate {id}: HTTP {status}: {body}"
     );
-    Ok(BenchToken {
-        id,
-        usr,
-        seed,
-        activated_step: step,
-    })
+    Ok(step)
 }

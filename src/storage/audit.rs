@@ -9,7 +9,7 @@
 use diesel::prelude::*;
 
 use super::schema::audit_events;
-use super::{Cached, Conn, Error};
+use super::{Bind, Conn, Error, Fixed};
 use crate::types::{AuditAction, AuditResult};
 
 /// An audit row to insert.
@@ -83,10 +83,30 @@ pub struct AuditEvent {
 }
 
 /// Appends one row.
+///
+/// The values are a fixed tuple of `column = value`, the optional ones bound as NULL,
+/// rather than the `Insertable` struct: Diesel renders a `None` field of an insertable
+/// struct as DEFAULT, so such an INSERT's SQL can vary and Diesel prepares it anew on
+/// every call. Every validation writes one audit row; with fixed SQL, run on the engine's
+/// connection (`on_engine`), it comes from the prepared-statement cache.
 pub fn insert_audit_event(conn: &mut Conn, event: &NewAuditEvent<'_>) -> Result<(), Error> {
-    diesel::insert_into(audit_events::table)
-        .values(event)
-        .execute(conn)?;
+    use audit_events as a;
+    super::on_engine!(conn, |c| diesel::insert_into(a::table)
+        .values((
+            a::at.eq(event.at),
+            a::actor.eq(event.actor),
+            a::audit_usr_id.eq(event.audit_usr_id),
+            a::audit_ws_id.eq(event.audit_ws_id),
+            a::tracking_id.eq(event.tracking_id),
+            a::bus_correl_id.eq(event.bus_correl_id),
+            a::action.eq(event.action),
+            a::token_id.eq(event.token_id),
+            a::usr_name.eq(event.usr_name),
+            a::result.eq(event.result),
+            a::detail.eq(event.detail),
+            a::inst_rt_id.eq(event.inst_rt_id),
+        ))
+        .execute(c))?;
     Ok(())
 }
 
@@ -171,10 +191,10 @@ pub fn link_pending(conn: &mut Conn, linker: &Linker) -> Result<usize, Error> {
     for row in &pending {
         let link = linker(&previous, &canonical_bytes(row));
         pos += 1;
-        Cached(diesel::update(audit_events::table.find(row.id)).set((
-            audit_events::link.eq(&link),
-            audit_events::chain_pos.eq(pos),
-        )))
+        Fixed::new(
+            "UPDATE audit_events SET link = ?, chain_pos = ? WHERE id = ?",
+            &[Bind::Text(&link), Bind::BigInt(pos), Bind::Int(row.id)],
+        )
         .execute(conn)?;
         previous = link;
     }

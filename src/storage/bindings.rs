@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::schema::{bindings, tokens, users};
 use super::tokens::Token;
-use super::{Cached, Conn, Error};
+use super::{Bind, Conn, Error, Fixed};
 use crate::types::MfaTokenUsrStat;
 
 /// A stored binding with its user's name.
@@ -87,14 +87,15 @@ pub fn find_bound_by_user(
     inst_rt_id: &str,
     usr_name: &str,
 ) -> Result<Vec<BoundToken>, Error> {
-    let rows: Vec<Row> = bindings::table
+    // Every validation and inquiry runs this: on the engine's connection (`on_engine`).
+    let rows: Vec<Row> = super::on_engine!(conn, |c| bindings::table
         .inner_join(tokens::table)
         .inner_join(users::table)
         .filter(users::inst_rt_id.eq(inst_rt_id))
         .filter(users::usr_name.eq(usr_name))
         .order(bindings::id)
         .select((Binding::as_select(), Token::as_select(), users::usr_name))
-        .load(conn)?;
+        .load(c))?;
     Ok(into_bound(rows))
 }
 
@@ -104,14 +105,15 @@ pub fn find_bound_by_token(
     inst_rt_id: &str,
     token_id: &str,
 ) -> Result<Vec<BoundToken>, Error> {
-    let rows: Vec<Row> = bindings::table
+    // Every validation and inquiry runs this: on the engine's connection (`on_engine`).
+    let rows: Vec<Row> = super::on_engine!(conn, |c| bindings::table
         .inner_join(tokens::table)
         .inner_join(users::table)
         .filter(tokens::token_id.eq(token_id))
         .filter(tokens::inst_rt_id.eq(inst_rt_id))
         .order(bindings::id)
         .select((Binding::as_select(), Token::as_select(), users::usr_name))
-        .load(conn)?;
+        .load(c))?;
     Ok(into_bound(rows))
 }
 
@@ -123,17 +125,15 @@ pub fn update_binding_success(
     receipt_id: &str,
     now_ms: i64,
 ) -> Result<bool, Error> {
-    let rows = Cached(
-        diesel::update(
-            bindings::table
-                .find(binding_pk)
-                .filter(bindings::status.eq(MfaTokenUsrStat::Act)),
-        )
-        .set((
-            bindings::failure_count.eq(0),
-            bindings::last_authen_at.eq(now_ms),
-            bindings::last_receipt_id.eq(receipt_id),
-        )),
+    let rows = Fixed::new(
+        "UPDATE bindings SET failure_count = 0, last_authen_at = ?, last_receipt_id = ? \
+         WHERE id = ? AND status = ?",
+        &[
+            Bind::BigInt(now_ms),
+            Bind::Text(receipt_id),
+            Bind::Int(binding_pk),
+            Bind::Text(MfaTokenUsrStat::Act.as_str()),
+        ],
     )
     .execute(conn)?;
     Ok(rows == 1)
@@ -250,18 +250,24 @@ pub fn update_binding_failure(
     lock_reason: &str,
     now_ms: i64,
 ) -> Result<Option<FailureCounted>, Error> {
-    let count: Option<i32> = diesel::update(
-        bindings::table
-            .find(binding_pk)
-            .filter(bindings::status.eq(MfaTokenUsrStat::Act)),
+    // Every wrong code runs this. Two statements, each prepared once (`Fixed`,
+    // `on_engine`), cost less than one UPDATE … RETURNING, which Diesel prepares anew on
+    // every call; the SELECT reads this transaction's own write.
+    let counted = Fixed::new(
+        "UPDATE bindings SET failure_count = failure_count + 1 WHERE id = ? AND status = ?",
+        &[
+            Bind::Int(binding_pk),
+            Bind::Text(MfaTokenUsrStat::Act.as_str()),
+        ],
     )
-    .set(bindings::failure_count.eq(bindings::failure_count + 1))
-    .returning(bindings::failure_count)
-    .get_result(conn)
-    .optional()?;
-    let Some(failure_count) = count else {
+    .execute(conn)?;
+    if counted == 0 {
         return Ok(None);
-    };
+    }
+    let failure_count: i32 = super::on_engine!(conn, |c| bindings::table
+        .find(binding_pk)
+        .select(bindings::failure_count)
+        .first(c))?;
     let locked = failure_count >= lock_after;
     if locked {
         diesel::update(bindings::table.find(binding_pk))

@@ -31,14 +31,15 @@ pub fn insert_failed_code(
     code_hash: &str,
     expires_at: i64,
 ) -> Result<(), Error> {
-    diesel::insert_into(failed_codes::table)
+    // Every wrong code runs this: on the engine's connection (`on_engine`).
+    super::on_engine!(conn, |c| diesel::insert_into(failed_codes::table)
         .values((
             failed_codes::token_pk.eq(token_pk),
             failed_codes::at.eq(at),
             failed_codes::code_hash.eq(code_hash),
             failed_codes::expires_at.eq(expires_at),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -58,10 +59,11 @@ pub fn find_failed_codes(
 
 /// Deletes the rows expired at `now`; answers how many.
 pub fn delete_expired_failed_codes(conn: &mut Conn, now: i64) -> Result<usize, Error> {
-    Ok(
-        diesel::delete(failed_codes::table.filter(failed_codes::expires_at.le(now)))
-            .execute(conn)?,
+    // Every wrong code runs this: on the engine's connection (`on_engine`).
+    Ok(super::on_engine!(conn, |c| diesel::delete(
+        failed_codes::table.filter(failed_codes::expires_at.le(now))
     )
+    .execute(c))?)
 }
 
 #[cfg(test)]

@@ -539,39 +539,107 @@ pub(crate) mod test_support {
     }
 }
 
-/// An UPDATE marked safe for Diesel's prepared-statement cache.
+/// Runs `$body` with `$c` bound to the engine's own connection (`SqliteConnection` or
+/// `PgConnection`), the body expanded once per engine so each arm infers its own backend.
 ///
-/// Diesel prepares every UPDATE anew because a changeset with `Option` fields can change
-/// its SQL from one call to the next. The validation hot path runs two UPDATEs per
-/// success whose SQL their type fixes (tuples of `column.eq(value)`, nothing optional);
-/// preparing them on every call was a measurable part of a validation's CPU time.
-/// Wrap ONLY such statements: a cached statement whose SQL varied would run the wrong SQL.
-#[derive(Debug, Clone, Copy)]
-struct Cached<Q>(Q);
+/// Why: a query run on [`Conn`] goes through Diesel's multi-connection wrapper, which
+/// renders the statement's SQL text on every call (to translate it for the engine) and
+/// asks the wrapped query whether it may be cached through a reference that loses any
+/// override (see [`Fixed`]). Run on the engine's connection, a query with a static query
+/// id is found in the prepared-statement cache by its type alone: no SQL is rendered and
+/// nothing is prepared again. For the statements every validation or inquiry runs.
+macro_rules! on_engine {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            crate::storage::Conn::Sqlite($c) => $body,
+            crate::storage::Conn::Pg($c) => $body,
+        }
+    };
+}
+pub(crate) use on_engine;
 
-impl<Q: diesel::query_builder::QueryId> diesel::query_builder::QueryId for Cached<Q> {
-    type QueryId = Cached<Q::QueryId>;
-    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+/// A value bound into a [`Fixed`] statement.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Bind<'a> {
+    /// An `INTEGER` (32-bit) value.
+    Int(i32),
+    /// A `BIGINT` value.
+    BigInt(i64),
+    /// A `TEXT` value.
+    Text(&'a str),
 }
 
-impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Cached<Q>
+/// A statement of fixed SQL text, `?` marking each bound value in order; the backend's
+/// placeholders (`?` or `$n`) are written by Diesel. For the UPDATEs every validation runs.
+///
+/// Why not Diesel's DSL: Diesel never caches a prepared UPDATE (its `UpdateStatement`
+/// always answers "unsafe to cache", since an `Option` changeset can change its SQL), and
+/// an override on a wrapper is not asked either (Diesel asks through `&T`, whose blanket
+/// impl walks the inner statement). A profile of the success path showed
+/// `sqlite3_prepare_v3` under the replay guard's UPDATE on every call. This fragment
+/// never says "unsafe", so it is prepared once per connection and found again by its SQL.
+/// Keep the SQL portable (both engines run it) and the column names those of `schema`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fixed<'a> {
+    sql: &'static str,
+    binds: &'a [Bind<'a>],
+}
+
+impl<'a> Fixed<'a> {
+    /// The statement `sql` with `binds` for its `?`s, in order.
+    pub(crate) fn new(sql: &'static str, binds: &'a [Bind<'a>]) -> Fixed<'a> {
+        debug_assert_eq!(sql.matches('?').count(), binds.len(), "{sql}");
+        Fixed { sql, binds }
+    }
+
+    /// Executes it on the engine's own connection ([`on_engine`]); rows affected.
+    pub(crate) fn execute(self, conn: &mut Conn) -> diesel::QueryResult<usize> {
+        on_engine!(conn, |c| diesel::RunQueryDsl::execute(self, c))
+    }
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for Fixed<'_>
 where
-    DB: diesel::backend::Backend,
-    Q: diesel::query_builder::QueryFragment<DB>,
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Integer>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
+    i32: diesel::serialize::ToSql<diesel::sql_types::Integer, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
 {
     fn walk_ast<'b>(
         &'b self,
-        pass: diesel::query_builder::AstPass<'_, 'b, DB>,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
-        self.0.walk_ast(pass)
-    }
-
-    fn is_safe_to_cache_prepared(&self, _: &DB) -> diesel::QueryResult<bool> {
-        Ok(true)
+        use diesel::sql_types::{BigInt, Integer, Text};
+        let mut binds = self.binds.iter();
+        for (i, piece) in self.sql.split('?').enumerate() {
+            if i > 0 {
+                match binds.next() {
+                    Some(Bind::Int(v)) => out.push_bind_param::<Integer, i32>(v)?,
+                    Some(Bind::BigInt(v)) => out.push_bind_param::<BigInt, i64>(v)?,
+                    Some(Bind::Text(v)) => out.push_bind_param::<Text, str>(v)?,
+                    None => {
+                        return Err(DieselError::QueryBuilderError(
+                            format!("a value is missing in {}", self.sql).into(),
+                        ))
+                    }
+                }
+            }
+            out.push_sql(piece);
+        }
+        Ok(())
     }
 }
 
-impl<Q> diesel::query_dsl::RunQueryDsl<Conn> for Cached<Q> {}
+/// Keyed by its SQL text in the statement cache (no per-statement type to key it by).
+impl diesel::query_builder::QueryId for Fixed<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<C> diesel::query_dsl::RunQueryDsl<C> for Fixed<'_> {}
 
 #[cfg(test)]
 mod private_file_tests {

@@ -112,12 +112,12 @@ pub fn update_temp_codes_failure(
 pub fn update_temp_codes_end(conn: &mut Conn, user_pk: i32, now_ms: i64) -> Result<usize, Error> {
     // Every success calls this and almost no user has a temporary code: a cached SELECT
     // answers that case without preparing an UPDATE.
-    let open = diesel::select(diesel::dsl::exists(
+    let open = super::on_engine!(conn, |c| diesel::select(diesel::dsl::exists(
         temp_codes::table
             .filter(temp_codes::user_pk.eq(user_pk))
             .filter(temp_codes::ended_at.is_null()),
     ))
-    .get_result::<bool>(conn)?;
+    .get_result::<bool>(c))?;
     if !open {
         return Ok(0);
     }

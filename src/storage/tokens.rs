@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::tokens;
-use super::{Cached, Conn, Error};
+use super::{Bind, Conn, Error, Fixed};
 use crate::types::{Algorithm, TokenType, UsrTokenStat};
 
 /// A stored token row.
@@ -125,20 +125,18 @@ pub fn update_token_accept_step(
     drift: i32,
     now_ms: i64,
 ) -> Result<bool, Error> {
-    let rows = Cached(
-        diesel::update(
-            tokens::table
-                .find(token_pk)
-                .filter(tokens::last_step.lt(step))
-                .filter(tokens::status.eq(required_status)),
-        )
-        .set((
-            tokens::last_step.eq(step),
-            tokens::drift.eq(drift),
-            tokens::status.eq(new_status),
-            tokens::version.eq(tokens::version + 1),
-            tokens::updated_at.eq(now_ms),
-        )),
+    let rows = Fixed::new(
+        "UPDATE tokens SET last_step = ?, drift = ?, status = ?, version = version + 1, \
+         updated_at = ? WHERE id = ? AND last_step < ? AND status = ?",
+        &[
+            Bind::BigInt(step),
+            Bind::Int(drift),
+            Bind::Text(new_status.as_str()),
+            Bind::BigInt(now_ms),
+            Bind::Int(token_pk),
+            Bind::BigInt(step),
+            Bind::Text(required_status.as_str()),
+        ],
     )
     .execute(conn)?;
     Ok(rows == 1)
@@ -146,12 +144,12 @@ pub fn update_token_accept_step(
 
 /// Marks the token changed (a binding of it changed), so outstanding ActIntentKeys expire.
 pub fn update_token_version(conn: &mut Conn, token_pk: i32, now_ms: i64) -> Result<(), Error> {
-    diesel::update(tokens::table.find(token_pk))
-        .set((
-            tokens::version.eq(tokens::version + 1),
-            tokens::updated_at.eq(now_ms),
-        ))
-        .execute(conn)?;
+    // Every wrong code runs this: fixed SQL, prepared once (see `Fixed`).
+    Fixed::new(
+        "UPDATE tokens SET version = version + 1, updated_at = ? WHERE id = ?",
+        &[Bind::BigInt(now_ms), Bind::Int(token_pk)],
+    )
+    .execute(conn)?;
     Ok(())
 }
 

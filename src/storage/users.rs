@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::users;
-use super::{Conn, Error};
+use super::{Bind, Conn, Error, Fixed};
 
 /// A stored user.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -40,12 +40,11 @@ pub fn find_user(conn: &mut Conn, inst_rt_id: &str, usr_name: &str) -> Result<Op
 /// Sets the count of lock-fallback sessions failed in a row (0: a success or an admin
 /// ended the streak).
 pub fn update_user_oob_failures(conn: &mut Conn, user_pk: i32, count: i32) -> Result<(), Error> {
-    diesel::update(
-        users::table
-            .find(user_pk)
-            .filter(users::oob_failed_sessions.ne(count)),
+    // Every success runs this (with 0): fixed SQL, prepared once (see `Fixed`).
+    Fixed::new(
+        "UPDATE users SET oob_failed_sessions = ? WHERE id = ? AND oob_failed_sessions <> ?",
+        &[Bind::Int(count), Bind::Int(user_pk), Bind::Int(count)],
     )
-    .set(users::oob_failed_sessions.eq(count))
     .execute(conn)?;
     Ok(())
 }
