@@ -446,13 +446,7 @@ impl Storage {
         &self,
         f: impl FnMut(&mut Conn) -> Result<T, E>,
     ) -> Result<T, E> {
-        match &*self.engine {
-            Engine::Sqlite(writer) => writer.write(f),
-            Engine::Postgres { .. } => {
-                let mut conn = self.conn()?;
-                engine::retry::serializable(&mut conn, f)
-            }
-        }
+        self.write_queued(None, f)
     }
 
     /// [`Storage::write`] for a job that many requests may run at once on the same rows
@@ -467,16 +461,27 @@ impl Storage {
         key: &str,
         f: impl FnMut(&mut Conn) -> Result<T, E>,
     ) -> Result<T, E> {
-        match &*self.engine {
-            Engine::Sqlite(writer) => writer.write(f),
-            Engine::Postgres { .. } => {
-                let mut conn = self.conn()?;
-                let lock = engine::KeyLock::take(&mut conn, key)?;
-                let outcome = engine::retry::serializable(&mut conn, f);
+        self.write_queued(Some(key), f)
+    }
+
+    /// The one write path of both: on PostgreSQL, behind the key's lock when there is one.
+    fn write_queued<T, E: From<Error>>(
+        &self,
+        key: Option<&str>,
+        f: impl FnMut(&mut Conn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let Engine::Sqlite(writer) = &*self.engine else {
+            let mut conn = self.conn()?;
+            let lock = key
+                .map(|k| engine::KeyLock::take(&mut conn, k))
+                .transpose()?;
+            let outcome = engine::retry::serializable(&mut conn, f);
+            if let Some(lock) = lock {
                 lock.release(&mut conn);
-                outcome
             }
-        }
+            return outcome;
+        };
+        writer.write(f)
     }
 }
 
