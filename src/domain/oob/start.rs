@@ -114,13 +114,7 @@ impl Service {
                 "fallback held (SIM-swap guard) until {}",
                 until.to_rfc3339()
             );
-            let entry = oob_entry(
-                AuditAction::OobStart,
-                Some(&user.usr_name),
-                AuditResult::Failed,
-                &detail,
-            );
-            self.storage.write(|c| audit::record(c, ctx, now, entry))?;
+            self.audit_held(ctx, &user.usr_name, &detail, now)?;
             return Ok((v, Fallback::Held(until)));
         }
         let max_failed = self.oob.policy.max_failed_sessions;
@@ -187,15 +181,27 @@ impl Service {
             until.to_rfc3339(),
             phone.masked()
         );
-        let entry = oob_entry(
-            AuditAction::OobStart,
-            Some(&user.usr_name),
-            AuditResult::Failed,
-            &detail,
-        );
-        self.storage.write(|c| audit::record(c, ctx, now, entry))?;
+        self.audit_held(ctx, &user.usr_name, &detail, now)?;
         Err(Error::at(Fault::SimSwapHold, "PhoneNum")
             .with_detail(format!("(the hold ends at {})", until.to_rfc3339())))
+    }
+
+    /// Audits an OOB start the SIM-swap hold refused (a fallback or an explicit one).
+    fn audit_held(
+        &self,
+        ctx: &Context,
+        usr_name: &str,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let entry = oob_entry(
+            AuditAction::OobStart,
+            Some(usr_name),
+            AuditResult::Failed,
+            detail,
+        );
+        self.storage.write(|c| audit::record(c, ctx, now, entry))?;
+        Ok(())
     }
 
     /// The one user a Locked validation was about.
