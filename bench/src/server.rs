@@ -20,7 +20,7 @@ pub(crate) struct Server {
     pub(crate) bases: Vec<String>,
     pub(crate) key: String,
     /// The PostgreSQL database, dropped after the nodes.
-    _database: Option<testkit::pg::Database>,
+    database: Option<testkit::pg::Database>,
     dirs: Vec<DirGuard>,
 }
 
@@ -99,7 +99,7 @@ impl Server {
             bases: processes.iter().map(|p| p.base.clone()).collect(),
             processes,
             key,
-            _database: db,
+            database: db,
             dirs,
         })
     }
@@ -107,7 +107,7 @@ impl Server {
     /// CPU time of every PostgreSQL process on this machine (user + system), µs; `None`
     /// when this run is not on PostgreSQL. Machine-wide: keep the machine quiet.
     pub(crate) fn postgres_cpu_us(&self) -> Option<u64> {
-        self._database.as_ref()?;
+        self.database.as_ref()?;
         let mut total = 0;
         for entry in std::fs::read_dir("/proc").ok()?.filter_map(Result::ok) {
             let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {

@@ -280,24 +280,12 @@ fn the_published_header_rules_hold_on_soap() {
 #[test]
 fn a_key_registered_for_a_consumer_refuses_another_valid_consumer() {
     let server = TestServer::start();
-    let out = crate::support::cli(
+    let key = crate::support::create_key_with(
         &server.data_dir,
-        &[],
-        &[
-            "apikey",
-            "create",
-            "--name",
-            "teller-app",
-            "--scope",
-            "manage,validate",
-            "--consumer-name",
-            "Bank",
-            "--consumer-prod",
-            "Teller",
-        ],
+        "teller-app",
+        "manage,validate",
+        &["--consumer-name", "Bank", "--consumer-prod", "Teller"],
     );
-    assert!(out.status.success(), "{out:?}");
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let inq = |hdr: &str| {
         envelope(
             "MFATokenInq",
@@ -473,26 +461,16 @@ fn body_shape(xml: &str) -> Vec<String> {
 #[test]
 fn the_seed_request_sent_byte_for_byte_gets_the_seed_shaped_answer() {
     let server = TestServer::start();
-    let out = crate::support::cli(
-        &server.data_dir,
-        &[],
-        &[
-            "apikey",
-            "create",
-            "--name",
-            "seed",
-            "--scope",
-            "validate",
-            "--inst-rt-id",
-            "003003003",
-            "--consumer-name",
-            "{Insert}",
-            "--consumer-prod",
-            "{Insert}",
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    // The seed's request says {Insert} for both consumer elements; it is sent unchanged.
+    let consumer = [
+        "--inst-rt-id",
+        "003003003",
+        "--consumer-name",
+        "{Insert}",
+        "--consumer-prod",
+        "{Insert}",
+    ];
+    let key = crate::support::create_key_with(&server.data_dir, "seed", "validate", &consumer);
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/soap/");
     let request = std::fs::read(format!("{dir}seed-oob-validate-request.xml")).unwrap();
     let want = std::fs::read_to_string(format!("{dir}seed-oob-validate-response.xml")).unwrap();

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{cli, TestServer};
+use crate::support::TestServer;
 
 /// The zeep release the flow is written against.
 const ZEEP: &str = "4.3.1";
@@ -66,26 +66,15 @@ fn zeep_python() -> PathBuf {
 
 /// A key made by `tokend apikey create` for institution 003003003 and a consumer.
 fn consumer_key(server: &TestServer, name: &str, consumer: &str, prod: &str) -> String {
-    let out = cli(
-        &server.data_dir,
-        &[],
-        &[
-            "apikey",
-            "create",
-            "--name",
-            name,
-            "--scope",
-            "manage,validate",
-            "--inst-rt-id",
-            "003003003",
-            "--consumer-name",
-            consumer,
-            "--consumer-prod",
-            prod,
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let extra = [
+        "--inst-rt-id",
+        "003003003",
+        "--consumer-name",
+        consumer,
+        "--consumer-prod",
+        prod,
+    ];
+    crate::support::create_key_with(&server.data_dir, name, "manage,validate", &extra)
 }
 
 #[test]

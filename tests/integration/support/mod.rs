@@ -75,6 +75,16 @@ pub fn create_key(data_dir: &Path, name: &str, scopes: &str) -> String {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Creates an API key through the CLI with more `apikey create` arguments (an
+/// institution, a registered consumer…); the key.
+pub fn create_key_with(data_dir: &Path, name: &str, scopes: &str, extra: &[&str]) -> String {
+    let mut args = vec!["apikey", "create", "--name", name, "--scope", scopes];
+    args.extend_from_slice(extra);
+    let out = cli(data_dir, &[], &args);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 impl TestServer {
     /// A server on a fresh data directory, with a manage+validate key.
     pub fn start() -> TestServer {
