@@ -170,7 +170,10 @@ RSS: the server's `VmHWM` from /proc after the scenario (a high-water mark, so i
 down the table). WAL MiB: size of the server's write-ahead log file after the scenario. \
 vs floor: req/s of the row / req/s of `GET /`. Server CPU µs/req: the server's user + system CPU time \
 over the scenario (from /proc, 10 ms ticks) / requests answered; it does not depend on what else the \
-machine runs, so it is the figure to compare between runs.
+machine runs, so it is the figure to compare between runs (on a quiet machine: another \
+process's load still inflates it through shared caches and cores). Switches/req: the \
+server's context switches (all its threads, /proc) / requests answered: the thread \
+hand-offs one request costs, which no other load moves.
 - The codes come from an independent RFC 6238 implementation over ring's HMAC, computed \
 before each scenario's clock starts.
 
@@ -199,14 +202,15 @@ fn render_mode(r: &ModeReport, args: &Args) -> String {
     );
     out.push_str(
         "| scenario | requests | req/s | p50 ms | p99 ms | max ms | errors | wrong | \
-         server CPU µs/req | PostgreSQL CPU µs/req | peak RSS MiB | WAL MiB | vs floor |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         server CPU µs/req | PostgreSQL CPU µs/req | switches/req | peak RSS MiB | WAL MiB | \
+         vs floor |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let floor = floor_rps(r);
     for m in &r.rows {
         let _ = writeln!(
             out,
-            "| {}{} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} | {} | {:.1} | {:.1} | {:.2} |",
+            "| {}{} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} | {} | {:.1} | {:.1} | {:.1} | {:.2} |",
             m.scenario.label(),
             if m.exhausted { " ¹" } else { "" },
             thousands(m.requests as f64),
@@ -219,6 +223,7 @@ fn render_mode(r: &ModeReport, args: &Args) -> String {
             m.cpu_us_per_request,
             m.pg_cpu_us_per_request
                 .map_or_else(|| "—".to_owned(), |us| format!("{us:.0}")),
+            m.switches_per_request,
             m.peak_rss_kib as f64 / 1024.0,
             mib(m.wal_bytes),
             m.rps / floor,

@@ -96,6 +96,8 @@ pub(crate) struct Measured {
     pub(crate) cpu_us_per_request: f64,
     /// PostgreSQL's CPU time per request (all its processes), on PostgreSQL.
     pub(crate) pg_cpu_us_per_request: Option<f64>,
+    /// The server's context switches per request (thread hand-offs).
+    pub(crate) switches_per_request: f64,
 }
 
 fn run_scenario(plan: &Plan<'_>, scenario: Scenario) -> Result<Measured> {
@@ -153,6 +155,7 @@ fn summarize(scenario: Scenario, began: Instant, tallies: &[Tally]) -> Measured 
         wal_bytes: 0,
         cpu_us_per_request: 0.0,
         pg_cpu_us_per_request: None,
+        switches_per_request: 0.0,
     }
 }
 
@@ -215,9 +218,12 @@ pub(crate) fn run_mode(args: &Args, exe: &Tokend, mode: Mode) -> Result<ModeRepo
         );
         let cpu_before = server.cpu_us()?;
         let pg_before = server.postgres_cpu_us();
+        let switches_before = server.switches();
         let mut m = run_scenario(&plan, scenario)?;
         let per_request = |us: u64| us as f64 / (m.requests.max(1) as f64);
         m.cpu_us_per_request = per_request(server.cpu_us()? - cpu_before);
+        m.switches_per_request =
+            server.switches().saturating_sub(switches_before) as f64 / (m.requests.max(1) as f64);
         m.pg_cpu_us_per_request = pg_before
             .zip(server.postgres_cpu_us())
             .map(|(before, after)| per_request(after.saturating_sub(before)));

@@ -143,6 +143,31 @@ impl Server {
         Ok(total)
     }
 
+    /// Context switches of the server's threads so far (voluntary + involuntary, every
+    /// live thread of every node, from `/proc/PID/task/*/status`). Per request, it counts
+    /// the thread hand-offs a request costs: a figure this shared machine's load does not
+    /// move, unlike CPU time. Threads that end during a scenario take their count along
+    /// (Tokio keeps idle blocking threads 10 s, longer than a scenario).
+    pub(crate) fn switches(&self) -> u64 {
+        let mut total = 0;
+        for p in &self.processes {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", p.pid())) else {
+                continue;
+            };
+            for task in tasks.filter_map(Result::ok) {
+                let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+                    continue;
+                };
+                total += status
+                    .lines()
+                    .filter(|l| l.contains("ctxt_switches:"))
+                    .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .sum::<u64>();
+            }
+        }
+        total
+    }
+
     /// Bytes of a file of the (first) data directory (0 when absent): the database and its
     /// WAL, whose growth under sustained writes tells whether checkpoints keep up.
     pub(crate) fn file_bytes(&self, name: &str) -> u64 {

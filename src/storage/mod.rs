@@ -464,6 +464,25 @@ impl Storage {
         self.write_queued(Some(key), f)
     }
 
+    /// [`Storage::write_keyed`] for the hot writes (a validation's success or failure
+    /// count), whose job owns what it uses: on SQLite it runs on the writer thread, which
+    /// runs the queued jobs back to back and wakes each caller once, when its batch is on
+    /// disk (see `writer`). Same promise, same PostgreSQL path.
+    pub fn write_owned<T, E>(
+        &self,
+        key: &str,
+        f: impl FnMut(&mut Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        match &*self.engine {
+            Engine::Sqlite(writer) => writer.submit(f),
+            Engine::Postgres { .. } => self.write_queued(Some(key), f),
+        }
+    }
+
     /// The one write path of both: on PostgreSQL, behind the key's lock when there is one.
     fn write_queued<T, E: From<Error>>(
         &self,

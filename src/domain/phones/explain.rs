@@ -202,20 +202,35 @@ fn reason_of(e: &AuditEvent) -> String {
     }
 }
 
+/// A wrong code's keyed hash, ready to be kept for "explain" inside the transaction that
+/// counts it (computed before, so the write job owns it and does no HMAC work).
+pub(in crate::domain) struct KeptCode {
+    token_pk: i32,
+    at: i64,
+    hash: String,
+    expires: i64,
+}
+
+impl KeptCode {
+    /// Keeps it (after its audit row, in the same transaction) and sweeps the expired ones.
+    pub(in crate::domain) fn store(&self, c: &mut Conn) -> Result<(), storage::Error> {
+        failed_codes::delete_expired_failed_codes(c, self.at)?;
+        failed_codes::insert_failed_code(c, self.token_pk, self.at, &self.hash, self.expires)
+    }
+}
+
 impl Service {
-    /// Keeps the keyed hash of a wrong code tried against `b`, inside the caller's
-    /// transaction (after its audit row), and sweeps the expired ones; nothing when
+    /// The keyed hash of a wrong code tried against `b`, to keep; `None` when
     /// `explain_retention_secs` is 0.
-    pub(in crate::domain) fn keep_failed_code(
+    pub(in crate::domain) fn failed_code_to_keep(
         &self,
-        c: &mut Conn,
         b: &BoundToken,
         code: &Code,
         now: DateTime<Utc>,
-    ) -> Result<(), storage::Error> {
+    ) -> Option<KeptCode> {
         let secs = self.phones.explain_retention_secs;
         if secs == 0 {
-            return Ok(());
+            return None;
         }
         let at = to_ms(now);
         let expires =
@@ -223,8 +238,12 @@ impl Service {
         let hash =
             self.keyring
                 .code_hash(&failed_code_message(&b.token.token_id, at, code.as_str()));
-        failed_codes::delete_expired_failed_codes(c, at)?;
-        failed_codes::insert_failed_code(c, b.token.id, at, &hash, expires)
+        Some(KeptCode {
+            token_pk: b.token.id,
+            at,
+            hash,
+            expires,
+        })
     }
 
     /// Explains the last attempts of a user or a token (read-only).

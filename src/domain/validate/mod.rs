@@ -221,17 +221,22 @@ impl Service {
         let receipt = uuid::Uuid::new_v4().to_string();
         let act = UsrTokenStat::Act;
         let drift = self.learned_drift(b, step, now)?;
-        let result = self.storage.write_keyed(&user_key(b), |c| {
+        // The job owns what it uses: it runs on the writer thread (`write_owned`).
+        let job_receipt = receipt.clone();
+        let job_b = b.clone();
+        let job_ctx = ctx.clone();
+        let result = self.storage.write_owned(&user_key(b), move |c| {
+            let (b, receipt) = (&job_b, job_receipt.as_str());
             let now_ms = to_ms(now);
             if !tokens::update_token_accept_step(c, b.token.id, act, act, step, drift, now_ms)? {
                 let status = tokens::find_token_status(c, b.token.id)?;
                 if status == Some(act) {
                     return Err(AcceptError::Replayed);
                 }
-                return Err(AcceptError::StatusChanged(self.reread(c, b)?));
+                return Err(AcceptError::StatusChanged(reread(c, b)?));
             }
-            if !bindings::update_binding_success(c, b.binding.id, &receipt, now_ms)? {
-                return Err(AcceptError::StatusChanged(self.reread(c, b)?));
+            if !bindings::update_binding_success(c, b.binding.id, receipt, now_ms)? {
+                return Err(AcceptError::StatusChanged(reread(c, b)?));
             }
             // The real token is in use again: any temporary code of the user ends, and so
             // does a suspended SMS fallback.
@@ -241,9 +246,9 @@ impl Service {
                 b,
                 AuditAction::Validate,
                 AuditResult::Success,
-                Some(&receipt),
+                Some(receipt),
             );
-            audit::record(c, ctx, now, entry)?;
+            audit::record(c, &job_ctx, now, entry)?;
             Ok(())
         });
         match result {
@@ -260,21 +265,6 @@ impl Service {
             Err(AcceptError::StatusChanged(fresh)) => Ok(Accepted::StatusChanged(fresh)),
             Err(AcceptError::Domain(e)) => Err(e),
         }
-    }
-
-    /// A binding as it is now, read on the writing connection (so it sees what earlier
-    /// jobs of the open batch changed).
-    fn reread(
-        &self,
-        c: &mut Conn,
-        b: &BoundToken,
-    ) -> Result<Option<Box<BoundToken>>, storage::Error> {
-        Ok(
-            bindings::find_bound_by_token(c, &b.token.inst_rt_id, &b.token.token_id)?
-                .into_iter()
-                .find(|f| f.binding.id == b.binding.id)
-                .map(Box::new),
-        )
     }
 
     /// Answers a code whose token or binding left Act between the read and the decision
@@ -300,6 +290,17 @@ impl Service {
         let bound = i64::from(self.policy.resync_window_steps);
         Ok(i32::try_from((step - now_step).clamp(-bound, bound)).unwrap_or(0))
     }
+}
+
+/// A binding as it is now, read on the writing connection (so it sees what earlier jobs
+/// of the open batch changed).
+fn reread(c: &mut Conn, b: &BoundToken) -> Result<Option<Box<BoundToken>>, storage::Error> {
+    Ok(
+        bindings::find_bound_by_token(c, &b.token.inst_rt_id, &b.token.token_id)?
+            .into_iter()
+            .find(|f| f.binding.id == b.binding.id)
+            .map(Box::new),
+    )
 }
 
 /// The audit entry about one binding.

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{answer, entry_for, ValidateRequest, Validation};
 use crate::domain::audit;
+use crate::domain::phones::explain::KeptCode;
 use crate::domain::{to_ms, Context, Error, Service};
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::tokens;
@@ -91,15 +92,28 @@ impl Service {
             .first()
             .map(|b| super::user_key(b))
             .unwrap_or_default();
-        self.storage.write_keyed(&key, |c| {
+        // What the job needs, owned (it runs on the writer thread): the rows to count on,
+        // and the wrong code's keyed hash already computed.
+        let tried: Vec<Tried> = tried
+            .iter()
+            .map(|b| Tried {
+                binding_pk: b.binding.id,
+                token_pk: b.token.id,
+                token_id: b.token.token_id.clone(),
+                usr_name: b.usr_name.clone(),
+                kept: kept.and_then(|code| self.failed_code_to_keep(b, code, now)),
+            })
+            .collect();
+        let ctx = ctx.clone();
+        self.storage.write_owned(&key, move |c| {
             let mut counted = FailureOutcome {
                 all_locked: true,
                 first_locked: None,
             };
             for (i, b) in tried.iter().enumerate() {
                 let done =
-                    bindings::update_binding_failure(c, b.binding.id, limit, &reason, to_ms(now))?;
-                tokens::update_token_version(c, b.token.id, to_ms(now))?;
+                    bindings::update_binding_failure(c, b.binding_pk, limit, &reason, to_ms(now))?;
+                tokens::update_token_version(c, b.token_pk, to_ms(now))?;
                 let (result, detail) = match done {
                     Some(f) if f.locked => (
                         AuditResult::Locked,
@@ -118,10 +132,17 @@ impl Service {
                 if result == AuditResult::Locked && counted.first_locked.is_none() {
                     counted.first_locked = Some(i);
                 }
-                audit::record(c, ctx, now, entry_for(b, action, result, Some(&detail)))?;
+                let entry = audit::Entry {
+                    action,
+                    token_id: Some(&b.token_id),
+                    usr_name: Some(&b.usr_name),
+                    result,
+                    detail: Some(&detail),
+                };
+                audit::record(c, &ctx, now, entry)?;
                 // In the same transaction as its audit row: explain pairs them by order.
-                if let Some(code) = kept {
-                    self.keep_failed_code(c, b, code, now)?;
+                if let Some(kept) = &b.kept {
+                    kept.store(c)?;
                 }
             }
             Ok::<_, Error>(counted)
@@ -155,6 +176,16 @@ impl Service {
             .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
         Ok(answer(rq, decider, rs_stat, reason))
     }
+}
+
+/// A binding a wrong code was tried against, as the counting job needs it.
+struct Tried {
+    binding_pk: i32,
+    token_pk: i32,
+    token_id: String,
+    usr_name: String,
+    /// The wrong code's hash, to keep for "explain".
+    kept: Option<KeptCode>,
 }
 
 /// What counting a wrong code came to.
