@@ -94,11 +94,15 @@ impl Service {
     pub fn inquire(&self, ctx: &Context, rq: InquiryRequest) -> Result<Inquiry, Error> {
         let token_id = rq.token_id.as_str();
         let inst = self.institution(ctx);
+        // One query when the token is bound (its bindings carry it); the token alone only
+        // for a token bound to nobody.
         let (token, mut bound) = self.storage.read(|c| {
-            Ok((
-                tokens::find_token(c, inst, token_id)?,
-                bindings::find_bound_by_token(c, inst, token_id)?,
-            ))
+            let bound = bindings::find_bound_by_token(c, inst, token_id)?;
+            let token = match bound.first() {
+                Some(b) => Some(b.token.clone()),
+                None => tokens::find_token(c, inst, token_id)?,
+            };
+            Ok((token, bound))
         })?;
         let token =
             token.ok_or_else(|| Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id))?;
