@@ -12,7 +12,8 @@
 //! durable when `write` returns.
 //! - SQLite: the process's one writing connection, with group commit (see `writer`):
 //!   IMMEDIATE transactions, so SQLite takes the write lock up front, and one fsync for
-//!   all the writes that queued while the previous one was being made.
+//!   all the writes that queued while the previous one was being made. The hot writes
+//!   ([`Storage::write_owned`]) run on its dedicated writer thread, back to back.
 //! - PostgreSQL: a pooled connection, one SERIALIZABLE transaction per job, retried from
 //!   the start when PostgreSQL reports a serialization failure or a deadlock (see
 //!   `engine::retry`). Every node can write; none waits for another's unrelated writes.
