@@ -141,14 +141,7 @@ impl Service {
             replayed = Some(b);
         }
         if let Some(b) = replayed {
-            let entry = entry_for(
-                b,
-                AuditAction::Validate,
-                AuditResult::Failed,
-                Some("replayed code"),
-            );
-            self.storage
-                .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
+            self.record_validation(ctx, now, b, AuditResult::Failed, "replayed code".into())?;
             return Ok(answer(rq, Some(b), RsStat::Failed, RsStatRsn::Replayed));
         }
         if let Some(done) = self.try_temp_code(ctx, &bound, &rq.code, now)? {
@@ -265,6 +258,30 @@ impl Service {
             Err(AcceptError::StatusChanged(fresh)) => Ok(Accepted::StatusChanged(fresh)),
             Err(AcceptError::Domain(e)) => Err(e),
         }
+    }
+
+    /// Records the audit row of a validation refused about `b`, as an owned job (the
+    /// writer thread): a guessing burst against a locked user makes these as hot as
+    /// successes.
+    pub(super) fn record_validation(
+        &self,
+        ctx: &Context,
+        now: DateTime<Utc>,
+        b: &BoundToken,
+        result: AuditResult,
+        detail: String,
+    ) -> Result<(), Error> {
+        let (ctx, token_id, usr_name) = (ctx.clone(), b.token.token_id.clone(), b.usr_name.clone());
+        self.storage.write_owned(&user_key(b), move |c| {
+            let entry = Entry {
+                action: AuditAction::Validate,
+                token_id: Some(&token_id),
+                usr_name: Some(&usr_name),
+                result,
+                detail: Some(&detail),
+            };
+            Ok::<_, Error>(audit::record(c, &ctx, now, entry)?)
+        })
     }
 
     /// Answers a code whose token or binding left Act between the read and the decision

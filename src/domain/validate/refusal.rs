@@ -171,9 +171,7 @@ impl Service {
             "token {}, binding {}",
             first.token.status, first.binding.status
         );
-        let entry = entry_for(first, AuditAction::Validate, rs_stat.into(), Some(&detail));
-        self.storage
-            .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))?;
+        self.record_validation(ctx, now, first, rs_stat.into(), detail)?;
         Ok(answer(rq, decider, rs_stat, reason))
     }
 }
