@@ -189,8 +189,10 @@ pub enum OneStatement {
 /// - `b`, the binding, is updated only while Act; `t`, the replay guard, only if `b`
 ///   did, and the rest only if `t` did. So nothing is written unless both did...
 /// - ...except when `b` did and `t` did not (the step was taken, or the token left Act,
-///   after the statement began). Then the final SELECT divides by zero: the statement
-///   fails, and a failed autocommit statement rolls back whole, `b` with it.
+///   after the statement began). Then the final SELECT casts a marked text to an
+///   integer ([`PARTIAL_WRITE`]: a runtime error whatever the server's language, which no
+///   constant folding can raise early): the statement fails, and a failed autocommit
+///   statement rolls back whole, `b` with it.
 ///
 /// Why no SERIALIZABLE and no advisory lock: under READ COMMITTED an UPDATE that finds
 /// its row changed by a concurrent commit waits for it, then re-checks its WHERE on the
@@ -271,7 +273,7 @@ pub fn accept_success_pg(conn: &mut Conn, w: &SuccessWrite<'_>) -> Result<OneSta
             if !matches!(
                 kind,
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
-            ) && (info.message().contains("division by zero")
+            ) && (info.message().contains(PARTIAL_WRITE)
                 || super::engine::retry::is_retryable(&kind, &*info)) =>
         {
             Ok(OneStatement::Undecided)
@@ -300,7 +302,12 @@ a AS (\
   bus_correl_id, action, token_id, usr_name, result, detail, inst_rt_id) \
   SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM t)) \
 SELECT (SELECT count(*) FROM t) AS won, \
-  1 / ((SELECT count(*) FROM t) - (SELECT count(*) FROM b) + 1)::int AS whole";
+  CASE WHEN (SELECT count(*) FROM b) > (SELECT count(*) FROM t) \
+  THEN ('tokend-partial-write ' || (SELECT count(*) FROM b))::int ELSE 0 END AS whole";
+
+/// What the error of a partial [`ACCEPT_SUCCESS_PG`] contains, in every `lc_messages`
+/// (PostgreSQL quotes the value it could not read as an integer).
+const PARTIAL_WRITE: &str = "tokend-partial-write";
 
 /// Marks the token changed (a binding of it changed), so outstanding ActIntentKeys expire.
 pub fn update_token_version(conn: &mut Conn, token_pk: i32, now_ms: i64) -> Result<(), Error> {
