@@ -109,23 +109,26 @@ pub fn record(
     now: DateTime<Utc>,
     entry: Entry<'_>,
 ) -> Result<(), storage::Error> {
-    insert_audit_event(
-        conn,
-        &NewAuditEvent {
-            at: to_ms(now),
-            actor: &ctx.actor,
-            audit_usr_id: ctx.audit_usr_id.as_deref(),
-            audit_ws_id: ctx.audit_ws_id.as_deref(),
-            tracking_id: ctx.tracking_id.as_deref(),
-            bus_correl_id: ctx.bus_correl_id.as_deref(),
-            action: entry.action,
-            token_id: entry.token_id,
-            usr_name: entry.usr_name,
-            result: entry.result,
-            detail: entry.detail,
-            inst_rt_id: ctx.inst_rt_id.as_deref(),
-        },
-    )
+    insert_audit_event(conn, &row(ctx, now, entry))
+}
+
+/// The row [`record`] inserts, for a storage function that inserts it itself (the
+/// one-statement success on PostgreSQL, `tokens::accept_success_pg`).
+pub fn row<'a>(ctx: &'a Context, now: DateTime<Utc>, entry: Entry<'a>) -> NewAuditEvent<'a> {
+    NewAuditEvent {
+        at: to_ms(now),
+        actor: &ctx.actor,
+        audit_usr_id: ctx.audit_usr_id.as_deref(),
+        audit_ws_id: ctx.audit_ws_id.as_deref(),
+        tracking_id: ctx.tracking_id.as_deref(),
+        bus_correl_id: ctx.bus_correl_id.as_deref(),
+        action: entry.action,
+        token_id: entry.token_id,
+        usr_name: entry.usr_name,
+        result: entry.result,
+        detail: entry.detail,
+        inst_rt_id: ctx.inst_rt_id.as_deref(),
+    }
 }
 
 /// What `tokend audit verify` found.

@@ -165,6 +165,27 @@ pub fn order_events(conn: &mut Conn) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether a statement of the running read failed because its connection was closed
+/// (the server restarted or the network was cut while it sat in the pool): a flag beside
+/// the error, like `retry`'s, since the read may wrap the storage error.
+pub mod closed {
+    use std::cell::Cell;
+
+    thread_local! {
+        static CLOSED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Records that the running job's connection turned out closed.
+    pub fn mark() {
+        CLOSED.with(|c| c.set(true));
+    }
+
+    /// Whether it did since the last call (and clears the flag).
+    pub fn take() -> bool {
+        CLOSED.with(|c| c.replace(false))
+    }
+}
+
 /// PostgreSQL write transactions: SERIALIZABLE, retried on a serialization failure.
 pub mod retry {
     use super::*;

@@ -18,6 +18,11 @@
 //!   the start when PostgreSQL reports a serialization failure or a deadlock (see
 //!   `engine::retry`). Every node can write; none waits for another's unrelated writes.
 //!
+//! One write is made otherwise on PostgreSQL, the success of a validation: one statement
+//! committed on its own ([`Storage::write_statement`], `tokens::accept_success_pg`), in
+//! one round trip instead of nine. On PostgreSQL reads do not test their connection
+//! first; writes do (see [`Storage::open_postgres`]).
+//!
 //! Imports: diesel, `types`.
 
 /// Filters and orders a boxed listing by a `types::Cursor` over its `id` column: ids
@@ -134,7 +139,11 @@ impl From<DieselError> for Error {
             DieselError::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 _,
-            ) => Error::Busy,
+            ) => {
+                // Lets a read run again on a live connection (`Storage::read`).
+                engine::closed::mark();
+                Error::Busy
+            }
             other => Error::Db(other.to_string()),
         }
     }
@@ -262,15 +271,25 @@ impl Storage {
         }
     }
 
-    /// Opens a PostgreSQL database. Connections are checked on checkout (one round trip),
-    /// since a connection the server closed (a restart, a failover) is not otherwise seen
-    /// as broken: without the check, each dead connection would fail one request after
-    /// the database came back.
+    /// Opens a PostgreSQL database.
+    ///
+    /// A connection the server closed (a restart, a failover, a cut network) is not seen
+    /// as broken until it is used, and each such connection would fail one request after
+    /// the database came back. The pool does not test every checkout for that (a
+    /// `SELECT 1` round trip on every read and write: a third of a validation's round
+    /// trips once the success write became one statement); instead:
+    /// - a read that fails on a closed connection runs again, once, on a connection that
+    ///   answered a ping (dead ones are discarded on the way; see [`Storage::read`]): a
+    ///   read changes nothing, so running it twice is harmless;
+    /// - a write pings its connection first ([`Storage::live_conn`]), as the pool did:
+    ///   when a write fails on a closed connection nobody can tell whether its COMMIT
+    ///   reached the server, so a write is never retried, and the ping keeps a
+    ///   connection that died while idle from failing one.
     pub fn open_postgres(url: &str, pool_size: u32) -> Result<Storage, Error> {
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(0))
-            .test_on_check_out(true)
+            .test_on_check_out(false)
             .connection_timeout(PG_CHECKOUT_TIMEOUT)
             .build_unchecked(engine::Manager::postgres(url));
         // Fail start-up on a wrong URL or a database that is down, as SQLite does on a
@@ -431,9 +450,57 @@ impl Storage {
         (state.connections, state.idle_connections)
     }
 
+    /// A pooled connection; on PostgreSQL one that has just answered a ping (`SELECT 1`):
+    /// connections the server closed fail theirs and are discarded on the way (the pool
+    /// opens new ones), so after an outage this passes over the pool at most once.
+    fn live_conn(&self) -> Result<PooledConnection<engine::Manager>, Error> {
+        if !self.is_postgres() {
+            return self.conn();
+        }
+        for _ in 0..=self.pool.max_size() {
+            let mut conn = self.conn()?;
+            if diesel::r2d2::R2D2Connection::ping(&mut *conn).is_ok() {
+                return Ok(conn);
+            }
+            // A failed ping leaves the connection marked broken: dropped, not pooled.
+        }
+        Err(Error::Busy)
+    }
+
     /// Runs read-only work on a pooled connection.
-    pub fn read<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, Error>) -> Result<T, Error> {
+    ///
+    /// On PostgreSQL the connection is not tested first (see [`Storage::open_postgres`]):
+    /// when `f` fails because the connection turned out closed, `f` runs again, once, on
+    /// a connection that answered a ping. So `f` may run twice: it must only read.
+    pub fn read<T>(&self, mut f: impl FnMut(&mut Conn) -> Result<T, Error>) -> Result<T, Error> {
         let mut conn = self.conn()?;
+        engine::closed::take();
+        match f(&mut conn) {
+            Err(_) if engine::closed::take() && self.is_postgres() => {
+                drop(conn);
+                let mut conn = self.live_conn()?;
+                f(&mut conn)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// Runs one statement that PostgreSQL commits on its own, with no BEGIN or COMMIT
+    /// around it (autocommit): the answer comes after the commit, so a result from `f`
+    /// is durable. For a write that one statement can make all-or-nothing (the success
+    /// of a validation, `tokens::accept_success_pg`); on a connection that answered a
+    /// ping (a closed connection cannot tell whether the commit happened, so the write
+    /// is not retried). PostgreSQL only: SQLite's writes go through [`Storage::write`].
+    pub fn write_statement<T>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if !self.is_postgres() {
+            return Err(Error::Db(
+                "a one-statement write is PostgreSQL's".to_owned(),
+            ));
+        }
+        let mut conn = self.live_conn()?;
         f(&mut conn)
     }
 
@@ -491,7 +558,7 @@ impl Storage {
         f: impl FnMut(&mut Conn) -> Result<T, E>,
     ) -> Result<T, E> {
         let Engine::Sqlite(writer) = &*self.engine else {
-            let mut conn = self.conn()?;
+            let mut conn = self.live_conn()?;
             let lock = key
                 .map(|k| engine::KeyLock::take(&mut conn, k))
                 .transpose()?;
@@ -592,6 +659,8 @@ pub(crate) enum Bind<'a> {
     BigInt(i64),
     /// A `TEXT` value.
     Text(&'a str),
+    /// A `TEXT` value or NULL.
+    OptText(Option<&'a str>),
 }
 
 /// A statement of fixed SQL text, `?` marking each bound value in order; the backend's
@@ -632,12 +701,14 @@ where
     i32: diesel::serialize::ToSql<diesel::sql_types::Integer, DB>,
     i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
     str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    for<'v> Option<&'v str>:
+        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
 {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
-        use diesel::sql_types::{BigInt, Integer, Text};
+        use diesel::sql_types::{BigInt, Integer, Nullable, Text};
         let mut binds = self.binds.iter();
         for (i, piece) in self.sql.split('?').enumerate() {
             if i > 0 {
@@ -645,6 +716,9 @@ where
                     Some(Bind::Int(v)) => out.push_bind_param::<Integer, i32>(v)?,
                     Some(Bind::BigInt(v)) => out.push_bind_param::<BigInt, i64>(v)?,
                     Some(Bind::Text(v)) => out.push_bind_param::<Text, str>(v)?,
+                    Some(Bind::OptText(v)) => {
+                        out.push_bind_param::<Nullable<Text>, Option<&str>>(v)?
+                    }
                     None => {
                         return Err(DieselError::QueryBuilderError(
                             format!("a value is missing in {}", self.sql).into(),
@@ -665,6 +739,12 @@ impl diesel::query_builder::QueryId for Fixed<'_> {
 }
 
 impl<C> diesel::query_dsl::RunQueryDsl<C> for Fixed<'_> {}
+
+/// A `Fixed` statement that returns rows (`… RETURNING`, a `WITH … SELECT`) loads them by
+/// column name (`QueryableByName`), like `sql_query`, but from the statement cache.
+impl diesel::query_builder::Query for Fixed<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
 
 #[cfg(test)]
 mod private_file_tests {

@@ -142,6 +142,173 @@ pub fn update_token_accept_step(
     Ok(rows == 1)
 }
 
+/// What a validation's success writes, all of it or nothing ([`accept_success_pg`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SuccessWrite<'a> {
+    /// The token (row id) whose step is accepted.
+    pub token_pk: i32,
+    /// The binding (row id) the success is recorded on.
+    pub binding_pk: i32,
+    /// The binding's user (row id): temporary codes end, the OOB failure streak resets.
+    pub user_pk: i32,
+    /// The accepted step: must be newer than the token's last accepted one.
+    pub step: i64,
+    /// The drift the success learned.
+    pub drift: i32,
+    /// When, ms.
+    pub now_ms: i64,
+    /// The new `LastTrnRcptId`.
+    pub receipt_id: &'a str,
+    /// The success's audit row (inserted unlinked: the elected linker links it).
+    pub audit: &'a super::audit::NewAuditEvent<'a>,
+}
+
+/// What [`accept_success_pg`] came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OneStatement {
+    /// Committed: the step was this call's, and everything a success writes is written.
+    Won,
+    /// Nothing was written (the statement matched nothing or rolled back whole): the
+    /// step was taken first, the token or binding left Act, or the write met a
+    /// concurrent one it could not order itself with. The caller decides it again in a
+    /// transaction (`Storage::write_keyed`), which tells these apart and answers.
+    Undecided,
+}
+
+/// A validation's whole success write on PostgreSQL, as ONE statement that PostgreSQL
+/// commits on its own (`Storage::write_statement`): the binding's success, the replay
+/// guard, the end of the user's temporary codes, the reset of the user's OOB failure
+/// streak and the audit row. What the transaction of [`update_token_accept_step`],
+/// `bindings::update_binding_success`, `temp_codes::update_temp_codes_end`,
+/// `users::update_user_oob_failures` and `audit::insert_audit_event` writes on SQLite
+/// (whose writer keeps those statements: SQLite has no data-modifying CTE), in one round
+/// trip instead of nine (advisory lock, BEGIN, five
+/// statements, COMMIT, unlock).
+///
+/// All or nothing, without a transaction around it:
+/// - `b`, the binding, is updated only while Act; `t`, the replay guard, only if `b`
+///   did, and the rest only if `t` did. So nothing is written unless both did...
+/// - ...except when `b` did and `t` did not (the step was taken, or the token left Act,
+///   after the statement began). Then the final SELECT casts a marked text to an
+///   integer ([`PARTIAL_WRITE`]: a runtime error whatever the server's language, which no
+///   constant folding can raise early): the statement fails, and a failed autocommit
+///   statement rolls back whole, `b` with it.
+///
+/// Why no SERIALIZABLE and no advisory lock: under READ COMMITTED an UPDATE that finds
+/// its row changed by a concurrent commit waits for it, then re-checks its WHERE on the
+/// newest version of the row (not its snapshot). So of any number of concurrent calls
+/// with one step exactly one passes `last_step < step` (exactly one winner, on every
+/// node), and a binding a concurrent request locked fails `status = Act`. Racing the
+/// failure count (`bindings::update_binding_failure`, SERIALIZABLE, behind the user's key
+/// lock): both update the binding first, then the token, so they queue on the binding's
+/// row lock, never deadlock with each other, and:
+/// - the count commits first: this re-checks the binding; if the count locked it, `b`
+///   fails (Undecided, then answered Locked by the caller's transaction); if not, this
+///   resets the count it made: the serial order "count, then success";
+/// - this commits first: the count's SERIALIZABLE transaction, whose snapshot predates
+///   it, fails on the binding it updates ("could not serialize access due to concurrent
+///   update") and is run again from the start by `engine::retry`, counting from 0: the
+///   serial order "success, then count". Lock thresholds stay exact.
+///
+/// A success racing an admin's lock or disable is the same: it is decided on the
+/// newest row, before or after. Rows this statement only reads from its snapshot (a
+/// temporary code created by a transaction that commits while it runs) are ordered as if
+/// written after it: that code stays open, as if issued just after the success.
+/// A deadlock (with a writer that locks token before binding) or a serialization failure
+/// also leaves nothing written: Undecided. Any other failure is an error; a closed
+/// connection in particular, after which nobody knows whether the commit happened, so it
+/// is never decided again (answered 503).
+///
+/// Durable before its answer: Diesel reads the statement's results up to PostgreSQL's
+/// ReadyForQuery, which follows the commit (`synchronous_commit` decides as for every
+/// other commit).
+pub fn accept_success_pg(conn: &mut Conn, w: &SuccessWrite<'_>) -> Result<OneStatement, Error> {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    #[derive(QueryableByName)]
+    struct Outcome {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        won: i64,
+    }
+    let Conn::Pg(pg) = conn else {
+        return Ok(OneStatement::Undecided);
+    };
+    let act = UsrTokenStat::Act.as_str();
+    let a = w.audit;
+    let outcome = Fixed::new(
+        ACCEPT_SUCCESS_PG,
+        &[
+            Bind::BigInt(w.now_ms),
+            Bind::Text(w.receipt_id),
+            Bind::Int(w.binding_pk),
+            Bind::Text(crate::types::MfaTokenUsrStat::Act.as_str()),
+            Bind::BigInt(w.step),
+            Bind::Int(w.drift),
+            Bind::Text(act),
+            Bind::BigInt(w.now_ms),
+            Bind::Int(w.token_pk),
+            Bind::BigInt(w.step),
+            Bind::Text(act),
+            Bind::BigInt(w.now_ms),
+            Bind::Int(w.user_pk),
+            Bind::Int(w.user_pk),
+            Bind::BigInt(a.at),
+            Bind::Text(a.actor),
+            Bind::OptText(a.audit_usr_id),
+            Bind::OptText(a.audit_ws_id),
+            Bind::OptText(a.tracking_id),
+            Bind::OptText(a.bus_correl_id),
+            Bind::Text(a.action.as_str()),
+            Bind::OptText(a.token_id),
+            Bind::OptText(a.usr_name),
+            Bind::Text(a.result.as_str()),
+            Bind::OptText(a.detail),
+            Bind::OptText(a.inst_rt_id),
+        ],
+    )
+    .get_result::<Outcome>(pg);
+    match outcome {
+        Ok(o) if o.won == 1 => Ok(OneStatement::Won),
+        Ok(_) => Ok(OneStatement::Undecided),
+        Err(DieselError::DatabaseError(kind, info))
+            if !matches!(
+                kind,
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+            ) && (info.message().contains(PARTIAL_WRITE)
+                || super::engine::retry::is_retryable(&kind, &*info)) =>
+        {
+            Ok(OneStatement::Undecided)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The statement of [`accept_success_pg`] (PostgreSQL only). The binding first, then the
+/// token: the order in which the failure count locks them (see there).
+const ACCEPT_SUCCESS_PG: &str = "\
+WITH b AS (\
+  UPDATE bindings SET failure_count = 0, last_authen_at = ?, last_receipt_id = ? \
+  WHERE id = ? AND status = ? RETURNING id), \
+t AS (\
+  UPDATE tokens SET last_step = ?, drift = ?, status = ?, version = version + 1, updated_at = ? \
+  WHERE id = ? AND last_step < ? AND status = ? AND EXISTS (SELECT 1 FROM b) RETURNING id), \
+e AS (\
+  UPDATE temp_codes SET ended_at = ? \
+  WHERE user_pk = ? AND ended_at IS NULL AND EXISTS (SELECT 1 FROM t)), \
+u AS (\
+  UPDATE users SET oob_failed_sessions = 0 \
+  WHERE id = ? AND oob_failed_sessions <> 0 AND EXISTS (SELECT 1 FROM t)), \
+a AS (\
+  INSERT INTO audit_events (at, actor, audit_usr_id, audit_ws_id, tracking_id, \
+  bus_correl_id, action, token_id, usr_name, result, detail, inst_rt_id) \
+  SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM t)) \
+SELECT (SELECT count(*) FROM t) AS won, \
+  CASE WHEN (SELECT count(*) FROM b) > (SELECT count(*) FROM t) \
+  THEN ('tokend-partial-write ' || (SELECT count(*) FROM b))::int ELSE 0 END AS whole";
+
+/// What the error of a partial [`ACCEPT_SUCCESS_PG`] contains, in every `lc_messages`
+/// (PostgreSQL quotes the value it could not read as an integer).
+const PARTIAL_WRITE: &str = "tokend-partial-write";
+
 /// Marks the token changed (a binding of it changed), so outstanding ActIntentKeys expire.
 pub fn update_token_version(conn: &mut Conn, token_pk: i32, now_ms: i64) -> Result<(), Error> {
     // Every wrong code runs this: fixed SQL, prepared once (see `Fixed`).

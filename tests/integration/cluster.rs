@@ -645,6 +645,76 @@ fn a_node_that_loses_the_database_answers_503_and_recovers_by_itself() {
     drop(db);
 }
 
+/// Pooled connections are not pinged on checkout any more (issue 16): a read that finds
+/// its connection closed runs again on a live one, and a write pings its own. So once the
+/// database is back, no request fails on a connection that died while idle in the pool.
+#[test]
+fn connections_the_database_closed_while_idle_fail_no_request() {
+    let proxy = Proxy::start();
+    let db = testkit::pg::Database::fresh("idle").unwrap_or_else(|e| panic!("{e}"));
+    let url = db.url.replace("127.0.0.1:5432", &proxy.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("ROCKET_DATABASE_URL", url.as_str()),
+        ("ROCKET_SECRET_KEY", testkit::pg::SECRET_KEY),
+        ("TOKEND_MASTER_KEY", MASTER_KEY),
+    ];
+    let out = crate::support::tokend()
+        .cli(
+            dir.path(),
+            &env,
+            &[
+                "apikey",
+                "create",
+                "--name",
+                "k",
+                "--scope",
+                "manage,validate",
+            ],
+        )
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let server = crate::support::tokend().start(dir.path(), &env).unwrap();
+    let inquiry =
+        |base: &str| post_to(base, &key, "/api/v1/inquiry", &json!({"TokenId": "NONE-1"})).0;
+    // Several requests at once, so the pool holds several connections.
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..5 {
+                    assert_eq!(inquiry(&server.base), 404);
+                }
+            });
+        }
+    });
+    // Every pooled connection is closed under the idle pool; the database comes back.
+    proxy.cut();
+    proxy.restore();
+    for i in 0..20 {
+        assert_eq!(
+            inquiry(&server.base),
+            404,
+            "read {i} after the database came back"
+        );
+    }
+    for i in 0..10 {
+        let (status, rs) = post_to(
+            &server.base,
+            &key,
+            "/api/v1/tokens",
+            &json!({"UsrName": format!("idle{i}"), "TokenType": "Software"}),
+        );
+        assert_eq!(status, 200, "write {i} after the database came back: {rs}");
+    }
+    drop(server);
+    drop(db);
+}
+
 /// A TCP relay to PostgreSQL that the test can cut (every connection closed, new ones
 /// refused) and restore: a database that vanishes from the network, without stopping the
 /// server other tests share.

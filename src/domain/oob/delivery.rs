@@ -149,7 +149,7 @@ impl Service {
     fn lease<T>(
         &self,
         now: DateTime<Utc>,
-        find: impl FnOnce(&mut Conn, i64) -> Result<Option<T>, storage::Error>,
+        find: impl Fn(&mut Conn, i64) -> Result<Option<T>, storage::Error>,
         id: impl Fn(&T) -> i32,
         claim: impl Fn(&mut Conn, i32, i64, i64) -> Result<bool, storage::Error>,
     ) -> Result<Option<T>, Error> {
