@@ -587,40 +587,12 @@ fn a_node_killed_under_load_loses_nothing_acknowledged_and_the_chain_stays_whole
 
 #[test]
 fn a_node_that_loses_the_database_answers_503_and_recovers_by_itself() {
-    let proxy = Proxy::start();
-    let db = testkit::pg::Database::fresh("lost").unwrap_or_else(|e| panic!("{e}"));
-    let url = db.url.replace("127.0.0.1:5432", &proxy.addr);
-    let dir = tempfile::tempdir().unwrap();
-    let env = [
-        ("ROCKET_DATABASE_URL", url.as_str()),
-        ("ROCKET_SECRET_KEY", testkit::pg::SECRET_KEY),
-        ("TOKEND_MASTER_KEY", MASTER_KEY),
-    ];
-    let out = crate::support::tokend()
-        .cli(
-            dir.path(),
-            &env,
-            &[
-                "apikey",
-                "create",
-                "--name",
-                "k",
-                "--scope",
-                "manage,validate",
-            ],
-        )
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let server = crate::support::tokend().start(dir.path(), &env).unwrap();
+    let node = NodeBehindProxy::start("lost");
+    let (proxy, server, key) = (&node.proxy, &node.server, node.key.as_str());
     let inquiry = || {
         post_to(
             &server.base,
-            &key,
+            key,
             "/api/v1/inquiry",
             &json!({"TokenId": "NONE-1"}),
         )
@@ -641,8 +613,6 @@ fn a_node_that_loses_the_database_answers_503_and_recovers_by_itself() {
         assert!(Instant::now() < deadline, "did not recover");
         std::thread::sleep(Duration::from_millis(200));
     }
-    drop(server);
-    drop(db);
 }
 
 /// Pooled connections are not pinged on checkout any more (issue 16): a read that finds
@@ -650,38 +620,10 @@ fn a_node_that_loses_the_database_answers_503_and_recovers_by_itself() {
 /// database is back, no request fails on a connection that died while idle in the pool.
 #[test]
 fn connections_the_database_closed_while_idle_fail_no_request() {
-    let proxy = Proxy::start();
-    let db = testkit::pg::Database::fresh("idle").unwrap_or_else(|e| panic!("{e}"));
-    let url = db.url.replace("127.0.0.1:5432", &proxy.addr);
-    let dir = tempfile::tempdir().unwrap();
-    let env = [
-        ("ROCKET_DATABASE_URL", url.as_str()),
-        ("ROCKET_SECRET_KEY", testkit::pg::SECRET_KEY),
-        ("TOKEND_MASTER_KEY", MASTER_KEY),
-    ];
-    let out = crate::support::tokend()
-        .cli(
-            dir.path(),
-            &env,
-            &[
-                "apikey",
-                "create",
-                "--name",
-                "k",
-                "--scope",
-                "manage,validate",
-            ],
-        )
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let server = crate::support::tokend().start(dir.path(), &env).unwrap();
+    let node = NodeBehindProxy::start("idle");
+    let (proxy, server, key) = (&node.proxy, &node.server, node.key.as_str());
     let inquiry =
-        |base: &str| post_to(base, &key, "/api/v1/inquiry", &json!({"TokenId": "NONE-1"})).0;
+        |base: &str| post_to(base, key, "/api/v1/inquiry", &json!({"TokenId": "NONE-1"})).0;
     // Several requests at once, so the pool holds several connections.
     std::thread::scope(|s| {
         for _ in 0..8 {
@@ -705,14 +647,62 @@ fn connections_the_database_closed_while_idle_fail_no_request() {
     for i in 0..10 {
         let (status, rs) = post_to(
             &server.base,
-            &key,
+            key,
             "/api/v1/tokens",
             &json!({"UsrName": format!("idle{i}"), "TokenType": "Software"}),
         );
         assert_eq!(status, 200, "write {i} after the database came back: {rs}");
     }
-    drop(server);
-    drop(db);
+}
+
+/// One node on a fresh database that it reaches through a [`Proxy`] the test can cut, with
+/// an API key (manage, validate): where the database-loss tests start. Fields drop in
+/// order: the server before its database.
+struct NodeBehindProxy {
+    server: testkit::Server,
+    _db: testkit::pg::Database,
+    _dir: tempfile::TempDir,
+    key: String,
+    proxy: Proxy,
+}
+
+impl NodeBehindProxy {
+    fn start(name: &str) -> NodeBehindProxy {
+        let proxy = Proxy::start();
+        let db = testkit::pg::Database::fresh(name).unwrap_or_else(|e| panic!("{e}"));
+        let url = db.url.replace("127.0.0.1:5432", &proxy.addr);
+        let dir = tempfile::tempdir().unwrap();
+        let env = [
+            ("ROCKET_DATABASE_URL", url.as_str()),
+            ("ROCKET_SECRET_KEY", testkit::pg::SECRET_KEY),
+            ("TOKEND_MASTER_KEY", MASTER_KEY),
+        ];
+        let args = [
+            "apikey",
+            "create",
+            "--name",
+            "k",
+            "--scope",
+            "manage,validate",
+        ];
+        let out = crate::support::tokend()
+            .cli(dir.path(), &env, &args)
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let server = crate::support::tokend().start(dir.path(), &env).unwrap();
+        NodeBehindProxy {
+            server,
+            _db: db,
+            _dir: dir,
+            key,
+            proxy,
+        }
+    }
 }
 
 /// A TCP relay to PostgreSQL that the test can cut (every connection closed, new ones
