@@ -32,8 +32,9 @@ use std::thread::JoinHandle;
 use super::audit::{self, Linker};
 use super::{Conn, Error};
 
-/// A batch is committed after this many jobs even if more are queued, so a steady stream
-/// of writers cannot postpone a commit (and every answer) without end.
+/// A batch is committed after this many jobs even if more are queued (on the mutex or in
+/// the writer thread's inbox), so a steady stream of writers cannot postpone a commit (and
+/// every answer) without end.
 const MAX_BATCH: usize = 64;
 
 /// Batches whose commit failed, remembered until their waiters have read the failure.
@@ -212,10 +213,6 @@ impl<T: Send, E: From<Error> + Send> Answer for Reply<T, E> {
     }
 }
 
-/// How many owned jobs one batch of the writer thread takes at most (the same bound as
-/// the mutex's callers).
-const THREAD_BATCH: usize = MAX_BATCH;
-
 impl Shared {
     fn inbox(&self) -> MutexGuard<'_, Inbox> {
         self.inbox
@@ -252,7 +249,7 @@ impl Shared {
                 if inbox.jobs.is_empty() {
                     return;
                 }
-                let n = inbox.jobs.len().min(THREAD_BATCH);
+                let n = inbox.jobs.len().min(MAX_BATCH);
                 inbox.jobs.drain(..n).collect::<Vec<_>>()
             };
             self.run_batch(jobs);
@@ -280,7 +277,7 @@ impl Shared {
             if panicked {
                 break;
             }
-            let room = THREAD_BATCH.saturating_sub(answers.len());
+            let room = MAX_BATCH.saturating_sub(answers.len());
             let mut inbox = self.inbox();
             let n = inbox.jobs.len().min(room);
             jobs.extend(inbox.jobs.drain(..n));
