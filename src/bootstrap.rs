@@ -300,6 +300,7 @@ pub fn service(settings: &Settings) -> anyhow::Result<Service> {
     Ok(Service::new(storage, keyring, compose::policy(settings))
         .with_oob(compose::oob_runtime(settings)?)
         .with_phones(compose::phone_policy(settings))
+        .with_staff(compose::staff_policy(settings)?)
         .with_key_dir(dir))
 }
 

@@ -17,7 +17,10 @@ use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
 use crate::{bootstrap, web, worker};
 
+mod admin;
 mod rekey;
+
+use admin::AdminCommand;
 
 /// tokend — TOTP token management with a jXchange-style API.
 #[derive(Debug, Parser)]
@@ -100,20 +103,6 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-enum AdminCommand {
-    /// Create an admin account. Without --password-stdin a one-time password is generated,
-    /// printed (only it) on stdout this once, and must be changed at the first sign-in.
-    Create {
-        /// The sign-in name (letters, digits, '.', '_', '-', '@').
-        #[arg(long)]
-        username: String,
-        /// Read the password from the first line of standard input instead.
-        #[arg(long)]
-        password_stdin: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Check every link of the audit chain; exit 1 naming the first broken row. Read-only,
     /// safe while the service runs.
@@ -185,13 +174,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             import(&settings, &file, &keys, inst_rt_id)
         }
-        Command::Admin {
-            action:
-                AdminCommand::Create {
-                    username,
-                    password_stdin,
-                },
-        } => create_admin(&settings, &username, password_stdin),
+        Command::Admin { action } => admin::run(&settings, action),
         Command::Apikey { action } => apikey(&settings, action),
     }
 }
@@ -316,40 +299,6 @@ fn verify_audit(settings: &Settings) -> anyhow::Result<()> {
         "audit chain whole: {} rows verified, {} not linked yet; head: {head}",
         report.linked, report.unlinked_tail
     );
-    Ok(())
-}
-
-/// Creates an admin account; prints the generated one-time password, if any, alone on
-/// stdout. A password read from stdin is never echoed.
-fn create_admin(settings: &Settings, username: &str, password_stdin: bool) -> anyhow::Result<()> {
-    let password = if password_stdin {
-        let mut line = zeroize::Zeroizing::new(String::new());
-        std::io::stdin()
-            .read_line(&mut line)
-            .context("cannot read the password from stdin")?;
-        let trimmed = line.trim_end_matches(['\r', '\n']).to_owned();
-        Some(zeroize::Zeroizing::new(trimmed))
-    } else {
-        None
-    };
-    let service = bootstrap::service(settings)?;
-    let ctx = Context {
-        actor: "cli".into(),
-        ..Context::default()
-    };
-    let generated = service
-        .create_admin(
-            &ctx,
-            username,
-            password.as_deref().map(String::as_str),
-            chrono::Utc::now(),
-        )
-        .map_err(|e| anyhow::anyhow!("cannot create the admin: {e}"))?;
-    if let Some(one_time) = generated {
-        println!("{}", one_time.as_str());
-    } else {
-        eprintln!("admin {username} created");
-    }
     Ok(())
 }
 

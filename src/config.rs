@@ -142,6 +142,13 @@ pub struct Settings {
     /// JSON stays lenient; the SOAP binding `/jxchange` always enforces them).
     #[serde(default)]
     pub jxchange_strict_headers: bool,
+    /// Console actions that a second staff member must approve (`[]`: none). Names as in
+    /// docs/console.md; checked at start-up.
+    #[serde(default = "default_dual_control")]
+    pub dual_control: Vec<String>,
+    /// Seconds a dual-control request waits for a decision (default 86,400).
+    #[serde(default = "default_dual_control_expiry_secs")]
+    pub dual_control_expiry_secs: i64,
 }
 
 /// How hard SQLite pushes each commit to disk (`sqlite_synchronous`); storage's
@@ -191,6 +198,22 @@ fn default_rate_key_failures_per_min() -> u32 {
 }
 fn default_admin_idle_timeout_secs() -> i64 {
     900
+}
+fn default_dual_control() -> Vec<String> {
+    [
+        "phone.change",
+        "hold.lift",
+        "token.delete",
+        "token.bind",
+        "apikey.create",
+        "staff.create",
+        "staff.role",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+fn default_dual_control_expiry_secs() -> i64 {
+    86_400
 }
 fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
@@ -298,6 +321,8 @@ const APP_KEYS: &[&str] = &[
     "rate_key_failures_per_min",
     "admin_idle_timeout_secs",
     "jxchange_strict_headers",
+    "dual_control",
+    "dual_control_expiry_secs",
 ];
 
 /// Rocket's own keys (Rocket 0.5 configuration guide).

@@ -134,6 +134,51 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// A staff member's role in the console, weakest first: each role may do what the one
+    /// before it may, and more (`domain::staff` holds the table of who may do what).
+    Role { Auditor = "auditor", Helpdesk = "helpdesk", Officer = "officer", Admin = "admin" }
+);
+
+wire_enum!(
+    /// What a staff member does in the console: the names the role table, the
+    /// `dual_control` setting, the approvals and the `console.denied` audit rows use.
+    /// NEVER rename one (settings and stored requests name them).
+    StaffAction {
+        Read = "console.read",
+        TokenUnlock = "token.unlock",
+        TokenResync = "token.resync",
+        TempcodeIssue = "tempcode.issue",
+        SmsTest = "sms.test",
+        UserCreate = "user.create",
+        TokenEnroll = "token.enroll",
+        TokenBind = "token.bind",
+        TokenDisable = "token.disable",
+        TokenDelete = "token.delete",
+        HardwareImport = "hardware.import",
+        PhoneChange = "phone.change",
+        HoldLift = "hold.lift",
+        ApikeyCreate = "apikey.create",
+        ApikeyRevoke = "apikey.revoke",
+        StaffCreate = "staff.create",
+        StaffRole = "staff.role",
+        StaffDisable = "staff.disable",
+    }
+);
+
+wire_enum!(
+    /// Where a dual-control request stands: Pending until a second staff member approves
+    /// or rejects it, or it expires; Failed when it was approved but the action refused
+    /// (the target changed since the request, or the action's own rules).
+    ApprovalState {
+        Pending = "pending",
+        Approved = "approved",
+        Rejected = "rejected",
+        Expired = "expired",
+        Failed = "failed",
+    }
+);
+
+wire_enum!(
     /// Why an OOB session was started: the fallback of a Locked validation, or an
     /// explicit OOBValidate request.
     SessionOrigin { Lock = "lock", Explicit = "explicit" }
@@ -162,6 +207,13 @@ wire_enum!(
         AdminCreate = "admin.create",
         AdminSignin = "admin.signin",
         AdminPassword = "admin.password",
+        AdminRole = "admin.role",
+        AdminDisable = "admin.disable",
+        ConsoleDenied = "console.denied",
+        ApprovalRequest = "approval.request",
+        ApprovalApprove = "approval.approve",
+        ApprovalReject = "approval.reject",
+        ApprovalExpire = "approval.expire",
         RekeyStart = "rekey.start",
         RekeyFinish = "rekey.finish",
         OobStart = "oob.start",
@@ -175,7 +227,9 @@ wire_enum!(
 
 wire_enum!(
     /// The outcome an audit row records.
-    AuditResult { Success, Failed, Locked, Expired }
+    /// `Denied`: a staff member's role or institution did not allow the action;
+    /// `Requested`: an action under dual control waits for a second staff member.
+    AuditResult { Success, Failed, Locked, Expired, Denied, Requested }
 );
 
 impl From<RsStat> for AuditResult {

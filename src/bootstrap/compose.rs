@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use crate::config::{self, SecretText, Settings};
 use crate::domain::oob::{OobPolicy, OobRuntime};
+use crate::domain::staff::{StaffPolicy, DUAL_CONTROLLABLE};
 use crate::domain::Policy;
+use crate::types::StaffAction;
 use crate::sms::http::{client_tls as tls_with, read_ca_file, HttpSms, HttpTarget};
 use crate::sms::{ProviderKind, SmsProvider};
 use crate::storage::Durability;
@@ -126,6 +128,32 @@ pub fn phone_policy(settings: &Settings) -> crate::domain::phones::PhonePolicy {
     }
 }
 
+/// The dual-control slice: each `dual_control` name must be an action dual control can
+/// hold (a typo would otherwise leave an action unguarded).
+pub fn staff_policy(settings: &Settings) -> anyhow::Result<StaffPolicy> {
+    let mut dual_control = Vec::new();
+    for name in &settings.dual_control {
+        match name.parse::<StaffAction>() {
+            Ok(action) if DUAL_CONTROLLABLE.contains(&action) => dual_control.push(action),
+            _ => anyhow::bail!(
+                "dual_control: {name:?} is not an action dual control can hold; use any of {}",
+                DUAL_CONTROLLABLE
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+    if !(60..=30 * 86_400).contains(&settings.dual_control_expiry_secs) {
+        anyhow::bail!("dual_control_expiry_secs must be 60 to 2592000 (30 days)");
+    }
+    Ok(StaffPolicy {
+        dual_control,
+        expiry_secs: settings.dual_control_expiry_secs,
+    })
+}
+
 /// The web edge's slice: rate limits and the console's idle timeout.
 pub fn web_config(settings: &Settings) -> WebConfig {
     WebConfig {
@@ -155,6 +183,18 @@ mod tests {
         assert_eq!(oob_runtime(&s).unwrap().policy.provider, ProviderKind::Http);
         assert_eq!(durability(&s), Durability::Full);
         assert_eq!(web_config(&s).admin_idle_timeout_secs, 900);
+    }
+
+    #[test]
+    fn dual_control_names_are_checked_and_the_default_holds_seven_actions() {
+        let base = Figment::from(Serialized::defaults(serde_json::json!({})));
+        let s = settings(&base).unwrap();
+        assert_eq!(staff_policy(&s).unwrap(), StaffPolicy::default());
+        let off = settings(&base.clone().merge(("dual_control", Vec::<String>::new()))).unwrap();
+        assert!(staff_policy(&off).unwrap().dual_control.is_empty());
+        let typo = settings(&base.merge(("dual_control", vec!["token.delte"]))).unwrap();
+        let e = staff_policy(&typo).unwrap_err().to_string();
+        assert!(e.contains("token.delte"), "{e}");
     }
 
     #[test]

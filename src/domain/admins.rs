@@ -8,11 +8,13 @@
 use chrono::{DateTime, Duration, Utc};
 use zeroize::Zeroizing;
 
+use super::api_keys::KeyReach;
 use super::audit::{self, Entry};
+use super::staff::Staff;
 use super::{to_ms, Context, Error, Fault, Service};
 use crate::crypto::{digest, password};
-use crate::storage::{self, admin_sessions, admins};
-use crate::types::{AuditAction, AuditResult};
+use crate::storage::{admin_sessions, admins};
+use crate::types::{AuditAction, AuditResult, Role};
 
 /// The username of the account created on first start.
 pub const BOOTSTRAP_ADMIN: &str = "admin";
@@ -39,6 +41,33 @@ pub struct SignedIn {
     /// When the password was last set, ms: a session issued before it is over, so a
     /// password change signs the account out everywhere else.
     pub password_set_ms: i64,
+    /// What the account may do.
+    pub role: Role,
+    /// Where it may act.
+    pub reach: KeyReach,
+}
+
+impl SignedIn {
+    fn of(a: admins::Admin) -> SignedIn {
+        SignedIn {
+            admin_id: a.id,
+            username: a.username,
+            must_change: a.must_change,
+            password_set_ms: a.updated_at,
+            role: a.role,
+            reach: KeyReach::from_stored(a.inst_rt_id),
+        }
+    }
+
+    /// The staff member, for the rules of `staff`.
+    pub fn staff(&self) -> Staff {
+        Staff {
+            admin_id: self.admin_id,
+            username: self.username.clone(),
+            role: self.role,
+            reach: self.reach.clone(),
+        }
+    }
 }
 
 /// What a sign-in attempt yields (internal errors aside).
@@ -64,7 +93,7 @@ pub fn backoff_after(failures: i32) -> Option<Duration> {
     Some(Duration::seconds(secs))
 }
 
-fn check_username(username: &str) -> Result<(), Error> {
+pub(super) fn check_username(username: &str) -> Result<(), Error> {
     let ok = !username.is_empty()
         && username.len() <= 64
         && username
@@ -109,11 +138,11 @@ pub fn check_password(password: &str, username: &str) -> Result<(), Error> {
 }
 
 /// A random one-time password: 120 bits, URL-safe characters.
-fn generate_password() -> Result<Zeroizing<String>, Error> {
+pub(super) fn generate_password() -> Result<Zeroizing<String>, Error> {
     Ok(Zeroizing::new(digest::random_token(15)?))
 }
 
-fn hash(password: &str) -> Result<String, Error> {
+pub(super) fn hash(password: &str) -> Result<String, Error> {
     password::hash_password(password).map_err(|e| Error::Internal(e.to_string()))
 }
 
@@ -128,48 +157,6 @@ fn entry<'a>(action: AuditAction, result: AuditResult, detail: Option<&'a str>) 
 }
 
 impl Service {
-    /// Creates an admin. With `password` None a one-time password is generated, answered
-    /// (shown once) and must be changed at the first sign-in.
-    pub fn create_admin(
-        &self,
-        ctx: &Context,
-        username: &str,
-        password: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Zeroizing<String>>, Error> {
-        check_username(username)?;
-        let generated = match password {
-            Some(p) => {
-                check_password(p, username)?;
-                None
-            }
-            None => Some(generate_password()?),
-        };
-        let secret = password.or(generated.as_deref().map(String::as_str));
-        let phc = hash(secret.unwrap_or_default())?;
-        self.storage.write(|c| {
-            admins::insert_admin(c, username, &phc, generated.is_some(), to_ms(now)).map_err(
-                |e| match e {
-                    storage::Error::Conflict(_) => Error::at(Fault::InvalidValue, "username")
-                        .with_value(username)
-                        .with_detail("(an admin with this username exists)"),
-                    other => Error::from(other),
-                },
-            )?;
-            Ok::<_, Error>(audit::record(
-                c,
-                ctx,
-                now,
-                entry(
-                    AuditAction::AdminCreate,
-                    AuditResult::Success,
-                    Some(username),
-                ),
-            )?)
-        })?;
-        Ok(generated)
-    }
-
     /// On first start: when no admin exists, creates [`BOOTSTRAP_ADMIN`] with a one-time
     /// password and answers it (to be printed once). Checked and inserted in one
     /// transaction, so two servers starting at once create one.
@@ -190,7 +177,14 @@ impl Service {
             if admins::count_admins(c)? > 0 {
                 return Ok::<_, Error>(false);
             }
-            admins::insert_admin(c, BOOTSTRAP_ADMIN, &phc, true, to_ms(now))?;
+            let new = admins::NewAdmin {
+                username: BOOTSTRAP_ADMIN,
+                password_hash: &phc,
+                must_change: true,
+                role: Role::Admin,
+                inst_rt_id: None,
+            };
+            admins::insert_admin(c, &new, to_ms(now))?;
             audit::record(
                 c,
                 &ctx,
@@ -226,7 +220,8 @@ impl Service {
         } else {
             None
         };
-        let Some(admin) = found else {
+        // An unknown or disabled account costs a hash too, so timing does not tell it.
+        let Some(admin) = found.filter(|a| a.disabled_at.is_none()) else {
             let _ = password::verify_password(password, password::DUMMY_HASH);
             return Ok(SignIn::Refused);
         };
@@ -236,7 +231,11 @@ impl Service {
         };
         let claimed = match self.claim_attempt(&admin, now)? {
             Ok(claimed) => claimed,
-            Err(throttled) => return Ok(throttled),
+            Err(throttled) => {
+                // As long as a checked attempt, so a throttled account is not told apart.
+                let _ = password::verify_password(password, password::DUMMY_HASH);
+                return Ok(throttled);
+            }
         };
         let ok = password.chars().count() <= MAX_PASSWORD_CHARS
             && password::verify_password(password, &admin.password_hash);
@@ -248,12 +247,7 @@ impl Service {
                     now,
                     entry(AuditAction::AdminSignin, AuditResult::Success, None),
                 )?;
-                return Ok::<_, Error>(SignIn::Success(SignedIn {
-                    admin_id: admin.id,
-                    username: admin.username.clone(),
-                    must_change: admin.must_change,
-                    password_set_ms: admin.updated_at,
-                }));
+                return Ok::<_, Error>(SignIn::Success(SignedIn::of(admin.clone())));
             }
             let detail = if ok {
                 format!("failure {claimed}; right password refused: locked meanwhile")
@@ -297,18 +291,15 @@ impl Service {
         })
     }
 
-    /// The account behind a session, if it still exists (a deleted account's session
-    /// ends at its next request).
+    /// The account behind a session, if it still exists and is not disabled (a deleted
+    /// or disabled account's session ends at its next request). Read on every request,
+    /// so a role change takes effect at once.
     pub fn find_admin(&self, admin_id: i32) -> Result<Option<SignedIn>, Error> {
         Ok(self
             .storage
             .read(|c| admins::find_admin_by_pk(c, admin_id))?
-            .map(|a| SignedIn {
-                admin_id: a.id,
-                username: a.username,
-                must_change: a.must_change,
-                password_set_ms: a.updated_at,
-            }))
+            .filter(|a| a.disabled_at.is_none())
+            .map(SignedIn::of))
     }
 
     /// Changes a password after checking the current one; the new one must differ.

@@ -24,6 +24,7 @@ pub mod phones;
 pub mod pskc;
 pub mod qr;
 pub mod rekey;
+pub mod staff;
 pub mod start;
 pub mod temp_code;
 #[cfg(test)]
@@ -107,6 +108,8 @@ pub struct Service {
     key_dir: Option<std::path::PathBuf>,
     /// Phone lifecycle, SIM-swap hold and explain knobs (see `phones`).
     phones: phones::PhonePolicy,
+    /// Dual-control settings (see `staff`).
+    staff: staff::StaffPolicy,
 }
 
 impl Service {
@@ -126,6 +129,7 @@ impl Service {
             key_cache: api_keys::KeyCache::default(),
             key_dir: None,
             phones: phones::PhonePolicy::default(),
+            staff: staff::StaffPolicy::default(),
         }
     }
 

@@ -99,7 +99,14 @@ mod tests {
         let (_dir, storage) = temp_storage();
         storage
             .write(|c| {
-                let admin = insert_admin(c, "ola", "$argon2id$x", false, 0)?;
+                let new = crate::storage::admins::NewAdmin {
+                    username: "ola",
+                    password_hash: "$argon2id$x",
+                    must_change: false,
+                    role: crate::types::Role::Admin,
+                    inst_rt_id: None,
+                };
+                let admin = insert_admin(c, &new, 0)?;
                 insert_admin_session(c, "h1", admin, 1_000)?;
                 insert_admin_session(c, "h2", admin, 1_000)?;
                 update_admin_session_seen(c, "h2", 50_000)?;

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::admins;
 use super::{Conn, Error};
+use crate::types::Role;
 
 /// A stored admin account.
 #[derive(Clone, Queryable, Selectable)]
@@ -28,6 +29,27 @@ pub struct Admin {
     pub created_at: i64,
     /// Last change (ms).
     pub updated_at: i64,
+    /// What the account may do in the console.
+    pub role: Role,
+    /// The one institution it acts within; `None`: every institution.
+    pub inst_rt_id: Option<String>,
+    /// When the account was disabled (ms): it signs in no more.
+    pub disabled_at: Option<i64>,
+}
+
+/// A new account.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAdmin<'a> {
+    /// Sign-in name, unique.
+    pub username: &'a str,
+    /// argon2id PHC string.
+    pub password_hash: &'a str,
+    /// A new password is required at the first sign-in.
+    pub must_change: bool,
+    /// Its role.
+    pub role: Role,
+    /// Its institution; `None`: every institution.
+    pub inst_rt_id: Option<&'a str>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -37,19 +59,15 @@ impl std::fmt::Debug for Admin {
 }
 
 /// Stores a new account; a duplicate username is [`Error::Conflict`].
-pub fn insert_admin(
-    conn: &mut Conn,
-    username: &str,
-    password_hash: &str,
-    must_change: bool,
-    now_ms: i64,
-) -> Result<i32, Error> {
+pub fn insert_admin(conn: &mut Conn, new: &NewAdmin<'_>, now_ms: i64) -> Result<i32, Error> {
     super::refusable(conn, |c| {
         diesel::insert_into(admins::table)
             .values((
-                admins::username.eq(username),
-                admins::password_hash.eq(password_hash),
-                admins::must_change.eq(must_change),
+                admins::username.eq(new.username),
+                admins::password_hash.eq(new.password_hash),
+                admins::must_change.eq(new.must_change),
+                admins::role.eq(new.role),
+                admins::inst_rt_id.eq(new.inst_rt_id),
                 admins::failure_count.eq(0),
                 admins::created_at.eq(now_ms),
                 admins::updated_at.eq(now_ms),
@@ -154,4 +172,37 @@ pub fn update_admin_password(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Every account, by username.
+pub fn find_admins(conn: &mut Conn) -> Result<Vec<Admin>, Error> {
+    Ok(admins::table
+        .order(admins::username.asc())
+        .select(Admin::as_select())
+        .load(conn)?)
+}
+
+/// Changes an account's role, only while it is still `from` (a compare-and-swap, so a
+/// role change approved after another one changed it is refused). Answers whether it
+/// changed.
+pub fn update_admin_role(
+    conn: &mut Conn,
+    id: i32,
+    from: Role,
+    to: Role,
+    now_ms: i64,
+) -> Result<bool, Error> {
+    let rows = diesel::update(admins::table.find(id).filter(admins::role.eq(from)))
+        .set((admins::role.eq(to), admins::updated_at.eq(now_ms)))
+        .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// Disables an account (its sessions are deleted by the caller in the same
+/// transaction). Answers whether it was enabled.
+pub fn update_admin_disabled(conn: &mut Conn, id: i32, now_ms: i64) -> Result<bool, Error> {
+    let rows = diesel::update(admins::table.find(id).filter(admins::disabled_at.is_null()))
+        .set(admins::disabled_at.eq(Some(now_ms)))
+        .execute(conn)?;
+    Ok(rows == 1)
 }

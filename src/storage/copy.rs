@@ -161,6 +161,25 @@ tables! {
         last_sign_in_at: Option<i64>,
         created_at: i64,
         updated_at: i64,
+        role: String,
+        inst_rt_id: Option<String>,
+        disabled_at: Option<i64>,
+    };
+    paged approvals ApprovalsRow (id) {
+        id: i32,
+        inst_rt_id: String,
+        action: String,
+        target: String,
+        params: String,
+        reason: String,
+        maker_id: i32,
+        maker: String,
+        state: String,
+        created_at: i64,
+        expires_at: i64,
+        decided_by: Option<String>,
+        decided_at: Option<i64>,
+        outcome: Option<String>,
     };
     whole admin_sessions AdminSessionsRow (id_hash) {
         id_hash: String,

@@ -44,6 +44,7 @@ macro_rules! by_cursor {
 pub mod admin_sessions;
 pub mod admins;
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
 pub mod bindings;
 pub mod copy;

@@ -241,12 +241,14 @@ pub fn update_session_send_stat(
 /// console's list), `limit` at most.
 pub fn find_sessions_page(
     conn: &mut Conn,
+    inst_rt_id: &str,
     before: Option<i32>,
     limit: i64,
 ) -> Result<Vec<(OobSession, Option<String>)>, Error> {
     use super::schema::users;
     let mut q = oob_sessions::table
         .left_join(users::table)
+        .filter(oob_sessions::inst_rt_id.eq(inst_rt_id.to_owned()))
         .select((OobSession::as_select(), users::usr_name.nullable()))
         .order(oob_sessions::id.desc())
         .limit(limit)

@@ -238,5 +238,27 @@ diesel::table! {
         last_sign_in_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        role -> Text,
+        inst_rt_id -> Nullable<Text>,
+        disabled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    approvals (id) {
+        id -> Integer,
+        inst_rt_id -> Text,
+        action -> Text,
+        target -> Text,
+        params -> Text,
+        reason -> Text,
+        maker_id -> Integer,
+        maker -> Text,
+        state -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
     }
 }

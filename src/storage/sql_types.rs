@@ -12,7 +12,7 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 
 use crate::types::{
-    Algorithm, AuditAction, AuditResult, MfaTokenUsrStat, OobModeType, OobStat, OtpKind,
+    Algorithm, ApprovalState, AuditAction, AuditResult, Role, StaffAction, MfaTokenUsrStat, OobModeType, OobStat, OtpKind,
     ProviderKind, SendStat, SessionOrigin, TokenType, UsrTokenStat,
 };
 
@@ -65,6 +65,9 @@ text_enum!(
     SessionOrigin,
     AuditAction,
     AuditResult,
+    Role,
+    ApprovalState,
+    StaffAction,
 );
 
 #[cfg(test)]

@@ -259,9 +259,14 @@ impl Service {
     }
 
     /// Sessions, newest first, before row id `before` (the admin console's list).
-    pub fn oob_sessions(&self, before: Option<i32>, limit: i64) -> Result<Vec<SessionView>, Error> {
+    pub fn oob_sessions(
+        &self,
+        inst_rt_id: &str,
+        before: Option<i32>,
+        limit: i64,
+    ) -> Result<Vec<SessionView>, Error> {
         self.storage
-            .read(|c| sessions::find_sessions_page(c, before, limit))?
+            .read(|c| sessions::find_sessions_page(c, inst_rt_id, before, limit))?
             .into_iter()
             .map(|(s, usr_name)| self.view_of(&s, usr_name))
             .collect()

@@ -62,6 +62,7 @@ struct Row {
     result: String,
     detail: String,
     tracking_id: String,
+    inst_rt_id: String,
 }
 
 #[derive(Serialize)]
@@ -91,7 +92,8 @@ async fn audit(
         from_ms: day_ms(&q.from, 0),
         to_ms: day_ms(&q.to, 1),
         before_id: q.before,
-        ..AuditFilter::default()
+        // The console's institution only (staff of every institution switch to another).
+        inst_rt_id: Some(admin.0.institution.clone()),
     };
     let lines = blocking(service, move |s| s.audit_log(&filter, PAGE))
         .await
@@ -122,6 +124,7 @@ async fn audit(
                     result: l.result,
                     detail: l.detail.unwrap_or_default(),
                     tracking_id: l.tracking_id.unwrap_or_default(),
+                    inst_rt_id: l.inst_rt_id.unwrap_or_default(),
                 })
                 .collect(),
             q,

@@ -18,7 +18,7 @@ use super::hash_gate::HashGate;
 use super::session::{self, Admin, AdminConfig, AdminSession, Tls, LOGIN_COOKIE};
 use super::{csrf_refused, describe, error_page, Base, Refusal};
 use crate::domain::admins::SignIn;
-use crate::domain::api_keys::is_inst_rt_id;
+use crate::domain::api_keys::{is_inst_rt_id, KeyReach};
 use crate::domain::{Context, Service};
 use crate::web::edge::blocking;
 
@@ -62,7 +62,7 @@ fn login_page(
                 admin: None,
                 csrf,
                 flash: flash.map(|f| (f.kind().to_owned(), f.message().to_owned())),
-                institution: None,
+                ..Base::default()
             },
         },
     ))
@@ -180,6 +180,13 @@ fn switch_institution(
     tls: Tls,
 ) -> Result<Flash<Redirect>, Refusal> {
     admin.0.check_csrf(&form.csrf)?;
+    if admin.0.admin.reach != KeyReach::All {
+        // Staff of one institution act within it alone: there is nothing to switch to.
+        return Err(super::error_page(
+            rocket::http::Status::Forbidden,
+            "Your account acts within one institution only. Nothing was changed.",
+        ));
+    }
     let inst = form.inst_rt_id.trim();
     if !inst.is_empty() && !is_inst_rt_id(inst) {
         return Ok(Flash::error(

@@ -11,10 +11,12 @@ use rocket::{get, post, routes, Route, State};
 use serde::Serialize;
 use std::sync::Arc;
 
+use super::roles::permit;
 use super::session::Admin;
 use super::tokens::{token_id, usr_name};
 use super::users::detail_uri;
 use super::{refused, Base, Refusal};
+use crate::types::StaffAction;
 use crate::domain::enroll::{otp_params, EnrollRequest};
 use crate::domain::{qr, Error, Service};
 use crate::types::{Algorithm, Digits, Period, RsStat, TokenType};
@@ -33,14 +35,20 @@ struct EnrollPage {
 }
 
 #[get("/enroll?<name>")]
-fn enroll_page(admin: Admin, name: &str, flash: Option<FlashMessage<'_>>) -> Template {
-    Template::render(
+async fn enroll_page(
+    admin: Admin,
+    name: &str,
+    flash: Option<FlashMessage<'_>>,
+    service: &State<Arc<Service>>,
+) -> Result<Template, Refusal> {
+    permit(&admin.0, service, StaffAction::TokenEnroll).await?;
+    Ok(Template::render(
         "admin/tokens/enroll",
         EnrollPage {
             page: Base::new("Enroll a software token", &admin.0, flash),
             usr_name: name.to_owned(),
         },
-    )
+    ))
 }
 
 #[derive(FromForm)]
@@ -71,6 +79,7 @@ async fn enroll(
 ) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
     let s = admin.0;
     s.check_csrf(&form.csrf)?;
+    permit(&s, service, StaffAction::TokenEnroll).await?;
     let back = format!("/admin/enroll?name={}", super::users::enc(&form.usr_name));
     let name = match usr_name(&form.usr_name) {
         Ok(n) => n,
@@ -125,20 +134,22 @@ pub(super) struct ActivatePage {
 }
 
 #[get("/activate?<token>&<name>")]
-fn activate_page(
+async fn activate_page(
     admin: Admin,
     token: &str,
     name: &str,
     flash: Option<FlashMessage<'_>>,
-) -> Template {
-    Template::render(
+    service: &State<Arc<Service>>,
+) -> Result<Template, Refusal> {
+    permit(&admin.0, service, StaffAction::TokenEnroll).await?;
+    Ok(Template::render(
         "admin/tokens/activate",
         ActivatePage {
             page: Base::new("Activate the token", &admin.0, flash),
             usr_name: name.to_owned(),
             token_id: token.to_owned(),
         },
-    )
+    ))
 }
 
 #[derive(FromForm)]
@@ -158,6 +169,7 @@ async fn activate(
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
     s.check_csrf(&form.csrf)?;
+    permit(&s, service, StaffAction::TokenEnroll).await?;
     let again = format!(
         "/admin/activate?token={}&name={}",
         super::users::enc(&form.token_id),

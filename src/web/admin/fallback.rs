@@ -9,10 +9,12 @@ use rocket::{post, routes, Route, State};
 use serde::Serialize;
 use std::sync::Arc;
 
+use super::roles::permit;
 use super::session::Admin;
 use super::tokens::usr_name;
 use super::users::detail_uri;
 use super::{refused, Base, Refusal};
+use crate::types::StaffAction;
 use crate::domain::oob::text::parse_template;
 use crate::domain::oob::OobRequest;
 use crate::domain::temp_code::{TempCodeRequest, DEFAULT_TEMP_CODE_SECS};
@@ -49,6 +51,7 @@ async fn temp_code(
 ) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
     let s = admin.0;
     s.check_csrf(&form.csrf)?;
+    permit(&s, service, StaffAction::TempcodeIssue).await?;
     let back = detail_uri(&form.usr_name);
     let name = match usr_name(&form.usr_name) {
         Ok(n) => n,
@@ -93,6 +96,7 @@ async fn test_sms(
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
     s.check_csrf(&form.csrf)?;
+    permit(&s, service, StaffAction::SmsTest).await?;
     let back = detail_uri(&form.usr_name);
     let name = match usr_name(&form.usr_name) {
         Ok(n) => n,

@@ -12,9 +12,13 @@ use serde::Serialize;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
+use super::roles::{answered, permit, submit};
 use super::session::Admin;
 use super::users::detail_uri;
 use super::{refused, Base, Refusal};
+use crate::domain::staff::approvals::Submitted;
+use crate::domain::staff::requests::StaffRequest;
+use crate::types::StaffAction;
 use crate::domain::import::{parse_file, ImportReport};
 use crate::domain::pskc::PskcKeys;
 use crate::domain::{Error, Fault, Service};
@@ -94,6 +98,9 @@ struct BindForm {
     /// `user` when posted from a user's page (errors go back there).
     #[field(default = String::new())]
     from: String,
+    /// Why, for the approver (under dual control).
+    #[field(default = String::new())]
+    reason: String,
 }
 
 fn parse_bind(form: &BindForm) -> Result<(TokenId, UsrName), Error> {
@@ -126,18 +133,16 @@ async fn bind(
         Ok(v) => v,
         Err(e) => return Ok(refused(back, &e)),
     };
-    let ctx = s.context();
-    let (t, u) = (token.clone(), user.clone());
-    let done = blocking(service, move |sv| {
-        sv.bind_hardware(&ctx, &t, &u, chrono::Utc::now())
-    })
-    .await;
-    Ok(match done {
-        Ok(()) => Flash::success(
+    let rq = StaffRequest::TokenBind {
+        token_id: token.as_str().to_owned(),
+        usr_name: user.as_str().to_owned(),
+    };
+    Ok(match submit(&s, service, rq, form.reason.clone()).await? {
+        Ok(Submitted::Done(_)) => Flash::success(
             Redirect::to(detail_uri(user.as_str())),
             format!("Token {token} is bound to {user}; its first code activates it."),
         ),
-        Err(e) => refused(back, &e),
+        other => answered(back, other),
     })
 }
 
@@ -213,6 +218,7 @@ async fn import(
 ) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
     let s = admin.0;
     s.check_csrf(&form.csrf)?;
+    permit(&s, service, StaffAction::HardwareImport).await?;
     let file_name = form
         .file
         .raw_name()

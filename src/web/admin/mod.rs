@@ -3,6 +3,8 @@
 //! Post/Redirect/Get with a flash message; every page is `no-store` and under a strict
 //! Content-Security-Policy (see [`security_headers`]). Imports: rocket, serde, domain.
 
+pub mod api_keys;
+pub mod approvals;
 pub mod audit_view;
 pub mod auth;
 pub mod enroll;
@@ -10,7 +12,9 @@ pub mod fallback;
 pub mod hardware;
 pub mod hash_gate;
 pub mod phones;
+pub mod roles;
 pub mod session;
+pub mod staff;
 pub mod template;
 pub mod tokens;
 pub mod users;
@@ -24,7 +28,10 @@ use rocket::response::{Flash, Redirect, Responder};
 use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
 use serde::Serialize;
 
+use crate::domain::api_keys::KeyReach;
+use crate::domain::staff::role_may;
 use crate::domain::Error;
+use crate::types::StaffAction;
 
 /// The console's routes, mounted at `/admin`.
 pub fn routes() -> Vec<Route> {
@@ -38,6 +45,9 @@ pub fn routes() -> Vec<Route> {
     r.extend(views::routes());
     r.extend(audit_view::routes());
     r.extend(phones::routes());
+    r.extend(api_keys::routes());
+    r.extend(approvals::routes());
+    r.extend(staff::routes());
     r
 }
 
@@ -60,6 +70,14 @@ pub struct Base {
     pub flash: Option<(String, String)>,
     /// The institution the console acts within.
     pub institution: Option<String>,
+    /// The staff member's role.
+    pub role: String,
+    /// Whether they may switch institution (staff of every institution).
+    pub switch: bool,
+    /// The actions their role allows (the page shows only those).
+    pub can: Vec<&'static str>,
+    /// The actions under dual control (their forms ask for a reason).
+    pub dual: Vec<&'static str>,
 }
 
 impl Base {
@@ -71,6 +89,14 @@ impl Base {
             csrf: s.csrf.clone(),
             flash: flash.map(|f| (f.kind().to_owned(), f.message().to_owned())),
             institution: Some(s.institution.clone()),
+            role: s.admin.role.to_string(),
+            switch: s.admin.reach == KeyReach::All,
+            can: StaffAction::ALL
+                .iter()
+                .filter(|a| role_may(s.admin.role, **a))
+                .map(|a| a.as_str())
+                .collect(),
+            dual: s.dual.iter().map(|a| a.as_str()).collect(),
         }
     }
 }

@@ -11,13 +11,15 @@ use rocket::{get, post, routes, Route, State};
 use serde::Serialize;
 use std::sync::Arc;
 
+use super::roles::{answered, permit, submit};
 use super::session::Admin;
 use super::users::detail_uri;
-use super::{describe, refused, Base, Refusal};
+use super::{refused, Base, Refusal};
 use crate::domain::phones::explain::{ExplainRequest, DEFAULT_ATTEMPTS};
 use crate::domain::phones::PhoneChange;
+use crate::domain::staff::requests::StaffRequest;
 use crate::domain::{Context, Error, Fault, Service};
-use crate::types::{PhoneNum, UsrName};
+use crate::types::{PhoneNum, StaffAction, UsrName};
 use crate::web::edge::{blocking, iso8601};
 
 /// The routes of this file.
@@ -90,15 +92,17 @@ struct PhonePage {
 
 /// The confirmation page of a phone change (`action=remove` to remove it).
 #[get("/users/phone?<name>&<key>&<action>")]
-fn phone_page(
+async fn phone_page(
     admin: Admin,
     name: &str,
     key: &str,
     action: Option<&str>,
     flash: Option<FlashMessage<'_>>,
-) -> Template {
+    service: &State<Arc<Service>>,
+) -> Result<Template, Refusal> {
+    permit(&admin.0, service, StaffAction::PhoneChange).await?;
     let remove = action == Some("remove");
-    Template::render(
+    Ok(Template::render(
         "admin/users/phone",
         PhonePage {
             page: Base::new(
@@ -114,7 +118,7 @@ fn phone_page(
             key: key.to_owned(),
             remove,
         },
-    )
+    ))
 }
 
 #[derive(FromForm)]
@@ -129,6 +133,9 @@ struct PhoneForm {
     remove: bool,
     #[field(default = false)]
     confirmed: bool,
+    /// Why, for the approver (under dual control).
+    #[field(default = String::new())]
+    reason: String,
 }
 
 fn parse_phone_form(form: &PhoneForm) -> Result<PhoneChange, Error> {
@@ -167,21 +174,13 @@ async fn phone_change(
         Ok(c) => c,
         Err(e) => return Ok(refused(back, &e)),
     };
-    let ctx = s.context();
-    let done = blocking(service, move |sv| {
-        sv.change_phone(&ctx, &change, chrono::Utc::now())
-    })
-    .await;
-    Ok(match done {
-        Ok(v) => Flash::success(
-            Redirect::to(back),
-            match v.phone_masked {
-                Some(p) => format!("Phone changed to {p}; the SMS fallback is held."),
-                None => "Phone removed.".to_owned(),
-            },
-        ),
-        Err(e) => Flash::error(Redirect::to(back), describe(&e)),
-    })
+    let rq = StaffRequest::PhoneChange {
+        usr_name: change.usr_name.as_str().to_owned(),
+        phone: change.phone.map(|p| p.as_str().to_owned()),
+        intent_key: change.intent_key,
+    };
+    let result = submit(&s, service, rq, form.reason.clone()).await?;
+    Ok(answered(back, result))
 }
 
 #[derive(FromForm)]
@@ -209,15 +208,12 @@ async fn hold_lift(
             "That is not a valid UsrName.",
         ));
     };
-    let (ctx, reason) = (s.context(), form.reason.clone());
-    let done = blocking(service, move |sv| {
-        sv.lift_hold(&ctx, &name, &reason, chrono::Utc::now())
-    })
-    .await;
-    Ok(match done {
-        Ok(_) => Flash::success(Redirect::to(back), "SIM-swap hold lifted."),
-        Err(e) => Flash::error(Redirect::to(back), describe(&e)),
-    })
+    let rq = StaffRequest::HoldLift {
+        usr_name: name.as_str().to_owned(),
+        reason: form.reason.clone(),
+    };
+    let result = submit(&s, service, rq, form.reason.clone()).await?;
+    Ok(answered(back, result))
 }
 
 #[derive(Serialize)]

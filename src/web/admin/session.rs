@@ -17,7 +17,9 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
 
 use crate::domain::admins::SignedIn;
-use crate::domain::api_keys::is_inst_rt_id;
+use crate::domain::api_keys::{is_inst_rt_id, KeyReach};
+use crate::domain::staff::Staff;
+use crate::types::StaffAction;
 use crate::domain::{Context, Service};
 use crate::web::edge::blocking;
 
@@ -162,6 +164,8 @@ pub struct AdminSession {
     pub csrf: String,
     /// The institution the console acts within (switched to, else the default).
     pub institution: String,
+    /// The actions under dual control (the pages ask for a reason on those forms).
+    pub dual: Vec<StaffAction>,
 }
 
 impl AdminSession {
@@ -177,6 +181,11 @@ impl AdminSession {
         } else {
             Err(super::csrf_refused())
         }
+    }
+
+    /// The staff member, for the role and institution rules.
+    pub fn staff(&self) -> Staff {
+        self.admin.staff()
     }
 
     /// The audit context: `admin:USERNAME`, acting within the session's institution.
@@ -216,13 +225,19 @@ impl<'r> FromRequest<'r> for AdminSession {
             }
             Err(_) => return Outcome::Error((Status::InternalServerError, ())),
         };
-        let institution = value
-            .inst_rt_id
-            .unwrap_or_else(|| service.policy().default_inst_rt_id.clone());
+        // Staff of one institution act within it, whatever the cookie says; staff of
+        // every institution within the one switched to, else the default.
+        let institution = match &admin.reach {
+            KeyReach::Institution(own) => own.clone(),
+            KeyReach::All => value
+                .inst_rt_id
+                .unwrap_or_else(|| service.policy().default_inst_rt_id.clone()),
+        };
         Outcome::Success(AdminSession {
             admin,
             csrf: value.csrf,
             institution,
+            dual: service.staff_policy().dual_control.clone(),
         })
     }
 }

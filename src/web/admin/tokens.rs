@@ -13,12 +13,14 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use super::enroll::ActivatePage;
-use super::session::Admin;
+use super::roles::{answered, permit, submit};
+use super::session::{Admin, AdminSession};
 use super::users::detail_uri;
 use super::{refused, Base, Refusal};
 use crate::domain::lifecycle::ModifyRequest;
+use crate::domain::staff::requests::StaffRequest;
 use crate::domain::{Error, Fault, Service};
-use crate::types::{MfaTokenUsrStat, RsStat, TokenId, UsrName, UsrTokenStat};
+use crate::types::{MfaTokenUsrStat, RsStat, StaffAction, TokenId, UsrName, UsrTokenStat};
 use crate::web::edge::blocking;
 use crate::web::parse::parse_code;
 
@@ -48,6 +50,29 @@ struct ModifyForm {
     target: String,
     /// The new status (jXchange spelling).
     status: String,
+}
+
+/// What a status change is, judged from the record's current state (never from the
+/// form): unlocking a locked token or binding is the help desk's `token.unlock`; any
+/// other change (disable, enable, lock) is `token.disable`.
+async fn modify_action(s: &AdminSession, service: &Arc<Service>, form: &ModifyForm) -> StaffAction {
+    let (ctx, name, token) = (s.context(), form.usr_name.clone(), form.token_id.clone());
+    let binding = form.target == "binding";
+    let current = blocking(service, move |sv| {
+        let view = sv.user_view(&ctx, &usr_name(&name)?, chrono::Utc::now())?;
+        Ok(view.tokens.into_iter().find(|t| t.token_id == token).map(|t| {
+            if binding {
+                t.binding_status == MfaTokenUsrStat::Lock
+            } else {
+                t.token_status == UsrTokenStat::Lock
+            }
+        }))
+    })
+    .await;
+    match current {
+        Ok(Some(true)) if form.status == "Act" => StaffAction::TokenUnlock,
+        _ => StaffAction::TokenDisable,
+    }
 }
 
 fn modify_request(form: &ModifyForm) -> Result<(TokenId, ModifyRequest), Error> {
@@ -83,6 +108,7 @@ async fn modify(
         Ok(v) => v,
         Err(e) => return Ok(refused(back, &e)),
     };
+    permit(&s, service, modify_action(&s, service, &form).await).await?;
     let ctx = s.context();
     let done = blocking(service, move |sv| {
         sv.modify(&ctx, &token, &rq, chrono::Utc::now())
@@ -115,8 +141,15 @@ struct ConfirmPage {
 }
 
 #[get("/tokens/delete?<token>&<name>&<key>")]
-fn delete_page(admin: Admin, token: &str, name: &str, key: &str) -> Template {
-    Template::render(
+async fn delete_page(
+    admin: Admin,
+    token: &str,
+    name: &str,
+    key: &str,
+    service: &State<Arc<Service>>,
+) -> Result<Template, Refusal> {
+    permit(&admin.0, service, StaffAction::TokenDelete).await?;
+    Ok(Template::render(
         "admin/tokens/delete",
         ConfirmPage {
             page: Base::new("Delete a token", &admin.0, None),
@@ -124,7 +157,7 @@ fn delete_page(admin: Admin, token: &str, name: &str, key: &str) -> Template {
             token_id: token.to_owned(),
             key: key.to_owned(),
         },
-    )
+    ))
 }
 
 #[derive(FromForm)]
@@ -134,6 +167,9 @@ struct DeleteForm {
     token_id: String,
     usr_name: String,
     key: String,
+    /// Why, for the approver (under dual control).
+    #[field(default = String::new())]
+    reason: String,
 }
 
 #[post("/tokens/delete", data = "<form>")]
@@ -149,30 +185,32 @@ async fn delete(
         Ok(t) => t,
         Err(e) => return Ok(refused(back, &e)),
     };
-    let (ctx, key) = (s.context(), form.key.clone());
-    let done = blocking(service, move |sv| {
-        sv.delete(&ctx, &token, &key, chrono::Utc::now())
-    })
-    .await;
-    Ok(match done {
-        Ok(_) => Flash::success(
-            Redirect::to(back),
-            format!("Token {} is deleted; its seed is destroyed.", form.token_id),
-        ),
-        Err(e) => refused(back, &e),
-    })
+    let rq = StaffRequest::TokenDelete {
+        token_id: token.as_str().to_owned(),
+        usr_name: form.usr_name.clone(),
+        intent_key: form.key.clone(),
+    };
+    let result = submit(&s, service, rq, form.reason.clone()).await?;
+    Ok(answered(back, result))
 }
 
 #[get("/tokens/resync?<token>&<name>")]
-fn resync_page(admin: Admin, token: &str, name: &str, flash: Option<FlashMessage<'_>>) -> Template {
-    Template::render(
+async fn resync_page(
+    admin: Admin,
+    token: &str,
+    name: &str,
+    flash: Option<FlashMessage<'_>>,
+    service: &State<Arc<Service>>,
+) -> Result<Template, Refusal> {
+    permit(&admin.0, service, StaffAction::TokenResync).await?;
+    Ok(Template::render(
         "admin/tokens/resync",
         ActivatePage {
             page: Base::new("Resynchronise a token", &admin.0, flash),
             usr_name: name.to_owned(),
             token_id: token.to_owned(),
         },
-    )
+    ))
 }
 
 #[derive(FromForm)]
@@ -193,6 +231,7 @@ async fn resync(
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
     s.check_csrf(&form.csrf)?;
+    permit(&s, service, StaffAction::TokenResync).await?;
     let again = format!(
         "/admin/tokens/resync?token={}&name={}",
         super::users::enc(&form.token_id),

@@ -8,8 +8,10 @@ use rocket::{get, post, routes, uri, Route, State};
 use serde::Serialize;
 use std::sync::Arc;
 
+use super::roles::{not_here, permit};
 use super::session::Admin;
 use super::{describe, refused, Base, Refusal};
+use crate::types::StaffAction;
 use crate::domain::users::UserDetail;
 use crate::domain::{Error, Fault, Service};
 use crate::types::{PhoneNum, UsrName};
@@ -90,13 +92,18 @@ struct NewPage {
 }
 
 #[get("/users/new")]
-fn new_page(admin: Admin, flash: Option<FlashMessage<'_>>) -> Template {
-    Template::render(
+async fn new_page(
+    admin: Admin,
+    flash: Option<FlashMessage<'_>>,
+    service: &State<Arc<Service>>,
+) -> Result<Template, Refusal> {
+    permit(&admin.0, service, StaffAction::UserCreate).await?;
+    Ok(Template::render(
         "admin/users/new",
         NewPage {
             page: Base::new("New user", &admin.0, flash),
         },
-    )
+    ))
 }
 
 #[derive(FromForm)]
@@ -131,6 +138,7 @@ async fn create(
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
     s.check_csrf(&form.csrf)?;
+    permit(&s, service, StaffAction::UserCreate).await?;
     let (name, phone) = match parse_new_user(&form) {
         Ok(v) => v,
         Err(e) => return Ok(refused("/admin/users/new".into(), &e)),
@@ -214,17 +222,25 @@ async fn detail(
     name: &str,
     flash: Option<FlashMessage<'_>>,
     service: &State<Arc<Service>>,
-) -> Result<Template, Flash<Redirect>> {
+) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
     let s = admin.0;
-    let usr_name = UsrName::parse(name).ok_or_else(|| {
-        Flash::error(Redirect::to("/admin/users"), "That is not a valid UsrName.")
-    })?;
+    let Some(usr_name) = UsrName::parse(name) else {
+        return Ok(Err(Flash::error(
+            Redirect::to("/admin/users"),
+            "That is not a valid UsrName.",
+        )));
+    };
     let ctx = s.context();
     let panel = super::phones::panel(service, ctx.clone(), usr_name.clone()).await;
-    let detail = blocking(service, move |sv| sv.user_detail(&ctx, &usr_name))
-        .await
-        .map_err(|e| Flash::error(Redirect::to("/admin/users"), describe(&e)))?;
-    Ok(Template::render(
+    let detail = match blocking(service, move |sv| sv.user_detail(&ctx, &usr_name)).await {
+        Ok(d) => d,
+        // Another institution's user is answered as one that does not exist (audited).
+        Err(e) if e.kind() == Fault::UserNotFound => {
+            return Err(not_here(&s, service, format!("user {name}")).await)
+        }
+        Err(e) => return Ok(Err(Flash::error(Redirect::to("/admin/users"), describe(&e)))),
+    };
+    Ok(Ok(Template::render(
         "admin/users/detail",
         DetailPage {
             page: Base::new(&detail.usr_name.clone(), &s, flash),
@@ -234,5 +250,5 @@ async fn detail(
             tokens: token_rows(detail),
             panel,
         },
-    ))
+    )))
 }

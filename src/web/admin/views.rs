@@ -1,17 +1,14 @@
-//! Views: API keys (create — the key shown once —, list, revoke), the SMS outbox with
-//! codes masked, and the OOB result events.
+//! Views: the SMS outbox with codes masked, the OOB sessions and the OOB result events,
+//! each of the console's institution only, each row with its `InstRtId`.
 
 use crate::web::admin::template::Template;
-use rocket::form::{Form, FromForm};
-use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, Route, State};
+use rocket::{get, routes, Route, State};
 use serde::Serialize;
 use std::sync::Arc;
 
 use super::session::Admin;
-use super::{refused, Base, Refusal};
-use crate::domain::api_keys::{KeyConsumer, KeyReach, Scope};
+use super::{refused, Base};
 use crate::domain::Service;
 use crate::types::Cursor;
 use crate::web::edge::{blocking, iso8601};
@@ -21,176 +18,7 @@ pub const PAGE: i64 = 100;
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
-    routes![
-        api_keys,
-        create_api_key,
-        revoke_api_key,
-        outbox,
-        events,
-        sessions
-    ]
-}
-
-#[derive(Serialize)]
-struct KeyRow {
-    name: String,
-    scopes: String,
-    reach: String,
-    /// `ValidConsmName, ValidConsmProd` the key is registered for (blank: any).
-    consumer: String,
-    created: String,
-    revoked: String,
-}
-
-#[derive(Serialize)]
-struct KeysPage {
-    page: Base,
-    keys: Vec<KeyRow>,
-    new_key: Option<(String, String)>,
-    default_inst: String,
-}
-
-async fn keys_page(
-    admin: &Admin,
-    service: &Arc<Service>,
-    flash: Option<FlashMessage<'_>>,
-    new_key: Option<(String, String)>,
-) -> Result<Template, Flash<Redirect>> {
-    let keys = blocking(service, |s| s.list_api_keys())
-        .await
-        .map_err(|e| refused("/admin/users".into(), &e))?;
-    Ok(Template::render(
-        "admin/api_keys",
-        KeysPage {
-            page: Base::new("API keys", &admin.0, flash),
-            keys: keys
-                .into_iter()
-                .map(|k| KeyRow {
-                    name: k.name,
-                    scopes: k.scopes,
-                    reach: k.reach.to_string(),
-                    consumer: [k.consumer.name, k.consumer.prod]
-                        .into_iter()
-                        .map(Option::unwrap_or_default)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                        .trim_matches([' ', ','])
-                        .to_owned(),
-                    created: k.created_at.map(iso8601).unwrap_or_default(),
-                    revoked: k.revoked_at.map(iso8601).unwrap_or_default(),
-                })
-                .collect(),
-            new_key,
-            default_inst: service.policy().default_inst_rt_id.clone(),
-        },
-    ))
-}
-
-#[get("/apikeys")]
-async fn api_keys(
-    admin: Admin,
-    flash: Option<FlashMessage<'_>>,
-    service: &State<Arc<Service>>,
-) -> Result<Template, Flash<Redirect>> {
-    keys_page(&admin, service, flash, None).await
-}
-
-#[derive(FromForm)]
-struct NewKeyForm {
-    #[field(default = String::new())]
-    csrf: String,
-    name: String,
-    #[field(default = Vec::new())]
-    scope: Vec<String>,
-    /// Blank: the default institution.
-    #[field(default = String::new())]
-    inst_rt_id: String,
-    /// A cross-institution key.
-    #[field(default = false)]
-    all_institutions: bool,
-    /// The jXchange `ValidConsmName` it is registered for (blank: not checked).
-    #[field(default = String::new())]
-    consumer_name: String,
-    /// The jXchange `ValidConsmProd` it is registered for (blank: not checked).
-    #[field(default = String::new())]
-    consumer_prod: String,
-}
-
-/// Creates a key and shows it in the answer, this once (`no-store`).
-#[post("/apikeys", data = "<form>")]
-async fn create_api_key(
-    admin: Admin,
-    form: Form<NewKeyForm>,
-    service: &State<Arc<Service>>,
-) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
-    admin.0.check_csrf(&form.csrf)?;
-    let scopes: Result<Vec<Scope>, String> = form.scope.iter().map(|s| s.parse()).collect();
-    let scopes = match scopes {
-        Ok(s) => s,
-        Err(why) => return Ok(Err(Flash::error(Redirect::to("/admin/apikeys"), why))),
-    };
-    let (ctx, name) = (admin.0.context(), form.name.trim().to_owned());
-    let shown_name = name.clone();
-    let inst = form.inst_rt_id.trim().to_owned();
-    let all = form.all_institutions;
-    let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
-    let consumer = KeyConsumer {
-        name: given(&form.consumer_name),
-        prod: given(&form.consumer_prod),
-    };
-    let created = blocking(service, move |s| {
-        let reach = match (all, inst.is_empty()) {
-            (true, _) => KeyReach::All,
-            (false, true) => KeyReach::Institution(s.policy().default_inst_rt_id.clone()),
-            (false, false) => KeyReach::Institution(inst),
-        };
-        s.create_api_key_for(
-            &ctx,
-            (&name, &consumer),
-            &scopes,
-            &reach,
-            chrono::Utc::now(),
-        )
-    })
-    .await;
-    match created {
-        Ok(key) => Ok(keys_page(
-            &admin,
-            service,
-            None,
-            Some((shown_name, key.as_str().to_owned())),
-        )
-        .await),
-        Err(e) => Ok(Err(refused("/admin/apikeys".into(), &e))),
-    }
-}
-
-#[derive(FromForm)]
-struct RevokeForm {
-    #[field(default = String::new())]
-    csrf: String,
-    name: String,
-}
-
-#[post("/apikeys/revoke", data = "<form>")]
-async fn revoke_api_key(
-    admin: Admin,
-    form: Form<RevokeForm>,
-    service: &State<Arc<Service>>,
-) -> Result<Flash<Redirect>, Refusal> {
-    admin.0.check_csrf(&form.csrf)?;
-    let (ctx, name) = (admin.0.context(), form.name.clone());
-    let done = blocking(service, move |s| {
-        s.revoke_api_key(&ctx, &name, chrono::Utc::now())
-    })
-    .await;
-    Ok(match done {
-        Ok(()) => Flash::success(
-            Redirect::to("/admin/apikeys"),
-            format!("API key {} is revoked.", form.name),
-        ),
-        Err(e) => refused("/admin/apikeys".into(), &e),
-    })
+    routes![outbox, events, sessions]
 }
 
 /// Hides one-time codes in an SMS text: every word of 6 or 8 letters and digits that
@@ -226,6 +54,7 @@ pub fn mask_codes(text: &str) -> String {
 
 #[derive(Serialize)]
 struct OutboxRow {
+    inst_rt_id: String,
     id: i64,
     alrt_pkg_id: String,
     phone: String,
@@ -252,7 +81,8 @@ async fn outbox(
     service: &State<Arc<Service>>,
 ) -> Result<Template, Flash<Redirect>> {
     let from = Cursor::Before(before.unwrap_or(i64::MAX));
-    let messages = blocking(service, move |s| s.sms_outbox(None, from, PAGE))
+    let inst = admin.0.institution.clone();
+    let messages = blocking(service, move |s| s.sms_outbox(Some(&inst), from, PAGE))
         .await
         .map_err(|e| refused("/admin/users".into(), &e))?;
     let next_before = (messages.len() == usize::try_from(PAGE).unwrap_or(100))
@@ -266,6 +96,7 @@ async fn outbox(
             messages: messages
                 .into_iter()
                 .map(|m| OutboxRow {
+                    inst_rt_id: admin.0.institution.clone(),
                     id: m.msg_id,
                     alrt_pkg_id: m.alrt_pkg_id.unwrap_or_default(),
                     phone: m.phone_masked,
@@ -283,6 +114,7 @@ async fn outbox(
 
 #[derive(Serialize)]
 struct EventRow {
+    inst_rt_id: String,
     id: i64,
     alrt_pkg_id: String,
     rs_stat: String,
@@ -306,7 +138,8 @@ async fn events(
     service: &State<Arc<Service>>,
 ) -> Result<Template, Flash<Redirect>> {
     let from = Cursor::Before(before.unwrap_or(i64::MAX));
-    let events = blocking(service, move |s| s.oob_events(None, from, PAGE))
+    let inst = admin.0.institution.clone();
+    let events = blocking(service, move |s| s.oob_events(Some(&inst), from, PAGE))
         .await
         .map_err(|e| refused("/admin/users".into(), &e))?;
     let next_before = (events.len() == usize::try_from(PAGE).unwrap_or(100))
@@ -320,6 +153,7 @@ async fn events(
             events: events
                 .into_iter()
                 .map(|e| EventRow {
+                    inst_rt_id: admin.0.institution.clone(),
                     id: e.evt_id,
                     alrt_pkg_id: e.alrt_pkg_id,
                     rs_stat: e.rs_stat.to_string(),
@@ -339,6 +173,7 @@ async fn events(
 
 #[derive(Serialize)]
 struct SessionRow {
+    inst_rt_id: String,
     alrt_pkg_id: String,
     usr_name: String,
     phone: String,
@@ -365,7 +200,8 @@ async fn sessions(
     before: Option<i32>,
     service: &State<Arc<Service>>,
 ) -> Result<Template, Flash<Redirect>> {
-    let rows = blocking(service, move |s| s.oob_sessions(before, PAGE))
+    let inst = admin.0.institution.clone();
+    let rows = blocking(service, move |s| s.oob_sessions(&inst, before, PAGE))
         .await
         .map_err(|e| refused("/admin/users".into(), &e))?;
     let next_before = (rows.len() == usize::try_from(PAGE).unwrap_or(100))
@@ -379,6 +215,7 @@ async fn sessions(
             sessions: rows
                 .into_iter()
                 .map(|r| SessionRow {
+                    inst_rt_id: admin.0.institution.clone(),
                     alrt_pkg_id: r.alrt_pkg_id,
                     usr_name: r.usr_name.unwrap_or_default(),
                     phone: r.phone_masked,
