@@ -13,10 +13,10 @@ use crate::config::{self, SecretText, Settings};
 use crate::domain::oob::{OobPolicy, OobRuntime};
 use crate::domain::staff::{StaffPolicy, DUAL_CONTROLLABLE};
 use crate::domain::Policy;
-use crate::types::StaffAction;
 use crate::sms::http::{client_tls as tls_with, read_ca_file, HttpSms, HttpTarget};
 use crate::sms::{ProviderKind, SmsProvider};
 use crate::storage::Durability;
+use crate::types::StaffAction;
 use crate::web::{limits::LimitConfig, WebConfig};
 
 /// The settings of every command: [`Settings::load`], then what only composition can
@@ -145,8 +145,8 @@ pub fn staff_policy(settings: &Settings) -> anyhow::Result<StaffPolicy> {
             ),
         }
     }
-    if !(60..=30 * 86_400).contains(&settings.dual_control_expiry_secs) {
-        anyhow::bail!("dual_control_expiry_secs must be 60 to 2592000 (30 days)");
+    if !(1..=30 * 86_400).contains(&settings.dual_control_expiry_secs) {
+        anyhow::bail!("dual_control_expiry_secs must be 1 to 2592000 (30 days)");
     }
     Ok(StaffPolicy {
         dual_control,

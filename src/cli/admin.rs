@@ -91,7 +91,14 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 None
             };
             let generated = service
-                .create_staff(&ctx, &username, password.as_deref().map(String::as_str), role, &reach, now)
+                .create_staff(
+                    &ctx,
+                    &username,
+                    password.as_deref().map(String::as_str),
+                    role,
+                    &reach,
+                    now,
+                )
                 .map_err(|e| anyhow::anyhow!("cannot create the staff account: {e}"))?;
             match generated {
                 Some(one_time) => println!("{}", one_time.as_str()),
@@ -102,7 +109,10 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             let rows = service.list_staff(&KeyReach::All)?;
             println!("username\trole\tinstitution\tcreated\tlast sign-in\tdisabled");
             let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+                t.map_or_else(
+                    || "-".to_owned(),
+                    |t| t.format("%Y-%m-%d %H:%M").to_string(),
+                )
             };
             for a in rows {
                 println!(

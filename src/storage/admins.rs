@@ -192,8 +192,11 @@ pub fn update_admin_role(
     to: Role,
     now_ms: i64,
 ) -> Result<bool, Error> {
+    // `updated_at` stays: it is when the password was set, and a role change must not
+    // sign the account out (it takes effect at its next request anyway).
+    let _ = now_ms;
     let rows = diesel::update(admins::table.find(id).filter(admins::role.eq(from)))
-        .set((admins::role.eq(to), admins::updated_at.eq(now_ms)))
+        .set(admins::role.eq(to))
         .execute(conn)?;
     Ok(rows == 1)
 }

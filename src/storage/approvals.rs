@@ -141,7 +141,10 @@ pub fn update_approval_outcome(
             .find(id)
             .filter(approvals::state.eq(ApprovalState::Approved)),
     )
-    .set((approvals::state.eq(state), approvals::outcome.eq(Some(outcome))))
+    .set((
+        approvals::state.eq(state),
+        approvals::outcome.eq(Some(outcome)),
+    ))
     .execute(conn)?;
     Ok(())
 }
@@ -204,7 +207,10 @@ mod tests {
                     "no",
                     501
                 )?);
-                assert_eq!(find_approval(c, a)?.unwrap().decided_by.as_deref(), Some("kari"));
+                assert_eq!(
+                    find_approval(c, a)?.unwrap().decided_by.as_deref(),
+                    Some("kari")
+                );
                 assert!(find_expired_approvals(c, 999, 10)?.is_empty());
                 let expired = find_expired_approvals(c, 1_000, 10)?;
                 assert_eq!(expired.iter().map(|r| r.id).collect::<Vec<_>>(), vec![b]);

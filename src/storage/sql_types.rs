@@ -12,8 +12,8 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 
 use crate::types::{
-    Algorithm, ApprovalState, AuditAction, AuditResult, Role, StaffAction, MfaTokenUsrStat, OobModeType, OobStat, OtpKind,
-    ProviderKind, SendStat, SessionOrigin, TokenType, UsrTokenStat,
+    Algorithm, ApprovalState, AuditAction, AuditResult, MfaTokenUsrStat, OobModeType, OobStat,
+    OtpKind, ProviderKind, Role, SendStat, SessionOrigin, StaffAction, TokenType, UsrTokenStat,
 };
 
 /// Makes each `wire_enum!` type a `Text` value: `AsExpression` and `FromSqlRow` through

@@ -52,7 +52,10 @@ impl Tokend {
         let mut cmd = Command::new(&self.exe);
         cmd.current_dir(&self.workdir)
             .env("ROCKET_DATA_DIR", data_dir)
-            .env("TOKEND_LOG", "warn");
+            .env("TOKEND_LOG", "warn")
+            // The suite's console tests act alone; the dual-control tests (and a caller's
+            // `env`) name the actions they hold.
+            .env("ROCKET_DUAL_CONTROL", "[]");
         if pg::enabled() {
             let url = pg::database_for(data_dir).unwrap_or_else(|e| {
                 eprintln!("{e}");

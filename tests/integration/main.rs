@@ -40,5 +40,6 @@ mod sink;
 mod soap;
 mod soap_users;
 mod soap_zeep;
+mod staff;
 mod support;
 mod transport;

@@ -93,7 +93,12 @@ impl Service {
                     .with_detail("(a staff account with this username exists)"),
                 other => Error::from(other),
             })?;
-            Ok::<_, Error>(audit::record(c, ctx, now, entry(AuditAction::AdminCreate, &detail))?)
+            Ok::<_, Error>(audit::record(
+                c,
+                ctx,
+                now,
+                entry(AuditAction::AdminCreate, &detail),
+            )?)
         })?;
         Ok(generated)
     }
@@ -139,29 +144,48 @@ impl Service {
     ) -> Result<(), Error> {
         let detail = format!("{username}: {} to {to}", from.map_or("any", Role::as_str));
         self.storage.write(|c| {
-            let admin = admins::find_admin(c, username)?.ok_or_else(|| no_such_account(username))?;
+            let admin =
+                admins::find_admin(c, username)?.ok_or_else(|| no_such_account(username))?;
             let from = from.unwrap_or(admin.role);
             if !admins::update_admin_role(c, admin.id, from, to, to_ms(now))? {
-                return Err(Error::at(Fault::StaleIntentKey, "role").with_detail(format!(
-                    "({username} is {} now, not {from}: the account changed since the request)",
-                    admin.role
-                )));
+                return Err(
+                    Error::at(Fault::StaleIntentKey, "role").with_detail(format!(
+                        "({username} is {} now, not {from}: the account changed since the request)",
+                        admin.role
+                    )),
+                );
             }
-            Ok(audit::record(c, ctx, now, entry(AuditAction::AdminRole, &detail))?)
+            Ok(audit::record(
+                c,
+                ctx,
+                now,
+                entry(AuditAction::AdminRole, &detail),
+            )?)
         })
     }
 
     /// Disables an account and ends its sessions everywhere.
-    pub fn disable_staff(&self, ctx: &Context, username: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    pub fn disable_staff(
+        &self,
+        ctx: &Context,
+        username: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         self.storage.write(|c| {
-            let admin = admins::find_admin(c, username)?.ok_or_else(|| no_such_account(username))?;
+            let admin =
+                admins::find_admin(c, username)?.ok_or_else(|| no_such_account(username))?;
             if !admins::update_admin_disabled(c, admin.id, to_ms(now))? {
                 return Err(Error::at(Fault::InvalidValue, "username")
                     .with_value(username)
                     .with_detail("(the account is already disabled)"));
             }
             admin_sessions::delete_admin_sessions_of(c, admin.id)?;
-            Ok::<_, Error>(audit::record(c, ctx, now, entry(AuditAction::AdminDisable, username))?)
+            Ok::<_, Error>(audit::record(
+                c,
+                ctx,
+                now,
+                entry(AuditAction::AdminDisable, username),
+            )?)
         })
     }
 }

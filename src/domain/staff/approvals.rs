@@ -142,7 +142,11 @@ impl Service {
         self.storage.write(|c| {
             let id = store::insert_approval(c, &new)?;
             let detail = format!("#{id} {action}: {target}; reason: {reason}");
-            let e = entry(AuditAction::ApprovalRequest, AuditResult::Requested, &detail);
+            let e = entry(
+                AuditAction::ApprovalRequest,
+                AuditResult::Requested,
+                &detail,
+            );
             audit::record(c, &tracked(ctx, id), now, e)?;
             Ok::<_, Error>(Submitted::Filed(id))
         })
@@ -150,10 +154,17 @@ impl Service {
 
     /// The newest requests of the institutions `staff` reaches (lapsed ones marked
     /// expired first).
-    pub fn approvals(&self, ctx: &Context, staff: &Staff, now: DateTime<Utc>) -> Result<Vec<ApprovalView>, Error> {
+    pub fn approvals(
+        &self,
+        ctx: &Context,
+        staff: &Staff,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ApprovalView>, Error> {
         self.expire_approvals(ctx, now)?;
         let inst = self.institution(ctx).to_owned();
-        let rows = self.storage.read(|c| store::find_approvals(c, Some(&inst), PAGE))?;
+        let rows = self
+            .storage
+            .read(|c| store::find_approvals(c, Some(&inst), PAGE))?;
         Ok(rows
             .into_iter()
             .map(|a| ApprovalView {
@@ -184,7 +195,14 @@ impl Service {
         let mut n = 0;
         for a in lapsed {
             n += usize::from(self.storage.write(|c| {
-                let won = store::update_approval_decided(c, a.id, ApprovalState::Expired, "tokend", "expired undecided", to_ms(now))?;
+                let won = store::update_approval_decided(
+                    c,
+                    a.id,
+                    ApprovalState::Expired,
+                    "tokend",
+                    "expired undecided",
+                    to_ms(now),
+                )?;
                 if won {
                     let detail = format!("#{} {}: {}", a.id, a.action, a.target);
                     let e = entry(AuditAction::ApprovalExpire, AuditResult::Expired, &detail);
@@ -226,13 +244,20 @@ impl Service {
         }
         let own = a.maker_id == staff.admin_id;
         if approve && own {
-            return Err(Error::at(Fault::ScopeDenied, "approval")
-                .with_detail("(the maker of a request cannot approve it: another staff member must)"));
+            return Err(Error::at(Fault::ScopeDenied, "approval").with_detail(
+                "(the maker of a request cannot approve it: another staff member must)",
+            ));
         }
         if !own && !may_decide(staff, a.action) {
             return Err(super::denied(a.action));
         }
-        let ctx = tracked(&Context { inst_rt_id: Some(inst), ..ctx.clone() }, id);
+        let ctx = tracked(
+            &Context {
+                inst_rt_id: Some(inst),
+                ..ctx.clone()
+            },
+            id,
+        );
         if approve {
             self.approve(&ctx, staff, &a, now)
         } else {
@@ -240,7 +265,13 @@ impl Service {
         }
     }
 
-    fn reject(&self, ctx: &Context, staff: &Staff, a: &Approval, now: DateTime<Utc>) -> Result<Done, Error> {
+    fn reject(
+        &self,
+        ctx: &Context,
+        staff: &Staff,
+        a: &Approval,
+        now: DateTime<Utc>,
+    ) -> Result<Done, Error> {
         let outcome = format!("rejected by {}", staff.username);
         self.claim_decision(ctx, staff, a, ApprovalState::Rejected, &outcome, now)?;
         Ok(Done {
@@ -249,7 +280,13 @@ impl Service {
         })
     }
 
-    fn approve(&self, ctx: &Context, staff: &Staff, a: &Approval, now: DateTime<Utc>) -> Result<Done, Error> {
+    fn approve(
+        &self,
+        ctx: &Context,
+        staff: &Staff,
+        a: &Approval,
+        now: DateTime<Utc>,
+    ) -> Result<Done, Error> {
         let params: Params = serde_json::from_str(&a.params)
             .map_err(|e| Error::Internal(format!("approval #{}: {e}", a.id)))?;
         self.claim_decision(ctx, staff, a, ApprovalState::Approved, "running", now)?;
@@ -264,11 +301,15 @@ impl Service {
             Ok(done) => (ApprovalState::Approved, done.message.clone()),
             Err(Error::Internal(m)) => {
                 tracing::error!(approval = a.id, "an approved request failed: {m}");
-                (ApprovalState::Failed, "internal error: see the log".to_owned())
+                (
+                    ApprovalState::Failed,
+                    "internal error: see the log".to_owned(),
+                )
             }
             Err(e) => (ApprovalState::Failed, e.to_string()),
         };
-        self.storage.write(|c| store::update_approval_outcome(c, a.id, state, &outcome))?;
+        self.storage
+            .write(|c| store::update_approval_outcome(c, a.id, state, &outcome))?;
         ran
     }
 
@@ -286,7 +327,10 @@ impl Service {
             ApprovalState::Rejected => (AuditAction::ApprovalReject, AuditResult::Success),
             _ => (AuditAction::ApprovalApprove, AuditResult::Success),
         };
-        let detail = format!("#{} {}: {} (asked by {})", a.id, a.action, a.target, a.maker);
+        let detail = format!(
+            "#{} {}: {} (asked by {})",
+            a.id, a.action, a.target, a.maker
+        );
         self.storage.write(|c| {
             if !store::update_approval_decided(c, a.id, to, &staff.username, outcome, to_ms(now))? {
                 return Err(Error::at(Fault::WrongTokenState, "approval")

@@ -147,7 +147,12 @@ impl Service {
     }
 
     /// Records a refused console action: who, what, and why (`console.denied`, Denied).
-    pub fn record_denied(&self, ctx: &Context, what: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    pub fn record_denied(
+        &self,
+        ctx: &Context,
+        what: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         let entry = Entry {
             action: AuditAction::ConsoleDenied,
             token_id: None,

@@ -185,7 +185,8 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<String, Error> {
         Ok(match rq {
-            StaffRequest::PhoneChange { usr_name, .. } | StaffRequest::HoldLift { usr_name, .. } => {
+            StaffRequest::PhoneChange { usr_name, .. }
+            | StaffRequest::HoldLift { usr_name, .. } => {
                 let view = self.user_view(ctx, &usr(usr_name)?, now)?;
                 format!("{}|{:?}", view.intent_key, view.hold_until)
             }
@@ -218,7 +219,8 @@ impl Service {
             } => {
                 let phone = match phone {
                     Some(p) => Some(
-                        PhoneNum::parse(p).ok_or_else(|| Error::at(Fault::PhoneDigits, "PhoneNum"))?,
+                        PhoneNum::parse(p)
+                            .ok_or_else(|| Error::at(Fault::PhoneDigits, "PhoneNum"))?,
                     ),
                     None => None,
                 };
@@ -229,13 +231,13 @@ impl Service {
                 };
                 let view = self.change_phone(ctx, &change, now)?;
                 Ok(said(match view.phone_masked {
-                    Some(p) => format!("Phone of {usr_name} changed to {p}; the SMS fallback is held."),
-                    None => format!("Phone of {usr_name} removed."),
+                    Some(p) => format!("Phone changed to {p}; the SMS fallback is held."),
+                    None => "Phone removed.".to_owned(),
                 }))
             }
             StaffRequest::HoldLift { usr_name, reason } => {
                 self.lift_hold(ctx, &usr(usr_name)?, reason, now)?;
-                Ok(said(format!("SIM-swap hold of {usr_name} lifted.")))
+                Ok(said("SIM-swap hold lifted."))
             }
             StaffRequest::TokenDelete {
                 token_id,
@@ -243,11 +245,15 @@ impl Service {
                 ..
             } => {
                 self.delete(ctx, &token(token_id)?, intent_key, now)?;
-                Ok(said(format!("Token {token_id} is deleted; its seed is destroyed.")))
+                Ok(said(format!(
+                    "Token {token_id} is deleted; its seed is destroyed."
+                )))
             }
             StaffRequest::TokenBind { token_id, usr_name } => {
                 self.bind_hardware(ctx, &token(token_id)?, &usr(usr_name)?, now)?;
-                Ok(said(format!("Hardware token {token_id} is bound to {usr_name}.")))
+                Ok(said(format!(
+                    "Hardware token {token_id} is bound to {usr_name}."
+                )))
             }
             StaffRequest::ApikeyCreate { .. } => self.perform_key(ctx, rq, now),
             StaffRequest::StaffCreate {

@@ -188,7 +188,9 @@ async fn revoke_api_key(
         .map(|keys| keys.into_iter().find(|k| k.name == name));
     match found {
         Ok(Some(k)) if covers(&s, &k.reach) => {}
-        Ok(_) => return Err(super::roles::not_here(&s, service, format!("API key {}", form.name)).await),
+        Ok(_) => {
+            return Err(super::roles::not_here(&s, service, format!("API key {}", form.name)).await)
+        }
         Err(e) => return Ok(refused("/admin/apikeys".into(), &e)),
     }
     let (ctx, name) = (s.context(), form.name.clone());

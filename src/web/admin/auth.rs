@@ -132,14 +132,17 @@ async fn login(
                 Flash::success(Redirect::to("/admin/users"), "Signed in.")
             })
         }
-        Ok(SignIn::Refused) => back("Wrong username or password.".into()),
-        Ok(SignIn::Throttled(until)) => back(format!(
-            "Too many failed sign-ins: this account accepts none until {} UTC.",
-            until.format("%H:%M:%S")
-        )),
+        // One answer for a wrong password, an unknown or disabled name and a throttled
+        // account (as long as each, the domain hashes in every case): the page never
+        // tells which names exist. The back-off's end is in the audit, for the admins.
+        Ok(SignIn::Refused | SignIn::Throttled(_)) => back(REFUSED.into()),
         Err(e) => back(describe(&e)),
     }
 }
+
+/// The answer to every refused sign-in.
+pub const REFUSED: &str = "Wrong username or password, or too many failed sign-ins: \
+                           wait a few minutes and try again.";
 
 #[derive(FromForm)]
 struct CsrfForm {

@@ -14,12 +14,12 @@ use super::session::Admin;
 use super::tokens::usr_name;
 use super::users::detail_uri;
 use super::{refused, Base, Refusal};
-use crate::types::StaffAction;
 use crate::domain::oob::text::parse_template;
 use crate::domain::oob::OobRequest;
 use crate::domain::temp_code::{TempCodeRequest, DEFAULT_TEMP_CODE_SECS};
 use crate::domain::Service;
 use crate::types::OobModeType;
+use crate::types::StaffAction;
 use crate::web::edge::{blocking, iso8601};
 
 /// The routes of this file.

@@ -16,12 +16,12 @@ use super::roles::{answered, permit, submit};
 use super::session::Admin;
 use super::users::detail_uri;
 use super::{refused, Base, Refusal};
-use crate::domain::staff::approvals::Submitted;
-use crate::domain::staff::requests::StaffRequest;
-use crate::types::StaffAction;
 use crate::domain::import::{parse_file, ImportReport};
 use crate::domain::pskc::PskcKeys;
+use crate::domain::staff::approvals::Submitted;
+use crate::domain::staff::requests::StaffRequest;
 use crate::domain::{Error, Fault, Service};
+use crate::types::StaffAction;
 use crate::types::{TokenId, UsrName};
 use crate::web::edge::{blocking, iso8601};
 

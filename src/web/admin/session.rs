@@ -19,8 +19,8 @@ use subtle::ConstantTimeEq as _;
 use crate::domain::admins::SignedIn;
 use crate::domain::api_keys::{is_inst_rt_id, KeyReach};
 use crate::domain::staff::Staff;
-use crate::types::StaffAction;
 use crate::domain::{Context, Service};
+use crate::types::StaffAction;
 use crate::web::edge::blocking;
 
 /// The session cookie.

@@ -134,9 +134,7 @@ async fn create(
     };
     match submit(&s, service, rq, form.reason.clone()).await? {
         Ok(Submitted::Done(done)) => {
-            let shown = done
-                .secret
-                .map(|(label, p)| (label, p.as_str().to_owned()));
+            let shown = done.secret.map(|(label, p)| (label, p.as_str().to_owned()));
             let flash = Flash::success(Redirect::to(BACK), done.message);
             match shown {
                 Some(secret) => Ok(render(&s, service, None, Some(secret)).await),

@@ -60,13 +60,17 @@ async fn modify_action(s: &AdminSession, service: &Arc<Service>, form: &ModifyFo
     let binding = form.target == "binding";
     let current = blocking(service, move |sv| {
         let view = sv.user_view(&ctx, &usr_name(&name)?, chrono::Utc::now())?;
-        Ok(view.tokens.into_iter().find(|t| t.token_id == token).map(|t| {
-            if binding {
-                t.binding_status == MfaTokenUsrStat::Lock
-            } else {
-                t.token_status == UsrTokenStat::Lock
-            }
-        }))
+        Ok(view
+            .tokens
+            .into_iter()
+            .find(|t| t.token_id == token)
+            .map(|t| {
+                if binding {
+                    t.binding_status == MfaTokenUsrStat::Lock
+                } else {
+                    t.token_status == UsrTokenStat::Lock
+                }
+            }))
     })
     .await;
     match current {

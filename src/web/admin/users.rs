@@ -11,9 +11,9 @@ use std::sync::Arc;
 use super::roles::{not_here, permit};
 use super::session::Admin;
 use super::{describe, refused, Base, Refusal};
-use crate::types::StaffAction;
 use crate::domain::users::UserDetail;
 use crate::domain::{Error, Fault, Service};
+use crate::types::StaffAction;
 use crate::types::{PhoneNum, UsrName};
 use crate::web::edge::{blocking, iso8601};
 
@@ -238,7 +238,12 @@ async fn detail(
         Err(e) if e.kind() == Fault::UserNotFound => {
             return Err(not_here(&s, service, format!("user {name}")).await)
         }
-        Err(e) => return Ok(Err(Flash::error(Redirect::to("/admin/users"), describe(&e)))),
+        Err(e) => {
+            return Ok(Err(Flash::error(
+                Redirect::to("/admin/users"),
+                describe(&e),
+            )))
+        }
     };
     Ok(Ok(Template::render(
         "admin/users/detail",

@@ -241,6 +241,7 @@ pub fn create_admin(data_dir: &Path, username: &str, password: &str) {
             "--username",
             username,
             "--password-stdin",
+            "--all-institutions",
         ],
         format!("{password}\n").as_bytes(),
     );
