@@ -41,5 +41,6 @@ mod soap;
 mod soap_users;
 mod soap_zeep;
 mod staff;
+mod staff_browser;
 mod support;
 mod transport;

@@ -11,7 +11,7 @@ use crate::support::{now_step, totp, TestServer};
 
 /// Where screenshots go: `docs/screenshots/` with `TOKEND_SCREENSHOTS=1`, else a temporary
 /// directory (kept alive by the second value).
-fn screenshot_dir() -> (PathBuf, Option<tempfile::TempDir>) {
+pub fn screenshot_dir() -> (PathBuf, Option<tempfile::TempDir>) {
     if std::env::var("TOKEND_SCREENSHOTS").is_ok_and(|v| v == "1") {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
         std::fs::create_dir_all(&dir).unwrap();

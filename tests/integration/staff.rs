@@ -57,7 +57,11 @@ fn flash(who: &AdminClient, rs: &Page) -> String {
     who.follow(rs).body
 }
 
+/// One console action: method and path, form fields, the weakest role allowed.
+type Action<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
+#[expect(clippy::too_many_lines, reason = "a table: one row per console action")]
 fn each_role_may_do_what_the_table_says_and_is_refused_the_rest_with_an_audit_row() {
     let all: &[&str] = &["--all-institutions"];
     let (server, _dir) = server(
@@ -81,7 +85,7 @@ fn each_role_may_do_what_the_table_says_and_is_refused_the_rest_with_an_audit_ro
     assert_eq!(status, 200);
     // (method and path, fields, the weakest role allowed). The modify unlocks carol's
     // locked binding: the help desk's action while it is locked.
-    let table: &[(&str, &[(&str, &str)], &str)] = &[
+    let table: &[Action<'_>] = &[
         ("GET /admin/users", &[], "auditor"),
         ("GET /admin/user?name=carol", &[], "auditor"),
         ("GET /admin/audit", &[], "auditor"),
@@ -494,7 +498,7 @@ fn a_stale_request_is_refused_and_an_expired_one_cannot_be_approved() {
 }
 
 #[test]
-fn an_approved_key_or_account_is_shown_once_to_the_approver_and_the_cli_manages_staff() {
+fn an_approved_key_or_account_is_shown_once_to_the_approver() {
     let (server, dir) = server(
         &[("ROCKET_DUAL_CONTROL", DUAL)],
         &[("ann", "admin", &[]), ("ben", "admin", &[])],
@@ -546,10 +550,15 @@ fn an_approved_key_or_account_is_shown_once_to_the_approver_and_the_cli_manages_
         &[("csrf", &ben.get("/admin/approvals").csrf())],
     );
     assert!(rs.body.contains("One-time password of kari"));
-    // The CLI: list, set-role (no dual control), disable (its sessions end at once).
-    let out = cli(&dir, &[], &["admin", "list"]);
-    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    let listed = String::from_utf8_lossy(&cli(&dir, &[], &["admin", "list"]).stdout).to_string();
     assert!(listed.contains("kari\thelpdesk\ttokend"), "{listed}");
+}
+
+#[test]
+fn the_cli_lists_staff_changes_roles_and_disables_accounts_at_once() {
+    let (server, dir) = server(&[("ROCKET_DUAL_CONTROL", DUAL)], &[("ben", "admin", &[])]);
+    let ben = AdminClient::signed_in(&server, "ben", PASSWORD);
+    // The CLI: list, set-role (no dual control), disable (its sessions end at once).
     let out = cli(
         &dir,
         &[],

@@ -161,7 +161,7 @@ impl Service {
             detail: Some(what),
         };
         self.storage
-            .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry.clone())?))
+            .write(|c| Ok::<_, Error>(audit::record(c, ctx, now, entry)?))
     }
 }
 
