@@ -146,6 +146,18 @@ pub struct Settings {
     /// docs/console.md; checked at start-up.
     #[serde(default = "default_dual_control")]
     pub dual_control: Vec<String>,
+    /// `required` (default): every console account signs in with a second factor;
+    /// `off`: the password alone (a development install only: a WARN at every start).
+    #[serde(default = "default_console_mfa")]
+    pub console_mfa: ConsoleMfa,
+    /// Seconds of inactivity after which a console session ends (default: 900, or
+    /// `admin_idle_timeout_secs` where an older install set that).
+    #[serde(default)]
+    pub console_idle_secs: Option<i64>,
+    /// Seconds after sign-in at which a console session ends, however active (default
+    /// 28,800: eight hours).
+    #[serde(default = "default_console_session_secs")]
+    pub console_session_secs: i64,
     /// Seconds a dual-control request waits for a decision (default 86,400).
     #[serde(default = "default_dual_control_expiry_secs")]
     pub dual_control_expiry_secs: i64,
@@ -160,6 +172,16 @@ pub enum Durability {
     Full,
     /// A commit survives a process crash, not a power cut (`normal`).
     Normal,
+}
+
+/// Whether console accounts need a second factor (`console_mfa`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleMfa {
+    /// Every sign-in asks for a second factor (the default).
+    Required,
+    /// The password alone: for a development install only.
+    Off,
 }
 
 /// Which provider delivers SMS (`sms_provider`): `outbox` or `http`.
@@ -198,6 +220,12 @@ fn default_rate_key_failures_per_min() -> u32 {
 }
 fn default_admin_idle_timeout_secs() -> i64 {
     900
+}
+fn default_console_mfa() -> ConsoleMfa {
+    ConsoleMfa::Required
+}
+fn default_console_session_secs() -> i64 {
+    28_800
 }
 fn default_dual_control() -> Vec<String> {
     [
@@ -323,6 +351,9 @@ const APP_KEYS: &[&str] = &[
     "jxchange_strict_headers",
     "dual_control",
     "dual_control_expiry_secs",
+    "console_mfa",
+    "console_idle_secs",
+    "console_session_secs",
 ];
 
 /// Rocket's own keys (Rocket 0.5 configuration guide).

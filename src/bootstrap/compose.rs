@@ -9,7 +9,8 @@ use rocket::figment::Figment;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{self, SecretText, Settings};
+use crate::config::{self, ConsoleMfa, SecretText, Settings};
+use crate::domain::admin_sessions::SessionLimits;
 use crate::domain::oob::{OobPolicy, OobRuntime};
 use crate::domain::staff::{StaffPolicy, DUAL_CONTROLLABLE};
 use crate::domain::Policy;
@@ -162,7 +163,14 @@ pub fn web_config(settings: &Settings) -> WebConfig {
             user_per_min: per_node(settings.rate_user_per_min, settings),
             key_failures_per_min: per_node(settings.rate_key_failures_per_min, settings),
         },
-        admin_idle_timeout_secs: settings.admin_idle_timeout_secs,
+        console_limits: SessionLimits {
+            idle_secs: settings
+                .console_idle_secs
+                .unwrap_or(settings.admin_idle_timeout_secs)
+                .max(1),
+            absolute_secs: settings.console_session_secs.max(1),
+        },
+        console_mfa_required: settings.console_mfa == ConsoleMfa::Required,
         strict_headers: settings.jxchange_strict_headers,
     }
 }
@@ -182,7 +190,8 @@ mod tests {
         assert!(oob_runtime(&s).unwrap().http.is_some());
         assert_eq!(oob_runtime(&s).unwrap().policy.provider, ProviderKind::Http);
         assert_eq!(durability(&s), Durability::Full);
-        assert_eq!(web_config(&s).admin_idle_timeout_secs, 900);
+        assert_eq!(web_config(&s).console_limits, SessionLimits::default());
+        assert!(web_config(&s).console_mfa_required);
     }
 
     #[test]

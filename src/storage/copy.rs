@@ -186,6 +186,8 @@ tables! {
         admin_id: i32,
         issued_at: i64,
         last_seen_at: i64,
+        factor_at: Option<i64>,
+        via: String,
     };
     paged temp_codes TempCodesRow (id) {
         id: i32,

@@ -221,6 +221,8 @@ diesel::table! {
         admin_id -> Integer,
         issued_at -> BigInt,
         last_seen_at -> BigInt,
+        factor_at -> Nullable<BigInt>,
+        via -> Text,
     }
 }
 

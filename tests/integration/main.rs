@@ -42,5 +42,6 @@ mod soap_users;
 mod soap_zeep;
 mod staff;
 mod staff_browser;
+mod staff_factor;
 mod support;
 mod transport;

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod approvals;
+pub mod factor;
 pub mod requests;
 
 use chrono::{DateTime, Utc};
@@ -31,10 +32,20 @@ pub const DEFAULT_DUAL_CONTROL: &[StaffAction] = &[
 ];
 
 /// The actions a bank may put under dual control: those whose input can wait for an
-/// approval and be run as it was asked. Not software enrollment (its secret is shown
-/// once, to whoever runs it, and an enrolled token works only after a code from the
-/// device activates it), nor reads.
-pub const DUAL_CONTROLLABLE: &[StaffAction] = DEFAULT_DUAL_CONTROL;
+/// approval and be run as it was asked (the default ones, and a staff member's second
+/// factor reset). Not software enrollment (its secret is shown once, to whoever runs
+/// it, and an enrolled token works only after a code from the device activates it),
+/// nor reads.
+pub const DUAL_CONTROLLABLE: &[StaffAction] = &[
+    StaffAction::PhoneChange,
+    StaffAction::HoldLift,
+    StaffAction::TokenDelete,
+    StaffAction::TokenBind,
+    StaffAction::ApikeyCreate,
+    StaffAction::StaffCreate,
+    StaffAction::StaffRole,
+    StaffAction::StaffFactorReset,
+];
 
 /// Dual-control settings (`dual_control`, `dual_control_expiry_secs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,9 +79,12 @@ pub fn required_role(action: StaffAction) -> Role {
         | A::HardwareImport
         | A::PhoneChange
         | A::HoldLift => Role::Officer,
-        A::ApikeyCreate | A::ApikeyRevoke | A::StaffCreate | A::StaffRole | A::StaffDisable => {
-            Role::Admin
-        }
+        A::ApikeyCreate
+        | A::ApikeyRevoke
+        | A::StaffCreate
+        | A::StaffRole
+        | A::StaffDisable
+        | A::StaffFactorReset => Role::Admin,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod approvals;
 pub mod audit_view;
 pub mod auth;
 pub mod enroll;
+pub mod factor;
 pub mod fallback;
 pub mod hardware;
 pub mod hash_gate;
@@ -48,13 +49,14 @@ pub fn routes() -> Vec<Route> {
     r.extend(api_keys::routes());
     r.extend(approvals::routes());
     r.extend(staff::routes());
+    r.extend(factor::routes());
     r
 }
 
 /// HTML catchers for `/admin`: signed out → the sign-in page; a pending password change
 /// → the password page; anything else → a plain error page (never Rocket's default).
 pub fn catchers() -> Vec<Catcher> {
-    catchers![signed_out, must_change, any_error]
+    catchers![signed_out, owes_factor, must_change, any_error]
 }
 
 /// What every page's layout needs.
@@ -179,6 +181,11 @@ fn stylesheet() -> (ContentType, &'static str) {
 #[catch(401)]
 fn signed_out() -> Redirect {
     Redirect::to("/admin/login")
+}
+
+#[catch(412)]
+fn owes_factor() -> Redirect {
+    Redirect::to("/admin/factor")
 }
 
 #[catch(428)]

@@ -27,7 +27,14 @@ const BACK: &str = "/admin/staff";
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
-    routes![staff_page, create, set_role, disable]
+    routes![
+        staff_page,
+        create,
+        set_role,
+        disable,
+        reset_factor,
+        end_sessions
+    ]
 }
 
 #[derive(Serialize)]
@@ -212,6 +219,50 @@ async fn disable(
         Ok(()) => Flash::success(
             Redirect::to(BACK),
             format!("{} is disabled; their sessions have ended.", form.username),
+        ),
+        Err(e) => refused(BACK.into(), &e),
+    })
+}
+
+/// Resets a staff member's second factor (lost authenticator): under dual control when
+/// `staff.mfa_reset` is listed.
+#[post("/staff/factor/reset", data = "<form>")]
+async fn reset_factor(
+    admin: Admin,
+    form: Form<AccountForm>,
+    service: &State<Arc<Service>>,
+) -> Result<Flash<Redirect>, Refusal> {
+    let s = admin.0;
+    s.check_csrf(&form.csrf)?;
+    permit(&s, service, StaffAction::StaffFactorReset).await?;
+    covered(&s, service, &form.username).await?;
+    let rq = StaffRequest::StaffFactorReset {
+        username: form.username.clone(),
+    };
+    let result = submit(&s, service, rq, form.reason.clone()).await?;
+    Ok(answered(BACK.into(), result))
+}
+
+/// Ends every session of a staff member, on every node at once.
+#[post("/staff/sessions/end", data = "<form>")]
+async fn end_sessions(
+    admin: Admin,
+    form: Form<AccountForm>,
+    service: &State<Arc<Service>>,
+) -> Result<Flash<Redirect>, Refusal> {
+    let s = admin.0;
+    s.check_csrf(&form.csrf)?;
+    permit(&s, service, StaffAction::StaffDisable).await?;
+    covered(&s, service, &form.username).await?;
+    let (ctx, name) = (s.context(), form.username.clone());
+    let done = blocking(service, move |sv| {
+        sv.end_sessions_of(&ctx, &name, chrono::Utc::now())
+    })
+    .await;
+    Ok(match done {
+        Ok(n) => Flash::success(
+            Redirect::to(BACK),
+            format!("{n} session(s) of {} ended.", form.username),
         ),
         Err(e) => refused(BACK.into(), &e),
     })
