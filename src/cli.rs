@@ -412,7 +412,7 @@ fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Resu
     let sweep_every = std::time::Duration::from_millis(settings.oob_sweep_interval_ms);
     let workers = worker::start(&service, sweep_every).context("cannot start workers")?;
     let served = rocket::execute(
-        web::build(figment, service, bootstrap::compose::web_config(settings)).launch(),
+        web::build(figment, service, bootstrap::compose::web_config(settings)?).launch(),
     )
     .map(drop)
     .map_err(|e| anyhow::anyhow!("the server stopped: {e}"));

@@ -158,6 +158,16 @@ pub struct Settings {
     /// 28,800: eight hours).
     #[serde(default = "default_console_session_secs")]
     pub console_session_secs: i64,
+    /// Console single sign-on through the bank's OpenID provider (`[default.oidc]`).
+    #[serde(default)]
+    pub oidc: Option<OidcSettings>,
+    /// Authentication methods the provider's sign-in must report in the ID token's `amr`
+    /// (e.g. `["mfa"]`; empty: not checked).
+    #[serde(default)]
+    pub oidc_required_amr: Vec<String>,
+    /// Local passwords sign staff in (default true; false: the OpenID provider only).
+    #[serde(default = "default_true")]
+    pub console_local_sign_in: bool,
     /// Seconds a dual-control request waits for a decision (default 86,400).
     #[serde(default = "default_dual_control_expiry_secs")]
     pub dual_control_expiry_secs: i64,
@@ -172,6 +182,37 @@ pub enum Durability {
     Full,
     /// A commit survives a process crash, not a power cut (`normal`).
     Normal,
+}
+
+/// The OpenID provider of console sign-on (`[default.oidc]`); see docs/console.md.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OidcSettings {
+    /// Issuer URL (https, or http to loopback).
+    pub issuer: String,
+    /// tokend's client id at the provider.
+    pub client_id: String,
+    /// Its secret; else `TOKEND_OIDC_CLIENT_SECRET` (redacted in Debug).
+    #[serde(default)]
+    pub client_secret: Option<SecretText>,
+    /// Scopes beside `openid` (default `["profile"]`).
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The claim naming the staff member (default `preferred_username`).
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
+    /// The claim whose values map to roles (default `roles`).
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    /// Claim value → role (`auditor`, `helpdesk`, `officer`, `admin`).
+    #[serde(default)]
+    pub role_map: std::collections::BTreeMap<String, String>,
+    /// The claim holding the staff member's `InstRtId` (or `*`: every institution);
+    /// absent: everyone signs in to the configured `inst_rt_id`.
+    #[serde(default)]
+    pub institution_claim: Option<String>,
+    /// The sign-in button's words.
+    #[serde(default = "default_button_label")]
+    pub button_label: String,
 }
 
 /// Whether console accounts need a second factor (`console_mfa`).
@@ -220,6 +261,21 @@ fn default_rate_key_failures_per_min() -> u32 {
 }
 fn default_admin_idle_timeout_secs() -> i64 {
     900
+}
+fn default_true() -> bool {
+    true
+}
+fn default_oidc_scopes() -> Vec<String> {
+    vec!["profile".to_owned()]
+}
+fn default_username_claim() -> String {
+    "preferred_username".into()
+}
+fn default_role_claim() -> String {
+    "roles".into()
+}
+fn default_button_label() -> String {
+    "Sign in with your organisation".into()
 }
 fn default_console_mfa() -> ConsoleMfa {
     ConsoleMfa::Required
@@ -354,6 +410,9 @@ const APP_KEYS: &[&str] = &[
     "console_mfa",
     "console_idle_secs",
     "console_session_secs",
+    "oidc",
+    "oidc_required_amr",
+    "console_local_sign_in",
 ];
 
 /// Rocket's own keys (Rocket 0.5 configuration guide).
@@ -461,9 +520,11 @@ impl Settings {
         if self.sms_provider == ProviderKind::Http && self.sms_http_url.is_none() {
             bail!("sms_provider = \"http\" needs sms_http_url");
         }
+        let issuer = self.oidc.as_ref().map(|o| o.issuer.clone());
         for (name, url) in [
             ("sms_http_url", &self.sms_http_url),
             ("event_webhook_url", &self.event_webhook_url),
+            ("oidc.issuer", &issuer),
         ] {
             if let Some(url) = url {
                 check_outbound_url(name, url, self.http_client_allow_plaintext)?;

@@ -43,5 +43,6 @@ mod soap_zeep;
 mod staff;
 mod staff_browser;
 mod staff_factor;
+mod staff_oidc;
 mod support;
 mod transport;

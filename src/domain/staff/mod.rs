@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod approvals;
+pub mod external;
 pub mod factor;
 pub mod requests;
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::hash_gate::HashGate;
+use super::oidc::{self, SignOn};
 use super::session::{self, Admin, AdminConfig, AdminSession, Tls, LOGIN_COOKIE};
 use super::{csrf_refused, describe, error_page, Base, Refusal};
 use crate::domain::admins::SignIn;
@@ -37,6 +38,10 @@ pub fn routes() -> Vec<Route> {
 #[derive(Serialize)]
 struct LoginPage {
     page: Base,
+    /// The OpenID provider's button, if one is configured.
+    oidc_label: Option<String>,
+    /// Local passwords are accepted.
+    local: bool,
 }
 
 #[get("/login")]
@@ -44,6 +49,7 @@ fn login_page(
     jar: &CookieJar<'_>,
     req_tls: session::Tls,
     flash: Option<FlashMessage<'_>>,
+    sign_on: &State<SignOn>,
 ) -> Result<Template, Refusal> {
     let csrf = match jar.get_private(LOGIN_COOKIE) {
         Some(c) => c.value().to_owned(),
@@ -64,6 +70,8 @@ fn login_page(
                 flash: flash.map(|f| (f.kind().to_owned(), f.message().to_owned())),
                 ..Base::default()
             },
+            oidc_label: oidc::button(sign_on),
+            local: sign_on.local,
         },
     ))
 }
@@ -93,7 +101,14 @@ async fn login(
     service: &State<Arc<Service>>,
     gate: &State<HashGate>,
     config: &State<AdminConfig>,
+    sign_on: &State<SignOn>,
 ) -> Result<Flash<Redirect>, Refusal> {
+    if !sign_on.local {
+        return Err(error_page(
+            Status::Forbidden,
+            "Local passwords are turned off here: sign in through your organisation's identity provider.",
+        ));
+    }
     let expected = jar
         .get_private(LOGIN_COOKIE)
         .map(|c| c.value().to_owned())

@@ -12,6 +12,7 @@ pub mod factor;
 pub mod fallback;
 pub mod hardware;
 pub mod hash_gate;
+pub mod oidc;
 pub mod phones;
 pub mod roles;
 pub mod session;
@@ -50,6 +51,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(approvals::routes());
     r.extend(staff::routes());
     r.extend(factor::routes());
+    r.extend(oidc::routes());
     r
 }
 
