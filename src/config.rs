@@ -165,6 +165,10 @@ pub struct Settings {
     /// (e.g. `["mfa"]`; empty: not checked).
     #[serde(default)]
     pub oidc_required_amr: Vec<String>,
+    /// The console's origin as staff browse to it (`https://tokend.bank.example`), the
+    /// relying party of staff passkeys; unset: each request's own origin (development).
+    #[serde(default)]
+    pub webauthn_origin: Option<String>,
     /// Local passwords sign staff in (default true; false: the OpenID provider only).
     #[serde(default = "default_true")]
     pub console_local_sign_in: bool,
@@ -413,6 +417,7 @@ const APP_KEYS: &[&str] = &[
     "oidc",
     "oidc_required_amr",
     "console_local_sign_in",
+    "webauthn_origin",
 ];
 
 /// Rocket's own keys (Rocket 0.5 configuration guide).

@@ -223,6 +223,13 @@ pub fn web_config(settings: &Settings) -> anyhow::Result<WebConfig> {
         sign_on: SignOn {
             oidc: oidc(settings)?.map(Arc::new),
             local: settings.console_local_sign_in,
+            webauthn_origin: match &settings.webauthn_origin {
+                Some(o) => Some(
+                    webauthn_rs::prelude::Url::parse(o)
+                        .map_err(|e| anyhow::anyhow!("webauthn_origin {o:?} is not a URL: {e}"))?,
+                ),
+                None => None,
+            },
         },
         strict_headers: settings.jxchange_strict_headers,
     })

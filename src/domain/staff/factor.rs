@@ -156,7 +156,13 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         self.find_staff(&super::super::api_keys::KeyReach::All, username)?;
-        let n = self.delete_staff_factors(username, now)?;
+        let mut n = self.delete_staff_factors(username, now)?;
+        if let Some(a) = self
+            .storage
+            .read(|c| crate::storage::admins::find_admin(c, username))?
+        {
+            n += self.remove_passkeys_of(a.id)?;
+        }
         self.end_sessions_of(ctx, username, now)?;
         let detail =
             format!("{username}: {n} factor(s) deleted; enrolls again at the next sign-in");

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod approvals;
 pub mod external;
 pub mod factor;
+pub mod passkeys;
 pub mod requests;
 
 use chrono::{DateTime, Utc};

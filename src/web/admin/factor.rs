@@ -35,6 +35,8 @@ struct FactorPage {
     secret: Option<String>,
     /// A code for an enrolled factor is asked.
     pending: bool,
+    /// The staff member has passkeys: offer them.
+    passkeys: bool,
 }
 
 async fn enroll(s: &AdminSession, service: &Arc<Service>) -> PageResult {
@@ -59,6 +61,7 @@ async fn enroll(s: &AdminSession, service: &Arc<Service>) -> PageResult {
                 base64::engine::general_purpose::STANDARD.encode(shown.1)
             )),
             pending: false,
+            passkeys: false,
         },
     ))
 }
@@ -76,16 +79,20 @@ async fn factor_page(
     if !s.owes_factor(config) {
         return Err(Redirect::to("/admin/users"));
     }
-    let name = s.admin.username.clone();
-    let state = blocking(service, move |sv| sv.staff_factor(&name)).await;
+    let (name, id) = (s.admin.username.clone(), s.admin.admin_id);
+    let state = blocking(service, move |sv| {
+        Ok((sv.staff_factor(&name)?, !sv.passkeys_of(id)?.is_empty()))
+    })
+    .await;
     Ok(match state {
-        Ok(FactorState::None) => enroll(&s, service).await,
-        Ok(FactorState::Pending(_)) if new == Some(1) => enroll(&s, service).await,
-        Ok(state) => Ok(Template::render(
+        Ok((FactorState::None, false)) => enroll(&s, service).await,
+        Ok((FactorState::Pending(_), _)) if new == Some(1) => enroll(&s, service).await,
+        Ok((state, passkeys)) => Ok(Template::render(
             "admin/factor",
             FactorPage {
                 page: Base::new("Second factor", &s, flash),
                 pending: matches!(state, FactorState::Pending(_)),
+                passkeys,
                 ..FactorPage::default()
             },
         )),

@@ -13,6 +13,7 @@ pub mod fallback;
 pub mod hardware;
 pub mod hash_gate;
 pub mod oidc;
+pub mod passkeys;
 pub mod phones;
 pub mod roles;
 pub mod session;
@@ -52,6 +53,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(staff::routes());
     r.extend(factor::routes());
     r.extend(oidc::routes());
+    r.extend(passkeys::routes());
     r
 }
 
@@ -209,6 +211,7 @@ fn any_error(status: Status, _req: &Request<'_>) -> Refusal {
 /// The Content-Security-Policy of every answer: nothing but our own stylesheet, images
 /// from `data:` (the enrollment QR code), forms posting to ourselves, no framing.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+                       script-src 'self'; connect-src 'self'; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Security headers on every answer; `no-store` on every console page (they show
@@ -221,7 +224,10 @@ pub fn security_headers() -> AdHoc {
             res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
             res.set_header(Header::new("Referrer-Policy", "no-referrer"));
             let path = req.uri().path();
-            if path.starts_with("/admin") && path != "/admin/admin.css" {
+            if path.starts_with("/admin")
+                && path != "/admin/admin.css"
+                && path != "/admin/webauthn.js"
+            {
                 res.set_header(Header::new("Cache-Control", "no-store"));
             }
         })

@@ -32,6 +32,8 @@ pub struct SignOn {
     pub oidc: Option<Arc<Oidc>>,
     /// Local passwords are accepted (`console_local_sign_in`).
     pub local: bool,
+    /// The console's origin for passkeys (`webauthn_origin`; none: each request's).
+    pub webauthn_origin: Option<webauthn_rs::prelude::Url>,
 }
 
 /// The routes of this file.

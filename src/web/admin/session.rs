@@ -192,6 +192,11 @@ impl AdminSession {
         }
     }
 
+    /// The session's id (the cookie's secret part), for the domain's per-session state.
+    pub fn session_id(&self) -> String {
+        self.sid.clone()
+    }
+
     /// Records that this session passed its second factor.
     pub async fn pass_factor(&self, service: &Arc<Service>) -> Result<(), crate::domain::Error> {
         let sid = self.sid.clone();
