@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::config::{self, ConsoleMfa, SecretText, Settings};
 use crate::domain::admin_sessions::SessionLimits;
 use crate::domain::oob::{OobPolicy, OobRuntime};
-use crate::domain::staff::{StaffPolicy, DUAL_CONTROLLABLE};
+use crate::domain::staff::{is_dual_controllable, StaffPolicy};
 use crate::domain::Policy;
 use crate::oidc::{Oidc, OidcConfig};
 use crate::sms::http::{client_tls as tls_with, read_ca_file, HttpSms, HttpTarget};
@@ -137,11 +137,12 @@ pub fn staff_policy(settings: &Settings) -> anyhow::Result<StaffPolicy> {
     let mut dual_control = Vec::new();
     for name in &settings.dual_control {
         match name.parse::<StaffAction>() {
-            Ok(action) if DUAL_CONTROLLABLE.contains(&action) => dual_control.push(action),
+            Ok(action) if is_dual_controllable(action) => dual_control.push(action),
             _ => anyhow::bail!(
                 "dual_control: {name:?} is not an action dual control can hold; use any of {}",
-                DUAL_CONTROLLABLE
+                StaffAction::ALL
                     .iter()
+                    .filter(|a| is_dual_controllable(**a))
                     .map(|a| a.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")

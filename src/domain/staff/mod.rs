@@ -33,21 +33,14 @@ pub const DEFAULT_DUAL_CONTROL: &[StaffAction] = &[
     StaffAction::StaffRole,
 ];
 
-/// The actions a bank may put under dual control: those whose input can wait for an
+/// Whether a bank may put `action` under dual control: those whose input can wait for an
 /// approval and be run as it was asked (the default ones, and a staff member's second
 /// factor reset). Not software enrollment (its secret is shown once, to whoever runs
 /// it, and an enrolled token works only after a code from the device activates it),
 /// nor reads.
-pub const DUAL_CONTROLLABLE: &[StaffAction] = &[
-    StaffAction::PhoneChange,
-    StaffAction::HoldLift,
-    StaffAction::TokenDelete,
-    StaffAction::TokenBind,
-    StaffAction::ApikeyCreate,
-    StaffAction::StaffCreate,
-    StaffAction::StaffRole,
-    StaffAction::StaffFactorReset,
-];
+pub fn is_dual_controllable(action: StaffAction) -> bool {
+    DEFAULT_DUAL_CONTROL.contains(&action) || action == StaffAction::StaffFactorReset
+}
 
 /// Dual-control settings (`dual_control`, `dual_control_expiry_secs`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -200,28 +200,45 @@ async fn set_role(
     Ok(answered(BACK.into(), result))
 }
 
+/// Runs `run` on the account a form names, after the role and reach checks: the
+/// redirect back to the staff page says what `said` makes of its answer.
+async fn on_account<T: Send + 'static>(
+    s: &AdminSession,
+    service: &Arc<Service>,
+    (form, action): (&AccountForm, StaffAction),
+    run: impl FnOnce(&Service, &crate::domain::Context, &str) -> Result<T, Error> + Send + 'static,
+    said: impl FnOnce(T) -> String,
+) -> Result<Flash<Redirect>, Refusal> {
+    s.check_csrf(&form.csrf)?;
+    permit(s, service, action).await?;
+    covered(s, service, &form.username).await?;
+    let (ctx, name) = (s.context(), form.username.clone());
+    let done = blocking(service, move |sv| run(sv, &ctx, &name)).await;
+    Ok(match done {
+        Ok(v) => Flash::success(Redirect::to(BACK), said(v)),
+        Err(e) => refused(BACK.into(), &e),
+    })
+}
+
 #[post("/staff/disable", data = "<form>")]
 async fn disable(
     admin: Admin,
     form: Form<AccountForm>,
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
-    let s = admin.0;
-    s.check_csrf(&form.csrf)?;
-    permit(&s, service, StaffAction::StaffDisable).await?;
-    covered(&s, service, &form.username).await?;
-    let (ctx, name) = (s.context(), form.username.clone());
-    let done = blocking(service, move |sv| {
-        sv.disable_staff(&ctx, &name, chrono::Utc::now())
-    })
-    .await;
-    Ok(match done {
-        Ok(()) => Flash::success(
-            Redirect::to(BACK),
-            format!("{} is disabled; their sessions have ended.", form.username),
-        ),
-        Err(e) => refused(BACK.into(), &e),
-    })
+    let name = form.username.clone();
+    let run = |sv: &Service, ctx: &crate::domain::Context, u: &str| {
+        sv.disable_staff(ctx, u, chrono::Utc::now())
+    };
+    let said = |()| format!("{name} is disabled; their sessions have ended.");
+    on_account(
+        &admin.0,
+        service,
+        (&form, StaffAction::StaffDisable),
+        run,
+        said,
+    )
+    .await
 }
 
 /// Resets a staff member's second factor (lost authenticator): under dual control when
@@ -250,20 +267,17 @@ async fn end_sessions(
     form: Form<AccountForm>,
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
-    let s = admin.0;
-    s.check_csrf(&form.csrf)?;
-    permit(&s, service, StaffAction::StaffDisable).await?;
-    covered(&s, service, &form.username).await?;
-    let (ctx, name) = (s.context(), form.username.clone());
-    let done = blocking(service, move |sv| {
-        sv.end_sessions_of(&ctx, &name, chrono::Utc::now())
-    })
-    .await;
-    Ok(match done {
-        Ok(n) => Flash::success(
-            Redirect::to(BACK),
-            format!("{n} session(s) of {} ended.", form.username),
-        ),
-        Err(e) => refused(BACK.into(), &e),
-    })
+    let name = form.username.clone();
+    let run = |sv: &Service, ctx: &crate::domain::Context, u: &str| {
+        sv.end_sessions_of(ctx, u, chrono::Utc::now())
+    };
+    let said = |n: usize| format!("{n} session(s) of {name} ended.");
+    on_account(
+        &admin.0,
+        service,
+        (&form, StaffAction::StaffDisable),
+        run,
+        said,
+    )
+    .await
 }
