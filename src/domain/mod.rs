@@ -23,6 +23,7 @@ pub mod oob;
 pub mod phones;
 pub mod pskc;
 pub mod qr;
+pub mod ready;
 pub mod rekey;
 pub mod staff;
 pub mod start;

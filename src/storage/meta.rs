@@ -44,3 +44,13 @@ pub fn set_value(conn: &mut Conn, name: &str, value: &str) -> Result<(), Error> 
     }
     Ok(())
 }
+
+/// A write that changes nothing (an UPDATE of no row): whether this node can write to the
+/// database at all — a read-only standby, a full disk or a lost lock refuse it.
+pub fn probe_write(conn: &mut Conn) -> Result<(), Error> {
+    use diesel::prelude::*;
+    diesel::update(super::schema::meta::table.filter(super::schema::meta::name.eq("~ready-probe")))
+        .set(super::schema::meta::value.eq(super::schema::meta::value))
+        .execute(conn)?;
+    Ok(())
+}

@@ -32,6 +32,7 @@ mod phones_browser;
 mod postgres;
 mod pskc_import;
 mod rate_limits;
+mod readiness;
 mod readme;
 mod rekey;
 mod restart;
