@@ -39,6 +39,7 @@ mod secrets_at_rest;
 mod sink;
 mod soap;
 mod soap_users;
+mod soap_wire;
 mod soap_zeep;
 mod support;
 mod transport;

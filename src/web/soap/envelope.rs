@@ -194,15 +194,23 @@ pub fn read_envelope(root: Node) -> Result<SoapRq, Error> {
             "(the root element must be a SOAP 1.1 Envelope in {SOAP_NS})"
         )));
     }
-    let mut password = None;
+    let mut header = None;
     let mut body = None;
     for child in root.children {
-        match (child.ns.as_str(), child.name.as_str()) {
-            (SOAP_NS, "Header") => password = username_token(&child)?,
-            (SOAP_NS, "Body") => body = Some(child),
+        // Exactly one Header (optional) and one Body: with two, a gateway that reads the
+        // first and a server that reads the last would act on different requests.
+        let slot = match (child.ns.as_str(), child.name.as_str()) {
+            (SOAP_NS, "Header") => &mut header,
+            (SOAP_NS, "Body") => &mut body,
             _ => return Err(Error::at(Fault::UnknownElement, child.name)),
+        };
+        if slot.is_some() {
+            return Err(Error::at(Fault::MalformedBody, child.name.clone())
+                .with_detail("(the Envelope holds it twice: exactly one is allowed)"));
         }
+        *slot = Some(child);
     }
+    let password = header.as_ref().map(username_token).transpose()?.flatten();
     let body = body.ok_or_else(|| Error::at(Fault::FieldRequired, "Body"))?;
     let mut ops = body.children.into_iter();
     let op = ops

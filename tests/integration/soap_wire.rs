@@ -1,0 +1,63 @@
+//! The SOAP envelope as a gateway in front of tokend sees it (issue 26): exactly one
+//! Header and one Body, the WSDL's address, and the audit user a consumer asserts.
+
+use crate::soap::{assert_fault, envelope, good_hdr, post_soap, username_token};
+use crate::support::TestServer;
+
+const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const NS: &str = "http://jackhenry.com/jxchange/TPG/2008";
+
+/// A `soapenv:Body` holding `<op>` with the good header and `rest`.
+fn body_of(op: &str, rest: &str) -> String {
+    format!(
+        r#"<soapenv:Body><{op} xmlns="{NS}">{}{rest}</{op}></soapenv:Body>"#,
+        good_hdr()
+    )
+}
+
+/// An envelope of the given parts (headers and bodies, in order).
+fn envelope_of(parts: &[String]) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="{SOAP_NS}">{}</soapenv:Envelope>"#,
+        parts.concat()
+    )
+}
+
+#[test]
+fn an_envelope_with_two_bodies_or_two_headers_is_refused() {
+    let server = TestServer::start();
+    let header = format!(
+        "<soapenv:Header>{}</soapenv:Header>",
+        username_token(&server.key, "PasswordText")
+    );
+    let inq = body_of("MFAUsrInq", "<UsrName>eve</UsrName>");
+    let add = body_of("MFAUsrAdd", "<UsrName>eve</UsrName>");
+    // A gateway that authorises the first body (an inquiry) must not see the second run.
+    for action in ["MFAUsrAdd", "MFAUsrInq"] {
+        let two_bodies = envelope_of(&[header.clone(), inq.clone(), add.clone()]);
+        let (status, _, text) = post_soap(&server, Some(action), None, two_bodies.as_bytes());
+        assert_fault(status, &text, "7000");
+        assert!(text.contains("exactly one"), "{text}");
+    }
+    let two_headers = envelope_of(&[header.clone(), header.clone(), add.clone()]);
+    let (status, _, text) = post_soap(&server, Some("MFAUsrAdd"), None, two_headers.as_bytes());
+    assert_fault(status, &text, "7000");
+    let (status, _, _, _) = server.get("/api/v1/users/eve");
+    assert_eq!(status, 404, "no user was created");
+    // One of each still works.
+    let one = envelope_of(&[header, add]);
+    let (status, _, text) = post_soap(&server, Some("MFAUsrAdd"), None, one.as_bytes());
+    assert_eq!(status, 200, "{text}");
+    let plain = envelope(
+        "MFAUsrInq",
+        &format!("{}<UsrName>eve</UsrName>", good_hdr()),
+        "",
+    );
+    let (status, _, text) = post_soap(
+        &server,
+        Some("MFAUsrInq"),
+        Some(&server.key),
+        plain.as_bytes(),
+    );
+    assert_eq!(status, 200, "{text}");
+}
