@@ -14,44 +14,49 @@ use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
+mod defaults;
+mod sms_fraud;
+pub use sms_fraud::{ExplicitPhone, SmsFraud};
+
 /// Every tokend setting, with its default.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     /// Where the database, master key and Rocket secret key live (default `data`).
-    #[serde(default = "default_data_dir")]
+    #[serde(default = "defaults::default_data_dir")]
     pub data_dir: PathBuf,
     /// A file holding the base64 master key; default `<data_dir>/master.key`.
     /// `TOKEND_MASTER_KEY` (base64) takes precedence over both.
     #[serde(default)]
     pub master_key_file: Option<PathBuf>,
     /// Issuer shown in authenticator apps.
-    #[serde(default = "default_issuer")]
+    #[serde(default = "defaults::default_issuer")]
     pub issuer: String,
     /// Steps accepted either side of the expected step (0–10, default 1).
-    #[serde(default = "default_window_steps")]
+    #[serde(default = "defaults::default_window_steps")]
     pub window_steps: u32,
     /// Consecutive failures that lock a binding (1–100, default 5).
-    #[serde(default = "default_lock_after_failures")]
+    #[serde(default = "defaults::default_lock_after_failures")]
     pub lock_after_failures: u32,
     /// Institution routing id used when a request names none.
-    #[serde(default = "default_inst_rt_id")]
+    #[serde(default = "defaults::default_inst_rt_id")]
     pub inst_rt_id: String,
     /// Steps searched either side of now by resync; also bounds the learned drift.
-    #[serde(default = "default_resync_window_steps")]
+    #[serde(default = "defaults::default_resync_window_steps")]
     pub resync_window_steps: u32,
     /// Seconds after which a binding locked by failures unlocks itself (0 = never).
     #[serde(default)]
     pub auto_unlock_after_secs: u64,
     /// Seconds the SMS fallback is held after a phone change (SIM-swap guard; 0 = off;
     /// default 7 days).
-    #[serde(default = "default_sim_swap_hold_secs")]
+    #[serde(default = "defaults::default_sim_swap_hold_secs")]
     pub sim_swap_hold_secs: u64,
-    /// Send a OneWay SMS to the OLD number when a user's phone changes (default false).
-    #[serde(default)]
+    /// Send a OneWay SMS to the OLD number when a user's phone changes (ASVS 2.5.5).
+    /// Default true: every configuration has an SMS provider (the outbox at least).
+    #[serde(default = "defaults::default_true")]
     pub phone_change_notice: bool,
     /// Seconds the keyed hash of a failed code is kept for "explain" (0 = none; default
     /// 1 hour; at most 7 days).
-    #[serde(default = "default_explain_retention_secs")]
+    #[serde(default = "defaults::default_explain_retention_secs")]
     pub explain_retention_secs: u64,
     /// The database: absent (the default) → the embedded SQLite file `<data_dir>/tokend.sqlite`;
     /// `postgres://user:password@host:port/db` → PostgreSQL, which several nodes may share.
@@ -59,18 +64,18 @@ pub struct Settings {
     #[serde(default)]
     pub database_url: Option<SecretText>,
     /// Database connections in the pool (per node on PostgreSQL).
-    #[serde(default = "default_db_pool_size")]
+    #[serde(default = "defaults::default_db_pool_size")]
     pub db_pool_size: u32,
     /// Nodes sharing the request-rate limits (default 1). Each node holds its limits in
     /// memory and enforces `limit / rate_limit_nodes` (rounded up) on what it receives, so
     /// N nodes behind an even load balancer hold about the configured limit together.
-    #[serde(default = "default_rate_limit_nodes")]
+    #[serde(default = "defaults::default_rate_limit_nodes")]
     pub rate_limit_nodes: u32,
     /// `full` (default: a commit survives power loss) or `normal` (survives a crash).
-    #[serde(default = "default_durability")]
+    #[serde(default = "defaults::default_durability")]
     pub sqlite_synchronous: Durability,
     /// Who delivers OOB SMS: `outbox` (default, stored in the database) or `http`.
-    #[serde(default = "default_sms_provider")]
+    #[serde(default = "defaults::default_sms_provider")]
     pub sms_provider: ProviderKind,
     /// Where the http provider POSTs `{"to","body"}`.
     #[serde(default)]
@@ -79,37 +84,37 @@ pub struct Settings {
     #[serde(default)]
     pub sms_http_token: Option<SecretText>,
     /// Timeout of one http attempt (SMS or event webhook), ms.
-    #[serde(default = "default_sms_http_timeout_ms")]
+    #[serde(default = "defaults::default_sms_http_timeout_ms")]
     pub sms_http_timeout_ms: u64,
     /// Attempts per SMS with the http provider (1–10).
-    #[serde(default = "default_sms_http_attempts")]
+    #[serde(default = "defaults::default_sms_http_attempts")]
     pub sms_http_attempts: u32,
     /// First retry pause of the http provider, doubled on each retry, ms.
-    #[serde(default = "default_sms_http_backoff_ms")]
+    #[serde(default = "defaults::default_sms_http_backoff_ms")]
     pub sms_http_backoff_ms: u64,
     /// How long an OOB request waits for the http provider's first answer before
     /// answering `SendStat: Pending`, ms.
-    #[serde(default = "default_sms_answer_wait_ms")]
+    #[serde(default = "defaults::default_sms_answer_wait_ms")]
     pub sms_answer_wait_ms: u64,
     /// SMS allowed per user and per phone in `sms_send_window_secs`.
-    #[serde(default = "default_sms_send_cap")]
+    #[serde(default = "defaults::default_sms_send_cap")]
     pub sms_send_cap: u32,
     /// The window of the send cap, seconds.
-    #[serde(default = "default_sms_send_window_secs")]
+    #[serde(default = "defaults::default_sms_send_window_secs")]
     pub sms_send_window_secs: u64,
     /// Resends allowed per OOB session.
-    #[serde(default = "default_oob_max_resends")]
+    #[serde(default = "defaults::default_oob_max_resends")]
     pub oob_max_resends: u32,
     /// Lock-fallback OOB sessions of a user that may fail or expire in a row before the
     /// SMS fallback stops for that user (until a success or an admin's unlock).
-    #[serde(default = "default_oob_max_failed_sessions")]
+    #[serde(default = "defaults::default_oob_max_failed_sessions")]
     pub oob_max_failed_sessions: u32,
     /// How often expired OOB sessions are swept (and their Expired events emitted), ms.
-    #[serde(default = "default_oob_sweep_interval_ms")]
+    #[serde(default = "defaults::default_oob_sweep_interval_ms")]
     pub oob_sweep_interval_ms: u64,
     /// How long OOB sessions, their SMS and events are kept after they expire, seconds
     /// (default 90 days; 0 keeps them forever).
-    #[serde(default = "default_oob_retention_secs")]
+    #[serde(default = "defaults::default_oob_retention_secs")]
     pub oob_retention_secs: u64,
     /// Where "90040" OOB result events are POSTed (none by default).
     #[serde(default)]
@@ -129,19 +134,22 @@ pub struct Settings {
     #[serde(default)]
     pub rate_key_per_sec: u32,
     /// Validations per minute per user (0: no limit).
-    #[serde(default = "default_rate_user_per_min")]
+    #[serde(default = "defaults::default_rate_user_per_min")]
     pub rate_user_per_min: u32,
     /// Failed validations per minute per API key, across users (0: no limit).
-    #[serde(default = "default_rate_key_failures_per_min")]
+    #[serde(default = "defaults::default_rate_key_failures_per_min")]
     pub rate_key_failures_per_min: u32,
     /// Seconds of inactivity after which an admin console session ends (default 900;
     /// values below 1 count as 1).
-    #[serde(default = "default_admin_idle_timeout_secs")]
+    #[serde(default = "defaults::default_admin_idle_timeout_secs")]
     pub admin_idle_timeout_secs: i64,
     /// Enforce the published jXchange header rules on the JSON API too (default false:
     /// JSON stays lenient; the SOAP binding `/jxchange` always enforces them).
     #[serde(default)]
     pub jxchange_strict_headers: bool,
+    /// The SMS fraud settings (root keys too).
+    #[serde(flatten)]
+    pub sms_fraud: SmsFraud,
 }
 
 /// How hard SQLite pushes each commit to disk (`sqlite_synchronous`); storage's
@@ -182,146 +190,6 @@ impl std::fmt::Debug for SecretText {
         f.write_str("<redacted>")
     }
 }
-
-fn default_rate_user_per_min() -> u32 {
-    120
-}
-fn default_rate_key_failures_per_min() -> u32 {
-    600
-}
-fn default_admin_idle_timeout_secs() -> i64 {
-    900
-}
-fn default_data_dir() -> PathBuf {
-    PathBuf::from("data")
-}
-fn default_issuer() -> String {
-    "tokend".into()
-}
-fn default_window_steps() -> u32 {
-    1
-}
-fn default_lock_after_failures() -> u32 {
-    5
-}
-fn default_inst_rt_id() -> String {
-    "tokend".into()
-}
-fn default_resync_window_steps() -> u32 {
-    100
-}
-fn default_sim_swap_hold_secs() -> u64 {
-    7 * 24 * 3600
-}
-fn default_explain_retention_secs() -> u64 {
-    3600
-}
-fn default_db_pool_size() -> u32 {
-    16
-}
-fn default_durability() -> Durability {
-    Durability::Full
-}
-fn default_sms_provider() -> ProviderKind {
-    ProviderKind::Outbox
-}
-fn default_rate_limit_nodes() -> u32 {
-    1
-}
-fn default_sms_http_timeout_ms() -> u64 {
-    5000
-}
-fn default_sms_http_attempts() -> u32 {
-    3
-}
-fn default_sms_http_backoff_ms() -> u64 {
-    500
-}
-fn default_sms_answer_wait_ms() -> u64 {
-    2000
-}
-fn default_sms_send_cap() -> u32 {
-    5
-}
-fn default_sms_send_window_secs() -> u64 {
-    600
-}
-fn default_oob_max_resends() -> u32 {
-    3
-}
-fn default_oob_max_failed_sessions() -> u32 {
-    3
-}
-fn default_oob_sweep_interval_ms() -> u64 {
-    1000
-}
-fn default_oob_retention_secs() -> u64 {
-    90 * 24 * 3600
-}
-
-/// The app's own keys, so unknown ones can be reported (a typo would otherwise be ignored).
-const APP_KEYS: &[&str] = &[
-    "data_dir",
-    "master_key_file",
-    "issuer",
-    "window_steps",
-    "lock_after_failures",
-    "inst_rt_id",
-    "resync_window_steps",
-    "auto_unlock_after_secs",
-    "database_url",
-    "sim_swap_hold_secs",
-    "phone_change_notice",
-    "explain_retention_secs",
-    "db_pool_size",
-    "rate_limit_nodes",
-    "sqlite_synchronous",
-    "sms_provider",
-    "sms_http_url",
-    "sms_http_token",
-    "sms_http_timeout_ms",
-    "sms_http_attempts",
-    "sms_http_backoff_ms",
-    "sms_answer_wait_ms",
-    "sms_send_cap",
-    "sms_send_window_secs",
-    "oob_max_resends",
-    "oob_max_failed_sessions",
-    "oob_sweep_interval_ms",
-    "oob_retention_secs",
-    "event_webhook_url",
-    "event_webhook_token",
-    "http_client_ca_file",
-    "http_client_allow_plaintext",
-    "rate_key_per_sec",
-    "rate_user_per_min",
-    "rate_key_failures_per_min",
-    "admin_idle_timeout_secs",
-    "jxchange_strict_headers",
-];
-
-/// Rocket's own keys (Rocket 0.5 configuration guide).
-const ROCKET_KEYS: &[&str] = &[
-    "address",
-    "port",
-    "workers",
-    "max_blocking",
-    "ident",
-    "ip_header",
-    "proxy_proto_header",
-    "keep_alive",
-    "log_level",
-    "cli_colors",
-    "secret_key",
-    "tls",
-    "limits",
-    "shutdown",
-    "temp_dir",
-    "profile",
-    "mtls",
-    "template_dir",
-    "config",
-];
 
 /// Refuses an outbound URL that is not http(s), or that is `http://` to a host off the
 /// loopback interface without `http_client_allow_plaintext`. Decision: plaintext to
@@ -365,7 +233,8 @@ impl Settings {
             .context("invalid configuration (Rocket.toml or ROCKET_* variables)")?;
         let data = figment.data().unwrap_or_default();
         for key in data.into_values().flat_map(|dict| dict.into_keys()) {
-            if !APP_KEYS.contains(&key.as_str()) && !ROCKET_KEYS.contains(&key.as_str()) {
+            let known = [defaults::APP_KEYS, defaults::ROCKET_KEYS, sms_fraud::KEYS];
+            if !known.iter().any(|keys| keys.contains(&key.as_str())) {
                 tracing::warn!("unknown configuration key {key:?} is ignored");
             }
         }
@@ -398,7 +267,8 @@ impl Settings {
         if self.issuer.is_empty() || self.issuer.contains(':') {
             bail!("issuer must be non-empty and contain no colon");
         }
-        self.check_oob()
+        self.check_oob()?;
+        self.sms_fraud.check()
     }
 
     fn check_oob(&self) -> anyhow::Result<()> {

@@ -134,9 +134,11 @@ wire_enum!(
 );
 
 wire_enum!(
-    /// Why an OOB session was started: the fallback of a Locked validation, or an
-    /// explicit OOBValidate request.
-    SessionOrigin { Lock = "lock", Explicit = "explicit" }
+    /// Why an OOB session was started: the fallback of a Locked validation, an explicit
+    /// OOBValidate request, or an explicit one that named its user and, on the consumer's
+    /// word (`oob_explicit_phone = "allow"`), a number that is not the user's phone on
+    /// file: its answer, its "90040" event and its audit say so.
+    SessionOrigin { Lock = "lock", Explicit = "explicit", OffFile = "explicit_off_file" }
 );
 
 wire_enum!(

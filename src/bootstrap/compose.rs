@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{self, SecretText, Settings};
+use crate::domain::oob::guard::{ExplicitPhone, SmsGuard};
 use crate::domain::oob::{OobPolicy, OobRuntime};
 use crate::domain::Policy;
 use crate::sms::http::{client_tls as tls_with, read_ca_file, HttpSms, HttpTarget};
@@ -90,11 +91,31 @@ pub fn oob_runtime(settings: &Settings) -> anyhow::Result<OobRuntime> {
             http_timeout_ms: settings.sms_http_timeout_ms,
             answer_wait_ms: settings.sms_answer_wait_ms,
             retention_secs: settings.oob_retention_secs,
+            guard: sms_guard(&settings.sms_fraud),
         },
         http,
         webhook,
         signal: Arc::default(),
+        refused: Arc::default(),
     })
+}
+
+/// The SMS fraud guard's slice (absent patterns: the default North American list).
+fn sms_guard(s: &crate::config::SmsFraud) -> SmsGuard {
+    let mut guard = SmsGuard {
+        explicit_phone: match s.oob_explicit_phone {
+            crate::config::ExplicitPhone::Refuse => ExplicitPhone::Refuse,
+            crate::config::ExplicitPhone::Allow => ExplicitPhone::Allow,
+        },
+        max_per_institution_hour: s.sms_max_per_institution_hour,
+        max_per_key_hour: s.sms_max_per_key_hour,
+        allow_urls: s.sms_text_allow_urls,
+        ..SmsGuard::default()
+    };
+    if let Some(patterns) = &s.sms_blocked_prefixes {
+        guard.blocked_prefixes.clone_from(patterns);
+    }
+    guard
 }
 
 /// The domain's slice of the settings.

@@ -78,8 +78,8 @@ pub enum Fault {
     QrGone,
     /// 7034 — the user is already bound to this token.
     AlreadyBound,
-    /// 7035 — enrollment named a phone other than the one on file (phones change only
-    /// through the phone call, audited and held).
+    /// 7035 — a request named a phone other than the user's one on file (enrollment, or
+    /// an OOBValidate naming the user): phones change only through the phone call.
     PhoneMismatch,
     /// 7040 — the seed is shorter than 128 bits.
     SeedTooShort,
@@ -103,6 +103,8 @@ pub enum Fault {
     OtpFormat,
     /// 7055 — the user's phone changed recently: SMS to it is held (SIM-swap guard).
     SimSwapHold,
+    /// 7056 — the number cannot receive a code (`sms_blocked_prefixes`).
+    PhoneBlocked,
     /// 7060 — a rate limit (per API key, per user, or failed validations per key).
     RateLimited,
     /// 7090 — the database is busy; retry.
@@ -157,6 +159,7 @@ impl Fault {
         Fault::ResendLimit,
         Fault::OtpFormat,
         Fault::SimSwapHold,
+        Fault::PhoneBlocked,
         Fault::RateLimited,
         Fault::Busy,
         Fault::Internal,
@@ -208,6 +211,7 @@ impl Fault {
             Fault::ResendLimit => 7053,
             Fault::OtpFormat => 7054,
             Fault::SimSwapHold => 7055,
+            Fault::PhoneBlocked => 7056,
             Fault::RateLimited => 7060,
             Fault::Busy => 7090,
             Fault::Internal => 7099,
@@ -254,7 +258,7 @@ impl Fault {
             Fault::WrongTokenState => "The token status does not allow this operation.",
             Fault::QrGone => "The enrollment QR code is only available while the token is Init.",
             Fault::AlreadyBound => "The user is already bound to this token.",
-            Fault::PhoneMismatch => "The user has another phone on file; enrollment does not change it.",
+            Fault::PhoneMismatch => "The user has another phone on file; only the phone call changes it.",
             Fault::SeedTooShort => "The seed must be at least 128 bits.",
             Fault::CodeFormat => "A code must be 6 or 8 ASCII digits.",
             Fault::SeedEncoding => "The seed must be base32 (RFC 4648).",
@@ -262,12 +266,13 @@ impl Fault {
             Fault::AmbiguousBinding => "The token is bound to several users; name one in UsrName.",
             Fault::OobNotFound => "No out-of-band session has this AlrtPkgId.",
             Fault::OobWrongState => "The out-of-band session does not allow this operation.",
-            Fault::SendCapReached => "Too many SMS were sent to this user or phone; retry later.",
+            Fault::SendCapReached => "Too many SMS were sent (to this user or phone, for this institution or API key); retry later.",
             Fault::ResendLimit => "The out-of-band session has no resends left.",
             Fault::OtpFormat => "An OTP must be 6 ASCII digits or letters.",
             Fault::SimSwapHold => {
                 "The phone changed recently; SMS to it is held (SIM-swap guard)."
             }
+            Fault::PhoneBlocked => "The number cannot receive a code (blocked: premium, toll-free, N11 or invalid).",
             Fault::RateLimited => "Too many requests; retry after the time given.",
             Fault::Busy => "The service is busy; retry the request.",
             Fault::Internal => "Internal error; quote the jXLogTrackingId to support.",

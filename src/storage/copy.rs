@@ -210,6 +210,8 @@ tables! {
         last_error: Option<String>,
         created_at: i64,
         sent_at: Option<i64>,
+        inst_rt_id: Option<String>,
+        sent_by: Option<String>,
     };
     paged sms_attempts SmsAttemptsRow (id) {
         id: i32,
@@ -230,6 +232,7 @@ tables! {
         next_attempt_at: i64,
         last_error: Option<String>,
         refused_at: Option<i64>,
+        reason: Option<String>,
     };
     paged failed_codes FailedCodesRow (id) {
         id: i32,

@@ -82,6 +82,7 @@ diesel::table! {
         next_attempt_at -> BigInt,
         last_error -> Nullable<Text>,
         refused_at -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
     }
 }
 
@@ -130,6 +131,8 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> BigInt,
         sent_at -> Nullable<BigInt>,
+        inst_rt_id -> Nullable<Text>,
+        sent_by -> Nullable<Text>,
     }
 }
 

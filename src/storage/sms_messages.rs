@@ -35,6 +35,10 @@ pub struct NewMessage<'a> {
     pub created_at: i64,
     /// When delivered, ms.
     pub sent_at: Option<i64>,
+    /// The institution it was sent for (the hourly cap per institution).
+    pub inst_rt_id: Option<&'a str>,
+    /// Who asked for it, the audit's actor (the hourly cap per API key).
+    pub sent_by: Option<&'a str>,
 }
 
 /// A stored message.
@@ -65,6 +69,10 @@ pub struct SmsMessage {
     pub created_at: i64,
     /// When delivered, ms.
     pub sent_at: Option<i64>,
+    /// The institution it was sent for.
+    pub inst_rt_id: Option<String>,
+    /// Who asked for it.
+    pub sent_by: Option<String>,
 }
 
 /// Stores a message; answers its row id.
@@ -96,6 +104,27 @@ pub fn count_messages_since(
         None => 0,
     };
     Ok((to_phone, to_user))
+}
+
+/// Messages created since `since_ms` for an institution, and by a sender (the hourly
+/// caps against SMS pumping; indexed on both).
+pub fn count_sent_since(
+    conn: &mut Conn,
+    inst_rt_id: &str,
+    sent_by: &str,
+    since_ms: i64,
+) -> Result<(i64, i64), Error> {
+    let for_inst = sms_messages::table
+        .filter(sms_messages::inst_rt_id.eq(inst_rt_id))
+        .filter(sms_messages::created_at.gt(since_ms))
+        .count()
+        .get_result(conn)?;
+    let by_sender = sms_messages::table
+        .filter(sms_messages::sent_by.eq(sent_by))
+        .filter(sms_messages::created_at.gt(since_ms))
+        .count()
+        .get_result(conn)?;
+    Ok((for_inst, by_sender))
 }
 
 /// The oldest Pending message of `provider` due at `now_ms`.
@@ -303,6 +332,8 @@ mod tests {
             next_attempt_at: 100,
             created_at: 0,
             sent_at: None,
+            inst_rt_id: Some("i"),
+            sent_by: Some("apikey:k"),
         };
         let id = storage.write(|c| insert_message(c, &new)).unwrap();
         let due = |now: i64| {

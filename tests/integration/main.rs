@@ -37,6 +37,7 @@ mod rekey;
 mod restart;
 mod secrets_at_rest;
 mod sink;
+mod sms_fraud;
 mod soap;
 mod soap_users;
 mod soap_wire;

@@ -8,7 +8,7 @@ use crate::api_oob::{audit_text, enroll_with_phone, get_json, lock, PHONE};
 use crate::sink::{Mode, Sink};
 use crate::support::{fault, now_step, totp, wrong_code, TestServer};
 
-const NEW_PHONE: &str = "5550001234";
+const NEW_PHONE: &str = "5552001234";
 
 fn user(server: &TestServer, usr: &str) -> Value {
     let (status, rs) = get_json(server, &format!("/api/v1/users/{usr}"));

@@ -71,7 +71,7 @@ fn a_help_desk_explains_a_failure_changes_a_phone_and_lifts_the_hold_in_a_real_b
     b.click("#change-phone");
     b.wait_text("h1", "Change the phone of Kim");
     b.screenshot(&shots.join("phone-confirm.png"));
-    b.fill("#new-phone", "5550001234");
+    b.fill("#new-phone", "5552001234");
     b.click("#confirmed");
     b.click("#confirm-phone");
     b.wait_text(".flash", "Phone changed to ******1234");

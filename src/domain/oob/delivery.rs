@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::initial_send_stat;
-use crate::domain::{from_ms, to_ms, Error, Service};
+use crate::domain::{from_ms, to_ms, Context, Error, Service};
 use crate::sms::http::PostFailure;
 use crate::storage::oob_events::OobEvent;
 use crate::storage::sms_messages::{AttemptOutcome, NewMessage, SmsMessage};
@@ -57,6 +57,10 @@ pub struct FeedbackEvent {
     /// is not pushed again; read it here.
     #[serde(rename = "Refused", skip_serializing_if = "Option::is_none")]
     pub refused: Option<bool>,
+    /// Why the session ended when its code did not decide it (a phone change), or what
+    /// the consumer must know of it (sent to a number not on file).
+    #[serde(rename = "EvtRsn", skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// An SMS as the outbox lists it. The phone is masked; the body is the message the
@@ -93,15 +97,23 @@ fn ms_of(d: u64) -> i64 {
     i64::try_from(d).unwrap_or(i64::MAX)
 }
 
+/// One SMS to store: its session, user, number and text (with the code).
+pub(super) struct Outgoing<'a> {
+    pub session_pk: i32,
+    pub user_pk: Option<i32>,
+    pub phone: &'a PhoneNum,
+    pub body: &'a str,
+}
+
 impl Service {
-    /// Stores one SMS: delivered at once for the outbox, queued for the http sender.
+    /// Stores one SMS: delivered at once for the outbox, queued for the http sender. It
+    /// records the institution and the sender (the audit's actor), which the hourly caps
+    /// count.
     pub(super) fn queue_sms(
         &self,
         c: &mut Conn,
-        session_pk: i32,
-        user_pk: Option<i32>,
-        phone: &PhoneNum,
-        body: &str,
+        ctx: &Context,
+        out: &Outgoing<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), storage::Error> {
         let provider = self.oob.policy.provider;
@@ -110,16 +122,18 @@ impl Service {
         let id = messages::insert_message(
             c,
             &NewMessage {
-                session_pk: Some(session_pk),
-                user_pk,
-                phone_num: phone.as_str(),
-                body: Some(body),
+                session_pk: Some(out.session_pk),
+                user_pk: out.user_pk,
+                phone_num: out.phone.as_str(),
+                body: Some(out.body),
                 provider,
                 state: stat,
                 attempts: i32::from(sent),
                 next_attempt_at: to_ms(now),
                 created_at: to_ms(now),
                 sent_at: sent.then(|| to_ms(now)),
+                inst_rt_id: Some(self.institution(ctx)),
+                sent_by: Some(&ctx.actor),
             },
         )?;
         if sent {
@@ -334,6 +348,7 @@ fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
         usr_name: e.usr_name.clone(),
         delivered,
         refused: e.refused_at.is_some().then_some(true),
+        reason: e.reason.clone(),
     }
 }
 

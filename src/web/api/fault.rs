@@ -54,6 +54,7 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::SmsTextOtherTag
         | Fault::NoVerificationValue
         | Fault::ExpSecRange
+        | Fault::PhoneBlocked
         | Fault::OtpFormat => Status::UnprocessableEntity,
         Fault::SendCapReached | Fault::ResendLimit | Fault::RateLimited => Status::TooManyRequests,
         Fault::Busy => Status::ServiceUnavailable,
@@ -223,6 +224,7 @@ mod tests {
                 (7053, 429),
                 (7054, 422),
                 (7055, 409),
+                (7056, 422),
                 (7060, 429),
                 (7090, 503),
                 (7099, 500),
