@@ -15,7 +15,9 @@ use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 mod defaults;
+mod edge;
 mod sms_fraud;
+pub use edge::Edge;
 pub use sms_fraud::{ExplicitPhone, SmsFraud};
 
 /// Every tokend setting, with its default.
@@ -150,6 +152,9 @@ pub struct Settings {
     /// The SMS fraud settings (root keys too).
     #[serde(flatten)]
     pub sms_fraud: SmsFraud,
+    /// The web edge's public address and SOAP clock skew (root keys too).
+    #[serde(flatten)]
+    pub edge: Edge,
 }
 
 /// How hard SQLite pushes each commit to disk (`sqlite_synchronous`); storage's
@@ -233,7 +238,12 @@ impl Settings {
             .context("invalid configuration (Rocket.toml or ROCKET_* variables)")?;
         let data = figment.data().unwrap_or_default();
         for key in data.into_values().flat_map(|dict| dict.into_keys()) {
-            let known = [defaults::APP_KEYS, defaults::ROCKET_KEYS, sms_fraud::KEYS];
+            let known = [
+                defaults::APP_KEYS,
+                defaults::ROCKET_KEYS,
+                sms_fraud::KEYS,
+                edge::KEYS,
+            ];
             if !known.iter().any(|keys| keys.contains(&key.as_str())) {
                 tracing::warn!("unknown configuration key {key:?} is ignored");
             }
@@ -268,7 +278,8 @@ impl Settings {
             bail!("issuer must be non-empty and contain no colon");
         }
         self.check_oob()?;
-        self.sms_fraud.check()
+        self.sms_fraud.check()?;
+        self.edge.check()
     }
 
     fn check_oob(&self) -> anyhow::Result<()> {

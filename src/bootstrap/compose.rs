@@ -157,6 +157,10 @@ pub fn web_config(settings: &Settings) -> WebConfig {
         },
         admin_idle_timeout_secs: settings.admin_idle_timeout_secs,
         strict_headers: settings.jxchange_strict_headers,
+        soap: crate::web::soap::SoapConfig {
+            public_url: settings.edge.public_base(),
+            clock_skew_secs: settings.edge.soap_clock_skew_secs,
+        },
     }
 }
 

@@ -32,7 +32,7 @@ pub const LISTENING: &str = "tokend listening on http://";
 pub const LISTENING_TLS: &str = "tokend listening on https://";
 
 /// The web edge's settings (composed from the configuration by `bootstrap`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Request rate limits of the JSON API.
     pub limits: limits::LimitConfig,
@@ -40,6 +40,8 @@ pub struct WebConfig {
     pub admin_idle_timeout_secs: i64,
     /// `jxchange_strict_headers`: the header rules on the JSON API too.
     pub strict_headers: bool,
+    /// The SOAP binding's public address and clock skew.
+    pub soap: soap::SoapConfig,
 }
 
 /// Builds the Rocket instance from its configuration and the service.
@@ -57,6 +59,7 @@ pub fn build(figment: Figment, service: Arc<Service>, config: WebConfig) -> Rock
         .manage(Arc::clone(&metrics))
         .attach(metrics::Timing(metrics))
         .manage(admin::session::AdminConfig { idle_timeout_secs })
+        .manage(config.soap)
         .manage(admin::hash_gate::HashGate::default())
         .attach(AdHoc::try_on_ignite("console templates", |rocket| {
             Box::pin(async move {

@@ -61,3 +61,38 @@ fn an_envelope_with_two_bodies_or_two_headers_is_refused() {
     );
     assert_eq!(status, 200, "{text}");
 }
+
+/// The WSDL fetched with `Host: host`, over a raw connection (a client can send any Host).
+fn wsdl_with_host(server: &TestServer, host: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let addr = server.base.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        conn,
+        "GET /jxchange?wsdl HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    conn.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn the_wsdl_address_is_public_url_whatever_the_host_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("ROCKET_PUBLIC_URL", "https://tokend.bank.example/")];
+    let mut server = TestServer::start_in(dir.path(), &env).unwrap();
+    server.keep_dir(dir);
+    let wsdl = wsdl_with_host(&server, "evil.example");
+    assert!(
+        wsdl.contains(r#"location="https://tokend.bank.example/jxchange""#),
+        "{wsdl}"
+    );
+    assert!(!wsdl.contains("evil.example"), "{wsdl}");
+    // A bad public_url stops the start with its name.
+    let dir = tempfile::tempdir().unwrap();
+    let err = TestServer::start_in(dir.path(), &[("ROCKET_PUBLIC_URL", "ftp://x")])
+        .err()
+        .unwrap();
+    assert!(err.contains("public_url"), "{err}");
+}

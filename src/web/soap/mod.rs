@@ -81,7 +81,18 @@ async fn endpoint(
     }
 }
 
-/// The base URL clients reach this server at (for the WSDL's `soap:address`).
+/// The binding's settings (managed state).
+#[derive(Debug, Clone, Default)]
+pub struct SoapConfig {
+    /// `public_url` (no trailing slash): the WSDL's `soap:address` base when set.
+    pub public_url: Option<String>,
+    /// `soap_clock_skew_secs`: the WS-Security timestamp's tolerance.
+    pub clock_skew_secs: u64,
+}
+
+/// The base URL clients reach this server at (for the WSDL's `soap:address`):
+/// `public_url` when set, else the request's scheme and `Host` — which a client could
+/// choose, so deployments behind a proxy set `public_url`.
 pub struct BaseUrl(String);
 
 #[rocket::async_trait]
@@ -89,6 +100,13 @@ impl<'r> FromRequest<'r> for BaseUrl {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let configured = req
+            .rocket()
+            .state::<SoapConfig>()
+            .and_then(|c| c.public_url.clone());
+        if let Some(base) = configured {
+            return Outcome::Success(BaseUrl(base));
+        }
         let scheme = if crate::web::secure::is_secure(req) {
             "https"
         } else {
