@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 pub mod compose;
+pub mod dir_lock;
 
 use crate::config::Settings;
 use crate::crypto::keyfile::{self, Origin};

@@ -956,3 +956,36 @@ fn the_postgres_database_holds_no_seed_in_clear() {
     }
     assert!(rows > 5, "rows were read");
 }
+
+#[test]
+fn copy_to_refuses_while_a_server_uses_the_sqlite_directory_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = crate::support::TestServer::start_in(dir.path(), &[]).unwrap();
+    server.enroll_active("busy");
+    let db = testkit::pg::Database::fresh("copybusy").unwrap_or_else(|e| panic!("{e}"));
+    // Serving: the copy would be one snapshot, and the server's later commits would be
+    // lost at the switch.
+    let out = crate::support::cli(dir.path(), &[], &["copy-to", &db.url]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("a tokend server is using") && err.contains("--force"),
+        "{err}"
+    );
+    // The operator may insist.
+    let out = crate::support::cli(dir.path(), &[], &["copy-to", "--force", &db.url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Once the server stops, the lock is gone with it.
+    server.stop();
+    let fresh = testkit::pg::Database::fresh("copyidle").unwrap_or_else(|e| panic!("{e}"));
+    let out = crate::support::cli(dir.path(), &[], &["copy-to", &fresh.url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
