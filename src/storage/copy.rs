@@ -257,6 +257,7 @@ tables! {
         link: Option<String>,
         inst_rt_id: Option<String>,
         chain_pos: Option<i64>,
+        audit_usr_src: Option<String>,
     };
 }
 

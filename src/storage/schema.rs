@@ -31,6 +31,7 @@ diesel::table! {
         link -> Nullable<Text>,
         inst_rt_id -> Nullable<Text>,
         chain_pos -> Nullable<BigInt>,
+        audit_usr_src -> Nullable<Text>,
     }
 }
 

@@ -96,3 +96,83 @@ fn the_wsdl_address_is_public_url_whatever_the_host_header() {
         .unwrap();
     assert!(err.contains("public_url"), "{err}");
 }
+
+#[test]
+fn an_asserted_audit_user_carries_no_control_characters_and_is_marked_as_asserted() {
+    let server = TestServer::start();
+    let with_cred = |user: &str| {
+        good_hdr().replace("<AuditUsrId>u1</AuditUsrId>", "<AuditUsrId/>").replace(
+            "<MsgRqHdr>",
+            &format!(
+                "<MsgRqHdr><AuthenUsrCred><Security><UsernameToken><Username>{user}</Username></UsernameToken></Security></AuthenUsrCred>"
+            ),
+        )
+    };
+    // CR/LF (as character references, which XML turns into the characters) and an
+    // overlong name: fault 2005, nothing done.
+    for (usr, user) in [
+        (
+            "ann",
+            "mallory&#13;&#10;2026-01-01 admin:root user.delete".to_owned(),
+        ),
+        ("bea", "m".repeat(129)),
+    ] {
+        let body = format!("{}<UsrName>{usr}</UsrName>", with_cred(&user));
+        let (status, _, text) = post_soap(
+            &server,
+            Some("MFAUsrAdd"),
+            Some(&server.key),
+            envelope("MFAUsrAdd", &body, "").as_bytes(),
+        );
+        assert_fault(status, &text, "2005");
+        assert!(
+            text.contains("<ErrElem>MsgRqHdr.AuthenUsrCred</ErrElem>"),
+            "{text}"
+        );
+        let (status, _, _, _) = server.get(&format!("/api/v1/users/{usr}"));
+        assert_eq!(status, 404);
+    }
+    // The JSON header's own AuditUsrId: the same rule.
+    let (status, rs) = server.post(
+        "/api/v1/users",
+        &serde_json::json!({"MsgRqHdr": {"jXchangeHdr": {"AuditUsrId": "a\nb"}}, "UsrName": "cid"}),
+    );
+    assert_eq!(
+        (status, crate::support::fault(&rs)),
+        (
+            400,
+            (
+                "2005".into(),
+                Some("MsgRqHdr.jXchangeHdr.AuditUsrId".into())
+            )
+        ),
+        "{rs}"
+    );
+    // A clean one is recorded, marked with where the consumer asserted it.
+    let body = format!("{}<UsrName>dee</UsrName>", with_cred("jdoe"));
+    let (status, _, text) = post_soap(
+        &server,
+        Some("MFAUsrAdd"),
+        Some(&server.key),
+        envelope("MFAUsrAdd", &body, "").as_bytes(),
+    );
+    assert_eq!(status, 200, "{text}");
+    let (status, rs) = server.post(
+        "/api/v1/users",
+        &serde_json::json!({"MsgRqHdr": {"jXchangeHdr": {"AuditUsrId": "teller7"}}, "UsrName": "eve"}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    for (usr, who, src) in [
+        ("dee", "jdoe", "AuthenUsrCred"),
+        ("eve", "teller7", "AuditUsrId"),
+    ] {
+        let (_, _, _, page) = server.get(&format!("/api/v1/audit?UsrName={usr}"));
+        let page: serde_json::Value = serde_json::from_slice(&page).unwrap();
+        let row = &page["AuditArray"][0];
+        assert_eq!(
+            (&row["AuditUsrId"], &row["AuditUsrIdSrc"]),
+            (&serde_json::json!(who), &serde_json::json!(src)),
+            "{page}"
+        );
+    }
+}

@@ -86,6 +86,9 @@ pub struct JxHdr {
         skip_serializing_if = "Option::is_none"
     )]
     pub workflow_correl_id: Option<String>,
+    /// Whether `audit_usr_id` was taken from `AuthenUsrCred` (the audit says so).
+    #[serde(skip)]
+    pub audit_usr_from_cred: bool,
 }
 
 impl JxHdr {
@@ -130,6 +133,7 @@ impl MsgRqHdr {
         let mut jx = self.jx.clone();
         if jx.audit_usr_id.as_deref().is_none_or(str::is_empty) && self.cred_user.is_some() {
             jx.audit_usr_id.clone_from(&self.cred_user);
+            jx.audit_usr_from_cred = true;
         }
         jx.with_tracking_id()
     }
@@ -145,12 +149,17 @@ where
 }
 
 /// The end user an `AuthenUsrCred` names: the first `Username` (a UsernameToken), else
-/// the first `NameID` (a SAML assertion), depth first, at most 128 characters.
+/// the first `NameID` (a SAML assertion), depth first. Cut one past the longest audit id,
+/// so a longer one is refused (2005) rather than silently shortened.
 fn cred_user(cred: &serde_json::Value) -> Option<String> {
     ["Username", "NameID"]
         .into_iter()
         .find_map(|name| member_text(cred, name))
-        .map(|u| u.chars().take(128).collect::<String>())
+        .map(|u| {
+            u.chars()
+                .take(crate::web::parse::MAX_AUDIT_ID + 1)
+                .collect::<String>()
+        })
         .filter(|u| !u.is_empty())
 }
 
