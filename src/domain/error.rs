@@ -64,6 +64,8 @@ pub enum Fault {
     Unauthenticated,
     /// 7011 — the API key lacks the scope this operation needs.
     ScopeDenied,
+    /// 7012 — a SOAP message outside its WS-Security time window, or a nonce reused.
+    StaleMessage,
     /// 7020 — no token with this TokenId.
     TokenNotFound,
     /// 7021 — no such user, or the user is not bound to the token.
@@ -140,6 +142,7 @@ impl Fault {
         Fault::MalformedRequest,
         Fault::Unauthenticated,
         Fault::ScopeDenied,
+        Fault::StaleMessage,
         Fault::TokenNotFound,
         Fault::UserNotFound,
         Fault::DuplicateTokenId,
@@ -192,6 +195,7 @@ impl Fault {
             Fault::MalformedRequest => 7005,
             Fault::Unauthenticated => 7010,
             Fault::ScopeDenied => 7011,
+            Fault::StaleMessage => 7012,
             Fault::TokenNotFound => 7020,
             Fault::UserNotFound => 7021,
             Fault::DuplicateTokenId => 7030,
@@ -251,6 +255,7 @@ impl Fault {
             }
             Fault::Unauthenticated => "A valid API key is required (Authorization: Bearer).",
             Fault::ScopeDenied => "The API key is not allowed to call this operation.",
+            Fault::StaleMessage => "The message is expired, not yet valid, or replayed (WS-Security).",
             Fault::TokenNotFound => "No token has this TokenId.",
             Fault::UserNotFound => "No such user is bound to a token.",
             Fault::DuplicateTokenId => "A token with this TokenId already exists.",

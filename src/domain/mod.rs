@@ -19,6 +19,7 @@ pub mod inquiry;
 pub mod inventory;
 pub mod keys;
 pub mod lifecycle;
+pub mod nonces;
 pub mod oob;
 pub mod phones;
 pub mod pskc;

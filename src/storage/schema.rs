@@ -138,6 +138,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    soap_nonces (nonce_key) {
+        nonce_key -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     temp_codes (id) {
         id -> Integer,
         user_pk -> Integer,
@@ -214,6 +221,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oob_sessions,
     sms_attempts,
     sms_messages,
+    soap_nonces,
     temp_codes,
     tokens,
     users,

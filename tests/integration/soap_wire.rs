@@ -176,3 +176,48 @@ fn an_asserted_audit_user_carries_no_control_characters_and_is_marked_as_asserte
         );
     }
 }
+
+/// A `wsse:Security` header with a UsernameToken (the key, a nonce) and a Timestamp.
+fn secured(key: &str, nonce: &str, created: &str, expires: &str) -> String {
+    const WSSE: &str =
+        "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
+    const WSU: &str =
+        "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
+    format!(
+        r#"<wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}"><wsu:Timestamp><wsu:Created>{created}</wsu:Created><wsu:Expires>{expires}</wsu:Expires></wsu:Timestamp><wsse:UsernameToken><wsse:Username>mw</wsse:Username><wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText">{key}</wsse:Password><wsse:Nonce>{nonce}</wsse:Nonce></wsse:UsernameToken></wsse:Security>"#
+    )
+}
+
+#[test]
+fn a_captured_envelope_replays_neither_after_its_window_nor_within_it() {
+    let server = TestServer::start();
+    let now = chrono::Utc::now();
+    let at = |secs: i64| (now + chrono::Duration::seconds(secs)).to_rfc3339();
+    let inq = |security: &str| {
+        let body = format!("{}<UsrName>nobody</UsrName>", good_hdr());
+        let env = envelope("MFAUsrInq", &body, security);
+        post_soap(&server, Some("MFAUsrInq"), None, env.as_bytes())
+    };
+    // A fresh message answers (a 7021 fault: no such user, but past the security checks).
+    let fresh = secured(&server.key, "bm9uY2UtMQ==", &at(0), &at(60));
+    let (status, _, text) = inq(&fresh);
+    assert_fault(status, &text, "7021");
+    // The same envelope again: its nonce was used.
+    let (status, _, text) = inq(&fresh);
+    assert_fault(status, &text, "7012");
+    assert!(text.contains("already used"), "{text}");
+    // Expired long ago, or created in the future (beyond the 300 s skew): refused.
+    for (created, expires) in [(at(-3600), at(-1800)), (at(900), at(960))] {
+        let (status, _, text) = inq(&secured(&server.key, "bm9uY2UtMg==", &created, &expires));
+        assert_fault(status, &text, "7012");
+    }
+    // Within the skew it passes; a nonce of another key is that key's own.
+    let (status, _, text) = inq(&secured(&server.key, "bm9uY2UtMw==", &at(-200), &at(-100)));
+    assert_fault(status, &text, "7021");
+    let other = crate::support::create_key(&server.data_dir, "other", "manage,validate");
+    let (status, _, text) = inq(&secured(&other, "bm9uY2UtMQ==", &at(0), &at(60)));
+    assert_fault(status, &text, "7021");
+    // A malformed time is refused, not ignored.
+    let (status, _, text) = inq(&secured(&server.key, "bm9uY2UtNA==", "yesterday", &at(60)));
+    assert_fault(status, &text, "7012");
+}

@@ -29,7 +29,7 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::IdRequired
         | Fault::FieldRequired
         | Fault::PhoneRequired => Status::BadRequest,
-        Fault::Unauthenticated => Status::Unauthorized,
+        Fault::Unauthenticated | Fault::StaleMessage => Status::Unauthorized,
         Fault::ScopeDenied | Fault::InstitutionDenied => Status::Forbidden,
         Fault::TokenNotFound
         | Fault::UserNotFound
@@ -205,6 +205,7 @@ mod tests {
                 (7005, 400),
                 (7010, 401),
                 (7011, 403),
+                (7012, 401),
                 (7020, 404),
                 (7021, 404),
                 (7030, 409),
