@@ -27,7 +27,9 @@ macro_rules! tables {
             struct $row { $($col: $ty,)+ }
         )+
 
-        /// Copies every table, parents before children (the foreign keys' order).
+        /// Copies every table, parents before children (the foreign keys' order) — but
+        /// `soap_nonces`: a replay guard's memory of minutes, which a copy made with the
+        /// service stopped need not carry.
         fn copy_all(src: &mut SqliteConnection, dst: &mut PgConnection) -> Result<Vec<Copied>, Error> {
             let mut copied = Vec::new();
             $(
