@@ -214,6 +214,7 @@ tables! {
         sent_at: Option<i64>,
         inst_rt_id: Option<String>,
         sent_by: Option<String>,
+        body_sealed: Option<Vec<u8>>,
     };
     paged sms_attempts SmsAttemptsRow (id) {
         id: i32,

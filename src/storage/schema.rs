@@ -134,6 +134,7 @@ diesel::table! {
         sent_at -> Nullable<BigInt>,
         inst_rt_id -> Nullable<Text>,
         sent_by -> Nullable<Text>,
+        body_sealed -> Nullable<Binary>,
     }
 }
 

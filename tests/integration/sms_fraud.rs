@@ -265,3 +265,55 @@ fn numbers_that_cannot_receive_a_code_and_free_text_are_refused() {
     assert_eq!(status, 200, "{rs}");
     assert_eq!(outbox(&server).len(), 1);
 }
+
+#[test]
+fn outbox_codes_are_sealed_at_rest_and_masked_once_the_session_ends() {
+    let server = TestServer::start();
+    let rs = crate::api_oob::start_oob(
+        &server,
+        &json!({"PhoneNum": OTHER, "OOBModeType": "TwoWay"}),
+    );
+    let (alrt, otp) = (
+        rs["AlrtPkgId"].as_str().unwrap().to_owned(),
+        rs["OTP"].as_str().unwrap().to_owned(),
+    );
+    // The row holds the text with the code masked, and the code only sealed.
+    let stored = || {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            body: Option<String>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Binary>)]
+            body_sealed: Option<Vec<u8>>,
+        }
+        let row = diesel::sql_query("SELECT body, body_sealed FROM sms_messages")
+            .get_result::<Row>(&mut crate::support::database(&server.data_dir))
+            .unwrap();
+        (row.body.unwrap_or_default(), row.body_sealed)
+    };
+    let (body, sealed) = stored();
+    assert!(!body.contains(&otp) && body.contains("******"), "{body}");
+    let sealed = sealed.expect("the live text is sealed");
+    assert!(!sealed.windows(6).any(|w| w == otp.as_bytes()));
+    if !testkit::pg::enabled() {
+        for file in crate::support::database_files(&server.data_dir) {
+            assert!(
+                !file.windows(6).any(|w| w == otp.as_bytes()),
+                "a code in clear"
+            );
+        }
+    }
+    // While the session is live the outbox (the delivery itself) shows the code.
+    let live = crate::api_oob::code_in_outbox(&server, &alrt);
+    assert_eq!(live, otp);
+    // Once it ends: the sealed text is gone, the outbox shows the masked text.
+    assert_eq!(verify(&server, &alrt, &otp)["RsStat"], "Success");
+    let (body, sealed) = stored();
+    assert!(sealed.is_none() && body.contains("******"), "{body}");
+    let listed = outbox(&server)[0]["Body"].as_str().unwrap().to_owned();
+    assert!(
+        !listed.contains(&otp) && listed.contains("******"),
+        "{listed}"
+    );
+}

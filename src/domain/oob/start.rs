@@ -224,6 +224,7 @@ impl Service {
         let otp = text::generate(kind)?;
         let hash = self.keyring.code_hash(&otp_message(&alrt, &otp));
         let body = text::render(&spec.template.text, &otp);
+        let masked = text::render(&spec.template.text, text::MASK);
         let expires_at = now + Duration::seconds(i64::try_from(spec.exp_secs).unwrap_or(300));
         let provider = self.oob.policy.provider;
         let first_stat = initial_send_stat(provider);
@@ -265,6 +266,7 @@ impl Service {
                     user_pk,
                     phone: spec.phone,
                     body: &body,
+                    masked: &masked,
                 },
                 now,
             )?;
@@ -317,6 +319,7 @@ impl Service {
         let otp = text::generate(kind)?;
         let hash = self.keyring.code_hash(&otp_message(&s.alrt_pkg_id, &otp));
         let body = text::render(&s.sms_template, &otp);
+        let masked = text::render(&s.sms_template, text::MASK);
         let phone = PhoneNum::parse(&s.phone_num)
             .ok_or_else(|| Error::Internal("stored phone is malformed".into()))?;
         let usr_name = self.usr_name_of(s.user_pk)?;
@@ -335,6 +338,7 @@ impl Service {
                 user_pk: s.user_pk,
                 phone: &phone,
                 body: &body,
+                masked: &masked,
             };
             self.queue_sms(c, ctx, &out, now)?;
             let detail = format!("AlrtPkgId {}, resend {}", s.alrt_pkg_id, s.resend_count + 1);
