@@ -311,6 +311,23 @@ impl UsrName {
     }
 }
 
+/// The form user names compare in within an institution (issue 26): `carol`, `Carol` and
+/// `Ｃarol` (a full-width C) are one user. Unicode NFKC (compatibility forms: full width,
+/// ligatures), then case folded (lower case, with the full foldings of `ß` and final
+/// `ς` that lower-casing leaves), then NFKC again, as Unicode's NFKC_Casefold does.
+pub fn usr_name_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    let mut folded = String::with_capacity(name.len());
+    for c in name.nfkc().flat_map(char::to_lowercase) {
+        match c {
+            'ß' => folded.push_str("ss"),
+            'ς' => folded.push('σ'),
+            _ => folded.push(c),
+        }
+    }
+    folded.nfkc().collect()
+}
+
 impl fmt::Display for UsrName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -110,6 +110,7 @@ tables! {
         oob_failed_sessions: i32,
         phone_changed_at: Option<i64>,
         hold_lifted_at: Option<i64>,
+        usr_name_key: Option<String>,
     };
     paged tokens TokensRow (id) {
         id: i32,

@@ -190,6 +190,7 @@ diesel::table! {
         oob_failed_sessions -> Integer,
         phone_changed_at -> Nullable<BigInt>,
         hold_lifted_at -> Nullable<BigInt>,
+        usr_name_key -> Nullable<Text>,
     }
 }
 

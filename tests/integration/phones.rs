@@ -401,3 +401,51 @@ fn the_sweeper_purges_wrong_code_hashes_past_their_retention() {
     }
     assert_eq!(kept(), 0, "expired hashes are purged by the sweeper");
 }
+
+#[test]
+fn user_names_compare_after_nfkc_and_case_folding() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start_in(dir.path(), &[]).unwrap();
+    let (status, rs) = server.post(
+        "/api/v1/users",
+        &json!({"UsrName": "carol", "PhoneNum": PHONE}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    // `Carol` and `Ｃarol` (a full-width C) are carol: no second user.
+    for twin in ["Carol", "\u{ff23}arol", "CAROL"] {
+        let (status, rs) = server.post("/api/v1/users", &json!({"UsrName": twin}));
+        assert_eq!(
+            (status, fault(&rs).0.as_str()),
+            (400, "7001"),
+            "{twin}: {rs}"
+        );
+        let view = user(&server, &twin.replace('\u{ff23}', "%EF%BC%A3"));
+        assert_eq!(view["UsrName"], "carol", "{twin}: {view}");
+    }
+    // A token enrolled for `Ｃarol` is carol's, and validates by any spelling.
+    let (token, seed, step) = server.enroll_active("\u{ff23}arol");
+    assert_eq!(
+        user(&server, "carol")["MFATokenArray"][0]["TokenId"],
+        token.as_str()
+    );
+    let code = totp(&seed, "SHA1", 6, step + 1);
+    assert_eq!(server.validate("CAROL", &code)["RsStat"], "Success");
+    // Names that collided before keys existed are reported at start and keep working
+    // by their exact name.
+    crate::support::tamper(
+        dir.path(),
+        "INSERT INTO users (inst_rt_id, usr_name, created_at, oob_failed_sessions) \
+         VALUES ('tokend', 'Carol', 0, 0)",
+    );
+    let logs = server.stop_and_logs();
+    assert!(!logs.contains("folds onto"), "{logs}");
+    let mut again = TestServer::start_in(dir.path(), &[]).unwrap();
+    let view = user(&again, "Carol");
+    assert_eq!(view["UsrName"], "Carol", "the exact name wins: {view}");
+    assert_eq!(user(&again, "cArOl")["UsrName"], "carol");
+    let logs = again.stop_and_logs();
+    assert!(
+        logs.contains("\"Carol\"") && logs.contains("folds onto another user's name"),
+        "{logs}"
+    );
+}

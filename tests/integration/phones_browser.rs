@@ -50,11 +50,12 @@ fn a_help_desk_explains_a_failure_changes_a_phone_and_lifts_the_hold_in_a_real_b
     // of a step not reached yet, whose offset explain never tells: issue 26).
     let slow = totp(&seed, "SHA1", 6, now_step(30) - 4);
     assert_eq!(server.validate("Kim", &slow)["RsStat"], "Failed");
-    // A resync stores the drift, so the token is listed as drifting.
+    // A resync (a code pair after the last one used) stores a drift, so the token is
+    // listed as drifting.
     let now = now_step(30);
     let (status, rs) = server.post(
         &format!("/api/v1/tokens/{token}/resync"),
-        &json!({"Code1": totp(&seed, "SHA1", 6, now - 4), "Code2": totp(&seed, "SHA1", 6, now - 3)}),
+        &json!({"Code1": totp(&seed, "SHA1", 6, now + 3), "Code2": totp(&seed, "SHA1", 6, now + 4)}),
     );
     assert_eq!(status, 200, "{rs}");
 

@@ -191,7 +191,7 @@ impl Service {
         if let Some(token_id) = &rq.token_id {
             let mut bound = self.bound_to_token(ctx, token_id)?;
             if let Some(name) = rq.usr_name.as_ref().map(UsrName::as_str) {
-                bound.retain(|b| b.usr_name == name);
+                crate::storage::bindings::retain_named(&mut bound, name);
             }
             let [only] = bound.as_slice() else {
                 return Ok(None);
