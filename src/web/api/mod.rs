@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod decode;
 pub mod envelope;
 pub mod events;
 pub mod explain;
