@@ -372,6 +372,48 @@ mod tests {
     }
 
     #[test]
+    fn the_issue_26_settings_have_their_defaults_and_are_checked() {
+        let base = Figment::from(Serialized::defaults(serde_json::json!({})));
+        let s = Settings::load(&base).unwrap();
+        assert!(s.phone_change_notice, "the old number is told by default");
+        let f = &s.sms_fraud;
+        assert_eq!(f.oob_explicit_phone, ExplicitPhone::Refuse);
+        assert_eq!(
+            (f.sms_max_per_institution_hour, f.sms_max_per_key_hour),
+            (1000, 200)
+        );
+        assert!(f.sms_blocked_prefixes.is_none() && !f.sms_text_allow_urls);
+        assert_eq!(
+            (s.edge.public_url.as_deref(), s.edge.soap_clock_skew_secs),
+            (None, 300)
+        );
+        let allow = base.clone().merge(("oob_explicit_phone", "allow"));
+        assert_eq!(
+            Settings::load(&allow).unwrap().sms_fraud.oob_explicit_phone,
+            ExplicitPhone::Allow
+        );
+        for (key, bad) in [
+            ("oob_explicit_phone", serde_json::json!("sometimes")),
+            ("sms_max_per_key_hour", serde_json::json!(0)),
+            ("sms_blocked_prefixes", serde_json::json!(["9a"])),
+            ("public_url", serde_json::json!("ftp://x.example")),
+            ("public_url", serde_json::json!("https://x.example/?a=1")),
+            ("soap_clock_skew_secs", serde_json::json!(3601)),
+        ] {
+            assert!(
+                Settings::load(&base.clone().merge((key, bad.clone()))).is_err(),
+                "{key} {bad}"
+            );
+        }
+        let url = base.merge(("public_url", "https://tokend.bank.example/"));
+        let edge = Settings::load(&url).unwrap().edge;
+        assert_eq!(
+            edge.public_base().as_deref(),
+            Some("https://tokend.bank.example")
+        );
+    }
+
+    #[test]
     fn plaintext_urls_are_refused_off_loopback_unless_allowed() {
         let base = Figment::from(Serialized::defaults(serde_json::json!({})))
             .merge(("sms_provider", "http"));
