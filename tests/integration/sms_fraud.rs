@@ -50,6 +50,13 @@ fn a_users_code_goes_only_to_the_phone_on_file() {
         (409, ("7035".into(), Some("PhoneNum".into()))),
         "{rs}"
     );
+    // The same over SOAP (OOBValidate).
+    let inner = format!(
+        "{}<PhoneNum>{OTHER}</PhoneNum><UsrName>alice</UsrName><OOBModeType>TwoWay</OOBModeType>",
+        crate::soap::good_hdr()
+    );
+    let (status, body) = crate::soap::call(&server, "OOBValidate", &inner);
+    crate::soap::assert_fault(status, &body, "7035");
     assert!(outbox(&server).is_empty(), "nothing was sent");
     assert!(audit_text(&server).contains("is not the user's phone on file"));
     // Naming the number on file, or none, reaches it.
