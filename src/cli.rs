@@ -60,10 +60,15 @@ enum Command {
     },
     /// Copy this SQLite install into an empty PostgreSQL database (to run several nodes),
     /// verify the copy (row counts, the audit chain) and print what to configure. Stop
-    /// the service first: the copy is one snapshot, and later writes would stay behind.
+    /// the service first: the copy is one snapshot, and later writes would stay behind;
+    /// it refuses while a server runs on the data directory.
     CopyTo {
         /// The target: postgres://user:password@host:port/database (an empty database).
         url: String,
+        /// Copy even while a server runs on the data directory (its later commits are
+        /// not in the copy).
+        #[arg(long)]
+        force: bool,
     },
     /// Re-encrypt every seed under a new master key; safe while the service runs, and
     /// resumable: run it again after an interruption. See docs/operations.md, "Master key
@@ -154,7 +159,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             action: AuditCommand::Verify,
         } => verify_audit(&settings),
         Command::Backup { file } => backup(&settings, &file),
-        Command::CopyTo { url } => copy_to(&settings, &url),
+        Command::CopyTo { url, force } => copy_to(&settings, &url, force),
         Command::Rekey { verify: true, .. } => rekey::verify(&settings),
         Command::Rekey {
             new_key_file,
@@ -180,13 +185,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Copies the install into PostgreSQL and says what to configure next.
-fn copy_to(settings: &Settings, url: &str) -> anyhow::Result<()> {
+fn copy_to(settings: &Settings, url: &str, force: bool) -> anyhow::Result<()> {
     if settings.is_postgres() {
         anyhow::bail!(
             "this install already runs on PostgreSQL ({}): copy-to moves a SQLite install",
             bootstrap::database_label(settings)
         );
     }
+    let _copying = bootstrap::dir_lock::exclusive(settings, force)?;
     let service = bootstrap::service(settings)?;
     let target = bootstrap::open_postgres(url)?;
     let report = service
@@ -386,6 +392,8 @@ fn import(
 
 fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Result<()> {
     let service = Arc::new(bootstrap::service(settings)?);
+    // Held until the server stops: copy-to refuses while it is (issue 26).
+    let _serving = bootstrap::dir_lock::serving(settings)?;
     let figment = match bootstrap::secret_key(settings, &figment)? {
         Some(key) => figment.merge(("secret_key", key.as_str())),
         None => figment,

@@ -14,44 +14,53 @@ use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
+mod console;
+mod defaults;
+mod edge;
+mod sms_fraud;
+pub use console::{Console, ConsoleMfa, OidcSettings};
+pub use edge::Edge;
+pub use sms_fraud::{ExplicitPhone, SmsFraud};
+
 /// Every tokend setting, with its default.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     /// Where the database, master key and Rocket secret key live (default `data`).
-    #[serde(default = "default_data_dir")]
+    #[serde(default = "defaults::default_data_dir")]
     pub data_dir: PathBuf,
     /// A file holding the base64 master key; default `<data_dir>/master.key`.
     /// `TOKEND_MASTER_KEY` (base64) takes precedence over both.
     #[serde(default)]
     pub master_key_file: Option<PathBuf>,
     /// Issuer shown in authenticator apps.
-    #[serde(default = "default_issuer")]
+    #[serde(default = "defaults::default_issuer")]
     pub issuer: String,
     /// Steps accepted either side of the expected step (0–10, default 1).
-    #[serde(default = "default_window_steps")]
+    #[serde(default = "defaults::default_window_steps")]
     pub window_steps: u32,
     /// Consecutive failures that lock a binding (1–100, default 5).
-    #[serde(default = "default_lock_after_failures")]
+    #[serde(default = "defaults::default_lock_after_failures")]
     pub lock_after_failures: u32,
     /// Institution routing id used when a request names none.
-    #[serde(default = "default_inst_rt_id")]
+    #[serde(default = "defaults::default_inst_rt_id")]
     pub inst_rt_id: String,
     /// Steps searched either side of now by resync; also bounds the learned drift.
-    #[serde(default = "default_resync_window_steps")]
+    #[serde(default = "defaults::default_resync_window_steps")]
     pub resync_window_steps: u32,
     /// Seconds after which a binding locked by failures unlocks itself (0 = never).
     #[serde(default)]
     pub auto_unlock_after_secs: u64,
     /// Seconds the SMS fallback is held after a phone change (SIM-swap guard; 0 = off;
     /// default 7 days).
-    #[serde(default = "default_sim_swap_hold_secs")]
+    #[serde(default = "defaults::default_sim_swap_hold_secs")]
     pub sim_swap_hold_secs: u64,
-    /// Send a OneWay SMS to the OLD number when a user's phone changes (default false).
-    #[serde(default)]
+    /// Send a OneWay SMS to the OLD number when a user's phone changes (ASVS 2.5.5).
+    /// Default true: every configuration has an SMS provider (the outbox at least).
+    #[serde(default = "defaults::default_true")]
     pub phone_change_notice: bool,
     /// Seconds the keyed hash of a failed code is kept for "explain" (0 = none; default
     /// 1 hour; at most 7 days).
-    #[serde(default = "default_explain_retention_secs")]
+    #[serde(default = "defaults::default_explain_retention_secs")]
     pub explain_retention_secs: u64,
     /// The database: absent (the default) → the embedded SQLite file `<data_dir>/tokend.sqlite`;
     /// `postgres://user:password@host:port/db` → PostgreSQL, which several nodes may share.
@@ -59,18 +68,18 @@ pub struct Settings {
     #[serde(default)]
     pub database_url: Option<SecretText>,
     /// Database connections in the pool (per node on PostgreSQL).
-    #[serde(default = "default_db_pool_size")]
+    #[serde(default = "defaults::default_db_pool_size")]
     pub db_pool_size: u32,
     /// Nodes sharing the request-rate limits (default 1). Each node holds its limits in
     /// memory and enforces `limit / rate_limit_nodes` (rounded up) on what it receives, so
     /// N nodes behind an even load balancer hold about the configured limit together.
-    #[serde(default = "default_rate_limit_nodes")]
+    #[serde(default = "defaults::default_rate_limit_nodes")]
     pub rate_limit_nodes: u32,
     /// `full` (default: a commit survives power loss) or `normal` (survives a crash).
-    #[serde(default = "default_durability")]
+    #[serde(default = "defaults::default_durability")]
     pub sqlite_synchronous: Durability,
     /// Who delivers OOB SMS: `outbox` (default, stored in the database) or `http`.
-    #[serde(default = "default_sms_provider")]
+    #[serde(default = "defaults::default_sms_provider")]
     pub sms_provider: ProviderKind,
     /// Where the http provider POSTs `{"to","body"}`.
     #[serde(default)]
@@ -79,37 +88,37 @@ pub struct Settings {
     #[serde(default)]
     pub sms_http_token: Option<SecretText>,
     /// Timeout of one http attempt (SMS or event webhook), ms.
-    #[serde(default = "default_sms_http_timeout_ms")]
+    #[serde(default = "defaults::default_sms_http_timeout_ms")]
     pub sms_http_timeout_ms: u64,
     /// Attempts per SMS with the http provider (1–10).
-    #[serde(default = "default_sms_http_attempts")]
+    #[serde(default = "defaults::default_sms_http_attempts")]
     pub sms_http_attempts: u32,
     /// First retry pause of the http provider, doubled on each retry, ms.
-    #[serde(default = "default_sms_http_backoff_ms")]
+    #[serde(default = "defaults::default_sms_http_backoff_ms")]
     pub sms_http_backoff_ms: u64,
     /// How long an OOB request waits for the http provider's first answer before
     /// answering `SendStat: Pending`, ms.
-    #[serde(default = "default_sms_answer_wait_ms")]
+    #[serde(default = "defaults::default_sms_answer_wait_ms")]
     pub sms_answer_wait_ms: u64,
     /// SMS allowed per user and per phone in `sms_send_window_secs`.
-    #[serde(default = "default_sms_send_cap")]
+    #[serde(default = "defaults::default_sms_send_cap")]
     pub sms_send_cap: u32,
     /// The window of the send cap, seconds.
-    #[serde(default = "default_sms_send_window_secs")]
+    #[serde(default = "defaults::default_sms_send_window_secs")]
     pub sms_send_window_secs: u64,
     /// Resends allowed per OOB session.
-    #[serde(default = "default_oob_max_resends")]
+    #[serde(default = "defaults::default_oob_max_resends")]
     pub oob_max_resends: u32,
     /// Lock-fallback OOB sessions of a user that may fail or expire in a row before the
     /// SMS fallback stops for that user (until a success or an admin's unlock).
-    #[serde(default = "default_oob_max_failed_sessions")]
+    #[serde(default = "defaults::default_oob_max_failed_sessions")]
     pub oob_max_failed_sessions: u32,
     /// How often expired OOB sessions are swept (and their Expired events emitted), ms.
-    #[serde(default = "default_oob_sweep_interval_ms")]
+    #[serde(default = "defaults::default_oob_sweep_interval_ms")]
     pub oob_sweep_interval_ms: u64,
     /// How long OOB sessions, their SMS and events are kept after they expire, seconds
     /// (default 90 days; 0 keeps them forever).
-    #[serde(default = "default_oob_retention_secs")]
+    #[serde(default = "defaults::default_oob_retention_secs")]
     pub oob_retention_secs: u64,
     /// Where "90040" OOB result events are POSTed (none by default).
     #[serde(default)]
@@ -129,52 +138,28 @@ pub struct Settings {
     #[serde(default)]
     pub rate_key_per_sec: u32,
     /// Validations per minute per user (0: no limit).
-    #[serde(default = "default_rate_user_per_min")]
+    #[serde(default = "defaults::default_rate_user_per_min")]
     pub rate_user_per_min: u32,
     /// Failed validations per minute per API key, across users (0: no limit).
-    #[serde(default = "default_rate_key_failures_per_min")]
+    #[serde(default = "defaults::default_rate_key_failures_per_min")]
     pub rate_key_failures_per_min: u32,
     /// Seconds of inactivity after which an admin console session ends (default 900;
     /// values below 1 count as 1).
-    #[serde(default = "default_admin_idle_timeout_secs")]
+    #[serde(default = "defaults::default_admin_idle_timeout_secs")]
     pub admin_idle_timeout_secs: i64,
     /// Enforce the published jXchange header rules on the JSON API too (default false:
     /// JSON stays lenient; the SOAP binding `/jxchange` always enforces them).
     #[serde(default)]
     pub jxchange_strict_headers: bool,
-    /// Console actions that a second staff member must approve (`[]`: none). Names as in
-    /// docs/console.md; checked at start-up.
-    #[serde(default = "default_dual_control")]
-    pub dual_control: Vec<String>,
-    /// `required` (default): every console account signs in with a second factor;
-    /// `off`: the password alone (a development install only: a WARN at every start).
-    #[serde(default = "default_console_mfa")]
-    pub console_mfa: ConsoleMfa,
-    /// Seconds of inactivity after which a console session ends (default: 900, or
-    /// `admin_idle_timeout_secs` where an older install set that).
-    #[serde(default)]
-    pub console_idle_secs: Option<i64>,
-    /// Seconds after sign-in at which a console session ends, however active (default
-    /// 28,800: eight hours).
-    #[serde(default = "default_console_session_secs")]
-    pub console_session_secs: i64,
-    /// Console single sign-on through the bank's OpenID provider (`[default.oidc]`).
-    #[serde(default)]
-    pub oidc: Option<OidcSettings>,
-    /// Authentication methods the provider's sign-in must report in the ID token's `amr`
-    /// (e.g. `["mfa"]`; empty: not checked).
-    #[serde(default)]
-    pub oidc_required_amr: Vec<String>,
-    /// The console's origin as staff browse to it (`https://tokend.bank.example`), the
-    /// relying party of staff passkeys; unset: each request's own origin (development).
-    #[serde(default)]
-    pub webauthn_origin: Option<String>,
-    /// Local passwords sign staff in (default true; false: the OpenID provider only).
-    #[serde(default = "default_true")]
-    pub console_local_sign_in: bool,
-    /// Seconds a dual-control request waits for a decision (default 86,400).
-    #[serde(default = "default_dual_control_expiry_secs")]
-    pub dual_control_expiry_secs: i64,
+    /// The SMS fraud settings (root keys too).
+    #[serde(flatten)]
+    pub sms_fraud: SmsFraud,
+    /// The web edge's public address and SOAP clock skew (root keys too).
+    #[serde(flatten)]
+    pub edge: Edge,
+    /// The console's trust: dual control, second factor, sessions, sign-on (root keys).
+    #[serde(flatten)]
+    pub console: Console,
 }
 
 /// How hard SQLite pushes each commit to disk (`sqlite_synchronous`); storage's
@@ -186,47 +171,6 @@ pub enum Durability {
     Full,
     /// A commit survives a process crash, not a power cut (`normal`).
     Normal,
-}
-
-/// The OpenID provider of console sign-on (`[default.oidc]`); see docs/console.md.
-#[derive(Debug, Clone, Deserialize)]
-pub struct OidcSettings {
-    /// Issuer URL (https, or http to loopback).
-    pub issuer: String,
-    /// tokend's client id at the provider.
-    pub client_id: String,
-    /// Its secret; else `TOKEND_OIDC_CLIENT_SECRET` (redacted in Debug).
-    #[serde(default)]
-    pub client_secret: Option<SecretText>,
-    /// Scopes beside `openid` (default `["profile"]`).
-    #[serde(default = "default_oidc_scopes")]
-    pub scopes: Vec<String>,
-    /// The claim naming the staff member (default `preferred_username`).
-    #[serde(default = "default_username_claim")]
-    pub username_claim: String,
-    /// The claim whose values map to roles (default `roles`).
-    #[serde(default = "default_role_claim")]
-    pub role_claim: String,
-    /// Claim value → role (`auditor`, `helpdesk`, `officer`, `admin`).
-    #[serde(default)]
-    pub role_map: std::collections::BTreeMap<String, String>,
-    /// The claim holding the staff member's `InstRtId` (or `*`: every institution);
-    /// absent: everyone signs in to the configured `inst_rt_id`.
-    #[serde(default)]
-    pub institution_claim: Option<String>,
-    /// The sign-in button's words.
-    #[serde(default = "default_button_label")]
-    pub button_label: String,
-}
-
-/// Whether console accounts need a second factor (`console_mfa`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConsoleMfa {
-    /// Every sign-in asks for a second factor (the default).
-    Required,
-    /// The password alone: for a development install only.
-    Off,
 }
 
 /// Which provider delivers SMS (`sms_provider`): `outbox` or `http`.
@@ -256,192 +200,6 @@ impl std::fmt::Debug for SecretText {
         f.write_str("<redacted>")
     }
 }
-
-fn default_rate_user_per_min() -> u32 {
-    120
-}
-fn default_rate_key_failures_per_min() -> u32 {
-    600
-}
-fn default_admin_idle_timeout_secs() -> i64 {
-    900
-}
-fn default_true() -> bool {
-    true
-}
-fn default_oidc_scopes() -> Vec<String> {
-    vec!["profile".to_owned()]
-}
-fn default_username_claim() -> String {
-    "preferred_username".into()
-}
-fn default_role_claim() -> String {
-    "roles".into()
-}
-fn default_button_label() -> String {
-    "Sign in with your organisation".into()
-}
-fn default_console_mfa() -> ConsoleMfa {
-    ConsoleMfa::Required
-}
-fn default_console_session_secs() -> i64 {
-    28_800
-}
-fn default_dual_control() -> Vec<String> {
-    [
-        "phone.change",
-        "hold.lift",
-        "token.delete",
-        "token.bind",
-        "apikey.create",
-        "staff.create",
-        "staff.role",
-    ]
-    .map(str::to_owned)
-    .to_vec()
-}
-fn default_dual_control_expiry_secs() -> i64 {
-    86_400
-}
-fn default_data_dir() -> PathBuf {
-    PathBuf::from("data")
-}
-fn default_issuer() -> String {
-    "tokend".into()
-}
-fn default_window_steps() -> u32 {
-    1
-}
-fn default_lock_after_failures() -> u32 {
-    5
-}
-fn default_inst_rt_id() -> String {
-    "tokend".into()
-}
-fn default_resync_window_steps() -> u32 {
-    100
-}
-fn default_sim_swap_hold_secs() -> u64 {
-    7 * 24 * 3600
-}
-fn default_explain_retention_secs() -> u64 {
-    3600
-}
-fn default_db_pool_size() -> u32 {
-    16
-}
-fn default_durability() -> Durability {
-    Durability::Full
-}
-fn default_sms_provider() -> ProviderKind {
-    ProviderKind::Outbox
-}
-fn default_rate_limit_nodes() -> u32 {
-    1
-}
-fn default_sms_http_timeout_ms() -> u64 {
-    5000
-}
-fn default_sms_http_attempts() -> u32 {
-    3
-}
-fn default_sms_http_backoff_ms() -> u64 {
-    500
-}
-fn default_sms_answer_wait_ms() -> u64 {
-    2000
-}
-fn default_sms_send_cap() -> u32 {
-    5
-}
-fn default_sms_send_window_secs() -> u64 {
-    600
-}
-fn default_oob_max_resends() -> u32 {
-    3
-}
-fn default_oob_max_failed_sessions() -> u32 {
-    3
-}
-fn default_oob_sweep_interval_ms() -> u64 {
-    1000
-}
-fn default_oob_retention_secs() -> u64 {
-    90 * 24 * 3600
-}
-
-/// The app's own keys, so unknown ones can be reported (a typo would otherwise be ignored).
-const APP_KEYS: &[&str] = &[
-    "data_dir",
-    "master_key_file",
-    "issuer",
-    "window_steps",
-    "lock_after_failures",
-    "inst_rt_id",
-    "resync_window_steps",
-    "auto_unlock_after_secs",
-    "database_url",
-    "sim_swap_hold_secs",
-    "phone_change_notice",
-    "explain_retention_secs",
-    "db_pool_size",
-    "rate_limit_nodes",
-    "sqlite_synchronous",
-    "sms_provider",
-    "sms_http_url",
-    "sms_http_token",
-    "sms_http_timeout_ms",
-    "sms_http_attempts",
-    "sms_http_backoff_ms",
-    "sms_answer_wait_ms",
-    "sms_send_cap",
-    "sms_send_window_secs",
-    "oob_max_resends",
-    "oob_max_failed_sessions",
-    "oob_sweep_interval_ms",
-    "oob_retention_secs",
-    "event_webhook_url",
-    "event_webhook_token",
-    "http_client_ca_file",
-    "http_client_allow_plaintext",
-    "rate_key_per_sec",
-    "rate_user_per_min",
-    "rate_key_failures_per_min",
-    "admin_idle_timeout_secs",
-    "jxchange_strict_headers",
-    "dual_control",
-    "dual_control_expiry_secs",
-    "console_mfa",
-    "console_idle_secs",
-    "console_session_secs",
-    "oidc",
-    "oidc_required_amr",
-    "console_local_sign_in",
-    "webauthn_origin",
-];
-
-/// Rocket's own keys (Rocket 0.5 configuration guide).
-const ROCKET_KEYS: &[&str] = &[
-    "address",
-    "port",
-    "workers",
-    "max_blocking",
-    "ident",
-    "ip_header",
-    "proxy_proto_header",
-    "keep_alive",
-    "log_level",
-    "cli_colors",
-    "secret_key",
-    "tls",
-    "limits",
-    "shutdown",
-    "temp_dir",
-    "profile",
-    "mtls",
-    "template_dir",
-    "config",
-];
 
 /// Refuses an outbound URL that is not http(s), or that is `http://` to a host off the
 /// loopback interface without `http_client_allow_plaintext`. Decision: plaintext to
@@ -485,7 +243,14 @@ impl Settings {
             .context("invalid configuration (Rocket.toml or ROCKET_* variables)")?;
         let data = figment.data().unwrap_or_default();
         for key in data.into_values().flat_map(|dict| dict.into_keys()) {
-            if !APP_KEYS.contains(&key.as_str()) && !ROCKET_KEYS.contains(&key.as_str()) {
+            let known = [
+                defaults::APP_KEYS,
+                defaults::ROCKET_KEYS,
+                sms_fraud::KEYS,
+                edge::KEYS,
+                console::KEYS,
+            ];
+            if !known.iter().any(|keys| keys.contains(&key.as_str())) {
                 tracing::warn!("unknown configuration key {key:?} is ignored");
             }
         }
@@ -518,14 +283,16 @@ impl Settings {
         if self.issuer.is_empty() || self.issuer.contains(':') {
             bail!("issuer must be non-empty and contain no colon");
         }
-        self.check_oob()
+        self.check_oob()?;
+        self.sms_fraud.check()?;
+        self.edge.check()
     }
 
     fn check_oob(&self) -> anyhow::Result<()> {
         if self.sms_provider == ProviderKind::Http && self.sms_http_url.is_none() {
             bail!("sms_provider = \"http\" needs sms_http_url");
         }
-        let issuer = self.oidc.as_ref().map(|o| o.issuer.clone());
+        let issuer = self.console.oidc.as_ref().map(|o| o.issuer.clone());
         for (name, url) in [
             ("sms_http_url", &self.sms_http_url),
             ("event_webhook_url", &self.event_webhook_url),
@@ -610,6 +377,48 @@ mod tests {
             .merge(("sms_http_token", "s3cret"));
         let s = Settings::load(&http).unwrap();
         assert!(!format!("{s:?}").contains("s3cret"), "tokens are redacted");
+    }
+
+    #[test]
+    fn the_issue_26_settings_have_their_defaults_and_are_checked() {
+        let base = Figment::from(Serialized::defaults(serde_json::json!({})));
+        let s = Settings::load(&base).unwrap();
+        assert!(s.phone_change_notice, "the old number is told by default");
+        let f = &s.sms_fraud;
+        assert_eq!(f.oob_explicit_phone, ExplicitPhone::Refuse);
+        assert_eq!(
+            (f.sms_max_per_institution_hour, f.sms_max_per_key_hour),
+            (1000, 200)
+        );
+        assert!(f.sms_blocked_prefixes.is_none() && !f.sms_text_allow_urls);
+        assert_eq!(
+            (s.edge.public_url.as_deref(), s.edge.soap_clock_skew_secs),
+            (None, 300)
+        );
+        let allow = base.clone().merge(("oob_explicit_phone", "allow"));
+        assert_eq!(
+            Settings::load(&allow).unwrap().sms_fraud.oob_explicit_phone,
+            ExplicitPhone::Allow
+        );
+        for (key, bad) in [
+            ("oob_explicit_phone", serde_json::json!("sometimes")),
+            ("sms_max_per_key_hour", serde_json::json!(0)),
+            ("sms_blocked_prefixes", serde_json::json!(["9a"])),
+            ("public_url", serde_json::json!("ftp://x.example")),
+            ("public_url", serde_json::json!("https://x.example/?a=1")),
+            ("soap_clock_skew_secs", serde_json::json!(3601)),
+        ] {
+            assert!(
+                Settings::load(&base.clone().merge((key, bad.clone()))).is_err(),
+                "{key} {bad}"
+            );
+        }
+        let url = base.merge(("public_url", "https://tokend.bank.example/"));
+        let edge = Settings::load(&url).unwrap().edge;
+        assert_eq!(
+            edge.public_base().as_deref(),
+            Some("https://tokend.bank.example")
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@ macro_rules! tables {
             struct $row { $($col: $ty,)+ }
         )+
 
-        /// Copies every table, parents before children (the foreign keys' order).
+        /// Copies every table, parents before children (the foreign keys' order) — but
+        /// `soap_nonces`: a replay guard's memory of minutes, which a copy made with the
+        /// service stopped need not carry.
         fn copy_all(src: &mut SqliteConnection, dst: &mut PgConnection) -> Result<Vec<Copied>, Error> {
             let mut copied = Vec::new();
             $(
@@ -108,6 +110,7 @@ tables! {
         oob_failed_sessions: i32,
         phone_changed_at: Option<i64>,
         hold_lifted_at: Option<i64>,
+        usr_name_key: Option<String>,
     };
     paged tokens TokensRow (id) {
         id: i32,
@@ -240,6 +243,9 @@ tables! {
         last_error: Option<String>,
         created_at: i64,
         sent_at: Option<i64>,
+        inst_rt_id: Option<String>,
+        sent_by: Option<String>,
+        body_sealed: Option<Vec<u8>>,
     };
     paged sms_attempts SmsAttemptsRow (id) {
         id: i32,
@@ -260,6 +266,7 @@ tables! {
         next_attempt_at: i64,
         last_error: Option<String>,
         refused_at: Option<i64>,
+        reason: Option<String>,
     };
     paged failed_codes FailedCodesRow (id) {
         id: i32,
@@ -284,6 +291,7 @@ tables! {
         link: Option<String>,
         inst_rt_id: Option<String>,
         chain_pos: Option<i64>,
+        audit_usr_src: Option<String>,
     };
 }
 

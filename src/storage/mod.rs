@@ -59,6 +59,7 @@ pub mod oob_sessions;
 pub mod phones;
 pub mod schema;
 pub mod sms_messages;
+pub mod soap_nonces;
 mod sql_types;
 pub mod staff_passkeys;
 pub mod stats;
