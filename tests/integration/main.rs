@@ -23,6 +23,7 @@ mod api_validate;
 mod cli;
 mod cluster;
 mod crash;
+mod failover;
 mod hardening;
 mod institutions;
 mod log_secrets;
