@@ -12,7 +12,11 @@ use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
+pub mod backup;
 pub mod compose;
+pub mod install;
+
+pub use install::Install;
 
 use crate::config::Settings;
 use crate::crypto::keyfile::{self, Origin};
@@ -63,11 +67,27 @@ pub fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// Opens the database and applies pending migrations. On PostgreSQL, nodes starting at
-/// the same moment take turns (an advisory lock), so each migration runs once.
-pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
+/// the same moment take turns (an advisory lock), so each migration runs once. With
+/// [`Install::Existing`] a missing database is refused rather than created (see
+/// `install`), and files the CLI makes in the data directory go to its owner.
+pub fn open_storage(settings: &Settings, install: Install) -> anyhow::Result<Storage> {
+    if install == Install::Existing {
+        install::require_database_file(settings)?;
+    }
     ensure_data_dir(settings)?;
     let url = settings.database_url();
     let storage = Storage::connect(&url, settings.db_pool_size, compose::durability(settings))?;
+    if install == Install::Existing
+        && settings.is_postgres()
+        && storage.read(|c| Ok(migrate::is_fresh(c)))?
+    {
+        bail!(
+            "no tokend database in {} (database_url, from ROCKET_DATABASE_URL or \
+             Rocket.toml): it holds no tokend tables; refusing to create a new install. \
+             Only tokend serve and tokend migrate create one",
+            database_label(settings)
+        );
+    }
     let applied = leader::exclusively(&storage, Duty::Bootstrap, || {
         storage.read(migrate::run_pending)
     })?;
@@ -77,6 +97,7 @@ pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
             database_label(settings)
         );
     }
+    install::hand_over_database(settings)?;
     let placed = start::adopt_unplaced(&storage, &settings.inst_rt_id)?;
     if placed > 0 {
         tracing::info!(
@@ -117,7 +138,11 @@ pub fn key_dir(settings: &Settings) -> PathBuf {
 /// has keys, the active key is taken from a `master*.key` file of the data directory
 /// (after a rotation the operator may have removed the retired `master.key` and kept the
 /// new key under the name rekey gave it); none is generated.
-pub fn load_master_key(settings: &Settings, storage: &Storage) -> anyhow::Result<MasterKey> {
+pub fn load_master_key(
+    settings: &Settings,
+    storage: &Storage,
+    install: Install,
+) -> anyhow::Result<MasterKey> {
     if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
         return MasterKey::from_base64(&Zeroizing::new(text))
             .with_context(|| format!("{MASTER_KEY_ENV} is not a valid master key"));
@@ -148,8 +173,30 @@ pub fn load_master_key(settings: &Settings, storage: &Storage) -> anyhow::Result
                 });
         }
     }
-    let (text, origin) = keyfile::read_or_create(&path, || Ok(MasterKey::generate()?.to_base64()))?;
+    if install == Install::Existing && !path.exists() {
+        bail!(
+            "no master key: {MASTER_KEY_ENV} is not set and {} ({}) does not exist; \
+             refusing to generate one for an existing database. Give this command the \
+             service's key: the same {MASTER_KEY_ENV} or master_key_file \
+             (ROCKET_MASTER_KEY_FILE) as the service (docs/operations.md, \"The command \
+             line beside the service\")",
+            path.display(),
+            if settings.master_key_file.is_some() {
+                "master_key_file"
+            } else {
+                "<data_dir>/master.key"
+            }
+        );
+    }
+    let (text, origin) = keyfile::read_or_create(&path, || Ok(MasterKey::generate()?.to_base64()))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the master key ({}): {e}",
+                key_setting(settings)
+            )
+        })?;
     if origin == Origin::Created {
+        install::hand_over(&path, &key_dir(settings))?;
         tracing::warn!(
             "GENERATED A NEW MASTER KEY at {} (mode 0600). Every token seed is encrypted \
              with it: BACK IT UP and keep it apart from database backups; without it no \
@@ -291,10 +338,22 @@ pub fn secret_key(
     Ok(Some(Zeroizing::new(text.trim().to_owned())))
 }
 
-/// Everything `serve` needs: the service (storage migrated, key checked).
-pub fn service(settings: &Settings) -> anyhow::Result<Service> {
-    let storage = open_storage(settings)?;
-    let key = load_master_key(settings, &storage)?;
+/// Which setting named the master key this process reads, for messages.
+fn key_setting(settings: &Settings) -> String {
+    match &settings.master_key_file {
+        Some(path) => format!("master_key_file = {}", path.display()),
+        None => format!(
+            "{MASTER_KEY_ENV} unset, master_key_file unset: {}",
+            settings.data_dir.join("master.key").display()
+        ),
+    }
+}
+
+/// Everything a command needs: the service (storage migrated, key checked). Only `serve`
+/// and `migrate` pass [`Install::Create`].
+pub fn service(settings: &Settings, install: Install) -> anyhow::Result<Service> {
+    let storage = open_storage(settings, install)?;
+    let key = load_master_key(settings, &storage, install)?;
     let dir = key_dir(settings);
     let keyring = keyring(&storage, &key, &dir)?;
     Ok(Service::new(storage, keyring, compose::policy(settings))

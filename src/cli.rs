@@ -1,5 +1,6 @@
 //! The `tokend` command line: `serve` (the default), `migrate`, `import`, `audit verify`,
-//! `apikey create`, `admin create`, `rekey`.
+//! `apikey create`, `admin create`, `rekey`, `backup`, `restore`, `copy-to`.
+//! Only `serve` and `migrate` may create an install (`bootstrap::install`).
 //! Every subcommand reads the same configuration as `serve`. Results go to stdout (only
 //! the result, so scripts can capture it); logs go to stderr.
 
@@ -11,13 +12,15 @@ use std::sync::Arc;
 /// The start of the line that shows the bootstrap admin's one-time password.
 pub const FIRST_ADMIN: &str = "tokend first admin: ";
 
+use crate::bootstrap::{self, Install};
 use crate::config::Settings;
 use crate::domain::api_keys::{is_inst_rt_id, parse_scopes, KeyConsumer, KeyReach};
 use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
-use crate::{bootstrap, web, worker};
+use crate::{web, worker};
 
 mod admin;
+mod data;
 mod rekey;
 
 use admin::AdminCommand;
@@ -56,6 +59,14 @@ enum Command {
     /// sealed: keep the master key apart from it).
     Backup {
         /// Where to write the copy; must not exist.
+        file: std::path::PathBuf,
+    },
+    /// Put a backup (from tokend backup) back as the database, with the service stopped:
+    /// checks the backup's integrity and audit chain first, removes the old database's
+    /// -wal and -shm files, keeps the database it replaces beside it, and says what it
+    /// restored.
+    Restore {
+        /// The backup file.
         file: std::path::PathBuf,
     },
     /// Copy this SQLite install into an empty PostgreSQL database (to run several nodes),
@@ -140,10 +151,14 @@ enum ApikeyCommand {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let figment = Settings::figment();
     let settings = bootstrap::compose::settings(&figment)?;
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Serve) {
+        bootstrap::install::check_operator(&settings.data_dir)?;
+    }
+    match command {
         Command::Serve => serve(figment, &settings),
         Command::Migrate => {
-            bootstrap::open_storage(&settings)?;
+            bootstrap::service(&settings, Install::Create)?;
             println!(
                 "database {} is up to date",
                 bootstrap::database_label(&settings)
@@ -152,9 +167,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit {
             action: AuditCommand::Verify,
-        } => verify_audit(&settings),
-        Command::Backup { file } => backup(&settings, &file),
-        Command::CopyTo { url } => copy_to(&settings, &url),
+        } => data::verify_audit(&settings),
+        Command::Backup { file } => data::backup(&settings, &file),
+        Command::Restore { file } => data::restore(&settings, &file),
+        Command::CopyTo { url } => data::copy_to(&settings, &url),
         Command::Rekey { verify: true, .. } => rekey::verify(&settings),
         Command::Rekey {
             new_key_file,
@@ -179,47 +195,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Copies the install into PostgreSQL and says what to configure next.
-fn copy_to(settings: &Settings, url: &str) -> anyhow::Result<()> {
-    if settings.is_postgres() {
-        anyhow::bail!(
-            "this install already runs on PostgreSQL ({}): copy-to moves a SQLite install",
-            bootstrap::database_label(settings)
-        );
-    }
-    let service = bootstrap::service(settings)?;
-    let target = bootstrap::open_postgres(url)?;
-    let report = service
-        .copy_to(&target)
-        .context("the copy failed; the target database was left unchanged")?;
-    let mut out = std::io::stdout().lock();
-    for (table, here, there) in &report.tables {
-        writeln!(out, "{table:<16} {here:>9} rows copied, {there:>9} there")?;
-    }
-    writeln!(
-        out,
-        "audit chain in the copy: {} rows verified{}",
-        report.chain.linked,
-        report
-            .chain
-            .broken
-            .map(|(row, why)| format!(", BROKEN at row {row}: {why}"))
-            .unwrap_or_default()
-    )?;
-    if !report.is_whole() {
-        anyhow::bail!("the copy does not match its source: do not switch to it");
-    }
-    writeln!(
-        out,
-        "copied. Next, on every node: set database_url = \"{}\" (ROCKET_DATABASE_URL), one \
-         secret_key shared by all nodes (ROCKET_SECRET_KEY), and the same master key as \
-         here; then start the nodes. {} is no longer used: keep it as the last SQLite backup.",
-        crate::storage::engine::redact_url(url),
-        settings.database_path().display()
-    )?;
-    Ok(())
-}
-
 /// `apikey create`: prints only the new key.
 fn apikey(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<()> {
     let ApikeyCommand::Create {
@@ -236,7 +211,7 @@ fn apikey(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<()> {
     } else {
         KeyReach::Institution(inst_rt_id.unwrap_or_else(|| settings.inst_rt_id.clone()))
     };
-    let service = bootstrap::service(settings)?;
+    let service = bootstrap::service(settings, Install::Existing)?;
     let ctx = Context {
         actor: "cli".into(),
         ..Context::default()
@@ -255,50 +230,6 @@ fn apikey(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<()> {
         )
         .context("cannot create the API key")?;
     println!("{}", key.as_str());
-    Ok(())
-}
-
-/// Writes the backup and says what restoring it needs.
-fn backup(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
-    let storage = bootstrap::open_storage(settings)?;
-    storage
-        .backup_to(file)
-        .with_context(|| format!("cannot back up to {}", file.display()))?;
-    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    let key_id = crate::domain::start::stored_fingerprint(&storage)?
-        .map_or_else(|| "none yet".to_owned(), |f| f.chars().take(16).collect());
-    println!(
-        "backup written to {} ({size} bytes, integrity ok); restoring it needs the master \
-         key with id {key_id} — keep that key apart from the backup",
-        file.display()
-    );
-    Ok(())
-}
-
-/// Verifies the audit chain; the verdict on stdout, exit 1 when broken.
-fn verify_audit(settings: &Settings) -> anyhow::Result<()> {
-    let service = bootstrap::service(settings)?;
-    service
-        .settle_audit_links(std::time::Duration::from_secs(5))
-        .context("cannot link the newest audit rows")?;
-    let report = service
-        .verify_audit_chain()
-        .context("cannot read the audit trail")?;
-    if let Some((row, why)) = report.broken {
-        println!(
-            "audit chain BROKEN at row {row}: {why} ({} rows before it verified)",
-            report.linked
-        );
-        anyhow::bail!("the audit chain is broken at row {row}");
-    }
-    let head = report.head.map_or_else(
-        || "none".to_owned(),
-        |(id, link)| format!("row {id} {link}"),
-    );
-    println!(
-        "audit chain whole: {} rows verified, {} not linked yet; head: {head}",
-        report.linked, report.unlinked_tail
-    );
     Ok(())
 }
 
@@ -347,7 +278,7 @@ fn import(
         std::fs::File::open(file).and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut bytes))
     }
     .with_context(|| format!("cannot read {}", file.display()))?;
-    let service = bootstrap::service(settings)?;
+    let service = bootstrap::service(settings, Install::Existing)?;
     let ctx = Context {
         actor: "cli:import".into(),
         inst_rt_id,
@@ -385,7 +316,8 @@ fn import(
 }
 
 fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Result<()> {
-    let service = Arc::new(bootstrap::service(settings)?);
+    let _serving = bootstrap::install::serving(settings)?;
+    let service = Arc::new(bootstrap::service(settings, Install::Create)?);
     let figment = match bootstrap::secret_key(settings, &figment)? {
         Some(key) => figment.merge(("secret_key", key.as_str())),
         None => figment,

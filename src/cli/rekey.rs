@@ -39,7 +39,7 @@ pub(super) fn run(
     limit: Option<u64>,
 ) -> anyhow::Result<()> {
     let dir = bootstrap::key_dir(settings);
-    let service = bootstrap::service(settings)?;
+    let service = bootstrap::service(settings, bootstrap::Install::Existing)?;
     let rows = service.key_register()?;
     let retiring = rows.iter().find(|r| r.state == RETIRING);
     let (old, new) = match retiring {
@@ -223,7 +223,7 @@ fn new_key(dir: &Path, file: Option<&Path>) -> anyhow::Result<MasterKey> {
 
 /// `tokend rekey --verify`: per key id, the seeds that open and those that do not.
 pub(super) fn verify(settings: &Settings) -> anyhow::Result<()> {
-    let service = bootstrap::service(settings)?;
+    let service = bootstrap::service(settings, bootstrap::Install::Existing)?;
     let report = service.verify_seeds().context("cannot read the seeds")?;
     let mut total = 0;
     for (id, (ok, bad)) in &report.per_key {

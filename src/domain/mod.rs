@@ -24,6 +24,7 @@ pub mod phones;
 pub mod pskc;
 pub mod qr;
 pub mod rekey;
+pub mod restore;
 pub mod staff;
 pub mod start;
 pub mod temp_code;

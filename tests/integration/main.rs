@@ -26,6 +26,7 @@ mod crash;
 mod hardening;
 mod institutions;
 mod log_secrets;
+mod operator;
 mod ops;
 mod phones;
 mod phones_browser;

@@ -1,0 +1,180 @@
+//! An operations team's path, over the real binary: subcommands never make a second
+//! install by accident, `tokend restore` puts a backup back over a crashed install
+//! (refused while the service runs; a stale WAL is never replayed onto it).
+
+use crate::support::{cli, tokend, TestServer};
+use std::path::Path;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every subcommand but `serve` and `migrate`, run on a directory without a database,
+/// refuses naming the path it looked at, and leaves nothing behind; `migrate` then makes
+/// the install and the same command works.
+#[test]
+fn subcommands_refuse_a_data_directory_without_a_database() {
+    let root = tempfile::tempdir().unwrap();
+    let seeds = root.path().join("seeds.csv");
+    std::fs::write(&seeds, "serial,seed\n").unwrap();
+    let seeds = seeds.to_string_lossy().into_owned();
+    let backup = root.path().join("b.sqlite").to_string_lossy().into_owned();
+    let mut commands: Vec<Vec<&str>> = vec![
+        vec!["apikey", "create", "--name", "x", "--scope", "manage"],
+        vec!["admin", "create", "--username", "kari"],
+        vec!["admin", "list"],
+        vec!["import", &seeds],
+        vec!["backup", &backup],
+        vec!["audit", "verify"],
+        vec!["rekey"],
+        vec!["rekey", "--verify"],
+    ];
+    if !testkit::pg::enabled() {
+        commands.push(vec!["restore", &backup]);
+    }
+    for (i, args) in commands.iter().enumerate() {
+        // A directory that does not exist, and one that exists but is empty.
+        let dir = root.path().join(format!("wrong-{i}"));
+        if i % 2 == 1 {
+            std::fs::create_dir(&dir).unwrap();
+        }
+        let out = tokend().cli_bare(&dir, &[], args).unwrap();
+        let err = stderr(&out);
+        assert!(
+            !out.status.success(),
+            "{args:?} succeeded: {}",
+            stdout(&out)
+        );
+        assert!(
+            err.contains("refusing to create a new install"),
+            "{args:?}: {err}"
+        );
+        if !testkit::pg::enabled() {
+            let looked_at = dir.join("tokend.sqlite");
+            assert!(
+                err.contains(&*looked_at.to_string_lossy()),
+                "{args:?}: {err}"
+            );
+        }
+        assert!(
+            !dir.join("tokend.sqlite").exists(),
+            "{args:?} made a database"
+        );
+        assert!(
+            !dir.join("master.key").exists(),
+            "{args:?} made a master key"
+        );
+    }
+    let dir = root.path().join("right");
+    let made = tokend().cli_bare(&dir, &[], &["migrate"]).unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(
+        dir.join("master.key").exists(),
+        "migrate makes the whole install"
+    );
+    let key = tokend()
+        .cli_bare(
+            &dir,
+            &[],
+            &["apikey", "create", "--name", "x", "--scope", "manage"],
+        )
+        .unwrap();
+    assert!(key.status.success(), "{}", stderr(&key));
+}
+
+fn user_exists(server: &TestServer, name: &str) -> bool {
+    let rs = ureq::get(&format!("{}/api/v1/users/{name}", server.base))
+        .set("Authorization", &format!("Bearer {}", server.key))
+        .call();
+    match rs {
+        Ok(r) => r.status() == 200,
+        Err(ureq::Error::Status(404, _)) => false,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The crash of issue 27: a backup restored in place over a crashed install must not
+/// get the crashed database's WAL replayed onto it.
+#[test]
+fn restore_refuses_while_serving_drops_the_stale_wal_and_says_what_it_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = TestServer::start_in(&data, &[]).unwrap();
+    for name in ["ann", "bob"] {
+        server.enroll_active(name);
+    }
+    let backup = dir.path().join("before.sqlite");
+    let out = cli(&data, &[], &["backup", &backup.to_string_lossy()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in ["cat", "dan", "eve"] {
+        server.enroll_active(name);
+    }
+
+    let refused = cli(&data, &[], &["restore", &backup.to_string_lossy()]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("stop it first"),
+        "{}",
+        stderr(&refused)
+    );
+
+    server.stop(); // kill -9: a crash, its WAL left behind
+    assert!(
+        data.join("tokend.sqlite-wal").exists(),
+        "the crash leaves a WAL"
+    );
+    let out = cli(&data, &[], &["restore", &backup.to_string_lossy()]);
+    let (said, err) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{err}");
+    assert!(said.contains("2 user(s), 2 token(s)"), "{said}");
+    assert!(said.contains("audit chain whole"), "{said}");
+    assert!(
+        err.contains("tokend.sqlite-wal"),
+        "names the WAL it removed: {err}"
+    );
+    assert!(
+        err.contains("before-restore-"),
+        "keeps the database it replaced: {err}"
+    );
+
+    let verify = cli(&data, &[], &["audit", "verify"]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    let server = TestServer::start_in(&data, &[]).unwrap();
+    assert!(user_exists(&server, "bob"));
+    assert!(
+        !user_exists(&server, "cat"),
+        "a newer row came back from the WAL"
+    );
+}
+
+/// A backup whose audit chain does not verify is refused before anything is replaced.
+#[test]
+fn restore_refuses_a_backup_whose_audit_chain_is_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = TestServer::start_in(&data, &[]).unwrap();
+    server.enroll_active("ann");
+    let backup = dir.path().join("b.sqlite");
+    assert!(cli(&data, &[], &["backup", &backup.to_string_lossy()])
+        .status
+        .success());
+    server.stop();
+    tamper_audit(&backup);
+    let before = std::fs::read(data.join("tokend.sqlite")).unwrap();
+    let out = cli(&data, &[], &["restore", &backup.to_string_lossy()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("BROKEN"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(data.join("tokend.sqlite")).unwrap(), before);
+}
+
+fn tamper_audit(file: &Path) {
+    use diesel::{Connection as _, RunQueryDsl as _};
+    let mut conn = diesel::SqliteConnection::establish(&file.to_string_lossy()).unwrap();
+    diesel::sql_query("UPDATE audit_events SET actor = 'someone else' WHERE id = (SELECT MIN(id) FROM audit_events)")
+        .execute(&mut conn)
+        .unwrap();
+}
