@@ -21,7 +21,7 @@ pub use install::Install;
 use crate::config::Settings;
 use crate::crypto::keyfile::{self, Origin};
 use crate::crypto::{digest, Keyring, MasterKey};
-use crate::domain::keys::{apply_register, keys_in};
+use crate::domain::keys::{apply_register, keys_in, why_missing};
 use crate::domain::start::{self, ACTIVE, RETIRED, RETIRING};
 use crate::domain::Service;
 use crate::storage::leader::{self, Duty};
@@ -270,10 +270,10 @@ pub fn keyring(storage: &Storage, configured: &MasterKey, dir: &Path) -> anyhow:
     if let Some(id) = missing.keys.first() {
         bail!(
             "a key rotation (tokend rekey) is in progress and key {id} is neither configured \
-             nor in {}; refusing to start: the seeds still under it could not be read. Put \
-             its file ({}) in that directory.",
+             nor readable in {}; refusing to start: the seeds still under it could not be \
+             read. {}.",
             dir.display(),
-            keyfile::key_file_name(id)
+            why_missing(dir, id)
         );
     }
     for (id, why) in &missing.retired {
@@ -379,26 +379,25 @@ fn keyring_for_rotated(
         if mine.state == RETIRING {
             bail!(
                 "a key rotation (tokend rekey) from the configured master key (id {}) to \
-                 key {} is in progress, and key {} is not in {}; refusing to start. Put \
-                 its file ({}) back in that directory.",
+                 key {} is in progress, and key {} is not readable in {}; refusing to \
+                 start. {}.",
                 mine.key_id,
                 active.key_id,
                 active.key_id,
                 dir.display(),
-                keyfile::key_file_name(&active.key_id)
+                why_missing(dir, &active.key_id)
             );
         }
         bail!(
             "the master key (id {}) was retired by tokend rekey{}: every seed is now under \
-             key {}, which is neither configured nor in {}; refusing to start. Start with \
-             the new key: set master_key_file (or {MASTER_KEY_ENV}) to it, or put its file \
-             ({}) in {}.",
+             key {}, which is neither configured nor readable in {}; refusing to start. \
+             Start with the new key: set master_key_file (or {MASTER_KEY_ENV}) to it, or \
+             {}.",
             mine.key_id,
             retired_when(mine),
             active.key_id,
             dir.display(),
-            keyfile::key_file_name(&active.key_id),
-            dir.display()
+            why_missing(dir, &active.key_id)
         );
     };
     if mine.state == RETIRED {

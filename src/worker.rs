@@ -1,6 +1,7 @@
 //! Background threads started by `serve`: the OOB expiry sweeper (so Expired events are
 //! emitted even when nobody calls; it also purges OOB rows past their retention), the http
-//! SMS senders, the event webhook deliverer, and on PostgreSQL the audit linker.
+//! SMS senders, the event webhook deliverer, the master-key watch (`domain::key_watch`),
+//! and on PostgreSQL the audit linker.
 //!
 //! With several nodes every node runs all of them: rows are claimed with leases and
 //! sessions ended with compare-and-swap, so each SMS, event and expiry is handled once;
@@ -38,6 +39,8 @@ pub fn start(service: &Arc<Service>, sweep_every: Duration) -> std::io::Result<W
     let mut handles = Vec::new();
     let s = Arc::clone(service);
     handles.push(spawn("oob-sweeper", move || sweep(&s, sweep_every))?);
+    let s = Arc::clone(service);
+    handles.push(spawn("key-watch", move || watch_keys(&s))?);
     if service.oob().http.is_some() {
         for i in 0..SENDERS {
             let s = Arc::clone(service);
@@ -92,6 +95,34 @@ fn sweep(service: &Service, every: Duration) {
                 break;
             }
             if !signal.wait(&mut seen, left) {
+                return;
+            }
+        }
+    }
+}
+
+/// How often a serving process looks at the register of master keys: a key rotation
+/// waits about this long for every process to confirm the new key.
+const KEY_WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Follows the register of master keys and publishes what this process holds (see
+/// `domain::key_watch`), so `tokend rekey` knows the running service opened a new key.
+fn watch_keys(service: &Service) {
+    let signal = &service.oob().signal;
+    let mut seen = 0;
+    let mut watch = crate::domain::key_watch::KeyWatch::default();
+    loop {
+        if let Err(e) = watch.tick(service, Utc::now()) {
+            tracing::warn!("key watch: {e}");
+        }
+        // Wake-ups for new work are for the senders; the watch keeps its own pace.
+        let next = Instant::now() + KEY_WATCH_EVERY;
+        while let Some(left) = next.checked_duration_since(Instant::now()) {
+            if left.is_zero() {
+                break;
+            }
+            if !signal.wait(&mut seen, left) {
+                watch.leave(service);
                 return;
             }
         }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod import;
 pub mod inquiry;
 pub mod inventory;
+pub mod key_watch;
 pub mod keys;
 pub mod lifecycle;
 pub mod oob;

@@ -164,10 +164,26 @@ impl Tokend {
     /// waits (60 s at most) for its listening line; `Err` with its stderr if it does not
     /// listen. See [`Server`] for what it keeps.
     pub fn start(&self, data_dir: &Path, env: &[(&str, &str)]) -> Result<Server, String> {
+        self.start_as(data_dir, env, None)
+    }
+
+    /// [`Tokend::start`] as another OS user `(uid, gid)` (this process must be root): a
+    /// service running as its own user, as under systemd, beside a CLI run as root.
+    pub fn start_as(
+        &self,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        user: Option<(u32, u32)>,
+    ) -> Result<Server, String> {
+        use std::os::unix::process::CommandExt as _;
         let mut cmd = self.command(data_dir);
         cmd.env("ROCKET_PORT", "0");
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some((uid, gid)) = user {
+            // std drops root's supplementary groups when it sets the uid.
+            cmd.uid(uid).gid(gid);
         }
         Server::spawn(cmd, data_dir)
     }

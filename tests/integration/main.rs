@@ -44,4 +44,5 @@ mod soap_zeep;
 mod staff;
 mod staff_browser;
 mod support;
+mod systemd_user;
 mod transport;
