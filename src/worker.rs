@@ -1,7 +1,8 @@
 //! Background threads started by `serve`: the OOB expiry sweeper (so Expired events are
 //! emitted even when nobody calls; it also purges OOB rows past their retention), the http
 //! SMS senders, the event webhook deliverer, the master-key watch (`domain::key_watch`),
-//! and on PostgreSQL the audit linker.
+//! the first admin's one-time password expiry (`domain::first_admin`), and on PostgreSQL
+//! the audit linker.
 //!
 //! With several nodes every node runs all of them: rows are claimed with leases and
 //! sessions ended with compare-and-swap, so each SMS, event and expiry is handled once;
@@ -34,13 +35,21 @@ pub struct Workers {
 }
 
 /// Starts the threads the configuration calls for.
-pub fn start(service: &Arc<Service>, sweep_every: Duration) -> std::io::Result<Workers> {
+pub fn start(
+    service: &Arc<Service>,
+    sweep_every: Duration,
+    first_admin_otp: chrono::Duration,
+) -> std::io::Result<Workers> {
     let signal = Arc::clone(&service.oob().signal);
     let mut handles = Vec::new();
     let s = Arc::clone(service);
     handles.push(spawn("oob-sweeper", move || sweep(&s, sweep_every))?);
     let s = Arc::clone(service);
     handles.push(spawn("key-watch", move || watch_keys(&s))?);
+    let s = Arc::clone(service);
+    handles.push(spawn("first-admin", move || {
+        expire_first_admin(&s, first_admin_otp);
+    })?);
     if service.oob().http.is_some() {
         for i in 0..SENDERS {
             let s = Arc::clone(service);
@@ -125,6 +134,31 @@ fn watch_keys(service: &Service) {
                 watch.leave(service);
                 return;
             }
+        }
+    }
+}
+
+/// Expires the first admin's one-time password when its time is up (see
+/// `domain::first_admin`); ends when there is none left to watch.
+fn expire_first_admin(service: &Service, max_age: chrono::Duration) {
+    use crate::domain::first_admin::OneTime;
+    let signal = &service.oob().signal;
+    let mut seen = 0;
+    loop {
+        match service.first_admin_password(max_age) {
+            Ok(OneTime::Live(until)) if Utc::now() >= until => {
+                match service.expire_first_admin_password(Utc::now(), max_age) {
+                    Ok(true) => tracing::warn!("{}", crate::domain::first_admin::EXPIRED_SAY),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!("first admin: {e}"),
+                }
+            }
+            Ok(OneTime::Live(_)) => {}
+            Ok(OneTime::Expired | OneTime::Replaced) => return,
+            Err(e) => tracing::warn!("first admin: {e}"),
+        }
+        if !signal.wait(&mut seen, KEY_WATCH_EVERY) {
+            return;
         }
     }
 }

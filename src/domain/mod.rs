@@ -14,6 +14,7 @@ pub mod copy_to;
 pub mod drift;
 pub mod enroll;
 pub mod error;
+pub mod first_admin;
 pub mod import;
 pub mod inquiry;
 pub mod inventory;

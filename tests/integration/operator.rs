@@ -2,6 +2,7 @@
 //! install by accident, `tokend restore` puts a backup back over a crashed install
 //! (refused while the service runs; a stale WAL is never replayed onto it).
 
+use crate::support::admin::AdminClient;
 use crate::support::{cli, tokend, TestServer};
 use std::path::Path;
 
@@ -177,4 +178,33 @@ fn tamper_audit(file: &Path) {
     diesel::sql_query("UPDATE audit_events SET actor = 'someone else' WHERE id = (SELECT MIN(id) FROM audit_events)")
         .execute(&mut conn)
         .unwrap();
+}
+
+/// The first admin's one-time password sits in the journal: it expires unused
+/// (`first_admin_otp_secs`), and a later start says so and how to make an account.
+#[test]
+fn the_first_admins_one_time_password_expires_and_a_later_start_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("ROCKET_FIRST_ADMIN_OTP_SECS", "2")];
+    let mut server = TestServer::start_in(dir.path(), &env).unwrap();
+    let one_time = server.first_admin_password.clone().unwrap();
+    assert!(
+        server.stdout.lock().unwrap().contains("it expires at"),
+        "the first start says when it expires"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let page = AdminClient::new(&server).sign_in("admin", &one_time);
+    assert_ne!(
+        page.location.as_deref(),
+        Some("/admin/password"),
+        "it still signs in"
+    );
+    let logs = server.stop_and_logs();
+    assert!(logs.contains("one-time password expired unused"), "{logs}");
+
+    let mut again = TestServer::start_in(dir.path(), &env).unwrap();
+    assert_eq!(again.first_admin_password, None);
+    let logs = again.stop_and_logs();
+    assert!(logs.contains("expired unused"), "{logs}");
+    assert!(logs.contains("tokend admin create --username"), "{logs}");
 }
