@@ -29,10 +29,22 @@ pub(crate) fn marked_block(readme: &str, name: &str) -> String {
     block.join("\n") + "\n"
 }
 
-/// Runs the README's blocks, in order, in one `bash` in `dir`; answers stdout.
+/// The README and the docs its runnable examples moved to, as one text to find marked
+/// blocks in.
+pub(crate) fn documents() -> String {
+    ["README.md", "docs/soap.md", "docs/operations.md"]
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(f))
+                .unwrap_or_else(|e| panic!("read {f}: {e}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs the README's (and docs') blocks, in order, in one `bash` in `dir`; answers stdout.
 pub(crate) fn run_blocks(server: &TestServer, dir: &Path, names: &[&str]) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("read README.md");
+    let readme = documents();
     let mut script = String::from("set -euo pipefail\n");
     for name in names {
         script += &marked_block(&readme, name).replace(README_BASE, &server.base);
@@ -132,7 +144,7 @@ fn readme_gives_one_install_step_and_one_command_form() {
         !readme.contains("cargo run --release -q --"),
         "examples use `tokend …`, installed once"
     );
-    for doc in ["api", "operations", "console", "design", "import"] {
+    for doc in ["api", "operations", "console", "design", "import", "soap"] {
         let path = format!("{}/docs/{doc}.md", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).expect("read doc");
         assert!(
@@ -184,6 +196,7 @@ fn readme_and_docs_links_resolve() {
         "docs/console.md",
         "docs/design.md",
         "docs/import.md",
+        "docs/soap.md",
     ];
     let mut broken = Vec::new();
     for file in files {
