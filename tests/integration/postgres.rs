@@ -23,6 +23,10 @@ const SQLITE_ONLY: &[(&str, &str)] = &[
         "reads the SQLite file's bytes; PostgreSQL's files belong to its server",
     ),
     (
+        "readme::readme_postgres_steps",
+        "moves a SQLite install into PostgreSQL (its own database on the same server)",
+    ),
+    (
         "operator::restore_",
         "tokend restore puts back a SQLite backup; PostgreSQL's are pg_restore's",
     ),
