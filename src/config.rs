@@ -16,6 +16,8 @@ use zeroize::Zeroizing;
 
 mod check;
 
+use check::ROCKET_KEYS;
+
 /// Every tokend setting, with its default.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -333,29 +335,6 @@ const APP_KEYS: &[&str] = &[
     "dual_control",
     "dual_control_expiry_secs",
     "first_admin_otp_secs",
-];
-
-/// Rocket's own keys (Rocket 0.5 configuration guide).
-const ROCKET_KEYS: &[&str] = &[
-    "address",
-    "port",
-    "workers",
-    "max_blocking",
-    "ident",
-    "ip_header",
-    "proxy_proto_header",
-    "keep_alive",
-    "log_level",
-    "cli_colors",
-    "secret_key",
-    "tls",
-    "limits",
-    "shutdown",
-    "temp_dir",
-    "profile",
-    "mtls",
-    "template_dir",
-    "config",
 ];
 
 impl Settings {

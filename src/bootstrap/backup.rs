@@ -7,9 +7,8 @@
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 
-use super::{compose, key_dir, keyring, load_master_key, Install};
+use super::{compose, key_dir, key_files, keyring, load_master_key, Install};
 use crate::config::Settings;
-use crate::domain::keys::keys_in;
 use crate::domain::start::{self, ACTIVE};
 use crate::domain::Service;
 use crate::storage::{migrate, Storage};
@@ -19,8 +18,11 @@ use crate::storage::{migrate, Storage};
 pub struct OpenedBackup {
     /// The service on the backup's copy.
     pub service: Service,
-    /// The retired key file the backup's seeds are under, when not the configured key.
-    pub older_key: Option<PathBuf>,
+    /// The retired key file the backup's seeds are under and its id, when not the
+    /// configured key.
+    pub older_key: Option<(PathBuf, String)>,
+    /// The id of the configured key.
+    pub configured_id: String,
 }
 
 /// Opens the SQLite file `copy` (a copy of the backup: it is migrated, so the backup
@@ -42,21 +44,26 @@ pub fn open(settings: &Settings, copy: &Path) -> anyhow::Result<OpenedBackup> {
             let rows = start::key_register(&storage)?;
             let active = rows.iter().find(|r| r.state == ACTIVE);
             let found = active.and_then(|a| {
-                keys_in(&dir)
+                key_files::known_keys(settings)
                     .into_iter()
                     .find(|(_, k)| k.fingerprint() == a.fingerprint)
             });
             let Some((path, key)) = found else {
                 return Err(first.context(format!(
                     "the backup's seeds are under a master key that is neither configured \
-                     nor in the key directory {}: put that key's file there (a backup made \
-                     before a rotation needs the key retired by it)",
+                     nor in the key directory {} or its retired/: put that key's file there \
+                     (a backup made before a rotation needs the key retired by it)",
                     dir.display()
                 )));
             };
-            (keyring(&storage, &key, &dir)?, Some(path))
+            let id = key.key_id();
+            (keyring(&storage, &key, &dir)?, Some((path, id)))
         }
     };
     let service = Service::new(storage, ring, compose::policy(settings));
-    Ok(OpenedBackup { service, older_key })
+    Ok(OpenedBackup {
+        service,
+        older_key,
+        configured_id: configured.key_id(),
+    })
 }

@@ -129,7 +129,11 @@ pub(super) fn restore(settings: &Settings, file: &Path) -> anyhow::Result<()> {
     }
     copy_private(file, &candidate)?;
     let checked = check(settings, file, &candidate);
-    let (holdings, older_key) = match checked {
+    let Checked {
+        holdings,
+        older_key,
+        configured_id,
+    } = match checked {
         Ok(found) => found,
         Err(e) => {
             let _ = std::fs::remove_file(&candidate);
@@ -147,13 +151,20 @@ pub(super) fn restore(settings: &Settings, file: &Path) -> anyhow::Result<()> {
     std::fs::rename(&candidate, &db)
         .with_context(|| format!("cannot move the restored copy to {}", db.display()))?;
     install::hand_over_database(settings)?;
+    let reinstated = match &older_key {
+        Some((path, id)) => {
+            bootstrap::key_files::reinstate_for_restore(settings, path, id, &configured_id)?
+        }
+        None => None,
+    };
     report(
         file,
         &db,
         &holdings,
         &removed,
         kept.as_deref(),
-        older_key.as_deref(),
+        older_key.as_ref().map(|(p, _)| p.as_path()),
+        reinstated.as_deref(),
     );
     Ok(())
 }
@@ -166,6 +177,7 @@ fn report(
     removed: &[String],
     kept: Option<&Path>,
     older_key: Option<&Path>,
+    reinstated: Option<&str>,
 ) {
     let head = holdings.chain.head.clone().map_or_else(
         || "none".to_owned(),
@@ -195,24 +207,34 @@ fn report(
             kept.display()
         );
     }
-    if let Some(key) = older_key {
-        eprintln!(
+    match (reinstated, older_key) {
+        (Some(what), _) => eprintln!(
+            "this backup was made before a key rotation: {what}. Run tokend rekey after \
+             the start to rotate again"
+        ),
+        (None, Some(key)) => eprintln!(
             "this backup was made before a key rotation: its seeds are under the retired \
              key in {}. Start the service with master_key_file (or TOKEND_MASTER_KEY) set \
              to that key, then run tokend rekey to rotate again",
             key.display()
-        );
+        ),
+        (None, None) => {}
     }
     eprintln!("next: start the service (sudo systemctl start tokend)");
 }
 
+/// What the check of a backup found.
+struct Checked {
+    holdings: crate::domain::restore::Holdings,
+    /// The retired key file (and its id) the backup needs, when not the configured key.
+    older_key: Option<(PathBuf, String)>,
+    /// The configured key's id.
+    configured_id: String,
+}
+
 /// Opens the copy as a service and checks it; what it holds, and the older key it
 /// needed, if any.
-fn check(
-    settings: &Settings,
-    file: &Path,
-    candidate: &Path,
-) -> anyhow::Result<(crate::domain::restore::Holdings, Option<PathBuf>)> {
+fn check(settings: &Settings, file: &Path, candidate: &Path) -> anyhow::Result<Checked> {
     let opened = bootstrap::backup::open(settings, candidate)
         .with_context(|| format!("{} is refused, nothing was replaced", file.display()))?;
     let holdings = opened
@@ -227,7 +249,11 @@ fn check(
         );
     }
     opened.service.settle_file()?;
-    Ok((holdings, opened.older_key))
+    Ok(Checked {
+        holdings,
+        older_key: opened.older_key,
+        configured_id: opened.configured_id,
+    })
 }
 
 /// Moves the database `db` and its WAL to `kept` (so the replaced database stays whole,

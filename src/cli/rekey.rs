@@ -101,7 +101,7 @@ pub(super) fn run(
             .map_err(refused)?
         {
             Finish::Retired { .. } => {
-                done(&dir, &old, &new, total, serving);
+                done(settings, (&old, &new), total, serving)?;
                 return Ok(());
             }
             Finish::Left(n) => eprintln!("{n} seed(s) appeared under an older key; another pass"),
@@ -201,26 +201,39 @@ fn confirm_services(settings: &Settings, service: &Service, new: &str) -> anyhow
     }
 }
 
-/// What to say once the old key is retired.
-fn done(dir: &Path, old: &str, new: &str, total: u64, serving: usize) {
+/// What to say (and, in the default layout, where to put the key files) once the old
+/// key is retired: see `bootstrap::key_files`.
+fn done(
+    settings: &Settings,
+    (old, new): (&str, &str),
+    total: u64,
+    serving: usize,
+) -> anyhow::Result<()> {
     println!("rekey done: {total} seed(s) re-encrypted; key {old} is retired, every seed is under key {new}");
-    let path = keys_in(dir)
+    if serving > 0 {
+        eprintln!("The running tokend reported that it uses key {new}.");
+    }
+    if let Some(moved) = bootstrap::key_files::settle_after_rotation(settings, old, new)? {
+        eprintln!("{moved}. BACK UP the new key, apart from database backups.");
+        return Ok(());
+    }
+    let dir = bootstrap::key_dir(settings);
+    let path = keys_in(&dir)
         .into_iter()
         .find(|(_, k)| k.key_id() == new)
         .map_or_else(
             || keyfile::key_file_name(new),
             |(p, _)| p.display().to_string(),
         );
-    if serving > 0 {
-        eprintln!("The running tokend reported that it uses key {new}.");
-    }
     eprintln!(
         "For the next starts set master_key_file (or TOKEND_MASTER_KEY) to the new key \
          ({path}); until then it is found in the key directory, with a warning. A start \
          with only key {old} is refused from now on. BACK UP the new key; keep the old one \
-         (docs/operations.md, \"Retired keys\") as long as database backups made before \
-         this rotation: restoring one needs it."
+         (in {}, where tokend restore looks) as long as database backups made before this \
+         rotation: restoring one needs it.",
+        bootstrap::key_files::retired_dir(settings).display()
     );
+    Ok(())
 }
 
 /// Reads a master key file.

@@ -6,6 +6,29 @@ use anyhow::{bail, Context as _};
 
 use super::{ProviderKind, Settings};
 
+/// Rocket's own keys (Rocket 0.5 configuration guide).
+pub(super) const ROCKET_KEYS: &[&str] = &[
+    "address",
+    "port",
+    "workers",
+    "max_blocking",
+    "ident",
+    "ip_header",
+    "proxy_proto_header",
+    "keep_alive",
+    "log_level",
+    "cli_colors",
+    "secret_key",
+    "tls",
+    "limits",
+    "shutdown",
+    "temp_dir",
+    "profile",
+    "mtls",
+    "template_dir",
+    "config",
+];
+
 /// Refuses an outbound URL that is not http(s), or that is `http://` to a host off the
 /// loopback interface without `http_client_allow_plaintext`. Decision: plaintext to
 /// 127.0.0.0/8, ::1 and `localhost` is allowed without the flag, since it never leaves

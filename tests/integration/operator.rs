@@ -216,8 +216,15 @@ fn the_first_admins_one_time_password_expires_and_a_later_start_says_so() {
 fn the_documented_unit_check_passes_before_the_binary_is_installed() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let ops = std::fs::read_to_string(root.join("docs/operations.md")).unwrap();
-    assert!(ops.contains("deploy/verify-unit target/release/tokend"), "the docs give it");
-    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+    assert!(
+        ops.contains("deploy/verify-unit target/release/tokend"),
+        "the docs give it"
+    );
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         println!("skipped: systemd-analyze is not installed here (.ci/run installs it)");
         return;
     }
@@ -227,4 +234,48 @@ fn the_documented_unit_check_passes_before_the_binary_is_installed() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("systemd-analyze verify passed"));
+}
+
+/// After a single-node rotation the retired key is kept in `retired/` (the new key is
+/// `master.key`), and a backup made before the rotation restores with it: restore puts
+/// that key back as `master.key`, and the restored install validates.
+#[test]
+fn restore_of_a_backup_from_before_a_rotation_finds_the_retired_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = TestServer::start_in(&data, &[]).unwrap();
+    let (_, seed, step) = server.enroll_active("ann");
+    let backup = dir.path().join("before-rotation.sqlite");
+    assert!(cli(&data, &[], &["backup", &backup.to_string_lossy()])
+        .status
+        .success());
+    let old_key = std::fs::read_to_string(data.join("master.key")).unwrap();
+    let rekey = cli(&data, &[], &["rekey"]);
+    assert!(rekey.status.success(), "{}", stderr(&rekey));
+    assert!(
+        stderr(&rekey).contains("retired/master."),
+        "{}",
+        stderr(&rekey)
+    );
+    assert_ne!(
+        std::fs::read_to_string(data.join("master.key")).unwrap(),
+        old_key
+    );
+    server.stop();
+
+    let out = cli(&data, &[], &["restore", &backup.to_string_lossy()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("made before a key rotation"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.join("master.key")).unwrap(),
+        old_key,
+        "the backup's key is master.key again"
+    );
+    let server = TestServer::start_in(&data, &[]).unwrap();
+    let code = crate::support::totp(&seed, "SHA1", 6, step + 1);
+    assert_eq!(server.validate("ann", &code)["RsStat"], "Success");
 }
