@@ -61,7 +61,7 @@ pub fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
         .create(&settings.data_dir)
         .with_context(|| {
             format!(
-                "cannot create data directory {}",
+                "cannot create the data directory {} (data_dir, ROCKET_DATA_DIR)",
                 settings.data_dir.display()
             )
         })
@@ -77,7 +77,20 @@ pub fn open_storage(settings: &Settings, install: Install) -> anyhow::Result<Sto
     }
     ensure_data_dir(settings)?;
     let url = settings.database_url();
-    let storage = Storage::connect(&url, settings.db_pool_size, compose::durability(settings))?;
+    let storage = Storage::connect(&url, settings.db_pool_size, compose::durability(settings))
+        .with_context(|| {
+            if settings.is_postgres() {
+                format!(
+                    "cannot open the database {} (database_url, ROCKET_DATABASE_URL)",
+                    database_label(settings)
+                )
+            } else {
+                format!(
+                    "cannot open the database {} (in data_dir, ROCKET_DATA_DIR)",
+                    database_label(settings)
+                )
+            }
+        })?;
     if install == Install::Existing
         && settings.is_postgres()
         && storage.read(|c| Ok(migrate::is_fresh(c)))?

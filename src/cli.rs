@@ -21,6 +21,7 @@ use crate::{web, worker};
 
 mod admin;
 mod data;
+mod env_file;
 mod rekey;
 
 use admin::AdminCommand;
@@ -29,6 +30,11 @@ use admin::AdminCommand;
 #[derive(Debug, Parser)]
 #[command(name = "tokend", version, about)]
 pub struct Cli {
+    /// Read the service's environment file first (systemd's EnvironmentFile format), so
+    /// the command runs with the service's settings and master key: under systemd,
+    /// `sudo tokend --env-file /etc/tokend/tokend.env …`. Variables already set win.
+    #[arg(long, global = true, env = "TOKEND_ENV_FILE", value_name = "FILE")]
+    env_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -149,6 +155,9 @@ enum ApikeyCommand {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(file) = &cli.env_file {
+        env_file::apply(file)?;
+    }
     let figment = Settings::figment();
     let settings = bootstrap::compose::settings(&figment)?;
     let command = cli.command.unwrap_or(Command::Serve);

@@ -88,7 +88,7 @@ pub fn load_master_key(
         );
     }
     MasterKey::from_base64(&text)
-        .with_context(|| format!("{} is not a valid master key", path.display()))
+        .with_context(|| format!("{} is not a valid master key", key_setting(settings)))
 }
 
 /// When a key was retired, for messages.

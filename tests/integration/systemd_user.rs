@@ -176,3 +176,78 @@ fn rekey_as_root_beside_a_service_running_as_its_own_user() {
         "{refused}"
     );
 }
+
+/// Issue 27 item 3: the master key comes from a root-only environment file, as in the
+/// documented unit (`EnvironmentFile=/etc/tokend/tokend.env` holding
+/// `TOKEND_MASTER_KEY`). The CLI reaches it with `sudo tokend --env-file FILE …`;
+/// without it, the refusal names the setting it could not read; a user who cannot read
+/// the file is told so.
+#[test]
+fn the_cli_reaches_the_services_key_through_its_environment_file() {
+    if !is_root() {
+        println!("skipped: making a service user and running the server as it needs root");
+        return;
+    }
+    let user = service_user();
+    let root = tempfile::tempdir().unwrap();
+    let data = state_dir(root.path(), user);
+    let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let env_file = root.path().join("tokend.env");
+    std::fs::write(
+        &env_file,
+        format!(
+            "# /etc/tokend/tokend.env\nROCKET_DATA_DIR={}\nTOKEND_MASTER_KEY={master}\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = tokend()
+        .start_as(&data, &[("TOKEND_MASTER_KEY", master)], Some(user))
+        .unwrap();
+
+    let bare = tokend()
+        .cli_bare(
+            &data,
+            &[],
+            &["apikey", "create", "--name", "x", "--scope", "manage"],
+        )
+        .unwrap();
+    assert!(!bare.status.success());
+    let err = String::from_utf8_lossy(&bare.stderr);
+    assert!(
+        err.contains("TOKEND_MASTER_KEY") && err.contains("master_key_file"),
+        "{err}"
+    );
+
+    let with_file = |cmd: &mut Command| {
+        cmd.env_remove("ROCKET_DATA_DIR")
+            .arg("--env-file")
+            .arg(&env_file)
+            .args([
+                "apikey",
+                "create",
+                "--name",
+                "ops",
+                "--scope",
+                "manage,validate",
+            ]);
+    };
+    let mut cmd = tokend().command(&data);
+    with_file(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(enroll(&server.base, &key, "ann").0, 200, "the key works");
+
+    let mut cmd = tokend().command(&data);
+    with_file(&mut cmd);
+    let denied = cmd.uid(65534).gid(65534).output().unwrap();
+    assert!(!denied.status.success());
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(err.contains("cannot read --env-file"), "{err}");
+}
