@@ -6,8 +6,6 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use std::io::Write as _;
-use std::sync::Arc;
 
 /// The start of the line that shows the bootstrap admin's one-time password.
 pub const FIRST_ADMIN: &str = "tokend first admin: ";
@@ -17,12 +15,12 @@ use crate::config::Settings;
 use crate::domain::api_keys::{is_inst_rt_id, parse_scopes, KeyConsumer, KeyReach};
 use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
-use crate::{web, worker};
 
 mod admin;
 mod data;
 mod env_file;
 mod rekey;
+mod serve;
 
 use admin::AdminCommand;
 
@@ -165,7 +163,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         bootstrap::install::check_operator(&settings.data_dir)?;
     }
     match command {
-        Command::Serve => serve(figment, &settings),
+        Command::Serve => serve::serve(figment, &settings),
         Command::Migrate => {
             bootstrap::service(&settings, Install::Create)?;
             println!(
@@ -322,63 +320,4 @@ fn import(
     } else {
         anyhow::bail!("{} {unit}(s) refused", report.refused.len())
     }
-}
-
-/// How long the first admin's one-time password stays usable.
-fn otp_lifetime(settings: &Settings) -> chrono::Duration {
-    chrono::Duration::seconds(i64::try_from(settings.first_admin_otp_secs).unwrap_or(i64::MAX))
-}
-
-/// Creates the first admin on a new install and prints its one-time password once (with
-/// when it expires); on a later start, expires it if its time is up and says so.
-fn first_admin(settings: &Settings, service: &crate::domain::Service) -> anyhow::Result<()> {
-    let now = chrono::Utc::now();
-    let lifetime = otp_lifetime(settings);
-    if let Some(one_time) = service
-        .ensure_first_admin(now)
-        .context("cannot create the first admin")?
-    {
-        // Printed once, on purpose: the operator needs it to sign in the first time, and
-        // it stops working at the first sign-in (a new password is forced) or when it
-        // expires, whichever comes first.
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{FIRST_ADMIN}{} one-time password: {} (sign in at /admin/login; a new password is required; it expires at {} UTC)",
-            crate::domain::admins::BOOTSTRAP_ADMIN,
-            one_time.as_str(),
-            (now + lifetime).format("%Y-%m-%d %H:%M")
-        );
-        let _ = writeln!(
-            out,
-            "tokend next: an API key for your application: tokend apikey create --name my-app --scope manage,validate (prints the key once)"
-        );
-        let _ = out.flush();
-        return Ok(());
-    }
-    service.expire_first_admin_password(now, lifetime)?;
-    if service.first_admin_password(lifetime)? == crate::domain::first_admin::OneTime::Expired {
-        tracing::warn!("{}", crate::domain::first_admin::EXPIRED_SAY);
-    }
-    Ok(())
-}
-
-fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Result<()> {
-    let _serving = bootstrap::install::serving(settings)?;
-    let service = Arc::new(bootstrap::service(settings, Install::Create)?);
-    let figment = match bootstrap::secret_key(settings, &figment)? {
-        Some(key) => figment.merge(("secret_key", key.as_str())),
-        None => figment,
-    };
-    first_admin(settings, &service)?;
-    let sweep_every = std::time::Duration::from_millis(settings.oob_sweep_interval_ms);
-    let workers = worker::start(&service, sweep_every, otp_lifetime(settings))
-        .context("cannot start workers")?;
-    let served = rocket::execute(
-        web::build(figment, service, bootstrap::compose::web_config(settings)).launch(),
-    )
-    .map(drop)
-    .map_err(|e| anyhow::anyhow!("the server stopped: {e}"));
-    workers.stop();
-    served
 }

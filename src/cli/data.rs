@@ -17,13 +17,14 @@ pub(super) fn copy_to(settings: &Settings, url: &str) -> anyhow::Result<()> {
     }
     let service = bootstrap::service(settings, Install::Existing)?;
     let target = bootstrap::open_postgres(url)?;
+    // Each table on stdout as it is done, so a long copy shows where it is; the copy is
+    // one transaction, so a failure leaves the target as it was.
     let report = service
-        .copy_to(&target)
+        .copy_to(&target, &mut |(table, here, there)| {
+            println!("{table:<16} {here:>9} rows copied, {there:>9} there");
+        })
         .context("the copy failed; the target database was left unchanged")?;
     let mut out = std::io::stdout().lock();
-    for (table, here, there) in &report.tables {
-        writeln!(out, "{table:<16} {here:>9} rows copied, {there:>9} there")?;
-    }
     writeln!(
         out,
         "audit chain in the copy: {} rows verified{}",

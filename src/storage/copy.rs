@@ -27,13 +27,20 @@ macro_rules! tables {
             struct $row { $($col: $ty,)+ }
         )+
 
-        /// Copies every table, parents before children (the foreign keys' order).
-        fn copy_all(src: &mut SqliteConnection, dst: &mut PgConnection) -> Result<Vec<Copied>, Error> {
+        /// Copies every table, parents before children (the foreign keys' order), telling
+        /// `progress` each table as it is done.
+        fn copy_all(
+            src: &mut SqliteConnection,
+            dst: &mut PgConnection,
+            progress: &mut dyn FnMut(&Copied),
+        ) -> Result<Vec<Copied>, Error> {
             let mut copied = Vec::new();
             $(
                 let n = tables!(@copy $kind $table $row $pk src dst);
                 let there: i64 = schema::$table::table.count().get_result(dst)?;
-                copied.push((stringify!($table), n, there));
+                let done = (stringify!($table), n, there);
+                progress(&done);
+                copied.push(done);
             )+
             Ok(copied)
         }
@@ -277,8 +284,14 @@ tables! {
 }
 
 /// Copies the SQLite database of `src` into the PostgreSQL database of `dst`, which must
-/// be migrated and empty. Answers each table's row counts on both sides.
-pub fn copy_to_postgres(src: &Storage, dst: &Storage) -> Result<Vec<Copied>, Error> {
+/// be migrated and empty, telling `progress` each table as it is done (a large install
+/// takes minutes, and an operator watching a silent command cannot tell it from a hang).
+/// Answers each table's row counts on both sides.
+pub fn copy_to_postgres(
+    src: &Storage,
+    dst: &Storage,
+    progress: &mut dyn FnMut(&Copied),
+) -> Result<Vec<Copied>, Error> {
     let mut source = src.conn()?;
     let mut target = dst.conn()?;
     let (Conn::Sqlite(source), Conn::Pg(target)) = (&mut *source, &mut *target) else {
@@ -296,7 +309,7 @@ pub fn copy_to_postgres(src: &Storage, dst: &Storage) -> Result<Vec<Copied>, Err
     // the target.
     source.transaction(|source| {
         target.transaction(|target| {
-            let copied = copy_all(source, target)?;
+            let copied = copy_all(source, target, progress)?;
             reset_sequences(target)?;
             Ok(copied)
         })

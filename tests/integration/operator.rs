@@ -279,3 +279,55 @@ fn restore_of_a_backup_from_before_a_rotation_finds_the_retired_key() {
     let code = crate::support::totp(&seed, "SHA1", 6, step + 1);
     assert_eq!(server.validate("ann", &code)["RsStat"], "Success");
 }
+
+/// A port another process holds is named at once, before anything is created (a first
+/// start would otherwise print the first admin's one-time password and then stop).
+#[test]
+fn a_port_in_use_is_named_before_anything_is_created() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = tokend()
+        .command(&data)
+        .env("ROCKET_PORT", &port)
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("another process listens there"),
+        "{err}"
+    );
+    assert!(
+        !stdout(&out).contains("one-time password"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!data.exists(), "nothing was created");
+}
+
+/// A PostgreSQL database that does not exist is said once, at once.
+#[test]
+fn a_missing_postgres_database_is_said_once() {
+    let url = format!("{}/tokend_no_such_database_27", testkit::pg::server_url());
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = tokend()
+        .command(dir.path())
+        .env("ROCKET_DATABASE_URL", &url)
+        .env("ROCKET_SECRET_KEY", testkit::pg::SECRET_KEY)
+        .env("ROCKET_PORT", "0")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.matches("does not exist").count(), 1, "{err}");
+    assert!(err.contains("database_url"), "names the setting: {err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "no time-out: {err}"
+    );
+}
