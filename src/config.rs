@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 mod check;
+mod defaults;
 
 use check::ROCKET_KEYS;
 
@@ -22,40 +23,40 @@ use check::ROCKET_KEYS;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     /// Where the database, master key and Rocket secret key live (default `data`).
-    #[serde(default = "default_data_dir")]
+    #[serde(default = "defaults::default_data_dir")]
     pub data_dir: PathBuf,
     /// A file holding the base64 master key; default `<data_dir>/master.key`.
     /// `TOKEND_MASTER_KEY` (base64) takes precedence over both.
     #[serde(default)]
     pub master_key_file: Option<PathBuf>,
     /// Issuer shown in authenticator apps.
-    #[serde(default = "default_issuer")]
+    #[serde(default = "defaults::default_issuer")]
     pub issuer: String,
     /// Steps accepted either side of the expected step (0–10, default 1).
-    #[serde(default = "default_window_steps")]
+    #[serde(default = "defaults::default_window_steps")]
     pub window_steps: u32,
     /// Consecutive failures that lock a binding (1–100, default 5).
-    #[serde(default = "default_lock_after_failures")]
+    #[serde(default = "defaults::default_lock_after_failures")]
     pub lock_after_failures: u32,
     /// Institution routing id used when a request names none.
-    #[serde(default = "default_inst_rt_id")]
+    #[serde(default = "defaults::default_inst_rt_id")]
     pub inst_rt_id: String,
     /// Steps searched either side of now by resync; also bounds the learned drift.
-    #[serde(default = "default_resync_window_steps")]
+    #[serde(default = "defaults::default_resync_window_steps")]
     pub resync_window_steps: u32,
     /// Seconds after which a binding locked by failures unlocks itself (0 = never).
     #[serde(default)]
     pub auto_unlock_after_secs: u64,
     /// Seconds the SMS fallback is held after a phone change (SIM-swap guard; 0 = off;
     /// default 7 days).
-    #[serde(default = "default_sim_swap_hold_secs")]
+    #[serde(default = "defaults::default_sim_swap_hold_secs")]
     pub sim_swap_hold_secs: u64,
     /// Send a OneWay SMS to the OLD number when a user's phone changes (default false).
     #[serde(default)]
     pub phone_change_notice: bool,
     /// Seconds the keyed hash of a failed code is kept for "explain" (0 = none; default
     /// 1 hour; at most 7 days).
-    #[serde(default = "default_explain_retention_secs")]
+    #[serde(default = "defaults::default_explain_retention_secs")]
     pub explain_retention_secs: u64,
     /// The database: absent (the default) → the embedded SQLite file `<data_dir>/tokend.sqlite`;
     /// `postgres://user:password@host:port/db` → PostgreSQL, which several nodes may share.
@@ -63,18 +64,18 @@ pub struct Settings {
     #[serde(default)]
     pub database_url: Option<SecretText>,
     /// Database connections in the pool (per node on PostgreSQL).
-    #[serde(default = "default_db_pool_size")]
+    #[serde(default = "defaults::default_db_pool_size")]
     pub db_pool_size: u32,
     /// Nodes sharing the request-rate limits (default 1). Each node holds its limits in
     /// memory and enforces `limit / rate_limit_nodes` (rounded up) on what it receives, so
     /// N nodes behind an even load balancer hold about the configured limit together.
-    #[serde(default = "default_rate_limit_nodes")]
+    #[serde(default = "defaults::default_rate_limit_nodes")]
     pub rate_limit_nodes: u32,
     /// `full` (default: a commit survives power loss) or `normal` (survives a crash).
-    #[serde(default = "default_durability")]
+    #[serde(default = "defaults::default_durability")]
     pub sqlite_synchronous: Durability,
     /// Who delivers OOB SMS: `outbox` (default, stored in the database) or `http`.
-    #[serde(default = "default_sms_provider")]
+    #[serde(default = "defaults::default_sms_provider")]
     pub sms_provider: ProviderKind,
     /// Where the http provider POSTs `{"to","body"}`.
     #[serde(default)]
@@ -83,37 +84,37 @@ pub struct Settings {
     #[serde(default)]
     pub sms_http_token: Option<SecretText>,
     /// Timeout of one http attempt (SMS or event webhook), ms.
-    #[serde(default = "default_sms_http_timeout_ms")]
+    #[serde(default = "defaults::default_sms_http_timeout_ms")]
     pub sms_http_timeout_ms: u64,
     /// Attempts per SMS with the http provider (1–10).
-    #[serde(default = "default_sms_http_attempts")]
+    #[serde(default = "defaults::default_sms_http_attempts")]
     pub sms_http_attempts: u32,
     /// First retry pause of the http provider, doubled on each retry, ms.
-    #[serde(default = "default_sms_http_backoff_ms")]
+    #[serde(default = "defaults::default_sms_http_backoff_ms")]
     pub sms_http_backoff_ms: u64,
     /// How long an OOB request waits for the http provider's first answer before
     /// answering `SendStat: Pending`, ms.
-    #[serde(default = "default_sms_answer_wait_ms")]
+    #[serde(default = "defaults::default_sms_answer_wait_ms")]
     pub sms_answer_wait_ms: u64,
     /// SMS allowed per user and per phone in `sms_send_window_secs`.
-    #[serde(default = "default_sms_send_cap")]
+    #[serde(default = "defaults::default_sms_send_cap")]
     pub sms_send_cap: u32,
     /// The window of the send cap, seconds.
-    #[serde(default = "default_sms_send_window_secs")]
+    #[serde(default = "defaults::default_sms_send_window_secs")]
     pub sms_send_window_secs: u64,
     /// Resends allowed per OOB session.
-    #[serde(default = "default_oob_max_resends")]
+    #[serde(default = "defaults::default_oob_max_resends")]
     pub oob_max_resends: u32,
     /// Lock-fallback OOB sessions of a user that may fail or expire in a row before the
     /// SMS fallback stops for that user (until a success or an admin's unlock).
-    #[serde(default = "default_oob_max_failed_sessions")]
+    #[serde(default = "defaults::default_oob_max_failed_sessions")]
     pub oob_max_failed_sessions: u32,
     /// How often expired OOB sessions are swept (and their Expired events emitted), ms.
-    #[serde(default = "default_oob_sweep_interval_ms")]
+    #[serde(default = "defaults::default_oob_sweep_interval_ms")]
     pub oob_sweep_interval_ms: u64,
     /// How long OOB sessions, their SMS and events are kept after they expire, seconds
     /// (default 90 days; 0 keeps them forever).
-    #[serde(default = "default_oob_retention_secs")]
+    #[serde(default = "defaults::default_oob_retention_secs")]
     pub oob_retention_secs: u64,
     /// Where "90040" OOB result events are POSTed (none by default).
     #[serde(default)]
@@ -133,14 +134,14 @@ pub struct Settings {
     #[serde(default)]
     pub rate_key_per_sec: u32,
     /// Validations per minute per user (0: no limit).
-    #[serde(default = "default_rate_user_per_min")]
+    #[serde(default = "defaults::default_rate_user_per_min")]
     pub rate_user_per_min: u32,
     /// Failed validations per minute per API key, across users (0: no limit).
-    #[serde(default = "default_rate_key_failures_per_min")]
+    #[serde(default = "defaults::default_rate_key_failures_per_min")]
     pub rate_key_failures_per_min: u32,
     /// Seconds of inactivity after which an admin console session ends (default 900;
     /// values below 1 count as 1).
-    #[serde(default = "default_admin_idle_timeout_secs")]
+    #[serde(default = "defaults::default_admin_idle_timeout_secs")]
     pub admin_idle_timeout_secs: i64,
     /// Enforce the published jXchange header rules on the JSON API too (default false:
     /// JSON stays lenient; the SOAP binding `/jxchange` always enforces them).
@@ -148,14 +149,40 @@ pub struct Settings {
     pub jxchange_strict_headers: bool,
     /// Console actions that a second staff member must approve (`[]`: none). Names as in
     /// docs/console.md; checked at start-up.
-    #[serde(default = "default_dual_control")]
+    #[serde(default = "defaults::default_dual_control")]
     pub dual_control: Vec<String>,
+    /// `required` (default): every console account signs in with a second factor;
+    /// `off`: the password alone (a development install only: a WARN at every start).
+    #[serde(default = "defaults::default_console_mfa")]
+    pub console_mfa: ConsoleMfa,
+    /// Seconds of inactivity after which a console session ends (default: 900, or
+    /// `admin_idle_timeout_secs` where an older install set that).
+    #[serde(default)]
+    pub console_idle_secs: Option<i64>,
+    /// Seconds after sign-in at which a console session ends, however active (default
+    /// 28,800: eight hours).
+    #[serde(default = "defaults::default_console_session_secs")]
+    pub console_session_secs: i64,
+    /// Console single sign-on through the bank's OpenID provider (`[default.oidc]`).
+    #[serde(default)]
+    pub oidc: Option<OidcSettings>,
+    /// Authentication methods the provider's sign-in must report in the ID token's `amr`
+    /// (e.g. `["mfa"]`; empty: not checked).
+    #[serde(default)]
+    pub oidc_required_amr: Vec<String>,
+    /// The console's origin as staff browse to it (`https://tokend.bank.example`), the
+    /// relying party of staff passkeys; unset: each request's own origin (development).
+    #[serde(default)]
+    pub webauthn_origin: Option<String>,
+    /// Local passwords sign staff in (default true; false: the OpenID provider only).
+    #[serde(default = "defaults::default_true")]
+    pub console_local_sign_in: bool,
     /// Seconds a dual-control request waits for a decision (default 86,400).
-    #[serde(default = "default_dual_control_expiry_secs")]
+    #[serde(default = "defaults::default_dual_control_expiry_secs")]
     pub dual_control_expiry_secs: i64,
     /// Seconds the first admin's one-time password (printed once at the first start, so
     /// it sits in the journal) stays usable if nobody replaces it (default 86,400).
-    #[serde(default = "default_first_admin_otp_secs")]
+    #[serde(default = "defaults::default_first_admin_otp_secs")]
     pub first_admin_otp_secs: u64,
 }
 
@@ -168,6 +195,47 @@ pub enum Durability {
     Full,
     /// A commit survives a process crash, not a power cut (`normal`).
     Normal,
+}
+
+/// The OpenID provider of console sign-on (`[default.oidc]`); see docs/console.md.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OidcSettings {
+    /// Issuer URL (https, or http to loopback).
+    pub issuer: String,
+    /// tokend's client id at the provider.
+    pub client_id: String,
+    /// Its secret; else `TOKEND_OIDC_CLIENT_SECRET` (redacted in Debug).
+    #[serde(default)]
+    pub client_secret: Option<SecretText>,
+    /// Scopes beside `openid` (default `["profile"]`).
+    #[serde(default = "defaults::default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The claim naming the staff member (default `preferred_username`).
+    #[serde(default = "defaults::default_username_claim")]
+    pub username_claim: String,
+    /// The claim whose values map to roles (default `roles`).
+    #[serde(default = "defaults::default_role_claim")]
+    pub role_claim: String,
+    /// Claim value → role (`auditor`, `helpdesk`, `officer`, `admin`).
+    #[serde(default)]
+    pub role_map: std::collections::BTreeMap<String, String>,
+    /// The claim holding the staff member's `InstRtId` (or `*`: every institution);
+    /// absent: everyone signs in to the configured `inst_rt_id`.
+    #[serde(default)]
+    pub institution_claim: Option<String>,
+    /// The sign-in button's words.
+    #[serde(default = "defaults::default_button_label")]
+    pub button_label: String,
+}
+
+/// Whether console accounts need a second factor (`console_mfa`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleMfa {
+    /// Every sign-in asks for a second factor (the default).
+    Required,
+    /// The password alone: for a development install only.
+    Off,
 }
 
 /// Which provider delivers SMS (`sms_provider`): `outbox` or `http`.
@@ -196,101 +264,6 @@ impl std::fmt::Debug for SecretText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<redacted>")
     }
-}
-
-fn default_rate_user_per_min() -> u32 {
-    120
-}
-fn default_rate_key_failures_per_min() -> u32 {
-    600
-}
-fn default_admin_idle_timeout_secs() -> i64 {
-    900
-}
-fn default_dual_control() -> Vec<String> {
-    [
-        "phone.change",
-        "hold.lift",
-        "token.delete",
-        "token.bind",
-        "apikey.create",
-        "staff.create",
-        "staff.role",
-    ]
-    .map(str::to_owned)
-    .to_vec()
-}
-fn default_dual_control_expiry_secs() -> i64 {
-    86_400
-}
-fn default_first_admin_otp_secs() -> u64 {
-    86_400
-}
-fn default_data_dir() -> PathBuf {
-    PathBuf::from("data")
-}
-fn default_issuer() -> String {
-    "tokend".into()
-}
-fn default_window_steps() -> u32 {
-    1
-}
-fn default_lock_after_failures() -> u32 {
-    5
-}
-fn default_inst_rt_id() -> String {
-    "tokend".into()
-}
-fn default_resync_window_steps() -> u32 {
-    100
-}
-fn default_sim_swap_hold_secs() -> u64 {
-    7 * 24 * 3600
-}
-fn default_explain_retention_secs() -> u64 {
-    3600
-}
-fn default_db_pool_size() -> u32 {
-    16
-}
-fn default_durability() -> Durability {
-    Durability::Full
-}
-fn default_sms_provider() -> ProviderKind {
-    ProviderKind::Outbox
-}
-fn default_rate_limit_nodes() -> u32 {
-    1
-}
-fn default_sms_http_timeout_ms() -> u64 {
-    5000
-}
-fn default_sms_http_attempts() -> u32 {
-    3
-}
-fn default_sms_http_backoff_ms() -> u64 {
-    500
-}
-fn default_sms_answer_wait_ms() -> u64 {
-    2000
-}
-fn default_sms_send_cap() -> u32 {
-    5
-}
-fn default_sms_send_window_secs() -> u64 {
-    600
-}
-fn default_oob_max_resends() -> u32 {
-    3
-}
-fn default_oob_max_failed_sessions() -> u32 {
-    3
-}
-fn default_oob_sweep_interval_ms() -> u64 {
-    1000
-}
-fn default_oob_retention_secs() -> u64 {
-    90 * 24 * 3600
 }
 
 /// The app's own keys, so unknown ones can be reported (a typo would otherwise be ignored).
@@ -335,6 +308,13 @@ const APP_KEYS: &[&str] = &[
     "dual_control",
     "dual_control_expiry_secs",
     "first_admin_otp_secs",
+    "console_mfa",
+    "console_idle_secs",
+    "console_session_secs",
+    "oidc",
+    "oidc_required_amr",
+    "console_local_sign_in",
+    "webauthn_origin",
 ];
 
 impl Settings {

@@ -17,6 +17,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod logging;
+pub mod oidc;
 pub mod otp;
 pub mod sms;
 pub mod storage;

@@ -162,6 +162,7 @@ wire_enum!(
         StaffCreate = "staff.create",
         StaffRole = "staff.role",
         StaffDisable = "staff.disable",
+        StaffFactorReset = "staff.mfa_reset",
     }
 );
 
@@ -209,6 +210,9 @@ wire_enum!(
         AdminPassword = "admin.password",
         AdminRole = "admin.role",
         AdminDisable = "admin.disable",
+        AdminSessionsEnd = "admin.sessions-end",
+        AdminFactor = "admin.factor",
+        AdminFactorReset = "admin.factor-reset",
         ConsoleDenied = "console.denied",
         ApprovalRequest = "approval.request",
         ApprovalApprove = "approval.approve",

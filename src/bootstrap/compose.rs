@@ -9,14 +9,17 @@ use rocket::figment::Figment;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{self, SecretText, Settings};
+use crate::config::{self, ConsoleMfa, SecretText, Settings};
+use crate::domain::admin_sessions::SessionLimits;
 use crate::domain::oob::{OobPolicy, OobRuntime};
-use crate::domain::staff::{StaffPolicy, DUAL_CONTROLLABLE};
+use crate::domain::staff::{is_dual_controllable, StaffPolicy};
 use crate::domain::Policy;
+use crate::oidc::{Oidc, OidcConfig};
 use crate::sms::http::{client_tls as tls_with, read_ca_file, HttpSms, HttpTarget};
 use crate::sms::{ProviderKind, SmsProvider};
 use crate::storage::Durability;
-use crate::types::StaffAction;
+use crate::types::{Role, StaffAction};
+use crate::web::admin::oidc::SignOn;
 use crate::web::{limits::LimitConfig, WebConfig};
 
 /// The settings of every command: [`Settings::load`], then what only composition can
@@ -134,11 +137,12 @@ pub fn staff_policy(settings: &Settings) -> anyhow::Result<StaffPolicy> {
     let mut dual_control = Vec::new();
     for name in &settings.dual_control {
         match name.parse::<StaffAction>() {
-            Ok(action) if DUAL_CONTROLLABLE.contains(&action) => dual_control.push(action),
+            Ok(action) if is_dual_controllable(action) => dual_control.push(action),
             _ => anyhow::bail!(
                 "dual_control: {name:?} is not an action dual control can hold; use any of {}",
-                DUAL_CONTROLLABLE
+                StaffAction::ALL
                     .iter()
+                    .filter(|a| is_dual_controllable(**a))
                     .map(|a| a.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -154,17 +158,82 @@ pub fn staff_policy(settings: &Settings) -> anyhow::Result<StaffPolicy> {
     })
 }
 
+/// The console's OpenID provider, if configured: its secret from the settings or
+/// `TOKEND_OIDC_CLIENT_SECRET`, its role map checked, and an HTTP client that trusts the
+/// deployment's roots and follows no redirect.
+pub fn oidc(settings: &Settings) -> anyhow::Result<Option<Oidc>> {
+    let Some(o) = &settings.oidc else {
+        if !settings.console_local_sign_in {
+            anyhow::bail!(
+                "console_local_sign_in = false needs [default.oidc]: nobody could sign in"
+            );
+        }
+        return Ok(None);
+    };
+    let secret = match (&o.client_secret, std::env::var("TOKEND_OIDC_CLIENT_SECRET")) {
+        (Some(s), _) => s.expose().to_owned(),
+        (None, Ok(s)) if !s.is_empty() => s,
+        _ => anyhow::bail!("oidc.client_secret (or TOKEND_OIDC_CLIENT_SECRET) is not set"),
+    };
+    let mut role_map = std::collections::BTreeMap::new();
+    for (claim, role) in &o.role_map {
+        let role: Role = role
+            .parse()
+            .map_err(|_| anyhow::anyhow!("oidc.role_map.{claim}: {role:?} is not a role"))?;
+        role_map.insert(claim.clone(), role);
+    }
+    if role_map.is_empty() {
+        anyhow::bail!("oidc.role_map is empty: nobody from the provider could sign in");
+    }
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .redirects(0)
+        .tls_config(client_tls(settings).context("the OpenID provider's TLS client")?)
+        .build();
+    let config = OidcConfig {
+        issuer: o.issuer.clone(),
+        client_id: o.client_id.clone(),
+        client_secret: zeroize::Zeroizing::new(secret),
+        scopes: o.scopes.clone(),
+        username_claim: o.username_claim.clone(),
+        role_claim: o.role_claim.clone(),
+        role_map,
+        institution_claim: o.institution_claim.clone(),
+        required_amr: settings.oidc_required_amr.clone(),
+        button_label: o.button_label.clone(),
+    };
+    Ok(Some(Oidc::new(config, agent)))
+}
+
 /// The web edge's slice: rate limits and the console's idle timeout.
-pub fn web_config(settings: &Settings) -> WebConfig {
-    WebConfig {
+pub fn web_config(settings: &Settings) -> anyhow::Result<WebConfig> {
+    Ok(WebConfig {
         limits: LimitConfig {
             key_per_sec: per_node(settings.rate_key_per_sec, settings),
             user_per_min: per_node(settings.rate_user_per_min, settings),
             key_failures_per_min: per_node(settings.rate_key_failures_per_min, settings),
         },
-        admin_idle_timeout_secs: settings.admin_idle_timeout_secs,
+        console_limits: SessionLimits {
+            idle_secs: settings
+                .console_idle_secs
+                .unwrap_or(settings.admin_idle_timeout_secs)
+                .max(1),
+            absolute_secs: settings.console_session_secs.max(1),
+        },
+        console_mfa_required: settings.console_mfa == ConsoleMfa::Required,
+        sign_on: SignOn {
+            oidc: oidc(settings)?.map(Arc::new),
+            local: settings.console_local_sign_in,
+            webauthn_origin: match &settings.webauthn_origin {
+                Some(o) => Some(
+                    webauthn_rs::prelude::Url::parse(o)
+                        .map_err(|e| anyhow::anyhow!("webauthn_origin {o:?} is not a URL: {e}"))?,
+                ),
+                None => None,
+            },
+        },
         strict_headers: settings.jxchange_strict_headers,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -182,7 +251,11 @@ mod tests {
         assert!(oob_runtime(&s).unwrap().http.is_some());
         assert_eq!(oob_runtime(&s).unwrap().policy.provider, ProviderKind::Http);
         assert_eq!(durability(&s), Durability::Full);
-        assert_eq!(web_config(&s).admin_idle_timeout_secs, 900);
+        assert_eq!(
+            web_config(&s).unwrap().console_limits,
+            SessionLimits::default()
+        );
+        assert!(web_config(&s).unwrap().console_mfa_required);
     }
 
     #[test]
@@ -217,7 +290,7 @@ mod tests {
             .merge(("rate_user_per_min", 120))
             .merge(("rate_key_failures_per_min", 601))
             .merge(("rate_key_per_sec", 0));
-        let limits = web_config(&settings(&three).unwrap()).limits;
+        let limits = web_config(&settings(&three).unwrap()).unwrap().limits;
         assert_eq!(
             (
                 limits.user_per_min,

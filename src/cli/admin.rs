@@ -33,6 +33,10 @@ pub enum AdminCommand {
         /// Every institution (a processor's own staff).
         #[arg(long)]
         all_institutions: bool,
+        /// Also enroll the account's TOTP second factor and print its `otpauth://` URI
+        /// this once (last line of stdout); its first code at sign-in confirms it.
+        #[arg(long)]
+        enroll_totp: bool,
     },
     /// List the staff accounts: name, role, institution, created, last sign-in, disabled.
     List,
@@ -50,6 +54,17 @@ pub enum AdminCommand {
         /// The account.
         #[arg(long)]
         username: String,
+    },
+    /// Reset a staff account's second factor (a lost authenticator): its sessions end
+    /// and it enrolls a new factor at its next sign-in. With --enroll-totp, enroll the
+    /// new one now and print its `otpauth://` URI this once.
+    ResetFactor {
+        /// The account.
+        #[arg(long)]
+        username: String,
+        /// Enroll the new factor now (see `create --enroll-totp`).
+        #[arg(long)]
+        enroll_totp: bool,
     },
 }
 
@@ -76,6 +91,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             role,
             inst_rt_id,
             all_institutions,
+            enroll_totp,
         } => {
             let reach = match (all_institutions, inst_rt_id) {
                 (true, _) => KeyReach::All,
@@ -85,25 +101,12 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 (false, Some(inst)) => KeyReach::Institution(inst),
                 (false, None) => KeyReach::Institution(settings.inst_rt_id.clone()),
             };
-            let password = if password_stdin {
-                Some(read_password()?)
-            } else {
-                None
-            };
-            let generated = service
-                .create_staff(
-                    &ctx,
-                    &username,
-                    password.as_deref().map(String::as_str),
-                    role,
-                    &reach,
-                    now,
-                )
-                .map_err(|e| anyhow::anyhow!("cannot create the staff account: {e}"))?;
-            match generated {
-                Some(one_time) => println!("{}", one_time.as_str()),
-                None => eprintln!("{username} created: {role} of {}", describe_reach(&reach)),
-            }
+            create(
+                &service,
+                (&username, role, &reach),
+                password_stdin,
+                enroll_totp,
+            )?;
         }
         AdminCommand::List => {
             let rows = service.list_staff(&KeyReach::All)?;
@@ -132,6 +135,18 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot change the role: {e}"))?;
             eprintln!("{username} is now {role}");
         }
+        AdminCommand::ResetFactor {
+            username,
+            enroll_totp,
+        } => {
+            service
+                .reset_staff_factor(&ctx, &username, now)
+                .map_err(|e| anyhow::anyhow!("cannot reset the second factor: {e}"))?;
+            eprintln!("the second factor of {username} is reset; its sessions have ended");
+            if enroll_totp {
+                print_factor(&service, &ctx, &username)?;
+            }
+        }
         AdminCommand::Disable { username } => {
             service
                 .disable_staff(&ctx, &username, now)
@@ -139,6 +154,57 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             eprintln!("{username} is disabled; its sessions have ended");
         }
     }
+    Ok(())
+}
+
+/// Creates an account; prints its one-time password (if generated) and, with
+/// `enroll_totp`, its factor's `otpauth://` URI, each once on its own line.
+fn create(
+    service: &crate::domain::Service,
+    (username, role, reach): (&str, Role, &KeyReach),
+    password_stdin: bool,
+    enroll_totp: bool,
+) -> anyhow::Result<()> {
+    let ctx = cli_context();
+    let password = if password_stdin {
+        Some(read_password()?)
+    } else {
+        None
+    };
+    let generated = service
+        .create_staff(
+            &ctx,
+            username,
+            password.as_deref().map(String::as_str),
+            role,
+            reach,
+            chrono::Utc::now(),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot create the staff account: {e}"))?;
+    match generated {
+        Some(one_time) => println!("{}", one_time.as_str()),
+        None => eprintln!("{username} created: {role} of {}", describe_reach(reach)),
+    }
+    if enroll_totp {
+        print_factor(service, &ctx, username)?;
+    }
+    Ok(())
+}
+
+/// Enrolls a staff member's TOTP factor and prints its `otpauth://` URI, once.
+fn print_factor(
+    service: &crate::domain::Service,
+    ctx: &Context,
+    username: &str,
+) -> anyhow::Result<()> {
+    let enrolled = service
+        .enroll_staff_factor(ctx, username, chrono::Utc::now())
+        .map_err(|e| anyhow::anyhow!("cannot enroll the second factor: {e}"))?;
+    let uri = enrolled
+        .provisioning
+        .ok_or_else(|| anyhow::anyhow!("the enrollment gave no secret"))?
+        .otpauth_uri;
+    println!("{}", uri.as_str());
     Ok(())
 }
 

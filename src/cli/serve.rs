@@ -91,7 +91,7 @@ pub(super) fn serve(figment: rocket::figment::Figment, settings: &Settings) -> a
     let workers = worker::start(&service, sweep_every, otp_lifetime(settings))
         .context("cannot start workers")?;
     let served = rocket::execute(
-        web::build(figment, service, bootstrap::compose::web_config(settings)).launch(),
+        web::build(figment, service, bootstrap::compose::web_config(settings)?).launch(),
     )
     .map(drop)
     .map_err(|e| anyhow::anyhow!("the server on {address}:{port} stopped: {e}"));

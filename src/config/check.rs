@@ -94,9 +94,11 @@ impl Settings {
         if self.sms_provider == ProviderKind::Http && self.sms_http_url.is_none() {
             bail!("sms_provider = \"http\" needs sms_http_url");
         }
+        let issuer = self.oidc.as_ref().map(|o| o.issuer.clone());
         for (name, url) in [
             ("sms_http_url", &self.sms_http_url),
             ("event_webhook_url", &self.event_webhook_url),
+            ("oidc.issuer", &issuer),
         ] {
             if let Some(url) = url {
                 check_outbound_url(name, url, self.http_client_allow_plaintext)?;

@@ -25,6 +25,7 @@ pub mod oob;
 pub mod phones;
 pub mod pskc;
 pub mod qr;
+pub mod ready;
 pub mod rekey;
 pub mod restore;
 pub mod staff;

@@ -19,6 +19,10 @@ pub struct AdminSessionRow {
     pub issued_at: i64,
     /// Last request, ms (slid at most every few seconds).
     pub last_seen_at: i64,
+    /// When it passed its second factor, ms (none: the password only).
+    pub factor_at: Option<i64>,
+    /// How it signed in: `password` or `oidc`.
+    pub via: String,
 }
 
 /// Stores a new session.
@@ -28,12 +32,27 @@ pub fn insert_admin_session(
     admin_id: i32,
     now_ms: i64,
 ) -> Result<(), Error> {
+    insert_admin_session_via(conn, id_hash, admin_id, now_ms, "password", None)
+}
+
+/// Stores a new session signed in `via` a way (`password`, `oidc`), with the time its
+/// second factor was passed if it was (an identity provider's sign-in carries its own).
+pub fn insert_admin_session_via(
+    conn: &mut Conn,
+    id_hash: &str,
+    admin_id: i32,
+    now_ms: i64,
+    via: &str,
+    factor_at: Option<i64>,
+) -> Result<(), Error> {
     diesel::insert_into(admin_sessions::table)
         .values((
             admin_sessions::id_hash.eq(id_hash),
             admin_sessions::admin_id.eq(admin_id),
             admin_sessions::issued_at.eq(now_ms),
             admin_sessions::last_seen_at.eq(now_ms),
+            admin_sessions::via.eq(via),
+            admin_sessions::factor_at.eq(factor_at),
         ))
         .execute(conn)?;
     Ok(())
@@ -57,6 +76,30 @@ pub fn update_admin_session_seen(conn: &mut Conn, id_hash: &str, now_ms: i64) ->
         .set(admin_sessions::last_seen_at.eq(now_ms))
         .execute(conn)?;
     Ok(())
+}
+
+/// Records that a session passed its second factor.
+pub fn update_admin_session_factor(
+    conn: &mut Conn,
+    id_hash: &str,
+    now_ms: i64,
+) -> Result<(), Error> {
+    diesel::update(admin_sessions::table.find(id_hash))
+        .set(admin_sessions::factor_at.eq(Some(now_ms)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The sessions of one account, newest first.
+pub fn find_admin_sessions_of(
+    conn: &mut Conn,
+    admin_id: i32,
+) -> Result<Vec<AdminSessionRow>, Error> {
+    Ok(admin_sessions::table
+        .filter(admin_sessions::admin_id.eq(admin_id))
+        .order(admin_sessions::issued_at.desc())
+        .select(AdminSessionRow::as_select())
+        .load(conn)?)
 }
 
 /// Ends one session; answers whether it existed.

@@ -234,3 +234,22 @@ pub fn update_admin_expire_one_time(
     .execute(conn)?;
     Ok(rows == 1)
 }
+
+/// Sets an account's role and institution as its identity provider says at sign-in, and
+/// records the sign-in.
+pub fn update_admin_external(
+    conn: &mut Conn,
+    id: i32,
+    role: Role,
+    inst_rt_id: Option<&str>,
+    now_ms: i64,
+) -> Result<(), Error> {
+    diesel::update(admins::table.find(id))
+        .set((
+            admins::role.eq(role),
+            admins::inst_rt_id.eq(inst_rt_id),
+            admins::last_sign_in_at.eq(Some(now_ms)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -193,6 +193,17 @@ tables! {
         admin_id: i32,
         issued_at: i64,
         last_seen_at: i64,
+        factor_at: Option<i64>,
+        via: String,
+        webauthn_state: Option<String>,
+    };
+    paged staff_passkeys StaffPasskeysRow (id) {
+        id: i32,
+        admin_id: i32,
+        name: String,
+        credential: String,
+        created_at: i64,
+        last_used_at: Option<i64>,
     };
     paged temp_codes TempCodesRow (id) {
         id: i32,

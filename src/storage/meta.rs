@@ -65,3 +65,13 @@ pub fn delete_value(conn: &mut Conn, name: &str) -> Result<(), Error> {
     diesel::delete(meta::table.find(name)).execute(conn)?;
     Ok(())
 }
+
+/// A write that changes nothing (an UPDATE of no row): whether this node can write to the
+/// database at all — a read-only standby, a full disk or a lost lock refuse it.
+pub fn probe_write(conn: &mut Conn) -> Result<(), Error> {
+    use diesel::prelude::*;
+    diesel::update(super::schema::meta::table.filter(super::schema::meta::name.eq("~ready-probe")))
+        .set(super::schema::meta::value.eq(super::schema::meta::value))
+        .execute(conn)?;
+    Ok(())
+}

@@ -60,6 +60,7 @@ pub mod phones;
 pub mod schema;
 pub mod sms_messages;
 mod sql_types;
+pub mod staff_passkeys;
 pub mod stats;
 pub mod temp_codes;
 pub mod tokens;

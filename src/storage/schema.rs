@@ -221,6 +221,20 @@ diesel::table! {
         admin_id -> Integer,
         issued_at -> BigInt,
         last_seen_at -> BigInt,
+        factor_at -> Nullable<BigInt>,
+        via -> Text,
+        webauthn_state -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    staff_passkeys (id) {
+        id -> Integer,
+        admin_id -> Integer,
+        name -> Text,
+        credential -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod secure;
 pub mod soap;
 pub mod status;
 
+use crate::domain::admin_sessions::SessionLimits;
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::http::Header;
@@ -32,19 +33,53 @@ pub const LISTENING: &str = "tokend listening on http://";
 pub const LISTENING_TLS: &str = "tokend listening on https://";
 
 /// The web edge's settings (composed from the configuration by `bootstrap`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Request rate limits of the JSON API.
     pub limits: limits::LimitConfig,
-    /// Inactivity after which a console session ends, seconds (at least 1 is applied).
-    pub admin_idle_timeout_secs: i64,
+    /// Console session lifetimes (idle, absolute).
+    pub console_limits: SessionLimits,
+    /// `console_mfa = "required"`: no console page before the second factor.
+    pub console_mfa_required: bool,
+    /// How staff sign in: local passwords, the OpenID provider, or both.
+    pub sign_on: admin::oidc::SignOn,
     /// `jxchange_strict_headers`: the header rules on the JSON API too.
     pub strict_headers: bool,
 }
 
+/// Loads the console's templates at ignition (embedded, or `template_dir`'s).
+fn console_templates() -> AdHoc {
+    AdHoc::try_on_ignite("console templates", |rocket| {
+        Box::pin(async move {
+            let dir = rocket
+                .figment()
+                .extract_inner::<rocket::figment::value::magic::RelativePathBuf>("template_dir")
+                .ok()
+                .map(|p| p.relative());
+            match admin::template::Templates::load(dir.as_deref()) {
+                Ok(templates) => Ok(rocket.manage(templates)),
+                Err(e) => {
+                    tracing::error!("the console's templates cannot be loaded: {e}");
+                    Err(rocket)
+                }
+            }
+        })
+    })
+}
+
+/// Says, at every start, that the console takes a password alone (`console_mfa = "off"`).
+fn warn_when_mfa_off(config: &WebConfig) {
+    if !config.console_mfa_required {
+        tracing::warn!(
+            "console_mfa = \"off\": console accounts sign in with a password alone; \
+             for a development install only"
+        );
+    }
+}
+
 /// Builds the Rocket instance from its configuration and the service.
 pub fn build(figment: Figment, service: Arc<Service>, config: WebConfig) -> Rocket<Build> {
-    let idle_timeout_secs = config.admin_idle_timeout_secs.max(1);
+    warn_when_mfa_off(&config);
     let metrics = Arc::new(metrics::Metrics::new());
     let proxy_proto = secure::ProxyProto::from_figment(&figment);
     rocket::custom(figment)
@@ -56,24 +91,13 @@ pub fn build(figment: Figment, service: Arc<Service>, config: WebConfig) -> Rock
         .manage(Arc::new(limits::Limits::new(config.limits)))
         .manage(Arc::clone(&metrics))
         .attach(metrics::Timing(metrics))
-        .manage(admin::session::AdminConfig { idle_timeout_secs })
+        .manage(config.sign_on.clone())
+        .manage(admin::session::AdminConfig {
+            limits: config.console_limits,
+            mfa_required: config.console_mfa_required,
+        })
         .manage(admin::hash_gate::HashGate::default())
-        .attach(AdHoc::try_on_ignite("console templates", |rocket| {
-            Box::pin(async move {
-                let dir = rocket
-                    .figment()
-                    .extract_inner::<rocket::figment::value::magic::RelativePathBuf>("template_dir")
-                    .ok()
-                    .map(|p| p.relative());
-                match admin::template::Templates::load(dir.as_deref()) {
-                    Ok(templates) => Ok(rocket.manage(templates)),
-                    Err(e) => {
-                        tracing::error!("the console's templates cannot be loaded: {e}");
-                        Err(rocket)
-                    }
-                }
-            })
-        }))
+        .attach(console_templates())
         .attach(admin::security_headers())
         .mount("/admin", admin::routes())
         .register("/admin", admin::catchers())

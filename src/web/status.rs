@@ -1,6 +1,7 @@
 //! Service status routes outside the jXchange API: `/` (a static description, the
-//! cheapest route: the floor of the HTTP stack in benchmarks) and `/health` (the database
-//! answers, its migrations are current, the clock is sane).
+//! cheapest route: the floor of the HTTP stack in benchmarks), `/health` (liveness: the
+//! database answers, its migrations are current, the clock is sane) and `/ready`
+//! (readiness: this node can serve — see `domain::ready`).
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
@@ -12,7 +13,7 @@ use crate::domain::Service;
 
 /// The status routes.
 pub fn routes() -> Vec<Route> {
-    routes![index, health]
+    routes![index, health, ready]
 }
 
 /// What `/` answers.
@@ -75,6 +76,49 @@ async fn health(service: &State<Arc<Service>>) -> (Status, Json<HealthRs>) {
             database: word(health.database),
             migrations: word(health.migrations_current),
             clock: word(health.clock_sane),
+        }),
+    )
+}
+
+/// What `/ready` answers.
+#[derive(Serialize)]
+pub struct ReadyRs {
+    #[serde(rename = "Status")]
+    status: &'static str,
+    #[serde(rename = "Database")]
+    database: &'static str,
+    #[serde(rename = "Writable")]
+    writable: &'static str,
+    #[serde(rename = "Migrations")]
+    migrations: &'static str,
+    #[serde(rename = "Keys")]
+    keys: &'static str,
+    /// Key ids in use this node lacks.
+    #[serde(rename = "MissingKeyIds", skip_serializing_if = "Vec::is_empty")]
+    missing_keys: Vec<String>,
+}
+
+/// 200 when this node can serve (database readable and writable, migrations current,
+/// every master key in use held); 503 naming what is not. For load balancers.
+#[get("/ready")]
+async fn ready(service: &State<Arc<Service>>) -> (Status, Json<ReadyRs>) {
+    let r = super::edge::blocking(service, |s| Ok(s.readiness()))
+        .await
+        .unwrap_or_default();
+    let status = if r.ok() {
+        Status::Ok
+    } else {
+        Status::ServiceUnavailable
+    };
+    (
+        status,
+        Json(ReadyRs {
+            status: word(r.ok()),
+            database: word(r.database),
+            writable: word(r.writable),
+            migrations: word(r.migrations_current),
+            keys: word(r.missing_keys.is_empty()),
+            missing_keys: r.missing_keys,
         }),
     )
 }

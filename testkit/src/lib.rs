@@ -55,7 +55,10 @@ impl Tokend {
             .env("TOKEND_LOG", "warn")
             // The suite's console tests act alone; the dual-control tests (and a caller's
             // `env`) name the actions they hold.
-            .env("ROCKET_DUAL_CONTROL", "[]");
+            .env("ROCKET_DUAL_CONTROL", "[]")
+            // Likewise they sign in with a password alone; the second-factor tests turn
+            // `console_mfa` back on.
+            .env("ROCKET_CONSOLE_MFA", "off");
         if pg::enabled() {
             let url = pg::database_for(data_dir).unwrap_or_else(|e| {
                 eprintln!("{e}");

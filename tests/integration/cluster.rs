@@ -607,10 +607,19 @@ fn a_node_that_loses_the_database_answers_503_and_recovers_by_itself() {
     );
     let health = ureq::get(&format!("{}/health", server.base)).call();
     assert!(matches!(health, Err(ureq::Error::Status(503, _))));
+    // Not ready either: a load balancer takes it out of rotation.
+    let ready = ureq::get(&format!("{}/ready", server.base)).call();
+    assert!(matches!(ready, Err(ureq::Error::Status(503, _))));
     proxy.restore();
     let deadline = Instant::now() + Duration::from_secs(15);
     while inquiry().0 != 404 {
         assert!(Instant::now() < deadline, "did not recover");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Ready again by itself.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while ureq::get(&format!("{}/ready", server.base)).call().is_err() {
+        assert!(Instant::now() < deadline, "not ready again");
         std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -9,6 +9,9 @@
 
 pub mod accounts;
 pub mod approvals;
+pub mod external;
+pub mod factor;
+pub mod passkeys;
 pub mod requests;
 
 use chrono::{DateTime, Utc};
@@ -30,11 +33,14 @@ pub const DEFAULT_DUAL_CONTROL: &[StaffAction] = &[
     StaffAction::StaffRole,
 ];
 
-/// The actions a bank may put under dual control: those whose input can wait for an
-/// approval and be run as it was asked. Not software enrollment (its secret is shown
-/// once, to whoever runs it, and an enrolled token works only after a code from the
-/// device activates it), nor reads.
-pub const DUAL_CONTROLLABLE: &[StaffAction] = DEFAULT_DUAL_CONTROL;
+/// Whether a bank may put `action` under dual control: those whose input can wait for an
+/// approval and be run as it was asked (the default ones, and a staff member's second
+/// factor reset). Not software enrollment (its secret is shown once, to whoever runs
+/// it, and an enrolled token works only after a code from the device activates it),
+/// nor reads.
+pub fn is_dual_controllable(action: StaffAction) -> bool {
+    DEFAULT_DUAL_CONTROL.contains(&action) || action == StaffAction::StaffFactorReset
+}
 
 /// Dual-control settings (`dual_control`, `dual_control_expiry_secs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,9 +74,12 @@ pub fn required_role(action: StaffAction) -> Role {
         | A::HardwareImport
         | A::PhoneChange
         | A::HoldLift => Role::Officer,
-        A::ApikeyCreate | A::ApikeyRevoke | A::StaffCreate | A::StaffRole | A::StaffDisable => {
-            Role::Admin
-        }
+        A::ApikeyCreate
+        | A::ApikeyRevoke
+        | A::StaffCreate
+        | A::StaffRole
+        | A::StaffDisable
+        | A::StaffFactorReset => Role::Admin,
     }
 }
 

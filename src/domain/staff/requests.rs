@@ -88,6 +88,12 @@ pub enum StaffRequest {
         /// The role it gets.
         to: Role,
     },
+    /// Reset a staff account's second factor: it enrolls again at its next sign-in.
+    #[serde(rename = "staff.mfa_reset")]
+    StaffFactorReset {
+        /// The account.
+        username: String,
+    },
 }
 
 /// What a performed action answers the console.
@@ -125,6 +131,7 @@ impl StaffRequest {
             StaffRequest::ApikeyCreate { .. } => StaffAction::ApikeyCreate,
             StaffRequest::StaffCreate { .. } => StaffAction::StaffCreate,
             StaffRequest::StaffRole { .. } => StaffAction::StaffRole,
+            StaffRequest::StaffFactorReset { .. } => StaffAction::StaffFactorReset,
         }
     }
 
@@ -165,6 +172,9 @@ impl StaffRequest {
             StaffRequest::StaffRole { username, from, to } => {
                 format!("staff {username}: {from} to {to}")
             }
+            StaffRequest::StaffFactorReset { username } => {
+                format!("staff {username}: reset the second factor")
+            }
         }
     }
 }
@@ -199,7 +209,9 @@ impl Service {
             }
             StaffRequest::TokenDelete { intent_key, .. } => intent_key.clone(),
             StaffRequest::StaffRole { from, .. } => from.as_str().to_owned(),
-            StaffRequest::ApikeyCreate { .. } | StaffRequest::StaffCreate { .. } => String::new(),
+            StaffRequest::ApikeyCreate { .. }
+            | StaffRequest::StaffCreate { .. }
+            | StaffRequest::StaffFactorReset { .. } => String::new(),
         })
     }
 
@@ -271,6 +283,12 @@ impl Service {
             StaffRequest::StaffRole { username, from, to } => {
                 self.set_staff_role(ctx, username, Some(*from), *to, now)?;
                 Ok(said(format!("{username} is now {to}.")))
+            }
+            StaffRequest::StaffFactorReset { username } => {
+                self.reset_staff_factor(ctx, username, now)?;
+                Ok(said(format!(
+                    "The second factor of {username} is reset: they enroll a new one at their next sign-in."
+                )))
             }
         }
     }

@@ -18,7 +18,7 @@ use crate::web::edge::{blocking, iso8601};
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
-    routes![approvals, approve, reject]
+    routes![approvals, decision]
 }
 
 #[derive(Serialize)]
@@ -127,26 +127,26 @@ async fn decide(
     }
 }
 
-/// Approves a request: the action runs now, re-checked against its target.
-#[post("/approvals/<id>/approve", data = "<form>")]
-async fn approve(
+/// `approve`: the action runs now, re-checked against its target; `reject`: it never
+/// runs (for its maker: withdrawn). Anything else is no such page.
+#[post("/approvals/<id>/<decision>", data = "<form>")]
+async fn decision(
     admin: Admin,
     id: i32,
+    decision: &str,
     form: Form<DecideForm>,
     service: &State<Arc<Service>>,
 ) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
+    let approve = match decision {
+        "approve" => true,
+        "reject" => false,
+        _ => {
+            return Err(super::error_page(
+                rocket::http::Status::NotFound,
+                "There is no such page.",
+            ))
+        }
+    };
     admin.0.check_csrf(&form.csrf)?;
-    Ok(decide(&admin.0, service, id, true).await)
-}
-
-/// Rejects (or, for its maker, withdraws) a request.
-#[post("/approvals/<id>/reject", data = "<form>")]
-async fn reject(
-    admin: Admin,
-    id: i32,
-    form: Form<DecideForm>,
-    service: &State<Arc<Service>>,
-) -> Result<Result<Template, Flash<Redirect>>, Refusal> {
-    admin.0.check_csrf(&form.csrf)?;
-    Ok(decide(&admin.0, service, id, false).await)
+    Ok(decide(&admin.0, service, id, approve).await)
 }

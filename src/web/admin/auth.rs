@@ -9,12 +9,13 @@ use rocket::form::{Form, FromForm};
 use rocket::http::{CookieJar, Status};
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, Route, State};
+use rocket::{get, post, routes, Either, Route, State};
 use serde::Serialize;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::hash_gate::HashGate;
+use super::oidc::{self, SignOn};
 use super::session::{self, Admin, AdminConfig, AdminSession, Tls, LOGIN_COOKIE};
 use super::{csrf_refused, describe, error_page, Base, Refusal};
 use crate::domain::admins::SignIn;
@@ -37,6 +38,10 @@ pub fn routes() -> Vec<Route> {
 #[derive(Serialize)]
 struct LoginPage {
     page: Base,
+    /// The OpenID provider's button, if one is configured.
+    oidc_label: Option<String>,
+    /// Local passwords are accepted.
+    local: bool,
 }
 
 #[get("/login")]
@@ -44,6 +49,7 @@ fn login_page(
     jar: &CookieJar<'_>,
     req_tls: session::Tls,
     flash: Option<FlashMessage<'_>>,
+    sign_on: &State<SignOn>,
 ) -> Result<Template, Refusal> {
     let csrf = match jar.get_private(LOGIN_COOKIE) {
         Some(c) => c.value().to_owned(),
@@ -64,6 +70,8 @@ fn login_page(
                 flash: flash.map(|f| (f.kind().to_owned(), f.message().to_owned())),
                 ..Base::default()
             },
+            oidc_label: oidc::button(sign_on),
+            local: sign_on.local,
         },
     ))
 }
@@ -93,7 +101,14 @@ async fn login(
     service: &State<Arc<Service>>,
     gate: &State<HashGate>,
     config: &State<AdminConfig>,
+    sign_on: &State<SignOn>,
 ) -> Result<Flash<Redirect>, Refusal> {
+    if !sign_on.local {
+        return Err(error_page(
+            Status::Forbidden,
+            "Local passwords are turned off here: sign in through your organisation's identity provider.",
+        ));
+    }
     let expected = jar
         .get_private(LOGIN_COOKIE)
         .map(|c| c.value().to_owned())
@@ -114,16 +129,13 @@ async fn login(
     let back = |msg: String| Ok(Flash::error(Redirect::to("/admin/login"), msg));
     match outcome {
         Ok(SignIn::Success(admin)) => {
-            session::start(
-                jar,
-                req_tls.0,
-                service,
-                config.idle_timeout_secs,
-                admin.admin_id,
-            )
-            .await
-            .ok_or_else(|| error_page(Status::InternalServerError, "no session"))?;
-            Ok(if admin.must_change {
+            let how = (config.limits, "password", false);
+            session::start(jar, req_tls.0, service, how, admin.admin_id)
+                .await
+                .ok_or_else(|| error_page(Status::InternalServerError, "no session"))?;
+            Ok(if config.mfa_required {
+                Flash::success(Redirect::to("/admin/factor"), "Now your second factor.")
+            } else if admin.must_change {
                 Flash::error(
                     Redirect::to("/admin/password"),
                     "Choose your own password before going on.",
@@ -217,16 +229,26 @@ struct PasswordPage {
     min_chars: usize,
 }
 
+/// The password page (forced after a one-time password). It takes any signed-in
+/// session but one that owes its second factor: the factor comes first, so a stolen
+/// password alone cannot even change the password.
 #[get("/password")]
-fn password_page(s: AdminSession, flash: Option<FlashMessage<'_>>) -> Template {
-    Template::render(
+fn password_page(
+    s: AdminSession,
+    flash: Option<FlashMessage<'_>>,
+    config: &State<AdminConfig>,
+) -> Either<Template, Redirect> {
+    if s.owes_factor(config) {
+        return Either::Right(Redirect::to("/admin/factor"));
+    }
+    Either::Left(Template::render(
         "admin/password",
         PasswordPage {
             forced: s.admin.must_change,
             page: Base::new("Change password", &s, flash),
             min_chars: crate::domain::admins::MIN_PASSWORD_CHARS,
         },
-    )
+    ))
 }
 
 #[derive(FromForm, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
@@ -249,6 +271,12 @@ async fn password(
     config: &State<AdminConfig>,
 ) -> Result<Flash<Redirect>, Refusal> {
     s.check_csrf(&form.csrf)?;
+    if s.owes_factor(config) {
+        return Ok(Flash::error(
+            Redirect::to("/admin/factor"),
+            "Your second factor first.",
+        ));
+    }
     let again = |msg: String| Ok(Flash::error(Redirect::to("/admin/password"), msg));
     if form.new_password.as_str() != form.repeat_password.as_str() {
         return again("The two new passwords differ.".into());
@@ -257,7 +285,7 @@ async fn password(
     let new = Zeroizing::new(form.new_password.clone());
     drop(form);
     let ctx = s.context();
-    let id = s.admin.admin_id;
+    let (id, factor_passed) = (s.admin.admin_id, s.factor_passed);
     let now = chrono::Utc::now();
     let permit = gate.enter().await.ok_or_else(too_many_attempts)?;
     let changed = blocking(service, move |sv| {
@@ -269,7 +297,8 @@ async fn password(
         Ok(()) => {
             // Every session of the account ended with the old password; this one goes
             // on, issued anew.
-            session::start(jar, tls.0, service, config.idle_timeout_secs, id)
+            let how = (config.limits, "password", factor_passed);
+            session::start(jar, tls.0, service, how, id)
                 .await
                 .ok_or_else(|| error_page(Status::InternalServerError, "no session"))?;
             Ok(Flash::success(

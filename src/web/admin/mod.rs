@@ -8,9 +8,12 @@ pub mod approvals;
 pub mod audit_view;
 pub mod auth;
 pub mod enroll;
+pub mod factor;
 pub mod fallback;
 pub mod hardware;
 pub mod hash_gate;
+pub mod oidc;
+pub mod passkeys;
 pub mod phones;
 pub mod roles;
 pub mod session;
@@ -48,13 +51,16 @@ pub fn routes() -> Vec<Route> {
     r.extend(api_keys::routes());
     r.extend(approvals::routes());
     r.extend(staff::routes());
+    r.extend(factor::routes());
+    r.extend(oidc::routes());
+    r.extend(passkeys::routes());
     r
 }
 
 /// HTML catchers for `/admin`: signed out → the sign-in page; a pending password change
 /// → the password page; anything else → a plain error page (never Rocket's default).
 pub fn catchers() -> Vec<Catcher> {
-    catchers![signed_out, must_change, any_error]
+    catchers![signed_out, owes_factor, must_change, any_error]
 }
 
 /// What every page's layout needs.
@@ -181,6 +187,11 @@ fn signed_out() -> Redirect {
     Redirect::to("/admin/login")
 }
 
+#[catch(412)]
+fn owes_factor() -> Redirect {
+    Redirect::to("/admin/factor")
+}
+
 #[catch(428)]
 fn must_change() -> Redirect {
     Redirect::to("/admin/password")
@@ -200,6 +211,7 @@ fn any_error(status: Status, _req: &Request<'_>) -> Refusal {
 /// The Content-Security-Policy of every answer: nothing but our own stylesheet, images
 /// from `data:` (the enrollment QR code), forms posting to ourselves, no framing.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+                       script-src 'self'; connect-src 'self'; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Security headers on every answer; `no-store` on every console page (they show
@@ -212,7 +224,10 @@ pub fn security_headers() -> AdHoc {
             res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
             res.set_header(Header::new("Referrer-Policy", "no-referrer"));
             let path = req.uri().path();
-            if path.starts_with("/admin") && path != "/admin/admin.css" {
+            if path.starts_with("/admin")
+                && path != "/admin/admin.css"
+                && path != "/admin/webauthn.js"
+            {
                 res.set_header(Header::new("Cache-Control", "no-store"));
             }
         })

@@ -16,6 +16,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
 
+use crate::domain::admin_sessions::SessionLimits;
 use crate::domain::admins::SignedIn;
 use crate::domain::api_keys::{is_inst_rt_id, KeyReach};
 use crate::domain::staff::Staff;
@@ -30,8 +31,10 @@ pub const LOGIN_COOKIE: &str = "tokend_login";
 /// Console settings, managed by Rocket.
 #[derive(Debug, Clone, Copy)]
 pub struct AdminConfig {
-    /// Inactivity after which a session ends.
-    pub idle_timeout_secs: i64,
+    /// Idle and absolute session lifetimes.
+    pub limits: SessionLimits,
+    /// `console_mfa = "required"`: no page opens before the second factor.
+    pub mfa_required: bool,
 }
 
 /// Builds a cookie with the console's attributes.
@@ -106,12 +109,12 @@ pub async fn start(
     jar: &CookieJar<'_>,
     tls: bool,
     service: &Arc<Service>,
-    idle_secs: i64,
+    (limits, via, factor_passed): (SessionLimits, &'static str, bool),
     admin_id: i32,
 ) -> Option<()> {
     let now = chrono::Utc::now();
     let sid = blocking(service, move |s| {
-        s.start_admin_session(admin_id, idle_secs, now)
+        s.start_admin_session(admin_id, limits, (via, factor_passed), now)
     })
     .await
     .ok()?;
@@ -166,6 +169,12 @@ pub struct AdminSession {
     pub institution: String,
     /// The actions under dual control (the pages ask for a reason on those forms).
     pub dual: Vec<StaffAction>,
+    /// This session passed its second factor.
+    pub factor_passed: bool,
+    /// This session's handle on the sessions page.
+    pub handle: String,
+    /// The session's id (the cookie's secret part), to record its second factor.
+    sid: String,
 }
 
 impl AdminSession {
@@ -181,6 +190,20 @@ impl AdminSession {
         } else {
             Err(super::csrf_refused())
         }
+    }
+
+    /// The session's id (the cookie's secret part), for the domain's per-session state.
+    pub fn session_id(&self) -> String {
+        self.sid.clone()
+    }
+
+    /// Records that this session passed its second factor.
+    pub async fn pass_factor(&self, service: &Arc<Service>) -> Result<(), crate::domain::Error> {
+        let sid = self.sid.clone();
+        blocking(service, move |s| {
+            s.pass_session_factor(&sid, chrono::Utc::now())
+        })
+        .await
     }
 
     /// The staff member, for the role and institution rules.
@@ -214,11 +237,11 @@ impl<'r> FromRequest<'r> for AdminSession {
         let Some(service) = req.rocket().state::<Arc<Service>>() else {
             return Outcome::Error((Status::InternalServerError, ()));
         };
-        let idle = idle_secs(req);
+        let limits = config(req).limits;
         let sid = value.sid.clone();
         let now = chrono::Utc::now();
-        let admin = match blocking(service, move |s| s.admin_session(&sid, idle, now)).await {
-            Ok(Some(admin)) => admin,
+        let live = match blocking(service, move |s| s.admin_session(&sid, limits, now)).await {
+            Ok(Some(live)) => live,
             Ok(None) => {
                 forget(jar);
                 return signed_out;
@@ -227,6 +250,7 @@ impl<'r> FromRequest<'r> for AdminSession {
         };
         // Staff of one institution act within it, whatever the cookie says; staff of
         // every institution within the one switched to, else the default.
+        let admin = live.admin;
         let institution = match &admin.reach {
             KeyReach::Institution(own) => own.clone(),
             KeyReach::All => value
@@ -238,20 +262,35 @@ impl<'r> FromRequest<'r> for AdminSession {
             csrf: value.csrf,
             institution,
             dual: service.staff_policy().dual_control.clone(),
+            factor_passed: live.factor_passed,
+            handle: live.handle,
+            sid: value.sid,
         })
     }
 }
 
-/// The console's idle timeout, seconds.
-pub fn idle_secs(req: &Request<'_>) -> i64 {
+/// The console's settings (the defaults where none is managed).
+pub fn config(req: &Request<'_>) -> AdminConfig {
     req.rocket()
         .state::<AdminConfig>()
-        .map_or(900, |c| c.idle_timeout_secs)
+        .copied()
+        .unwrap_or(AdminConfig {
+            limits: SessionLimits::default(),
+            mfa_required: true,
+        })
 }
 
-/// A signed-in admin with no password change pending: the guard of every console page
-/// but the password page. A pending change answers 428, which the catcher turns into a
-/// redirect to the password page.
+impl AdminSession {
+    /// Whether this session still owes its second factor.
+    pub fn owes_factor(&self, config: &AdminConfig) -> bool {
+        config.mfa_required && !self.factor_passed
+    }
+}
+
+/// A fully signed-in staff member: second factor passed (while the console requires one)
+/// and no password change pending — the guard of every console page but the sign-in
+/// steps. A missing factor answers 412 and a pending change 428, which the catchers turn
+/// into redirects to the factor and password pages.
 pub struct Admin(pub AdminSession);
 
 #[rocket::async_trait]
@@ -260,6 +299,9 @@ impl<'r> FromRequest<'r> for Admin {
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
         match AdminSession::from_request(req).await {
+            Outcome::Success(s) if s.owes_factor(&config(req)) => {
+                Outcome::Error((Status::PreconditionFailed, ()))
+            }
             Outcome::Success(s) if s.admin.must_change => {
                 Outcome::Error((Status::PreconditionRequired, ()))
             }

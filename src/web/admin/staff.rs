@@ -27,7 +27,14 @@ const BACK: &str = "/admin/staff";
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
-    routes![staff_page, create, set_role, disable]
+    routes![
+        staff_page,
+        create,
+        set_role,
+        disable,
+        reset_factor,
+        end_sessions
+    ]
 }
 
 #[derive(Serialize)]
@@ -193,26 +200,84 @@ async fn set_role(
     Ok(answered(BACK.into(), result))
 }
 
+/// Runs `run` on the account a form names, after the role and reach checks: the
+/// redirect back to the staff page says what `said` makes of its answer.
+async fn on_account<T: Send + 'static>(
+    s: &AdminSession,
+    service: &Arc<Service>,
+    (form, action): (&AccountForm, StaffAction),
+    run: impl FnOnce(&Service, &crate::domain::Context, &str) -> Result<T, Error> + Send + 'static,
+    said: impl FnOnce(T) -> String,
+) -> Result<Flash<Redirect>, Refusal> {
+    s.check_csrf(&form.csrf)?;
+    permit(s, service, action).await?;
+    covered(s, service, &form.username).await?;
+    let (ctx, name) = (s.context(), form.username.clone());
+    let done = blocking(service, move |sv| run(sv, &ctx, &name)).await;
+    Ok(match done {
+        Ok(v) => Flash::success(Redirect::to(BACK), said(v)),
+        Err(e) => refused(BACK.into(), &e),
+    })
+}
+
 #[post("/staff/disable", data = "<form>")]
 async fn disable(
     admin: Admin,
     form: Form<AccountForm>,
     service: &State<Arc<Service>>,
 ) -> Result<Flash<Redirect>, Refusal> {
+    let name = form.username.clone();
+    let run = |sv: &Service, ctx: &crate::domain::Context, u: &str| {
+        sv.disable_staff(ctx, u, chrono::Utc::now())
+    };
+    let said = |()| format!("{name} is disabled; their sessions have ended.");
+    on_account(
+        &admin.0,
+        service,
+        (&form, StaffAction::StaffDisable),
+        run,
+        said,
+    )
+    .await
+}
+
+/// Resets a staff member's second factor (lost authenticator): under dual control when
+/// `staff.mfa_reset` is listed.
+#[post("/staff/factor/reset", data = "<form>")]
+async fn reset_factor(
+    admin: Admin,
+    form: Form<AccountForm>,
+    service: &State<Arc<Service>>,
+) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
     s.check_csrf(&form.csrf)?;
-    permit(&s, service, StaffAction::StaffDisable).await?;
+    permit(&s, service, StaffAction::StaffFactorReset).await?;
     covered(&s, service, &form.username).await?;
-    let (ctx, name) = (s.context(), form.username.clone());
-    let done = blocking(service, move |sv| {
-        sv.disable_staff(&ctx, &name, chrono::Utc::now())
-    })
-    .await;
-    Ok(match done {
-        Ok(()) => Flash::success(
-            Redirect::to(BACK),
-            format!("{} is disabled; their sessions have ended.", form.username),
-        ),
-        Err(e) => refused(BACK.into(), &e),
-    })
+    let rq = StaffRequest::StaffFactorReset {
+        username: form.username.clone(),
+    };
+    let result = submit(&s, service, rq, form.reason.clone()).await?;
+    Ok(answered(BACK.into(), result))
+}
+
+/// Ends every session of a staff member, on every node at once.
+#[post("/staff/sessions/end", data = "<form>")]
+async fn end_sessions(
+    admin: Admin,
+    form: Form<AccountForm>,
+    service: &State<Arc<Service>>,
+) -> Result<Flash<Redirect>, Refusal> {
+    let name = form.username.clone();
+    let run = |sv: &Service, ctx: &crate::domain::Context, u: &str| {
+        sv.end_sessions_of(ctx, u, chrono::Utc::now())
+    };
+    let said = |n: usize| format!("{n} session(s) of {name} ended.");
+    on_account(
+        &admin.0,
+        service,
+        (&form, StaffAction::StaffDisable),
+        run,
+        said,
+    )
+    .await
 }

@@ -128,6 +128,17 @@ impl Browser {
         answer(ureq::post(&self.at(path)).send_json(body), path)
     }
 
+    /// Adds Chromium's virtual WebAuthn authenticator (the W3C WebDriver extension): a
+    /// CTAP2 platform authenticator that verifies its user and consents at once.
+    pub fn add_virtual_authenticator(&self) -> String {
+        let added = self.post(
+            "/webauthn/authenticator",
+            json!({"protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+                   "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true}),
+        );
+        added.as_str().unwrap_or_default().to_owned()
+    }
+
     /// The page's HTML, for failure messages.
     pub fn source(&self) -> String {
         self.get("/source").as_str().unwrap_or_default().to_owned()

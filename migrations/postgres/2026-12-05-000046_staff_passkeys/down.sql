@@ -1,0 +1,2 @@
+ALTER TABLE admin_sessions DROP COLUMN webauthn_state;
+DROP TABLE staff_passkeys;
