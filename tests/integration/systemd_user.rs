@@ -77,6 +77,19 @@ fn post(base: &str, key: &str, path: &str, body: &serde_json::Value) -> serde_js
     }
 }
 
+/// The service's user, a temporary directory and the state directory in it; `None`
+/// (saying why) when this process is not root.
+fn service_state() -> Option<((u32, u32), tempfile::TempDir, std::path::PathBuf)> {
+    if !is_root() {
+        println!("skipped: making a service user and running the server as it needs root");
+        return None;
+    }
+    let user = service_user();
+    let root = tempfile::tempdir().unwrap();
+    let data = state_dir(root.path(), user);
+    Some((user, root, data))
+}
+
 /// Enrolls and activates a software token for `usr`; its seed and activation step.
 fn enroll_active(base: &str, key: &str, usr: &str) -> (Vec<u8>, i64) {
     let (status, rs) = enroll(base, key, usr);
@@ -105,13 +118,9 @@ fn enroll_active(base: &str, key: &str, usr: &str) -> (Vec<u8>, i64) {
 /// read makes it say "permission denied".
 #[test]
 fn rekey_as_root_beside_a_service_running_as_its_own_user() {
-    if !is_root() {
-        println!("skipped: making a service user and running the server as it needs root");
+    let Some((user, _root, data)) = service_state() else {
         return;
-    }
-    let user = service_user();
-    let root = tempfile::tempdir().unwrap();
-    let data = state_dir(root.path(), user);
+    };
     let server = tokend().start_as(&data, &[], Some(user)).unwrap();
     let key = create_key(&data, "ops", "manage,validate");
     let (seed, step) = enroll_active(&server.base, &key, "ann");
@@ -184,13 +193,9 @@ fn rekey_as_root_beside_a_service_running_as_its_own_user() {
 /// the file is told so.
 #[test]
 fn the_cli_reaches_the_services_key_through_its_environment_file() {
-    if !is_root() {
-        println!("skipped: making a service user and running the server as it needs root");
+    let Some((user, root, data)) = service_state() else {
         return;
-    }
-    let user = service_user();
-    let root = tempfile::tempdir().unwrap();
-    let data = state_dir(root.path(), user);
+    };
     let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let env_file = root.path().join("tokend.env");
     std::fs::write(
