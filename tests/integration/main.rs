@@ -22,6 +22,7 @@ mod api_tokens;
 mod api_validate;
 mod cli;
 mod cluster;
+mod console_words;
 mod crash;
 mod hardening;
 mod institutions;

@@ -22,6 +22,7 @@ pub mod template;
 pub mod tokens;
 pub mod users;
 pub mod views;
+mod words;
 
 use crate::web::admin::template::Template;
 use rocket::fairing::AdHoc;
@@ -116,15 +117,12 @@ pub fn refused(to: String, e: &Error) -> Flash<Redirect> {
     Flash::error(Redirect::to(to), describe(e))
 }
 
-/// A domain error in words an admin can act on.
+/// A domain error in words an admin can act on (`words`: no fault codes).
 pub fn describe(e: &Error) -> String {
-    match e {
-        Error::Internal(_) => {
-            tracing::error!("admin console: {e}");
-            "Something went wrong inside tokend; the log has the details.".to_owned()
-        }
-        other => other.to_string(),
+    if let Error::Internal(_) = e {
+        tracing::error!("admin console: {e}");
     }
+    words::plain(e)
 }
 
 /// An HTML error page with its status (boxed: a template is large).
