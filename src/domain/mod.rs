@@ -22,6 +22,7 @@ pub mod key_watch;
 pub mod keys;
 pub mod lifecycle;
 pub mod oob;
+pub mod overview;
 pub mod phones;
 pub mod pskc;
 pub mod qr;

@@ -56,6 +56,7 @@ pub mod meta;
 pub mod migrate;
 pub mod oob_events;
 pub mod oob_sessions;
+pub mod overview;
 pub mod phones;
 pub mod schema;
 pub mod sms_messages;

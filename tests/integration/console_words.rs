@@ -1,5 +1,5 @@
-//! The console speaks to a help desk: a refused action says what happened in plain
-//! words, never a jXchange fault code (issue 27, item 10).
+//! The console speaks to a help desk (issue 27, item 10): a refused action says what
+//! happened in plain words, never a jXchange fault code, and its home is an overview.
 
 use crate::support::admin::server_with_admin;
 
@@ -23,4 +23,42 @@ fn a_refused_action_says_what_happened_without_a_fault_code() {
         "{flash}"
     );
     assert!(!flash.contains("7021"), "{flash}");
+}
+
+/// The value shown in the overview cell `id`.
+fn cell(body: &str, id: &str) -> i64 {
+    let start = body.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
+    body[start..]
+        .split('<')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The console's home is an overview: tokens by status (plain words beside the
+/// jXchange names), locked now, SMS sent today, failed codes in the last hour.
+#[test]
+fn the_console_home_is_an_overview_of_the_institution() {
+    let (server, c) = server_with_admin();
+    server.enroll_active("ann");
+    let (_, seed, _) = server.enroll_active("bob");
+    let bad = crate::support::wrong_code(&seed);
+    for _ in 0..5 {
+        server.validate("bob", &bad);
+    }
+    let home = c.get("/admin/");
+    assert_eq!(home.location.as_deref(), Some("/admin/overview"));
+    let page = c.get("/admin/overview");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Active</td><td><span class=\"stat Act\">Act</span></td><td>2<"),
+        "{}",
+        page.body
+    );
+    assert_eq!(cell(&page.body, "locked-now"), 1);
+    assert!(cell(&page.body, "failures-hour") >= 4, "{}", page.body);
+    assert_eq!(cell(&page.body, "sms-today"), 0);
 }

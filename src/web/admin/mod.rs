@@ -13,6 +13,7 @@ pub mod fallback;
 pub mod hardware;
 pub mod hash_gate;
 pub mod oidc;
+pub mod overview;
 pub mod passkeys;
 pub mod phones;
 pub mod roles;
@@ -55,6 +56,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(factor::routes());
     r.extend(oidc::routes());
     r.extend(passkeys::routes());
+    r.extend(overview::routes());
     r
 }
 
@@ -166,9 +168,10 @@ pub fn error_page(status: Status, message: &str) -> Refusal {
     )))
 }
 
+/// The console's home is the overview (issue 27).
 #[get("/")]
 fn home(_admin: session::Admin) -> Redirect {
-    Redirect::to("/admin/users")
+    Redirect::to("/admin/overview")
 }
 
 /// The console's one stylesheet.
