@@ -256,8 +256,12 @@ fn new_key(dir: &Path, file: Option<&Path>) -> anyhow::Result<MasterKey> {
         let key = MasterKey::generate()?;
         let path = dir.join(keyfile::key_file_name(&key.key_id()));
         keyfile::create_new(&path, &key.to_base64())?;
-        // Written by root under systemd: the service (another user) must read it.
-        bootstrap::install::hand_over(&path, dir)?;
+        // Written by root under systemd: the service (another user) must read it. A key
+        // it could not be given is removed, not left behind unreadable.
+        if let Err(e) = bootstrap::install::hand_over(&path, dir) {
+            let _ = fs::remove_file(&path);
+            return Err(e.context("the new key was not kept; nothing was rotated"));
+        }
         eprintln!(
             "generated a new master key at {} (mode 0600): BACK IT UP, apart from database \
              backups",
