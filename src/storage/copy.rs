@@ -157,6 +157,7 @@ tables! {
         inst_rt_id: Option<String>,
         consumer_name: Option<String>,
         consumer_prod: Option<String>,
+        last_used_at: Option<i64>,
     };
     paged admins AdminsRow (id) {
         id: i32,

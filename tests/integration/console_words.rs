@@ -62,3 +62,32 @@ fn the_console_home_is_an_overview_of_the_institution() {
     assert!(cell(&page.body, "failures-hour") >= 4, "{}", page.body);
     assert_eq!(cell(&page.body, "sms-today"), 0);
 }
+
+/// The API keys page says when each key last authenticated a request.
+#[test]
+fn api_keys_show_when_they_were_last_used() {
+    let (server, c) = server_with_admin();
+    crate::support::create_key(&server.data_dir, "idle-key", "validate");
+    server.enroll_active("ann");
+    let page = c.get("/admin/apikeys");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let row = |name: &str| {
+        let start = page.body.find(&format!("<td>{name}</td>")).unwrap();
+        page.body[start..].split("</tr>").next().unwrap().to_owned()
+    };
+    assert!(
+        row("idle-key").contains("<small>never</small>"),
+        "{}",
+        row("idle-key")
+    );
+    let used = page
+        .body
+        .split("<tr>")
+        .find(|r| r.contains("<td>test-"))
+        .unwrap();
+    assert!(!used.contains("never"), "{used}");
+    assert!(
+        used.contains(&chrono::Utc::now().format("%Y-%m-%d").to_string()),
+        "{used}"
+    );
+}
