@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 pub mod backup;
 pub mod compose;
+pub mod dir_lock;
 pub mod install;
 pub mod key_files;
 mod master_key;
@@ -191,9 +192,22 @@ pub fn service(settings: &Settings, install: Install) -> anyhow::Result<Service>
     let key = load_master_key(settings, &storage, install)?;
     let dir = key_dir(settings);
     let keyring = keyring(&storage, &key, &dir)?;
-    Ok(Service::new(storage, keyring, compose::policy(settings))
+    let service = Service::new(storage, keyring, compose::policy(settings))
         .with_oob(compose::oob_runtime(settings)?)
         .with_phones(compose::phone_policy(settings))
         .with_staff(compose::staff_policy(settings)?)
-        .with_key_dir(dir))
+        .with_key_dir(dir);
+    let collisions = service
+        .key_user_names()
+        .context("cannot fold the user names")?;
+    for c in collisions {
+        tracing::warn!(
+            "user {:?} of institution {:?} folds onto another user's name (names compare \
+             after NFKC and case folding): it is found by its exact name only; rename or \
+             delete one of the two",
+            c.usr_name,
+            c.inst_rt_id
+        );
+    }
+    Ok(service)
 }

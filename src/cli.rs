@@ -75,10 +75,15 @@ enum Command {
     },
     /// Copy this SQLite install into an empty PostgreSQL database (to run several nodes),
     /// verify the copy (row counts, the audit chain) and print what to configure. Stop
-    /// the service first: the copy is one snapshot, and later writes would stay behind.
+    /// the service first: the copy is one snapshot, and later writes would stay behind;
+    /// it refuses while a server runs on the data directory.
     CopyTo {
         /// The target: postgres://user:password@host:port/database (an empty database).
         url: String,
+        /// Copy even while a server runs on the data directory (its later commits are
+        /// not in the copy).
+        #[arg(long)]
+        force: bool,
     },
     /// Re-encrypt every seed under a new master key; safe while the service runs, and
     /// resumable: run it again after an interruption. See docs/operations.md, "Master key
@@ -177,7 +182,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => data::verify_audit(&settings),
         Command::Backup { file } => data::backup(&settings, &file),
         Command::Restore { file } => data::restore(&settings, &file),
-        Command::CopyTo { url } => data::copy_to(&settings, &url),
+        Command::CopyTo { url, force } => data::copy_to(&settings, &url, force),
         Command::Rekey { verify: true, .. } => rekey::verify(&settings),
         Command::Rekey {
             new_key_file,

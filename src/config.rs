@@ -7,17 +7,20 @@
 //! edge (policies, providers, limits) is composed in `bootstrap`. Imports: rocket::figment,
 //! serde; nothing from the crate.
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
 use rocket::figment::{Figment, Provider as _};
 use serde::Deserialize;
 use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
-mod check;
+mod console;
 mod defaults;
-
-use check::ROCKET_KEYS;
+mod edge;
+mod sms_fraud;
+pub use console::{Console, ConsoleMfa, OidcSettings};
+pub use edge::Edge;
+pub use sms_fraud::{ExplicitPhone, SmsFraud};
 
 /// Every tokend setting, with its default.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,8 +54,9 @@ pub struct Settings {
     /// default 7 days).
     #[serde(default = "defaults::default_sim_swap_hold_secs")]
     pub sim_swap_hold_secs: u64,
-    /// Send a OneWay SMS to the OLD number when a user's phone changes (default false).
-    #[serde(default)]
+    /// Send a OneWay SMS to the OLD number when a user's phone changes (ASVS 2.5.5).
+    /// Default true: every configuration has an SMS provider (the outbox at least).
+    #[serde(default = "defaults::default_true")]
     pub phone_change_notice: bool,
     /// Seconds the keyed hash of a failed code is kept for "explain" (0 = none; default
     /// 1 hour; at most 7 days).
@@ -147,39 +151,15 @@ pub struct Settings {
     /// JSON stays lenient; the SOAP binding `/jxchange` always enforces them).
     #[serde(default)]
     pub jxchange_strict_headers: bool,
-    /// Console actions that a second staff member must approve (`[]`: none). Names as in
-    /// docs/console.md; checked at start-up.
-    #[serde(default = "defaults::default_dual_control")]
-    pub dual_control: Vec<String>,
-    /// `required` (default): every console account signs in with a second factor;
-    /// `off`: the password alone (a development install only: a WARN at every start).
-    #[serde(default = "defaults::default_console_mfa")]
-    pub console_mfa: ConsoleMfa,
-    /// Seconds of inactivity after which a console session ends (default: 900, or
-    /// `admin_idle_timeout_secs` where an older install set that).
-    #[serde(default)]
-    pub console_idle_secs: Option<i64>,
-    /// Seconds after sign-in at which a console session ends, however active (default
-    /// 28,800: eight hours).
-    #[serde(default = "defaults::default_console_session_secs")]
-    pub console_session_secs: i64,
-    /// Console single sign-on through the bank's OpenID provider (`[default.oidc]`).
-    #[serde(default)]
-    pub oidc: Option<OidcSettings>,
-    /// Authentication methods the provider's sign-in must report in the ID token's `amr`
-    /// (e.g. `["mfa"]`; empty: not checked).
-    #[serde(default)]
-    pub oidc_required_amr: Vec<String>,
-    /// The console's origin as staff browse to it (`https://tokend.bank.example`), the
-    /// relying party of staff passkeys; unset: each request's own origin (development).
-    #[serde(default)]
-    pub webauthn_origin: Option<String>,
-    /// Local passwords sign staff in (default true; false: the OpenID provider only).
-    #[serde(default = "defaults::default_true")]
-    pub console_local_sign_in: bool,
-    /// Seconds a dual-control request waits for a decision (default 86,400).
-    #[serde(default = "defaults::default_dual_control_expiry_secs")]
-    pub dual_control_expiry_secs: i64,
+    /// The SMS fraud settings (root keys too).
+    #[serde(flatten)]
+    pub sms_fraud: SmsFraud,
+    /// The web edge's public address and SOAP clock skew (root keys too).
+    #[serde(flatten)]
+    pub edge: Edge,
+    /// The console's trust: dual control, second factor, sessions, sign-on (root keys).
+    #[serde(flatten)]
+    pub console: Console,
     /// Seconds the first admin's one-time password (printed once at the first start, so
     /// it sits in the journal) stays usable if nobody replaces it (default 86,400).
     #[serde(default = "defaults::default_first_admin_otp_secs")]
@@ -195,47 +175,6 @@ pub enum Durability {
     Full,
     /// A commit survives a process crash, not a power cut (`normal`).
     Normal,
-}
-
-/// The OpenID provider of console sign-on (`[default.oidc]`); see docs/console.md.
-#[derive(Debug, Clone, Deserialize)]
-pub struct OidcSettings {
-    /// Issuer URL (https, or http to loopback).
-    pub issuer: String,
-    /// tokend's client id at the provider.
-    pub client_id: String,
-    /// Its secret; else `TOKEND_OIDC_CLIENT_SECRET` (redacted in Debug).
-    #[serde(default)]
-    pub client_secret: Option<SecretText>,
-    /// Scopes beside `openid` (default `["profile"]`).
-    #[serde(default = "defaults::default_oidc_scopes")]
-    pub scopes: Vec<String>,
-    /// The claim naming the staff member (default `preferred_username`).
-    #[serde(default = "defaults::default_username_claim")]
-    pub username_claim: String,
-    /// The claim whose values map to roles (default `roles`).
-    #[serde(default = "defaults::default_role_claim")]
-    pub role_claim: String,
-    /// Claim value → role (`auditor`, `helpdesk`, `officer`, `admin`).
-    #[serde(default)]
-    pub role_map: std::collections::BTreeMap<String, String>,
-    /// The claim holding the staff member's `InstRtId` (or `*`: every institution);
-    /// absent: everyone signs in to the configured `inst_rt_id`.
-    #[serde(default)]
-    pub institution_claim: Option<String>,
-    /// The sign-in button's words.
-    #[serde(default = "defaults::default_button_label")]
-    pub button_label: String,
-}
-
-/// Whether console accounts need a second factor (`console_mfa`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConsoleMfa {
-    /// Every sign-in asks for a second factor (the default).
-    Required,
-    /// The password alone: for a development install only.
-    Off,
 }
 
 /// Which provider delivers SMS (`sms_provider`): `outbox` or `http`.
@@ -266,56 +205,34 @@ impl std::fmt::Debug for SecretText {
     }
 }
 
-/// The app's own keys, so unknown ones can be reported (a typo would otherwise be ignored).
-const APP_KEYS: &[&str] = &[
-    "data_dir",
-    "master_key_file",
-    "issuer",
-    "window_steps",
-    "lock_after_failures",
-    "inst_rt_id",
-    "resync_window_steps",
-    "auto_unlock_after_secs",
-    "database_url",
-    "sim_swap_hold_secs",
-    "phone_change_notice",
-    "explain_retention_secs",
-    "db_pool_size",
-    "rate_limit_nodes",
-    "sqlite_synchronous",
-    "sms_provider",
-    "sms_http_url",
-    "sms_http_token",
-    "sms_http_timeout_ms",
-    "sms_http_attempts",
-    "sms_http_backoff_ms",
-    "sms_answer_wait_ms",
-    "sms_send_cap",
-    "sms_send_window_secs",
-    "oob_max_resends",
-    "oob_max_failed_sessions",
-    "oob_sweep_interval_ms",
-    "oob_retention_secs",
-    "event_webhook_url",
-    "event_webhook_token",
-    "http_client_ca_file",
-    "http_client_allow_plaintext",
-    "rate_key_per_sec",
-    "rate_user_per_min",
-    "rate_key_failures_per_min",
-    "admin_idle_timeout_secs",
-    "jxchange_strict_headers",
-    "dual_control",
-    "dual_control_expiry_secs",
-    "first_admin_otp_secs",
-    "console_mfa",
-    "console_idle_secs",
-    "console_session_secs",
-    "oidc",
-    "oidc_required_amr",
-    "console_local_sign_in",
-    "webauthn_origin",
-];
+/// Refuses an outbound URL that is not http(s), or that is `http://` to a host off the
+/// loopback interface without `http_client_allow_plaintext`. Decision: plaintext to
+/// 127.0.0.0/8, ::1 and `localhost` is allowed without the flag, since it never leaves
+/// the machine (a local SMS gateway, tests); anything else would carry the bearer token,
+/// the phone number and the code in clear.
+fn check_outbound_url(name: &str, url: &str, allow_plaintext: bool) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url).with_context(|| format!("{name} is not a URL"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if allow_plaintext || is_loopback(&parsed) => Ok(()),
+        "http" => bail!(
+            "{name} is plaintext http:// to a host other than loopback: use https://, or set \
+             http_client_allow_plaintext = true to accept sending tokens, phone numbers and \
+             codes in clear"
+        ),
+        _ => bail!("{name} must be an http(s) URL"),
+    }
+}
+
+/// Whether a URL's host is the loopback interface.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
 
 impl Settings {
     /// The figment every command starts from.
@@ -330,12 +247,98 @@ impl Settings {
             .context("invalid configuration (Rocket.toml or ROCKET_* variables)")?;
         let data = figment.data().unwrap_or_default();
         for key in data.into_values().flat_map(|dict| dict.into_keys()) {
-            if !APP_KEYS.contains(&key.as_str()) && !ROCKET_KEYS.contains(&key.as_str()) {
+            let known = [
+                defaults::APP_KEYS,
+                defaults::ROCKET_KEYS,
+                sms_fraud::KEYS,
+                edge::KEYS,
+                console::KEYS,
+            ];
+            if !known.iter().any(|keys| keys.contains(&key.as_str())) {
                 tracing::warn!("unknown configuration key {key:?} is ignored");
             }
         }
         settings.check()?;
         Ok(settings)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if !(1..=100).contains(&self.lock_after_failures) {
+            bail!(
+                "lock_after_failures must be 1 to 100, not {}",
+                self.lock_after_failures
+            );
+        }
+        if self.window_steps > 10 {
+            bail!("window_steps must be 0 to 10, not {}", self.window_steps);
+        }
+        if !(2..=1000).contains(&self.resync_window_steps) {
+            bail!(
+                "resync_window_steps must be 2 to 1000, not {}",
+                self.resync_window_steps
+            );
+        }
+        if self.explain_retention_secs > 7 * 24 * 3600 {
+            bail!("explain_retention_secs must be 0 to 604800 (7 days)");
+        }
+        if self.sim_swap_hold_secs > 365 * 24 * 3600 {
+            bail!("sim_swap_hold_secs must be 0 to 31536000 (a year)");
+        }
+        if self.first_admin_otp_secs == 0 {
+            bail!("first_admin_otp_secs must be at least 1");
+        }
+        if self.issuer.is_empty() || self.issuer.contains(':') {
+            bail!("issuer must be non-empty and contain no colon");
+        }
+        self.check_oob()?;
+        self.sms_fraud.check()?;
+        self.edge.check()
+    }
+
+    fn check_oob(&self) -> anyhow::Result<()> {
+        if self.sms_provider == ProviderKind::Http && self.sms_http_url.is_none() {
+            bail!("sms_provider = \"http\" needs sms_http_url");
+        }
+        let issuer = self.console.oidc.as_ref().map(|o| o.issuer.clone());
+        for (name, url) in [
+            ("sms_http_url", &self.sms_http_url),
+            ("event_webhook_url", &self.event_webhook_url),
+            ("oidc.issuer", &issuer),
+        ] {
+            if let Some(url) = url {
+                check_outbound_url(name, url, self.http_client_allow_plaintext)?;
+            }
+        }
+        if !(100..=120_000).contains(&self.sms_http_timeout_ms) {
+            bail!("sms_http_timeout_ms must be 100 to 120000");
+        }
+        if !(1..=10).contains(&self.sms_http_attempts) {
+            bail!("sms_http_attempts must be 1 to 10");
+        }
+        if self.oob_max_failed_sessions == 0 {
+            bail!("oob_max_failed_sessions must be at least 1");
+        }
+        if self.sms_send_cap == 0 || self.sms_send_window_secs == 0 {
+            bail!("sms_send_cap and sms_send_window_secs must be at least 1");
+        }
+        if !(10..=3_600_000).contains(&self.oob_sweep_interval_ms) {
+            bail!("oob_sweep_interval_ms must be 10 to 3600000");
+        }
+        if !(1..=1000).contains(&self.rate_limit_nodes) {
+            bail!("rate_limit_nodes must be 1 to 1000");
+        }
+        if let Some(url) = &self.database_url {
+            if !self.is_postgres() {
+                bail!(
+                    "database_url must be a postgres:// or postgresql:// URL (leave it unset for \
+                     the embedded SQLite file in data_dir)"
+                );
+            }
+            if url.expose().chars().any(char::is_whitespace) {
+                bail!("database_url must not contain spaces");
+            }
+        }
+        Ok(())
     }
 
     /// The SQLite file (used when `database_url` is not set).
@@ -381,6 +384,48 @@ mod tests {
             .merge(("sms_http_token", "s3cret"));
         let s = Settings::load(&http).unwrap();
         assert!(!format!("{s:?}").contains("s3cret"), "tokens are redacted");
+    }
+
+    #[test]
+    fn the_issue_26_settings_have_their_defaults_and_are_checked() {
+        let base = Figment::from(Serialized::defaults(serde_json::json!({})));
+        let s = Settings::load(&base).unwrap();
+        assert!(s.phone_change_notice, "the old number is told by default");
+        let f = &s.sms_fraud;
+        assert_eq!(f.oob_explicit_phone, ExplicitPhone::Refuse);
+        assert_eq!(
+            (f.sms_max_per_institution_hour, f.sms_max_per_key_hour),
+            (1000, 200)
+        );
+        assert!(f.sms_blocked_prefixes.is_none() && !f.sms_text_allow_urls);
+        assert_eq!(
+            (s.edge.public_url.as_deref(), s.edge.soap_clock_skew_secs),
+            (None, 300)
+        );
+        let allow = base.clone().merge(("oob_explicit_phone", "allow"));
+        assert_eq!(
+            Settings::load(&allow).unwrap().sms_fraud.oob_explicit_phone,
+            ExplicitPhone::Allow
+        );
+        for (key, bad) in [
+            ("oob_explicit_phone", serde_json::json!("sometimes")),
+            ("sms_max_per_key_hour", serde_json::json!(0)),
+            ("sms_blocked_prefixes", serde_json::json!(["9a"])),
+            ("public_url", serde_json::json!("ftp://x.example")),
+            ("public_url", serde_json::json!("https://x.example/?a=1")),
+            ("soap_clock_skew_secs", serde_json::json!(3601)),
+        ] {
+            assert!(
+                Settings::load(&base.clone().merge((key, bad.clone()))).is_err(),
+                "{key} {bad}"
+            );
+        }
+        let url = base.merge(("public_url", "https://tokend.bank.example/"));
+        let edge = Settings::load(&url).unwrap().edge;
+        assert_eq!(
+            edge.public_base().as_deref(),
+            Some("https://tokend.bank.example")
+        );
     }
 
     #[test]

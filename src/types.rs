@@ -180,9 +180,11 @@ wire_enum!(
 );
 
 wire_enum!(
-    /// Why an OOB session was started: the fallback of a Locked validation, or an
-    /// explicit OOBValidate request.
-    SessionOrigin { Lock = "lock", Explicit = "explicit" }
+    /// Why an OOB session was started: the fallback of a Locked validation, an explicit
+    /// OOBValidate request, or an explicit one that named its user and, on the consumer's
+    /// word (`oob_explicit_phone = "allow"`), a number that is not the user's phone on
+    /// file: its answer, its "90040" event and its audit say so.
+    SessionOrigin { Lock = "lock", Explicit = "explicit", OffFile = "explicit_off_file" }
 );
 
 wire_enum!(
@@ -365,6 +367,23 @@ impl UsrName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The form user names compare in within an institution (issue 26): `carol`, `Carol` and
+/// `Ｃarol` (a full-width C) are one user. Unicode NFKC (compatibility forms: full width,
+/// ligatures), then case folded (lower case, with the full foldings of `ß` and final
+/// `ς` that lower-casing leaves), then NFKC again, as Unicode's NFKC_Casefold does.
+pub fn usr_name_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    let mut folded = String::with_capacity(name.len());
+    for c in name.nfkc().flat_map(char::to_lowercase) {
+        match c {
+            'ß' => folded.push_str("ss"),
+            'ς' => folded.push('σ'),
+            _ => folded.push(c),
+        }
+    }
+    folded.nfkc().collect()
 }
 
 impl fmt::Display for UsrName {

@@ -97,6 +97,9 @@ fn sweep(service: &Service, every: Duration) {
             Ok((s, m)) => tracing::info!("OOB retention: purged {s} session(s) and {m} SMS"),
             Err(e) => tracing::error!("OOB retention purge: {e}"),
         }
+        if let Err(e) = service.purge_failed_codes(Utc::now()) {
+            tracing::error!("explain retention purge: {e}");
+        }
         // Wake-ups for new work are for the senders; the sweeper keeps its own pace.
         let next = Instant::now() + every;
         while let Some(left) = next.checked_duration_since(Instant::now()) {

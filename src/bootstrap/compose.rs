@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::config::{self, ConsoleMfa, SecretText, Settings};
 use crate::domain::admin_sessions::SessionLimits;
+use crate::domain::oob::guard::{ExplicitPhone, SmsGuard};
 use crate::domain::oob::{OobPolicy, OobRuntime};
 use crate::domain::staff::{is_dual_controllable, StaffPolicy};
 use crate::domain::Policy;
@@ -95,11 +96,31 @@ pub fn oob_runtime(settings: &Settings) -> anyhow::Result<OobRuntime> {
             http_timeout_ms: settings.sms_http_timeout_ms,
             answer_wait_ms: settings.sms_answer_wait_ms,
             retention_secs: settings.oob_retention_secs,
+            guard: sms_guard(&settings.sms_fraud),
         },
         http,
         webhook,
         signal: Arc::default(),
+        refused: Arc::default(),
     })
+}
+
+/// The SMS fraud guard's slice (absent patterns: the default North American list).
+fn sms_guard(s: &crate::config::SmsFraud) -> SmsGuard {
+    let mut guard = SmsGuard {
+        explicit_phone: match s.oob_explicit_phone {
+            crate::config::ExplicitPhone::Refuse => ExplicitPhone::Refuse,
+            crate::config::ExplicitPhone::Allow => ExplicitPhone::Allow,
+        },
+        max_per_institution_hour: s.sms_max_per_institution_hour,
+        max_per_key_hour: s.sms_max_per_key_hour,
+        allow_urls: s.sms_text_allow_urls,
+        ..SmsGuard::default()
+    };
+    if let Some(patterns) = &s.sms_blocked_prefixes {
+        guard.blocked_prefixes.clone_from(patterns);
+    }
+    guard
 }
 
 /// The domain's slice of the settings.
@@ -135,7 +156,7 @@ pub fn phone_policy(settings: &Settings) -> crate::domain::phones::PhonePolicy {
 /// hold (a typo would otherwise leave an action unguarded).
 pub fn staff_policy(settings: &Settings) -> anyhow::Result<StaffPolicy> {
     let mut dual_control = Vec::new();
-    for name in &settings.dual_control {
+    for name in &settings.console.dual_control {
         match name.parse::<StaffAction>() {
             Ok(action) if is_dual_controllable(action) => dual_control.push(action),
             _ => anyhow::bail!(
@@ -149,12 +170,12 @@ pub fn staff_policy(settings: &Settings) -> anyhow::Result<StaffPolicy> {
             ),
         }
     }
-    if !(1..=30 * 86_400).contains(&settings.dual_control_expiry_secs) {
+    if !(1..=30 * 86_400).contains(&settings.console.dual_control_expiry_secs) {
         anyhow::bail!("dual_control_expiry_secs must be 1 to 2592000 (30 days)");
     }
     Ok(StaffPolicy {
         dual_control,
-        expiry_secs: settings.dual_control_expiry_secs,
+        expiry_secs: settings.console.dual_control_expiry_secs,
     })
 }
 
@@ -162,8 +183,8 @@ pub fn staff_policy(settings: &Settings) -> anyhow::Result<StaffPolicy> {
 /// `TOKEND_OIDC_CLIENT_SECRET`, its role map checked, and an HTTP client that trusts the
 /// deployment's roots and follows no redirect.
 pub fn oidc(settings: &Settings) -> anyhow::Result<Option<Oidc>> {
-    let Some(o) = &settings.oidc else {
-        if !settings.console_local_sign_in {
+    let Some(o) = &settings.console.oidc else {
+        if !settings.console.console_local_sign_in {
             anyhow::bail!(
                 "console_local_sign_in = false needs [default.oidc]: nobody could sign in"
             );
@@ -199,7 +220,7 @@ pub fn oidc(settings: &Settings) -> anyhow::Result<Option<Oidc>> {
         role_claim: o.role_claim.clone(),
         role_map,
         institution_claim: o.institution_claim.clone(),
-        required_amr: settings.oidc_required_amr.clone(),
+        required_amr: settings.console.oidc_required_amr.clone(),
         button_label: o.button_label.clone(),
     };
     Ok(Some(Oidc::new(config, agent)))
@@ -215,16 +236,17 @@ pub fn web_config(settings: &Settings) -> anyhow::Result<WebConfig> {
         },
         console_limits: SessionLimits {
             idle_secs: settings
+                .console
                 .console_idle_secs
                 .unwrap_or(settings.admin_idle_timeout_secs)
                 .max(1),
-            absolute_secs: settings.console_session_secs.max(1),
+            absolute_secs: settings.console.console_session_secs.max(1),
         },
-        console_mfa_required: settings.console_mfa == ConsoleMfa::Required,
+        console_mfa_required: settings.console.console_mfa == ConsoleMfa::Required,
         sign_on: SignOn {
             oidc: oidc(settings)?.map(Arc::new),
-            local: settings.console_local_sign_in,
-            webauthn_origin: match &settings.webauthn_origin {
+            local: settings.console.console_local_sign_in,
+            webauthn_origin: match &settings.console.webauthn_origin {
                 Some(o) => Some(
                     webauthn_rs::prelude::Url::parse(o)
                         .map_err(|e| anyhow::anyhow!("webauthn_origin {o:?} is not a URL: {e}"))?,
@@ -233,6 +255,10 @@ pub fn web_config(settings: &Settings) -> anyhow::Result<WebConfig> {
             },
         },
         strict_headers: settings.jxchange_strict_headers,
+        soap: crate::web::soap::SoapConfig {
+            public_url: settings.edge.public_base(),
+            clock_skew_secs: settings.edge.soap_clock_skew_secs,
+        },
     })
 }
 

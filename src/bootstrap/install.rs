@@ -11,15 +11,14 @@
 //!   then fails. So a command run as root gives each file it creates there to the
 //!   directory's owner, and a command run as any other user who does not own the
 //!   directory refuses before it writes anything.
-//! - **A serving process holds a shared lock** on `<data_dir>/tokend.lock` for as long
-//!   as it serves; `tokend restore` takes it exclusively, so it can tell that a service
-//!   runs (and refuse), and no service starts half-way through a restore.
+//! - **Whether a service runs** is `dir_lock`'s: `tokend restore` takes its lock
+//!   exclusively, so it can tell (and refuse), and no service starts half-way through.
 //!
 //! Imports: config, storage (the engine's migration check) and std/rustix.
 
 use anyhow::{bail, Context as _};
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::fs;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use crate::config::Settings;
@@ -140,67 +139,6 @@ pub fn hand_over_database(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A lock on `<data_dir>/tokend.lock`: shared while a service serves, exclusive while
-/// `tokend restore` replaces the database. Released when dropped (or the process dies).
-#[derive(Debug)]
-pub struct ServeLock {
-    _file: File,
-}
-
-fn lock_path(settings: &Settings) -> PathBuf {
-    settings.data_dir.join("tokend.lock")
-}
-
-fn lock_file(settings: &Settings) -> anyhow::Result<File> {
-    let path = lock_path(settings);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    hand_over(&path, &settings.data_dir)?;
-    Ok(file)
-}
-
-fn try_lock(file: &File, op: rustix::fs::FlockOperation) -> anyhow::Result<bool> {
-    match rustix::fs::flock(file, op) {
-        Ok(()) => Ok(true),
-        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
-        Err(e) => Err(anyhow::anyhow!("cannot lock tokend.lock: {e}")),
-    }
-}
-
-/// Marks this process as serving the data directory (a shared lock, so several
-/// processes may serve one SQLite file); refused while a restore runs.
-pub fn serving(settings: &Settings) -> anyhow::Result<ServeLock> {
-    let file = lock_file(settings)?;
-    if !try_lock(&file, rustix::fs::FlockOperation::NonBlockingLockShared)? {
-        bail!(
-            "{} is locked by tokend restore: start the service once the restore has ended",
-            lock_path(settings).display()
-        );
-    }
-    Ok(ServeLock { _file: file })
-}
-
-/// The lock a restore holds: answers `None` when a service serves the data directory.
-pub fn alone(settings: &Settings) -> anyhow::Result<Option<ServeLock>> {
-    let file = lock_file(settings)?;
-    let held = try_lock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
-    Ok(held.then_some(ServeLock { _file: file }))
-}
-
-/// Whether a service serves the data directory now (it holds the serve lock).
-pub fn is_served(settings: &Settings) -> anyhow::Result<bool> {
-    if !settings.data_dir.exists() {
-        return Ok(false);
-    }
-    Ok(alone(settings)?.is_none())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,18 +158,5 @@ mod tests {
         let err = require_database_file(&settings).unwrap_err().to_string();
         assert!(err.contains("elsewhere/tokend.sqlite"), "{err}");
         assert!(err.contains("refusing to create a new install"), "{err}");
-    }
-
-    #[test]
-    fn a_serving_lock_is_seen_and_blocks_a_restore() {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = settings_in(dir.path());
-        assert!(!is_served(&settings).unwrap());
-        let lock = serving(&settings).unwrap();
-        assert!(is_served(&settings).unwrap());
-        drop(lock);
-        let restore = alone(&settings).unwrap().expect("nobody serves");
-        assert!(serving(&settings).is_err(), "no start during a restore");
-        drop(restore);
     }
 }

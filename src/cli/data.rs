@@ -8,13 +8,14 @@ use crate::bootstrap::{self, install, Install};
 use crate::config::Settings;
 
 /// Copies the install into PostgreSQL and says what to configure next.
-pub(super) fn copy_to(settings: &Settings, url: &str) -> anyhow::Result<()> {
+pub(super) fn copy_to(settings: &Settings, url: &str, force: bool) -> anyhow::Result<()> {
     if settings.is_postgres() {
         bail!(
             "this install already runs on PostgreSQL ({}): copy-to moves a SQLite install",
             bootstrap::database_label(settings)
         );
     }
+    let _copying = bootstrap::dir_lock::exclusive(settings, force)?;
     let service = bootstrap::service(settings, Install::Existing)?;
     let target = bootstrap::open_postgres(url)?;
     // Each table on stdout as it is done, so a long copy shows where it is; the copy is
@@ -115,7 +116,7 @@ pub(super) fn restore(settings: &Settings, file: &Path) -> anyhow::Result<()> {
         // place; a mistyped directory is refused like every other command's.
         install::require_database_file(settings)?;
     }
-    let Some(_lock) = install::alone(settings)? else {
+    let Some(_lock) = bootstrap::dir_lock::alone(settings)? else {
         bail!(
             "a tokend service is serving {} (it holds tokend.lock there): stop it first \
              (sudo systemctl stop tokend), then run tokend restore again",

@@ -166,7 +166,7 @@ const CONFIRM_WAIT: Duration = Duration::from_secs(20);
 fn confirm_services(settings: &Settings, service: &Service, new: &str) -> anyhow::Result<usize> {
     let expected = match service.live_nodes()? {
         Some(nodes) => usize::try_from(nodes).unwrap_or(0),
-        None => usize::from(bootstrap::install::is_served(settings)?),
+        None => usize::from(bootstrap::dir_lock::is_served(settings)?),
     };
     if expected == 0 {
         eprintln!("no tokend serves this database now; its next start loads key {new}");

@@ -80,7 +80,8 @@ fn first_admin(settings: &Settings, service: &crate::domain::Service) -> anyhow:
 pub(super) fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Result<()> {
     let (address, port) = check_listen(&figment)?;
     bootstrap::ensure_data_dir(settings)?;
-    let _serving = bootstrap::install::serving(settings)?;
+    // Held until the server stops: copy-to and restore refuse while it is.
+    let _serving = bootstrap::dir_lock::serving(settings)?;
     let service = Arc::new(bootstrap::service(settings, Install::Create)?);
     let figment = match bootstrap::secret_key(settings, &figment)? {
         Some(key) => figment.merge(("secret_key", key.as_str())),

@@ -226,15 +226,29 @@ impl Keyring {
 
     /// Encrypts a seed for one token with the active key.
     pub fn seal(&self, token_id: &TokenId, seed: &Seed) -> Result<SealedSeed, Error> {
+        self.seal_bound(token_id.as_str().as_bytes(), seed.expose())
+    }
+
+    /// Decrypts a token's seed; fails if the key id is not held, the data was altered, or
+    /// the ciphertext belongs to another token.
+    pub fn open(&self, token_id: &TokenId, sealed: &SealedSeed) -> Result<Seed, Error> {
+        let plain = self.open_bound(token_id.as_str().as_bytes(), sealed)?;
+        Ok(Seed::new(plain.to_vec()))
+    }
+
+    /// Encrypts `plain` with the active seed key, bound to `aad` (a caller's own context,
+    /// e.g. an SMS text to its session and number; never a TokenId's shape, so nothing
+    /// sealed here opens as a seed).
+    pub fn seal_bound(&self, aad: &[u8], plain: &[u8]) -> Result<SealedSeed, Error> {
         let keys = self.keys();
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(|_| Error::Random)?;
-        let mut in_out = seed.expose().to_vec();
+        let mut in_out = plain.to_vec();
         keys.active
             .seal
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(token_id.as_str().as_bytes()),
+                Aad::from(aad),
                 &mut in_out,
             )
             .map_err(|_| Error::Open)?;
@@ -245,20 +259,21 @@ impl Keyring {
         })
     }
 
-    /// Decrypts a token's seed; fails if the key id is not held, the data was altered, or
-    /// the ciphertext belongs to another token.
-    pub fn open(&self, token_id: &TokenId, sealed: &SealedSeed) -> Result<Seed, Error> {
+    /// Decrypts what [`Keyring::seal_bound`] sealed with the same `aad`.
+    pub fn open_bound(&self, aad: &[u8], sealed: &SealedSeed) -> Result<Zeroizing<Vec<u8>>, Error> {
         let keys = self.keys();
         let key = keys
             .full(&sealed.key_id)
             .ok_or_else(|| Error::UnknownKeyId(sealed.key_id.clone()))?;
         let nonce = Nonce::try_assume_unique_for_key(&sealed.nonce).map_err(|_| Error::Open)?;
         let mut in_out = Zeroizing::new(sealed.ciphertext.clone());
-        let plain = key
+        let len = key
             .seal
-            .open_in_place(nonce, Aad::from(token_id.as_str().as_bytes()), &mut in_out)
-            .map_err(|_| Error::Open)?;
-        Ok(Seed::new(plain.to_vec()))
+            .open_in_place(nonce, Aad::from(aad), &mut in_out)
+            .map_err(|_| Error::Open)?
+            .len();
+        in_out.truncate(len);
+        Ok(in_out)
     }
 
     /// An unforgeable tag over `message` (used for jXchange `ActIntentKey`), base64url.

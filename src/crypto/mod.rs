@@ -197,6 +197,33 @@ pub struct SealedSeed {
     pub ciphertext: Vec<u8>,
 }
 
+impl SealedSeed {
+    /// One column's bytes: the key id's length (one byte), the key id, the nonce, the
+    /// ciphertext (for data sealed beside a row, such as an SMS text).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let id = self.key_id.as_bytes();
+        let mut out = Vec::with_capacity(1 + id.len() + self.nonce.len() + self.ciphertext.len());
+        out.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(&id[..id.len().min(255)]);
+        out.extend_from_slice(&self.nonce);
+        out.extend_from_slice(&self.ciphertext);
+        out
+    }
+
+    /// The inverse of [`SealedSeed::to_bytes`]; `None` when too short.
+    pub fn from_bytes(bytes: &[u8]) -> Option<SealedSeed> {
+        let (&len, rest) = bytes.split_first()?;
+        let len = usize::from(len);
+        let nonce_at = rest.get(..len).map(|_| len)?;
+        let nonce = rest.get(nonce_at..nonce_at + 12)?;
+        Some(SealedSeed {
+            key_id: String::from_utf8(rest[..len].to_vec()).ok()?,
+            nonce: nonce.to_vec(),
+            ciphertext: rest.get(nonce_at + 12..)?.to_vec(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,8 @@ pub struct AuditEvent {
     pub actor: String,
     /// jXchange `AuditUsrId`.
     pub audit_usr_id: Option<String>,
+    /// Which element the consumer asserted it in (`AuditUsrId` or `AuthenUsrCred`).
+    pub audit_usr_src: Option<String>,
     /// jXchange `AuditWsId`.
     pub audit_ws_id: Option<String>,
     /// jXchange `jXLogTrackingId`.
@@ -54,6 +56,7 @@ impl From<rows::AuditEvent> for AuditEvent {
             at: e.at,
             actor: e.actor,
             audit_usr_id: e.audit_usr_id,
+            audit_usr_src: e.audit_usr_src,
             audit_ws_id: e.audit_ws_id,
             tracking_id: e.tracking_id,
             bus_correl_id: e.bus_correl_id,
@@ -128,6 +131,7 @@ pub fn row<'a>(ctx: &'a Context, now: DateTime<Utc>, entry: Entry<'a>) -> NewAud
         result: entry.result,
         detail: entry.detail,
         inst_rt_id: ctx.inst_rt_id.as_deref(),
+        audit_usr_src: ctx.audit_usr_src,
     }
 }
 

@@ -64,6 +64,8 @@ pub enum Fault {
     Unauthenticated,
     /// 7011 — the API key lacks the scope this operation needs.
     ScopeDenied,
+    /// 7012 — a SOAP message outside its WS-Security time window, or a nonce reused.
+    StaleMessage,
     /// 7020 — no token with this TokenId.
     TokenNotFound,
     /// 7021 — no such user, or the user is not bound to the token.
@@ -78,8 +80,8 @@ pub enum Fault {
     QrGone,
     /// 7034 — the user is already bound to this token.
     AlreadyBound,
-    /// 7035 — enrollment named a phone other than the one on file (phones change only
-    /// through the phone call, audited and held).
+    /// 7035 — a request named a phone other than the user's one on file (enrollment, or
+    /// an OOBValidate naming the user): phones change only through the phone call.
     PhoneMismatch,
     /// 7040 — the seed is shorter than 128 bits.
     SeedTooShort,
@@ -103,6 +105,8 @@ pub enum Fault {
     OtpFormat,
     /// 7055 — the user's phone changed recently: SMS to it is held (SIM-swap guard).
     SimSwapHold,
+    /// 7056 — the number cannot receive a code (`sms_blocked_prefixes`).
+    PhoneBlocked,
     /// 7060 — a rate limit (per API key, per user, or failed validations per key).
     RateLimited,
     /// 7090 — the database is busy; retry.
@@ -138,6 +142,7 @@ impl Fault {
         Fault::MalformedRequest,
         Fault::Unauthenticated,
         Fault::ScopeDenied,
+        Fault::StaleMessage,
         Fault::TokenNotFound,
         Fault::UserNotFound,
         Fault::DuplicateTokenId,
@@ -157,6 +162,7 @@ impl Fault {
         Fault::ResendLimit,
         Fault::OtpFormat,
         Fault::SimSwapHold,
+        Fault::PhoneBlocked,
         Fault::RateLimited,
         Fault::Busy,
         Fault::Internal,
@@ -189,6 +195,7 @@ impl Fault {
             Fault::MalformedRequest => 7005,
             Fault::Unauthenticated => 7010,
             Fault::ScopeDenied => 7011,
+            Fault::StaleMessage => 7012,
             Fault::TokenNotFound => 7020,
             Fault::UserNotFound => 7021,
             Fault::DuplicateTokenId => 7030,
@@ -208,6 +215,7 @@ impl Fault {
             Fault::ResendLimit => 7053,
             Fault::OtpFormat => 7054,
             Fault::SimSwapHold => 7055,
+            Fault::PhoneBlocked => 7056,
             Fault::RateLimited => 7060,
             Fault::Busy => 7090,
             Fault::Internal => 7099,
@@ -247,6 +255,7 @@ impl Fault {
             }
             Fault::Unauthenticated => "A valid API key is required (Authorization: Bearer).",
             Fault::ScopeDenied => "The API key is not allowed to call this operation.",
+            Fault::StaleMessage => "The message is expired, not yet valid, or replayed (WS-Security).",
             Fault::TokenNotFound => "No token has this TokenId.",
             Fault::UserNotFound => "No such user is bound to a token.",
             Fault::DuplicateTokenId => "A token with this TokenId already exists.",
@@ -254,7 +263,7 @@ impl Fault {
             Fault::WrongTokenState => "The token status does not allow this operation.",
             Fault::QrGone => "The enrollment QR code is only available while the token is Init.",
             Fault::AlreadyBound => "The user is already bound to this token.",
-            Fault::PhoneMismatch => "The user has another phone on file; enrollment does not change it.",
+            Fault::PhoneMismatch => "The user has another phone on file; only the phone call changes it.",
             Fault::SeedTooShort => "The seed must be at least 128 bits.",
             Fault::CodeFormat => "A code must be 6 or 8 ASCII digits.",
             Fault::SeedEncoding => "The seed must be base32 (RFC 4648).",
@@ -262,12 +271,13 @@ impl Fault {
             Fault::AmbiguousBinding => "The token is bound to several users; name one in UsrName.",
             Fault::OobNotFound => "No out-of-band session has this AlrtPkgId.",
             Fault::OobWrongState => "The out-of-band session does not allow this operation.",
-            Fault::SendCapReached => "Too many SMS were sent to this user or phone; retry later.",
+            Fault::SendCapReached => "Too many SMS were sent (to this user or phone, for this institution or API key); retry later.",
             Fault::ResendLimit => "The out-of-band session has no resends left.",
             Fault::OtpFormat => "An OTP must be 6 ASCII digits or letters.",
             Fault::SimSwapHold => {
                 "The phone changed recently; SMS to it is held (SIM-swap guard)."
             }
+            Fault::PhoneBlocked => "The number cannot receive a code (blocked: premium, toll-free, N11 or invalid).",
             Fault::RateLimited => "Too many requests; retry after the time given.",
             Fault::Busy => "The service is busy; retry the request.",
             Fault::Internal => "Internal error; quote the jXLogTrackingId to support.",

@@ -107,7 +107,7 @@ impl Service {
         let token =
             token.ok_or_else(|| Error::at(Fault::TokenNotFound, "TokenId").with_value(token_id))?;
         if let Some(name) = &rq.usr_name {
-            bound.retain(|b| b.usr_name == name.as_str());
+            bindings::retain_named(&mut bound, name.as_str());
             if bound.is_empty() {
                 return Err(Error::at(Fault::UserNotFound, "UsrName").with_value(name.as_str()));
             }

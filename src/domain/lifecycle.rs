@@ -134,7 +134,7 @@ impl Service {
         }
         let target = self.binding_target(&bound, rq)?;
         if let Some(add) = &rq.add_usr_name {
-            if bound.iter().any(|b| b.usr_name == add.as_str()) {
+            if bindings::find_named(&bound, add.as_str()).is_some() {
                 return Err(Error::at(Fault::AlreadyBound, "AddUsrName").with_value(add.as_str()));
             }
         }
@@ -203,9 +203,7 @@ impl Service {
             .usr_name
             .as_ref()
             .ok_or_else(|| Error::at(Fault::FieldRequired, "UsrName"))?;
-        bound
-            .iter()
-            .find(|b| b.usr_name == name.as_str())
+        bindings::find_named(bound, name.as_str())
             .map(Some)
             .ok_or_else(|| Error::at(Fault::UserNotFound, "UsrName").with_value(name.as_str()))
     }

@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod key_watch;
 pub mod keys;
 pub mod lifecycle;
+pub mod nonces;
 pub mod oob;
 pub mod overview;
 pub mod phones;
@@ -73,6 +74,9 @@ pub struct Context {
     pub actor: String,
     /// jXchange `AuditUsrId`.
     pub audit_usr_id: Option<String>,
+    /// Where the consumer asserted `audit_usr_id` (`AuditUsrId`, or `AuthenUsrCred`,
+    /// which tokend does not verify): the audit row records it (issue 26).
+    pub audit_usr_src: Option<&'static str>,
     /// jXchange `AuditWsId`.
     pub audit_ws_id: Option<String>,
     /// jXchange `jXLogTrackingId`.

@@ -8,7 +8,7 @@ use super::audit::{self, Entry};
 use super::inquiry::{Inquiry, InquiryRequest};
 use super::{from_ms, to_ms, Context, Error, Fault, Service};
 use crate::storage::{self, bindings, users};
-use crate::types::{ActIntent, PhoneNum, TokenId, UsrName};
+use crate::types::{usr_name_key, ActIntent, PhoneNum, TokenId, UsrName};
 use crate::types::{AuditAction, AuditResult};
 
 /// One user in a search result.
@@ -57,7 +57,63 @@ fn masked(phone: Option<&str>) -> Option<String> {
     phone.and_then(PhoneNum::parse).map(|p| p.masked())
 }
 
+/// A user name that folds onto another user's (`types::usr_name_key`) and so has no key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameCollision {
+    /// jXchange `InstRtId`.
+    pub inst_rt_id: String,
+    /// The name found only when named exactly.
+    pub usr_name: String,
+}
+
 impl Service {
+    /// Gives every user without one its name key (rows from before keys), and answers the
+    /// names that fold onto another user's of the institution: those keep none, so they
+    /// are found by their exact name only, and are reported at every start until an
+    /// admin resolves them. Each row is its own write, so nodes starting at once agree.
+    pub fn key_user_names(&self) -> Result<Vec<NameCollision>, Error> {
+        let mut collisions = Vec::new();
+        let mut after = 0;
+        loop {
+            let batch = self
+                .storage
+                .read(|c| users::find_users_without_key(c, after, 500))?;
+            let Some(last) = batch.last() else {
+                return Ok(collisions);
+            };
+            after = last.0;
+            // One transaction per batch (100,000 rows must not take 100,000 commits);
+            // a batch with a collision is done again row by row to find it.
+            let keyed: Vec<(i32, String)> = batch
+                .iter()
+                .map(|(id, _, name)| (*id, usr_name_key(name)))
+                .collect();
+            let whole = self.storage.write(|c| {
+                keyed
+                    .iter()
+                    .try_for_each(|(id, key)| users::update_user_name_key(c, *id, key).map(drop))
+            });
+            match whole {
+                Ok(()) => continue,
+                Err(storage::Error::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            for ((id, inst_rt_id, usr_name), (_, key)) in batch.into_iter().zip(keyed) {
+                match self
+                    .storage
+                    .write(|c| users::update_user_name_key(c, id, &key))
+                {
+                    Ok(_) => {}
+                    Err(storage::Error::Conflict(_)) => collisions.push(NameCollision {
+                        inst_rt_id,
+                        usr_name,
+                    }),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+
     /// Users whose name starts with `prefix` (ASCII case-insensitive), `limit` at most, after `after`.
     pub fn search_users(
         &self,
@@ -111,7 +167,9 @@ impl Service {
             .map_err(|e| match e {
                 storage::Error::Conflict(_) => Error::at(Fault::InvalidValue, "UsrName")
                     .with_value(usr_name.as_str())
-                    .with_detail("(a user with this name exists)"),
+                    .with_detail(
+                        "(a user with this name exists: names compare ignoring case and width)",
+                    ),
                 other => Error::from(other),
             })?;
             let entry = Entry {

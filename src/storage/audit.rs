@@ -40,6 +40,9 @@ pub struct NewAuditEvent<'a> {
     pub detail: Option<&'a str>,
     /// jXchange `InstRtId` the request acted within; `None`: the default institution.
     pub inst_rt_id: Option<&'a str>,
+    /// Which element the consumer asserted `audit_usr_id` in (`AuditUsrId`, or
+    /// `AuthenUsrCred`, unverified).
+    pub audit_usr_src: Option<&'a str>,
 }
 
 /// A stored audit row. Written with the typed `AuditAction`/`AuditResult`, but read back
@@ -80,6 +83,8 @@ pub struct AuditEvent {
     /// visible to the linker, which on PostgreSQL (several nodes, ids handed out before
     /// commit) need not be id order.
     pub chain_pos: Option<i64>,
+    /// Which element the consumer asserted the audit user in (issue 26).
+    pub audit_usr_src: Option<String>,
 }
 
 /// Appends one row.
@@ -105,6 +110,7 @@ pub fn insert_audit_event(conn: &mut Conn, event: &NewAuditEvent<'_>) -> Result<
             a::result.eq(event.result),
             a::detail.eq(event.detail),
             a::inst_rt_id.eq(event.inst_rt_id),
+            a::audit_usr_src.eq(event.audit_usr_src),
         ))
         .execute(c))?;
     Ok(())
@@ -158,6 +164,14 @@ pub fn canonical_bytes(row: &AuditEvent) -> Vec<u8> {
     // before the column existed keep their bytes and their links still verify.
     if let Some(inst) = row.inst_rt_id.as_deref() {
         text(&mut out, Some(inst));
+    }
+    // Added in issue 26, covered the same way; after an absent institution its tag keeps
+    // the two apart.
+    if let Some(src) = row.audit_usr_src.as_deref() {
+        if row.inst_rt_id.is_none() {
+            text(&mut out, None);
+        }
+        text(&mut out, Some(src));
     }
     out
 }
@@ -313,6 +327,7 @@ mod tests {
             result: AuditResult::Success,
             detail,
             inst_rt_id: None,
+            audit_usr_src: None,
         }
     }
 

@@ -88,15 +88,45 @@ pub fn find_bound_by_user(
     usr_name: &str,
 ) -> Result<Vec<BoundToken>, Error> {
     // Every validation and inquiry runs this: on the engine's connection (`on_engine`).
+    // The name as folded (types::usr_name_key), or exactly: a name that collided before
+    // keys existed has none, and wins over the key's holder when named exactly.
+    let key = crate::types::usr_name_key(usr_name);
     let rows: Vec<Row> = super::on_engine!(conn, |c| bindings::table
         .inner_join(tokens::table)
         .inner_join(users::table)
         .filter(users::inst_rt_id.eq(inst_rt_id))
-        .filter(users::usr_name.eq(usr_name))
+        .filter(
+            users::usr_name
+                .eq(usr_name)
+                .or(users::usr_name_key.eq(&key))
+        )
         .order(bindings::id)
         .select((Binding::as_select(), Token::as_select(), users::usr_name))
         .load(c))?;
-    Ok(into_bound(rows))
+    let mut bound = into_bound(rows);
+    retain_named(&mut bound, usr_name);
+    Ok(bound)
+}
+
+/// Keeps the bindings of the user `name` names: exactly that name if one is bound, else
+/// the names that fold like it (`types::usr_name_key`: one user, as names compare).
+pub fn retain_named(bound: &mut Vec<BoundToken>, name: &str) {
+    if bound.iter().any(|b| b.usr_name == name) {
+        bound.retain(|b| b.usr_name == name);
+    } else {
+        let key = crate::types::usr_name_key(name);
+        bound.retain(|b| crate::types::usr_name_key(&b.usr_name) == key);
+    }
+}
+
+/// The binding of the user `name` names, as [`retain_named`] finds it.
+pub fn find_named<'a>(bound: &'a [BoundToken], name: &str) -> Option<&'a BoundToken> {
+    let key = crate::types::usr_name_key(name);
+    bound.iter().find(|b| b.usr_name == name).or_else(|| {
+        bound
+            .iter()
+            .find(|b| crate::types::usr_name_key(&b.usr_name) == key)
+    })
 }
 
 /// Every binding of one of an institution's tokens, with the token, oldest first.

@@ -27,8 +27,9 @@ macro_rules! tables {
             struct $row { $($col: $ty,)+ }
         )+
 
-        /// Copies every table, parents before children (the foreign keys' order), telling
-        /// `progress` each table as it is done.
+        /// Copies every table, parents before children (the foreign keys' order) — but
+        /// `soap_nonces`: a replay guard's memory of minutes, which a copy made with the
+        /// service stopped need not carry — telling `progress` each table as it is done.
         fn copy_all(
             src: &mut SqliteConnection,
             dst: &mut PgConnection,
@@ -115,6 +116,7 @@ tables! {
         oob_failed_sessions: i32,
         phone_changed_at: Option<i64>,
         hold_lifted_at: Option<i64>,
+        usr_name_key: Option<String>,
     };
     paged tokens TokensRow (id) {
         id: i32,
@@ -248,6 +250,9 @@ tables! {
         last_error: Option<String>,
         created_at: i64,
         sent_at: Option<i64>,
+        inst_rt_id: Option<String>,
+        sent_by: Option<String>,
+        body_sealed: Option<Vec<u8>>,
     };
     paged sms_attempts SmsAttemptsRow (id) {
         id: i32,
@@ -268,6 +273,7 @@ tables! {
         next_attempt_at: i64,
         last_error: Option<String>,
         refused_at: Option<i64>,
+        reason: Option<String>,
     };
     paged failed_codes FailedCodesRow (id) {
         id: i32,
@@ -292,6 +298,7 @@ tables! {
         link: Option<String>,
         inst_rt_id: Option<String>,
         chain_pos: Option<i64>,
+        audit_usr_src: Option<String>,
     };
 }
 

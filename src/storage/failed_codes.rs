@@ -57,6 +57,14 @@ pub fn find_failed_codes(
         .load(conn)?)
 }
 
+/// Whether any row is expired at `now` (the sweeper looks before it writes).
+pub fn has_expired_failed_codes(conn: &mut Conn, now: i64) -> Result<bool, Error> {
+    Ok(diesel::select(diesel::dsl::exists(
+        failed_codes::table.filter(failed_codes::expires_at.le(now)),
+    ))
+    .get_result(conn)?)
+}
+
 /// Deletes the rows expired at `now`; answers how many.
 pub fn delete_expired_failed_codes(conn: &mut Conn, now: i64) -> Result<usize, Error> {
     // Every wrong code runs this: on the engine's connection (`on_engine`).

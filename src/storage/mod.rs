@@ -60,6 +60,7 @@ pub mod overview;
 pub mod phones;
 pub mod schema;
 pub mod sms_messages;
+pub mod soap_nonces;
 mod sql_types;
 pub mod staff_passkeys;
 pub mod stats;
@@ -289,16 +290,7 @@ impl Storage {
     ///   reached the server, so a write is never retried, and the ping keeps a
     ///   connection that died while idle from failing one.
     pub fn open_postgres(url: &str, pool_size: u32) -> Result<Storage, Error> {
-        // One attempt first, outside the pool: a database that does not exist (or a wrong
-        // password) is said once, at once, instead of by each of the pool's retries
-        // until its checkout times out.
-        if let Err(e) = PgConnection::establish(url) {
-            return Err(Error::Db(format!(
-                "cannot connect to {}: {}",
-                engine::redact_url(url),
-                e.to_string().trim()
-            )));
-        }
+        engine::first_contact(url)?;
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(0))

@@ -27,6 +27,9 @@ pub struct NewEvent<'a> {
     pub attempts: i32,
     /// When the webhook may first be tried, ms.
     pub next_attempt_at: i64,
+    /// Why it ended, when the code did not decide it (a phone change), or what the
+    /// consumer should know of it (sent to a number not on file).
+    pub reason: Option<&'a str>,
 }
 
 /// A stored event.
@@ -55,6 +58,8 @@ pub struct OobEvent {
     pub last_error: Option<String>,
     /// When the webhook refused it for good (a 4xx): set aside, never tried again.
     pub refused_at: Option<i64>,
+    /// Why it ended, when the code did not decide it, or what to know of it.
+    pub reason: Option<String>,
 }
 
 /// Stores the event of an ended session.
@@ -166,6 +171,7 @@ mod tests {
             at: 0,
             attempts: 0,
             next_attempt_at: 0,
+            reason: None,
         };
         storage.write(|c| insert_event(c, &new)).unwrap();
         let e = storage.read(|c| find_due_event(c, 0)).unwrap().unwrap();

@@ -139,6 +139,22 @@ pub fn find_pending_lock_session(
         .optional()?)
 }
 
+/// A user's Pending sessions not yet expired at `now_ms`, of any mode and origin (a
+/// phone change ends them).
+pub fn find_pending_for_user(
+    conn: &mut Conn,
+    user_pk: i32,
+    now_ms: i64,
+) -> Result<Vec<OobSession>, Error> {
+    Ok(oob_sessions::table
+        .filter(oob_sessions::user_pk.eq(user_pk))
+        .filter(oob_sessions::state.eq(PENDING))
+        .filter(oob_sessions::expires_at.gt(now_ms))
+        .order(oob_sessions::id.asc())
+        .select(OobSession::as_select())
+        .load(conn)?)
+}
+
 /// The Pending TwoWay sessions for a phone (the ones an SMS reply may answer), newest
 /// first, within one institution or (`None`) in any.
 pub fn find_pending_for_phone(

@@ -32,6 +32,7 @@ diesel::table! {
         link -> Nullable<Text>,
         inst_rt_id -> Nullable<Text>,
         chain_pos -> Nullable<BigInt>,
+        audit_usr_src -> Nullable<Text>,
     }
 }
 
@@ -83,6 +84,7 @@ diesel::table! {
         next_attempt_at -> BigInt,
         last_error -> Nullable<Text>,
         refused_at -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
     }
 }
 
@@ -131,6 +133,16 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> BigInt,
         sent_at -> Nullable<BigInt>,
+        inst_rt_id -> Nullable<Text>,
+        sent_by -> Nullable<Text>,
+        body_sealed -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
+    soap_nonces (nonce_key) {
+        nonce_key -> Text,
+        expires_at -> BigInt,
     }
 }
 
@@ -179,6 +191,7 @@ diesel::table! {
         oob_failed_sessions -> Integer,
         phone_changed_at -> Nullable<BigInt>,
         hold_lifted_at -> Nullable<BigInt>,
+        usr_name_key -> Nullable<Text>,
     }
 }
 
@@ -211,6 +224,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oob_sessions,
     sms_attempts,
     sms_messages,
+    soap_nonces,
     temp_codes,
     tokens,
     users,

@@ -1,8 +1,9 @@
 //! The SMS of OOB sessions (`sms_messages`) and their delivery attempts (`sms_attempts`):
 //! the outbox and the http provider's queue. A sender claims a due message by a
 //! conditional UPDATE that leases it, so two threads or processes never make the same
-//! attempt at once; a message's text is dropped once its delivery ends or its session
-//! does. Imports: diesel, `types`.
+//! attempt at once. A message's text with its code is stored sealed (`body_sealed`, the
+//! domain seals it) and dropped once its delivery ends or its session does; `body` keeps
+//! the text with the code masked. Imports: diesel, `types`.
 
 use diesel::prelude::*;
 
@@ -21,7 +22,7 @@ pub struct NewMessage<'a> {
     pub user_pk: Option<i32>,
     /// 10 digits.
     pub phone_num: &'a str,
-    /// The text, with the code.
+    /// The text with the code masked (kept).
     pub body: Option<&'a str>,
     /// `outbox` or `http`.
     pub provider: ProviderKind,
@@ -35,6 +36,13 @@ pub struct NewMessage<'a> {
     pub created_at: i64,
     /// When delivered, ms.
     pub sent_at: Option<i64>,
+    /// The institution it was sent for (the hourly cap per institution).
+    pub inst_rt_id: Option<&'a str>,
+    /// Who asked for it, the audit's actor (the hourly cap per API key).
+    pub sent_by: Option<&'a str>,
+    /// The text with the code, sealed (the domain's format); dropped once it is no
+    /// longer needed.
+    pub body_sealed: Option<&'a [u8]>,
 }
 
 /// A stored message.
@@ -49,7 +57,7 @@ pub struct SmsMessage {
     pub user_pk: Option<i32>,
     /// 10 digits.
     pub phone_num: String,
-    /// The text (cleared after an http delivery ends).
+    /// The text with the code masked.
     pub body: Option<String>,
     /// `outbox` or `http`.
     pub provider: ProviderKind,
@@ -65,6 +73,12 @@ pub struct SmsMessage {
     pub created_at: i64,
     /// When delivered, ms.
     pub sent_at: Option<i64>,
+    /// The institution it was sent for.
+    pub inst_rt_id: Option<String>,
+    /// Who asked for it.
+    pub sent_by: Option<String>,
+    /// The text with the code, sealed, while it may still be delivered or read.
+    pub body_sealed: Option<Vec<u8>>,
 }
 
 /// Stores a message; answers its row id.
@@ -96,6 +110,27 @@ pub fn count_messages_since(
         None => 0,
     };
     Ok((to_phone, to_user))
+}
+
+/// Messages created since `since_ms` for an institution, and by a sender (the hourly
+/// caps against SMS pumping; indexed on both).
+pub fn count_sent_since(
+    conn: &mut Conn,
+    inst_rt_id: &str,
+    sent_by: &str,
+    since_ms: i64,
+) -> Result<(i64, i64), Error> {
+    let for_inst = sms_messages::table
+        .filter(sms_messages::inst_rt_id.eq(inst_rt_id))
+        .filter(sms_messages::created_at.gt(since_ms))
+        .count()
+        .get_result(conn)?;
+    let by_sender = sms_messages::table
+        .filter(sms_messages::sent_by.eq(sent_by))
+        .filter(sms_messages::created_at.gt(since_ms))
+        .count()
+        .get_result(conn)?;
+    Ok((for_inst, by_sender))
 }
 
 /// The oldest Pending message of `provider` due at `now_ms`.
@@ -150,8 +185,8 @@ pub struct AttemptOutcome<'a> {
     pub now_ms: i64,
 }
 
-/// Records one attempt and the message's new state; the body is cleared once the message
-/// is Sent or Failed for good, so the code does not outlive its delivery.
+/// Records one attempt and the message's new state; the sealed text is dropped once the
+/// message is Sent or Failed for good, so the code does not outlive its delivery.
 pub fn update_message_attempt(conn: &mut Conn, o: &AttemptOutcome<'_>) -> Result<(), Error> {
     let result = if o.state == SendStat::Sent {
         SendStat::Sent
@@ -179,7 +214,7 @@ pub fn update_message_attempt(conn: &mut Conn, o: &AttemptOutcome<'_>) -> Result
         .execute(conn)?;
     if done {
         diesel::update(sms_messages::table.find(o.id))
-            .set(sms_messages::body.eq(None::<String>))
+            .set(sms_messages::body_sealed.eq(None::<Vec<u8>>))
             .execute(conn)?;
     }
     Ok(())
@@ -196,7 +231,7 @@ pub fn update_messages_forget(conn: &mut Conn, session_pk: i32) -> Result<(), Er
         ))
         .execute(conn)?;
     diesel::update(of_session)
-        .set(sms_messages::body.eq(None::<String>))
+        .set(sms_messages::body_sealed.eq(None::<Vec<u8>>))
         .execute(conn)?;
     Ok(())
 }
@@ -207,7 +242,7 @@ pub fn update_messages_forget(conn: &mut Conn, session_pk: i32) -> Result<(), Er
 pub fn find_expired_texts(conn: &mut Conn, now_ms: i64, limit: i64) -> Result<Vec<i32>, Error> {
     Ok(sms_messages::table
         .inner_join(oob_sessions::table)
-        .filter(sms_messages::body.is_not_null())
+        .filter(sms_messages::body_sealed.is_not_null())
         .filter(oob_sessions::expires_at.le(now_ms))
         .select(sms_messages::id)
         .limit(limit)
@@ -225,7 +260,7 @@ pub fn update_texts_forget(conn: &mut Conn, ids: &[i32]) -> Result<(), Error> {
         ))
         .execute(conn)?;
     diesel::update(these())
-        .set(sms_messages::body.eq(None::<String>))
+        .set(sms_messages::body_sealed.eq(None::<Vec<u8>>))
         .execute(conn)?;
     Ok(())
 }
@@ -303,6 +338,9 @@ mod tests {
             next_attempt_at: 100,
             created_at: 0,
             sent_at: None,
+            inst_rt_id: Some("i"),
+            sent_by: Some("apikey:k"),
+            body_sealed: Some(b"sealed"),
         };
         let id = storage.write(|c| insert_message(c, &new)).unwrap();
         let due = |now: i64| {
@@ -339,6 +377,9 @@ mod tests {
             .read(|c| find_messages(c, None, Cursor::After(0), 10))
             .unwrap();
         assert_eq!(listed[0].0.state, SendStat::Sent);
-        assert_eq!(listed[0].0.body, None, "the text went with the delivery");
+        assert_eq!(
+            listed[0].0.body_sealed, None,
+            "the text went with the delivery"
+        );
     }
 }

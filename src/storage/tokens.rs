@@ -263,6 +263,7 @@ pub fn accept_success_pg(conn: &mut Conn, w: &SuccessWrite<'_>) -> Result<OneSta
             Bind::Text(a.result.as_str()),
             Bind::OptText(a.detail),
             Bind::OptText(a.inst_rt_id),
+            Bind::OptText(a.audit_usr_src),
         ],
     )
     .get_result::<Outcome>(pg);
@@ -299,8 +300,8 @@ u AS (\
   WHERE id = ? AND oob_failed_sessions <> 0 AND EXISTS (SELECT 1 FROM t)), \
 a AS (\
   INSERT INTO audit_events (at, actor, audit_usr_id, audit_ws_id, tracking_id, \
-  bus_correl_id, action, token_id, usr_name, result, detail, inst_rt_id) \
-  SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM t)) \
+  bus_correl_id, action, token_id, usr_name, result, detail, inst_rt_id, audit_usr_src) \
+  SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM t)) \
 SELECT (SELECT count(*) FROM t) AS won, \
   CASE WHEN (SELECT count(*) FROM b) > (SELECT count(*) FROM t) \
   THEN ('tokend-partial-write ' || (SELECT count(*) FROM b))::int ELSE 0 END AS whole";

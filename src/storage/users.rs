@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use super::schema::users;
 use super::{Bind, Conn, Error, Fixed};
+use crate::types::usr_name_key;
 
 /// A stored user.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -27,14 +28,48 @@ pub struct User {
     pub hold_lifted_at: Option<i64>,
 }
 
-/// Finds a user by institution and name.
+/// Finds a user by institution and name: the user whose name folds to the same key
+/// (`types::usr_name_key`), or, among names that collided before keys existed, the one
+/// with exactly this name first.
 pub fn find_user(conn: &mut Conn, inst_rt_id: &str, usr_name: &str) -> Result<Option<User>, Error> {
     Ok(users::table
         .filter(users::inst_rt_id.eq(inst_rt_id))
-        .filter(users::usr_name.eq(usr_name))
+        .filter(
+            users::usr_name
+                .eq(usr_name)
+                .or(users::usr_name_key.eq(usr_name_key(usr_name))),
+        )
+        .order(users::usr_name.eq(usr_name).desc())
         .select(User::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Users without a name key (rows from before keys, and collisions), after row id
+/// `after`, in id order.
+pub fn find_users_without_key(
+    conn: &mut Conn,
+    after: i32,
+    limit: i64,
+) -> Result<Vec<(i32, String, String)>, Error> {
+    Ok(users::table
+        .filter(users::usr_name_key.is_null())
+        .filter(users::id.gt(after))
+        .order(users::id)
+        .select((users::id, users::inst_rt_id, users::usr_name))
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// Sets a user's name key if it has none; `Error::Conflict` when another user of the
+/// institution has it (a collision).
+pub fn update_user_name_key(conn: &mut Conn, id: i32, key: &str) -> Result<bool, Error> {
+    let rows = super::refusable(conn, |c| {
+        diesel::update(users::table.find(id).filter(users::usr_name_key.is_null()))
+            .set(users::usr_name_key.eq(key))
+            .execute(c)
+    })?;
+    Ok(rows == 1)
 }
 
 /// Sets the count of lock-fallback sessions failed in a row (0: a success or an admin
@@ -141,6 +176,7 @@ pub fn insert_user(
             .values((
                 users::inst_rt_id.eq(inst_rt_id),
                 users::usr_name.eq(usr_name),
+                users::usr_name_key.eq(usr_name_key(usr_name)),
                 users::phone_num.eq(phone_num),
                 users::created_at.eq(now_ms),
             ))

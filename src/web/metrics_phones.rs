@@ -2,7 +2,8 @@
 //! tokens whose drift is within one step of the window edge
 //! (`tokend_tokens_drift_near_edge`, read from the database at scrape time), and the SMS
 //! refused by the SIM-swap hold (`tokend_sim_swap_held`, by `kind`: `lock` fallback or
-//! `explicit` OOBValidate). Counts only: never a user, token or number.
+//! `explicit` OOBValidate), and the SMS the fraud guard refused (`tokend_sms_refused`, by
+//! `kind`; issue 26). Counts only: never a user, token or number.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -28,6 +29,7 @@ pub struct PhoneMetrics {
     drift: Histogram,
     near_edge: Gauge,
     held: Family<KindLabels, Counter>,
+    refused: Family<KindLabels, Counter>,
 }
 
 impl PhoneMetrics {
@@ -36,6 +38,12 @@ impl PhoneMetrics {
         let drift = Histogram::new(DRIFT_BUCKETS);
         let near_edge = Gauge::default();
         let held = Family::<KindLabels, Counter>::default();
+        let refused = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "sms_refused",
+            "SMS the fraud guard refused since start (kind: institution or api_key hourly cap, user_or_phone cap, blocked_number); alert SmsPumping in docs/operations.md",
+            refused.clone(),
+        );
         registry.register(
             "token_drift_steps",
             "Matched step offset from now of each successful validation (positive: the token's clock runs fast)",
@@ -55,6 +63,7 @@ impl PhoneMetrics {
             drift,
             near_edge,
             held,
+            refused,
         }
     }
 
@@ -74,6 +83,11 @@ impl PhoneMetrics {
             .tokens_near_drift_edge()
             .map_err(|e| e.to_string())?;
         self.near_edge.set(n);
+        // The domain counts refusals where it decides them; the counter catches up here.
+        for (kind, n) in service.oob().refused.snapshot() {
+            let counter = self.refused.get_or_create(&KindLabels { kind });
+            counter.inc_by(n.saturating_sub(counter.get()));
+        }
         Ok(())
     }
 }

@@ -45,6 +45,8 @@ pub struct WebConfig {
     pub sign_on: admin::oidc::SignOn,
     /// `jxchange_strict_headers`: the header rules on the JSON API too.
     pub strict_headers: bool,
+    /// The SOAP binding's public address and clock skew.
+    pub soap: soap::SoapConfig,
 }
 
 /// Loads the console's templates at ignition (embedded, or `template_dir`'s).
@@ -96,6 +98,7 @@ pub fn build(figment: Figment, service: Arc<Service>, config: WebConfig) -> Rock
             limits: config.console_limits,
             mfa_required: config.console_mfa_required,
         })
+        .manage(config.soap)
         .manage(admin::hash_gate::HashGate::default())
         .attach(console_templates())
         .attach(admin::security_headers())

@@ -30,6 +30,26 @@ pub fn parse_usr_name(s: &str) -> Result<UsrName, Error> {
     })
 }
 
+/// Longest audit id (`AuditUsrId`, `AuditWsId`, an `AuthenUsrCred` user) the audit keeps.
+pub const MAX_AUDIT_ID: usize = 128;
+
+/// An audit id the consumer asserts (never verified by tokend): at most
+/// [`MAX_AUDIT_ID`] characters and no control character (a CR/LF would forge lines in a
+/// log or an export of the audit), else fault 2005 at `elem`; never echoed.
+pub fn check_audit_id(elem: &str, value: Option<&str>) -> Result<(), Error> {
+    let Some(v) = value else {
+        return Ok(());
+    };
+    if v.chars().any(char::is_control) {
+        return Err(Error::at(Fault::EnumValue, elem).with_detail("(no control characters)"));
+    }
+    if v.chars().count() > MAX_AUDIT_ID {
+        return Err(Error::at(Fault::EnumValue, elem)
+            .with_detail(format!("(at most {MAX_AUDIT_ID} characters)")));
+    }
+    Ok(())
+}
+
 /// A code element: 6 or 8 ASCII digits (7041); never echoed.
 pub fn parse_code(elem: &str, s: &str) -> Result<Code, Error> {
     Code::parse(s).ok_or_else(|| Error::at(Fault::CodeFormat, elem))

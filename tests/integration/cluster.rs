@@ -337,7 +337,7 @@ fn each_sms_and_each_event_is_delivered_once_and_events_in_order() {
     // with a wrong code (a wrong code fails the session: one event each).
     let mut sessions = Vec::new();
     for n in 0..6 {
-        let phone = format!("55500000{n:02}");
+        let phone = format!("55520000{n:02}");
         let (status, rs) = cluster.post(
             n % 3,
             "/api/v1/oob",
@@ -388,7 +388,7 @@ fn each_sms_and_each_event_is_delivered_once_and_events_in_order() {
 fn send_caps_and_the_one_attempt_rule_hold_across_nodes() {
     let cluster = Cluster::start(3, &[("ROCKET_SMS_SEND_CAP", "2")]);
     let start = |i: usize| {
-        let body = json!({"PhoneNum": "5550001234", "OOBModeType": "TwoWay"});
+        let body = json!({"PhoneNum": "5552001234", "OOBModeType": "TwoWay"});
         cluster.post(i, "/api/v1/oob", &body)
     };
     assert_eq!(start(0).0, 200);
@@ -449,7 +449,7 @@ fn expired_sessions_are_swept_once_by_racing_sweepers() {
     let mut sessions = Vec::new();
     for n in 0..3 {
         let body =
-            json!({"PhoneNum": format!("55511100{n:02}"), "OOBModeType": "TwoWay", "ExpSec": 15});
+            json!({"PhoneNum": format!("55544400{n:02}"), "OOBModeType": "TwoWay", "ExpSec": 15});
         let (status, rs) = cluster.post(n, "/api/v1/oob", &body);
         assert_eq!(status, 200, "{rs}");
         sessions.push(rs["AlrtPkgId"].as_str().unwrap().to_owned());
@@ -926,7 +926,7 @@ fn the_postgres_database_holds_no_seed_in_clear() {
         line: String,
     }
     let cluster = Cluster::start(1, &[]);
-    let (_, seed, _) = cluster.enroll_active(0, "sealed", Some("5550009999"));
+    let (_, seed, _) = cluster.enroll_active(0, "sealed", Some("5552009999"));
     let secret = base32::encode(base32::Alphabet::Rfc4648 { padding: false }, &seed);
     let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
     let url = &cluster
@@ -964,4 +964,37 @@ fn the_postgres_database_holds_no_seed_in_clear() {
         }
     }
     assert!(rows > 5, "rows were read");
+}
+
+#[test]
+fn copy_to_refuses_while_a_server_uses_the_sqlite_directory_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = crate::support::TestServer::start_in(dir.path(), &[]).unwrap();
+    server.enroll_active("busy");
+    let db = testkit::pg::Database::fresh("copybusy").unwrap_or_else(|e| panic!("{e}"));
+    // Serving: the copy would be one snapshot, and the server's later commits would be
+    // lost at the switch.
+    let out = crate::support::cli(dir.path(), &[], &["copy-to", &db.url]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("a tokend server is using") && err.contains("--force"),
+        "{err}"
+    );
+    // The operator may insist.
+    let out = crate::support::cli(dir.path(), &[], &["copy-to", "--force", &db.url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Once the server stops, the lock is gone with it.
+    server.stop();
+    let fresh = testkit::pg::Database::fresh("copyidle").unwrap_or_else(|e| panic!("{e}"));
+    let out = crate::support::cli(dir.path(), &[], &["copy-to", &fresh.url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -8,7 +8,7 @@ use crate::api_oob::{audit_text, enroll_with_phone, get_json, lock, PHONE};
 use crate::sink::{Mode, Sink};
 use crate::support::{fault, now_step, totp, wrong_code, TestServer};
 
-const NEW_PHONE: &str = "5550001234";
+const NEW_PHONE: &str = "5552001234";
 
 fn user(server: &TestServer, usr: &str) -> Value {
     let (status, rs) = get_json(server, &format!("/api/v1/users/{usr}"));
@@ -219,11 +219,14 @@ fn user_and_phone_calls_refuse_bad_input_with_faults() {
 }
 
 #[test]
-fn explain_names_a_drifted_codes_offset_without_counting_anything() {
+fn explain_names_a_past_codes_offset_never_a_future_ones_and_counts_nothing() {
     let server = TestServer::start();
     let (token, seed, _) = server.enroll_active("dora");
     let now = now_step(30);
-    // A code of a clock five steps (2.5 minutes) fast, then a code of no step at all.
+    // A code of a clock five steps (2.5 minutes) slow, one of a clock five steps fast
+    // (a code that WILL be valid: issue 26), then a code of no step at all.
+    let slow = totp(&seed, "SHA1", 6, now - 5);
+    assert_eq!(server.validate("dora", &slow)["RsStat"], "Failed");
     let fast = totp(&seed, "SHA1", 6, now + 5);
     assert_eq!(server.validate("dora", &fast)["RsStat"], "Failed");
     let wrong = wrong_code(&seed);
@@ -232,29 +235,37 @@ fn explain_names_a_drifted_codes_offset_without_counting_anything() {
     assert_eq!(status, 200, "{rs}");
     let attempts = rs["AttemptArray"].as_array().unwrap();
     assert_eq!(attempts[0]["Code"]["Finding"], "NoMatch", "{rs}");
-    assert_eq!(attempts[1]["Code"]["Finding"], "Offset", "{rs}");
-    assert_eq!(attempts[1]["Code"]["OffsetSteps"], 5, "{rs}");
+    assert_eq!(attempts[1]["Code"]["Finding"], "NotYetValid", "{rs}");
+    assert!(attempts[1]["Code"].get("OffsetSteps").is_none(), "{rs}");
+    assert!(attempts[1]["Code"].get("OffsetSecs").is_none(), "{rs}");
     let advice = attempts[1]["Code"]["Advice"].as_str().unwrap();
     assert!(
-        advice.contains("2 minute(s)") && advice.contains("fast") && advice.contains("resync"),
+        advice.contains("not yet valid") && !advice.contains("minute"),
         "{advice}"
     );
-    assert_eq!(attempts[1]["TokenId"], token.as_str());
-    assert!(attempts[1]["Reason"]
+    assert_eq!(attempts[2]["Code"]["Finding"], "Offset", "{rs}");
+    assert_eq!(attempts[2]["Code"]["OffsetSteps"], -5, "{rs}");
+    let advice = attempts[2]["Code"]["Advice"].as_str().unwrap();
+    assert!(
+        advice.contains("2 minute(s)") && advice.contains("slow") && advice.contains("resync"),
+        "{advice}"
+    );
+    assert_eq!(attempts[2]["TokenId"], token.as_str());
+    assert!(attempts[2]["Reason"]
         .as_str()
         .unwrap()
         .starts_with("wrong code"));
-    // Nothing was counted by explaining: still two failures.
+    // Nothing was counted by explaining: still three failures.
     assert_eq!(
-        rs["TokenArray"][0]["Bindings"][0]["FailureCount"], 2,
+        rs["TokenArray"][0]["Bindings"][0]["FailureCount"], 3,
         "{rs}"
     );
     let (_, again) = server.post("/api/v1/explain", &json!({"TokenId": token, "Cnt": 1}));
     assert_eq!(again["AttemptArray"].as_array().unwrap().len(), 1);
-    assert_eq!(again["TokenArray"][0]["Bindings"][0]["FailureCount"], 2);
+    assert_eq!(again["TokenArray"][0]["Bindings"][0]["FailureCount"], 3);
     // The database keeps a keyed hash, never the code.
     let files = crate::support::database_files(&server.data_dir);
-    for code in [&fast, &wrong] {
+    for code in [&slow, &fast, &wrong] {
         assert!(
             !files
                 .iter()
@@ -363,4 +374,84 @@ fn console_phone_forms_need_csrf_confirmation_and_a_current_key() {
     );
     assert!(admin.follow(&rs).body.contains("A required field is empty"));
     assert!(audit_text(&server).contains("user.phone Success fay"));
+}
+
+#[test]
+fn the_sweeper_purges_wrong_code_hashes_past_their_retention() {
+    let (_dir, server) = start_with(&[
+        ("ROCKET_EXPLAIN_RETENTION_SECS", "1".to_owned()),
+        ("ROCKET_OOB_SWEEP_INTERVAL_MS", "100".to_owned()),
+    ]);
+    let (_, seed, _) = server.enroll_active("eli");
+    assert_eq!(
+        server.validate("eli", &wrong_code(&seed))["RsStat"],
+        "Failed"
+    );
+    let kept = || {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query("SELECT COUNT(*) AS n FROM failed_codes")
+            .get_result::<Row>(&mut crate::support::database(&server.data_dir))
+            .unwrap()
+            .n
+    };
+    assert_eq!(kept(), 1, "the hash is kept for explain");
+    // No further failure comes: the sweeper alone removes it once past its retention.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while kept() != 0 && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(kept(), 0, "expired hashes are purged by the sweeper");
+}
+
+#[test]
+fn user_names_compare_after_nfkc_and_case_folding() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start_in(dir.path(), &[]).unwrap();
+    let (status, rs) = server.post(
+        "/api/v1/users",
+        &json!({"UsrName": "carol", "PhoneNum": PHONE}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    // `Carol` and `Ｃarol` (a full-width C) are carol: no second user.
+    for twin in ["Carol", "\u{ff23}arol", "CAROL"] {
+        let (status, rs) = server.post("/api/v1/users", &json!({"UsrName": twin}));
+        assert_eq!(
+            (status, fault(&rs).0.as_str()),
+            (400, "7001"),
+            "{twin}: {rs}"
+        );
+        let view = user(&server, &twin.replace('\u{ff23}', "%EF%BC%A3"));
+        assert_eq!(view["UsrName"], "carol", "{twin}: {view}");
+    }
+    // A token enrolled for `Ｃarol` is carol's, and validates by any spelling.
+    let (token, seed, step) = server.enroll_active("\u{ff23}arol");
+    assert_eq!(
+        user(&server, "carol")["MFATokenArray"][0]["TokenId"],
+        token.as_str()
+    );
+    let code = totp(&seed, "SHA1", 6, step + 1);
+    assert_eq!(server.validate("CAROL", &code)["RsStat"], "Success");
+    // Names that collided before keys existed are reported at start and keep working
+    // by their exact name.
+    crate::support::tamper(
+        dir.path(),
+        "INSERT INTO users (inst_rt_id, usr_name, created_at, oob_failed_sessions) \
+         VALUES ('tokend', 'Carol', 0, 0)",
+    );
+    let logs = server.stop_and_logs();
+    assert!(!logs.contains("folds onto"), "{logs}");
+    let mut again = TestServer::start_in(dir.path(), &[]).unwrap();
+    let view = user(&again, "Carol");
+    assert_eq!(view["UsrName"], "Carol", "the exact name wins: {view}");
+    assert_eq!(user(&again, "cArOl")["UsrName"], "carol");
+    let logs = again.stop_and_logs();
+    assert!(
+        logs.contains("\"Carol\"") && logs.contains("folds onto another user's name"),
+        "{logs}"
+    );
 }

@@ -8,9 +8,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use super::initial_send_stat;
-use crate::domain::{from_ms, to_ms, Error, Service};
+use crate::crypto::SealedSeed;
+use crate::domain::{from_ms, to_ms, Context, Error, Service};
 use crate::sms::http::PostFailure;
 use crate::storage::oob_events::OobEvent;
 use crate::storage::sms_messages::{AttemptOutcome, NewMessage, SmsMessage};
@@ -57,6 +59,10 @@ pub struct FeedbackEvent {
     /// is not pushed again; read it here.
     #[serde(rename = "Refused", skip_serializing_if = "Option::is_none")]
     pub refused: Option<bool>,
+    /// Why the session ended when its code did not decide it (a phone change), or what
+    /// the consumer must know of it (sent to a number not on file).
+    #[serde(rename = "EvtRsn", skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// An SMS as the outbox lists it. The phone is masked; the body is the message the
@@ -93,33 +99,61 @@ fn ms_of(d: u64) -> i64 {
     i64::try_from(d).unwrap_or(i64::MAX)
 }
 
+/// One SMS to store: its session, user, number, its text with the code (stored sealed)
+/// and the same text with the code masked (kept).
+pub(super) struct Outgoing<'a> {
+    pub session_pk: i32,
+    pub user_pk: Option<i32>,
+    pub phone: &'a PhoneNum,
+    pub body: &'a str,
+    pub masked: &'a str,
+}
+
+/// What binds a sealed SMS text to its row: its session and number, so a sealed text
+/// copied into another row does not open.
+fn text_aad(session_pk: Option<i32>, phone: &str) -> Vec<u8> {
+    format!("tokend sms\n{}\n{phone}", session_pk.unwrap_or(0)).into_bytes()
+}
+
 impl Service {
-    /// Stores one SMS: delivered at once for the outbox, queued for the http sender.
+    /// Stores one SMS: delivered at once for the outbox, queued for the http sender. It
+    /// records the institution and the sender (the audit's actor), which the hourly caps
+    /// count.
     pub(super) fn queue_sms(
         &self,
         c: &mut Conn,
-        session_pk: i32,
-        user_pk: Option<i32>,
-        phone: &PhoneNum,
-        body: &str,
+        ctx: &Context,
+        out: &Outgoing<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), storage::Error> {
         let provider = self.oob.policy.provider;
         let stat = initial_send_stat(provider);
         let sent = stat == SendStat::Sent;
+        // Sealed like a seed: the database never holds a live code in clear (issue 26).
+        let sealed = self
+            .keyring
+            .seal_bound(
+                &text_aad(Some(out.session_pk), out.phone.as_str()),
+                out.body.as_bytes(),
+            )
+            .map_err(|e| storage::Error::Db(format!("sealing an SMS text: {e}")))?
+            .to_bytes();
         let id = messages::insert_message(
             c,
             &NewMessage {
-                session_pk: Some(session_pk),
-                user_pk,
-                phone_num: phone.as_str(),
-                body: Some(body),
+                session_pk: Some(out.session_pk),
+                user_pk: out.user_pk,
+                phone_num: out.phone.as_str(),
+                body: Some(out.masked),
                 provider,
                 state: stat,
                 attempts: i32::from(sent),
                 next_attempt_at: to_ms(now),
                 created_at: to_ms(now),
                 sent_at: sent.then(|| to_ms(now)),
+                inst_rt_id: Some(self.institution(ctx)),
+                sent_by: Some(&ctx.actor),
+                body_sealed: Some(&sealed),
             },
         )?;
         if sent {
@@ -168,8 +202,21 @@ impl Service {
     pub fn deliver_sms(&self, m: &SmsMessage) -> Result<String, String> {
         let provider = self.oob.http.as_ref().ok_or("no http provider")?;
         let to = PhoneNum::parse(&m.phone_num).ok_or("stored phone is malformed")?;
-        let body = m.body.as_deref().ok_or("the message has no body")?;
-        provider.deliver(&to, body)
+        let body = self
+            .sms_text(m)
+            .ok_or("the message's text is gone or does not open")?;
+        provider.deliver(&to, &body)
+    }
+
+    /// The text with its code of a message still holding it sealed (`None` once dropped,
+    /// or sealed under a key no longer held).
+    fn sms_text(&self, m: &SmsMessage) -> Option<Zeroizing<String>> {
+        let sealed = SealedSeed::from_bytes(m.body_sealed.as_deref()?)?;
+        let plain = self
+            .keyring
+            .open_bound(&text_aad(m.session_pk, &m.phone_num), &sealed)
+            .ok()?;
+        String::from_utf8(plain.to_vec()).ok().map(Zeroizing::new)
     }
 
     /// Records an attempt: Sent, a retry after back-off, or Failed after the last attempt;
@@ -308,12 +355,16 @@ impl Service {
             .read(|c| messages::find_messages(c, inst_rt_id, cursor, limit))?
             .into_iter()
             .map(|(m, alrt_pkg_id)| OutboxMessage {
+                // The code while it may be used; the masked text once sent or ended.
+                body: self
+                    .sms_text(&m)
+                    .map(|t| t.to_string())
+                    .or_else(|| m.body.clone()),
                 msg_id: i64::from(m.id),
                 alrt_pkg_id,
                 phone_masked: PhoneNum::parse(&m.phone_num)
                     .map(|p| p.masked())
                     .unwrap_or_default(),
-                body: m.body,
                 provider: m.provider,
                 send_stat: m.state,
                 attempts: m.attempts,
@@ -334,6 +385,7 @@ fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
         usr_name: e.usr_name.clone(),
         delivered,
         refused: e.refused_at.is_some().then_some(true),
+        reason: e.reason.clone(),
     }
 }
 

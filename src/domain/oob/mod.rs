@@ -14,6 +14,7 @@
 //!   later from a background thread, so no request waits on a provider.
 
 pub mod delivery;
+pub mod guard;
 mod start;
 mod sweep;
 pub mod text;
@@ -70,6 +71,8 @@ pub struct OobPolicy {
     pub answer_wait_ms: u64,
     /// How long sessions, SMS and events are kept after expiry, seconds (0: forever).
     pub retention_secs: u64,
+    /// Where SMS may go and how many may leave (issue 26).
+    pub guard: guard::SmsGuard,
 }
 
 impl Default for OobPolicy {
@@ -85,6 +88,7 @@ impl Default for OobPolicy {
             http_timeout_ms: 5000,
             answer_wait_ms: 2000,
             retention_secs: 90 * 24 * 3600,
+            guard: guard::SmsGuard::default(),
         }
     }
 }
@@ -101,6 +105,8 @@ pub struct OobRuntime {
     pub webhook: Option<HttpTarget>,
     /// Wakes the sender and webhook threads when there is work, and stops them.
     pub signal: Arc<Signal>,
+    /// Sends refused by the guard, by kind (`/metrics`).
+    pub refused: Arc<guard::Refusals>,
 }
 
 /// Wakes the background threads when there is work, and tells them to stop.
@@ -206,6 +212,8 @@ pub struct Verified {
     pub rs_stat: OobStat,
     /// The user, when known.
     pub usr_name: Option<String>,
+    /// Sent to a number that is not the user's phone on file (`oob_explicit_phone`).
+    pub off_file: bool,
 }
 
 /// THE view of an OOB session, wherever the domain shows one: to the caller that started

@@ -6,6 +6,8 @@
 use chrono::{DateTime, Duration, Utc};
 use zeroize::Zeroizing;
 
+use super::delivery::Outgoing;
+use super::guard::{self, OFF_FILE};
 use super::text::{self, OtpKind, SmsTemplate};
 use super::{
     initial_send_stat, oob_entry, otp_message, Fallback, OobRequest, Otp, Started,
@@ -15,7 +17,7 @@ use crate::domain::audit;
 use crate::domain::validate::{ValidateRequest, Validation};
 use crate::domain::{to_ms, Context, Error, Fault, Service};
 use crate::storage::oob_sessions::{NewSession, OobSession};
-use crate::storage::{oob_sessions as sessions, phones, sms_messages as messages, users, Conn};
+use crate::storage::{oob_sessions as sessions, users};
 use crate::types::{AuditAction, AuditResult};
 use crate::types::{OobModeType, OobStat, PhoneNum, RsStat, SendStat, SessionOrigin, UsrName};
 
@@ -27,6 +29,25 @@ struct Spec<'a> {
     origin: SessionOrigin,
     template: &'a SmsTemplate,
     exp_secs: u64,
+}
+
+impl Spec<'_> {
+    /// What the audit says of a started session (the number masked; an `OffFile` one says
+    /// it was not the user's phone on file).
+    fn audit_detail(&self, alrt: &str) -> String {
+        let detail = format!(
+            "{} {}, {}, AlrtPkgId {alrt}, {} s",
+            self.origin,
+            self.mode,
+            self.phone.masked(),
+            self.exp_secs
+        );
+        if self.origin == SessionOrigin::OffFile {
+            format!("{detail}; {OFF_FILE}")
+        } else {
+            detail
+        }
+    }
 }
 
 /// What the send-recording transaction did.
@@ -50,6 +71,16 @@ impl Service {
             .template
             .clone()
             .unwrap_or_else(|| text::default_template(&self.policy.issuer, rq.exp_secs));
+        if let Some(own) = rq
+            .template
+            .as_ref()
+            .filter(|_| !self.oob.policy.guard.allow_urls)
+        {
+            if guard::has_url(&own.text) {
+                return Err(Error::at(Fault::InvalidValue, "SMSText")
+                    .with_detail("(no URL in an SMS text unless sms_text_allow_urls)"));
+            }
+        }
         if rq.mode == OobModeType::TwoWay && template.kind.is_none() {
             return Err(Error::at(Fault::NoVerificationValue, "SMSText")
                 .with_detail("(TwoWay needs <%$otp%> or <%$otpa%> in SMSText)"));
@@ -65,20 +96,12 @@ impl Service {
             ),
             None => None,
         };
-        let on_file = user
-            .as_ref()
-            .and_then(|u| u.phone_num.as_deref())
-            .and_then(PhoneNum::parse);
-        let phone = rq.phone.clone().or(on_file).ok_or_else(|| {
-            Error::at(Fault::PhoneRequired, "PhoneNum")
-                .with_detail("(or a UsrName with a phone on file)")
-        })?;
-        self.refuse_held(ctx, &inst, &phone, now)?;
+        let (phone, origin) = self.explicit_target(ctx, user.as_ref(), rq.phone.clone(), now)?;
         let spec = Spec {
             user: user.as_ref(),
             phone: &phone,
             mode: rq.mode,
-            origin: SessionOrigin::Explicit,
+            origin,
             template: &template,
             exp_secs: rq.exp_secs,
         };
@@ -114,8 +137,14 @@ impl Service {
                 "fallback held (SIM-swap guard) until {}",
                 until.to_rfc3339()
             );
-            self.audit_held(ctx, &user.usr_name, &detail, now)?;
+            self.audit_start_refused(ctx, Some(&user.usr_name), &detail, now)?;
             return Ok((v, Fallback::Held(until)));
+        }
+        if self.refuse_blocked(&phone).is_err() {
+            return Ok((
+                v,
+                Fallback::Unavailable("the phone on file cannot receive SMS (a blocked number)"),
+            ));
         }
         let max_failed = self.oob.policy.max_failed_sessions;
         if u32::try_from(user.oob_failed_sessions).unwrap_or(0) >= max_failed {
@@ -123,13 +152,7 @@ impl Service {
                 "fallback suspended: {} SMS sessions failed or expired in a row",
                 user.oob_failed_sessions
             );
-            let entry = oob_entry(
-                AuditAction::OobStart,
-                Some(&user.usr_name),
-                AuditResult::Failed,
-                &detail,
-            );
-            self.storage.write(|c| audit::record(c, ctx, now, entry))?;
+            self.audit_start_refused(ctx, Some(&user.usr_name), &detail, now)?;
             return Ok((v, Fallback::Unavailable(FALLBACK_SUSPENDED)));
         }
         let template = text::default_template(&self.policy.issuer, DEFAULT_EXP_SECS);
@@ -158,52 +181,6 @@ impl Service {
         Ok((v, Fallback::Started(started)))
     }
 
-    /// Refuses an explicit OOBValidate to a number that is a held user's phone on file
-    /// (SIM-swap guard, fault 7055), audited; whether it came by `UsrName` or `PhoneNum`.
-    fn refuse_held(
-        &self,
-        ctx: &Context,
-        inst: &str,
-        phone: &PhoneNum,
-        now: DateTime<Utc>,
-    ) -> Result<(), Error> {
-        let owners = self
-            .storage
-            .read(|c| phones::find_users_with_phone(c, inst, phone.as_str()))?;
-        let Some((user, until)) = owners
-            .iter()
-            .find_map(|u| self.hold_until(u, now).map(|t| (u, t)))
-        else {
-            return Ok(());
-        };
-        let detail = format!(
-            "held (SIM-swap guard) until {}, {}",
-            until.to_rfc3339(),
-            phone.masked()
-        );
-        self.audit_held(ctx, &user.usr_name, &detail, now)?;
-        Err(Error::at(Fault::SimSwapHold, "PhoneNum")
-            .with_detail(format!("(the hold ends at {})", until.to_rfc3339())))
-    }
-
-    /// Audits an OOB start the SIM-swap hold refused (a fallback or an explicit one).
-    fn audit_held(
-        &self,
-        ctx: &Context,
-        usr_name: &str,
-        detail: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), Error> {
-        let entry = oob_entry(
-            AuditAction::OobStart,
-            Some(usr_name),
-            AuditResult::Failed,
-            detail,
-        );
-        self.storage.write(|c| audit::record(c, ctx, now, entry))?;
-        Ok(())
-    }
-
     /// The one user a Locked validation was about.
     fn locked_user(
         &self,
@@ -214,7 +191,7 @@ impl Service {
         if let Some(token_id) = &rq.token_id {
             let mut bound = self.bound_to_token(ctx, token_id)?;
             if let Some(name) = rq.usr_name.as_ref().map(UsrName::as_str) {
-                bound.retain(|b| b.usr_name == name);
+                crate::storage::bindings::retain_named(&mut bound, name);
             }
             let [only] = bound.as_slice() else {
                 return Ok(None);
@@ -247,6 +224,7 @@ impl Service {
         let otp = text::generate(kind)?;
         let hash = self.keyring.code_hash(&otp_message(&alrt, &otp));
         let body = text::render(&spec.template.text, &otp);
+        let masked = text::render(&spec.template.text, text::MASK);
         let expires_at = now + Duration::seconds(i64::try_from(spec.exp_secs).unwrap_or(300));
         let provider = self.oob.policy.provider;
         let first_stat = initial_send_stat(provider);
@@ -260,7 +238,7 @@ impl Service {
                     }
                 }
             }
-            self.check_send_cap(c, spec.phone, user_pk, now)?;
+            self.check_send_cap(c, ctx, spec.phone, user_pk, now)?;
             let session_pk = sessions::insert_session(
                 c,
                 &NewSession {
@@ -280,29 +258,31 @@ impl Service {
                     inst_rt_id: self.institution(ctx),
                 },
             )?;
-            self.queue_sms(c, session_pk, user_pk, spec.phone, &body, now)?;
-            let detail = format!(
-                "{} {}, {}, AlrtPkgId {alrt}, {} s",
-                spec.origin,
-                spec.mode,
-                spec.phone.masked(),
-                spec.exp_secs
-            );
-            audit::record(
+            self.queue_sms(
                 c,
                 ctx,
+                &Outgoing {
+                    session_pk,
+                    user_pk,
+                    phone: spec.phone,
+                    body: &body,
+                    masked: &masked,
+                },
                 now,
-                oob_entry(
-                    AuditAction::OobStart,
-                    usr_name,
-                    AuditResult::Success,
-                    &detail,
-                ),
             )?;
+            let detail = spec.audit_detail(&alrt);
+            let entry = oob_entry(
+                AuditAction::OobStart,
+                usr_name,
+                AuditResult::Success,
+                &detail,
+            );
+            audit::record(c, ctx, now, entry)?;
             Ok::<_, Error>(Recorded::New(session_pk))
         });
+        let recorded = self.audit_refusal(ctx, usr_name, spec.phone, now, recorded)?;
         let usr_name = usr_name.map(str::to_owned);
-        match self.audit_refusal(ctx, spec, now, recorded)? {
+        match recorded {
             Recorded::Reused(s) => {
                 self.started_view(&s, usr_name, Otp(Zeroizing::new(String::new())))
             }
@@ -315,54 +295,6 @@ impl Service {
                 self.started_view(&s, usr_name, Otp(otp))
             }
         }
-    }
-
-    /// Audits a send the cap refused (its transaction rolled back) and hands the result on.
-    fn audit_refusal<T>(
-        &self,
-        ctx: &Context,
-        spec: &Spec<'_>,
-        now: DateTime<Utc>,
-        result: Result<T, Error>,
-    ) -> Result<T, Error> {
-        match result {
-            Err(e) if e.kind() == Fault::SendCapReached => {
-                let detail = format!("send cap reached, {}", spec.phone.masked());
-                let usr_name = spec.user.map(|u| u.usr_name.as_str());
-                let entry = oob_entry(
-                    AuditAction::OobStart,
-                    usr_name,
-                    AuditResult::Failed,
-                    &detail,
-                );
-                self.storage.write(|c| audit::record(c, ctx, now, entry))?;
-                Err(e)
-            }
-            other => other,
-        }
-    }
-
-    /// Refuses a send past the cap for the phone or the user.
-    pub(super) fn check_send_cap(
-        &self,
-        c: &mut Conn,
-        phone: &PhoneNum,
-        user_pk: Option<i32>,
-        now: DateTime<Utc>,
-    ) -> Result<(), Error> {
-        let policy = &self.oob.policy;
-        let window = i64::try_from(policy.send_window_secs.saturating_mul(1000)).unwrap_or(0);
-        let since = to_ms(now).saturating_sub(window);
-        let (to_phone, to_user) =
-            messages::count_messages_since(c, phone.as_str(), user_pk, since)?;
-        let cap = i64::from(policy.send_cap);
-        if to_phone >= cap || to_user >= cap {
-            return Err(Error::fault(Fault::SendCapReached).with_detail(format!(
-                "(at most {cap} SMS per user and per phone in {} s)",
-                policy.send_window_secs
-            )));
-        }
-        Ok(())
     }
 
     /// Re-sends a pending TwoWay session with a fresh code (the previous one stops working).
@@ -387,11 +319,12 @@ impl Service {
         let otp = text::generate(kind)?;
         let hash = self.keyring.code_hash(&otp_message(&s.alrt_pkg_id, &otp));
         let body = text::render(&s.sms_template, &otp);
+        let masked = text::render(&s.sms_template, text::MASK);
         let phone = PhoneNum::parse(&s.phone_num)
             .ok_or_else(|| Error::Internal("stored phone is malformed".into()))?;
         let usr_name = self.usr_name_of(s.user_pk)?;
         self.storage.write(|c| {
-            self.check_send_cap(c, &phone, s.user_pk, now)?;
+            self.check_send_cap(c, ctx, &phone, s.user_pk, now)?;
             if !sessions::update_session_resend(c, s.id, &hash, max, to_ms(now))? {
                 return Err(Error::at(Fault::ResendLimit, "AlrtPkgId")
                     .with_value(s.alrt_pkg_id.as_str())
@@ -400,7 +333,14 @@ impl Service {
             if initial_send_stat(self.oob.policy.provider) == SendStat::Sent {
                 sessions::update_session_send_stat(c, s.id, SendStat::Sent)?;
             }
-            self.queue_sms(c, s.id, s.user_pk, &phone, &body, now)?;
+            let out = Outgoing {
+                session_pk: s.id,
+                user_pk: s.user_pk,
+                phone: &phone,
+                body: &body,
+                masked: &masked,
+            };
+            self.queue_sms(c, ctx, &out, now)?;
             let detail = format!("AlrtPkgId {}, resend {}", s.alrt_pkg_id, s.resend_count + 1);
             let entry = oob_entry(
                 AuditAction::OobResend,
@@ -415,7 +355,7 @@ impl Service {
             .storage
             .read(|c| sessions::find_session_by_pk(c, s.id))?
             .ok_or_else(|| Error::Internal("resent session vanished".into()))?;
-        let shown = if s.origin == SessionOrigin::Explicit {
+        let shown = if s.origin != SessionOrigin::Lock {
             otp
         } else {
             Zeroizing::new(String::new())

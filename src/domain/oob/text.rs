@@ -89,6 +89,9 @@ pub fn default_template(issuer: &str, exp_secs: u64) -> SmsTemplate {
     }
 }
 
+/// What stands for the code in the kept (masked) copy of a text.
+pub const MASK: &str = "******";
+
 /// The text with its tag replaced by the code.
 pub fn render(template: &str, code: &str) -> Zeroizing<String> {
     Zeroizing::new(template.replace(OTP_TAG, code).replace(OTPA_TAG, code))

@@ -5,13 +5,14 @@
 use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
+use super::guard::OFF_FILE;
 use super::text;
 use super::{ended, oob_entry, otp_message, Verified};
 use crate::domain::audit;
 use crate::domain::{to_ms, Context, Error, Fault, Service};
 use crate::storage::oob_sessions::OobSession;
-use crate::storage::users;
 use crate::storage::{oob_events as events, oob_sessions as sessions, sms_messages as messages};
+use crate::storage::{users, Conn};
 use crate::types::{AuditAction, AuditResult};
 use crate::types::{OobStat, OtpKind, PhoneNum, SessionOrigin};
 
@@ -109,6 +110,7 @@ impl Service {
                         alrt_pkg_id: s.alrt_pkg_id.clone(),
                         rs_stat: answer,
                         usr_name,
+                        off_file: s.origin == SessionOrigin::OffFile,
                     });
                 }
                 Ended::CodeReplaced(fresh) => session = *fresh,
@@ -165,19 +167,8 @@ impl Service {
                 audit::record(c, ctx, now, entry)?;
                 return Ok::<_, Error>(Ended::Answer(answer));
             }
-            messages::update_messages_forget(c, s.id)?;
-            events::insert_event(
-                c,
-                &events::NewEvent {
-                    session_pk: s.id,
-                    alrt_pkg_id: &s.alrt_pkg_id,
-                    usr_name,
-                    result: outcome,
-                    at: to_ms(now),
-                    attempts: 0,
-                    next_attempt_at: to_ms(now),
-                },
-            )?;
+            let reason = (s.origin == SessionOrigin::OffFile).then_some(OFF_FILE);
+            record_end(c, s, outcome, usr_name, reason, now)?;
             let mut detail = format!("AlrtPkgId {}", s.alrt_pkg_id);
             if let (Some(user_pk), SessionOrigin::Lock) = (s.user_pk, s.origin) {
                 detail.push_str(&self.count_fallback_end(c, user_pk, outcome)?);
@@ -186,6 +177,30 @@ impl Service {
             audit::record(c, ctx, now, entry)?;
             Ok(Ended::Answer(outcome))
         })
+    }
+
+    /// Ends the user's pending sessions because their phone changed (within the change's
+    /// transaction): each Failed, with its event giving the reason and an audit row, so
+    /// none can be answered or resent to the old number. They do not count towards the
+    /// fallback's failure streak: the user did nothing wrong.
+    pub(crate) fn end_for_phone_change(
+        &self,
+        c: &mut Conn,
+        ctx: &Context,
+        user: &users::User,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        for s in sessions::find_pending_for_user(c, user.id, to_ms(now))? {
+            if !sessions::update_session_end(c, s.id, &s.otp_hash, OobStat::Failed, to_ms(now))? {
+                continue;
+            }
+            let name = Some(user.usr_name.as_str());
+            record_end(c, &s, OobStat::Failed, name, Some(PHONE_CHANGED), now)?;
+            let detail = format!("AlrtPkgId {}: {PHONE_CHANGED}", s.alrt_pkg_id);
+            let entry = oob_entry(AuditAction::OobVerify, name, AuditResult::Failed, &detail);
+            audit::record(c, ctx, now, entry)?;
+        }
+        Ok(())
     }
 
     /// Keeps the user's streak of lock-fallback sessions that failed or expired: a success
@@ -208,6 +223,34 @@ impl Service {
             format!("; {streak} of {max} fallback sessions failed in a row")
         })
     }
+}
+
+/// The reason of a session a phone change ended.
+pub const PHONE_CHANGED: &str = "ended by a change of the user's phone";
+
+/// What every end of a session records beside its state: its SMS forgotten (texts
+/// dropped, queued ones given up) and its "90040" event.
+fn record_end(
+    c: &mut Conn,
+    s: &OobSession,
+    outcome: OobStat,
+    usr_name: Option<&str>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    messages::update_messages_forget(c, s.id)?;
+    let event = events::NewEvent {
+        session_pk: s.id,
+        alrt_pkg_id: &s.alrt_pkg_id,
+        usr_name,
+        result: outcome,
+        at: to_ms(now),
+        attempts: 0,
+        next_attempt_at: to_ms(now),
+        reason,
+    };
+    events::insert_event(c, &event)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -33,8 +33,8 @@ fn masked(phone: Option<&str>) -> String {
 
 impl Service {
     /// Changes (or removes) the phone on file; fault 7031 when the user changed since
-    /// the key was read. Starts the SIM-swap hold and, if configured, notifies the old
-    /// number. Setting the phone already on file changes nothing.
+    /// the key was read. Ends the user's pending OOB sessions, starts the SIM-swap hold
+    /// and, if configured, notifies the old number. Setting the phone already on file changes nothing.
     pub fn change_phone(
         &self,
         ctx: &Context,
@@ -61,6 +61,8 @@ impl Service {
             {
                 return Err(Error::at(Fault::StaleIntentKey, "ActIntentKey"));
             }
+            // A code sent to the old number must not authenticate after the change.
+            self.end_for_phone_change(c, ctx, &user, now)?;
             let entry = Entry {
                 action: AuditAction::PhoneChange,
                 token_id: None,
@@ -70,6 +72,8 @@ impl Service {
             };
             Ok::<_, Error>(audit::record(c, ctx, now, entry)?)
         })?;
+        // The events of the sessions the change ended go to the webhook now.
+        self.oob().signal.notify();
         if let Some(old) = user.phone_num.as_deref().and_then(PhoneNum::parse) {
             self.notify_old_phone(ctx, old, now);
         }

@@ -18,10 +18,10 @@ use std::collections::HashMap;
 use super::super::audit::{AuditEvent, AuditFilter};
 use super::super::inquiry::{BindingRecord, InquiryRequest};
 use super::super::{from_ms, params_of, to_ms, Context, Error, Fault, Service};
+use super::kept_codes::failed_code_message;
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::failed_codes::{self, FailedCode};
-use crate::storage::{self, Conn};
-use crate::types::{ActIntent, AuditAction, Code, TokenId, UsrName, UsrTokenStat};
+use crate::types::{ActIntent, AuditAction, TokenId, UsrName, UsrTokenStat};
 
 /// Attempts explained when the request names no count.
 pub const DEFAULT_ATTEMPTS: usize = 10;
@@ -56,6 +56,9 @@ pub enum CodeFinding {
     NoMatch,
     /// The hash is no longer kept (older than `explain_retention_secs`).
     NotKept,
+    /// The code is the token's code of a step not reached yet: it will become valid, so
+    /// neither the offset nor the time is told (issue 26).
+    NotYetValid,
 }
 
 impl CodeFinding {
@@ -76,6 +79,10 @@ impl CodeFinding {
             }
             CodeFinding::NotKept => {
                 "the code's hash is no longer kept (explain_retention_secs)".into()
+            }
+            CodeFinding::NotYetValid => {
+                "this code belongs to a step not reached yet: not yet valid — resync the token"
+                    .into()
             }
         }
     }
@@ -120,12 +127,6 @@ pub struct Explanation {
     pub attempts: Vec<Attempt>,
     /// Each explained token's state now.
     pub tokens: Vec<TokenState>,
-}
-
-/// The message whose HMAC is kept for a wrong code (4 lines: no other keyed message of
-/// tokend has this shape or prefix).
-fn failed_code_message(token_id: &str, at_ms: i64, code: &str) -> Vec<u8> {
-    format!("failed-code\n{token_id}\n{at_ms}\n{code}").into_bytes()
 }
 
 /// Whether an audit row is a wrong code counted by validation (whose hash is kept).
@@ -202,50 +203,7 @@ fn reason_of(e: &AuditEvent) -> String {
     }
 }
 
-/// A wrong code's keyed hash, ready to be kept for "explain" inside the transaction that
-/// counts it (computed before, so the write job owns it and does no HMAC work).
-pub(in crate::domain) struct KeptCode {
-    token_pk: i32,
-    at: i64,
-    hash: String,
-    expires: i64,
-}
-
-impl KeptCode {
-    /// Keeps it (after its audit row, in the same transaction) and sweeps the expired ones.
-    pub(in crate::domain) fn store(&self, c: &mut Conn) -> Result<(), storage::Error> {
-        failed_codes::delete_expired_failed_codes(c, self.at)?;
-        failed_codes::insert_failed_code(c, self.token_pk, self.at, &self.hash, self.expires)
-    }
-}
-
 impl Service {
-    /// The keyed hash of a wrong code tried against `b`, to keep; `None` when
-    /// `explain_retention_secs` is 0.
-    pub(in crate::domain) fn failed_code_to_keep(
-        &self,
-        b: &BoundToken,
-        code: &Code,
-        now: DateTime<Utc>,
-    ) -> Option<KeptCode> {
-        let secs = self.phones.explain_retention_secs;
-        if secs == 0 {
-            return None;
-        }
-        let at = to_ms(now);
-        let expires =
-            at.saturating_add(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
-        let hash =
-            self.keyring
-                .code_hash(&failed_code_message(&b.token.token_id, at, code.as_str()));
-        Some(KeptCode {
-            token_pk: b.token.id,
-            at,
-            hash,
-            expires,
-        })
-    }
-
     /// Explains the last attempts of a user or a token (read-only).
     pub fn explain(
         &self,
@@ -272,7 +230,7 @@ impl Service {
             .collect();
         let mut attempts = Vec::new();
         for e in rows.iter().filter(|e| is_attempt(&e.action)).take(rq.count) {
-            let code = self.finding(e, &rows, &by_token, &kept)?;
+            let code = self.finding(e, &rows, &by_token, &kept, now)?;
             attempts.push(Attempt {
                 at: from_ms(e.at),
                 action: e.action.clone(),
@@ -350,6 +308,7 @@ impl Service {
         rows: &[AuditEvent],
         by_token: &HashMap<&str, &BoundToken>,
         kept: &[FailedCode],
+        now: DateTime<Utc>,
     ) -> Result<Option<CodeFinding>, Error> {
         let wrong = is_wrong_code(e);
         let Some(b) = e.token_id.as_deref().and_then(|t| by_token.get(t)) else {
@@ -364,6 +323,7 @@ impl Service {
         let params = params_of(&b.token)?;
         let seed = self.open_seed(&b.token)?;
         let at_step = params.step_at(e.at.div_euclid(1000));
+        let now_step = params.step_at(now.timestamp());
         let window = i64::from(self.policy.resync_window_steps);
         let mut offsets: Vec<i64> = (-window..=window).collect();
         offsets.sort_by_key(|o| o.abs());
@@ -373,6 +333,11 @@ impl Service {
             };
             let msg = failed_code_message(&b.token.token_id, e.at, &code);
             if self.keyring.is_code_hash(&msg, &fc.code_hash) {
+                // A step still ahead: its code will be accepted, so its offset (and with
+                // it when) is never told; past and current steps are history.
+                if at_step + offset > now_step {
+                    return Ok(Some(CodeFinding::NotYetValid));
+                }
                 return Ok(Some(CodeFinding::Offset {
                     steps: offset,
                     period: i64::from(params.period.secs()),

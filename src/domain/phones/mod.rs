@@ -16,6 +16,7 @@
 
 mod change;
 pub mod explain;
+pub(in crate::domain) mod kept_codes;
 
 pub use change::PhoneChange;
 

@@ -163,7 +163,7 @@ impl Service {
             (Some(token_id), usr_name) => {
                 let mut bound = self.bound_to_token(ctx, token_id)?;
                 if let Some(name) = usr_name {
-                    bound.retain(|b| b.usr_name == name.as_str());
+                    bindings::retain_named(&mut bound, name.as_str());
                     if bound.is_empty() {
                         return Err(
                             Error::at(Fault::UserNotFound, "UsrName").with_value(name.as_str())

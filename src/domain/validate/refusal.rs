@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{answer, entry_for, ValidateRequest, Validation};
 use crate::domain::audit;
-use crate::domain::phones::explain::KeptCode;
+use crate::domain::phones::kept_codes::KeptCode;
 use crate::domain::{to_ms, Context, Error, Service};
 use crate::storage::bindings::{self, BoundToken};
 use crate::storage::tokens;

@@ -35,6 +35,10 @@ pub struct AuditRow {
     actor: String,
     #[serde(rename = "AuditUsrId", skip_serializing_if = "Option::is_none")]
     audit_usr_id: Option<String>,
+    /// Where the consumer asserted `AuditUsrId` — never verified by tokend: `AuditUsrId`
+    /// (the header), or `AuthenUsrCred` (the end user's credential, not verified).
+    #[serde(rename = "AuditUsrIdSrc", skip_serializing_if = "Option::is_none")]
+    audit_usr_src: Option<String>,
     #[serde(rename = "AuditWsId", skip_serializing_if = "Option::is_none")]
     audit_ws_id: Option<String>,
     #[serde(rename = "jXLogTrackingId", skip_serializing_if = "Option::is_none")]
@@ -63,6 +67,7 @@ impl From<AuditEvent> for AuditRow {
             at: from_ms(e.at).map(iso8601),
             actor: e.actor,
             audit_usr_id: e.audit_usr_id,
+            audit_usr_src: e.audit_usr_src,
             audit_ws_id: e.audit_ws_id,
             tracking_id: e.tracking_id,
             bus_correl_id: e.bus_correl_id,

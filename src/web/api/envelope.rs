@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::io::Cursor;
 
+pub use super::decode::decode;
 use crate::domain::{Error, Fault};
 
 /// jXchange `jXchangeHdr`: correlation and audit ids, echoed verbatim.
@@ -86,6 +87,9 @@ pub struct JxHdr {
         skip_serializing_if = "Option::is_none"
     )]
     pub workflow_correl_id: Option<String>,
+    /// Whether `audit_usr_id` was taken from `AuthenUsrCred` (the audit says so).
+    #[serde(skip)]
+    pub audit_usr_from_cred: bool,
 }
 
 impl JxHdr {
@@ -130,6 +134,7 @@ impl MsgRqHdr {
         let mut jx = self.jx.clone();
         if jx.audit_usr_id.as_deref().is_none_or(str::is_empty) && self.cred_user.is_some() {
             jx.audit_usr_id.clone_from(&self.cred_user);
+            jx.audit_usr_from_cred = true;
         }
         jx.with_tracking_id()
     }
@@ -145,12 +150,17 @@ where
 }
 
 /// The end user an `AuthenUsrCred` names: the first `Username` (a UsernameToken), else
-/// the first `NameID` (a SAML assertion), depth first, at most 128 characters.
+/// the first `NameID` (a SAML assertion), depth first. Cut one past the longest audit id,
+/// so a longer one is refused (2005) rather than silently shortened.
 fn cred_user(cred: &serde_json::Value) -> Option<String> {
     ["Username", "NameID"]
         .into_iter()
         .find_map(|name| member_text(cred, name))
-        .map(|u| u.chars().take(128).collect::<String>())
+        .map(|u| {
+            u.chars()
+                .take(crate::web::parse::MAX_AUDIT_ID + 1)
+                .collect::<String>()
+        })
         .filter(|u| !u.is_empty())
 }
 
@@ -376,104 +386,6 @@ impl<'r> rocket::request::FromRequest<'r> for JxHdr {
             .map(|s| s.chars().take(128).collect());
         remember_tracking_id(req, &hdr);
         rocket::request::Outcome::Success(hdr)
-    }
-}
-
-/// Just the header of a body that failed to decode as a whole, so the fault still echoes it.
-#[derive(Deserialize)]
-struct HeaderOnly {
-    #[serde(rename = "MsgRqHdr", default)]
-    hdr: MsgRqHdr,
-}
-
-/// Decodes a body, turning serde's complaint into a fault naming the element.
-pub fn decode<T: DeserializeOwned + HasHeader>(bytes: &[u8]) -> JxRequest<T> {
-    // serde's derived structs also accept a JSON array of their fields in order; a body
-    // that is not an object is refused before it can be read that way.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return JxRequest {
-            hdr: JxHdr::generated(),
-            body: Err(
-                Error::fault(Fault::InvalidValue).with_detail("(the body must be a JSON object)")
-            ),
-        };
-    }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let body = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Ok(body) => match de.end() {
-            Ok(()) => {
-                return JxRequest {
-                    hdr: body.msg_rq_hdr().header(),
-                    body: Ok(body),
-                }
-            }
-            Err(e) => {
-                Error::fault(Fault::MalformedBody).with_detail(strip_position(&e.to_string()))
-            }
-        },
-        Err(e) => classify(&e),
-    };
-    let hdr = serde_json::from_slice::<HeaderOnly>(bytes)
-        .map(|h| h.hdr.header())
-        .unwrap_or_else(|_| JxHdr::generated());
-    JxRequest {
-        hdr,
-        body: Err(body),
-    }
-}
-
-/// Maps a serde error to the fault a consumer can act on.
-fn classify(e: &serde_path_to_error::Error<serde_json::Error>) -> Error {
-    let inner = e.inner();
-    let message = strip_position(&inner.to_string());
-    let path = e.path().to_string();
-    let at_root = path == "." || path.is_empty();
-    if inner.is_eof() || inner.is_io() || (inner.is_syntax() && at_root) {
-        return Error::fault(Fault::MalformedBody).with_detail(message);
-    }
-    if inner.is_syntax() {
-        // serde_json reports some type mismatches (e.g. `null` for an enum) as syntax
-        // errors; the path still names the element.
-        return Error::at(Fault::InvalidValue, path).with_detail(message);
-    }
-    let join = |name: &str| {
-        if at_root {
-            name.to_owned()
-        } else {
-            format!("{path}.{name}")
-        }
-    };
-    if let Some(name) = quoted(&message, "missing field `") {
-        let fault = if name == "TokenId" {
-            Fault::IdRequired
-        } else {
-            Fault::FieldRequired
-        };
-        return Error::at(fault, join(&name));
-    }
-    if quoted(&message, "unknown field `").is_some() {
-        // serde_path_to_error's path already ends with the unknown element.
-        return Error::at(Fault::UnknownElement, path);
-    }
-    if let Some(value) = quoted(&message, "unknown variant `") {
-        return Error::at(Fault::EnumValue, path)
-            .with_value(value)
-            .with_detail(message);
-    }
-    Error::at(Fault::InvalidValue, path).with_detail(message)
-}
-
-/// The text between `prefix` and the next backquote.
-fn quoted(message: &str, prefix: &str) -> Option<String> {
-    let rest = message.strip_prefix(prefix)?;
-    rest.split('`').next().map(str::to_owned)
-}
-
-/// serde_json appends " at line L column C"; the element path says more.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
     }
 }
 

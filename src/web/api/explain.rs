@@ -50,7 +50,7 @@ impl HasHeader for ExplainRq {
 /// What the kept hash of a wrong code says.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CodeRec {
-    /// `Offset`, `NoMatch` or `NotKept`.
+    /// `Offset`, `NoMatch`, `NotKept` or `NotYetValid` (a step not reached yet: no offset).
     #[serde(rename = "Finding")]
     finding: &'static str,
     /// For `Offset`: the steps from the attempt's time (positive: the token runs fast).
@@ -128,6 +128,7 @@ fn code_rec(f: CodeFinding) -> CodeRec {
         CodeFinding::Offset { steps, period } => ("Offset", Some(steps), Some(steps * period)),
         CodeFinding::NoMatch => ("NoMatch", None, None),
         CodeFinding::NotKept => ("NotKept", None, None),
+        CodeFinding::NotYetValid => ("NotYetValid", None, None),
     };
     CodeRec {
         finding,

@@ -29,7 +29,7 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::IdRequired
         | Fault::FieldRequired
         | Fault::PhoneRequired => Status::BadRequest,
-        Fault::Unauthenticated => Status::Unauthorized,
+        Fault::Unauthenticated | Fault::StaleMessage => Status::Unauthorized,
         Fault::ScopeDenied | Fault::InstitutionDenied => Status::Forbidden,
         Fault::TokenNotFound
         | Fault::UserNotFound
@@ -54,6 +54,7 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::SmsTextOtherTag
         | Fault::NoVerificationValue
         | Fault::ExpSecRange
+        | Fault::PhoneBlocked
         | Fault::OtpFormat => Status::UnprocessableEntity,
         Fault::SendCapReached | Fault::ResendLimit | Fault::RateLimited => Status::TooManyRequests,
         Fault::Busy => Status::ServiceUnavailable,
@@ -204,6 +205,7 @@ mod tests {
                 (7005, 400),
                 (7010, 401),
                 (7011, 403),
+                (7012, 401),
                 (7020, 404),
                 (7021, 404),
                 (7030, 409),
@@ -223,6 +225,7 @@ mod tests {
                 (7053, 429),
                 (7054, 422),
                 (7055, 409),
+                (7056, 422),
                 (7060, 429),
                 (7090, 503),
                 (7099, 500),

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod decode;
 pub mod envelope;
 pub mod events;
 pub mod explain;
@@ -30,6 +31,7 @@ use crate::domain::api_keys::{ApiCaller, Scope};
 use crate::domain::{Context, Error, Service};
 use crate::web::edge::blocking;
 use crate::web::limits::Limits;
+use crate::web::parse::check_audit_id;
 pub use auth::Caller;
 use envelope::JxHdr;
 use fault::ApiFault;
@@ -202,9 +204,18 @@ fn authorize(
 /// `InstRtId` checked against the key: fault 2505 when the key may not act there), and
 /// the correlation ids the audit records.
 fn context(caller: &ApiCaller, hdr: &JxHdr) -> Result<Context, Error> {
+    let (src, elem) = if hdr.audit_usr_from_cred {
+        ("AuthenUsrCred", "MsgRqHdr.AuthenUsrCred")
+    } else {
+        ("AuditUsrId", "MsgRqHdr.jXchangeHdr.AuditUsrId")
+    };
+    check_audit_id(elem, hdr.audit_usr_id.as_deref())?;
+    check_audit_id("MsgRqHdr.jXchangeHdr.AuditWsId", hdr.audit_ws_id.as_deref())?;
+    let asserted = hdr.audit_usr_id.as_deref().is_some_and(|u| !u.is_empty());
     Ok(Context {
         actor: caller.actor(),
         audit_usr_id: hdr.audit_usr_id.clone(),
+        audit_usr_src: asserted.then_some(src),
         audit_ws_id: hdr.audit_ws_id.clone(),
         tracking_id: hdr.tracking_id.clone(),
         bus_correl_id: hdr.bus_correl_id.clone(),

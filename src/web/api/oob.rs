@@ -12,11 +12,11 @@ use super::openapi::{
     Answer, BadQuery, BodyFaults, Common, Conflict, InstRtIdQuery, NotFound, TooMany, Unprocessable,
 };
 use super::{operate, Call, Caller, Gate};
-use crate::domain::api_keys::Scope;
+use crate::domain::api_keys::{ApiCaller, Scope};
 use crate::domain::oob::text::parse_template;
 use crate::domain::oob::{OobRequest, Started, DEFAULT_EXP_SECS};
 use crate::domain::{Context, Error, Fault, Service};
-use crate::types::{OobModeType, OobStat, SendStat};
+use crate::types::{OobModeType, OobStat, SendStat, SessionOrigin};
 use crate::web::edge::{blocking, iso8601};
 use crate::web::limits::Limits;
 use crate::web::parse::{parse_phone, parse_usr_name};
@@ -88,6 +88,10 @@ pub struct OobRs {
     send_stat: SendStat,
     #[serde(rename = "ResendRemain")]
     resends_left: u32,
+    /// `false` when the code went to a number that is not the user's phone on file
+    /// (`oob_explicit_phone = "allow"`); absent otherwise.
+    #[serde(rename = "PhoneNumOnFile", skip_serializing_if = "Option::is_none")]
+    phone_on_file: Option<bool>,
 }
 
 impl OobRs {
@@ -104,6 +108,7 @@ impl OobRs {
             expires_at: iso8601(started.expires_at),
             send_stat: started.send_stat,
             resends_left: started.resends_left,
+            phone_on_file: (started.origin == SessionOrigin::OffFile).then_some(false),
         }
     }
 }
@@ -121,6 +126,17 @@ fn oob_request(rq: OobValidateRq) -> Result<OobRequest, Error> {
         template: rq.sms_text.as_deref().map(parse_template).transpose()?,
         exp_secs,
     })
+}
+
+/// A OneWay text of the consumer's own is a message relayed to any number, with no code
+/// to verify: only a key with the `sms` scope may send one (a `validate` key sends codes).
+fn may_send_text(caller: &ApiCaller, rq: &OobRequest) -> Result<(), Error> {
+    let free_text = rq.mode == OobModeType::OneWay && rq.template.is_some();
+    if free_text && !caller.scopes.contains(&Scope::Sms) {
+        return Err(Error::at(Fault::ScopeDenied, "SMSText")
+            .with_detail("(a OneWay SMSText of your own needs the sms scope)"));
+    }
+    Ok(())
 }
 
 /// Waits (on the blocking pool, at most `answer_wait_ms`, woken by the domain's signal)
@@ -161,6 +177,7 @@ pub(crate) async fn start(
     // OOBValidate carries `InstRtId` in its body too; the header's wins when both are set.
     let named = body.inst_rt_id.clone();
     let request = call.check(oob_request(body))?;
+    call.check(may_send_text(call.caller(), &request))?;
     let ctx = call.context_naming(named)?;
     let mut started = call
         .run(service, &ctx, move |s, ctx| {
@@ -206,6 +223,9 @@ pub struct OobVerifyRs {
     rs_stat: OobStat,
     #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]
     usr_name: Option<String>,
+    /// `false` when the code went to a number that is not the user's phone on file.
+    #[serde(rename = "PhoneNumOnFile", skip_serializing_if = "Option::is_none")]
+    phone_on_file: Option<bool>,
 }
 
 /// An `AlrtPkgId` path element: unknown ids and malformed ones alike are 7050.
@@ -247,6 +267,7 @@ pub(crate) async fn verify(
             alrt_pkg_id: v.alrt_pkg_id,
             rs_stat: v.rs_stat,
             usr_name: v.usr_name,
+            phone_on_file: v.off_file.then_some(false),
         },
     )
     .await

@@ -40,6 +40,10 @@ pub struct FeedbackEvent {
     /// is not pushed again; read it here.
     #[serde(rename = "Refused", skip_serializing_if = "Option::is_none")]
     refused: Option<bool>,
+    /// Why the session ended when its code did not decide it (a phone change ended it),
+    /// or what to know of it (sent to a number that is not the user's phone on file).
+    #[serde(rename = "EvtRsn", skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 /// An SMS as the outbox lists it. The phone is masked; the body is the message the
@@ -87,6 +91,7 @@ impl From<delivery::FeedbackEvent> for FeedbackEvent {
             usr_name: e.usr_name,
             delivered: e.delivered,
             refused: e.refused,
+            reason: e.reason,
         }
     }
 }

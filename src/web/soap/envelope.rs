@@ -1,5 +1,5 @@
-//! SOAP 1.1 on the wire: reading a request envelope (its WS-Security `UsernameToken` and
-//! its body's operation element) and writing answers and faults, with quick-xml.
+//! SOAP 1.1 on the wire: reading a request envelope (exactly one Header, read by
+//! `wssec`, and one Body with its operation element) and writing answers and faults, with quick-xml.
 //!
 //! Reading is defensive: a DOCTYPE (and so any DTD or entity declaration) is refused
 //! outright, only XML's predefined entities and character references are expanded,
@@ -13,6 +13,7 @@ use quick_xml::Writer;
 use serde_json::{Map, Value};
 
 use super::ops::{self, Elem, Kind};
+use super::wssec::{self, WsSecurity};
 use crate::domain::{Error, Fault};
 
 /// SOAP 1.1's envelope namespace.
@@ -24,8 +25,6 @@ pub const WSSE_NS: &str =
 pub const WSU_NS: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
 const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
-/// `PasswordText`, the only `UsernameToken` password type accepted (the API key itself).
-const PASSWORD_TEXT: &str = "#PasswordText";
 
 const MAX_DEPTH: usize = 32;
 const MAX_NODES: usize = 4096;
@@ -180,8 +179,8 @@ fn push_text(stack: &mut [Node], text: &str) -> Result<(), Error> {
 
 /// A SOAP request taken apart.
 pub struct SoapRq {
-    /// The `UsernameToken` password (the API key), when the header has one.
-    pub password: Option<String>,
+    /// The WS-Security header: the API key, the nonce and the timestamp.
+    pub security: WsSecurity,
     /// The body's operation element.
     pub op: Node,
 }
@@ -194,15 +193,23 @@ pub fn read_envelope(root: Node) -> Result<SoapRq, Error> {
             "(the root element must be a SOAP 1.1 Envelope in {SOAP_NS})"
         )));
     }
-    let mut password = None;
+    let mut header = None;
     let mut body = None;
     for child in root.children {
-        match (child.ns.as_str(), child.name.as_str()) {
-            (SOAP_NS, "Header") => password = username_token(&child)?,
-            (SOAP_NS, "Body") => body = Some(child),
+        // Exactly one Header (optional) and one Body: with two, a gateway that reads the
+        // first and a server that reads the last would act on different requests.
+        let slot = match (child.ns.as_str(), child.name.as_str()) {
+            (SOAP_NS, "Header") => &mut header,
+            (SOAP_NS, "Body") => &mut body,
             _ => return Err(Error::at(Fault::UnknownElement, child.name)),
+        };
+        if slot.is_some() {
+            return Err(Error::at(Fault::MalformedBody, child.name.clone())
+                .with_detail("(the Envelope holds it twice: exactly one is allowed)"));
         }
+        *slot = Some(child);
     }
+    let security = header.as_ref().map(wssec::read).transpose()?;
     let body = body.ok_or_else(|| Error::at(Fault::FieldRequired, "Body"))?;
     let mut ops = body.children.into_iter();
     let op = ops
@@ -211,33 +218,10 @@ pub fn read_envelope(root: Node) -> Result<SoapRq, Error> {
     if ops.next().is_some() {
         return Err(malformed("(the Body must hold exactly one operation)"));
     }
-    Ok(SoapRq { password, op })
-}
-
-/// The password of a `wsse:Security/UsernameToken`: only `PasswordText` (the API key).
-fn username_token(header: &Node) -> Result<Option<String>, Error> {
-    let Some(security) = header
-        .children
-        .iter()
-        .find(|c| c.name == "Security" && c.ns == WSSE_NS)
-    else {
-        return Ok(None);
-    };
-    let Some(password) = security
-        .child("UsernameToken")
-        .and_then(|t| t.child("Password"))
-    else {
-        return Ok(None);
-    };
-    if password
-        .attr("Type")
-        .is_some_and(|t| !t.ends_with(PASSWORD_TEXT))
-    {
-        return Err(Error::fault(Fault::Unauthenticated).with_detail(
-            "(UsernameToken: only a PasswordText password, the API key, is accepted)",
-        ));
-    }
-    Ok(Some(password.text.trim().to_owned()))
+    Ok(SoapRq {
+        security: security.unwrap_or_default(),
+        op,
+    })
 }
 
 /// The operation element's children as the JSON API's body, by the operation's layout:
@@ -427,7 +411,7 @@ mod tests {
             ops::NS
         );
         let rq = read_envelope(parse(xml.as_bytes()).unwrap()).unwrap();
-        assert_eq!(rq.password.as_deref(), Some("tk_1"));
+        assert_eq!(rq.security.password.as_deref(), Some("tk_1"));
         assert_eq!(rq.op.name, "Op");
         assert_eq!(rq.op.ns, ops::NS);
     }

@@ -10,7 +10,8 @@
 //! jXchange fault record. The header rules (`api::hdr_rules`) always apply here.
 //!
 //! Credentials: a WS-Security `UsernameToken` whose `PasswordText` is the API key, or
-//! `Authorization: Bearer`, as on the JSON API. `AuthenUsrCred` (the end user's SAML) is
+//! `Authorization: Bearer`, as on the JSON API. Its `Timestamp` and `Nonce`, when sent,
+//! are enforced before the operation runs (`wssec`, the domain's `use_nonce`). `AuthenUsrCred` (the end user's SAML) is
 //! accepted and handed to the JSON API as a tree, whose header path records its user as
 //! the audit user when `AuditUsrId` is empty (as for JSON); tokend does NOT verify SAML.
 //!
@@ -24,6 +25,7 @@ pub mod envelope;
 pub mod ops;
 pub mod request;
 pub mod wsdl;
+pub mod wssec;
 
 use rocket::http::ContentType;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -37,6 +39,7 @@ use crate::web::api::fault::ApiFault;
 use crate::web::api::{
     auth, explain, hdr_rules, inquiry, lifecycle, oob, tokens, users, validate, Caller,
 };
+use crate::web::edge::blocking;
 use crate::web::limits::Limits;
 use crate::web::metrics::Metrics;
 use answer::SoapAnswer;
@@ -68,12 +71,14 @@ async fn endpoint(
     service: &State<Arc<Service>>,
     limits: &State<Arc<Limits>>,
     metrics: &State<Arc<Metrics>>,
+    config: &State<SoapConfig>,
 ) -> SoapAnswer {
     let now = chrono::Utc::now();
     let deps = Deps {
         service,
         limits,
         metrics,
+        config,
     };
     match handle(bearer.0, rq.0, &deps).await {
         Ok((op, hdr, value)) => SoapAnswer::ok(op, &hdr, &value, now),
@@ -81,7 +86,18 @@ async fn endpoint(
     }
 }
 
-/// The base URL clients reach this server at (for the WSDL's `soap:address`).
+/// The binding's settings (managed state).
+#[derive(Debug, Clone, Default)]
+pub struct SoapConfig {
+    /// `public_url` (no trailing slash): the WSDL's `soap:address` base when set.
+    pub public_url: Option<String>,
+    /// `soap_clock_skew_secs`: the WS-Security timestamp's tolerance.
+    pub clock_skew_secs: u64,
+}
+
+/// The base URL clients reach this server at (for the WSDL's `soap:address`):
+/// `public_url` when set, else the request's scheme and `Host` — which a client could
+/// choose, so deployments behind a proxy set `public_url`.
 pub struct BaseUrl(String);
 
 #[rocket::async_trait]
@@ -89,6 +105,13 @@ impl<'r> FromRequest<'r> for BaseUrl {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let configured = req
+            .rocket()
+            .state::<SoapConfig>()
+            .and_then(|c| c.public_url.clone());
+        if let Some(base) = configured {
+            return Outcome::Success(BaseUrl(base));
+        }
         let scheme = if crate::web::secure::is_secure(req) {
             "https"
         } else {
@@ -122,6 +145,7 @@ struct Deps<'a> {
     service: &'a State<Arc<Service>>,
     limits: &'a State<Arc<Limits>>,
     metrics: &'a State<Arc<Metrics>>,
+    config: &'a State<SoapConfig>,
 }
 
 /// A request from its bytes to the JSON operation's answer.
@@ -135,17 +159,27 @@ async fn handle(
         mut json,
         present,
         hdr,
-        password,
+        security,
         has_cred,
     } = parsed?;
     let fail = |e: Error| ApiFault::new(&hdr, e);
-    let key = password.or(bearer);
-    let caller = match key {
+    let (now, skew) = (chrono::Utc::now(), deps.config.clock_skew_secs);
+    security.check_fresh(now, skew).map_err(fail)?;
+    let caller = match security.password.clone().or(bearer) {
         Some(key) => auth::caller_of(deps.service, &key).await,
         None => Err(Error::fault(Fault::Unauthenticated)
             .with_detail("(a WS-Security UsernameToken or Authorization: Bearer)")),
     }
     .map_err(fail)?;
+    // Only an authenticated caller's nonce is remembered: no one else fills the table.
+    if let Some(nonce) = security.nonce.clone() {
+        let (actor, until) = (caller.0.actor(), security.nonce_until(now, skew));
+        blocking(deps.service, move |s| {
+            s.use_nonce(&actor, &nonce, until, now)
+        })
+        .await
+        .map_err(fail)?;
+    }
     let body = hdr_rules::BodyIds {
         inst_rt_id: json.get("InstRtId").and_then(Value::as_str),
         consumer_prod: json.get("ConsumerProd").and_then(Value::as_str),

@@ -43,8 +43,8 @@ pub struct Parsed {
     /// Whether it had `MsgRqHdr/jXchangeHdr`.
     pub present: bool,
     pub hdr: JxHdr,
-    /// The UsernameToken's `PasswordText` (the API key).
-    pub password: Option<String>,
+    /// The WS-Security header (the API key, nonce, timestamp).
+    pub security: super::wssec::WsSecurity,
     /// Whether `MsgRqHdr` carried `AuthenUsrCred`.
     pub has_cred: bool,
 }
@@ -100,7 +100,7 @@ fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, Ap
         json,
         present,
         hdr,
-        password: rq.password,
+        security: rq.security,
         has_cred,
     })
 }
