@@ -100,17 +100,25 @@ fn sweep(service: &Service, every: Duration) {
         if let Err(e) = service.purge_failed_codes(Utc::now()) {
             tracing::error!("explain retention purge: {e}");
         }
-        // Wake-ups for new work are for the senders; the sweeper keeps its own pace.
-        let next = Instant::now() + every;
-        while let Some(left) = next.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
-            }
-            if !signal.wait(&mut seen, left) {
-                return;
-            }
+        if !pause(signal, &mut seen, every) {
+            return;
         }
     }
+}
+
+/// Waits `every` whatever wake-ups for new work come meanwhile (they are for the
+/// senders; the sweeper and the key watch keep their own pace); false once stopping.
+fn pause(signal: &crate::domain::oob::Signal, seen: &mut u64, every: Duration) -> bool {
+    let next = Instant::now() + every;
+    while let Some(left) = next.checked_duration_since(Instant::now()) {
+        if left.is_zero() {
+            break;
+        }
+        if !signal.wait(seen, left) {
+            return false;
+        }
+    }
+    true
 }
 
 /// How often a serving process looks at the register of master keys: a key rotation
@@ -127,16 +135,9 @@ fn watch_keys(service: &Service) {
         if let Err(e) = watch.tick(service, Utc::now()) {
             tracing::warn!("key watch: {e}");
         }
-        // Wake-ups for new work are for the senders; the watch keeps its own pace.
-        let next = Instant::now() + KEY_WATCH_EVERY;
-        while let Some(left) = next.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
-            }
-            if !signal.wait(&mut seen, left) {
-                watch.leave(service);
-                return;
-            }
+        if !pause(signal, &mut seen, KEY_WATCH_EVERY) {
+            watch.leave(service);
+            return;
         }
     }
 }
