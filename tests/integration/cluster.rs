@@ -598,7 +598,30 @@ fn a_node_that_loses_the_database_answers_503_and_recovers_by_itself() {
         )
     };
     assert_eq!(inquiry().0, 404);
+    // A second node on the same database, not behind the proxy: it never notices.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = start_node(
+        other_dir.path(),
+        &[
+            ("ROCKET_DATABASE_URL".to_owned(), node._db.url.clone()),
+            (
+                "ROCKET_SECRET_KEY".to_owned(),
+                testkit::pg::SECRET_KEY.to_owned(),
+            ),
+            ("TOKEND_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
+        ],
+    );
+    let other_inquiry = || {
+        post_to(
+            &other.base,
+            key,
+            "/api/v1/inquiry",
+            &json!({"TokenId": "NONE-1"}),
+        )
+    };
     proxy.cut();
+    assert_eq!(other_inquiry().0, 404, "the other node noticed");
+    assert!(ureq::get(&format!("{}/ready", other.base)).call().is_ok());
     let (status, rs) = inquiry();
     assert_eq!(
         (status, crate::support::fault(&rs).0.as_str()),

@@ -24,6 +24,7 @@ mod cli;
 mod cluster;
 mod console_words;
 mod crash;
+mod failover;
 mod hardening;
 mod institutions;
 mod log_secrets;

@@ -13,6 +13,10 @@ use std::process::Command;
 /// Tests (name fragments, as `--skip` takes them) about the SQLite file itself.
 const SQLITE_ONLY: &[(&str, &str)] = &[
     ("cluster::", "runs on PostgreSQL in the first run already"),
+    (
+        "failover::",
+        "builds its own PostgreSQL primary and standby in the first run already",
+    ),
     ("postgres::", "this test itself"),
     (
         "restart::a_backup_taken_while_serving",

@@ -80,7 +80,7 @@ fn each_role_may_do_what_the_table_says_and_is_refused_the_rest_with_an_audit_ro
     }
     let (status, _) = server.post(
         "/api/v1/users",
-        &json!({"UsrName": "dan", "PhoneNum": "5551234567"}),
+        &json!({"UsrName": "dan", "PhoneNum": "5552234567"}),
     );
     assert_eq!(status, 200);
     // (method and path, fields, the weakest role allowed). The modify unlocks carol's
@@ -266,12 +266,12 @@ fn staff_of_one_institution_reach_nothing_of_another() {
     // alice and her SMS live in the default institution; bob in the other.
     let (status, _) = server.post(
         "/api/v1/users",
-        &json!({"UsrName": "alice", "PhoneNum": "5551234567"}),
+        &json!({"UsrName": "alice", "PhoneNum": "5552234567"}),
     );
     assert_eq!(status, 200);
     let (status, rs) = server.post(
         "/api/v1/oob",
-        &json!({"UsrName": "alice", "PhoneNum": "5551234567", "OOBModeType": "TwoWay"}),
+        &json!({"UsrName": "alice", "PhoneNum": "5552234567", "OOBModeType": "TwoWay"}),
     );
     assert_eq!(status, 200, "{rs}");
     let b_key = create_key_with(
@@ -358,7 +358,7 @@ fn dual_control_holds_an_action_until_a_second_staff_member_approves_it() {
     );
     let (status, _) = server.post(
         "/api/v1/users",
-        &json!({"UsrName": "alice", "PhoneNum": "5551234567"}),
+        &json!({"UsrName": "alice", "PhoneNum": "5552234567"}),
     );
     assert_eq!(status, 200);
     let maker = AdminClient::signed_in(&server, "maker", PASSWORD);

@@ -41,7 +41,7 @@ fn an_officer_asks_for_a_phone_change_and_another_approves_it_in_a_real_browser(
     server.keep_dir(dir);
     let (status, rs) = server.post(
         "/api/v1/users",
-        &json!({"UsrName": "alice", "PhoneNum": "5551234567"}),
+        &json!({"UsrName": "alice", "PhoneNum": "5552234567"}),
     );
     assert_eq!(status, 200, "{rs}");
     let (shots, _keep) = screenshot_dir();

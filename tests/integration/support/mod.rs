@@ -9,6 +9,7 @@
 )]
 
 pub mod admin;
+pub mod replica;
 pub mod schema;
 pub mod tls;
 pub mod webdriver;
