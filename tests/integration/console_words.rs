@@ -91,3 +91,20 @@ fn api_keys_show_when_they_were_last_used() {
         "{used}"
     );
 }
+
+/// Column names a help desk understands, with the jXchange names beside them.
+#[test]
+fn columns_say_what_they_hold_beside_the_jxchange_names() {
+    let (server, c) = server_with_admin();
+    server.enroll_active("ann");
+    let page = c.get("/admin/user?name=ann");
+    assert_eq!(page.status, 200, "{}", page.body);
+    for header in [
+        "<th>Token status <small>UsrTokenStat</small></th>",
+        "<th>This user's use of it <small>MFATokenUsrStat</small></th>",
+    ] {
+        assert!(page.body.contains(header), "{header}: {}", page.body);
+    }
+    let list = c.get("/admin/users");
+    assert!(list.body.contains("<th>User <small>UsrName</small></th>"));
+}
