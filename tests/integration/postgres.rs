@@ -31,6 +31,10 @@ const SQLITE_ONLY: &[(&str, &str)] = &[
         "moves a SQLite install into PostgreSQL (its own database on the same server)",
     ),
     (
+        "systemd_user::restore_",
+        "tokend restore puts back a SQLite backup; PostgreSQL's are pg_restore's",
+    ),
+    (
         "operator::restore_",
         "tokend restore puts back a SQLite backup; PostgreSQL's are pg_restore's",
     ),

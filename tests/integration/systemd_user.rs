@@ -256,3 +256,44 @@ fn the_cli_reaches_the_services_key_through_its_environment_file() {
     let err = String::from_utf8_lossy(&denied.stderr);
     assert!(err.contains("cannot read --env-file"), "{err}");
 }
+
+/// `sudo tokend restore` on a state directory the service's user owns: the restored
+/// database and the lock file stay the service's (0600), and the service starts on it
+/// as its own user and serves what the backup held.
+#[test]
+fn restore_as_root_leaves_the_files_to_the_services_user() {
+    let Some((user, root, data)) = service_state() else {
+        return;
+    };
+    let mut server = tokend().start_as(&data, &[], Some(user)).unwrap();
+    let key = create_key(&data, "ops", "manage,validate");
+    let (seed, step) = enroll_active(&server.base, &key, "ann");
+    let backup = root.path().join("b.sqlite");
+    let out = cli(&data, &[], &["backup", &backup.to_string_lossy()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.stop();
+
+    let out = cli(&data, &[], &["restore", &backup.to_string_lossy()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["tokend.sqlite", "tokend.lock"] {
+        let meta = std::fs::metadata(data.join(name)).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), user, "{name} stays the service's");
+        assert_eq!(meta.mode() & 0o777, 0o600, "{name}");
+    }
+    let server = tokend().start_as(&data, &[], Some(user)).unwrap();
+    let ok = post(
+        &server.base,
+        &key,
+        "/api/v1/validate",
+        &serde_json::json!({"UsrName": "ann", "Code": totp(&seed, "SHA1", 6, step + 1)}),
+    );
+    assert_eq!(ok["RsStat"], "Success", "{ok}");
+}
