@@ -15,13 +15,14 @@
 
 pub mod delivery;
 pub mod guard;
+mod signal;
 mod start;
 mod sweep;
 pub mod text;
 mod verify;
 
 use chrono::{DateTime, Utc};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
@@ -34,6 +35,7 @@ use crate::storage::users;
 use crate::types::{
     AuditAction, AuditResult, OobModeType, OobStat, PhoneNum, SendStat, SessionOrigin, UsrName,
 };
+pub use signal::Signal;
 use text::SmsTemplate;
 
 /// `OOBRsn` when a user's SMS fallback stopped after `oob_max_failed_sessions`.
@@ -109,50 +111,6 @@ pub struct OobRuntime {
     pub refused: Arc<guard::Refusals>,
 }
 
-/// Wakes the background threads when there is work, and tells them to stop.
-#[derive(Debug, Default)]
-pub struct Signal {
-    state: Mutex<(u64, bool)>,
-    cv: Condvar,
-}
-
-impl Signal {
-    /// There is new work.
-    pub fn notify(&self) {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.0 = s.0.wrapping_add(1);
-        self.cv.notify_all();
-    }
-
-    /// Every thread should stop.
-    pub fn stop(&self) {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.1 = true;
-        self.cv.notify_all();
-    }
-
-    /// Whether `stop` was called.
-    pub fn is_stopped(&self) -> bool {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).1
-    }
-
-    /// The count of notifications so far: read it before looking for work, then `wait`
-    /// from it, and a notification in between is not missed.
-    pub fn seen(&self) -> u64 {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).0
-    }
-
-    /// Waits until new work (since `seen`), a stop, or `timeout`; answers false on stop.
-    pub fn wait(&self, seen: &mut u64, timeout: Duration) -> bool {
-        let guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let (guard, _) = self
-            .cv
-            .wait_timeout_while(guard, timeout, |s| s.0 == *seen && !s.1)
-            .unwrap_or_else(PoisonError::into_inner);
-        *seen = guard.0;
-        !guard.1
-    }
-}
 
 /// An explicit OOBValidate request.
 #[derive(Debug, Clone)]
