@@ -53,4 +53,3 @@ wire_enum!(
         Failed = "failed",
     }
 );
-

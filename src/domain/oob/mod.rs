@@ -111,7 +111,6 @@ pub struct OobRuntime {
     pub refused: Arc<guard::Refusals>,
 }
 
-
 /// An explicit OOBValidate request.
 #[derive(Debug, Clone)]
 pub struct OobRequest {
