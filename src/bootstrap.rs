@@ -12,17 +12,22 @@ use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
+pub mod backup;
 pub mod compose;
 pub mod dir_lock;
+pub mod install;
+pub mod key_files;
+mod master_key;
+
+pub use install::Install;
+pub use master_key::{check_fingerprint, keyring, load_master_key};
 
 use crate::config::Settings;
+use crate::crypto::digest;
 use crate::crypto::keyfile::{self, Origin};
-use crate::crypto::{digest, Keyring, MasterKey};
-use crate::domain::keys::{apply_register, keys_in};
-use crate::domain::start::{self, ACTIVE, RETIRED, RETIRING};
+use crate::domain::start;
 use crate::domain::Service;
 use crate::storage::leader::{self, Duty};
-use crate::storage::master_keys::MasterKeyRow;
 use crate::storage::{engine, migrate, Storage};
 
 /// The database as messages name it: the SQLite file, or the PostgreSQL URL without its
@@ -57,18 +62,47 @@ pub fn ensure_data_dir(settings: &Settings) -> anyhow::Result<()> {
         .create(&settings.data_dir)
         .with_context(|| {
             format!(
-                "cannot create data directory {}",
+                "cannot create the data directory {} (data_dir, ROCKET_DATA_DIR)",
                 settings.data_dir.display()
             )
         })
 }
 
 /// Opens the database and applies pending migrations. On PostgreSQL, nodes starting at
-/// the same moment take turns (an advisory lock), so each migration runs once.
-pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
+/// the same moment take turns (an advisory lock), so each migration runs once. With
+/// [`Install::Existing`] a missing database is refused rather than created (see
+/// `install`), and files the CLI makes in the data directory go to its owner.
+pub fn open_storage(settings: &Settings, install: Install) -> anyhow::Result<Storage> {
+    if install == Install::Existing {
+        install::require_database_file(settings)?;
+    }
     ensure_data_dir(settings)?;
     let url = settings.database_url();
-    let storage = Storage::connect(&url, settings.db_pool_size, compose::durability(settings))?;
+    let storage = Storage::connect(&url, settings.db_pool_size, compose::durability(settings))
+        .with_context(|| {
+            if settings.is_postgres() {
+                format!(
+                    "cannot open the database {} (database_url, ROCKET_DATABASE_URL)",
+                    database_label(settings)
+                )
+            } else {
+                format!(
+                    "cannot open the database {} (in data_dir, ROCKET_DATA_DIR)",
+                    database_label(settings)
+                )
+            }
+        })?;
+    if install == Install::Existing
+        && settings.is_postgres()
+        && storage.read(|c| Ok(migrate::is_fresh(c)))?
+    {
+        bail!(
+            "no tokend database in {} (database_url, from ROCKET_DATABASE_URL or \
+             Rocket.toml): it holds no tokend tables; refusing to create a new install. \
+             Only tokend serve and tokend migrate create one",
+            database_label(settings)
+        );
+    }
     let applied = leader::exclusively(&storage, Duty::Bootstrap, || {
         storage.read(migrate::run_pending)
     })?;
@@ -78,6 +112,7 @@ pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
             database_label(settings)
         );
     }
+    install::hand_over_database(settings)?;
     let placed = start::adopt_unplaced(&storage, &settings.inst_rt_id)?;
     if placed > 0 {
         tracing::info!(
@@ -111,148 +146,6 @@ pub fn key_dir(settings: &Settings) -> PathBuf {
         Some(_) => PathBuf::from("."),
         None => settings.data_dir.clone(),
     }
-}
-
-/// The master key: `TOKEND_MASTER_KEY`, else `master_key_file`, else `<data_dir>/master.key`,
-/// generated on first start. When `master.key` is missing from a database that already
-/// has keys, the active key is taken from a `master*.key` file of the data directory
-/// (after a rotation the operator may have removed the retired `master.key` and kept the
-/// new key under the name rekey gave it); none is generated.
-pub fn load_master_key(settings: &Settings, storage: &Storage) -> anyhow::Result<MasterKey> {
-    if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
-        return MasterKey::from_base64(&Zeroizing::new(text))
-            .with_context(|| format!("{MASTER_KEY_ENV} is not a valid master key"));
-    }
-    let path = settings
-        .master_key_file
-        .clone()
-        .unwrap_or_else(|| settings.data_dir.join("master.key"));
-    if settings.master_key_file.is_none() && !path.exists() {
-        // After a rotation the operator may have removed the retired master.key and kept
-        // the new key under the name rekey gave it: use it rather than generate a key.
-        // A database that already has keys never gets a generated one.
-        let rows = start::key_register(storage)?;
-        if let Some(active) = rows.iter().find(|r| r.state == ACTIVE) {
-            return keys_in(&settings.data_dir)
-                .into_iter()
-                .find(|(_, k)| k.fingerprint() == active.fingerprint)
-                .map(|(_, key)| key)
-                .with_context(|| {
-                    format!(
-                        "no master key: {} does not exist and no master*.key file in {} is \
-                         the database's active key (id {}); refusing to start. Restore the \
-                         key file, or set master_key_file or {MASTER_KEY_ENV}.",
-                        path.display(),
-                        settings.data_dir.display(),
-                        active.key_id
-                    )
-                });
-        }
-    }
-    let (text, origin) = keyfile::read_or_create(&path, || Ok(MasterKey::generate()?.to_base64()))?;
-    if origin == Origin::Created {
-        tracing::warn!(
-            "GENERATED A NEW MASTER KEY at {} (mode 0600). Every token seed is encrypted \
-             with it: BACK IT UP and keep it apart from database backups; without it no \
-             seed can ever be read again.",
-            path.display()
-        );
-    }
-    MasterKey::from_base64(&text)
-        .with_context(|| format!("{} is not a valid master key", path.display()))
-}
-
-/// When a key was retired, for messages.
-fn retired_when(row: &MasterKeyRow) -> String {
-    row.retired_at
-        .and_then(crate::domain::from_ms)
-        .map_or_else(String::new, |t| format!(" on {}", t.to_rfc3339()))
-}
-
-/// The register of master keys; registers `key` as the active one on a database that has
-/// none yet (after the fingerprint check of [`check_fingerprint`]).
-fn register(storage: &Storage, key: &MasterKey) -> anyhow::Result<Vec<MasterKeyRow>> {
-    let rows = start::key_register(storage)?;
-    if !rows.is_empty() {
-        return Ok(rows);
-    }
-    check_fingerprint(storage, key)?;
-    start::register_first_key(
-        storage,
-        &key.key_id(),
-        &key.fingerprint(),
-        chrono::Utc::now(),
-    )?;
-    Ok(start::key_register(storage)?)
-}
-
-/// The keyring for `configured` (the key this process was started with), checked against
-/// the register of master keys (see `domain::keys` and `domain::rekey`):
-///
-/// - the active key: it is used; during a rotation the retiring key must be available too
-///   (from the key directory), since seeds not re-encrypted yet are under it;
-/// - the retiring key (a rotation is in progress): the active key must be in the key
-///   directory; both are used;
-/// - a retired key: the active key is used if it is in the key directory (with a warning
-///   to configure it), else the start is REFUSED;
-/// - any other key: REFUSED, as before rotations existed.
-pub fn keyring(storage: &Storage, configured: &MasterKey, dir: &Path) -> anyhow::Result<Keyring> {
-    let rows = register(storage, configured)?;
-    let active = rows
-        .iter()
-        .find(|r| r.state == ACTIVE)
-        .context("the database's register of master keys has no active key")?;
-    let Some(mine) = rows
-        .iter()
-        .find(|r| r.fingerprint == configured.fingerprint())
-    else {
-        bail!(
-            "the master key (id {}) is not the key this database was created with, nor one \
-             it was rotated to (active key id {}); refusing to start. Set {MASTER_KEY_ENV} or \
-             master_key_file to the right key.",
-            configured.key_id(),
-            active.key_id
-        );
-    };
-    let found = keys_in(dir);
-    let keyring = if mine.state == ACTIVE {
-        Keyring::new(configured)?
-    } else {
-        keyring_for_rotated(mine, active, configured, &found, dir)?
-    };
-    let missing = apply_register(&keyring, &rows, &found);
-    if let Some(id) = missing.keys.first() {
-        bail!(
-            "a key rotation (tokend rekey) is in progress and key {id} is neither configured \
-             nor in {}; refusing to start: the seeds still under it could not be read. Put \
-             its file ({}) in that directory.",
-            dir.display(),
-            keyfile::key_file_name(id)
-        );
-    }
-    for (id, why) in &missing.retired {
-        tracing::warn!(
-            "the audit links and one-time codes made under retired key {id} cannot be \
-             checked: {why}"
-        );
-    }
-    Ok(keyring)
-}
-
-/// Refuses a master key other than the one the database was first used with (for a
-/// database whose register of master keys is still empty; see [`keyring`]).
-pub fn check_fingerprint(storage: &Storage, key: &MasterKey) -> anyhow::Result<()> {
-    let mine = key.fingerprint();
-    let stored = start::claim_fingerprint(storage, &mine)?;
-    if stored != mine {
-        bail!(
-            "the master key (id {}) is not the key this database was created with (id {}); \
-             refusing to start. Set {MASTER_KEY_ENV} or master_key_file to the original key.",
-            key.key_id(),
-            &stored[..16.min(stored.len())]
-        );
-    }
-    Ok(())
 }
 
 /// The Rocket `secret_key` (private cookies): from the configuration if set, else from
@@ -292,10 +185,11 @@ pub fn secret_key(
     Ok(Some(Zeroizing::new(text.trim().to_owned())))
 }
 
-/// Everything `serve` needs: the service (storage migrated, key checked).
-pub fn service(settings: &Settings) -> anyhow::Result<Service> {
-    let storage = open_storage(settings)?;
-    let key = load_master_key(settings, &storage)?;
+/// Everything a command needs: the service (storage migrated, key checked). Only `serve`
+/// and `migrate` pass [`Install::Create`].
+pub fn service(settings: &Settings, install: Install) -> anyhow::Result<Service> {
+    let storage = open_storage(settings, install)?;
+    let key = load_master_key(settings, &storage, install)?;
     let dir = key_dir(settings);
     let keyring = keyring(&storage, &key, &dir)?;
     let service = Service::new(storage, keyring, compose::policy(settings))
@@ -316,61 +210,4 @@ pub fn service(settings: &Settings) -> anyhow::Result<Service> {
         );
     }
     Ok(service)
-}
-
-/// The keyring when the configured key is not the active one: the active key must be in
-/// the key directory (see [`keyring`]).
-fn keyring_for_rotated(
-    mine: &MasterKeyRow,
-    active: &MasterKeyRow,
-    configured: &MasterKey,
-    found: &[(PathBuf, MasterKey)],
-    dir: &Path,
-) -> anyhow::Result<Keyring> {
-    let Some((path, key)) = found
-        .iter()
-        .find(|(_, k)| k.fingerprint() == active.fingerprint)
-    else {
-        if mine.state == RETIRING {
-            bail!(
-                "a key rotation (tokend rekey) from the configured master key (id {}) to \
-                 key {} is in progress, and key {} is not in {}; refusing to start. Put \
-                 its file ({}) back in that directory.",
-                mine.key_id,
-                active.key_id,
-                active.key_id,
-                dir.display(),
-                keyfile::key_file_name(&active.key_id)
-            );
-        }
-        bail!(
-            "the master key (id {}) was retired by tokend rekey{}: every seed is now under \
-             key {}, which is neither configured nor in {}; refusing to start. Start with \
-             the new key: set master_key_file (or {MASTER_KEY_ENV}) to it, or put its file \
-             ({}) in {}.",
-            mine.key_id,
-            retired_when(mine),
-            active.key_id,
-            dir.display(),
-            keyfile::key_file_name(&active.key_id),
-            dir.display()
-        );
-    };
-    if mine.state == RETIRED {
-        tracing::warn!(
-            "the configured master key (id {}) was retired by tokend rekey{}; using the \
-             active key {} from {}. Set master_key_file (or {MASTER_KEY_ENV}) to the new \
-             key, and keep the retired one only as long as database backups made before \
-             the rotation.",
-            mine.key_id,
-            retired_when(mine),
-            active.key_id,
-            path.display()
-        );
-    }
-    let keyring = Keyring::new(key)?;
-    if mine.state == RETIRING {
-        keyring.add_key(configured)?;
-    }
-    Ok(keyring)
 }

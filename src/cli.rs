@@ -1,24 +1,26 @@
 //! The `tokend` command line: `serve` (the default), `migrate`, `import`, `audit verify`,
-//! `apikey create`, `admin create`, `rekey`.
+//! `apikey create`, `admin create`, `rekey`, `backup`, `restore`, `copy-to`.
+//! Only `serve` and `migrate` may create an install (`bootstrap::install`).
 //! Every subcommand reads the same configuration as `serve`. Results go to stdout (only
 //! the result, so scripts can capture it); logs go to stderr.
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use std::io::Write as _;
-use std::sync::Arc;
 
 /// The start of the line that shows the bootstrap admin's one-time password.
 pub const FIRST_ADMIN: &str = "tokend first admin: ";
 
+use crate::bootstrap::{self, Install};
 use crate::config::Settings;
 use crate::domain::api_keys::{is_inst_rt_id, parse_scopes, KeyConsumer, KeyReach};
 use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
-use crate::{bootstrap, web, worker};
 
 mod admin;
+mod data;
+mod env_file;
 mod rekey;
+mod serve;
 
 use admin::AdminCommand;
 
@@ -26,6 +28,11 @@ use admin::AdminCommand;
 #[derive(Debug, Parser)]
 #[command(name = "tokend", version, about)]
 pub struct Cli {
+    /// Read the service's environment file first (systemd's EnvironmentFile format), so
+    /// the command runs with the service's settings and master key: under systemd,
+    /// `sudo tokend --env-file /etc/tokend/tokend.env …`. Variables already set win.
+    #[arg(long, global = true, env = "TOKEND_ENV_FILE", value_name = "FILE")]
+    env_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -56,6 +63,14 @@ enum Command {
     /// sealed: keep the master key apart from it).
     Backup {
         /// Where to write the copy; must not exist.
+        file: std::path::PathBuf,
+    },
+    /// Put a backup (from tokend backup) back as the database, with the service stopped:
+    /// checks the backup's integrity and audit chain first, removes the old database's
+    /// -wal and -shm files, keeps the database it replaces beside it, and says what it
+    /// restored.
+    Restore {
+        /// The backup file.
         file: std::path::PathBuf,
     },
     /// Copy this SQLite install into an empty PostgreSQL database (to run several nodes),
@@ -143,12 +158,19 @@ enum ApikeyCommand {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(file) = &cli.env_file {
+        env_file::apply(file)?;
+    }
     let figment = Settings::figment();
     let settings = bootstrap::compose::settings(&figment)?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(figment, &settings),
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Serve) {
+        bootstrap::install::check_operator(&settings.data_dir)?;
+    }
+    match command {
+        Command::Serve => serve::serve(figment, &settings),
         Command::Migrate => {
-            bootstrap::open_storage(&settings)?;
+            bootstrap::service(&settings, Install::Create)?;
             println!(
                 "database {} is up to date",
                 bootstrap::database_label(&settings)
@@ -157,9 +179,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit {
             action: AuditCommand::Verify,
-        } => verify_audit(&settings),
-        Command::Backup { file } => backup(&settings, &file),
-        Command::CopyTo { url, force } => copy_to(&settings, &url, force),
+        } => data::verify_audit(&settings),
+        Command::Backup { file } => data::backup(&settings, &file),
+        Command::Restore { file } => data::restore(&settings, &file),
+        Command::CopyTo { url, force } => data::copy_to(&settings, &url, force),
         Command::Rekey { verify: true, .. } => rekey::verify(&settings),
         Command::Rekey {
             new_key_file,
@@ -184,48 +207,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Copies the install into PostgreSQL and says what to configure next.
-fn copy_to(settings: &Settings, url: &str, force: bool) -> anyhow::Result<()> {
-    if settings.is_postgres() {
-        anyhow::bail!(
-            "this install already runs on PostgreSQL ({}): copy-to moves a SQLite install",
-            bootstrap::database_label(settings)
-        );
-    }
-    let _copying = bootstrap::dir_lock::exclusive(settings, force)?;
-    let service = bootstrap::service(settings)?;
-    let target = bootstrap::open_postgres(url)?;
-    let report = service
-        .copy_to(&target)
-        .context("the copy failed; the target database was left unchanged")?;
-    let mut out = std::io::stdout().lock();
-    for (table, here, there) in &report.tables {
-        writeln!(out, "{table:<16} {here:>9} rows copied, {there:>9} there")?;
-    }
-    writeln!(
-        out,
-        "audit chain in the copy: {} rows verified{}",
-        report.chain.linked,
-        report
-            .chain
-            .broken
-            .map(|(row, why)| format!(", BROKEN at row {row}: {why}"))
-            .unwrap_or_default()
-    )?;
-    if !report.is_whole() {
-        anyhow::bail!("the copy does not match its source: do not switch to it");
-    }
-    writeln!(
-        out,
-        "copied. Next, on every node: set database_url = \"{}\" (ROCKET_DATABASE_URL), one \
-         secret_key shared by all nodes (ROCKET_SECRET_KEY), and the same master key as \
-         here; then start the nodes. {} is no longer used: keep it as the last SQLite backup.",
-        crate::storage::engine::redact_url(url),
-        settings.database_path().display()
-    )?;
-    Ok(())
-}
-
 /// `apikey create`: prints only the new key.
 fn apikey(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<()> {
     let ApikeyCommand::Create {
@@ -242,7 +223,7 @@ fn apikey(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<()> {
     } else {
         KeyReach::Institution(inst_rt_id.unwrap_or_else(|| settings.inst_rt_id.clone()))
     };
-    let service = bootstrap::service(settings)?;
+    let service = bootstrap::service(settings, Install::Existing)?;
     let ctx = Context {
         actor: "cli".into(),
         ..Context::default()
@@ -261,50 +242,6 @@ fn apikey(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<()> {
         )
         .context("cannot create the API key")?;
     println!("{}", key.as_str());
-    Ok(())
-}
-
-/// Writes the backup and says what restoring it needs.
-fn backup(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
-    let storage = bootstrap::open_storage(settings)?;
-    storage
-        .backup_to(file)
-        .with_context(|| format!("cannot back up to {}", file.display()))?;
-    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    let key_id = crate::domain::start::stored_fingerprint(&storage)?
-        .map_or_else(|| "none yet".to_owned(), |f| f.chars().take(16).collect());
-    println!(
-        "backup written to {} ({size} bytes, integrity ok); restoring it needs the master \
-         key with id {key_id} — keep that key apart from the backup",
-        file.display()
-    );
-    Ok(())
-}
-
-/// Verifies the audit chain; the verdict on stdout, exit 1 when broken.
-fn verify_audit(settings: &Settings) -> anyhow::Result<()> {
-    let service = bootstrap::service(settings)?;
-    service
-        .settle_audit_links(std::time::Duration::from_secs(5))
-        .context("cannot link the newest audit rows")?;
-    let report = service
-        .verify_audit_chain()
-        .context("cannot read the audit trail")?;
-    if let Some((row, why)) = report.broken {
-        println!(
-            "audit chain BROKEN at row {row}: {why} ({} rows before it verified)",
-            report.linked
-        );
-        anyhow::bail!("the audit chain is broken at row {row}");
-    }
-    let head = report.head.map_or_else(
-        || "none".to_owned(),
-        |(id, link)| format!("row {id} {link}"),
-    );
-    println!(
-        "audit chain whole: {} rows verified, {} not linked yet; head: {head}",
-        report.linked, report.unlinked_tail
-    );
     Ok(())
 }
 
@@ -353,7 +290,7 @@ fn import(
         std::fs::File::open(file).and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut bytes))
     }
     .with_context(|| format!("cannot read {}", file.display()))?;
-    let service = bootstrap::service(settings)?;
+    let service = bootstrap::service(settings, Install::Existing)?;
     let ctx = Context {
         actor: "cli:import".into(),
         inst_rt_id,
@@ -388,42 +325,4 @@ fn import(
     } else {
         anyhow::bail!("{} {unit}(s) refused", report.refused.len())
     }
-}
-
-fn serve(figment: rocket::figment::Figment, settings: &Settings) -> anyhow::Result<()> {
-    let service = Arc::new(bootstrap::service(settings)?);
-    // Held until the server stops: copy-to refuses while it is (issue 26).
-    let _serving = bootstrap::dir_lock::serving(settings)?;
-    let figment = match bootstrap::secret_key(settings, &figment)? {
-        Some(key) => figment.merge(("secret_key", key.as_str())),
-        None => figment,
-    };
-    if let Some(one_time) = service
-        .ensure_first_admin(chrono::Utc::now())
-        .context("cannot create the first admin")?
-    {
-        // Printed once, on purpose: the operator needs it to sign in the first time, and
-        // it stops working at the first sign-in (a new password is forced).
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{FIRST_ADMIN}{} one-time password: {} (sign in at /admin/login; a new password is required)",
-            crate::domain::admins::BOOTSTRAP_ADMIN,
-            one_time.as_str()
-        );
-        let _ = writeln!(
-            out,
-            "tokend next: an API key for your application: tokend apikey create --name my-app --scope manage,validate (prints the key once)"
-        );
-        let _ = out.flush();
-    }
-    let sweep_every = std::time::Duration::from_millis(settings.oob_sweep_interval_ms);
-    let workers = worker::start(&service, sweep_every).context("cannot start workers")?;
-    let served = rocket::execute(
-        web::build(figment, service, bootstrap::compose::web_config(settings)?).launch(),
-    )
-    .map(drop)
-    .map_err(|e| anyhow::anyhow!("the server stopped: {e}"));
-    workers.stop();
-    served
 }

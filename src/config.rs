@@ -160,6 +160,10 @@ pub struct Settings {
     /// The console's trust: dual control, second factor, sessions, sign-on (root keys).
     #[serde(flatten)]
     pub console: Console,
+    /// Seconds the first admin's one-time password (printed once at the first start, so
+    /// it sits in the journal) stays usable if nobody replaces it (default 86,400).
+    #[serde(default = "defaults::default_first_admin_otp_secs")]
+    pub first_admin_otp_secs: u64,
 }
 
 /// How hard SQLite pushes each commit to disk (`sqlite_synchronous`); storage's
@@ -279,6 +283,9 @@ impl Settings {
         }
         if self.sim_swap_hold_secs > 365 * 24 * 3600 {
             bail!("sim_swap_hold_secs must be 0 to 31536000 (a year)");
+        }
+        if self.first_admin_otp_secs == 0 {
+            bail!("first_admin_otp_secs must be at least 1");
         }
         if self.issuer.is_empty() || self.issuer.contains(':') {
             bail!("issuer must be non-empty and contain no colon");

@@ -1,6 +1,8 @@
 //! Background threads started by `serve`: the OOB expiry sweeper (so Expired events are
 //! emitted even when nobody calls; it also purges OOB rows past their retention), the http
-//! SMS senders, the event webhook deliverer, and on PostgreSQL the audit linker.
+//! SMS senders, the event webhook deliverer, the master-key watch (`domain::key_watch`),
+//! the first admin's one-time password expiry (`domain::first_admin`), and on PostgreSQL
+//! the audit linker.
 //!
 //! With several nodes every node runs all of them: rows are claimed with leases and
 //! sessions ended with compare-and-swap, so each SMS, event and expiry is handled once;
@@ -33,11 +35,21 @@ pub struct Workers {
 }
 
 /// Starts the threads the configuration calls for.
-pub fn start(service: &Arc<Service>, sweep_every: Duration) -> std::io::Result<Workers> {
+pub fn start(
+    service: &Arc<Service>,
+    sweep_every: Duration,
+    first_admin_otp: chrono::Duration,
+) -> std::io::Result<Workers> {
     let signal = Arc::clone(&service.oob().signal);
     let mut handles = Vec::new();
     let s = Arc::clone(service);
     handles.push(spawn("oob-sweeper", move || sweep(&s, sweep_every))?);
+    let s = Arc::clone(service);
+    handles.push(spawn("key-watch", move || watch_keys(&s))?);
+    let s = Arc::clone(service);
+    handles.push(spawn("first-admin", move || {
+        expire_first_admin(&s, first_admin_otp);
+    })?);
     if service.oob().http.is_some() {
         for i in 0..SENDERS {
             let s = Arc::clone(service);
@@ -88,15 +100,69 @@ fn sweep(service: &Service, every: Duration) {
         if let Err(e) = service.purge_failed_codes(Utc::now()) {
             tracing::error!("explain retention purge: {e}");
         }
-        // Wake-ups for new work are for the senders; the sweeper keeps its own pace.
-        let next = Instant::now() + every;
-        while let Some(left) = next.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
+        if !pause(signal, &mut seen, every) {
+            return;
+        }
+    }
+}
+
+/// Waits `every` whatever wake-ups for new work come meanwhile (they are for the
+/// senders; the sweeper and the key watch keep their own pace); false once stopping.
+fn pause(signal: &crate::domain::oob::Signal, seen: &mut u64, every: Duration) -> bool {
+    let next = Instant::now() + every;
+    while let Some(left) = next.checked_duration_since(Instant::now()) {
+        if left.is_zero() {
+            break;
+        }
+        if !signal.wait(seen, left) {
+            return false;
+        }
+    }
+    true
+}
+
+/// How often a serving process looks at the register of master keys: a key rotation
+/// waits about this long for every process to confirm the new key.
+const KEY_WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Follows the register of master keys and publishes what this process holds (see
+/// `domain::key_watch`), so `tokend rekey` knows the running service opened a new key.
+fn watch_keys(service: &Service) {
+    let signal = &service.oob().signal;
+    let mut seen = 0;
+    let mut watch = crate::domain::key_watch::KeyWatch::default();
+    loop {
+        if let Err(e) = watch.tick(service, Utc::now()) {
+            tracing::warn!("key watch: {e}");
+        }
+        if !pause(signal, &mut seen, KEY_WATCH_EVERY) {
+            watch.leave(service);
+            return;
+        }
+    }
+}
+
+/// Expires the first admin's one-time password when its time is up (see
+/// `domain::first_admin`); ends when there is none left to watch.
+fn expire_first_admin(service: &Service, max_age: chrono::Duration) {
+    use crate::domain::first_admin::OneTime;
+    let signal = &service.oob().signal;
+    let mut seen = 0;
+    loop {
+        match service.first_admin_password(max_age) {
+            Ok(OneTime::Live(until)) if Utc::now() >= until => {
+                match service.expire_first_admin_password(Utc::now(), max_age) {
+                    Ok(true) => tracing::warn!("{}", crate::domain::first_admin::EXPIRED_SAY),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!("first admin: {e}"),
+                }
             }
-            if !signal.wait(&mut seen, left) {
-                return;
-            }
+            Ok(OneTime::Live(_)) => {}
+            Ok(OneTime::Expired | OneTime::Replaced) => return,
+            Err(e) => tracing::warn!("first admin: {e}"),
+        }
+        if !signal.wait(&mut seen, KEY_WATCH_EVERY) {
+            return;
         }
     }
 }

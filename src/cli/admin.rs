@@ -82,7 +82,7 @@ fn cli_context() -> Context {
 
 /// Runs one `tokend admin` command.
 pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
-    let service = bootstrap::service(settings)?;
+    let service = bootstrap::service(settings, bootstrap::Install::Existing)?;
     let (ctx, now) = (cli_context(), chrono::Utc::now());
     match command {
         AdminCommand::Create {

@@ -39,7 +39,7 @@ pub(super) fn run(
     limit: Option<u64>,
 ) -> anyhow::Result<()> {
     let dir = bootstrap::key_dir(settings);
-    let service = bootstrap::service(settings)?;
+    let service = bootstrap::service(settings, bootstrap::Install::Existing)?;
     let rows = service.key_register()?;
     let retiring = rows.iter().find(|r| r.state == RETIRING);
     let (old, new) = match retiring {
@@ -83,6 +83,7 @@ pub(super) fn run(
             (old, key.key_id())
         }
     };
+    let serving = confirm_services(settings, &service, &new)?;
     let mut total = 0u64;
     for _ in 0..ROUNDS {
         if !passes(&service, batch, limit, &mut total)? {
@@ -100,7 +101,7 @@ pub(super) fn run(
             .map_err(refused)?
         {
             Finish::Retired { .. } => {
-                done(&dir, &old, &new, total);
+                done(settings, (&old, &new), total, serving)?;
                 return Ok(());
             }
             Finish::Left(n) => eprintln!("{n} seed(s) appeared under an older key; another pass"),
@@ -153,10 +154,71 @@ fn passes(
     }
 }
 
-/// What to say once the old key is retired.
-fn done(dir: &Path, old: &str, new: &str, total: u64) {
+/// How long `rekey` waits for the serving processes to report the new key.
+const CONFIRM_WAIT: Duration = Duration::from_secs(20);
+
+/// Waits until every serving process (the one holding the data directory's serve lock
+/// on SQLite; every live node on PostgreSQL) has reported that it opened key `new`
+/// (`domain::key_watch`), BEFORE any seed is moved under it; answers how many did.
+/// Refuses, naming the cause the process reported ("permission denied" …), when one
+/// cannot open it, or when none answers in time: the rotation then stays in progress
+/// with no seed moved, and `tokend rekey` resumes it once the cause is fixed.
+fn confirm_services(settings: &Settings, service: &Service, new: &str) -> anyhow::Result<usize> {
+    let expected = match service.live_nodes()? {
+        Some(nodes) => usize::try_from(nodes).unwrap_or(0),
+        None => usize::from(bootstrap::dir_lock::is_served(settings)?),
+    };
+    if expected == 0 {
+        eprintln!("no tokend serves this database now; its next start loads key {new}");
+        return Ok(0);
+    }
+    let deadline = Instant::now() + CONFIRM_WAIT;
+    loop {
+        // Each process refreshes its state every minute: older ones are processes gone.
+        let states = service.key_states(chrono::Utc::now() - chrono::Duration::minutes(2))?;
+        let on_new: Vec<_> = states.iter().filter(|s| s.key_id == new).collect();
+        if let Some(why) = on_new.iter().find_map(|s| s.missing.as_deref()) {
+            bail!(
+                "the running tokend cannot open the new key {new}: {why}. No seed was moved \
+                 (new enrollments wait for the key meanwhile); fix that, then run tokend \
+                 rekey again to go on"
+            );
+        }
+        if on_new.len() >= expected {
+            eprintln!("the running tokend ({expected} process(es)) opened key {new}");
+            return Ok(expected);
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "{expected} tokend process(es) serve this database, and {} reported opening \
+                 the new key {new} within {} s (an older tokend, or a stuck one?). No seed \
+                 was moved; run tokend rekey again once they do (the service logs why)",
+                on_new.len(),
+                CONFIRM_WAIT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// What to say (and, in the default layout, where to put the key files) once the old
+/// key is retired: see `bootstrap::key_files`.
+fn done(
+    settings: &Settings,
+    (old, new): (&str, &str),
+    total: u64,
+    serving: usize,
+) -> anyhow::Result<()> {
     println!("rekey done: {total} seed(s) re-encrypted; key {old} is retired, every seed is under key {new}");
-    let path = keys_in(dir)
+    if serving > 0 {
+        eprintln!("The running tokend reported that it uses key {new}.");
+    }
+    if let Some(moved) = bootstrap::key_files::settle_after_rotation(settings, old, new)? {
+        eprintln!("{moved}. BACK UP the new key, apart from database backups.");
+        return Ok(());
+    }
+    let dir = bootstrap::key_dir(settings);
+    let path = keys_in(&dir)
         .into_iter()
         .find(|(_, k)| k.key_id() == new)
         .map_or_else(
@@ -164,12 +226,14 @@ fn done(dir: &Path, old: &str, new: &str, total: u64) {
             |(p, _)| p.display().to_string(),
         );
     eprintln!(
-        "The running tokend already uses key {new}. For the next starts set master_key_file \
-         (or TOKEND_MASTER_KEY) to the new key ({path}); until then it is found in the key \
-         directory, with a warning. A start with only key {old} is refused from now on. \
-         BACK UP the new key; keep the old one only as long as database backups made before \
-         this rotation."
+        "For the next starts set master_key_file (or TOKEND_MASTER_KEY) to the new key \
+         ({path}); until then it is found in the key directory, with a warning. A start \
+         with only key {old} is refused from now on. BACK UP the new key; keep the old one \
+         (in {}, where tokend restore looks) as long as database backups made before this \
+         rotation: restoring one needs it.",
+        bootstrap::key_files::retired_dir(settings).display()
     );
+    Ok(())
 }
 
 /// Reads a master key file.
@@ -192,6 +256,12 @@ fn new_key(dir: &Path, file: Option<&Path>) -> anyhow::Result<MasterKey> {
         let key = MasterKey::generate()?;
         let path = dir.join(keyfile::key_file_name(&key.key_id()));
         keyfile::create_new(&path, &key.to_base64())?;
+        // Written by root under systemd: the service (another user) must read it. A key
+        // it could not be given is removed, not left behind unreadable.
+        if let Err(e) = bootstrap::install::hand_over(&path, dir) {
+            let _ = fs::remove_file(&path);
+            return Err(e.context("the new key was not kept; nothing was rotated"));
+        }
         eprintln!(
             "generated a new master key at {} (mode 0600): BACK IT UP, apart from database \
              backups",
@@ -218,12 +288,13 @@ fn new_key(dir: &Path, file: Option<&Path>) -> anyhow::Result<MasterKey> {
             dir.join(keyfile::key_file_name(&key.key_id())).display()
         );
     }
+    bootstrap::install::hand_over(file, dir)?;
     Ok(key)
 }
 
 /// `tokend rekey --verify`: per key id, the seeds that open and those that do not.
 pub(super) fn verify(settings: &Settings) -> anyhow::Result<()> {
-    let service = bootstrap::service(settings)?;
+    let service = bootstrap::service(settings, bootstrap::Install::Existing)?;
     let report = service.verify_seeds().context("cannot read the seeds")?;
     let mut total = 0;
     for (id, (ok, bad)) in &report.per_key {

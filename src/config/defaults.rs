@@ -17,6 +17,9 @@ pub(super) fn default_rate_key_failures_per_min() -> u32 {
 pub(super) fn default_admin_idle_timeout_secs() -> i64 {
     900
 }
+pub(super) fn default_first_admin_otp_secs() -> u64 {
+    86_400
+}
 pub(super) fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
 }
@@ -123,6 +126,7 @@ pub(super) const APP_KEYS: &[&str] = &[
     "rate_key_failures_per_min",
     "admin_idle_timeout_secs",
     "jxchange_strict_headers",
+    "first_admin_otp_secs",
 ];
 
 /// Rocket's own keys (Rocket 0.5 configuration guide).

@@ -94,6 +94,29 @@ pub fn master_keys_in(dir: &Path) -> Result<Vec<(std::path::PathBuf, MasterKey)>
     Ok(found)
 }
 
+/// The files named `master*.key` in `dir` that this process cannot read, with why (most
+/// often "Permission denied": a key file written by another user with mode 0600). A key
+/// that is missing and a key that is there but unreadable need different fixes, so the
+/// messages about a missing key say which it is.
+pub fn unreadable_in(dir: &Path) -> Vec<(std::path::PathBuf, std::io::Error)> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut unreadable = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with("master") || !name.ends_with(".key") {
+            continue;
+        }
+        if let Err(e) = fs::File::open(entry.path()) {
+            unreadable.push((entry.path(), e));
+        }
+    }
+    unreadable.sort_by(|a, b| a.0.cmp(&b.0));
+    unreadable
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

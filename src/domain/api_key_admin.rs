@@ -20,6 +20,8 @@ pub struct KeyInfo {
     pub created_at: Option<DateTime<Utc>>,
     /// Revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it last authenticated a request (to the minute); never, if `None`.
+    pub last_used_at: Option<DateTime<Utc>>,
     /// Where it may act.
     pub reach: KeyReach,
     /// The jXchange consumer it is registered for.
@@ -38,6 +40,7 @@ impl Service {
                 scopes: k.scopes,
                 created_at: from_ms(k.created_at),
                 revoked_at: k.revoked_at.and_then(from_ms),
+                last_used_at: k.last_used_at.and_then(from_ms),
                 reach: KeyReach::from_stored(k.inst_rt_id),
                 consumer: KeyConsumer {
                     name: k.consumer_name,

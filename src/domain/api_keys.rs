@@ -292,6 +292,7 @@ impl Service {
             .read(|c| api_keys::find_active_api_key(c, &hash))?
             .ok_or_else(unauthenticated)?;
         let scopes = parse_scopes(&row.scopes).map_err(Error::Internal)?;
+        note_used(self, &row, now);
         let caller = ApiCaller {
             name: row.name,
             scopes,
@@ -307,6 +308,28 @@ impl Service {
             cache.insert(hash, (caller.clone(), until));
         }
         Ok(caller)
+    }
+}
+
+/// How stale a key's "last used" may get: it is written at most this often per process.
+const LAST_USED_EVERY_MS: i64 = 60_000;
+
+/// Records that `row`'s key was used, when the stored time is a minute old (a failed
+/// write only costs the console a less recent time: the request goes on).
+fn note_used(service: &Service, row: &api_keys::ApiKey, now: DateTime<Utc>) {
+    let now_ms = super::to_ms(now);
+    if row
+        .last_used_at
+        .is_some_and(|at| at >= now_ms - LAST_USED_EVERY_MS)
+    {
+        return;
+    }
+    let id = row.id;
+    if let Err(e) = service
+        .storage
+        .write(|c| api_keys::update_api_key_used(c, id, now_ms, LAST_USED_EVERY_MS))
+    {
+        tracing::warn!("cannot record when API key {} was last used: {e}", row.name);
     }
 }
 

@@ -25,8 +25,12 @@ impl CopyReport {
 impl Service {
     /// Copies this (SQLite) install into `target`, an empty, migrated PostgreSQL database,
     /// then counts the rows there and verifies the audit chain there.
-    pub fn copy_to(&self, target: &Storage) -> Result<CopyReport, Error> {
-        let tables = storage::copy::copy_to_postgres(&self.storage, target)?;
+    pub fn copy_to(
+        &self,
+        target: &Storage,
+        progress: &mut dyn FnMut(&storage::copy::Copied),
+    ) -> Result<CopyReport, Error> {
+        let tables = storage::copy::copy_to_postgres(&self.storage, target, progress)?;
         let chain = self.verify_audit_chain_in(target)?;
         Ok(CopyReport { tables, chain })
     }

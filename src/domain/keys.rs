@@ -87,6 +87,45 @@ pub fn keys_in(dir: &Path) -> Vec<(PathBuf, MasterKey)> {
     })
 }
 
+/// What to do about registered keys this process does not find in `dir`: when key files
+/// there cannot be read, each with its error ("permission denied" and who owns it, when
+/// that is the cause); else put the file in the directory.
+pub fn why_missing(dir: &Path, key_id: &str) -> String {
+    use std::os::unix::fs::MetadataExt as _;
+    let unreadable = keyfile::unreadable_in(dir);
+    if unreadable.is_empty() {
+        return format!(
+            "put its file ({}) in the key directory {}",
+            keyfile::key_file_name(key_id),
+            dir.display()
+        );
+    }
+    // The owner of /proc/self is this process's effective user.
+    let me =
+        std::fs::metadata("/proc/self").map_or_else(|_| "?".to_owned(), |m| m.uid().to_string());
+    let each: Vec<String> = unreadable
+        .iter()
+        .map(|(path, e)| {
+            let owner = std::fs::metadata(path).map_or_else(
+                |_| String::new(),
+                |m| {
+                    format!(
+                        ", owned by uid {} with mode {:o}",
+                        m.uid(),
+                        m.mode() & 0o777
+                    )
+                },
+            );
+            format!("{} cannot be read: {e}{owner}", path.display())
+        })
+        .collect();
+    format!(
+        "{}; this process runs as uid {me}: give the file to that user (chown), or run \
+         tokend rekey as that user or as root, which does it",
+        each.join("; ")
+    )
+}
+
 impl Service {
     /// Where this process looks for key files it does not hold yet.
     pub fn with_key_dir(mut self, dir: PathBuf) -> Service {
@@ -100,8 +139,20 @@ impl Service {
     }
 
     /// Re-reads the register and the key directory (only when a registered key is not
-    /// held) and applies them: see the module documentation.
+    /// held) and applies them: see the module documentation. Logs what it could not do.
     pub fn reload_keys(&self) -> Result<(), Error> {
+        let missing = self.reload_keys_quietly()?;
+        for id in &missing.keys {
+            tracing::error!(key_id = %id, "a registered master key is not available: {}", self.why_missing(id));
+        }
+        for (id, why) in &missing.retired {
+            tracing::warn!(key_id = %id, "cannot take up a retired key's verification keys: {why}");
+        }
+        Ok(())
+    }
+
+    /// [`Service::reload_keys`] without the logs: what it could not do.
+    pub(crate) fn reload_keys_quietly(&self) -> Result<Missing, Error> {
         let rows = self.storage.read(master_keys::find_master_keys)?;
         let lacking = rows.iter().any(|r| {
             (r.state == ACTIVE || r.state == RETIRING) && !self.keyring.has_key(&r.key_id)
@@ -110,17 +161,14 @@ impl Service {
             (Some(dir), true) => keys_in(dir),
             _ => Vec::new(),
         };
-        let missing = apply_register(&self.keyring, &rows, &found);
-        for id in &missing.keys {
-            tracing::error!(
-                key_id = %id,
-                "a registered master key is not available: put its file (master.{id}.key) in the key directory"
-            );
-        }
-        for (id, why) in &missing.retired {
-            tracing::warn!(key_id = %id, "cannot take up a retired key's verification keys: {why}");
-        }
-        Ok(())
+        Ok(apply_register(&self.keyring, &rows, &found))
+    }
+
+    /// What to do about the registered key `id` this process does not hold.
+    pub(crate) fn why_missing(&self, id: &str) -> String {
+        self.key_dir
+            .as_deref()
+            .map_or_else(|| "no key directory".to_owned(), |d| why_missing(d, id))
     }
 
     /// Runs `attempt`, which seals with the active key and stores the seal in a write

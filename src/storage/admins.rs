@@ -210,6 +210,31 @@ pub fn update_admin_disabled(conn: &mut Conn, id: i32, now_ms: i64) -> Result<bo
     Ok(rows == 1)
 }
 
+/// Makes the one-time password of `username` unusable (`unusable` becomes its hash) when
+/// it must still be changed and was set (`updated_at`) before `set_before_ms`; whether
+/// it did. One conditional UPDATE, so a password changed meanwhile is left alone.
+pub fn update_admin_expire_one_time(
+    conn: &mut Conn,
+    username: &str,
+    unusable: &str,
+    set_before_ms: i64,
+    now_ms: i64,
+) -> Result<bool, Error> {
+    let rows = diesel::update(
+        admins::table
+            .filter(admins::username.eq(username))
+            .filter(admins::must_change.eq(true))
+            .filter(admins::updated_at.lt(set_before_ms))
+            .filter(admins::password_hash.ne(unusable)),
+    )
+    .set((
+        admins::password_hash.eq(unusable),
+        admins::updated_at.eq(now_ms),
+    ))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
 /// Sets an account's role and institution as its identity provider says at sign-in, and
 /// records the sign-in.
 pub fn update_admin_external(

@@ -27,6 +27,9 @@ pub struct ApiKey {
     pub consumer_name: Option<String>,
     /// The jXchange `ValidConsmProd` it is registered for; NULL: not checked.
     pub consumer_prod: Option<String>,
+    /// When it last authenticated a request, ms (to the minute: see
+    /// [`update_api_key_used`]).
+    pub last_used_at: Option<i64>,
 }
 
 /// Stores a new key; a duplicate name is [`Error::Conflict`].
@@ -99,4 +102,26 @@ pub fn update_api_key_revoked(conn: &mut Conn, name: &str, now_ms: i64) -> Resul
     .set(api_keys::revoked_at.eq(Some(now_ms)))
     .execute(conn)?
         == 1)
+}
+
+/// Records that key `id` authenticated a request at `now_ms`, unless it was recorded less
+/// than `every_ms` before: one conditional UPDATE, which callers issue only when the
+/// stored time they read is that old, so a busy key costs a write a minute, not one per
+/// request.
+pub fn update_api_key_used(
+    conn: &mut Conn,
+    id: i32,
+    now_ms: i64,
+    every_ms: i64,
+) -> Result<(), Error> {
+    diesel::update(
+        api_keys::table.find(id).filter(
+            api_keys::last_used_at
+                .is_null()
+                .or(api_keys::last_used_at.lt(now_ms - every_ms)),
+        ),
+    )
+    .set(api_keys::last_used_at.eq(now_ms))
+    .execute(conn)?;
+    Ok(())
 }

@@ -29,13 +29,19 @@ macro_rules! tables {
 
         /// Copies every table, parents before children (the foreign keys' order) — but
         /// `soap_nonces`: a replay guard's memory of minutes, which a copy made with the
-        /// service stopped need not carry.
-        fn copy_all(src: &mut SqliteConnection, dst: &mut PgConnection) -> Result<Vec<Copied>, Error> {
+        /// service stopped need not carry — telling `progress` each table as it is done.
+        fn copy_all(
+            src: &mut SqliteConnection,
+            dst: &mut PgConnection,
+            progress: &mut dyn FnMut(&Copied),
+        ) -> Result<Vec<Copied>, Error> {
             let mut copied = Vec::new();
             $(
                 let n = tables!(@copy $kind $table $row $pk src dst);
                 let there: i64 = schema::$table::table.count().get_result(dst)?;
-                copied.push((stringify!($table), n, there));
+                let done = (stringify!($table), n, there);
+                progress(&done);
+                copied.push(done);
             )+
             Ok(copied)
         }
@@ -153,6 +159,7 @@ tables! {
         inst_rt_id: Option<String>,
         consumer_name: Option<String>,
         consumer_prod: Option<String>,
+        last_used_at: Option<i64>,
     };
     paged admins AdminsRow (id) {
         id: i32,
@@ -296,8 +303,14 @@ tables! {
 }
 
 /// Copies the SQLite database of `src` into the PostgreSQL database of `dst`, which must
-/// be migrated and empty. Answers each table's row counts on both sides.
-pub fn copy_to_postgres(src: &Storage, dst: &Storage) -> Result<Vec<Copied>, Error> {
+/// be migrated and empty, telling `progress` each table as it is done (a large install
+/// takes minutes, and an operator watching a silent command cannot tell it from a hang).
+/// Answers each table's row counts on both sides.
+pub fn copy_to_postgres(
+    src: &Storage,
+    dst: &Storage,
+    progress: &mut dyn FnMut(&Copied),
+) -> Result<Vec<Copied>, Error> {
     let mut source = src.conn()?;
     let mut target = dst.conn()?;
     let (Conn::Sqlite(source), Conn::Pg(target)) = (&mut *source, &mut *target) else {
@@ -315,7 +328,7 @@ pub fn copy_to_postgres(src: &Storage, dst: &Storage) -> Result<Vec<Copied>, Err
     // the target.
     source.transaction(|source| {
         target.transaction(|target| {
-            let copied = copy_all(source, target)?;
+            let copied = copy_all(source, target, progress)?;
             reset_sequences(target)?;
             Ok(copied)
         })

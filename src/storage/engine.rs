@@ -97,6 +97,19 @@ impl diesel::r2d2::ManageConnection for Manager {
     }
 }
 
+/// One connection attempt before a pool is built: a database that does not exist (or a
+/// wrong password) is said once, at once, with PostgreSQL's words, instead of by each of
+/// the pool's retries until its checkout times out.
+pub fn first_contact(url: &str) -> Result<(), Error> {
+    PgConnection::establish(url).map(drop).map_err(|e| {
+        Error::Db(format!(
+            "cannot connect to {}: {}",
+            redact_url(url),
+            e.to_string().trim()
+        ))
+    })
+}
+
 /// Opens one PostgreSQL connection outside the pool (leader duties hold theirs).
 pub fn connect_postgres(url: &str) -> Result<Conn, Error> {
     PgConnection::establish(url).map(Conn::Pg).map_err(|e| {

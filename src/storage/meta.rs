@@ -45,6 +45,27 @@ pub fn set_value(conn: &mut Conn, name: &str, value: &str) -> Result<(), Error> 
     Ok(())
 }
 
+/// Every value whose name starts with `prefix`, as (name, value).
+pub fn find_values_prefixed(conn: &mut Conn, prefix: &str) -> Result<Vec<(String, String)>, Error> {
+    let pattern = format!(
+        "{}%",
+        prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    Ok(meta::table
+        .filter(meta::name.like(pattern).escape('\\'))
+        .select((meta::name, meta::value))
+        .load(conn)?)
+}
+
+/// Removes a value (nothing when it is not set).
+pub fn delete_value(conn: &mut Conn, name: &str) -> Result<(), Error> {
+    diesel::delete(meta::table.find(name)).execute(conn)?;
+    Ok(())
+}
+
 /// A write that changes nothing (an UPDATE of no row): whether this node can write to the
 /// database at all — a read-only standby, a full disk or a lost lock refuse it.
 pub fn probe_write(conn: &mut Conn) -> Result<(), Error> {

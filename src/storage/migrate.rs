@@ -42,6 +42,12 @@ pub fn revert_all(conn: &mut Conn) -> Result<usize, Error> {
     .map_err(|e| Error::Db(format!("revert failed: {e}")))
 }
 
+/// Whether no migration was ever applied (a database tokend has not made its own yet).
+/// A database without the migrations table answers true.
+pub fn is_fresh(conn: &mut Conn) -> bool {
+    on_engine!(conn, |h, _m| h.applied_migrations()).map_or(true, |applied| applied.is_empty())
+}
+
 /// Whether every embedded migration has been applied.
 pub fn is_current(conn: &mut Conn) -> Result<bool, Error> {
     on_engine!(conn, |h, m| h.has_pending_migration(m))

@@ -56,6 +56,7 @@ pub mod meta;
 pub mod migrate;
 pub mod oob_events;
 pub mod oob_sessions;
+pub mod overview;
 pub mod phones;
 pub mod schema;
 pub mod sms_messages;
@@ -289,6 +290,7 @@ impl Storage {
     ///   reached the server, so a write is never retried, and the ping keeps a
     ///   connection that died while idle from failing one.
     pub fn open_postgres(url: &str, pool_size: u32) -> Result<Storage, Error> {
+        engine::first_contact(url)?;
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(0))

@@ -11,6 +11,7 @@ diesel::table! {
         inst_rt_id -> Nullable<Text>,
         consumer_name -> Nullable<Text>,
         consumer_prod -> Nullable<Text>,
+        last_used_at -> Nullable<BigInt>,
     }
 }
 

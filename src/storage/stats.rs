@@ -5,7 +5,7 @@
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use super::schema::{audit_events, bindings, oob_events, sms_messages};
+use super::schema::{audit_events, bindings, oob_events, sms_messages, tokens, users};
 use super::{Conn, Error};
 use crate::types::{ProviderKind, SendStat};
 
@@ -44,5 +44,17 @@ pub fn snapshot(conn: &mut Conn) -> Result<Snapshot, Error> {
                 .select(count_star())
                 .first(c)?,
         })
+    })
+}
+
+/// How much an install holds: (users, tokens, audit rows), for what `tokend restore`
+/// says it restored.
+pub fn holdings(conn: &mut Conn) -> Result<(i64, i64, i64), Error> {
+    conn.transaction(|c| {
+        Ok((
+            users::table.select(count_star()).first(c)?,
+            tokens::table.select(count_star()).first(c)?,
+            audit_events::table.select(count_star()).first(c)?,
+        ))
     })
 }

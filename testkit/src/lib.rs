@@ -73,9 +73,45 @@ impl Tokend {
         cmd
     }
 
-    /// Runs a subcommand on `data_dir` with extra environment; its output, whatever its
-    /// status (`Err` only when it could not run).
+    /// Makes the install on `data_dir` with `tokend migrate` (and `env`) when there is
+    /// none yet, as an operator does before the first subcommand: every subcommand but
+    /// `serve` and `migrate` refuses a data directory without a database.
+    pub fn ensure_install(&self, data_dir: &Path, env: &[(&str, &str)]) -> std::io::Result<()> {
+        let made = data_dir.join("tokend.sqlite").exists() || data_dir.join("master.key").exists();
+        if made {
+            return Ok(());
+        }
+        let mut cmd = self.command(data_dir);
+        cmd.arg("migrate").stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output()?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!(
+                "tokend migrate failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )))
+        }
+    }
+
+    /// Runs a subcommand on `data_dir` with extra environment, on an install made first
+    /// if needed ([`Tokend::ensure_install`]); its output, whatever its status (`Err`
+    /// only when it could not run). [`Tokend::cli_bare`] runs it without that.
     pub fn cli(
+        &self,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> std::io::Result<Output> {
+        self.ensure_install(data_dir, env)?;
+        self.cli_bare(data_dir, env, args)
+    }
+
+    /// Runs a subcommand on `data_dir` as it is (no install is made first).
+    pub fn cli_bare(
         &self,
         data_dir: &Path,
         env: &[(&str, &str)],
@@ -96,6 +132,7 @@ impl Tokend {
         args: &[&str],
         input: &[u8],
     ) -> std::io::Result<Output> {
+        self.ensure_install(data_dir, &[])?;
         let mut child = self
             .command(data_dir)
             .args(args)
@@ -130,10 +167,26 @@ impl Tokend {
     /// waits (60 s at most) for its listening line; `Err` with its stderr if it does not
     /// listen. See [`Server`] for what it keeps.
     pub fn start(&self, data_dir: &Path, env: &[(&str, &str)]) -> Result<Server, String> {
+        self.start_as(data_dir, env, None)
+    }
+
+    /// [`Tokend::start`] as another OS user `(uid, gid)` (this process must be root): a
+    /// service running as its own user, as under systemd, beside a CLI run as root.
+    pub fn start_as(
+        &self,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        user: Option<(u32, u32)>,
+    ) -> Result<Server, String> {
+        use std::os::unix::process::CommandExt as _;
         let mut cmd = self.command(data_dir);
         cmd.env("ROCKET_PORT", "0");
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some((uid, gid)) = user {
+            // std drops root's supplementary groups when it sets the uid.
+            cmd.uid(uid).gid(gid);
         }
         Server::spawn(cmd, data_dir)
     }

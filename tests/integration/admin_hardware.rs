@@ -91,9 +91,9 @@ fn bind_by_serial(server: &crate::support::TestServer, c: &crate::support::admin
     assert!(!c.get("/admin/hardware").body.contains("HW-0001"));
     // The same serial a second time, an unknown one, a bound one: refused with a message.
     for (serial, says) in [
-        ("HW-0001", "7034"),
-        ("HW-9999", "7020"),
-        ("HW-0003", "7034"),
+        ("HW-0001", "That token is bound already"),
+        ("HW-9999", "There is no token with that serial"),
+        ("HW-0003", "That token is bound already"),
     ] {
         let again = c.post(
             "/admin/hardware/bind",

@@ -184,7 +184,12 @@ fn a_test_sms_goes_to_the_phone_on_file_and_refuses_without_one() {
         "/admin/users/testsms",
         &[("csrf", &page.csrf()), ("usr_name", "Ola")],
     );
-    assert!(c.follow(&none).body.contains("3154"), "no phone on file");
+    assert!(
+        c.follow(&none)
+            .body
+            .contains("The user has no phone on file"),
+        "no phone on file"
+    );
     assert_eq!(
         c.post(
             "/admin/users/testsms",

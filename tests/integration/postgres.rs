@@ -27,6 +27,18 @@ const SQLITE_ONLY: &[(&str, &str)] = &[
         "reads the SQLite file's bytes; PostgreSQL's files belong to its server",
     ),
     (
+        "readme::readme_postgres_steps",
+        "moves a SQLite install into PostgreSQL (its own database on the same server)",
+    ),
+    (
+        "systemd_user::restore_",
+        "tokend restore puts back a SQLite backup; PostgreSQL's are pg_restore's",
+    ),
+    (
+        "operator::restore_",
+        "tokend restore puts back a SQLite backup; PostgreSQL's are pg_restore's",
+    ),
+    (
         "secrets_at_rest::a_database_left_readable_by_others",
         "file modes of the SQLite file and its WAL",
     ),

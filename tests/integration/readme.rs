@@ -29,10 +29,22 @@ pub(crate) fn marked_block(readme: &str, name: &str) -> String {
     block.join("\n") + "\n"
 }
 
-/// Runs the README's blocks, in order, in one `bash` in `dir`; answers stdout.
+/// The README and the docs its runnable examples moved to, as one text to find marked
+/// blocks in.
+pub(crate) fn documents() -> String {
+    ["README.md", "docs/soap.md", "docs/operations.md"]
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(f))
+                .unwrap_or_else(|e| panic!("read {f}: {e}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs the README's (and docs') blocks, in order, in one `bash` in `dir`; answers stdout.
 pub(crate) fn run_blocks(server: &TestServer, dir: &Path, names: &[&str]) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("read README.md");
+    let readme = documents();
     let mut script = String::from("set -euo pipefail\n");
     for name in names {
         script += &marked_block(&readme, name).replace(README_BASE, &server.base);
@@ -132,7 +144,7 @@ fn readme_gives_one_install_step_and_one_command_form() {
         !readme.contains("cargo run --release -q --"),
         "examples use `tokend …`, installed once"
     );
-    for doc in ["api", "operations", "console", "design", "import"] {
+    for doc in ["api", "operations", "console", "design", "import", "soap"] {
         let path = format!("{}/docs/{doc}.md", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).expect("read doc");
         assert!(
@@ -184,6 +196,7 @@ fn readme_and_docs_links_resolve() {
         "docs/console.md",
         "docs/design.md",
         "docs/import.md",
+        "docs/soap.md",
     ];
     let mut broken = Vec::new();
     for file in files {
@@ -212,4 +225,80 @@ fn readme_and_docs_links_resolve() {
         }
     }
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// Kills the process whose id a README block left in a pid file.
+struct KillOnDrop(std::path::PathBuf);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.0) {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+        }
+    }
+}
+
+/// The README's PostgreSQL steps, run as written in the order shown (issue 27: with
+/// `ROCKET_DATABASE_URL` exported first, `copy-to` refused to copy): a SQLite install
+/// in `data/` is copied into an empty database, and a node started as the block says
+/// validates the token enrolled before the move.
+#[test]
+fn readme_postgres_steps_run_in_the_order_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = TestServer::start_in(&data, &[]).unwrap();
+    let (_, seed, step) = server.enroll_active("ann");
+    let key = server.key.clone();
+    server.stop();
+    let db = testkit::pg::Database::fresh("readme").unwrap_or_else(|e| panic!("{e}"));
+    let block = marked_block(&documents(), "postgres")
+        .replace("postgres://tokend:secret@db.internal:5432/tokend", &db.url);
+    // `tokend serve` runs in the background (the block would wait on it for ever) until
+    // it listens; every other command runs as written.
+    let script = format!(
+        "set -euo pipefail\n\
+         tokend() {{\n\
+           if [ \"$1\" = serve ]; then\n\
+             \"$TOKEND_BIN\" serve >serve.log 2>&1 & echo $! >serve.pid\n\
+             for _ in $(seq 600); do grep -q 'tokend listening on' serve.log && return 0; sleep 0.1; done\n\
+             cat serve.log >&2; return 1\n\
+           fi\n\
+           \"$TOKEND_BIN\" \"$@\"\n\
+         }}\n{block}"
+    );
+    let _serving = KillOnDrop(dir.path().join("serve.pid"));
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("TOKEND_BIN", env!("CARGO_BIN_EXE_tokend"))
+        .env("ROCKET_PORT", "0")
+        .env("TOKEND_LOG", "warn")
+        .env_remove("ROCKET_DATABASE_URL")
+        .env_remove("ROCKET_DATA_DIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the README's PostgreSQL steps failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("copied."), "{stdout}");
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    let base = log
+        .lines()
+        .find_map(|l| l.strip_prefix("tokend listening on "))
+        .unwrap()
+        .to_owned();
+    let rs: serde_json::Value = ureq::post(&format!("{base}/api/v1/validate"))
+        .set("Authorization", &format!("Bearer {key}"))
+        .send_json(serde_json::json!({
+            "UsrName": "ann",
+            "Code": crate::support::totp(&seed, "SHA1", 6, step + 1),
+        }))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(rs["RsStat"], "Success", "{rs}");
 }

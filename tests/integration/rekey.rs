@@ -227,9 +227,26 @@ fn rekey_under_concurrent_validations_loses_nothing_and_leaves_no_seed_under_the
     );
     assert_eq!(status, 200, "{rs}");
 
-    let keys = generated_keys(dir.path());
-    assert_eq!(keys.len(), 1, "{keys:?}");
-    let (new_id, new_path) = keys[0].clone();
+    // The default layout after a rotation (issue 27): the new key is master.key, the
+    // retired one is kept in retired/ for backups made before the rotation.
+    assert!(
+        generated_keys(dir.path()).is_empty(),
+        "no key file left beside master.key"
+    );
+    let retired = generated_keys(&dir.path().join("retired"));
+    assert_eq!(retired.len(), 1, "{retired:?}");
+    assert_eq!(
+        std::fs::read_to_string(&retired[0].1).unwrap(),
+        old_key,
+        "the retired key is kept"
+    );
+    let new_id = err
+        .split("to key ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert!(err.contains(&format!("key {new_id} is now")), "{err}");
     let (ok, out, err) = run(dir.path(), &[], &["rekey", "--verify"]);
     assert!(ok, "{out}{err}");
     assert!(
@@ -245,12 +262,10 @@ fn rekey_under_concurrent_validations_loses_nothing_and_leaves_no_seed_under_the
     assert!(ok && out.contains("audit chain whole"), "{out}{err}");
     drop(server);
 
-    // The operator installs the new key and destroys the old one: the server starts,
-    // validates, and the audit links made under the old key still verify.
-    let new_key = std::fs::read_to_string(&new_path).unwrap();
-    std::fs::write(dir.path().join("master.key"), &new_key).unwrap();
-    std::fs::remove_file(&new_path).unwrap();
-    let restarted = TestServer::start_in(dir.path(), BUSY).unwrap();
+    // The server starts with the new key without a warning, validates, and, once the
+    // retired key is destroyed, the audit links made under it still verify.
+    std::fs::remove_file(&retired[0].1).unwrap();
+    let mut restarted = TestServer::start_in(dir.path(), BUSY).unwrap();
     let mut t = driven.into_iter().next().unwrap();
     let step = (t.last_step + 1).max(now_step(30));
     let rs = restarted.validate(&t.usr, &totp(&t.seed, "SHA1", 6, step));
@@ -258,7 +273,11 @@ fn rekey_under_concurrent_validations_loses_nothing_and_leaves_no_seed_under_the
     t.last_step = step;
     let (ok, out, err) = run(dir.path(), &[], &["audit", "verify"]);
     assert!(ok && out.contains("audit chain whole"), "{out}{err}");
-    drop(restarted);
+    let logs = restarted.stop_and_logs();
+    assert!(
+        !logs.contains("was retired"),
+        "no warning at every start: {logs}"
+    );
 
     // The old key alone is refused, by file and by environment, saying why.
     std::fs::write(dir.path().join("master.key"), &old_key).unwrap();
@@ -433,7 +452,10 @@ fn a_new_key_file_must_be_a_master_key_file_in_the_key_directory() {
         &["rekey", "--new-key-file", inside.to_str().unwrap()],
     );
     assert!(ok && out.contains("rekey done: 0 seed(s)"), "{out}{err}");
-    // The same key again is refused: a rotation needs a new key.
+    // The same key again is refused: a rotation needs a new key. (The rotation made it
+    // master.key; it is put back under the name given.)
+    assert!(!inside.exists(), "the new key became master.key");
+    std::fs::copy(&outside, &inside).unwrap();
     let (ok, _, err) = run(
         dir.path(),
         &[],

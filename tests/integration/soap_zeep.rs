@@ -1,67 +1,69 @@
-//! A SOAP client nobody here wrote: Python's zeep (pinned, from PyPI, in a venv cached
-//! under `target/zeep-venv`) builds its client from the live `/jxchange?wsdl` and runs
-//! `tests/soap/zeep_flow.py`: enroll → QR → activate → validate → inquiry (Upd) → modify
-//! with the ActIntentKey → lock → OOBValidate two-way → verify → tokend's own user
-//! operations (add, inquire, phone change, stale key, hold lift) and explain, then the seed's own
-//! OOBValidate request byte for byte. FAILS (never skips) when python3, its venv module
-//! or zeep cannot be had, naming what is missing.
+//! A SOAP client nobody here wrote: Python's zeep builds its client from the live
+//! `/jxchange?wsdl` and runs `tests/soap/zeep_flow.py`: enroll → QR → activate → validate
+//! → inquiry (Upd) → modify with the ActIntentKey → lock → OOBValidate two-way → verify →
+//! tokend's own user operations (add, inquire, phone change, stale key, hold lift) and
+//! explain, then the seed's own OOBValidate request byte for byte.
+//!
+//! The test installs nothing: `.ci/run` installs zeep (the range in
+//! `.ci/test-requirements.txt`) into `target/test-venv` before `cargo test`. The test
+//! takes the first Python that has a zeep in that range — `TOKEND_TEST_PYTHON`, that
+//! venv's, then `python3` — and FAILS (never skips) naming what is missing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::TestServer;
 
-/// The zeep release the flow is written against.
-const ZEEP: &str = "4.3.1";
+/// The requirement line of `package` in `.ci/test-requirements.txt` (e.g.
+/// `zeep>=4.3,<4.4`).
+fn requirement(package: &str) -> String {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/test-requirements.txt");
+    let text = std::fs::read_to_string(&file).unwrap();
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(package) && !l.starts_with('#'))
+        .unwrap_or_else(|| panic!("{} names no {package}", file.display()))
+        .to_owned()
+}
 
-/// The venv's python with zeep installed, made once and reused across runs.
+/// A Python check that exits 0 when `package` is importable in a version the clauses of
+/// `spec` (`>=`, `<`, `==`, comma-separated) allow.
+fn version_check(package: &str, spec: &str) -> String {
+    format!(
+        "import importlib.metadata as m, sys\n\
+         v = tuple(int(x) for x in m.version('{package}').split('.')[:3])\n\
+         t = lambda s: tuple(int(x) for x in s.split('.'))\n\
+         ok = {{'>=': lambda b: v >= t(b), '<': lambda b: v < t(b), '==': lambda b: v[:len(t(b))] == t(b)}}\n\
+         clauses = [c.strip() for c in '{spec}'.split(',') if c.strip()]\n\
+         sys.exit(0 if all(ok[op](c[len(op):]) for c in clauses for op in ['>=', '==', '<'] if c.startswith(op)) else 1)\n"
+    )
+}
+
+/// The first Python that has zeep in the required range; panics naming what is missing.
 fn zeep_python() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = root.join("target").join("zeep-venv");
-    let python = venv.join("bin").join("python");
-    let check = format!("import zeep, sys; sys.exit(zeep.__version__ != '{ZEEP}')");
-    let ready = |p: &Path| {
+    let line = requirement("zeep");
+    let spec = line.trim_start_matches("zeep");
+    let check = version_check("zeep", spec);
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    let candidates: Vec<PathBuf> = std::env::var_os("TOKEND_TEST_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([venv, PathBuf::from("python3")])
+        .collect();
+    let found = candidates.iter().find(|p| {
         Command::new(p)
             .args(["-c", &check])
             .status()
             .is_ok_and(|s| s.success())
-    };
-    if ready(&python) {
-        return python;
-    }
-    // The suite's second run (on PostgreSQL: tests/integration/postgres.rs) may get here
-    // at the same moment: one process makes the venv, the other waits and reuses it.
-    std::fs::create_dir_all(root.join("target")).unwrap();
-    let lock = std::fs::File::create(root.join("target").join("zeep-venv.lock")).unwrap();
-    lock.lock().unwrap();
-    if ready(&python) {
-        return python;
-    }
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-        .unwrap_or_else(|e| panic!("python3 is missing (needed for the zeep SOAP test): {e}"));
-    assert!(
-        made.status.success(),
-        "python3 -m venv failed (install python3-venv): {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let pip = Command::new(&python)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
-        .arg(format!("zeep=={ZEEP}"))
-        .output()
-        .expect("run pip");
-    assert!(
-        pip.status.success(),
-        "pip install zeep=={ZEEP} failed (PyPI unreachable?): {}",
-        String::from_utf8_lossy(&pip.stderr)
-    );
-    assert!(
-        ready(&python),
-        "zeep {ZEEP} is not importable after pip install"
-    );
-    python
+    });
+    found.cloned().unwrap_or_else(|| {
+        panic!(
+            "{line} (.ci/test-requirements.txt) is not installed for any of {candidates:?}: \
+             run .ci/run, which installs it into target/test-venv, or \
+             python3 -m venv target/test-venv && target/test-venv/bin/pip install -r \
+             .ci/test-requirements.txt"
+        )
+    })
 }
 
 /// A key made by `tokend apikey create` for institution 003003003 and a consumer.

@@ -472,7 +472,7 @@ fn a_stale_request_is_refused_and_an_expired_one_cannot_be_approved() {
         "/admin/approvals/1/approve",
         &[("csrf", &boss.get("/admin/approvals").csrf())],
     );
-    assert!(flash(&boss, &rs).contains("7031"));
+    assert!(flash(&boss, &rs).contains("Someone changed this record meanwhile"));
     let approvals = boss.get("/admin/approvals").body;
     assert!(approvals.contains(">failed<"), "{approvals}");
     assert!(!boss.get("/admin/user?name=carol").body.contains(">Del<"));

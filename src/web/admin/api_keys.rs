@@ -34,6 +34,8 @@ struct KeyRow {
     consumer: String,
     created: String,
     revoked: String,
+    /// When it last authenticated a request (to the minute), or "never".
+    last_used: String,
 }
 
 #[derive(Serialize)]
@@ -82,6 +84,7 @@ async fn keys_page(
                         .to_owned(),
                     created: k.created_at.map(iso8601).unwrap_or_default(),
                     revoked: k.revoked_at.map(iso8601).unwrap_or_default(),
+                    last_used: k.last_used_at.map_or_else(|| "never".to_owned(), iso8601),
                 })
                 .collect(),
             new_key,

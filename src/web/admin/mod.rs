@@ -13,6 +13,7 @@ pub mod fallback;
 pub mod hardware;
 pub mod hash_gate;
 pub mod oidc;
+pub mod overview;
 pub mod passkeys;
 pub mod phones;
 pub mod roles;
@@ -22,6 +23,7 @@ pub mod template;
 pub mod tokens;
 pub mod users;
 pub mod views;
+mod words;
 
 use crate::web::admin::template::Template;
 use rocket::fairing::AdHoc;
@@ -54,6 +56,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(factor::routes());
     r.extend(oidc::routes());
     r.extend(passkeys::routes());
+    r.extend(overview::routes());
     r
 }
 
@@ -116,15 +119,12 @@ pub fn refused(to: String, e: &Error) -> Flash<Redirect> {
     Flash::error(Redirect::to(to), describe(e))
 }
 
-/// A domain error in words an admin can act on.
+/// A domain error in words an admin can act on (`words`: no fault codes).
 pub fn describe(e: &Error) -> String {
-    match e {
-        Error::Internal(_) => {
-            tracing::error!("admin console: {e}");
-            "Something went wrong inside tokend; the log has the details.".to_owned()
-        }
-        other => other.to_string(),
+    if let Error::Internal(_) = e {
+        tracing::error!("admin console: {e}");
     }
+    words::plain(e)
 }
 
 /// An HTML error page with its status (boxed: a template is large).
@@ -168,9 +168,10 @@ pub fn error_page(status: Status, message: &str) -> Refusal {
     )))
 }
 
+/// The console's home is the overview (issue 27).
 #[get("/")]
 fn home(_admin: session::Admin) -> Redirect {
-    Redirect::to("/admin/users")
+    Redirect::to("/admin/overview")
 }
 
 /// The console's one stylesheet.

@@ -41,6 +41,7 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "admin/login",
     "admin/oob",
     "admin/outbox",
+    "admin/overview",
     "admin/passkeys",
     "admin/password",
     "admin/secret",
