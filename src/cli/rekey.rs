@@ -177,9 +177,12 @@ fn confirm_services(settings: &Settings, service: &Service, new: &str) -> anyhow
         // Each process refreshes its state every minute: older ones are processes gone.
         let states = service.key_states(chrono::Utc::now() - chrono::Duration::minutes(2))?;
         let on_new: Vec<_> = states.iter().filter(|s| s.key_id == new).collect();
-        if let Some(why) = on_new.iter().find_map(|s| s.missing.as_deref()) {
+        if let Some((node, why)) = on_new
+            .iter()
+            .find_map(|s| Some((&s.node, s.missing.as_deref()?)))
+        {
             bail!(
-                "the running tokend cannot open the new key {new}: {why}. No seed was moved \
+                "the running tokend {node} cannot open the new key {new}: {why}. No seed was moved \
                  (new enrollments wait for the key meanwhile); fix that, then run tokend \
                  rekey again to go on"
             );
@@ -189,12 +192,22 @@ fn confirm_services(settings: &Settings, service: &Service, new: &str) -> anyhow
             return Ok(expected);
         }
         if Instant::now() >= deadline {
+            let behind: Vec<&str> = states
+                .iter()
+                .filter(|s| s.key_id != new)
+                .map(|s| s.node.as_str())
+                .collect();
             bail!(
                 "{expected} tokend process(es) serve this database, and {} reported opening \
-                 the new key {new} within {} s (an older tokend, or a stuck one?). No seed \
-                 was moved; run tokend rekey again once they do (the service logs why)",
+                 the new key {new} within {} s; not yet: {} (an older tokend, or a stuck one?). \
+                 No seed was moved; run tokend rekey again once they do (the service logs why)",
                 on_new.len(),
-                CONFIRM_WAIT.as_secs()
+                CONFIRM_WAIT.as_secs(),
+                if behind.is_empty() {
+                    "unknown".to_owned()
+                } else {
+                    behind.join(", ")
+                }
             );
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -62,6 +62,17 @@ impl KeyState {
     }
 }
 
+/// This process as an operator finds it: `host:pid` (the host from the kernel; a rekey
+/// that must wait for a node names it so).
+fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty() && !h.contains(char::is_whitespace))
+        .unwrap_or_else(|| "node".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
 /// A serving process's watch over the register; see the module documentation.
 #[derive(Debug)]
 pub struct KeyWatch {
@@ -73,7 +84,7 @@ pub struct KeyWatch {
 impl Default for KeyWatch {
     fn default() -> KeyWatch {
         KeyWatch {
-            node: uuid::Uuid::new_v4().simple().to_string(),
+            node: node_name(),
             last: None,
             written_ms: 0,
         }

@@ -940,6 +940,57 @@ fn a_key_rotation_reaches_every_node_through_their_key_directories() {
     assert!(cluster.verify_audit().contains("audit chain whole"));
 }
 
+/// Issue 31: with three nodes serving, a new key that one node cannot open stops the
+/// rotation before any seed moves, naming that node (`host:pid`) and why; that node is
+/// not ready meanwhile, the others are; once it has the key, the rotation goes on.
+#[test]
+fn a_rekey_waits_for_every_node_and_names_the_one_without_the_key() {
+    let cluster = Cluster::start(3, &[]);
+    let (_, seed, step) = cluster.enroll_active(0, "rot3", None);
+    let new_key = "dGhyZWUtbm9kZXMtbmV3LW1hc3Rlci1rZXktMzItYnk=";
+    for dir in &cluster.dirs[..2] {
+        std::fs::write(dir.path().join("master.new.key"), new_key).unwrap();
+    }
+    let file = cluster.dirs[0].path().join("master.new.key");
+    let out = cluster.cli(0, &["rekey", "--new-key-file", &file.to_string_lossy()]);
+    let why = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{why}");
+    let lacking = cluster.nodes[2].as_ref().unwrap().pid();
+    assert!(
+        why.contains(&format!(":{lacking}")),
+        "the node without the key is named: {why}"
+    );
+    let ready = |i: usize| {
+        ureq::get(&format!("{}/ready", cluster.base(i)))
+            .call()
+            .is_ok()
+    };
+    assert!(!ready(2), "the node that cannot unseal is not ready");
+    assert!(ready(0) && ready(1));
+    // Its key arrives: it loads it by itself, is ready again, and the rotation goes on.
+    std::fs::write(cluster.dirs[2].path().join("master.new.key"), new_key).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ready(2) {
+        assert!(Instant::now() < deadline, "node 2 did not load the key");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Its key watch reports the key within its one-second tick.
+    std::thread::sleep(Duration::from_millis(2_000));
+    let out = cluster.cli(0, &["rekey", "--new-key-file", &file.to_string_lossy()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = totp(&seed, "SHA1", 6, step + 1);
+    let (_, rs) = cluster.post(
+        2,
+        "/api/v1/validate",
+        &json!({"UsrName": "rot3", "Code": code}),
+    );
+    assert_eq!(rs["RsStat"], "Success", "{rs}");
+}
+
 #[test]
 fn the_postgres_database_holds_no_seed_in_clear() {
     use diesel::{Connection as _, QueryableByName, RunQueryDsl as _};

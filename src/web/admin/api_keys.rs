@@ -18,7 +18,8 @@ use crate::domain::staff::approvals::Submitted;
 use crate::domain::staff::requests::StaffRequest;
 use crate::domain::Service;
 use crate::types::StaffAction;
-use crate::web::edge::{blocking, iso8601};
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
@@ -82,9 +83,9 @@ async fn keys_page(
                         .join(", ")
                         .trim_matches([' ', ','])
                         .to_owned(),
-                    created: k.created_at.map(iso8601).unwrap_or_default(),
-                    revoked: k.revoked_at.map(iso8601).unwrap_or_default(),
-                    last_used: k.last_used_at.map_or_else(|| "never".to_owned(), iso8601),
+                    created: k.created_at.map(when).unwrap_or_default(),
+                    revoked: k.revoked_at.map(when).unwrap_or_default(),
+                    last_used: k.last_used_at.map_or_else(|| "never".to_owned(), when),
                 })
                 .collect(),
             new_key,

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use super::session::{Admin, AdminSession};
 use super::{refused, Base, Refusal};
 use crate::domain::Service;
-use crate::web::edge::{blocking, iso8601};
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
@@ -73,8 +74,8 @@ async fn approvals(
                     reason: a.reason,
                     maker: a.maker,
                     state: a.state.to_string(),
-                    created: a.created_at.map(iso8601).unwrap_or_default(),
-                    expires: a.expires_at.map(iso8601).unwrap_or_default(),
+                    created: a.created_at.map(when).unwrap_or_default(),
+                    expires: a.expires_at.map(when).unwrap_or_default(),
                     decided_by: a.decided_by.unwrap_or_default(),
                     outcome: a.outcome.unwrap_or_default(),
                     decidable: a.decidable,

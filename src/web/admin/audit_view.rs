@@ -12,7 +12,8 @@ use super::session::Admin;
 use super::{refused, Base};
 use crate::domain::audit::AuditFilter;
 use crate::domain::{from_ms, Service};
-use crate::web::edge::{blocking, iso8601};
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
 
 /// Rows per page.
 pub const PAGE: i64 = 100;
@@ -116,7 +117,7 @@ async fn audit(
             rows: lines
                 .into_iter()
                 .map(|l| Row {
-                    at: from_ms(l.at).map(iso8601).unwrap_or_default(),
+                    at: from_ms(l.at).map(when).unwrap_or_default(),
                     actor: l.actor,
                     action: l.action,
                     token_id: l.token_id.unwrap_or_default(),

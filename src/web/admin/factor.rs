@@ -20,7 +20,8 @@ use super::{refused, Base, PageResult, Refusal};
 use crate::domain::qr;
 use crate::domain::staff::factor::{FactorCheck, FactorState};
 use crate::domain::{Error, Service};
-use crate::web::edge::{blocking, iso8601};
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
@@ -174,8 +175,8 @@ async fn sessions_page(
                 .map(|r| SessionRow {
                     this: r.handle == s.handle,
                     handle: r.handle,
-                    issued: r.issued_at.map(iso8601).unwrap_or_default(),
-                    last_seen: r.last_seen_at.map(iso8601).unwrap_or_default(),
+                    issued: r.issued_at.map(when).unwrap_or_default(),
+                    last_seen: r.last_seen_at.map(when).unwrap_or_default(),
                     via: r.via,
                     factor: r.factor_passed,
                 })

@@ -20,7 +20,8 @@ use crate::domain::temp_code::{TempCodeRequest, DEFAULT_TEMP_CODE_SECS};
 use crate::domain::Service;
 use crate::types::OobModeType;
 use crate::types::StaffAction;
-use crate::web::edge::{blocking, iso8601};
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
@@ -77,7 +78,7 @@ async fn temp_code(
             page: Base::new("Temporary code", &s, None),
             usr_name: issued.usr_name.as_str().to_owned(),
             code: issued.code.as_str().to_owned(),
-            expires: iso8601(issued.expires_at),
+            expires: when(issued.expires_at),
         },
     )))
 }

@@ -23,7 +23,8 @@ use crate::domain::staff::requests::StaffRequest;
 use crate::domain::{Error, Fault, Service};
 use crate::types::StaffAction;
 use crate::types::{TokenId, UsrName};
-use crate::web::edge::{blocking, iso8601};
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
 
 /// Tokens per inventory page.
 pub const PAGE_SIZE: i64 = 50;
@@ -82,7 +83,7 @@ async fn inventory(
                     token_type: t.token_type.to_string(),
                     status: t.status.to_string(),
                     params: t.params,
-                    created: t.created_at.map(iso8601).unwrap_or_default(),
+                    created: t.created_at.map(when).unwrap_or_default(),
                 })
                 .collect(),
         },

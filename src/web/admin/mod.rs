@@ -87,6 +87,8 @@ pub struct Base {
     pub can: Vec<&'static str>,
     /// The actions under dual control (their forms ask for a reason).
     pub dual: Vec<&'static str>,
+    /// The time zone the page's times are in (`UTC-06:00`).
+    pub zone: String,
 }
 
 impl Base {
@@ -106,6 +108,7 @@ impl Base {
                 .map(|a| a.as_str())
                 .collect(),
             dual: s.dual.iter().map(|a| a.as_str()).collect(),
+            zone: words::zone(),
         }
     }
 }

@@ -18,7 +18,8 @@ use super::oidc::SignOn;
 use super::session::{self, Admin, AdminSession};
 use super::{refused, Base, PageResult, Refusal};
 use crate::domain::{Error, Service};
-use crate::web::edge::{blocking, iso8601};
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
@@ -108,8 +109,8 @@ async fn passkeys_page(
                 .map(|k| Row {
                     id: k.id,
                     name: k.name,
-                    created: k.created_at.map(iso8601).unwrap_or_default(),
-                    last_used: k.last_used_at.map(iso8601).unwrap_or_default(),
+                    created: k.created_at.map(when).unwrap_or_default(),
+                    last_used: k.last_used_at.map(when).unwrap_or_default(),
                 })
                 .collect(),
         },

@@ -20,7 +20,8 @@ use crate::domain::phones::PhoneChange;
 use crate::domain::staff::requests::StaffRequest;
 use crate::domain::{Context, Error, Fault, Service};
 use crate::types::{PhoneNum, StaffAction, UsrName};
-use crate::web::edge::{blocking, iso8601};
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
@@ -64,14 +65,14 @@ pub async fn panel(service: &Arc<Service>, ctx: Context, usr_name: UsrName) -> P
         return PhonePanel::default();
     };
     PhonePanel {
-        phone_changed: view.phone_changed_at.map(iso8601).unwrap_or_default(),
-        hold_until: view.hold_until.map(iso8601).unwrap_or_default(),
+        phone_changed: view.phone_changed_at.map(when).unwrap_or_default(),
+        hold_until: view.hold_until.map(when).unwrap_or_default(),
         key: view.intent_key,
         attempts: explained
             .attempts
             .into_iter()
             .map(|a| AttemptRow {
-                at: a.at.map(iso8601).unwrap_or_default(),
+                at: a.at.map(when).unwrap_or_default(),
                 action: a.action,
                 token_id: a.token_id.unwrap_or_default(),
                 result: a.result,

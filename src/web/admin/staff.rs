@@ -21,7 +21,8 @@ use crate::domain::staff::approvals::Submitted;
 use crate::domain::staff::requests::StaffRequest;
 use crate::domain::{Error, Fault, Service};
 use crate::types::{Role, StaffAction};
-use crate::web::edge::{blocking, iso8601};
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
 
 const BACK: &str = "/admin/staff";
 
@@ -75,9 +76,9 @@ async fn render(
                     username: a.username,
                     role: a.role.to_string(),
                     institution: describe_reach(&a.reach),
-                    created: a.created_at.map(iso8601).unwrap_or_default(),
-                    last_sign_in: a.last_sign_in_at.map(iso8601).unwrap_or_default(),
-                    disabled: a.disabled_at.map(iso8601).unwrap_or_default(),
+                    created: a.created_at.map(when).unwrap_or_default(),
+                    last_sign_in: a.last_sign_in_at.map(when).unwrap_or_default(),
+                    disabled: a.disabled_at.map(when).unwrap_or_default(),
                 })
                 .collect(),
             roles: Role::ALL.iter().map(|r| r.as_str()).collect(),

@@ -15,7 +15,8 @@ use crate::domain::users::UserDetail;
 use crate::domain::{Error, Fault, Service};
 use crate::types::StaffAction;
 use crate::types::{PhoneNum, UsrName};
-use crate::web::edge::{blocking, iso8601};
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
 
 /// Users per search page.
 pub const PAGE_SIZE: usize = 50;
@@ -78,7 +79,7 @@ async fn list(
                 .map(|u| UserRow {
                     usr_name: u.usr_name,
                     phone: u.phone_masked.unwrap_or_default(),
-                    created: u.created_at.map(iso8601).unwrap_or_default(),
+                    created: u.created_at.map(when).unwrap_or_default(),
                 })
                 .collect(),
             next_after: found.next_after,
@@ -204,11 +205,11 @@ fn token_rows(detail: UserDetail) -> Vec<TokenRow> {
                 ),
                 binding_status: rec.status.as_str().to_owned(),
                 description: rec.description.unwrap_or_default(),
-                last_authen: rec.last_authen_at.map(iso8601).unwrap_or_default(),
+                last_authen: rec.last_authen_at.map(when).unwrap_or_default(),
                 last_receipt: rec.last_receipt_id.unwrap_or_default(),
                 failure_count: rec.failure_count,
                 lock_reason: rec.lock_reason.unwrap_or_default(),
-                locked_at: rec.locked_at.map(iso8601).unwrap_or_default(),
+                locked_at: rec.locked_at.map(when).unwrap_or_default(),
                 upd_key: inq.intent_key.unwrap_or_default(),
                 dlt_key: t.delete_key.unwrap_or_default(),
             })
@@ -250,7 +251,7 @@ async fn detail(
         DetailPage {
             page: Base::new(&detail.usr_name.clone(), &s, flash),
             phone: detail.phone_masked.clone().unwrap_or_default(),
-            created: detail.created_at.map(iso8601).unwrap_or_default(),
+            created: detail.created_at.map(when).unwrap_or_default(),
             usr_name: detail.usr_name.clone(),
             tokens: token_rows(detail),
             panel,

@@ -11,7 +11,8 @@ use super::session::Admin;
 use super::{refused, Base};
 use crate::domain::Service;
 use crate::types::Cursor;
-use crate::web::edge::{blocking, iso8601};
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
 
 /// Rows per page of the outbox and events.
 pub const PAGE: i64 = 100;
@@ -224,8 +225,8 @@ async fn sessions(
                     state: r.state.to_string(),
                     send_stat: r.send_stat.to_string(),
                     resends: r.resends,
-                    created: iso8601(r.created_at),
-                    expires: iso8601(r.expires_at),
+                    created: when(r.created_at),
+                    expires: when(r.expires_at),
                 })
                 .collect(),
         },

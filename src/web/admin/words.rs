@@ -34,6 +34,21 @@ pub fn plain(e: &Error) -> String {
     }
 }
 
+/// A moment as the console shows it: `2026-12-05 10:42`, in the service's local time
+/// zone (the `TZ` of its environment: a bank sets its own, e.g. `TZ=America/Chicago` in
+/// the unit; unset, UTC). Every page says which zone (see [`zone`]); the API keeps ISO
+/// 8601 with its offset.
+pub fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// The zone [`when`] shows times in, for the page: `UTC-06:00`.
+pub fn zone() -> String {
+    chrono::Local::now().format("UTC%:z").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
