@@ -33,17 +33,22 @@ fn is_root() -> bool {
     rustix::process::getuid().is_root()
 }
 
-/// A PostgreSQL command, as the `postgres` user when running as root.
-fn pg(tool: &str, args: &[&str]) -> Output {
+/// Runs a PostgreSQL command, as the `postgres` user when running as root.
+fn run_pg(tool: &str, args: &[&str]) -> std::io::Result<Output> {
     let exe = format!("{BIN}/{tool}");
-    let out = if is_root() {
+    if is_root() {
         Command::new("runuser")
             .args(["-u", "postgres", "--", &exe])
             .args(args)
             .output()
     } else {
         Command::new(&exe).args(args).output()
-    };
+    }
+}
+
+/// A PostgreSQL command that must succeed.
+fn pg(tool: &str, args: &[&str]) -> Output {
+    let out = run_pg(tool, args);
     let out = out.unwrap_or_else(|e| {
         panic!("{tool} does not run ({e}): PostgreSQL 15's binaries are needed in {BIN}")
     });
@@ -236,7 +241,6 @@ impl Drop for Replicated {
         for data in [self.standby_dir(), self.primary_dir()] {
             if data.join("postmaster.pid").exists() {
                 let log = data.with_extension("log");
-                let exe = format!("{BIN}/pg_ctl");
                 let args = [
                     "-D",
                     data.to_str().unwrap(),
@@ -246,14 +250,7 @@ impl Drop for Replicated {
                     "immediate",
                     "stop",
                 ];
-                let _ = if is_root() {
-                    Command::new("runuser")
-                        .args(["-u", "postgres", "--", &exe])
-                        .args(args)
-                        .output()
-                } else {
-                    Command::new(&exe).args(args).output()
-                };
+                let _ = run_pg("pg_ctl", &args);
             }
         }
     }
