@@ -126,6 +126,13 @@ pub struct Settings {
     /// Bearer token for the event webhook (redacted in Debug).
     #[serde(default)]
     pub event_webhook_token: Option<SecretText>,
+    /// The event webhook's signing secret (`whsec_<base64>`, Standard Webhooks); unset:
+    /// deliveries are not signed (redacted in Debug).
+    #[serde(default)]
+    pub event_webhook_secret: Option<SecretText>,
+    /// The secret being rotated out: while set, both sign each delivery.
+    #[serde(default)]
+    pub event_webhook_secret_previous: Option<SecretText>,
     /// A PEM bundle of CA certificates trusted for HTTPS to the SMS provider and the event
     /// webhook, in addition to the public web PKI roots (for a private CA).
     #[serde(default)]

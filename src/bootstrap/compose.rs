@@ -73,8 +73,9 @@ pub fn oob_runtime(settings: &Settings) -> anyhow::Result<OobRuntime> {
         )))),
         _ => None,
     };
+    let signing = webhook_signing(settings)?;
     let webhook = settings.event_webhook_url.as_deref().map(|url| {
-        HttpTarget::with_tls(
+        let target = HttpTarget::with_tls(
             url,
             settings
                 .event_webhook_token
@@ -82,7 +83,11 @@ pub fn oob_runtime(settings: &Settings) -> anyhow::Result<OobRuntime> {
                 .map(SecretText::expose),
             timeout,
             Arc::clone(&tls),
-        )
+        );
+        match &signing {
+            Some(s) => target.signed(s.clone()),
+            None => target,
+        }
     });
     Ok(OobRuntime {
         policy: OobPolicy {
@@ -150,6 +155,30 @@ pub fn phone_policy(settings: &Settings) -> crate::domain::phones::PhonePolicy {
         phone_change_notice: settings.phone_change_notice,
         explain_retention_secs: settings.explain_retention_secs,
     }
+}
+
+/// The event webhook's signing secrets (the current one first, then the one being
+/// rotated out), if a secret is set; a malformed one stops the start, naming it.
+fn webhook_signing(settings: &Settings) -> anyhow::Result<Option<crate::sms::signing::Signing>> {
+    let mut secrets = Vec::new();
+    for (name, value) in [
+        ("event_webhook_secret", &settings.event_webhook_secret),
+        (
+            "event_webhook_secret_previous",
+            &settings.event_webhook_secret_previous,
+        ),
+    ] {
+        if let Some(v) = value {
+            let key = crate::sms::signing::parse_secret(v.expose()).ok_or_else(|| {
+                anyhow::anyhow!("{name} must be whsec_ followed by base64 of at least 16 bytes")
+            })?;
+            secrets.push(key);
+        }
+    }
+    if settings.event_webhook_secret.is_none() && !secrets.is_empty() {
+        anyhow::bail!("event_webhook_secret_previous needs event_webhook_secret (the new secret)");
+    }
+    Ok((!secrets.is_empty()).then(|| crate::sms::signing::Signing::new(secrets)))
 }
 
 /// The dual-control slice: each `dual_control` name must be an action dual control can

@@ -119,6 +119,8 @@ pub(super) const APP_KEYS: &[&str] = &[
     "oob_retention_secs",
     "event_webhook_url",
     "event_webhook_token",
+    "event_webhook_secret",
+    "event_webhook_secret_previous",
     "http_client_ca_file",
     "http_client_allow_plaintext",
     "rate_key_per_sec",

@@ -24,6 +24,7 @@ pub struct HttpTarget {
     url: String,
     token: Option<Zeroizing<String>>,
     agent: ureq::Agent,
+    signing: Option<super::signing::Signing>,
 }
 
 impl fmt::Debug for HttpTarget {
@@ -60,6 +61,37 @@ impl HttpTarget {
                 .redirects(0)
                 .tls_config(tls)
                 .build(),
+            signing: None,
+        }
+    }
+
+    /// The same target, signing what it sends (Standard Webhooks, see `signing`).
+    pub fn signed(mut self, signing: super::signing::Signing) -> HttpTarget {
+        self.signing = Some(signing);
+        self
+    }
+
+    /// POSTs `body` as JSON as message `id`: signed when the target signs (the headers
+    /// of `signing`), else as [`HttpTarget::post_json`].
+    pub fn post_message<T: Serialize>(&self, id: &str, body: &T) -> Result<String, PostFailure> {
+        let Some(signing) = &self.signing else {
+            return self.post_json(body);
+        };
+        let bytes = serde_json::to_vec(body).map_err(|e| PostFailure::Encode(e.to_string()))?;
+        let mut rq = self
+            .agent
+            .post(&self.url)
+            .set("Content-Type", "application/json");
+        if let Some(token) = &self.token {
+            rq = rq.set("Authorization", &format!("Bearer {}", token.as_str()));
+        }
+        for (name, value) in signing.headers(id, chrono::Utc::now().timestamp(), &bytes) {
+            rq = rq.set(name, &value);
+        }
+        match rq.send_bytes(&bytes) {
+            Ok(rs) => Ok(format!("HTTP {}", rs.status())),
+            Err(ureq::Error::Status(code, _)) => Err(PostFailure::Status(code)),
+            Err(ureq::Error::Transport(t)) => Err(PostFailure::Transport(transport_why(&t))),
         }
     }
 

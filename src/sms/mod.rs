@@ -7,6 +7,7 @@
 //! only makes one attempt. Imports: types, an HTTP client (ureq). Never the database.
 
 pub mod http;
+pub mod signing;
 
 use crate::types::PhoneNum;
 

@@ -112,7 +112,7 @@ pub fn verify(server: &TestServer, alrt: &str, otp: &str) -> Value {
     rs
 }
 
-fn two_way(server: &TestServer, phone: &str) -> (String, String) {
+pub fn two_way(server: &TestServer, phone: &str) -> (String, String) {
     let rs = start_oob(server, &json!({"PhoneNum": phone, "OOBModeType": "TwoWay"}));
     (
         rs["AlrtPkgId"].as_str().unwrap().to_owned(),

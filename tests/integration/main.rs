@@ -53,3 +53,4 @@ mod staff_oidc;
 mod support;
 mod systemd_user;
 mod transport;
+mod webhooks;

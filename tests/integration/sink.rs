@@ -26,6 +26,10 @@ pub struct Received {
     pub path: String,
     pub authorization: Option<String>,
     pub body: Value,
+    /// Every header, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body's bytes as they came.
+    pub raw: Vec<u8>,
 }
 
 /// The running listener.
@@ -96,7 +100,7 @@ fn handle(stream: impl Read + Write, got: &Mutex<Vec<Received>>, mode: &Mutex<Mo
         return;
     }
     let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
-    let (mut length, mut authorization) = (0usize, None);
+    let (mut length, mut authorization, mut headers) = (0usize, None, Vec::new());
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
@@ -104,6 +108,7 @@ fn handle(stream: impl Read + Write, got: &Mutex<Vec<Received>>, mode: &Mutex<Mo
         }
         let (name, value) = header.split_once(':').unwrap_or_default();
         let value = value.trim().to_owned();
+        headers.push((name.to_ascii_lowercase(), value.clone()));
         match name.to_ascii_lowercase().as_str() {
             "content-length" => length = value.parse().unwrap_or(0),
             "authorization" => authorization = Some(value),
@@ -114,11 +119,14 @@ fn handle(stream: impl Read + Write, got: &Mutex<Vec<Received>>, mode: &Mutex<Mo
     if reader.read_exact(&mut body).is_err() {
         return;
     }
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let raw = body;
+    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     got.lock().unwrap().push(Received {
         path,
         authorization,
         body,
+        headers,
+        raw,
     });
     let mode = *mode.lock().unwrap();
     let status = match mode {

@@ -288,7 +288,9 @@ impl Service {
             .webhook
             .as_ref()
             .ok_or_else(|| PostFailure::Transport("no event webhook".into()))?;
-        target.post_json(&feedback(e, None))
+        // The event's id names the message: the same on every retry, as receivers that
+        // deduplicate by `webhook-id` expect.
+        target.post_message(&format!("evt_{}", e.id), &feedback(e, None))
     }
 
     /// Records a webhook attempt. A failure is retried after a growing pause, forever,
