@@ -41,7 +41,7 @@ pub struct Console {
     #[serde(default)]
     pub webauthn_origin: Option<String>,
     /// Local passwords sign staff in (default true; false: the OpenID provider only).
-    #[serde(default = "default_true")]
+    #[serde(default = "super::defaults::default_true")]
     pub console_local_sign_in: bool,
 }
 
@@ -99,9 +99,6 @@ pub struct OidcSettings {
     pub button_label: String,
 }
 
-fn default_true() -> bool {
-    true
-}
 fn default_oidc_scopes() -> Vec<String> {
     vec!["profile".to_owned()]
 }

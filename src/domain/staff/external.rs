@@ -40,8 +40,17 @@ impl Service {
             actor: format!("admin:{name}"),
             ..ctx.clone()
         };
-        // Hashed outside the write (it costs tens of ms); never told to anyone.
-        let unusable = hash(&generate_password()?)?;
+        // An unusable password for a new account, hashed outside the write (it costs tens
+        // of ms) and only for an account not made yet; never told to anyone.
+        let known = self
+            .storage
+            .read(|c| admins::find_admin(c, &name))?
+            .is_some();
+        let unusable = if known {
+            String::new()
+        } else {
+            hash(&generate_password()?)?
+        };
         let detail = format!(
             "via the OpenID provider as {role} of {}",
             super::accounts::describe_reach(reach)
@@ -50,6 +59,10 @@ impl Service {
             let id = match admins::find_admin(c, &name)? {
                 Some(a) if a.disabled_at.is_some() => return Ok(None),
                 Some(a) => a.id,
+                None if unusable.is_empty() => {
+                    return Err(Error::fault(Fault::Busy)
+                        .with_detail("(the account was removed meanwhile: sign in again)"))
+                }
                 None => {
                     let new = admins::NewAdmin {
                         username: &name,

@@ -31,14 +31,7 @@ pub async fn permit(
         "{action} refused: it needs {needed}; {} is {}",
         s.admin.username, s.admin.role
     );
-    let ctx = s.context();
-    if let Err(e) = blocking(service, move |sv| {
-        sv.record_denied(&ctx, &what, chrono::Utc::now())
-    })
-    .await
-    {
-        tracing::warn!(error = %e, "a refused console action could not be audited");
-    }
+    record_denied(s, service, what).await;
     Err(error_page(
         Status::Forbidden,
         &format!(
@@ -51,16 +44,26 @@ pub async fn permit(
 /// Refuses (404 page, audited) a URL naming something that is not in the staff
 /// member's institution — or does not exist: the two are not told apart.
 pub async fn not_here(s: &AdminSession, service: &Arc<Service>, what: String) -> Refusal {
+    record_denied(
+        s,
+        service,
+        format!("not found in {}: {what}", s.institution),
+    )
+    .await;
+    error_page(Status::NotFound, "There is no such page.")
+}
+
+/// Writes the `console.denied` audit row of a refusal (a failure to write it is logged:
+/// the refusal stands either way).
+async fn record_denied(s: &AdminSession, service: &Arc<Service>, what: String) {
     let ctx = s.context();
-    let detail = format!("not found in {}: {what}", s.institution);
     if let Err(e) = blocking(service, move |sv| {
-        sv.record_denied(&ctx, &detail, chrono::Utc::now())
+        sv.record_denied(&ctx, &what, chrono::Utc::now())
     })
     .await
     {
-        tracing::warn!(error = %e, "a console lookup could not be audited");
+        tracing::warn!(error = %e, "a refused console request could not be audited");
     }
-    error_page(Status::NotFound, "There is no such page.")
 }
 
 /// Runs a console action through dual control (after [`permit`]): done at once, or
