@@ -49,6 +49,7 @@ pub mod audit;
 pub mod bindings;
 pub mod copy;
 pub mod drift;
+mod error;
 pub mod failed_codes;
 pub mod institutions;
 pub mod master_keys;
@@ -62,20 +63,23 @@ pub mod schema;
 pub mod sms_messages;
 pub mod soap_nonces;
 mod sql_types;
+mod sqlite_file;
 pub mod staff_passkeys;
 pub mod stats;
 pub mod temp_codes;
 pub mod tokens;
 pub mod users;
 mod writer;
+pub use error::Error;
+use sqlite_file::{make_private, SqlitePragmas};
 
 pub mod engine;
 pub mod leader;
 
 use diesel::connection::SimpleConnection as _;
-use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection as _, PgConnection, QueryableByName, RunQueryDsl as _, SqliteConnection};
+use diesel::r2d2::{Pool, PooledConnection};
+use diesel::result::Error as DieselError;
+use diesel::{Connection as _, PgConnection, SqliteConnection};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,66 +101,6 @@ impl Conn {
     }
 }
 
-/// What went wrong in the database, reduced to what callers act on.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// No row matched.
-    #[error("not found")]
-    NotFound,
-    /// A unique constraint refused the write.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The database stayed locked past the busy timeout, cannot be reached, or kept
-    /// refusing a write as conflicting with concurrent ones: answered 503 (fault 7090).
-    #[error("database busy")]
-    Busy,
-    /// A value the database cannot hold (text with a NUL character, which PostgreSQL
-    /// refuses): bad input, answered as such.
-    #[error("unstorable value: {0}")]
-    Unstorable(String),
-    /// Anything else (I/O, corruption, a bug in a query).
-    #[error("database error: {0}")]
-    Db(String),
-}
-
-impl From<DieselError> for Error {
-    fn from(e: DieselError) -> Error {
-        match e {
-            DieselError::NotFound => Error::NotFound,
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                Error::Conflict(info.message().to_owned())
-            }
-            DieselError::DatabaseError(_, info) if is_busy(info.message()) => Error::Busy,
-            DieselError::DatabaseError(_, info)
-                if info.message().contains("invalid byte sequence") =>
-            {
-                Error::Unstorable(info.message().to_owned())
-            }
-            DieselError::DatabaseError(kind, info)
-                if engine::retry::is_retryable(&kind, &*info) =>
-            {
-                // Marks the job for a retry (see `engine::retry`), whatever error type the
-                // job wraps this one in on its way out.
-                engine::retry::mark();
-                Error::Busy
-            }
-            DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => {
-                // Lets a read run again on a live connection (`Storage::read`).
-                engine::closed::mark();
-                Error::Busy
-            }
-            other => Error::Db(other.to_string()),
-        }
-    }
-}
-
-fn is_busy(message: &str) -> bool {
-    message.contains("database is locked") || message.contains("database is busy")
-}
-
 /// How hard SQLite pushes each commit to disk (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -167,82 +111,6 @@ pub enum Durability {
     /// In WAL mode a commit survives a process crash (kill -9) but the last commits may be
     /// lost on power loss or an OS crash. Faster.
     Normal,
-}
-
-#[derive(Debug)]
-struct SqlitePragmas {
-    durability: Durability,
-}
-
-impl SqlitePragmas {
-    fn apply(&self, conn: &mut SqliteConnection) -> Result<(), DieselError> {
-        let sync = match self.durability {
-            Durability::Full => "FULL",
-            Durability::Normal => "NORMAL",
-        };
-        conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = 10000; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; \
-             PRAGMA secure_delete = ON;"
-        ))
-    }
-}
-
-/// Page cache of each reading connection, KiB. SQLite's default (2,000 KiB) is per
-/// connection: sixteen readers would hold 32 MiB of mostly duplicate pages. A reader
-/// needs the upper levels of a few B-trees; the rest comes from the OS page cache.
-const READER_CACHE_KIB: u32 = 512;
-
-impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
-        let Conn::Sqlite(conn) = conn else {
-            return Ok(());
-        };
-        self.apply(conn)
-            .and_then(|()| conn.batch_execute(&format!("PRAGMA cache_size = -{READER_CACHE_KIB};")))
-            .map_err(diesel::r2d2::Error::QueryError)
-    }
-}
-
-/// Creates `path` empty with mode 0600; fails if it exists. SQLite would create a database
-/// file with mode 0644 (less the umask) and gives its WAL, SHM and journal files the
-/// database file's mode: creating the file first keeps all of them private whatever the
-/// umask of whoever calls.
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-/// Makes the database at `path` private to its owner: creates it empty with mode 0600 when
-/// missing, and takes group and other permissions off an existing database and its WAL
-/// and SHM (as older versions created them 0644), saying so.
-fn make_private(path: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt as _;
-    match create_private(path) {
-        Ok(_) => return Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(Error::Db(format!("cannot create {}: {e}", path.display()))),
-    }
-    for suffix in ["", "-wal", "-shm"] {
-        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
-        let Ok(meta) = std::fs::metadata(&file) else {
-            continue;
-        };
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700))
-                .map_err(|e| Error::Db(format!("cannot chmod {}: {e}", file.display())))?;
-            tracing::warn!(
-                "{} was readable by others (mode {mode:o}): now {:o}",
-                file.display(),
-                mode & 0o700
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The database: a pool of connections, and on SQLite the one writing connection.
@@ -367,73 +235,6 @@ impl Storage {
                 Error::Db(e.to_string())
             }
         })
-    }
-
-    /// Copies every WAL frame into the database file and empties the WAL, so bytes a
-    /// write replaced (a destroyed seed) no longer linger in the log.
-    /// A no-op on PostgreSQL, which has no such log in the data directory.
-    pub fn checkpoint(&self) -> Result<(), Error> {
-        if self.is_postgres() {
-            return Ok(());
-        }
-        let mut conn = self.conn()?;
-        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
-        Ok(())
-    }
-
-    /// Writes a consistent copy of the whole database to `target`, a file that must not
-    /// exist yet, while the service keeps serving: SQLite's `VACUUM INTO` reads one
-    /// snapshot (every commit before it, none after), so the copy is never torn, and it
-    /// is compact. Then checks the copy with `PRAGMA integrity_check`. The copy holds
-    /// sealed seeds only; restoring it needs the master key as well.
-    pub fn backup_to(&self, target: &Path) -> Result<(), Error> {
-        if self.is_postgres() {
-            return Err(Error::Db(
-                "tokend backup copies the embedded SQLite database; this install runs on \
-                 PostgreSQL, whose own tools are the backup: pg_dump (a consistent logical \
-                 copy), or pg_basebackup with WAL archiving / your provider's snapshots for \
-                 point-in-time recovery. Restoring also needs the master key."
-                    .to_owned(),
-            ));
-        }
-        let target_text = target
-            .to_str()
-            .ok_or_else(|| Error::Db(format!("{} is not UTF-8", target.display())))?;
-        // The copy holds what the database holds: created empty with mode 0600 first
-        // (VACUUM INTO accepts an empty file), it never exists with wider permissions.
-        create_private(target).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => {
-                Error::Db(format!("{} exists already", target.display()))
-            }
-            _ => Error::Db(format!("cannot create {}: {e}", target.display())),
-        })?;
-        let copied = self.conn().and_then(|mut conn| match &mut *conn {
-            Conn::Sqlite(conn) => diesel::sql_query("VACUUM INTO ?")
-                .bind::<diesel::sql_types::Text, _>(target_text)
-                .execute(conn)
-                .map(drop)
-                .map_err(Error::from),
-            Conn::Pg(_) => Err(Error::Db("not a SQLite database".to_owned())),
-        });
-        if let Err(e) = copied {
-            // Only the empty file made above: nothing else by that name existed.
-            let _ = std::fs::remove_file(target);
-            return Err(e);
-        }
-        let mut copy = SqliteConnection::establish(target_text)
-            .map_err(|e| Error::Db(format!("cannot open the copy: {e}")))?;
-        #[derive(QueryableByName)]
-        struct Check {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            integrity_check: String,
-        }
-        let verdict: Vec<Check> = diesel::sql_query("PRAGMA integrity_check").load(&mut copy)?;
-        match verdict.first().map(|c| c.integrity_check.as_str()) {
-            Some("ok") => Ok(()),
-            other => Err(Error::Db(format!(
-                "the copy fails its integrity check: {other:?}"
-            ))),
-        }
     }
 
     /// Installs the function that links audit rows (see `audit`): from now on every
