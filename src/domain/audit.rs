@@ -163,20 +163,20 @@ impl Service {
         self.verify_audit_chain_in(&self.storage)
     }
 
-    /// On PostgreSQL, links the rows written but not linked yet (taking the linker's duty
-    /// if no node holds it, else waiting up to `wait` for that node), so a verification
-    /// right after a burst of writes checks them too. Nothing to do on SQLite, whose
-    /// commits link their own rows.
+    /// Links the rows written but not linked yet (on PostgreSQL the elected linker links
+    /// them shortly after their commit: this takes the duty if no node holds it, else
+    /// waits up to `wait` for that node), so a verification right after a burst of writes
+    /// checks them too. SQLite's commits link their own rows: nothing waits there.
     pub fn settle_audit_links(&self, wait: std::time::Duration) -> Result<(), Error> {
-        if !self.storage.is_postgres() {
-            return Ok(());
-        }
         let deadline = std::time::Instant::now() + wait;
         let mut leader = self.audit_linker();
         while self.storage.read(count_unlinked)? > 0 && std::time::Instant::now() < deadline {
-            if leader.holds() {
-                leader.link_audit()?;
+            let linked = if leader.holds() {
+                leader.link_audit()?
             } else {
+                0
+            };
+            if linked == 0 {
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
         }

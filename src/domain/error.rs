@@ -299,6 +299,10 @@ pub enum Error {
         /// Extra words for `ErrDesc`.
         detail: Option<String>,
     },
+    /// The database is unavailable for now (busy, unreachable, or still refusing a
+    /// write as conflicting once the retries ran out): answered as [`Fault::Busy`]. The
+    /// storage error is kept so the write path can tell whether to run a job again.
+    Unavailable(storage::Error),
     /// A failure that is not the caller's: logged in full, answered generically.
     Internal(String),
 }
@@ -344,6 +348,7 @@ impl Error {
     pub fn kind(&self) -> Fault {
         match self {
             Error::Fault { fault, .. } => *fault,
+            Error::Unavailable(_) => Fault::Busy,
             Error::Internal(_) => Fault::Internal,
         }
     }
@@ -370,6 +375,9 @@ impl fmt::Display for Error {
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default()
             ),
+            Error::Unavailable(e) => {
+                write!(f, "{} {} ({e})", Fault::Busy.code(), Fault::Busy.desc())
+            }
             Error::Internal(m) => write!(f, "internal error: {m}"),
         }
     }
@@ -380,9 +388,18 @@ impl std::error::Error for Error {}
 impl From<storage::Error> for Error {
     fn from(e: storage::Error) -> Error {
         match e {
-            storage::Error::Busy => Error::fault(Fault::Busy),
+            e if e.is_transient() => Error::Unavailable(e),
             storage::Error::Unstorable(_) => Error::fault(Fault::InvalidValue),
             other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl storage::JobError for Error {
+    fn storage_error(&self) -> Option<&storage::Error> {
+        match self {
+            Error::Unavailable(e) => Some(e),
+            _ => None,
         }
     }
 }

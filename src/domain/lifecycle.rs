@@ -316,7 +316,7 @@ impl Service {
             }
             for o in open {
                 if !bindings::update_binding_clear_failures(c, o.binding.id)? {
-                    return Err(AcceptError::StatusChanged(None));
+                    return Err(AcceptError::StatusChanged);
                 }
             }
             audit::record(

@@ -49,6 +49,15 @@ impl From<storage::Error> for RekeyError {
     }
 }
 
+impl storage::JobError for RekeyError {
+    fn storage_error(&self) -> Option<&storage::Error> {
+        match self {
+            RekeyError::Failed(e) => e.storage_error(),
+            RekeyError::Refused(_) => None,
+        }
+    }
+}
+
 impl From<crypto::Error> for RekeyError {
     fn from(e: crypto::Error) -> RekeyError {
         RekeyError::Failed(e.into())

@@ -118,7 +118,7 @@ pub fn connect_postgres(url: &str) -> Result<Conn, Error> {
     })
 }
 
-/// A session-level advisory lock on a job key (see `Storage::write_keyed`).
+/// A session-level advisory lock on a job key (see `Storage::write_owned`).
 #[must_use = "release it after the job"]
 pub struct KeyLock(i64);
 
@@ -178,59 +178,14 @@ pub fn order_events(conn: &mut Conn) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether a statement of the running read failed because its connection was closed
-/// (the server restarted or the network was cut while it sat in the pool): a flag beside
-/// the error, like `retry`'s, since the read may wrap the storage error.
-pub mod closed {
-    use std::cell::Cell;
-
-    thread_local! {
-        static CLOSED: Cell<bool> = const { Cell::new(false) };
-    }
-
-    /// Records that the running job's connection turned out closed.
-    pub fn mark() {
-        CLOSED.with(|c| c.set(true));
-    }
-
-    /// Whether it did since the last call (and clears the flag).
-    pub fn take() -> bool {
-        CLOSED.with(|c| c.replace(false))
-    }
-}
-
 /// PostgreSQL write transactions: SERIALIZABLE, retried on a serialization failure.
 pub mod retry {
     use super::*;
-    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
-    use std::cell::Cell;
+    use crate::storage::JobError;
     use std::time::Duration;
 
     /// Attempts of one job before its last serialization failure is answered (503).
     const MAX_ATTEMPTS: u32 = 40;
-
-    thread_local! {
-        /// Set when a statement of the running job failed in a way a retry can fix. A
-        /// flag beside the error, not in it: the job may wrap the storage error in its own
-        /// error type, which the writer cannot look into.
-        static RETRYABLE: Cell<bool> = const { Cell::new(false) };
-    }
-
-    /// Whether an error is PostgreSQL refusing a transaction to keep the schedule serial
-    /// (SQLSTATE 40001) or to break a deadlock (40P01): the job can simply run again.
-    pub fn is_retryable(kind: &DatabaseErrorKind, info: &dyn DatabaseErrorInformation) -> bool {
-        matches!(kind, DatabaseErrorKind::SerializationFailure)
-            || info.message().contains("deadlock detected")
-    }
-
-    /// Records that the running job hit a retryable error.
-    pub fn mark() {
-        RETRYABLE.with(|r| r.set(true));
-    }
-
-    fn take() -> bool {
-        RETRYABLE.with(|r| r.replace(false))
-    }
 
     /// A short random pause growing with the attempt, so two retried jobs that collided
     /// do not collide again in step.
@@ -246,15 +201,17 @@ pub mod retry {
     /// Runs `f` in one SERIALIZABLE transaction on `conn`, again from the start each time
     /// PostgreSQL refuses it as conflicting with a concurrent one, so its outcome is that
     /// of some serial order of all writes of all nodes (what SQLite's one writer gives).
-    pub fn serializable<T, E: From<Error>>(
+    pub fn serializable<T, E: JobError>(
         conn: &mut Conn,
         mut f: impl FnMut(&mut Conn) -> Result<T, E>,
     ) -> Result<T, E> {
         let mut attempt = 0;
         loop {
-            take();
             match once(conn, &mut f) {
-                Err(_) if take() && attempt < MAX_ATTEMPTS => {
+                Err(e)
+                    if matches!(e.storage_error(), Some(Error::Serialization))
+                        && attempt < MAX_ATTEMPTS =>
+                {
                     attempt += 1;
                     pause(attempt);
                 }
@@ -263,7 +220,7 @@ pub mod retry {
         }
     }
 
-    fn once<T, E: From<Error>>(
+    fn once<T, E: JobError>(
         conn: &mut Conn,
         f: &mut impl FnMut(&mut Conn) -> Result<T, E>,
     ) -> Result<T, E> {

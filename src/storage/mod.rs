@@ -9,19 +9,21 @@
 //!
 //! Writes go through [`Storage::write`], whose promise is the same on both engines: the
 //! job runs as if no other write ran at the same time (a serial schedule), and it is
-//! durable when `write` returns.
+//! durable when `write` returns. [`Storage::write_owned`] is the same write for a job
+//! that owns what it uses (the hot writes of a validation), which lets SQLite run it on
+//! its writer thread; and a validation's success is one call,
+//! [`Storage::accept_success`] (`success`), whose statements differ by engine.
 //! - SQLite: the process's one writing connection, with group commit (see `writer`):
 //!   IMMEDIATE transactions, so SQLite takes the write lock up front, and one fsync for
-//!   all the writes that queued while the previous one was being made. The hot writes
-//!   ([`Storage::write_owned`]) run on its dedicated writer thread, back to back.
+//!   all the writes that queued while the previous one was being made.
 //! - PostgreSQL: a pooled connection, one SERIALIZABLE transaction per job, retried from
 //!   the start when PostgreSQL reports a serialization failure or a deadlock (see
 //!   `engine::retry`). Every node can write; none waits for another's unrelated writes.
 //!
-//! One write is made otherwise on PostgreSQL, the success of a validation: one statement
-//! committed on its own ([`Storage::write_statement`], `tokens::accept_success_pg`), in
-//! one round trip instead of nine. On PostgreSQL reads do not test their connection
-//! first; writes do (see [`Storage::open_postgres`]).
+//! Whether a failure may be retried travels in the error value ([`Error::Serialization`],
+//! [`Error::Closed`]; a job's own error type shows it through [`JobError`]). The domain
+//! never asks which engine runs. On PostgreSQL reads do not test their connection first;
+//! writes do (see [`Storage::open_postgres`]).
 //!
 //! Imports: diesel, `types`.
 
@@ -66,11 +68,12 @@ mod sql_types;
 mod sqlite_file;
 pub mod staff_passkeys;
 pub mod stats;
+pub mod success;
 pub mod temp_codes;
 pub mod tokens;
 pub mod users;
 mod writer;
-pub use error::Error;
+pub use error::{Error, JobError};
 use sqlite_file::{make_private, SqlitePragmas};
 
 pub mod engine;
@@ -280,9 +283,8 @@ impl Storage {
     /// a connection that answered a ping. So `f` may run twice: it must only read.
     pub fn read<T>(&self, mut f: impl FnMut(&mut Conn) -> Result<T, Error>) -> Result<T, Error> {
         let mut conn = self.conn()?;
-        engine::closed::take();
         match f(&mut conn) {
-            Err(_) if engine::closed::take() && self.is_postgres() => {
+            Err(Error::Closed) if self.is_postgres() => {
                 drop(conn);
                 let mut conn = self.live_conn()?;
                 f(&mut conn)
@@ -293,19 +295,10 @@ impl Storage {
 
     /// Runs one statement that PostgreSQL commits on its own, with no BEGIN or COMMIT
     /// around it (autocommit): the answer comes after the commit, so a result from `f`
-    /// is durable. For a write that one statement can make all-or-nothing (the success
-    /// of a validation, `tokens::accept_success_pg`); on a connection that answered a
-    /// ping (a closed connection cannot tell whether the commit happened, so the write
-    /// is not retried). PostgreSQL only: SQLite's writes go through [`Storage::write`].
-    pub fn write_statement<T>(
-        &self,
-        f: impl FnOnce(&mut Conn) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        if !self.is_postgres() {
-            return Err(Error::Db(
-                "a one-statement write is PostgreSQL's".to_owned(),
-            ));
-        }
+    /// is durable. On a connection that answered a ping (a closed connection cannot tell
+    /// whether the commit happened, so the write is not retried). PostgreSQL's one-trip
+    /// success (`success`); SQLite's writes all go through the writer.
+    fn write_at_once<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, Error>) -> Result<T, Error> {
         let mut conn = self.live_conn()?;
         f(&mut conn)
     }
@@ -316,32 +309,20 @@ impl Storage {
     ///
     /// On PostgreSQL, `f` may run more than once (see the module doc): it must do nothing
     /// but database work, and start from what it reads.
-    pub fn write<T, E: From<Error>>(
-        &self,
-        f: impl FnMut(&mut Conn) -> Result<T, E>,
-    ) -> Result<T, E> {
+    pub fn write<T, E: JobError>(&self, f: impl FnMut(&mut Conn) -> Result<T, E>) -> Result<T, E> {
         self.write_queued(None, f)
     }
 
-    /// [`Storage::write`] for a job that many requests may run at once on the same rows
-    /// (one user's validations, a guessing burst): on PostgreSQL, jobs with the same `key`
-    /// queue on an advisory lock taken before their transaction begins, instead of
-    /// colliding and retrying (thirty racing requests on one binding would otherwise
-    /// retry each other into 503s). The lock is the connection's: released after the
-    /// job, or with the connection if a panic made the pool discard it. SQLite's one
-    /// writer serialises every job anyway.
-    pub fn write_keyed<T, E: From<Error>>(
-        &self,
-        key: &str,
-        f: impl FnMut(&mut Conn) -> Result<T, E>,
-    ) -> Result<T, E> {
-        self.write_queued(Some(key), f)
-    }
-
-    /// [`Storage::write_keyed`] for the hot writes (a validation's success or failure
-    /// count), whose job owns what it uses: on SQLite it runs on the writer thread, which
+    /// [`Storage::write`] for the hot writes (a validation's failure count, its audit
+    /// row), whose job owns what it uses: on SQLite it runs on the writer thread, which
     /// runs the queued jobs back to back and wakes each caller once, when its batch is on
-    /// disk (see `writer`). Same promise, same PostgreSQL path.
+    /// disk (see `writer`). Same promise.
+    ///
+    /// On PostgreSQL, jobs with the same `key` (one user's) queue on an advisory lock
+    /// taken before their transaction begins, instead of colliding and retrying (thirty
+    /// racing requests on one binding would otherwise retry each other into 503s). The
+    /// lock is the connection's: released after the job, or with the connection if a
+    /// panic made the pool discard it. SQLite's one writer serialises every job anyway.
     pub fn write_owned<T, E>(
         &self,
         key: &str,
@@ -349,7 +330,7 @@ impl Storage {
     ) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<Error> + Send + 'static,
+        E: JobError + Send + 'static,
     {
         match &*self.engine {
             Engine::Sqlite(writer) => writer.submit(f),
@@ -358,7 +339,7 @@ impl Storage {
     }
 
     /// The one write path of both: on PostgreSQL, behind the key's lock when there is one.
-    fn write_queued<T, E: From<Error>>(
+    fn write_queued<T, E: JobError>(
         &self,
         key: Option<&str>,
         f: impl FnMut(&mut Conn) -> Result<T, E>,

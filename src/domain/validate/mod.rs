@@ -19,7 +19,8 @@ use crate::storage::bindings::{self, BoundToken};
 
 mod refusal;
 
-use crate::storage::{self, temp_codes, tokens, users, Conn};
+use crate::storage;
+use crate::storage::success::{self, Success, SuccessAudit};
 use crate::types::{AuditAction, AuditResult};
 use crate::types::{Code, MfaTokenUsrStat, RsStat, RsStatRsn, TokenId, UsrName, UsrTokenStat};
 pub use refusal::FAILURE_LOCK;
@@ -76,20 +77,27 @@ impl Validation {
     }
 }
 
-/// Why an acceptance did not commit (the write rolled back).
+/// Why a resync's write did not commit (the write rolled back).
 pub(super) enum AcceptError {
     /// Another request accepted this step (or a newer one) first.
     Replayed,
-    /// The token or binding left Act (a concurrent lock, an admin) after it was read: as
-    /// they are now, read in the same transaction (a reading connection may not see a
-    /// batch that is not committed yet).
-    StatusChanged(Option<Box<BoundToken>>),
+    /// The token or binding left Act (a concurrent lock, an admin) after it was read.
+    StatusChanged,
     Domain(Error),
 }
 
 impl From<storage::Error> for AcceptError {
     fn from(e: storage::Error) -> Self {
         AcceptError::Domain(e.into())
+    }
+}
+
+impl storage::JobError for AcceptError {
+    fn storage_error(&self) -> Option<&storage::Error> {
+        match self {
+            AcceptError::Domain(e) => e.storage_error(),
+            _ => None,
+        }
     }
 }
 
@@ -203,7 +211,7 @@ impl Service {
 
     /// Commits a success: replay guard, receipt, audit — all or nothing. Answers why not
     /// when the guard refused: the step was taken first, or the token or binding left Act
-    /// after it was read (told apart inside the same transaction).
+    /// after it was read (told apart by storage in the deciding transaction).
     fn accept(
         &self,
         ctx: &Context,
@@ -212,84 +220,33 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Accepted, Error> {
         let receipt = uuid::Uuid::new_v4().to_string();
-        let act = UsrTokenStat::Act;
         let drift = self.learned_drift(b, step, now)?;
-        if self.storage.is_postgres() && self.accept_at_once(ctx, b, step, drift, &receipt, now)? {
-            return Ok(Accepted::Won(won(b, receipt, drift, now)));
-        }
-        // The job owns what it uses: it runs on the writer thread (`write_owned`).
-        let job_receipt = receipt.clone();
-        let job_b = b.clone();
-        let job_ctx = ctx.clone();
-        let result = self.storage.write_owned(&user_key(b), move |c| {
-            let (b, receipt) = (&job_b, job_receipt.as_str());
-            let now_ms = to_ms(now);
-            if !tokens::update_token_accept_step(c, b.token.id, act, act, step, drift, now_ms)? {
-                let status = tokens::find_token_status(c, b.token.id)?;
-                if status == Some(act) {
-                    return Err(AcceptError::Replayed);
-                }
-                return Err(AcceptError::StatusChanged(reread(c, b)?));
-            }
-            if !bindings::update_binding_success(c, b.binding.id, receipt, now_ms)? {
-                return Err(AcceptError::StatusChanged(reread(c, b)?));
-            }
-            // The real token is in use again: any temporary code of the user ends, and so
-            // does a suspended SMS fallback.
-            temp_codes::update_temp_codes_end(c, b.binding.user_pk, now_ms)?;
-            users::update_user_oob_failures(c, b.binding.user_pk, 0)?;
-            let entry = entry_for(
-                b,
-                AuditAction::Validate,
-                AuditResult::Success,
-                Some(receipt),
-            );
-            audit::record(c, &job_ctx, now, entry)?;
-            Ok(())
-        });
-        match result {
-            Ok(()) => Ok(Accepted::Won(won(b, receipt, drift, now))),
-            Err(AcceptError::Replayed) => Ok(Accepted::Replayed),
-            Err(AcceptError::StatusChanged(fresh)) => Ok(Accepted::StatusChanged(fresh)),
-            Err(AcceptError::Domain(e)) => Err(e),
-        }
-    }
-
-    /// PostgreSQL: tries the whole success write as one autocommit statement
-    /// (`tokens::accept_success_pg`, where the reasoning is); true when it committed.
-    /// False when it wrote nothing: the caller then decides the code in the transaction
-    /// every engine runs, which tells a replay from a status change and answers it (the
-    /// refusals are rare, and the transaction is their one place).
-    fn accept_at_once(
-        &self,
-        ctx: &Context,
-        b: &BoundToken,
-        step: i64,
-        drift: i32,
-        receipt: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, Error> {
-        let entry = entry_for(
-            b,
-            AuditAction::Validate,
-            AuditResult::Success,
-            Some(receipt),
-        );
-        let audit = audit::row(ctx, now, entry);
-        let write = tokens::SuccessWrite {
+        let write = Success {
             token_pk: b.token.id,
             binding_pk: b.binding.id,
             user_pk: b.binding.user_pk,
+            inst_rt_id: b.token.inst_rt_id.clone(),
+            token_id: b.token.token_id.clone(),
+            usr_name: b.usr_name.clone(),
             step,
             drift,
             now_ms: to_ms(now),
-            receipt_id: receipt,
-            audit: &audit,
+            receipt_id: receipt.clone(),
+            audit: SuccessAudit {
+                actor: ctx.actor.clone(),
+                audit_usr_id: ctx.audit_usr_id.clone(),
+                audit_usr_src: ctx.audit_usr_src,
+                audit_ws_id: ctx.audit_ws_id.clone(),
+                tracking_id: ctx.tracking_id.clone(),
+                bus_correl_id: ctx.bus_correl_id.clone(),
+                inst_rt_id: ctx.inst_rt_id.clone(),
+            },
         };
-        let done = self
-            .storage
-            .write_statement(|c| tokens::accept_success_pg(c, &write))?;
-        Ok(done == tokens::OneStatement::Won)
+        Ok(match self.storage.accept_success(&user_key(b), write)? {
+            success::Accepted::Won => Accepted::Won(won(b, receipt, drift, now)),
+            success::Accepted::Replayed => Accepted::Replayed,
+            success::Accepted::StatusChanged(fresh) => Accepted::StatusChanged(fresh),
+        })
     }
 
     /// Records the audit row of a validation refused about `b`, as an owned job (the
@@ -339,17 +296,6 @@ impl Service {
         let bound = i64::from(self.policy.resync_window_steps);
         Ok(i32::try_from((step - now_step).clamp(-bound, bound)).unwrap_or(0))
     }
-}
-
-/// A binding as it is now, read on the writing connection (so it sees what earlier jobs
-/// of the open batch changed).
-fn reread(c: &mut Conn, b: &BoundToken) -> Result<Option<Box<BoundToken>>, storage::Error> {
-    Ok(
-        bindings::find_bound_by_token(c, &b.token.inst_rt_id, &b.token.token_id)?
-            .into_iter()
-            .find(|f| f.binding.id == b.binding.id)
-            .map(Box::new),
-    )
 }
 
 /// The answer to a committed success.
@@ -405,7 +351,7 @@ fn answer(
 }
 
 /// The key on which one user's validation writes queue on PostgreSQL (see
-/// `Storage::write_keyed`): racing requests of one user touch the same rows.
+/// `Storage::write_owned`): racing requests of one user touch the same rows.
 fn user_key(b: &BoundToken) -> String {
     format!("user:{}", b.binding.user_pk)
 }

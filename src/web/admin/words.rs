@@ -7,6 +7,9 @@ use crate::domain::{Error, Fault};
 
 /// A fault in words an admin can act on (no fault code, no jXchange element names).
 pub fn plain(e: &Error) -> String {
+    if let Error::Unavailable(_) = e {
+        return "The database is busy or unreachable: try again in a moment.".to_owned();
+    }
     let Error::Fault { fault, detail, .. } = e else {
         return "Something went wrong inside tokend; the log has the details.".to_owned();
     };

@@ -102,7 +102,7 @@ pub fn record_of(error: &Error) -> MsgRec {
             detail,
             ..
         } => (elem.clone(), value.clone(), detail.as_deref()),
-        Error::Internal(_) => (None, None, None),
+        Error::Unavailable(_) | Error::Internal(_) => (None, None, None),
     };
     MsgRec {
         err_cat: "Error",

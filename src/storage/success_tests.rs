@@ -1,0 +1,164 @@
+//! The success write's race, the same on both engines: many requests with one step, one
+//! winner; a success racing a lock; the audit row written only by the winner.
+
+use std::sync::{Arc, Barrier};
+
+use super::*;
+use crate::storage::test_support::{new_token, temp_storage};
+use crate::storage::{bindings, migrate, tokens, users, Storage};
+use crate::types::{MfaTokenUsrStat, UsrTokenStat};
+
+/// The rows a success needs: a user, an Act token and an Act binding.
+fn seed(storage: &Storage) -> Success {
+    let (token_pk, user_pk, binding_pk) = storage
+        .write(|c| {
+            let token_pk = tokens::insert_token(c, &new_token("T1", "k", UsrTokenStat::Act, ""))?;
+            let user_pk = users::insert_user(c, "", "alice", None, 0)?;
+            let binding_pk =
+                bindings::insert_binding(c, token_pk, user_pk, MfaTokenUsrStat::Act, None, 0)?;
+            Ok::<_, Error>((token_pk, user_pk, binding_pk))
+        })
+        .unwrap();
+    Success {
+        token_pk,
+        binding_pk,
+        user_pk,
+        inst_rt_id: String::new(),
+        token_id: "T1".into(),
+        usr_name: "alice".into(),
+        step: 100,
+        drift: 0,
+        now_ms: 1,
+        receipt_id: String::new(),
+        audit: SuccessAudit {
+            actor: "test".into(),
+            audit_usr_id: None,
+            audit_usr_src: None,
+            audit_ws_id: None,
+            tracking_id: None,
+            bus_correl_id: None,
+            inst_rt_id: None,
+        },
+    }
+}
+
+fn count(storage: &Storage, sql: &'static str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    storage
+        .read(|c| Ok(diesel::RunQueryDsl::get_result::<N>(diesel::sql_query(sql), c)?.n))
+        .unwrap()
+}
+
+/// Sixteen threads accept step 100 at once, then each a second time: one winner, fifteen
+/// replays, one audit row, and the binding's receipt is the winner's.
+fn one_winner(storage: Storage) {
+    let base = seed(&storage);
+    let storage = Arc::new(storage);
+    let start = Arc::new(Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let (storage, start) = (Arc::clone(&storage), Arc::clone(&start));
+            let write = Success {
+                receipt_id: format!("R{i}"),
+                ..base.clone()
+            };
+            std::thread::spawn(move || {
+                start.wait();
+                let first = storage.accept_success("user:1", write.clone()).unwrap();
+                let again = storage.accept_success("user:1", write).unwrap();
+                assert!(matches!(again, Accepted::Replayed), "{again:?}");
+                matches!(first, Accepted::Won).then_some(i)
+            })
+        })
+        .collect();
+    let winners: Vec<usize> = threads
+        .into_iter()
+        .filter_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let receipt = storage
+        .read(|c| bindings::find_bound_by_token(c, "", "T1"))
+        .unwrap()[0]
+        .binding
+        .last_receipt_id
+        .clone();
+    assert_eq!(
+        receipt.as_deref(),
+        Some(format!("R{}", winners[0]).as_str())
+    );
+    assert_eq!(count(&storage, "SELECT count(*) AS n FROM audit_events"), 1);
+}
+
+/// A locked binding refuses the success and writes nothing: the token's step stays.
+fn refused_when_locked(storage: Storage) {
+    let s = seed(&storage);
+    storage
+        .write(|c| bindings::update_binding_status(c, s.binding_pk, MfaTokenUsrStat::Lock, None, 2))
+        .unwrap();
+    let outcome = storage.accept_success("user:1", s.clone()).unwrap();
+    let Accepted::StatusChanged(Some(now)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(now.binding.status, MfaTokenUsrStat::Lock);
+    assert_eq!(
+        count(&storage, "SELECT max(last_step) AS n FROM tokens"),
+        -1
+    );
+    assert_eq!(count(&storage, "SELECT count(*) AS n FROM audit_events"), 0);
+}
+
+fn postgres() -> (testkit::pg::Database, Storage) {
+    let db = testkit::pg::Database::fresh("success").expect("PostgreSQL");
+    let storage = Storage::open_postgres(&db.url, 20).unwrap();
+    storage.read(migrate::run_pending).unwrap();
+    (db, storage)
+}
+
+#[test]
+fn sqlite_one_winner_per_step() {
+    let (_dir, storage) = temp_storage();
+    one_winner(storage);
+}
+
+#[test]
+fn postgres_one_winner_per_step() {
+    let (_db, storage) = postgres();
+    one_winner(storage);
+}
+
+#[test]
+fn sqlite_a_locked_binding_refuses_and_writes_nothing() {
+    let (_dir, storage) = temp_storage();
+    refused_when_locked(storage);
+}
+
+#[test]
+fn postgres_a_locked_binding_refuses_and_writes_nothing() {
+    let (_db, storage) = postgres();
+    refused_when_locked(storage);
+}
+
+/// PostgreSQL's one statement itself: it commits a fresh step whole, and writes nothing
+/// for a step taken or a binding locked (no partial write for the deciding path to undo).
+#[test]
+fn postgres_the_one_statement_is_all_or_nothing() {
+    let (_db, storage) = postgres();
+    let s = seed(&storage);
+    let at_once_on = |s: &Success| storage.write_at_once(|c| at_once(c, s)).unwrap();
+    assert!(at_once_on(&s), "a fresh step commits in one statement");
+    assert!(!at_once_on(&s), "the same step again writes nothing");
+    storage
+        .write(|c| bindings::update_binding_status(c, s.binding_pk, MfaTokenUsrStat::Lock, None, 2))
+        .unwrap();
+    let newer = Success { step: 101, ..s };
+    assert!(!at_once_on(&newer), "a locked binding writes nothing");
+    assert_eq!(
+        count(&storage, "SELECT max(last_step) AS n FROM tokens"),
+        100
+    );
+    assert_eq!(count(&storage, "SELECT count(*) AS n FROM audit_events"), 1);
+}
