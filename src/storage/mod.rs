@@ -62,6 +62,8 @@ pub mod oob_sessions;
 pub mod overview;
 pub mod phones;
 pub mod schema;
+#[cfg(test)]
+mod schema_check;
 pub mod sms_messages;
 pub mod soap_nonces;
 mod sql_types;

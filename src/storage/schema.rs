@@ -1,4 +1,34 @@
-// @generated automatically by Diesel CLI.
+// @generated from the migrations by the schema check (src/storage/schema_check.rs):
+// TOKEND_WRITE_SCHEMA=1 cargo test --lib storage::schema_check
+
+diesel::table! {
+    admin_sessions (id_hash) {
+        id_hash -> Text,
+        admin_id -> Integer,
+        issued_at -> BigInt,
+        last_seen_at -> BigInt,
+        factor_at -> Nullable<BigInt>,
+        via -> Text,
+        webauthn_state -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    admins (id) {
+        id -> Integer,
+        username -> Text,
+        password_hash -> Text,
+        must_change -> Bool,
+        failure_count -> Integer,
+        locked_until -> Nullable<BigInt>,
+        last_sign_in_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        role -> Text,
+        inst_rt_id -> Nullable<Text>,
+        disabled_at -> Nullable<BigInt>,
+    }
+}
 
 diesel::table! {
     api_keys (id) {
@@ -12,6 +42,25 @@ diesel::table! {
         consumer_name -> Nullable<Text>,
         consumer_prod -> Nullable<Text>,
         last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    approvals (id) {
+        id -> Integer,
+        inst_rt_id -> Text,
+        action -> Text,
+        target -> Text,
+        params -> Text,
+        reason -> Text,
+        maker_id -> Integer,
+        maker -> Text,
+        state -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
     }
 }
 
@@ -49,6 +98,16 @@ diesel::table! {
         locked_at -> Nullable<BigInt>,
         lock_reason -> Nullable<Text>,
         created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    failed_codes (id) {
+        id -> Integer,
+        token_pk -> Integer,
+        at -> BigInt,
+        code_hash -> Text,
+        expires_at -> BigInt,
     }
 }
 
@@ -147,6 +206,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    staff_passkeys (id) {
+        id -> Integer,
+        admin_id -> Integer,
+        name -> Text,
+        credential -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     temp_codes (id) {
         id -> Integer,
         user_pk -> Integer,
@@ -195,26 +265,22 @@ diesel::table! {
     }
 }
 
-diesel::table! {
-    failed_codes (id) {
-        id -> Integer,
-        token_pk -> Integer,
-        at -> BigInt,
-        code_hash -> Text,
-        expires_at -> BigInt,
-    }
-}
-
+diesel::joinable!(admin_sessions -> admins (admin_id));
 diesel::joinable!(bindings -> tokens (token_pk));
 diesel::joinable!(bindings -> users (user_pk));
-diesel::joinable!(temp_codes -> users (user_pk));
 diesel::joinable!(oob_events -> oob_sessions (session_pk));
 diesel::joinable!(oob_sessions -> users (user_pk));
 diesel::joinable!(sms_attempts -> sms_messages (message_pk));
 diesel::joinable!(sms_messages -> oob_sessions (session_pk));
+diesel::joinable!(sms_messages -> users (user_pk));
+diesel::joinable!(staff_passkeys -> admins (admin_id));
+diesel::joinable!(temp_codes -> users (user_pk));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    admin_sessions,
+    admins,
     api_keys,
+    approvals,
     audit_events,
     bindings,
     failed_codes,
@@ -225,69 +291,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sms_attempts,
     sms_messages,
     soap_nonces,
+    staff_passkeys,
     temp_codes,
     tokens,
     users,
 );
-
-diesel::table! {
-    admin_sessions (id_hash) {
-        id_hash -> Text,
-        admin_id -> Integer,
-        issued_at -> BigInt,
-        last_seen_at -> BigInt,
-        factor_at -> Nullable<BigInt>,
-        via -> Text,
-        webauthn_state -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    staff_passkeys (id) {
-        id -> Integer,
-        admin_id -> Integer,
-        name -> Text,
-        credential -> Text,
-        created_at -> BigInt,
-        last_used_at -> Nullable<BigInt>,
-    }
-}
-
-diesel::joinable!(admin_sessions -> admins (admin_id));
-diesel::allow_tables_to_appear_in_same_query!(admin_sessions, admins);
-
-diesel::table! {
-    admins (id) {
-        id -> Integer,
-        username -> Text,
-        password_hash -> Text,
-        must_change -> Bool,
-        failure_count -> Integer,
-        locked_until -> Nullable<BigInt>,
-        last_sign_in_at -> Nullable<BigInt>,
-        created_at -> BigInt,
-        updated_at -> BigInt,
-        role -> Text,
-        inst_rt_id -> Nullable<Text>,
-        disabled_at -> Nullable<BigInt>,
-    }
-}
-
-diesel::table! {
-    approvals (id) {
-        id -> Integer,
-        inst_rt_id -> Text,
-        action -> Text,
-        target -> Text,
-        params -> Text,
-        reason -> Text,
-        maker_id -> Integer,
-        maker -> Text,
-        state -> Text,
-        created_at -> BigInt,
-        expires_at -> BigInt,
-        decided_by -> Nullable<Text>,
-        decided_at -> Nullable<BigInt>,
-        outcome -> Nullable<Text>,
-    }
-}
