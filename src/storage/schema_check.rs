@@ -68,6 +68,19 @@ fn diesel_type(declared: &str) -> String {
 }
 
 fn sqlite_schema(c: &mut Conn) -> Schema {
+    let tables: Vec<Name> = diesel::sql_query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         AND name <> '__diesel_schema_migrations' ORDER BY name",
+    )
+    .load(c)
+    .unwrap();
+    tables
+        .into_iter()
+        .map(|Name { name }| (name.clone(), sqlite_table(c, &name)))
+        .collect()
+}
+
+fn sqlite_table(c: &mut Conn, table: &str) -> Table {
     #[derive(QueryableByName)]
     struct Col {
         #[diesel(sql_type = Text)]
@@ -79,6 +92,37 @@ fn sqlite_schema(c: &mut Conn) -> Schema {
         #[diesel(sql_type = BigInt)]
         pk: i64,
     }
+    let cols: Vec<Col> = diesel::sql_query(format!(
+        "SELECT name, type AS declared, \"notnull\" AS not_null, pk \
+         FROM pragma_table_info('{table}') ORDER BY cid"
+    ))
+    .load(c)
+    .unwrap();
+    let mut pk: Vec<(i64, String)> = cols
+        .iter()
+        .filter(|c| c.pk > 0)
+        .map(|c| (c.pk, c.name.clone()))
+        .collect();
+    pk.sort();
+    let columns = cols
+        .iter()
+        .map(|col| Column {
+            name: col.name.clone(),
+            sql_type: diesel_type(&col.declared),
+            // SQLite reports a primary key column nullable unless declared NOT NULL;
+            // an INTEGER PRIMARY KEY is the row id and never NULL.
+            nullable: !col.not_null && col.pk == 0,
+        })
+        .collect();
+    Table {
+        columns,
+        primary_key: pk.into_iter().map(|(_, n)| n).collect(),
+        indexes: sqlite_indexes(c, table),
+        foreign_keys: sqlite_foreign_keys(c, table),
+    }
+}
+
+fn sqlite_indexes(c: &mut Conn, table: &str) -> Vec<Index> {
     #[derive(QueryableByName)]
     struct Idx {
         #[diesel(sql_type = Text)]
@@ -90,40 +134,15 @@ fn sqlite_schema(c: &mut Conn) -> Schema {
         #[diesel(sql_type = Bool)]
         partial: bool,
     }
-    #[derive(QueryableByName)]
-    struct Fk {
-        #[diesel(sql_type = Text)]
-        from_col: String,
-        #[diesel(sql_type = Text)]
-        to_table: String,
-    }
-    let tables: Vec<Name> = diesel::sql_query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-         AND name <> '__diesel_schema_migrations' ORDER BY name",
-    )
+    let listed: Vec<Idx> = diesel::sql_query(format!(
+        "SELECT name, \"unique\" AS is_unique, origin, partial FROM pragma_index_list('{table}')"
+    ))
     .load(c)
     .unwrap();
-    let mut schema = Schema::new();
-    for Name { name: table } in tables {
-        let cols: Vec<Col> = diesel::sql_query(format!(
-            "SELECT name, type AS declared, \"notnull\" AS not_null, pk \
-             FROM pragma_table_info('{table}') ORDER BY cid"
-        ))
-        .load(c)
-        .unwrap();
-        let mut pk: Vec<(i64, String)> = cols
-            .iter()
-            .filter(|c| c.pk > 0)
-            .map(|c| (c.pk, c.name.clone()))
-            .collect();
-        pk.sort();
-        let indexes: Vec<Idx> = diesel::sql_query(format!(
-            "SELECT name, \"unique\" AS is_unique, origin, partial FROM pragma_index_list('{table}')"
-        ))
-        .load(c)
-        .unwrap();
-        let mut index_list = Vec::new();
-        for idx in indexes.into_iter().filter(|i| i.origin != "pk") {
+    let mut indexes: Vec<Index> = listed
+        .into_iter()
+        .filter(|i| i.origin != "pk")
+        .map(|idx| {
             let columns: Vec<Name> = diesel::sql_query(format!(
                 "SELECT coalesce(name, '<expression>') AS name FROM pragma_index_info('{}') \
                  ORDER BY seqno",
@@ -131,47 +150,58 @@ fn sqlite_schema(c: &mut Conn) -> Schema {
             ))
             .load(c)
             .unwrap();
-            index_list.push(Index {
+            Index {
                 columns: columns.into_iter().map(|n| n.name).collect(),
                 unique: idx.is_unique,
                 partial: idx.partial,
-            });
-        }
-        index_list.sort();
-        let mut fks: Vec<(String, String)> = diesel::sql_query(format!(
-            "SELECT \"from\" AS from_col, \"table\" AS to_table FROM pragma_foreign_key_list('{table}')"
-        ))
-        .load::<Fk>(c)
-        .unwrap()
-        .into_iter()
-        .map(|f| (f.from_col, f.to_table))
+            }
+        })
         .collect();
-        fks.sort();
-        let columns = cols
-            .iter()
-            .map(|col| Column {
-                name: col.name.clone(),
-                sql_type: diesel_type(&col.declared),
-                // SQLite reports a primary key column nullable unless declared NOT NULL;
-                // an INTEGER PRIMARY KEY is the row id and never NULL.
-                nullable: !col.not_null && col.pk == 0,
-            })
-            .collect();
-        let primary_key = pk.into_iter().map(|(_, n)| n).collect();
-        schema.insert(
-            table,
-            Table {
-                columns,
-                primary_key,
-                indexes: index_list,
-                foreign_keys: fks,
-            },
-        );
-    }
-    schema
+    indexes.sort();
+    indexes
+}
+
+#[derive(QueryableByName)]
+struct Fk {
+    #[diesel(sql_type = Text)]
+    from_col: String,
+    #[diesel(sql_type = Text)]
+    to_table: String,
+}
+
+fn sorted_foreign_keys(rows: Vec<Fk>) -> Vec<(String, String)> {
+    let mut fks: Vec<(String, String)> =
+        rows.into_iter().map(|f| (f.from_col, f.to_table)).collect();
+    fks.sort();
+    fks
+}
+
+fn sqlite_foreign_keys(c: &mut Conn, table: &str) -> Vec<(String, String)> {
+    sorted_foreign_keys(
+        diesel::sql_query(format!(
+            "SELECT \"from\" AS from_col, \"table\" AS to_table \
+             FROM pragma_foreign_key_list('{table}')"
+        ))
+        .load(c)
+        .unwrap(),
+    )
 }
 
 fn postgres_schema(c: &mut Conn) -> Schema {
+    let tables: Vec<Name> = diesel::sql_query(
+        "SELECT table_name::text AS name FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE' \
+         AND table_name <> '__diesel_schema_migrations' ORDER BY table_name",
+    )
+    .load(c)
+    .unwrap();
+    tables
+        .into_iter()
+        .map(|Name { name }| (name.clone(), postgres_table(c, &name)))
+        .collect()
+}
+
+fn postgres_table(c: &mut Conn, table: &str) -> Table {
     #[derive(QueryableByName)]
     struct Col {
         #[diesel(sql_type = Text)]
@@ -181,6 +211,46 @@ fn postgres_schema(c: &mut Conn) -> Schema {
         #[diesel(sql_type = Bool)]
         nullable: bool,
     }
+    let cols: Vec<Col> = diesel::sql_query(format!(
+        "SELECT column_name::text AS name, data_type::text AS declared, \
+         is_nullable = 'YES' AS nullable FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name = '{table}' ORDER BY ordinal_position"
+    ))
+    .load(c)
+    .unwrap();
+    let pk: Vec<Name> = diesel::sql_query(format!(
+        "SELECT a.attname::text AS name FROM pg_index i \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+         WHERE i.indrelid = 'public.{table}'::regclass AND i.indisprimary \
+         ORDER BY array_position(i.indkey::int2[], a.attnum)"
+    ))
+    .load(c)
+    .unwrap();
+    Table {
+        columns: cols
+            .into_iter()
+            .map(|col| Column {
+                sql_type: diesel_type(&col.declared),
+                name: col.name,
+                nullable: col.nullable,
+            })
+            .collect(),
+        primary_key: pk.into_iter().map(|n| n.name).collect(),
+        indexes: postgres_indexes(c, table),
+        foreign_keys: sorted_foreign_keys(
+            diesel::sql_query(format!(
+                "SELECT a.attname::text AS from_col, cf.relname::text AS to_table \
+                 FROM pg_constraint k JOIN pg_class cf ON cf.oid = k.confrelid \
+                 JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY(k.conkey) \
+                 WHERE k.contype = 'f' AND k.conrelid = 'public.{table}'::regclass"
+            ))
+            .load(c)
+            .unwrap(),
+        ),
+    }
+}
+
+fn postgres_indexes(c: &mut Conn, table: &str) -> Vec<Index> {
     #[derive(QueryableByName)]
     struct Idx {
         #[diesel(sql_type = Text)]
@@ -188,80 +258,19 @@ fn postgres_schema(c: &mut Conn) -> Schema {
         #[diesel(sql_type = Bool)]
         is_primary: bool,
     }
-    #[derive(QueryableByName)]
-    struct Fk {
-        #[diesel(sql_type = Text)]
-        from_col: String,
-        #[diesel(sql_type = Text)]
-        to_table: String,
-    }
-    let tables: Vec<Name> = diesel::sql_query(
-        "SELECT table_name::text AS name FROM information_schema.tables \
-         WHERE table_schema = 'public' AND table_type = 'BASE TABLE' \
-         AND table_name <> '__diesel_schema_migrations' ORDER BY table_name",
-    )
+    let idx: Vec<Idx> = diesel::sql_query(format!(
+        "SELECT pg_get_indexdef(i.indexrelid) AS def, i.indisprimary AS is_primary \
+         FROM pg_index i WHERE i.indrelid = 'public.{table}'::regclass"
+    ))
     .load(c)
     .unwrap();
-    let mut schema = Schema::new();
-    for Name { name: table } in tables {
-        let cols: Vec<Col> = diesel::sql_query(format!(
-            "SELECT column_name::text AS name, data_type::text AS declared, \
-             is_nullable = 'YES' AS nullable FROM information_schema.columns \
-             WHERE table_schema = 'public' AND table_name = '{table}' ORDER BY ordinal_position"
-        ))
-        .load(c)
-        .unwrap();
-        let pk: Vec<Name> = diesel::sql_query(format!(
-            "SELECT a.attname::text AS name FROM pg_index i \
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-             WHERE i.indrelid = 'public.{table}'::regclass AND i.indisprimary \
-             ORDER BY array_position(i.indkey::int2[], a.attnum)"
-        ))
-        .load(c)
-        .unwrap();
-        let idx: Vec<Idx> = diesel::sql_query(format!(
-            "SELECT pg_get_indexdef(i.indexrelid) AS def, i.indisprimary AS is_primary \
-             FROM pg_index i WHERE i.indrelid = 'public.{table}'::regclass"
-        ))
-        .load(c)
-        .unwrap();
-        let mut indexes: Vec<Index> = idx
-            .iter()
-            .filter(|i| !i.is_primary)
-            .map(|i| parse_pg_index(&i.def))
-            .collect();
-        indexes.sort();
-        let mut fks: Vec<(String, String)> = diesel::sql_query(format!(
-            "SELECT a.attname::text AS from_col, cf.relname::text AS to_table \
-             FROM pg_constraint k JOIN pg_class cf ON cf.oid = k.confrelid \
-             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY(k.conkey) \
-             WHERE k.contype = 'f' AND k.conrelid = 'public.{table}'::regclass"
-        ))
-        .load::<Fk>(c)
-        .unwrap()
-        .into_iter()
-        .map(|f| (f.from_col, f.to_table))
+    let mut indexes: Vec<Index> = idx
+        .iter()
+        .filter(|i| !i.is_primary)
+        .map(|i| parse_pg_index(&i.def))
         .collect();
-        fks.sort();
-        let columns = cols
-            .into_iter()
-            .map(|col| Column {
-                sql_type: diesel_type(&col.declared),
-                name: col.name,
-                nullable: col.nullable,
-            })
-            .collect();
-        schema.insert(
-            table,
-            Table {
-                columns,
-                primary_key: pk.into_iter().map(|n| n.name).collect(),
-                indexes,
-                foreign_keys: fks,
-            },
-        );
-    }
-    schema
+    indexes.sort();
+    indexes
 }
 
 /// Reads `CREATE [UNIQUE] INDEX n ON public.t USING btree (a, b) [WHERE …]`.
