@@ -26,7 +26,9 @@
 //! not from the server's totp-rs code, so a shared mistake cannot make the benchmark agree
 //! with it. The kit also spawns the server (the integration tests' spawner).
 
+mod callgrind;
 mod http;
+mod io;
 mod report;
 mod run;
 mod server;
@@ -93,6 +95,14 @@ struct Args {
     /// Nodes of the largest PostgreSQL run (the load is spread over them round-robin).
     #[arg(long, default_value_t = 2)]
     nodes: usize,
+    /// After the timed runs, count instructions per request under valgrind's callgrind
+    /// (SQLite FULL, one connection, `--callgrind-tokens` tokens): a figure no other load
+    /// on the machine moves. Needs valgrind.
+    #[arg(long)]
+    callgrind: bool,
+    /// Tokens of the callgrind run (each offers one success per 30 s step).
+    #[arg(long, default_value_t = 200)]
+    callgrind_tokens: usize,
     /// Where the markdown report is written.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
@@ -193,7 +203,11 @@ fn main() -> Result<()> {
     for mode in modes {
         reports.push(run_mode(&args, &exe, mode)?);
     }
-    let text = render_report(&args, &machine, &reports);
+    let mut text = render_report(&args, &machine, &reports);
+    if args.callgrind {
+        let counted = callgrind::count(&args, &exe, args.callgrind_tokens)?;
+        text.push_str(&callgrind::render(&counted, args.callgrind_tokens));
+    }
     print!("{text}");
     let previous = std::fs::read_to_string(&args.out).unwrap_or_default();
     std::fs::write(&args.out, splice(&previous, &run_label(&args), &text))

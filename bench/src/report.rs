@@ -75,9 +75,14 @@ pub(crate) fn run_label(args: &Args) -> String {
         args.preload.max(args.tokens),
         sync_name(args.synchronous)
     );
-    match args.database {
+    let label = match args.database {
         Some(_) => format!("{label} postgres-nodes={}", args.nodes),
         None => label,
+    };
+    if args.callgrind {
+        format!("{label} callgrind")
+    } else {
+        label
     }
 }
 
@@ -173,7 +178,11 @@ over the scenario (from /proc, 10 ms ticks) / requests answered; it does not dep
 machine runs, so it is the figure to compare between runs (on a quiet machine: another \
 process's load still inflates it through shared caches and cores). Switches/req: the \
 server's context switches (all its threads, /proc) / requests answered: the thread \
-hand-offs one request costs, which no other load moves.
+hand-offs one request costs, which no other load moves. fsyncs/req: the server's `fsync` + \
+`fdatasync` calls (kernel syscall tracepoints through `perf stat`, which stop no thread) / \
+requests answered; on PostgreSQL the flushes are the database server's, not counted here. \
+pages/req: 4 KiB file pages the server dirtied (`write_bytes` of /proc/PID/io, page-granular: \
+the WAL frames and database pages a request costs) / requests answered.
 - The codes come from an independent RFC 6238 implementation over ring's HMAC, computed \
 before each scenario's clock starts.
 
@@ -202,15 +211,15 @@ fn render_mode(r: &ModeReport, args: &Args) -> String {
     );
     out.push_str(
         "| scenario | requests | req/s | p50 ms | p99 ms | max ms | errors | wrong | \
-         server CPU µs/req | PostgreSQL CPU µs/req | switches/req | peak RSS MiB | WAL MiB | \
-         vs floor |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         server CPU µs/req | PostgreSQL CPU µs/req | switches/req | fsyncs/req | pages/req | \
+         peak RSS MiB | WAL MiB | vs floor |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let floor = floor_rps(r);
     for m in &r.rows {
         let _ = writeln!(
             out,
-            "| {}{} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} | {} | {:.1} | {:.1} | {:.1} | {:.2} |",
+            "| {}{} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} | {} | {:.1} | {} | {:.2} | {:.1} | {:.1} | {:.2} |",
             m.scenario.label(),
             if m.exhausted { " ¹" } else { "" },
             thousands(m.requests as f64),
@@ -224,6 +233,11 @@ fn render_mode(r: &ModeReport, args: &Args) -> String {
             m.pg_cpu_us_per_request
                 .map_or_else(|| "—".to_owned(), |us| format!("{us:.0}")),
             m.switches_per_request,
+            m.io.fsyncs.map_or_else(
+                || "—".to_owned(),
+                |n| format!("{:.2}", n as f64 / m.requests.max(1) as f64)
+            ),
+            m.io.bytes_written as f64 / 4096.0 / m.requests.max(1) as f64,
             m.peak_rss_kib as f64 / 1024.0,
             mib(m.wal_bytes),
             m.rps / floor,

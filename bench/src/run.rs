@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use testkit::Tokend;
 
 use crate::http::{agent, send, Target};
+use crate::io::{IoCount, IoUsed};
 use crate::server::{Preload, Server};
 use crate::setup::setup;
 use crate::workload::{workload, Plan, Workload};
@@ -98,9 +99,11 @@ pub(crate) struct Measured {
     pub(crate) pg_cpu_us_per_request: Option<f64>,
     /// The server's context switches per request (thread hand-offs).
     pub(crate) switches_per_request: f64,
+    /// What the scenario wrote (`io`): fsyncs and bytes, all nodes together.
+    pub(crate) io: IoUsed,
 }
 
-fn run_scenario(plan: &Plan<'_>, scenario: Scenario) -> Result<Measured> {
+pub(crate) fn run_scenario(plan: &Plan<'_>, scenario: Scenario) -> Result<Measured> {
     let c = plan.connections;
     let start = Barrier::new(c + 1);
     let (began, tallies) = std::thread::scope(|s| {
@@ -156,6 +159,7 @@ fn summarize(scenario: Scenario, began: Instant, tallies: &[Tally]) -> Measured 
         cpu_us_per_request: 0.0,
         pg_cpu_us_per_request: None,
         switches_per_request: 0.0,
+        io: IoUsed::default(),
     }
 }
 
@@ -219,7 +223,9 @@ pub(crate) fn run_mode(args: &Args, exe: &Tokend, mode: Mode) -> Result<ModeRepo
         let cpu_before = server.cpu_us()?;
         let pg_before = server.postgres_cpu_us();
         let switches_before = server.switches();
+        let io = IoCount::start(&server.pids());
         let mut m = run_scenario(&plan, scenario)?;
+        m.io = io.finish();
         let per_request = |us: u64| us as f64 / (m.requests.max(1) as f64);
         m.cpu_us_per_request = per_request(server.cpu_us()? - cpu_before);
         m.switches_per_request =

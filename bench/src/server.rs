@@ -120,6 +120,11 @@ impl Server {
         Some(total)
     }
 
+    /// The process ids of the nodes.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.processes.iter().map(testkit::Server::pid).collect()
+    }
+
     /// The server's peak resident set so far, in KiB (`VmHWM`).
     pub(crate) fn peak_rss_kib(&self) -> Result<u64> {
         let mut peak = 0;
