@@ -43,6 +43,7 @@ mod secrets_at_rest;
 mod sink;
 mod sms_fraud;
 mod soap;
+mod soap_faults;
 mod soap_users;
 mod soap_wire;
 mod soap_zeep;

@@ -107,7 +107,7 @@ fn openapi_json() -> (Status, (ContentType, String)) {
         explain::explain,
         openapi_json,
     ),
-    components(schemas(FaultRs, JxHdr, MsgRqHdr, MsgRec)),
+    components(schemas(FaultRs, super::fault::FaultCustom, JxHdr, MsgRqHdr, MsgRec)),
     modifiers(&BearerKey),
     security(("bearer" = [])),
     tags(
@@ -156,12 +156,15 @@ pub struct Answer<T> {
     body: T,
 }
 
-/// A fault answer (`ApiFault`): the echoed header and at least one fault record.
+/// A fault answer (`ApiFault`): the echoed header and at least one fault record (its
+/// `ErrDesc` the published sentence alone), and tokend's explanation when it has one.
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema only: ApiFault writes the answer")]
 pub struct FaultRs {
     #[serde(rename = "MsgRsHdr")]
     hdr: FaultHdr,
+    #[serde(rename = "Custom")]
+    custom: Option<super::fault::FaultCustom>,
 }
 
 /// The `MsgRsHdr` of a fault.

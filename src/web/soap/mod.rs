@@ -24,6 +24,7 @@ pub mod answer;
 pub mod envelope;
 pub mod ops;
 pub mod request;
+pub mod write;
 pub mod wsdl;
 pub mod wssec;
 
@@ -55,7 +56,7 @@ pub const JX_VER: &str = "R2017.4";
 
 /// The binding's routes.
 pub fn routes() -> Vec<Route> {
-    routes![endpoint, wsdl_document]
+    routes![endpoint, wsdl_document, wsdl_document_upper]
 }
 
 /// SOAP faults for whatever Rocket answers itself under `/jxchange`.
@@ -80,9 +81,14 @@ async fn endpoint(
         metrics,
         config,
     };
-    match handle(bearer.0, rq.0, &deps).await {
-        Ok((op, hdr, value)) => SoapAnswer::ok(op, &hdr, &value, now),
-        Err(fault) => SoapAnswer::fault(&fault, now),
+    let parsed = match rq.0 {
+        Ok(parsed) => parsed,
+        Err(refused) => return SoapAnswer::fault(&refused, now),
+    };
+    let name = parsed.answer_name();
+    match handle(bearer.0, parsed, &deps).await {
+        Ok((op, hdr, value)) => SoapAnswer::ok(op, &name, &hdr, &value, now),
+        Err(fault) => SoapAnswer::fault(&fault.into(), now),
     }
 }
 
@@ -138,6 +144,12 @@ fn wsdl_document(base: BaseUrl) -> (ContentType, String) {
     )
 }
 
+/// `GET /jxchange?WSDL` — the same (.NET and Java tools ask for it in capitals).
+#[get("/jxchange?WSDL", rank = 2)]
+fn wsdl_document_upper(base: BaseUrl) -> (ContentType, String) {
+    wsdl_document(base)
+}
+
 type Handled = (&'static Op, JxHdr, Map<String, Value>);
 
 /// The managed state the JSON operations take.
@@ -151,7 +163,7 @@ struct Deps<'a> {
 /// A request from its bytes to the JSON operation's answer.
 async fn handle(
     bearer: Option<String>,
-    parsed: Result<Parsed, ApiFault>,
+    parsed: Parsed,
     deps: &Deps<'_>,
 ) -> Result<Handled, ApiFault> {
     let Parsed {
@@ -161,7 +173,8 @@ async fn handle(
         hdr,
         security,
         has_cred,
-    } = parsed?;
+        ..
+    } = parsed;
     let fail = |e: Error| ApiFault::new(&hdr, e);
     let (now, skew) = (chrono::Utc::now(), deps.config.clock_skew_secs);
     security.check_fresh(now, skew).map_err(fail)?;
