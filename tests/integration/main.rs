@@ -46,6 +46,7 @@ mod soap;
 mod soap_faults;
 mod soap_users;
 mod soap_wire;
+mod soap_xsdata;
 mod soap_zeep;
 mod staff;
 mod staff_browser;

@@ -11,6 +11,7 @@ use rocket::response::{self, Responder, Response};
 use serde_json::{Map, Value};
 use std::io::Cursor;
 
+use super::layouts;
 use super::ops::{self, Op};
 use super::write;
 use super::JX_VER;
@@ -84,7 +85,7 @@ impl SoapAnswer {
             let mut rs_hdr = Map::new();
             rs_hdr.insert("jXchangeHdr".into(), Value::Object(hdr_map));
             w.write_event(Event::Start(BytesStart::new("MsgRsHdr")))?;
-            write::write_layout(w, ops::MSG_RS_HDR, &rs_hdr)?;
+            write::write_layout(w, layouts::MSG_RS_HDR, &rs_hdr)?;
             w.write_event(Event::End(BytesEnd::new("MsgRsHdr")))?;
             write::write_layout(w, op.response, value)?;
             w.write_event(Event::End(BytesEnd::new(name)))
@@ -97,8 +98,9 @@ impl SoapAnswer {
     }
 
     /// A fault: internal errors logged with the tracking id; `faultstring` the published
-    /// sentence, `detail` the header and record (`MsgRsHdr`) and tokend's explanation
-    /// (`Custom/ErrDetail`) when it has one.
+    /// sentence, `detail` one element (as WS-I and generated clients expect), `MsgRsHdr`:
+    /// the header, the record and, last, tokend's explanation (`Custom/ErrDetail`) when
+    /// it has one (`layouts::FAULT_CUSTOM`, declared in the WSDL).
     pub fn fault(soap_fault: &SoapFault, now: chrono::DateTime<chrono::Utc>) -> Self {
         let fault = &soap_fault.fault;
         if let Error::Internal(message) = &fault.error {
@@ -132,14 +134,13 @@ impl SoapAnswer {
             w.write_event(Event::Start(BytesStart::new("detail")))?;
             let start = BytesStart::new("MsgRsHdr").with_attributes([("xmlns", ops::NS)]);
             w.write_event(Event::Start(start))?;
-            write::write_layout(w, ops::MSG_RS_HDR, &rs_hdr)?;
-            w.write_event(Event::End(BytesEnd::new("MsgRsHdr")))?;
+            write::write_layout(w, layouts::MSG_RS_HDR, &rs_hdr)?;
             if let Some(custom) = &custom {
-                let start = BytesStart::new("Custom").with_attributes([("xmlns", ops::NS)]);
-                w.write_event(Event::Start(start))?;
+                w.write_event(Event::Start(BytesStart::new("Custom")))?;
                 write::text_elem(w, "ErrDetail", &custom.err_detail)?;
                 w.write_event(Event::End(BytesEnd::new("Custom")))?;
             }
+            w.write_event(Event::End(BytesEnd::new("MsgRsHdr")))?;
             w.write_event(Event::End(BytesEnd::new("detail")))?;
             w.write_event(Event::End(BytesEnd::new("s:Fault")))
         });
@@ -148,6 +149,39 @@ impl SoapAnswer {
             body,
             retry_after: fault.retry_after,
         }
+    }
+}
+
+/// Moves the JSON inquiry answer's per-binding `Custom` (failure count, lock facts) into
+/// the message's `Custom/BindingArray/BindingRec`, by `UsrName`: the seed's
+/// `MFATokenInqInfoRec` has no extension point, the message's `Custom_CType` is one, so
+/// the SOAP answer stays valid against jXchange's own record type.
+pub fn lift_binding_extras(value: &mut Map<String, Value>) {
+    let records = value
+        .get_mut("MFATokenInqInfo")
+        .and_then(|i| i.get_mut("MFATokenInqArray"))
+        .and_then(Value::as_array_mut);
+    let mut lifted = Vec::new();
+    for rec in records.into_iter().flatten() {
+        let Some(rec) = rec.as_object_mut() else {
+            continue;
+        };
+        let Some(Value::Object(mut extras)) = rec.remove("Custom") else {
+            continue;
+        };
+        if let Some(name) = rec.get("UsrName") {
+            extras.insert("UsrName".into(), name.clone());
+        }
+        lifted.push(Value::Object(extras));
+    }
+    if lifted.is_empty() {
+        return;
+    }
+    let custom = value
+        .entry("Custom")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(custom) = custom.as_object_mut() {
+        custom.insert("BindingArray".into(), Value::Array(lifted));
     }
 }
 
@@ -168,8 +202,9 @@ fn response_header(hdr: &JxHdr) -> Map<String, Value> {
         let id = uuid::Uuid::new_v4().to_string();
         map.insert("BusCorrelId".into(), Value::String(id));
     }
-    for elem in ops::JX_HDR_RS {
-        if elem.name != "WorkflowCorrelId" {
+    // Every element of the seed's answer; not the two it lacks.
+    for elem in layouts::JX_HDR {
+        if !["WorkflowCorrelId", "AuthenUsrId"].contains(&elem.name) {
             map.entry(elem.name)
                 .or_insert_with(|| Value::String(String::new()));
         }

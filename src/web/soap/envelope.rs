@@ -11,7 +11,8 @@ use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 use serde_json::{Map, Value};
 
-use super::ops::{self, Elem, Kind};
+use super::layouts::{self, Elem, Kind};
+use super::ops;
 use super::wssec::{self, WsSecurity};
 use crate::domain::{Error, Fault};
 
@@ -292,7 +293,7 @@ pub fn to_json(op: &Node, layout: &'static [Elem]) -> Result<Map<String, Value>,
                 .with_detail("(the element occurs more than once)"));
         }
         let kind = match child.name.as_str() {
-            "MsgRqHdr" => Kind::Group(ops::MSG_RQ_HDR),
+            "MsgRqHdr" => Kind::Group(layouts::MSG_RQ_HDR),
             name => ops::child(layout, name).map_or(Kind::Str, |e| e.kind),
         };
         if let Some(value) = value_of(child, kind)? {
@@ -307,9 +308,9 @@ fn value_of(node: &Node, kind: Kind) -> Result<Option<Value>, Error> {
         return Ok(None);
     }
     Ok(match kind {
-        Kind::Str => Some(Value::String(node.text.clone())),
+        Kind::Str | Kind::DateTime | Kind::Enum(..) => Some(Value::String(node.text.clone())),
         // Not a number: stays text, and the decoder names the element (7001).
-        Kind::Int => Some(
+        Kind::Int | Kind::Long => Some(
             node.text
                 .parse::<i64>()
                 .map_or_else(|_| Value::String(node.text.clone()), Value::from),

@@ -15,13 +15,16 @@
 //! accepted and handed to the JSON API as a tree, whose header path records its user as
 //! the audit user when `AuditUsrId` is empty (as for JSON); tokend does NOT verify SAML.
 //!
-//! Rooms: `request` (the data guard reading the envelope), `envelope` (XML in and out,
-//! WS-Security), `ops` (the operation table), `answer` (answers and faults), `wsdl`
-//! (generated from `ops`); this file routes and dispatches.
+//! Rooms: `request` (the data guard reading the envelope, its header first), `envelope`
+//! (XML in, SOAP 1.1's envelope rules, WS-Security via `wssec`), `ops` (the operation
+//! table) and `layouts` (its element types and shared layouts), `answer` (answers and
+//! faults) written by `write`, `wsdl` (generated from `ops`); this file routes and
+//! dispatches.
 //! Imports: rocket, serde_json, the JSON API, domain.
 
 pub mod answer;
 pub mod envelope;
+pub mod layouts;
 pub mod ops;
 pub mod request;
 pub mod write;
@@ -207,7 +210,10 @@ async fn handle(
             _ => return Err(fail(required(name))),
         },
     };
-    let (hdr, value) = dispatch(op, caller, &path, json, hdr, deps).await?;
+    let (hdr, mut value) = dispatch(op, caller, &path, json, hdr, deps).await?;
+    if matches!(op.action, Action::Inquire | Action::Modify) {
+        answer::lift_binding_extras(&mut value);
+    }
     Ok((op, hdr, value))
 }
 
