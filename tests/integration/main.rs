@@ -18,6 +18,7 @@ mod api_inquiry;
 mod api_lifecycle;
 mod api_oob;
 mod api_openapi;
+mod api_openapi_lint;
 mod api_tokens;
 mod api_validate;
 mod cli;

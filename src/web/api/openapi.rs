@@ -48,7 +48,7 @@ static DOCUMENT: LazyLock<Result<String, String>> =
     get,
     context_path = "/api/v1",
     tag = "meta",
-    operation_id = "openapi",
+    operation_id = "OpenAPIDocInq",
     security(()),
     responses(
         (status = 200, description = "The OpenAPI 3.1 document of this API",
@@ -79,8 +79,10 @@ fn openapi_json() -> (Status, (ContentType, String)) {
             `MsgRqHdr.jXchangeHdr` (a `jXLogTrackingId` is generated when absent); a fault \
             answers a fitting 4xx (or 5xx) status with `MsgRsHdr.MsgRecInfoArray`. Element \
             names are case-sensitive; unknown elements are refused (fault 7004).",
-        license(name = "Apache-2.0"),
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
+    // The server that publishes the document: paths carry /api/v1, so its root.
+    servers((url = "/", description = "The tokend server publishing this document")),
     paths(
         tokens::add,
         tokens::qr_png,
