@@ -30,12 +30,8 @@ macro_rules! wire_enum {
             /// Every variant, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
-            /// Every variant's wire spelling, in declaration order (the SOAP binding's
-            /// WSDL declares them as `xsd:enumeration`s).
-            pub const WIRE: &'static [&'static str] = &[$($wire),+];
-
             /// The wire spelling of this value (also what the database stores).
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $wire),+ }
             }
         }

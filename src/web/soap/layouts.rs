@@ -1,6 +1,6 @@
 //! The element layouts the operation table (`ops::OPS`) shares: the jXchange headers and
 //! fault record, and the answer records several operations write. Value lists are the
-//! wire enums' own spellings (`types::…::WIRE`), so the WSDL's `xsd:enumeration`s are the
+//! wire enums' own spellings (`wire!`, from the enums' `ALL`), so the WSDL's `xsd:enumeration`s are the
 //! values the server reads and writes.
 //! The element vocabulary (`Kind`, `Elem`) is here too. Imports: types (wire enums).
 
@@ -9,6 +9,24 @@ use crate::types::{
     TokenType, UsrTokenStat,
 };
 use Kind::{Array, DateTime, Enum, Group, Int, Long, Str, Tree};
+
+/// The wire spellings of a wire enum's `ALL`, at compile time: the value list the WSDL
+/// declares is the list the server reads and writes.
+macro_rules! wire {
+    ($t:ty) => {{
+        const N: usize = <$t>::ALL.len();
+        const SPELLINGS: [&str; N] = {
+            let mut out = [""; N];
+            let mut i = 0;
+            while i < N {
+                out[i] = <$t>::ALL[i].as_str();
+                i += 1;
+            }
+            out
+        };
+        &SPELLINGS
+    }};
+}
 
 /// An element's type.
 #[derive(Debug, Clone, Copy)]
@@ -68,25 +86,25 @@ pub const fn req(name: &'static str, kind: Kind) -> Elem {
 }
 
 /// `UsrTokenStat` (MFA Token Inquiry: Act, InAct, Del, Init, Disable, Lock).
-pub const USR_TOKEN_STAT: Kind = Enum("UsrTokenStat_Type", UsrTokenStat::WIRE);
+pub const USR_TOKEN_STAT: Kind = Enum("UsrTokenStat_Type", wire!(UsrTokenStat));
 /// `MFATokenUsrStat` (MFA Token Inquiry: Act, Disable, Lock).
-pub const MFA_TOKEN_USR_STAT: Kind = Enum("MFATokenUsrStat_Type", MfaTokenUsrStat::WIRE);
+pub const MFA_TOKEN_USR_STAT: Kind = Enum("MFATokenUsrStat_Type", wire!(MfaTokenUsrStat));
 /// `ActIntent` (MFA Token Inquiry: ReadOnly, Upd, Dlt).
-pub const ACT_INTENT: Kind = Enum("ActIntent_Type", ActIntent::WIRE);
+pub const ACT_INTENT: Kind = Enum("ActIntent_Type", wire!(ActIntent));
 /// `TokenType` (Software, Hardware).
-pub const TOKEN_TYPE: Kind = Enum("TokenType_Type", TokenType::WIRE);
+pub const TOKEN_TYPE: Kind = Enum("TokenType_Type", wire!(TokenType));
 /// `Algorithm` (SHA1, SHA256, SHA512).
-pub const ALGORITHM: Kind = Enum("Algorithm_Type", Algorithm::WIRE);
+pub const ALGORITHM: Kind = Enum("Algorithm_Type", wire!(Algorithm));
 /// `OOBModeType` (OOBValidate: OneWay, TwoWay).
-pub const OOB_MODE_TYPE: Kind = Enum("OOBModeType_Type", OobModeType::WIRE);
+pub const OOB_MODE_TYPE: Kind = Enum("OOBModeType_Type", wire!(OobModeType));
 /// `RsStat` of a validation, activation, deletion or resync (Success, Failed, Locked).
-pub const RS_STAT: Kind = Enum("RsStat_Type", RsStat::WIRE);
+pub const RS_STAT: Kind = Enum("RsStat_Type", wire!(RsStat));
 /// `RsStat` of a session started or resent: always `Success` (the seed's answer's).
 pub const RS_STAT_SENT: Kind = Enum("OOBSentRsStat_Type", &["Success"]);
 /// `RsStat` of a verification and `OOBStat` of a session (Pending, Success, Failed, Expired).
-pub const OOB_STAT: Kind = Enum("OOBStat_Type", OobStat::WIRE);
+pub const OOB_STAT: Kind = Enum("OOBStat_Type", wire!(OobStat));
 /// `SendStat` of an SMS (Pending, Sent, Failed).
-pub const SEND_STAT: Kind = Enum("SendStat_Type", SendStat::WIRE);
+pub const SEND_STAT: Kind = Enum("SendStat_Type", wire!(SendStat));
 
 /// `jXchangeHdr`, ONE type for requests and answers, in the seed answer's element order
 /// (with `Ver_1`…`Ver_5`, which tokend writes empty) and the deprecated `AuthenUsrId` where
@@ -142,7 +160,7 @@ pub const FAULT_CUSTOM: Elem = opt("Custom", Group(&[opt("ErrDetail", Str)]));
 /// `Custom` of a validation or activation: tokend's reason for a Failed or Locked answer.
 pub const RS_CUSTOM: Elem = opt(
     "Custom",
-    Group(&[opt("RsStatRsn", Enum("RsStatRsn_Type", RsStatRsn::WIRE))]),
+    Group(&[opt("RsStatRsn", Enum("RsStatRsn_Type", wire!(RsStatRsn)))]),
 );
 /// An empty `Custom` (written `xsi:nil="true"`, as the seed's answer does).
 pub const NO_CUSTOM: Elem = opt("Custom", Group(&[]));
