@@ -296,7 +296,8 @@ pub enum Error {
         elem: Option<String>,
         /// jXchange `ErrElemVal`: the offending value, when it is safe to echo.
         value: Option<String>,
-        /// Extra words for `ErrDesc`.
+        /// tokend's explanation (`Custom.ErrDetail` beside the record; `ErrDesc` stays
+        /// the published sentence).
         detail: Option<String>,
     },
     /// The database is unavailable for now (busy, unreachable, or still refusing a

@@ -39,11 +39,13 @@ fn version_check(package: &str, spec: &str) -> String {
     )
 }
 
-/// The first Python that has zeep in the required range; panics naming what is missing.
-fn zeep_python() -> PathBuf {
-    let line = requirement("zeep");
-    let spec = line.trim_start_matches("zeep");
-    let check = version_check("zeep", spec);
+/// The first Python that has `package` in the range `.ci/test-requirements.txt` gives
+/// (extras such as `[cli]` aside); panics naming what is missing.
+pub fn python_with(package: &str) -> PathBuf {
+    let line = requirement(package);
+    let spec = line.trim_start_matches(package);
+    let spec = spec.find(']').map_or(spec, |end| &spec[end + 1..]);
+    let check = version_check(package, spec);
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
     let candidates: Vec<PathBuf> = std::env::var_os("TOKEND_TEST_PYTHON")
         .map(PathBuf::from)
@@ -81,7 +83,7 @@ fn consumer_key(server: &TestServer, name: &str, consumer: &str, prod: &str) -> 
 
 #[test]
 fn a_zeep_client_from_the_live_wsdl_runs_the_whole_flow() {
-    let python = zeep_python();
+    let python = python_with("zeep");
     let server = TestServer::start();
     let flow = consumer_key(&server, "zeep-flow", "FirstBank", "Teller");
     // The seed's request says {Insert} for both; it is sent unchanged.

@@ -30,6 +30,7 @@ pub struct AuditRow {
     #[serde(rename = "AuditId")]
     id: i32,
     #[serde(rename = "AuditDt")]
+    #[schema(format = DateTime)]
     at: Option<String>,
     #[serde(rename = "Actor")]
     actor: String,
@@ -162,6 +163,7 @@ pub struct AuditQuery {
 
 /// `GET /api/v1/audit` — the audit trail, newest first.
 #[utoipa::path(
+    operation_id = "AuditInq",
     context_path = "/api/v1",
     tag = "audit",
     params(AuditQuery, InstRtIdQuery),

@@ -66,6 +66,7 @@ pub struct EventsRs {
 
 /// `GET /api/v1/events?after=N` — "90040" OOB results, oldest first (scope `validate`).
 #[utoipa::path(
+    operation_id = "OOBEventInq",
     context_path = "/api/v1",
     tag = "oob",
     params(

@@ -68,6 +68,7 @@ pub struct CodeRec {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AttemptRec {
     #[serde(rename = "AttemptDt", skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     at: Option<String>,
     #[serde(rename = "Action")]
     action: String,
@@ -93,10 +94,12 @@ pub struct ExplainBindingRec {
     #[serde(rename = "FailureCount")]
     failure_count: i32,
     #[serde(rename = "LockedDt", skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     locked_at: Option<String>,
     #[serde(rename = "LockReason", skip_serializing_if = "Option::is_none")]
     lock_reason: Option<String>,
     #[serde(rename = "AutoUnlockDt", skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     unlocks_at: Option<String>,
 }
 
@@ -202,6 +205,7 @@ fn explain_request(rq: ExplainRq) -> Result<ExplainRequest, Error> {
 
 /// `POST /api/v1/explain` — explains the last attempts of a user or token.
 #[utoipa::path(
+    operation_id = "MFAExplainInq",
     context_path = "/api/v1",
     tag = "users",
     request_body = ExplainRq,

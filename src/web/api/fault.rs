@@ -95,30 +95,58 @@ impl ApiFault {
 /// Builds the fault record of an error.
 pub fn record_of(error: &Error) -> MsgRec {
     let fault = error.kind();
-    let (elem, value, detail) = match error {
-        Error::Fault {
-            elem,
-            value,
-            detail,
-            ..
-        } => (elem.clone(), value.clone(), detail.as_deref()),
-        Error::Unavailable(_) | Error::Internal(_) => (None, None, None),
+    let (elem, value) = match error {
+        Error::Fault { elem, value, .. } => (elem.clone(), value.clone()),
+        Error::Unavailable(_) | Error::Internal(_) => (None, None),
     };
     MsgRec {
         err_cat: "Error",
         err_code: fault.code().to_string(),
-        err_desc: match detail {
-            Some(d) => format!("{} {d}", fault.desc()),
-            None => fault.desc().to_owned(),
-        },
+        // The published sentence exactly, so consumers matching on it still match;
+        // tokend's explanation travels in `Custom.ErrDetail` (`FaultCustom`).
+        err_desc: fault.desc().to_owned(),
         err_elem: elem,
         err_elem_val: value,
         err_loc: "tokend",
     }
 }
 
+/// tokend's explanation of a fault, beside the jXchange record (whose `ErrDesc` is the
+/// published sentence alone): `Custom.ErrDetail`, on both bindings.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct FaultCustom {
+    /// Why, in tokend's words (which element, which limit, until when).
+    #[serde(rename = "ErrDetail")]
+    pub err_detail: String,
+}
+
+/// The explanation of an error, if it has one (internal errors never do: they are logged).
+pub fn custom_of(error: &Error) -> Option<FaultCustom> {
+    match error {
+        Error::Fault {
+            detail: Some(d), ..
+        } => Some(FaultCustom {
+            err_detail: unwrap_parens(d).to_owned(),
+        }),
+        _ => None,
+    }
+}
+
+/// A detail written as one parenthetical (to follow `ErrDesc`, as it once did) without
+/// its parentheses; any other text as it is.
+fn unwrap_parens(d: &str) -> &str {
+    match d.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        Some(inner) if !inner.contains(['(', ')']) => inner,
+        _ => d,
+    }
+}
+
+/// A JSON fault's body beside `MsgRsHdr`: the explanation, when there is one.
 #[derive(serde::Serialize)]
-struct NoBody {}
+struct FaultBody {
+    #[serde(rename = "Custom", skip_serializing_if = "Option::is_none")]
+    custom: Option<FaultCustom>,
+}
 
 impl<'r> Responder<'r, 'static> for ApiFault {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
@@ -129,7 +157,10 @@ impl<'r> Responder<'r, 'static> for ApiFault {
             );
         }
         let status = status_of(self.error.kind());
-        let mut response = json_response(status, &self.hdr, &[record_of(&self.error)], &NoBody {})?;
+        let body = FaultBody {
+            custom: custom_of(&self.error),
+        };
+        let mut response = json_response(status, &self.hdr, &[record_of(&self.error)], &body)?;
         if let Some(secs) = self.retry_after {
             response.set_raw_header("Retry-After", secs.to_string());
         }
@@ -238,5 +269,14 @@ mod tests {
         let rec = record_of(&Error::Internal("disk /var/x failed".into()));
         assert_eq!(rec.err_code, "7099");
         assert!(!rec.err_desc.contains("/var/x"));
+        assert!(custom_of(&Error::Internal("disk /var/x failed".into())).is_none());
+    }
+
+    #[test]
+    fn err_desc_is_the_published_sentence_and_the_detail_goes_beside_it() {
+        let error = Error::at(Fault::InstitutionDenied, "InstRtId").with_detail("(not this key's)");
+        assert_eq!(record_of(&error).err_desc, "Access was denied.");
+        let custom = custom_of(&error).map(|c| c.err_detail);
+        assert_eq!(custom.as_deref(), Some("not this key's"));
     }
 }

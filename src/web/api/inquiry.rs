@@ -66,6 +66,7 @@ pub struct MfaTokenInqInfoRec {
     #[serde(rename = "UsrTokenDesc", skip_serializing_if = "Option::is_none")]
     description: Option<String>,
     #[serde(rename = "LastAuthenTimeDt", skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     last_authen_at: Option<String>,
     #[serde(rename = "LastTrnRcptId", skip_serializing_if = "Option::is_none")]
     last_receipt_id: Option<String>,
@@ -79,10 +80,12 @@ pub struct BindingCustom {
     #[serde(rename = "FailureCount")]
     failure_count: i32,
     #[serde(rename = "LockedDt", skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     locked_at: Option<String>,
     #[serde(rename = "LockReason", skip_serializing_if = "Option::is_none")]
     lock_reason: Option<String>,
     #[serde(rename = "AutoUnlockDt", skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     unlocks_at: Option<String>,
 }
 

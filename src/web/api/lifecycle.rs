@@ -157,6 +157,7 @@ pub struct StatusRs {
 
 /// `POST /api/v1/tokens/{TokenId}/delete` — status Del, seed destroyed, history kept.
 #[utoipa::path(
+    operation_id = "MFATokenDel",
     context_path = "/api/v1",
     tag = "tokens",
     params(("token_id" = String, Path, description = "TokenId")),
@@ -213,6 +214,7 @@ impl HasHeader for ResyncRq {
 
 /// `POST /api/v1/tokens/{TokenId}/resync` — store the drift of a token's clock.
 #[utoipa::path(
+    operation_id = "MFATokenResync",
     context_path = "/api/v1",
     tag = "tokens",
     params(("token_id" = String, Path, description = "TokenId")),
@@ -292,6 +294,7 @@ pub struct TempPswdRs {
     #[schema(value_type = String)]
     code: zeroize::Zeroizing<String>,
     #[serde(rename = "ExpDt")]
+    #[schema(format = DateTime)]
     expires_at: String,
     #[serde(rename = "OneTime")]
     one_time: bool,

@@ -83,6 +83,7 @@ pub struct OobRs {
     #[serde(rename = "PhoneNumMasked")]
     phone_masked: String,
     #[serde(rename = "ExpDt")]
+    #[schema(format = DateTime)]
     expires_at: String,
     #[serde(rename = "SendStat")]
     send_stat: SendStat,
@@ -239,6 +240,7 @@ fn alrt_id(s: &str) -> Result<String, Error> {
 
 /// `POST /api/v1/oob/{AlrtPkgId}/verify` — check the code of a TwoWay session (one try).
 #[utoipa::path(
+    operation_id = "OOBVerify",
     context_path = "/api/v1",
     tag = "oob",
     params(("alrt_pkg_id" = String, Path, description = "AlrtPkgId (UUID)")),
@@ -289,6 +291,7 @@ impl HasHeader for HeaderRq {
 
 /// `POST /api/v1/oob/{AlrtPkgId}/resend` — a fresh code to the same phone, within limits.
 #[utoipa::path(
+    operation_id = "OOBResend",
     context_path = "/api/v1",
     tag = "oob",
     params(("alrt_pkg_id" = String, Path, description = "AlrtPkgId (UUID)")),
@@ -334,6 +337,7 @@ pub struct OobSessionRs {
     #[serde(rename = "PhoneNumMasked")]
     phone_masked: String,
     #[serde(rename = "ExpDt")]
+    #[schema(format = DateTime)]
     expires_at: String,
     #[serde(rename = "ResendRemain")]
     resends_left: u32,
@@ -343,6 +347,7 @@ pub struct OobSessionRs {
 
 /// `GET /api/v1/oob/{AlrtPkgId}` — the state of a session and of its SMS.
 #[utoipa::path(
+    operation_id = "OOBStatInq",
     context_path = "/api/v1",
     tag = "oob",
     params(

@@ -29,6 +29,7 @@ pub struct FeedbackEvent {
     rs_stat: OobStat,
     /// When the session ended (ISO 8601).
     #[serde(rename = "EvtDt")]
+    #[schema(format = DateTime)]
     at: String,
     /// The user, when known.
     #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]
@@ -77,6 +78,7 @@ pub struct OutboxMessage {
     last_error: Option<String>,
     /// When it was recorded.
     #[serde(rename = "CreatedDt")]
+    #[schema(format = DateTime)]
     created_at: String,
 }
 

@@ -48,7 +48,7 @@ static DOCUMENT: LazyLock<Result<String, String>> =
     get,
     context_path = "/api/v1",
     tag = "meta",
-    operation_id = "openapi",
+    operation_id = "OpenAPIDocInq",
     security(()),
     responses(
         (status = 200, description = "The OpenAPI 3.1 document of this API",
@@ -79,8 +79,10 @@ fn openapi_json() -> (Status, (ContentType, String)) {
             `MsgRqHdr.jXchangeHdr` (a `jXLogTrackingId` is generated when absent); a fault \
             answers a fitting 4xx (or 5xx) status with `MsgRsHdr.MsgRecInfoArray`. Element \
             names are case-sensitive; unknown elements are refused (fault 7004).",
-        license(name = "Apache-2.0"),
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
+    // The server that publishes the document: paths carry /api/v1, so its root.
+    servers((url = "/", description = "The tokend server publishing this document")),
     paths(
         tokens::add,
         tokens::qr_png,
@@ -107,7 +109,7 @@ fn openapi_json() -> (Status, (ContentType, String)) {
         explain::explain,
         openapi_json,
     ),
-    components(schemas(FaultRs, JxHdr, MsgRqHdr, MsgRec)),
+    components(schemas(FaultRs, super::fault::FaultCustom, JxHdr, MsgRqHdr, MsgRec)),
     modifiers(&BearerKey),
     security(("bearer" = [])),
     tags(
@@ -156,12 +158,15 @@ pub struct Answer<T> {
     body: T,
 }
 
-/// A fault answer (`ApiFault`): the echoed header and at least one fault record.
+/// A fault answer (`ApiFault`): the echoed header and at least one fault record (its
+/// `ErrDesc` the published sentence alone), and tokend's explanation when it has one.
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema only: ApiFault writes the answer")]
 pub struct FaultRs {
     #[serde(rename = "MsgRsHdr")]
     hdr: FaultHdr,
+    #[serde(rename = "Custom")]
+    custom: Option<super::fault::FaultCustom>,
 }
 
 /// The `MsgRsHdr` of a fault.

@@ -66,6 +66,7 @@ fn inbound_phone(from: &str) -> Result<PhoneNum, Error> {
 
 /// `POST /api/v1/sms/inbound` — the provider's webhook for two-way replies (scope `sms`).
 #[utoipa::path(
+    operation_id = "SMSInbound",
     context_path = "/api/v1",
     tag = "oob",
     request_body = InboundRq,
@@ -108,6 +109,7 @@ pub struct OutboxRs {
 
 /// `GET /api/v1/sms/outbox?after=N` — stored SMS, oldest first (scope `manage`).
 #[utoipa::path(
+    operation_id = "SMSOutboxInq",
     context_path = "/api/v1",
     tag = "oob",
     params(

@@ -204,6 +204,7 @@ async fn qr_image(
 
 /// `GET /api/v1/tokens/{TokenId}/qr.png` — the otpauth QR code, only while Init.
 #[utoipa::path(
+    operation_id = "MFATokenQRPng",
     context_path = "/api/v1",
     tag = "tokens",
     params(
@@ -227,6 +228,7 @@ async fn qr_png(
 
 /// `GET /api/v1/tokens/{TokenId}/qr.svg` — the otpauth QR code, only while Init.
 #[utoipa::path(
+    operation_id = "MFATokenQRSvg",
     context_path = "/api/v1",
     tag = "tokens",
     params(
@@ -284,6 +286,7 @@ pub struct ActivateRs {
 
 /// `POST /api/v1/tokens/{TokenId}/activate` — the first valid code makes the token Act.
 #[utoipa::path(
+    operation_id = "MFATokenActv",
     context_path = "/api/v1",
     tag = "tokens",
     params(("token_id" = String, Path, description = "TokenId")),

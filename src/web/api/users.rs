@@ -117,9 +117,11 @@ pub struct UsrInqRs {
     phone_masked: Option<String>,
     /// When the phone last changed after the user was created.
     #[serde(rename = "PhoneChgDt", skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     phone_changed_at: Option<String>,
     /// While the SIM-swap guard holds the SMS fallback: when the hold ends.
     #[serde(rename = "SimSwapHoldEndDt", skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     hold_until: Option<String>,
     /// The key a phone change must carry.
     #[serde(rename = "ActIntentKey")]
@@ -152,6 +154,7 @@ fn user_rs(v: UserView) -> UsrInqRs {
 
 /// `POST /api/v1/users` — creates a user (a phone given here starts no SIM-swap hold).
 #[utoipa::path(
+    operation_id = "MFAUsrAdd",
     context_path = "/api/v1",
     tag = "users",
     request_body = UsrAddRq,
@@ -188,6 +191,7 @@ pub(crate) async fn create(
 
 /// `GET /api/v1/users/{UsrName}` — the "MFA user" view.
 #[utoipa::path(
+    operation_id = "MFAUsrInq",
     context_path = "/api/v1",
     tag = "users",
     params(("usr_name" = String, Path, description = "UsrName"), InstRtIdQuery),
@@ -245,6 +249,7 @@ fn phone_change(usr_name: &str, b: UsrPhoneModRq) -> Result<PhoneChange, Error> 
 /// `POST /api/v1/users/{UsrName}/phone` — changes or removes the phone (audited with
 /// both numbers masked); starts the SIM-swap hold.
 #[utoipa::path(
+    operation_id = "MFAUsrPhoneMod",
     context_path = "/api/v1",
     tag = "users",
     params(("usr_name" = String, Path, description = "UsrName")),
@@ -274,6 +279,7 @@ pub(crate) async fn phone(
 
 /// `POST /api/v1/users/{UsrName}/hold/lift` — lifts the SIM-swap hold (audited with `Rsn`).
 #[utoipa::path(
+    operation_id = "MFAUsrHoldLift",
     context_path = "/api/v1",
     tag = "users",
     params(("usr_name" = String, Path, description = "UsrName")),

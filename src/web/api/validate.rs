@@ -65,6 +65,7 @@ pub struct ValidateRs {
     #[serde(rename = "LastTrnRcptId", skip_serializing_if = "Option::is_none")]
     receipt_id: Option<String>,
     #[serde(rename = "LastAuthenTimeDt", skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     last_authen_at: Option<String>,
     /// The SMS fallback started for a Locked answer (never with the OTP).
     #[serde(rename = "OOB", skip_serializing_if = "Option::is_none")]
@@ -107,6 +108,7 @@ fn validate_request(rq: ValidateRq) -> Result<ValidateRequest, Error> {
 
 /// `POST /api/v1/validate` — check a code; 200 whatever the outcome (`RsStat`).
 #[utoipa::path(
+    operation_id = "MFATokenValidate",
     context_path = "/api/v1",
     tag = "validate",
     request_body = ValidateRq,

@@ -11,12 +11,54 @@ use rocket::response::{self, Responder, Response};
 use serde_json::{Map, Value};
 use std::io::Cursor;
 
-use super::envelope;
+use super::layouts;
 use super::ops::{self, Op};
+use super::write;
 use super::JX_VER;
 use crate::domain::{Error, Fault};
 use crate::web::api::envelope::JxHdr;
-use crate::web::api::fault::{record_of, status_of, ApiFault};
+use crate::web::api::fault::{custom_of, record_of, status_of, ApiFault};
+
+/// The SOAP 1.1 `faultcode` (section 4.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultCode {
+    /// The envelope is not SOAP 1.1's (a SOAP 1.2 one, say).
+    VersionMismatch,
+    /// A header block marked `mustUnderstand="1"` that tokend does not process.
+    MustUnderstand,
+    /// The message is at fault.
+    Client,
+    /// The service is (busy, or an internal error).
+    Server,
+}
+
+impl FaultCode {
+    fn qname(self) -> &'static str {
+        match self {
+            FaultCode::VersionMismatch => "s:VersionMismatch",
+            FaultCode::MustUnderstand => "s:MustUnderstand",
+            FaultCode::Client => "s:Client",
+            FaultCode::Server => "s:Server",
+        }
+    }
+}
+
+/// A SOAP fault to answer: the jXchange fault (its header the request's, whenever it could
+/// be read) and the SOAP `faultcode`, `Client`/`Server` by the fault's status unless the
+/// envelope itself was refused.
+#[derive(Debug)]
+pub struct SoapFault {
+    /// The jXchange fault and the header it echoes.
+    pub fault: ApiFault,
+    /// `VersionMismatch` or `MustUnderstand`, when that is what went wrong.
+    pub code: Option<FaultCode>,
+}
+
+impl From<ApiFault> for SoapFault {
+    fn from(fault: ApiFault) -> Self {
+        SoapFault { fault, code: None }
+    }
+}
 
 /// A SOAP answer: 200 with the operation's answer, or 500 with a `Fault`.
 pub struct SoapAnswer {
@@ -26,26 +68,27 @@ pub struct SoapAnswer {
 }
 
 impl SoapAnswer {
-    /// The answer of `op`: its elements by its layout, under the echoed header.
+    /// The answer of `op` (root element `name`: `<Op>Response`, or `<Op>Rs` for a
+    /// request made as `<Op>Rq`): its elements by its layout, under the echoed header.
     pub fn ok(
         op: &Op,
+        name: &str,
         hdr: &JxHdr,
         value: &Map<String, Value>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Self {
-        let name = format!("{}Response", op.name);
         let hdr_map = response_header(hdr);
-        let body = envelope::answer(now, |w| {
+        let body = write::answer(now, |w| {
             use quick_xml::events::{BytesEnd, BytesStart, Event};
-            let start = BytesStart::new(name.as_str()).with_attributes([("xmlns", ops::NS)]);
+            let start = BytesStart::new(name).with_attributes([("xmlns", ops::NS)]);
             w.write_event(Event::Start(start))?;
             let mut rs_hdr = Map::new();
             rs_hdr.insert("jXchangeHdr".into(), Value::Object(hdr_map));
             w.write_event(Event::Start(BytesStart::new("MsgRsHdr")))?;
-            envelope::write_layout(w, ops::MSG_RS_HDR, &rs_hdr)?;
+            write::write_layout(w, layouts::MSG_RS_HDR, &rs_hdr)?;
             w.write_event(Event::End(BytesEnd::new("MsgRsHdr")))?;
-            envelope::write_layout(w, op.response, value)?;
-            w.write_event(Event::End(BytesEnd::new(name.as_str())))
+            write::write_layout(w, op.response, value)?;
+            w.write_event(Event::End(BytesEnd::new(name)))
         });
         SoapAnswer {
             status: Status::Ok,
@@ -54,8 +97,12 @@ impl SoapAnswer {
         }
     }
 
-    /// A fault: internal errors logged with the tracking id, the record in `detail`.
-    pub fn fault(fault: &ApiFault, now: chrono::DateTime<chrono::Utc>) -> Self {
+    /// A fault: internal errors logged with the tracking id; `faultstring` the published
+    /// sentence, `detail` one element (as WS-I and generated clients expect), `MsgRsHdr`:
+    /// the header, the record and, last, tokend's explanation (`Custom/ErrDetail`) when
+    /// it has one (`layouts::FAULT_CUSTOM`, declared in the WSDL).
+    pub fn fault(soap_fault: &SoapFault, now: chrono::DateTime<chrono::Utc>) -> Self {
+        let fault = &soap_fault.fault;
         if let Error::Internal(message) = &fault.error {
             tracing::error!(
                 tracking_id = fault.hdr.tracking_id.as_deref().unwrap_or("-"),
@@ -63,7 +110,14 @@ impl SoapAnswer {
             );
         }
         let record = record_of(&fault.error);
-        let server = status_of(fault.error.kind()).code >= 500;
+        let custom = custom_of(&fault.error);
+        let code = soap_fault.code.unwrap_or({
+            if status_of(fault.error.kind()).code >= 500 {
+                FaultCode::Server
+            } else {
+                FaultCode::Client
+            }
+        });
         let mut rs_hdr = Map::new();
         rs_hdr.insert(
             "jXchangeHdr".into(),
@@ -72,16 +126,20 @@ impl SoapAnswer {
         if let Ok(rec) = serde_json::to_value(&record) {
             rs_hdr.insert("MsgRecInfoArray".into(), Value::Array(vec![rec]));
         }
-        let body = envelope::answer(now, |w| {
+        let body = write::answer(now, |w| {
             use quick_xml::events::{BytesEnd, BytesStart, Event};
             w.write_event(Event::Start(BytesStart::new("s:Fault")))?;
-            let code = if server { "s:Server" } else { "s:Client" };
-            envelope::text_elem(w, "faultcode", code)?;
-            envelope::text_elem(w, "faultstring", &record.err_desc)?;
+            write::text_elem(w, "faultcode", code.qname())?;
+            write::text_elem(w, "faultstring", &record.err_desc)?;
             w.write_event(Event::Start(BytesStart::new("detail")))?;
             let start = BytesStart::new("MsgRsHdr").with_attributes([("xmlns", ops::NS)]);
             w.write_event(Event::Start(start))?;
-            envelope::write_layout(w, ops::MSG_RS_HDR, &rs_hdr)?;
+            write::write_layout(w, layouts::MSG_RS_HDR, &rs_hdr)?;
+            if let Some(custom) = &custom {
+                w.write_event(Event::Start(BytesStart::new("Custom")))?;
+                write::text_elem(w, "ErrDetail", &custom.err_detail)?;
+                w.write_event(Event::End(BytesEnd::new("Custom")))?;
+            }
             w.write_event(Event::End(BytesEnd::new("MsgRsHdr")))?;
             w.write_event(Event::End(BytesEnd::new("detail")))?;
             w.write_event(Event::End(BytesEnd::new("s:Fault")))
@@ -91,6 +149,39 @@ impl SoapAnswer {
             body,
             retry_after: fault.retry_after,
         }
+    }
+}
+
+/// Moves the JSON inquiry answer's per-binding `Custom` (failure count, lock facts) into
+/// the message's `Custom/BindingArray/BindingRec`, by `UsrName`: the seed's
+/// `MFATokenInqInfoRec` has no extension point, the message's `Custom_CType` is one, so
+/// the SOAP answer stays valid against jXchange's own record type.
+pub fn lift_binding_extras(value: &mut Map<String, Value>) {
+    let records = value
+        .get_mut("MFATokenInqInfo")
+        .and_then(|i| i.get_mut("MFATokenInqArray"))
+        .and_then(Value::as_array_mut);
+    let mut lifted = Vec::new();
+    for rec in records.into_iter().flatten() {
+        let Some(rec) = rec.as_object_mut() else {
+            continue;
+        };
+        let Some(Value::Object(mut extras)) = rec.remove("Custom") else {
+            continue;
+        };
+        if let Some(name) = rec.get("UsrName") {
+            extras.insert("UsrName".into(), name.clone());
+        }
+        lifted.push(Value::Object(extras));
+    }
+    if lifted.is_empty() {
+        return;
+    }
+    let custom = value
+        .entry("Custom")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(custom) = custom.as_object_mut() {
+        custom.insert("BindingArray".into(), Value::Array(lifted));
     }
 }
 
@@ -111,8 +202,9 @@ fn response_header(hdr: &JxHdr) -> Map<String, Value> {
         let id = uuid::Uuid::new_v4().to_string();
         map.insert("BusCorrelId".into(), Value::String(id));
     }
-    for elem in ops::JX_HDR_RS {
-        if elem.name != "WorkflowCorrelId" {
+    // Every element of the seed's answer; not the two it lacks.
+    for elem in layouts::JX_HDR {
+        if !["WorkflowCorrelId", "AuthenUsrId"].contains(&elem.name) {
             map.entry(elem.name)
                 .or_insert_with(|| Value::String(String::new()));
         }
@@ -147,8 +239,6 @@ pub fn any_status(status: Status, _req: &Request<'_>) -> SoapAnswer {
         503 => Error::fault(Fault::Busy),
         _ => Error::Internal(format!("unhandled status {status}")),
     };
-    SoapAnswer::fault(
-        &ApiFault::new(&JxHdr::generated(), error),
-        chrono::Utc::now(),
-    )
+    let fault = ApiFault::new(&JxHdr::generated(), error);
+    SoapAnswer::fault(&fault.into(), chrono::Utc::now())
 }

@@ -6,13 +6,13 @@
 //! and the element tree is bounded in depth and size. Imports: quick-xml, the operation
 //! layouts, and the JSON API's header and fault record types.
 
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
-use quick_xml::Writer;
 use serde_json::{Map, Value};
 
-use super::ops::{self, Elem, Kind};
+use super::layouts::{self, Elem, Kind};
+use super::ops;
 use super::wssec::{self, WsSecurity};
 use crate::domain::{Error, Fault};
 
@@ -24,7 +24,7 @@ pub const WSSE_NS: &str =
 /// WS-Security's utility (`u`) namespace.
 pub const WSU_NS: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
-const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 const MAX_DEPTH: usize = 32;
 const MAX_NODES: usize = 4096;
@@ -177,6 +177,59 @@ fn push_text(stack: &mut [Node], text: &str) -> Result<(), Error> {
     }
 }
 
+/// A SOAP 1.2 envelope's namespace (named in the `VersionMismatch` fault's detail).
+const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
+
+/// An `Envelope` in another namespace than SOAP 1.1's: SOAP 1.1 (section 4.1.2) answers
+/// it with a `VersionMismatch` fault, this error inside.
+pub fn version_mismatch(root: &Node) -> Option<Error> {
+    (root.name == "Envelope" && root.ns != SOAP_NS).then(|| {
+        let version = if root.ns == SOAP12_NS {
+            "SOAP 1.2"
+        } else {
+            "not SOAP 1.1"
+        };
+        Error::at(Fault::MalformedBody, "Envelope")
+            .with_value(root.ns.chars().take(128).collect::<String>())
+            .with_detail(format!(
+                "({version}: tokend speaks SOAP 1.1, whose Envelope is in {SOAP_NS})"
+            ))
+    })
+}
+
+/// The first header block marked `mustUnderstand="1"` that tokend does not process
+/// (it processes only `wsse:Security`): SOAP 1.1 (section 4.2.3) answers it with a
+/// `MustUnderstand` fault, this error inside. The attribute is matched by its local
+/// name: a block that asks to be understood in any spelling is not silently ignored.
+pub fn not_understood(root: &Node) -> Option<Error> {
+    let header = root
+        .children
+        .iter()
+        .find(|c| c.ns == SOAP_NS && c.name == "Header")?;
+    let block = header.children.iter().find(|b| {
+        let must = b
+            .attr("mustUnderstand")
+            .is_some_and(|v| v == "1" || v == "true");
+        must && !(b.ns == WSSE_NS && b.name == "Security")
+    })?;
+    Some(
+        Error::at(Fault::UnknownElement, block.name.clone())
+            .with_value(block.ns.chars().take(128).collect::<String>())
+            .with_detail("(a header block marked mustUnderstand that tokend does not process)"),
+    )
+}
+
+/// The operation element of a document that may be nothing else we accept (any
+/// envelope version, any namespaces): the `Body`'s first child. Only for reading the
+/// request's header early, so every fault can echo it.
+pub fn peek_op(root: &Node) -> Option<&Node> {
+    root.children
+        .iter()
+        .find(|c| c.name == "Body")?
+        .children
+        .first()
+}
+
 /// A SOAP request taken apart.
 pub struct SoapRq {
     /// The WS-Security header: the API key, the nonce and the timestamp.
@@ -240,7 +293,7 @@ pub fn to_json(op: &Node, layout: &'static [Elem]) -> Result<Map<String, Value>,
                 .with_detail("(the element occurs more than once)"));
         }
         let kind = match child.name.as_str() {
-            "MsgRqHdr" => Kind::Group(ops::MSG_RQ_HDR),
+            "MsgRqHdr" => Kind::Group(layouts::MSG_RQ_HDR),
             name => ops::child(layout, name).map_or(Kind::Str, |e| e.kind),
         };
         if let Some(value) = value_of(child, kind)? {
@@ -255,9 +308,9 @@ fn value_of(node: &Node, kind: Kind) -> Result<Option<Value>, Error> {
         return Ok(None);
     }
     Ok(match kind {
-        Kind::Str => Some(Value::String(node.text.clone())),
+        Kind::Str | Kind::DateTime | Kind::Enum(..) => Some(Value::String(node.text.clone())),
         // Not a number: stays text, and the decoder names the element (7001).
-        Kind::Int => Some(
+        Kind::Int | Kind::Long => Some(
             node.text
                 .parse::<i64>()
                 .map_or_else(|_| Value::String(node.text.clone()), Value::from),
@@ -279,7 +332,7 @@ fn value_of(node: &Node, kind: Kind) -> Result<Option<Value>, Error> {
 /// children the first is kept), so the JSON API reads it as it reads a JSON body's.
 /// The parser's depth and size bounds bound it too. A `Password` (the end user's, in a
 /// `UsernameToken`) is left behind: nothing reads it, so nothing should carry it.
-fn tree(node: &Node) -> Value {
+pub fn tree(node: &Node) -> Value {
     if node.children.is_empty() {
         return Value::String(node.text.clone());
     }
@@ -290,97 +343,6 @@ fn tree(node: &Node) -> Value {
         }
     }
     Value::Object(map)
-}
-
-/// An answer's envelope: the WS-Security timestamp header (as the seed's answer has)
-/// around `body`, written by `write_body`.
-pub fn answer(
-    now: chrono::DateTime<chrono::Utc>,
-    write_body: impl FnOnce(&mut Writer<Vec<u8>>) -> std::io::Result<()>,
-) -> Vec<u8> {
-    let mut w = Writer::new(Vec::new());
-    let out = (|| -> std::io::Result<()> {
-        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
-        let env = BytesStart::new("s:Envelope").with_attributes([
-            ("xmlns:s", SOAP_NS),
-            ("xmlns:u", WSU_NS),
-            ("xmlns:xsi", XSI_NS),
-        ]);
-        w.write_event(Event::Start(env))?;
-        w.write_event(Event::Start(BytesStart::new("s:Header")))?;
-        let security = BytesStart::new("o:Security")
-            .with_attributes([("s:mustUnderstand", "1"), ("xmlns:o", WSSE_NS)]);
-        w.write_event(Event::Start(security))?;
-        w.write_event(Event::Start(
-            BytesStart::new("u:Timestamp").with_attributes([("u:Id", "_0")]),
-        ))?;
-        let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        text_elem(&mut w, "u:Created", &fmt(now))?;
-        text_elem(
-            &mut w,
-            "u:Expires",
-            &fmt(now + chrono::Duration::minutes(5)),
-        )?;
-        w.write_event(Event::End(BytesEnd::new("u:Timestamp")))?;
-        w.write_event(Event::End(BytesEnd::new("o:Security")))?;
-        w.write_event(Event::End(BytesEnd::new("s:Header")))?;
-        w.write_event(Event::Start(BytesStart::new("s:Body")))?;
-        write_body(&mut w)?;
-        w.write_event(Event::End(BytesEnd::new("s:Body")))?;
-        w.write_event(Event::End(BytesEnd::new("s:Envelope")))
-    })();
-    // Writing into a Vec cannot fail; an error here would be a bug in this module.
-    debug_assert!(out.is_ok());
-    w.into_inner()
-}
-
-/// `<name>text</name>`, escaped.
-pub fn text_elem(w: &mut Writer<Vec<u8>>, name: &str, text: &str) -> std::io::Result<()> {
-    w.write_event(Event::Start(BytesStart::new(name)))?;
-    w.write_event(Event::Text(BytesText::new(text)))?;
-    w.write_event(Event::End(BytesEnd::new(name)))
-}
-
-/// Writes `value`'s members in `layout`'s order (members the layout lacks are not
-/// written: the WSDL is the contract). A `Custom` the value lacks, or an empty one, is
-/// written `xsi:nil="true"`, as the seed's answer does.
-pub fn write_layout(
-    w: &mut Writer<Vec<u8>>,
-    layout: &'static [Elem],
-    value: &Map<String, Value>,
-) -> std::io::Result<()> {
-    for elem in layout {
-        let member = value.get(elem.name).filter(|v| !v.is_null());
-        match (elem.kind, member) {
-            (Kind::Group(_), None) if elem.name == "Custom" => {
-                let nil = BytesStart::new("Custom").with_attributes([("xsi:nil", "true")]);
-                w.write_event(Event::Empty(nil))?;
-            }
-            (_, None) | (Kind::Any | Kind::Tree, _) => {}
-            (Kind::Group(inner), Some(Value::Object(map))) => {
-                w.write_event(Event::Start(BytesStart::new(elem.name)))?;
-                write_layout(w, inner, map)?;
-                w.write_event(Event::End(BytesEnd::new(elem.name)))?;
-            }
-            (Kind::Array(item, inner), Some(Value::Array(items))) => {
-                w.write_event(Event::Start(BytesStart::new(elem.name)))?;
-                for it in items {
-                    if let Value::Object(map) = it {
-                        w.write_event(Event::Start(BytesStart::new(item)))?;
-                        write_layout(w, inner, map)?;
-                        w.write_event(Event::End(BytesEnd::new(item)))?;
-                    }
-                }
-                w.write_event(Event::End(BytesEnd::new(elem.name)))?;
-            }
-            (_, Some(Value::String(s))) => text_elem(w, elem.name, s)?,
-            (_, Some(other)) if !other.is_object() && !other.is_array() => {
-                text_elem(w, elem.name, &other.to_string())?;
-            }
-            (_, Some(_)) => {}
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

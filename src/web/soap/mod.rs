@@ -15,15 +15,19 @@
 //! accepted and handed to the JSON API as a tree, whose header path records its user as
 //! the audit user when `AuditUsrId` is empty (as for JSON); tokend does NOT verify SAML.
 //!
-//! Rooms: `request` (the data guard reading the envelope), `envelope` (XML in and out,
-//! WS-Security), `ops` (the operation table), `answer` (answers and faults), `wsdl`
-//! (generated from `ops`); this file routes and dispatches.
+//! Rooms: `request` (the data guard reading the envelope, its header first), `envelope`
+//! (XML in, SOAP 1.1's envelope rules, WS-Security via `wssec`), `ops` (the operation
+//! table) and `layouts` (its element types and shared layouts), `answer` (answers and
+//! faults) written by `write`, `wsdl` (generated from `ops`); this file routes and
+//! dispatches.
 //! Imports: rocket, serde_json, the JSON API, domain.
 
 pub mod answer;
 pub mod envelope;
+pub mod layouts;
 pub mod ops;
 pub mod request;
+pub mod write;
 pub mod wsdl;
 pub mod wssec;
 
@@ -55,7 +59,7 @@ pub const JX_VER: &str = "R2017.4";
 
 /// The binding's routes.
 pub fn routes() -> Vec<Route> {
-    routes![endpoint, wsdl_document]
+    routes![endpoint, wsdl_document, wsdl_document_upper]
 }
 
 /// SOAP faults for whatever Rocket answers itself under `/jxchange`.
@@ -80,9 +84,14 @@ async fn endpoint(
         metrics,
         config,
     };
-    match handle(bearer.0, rq.0, &deps).await {
-        Ok((op, hdr, value)) => SoapAnswer::ok(op, &hdr, &value, now),
-        Err(fault) => SoapAnswer::fault(&fault, now),
+    let parsed = match rq.0 {
+        Ok(parsed) => parsed,
+        Err(refused) => return SoapAnswer::fault(&refused, now),
+    };
+    let name = parsed.answer_name();
+    match handle(bearer.0, parsed, &deps).await {
+        Ok((op, hdr, value)) => SoapAnswer::ok(op, &name, &hdr, &value, now),
+        Err(fault) => SoapAnswer::fault(&fault.into(), now),
     }
 }
 
@@ -138,6 +147,12 @@ fn wsdl_document(base: BaseUrl) -> (ContentType, String) {
     )
 }
 
+/// `GET /jxchange?WSDL` — the same (.NET and Java tools ask for it in capitals).
+#[get("/jxchange?WSDL", rank = 2)]
+fn wsdl_document_upper(base: BaseUrl) -> (ContentType, String) {
+    wsdl_document(base)
+}
+
 type Handled = (&'static Op, JxHdr, Map<String, Value>);
 
 /// The managed state the JSON operations take.
@@ -151,7 +166,7 @@ struct Deps<'a> {
 /// A request from its bytes to the JSON operation's answer.
 async fn handle(
     bearer: Option<String>,
-    parsed: Result<Parsed, ApiFault>,
+    parsed: Parsed,
     deps: &Deps<'_>,
 ) -> Result<Handled, ApiFault> {
     let Parsed {
@@ -161,7 +176,8 @@ async fn handle(
         hdr,
         security,
         has_cred,
-    } = parsed?;
+        ..
+    } = parsed;
     let fail = |e: Error| ApiFault::new(&hdr, e);
     let (now, skew) = (chrono::Utc::now(), deps.config.clock_skew_secs);
     security.check_fresh(now, skew).map_err(fail)?;
@@ -194,7 +210,10 @@ async fn handle(
             _ => return Err(fail(required(name))),
         },
     };
-    let (hdr, value) = dispatch(op, caller, &path, json, hdr, deps).await?;
+    let (hdr, mut value) = dispatch(op, caller, &path, json, hdr, deps).await?;
+    if matches!(op.action, Action::Inquire | Action::Modify) {
+        answer::lift_binding_extras(&mut value);
+    }
     Ok((op, hdr, value))
 }
 

@@ -11,57 +11,17 @@
 //! hold or explain calls the JSON API gained (issue 17); tokend names those too:
 //! `MFAUsrAdd`, `MFAUsrInq`, `MFAUsrPhoneMod`, `MFAUsrHoldLift`, `MFAExplainInq` (the
 //! `MFA` prefix of the token operations, the object, then jXchange's verb: Add, Inq, Mod).
-//! Imports: nothing from the crate.
+//! Element types: the seeds' value lists are `Enum`s of the wire enums' spellings, times
+//! `DateTime`, counts `Int` (`xsd:int`), offsets `Long`; the shared layouts (headers,
+//! records) are in `layouts`. Imports: `layouts`.
 
-/// An element's type.
-#[derive(Debug, Clone, Copy)]
-pub enum Kind {
-    /// Text (`xsd:string`).
-    Str,
-    /// A whole number (`xsd:long`).
-    Int,
-    /// `true`/`false` (`xsd:boolean`).
-    Bool,
-    /// A complex element with these children, in this order.
-    Group(&'static [Elem]),
-    /// An array element (jXchange `_AType`): repeated records of this name and layout.
-    Array(&'static str, &'static [Elem]),
-    /// Anything (`xsd:any`), not carried to the JSON body (`Custom`).
-    Any,
-    /// Anything (`xsd:any`), carried to the JSON body as a tree of local names, so the
-    /// JSON API's header path reads the end user from it as it does for JSON
-    /// (`AuthenUsrCred`'s WS-Security content).
-    Tree,
-}
-
-/// One element of a layout.
-#[derive(Debug, Clone, Copy)]
-pub struct Elem {
-    /// The jXchange element name (also the JSON API's member name).
-    pub name: &'static str,
-    /// Its type.
-    pub kind: Kind,
-    /// `minOccurs="1"` in the WSDL.
-    pub required: bool,
-}
-
-const fn opt(name: &'static str, kind: Kind) -> Elem {
-    Elem {
-        name,
-        kind,
-        required: false,
-    }
-}
-
-const fn req(name: &'static str, kind: Kind) -> Elem {
-    Elem {
-        name,
-        kind,
-        required: true,
-    }
-}
-
-use Kind::{Any, Array, Bool, Group, Int, Str, Tree};
+pub use super::layouts::{opt, req, Elem, Kind};
+use super::layouts::{
+    ACT_INTENT, ALGORITHM, ATTEMPT_REC, CUSTOM_IN, EXPLAIN_TOKEN_REC, INQ_RS, MFA_TOKEN_USR_STAT,
+    NO_CUSTOM, OOB_MODE_TYPE, OOB_SESSION, OOB_STAT, RS_CUSTOM, RS_STAT, RS_STAT_SENT, SEND_STAT,
+    STATUS_RS, TOKEN_TYPE, USR_INQ_RS, USR_TOKEN_STAT,
+};
+use Kind::{Array, Bool, DateTime, Enum, Group, Int, Str};
 
 /// Which JSON operation an entry runs (the endpoint's dispatch matches on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,197 +116,6 @@ pub const NS: &str = "http://jackhenry.com/jxchange/TPG/2008";
 /// The `SOAPAction` prefix.
 pub const ACTION_BASE: &str = "http://jackhenry.com/ws/";
 
-/// `MsgRqHdr/jXchangeHdr`, in the order of the OOBValidate seed's request.
-pub const JX_HDR_RQ: &[Elem] = &[
-    opt("JxVer", Str),
-    opt("AuditUsrId", Str),
-    opt("AuditWsId", Str),
-    opt("AuthenUsrId", Str),
-    opt("ConsumerName", Str),
-    opt("ConsumerProd", Str),
-    opt("jXLogTrackingId", Str),
-    opt("InstRtId", Str),
-    opt("InstEnv", Str),
-    opt("ValidConsmName", Str),
-    opt("ValidConsmProd", Str),
-    opt("BusCorrelId", Str),
-    opt("WorkflowCorrelId", Str),
-];
-
-/// `MsgRqHdr`: the header proper and the end user's credentials (`AuthenUsrCred`, a
-/// WS-Security element: accepted, its user recorded in the audit, its SAML not verified).
-pub const MSG_RQ_HDR: &[Elem] = &[
-    opt("AuthenUsrCred", Tree),
-    opt("jXchangeHdr", Group(JX_HDR_RQ)),
-];
-
-/// `MsgRsHdr/jXchangeHdr`, exactly as the OOBValidate seed's answer orders it.
-pub const JX_HDR_RS: &[Elem] = &[
-    opt("JxVer", Str),
-    opt("AuditUsrId", Str),
-    opt("AuditWsId", Str),
-    opt("ConsumerName", Str),
-    opt("ConsumerProd", Str),
-    opt("Ver_1", Str),
-    opt("jXLogTrackingId", Str),
-    opt("Ver_2", Str),
-    opt("InstRtId", Str),
-    opt("InstEnv", Str),
-    opt("Ver_3", Str),
-    opt("BusCorrelId", Str),
-    opt("Ver_4", Str),
-    opt("Ver_5", Str),
-    opt("ValidConsmName", Str),
-    opt("ValidConsmProd", Str),
-    opt("WorkflowCorrelId", Str),
-];
-
-/// jXchange `MsgRec`: one fault record (SOAP faults carry it in `detail`).
-pub const MSG_REC: &[Elem] = &[
-    opt("ErrCat", Str),
-    opt("ErrCode", Str),
-    opt("ErrDesc", Str),
-    opt("ErrElem", Str),
-    opt("ErrElemVal", Str),
-    opt("ErrLoc", Str),
-];
-
-/// `MsgRsHdr`.
-pub const MSG_RS_HDR: &[Elem] = &[
-    opt("jXchangeHdr", Group(JX_HDR_RS)),
-    opt("MsgRecInfoArray", Array("MsgRec", MSG_REC)),
-];
-
-const RS_CUSTOM: Elem = opt("Custom", Group(&[opt("RsStatRsn", Str)]));
-/// An empty `Custom` (written `xsi:nil="true"`, as the seed's answer does).
-const NO_CUSTOM: Elem = opt("Custom", Group(&[]));
-const CUSTOM_IN: Elem = opt("Custom", Any);
-
-const INQ_REC: &[Elem] = &[
-    opt("UsrName", Str),
-    opt("MFATokenUsrStat", Str),
-    opt("UsrTokenDesc", Str),
-    opt("LastAuthenTimeDt", Str),
-    opt("LastTrnRcptId", Str),
-    opt(
-        "Custom",
-        Group(&[
-            opt("FailureCount", Int),
-            opt("LockedDt", Str),
-            opt("LockReason", Str),
-            opt("AutoUnlockDt", Str),
-        ]),
-    ),
-];
-
-/// The inquiry answer (also what MFATokenMod answers).
-const INQ_RS: &[Elem] = &[
-    opt("UsrName", Str),
-    opt("TokenId", Str),
-    opt("ActIntent", Str),
-    opt("ActIntentKey", Str),
-    opt(
-        "MFATokenInqInfo",
-        Group(&[
-            opt("UsrTokenStat", Str),
-            opt("MFATokenInqArray", Array("MFATokenInqInfoRec", INQ_REC)),
-        ]),
-    ),
-    opt(
-        "Custom",
-        Group(&[
-            opt("TokenType", Str),
-            opt("Algorithm", Str),
-            opt("Digits", Int),
-            opt("Period", Int),
-            opt("DriftSteps", Int),
-        ]),
-    ),
-];
-
-const OOB_SESSION: &[Elem] = &[
-    opt("AlrtPkgId", Str),
-    opt("OTP", Str),
-    opt("RsStat", Str),
-    opt("OOBModeType", Str),
-    opt("PhoneNumMasked", Str),
-    opt("ExpDt", Str),
-    opt("SendStat", Str),
-    opt("ResendRemain", Int),
-];
-
-const STATUS_RS: &[Elem] = &[
-    opt("TokenId", Str),
-    opt("UsrTokenStat", Str),
-    opt("RsStat", Str),
-    opt("DriftSteps", Int),
-    NO_CUSTOM,
-];
-
-/// The "MFA user" view (what every user operation answers).
-const USR_INQ_RS: &[Elem] = &[
-    opt("UsrName", Str),
-    opt("PhoneNum", Str),
-    opt("PhoneChgDt", Str),
-    opt("SimSwapHoldEndDt", Str),
-    opt("ActIntentKey", Str),
-    opt(
-        "MFATokenArray",
-        Array(
-            "MFATokenRec",
-            &[
-                opt("TokenId", Str),
-                opt("TokenType", Str),
-                opt("UsrTokenStat", Str),
-                opt("MFATokenUsrStat", Str),
-                opt("UsrTokenDesc", Str),
-                opt("DriftSteps", Int),
-            ],
-        ),
-    ),
-    NO_CUSTOM,
-];
-
-/// One attempt an explanation lists.
-const ATTEMPT_REC: &[Elem] = &[
-    opt("AttemptDt", Str),
-    opt("Action", Str),
-    opt("TokenId", Str),
-    opt("UsrName", Str),
-    opt("Result", Str),
-    opt("Reason", Str),
-    opt(
-        "Code",
-        Group(&[
-            opt("Finding", Str),
-            opt("OffsetSteps", Int),
-            opt("OffsetSecs", Int),
-            opt("Advice", Str),
-        ]),
-    ),
-];
-
-/// A token's state now, as an explanation lists it.
-const EXPLAIN_TOKEN_REC: &[Elem] = &[
-    opt("TokenId", Str),
-    opt("UsrTokenStat", Str),
-    opt("DriftSteps", Int),
-    opt(
-        "Bindings",
-        Array(
-            "BindingRec",
-            &[
-                opt("UsrName", Str),
-                opt("MFATokenUsrStat", Str),
-                opt("FailureCount", Int),
-                opt("LockedDt", Str),
-                opt("LockReason", Str),
-                opt("AutoUnlockDt", Str),
-            ],
-        ),
-    ),
-];
-
 /// Every operation of the binding, in the WSDL's order.
 pub const OPS: &[Op] = &[
     Op {
@@ -356,7 +125,7 @@ pub const OPS: &[Op] = &[
         request: &[
             req("TokenId", Str),
             opt("UsrName", Str),
-            opt("ActIntent", Str),
+            opt("ActIntent", ACT_INTENT),
             CUSTOM_IN,
         ],
         response: INQ_RS,
@@ -367,10 +136,10 @@ pub const OPS: &[Op] = &[
         path: PathElem::None,
         request: &[
             req("UsrName", Str),
-            req("TokenType", Str),
+            req("TokenType", TOKEN_TYPE),
             opt("TokenId", Str),
             opt("UsrTokenDesc", Str),
-            opt("Algorithm", Str),
+            opt("Algorithm", ALGORITHM),
             opt("Digits", Int),
             opt("Period", Int),
             opt("Seed", Str),
@@ -380,7 +149,7 @@ pub const OPS: &[Op] = &[
         response: &[
             opt("TokenId", Str),
             opt("UsrName", Str),
-            opt("UsrTokenStat", Str),
+            opt("UsrTokenStat", USR_TOKEN_STAT),
             opt("OtpAuthUri", Str),
             opt("Secret", Str),
             opt("QRCodePng", Str),
@@ -395,9 +164,9 @@ pub const OPS: &[Op] = &[
         request: &[
             req("TokenId", Str),
             req("ActIntentKey", Str),
-            opt("UsrTokenStat", Str),
+            opt("UsrTokenStat", USR_TOKEN_STAT),
             opt("UsrName", Str),
-            opt("MFATokenUsrStat", Str),
+            opt("MFATokenUsrStat", MFA_TOKEN_USR_STAT),
             opt("UsrTokenDesc", Str),
             opt("Unbind", Bool),
             opt("AddUsrName", Str),
@@ -425,9 +194,9 @@ pub const OPS: &[Op] = &[
         path: PathElem::TokenId,
         request: &[req("TokenId", Str), req("Code", Str)],
         response: &[
-            opt("RsStat", Str),
+            opt("RsStat", RS_STAT),
             opt("TokenId", Str),
-            opt("UsrTokenStat", Str),
+            opt("UsrTokenStat", USR_TOKEN_STAT),
             RS_CUSTOM,
         ],
     },
@@ -437,11 +206,11 @@ pub const OPS: &[Op] = &[
         path: PathElem::None,
         request: &[opt("UsrName", Str), opt("TokenId", Str), req("Code", Str)],
         response: &[
-            opt("RsStat", Str),
+            opt("RsStat", RS_STAT),
             opt("TokenId", Str),
             opt("UsrName", Str),
             opt("LastTrnRcptId", Str),
-            opt("LastAuthenTimeDt", Str),
+            opt("LastAuthenTimeDt", DateTime),
             opt("OOB", Group(OOB_SESSION)),
             opt("OOBRsn", Str),
             RS_CUSTOM,
@@ -459,7 +228,7 @@ pub const OPS: &[Op] = &[
         response: &[
             opt("UsrName", Str),
             opt("TempPswd", Str),
-            opt("ExpDt", Str),
+            opt("ExpDt", DateTime),
             opt("OneTime", Bool),
             NO_CUSTOM,
         ],
@@ -473,7 +242,7 @@ pub const OPS: &[Op] = &[
             opt("ConsumerProd", Str),
             opt("PhoneNum", Str),
             opt("UsrName", Str),
-            opt("OOBModeType", Str),
+            opt("OOBModeType", OOB_MODE_TYPE),
             opt("SMSText", Str),
             opt("ExpSec", Int),
             CUSTOM_IN,
@@ -482,7 +251,7 @@ pub const OPS: &[Op] = &[
         response: &[
             opt("AlrtPkgId", Str),
             opt("OTP", Str),
-            opt("RsStat", Str),
+            opt("RsStat", RS_STAT_SENT),
             NO_CUSTOM,
         ],
     },
@@ -493,7 +262,7 @@ pub const OPS: &[Op] = &[
         request: &[req("AlrtPkgId", Str), req("OTP", Str)],
         response: &[
             opt("AlrtPkgId", Str),
-            opt("RsStat", Str),
+            opt("RsStat", OOB_STAT),
             opt("UsrName", Str),
             NO_CUSTOM,
         ],
@@ -512,11 +281,11 @@ pub const OPS: &[Op] = &[
         request: &[req("AlrtPkgId", Str)],
         response: &[
             opt("AlrtPkgId", Str),
-            opt("OOBModeType", Str),
-            opt("OOBStat", Str),
-            opt("SendStat", Str),
+            opt("OOBModeType", OOB_MODE_TYPE),
+            opt("OOBStat", OOB_STAT),
+            opt("SendStat", SEND_STAT),
             opt("PhoneNumMasked", Str),
-            opt("ExpDt", Str),
+            opt("ExpDt", DateTime),
             opt("ResendRemain", Int),
             opt("UsrName", Str),
             NO_CUSTOM,
@@ -544,7 +313,7 @@ pub const OPS: &[Op] = &[
         request: &[
             req("UsrName", Str),
             req("ActIntentKey", Str),
-            opt("ActIntent", Str),
+            opt("ActIntent", Enum("PhoneActIntent_Type", &["Upd", "Dlt"])),
             opt("PhoneNum", Str),
         ],
         response: USR_INQ_RS,

@@ -7,7 +7,8 @@ use rocket::data::{self, Data, FromData, ToByteUnit as _};
 use rocket::request::{FromRequest, Outcome, Request};
 use serde_json::{Map, Value};
 
-use super::envelope;
+use super::answer::{FaultCode, SoapFault};
+use super::envelope::{self, Node};
 use super::ops::{self, Op};
 use crate::domain::{Error, Fault};
 use crate::web::api::envelope::{remember_tracking_id, JxHdr, MsgRqHdr};
@@ -33,7 +34,7 @@ impl<'r> FromRequest<'r> for Bearer {
 /// A SOAP request read and taken apart by its data guard (so the access log line
 /// carries its `jXLogTrackingId`), or the fault saying why it is not one. The body is
 /// read up to the `soap` limit (else `json`'s, else 64 KiB), never further: 7002 above.
-pub struct SoapRequest(pub Result<Parsed, ApiFault>);
+pub struct SoapRequest(pub Result<Parsed, SoapFault>);
 
 /// What the endpoint needs of a request's envelope.
 pub struct Parsed {
@@ -47,6 +48,16 @@ pub struct Parsed {
     pub security: super::wssec::WsSecurity,
     /// Whether `MsgRqHdr` carried `AuthenUsrCred`.
     pub has_cred: bool,
+    /// Whether the body element was the tutorial's `<Op>Rq` (answered `<Op>Rs`).
+    pub alias: bool,
+}
+
+impl Parsed {
+    /// The answer's root element: `<Op>Response`, or `<Op>Rs` for an `<Op>Rq`.
+    pub fn answer_name(&self) -> String {
+        let tail = if self.alias { "Rs" } else { "Response" };
+        format!("{}{tail}", self.op.name)
+    }
 }
 
 #[rocket::async_trait]
@@ -71,25 +82,37 @@ impl<'r> FromData<'r> for SoapRequest {
         let parsed = read(body, action.as_deref());
         let hdr = match &parsed {
             Ok(p) => &p.hdr,
-            Err(f) => &*f.hdr,
+            Err(f) => &*f.fault.hdr,
         };
         remember_tracking_id(req, hdr);
         data::Outcome::Success(SoapRequest(parsed))
     }
 }
 
-/// Takes a request apart: envelope, operation (body element and SOAPAction), the body
-/// by the operation's layout, and its header.
-fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, ApiFault> {
+/// Takes a request apart: the document, then its `jXchangeHdr` (read first, so every
+/// later fault echoes it), the envelope (version, header blocks, WS-Security), the
+/// operation (body element and SOAPAction) and the body by the operation's layout.
+fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, SoapFault> {
     let bare = JxHdr::generated();
-    let fail = |e: Error| ApiFault::new(&bare, e);
-    let bytes = body.map_err(fail)?;
-    let rq = envelope::parse(&bytes)
-        .and_then(envelope::read_envelope)
-        .map_err(fail)?;
-    let op = resolve(&rq.op, action).map_err(fail)?;
+    let bytes = body.map_err(|e| ApiFault::new(&bare, e))?;
+    let root = envelope::parse(&bytes).map_err(|e| ApiFault::new(&bare, e))?;
+    let (present, hdr) =
+        envelope::peek_op(&root).map_or((false, bare.clone()), |op| header(op, &bare));
+    let refuse = |e: Error, code: FaultCode| SoapFault {
+        fault: ApiFault::new(&hdr, e),
+        code: Some(code),
+    };
+    if let Some(e) = envelope::version_mismatch(&root) {
+        return Err(refuse(e, FaultCode::VersionMismatch));
+    }
+    if let Some(e) = envelope::not_understood(&root) {
+        return Err(refuse(e, FaultCode::MustUnderstand));
+    }
+    let fail = |e: Error| SoapFault::from(ApiFault::new(&hdr, e));
+    let rq = envelope::read_envelope(root).map_err(fail)?;
+    let (op, alias) = resolve(&rq.op, action).map_err(fail)?;
     let mut json = envelope::to_json(&rq.op, op.request).map_err(fail)?;
-    let (present, hdr) = header(&mut json, &bare);
+    echo_tracking_id(&mut json, &hdr);
     let has_cred = rq
         .op
         .child("MsgRqHdr")
@@ -102,21 +125,34 @@ fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, Ap
         hdr,
         security: rq.security,
         has_cred,
+        alias,
     })
 }
 
-/// The operation of a body element and the `SOAPAction` (when sent, they must agree).
-fn resolve(op: &envelope::Node, action: Option<&str>) -> Result<&'static Op, Error> {
+/// The operation of a body element and the `SOAPAction` (when sent, they must agree),
+/// and whether the element was the tutorial's `<Op>Rq` spelling (the developer resources
+/// name the element `<Op>`, the tutorial `<Op>Rq`: both are accepted).
+fn resolve(op: &Node, action: Option<&str>) -> Result<(&'static Op, bool), Error> {
     if op.ns != ops::NS {
         return Err(Error::at(Fault::UnknownOperation, op.name.clone())
             .with_value(op.ns.clone())
             .with_detail(format!("(operations are in the namespace {})", ops::NS)));
     }
-    let found = ops::find(&op.name).ok_or_else(|| {
-        Error::at(Fault::UnknownOperation, op.name.clone()).with_detail("(see /jxchange?wsdl)")
-    })?;
+    let (found, alias) = match ops::find(&op.name) {
+        Some(found) => (found, false),
+        None => op
+            .name
+            .strip_suffix("Rq")
+            .and_then(ops::find)
+            .map(|found| (found, true))
+            .ok_or_else(|| {
+                Error::at(Fault::UnknownOperation, op.name.clone())
+                    .with_detail("(see /jxchange?wsdl)")
+            })?,
+    };
+    let agrees = |tail: &str| tail == found.name || tail == op.name;
     match action.filter(|a| !a.is_empty()) {
-        Some(a) if a.strip_prefix(ops::ACTION_BASE) != Some(found.name) => {
+        Some(a) if !a.strip_prefix(ops::ACTION_BASE).is_some_and(agrees) => {
             Err(Error::at(Fault::UnknownOperation, "SOAPAction")
                 .with_value(a.chars().take(128).collect::<String>())
                 .with_detail(format!(
@@ -125,29 +161,51 @@ fn resolve(op: &envelope::Node, action: Option<&str>) -> Result<&'static Op, Err
                     found.name
                 )))
         }
-        _ => Ok(found),
+        _ => Ok((found, alias)),
     }
 }
 
-/// The request's header: whether it has one, and the header itself as the JSON API
-/// reads it (`MsgRqHdr::header`: an empty `AuditUsrId` takes `AuthenUsrCred`'s user),
-/// with a tracking id written back into the body, so every answer echoes the same one.
-fn header(json: &mut Map<String, Value>, bare: &JxHdr) -> (bool, JxHdr) {
-    let Some(Value::Object(msg)) = json.get_mut("MsgRqHdr") else {
+/// The request's header, read leniently from the operation element before anything
+/// else is checked (any namespace, the first of a repeated element, nested content
+/// ignored), so a fault about the rest still echoes it: whether it has one, and the
+/// header itself as the JSON API reads it (`MsgRqHdr::header`: an empty `AuditUsrId`
+/// takes `AuthenUsrCred`'s user; a `jXLogTrackingId` made when there is none).
+fn header(op: &Node, bare: &JxHdr) -> (bool, JxHdr) {
+    let Some(msg) = op.child("MsgRqHdr") else {
         return (false, bare.clone());
     };
-    let Some(Value::Object(jx)) = msg.get_mut("jXchangeHdr") else {
+    let present = msg
+        .child("jXchangeHdr")
+        .is_some_and(|h| !h.children.is_empty() || !h.text.is_empty());
+    if !present {
         return (false, bare.clone());
-    };
-    let tracking_empty = jx
-        .get("jXLogTrackingId")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty);
-    if tracking_empty {
-        let id = bare.tracking_id.clone().unwrap_or_default();
-        jx.insert("jXLogTrackingId".into(), Value::String(id));
     }
-    let hdr = serde_json::from_value::<MsgRqHdr>(Value::Object(msg.clone()))
-        .map_or_else(|_| bare.clone(), |h| h.header());
+    let mut tree = envelope::tree(msg);
+    if let Some(Value::Object(jx)) = tree.get_mut("jXchangeHdr") {
+        jx.retain(|_, v| v.is_string());
+        let tracking_empty = jx
+            .get("jXLogTrackingId")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
+        if tracking_empty {
+            let id = bare.tracking_id.clone().unwrap_or_default();
+            jx.insert("jXLogTrackingId".into(), Value::String(id));
+        }
+    }
+    let hdr =
+        serde_json::from_value::<MsgRqHdr>(tree).map_or_else(|_| bare.clone(), |h| h.header());
     (true, hdr)
+}
+
+/// Writes the header's tracking id back into the body's `jXchangeHdr` (when it has one),
+/// so the JSON operation echoes the same id as every fault before it would have.
+fn echo_tracking_id(json: &mut Map<String, Value>, hdr: &JxHdr) {
+    let jx = json
+        .get_mut("MsgRqHdr")
+        .and_then(Value::as_object_mut)
+        .and_then(|m| m.get_mut("jXchangeHdr"))
+        .and_then(Value::as_object_mut);
+    if let (Some(jx), Some(id)) = (jx, &hdr.tracking_id) {
+        jx.insert("jXLogTrackingId".into(), Value::String(id.clone()));
+    }
 }
