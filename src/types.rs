@@ -185,6 +185,8 @@ wire_enum!(
         OobInbound = "oob.inbound",
         OobExpire = "oob.expire",
         OobPurge = "oob.purge",
+        InstitutionCreate = "institution.create",
+        SandboxClock = "sandbox.clock",
     }
 );
 

@@ -66,6 +66,10 @@ pub enum Fault {
     ScopeDenied,
     /// 7012 — a SOAP message outside its WS-Security time window, or a nonce reused.
     StaleMessage,
+    /// 7013 — an `Idempotency-Key` already used with a different request (issue 29).
+    IdempotencyMismatch,
+    /// 7014 — the request holding this `Idempotency-Key` has not answered yet; retry.
+    IdempotencyInFlight,
     /// 7020 — no token with this TokenId.
     TokenNotFound,
     /// 7021 — no such user, or the user is not bound to the token.
@@ -143,6 +147,8 @@ impl Fault {
         Fault::Unauthenticated,
         Fault::ScopeDenied,
         Fault::StaleMessage,
+        Fault::IdempotencyMismatch,
+        Fault::IdempotencyInFlight,
         Fault::TokenNotFound,
         Fault::UserNotFound,
         Fault::DuplicateTokenId,
@@ -196,6 +202,8 @@ impl Fault {
             Fault::Unauthenticated => 7010,
             Fault::ScopeDenied => 7011,
             Fault::StaleMessage => 7012,
+            Fault::IdempotencyMismatch => 7013,
+            Fault::IdempotencyInFlight => 7014,
             Fault::TokenNotFound => 7020,
             Fault::UserNotFound => 7021,
             Fault::DuplicateTokenId => 7030,
@@ -256,6 +264,12 @@ impl Fault {
             Fault::Unauthenticated => "A valid API key is required (Authorization: Bearer).",
             Fault::ScopeDenied => "The API key is not allowed to call this operation.",
             Fault::StaleMessage => "The message is expired, not yet valid, or replayed (WS-Security).",
+            Fault::IdempotencyMismatch => {
+                "The Idempotency-Key was already used with a different request."
+            }
+            Fault::IdempotencyInFlight => {
+                "A request with this Idempotency-Key is still running; retry later."
+            }
             Fault::TokenNotFound => "No token has this TokenId.",
             Fault::UserNotFound => "No such user is bound to a token.",
             Fault::DuplicateTokenId => "A token with this TokenId already exists.",

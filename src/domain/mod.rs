@@ -15,6 +15,7 @@ pub mod drift;
 pub mod enroll;
 pub mod error;
 pub mod first_admin;
+pub mod idempotency;
 pub mod import;
 pub mod inquiry;
 pub mod inventory;
@@ -30,6 +31,7 @@ pub mod qr;
 pub mod ready;
 pub mod rekey;
 pub mod restore;
+pub mod sandbox;
 pub mod staff;
 pub mod start;
 pub mod temp_code;
@@ -119,6 +121,8 @@ pub struct Service {
     phones: phones::PhonePolicy,
     /// Dual-control settings (see `staff`).
     staff: staff::StaffPolicy,
+    /// Which institutions are sandboxes, remembered (see `sandbox`).
+    sandboxes: sandbox::SandboxCache,
 }
 
 impl Service {
@@ -139,6 +143,7 @@ impl Service {
             key_dir: None,
             phones: phones::PhonePolicy::default(),
             staff: staff::StaffPolicy::default(),
+            sandboxes: sandbox::SandboxCache::default(),
         }
     }
 

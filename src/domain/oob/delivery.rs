@@ -126,7 +126,15 @@ impl Service {
         out: &Outgoing<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), storage::Error> {
-        let provider = self.oob.policy.provider;
+        // No SMS leaves a sandbox institution (issue 29): its messages stay in the outbox.
+        let sandbox = self
+            .is_sandbox(self.institution(ctx))
+            .map_err(|e| storage::Error::Db(format!("reading the institution: {e}")))?;
+        let provider = if sandbox {
+            ProviderKind::Outbox
+        } else {
+            self.oob.policy.provider
+        };
         let stat = initial_send_stat(provider);
         let sent = stat == SendStat::Sent;
         // Sealed like a seed: the database never holds a live code in clear (issue 26).
