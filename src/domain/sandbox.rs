@@ -207,6 +207,8 @@ impl Service {
             };
             Ok(audit::record(c, ctx, real_now, entry)?)
         })?;
+        // What the real clock's sweeper does for production, done at the new time.
+        self.expire_due_in(&inst_rt_id, to)?;
         Ok(to)
     }
 }

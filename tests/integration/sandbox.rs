@@ -151,6 +151,9 @@ fn an_oob_session_expires_by_the_sandbox_clock_and_its_sms_never_leaves() {
     assert!(messages[0]["Body"].as_str().unwrap().contains(code));
     let alrt = first["AlrtPkgId"].as_str().unwrap();
     sbx.advance(61);
+    // Moving the clock runs the sandbox's sweep: the session ended, its event is out.
+    let (_, session) = sbx.get(&format!("/api/v1/oob/{alrt}"));
+    assert_eq!(session["OOBStat"], "Expired", "{session}");
     let (status, rs) = sbx.post(&format!("/api/v1/oob/{alrt}/verify"), &json!({"OTP": code}));
     assert_eq!(
         (status, rs["RsStat"].as_str()),
@@ -253,4 +256,45 @@ fn institutions_are_listed_and_production_ones_never_become_sandboxes() {
     assert!(run(&["institution", "create", "--inst-rt-id", "branch-7"])
         .status
         .success());
+}
+
+#[test]
+fn magic_numbers_play_a_refusing_a_slow_and_an_unreachable_gateway() {
+    let sbx = Sandbox::start(&[("ROCKET_SMS_ANSWER_WAIT_MS", "200")]);
+    let start = |phone: &str| {
+        let (status, rs) = sbx.post(
+            "/api/v1/oob",
+            &json!({"PhoneNum": phone, "OOBModeType": "TwoWay"}),
+        );
+        assert_eq!(status, 200, "{rs}");
+        rs
+    };
+    assert_eq!(start("4175550100")["SendStat"], "Failed");
+    assert_eq!(start("4175550102")["SendStat"], "Failed");
+    let slow = start("4175550101");
+    assert_eq!(slow["SendStat"], "Pending");
+    assert_eq!(start("4175550177")["SendStat"], "Sent", "any other number");
+    let (_, outbox) = sbx.get("/api/v1/sandbox/sms");
+    let errors: Vec<&str> = outbox["Messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["LastErr"].as_str())
+        .collect();
+    assert_eq!(errors.len(), 2, "{outbox}");
+    assert!(
+        errors[0].contains("refused") && errors[1].contains("unreachable"),
+        "{errors:?}"
+    );
+    sbx.advance(30);
+    let alrt = slow["AlrtPkgId"].as_str().unwrap();
+    let (_, session) = sbx.get(&format!("/api/v1/oob/{alrt}"));
+    assert_eq!(
+        session["SendStat"], "Sent",
+        "the slow gateway accepted it: {session}"
+    );
+    // A sandbox far in the future does not make the real clock look set back.
+    sbx.advance(86_400 * 30);
+    let (status, _, _, body) = sbx.server.get("/health");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 }
