@@ -204,3 +204,42 @@ fn racing_requests_with_one_key_send_one_sms() {
     }
     assert_eq!(outbox(&server).len(), 1, "one SMS");
 }
+
+/// SOAP takes the key from the WS-Addressing `MessageID`: a retried OOBValidate envelope
+/// (a new nonce and timestamp would be fine: the security header is not compared) sends
+/// one SMS and answers the stored envelope again.
+#[test]
+fn a_soap_retry_with_the_same_message_id_sends_one_sms() {
+    use crate::soap::{elem, envelope, good_hdr, username_token};
+    let server = TestServer::start();
+    let inner = format!(
+        "{}<PhoneNum>5555550123</PhoneNum><OOBModeType>TwoWay</OOBModeType>",
+        good_hdr()
+    );
+    let send = |message_id: &str| {
+        let header = format!(
+            r#"{}<wsa:MessageID xmlns:wsa="http://www.w3.org/2005/08/addressing">{message_id}</wsa:MessageID>"#,
+            username_token(&server.key, "PasswordText")
+        );
+        let rs = response(
+            ureq::post(&format!("{}/jxchange", server.base))
+                .set("Content-Type", "text/xml; charset=utf-8")
+                .set("SOAPAction", "\"http://jackhenry.com/ws/OOBValidate\"")
+                .send_string(&envelope("OOBValidate", &inner, &header)),
+        );
+        let replayed = rs.header("Idempotent-Replayed") == Some("true");
+        let ct = rs.header("Content-Type").unwrap_or_default().to_owned();
+        (rs.status(), replayed, ct, rs.into_string().unwrap())
+    };
+    let (status, replayed, _, first) = send("urn:uuid:5f1c0e7a-0000-4000-8000-000000000001");
+    assert_eq!((status, replayed), (200, false), "{first}");
+    let (status, replayed, ct, again) = send("urn:uuid:5f1c0e7a-0000-4000-8000-000000000001");
+    assert_eq!((status, replayed), (200, true), "{again}");
+    assert!(ct.starts_with("text/xml"), "{ct}");
+    assert_eq!(elem(&again, "AlrtPkgId"), elem(&first, "AlrtPkgId"));
+    assert_eq!(outbox(&server).len(), 1, "one SMS");
+    let (_, replayed, _, other) = send("urn:uuid:5f1c0e7a-0000-4000-8000-000000000002");
+    assert!(!replayed);
+    assert_ne!(elem(&other, "AlrtPkgId"), elem(&first, "AlrtPkgId"));
+    assert_eq!(outbox(&server).len(), 2);
+}

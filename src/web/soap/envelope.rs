@@ -18,6 +18,11 @@ use crate::domain::{Error, Fault};
 
 /// SOAP 1.1's envelope namespace.
 pub const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+/// WS-Addressing's namespaces (the W3C recommendation, and the 2004 submission).
+const WSA_NS: [&str; 2] = [
+    "http://www.w3.org/2005/08/addressing",
+    "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+];
 /// WS-Security's `wsse` namespace.
 pub const WSSE_NS: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
@@ -181,6 +186,8 @@ fn push_text(stack: &mut [Node], text: &str) -> Result<(), Error> {
 pub struct SoapRq {
     /// The WS-Security header: the API key, the nonce and the timestamp.
     pub security: WsSecurity,
+    /// The WS-Addressing `MessageID`: a retry's idempotency key (issue 29).
+    pub message_id: Option<String>,
     /// The body's operation element.
     pub op: Node,
 }
@@ -210,6 +217,14 @@ pub fn read_envelope(root: Node) -> Result<SoapRq, Error> {
         *slot = Some(child);
     }
     let security = header.as_ref().map(wssec::read).transpose()?;
+    let message_id = header
+        .as_ref()
+        .and_then(|h| {
+            h.children
+                .iter()
+                .find(|c| c.name == "MessageID" && WSA_NS.contains(&c.ns.as_str()))
+        })
+        .map(|m| m.text.trim().to_owned());
     let body = body.ok_or_else(|| Error::at(Fault::FieldRequired, "Body"))?;
     let mut ops = body.children.into_iter();
     let op = ops
@@ -220,6 +235,7 @@ pub fn read_envelope(root: Node) -> Result<SoapRq, Error> {
     }
     Ok(SoapRq {
         security: security.unwrap_or_default(),
+        message_id,
         op,
     })
 }

@@ -47,6 +47,8 @@ pub struct Parsed {
     pub security: super::wssec::WsSecurity,
     /// Whether `MsgRqHdr` carried `AuthenUsrCred`.
     pub has_cred: bool,
+    /// The WS-Addressing `MessageID`, the retry's idempotency key.
+    pub message_id: Option<String>,
 }
 
 #[rocket::async_trait]
@@ -102,6 +104,7 @@ fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, Ap
         hdr,
         security: rq.security,
         has_cred,
+        message_id: rq.message_id,
     })
 }
 
