@@ -26,6 +26,9 @@ use crate::types::{AuditAction, AuditResult};
 /// How long a node trusts that an unregistered institution is a production one.
 pub const UNREGISTERED_SECS: u64 = 10;
 
+/// How many institutions a node remembers before it starts over.
+const MAX_REMEMBERED: usize = 10_000;
+
 /// Which clock an institution's time rules read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstClock {
@@ -57,6 +60,10 @@ impl SandboxCache {
 
     fn put(&self, inst: &str, known: Known) {
         if let Ok(mut map) = self.0.write() {
+            // Requests may name any InstRtId: what is remembered stays bounded.
+            if map.len() >= MAX_REMEMBERED {
+                map.clear();
+            }
             map.insert(inst.to_owned(), known);
         }
     }
