@@ -14,6 +14,7 @@ pub mod copy_to;
 pub mod drift;
 pub mod enroll;
 pub mod error;
+mod fault_text;
 pub mod first_admin;
 pub mod idempotency;
 pub mod import;

@@ -21,9 +21,7 @@
 //! One write is made otherwise on PostgreSQL, the success of a validation: one statement
 //! committed on its own ([`Storage::write_statement`], `tokens::accept_success_pg`), in
 //! one round trip instead of nine. On PostgreSQL reads do not test their connection
-//! first; writes do (see [`Storage::open_postgres`]).
-//!
-//! Imports: diesel, `types`.
+//! first; writes do (see [`Storage::open_postgres`]). Imports: diesel, `types`.
 
 /// Filters and orders a boxed listing by a `types::Cursor` over its `id` column: ids
 /// above `n` oldest first (`After`), or below `n` newest first (`Before`). A macro, since

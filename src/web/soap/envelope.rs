@@ -18,11 +18,6 @@ use crate::domain::{Error, Fault};
 
 /// SOAP 1.1's envelope namespace.
 pub const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
-/// WS-Addressing's namespaces (the W3C recommendation, and the 2004 submission).
-const WSA_NS: [&str; 2] = [
-    "http://www.w3.org/2005/08/addressing",
-    "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-];
 /// WS-Security's `wsse` namespace.
 pub const WSSE_NS: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
@@ -217,14 +212,7 @@ pub fn read_envelope(root: Node) -> Result<SoapRq, Error> {
         *slot = Some(child);
     }
     let security = header.as_ref().map(wssec::read).transpose()?;
-    let message_id = header
-        .as_ref()
-        .and_then(|h| {
-            h.children
-                .iter()
-                .find(|c| c.name == "MessageID" && WSA_NS.contains(&c.ns.as_str()))
-        })
-        .map(|m| m.text.trim().to_owned());
+    let message_id = header.as_ref().and_then(super::addressing::message_id);
     let body = body.ok_or_else(|| Error::at(Fault::FieldRequired, "Body"))?;
     let mut ops = body.children.into_iter();
     let op = ops

@@ -20,6 +20,7 @@
 //! (generated from `ops`); this file routes and dispatches.
 //! Imports: rocket, serde_json, the JSON API, domain.
 
+pub mod addressing;
 pub mod answer;
 pub mod envelope;
 pub mod ops;
