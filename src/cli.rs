@@ -1,5 +1,6 @@
 //! The `tokend` command line: `serve` (the default), `migrate`, `import`, `audit verify`,
-//! `apikey create`, `admin create`, `rekey`, `backup`, `restore`, `copy-to`.
+//! `apikey create`, `admin create`, `institution create|list`, `rekey`, `backup`,
+//! `restore`, `copy-to`.
 //! Only `serve` and `migrate` may create an install (`bootstrap::install`).
 //! Every subcommand reads the same configuration as `serve`. Results go to stdout (only
 //! the result, so scripts can capture it); logs go to stderr.
@@ -19,10 +20,12 @@ use crate::domain::Context;
 mod admin;
 mod data;
 mod env_file;
+mod institution;
 mod rekey;
 mod serve;
 
 use admin::AdminCommand;
+use institution::InstitutionCommand;
 
 /// tokend — TOTP token management with a jXchange-style API.
 #[derive(Debug, Parser)]
@@ -120,6 +123,11 @@ enum Command {
         #[command(subcommand)]
         action: AdminCommand,
     },
+    /// Register institutions, sandbox ones among them.
+    Institution {
+        #[command(subcommand)]
+        action: InstitutionCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +212,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin { action } => admin::run(&settings, action),
         Command::Apikey { action } => apikey(&settings, action),
+        Command::Institution { action } => institution::run(&settings, action),
     }
 }
 

@@ -52,7 +52,9 @@ macro_rules! wire_enum {
     };
 }
 
+mod audit;
 mod staff;
+pub use audit::{AuditAction, AuditResult};
 pub use staff::{ApprovalState, Role, StaffAction};
 
 /// Where a listing by row id starts and which way it reads (the OOB event feed, the SMS
@@ -143,67 +145,6 @@ wire_enum!(
     /// file: its answer, its "90040" event and its audit say so.
     SessionOrigin { Lock = "lock", Explicit = "explicit", OffFile = "explicit_off_file" }
 );
-
-wire_enum!(
-    /// What an audit row records. The spellings are stored and are what `/audit?Action=`
-    /// filters on: NEVER rename one (rows already written keep theirs).
-    AuditAction {
-        Enroll = "enroll",
-        Import = "import",
-        Activate = "activate",
-        Bind = "bind",
-        Validate = "validate",
-        ValidateTempcode = "validate.tempcode",
-        AutoUnlock = "auto-unlock",
-        Resync = "resync",
-        Modify = "modify",
-        Delete = "delete",
-        UserCreate = "user.create",
-        PhoneChange = "user.phone",
-        HoldLift = "user.hold-lift",
-        TempcodeIssue = "tempcode.issue",
-        ApikeyCreate = "apikey.create",
-        ApikeyRevoke = "apikey.revoke",
-        AdminCreate = "admin.create",
-        AdminSignin = "admin.signin",
-        AdminPassword = "admin.password",
-        AdminRole = "admin.role",
-        AdminDisable = "admin.disable",
-        AdminSessionsEnd = "admin.sessions-end",
-        AdminFactor = "admin.factor",
-        AdminFactorReset = "admin.factor-reset",
-        ConsoleDenied = "console.denied",
-        ApprovalRequest = "approval.request",
-        ApprovalApprove = "approval.approve",
-        ApprovalReject = "approval.reject",
-        ApprovalExpire = "approval.expire",
-        RekeyStart = "rekey.start",
-        RekeyFinish = "rekey.finish",
-        OobStart = "oob.start",
-        OobResend = "oob.resend",
-        OobVerify = "oob.verify",
-        OobInbound = "oob.inbound",
-        OobExpire = "oob.expire",
-        OobPurge = "oob.purge",
-    }
-);
-
-wire_enum!(
-    /// The outcome an audit row records.
-    /// `Denied`: a staff member's role or institution did not allow the action;
-    /// `Requested`: an action under dual control waits for a second staff member.
-    AuditResult { Success, Failed, Locked, Expired, Denied, Requested }
-);
-
-impl From<RsStat> for AuditResult {
-    fn from(s: RsStat) -> Self {
-        match s {
-            RsStat::Success => AuditResult::Success,
-            RsStat::Failed => AuditResult::Failed,
-            RsStat::Locked => AuditResult::Locked,
-        }
-    }
-}
 
 impl Algorithm {
     /// Length of a freshly generated software seed: the HMAC's output size, as RFC 6238's

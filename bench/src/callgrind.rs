@@ -56,7 +56,10 @@ fn count_in(args: &Args, exe: &Tokend, tokens: usize, dir: &Path) -> Result<Vec<
         base: server.bases[0].clone(),
         key: server.key.clone(),
     };
-    eprintln!("[callgrind] tokend under callgrind at {}; activating {tokens} tokens", target.base);
+    eprintln!(
+        "[callgrind] tokend under callgrind at {}; activating {tokens} tokens",
+        target.base
+    );
     let bench_tokens = setup(&target, tokens, 1, Some(preload.own.as_slice()))?;
     let plan = Plan {
         targets: vec![target],
@@ -120,7 +123,8 @@ fn dumps(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// The instruction total of the dump written since `before` (`summary:` or `totals:`).
+/// The instruction total of the dump written since `before` (its `totals:` line; the
+/// `summary:` line above it counts only from the last zeroing, 0 here).
 fn newest_total(dir: &Path, before: &[PathBuf]) -> Result<u64> {
     let fresh: Vec<PathBuf> = dumps(dir)?
         .into_iter()
@@ -131,7 +135,7 @@ fn newest_total(dir: &Path, before: &[PathBuf]) -> Result<u64> {
         .ok_or_else(|| anyhow!("callgrind wrote no dump"))?;
     let text = std::fs::read_to_string(file)?;
     text.lines()
-        .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+        .find_map(|l| l.strip_prefix("totals:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .ok_or_else(|| anyhow!("no total in {}", file.display()))
 }

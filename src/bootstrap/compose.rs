@@ -287,6 +287,10 @@ pub fn web_config(settings: &Settings) -> anyhow::Result<WebConfig> {
         soap: crate::web::soap::SoapConfig {
             public_url: settings.edge.public_base(),
             clock_skew_secs: settings.edge.soap_clock_skew_secs,
+            idempotency_retention_secs: settings.edge.idempotency_retention_secs,
+        },
+        idempotency: crate::web::api::idempotency::IdemConfig {
+            retention_secs: settings.edge.idempotency_retention_secs,
         },
     })
 }

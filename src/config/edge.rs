@@ -18,13 +18,25 @@ pub struct Edge {
     /// now minus this. Nonces are remembered that long too.
     #[serde(default = "default_soap_clock_skew_secs")]
     pub soap_clock_skew_secs: u64,
+    /// How long an `Idempotency-Key` and its stored answer are kept, seconds (default
+    /// 86,400; 60 to 30 days): a retry within it gets the first answer again.
+    #[serde(default = "default_idempotency_retention_secs")]
+    pub idempotency_retention_secs: u64,
 }
 
 /// Their names, for the unknown-key warning.
-pub const KEYS: &[&str] = &["public_url", "soap_clock_skew_secs"];
+pub const KEYS: &[&str] = &[
+    "public_url",
+    "soap_clock_skew_secs",
+    "idempotency_retention_secs",
+];
 
 fn default_soap_clock_skew_secs() -> u64 {
     300
+}
+
+fn default_idempotency_retention_secs() -> u64 {
+    86_400
 }
 
 impl Edge {
@@ -42,6 +54,9 @@ impl Edge {
         }
         if self.soap_clock_skew_secs > 3600 {
             bail!("soap_clock_skew_secs must be 0 to 3600");
+        }
+        if !(60..=30 * 86_400).contains(&self.idempotency_retention_secs) {
+            bail!("idempotency_retention_secs must be 60 to 2592000 (30 days)");
         }
         Ok(())
     }

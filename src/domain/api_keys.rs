@@ -1,7 +1,8 @@
 //! API keys: creation (the key is shown once), authentication and scopes.
 //!
 //! A key is `tkd_` followed by 256 random bits in base64url; only its SHA-256 is stored, so
-//! the database never holds a usable key.
+//! the database never holds a usable key. A key bound to a sandbox institution starts
+//! `tk_test_` instead (issue 29), so whoever holds one sees it cannot touch production.
 
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -192,6 +193,9 @@ impl ApiCaller {
 
 const KEY_PREFIX: &str = "tkd_";
 
+/// The start of a sandbox institution's key.
+pub const TEST_KEY_PREFIX: &str = "tk_test_";
+
 impl Service {
     /// Creates a key and answers it in clear — the only time it exists outside the caller.
     pub fn create_api_key(
@@ -236,7 +240,11 @@ impl Service {
         if scopes.is_empty() {
             return Err(Error::at(Fault::FieldRequired, "scope"));
         }
-        let key = Zeroizing::new(format!("{KEY_PREFIX}{}", digest::random_token(32)?));
+        let prefix = match reach {
+            KeyReach::Institution(inst) if self.is_sandbox(inst)? => TEST_KEY_PREFIX,
+            _ => KEY_PREFIX,
+        };
+        let key = Zeroizing::new(format!("{prefix}{}", digest::random_token(32)?));
         let hash = digest::sha256_hex(key.as_bytes());
         let scope_list: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         self.storage.write(|c| {
@@ -283,7 +291,8 @@ impl Service {
     /// revoked by another process stops working within that time.
     pub fn authenticate(&self, presented: &str, now: DateTime<Utc>) -> Result<ApiCaller, Error> {
         let unauthenticated = || Error::fault(Fault::Unauthenticated);
-        if !presented.starts_with(KEY_PREFIX) || presented.len() > 128 {
+        let known = presented.starts_with(KEY_PREFIX) || presented.starts_with(TEST_KEY_PREFIX);
+        if !known || presented.len() > 128 {
             return Err(unauthenticated());
         }
         let hash = digest::sha256_hex(presented.as_bytes());

@@ -14,7 +14,9 @@ pub mod copy_to;
 pub mod drift;
 pub mod enroll;
 pub mod error;
+mod fault_text;
 pub mod first_admin;
+pub mod idempotency;
 pub mod import;
 pub mod inquiry;
 pub mod inventory;
@@ -30,6 +32,7 @@ pub mod qr;
 pub mod ready;
 pub mod rekey;
 pub mod restore;
+pub mod sandbox;
 pub mod staff;
 pub mod start;
 pub mod temp_code;
@@ -119,6 +122,8 @@ pub struct Service {
     phones: phones::PhonePolicy,
     /// Dual-control settings (see `staff`).
     staff: staff::StaffPolicy,
+    /// Which institutions are sandboxes, remembered (see `sandbox`).
+    sandboxes: sandbox::SandboxCache,
 }
 
 impl Service {
@@ -139,6 +144,7 @@ impl Service {
             key_dir: None,
             phones: phones::PhonePolicy::default(),
             staff: staff::StaffPolicy::default(),
+            sandboxes: sandbox::SandboxCache::default(),
         }
     }
 

@@ -8,7 +8,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::audit_events;
+use super::schema::{audit_events, institutions};
 use super::{Bind, Conn, Error, Fixed};
 use crate::types::{AuditAction, AuditResult};
 
@@ -226,9 +226,19 @@ pub fn count_unlinked(conn: &mut Conn) -> Result<i64, Error> {
         .get_result(conn)?)
 }
 
-/// The latest time the trail records, ms (`None` on an empty trail); an index search.
+/// The latest time the trail records on the real clock, ms (`None` on an empty trail);
+/// an index search. A sandbox's rows are left out: they carry its test clock's time,
+/// which may be far ahead (issue 29).
 pub fn latest_audit_at(conn: &mut Conn) -> Result<Option<i64>, Error> {
+    let sandboxes = institutions::table
+        .filter(institutions::sandbox.eq(true))
+        .select(institutions::inst_rt_id.nullable());
     Ok(audit_events::table
+        .filter(
+            audit_events::inst_rt_id
+                .is_null()
+                .or(audit_events::inst_rt_id.ne_all(sandboxes)),
+        )
         .select(diesel::dsl::max(audit_events::at))
         .first::<Option<i64>>(conn)?)
 }

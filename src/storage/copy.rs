@@ -28,8 +28,9 @@ macro_rules! tables {
         )+
 
         /// Copies every table, parents before children (the foreign keys' order) — but
-        /// `soap_nonces`: a replay guard's memory of minutes, which a copy made with the
-        /// service stopped need not carry — telling `progress` each table as it is done.
+        /// `soap_nonces` and `idempotency_keys`: memories of minutes and of retries, which
+        /// a copy made with the service stopped need not carry — telling `progress` each
+        /// table as it is done.
         fn copy_all(
             src: &mut SqliteConnection,
             dst: &mut PgConnection,
@@ -106,6 +107,12 @@ tables! {
         retired_at: Option<i64>,
         wrapped_by: Option<String>,
         wrapped_keys: Option<Vec<u8>>,
+    };
+    whole institutions InstitutionsRow (inst_rt_id) {
+        inst_rt_id: String,
+        sandbox: bool,
+        clock_at: Option<i64>,
+        created_at: i64,
     };
     paged users UsersRow (id) {
         id: i32,

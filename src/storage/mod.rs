@@ -23,9 +23,7 @@
 //! Whether a failure may be retried travels in the error value ([`Error::Serialization`],
 //! [`Error::Closed`]; a job's own error type shows it through [`JobError`]). The domain
 //! never asks which engine runs. On PostgreSQL reads do not test their connection first;
-//! writes do (see [`Storage::open_postgres`]).
-//!
-//! Imports: diesel, `types`.
+//! writes do (see [`Storage::open_postgres`]). Imports: diesel, `types`.
 
 /// Filters and orders a boxed listing by a `types::Cursor` over its `id` column: ids
 /// above `n` oldest first (`After`), or below `n` newest first (`Before`). A macro, since
@@ -53,6 +51,7 @@ pub mod copy;
 pub mod drift;
 mod error;
 pub mod failed_codes;
+pub mod idempotency_keys;
 pub mod institutions;
 pub mod master_keys;
 pub mod meta;

@@ -9,7 +9,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{oob_events, oob_sessions, sms_attempts, sms_messages};
+use super::schema::{institutions, oob_events, oob_sessions, sms_attempts, sms_messages};
 use super::{Conn, Error};
 use crate::types::{OobModeType, OobStat, OtpKind, SendStat, SessionOrigin};
 
@@ -176,16 +176,36 @@ pub fn find_pending_for_phone(
     Ok(query.load(conn)?)
 }
 
-/// Pending TwoWay sessions whose expiry has passed, oldest first.
+/// Which institutions' sessions a sweep looks at: the production ones (on the real
+/// clock), or one sandbox (on its test clock, issue 29).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swept<'a> {
+    /// Every institution but the sandboxes.
+    Production,
+    /// This sandbox institution.
+    Sandbox(&'a str),
+}
+
+/// Pending TwoWay sessions of `swept` whose expiry has passed, oldest first.
 pub fn find_expired_pending(
     conn: &mut Conn,
+    swept: Swept<'_>,
     now_ms: i64,
     limit: i64,
 ) -> Result<Vec<OobSession>, Error> {
-    Ok(oob_sessions::table
+    let query = oob_sessions::table
         .filter(oob_sessions::state.eq(PENDING))
         .filter(oob_sessions::mode.eq(TWO_WAY))
         .filter(oob_sessions::expires_at.le(now_ms))
+        .into_boxed();
+    let sandboxes = institutions::table
+        .filter(institutions::sandbox.eq(true))
+        .select(institutions::inst_rt_id);
+    let query = match swept {
+        Swept::Production => query.filter(oob_sessions::inst_rt_id.ne_all(sandboxes)),
+        Swept::Sandbox(inst) => query.filter(oob_sessions::inst_rt_id.eq(inst)),
+    };
+    Ok(query
         .order(oob_sessions::id.asc())
         .limit(limit)
         .select(OobSession::as_select())

@@ -112,6 +112,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (api_key, idem_key) {
+        api_key -> Text,
+        idem_key -> Text,
+        fingerprint -> Text,
+        claimed_at -> BigInt,
+        expires_at -> BigInt,
+        answer_status -> Nullable<Integer>,
+        answer_sealed -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
+    institutions (inst_rt_id) {
+        inst_rt_id -> Text,
+        sandbox -> Bool,
+        clock_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     master_keys (key_id) {
         key_id -> Text,
         fingerprint -> Text,
@@ -284,6 +305,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     bindings,
     failed_codes,
+    idempotency_keys,
+    institutions,
     master_keys,
     meta,
     oob_events,

@@ -7,7 +7,8 @@
 
 use diesel::prelude::*;
 
-use super::schema::{oob_sessions, sms_attempts, sms_messages};
+use super::oob_sessions::Swept;
+use super::schema::{institutions, oob_sessions, sms_attempts, sms_messages};
 use super::{Conn, Error};
 use crate::types::Cursor;
 use crate::types::{ProviderKind, SendStat};
@@ -239,14 +240,25 @@ pub fn update_messages_forget(conn: &mut Conn, session_pk: i32) -> Result<(), Er
 /// Messages that still hold their text although their session is past its expiry
 /// (OneWay sessions never end, so their texts are dropped at expiry this way). Driven by
 /// the partial index of messages with a text, which stays small.
-pub fn find_expired_texts(conn: &mut Conn, now_ms: i64, limit: i64) -> Result<Vec<i32>, Error> {
-    Ok(sms_messages::table
+pub fn find_expired_texts(
+    conn: &mut Conn,
+    swept: Swept<'_>,
+    now_ms: i64,
+    limit: i64,
+) -> Result<Vec<i32>, Error> {
+    let query = sms_messages::table
         .inner_join(oob_sessions::table)
         .filter(sms_messages::body_sealed.is_not_null())
         .filter(oob_sessions::expires_at.le(now_ms))
-        .select(sms_messages::id)
-        .limit(limit)
-        .load(conn)?)
+        .into_boxed();
+    let sandboxes = institutions::table
+        .filter(institutions::sandbox.eq(true))
+        .select(institutions::inst_rt_id);
+    let query = match swept {
+        Swept::Production => query.filter(oob_sessions::inst_rt_id.ne_all(sandboxes)),
+        Swept::Sandbox(inst) => query.filter(oob_sessions::inst_rt_id.eq(inst)),
+    };
+    Ok(query.select(sms_messages::id).limit(limit).load(conn)?)
 }
 
 /// Drops the texts of these messages and gives up those still queued: their codes can no
@@ -276,6 +288,34 @@ pub fn insert_outbox_attempt(conn: &mut Conn, message_pk: i32, now_ms: i64) -> R
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// A sandbox's outbox messages its slow gateway held until `now_ms` or before (issue
+/// 29): (id, session).
+pub fn find_held_outbox(
+    conn: &mut Conn,
+    inst_rt_id: &str,
+    now_ms: i64,
+) -> Result<Vec<(i32, Option<i32>)>, Error> {
+    Ok(sms_messages::table
+        .filter(sms_messages::inst_rt_id.eq(inst_rt_id))
+        .filter(sms_messages::provider.eq(ProviderKind::Outbox))
+        .filter(sms_messages::state.eq(SendStat::Pending))
+        .filter(sms_messages::next_attempt_at.le(now_ms))
+        .select((sms_messages::id, sms_messages::session_pk))
+        .load(conn)?)
+}
+
+/// Marks a held outbox message Sent at `now_ms` (a sandbox's slow gateway accepted it).
+pub fn update_outbox_sent(conn: &mut Conn, id: i32, now_ms: i64) -> Result<(), Error> {
+    diesel::update(sms_messages::table.find(id))
+        .set((
+            sms_messages::state.eq(SendStat::Sent),
+            sms_messages::attempts.eq(1),
+            sms_messages::sent_at.eq(now_ms),
+        ))
+        .execute(conn)?;
+    insert_outbox_attempt(conn, id, now_ms)
 }
 
 /// Messages from `cursor` on, with their session's `AlrtPkgId`; with `inst_rt_id`, only

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::domain::sandbox::InstClock;
 use crate::domain::{Error, Service};
 
 /// Runs a domain operation on the blocking pool: database and HMAC work never occupy the
@@ -22,4 +23,13 @@ where
 /// Formats a time as jXchange `LastAuthenTimeDt`: ISO 8601 with milliseconds and offset.
 pub fn iso8601(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+/// The time an institution's clock reads: the real clock, read here at the edge, or a
+/// sandbox's test clock (DESIGN: only the edges read the clock, one per institution).
+pub fn time_of(clock: InstClock) -> chrono::DateTime<chrono::Utc> {
+    match clock {
+        InstClock::Real => chrono::Utc::now(),
+        InstClock::Sandbox(at) => at,
+    }
 }

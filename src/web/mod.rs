@@ -47,6 +47,8 @@ pub struct WebConfig {
     pub strict_headers: bool,
     /// The SOAP binding's public address and clock skew.
     pub soap: soap::SoapConfig,
+    /// How long `Idempotency-Key` answers are kept.
+    pub idempotency: api::idempotency::IdemConfig,
 }
 
 /// Loads the console's templates at ignition (embedded, or `template_dir`'s).
@@ -99,6 +101,8 @@ pub fn build(figment: Figment, service: Arc<Service>, config: WebConfig) -> Rock
             mfa_required: config.console_mfa_required,
         })
         .manage(config.soap)
+        .manage(config.idempotency)
+        .attach(api::idempotency::Answers)
         .manage(admin::hash_gate::HashGate::default())
         .attach(console_templates())
         .attach(admin::security_headers())

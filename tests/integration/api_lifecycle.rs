@@ -161,26 +161,29 @@ fn lock_then_unlock_by_modify_then_validate() {
     );
 }
 
+/// Auto-unlock reads the institution's clock: a sandbox's is moved past it instead of
+/// waiting (issue 29).
 #[test]
 fn auto_unlock_after_the_configured_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let server =
-        TestServer::start_in(dir.path(), &[("ROCKET_AUTO_UNLOCK_AFTER_SECS", "2")]).unwrap();
-    let (token, seed, step) = server.enroll_active("fay");
+    let sbx = crate::sandbox::Sandbox::start(&[("ROCKET_AUTO_UNLOCK_AFTER_SECS", "2")]);
+    let (token, seed) = sbx.enroll_active("fay");
+    sbx.advance(30);
+    let right = totp(&seed, "SHA1", 6, sbx.step());
     let wrong = wrong_code(&seed);
     for _ in 0..5 {
-        server.validate("fay", &wrong);
+        sbx.validate("fay", &wrong);
     }
-    let (_, inq) = server.post("/api/v1/inquiry", &json!({"TokenId": token}));
+    let (_, inq) = sbx.post("/api/v1/inquiry", &json!({"TokenId": token}));
     assert!(
         inq["MFATokenInqInfo"]["MFATokenInqArray"][0]["Custom"]["AutoUnlockDt"].is_string(),
         "{inq}"
     );
-    let right = totp(&seed, "SHA1", 6, step + 1);
-    assert_eq!(server.validate("fay", &right)["RsStat"], "Locked");
-    std::thread::sleep(std::time::Duration::from_millis(2300));
+    assert_eq!(sbx.validate("fay", &right)["RsStat"], "Locked");
+    sbx.advance(1);
+    assert_eq!(sbx.validate("fay", &right)["RsStat"], "Locked", "not yet");
+    sbx.advance(2);
     assert_eq!(
-        server.validate("fay", &right)["RsStat"],
+        sbx.validate("fay", &right)["RsStat"],
         "Success",
         "unlocked by itself"
     );
@@ -400,33 +403,32 @@ fn a_one_time_temporary_code_works_once_while_the_token_is_lost() {
     );
 }
 
+/// Temporary code expiry reads the institution's clock: a sandbox's is moved past it
+/// instead of waiting (issue 29).
 #[test]
 fn a_reusable_temporary_code_expires_and_ends_when_the_token_is_used() {
-    let server = TestServer::start();
-    let (_, seed, step) = server.enroll_active("max");
-    let (_, rs) = temp_code(
-        &server,
-        json!({"UsrName": "max", "OneTime": false, "ExpSec": 2}),
-    );
+    let sbx = crate::sandbox::Sandbox::start(&[]);
+    let (_, seed) = sbx.enroll_active("max");
+    let temp_code = |body: Value| sbx.post("/api/v1/tempcode", &body);
+    let (_, rs) = temp_code(json!({"UsrName": "max", "OneTime": false, "ExpSec": 2}));
     let code = rs["TempPswd"].as_str().unwrap().to_owned();
-    assert_eq!(server.validate("max", &code)["RsStat"], "Success");
-    assert_eq!(
-        server.validate("max", &code)["RsStat"],
-        "Success",
-        "reusable"
-    );
-    std::thread::sleep(std::time::Duration::from_millis(2200));
-    assert_eq!(server.validate("max", &code)["RsStat"], "Failed", "expired");
+    assert_eq!(sbx.validate("max", &code)["RsStat"], "Success");
+    assert_eq!(sbx.validate("max", &code)["RsStat"], "Success", "reusable");
+    sbx.advance(1);
+    assert_eq!(sbx.validate("max", &code)["RsStat"], "Success", "not yet");
+    sbx.advance(2);
+    assert_eq!(sbx.validate("max", &code)["RsStat"], "Failed", "expired");
 
-    let (_, rs) = temp_code(&server, json!({"UsrName": "max", "OneTime": false}));
+    let (_, rs) = temp_code(json!({"UsrName": "max", "OneTime": false}));
     let code = rs["TempPswd"].as_str().unwrap().to_owned();
-    assert_eq!(server.validate("max", &code)["RsStat"], "Success");
+    assert_eq!(sbx.validate("max", &code)["RsStat"], "Success");
+    sbx.advance(30);
     assert_eq!(
-        server.validate("max", &totp(&seed, "SHA1", 6, step + 1))["RsStat"],
+        sbx.validate("max", &totp(&seed, "SHA1", 6, sbx.step()))["RsStat"],
         "Success"
     );
     assert_eq!(
-        server.validate("max", &code)["RsStat"],
+        sbx.validate("max", &code)["RsStat"],
         "Failed",
         "the real token is back"
     );

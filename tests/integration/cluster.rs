@@ -1072,3 +1072,37 @@ fn copy_to_refuses_while_a_server_uses_the_sqlite_directory_unless_forced() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 29: a consumer whose enrollment or OOBValidate timed out on one node retries
+/// with the same `Idempotency-Key` and the load balancer sends it to another node: the
+/// other node answers the stored answer, and the work (a token, an SMS) is done once.
+#[test]
+fn a_retry_reaching_another_node_does_its_work_once() {
+    use crate::idempotency::post_idem;
+    let cluster = Cluster::start(2, &[]);
+    let (a, b) = (cluster.base(0), cluster.base(1));
+    let enroll = json!({"UsrName": "nia", "TokenType": "Software"});
+    let first = post_idem(&a, &cluster.key, "/api/v1/tokens", "enr-x", &enroll);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let again = post_idem(&b, &cluster.key, "/api/v1/tokens", "enr-x", &enroll);
+    assert!(again.replayed, "{}", again.body);
+    assert_eq!(again.body, first.body);
+    let (_, user) = get_json(&cluster, 1, "/api/v1/users/nia");
+    assert_eq!(
+        user["MFATokenArray"].as_array().map(Vec::len),
+        Some(1),
+        "{user}"
+    );
+    let oob = json!({"PhoneNum": "5552345601", "OOBModeType": "TwoWay"});
+    let sent = post_idem(&b, &cluster.key, "/api/v1/oob", "oob-x", &oob);
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let resent = post_idem(&a, &cluster.key, "/api/v1/oob", "oob-x", &oob);
+    assert!(resent.replayed);
+    assert_eq!(resent.body["AlrtPkgId"], sent.body["AlrtPkgId"]);
+    let (_, outbox) = get_json(&cluster, 0, "/api/v1/sms/outbox");
+    assert_eq!(
+        outbox["Messages"].as_array().map(Vec::len),
+        Some(1),
+        "{outbox}"
+    );
+}

@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::initial_send_stat;
 use crate::crypto::SealedSeed;
 use crate::domain::{from_ms, to_ms, Context, Error, Service};
 use crate::sms::http::PostFailure;
@@ -126,8 +125,9 @@ impl Service {
         out: &Outgoing<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), storage::Error> {
-        let provider = self.oob.policy.provider;
-        let stat = initial_send_stat(provider);
+        // A sandbox's stays in the outbox (issue 29, `sandbox_sms`).
+        let route = self.sms_route(ctx, out.phone, now)?;
+        let (provider, stat) = (route.provider, route.first);
         let sent = stat == SendStat::Sent;
         // Sealed like a seed: the database never holds a live code in clear (issue 26).
         let sealed = self
@@ -148,7 +148,7 @@ impl Service {
                 provider,
                 state: stat,
                 attempts: i32::from(sent),
-                next_attempt_at: to_ms(now),
+                next_attempt_at: route.accepted_at.unwrap_or(to_ms(now)),
                 created_at: to_ms(now),
                 sent_at: sent.then(|| to_ms(now)),
                 inst_rt_id: Some(self.institution(ctx)),
@@ -159,7 +159,7 @@ impl Service {
         if sent {
             messages::insert_outbox_attempt(c, id, to_ms(now))?;
         }
-        Ok(())
+        Self::record_sandbox_outcome(c, id, &route, now)
     }
 
     /// Leases the oldest due http SMS for one attempt.

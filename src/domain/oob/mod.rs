@@ -15,6 +15,7 @@
 
 pub mod delivery;
 pub mod guard;
+pub mod sandbox_sms;
 mod signal;
 mod start;
 mod sweep;

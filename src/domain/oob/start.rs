@@ -10,8 +10,8 @@ use super::delivery::Outgoing;
 use super::guard::{self, OFF_FILE};
 use super::text::{self, OtpKind, SmsTemplate};
 use super::{
-    initial_send_stat, oob_entry, otp_message, Fallback, OobRequest, Otp, Started,
-    DEFAULT_EXP_SECS, FALLBACK_SUSPENDED, MAX_EXP_SECS, MIN_EXP_SECS,
+    oob_entry, otp_message, Fallback, OobRequest, Otp, Started, DEFAULT_EXP_SECS,
+    FALLBACK_SUSPENDED, MAX_EXP_SECS, MIN_EXP_SECS,
 };
 use crate::domain::audit;
 use crate::domain::validate::{ValidateRequest, Validation};
@@ -226,8 +226,7 @@ impl Service {
         let body = text::render(&spec.template.text, &otp);
         let masked = text::render(&spec.template.text, text::MASK);
         let expires_at = now + Duration::seconds(i64::try_from(spec.exp_secs).unwrap_or(300));
-        let provider = self.oob.policy.provider;
-        let first_stat = initial_send_stat(provider);
+        let first_stat = self.sms_route(ctx, spec.phone, now)?.first;
         let user_pk = spec.user.map(|u| u.id);
         let usr_name = spec.user.map(|u| u.usr_name.as_str());
         let recorded = self.storage.write(|c| {
@@ -330,8 +329,9 @@ impl Service {
                     .with_value(s.alrt_pkg_id.as_str())
                     .with_detail("(or the session ended meanwhile)"));
             }
-            if initial_send_stat(self.oob.policy.provider) == SendStat::Sent {
-                sessions::update_session_send_stat(c, s.id, SendStat::Sent)?;
+            let first = self.sms_route(ctx, &phone, now)?.first;
+            if first != SendStat::Pending {
+                sessions::update_session_send_stat(c, s.id, first)?;
             }
             let out = Outgoing {
                 session_pk: s.id,

@@ -6,15 +6,30 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::audit;
 use crate::domain::{to_ms, Context, Error, Service};
+use crate::storage::oob_sessions::Swept;
 use crate::storage::{oob_sessions as sessions, sms_messages as messages};
 use crate::types::{AuditAction, AuditResult};
 
 impl Service {
     /// Ends the pending TwoWay sessions past their expiry (the sweeper); answers how many.
+    /// The real clock's sweep: a sandbox's sessions expire by its own clock, when it moves
+    /// (`expire_due_in`) or when a verification finds them past it.
     pub fn expire_due(&self, now: DateTime<Utc>) -> Result<usize, Error> {
+        self.expire_swept(Swept::Production, now)
+    }
+
+    /// [`Service::expire_due`] for the sandbox `inst`, whose clock just moved to `now`;
+    /// its slow gateway's held SMS go too (`sandbox_sms`).
+    pub fn expire_due_in(&self, inst: &str, now: DateTime<Utc>) -> Result<usize, Error> {
+        self.storage
+            .write(|c| Self::accept_slow_sandbox_sms(c, inst, to_ms(now)))?;
+        self.expire_swept(Swept::Sandbox(inst), now)
+    }
+
+    fn expire_swept(&self, swept: Swept<'_>, now: DateTime<Utc>) -> Result<usize, Error> {
         let due = self
             .storage
-            .read(|c| sessions::find_expired_pending(c, to_ms(now), 100))?;
+            .read(|c| sessions::find_expired_pending(c, swept, to_ms(now), 100))?;
         let ctx = Context {
             actor: "sweeper".into(),
             ..Context::default()
@@ -26,7 +41,7 @@ impl Service {
         // connection first, so an idle sweep writes nothing.
         let texts = self
             .storage
-            .read(|c| messages::find_expired_texts(c, to_ms(now), 500))?;
+            .read(|c| messages::find_expired_texts(c, swept, to_ms(now), 500))?;
         if !texts.is_empty() {
             self.storage
                 .write(|c| messages::update_texts_forget(c, &texts))?;

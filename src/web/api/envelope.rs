@@ -278,7 +278,7 @@ pub struct JxRequest<T> {
 }
 
 #[rocket::async_trait]
-impl<'r, T: DeserializeOwned + HasHeader> FromData<'r> for JxRequest<T> {
+impl<'r, T: DeserializeOwned + HasHeader + Send> FromData<'r> for JxRequest<T> {
     type Error = std::convert::Infallible;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
@@ -288,6 +288,9 @@ impl<'r, T: DeserializeOwned + HasHeader> FromData<'r> for JxRequest<T> {
             Ok(bytes) if bytes.is_complete() => {
                 let mut rq = decode(&bytes);
                 apply_strict_rules(req, &bytes, &mut rq);
+                if T::JXCHANGE {
+                    super::idempotency::admit(req, &bytes, &mut rq.body).await;
+                }
                 rq
             }
             Ok(_) => JxRequest {

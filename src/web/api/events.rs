@@ -51,7 +51,7 @@ pub(super) async fn page<T: Send + 'static, R>(
         request,
         service,
         after_of(after),
-        move |s, ctx, after| read(s, ctx.inst_rt_id.as_deref(), Cursor::After(after), PAGE),
+        move |s, ctx, after, _now| read(s, ctx.inst_rt_id.as_deref(), Cursor::After(after), PAGE),
         answer,
     )
     .await

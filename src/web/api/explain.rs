@@ -224,7 +224,7 @@ pub(crate) async fn explain(
         (rq.hdr, caller, Scope::Manage),
         service,
         rq.body.and_then(explain_request),
-        |s, ctx, request| s.explain(ctx, &request, chrono::Utc::now()),
+        |s, ctx, request, now| s.explain(ctx, &request, now),
         explain_rs,
     )
     .await

@@ -41,6 +41,7 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::AlreadyBound
         | Fault::PhoneMismatch
         | Fault::SimSwapHold
+        | Fault::IdempotencyInFlight
         | Fault::OobWrongState => Status::Conflict,
         Fault::QrGone => Status::Gone,
         Fault::BodyTooLarge => Status::PayloadTooLarge,
@@ -55,6 +56,7 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::NoVerificationValue
         | Fault::ExpSecRange
         | Fault::PhoneBlocked
+        | Fault::IdempotencyMismatch
         | Fault::OtpFormat => Status::UnprocessableEntity,
         Fault::SendCapReached | Fault::ResendLimit | Fault::RateLimited => Status::TooManyRequests,
         Fault::Busy => Status::ServiceUnavailable,
@@ -237,6 +239,8 @@ mod tests {
                 (7010, 401),
                 (7011, 403),
                 (7012, 401),
+                (7013, 422),
+                (7014, 409),
                 (7020, 404),
                 (7021, 404),
                 (7030, 409),

@@ -208,7 +208,7 @@ pub(crate) async fn inquire(
         (rq.hdr, caller, Scope::Manage),
         service,
         rq.body.and_then(inquiry_request),
-        |s, ctx, request| s.inquire(ctx, request),
+        |s, ctx, request, _now| s.inquire(ctx, request),
         inquiry_rs,
     )
     .await

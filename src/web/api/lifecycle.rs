@@ -117,7 +117,7 @@ pub(crate) async fn modify(
         (rq.hdr, caller, Scope::Manage),
         service,
         input,
-        |s, ctx, (token, request)| s.modify(ctx, &token, &request, chrono::Utc::now()),
+        |s, ctx, (token, request), now| s.modify(ctx, &token, &request, now),
         inquiry_rs,
     )
     .await
@@ -180,7 +180,7 @@ pub(crate) async fn delete(
         (rq.hdr, caller, Scope::Manage),
         service,
         input,
-        |s, ctx, (token, key)| Ok((s.delete(ctx, &token, &key, chrono::Utc::now())?, token)),
+        |s, ctx, (token, key), now| Ok((s.delete(ctx, &token, &key, now)?, token)),
         |(status, token)| StatusRs {
             token_id: token.to_string(),
             status: Some(status),
@@ -243,7 +243,7 @@ pub(crate) async fn resync(
         (rq.hdr, caller, Scope::Manage),
         service,
         input,
-        |s, ctx, (token, c1, c2)| Ok((s.resync(ctx, &token, &c1, &c2, chrono::Utc::now())?, token)),
+        |s, ctx, (token, c1, c2), now| Ok((s.resync(ctx, &token, &c1, &c2, now)?, token)),
         |(done, token)| StatusRs {
             token_id: token.to_string(),
             status: None,
@@ -328,7 +328,7 @@ pub(crate) async fn temp_code(
         (rq.hdr, caller, Scope::Manage),
         service,
         input,
-        |s, ctx, request| s.issue_temp_code(ctx, &request, chrono::Utc::now()),
+        |s, ctx, request, now| s.issue_temp_code(ctx, &request, now),
         |issued| TempPswdRs {
             usr_name: issued.usr_name.to_string(),
             code: issued.code,

@@ -14,11 +14,13 @@ pub mod events;
 pub mod explain;
 pub mod fault;
 pub mod hdr_rules;
+pub mod idempotency;
 pub mod inquiry;
 pub mod lifecycle;
 pub mod oob;
 pub mod oob_wire;
 pub mod openapi;
+pub mod sandbox;
 pub mod sms;
 pub mod tokens;
 pub mod users;
@@ -29,10 +31,11 @@ use std::sync::Arc;
 
 use crate::domain::api_keys::{ApiCaller, Scope};
 use crate::domain::{Context, Error, Service};
-use crate::web::edge::blocking;
+use crate::web::edge::{blocking, time_of};
 use crate::web::limits::Limits;
 use crate::web::parse::check_audit_id;
 pub use auth::Caller;
+use chrono::{DateTime, Utc};
 use envelope::JxHdr;
 use fault::ApiFault;
 
@@ -49,6 +52,7 @@ pub fn routes() -> Vec<Route> {
         events::routes(),
         users::routes(),
         explain::routes(),
+        sandbox::routes(),
         openapi::routes(),
     ]
     .concat()
@@ -136,18 +140,26 @@ impl Call {
         self.check(context(&self.caller, &named))
     }
 
-    /// Runs the domain operation on the blocking pool.
+    /// Runs the domain operation on the blocking pool, at the time of the institution's
+    /// clock (the real one, or a sandbox's test clock: `domain::sandbox`).
     pub async fn run<T>(
         &self,
         service: &Arc<Service>,
         ctx: &Context,
-        op: impl FnOnce(&Service, &Context) -> Result<T, Error> + Send + 'static,
+        op: impl FnOnce(&Service, &Context, DateTime<Utc>) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, ApiFault>
     where
         T: Send + 'static,
     {
         let ctx = ctx.clone();
-        self.check(blocking(service, move |s| op(s, &ctx)).await)
+        let reach = self.caller.reach.clone();
+        self.check(
+            blocking(service, move |s| {
+                let now = time_of(s.clock_for(&ctx, &reach)?);
+                op(s, &ctx, now)
+            })
+            .await,
+        )
     }
 
     /// The answer under the echoed header.
@@ -161,12 +173,13 @@ impl Call {
 
 /// One JSON operation without a step of its own: the gate, then the input the handler
 /// parsed from the path, query and body (a fault if it did not parse), the context, the
-/// domain operation on the blocking pool, and the answer built from its result.
+/// domain operation on the blocking pool at the institution's time, and the answer built
+/// from its result.
 pub async fn operate<'g, I, T, R>(
     request: (JxHdr, Result<Caller, Error>, impl Into<Gate<'g>>),
     service: &Arc<Service>,
     input: Result<I, Error>,
-    op: impl FnOnce(&Service, &Context, I) -> Result<T, Error> + Send + 'static,
+    op: impl FnOnce(&Service, &Context, I, DateTime<Utc>) -> Result<T, Error> + Send + 'static,
     answer: impl FnOnce(T) -> R,
 ) -> Result<envelope::Jx<R>, ApiFault>
 where
@@ -178,7 +191,7 @@ where
     let input = call.check(input)?;
     let ctx = call.context()?;
     let out = call
-        .run(service, &ctx, move |s, ctx| op(s, ctx, input))
+        .run(service, &ctx, move |s, ctx, now| op(s, ctx, input, now))
         .await?;
     Ok(call.answer(answer(out)))
 }

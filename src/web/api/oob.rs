@@ -181,8 +181,8 @@ pub(crate) async fn start(
     call.check(may_send_text(call.caller(), &request))?;
     let ctx = call.context_naming(named)?;
     let mut started = call
-        .run(service, &ctx, move |s, ctx| {
-            s.start_oob(ctx, &request, chrono::Utc::now())
+        .run(service, &ctx, move |s, ctx, now| {
+            s.start_oob(ctx, &request, now)
         })
         .await
         .inspect_err(|f| {
@@ -264,7 +264,7 @@ pub(crate) async fn verify(
         (rq.hdr, caller, Gate::limited(Scope::Validate, limits)),
         service,
         input,
-        |s, ctx, (alrt, otp)| s.verify_oob(ctx, &alrt, &otp, chrono::Utc::now()),
+        |s, ctx, (alrt, otp), now| s.verify_oob(ctx, &alrt, &otp, now),
         |v| OobVerifyRs {
             alrt_pkg_id: v.alrt_pkg_id,
             rs_stat: v.rs_stat,
@@ -314,8 +314,8 @@ pub(crate) async fn resend(
     let alrt = call.check(alrt_id(alrt_pkg_id))?;
     let ctx = call.context()?;
     let mut started = call
-        .run(service, &ctx, move |s, ctx| {
-            s.resend_oob(ctx, &alrt, chrono::Utc::now())
+        .run(service, &ctx, move |s, ctx, now| {
+            s.resend_oob(ctx, &alrt, now)
         })
         .await?;
     await_send(service, &ctx, &mut started).await;
@@ -370,7 +370,7 @@ pub(crate) async fn session(
         (hdr, caller, Scope::Validate),
         service,
         alrt_id(alrt_pkg_id),
-        |s, ctx, alrt| s.oob_session(ctx, &alrt),
+        |s, ctx, alrt, _now| s.oob_session(ctx, &alrt),
         |v| OobSessionRs {
             alrt_pkg_id: v.alrt_pkg_id,
             mode: v.mode,

@@ -25,7 +25,9 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::envelope::{JxHdr, MsgRec, MsgRqHdr, MsgRsHdr};
 use super::fault::status_of;
-use super::{audit, events, explain, inquiry, lifecycle, oob, sms, tokens, users, validate};
+use super::{
+    audit, events, explain, inquiry, lifecycle, oob, sandbox, sms, tokens, users, validate,
+};
 use crate::domain::Fault;
 use crate::types;
 
@@ -107,6 +109,9 @@ fn openapi_json() -> (Status, (ContentType, String)) {
         users::phone,
         users::lift_hold,
         explain::explain,
+        sandbox::clock,
+        sandbox::move_clock,
+        sandbox::sms,
         openapi_json,
     ),
     components(schemas(FaultRs, super::fault::FaultCustom, JxHdr, MsgRqHdr, MsgRec)),
@@ -119,6 +124,7 @@ fn openapi_json() -> (Status, (ContentType, String)) {
         (name = "oob", description = "Out-of-band SMS validation (jXchange OOBValidate)"),
         (name = "audit", description = "The audit trail"),
         (name = "users", description = "Users, their phones (SIM-swap guard) and \"explain this failure\""),
+        (name = "sandbox", description = "A sandbox institution's test clock and SMS (Testing your integration)"),
         (name = "meta", description = "This document"),
     )
 )]

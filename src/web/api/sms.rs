@@ -90,7 +90,7 @@ async fn inbound(
         (rq.hdr, caller, Gate::limited(Scope::Sms, limits)),
         service,
         input,
-        |s, ctx, (from, text)| s.inbound_sms(ctx, &from, &text, chrono::Utc::now()),
+        |s, ctx, (from, text), now| s.inbound_sms(ctx, &from, &text, now),
         |v| InboundRs {
             alrt_pkg_id: v.as_ref().map(|v| v.alrt_pkg_id.clone()),
             rs_stat: v.map(|v| v.rs_stat),
@@ -105,6 +105,13 @@ async fn inbound(
 pub struct OutboxRs {
     #[serde(rename = "Messages")]
     messages: Vec<OutboxMessage>,
+}
+
+impl OutboxRs {
+    /// The page of `messages`.
+    pub fn of(messages: Vec<OutboxMessage>) -> OutboxRs {
+        OutboxRs { messages }
+    }
 }
 
 /// `GET /api/v1/sms/outbox?after=N` — stored SMS, oldest first (scope `manage`).

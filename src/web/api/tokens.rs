@@ -145,7 +145,7 @@ pub(crate) async fn add(
         (rq.hdr, caller, Scope::Manage),
         service,
         rq.body.and_then(enroll_request),
-        |s, ctx, request| s.enroll(ctx, request, chrono::Utc::now()),
+        |s, ctx, request, now| s.enroll(ctx, request, now),
         token_add_rs,
     )
     .await
@@ -191,7 +191,7 @@ async fn qr_image(
     let token_id = call.check(parse_token_id("TokenId", token_id))?;
     let ctx = call.context()?;
     let uri = call
-        .run(service, &ctx, move |s, ctx| {
+        .run(service, &ctx, move |s, ctx, _now| {
             s.enrollment_uri(ctx, &token_id)
         })
         .await?;
@@ -309,7 +309,7 @@ pub(crate) async fn activate(
         (rq.hdr, caller, Scope::Manage),
         service,
         input,
-        |s, ctx, (token, code)| Ok((s.activate(ctx, &token, &code, chrono::Utc::now())?, token)),
+        |s, ctx, (token, code), now| Ok((s.activate(ctx, &token, &code, now)?, token)),
         |(done, token)| ActivateRs {
             rs_stat: done.rs_stat,
             token_id: token.to_string(),

@@ -179,8 +179,7 @@ pub(crate) async fn create(
         (rq.hdr, caller, Scope::Manage),
         service,
         input,
-        |s, ctx, (name, phone)| {
-            let now = chrono::Utc::now();
+        |s, ctx, (name, phone), now| {
             s.create_user(ctx, &name, phone.as_ref(), now)?;
             s.user_view(ctx, &name, now)
         },
@@ -211,7 +210,7 @@ pub(crate) async fn read(
         (hdr, caller, Scope::Manage),
         service,
         parse_usr_name(usr_name),
-        |s, ctx, name| s.user_view(ctx, &name, chrono::Utc::now()),
+        |s, ctx, name, now| s.user_view(ctx, &name, now),
         user_rs,
     )
     .await
@@ -271,7 +270,7 @@ pub(crate) async fn phone(
         (rq.hdr, caller, Scope::Manage),
         service,
         input,
-        |s, ctx, change| s.change_phone(ctx, &change, chrono::Utc::now()),
+        |s, ctx, change, now| s.change_phone(ctx, &change, now),
         user_rs,
     )
     .await
@@ -303,7 +302,7 @@ pub(crate) async fn lift_hold(
         (rq.hdr, caller, Scope::Manage),
         service,
         input,
-        |s, ctx, (name, reason)| s.lift_hold(ctx, &name, &reason, chrono::Utc::now()),
+        |s, ctx, (name, reason), now| s.lift_hold(ctx, &name, &reason, now),
         user_rs,
     )
     .await

@@ -140,8 +140,8 @@ pub(crate) async fn validate(
         .map_err(|l| ApiFault::limited(call.hdr(), l))?;
     let key_name = call.caller().name.clone();
     let (v, fallback) = call
-        .run(service, &ctx, move |s, ctx| {
-            s.validate_with_fallback(ctx, &request, chrono::Utc::now())
+        .run(service, &ctx, move |s, ctx, now| {
+            s.validate_with_fallback(ctx, &request, now)
         })
         .await?;
     metrics.validation(v.rs_stat);

@@ -234,6 +234,8 @@ pub fn peek_op(root: &Node) -> Option<&Node> {
 pub struct SoapRq {
     /// The WS-Security header: the API key, the nonce and the timestamp.
     pub security: WsSecurity,
+    /// The WS-Addressing `MessageID`: a retry's idempotency key (issue 29).
+    pub message_id: Option<String>,
     /// The body's operation element.
     pub op: Node,
 }
@@ -263,6 +265,7 @@ pub fn read_envelope(root: Node) -> Result<SoapRq, Error> {
         *slot = Some(child);
     }
     let security = header.as_ref().map(wssec::read).transpose()?;
+    let message_id = header.as_ref().and_then(super::addressing::message_id);
     let body = body.ok_or_else(|| Error::at(Fault::FieldRequired, "Body"))?;
     let mut ops = body.children.into_iter();
     let op = ops
@@ -273,6 +276,7 @@ pub fn read_envelope(root: Node) -> Result<SoapRq, Error> {
     }
     Ok(SoapRq {
         security: security.unwrap_or_default(),
+        message_id,
         op,
     })
 }

@@ -22,6 +22,7 @@
 //! dispatches.
 //! Imports: rocket, serde_json, the JSON API, domain.
 
+pub mod addressing;
 pub mod answer;
 pub mod envelope;
 pub mod layouts;
@@ -41,7 +42,7 @@ use crate::domain::{Error, Fault, Service};
 use crate::web::api::envelope::{decode, JxHdr};
 use crate::web::api::fault::ApiFault;
 use crate::web::api::{
-    auth, explain, hdr_rules, inquiry, lifecycle, oob, tokens, users, validate, Caller,
+    auth, explain, hdr_rules, idempotency, inquiry, lifecycle, oob, tokens, users, validate, Caller,
 };
 use crate::web::edge::blocking;
 use crate::web::limits::Limits;
@@ -76,6 +77,7 @@ async fn endpoint(
     limits: &State<Arc<Limits>>,
     metrics: &State<Arc<Metrics>>,
     config: &State<SoapConfig>,
+    slot: &idempotency::Slot,
 ) -> SoapAnswer {
     let now = chrono::Utc::now();
     let deps = Deps {
@@ -83,6 +85,7 @@ async fn endpoint(
         limits,
         metrics,
         config,
+        slot,
     };
     let parsed = match rq.0 {
         Ok(parsed) => parsed,
@@ -102,6 +105,8 @@ pub struct SoapConfig {
     pub public_url: Option<String>,
     /// `soap_clock_skew_secs`: the WS-Security timestamp's tolerance.
     pub clock_skew_secs: u64,
+    /// `idempotency_retention_secs`, for `MessageID`s.
+    pub idempotency_retention_secs: u64,
 }
 
 /// The base URL clients reach this server at (for the WSDL's `soap:address`):
@@ -161,6 +166,28 @@ struct Deps<'a> {
     limits: &'a State<Arc<Limits>>,
     metrics: &'a State<Arc<Metrics>>,
     config: &'a State<SoapConfig>,
+    slot: &'a idempotency::Slot,
+}
+
+/// A message's WS-Addressing `MessageID` is its idempotency key (issue 29), as the
+/// JSON API's `Idempotency-Key`: the same operation and body answers the stored answer.
+/// The security header is left out of the fingerprint: a retry brings a new nonce.
+async fn claim_message(
+    deps: &Deps<'_>,
+    caller: &Caller,
+    op: &'static Op,
+    json: &Map<String, Value>,
+    id: String,
+) -> Result<(), Error> {
+    idempotency::check_key(&id, "MessageID")?;
+    let body = serde_json::to_vec(json).map_err(|e| Error::Internal(e.to_string()))?;
+    let print = crate::domain::idempotency::fingerprint("SOAP", op.name, &body);
+    let key = crate::domain::idempotency::IdemKey {
+        api_key: caller.0.name.clone(),
+        key: id,
+    };
+    let retention = deps.config.idempotency_retention_secs;
+    idempotency::claim(deps.service, deps.slot, key, print, retention).await
 }
 
 /// A request from its bytes to the JSON operation's answer.
@@ -176,6 +203,7 @@ async fn handle(
         hdr,
         security,
         has_cred,
+        message_id,
         ..
     } = parsed;
     let fail = |e: Error| ApiFault::new(&hdr, e);
@@ -195,6 +223,11 @@ async fn handle(
         })
         .await
         .map_err(fail)?;
+    }
+    if let Some(id) = message_id {
+        claim_message(deps, &caller, op, &json, id)
+            .await
+            .map_err(fail)?;
     }
     let body = hdr_rules::BodyIds {
         inst_rt_id: json.get("InstRtId").and_then(Value::as_str),

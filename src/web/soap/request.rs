@@ -48,6 +48,8 @@ pub struct Parsed {
     pub security: super::wssec::WsSecurity,
     /// Whether `MsgRqHdr` carried `AuthenUsrCred`.
     pub has_cred: bool,
+    /// The WS-Addressing `MessageID`, the retry's idempotency key.
+    pub message_id: Option<String>,
     /// Whether the body element was the tutorial's `<Op>Rq` (answered `<Op>Rs`).
     pub alias: bool,
 }
@@ -126,6 +128,7 @@ fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, So
         security: rq.security,
         has_cred,
         alias,
+        message_id: rq.message_id,
     })
 }
 
