@@ -291,3 +291,13 @@ diesel::table! {
         outcome -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    hsm_data_keys (key_id) {
+        key_id -> Text,
+        fingerprint -> Text,
+        hsm_key_label -> Text,
+        wrapped -> Binary,
+        added_at -> BigInt,
+    }
+}
