@@ -7,7 +7,7 @@
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 
-use super::{compose, key_dir, key_files, keyring, load_master_key, Install};
+use super::{compose, hsm, key_dir, key_files, keyring, Install};
 use crate::config::Settings;
 use crate::domain::start::{self, ACTIVE};
 use crate::domain::Service;
@@ -35,8 +35,9 @@ pub fn open(settings: &Settings, copy: &Path) -> anyhow::Result<OpenedBackup> {
         .read(migrate::run_pending)
         .context("cannot bring the backup up to this version's schema")?;
     let dir = key_dir(settings);
-    let configured = load_master_key(settings, &storage, Install::Existing)?;
-    let (ring, older_key) = match keyring(&storage, &configured, &dir) {
+    let keys = hsm::start_keys(settings, &storage, Install::Existing)?;
+    let configured = keys.configured;
+    let (ring, older_key) = match keyring(&storage, &configured, &dir, keys.extra) {
         Ok(ring) => (ring, None),
         Err(first) => {
             // Made before a rotation: its active key is a retired one, kept in the key
@@ -57,10 +58,10 @@ pub fn open(settings: &Settings, copy: &Path) -> anyhow::Result<OpenedBackup> {
                 )));
             };
             let id = key.key_id();
-            (keyring(&storage, &key, &dir)?, Some((path, id)))
+            (keyring(&storage, &key, &dir, Vec::new())?, Some((path, id)))
         }
     };
-    let service = Service::new(storage, ring, compose::policy(settings));
+    let service = Service::new(storage, ring, compose::policy(settings)).with_hsm(keys.hsm);
     Ok(OpenedBackup {
         service,
         older_key,

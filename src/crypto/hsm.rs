@@ -169,10 +169,7 @@ impl Hsm {
 
     /// Runs `f` on the logged-in session, opening one if needed, and once more on a new
     /// session when the first attempt finds the session gone.
-    fn with_session<T>(
-        &self,
-        f: impl Fn(&Session) -> Result<T, CkError>,
-    ) -> Result<T, HsmError> {
+    fn with_session<T>(&self, f: impl Fn(&Session) -> Result<T, CkError>) -> Result<T, HsmError> {
         let mut guard = self.session.lock().unwrap_or_else(PoisonError::into_inner);
         for attempt in 0..2 {
             if guard.is_none() {
@@ -206,9 +203,19 @@ impl Hsm {
     }
 
     /// Whether the key labelled `label` is in the token (an HSM round trip: the probe
-    /// behind `/ready`).
+    /// behind `/ready`). A key not found is looked for once more in a new session, so a
+    /// token that came back (an HSM restarted, a network path restored) is seen again.
     pub fn has_key(&self, label: &str) -> Result<bool, HsmError> {
+        if self.with_session(|s| Ok(self.find_key(s, label)?.is_some()))? {
+            return Ok(true);
+        }
+        self.reset();
         self.with_session(|s| Ok(self.find_key(s, label)?.is_some()))
+    }
+
+    /// Drops the session; the next operation opens and logs in a new one.
+    fn reset(&self) {
+        *self.session.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// Creates the wrapping key `label` in the token (AES-256, sensitive, never
@@ -368,7 +375,11 @@ mod tests {
         let conf = dir.path().join("softhsm2.conf");
         let tokens = dir.path().join("tokens");
         std::fs::create_dir(&tokens).unwrap();
-        std::fs::write(&conf, format!("directories.tokendir = {}\n", tokens.display())).unwrap();
+        std::fs::write(
+            &conf,
+            format!("directories.tokendir = {}\n", tokens.display()),
+        )
+        .unwrap();
         let out = Command::new("softhsm2-util")
             .env("SOFTHSM2_CONF", &conf)
             .args(["--init-token", "--free", "--label", label])
@@ -408,7 +419,11 @@ mod tests {
         assert!(!blob.windows(32).any(|w| w == data_key.0.as_ref()));
         let back = hsm.unwrap("k1", &data_key.key_id(), &blob).unwrap();
         assert_eq!(back.fingerprint(), data_key.fingerprint());
-        assert_ne!(blob, hsm.wrap("k1", &data_key).unwrap(), "a fresh IV each time");
+        assert_ne!(
+            blob,
+            hsm.wrap("k1", &data_key).unwrap(),
+            "a fresh IV each time"
+        );
 
         // Another HSM key, another key id, or one altered byte: no key.
         assert!(matches!(
@@ -435,7 +450,8 @@ mod tests {
             let key = self::Hsm::find_key(&hsm, s, "k1")?.unwrap();
             Ok(s.get_attributes(key, &[AttributeType::Value]))
         });
-        let readable = matches!(value, Ok(Ok(ref a)) if a.iter().any(|a| matches!(a, Attribute::Value(_))));
+        let readable =
+            matches!(value, Ok(Ok(ref a)) if a.iter().any(|a| matches!(a, Attribute::Value(_))));
         assert!(!readable, "the HSM key's value must not be readable");
     }
 }

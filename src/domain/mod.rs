@@ -15,6 +15,7 @@ pub mod drift;
 pub mod enroll;
 pub mod error;
 pub mod first_admin;
+pub mod hsm_keys;
 pub mod import;
 pub mod inquiry;
 pub mod inventory;
@@ -119,6 +120,8 @@ pub struct Service {
     phones: phones::PhonePolicy,
     /// Dual-control settings (see `staff`).
     staff: staff::StaffPolicy,
+    /// The HSM that wraps the data keys, when the master key source is pkcs11.
+    hsm: Option<Arc<hsm_keys::HsmKeys>>,
 }
 
 impl Service {
@@ -139,6 +142,7 @@ impl Service {
             key_dir: None,
             phones: phones::PhonePolicy::default(),
             staff: staff::StaffPolicy::default(),
+            hsm: None,
         }
     }
 

@@ -51,6 +51,7 @@ pub mod copy;
 pub mod drift;
 mod error;
 pub mod failed_codes;
+pub mod hsm_data_keys;
 pub mod institutions;
 pub mod master_keys;
 pub mod meta;
