@@ -189,8 +189,9 @@ pub fn secret_key(
 /// Everything a command needs: the service (storage migrated, key checked). Only `serve`
 /// and `migrate` pass [`Install::Create`].
 pub fn service(settings: &Settings, install: Install) -> anyhow::Result<Service> {
+    let hsm = hsm::connect_source(settings)?;
     let storage = open_storage(settings, install)?;
-    let keys = hsm::start_keys(settings, &storage, install)?;
+    let keys = hsm::start_keys(settings, &storage, install, hsm)?;
     let dir = key_dir(settings);
     let keyring = keyring(&storage, &keys.configured, &dir, keys.extra)?;
     let service = Service::new(storage, keyring, compose::policy(settings))

@@ -28,6 +28,7 @@ pub struct OpenedBackup {
 /// Opens the SQLite file `copy` (a copy of the backup: it is migrated, so the backup
 /// itself stays as it was) with this install's settings and keys.
 pub fn open(settings: &Settings, copy: &Path) -> anyhow::Result<OpenedBackup> {
+    let hsm = hsm::connect_source(settings)?;
     let url = copy.to_string_lossy().into_owned();
     let storage = Storage::connect(&url, 2, compose::durability(settings))
         .with_context(|| format!("cannot open {} as a tokend database", copy.display()))?;
@@ -35,7 +36,7 @@ pub fn open(settings: &Settings, copy: &Path) -> anyhow::Result<OpenedBackup> {
         .read(migrate::run_pending)
         .context("cannot bring the backup up to this version's schema")?;
     let dir = key_dir(settings);
-    let keys = hsm::start_keys(settings, &storage, Install::Existing)?;
+    let keys = hsm::start_keys(settings, &storage, Install::Existing, hsm)?;
     let configured = keys.configured;
     let (ring, older_key) = match keyring(&storage, &configured, &dir, keys.extra) {
         Ok(ring) => (ring, None),

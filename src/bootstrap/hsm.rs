@@ -27,24 +27,36 @@ pub struct StartKeys {
     pub hsm: Option<Arc<HsmKeys>>,
 }
 
-/// The keys for a start, from the configured source (see the module documentation).
+/// With `master_key_source = "pkcs11"`: the HSM connected and its wrapping key checked,
+/// BEFORE the database is opened, so a wrong PIN or an unreachable HSM leaves nothing
+/// behind. `None` for the other sources.
+pub fn connect_source(settings: &Settings) -> anyhow::Result<Option<Arc<HsmKeys>>> {
+    if settings.key_source.master_key_source != KeySourceKind::Pkcs11 {
+        return Ok(None);
+    }
+    let p = settings.key_source.pkcs11()?;
+    let hsm = HsmKeys::new(connect(&p)?, &p.token_label, &p.key_label);
+    if !hsm.has_wrapping_key().map_err(|e| explain(e, &p))? {
+        return Err(explain(HsmError::NoKey(p.key_label.clone()), &p));
+    }
+    Ok(Some(Arc::new(hsm)))
+}
+
+/// The keys for a start, from the configured source: `hsm` from [`connect_source`].
 pub fn start_keys(
     settings: &Settings,
     storage: &Storage,
     install: Install,
+    hsm: Option<Arc<HsmKeys>>,
 ) -> anyhow::Result<StartKeys> {
-    if settings.key_source.master_key_source != KeySourceKind::Pkcs11 {
+    let Some(hsm) = hsm else {
         return Ok(StartKeys {
             configured: load_master_key(settings, storage, install)?,
             extra: Vec::new(),
             hsm: None,
         });
-    }
+    };
     let p = settings.key_source.pkcs11()?;
-    let hsm = Arc::new(HsmKeys::new(connect(&p)?, &p.token_label, &p.key_label));
-    if !hsm.has_wrapping_key().map_err(|e| explain(e, &p))? {
-        return Err(explain(HsmError::NoKey(p.key_label.clone()), &p));
-    }
     let (configured, extra) = data_keys(storage, &hsm, &p, install)?;
     Ok(StartKeys {
         configured,

@@ -25,6 +25,7 @@ mod cluster;
 mod console_words;
 mod crash;
 mod failover;
+mod hsm;
 mod hardening;
 mod institutions;
 mod log_secrets;
