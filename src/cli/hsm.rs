@@ -1,13 +1,16 @@
 //! `tokend hsm init` and the target of `tokend rekey --to`: the command-line side of a
 //! master key kept in an HSM (`bootstrap::hsm`, `domain::hsm_keys`).
 
-use anyhow::bail;
+use anyhow::{bail, Context as _};
 use clap::{Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 use crate::bootstrap;
 use crate::config::{KeySourceKind, Settings};
-use crate::crypto::hsm::KeyOrigin;
+use crate::crypto::hsm::{HsmError, KeyOrigin};
+use crate::crypto::MasterKey;
+use crate::domain::hsm_keys::HsmKeys;
+use crate::domain::Service;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum HsmCommand {
@@ -97,5 +100,62 @@ pub(super) fn run(settings: &Settings, action: HsmCommand) -> anyhow::Result<()>
             println!("adopted {label}");
         }
     }
+    Ok(())
+}
+
+/// A new data key wrapped by the HSM key `label` and stored wrapped: with this
+/// process's HSM (master_key_source = "pkcs11"), else one connected for the move.
+pub(super) fn hsm_data_key(
+    settings: &Settings,
+    service: &Service,
+    label: &str,
+) -> anyhow::Result<MasterKey> {
+    let p = settings.key_source.pkcs11()?;
+    let connected;
+    let hsm = match service.hsm() {
+        Some(hsm) => &**hsm,
+        None => {
+            connected = HsmKeys::new(bootstrap::hsm::connect(&p)?, &p.token_label, label);
+            &connected
+        }
+    };
+    let mut named = p.clone();
+    named.key_label = label.to_owned();
+    let missing = HsmError::NoKey(label.to_owned());
+    if !service
+        .hsm_has_key(hsm, label)
+        .map_err(|e| bootstrap::hsm::explain(e, &named))?
+    {
+        return Err(bootstrap::hsm::explain(missing, &named));
+    }
+    let key = service
+        .new_hsm_data_key(hsm, label, chrono::Utc::now())
+        .context("cannot make a new data key in the HSM")?;
+    eprintln!(
+        "made a new data key {}, wrapped by the HSM key {label:?} of token {:?} (stored only \
+         wrapped)",
+        key.key_id(),
+        p.token_label
+    );
+    Ok(key)
+}
+
+/// What to say once a rotation into the HSM retired the old key.
+pub(super) fn done_in_hsm(
+    settings: &Settings,
+    (old, new): (&str, &str),
+    total: u64,
+    label: &str,
+) -> anyhow::Result<()> {
+    println!("rekey done: {total} seed(s) re-encrypted; key {old} is retired, every seed is under key {new}");
+    if let Some(moved) = bootstrap::key_files::settle_after_move_to_hsm(settings, old)? {
+        eprintln!("{moved}");
+    }
+    eprintln!(
+        "Every seed is now under data key {new}, wrapped by the HSM key {label:?}. For the \
+         next starts set master_key_source = \"pkcs11\" and pkcs11_key_label = {label:?} on \
+         every node. Keep the retired key {old} OFF this host (offline) as long as database \
+         backups made before this rotation: restoring one needs it."
+    );
     Ok(())
 }

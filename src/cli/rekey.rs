@@ -7,11 +7,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::hsm::NewKey;
+use super::hsm::{done_in_hsm, hsm_data_key, NewKey};
 use crate::bootstrap;
 use crate::config::Settings;
 use crate::crypto::{keyfile, MasterKey};
-use crate::domain::hsm_keys::HsmKeys;
 use crate::domain::keys::keys_in;
 use crate::domain::rekey::{Finish, RekeyError};
 use crate::domain::start::{ACTIVE, RETIRING};
@@ -40,7 +39,6 @@ pub(super) fn run(
     batch: i64,
     limit: Option<u64>,
 ) -> anyhow::Result<()> {
-    let dir = bootstrap::key_dir(settings);
     let service = bootstrap::service(settings, bootstrap::Install::Existing)?;
     let new_key_file = match target {
         NewKey::File(file) => file.as_deref(),
@@ -70,27 +68,7 @@ pub(super) fn run(
             );
             (r.key_id.clone(), active)
         }
-        None => {
-            let live = service.live_nodes()?.unwrap_or(0);
-            if live > 1 && matches!(target, NewKey::File(None)) {
-                bail!(
-                    "{live} nodes serve this PostgreSQL database, and every node must hold \
-                     the new key before any seed is sealed under it: generate it \
-                     (head -c 32 /dev/urandom | base64 > master.new.key), put the file in \
-                     the key directory of every node (running nodes pick it up), then run \
-                     tokend rekey --new-key-file FILE"
-                );
-            }
-            let key = match target {
-                NewKey::File(file) => new_key(&dir, file.as_deref())?,
-                NewKey::Pkcs11(label) => hsm_data_key(settings, &service, label)?,
-            };
-            let old = service
-                .start_rotation(&ctx(), &key, chrono::Utc::now())
-                .map_err(refused)?;
-            eprintln!("rotation started: from key {old} to key {}", key.key_id());
-            (old, key.key_id())
-        }
+        None => start(settings, &service, target)?,
     };
     let serving = confirm_services(settings, &service, &new)?;
     let mut total = 0u64;
@@ -121,6 +99,34 @@ pub(super) fn run(
         }
     }
     bail!("seeds keep appearing under an older key: is an older tokend writing to this database?")
+}
+
+/// Starts a rotation to a new key made as `target` says; (old key id, new key id).
+fn start(
+    settings: &Settings,
+    service: &Service,
+    target: &NewKey,
+) -> anyhow::Result<(String, String)> {
+    let live = service.live_nodes()?.unwrap_or(0);
+    if live > 1 && matches!(target, NewKey::File(None)) {
+        bail!(
+            "{live} nodes serve this PostgreSQL database, and every node must hold \
+             the new key before any seed is sealed under it: generate it \
+             (head -c 32 /dev/urandom | base64 > master.new.key), put the file in \
+             the key directory of every node (running nodes pick it up), then run \
+             tokend rekey --new-key-file FILE (or, with the key in an HSM, tokend rekey \
+             --to pkcs11: every node unwraps the new data key itself)"
+        );
+    }
+    let key = match target {
+        NewKey::File(file) => new_key(&bootstrap::key_dir(settings), file.as_deref())?,
+        NewKey::Pkcs11(label) => hsm_data_key(settings, service, label)?,
+    };
+    let old = service
+        .start_rotation(&ctx(), &key, chrono::Utc::now())
+        .map_err(refused)?;
+    eprintln!("rotation started: from key {old} to key {}", key.key_id());
+    Ok((old, key.key_id()))
 }
 
 /// Passes over the seeds not under the active key until one finds nothing to do; answers
@@ -258,59 +264,6 @@ fn done(
          (in {}, where tokend restore looks) as long as database backups made before this \
          rotation: restoring one needs it.",
         bootstrap::key_files::retired_dir(settings).display()
-    );
-    Ok(())
-}
-
-/// A new data key wrapped by the HSM key `label` and stored wrapped: with this
-/// process's HSM (master_key_source = "pkcs11"), else one connected for the move.
-fn hsm_data_key(settings: &Settings, service: &Service, label: &str) -> anyhow::Result<MasterKey> {
-    let p = settings.key_source.pkcs11()?;
-    let connected;
-    let hsm = match service.hsm() {
-        Some(hsm) => &**hsm,
-        None => {
-            connected = HsmKeys::new(bootstrap::hsm::connect(&p)?, &p.token_label, label);
-            &connected
-        }
-    };
-    let mut named = p.clone();
-    named.key_label = label.to_owned();
-    let missing = crate::crypto::hsm::HsmError::NoKey(label.to_owned());
-    if !service
-        .hsm_has_key(hsm, label)
-        .map_err(|e| bootstrap::hsm::explain(e, &named))?
-    {
-        return Err(bootstrap::hsm::explain(missing, &named));
-    }
-    let key = service
-        .new_hsm_data_key(hsm, label, chrono::Utc::now())
-        .context("cannot make a new data key in the HSM")?;
-    eprintln!(
-        "made a new data key {}, wrapped by the HSM key {label:?} of token {:?} (stored only \
-         wrapped)",
-        key.key_id(),
-        p.token_label
-    );
-    Ok(key)
-}
-
-/// What to say once a rotation into the HSM retired the old key.
-fn done_in_hsm(
-    settings: &Settings,
-    (old, new): (&str, &str),
-    total: u64,
-    label: &str,
-) -> anyhow::Result<()> {
-    println!("rekey done: {total} seed(s) re-encrypted; key {old} is retired, every seed is under key {new}");
-    if let Some(moved) = bootstrap::key_files::settle_after_move_to_hsm(settings, old)? {
-        eprintln!("{moved}");
-    }
-    eprintln!(
-        "Every seed is now under data key {new}, wrapped by the HSM key {label:?}. For the \
-         next starts set master_key_source = \"pkcs11\" and pkcs11_key_label = {label:?} on \
-         every node. Keep the retired key {old} OFF this host (offline) as long as database \
-         backups made before this rotation: restoring one needs it."
     );
     Ok(())
 }

@@ -140,7 +140,7 @@ impl HsmKeys {
 
 /// An HSM failure as the domain reports it (never key material).
 fn hsm_error(e: HsmError) -> Error {
-    Error::Internal(format!("HSM: {e}").into())
+    Error::Internal(format!("HSM: {e}"))
 }
 
 impl Service {

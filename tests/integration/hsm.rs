@@ -74,6 +74,9 @@ impl SoftHsm {
     }
 }
 
+/// Environment variables, as `(name, value)`.
+type Env = Vec<(String, String)>;
+
 /// `env` with `(name, value)` set (replaced if there).
 fn with(env: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
     let mut env: Vec<_> = env.iter().filter(|(k, _)| k != name).cloned().collect();
@@ -164,7 +167,10 @@ fn an_hsm_install_serves_validates_and_restarts_with_no_key_on_disk() {
 
     let server = start(data.path(), &env);
     let replay = server.validate("hana", &totp(&seed, "SHA1", 6, step + 1));
-    assert_eq!(replay["RsStat"], "Failed", "still a replay after the restart");
+    assert_eq!(
+        replay["RsStat"], "Failed",
+        "still a replay after the restart"
+    );
     let next = server.validate("hana", &totp(&seed, "SHA1", 6, step + 2));
     assert_eq!(next["RsStat"], "Success", "{next}");
     let (_, inq) = server.post("/api/v1/inquiry", &json!({"TokenId": token}));
@@ -180,7 +186,7 @@ fn start_errors_name_the_setting_and_never_the_pin() {
     let env = hsm.source();
     let init = run(data.path(), &env, &["hsm", "init"]);
     assert!(init.status.success(), "{init:?}");
-    let cases: [(Vec<(String, String)>, &[&str]); 5] = [
+    let cases: [(Env, &[&str]); 5] = [
         (
             with(&env, "TOKEND_PKCS11_PIN", "999999"),
             &["refused the PIN", "TOKEND_PKCS11_PIN"],
@@ -219,10 +225,17 @@ fn start_errors_name_the_setting_and_never_the_pin() {
         .cloned()
         .collect();
     let err = stderr(&run(data.path(), &no_pin, &["serve"]));
-    assert!(err.contains("TOKEND_PKCS11_PIN") && err.contains("pkcs11_pin_file"), "{err}");
+    assert!(
+        err.contains("TOKEND_PKCS11_PIN") && err.contains("pkcs11_pin_file"),
+        "{err}"
+    );
     let pin_file = data.path().join("pin");
     std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
-    let by_file = with(&no_pin, "ROCKET_PKCS11_PIN_FILE", &pin_file.display().to_string());
+    let by_file = with(
+        &no_pin,
+        "ROCKET_PKCS11_PIN_FILE",
+        &pin_file.display().to_string(),
+    );
     let server = start(data.path(), &by_file);
     let (status, _) = ready(&server);
     assert_eq!(status, 200, "the PIN from pkcs11_pin_file");
@@ -279,7 +292,10 @@ fn a_lost_hsm_makes_ready_say_so_while_validations_go_on_from_memory() {
     let (status, rs) = ready(&server);
     assert_eq!(status, 503, "{rs}");
     assert_eq!(rs["Hsm"], "unavailable", "{rs}");
-    assert!(rs["HsmError"].as_str().is_some_and(|e| !e.is_empty()), "{rs}");
+    assert!(
+        rs["HsmError"].as_str().is_some_and(|e| !e.is_empty()),
+        "{rs}"
+    );
     // Validation opens seeds with the data key held in memory: no HSM call.
     let ok = server.validate("lena", &totp(&seed, "SHA1", 6, step + 1));
     assert_eq!(ok["RsStat"], "Success", "{ok}");
@@ -313,7 +329,9 @@ fn rekey_moves_a_file_install_into_the_hsm_to_a_new_hsm_key_and_back_to_a_file()
 
     // File -> HSM (the service stopped; the source is still file).
     let settings = hsm.settings();
-    assert!(run(data.path(), &settings, &["hsm", "init"]).status.success());
+    assert!(run(data.path(), &settings, &["hsm", "init"])
+        .status
+        .success());
     done(&run(data.path(), &settings, &["rekey", "--to", "pkcs11"]));
     assert!(
         !data.path().join("master.key").exists(),
@@ -328,7 +346,11 @@ fn rekey_moves_a_file_install_into_the_hsm_to_a_new_hsm_key_and_back_to_a_file()
     assert_eq!(stdout(&init).trim(), "created k2", "{init:?}");
     let rotated = run(data.path(), &in_hsm, &["rekey", "--pkcs11-key-label", "k2"]);
     done(&rotated);
-    assert!(stderr(&rotated).contains("opened key"), "{}", stderr(&rotated));
+    assert!(
+        stderr(&rotated).contains("opened key"),
+        "{}",
+        stderr(&rotated)
+    );
     check(&server, 1, "ruth");
     server.stop();
     let on_k2 = with(&in_hsm, "ROCKET_PKCS11_KEY_LABEL", "k2");

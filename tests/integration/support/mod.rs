@@ -110,7 +110,14 @@ impl TestServer {
     /// master key kept in an HSM.
     pub fn start_in_env(data_dir: &Path, env: &[(&str, &str)]) -> Result<TestServer, String> {
         let name = format!("test-{}", nanos());
-        let args = ["apikey", "create", "--name", &name, "--scope", "manage,validate"];
+        let args = [
+            "apikey",
+            "create",
+            "--name",
+            &name,
+            "--scope",
+            "manage,validate",
+        ];
         let out = tokend()
             .cli(data_dir, env, &args)
             .map_err(|e| e.to_string())?;
