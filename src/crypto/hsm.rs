@@ -123,17 +123,23 @@ impl std::fmt::Debug for Hsm {
 
 impl Hsm {
     /// Loads `module`, finds the token labelled `token_label` and logs in with `pin`.
+    /// A token not found is looked for twice more, with the module loaded anew, over
+    /// about a second: a module may list no token while another process writes the
+    /// token's state (SoftHSM2 does, when nodes start together).
     pub fn connect(module: &Path, token_label: &str, pin: &str) -> Result<Hsm, HsmError> {
-        let module_error = |e: CkError| HsmError::Module {
-            module: module.display().to_string(),
-            why: short(&e),
+        let mut attempt = 0;
+        let (pkcs11, slot) = loop {
+            let pkcs11 = load(module)?;
+            match find_token(&pkcs11, token_label) {
+                Ok(slot) => break (pkcs11, slot),
+                Err(HsmError::NoToken { .. }) if attempt < 2 => {
+                    drop(pkcs11);
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(400));
+                }
+                Err(e) => return Err(e),
+            }
         };
-        let pkcs11 = Pkcs11::new(module).map_err(module_error)?;
-        match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => return Err(module_error(e)),
-        }
-        let slot = find_token(&pkcs11, token_label)?;
         let hsm = Hsm {
             pkcs11,
             slot,
@@ -323,6 +329,19 @@ impl Hsm {
             return Err(HsmError::Unwrap);
         }
         Ok(key)
+    }
+}
+
+/// Loads and initialises the PKCS#11 library at `module`.
+fn load(module: &Path) -> Result<Pkcs11, HsmError> {
+    let module_error = |e: CkError| HsmError::Module {
+        module: module.display().to_string(),
+        why: short(&e),
+    };
+    let pkcs11 = Pkcs11::new(module).map_err(module_error)?;
+    match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(pkcs11),
+        Err(e) => Err(module_error(e)),
     }
 }
 

@@ -366,3 +366,102 @@ fn rekey_moves_a_file_install_into_the_hsm_to_a_new_hsm_key_and_back_to_a_file()
     assert!(rs.get("Hsm").is_none(), "{rs}");
     check(&server, 2, "rosa");
 }
+
+#[test]
+fn two_nodes_on_postgresql_share_the_hsm_key_and_follow_a_rotation() {
+    let hsm = SoftHsm::new();
+    let db = testkit::pg::Database::fresh("hsm").unwrap_or_else(|e| panic!("{e}"));
+    let mut env = hsm.source();
+    env.extend([
+        ("ROCKET_DATABASE_URL".to_owned(), db.url.clone()),
+        (
+            "ROCKET_SECRET_KEY".to_owned(),
+            testkit::pg::SECRET_KEY.to_owned(),
+        ),
+        ("ROCKET_DB_POOL_SIZE".to_owned(), "4".to_owned()),
+    ]);
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    assert!(run(dirs[0].path(), &env, &["hsm", "init"]).status.success());
+    // Both start a new install at once: they must agree on one first data key.
+    let barrier = std::sync::Barrier::new(2);
+    let nodes: Vec<testkit::Server> = std::thread::scope(|s| {
+        let handles: Vec<_> = dirs
+            .iter()
+            .map(|dir| {
+                let (barrier, env) = (&barrier, &env);
+                s.spawn(move || {
+                    barrier.wait();
+                    tokend()
+                        .start(dir.path(), &pairs(env))
+                        .unwrap_or_else(|e| panic!("{e}"))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let key_out = run(
+        dirs[0].path(),
+        &env,
+        &[
+            "apikey",
+            "create",
+            "--name",
+            "hsm-nodes",
+            "--scope",
+            "manage,validate",
+        ],
+    );
+    assert!(key_out.status.success(), "{}", stderr(&key_out));
+    let key = stdout(&key_out).trim().to_owned();
+    let post = |node: usize, path: &str, body: serde_json::Value| {
+        json_of(
+            ureq::post(&format!("{}{path}", nodes[node].base))
+                .set("Authorization", &format!("Bearer {key}"))
+                .send_json(body),
+        )
+    };
+    let (status, added) = post(
+        0,
+        "/api/v1/tokens",
+        json!({"UsrName": "nina", "TokenType": "Software"}),
+    );
+    assert_eq!(status, 200, "{added}");
+    let token = added["TokenId"].as_str().unwrap().to_owned();
+    let seed = crate::support::b32(added["Secret"].as_str().unwrap());
+    let step = now_step(30);
+    let activate = format!("/api/v1/tokens/{token}/activate");
+    let (status, rs) = post(
+        1,
+        &activate,
+        json!({"Code": totp(&seed, "SHA1", 6, step - 1)}),
+    );
+    assert_eq!(
+        (status, rs["RsStat"].as_str()),
+        (200, Some("Success")),
+        "node 1 opens node 0's seal: {rs}"
+    );
+
+    // A new data key under the same HSM key while both serve: each unwraps it itself.
+    let rotated = run(dirs[0].path(), &env, &["rekey"]);
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    assert!(
+        stderr(&rotated).contains("(2 process(es)) opened key"),
+        "{}",
+        stderr(&rotated)
+    );
+    let (_, rs) = post(
+        0,
+        "/api/v1/validate",
+        json!({"UsrName": "nina", "Code": totp(&seed, "SHA1", 6, step)}),
+    );
+    assert_eq!(rs["RsStat"], "Success", "{rs}");
+    for node in 0..2 {
+        let (status, rs) = json_of(ureq::get(&format!("{}/ready", nodes[node].base)).call());
+        assert_eq!(
+            (status, rs["Hsm"].as_str()),
+            (200, Some("ok")),
+            "node {node}: {rs}"
+        );
+    }
+    drop(nodes);
+}
