@@ -367,6 +367,26 @@ fn rekey_moves_a_file_install_into_the_hsm_to_a_new_hsm_key_and_back_to_a_file()
     check(&server, 2, "rosa");
 }
 
+/// Starts a node on each of `dirs` at the same moment.
+fn start_together(dirs: &[tempfile::TempDir], env: &Env) -> Vec<testkit::Server> {
+    let barrier = std::sync::Barrier::new(dirs.len());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = dirs
+            .iter()
+            .map(|dir| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    tokend()
+                        .start(dir.path(), &pairs(env))
+                        .unwrap_or_else(|e| panic!("{e}"))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 #[test]
 fn two_nodes_on_postgresql_share_the_hsm_key_and_follow_a_rotation() {
     let hsm = SoftHsm::new();
@@ -383,22 +403,7 @@ fn two_nodes_on_postgresql_share_the_hsm_key_and_follow_a_rotation() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     assert!(run(dirs[0].path(), &env, &["hsm", "init"]).status.success());
     // Both start a new install at once: they must agree on one first data key.
-    let barrier = std::sync::Barrier::new(2);
-    let nodes: Vec<testkit::Server> = std::thread::scope(|s| {
-        let handles: Vec<_> = dirs
-            .iter()
-            .map(|dir| {
-                let (barrier, env) = (&barrier, &env);
-                s.spawn(move || {
-                    barrier.wait();
-                    tokend()
-                        .start(dir.path(), &pairs(env))
-                        .unwrap_or_else(|e| panic!("{e}"))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let nodes = start_together(&dirs, &env);
     let key_out = run(
         dirs[0].path(),
         &env,
@@ -455,13 +460,9 @@ fn two_nodes_on_postgresql_share_the_hsm_key_and_follow_a_rotation() {
         json!({"UsrName": "nina", "Code": totp(&seed, "SHA1", 6, step)}),
     );
     assert_eq!(rs["RsStat"], "Success", "{rs}");
-    for node in 0..2 {
-        let (status, rs) = json_of(ureq::get(&format!("{}/ready", nodes[node].base)).call());
-        assert_eq!(
-            (status, rs["Hsm"].as_str()),
-            (200, Some("ok")),
-            "node {node}: {rs}"
-        );
+    for node in &nodes {
+        let (status, rs) = json_of(ureq::get(&format!("{}/ready", node.base)).call());
+        assert_eq!((status, rs["Hsm"].as_str()), (200, Some("ok")), "{rs}");
     }
     drop(nodes);
 }
