@@ -12,7 +12,7 @@ use super::{load_master_key, Install};
 use crate::config::{KeySourceKind, Pkcs11Settings, Settings};
 use crate::crypto::hsm::{Hsm, HsmError};
 use crate::crypto::MasterKey;
-use crate::domain::hsm_keys::HsmKeys;
+use crate::domain::hsm_keys::{live_hsm_key_ids, HsmKeys};
 use crate::domain::start::{self, ACTIVE, RETIRING};
 use crate::storage::Storage;
 
@@ -50,11 +50,8 @@ pub fn start_keys(
     hsm: Option<Arc<HsmKeys>>,
 ) -> anyhow::Result<StartKeys> {
     let Some(hsm) = hsm else {
-        return Ok(StartKeys {
-            configured: load_master_key(settings, storage, install)?,
-            extra: Vec::new(),
-            hsm: None,
-        });
+        let configured = load_master_key(settings, storage, install)?;
+        return beside_file(settings, storage, configured);
     };
     let p = settings.key_source.pkcs11()?;
     let (configured, extra) = data_keys(storage, &hsm, &p, install)?;
@@ -63,6 +60,32 @@ pub fn start_keys(
         extra,
         hsm: Some(hsm),
     })
+}
+
+/// With a key file configured while a rotation into the HSM is in progress (`tokend
+/// rekey --to pkcs11`, interrupted): the HSM's data keys in use, when the pkcs11 settings
+/// and the PIN are given, so the rotation can be resumed before the source is switched.
+fn beside_file(
+    settings: &Settings,
+    storage: &Storage,
+    configured: MasterKey,
+) -> anyhow::Result<StartKeys> {
+    let mut keys = StartKeys {
+        configured,
+        extra: Vec::new(),
+        hsm: None,
+    };
+    let ids = live_hsm_key_ids(storage)?;
+    if ids.is_empty() {
+        return Ok(keys);
+    }
+    let Ok(p) = settings.key_source.pkcs11() else {
+        return Ok(keys);
+    };
+    let hsm = HsmKeys::new(connect(&p)?, &p.token_label, &p.key_label);
+    (keys.extra, _) = hsm.unwrap_stored(storage, |id| ids.iter().any(|i| i == id))?;
+    keys.hsm = Some(Arc::new(hsm));
+    Ok(keys)
 }
 
 /// Connects to the HSM the settings name and logs in; an error naming the setting.

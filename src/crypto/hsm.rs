@@ -464,6 +464,20 @@ mod tests {
             Err(HsmError::NoKey(_))
         ));
 
+        // A key that could leave the HSM is not adopted.
+        let loose = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(32.into()),
+            Attribute::Token(true),
+            Attribute::Sensitive(false),
+            Attribute::Extractable(true),
+            Attribute::Label(b"loose".to_vec()),
+        ];
+        hsm.with_session(|s| s.generate_key(&Mechanism::AesKeyGen, &loose))
+            .unwrap();
+        assert!(matches!(hsm.create_key("loose"), Err(HsmError::Unfit(_))));
+
         // The key's value cannot be read out of the token.
         let value = hsm.with_session(|s| {
             let key = self::Hsm::find_key(&hsm, s, "k1")?.unwrap();

@@ -138,6 +138,25 @@ impl HsmKeys {
     }
 }
 
+/// The registered keys in use (active, or retiring during a rotation) that are data keys
+/// wrapped by an HSM: a process whose source is a key file needs the HSM for them while
+/// a rotation into the HSM is in progress.
+pub fn live_hsm_key_ids(storage: &Storage) -> Result<Vec<String>, storage::Error> {
+    use crate::storage::master_keys::{find_master_keys, ACTIVE, RETIRING};
+    storage.read(|c| {
+        let live: Vec<String> = find_master_keys(c)?
+            .into_iter()
+            .filter(|r| r.state == ACTIVE || r.state == RETIRING)
+            .map(|r| r.key_id)
+            .collect();
+        Ok(hsm_data_keys::find_hsm_data_keys(c)?
+            .into_iter()
+            .map(|r| r.key_id)
+            .filter(|id| live.contains(id))
+            .collect())
+    })
+}
+
 /// An HSM failure as the domain reports it (never key material).
 fn hsm_error(e: HsmError) -> Error {
     Error::Internal(format!("HSM: {e}"))

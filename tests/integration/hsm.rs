@@ -466,3 +466,33 @@ fn two_nodes_on_postgresql_share_the_hsm_key_and_follow_a_rotation() {
     }
     drop(nodes);
 }
+
+#[test]
+fn a_move_into_the_hsm_waits_for_a_running_file_node_and_resumes_once_it_is_stopped() {
+    let hsm = SoftHsm::new();
+    let data = tempfile::tempdir().unwrap();
+    let file_env: Env = Vec::new();
+    let mut server = start(data.path(), &file_env);
+    let (_, seed, _) = server.enroll_active("mona");
+    let settings = hsm.settings();
+    assert!(run(data.path(), &settings, &["hsm", "init"])
+        .status
+        .success());
+    // The running node reads its key from a file and has no HSM: it cannot open the new
+    // data key, says why, and rekey moves no seed.
+    let refused = run(data.path(), &settings, &["rekey", "--to", "pkcs11"]);
+    let err = stderr(&refused);
+    assert!(!refused.status.success(), "{err}");
+    assert!(
+        err.contains("cannot open the new key") && err.contains("master_key_source"),
+        "{err}"
+    );
+    server.stop();
+    // Resumed with the service stopped (the source still file, the HSM settings given).
+    let resumed = run(data.path(), &settings, &["rekey"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(stdout(&resumed).contains("rekey done"));
+    let server = start(data.path(), &hsm.source());
+    let rs = server.validate("mona", &totp(&seed, "SHA1", 6, now_step(30)));
+    assert_eq!(rs["RsStat"], "Success", "{rs}");
+}
