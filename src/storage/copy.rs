@@ -107,6 +107,13 @@ tables! {
         wrapped_by: Option<String>,
         wrapped_keys: Option<Vec<u8>>,
     };
+    whole hsm_data_keys HsmDataKeysRow (key_id) {
+        key_id: String,
+        fingerprint: String,
+        hsm_key_label: String,
+        wrapped: Vec<u8>,
+        added_at: i64,
+    };
     paged users UsersRow (id) {
         id: i32,
         inst_rt_id: String,
