@@ -164,6 +164,7 @@ impl Service {
         if lacking {
             let ids: Vec<String> = rows
                 .iter()
+                .filter(|r| r.state == ACTIVE || r.state == RETIRING)
                 .filter(|r| !self.keyring.has_key(&r.key_id))
                 .map(|r| r.key_id.clone())
                 .collect();
