@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 pub mod backup;
 pub mod compose;
 pub mod dir_lock;
+pub mod hsm;
 pub mod install;
 pub mod key_files;
 mod master_key;
@@ -188,11 +189,13 @@ pub fn secret_key(
 /// Everything a command needs: the service (storage migrated, key checked). Only `serve`
 /// and `migrate` pass [`Install::Create`].
 pub fn service(settings: &Settings, install: Install) -> anyhow::Result<Service> {
+    let hsm = hsm::connect_source(settings)?;
     let storage = open_storage(settings, install)?;
-    let key = load_master_key(settings, &storage, install)?;
+    let keys = hsm::start_keys(settings, &storage, install, hsm)?;
     let dir = key_dir(settings);
-    let keyring = keyring(&storage, &key, &dir)?;
+    let keyring = keyring(&storage, &keys.configured, &dir, keys.extra)?;
     let service = Service::new(storage, keyring, compose::policy(settings))
+        .with_hsm(keys.hsm)
         .with_oob(compose::oob_runtime(settings)?)
         .with_phones(compose::phone_policy(settings))
         .with_staff(compose::staff_policy(settings)?)

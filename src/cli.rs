@@ -1,6 +1,6 @@
 //! The `tokend` command line: `serve` (the default), `migrate`, `import`, `audit verify`,
-//! `apikey create`, `admin create`, `institution create|list`, `rekey`, `backup`,
-//! `restore`, `copy-to`.
+//! `apikey create`, `admin create`, `institution create|list`, `rekey`, `hsm init`,
+//! `backup`, `restore`, `copy-to`.
 //! Only `serve` and `migrate` may create an install (`bootstrap::install`).
 //! Every subcommand reads the same configuration as `serve`. Results go to stdout (only
 //! the result, so scripts can capture it); logs go to stderr.
@@ -20,6 +20,7 @@ use crate::domain::Context;
 mod admin;
 mod data;
 mod env_file;
+mod hsm;
 mod institution;
 mod rekey;
 mod serve;
@@ -107,6 +108,21 @@ enum Command {
         /// not open or any is under another key than the active one.
         #[arg(long)]
         verify: bool,
+        /// Where the new key lives: `file` (a key file, as above) or `pkcs11` (a data key
+        /// wrapped by the HSM key, see --pkcs11-key-label). Default: the configured
+        /// master_key_source (`env` counts as `file`).
+        #[arg(long, value_enum, conflicts_with = "verify")]
+        to: Option<hsm::Target>,
+        /// With --to pkcs11: the label of the HSM key that wraps the new data key
+        /// (created first with tokend hsm init); default pkcs11_key_label.
+        #[arg(long, conflicts_with = "new_key_file")]
+        pkcs11_key_label: Option<String>,
+    },
+    /// The HSM that holds the master key (master_key_source = "pkcs11"). See
+    /// docs/operations.md, "The master key in an HSM".
+    Hsm {
+        #[command(subcommand)]
+        action: hsm::HsmCommand,
     },
     /// Check the audit trail.
     Audit {
@@ -197,7 +213,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             batch,
             limit,
             verify: false,
-        } => rekey::run(&settings, new_key_file.as_deref(), batch, limit),
+            to,
+            pkcs11_key_label,
+        } => {
+            let target = hsm::target(&settings, to, pkcs11_key_label, new_key_file)?;
+            rekey::run(&settings, &target, batch, limit)
+        }
+        Command::Hsm { action } => hsm::run(&settings, action),
         Command::Import {
             file,
             psk_hex,

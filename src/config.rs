@@ -17,9 +17,11 @@ use zeroize::Zeroizing;
 mod console;
 mod defaults;
 mod edge;
+mod key_source;
 mod sms_fraud;
 pub use console::{Console, ConsoleMfa, OidcSettings};
 pub use edge::Edge;
+pub use key_source::{KeySource, Pkcs11Settings, Source as KeySourceKind, PIN_ENV};
 pub use sms_fraud::{ExplicitPhone, SmsFraud};
 
 /// Every tokend setting, with its default.
@@ -167,6 +169,9 @@ pub struct Settings {
     /// The console's trust: dual control, second factor, sessions, sign-on (root keys).
     #[serde(flatten)]
     pub console: Console,
+    /// Where the master key comes from: file, env or an HSM (root keys).
+    #[serde(flatten)]
+    pub key_source: KeySource,
     /// Seconds the first admin's one-time password (printed once at the first start, so
     /// it sits in the journal) stays usable if nobody replaces it (default 86,400).
     #[serde(default = "defaults::default_first_admin_otp_secs")]
@@ -260,6 +265,7 @@ impl Settings {
                 sms_fraud::KEYS,
                 edge::KEYS,
                 console::KEYS,
+                key_source::KEYS,
             ];
             if !known.iter().any(|keys| keys.contains(&key.as_str())) {
                 tracing::warn!("unknown configuration key {key:?} is ignored");
@@ -299,6 +305,7 @@ impl Settings {
         }
         self.check_oob()?;
         self.sms_fraud.check()?;
+        self.key_source.check()?;
         self.edge.check()
     }
 

@@ -103,6 +103,11 @@ struct Args {
     /// Tokens of the callgrind run (each offers one success per 30 s step).
     #[arg(long, default_value_t = 200)]
     callgrind_tokens: usize,
+    /// Also measure the first SQLite configuration with the master key in an HSM
+    /// (`master_key_source = "pkcs11"`, SoftHSM2 from Debian's softhsm2, a token made for
+    /// the run), so the report shows a validation's cost with either key source.
+    #[arg(long)]
+    hsm: bool,
     /// Where the markdown report is written.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
@@ -125,6 +130,8 @@ enum Mode {
     Normal,
     /// PostgreSQL with this many nodes.
     Postgres(usize),
+    /// SQLite, `full`, the master key in an HSM (SoftHSM2 over PKCS#11).
+    Hsm,
 }
 
 impl Mode {
@@ -132,7 +139,7 @@ impl Mode {
     fn synchronous(self) -> &'static str {
         match self {
             Mode::Normal => "normal",
-            Mode::Full | Mode::Postgres(_) => "full",
+            Mode::Full | Mode::Postgres(_) | Mode::Hsm => "full",
         }
     }
 
@@ -142,6 +149,9 @@ impl Mode {
             Mode::Full | Mode::Normal => format!("sqlite_synchronous = {}", self.synchronous()),
             Mode::Postgres(1) => "PostgreSQL, 1 node".to_owned(),
             Mode::Postgres(n) => format!("PostgreSQL, {n} nodes"),
+            Mode::Hsm => {
+                "sqlite_synchronous = full, master key in an HSM (SoftHSM2, PKCS#11)".to_owned()
+            }
         }
     }
 }
@@ -191,6 +201,9 @@ fn main() -> Result<()> {
         SyncArg::Normal => vec![Mode::Normal],
         SyncArg::Both => vec![Mode::Full, Mode::Normal],
     };
+    if args.hsm {
+        modes.insert(1, Mode::Hsm);
+    }
     if args.database.is_some() {
         modes.push(Mode::Postgres(1));
         if args.nodes > 1 {

@@ -34,7 +34,7 @@ impl Server {
     ) -> Result<Server> {
         let nodes = match mode {
             Mode::Postgres(n) => n,
-            Mode::Full | Mode::Normal => 1,
+            Mode::Full | Mode::Normal | Mode::Hsm => 1,
         };
         let db = match (mode, database) {
             (Mode::Postgres(_), Some(server)) => {
@@ -71,7 +71,18 @@ impl Server {
             env.push(("ROCKET_SECRET_KEY", testkit::pg::SECRET_KEY.to_owned()));
             env.push(("TOKEND_MASTER_KEY", shared_master_key()?));
         }
+        if mode == Mode::Hsm {
+            env.extend(softhsm(&dirs[0].0)?);
+        }
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        if mode == Mode::Hsm {
+            let out = exe.cli_bare(&dirs[0].0, &env, &["hsm", "init"])?;
+            ensure!(
+                out.status.success(),
+                "tokend hsm init failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let key = run_cli(
             exe,
             &dirs[0].0,
@@ -214,6 +225,34 @@ fn stat_cpu_us(stat: &str) -> Result<u64> {
             .ok_or_else(|| anyhow!("no CPU time in /proc stat"))
     };
     Ok((tick(11)? + tick(12)?) * 10_000)
+}
+
+/// A SoftHSM2 token made for an HSM run in `dir` (removed with it), and the settings
+/// that make tokend keep its master key there.
+fn softhsm(dir: &Path) -> Result<Vec<(&'static str, String)>> {
+    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+    const PIN: &str = "246810";
+    let tokens = dir.join("softhsm-tokens");
+    std::fs::create_dir_all(&tokens).with_context(|| format!("create {}", tokens.display()))?;
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!("directories.tokendir = {}\n", tokens.display()),
+    )?;
+    let out = std::process::Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", &conf)
+        .args(["--init-token", "--free", "--label", "bench"])
+        .args(["--so-pin", "13579246", "--pin", PIN])
+        .output()
+        .context("softhsm2-util (Debian's softhsm2) is needed for --hsm")?;
+    ensure!(out.status.success(), "softhsm2-util --init-token failed");
+    Ok(vec![
+        ("SOFTHSM2_CONF", conf.display().to_string()),
+        ("ROCKET_MASTER_KEY_SOURCE", "pkcs11".to_owned()),
+        ("ROCKET_PKCS11_MODULE", MODULE.to_owned()),
+        ("ROCKET_PKCS11_TOKEN_LABEL", "bench".to_owned()),
+        ("TOKEND_PKCS11_PIN", PIN.to_owned()),
+    ])
 }
 
 /// The master key every node of a PostgreSQL run shares (32 random bytes, base64).

@@ -7,7 +7,7 @@
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 
-use super::{compose, key_dir, key_files, keyring, load_master_key, Install};
+use super::{compose, hsm, key_dir, key_files, keyring, Install};
 use crate::config::Settings;
 use crate::domain::start::{self, ACTIVE};
 use crate::domain::Service;
@@ -28,6 +28,7 @@ pub struct OpenedBackup {
 /// Opens the SQLite file `copy` (a copy of the backup: it is migrated, so the backup
 /// itself stays as it was) with this install's settings and keys.
 pub fn open(settings: &Settings, copy: &Path) -> anyhow::Result<OpenedBackup> {
+    let hsm = hsm::connect_source(settings)?;
     let url = copy.to_string_lossy().into_owned();
     let storage = Storage::connect(&url, 2, compose::durability(settings))
         .with_context(|| format!("cannot open {} as a tokend database", copy.display()))?;
@@ -35,8 +36,9 @@ pub fn open(settings: &Settings, copy: &Path) -> anyhow::Result<OpenedBackup> {
         .read(migrate::run_pending)
         .context("cannot bring the backup up to this version's schema")?;
     let dir = key_dir(settings);
-    let configured = load_master_key(settings, &storage, Install::Existing)?;
-    let (ring, older_key) = match keyring(&storage, &configured, &dir) {
+    let keys = hsm::start_keys(settings, &storage, Install::Existing, hsm)?;
+    let configured = keys.configured;
+    let (ring, older_key) = match keyring(&storage, &configured, &dir, keys.extra) {
         Ok(ring) => (ring, None),
         Err(first) => {
             // Made before a rotation: its active key is a retired one, kept in the key
@@ -57,10 +59,10 @@ pub fn open(settings: &Settings, copy: &Path) -> anyhow::Result<OpenedBackup> {
                 )));
             };
             let id = key.key_id();
-            (keyring(&storage, &key, &dir)?, Some((path, id)))
+            (keyring(&storage, &key, &dir, Vec::new())?, Some((path, id)))
         }
     };
-    let service = Service::new(storage, ring, compose::policy(settings));
+    let service = Service::new(storage, ring, compose::policy(settings)).with_hsm(keys.hsm);
     Ok(OpenedBackup {
         service,
         older_key,

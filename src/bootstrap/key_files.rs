@@ -114,6 +114,27 @@ pub fn settle_after_rotation(
     )))
 }
 
+/// After a rotation from the key file `old` into the HSM, in the default layout: moves
+/// `master.key` (when it is key `old`) into `retired/`, so no start reads it again. What
+/// it did; `None` otherwise.
+pub fn settle_after_move_to_hsm(settings: &Settings, old: &str) -> anyhow::Result<Option<String>> {
+    if !is_default_layout(settings) {
+        return Ok(None);
+    }
+    let current = key_dir(settings).join("master.key");
+    let holds_old = keys_in(&key_dir(settings))
+        .iter()
+        .any(|(p, k)| *p == current && k.key_id() == old);
+    if !holds_old {
+        return Ok(None);
+    }
+    let retired = retire(settings, &current, old)?;
+    Ok(Some(format!(
+        "the retired key file {old} was moved to {}: take it off this host",
+        retired.display()
+    )))
+}
+
 /// Before a restored database whose active key is `older` (a file found by
 /// [`known_keys`]) is used, in the default layout: makes it `master.key` again and
 /// retires the current `master.key` (key `current_id`). What it did; `None` in another

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use super::{install, key_dir, Install, MASTER_KEY_ENV};
-use crate::config::Settings;
+use crate::config::{KeySourceKind, Settings};
 use crate::crypto::keyfile::{self, Origin};
 use crate::crypto::{Keyring, MasterKey};
 use crate::domain::keys::{apply_register, keys_in, why_missing};
@@ -29,6 +29,12 @@ pub fn load_master_key(
     if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
         return MasterKey::from_base64(&Zeroizing::new(text))
             .with_context(|| format!("{MASTER_KEY_ENV} is not a valid master key"));
+    }
+    if settings.key_source.master_key_source == KeySourceKind::Env {
+        bail!(
+            "master_key_source = \"env\", and {MASTER_KEY_ENV} is not set: give the base64 \
+             master key in {MASTER_KEY_ENV}, or set master_key_source to \"file\" or \"pkcs11\""
+        );
     }
     let path = settings
         .master_key_file
@@ -125,7 +131,14 @@ fn register(storage: &Storage, key: &MasterKey) -> anyhow::Result<Vec<MasterKeyR
 /// - a retired key: the active key is used if it is in the key directory (with a warning
 ///   to configure it), else the start is REFUSED;
 /// - any other key: REFUSED, as before rotations existed.
-pub fn keyring(storage: &Storage, configured: &MasterKey, dir: &Path) -> anyhow::Result<Keyring> {
+///
+/// `extra` are keys held besides the key directory's (data keys unwrapped by an HSM).
+pub fn keyring(
+    storage: &Storage,
+    configured: &MasterKey,
+    dir: &Path,
+    extra: Vec<(PathBuf, MasterKey)>,
+) -> anyhow::Result<Keyring> {
     let rows = register(storage, configured)?;
     let active = rows
         .iter()
@@ -143,7 +156,8 @@ pub fn keyring(storage: &Storage, configured: &MasterKey, dir: &Path) -> anyhow:
             active.key_id
         );
     };
-    let found = keys_in(dir);
+    let mut found = keys_in(dir);
+    found.extend(extra);
     let keyring = if mine.state == ACTIVE {
         Keyring::new(configured)?
     } else {

@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::hsm::{done_in_hsm, hsm_data_key, NewKey};
 use crate::bootstrap;
 use crate::config::Settings;
 use crate::crypto::{keyfile, MasterKey};
@@ -34,12 +35,15 @@ fn refused(e: RekeyError) -> anyhow::Error {
 /// Runs or resumes a rotation; see `Command::Rekey`.
 pub(super) fn run(
     settings: &Settings,
-    new_key_file: Option<&Path>,
+    target: &NewKey,
     batch: i64,
     limit: Option<u64>,
 ) -> anyhow::Result<()> {
-    let dir = bootstrap::key_dir(settings);
     let service = bootstrap::service(settings, bootstrap::Install::Existing)?;
+    let new_key_file = match target {
+        NewKey::File(file) => file.as_deref(),
+        NewKey::Pkcs11(_) => None,
+    };
     let rows = service.key_register()?;
     let retiring = rows.iter().find(|r| r.state == RETIRING);
     let (old, new) = match retiring {
@@ -64,24 +68,7 @@ pub(super) fn run(
             );
             (r.key_id.clone(), active)
         }
-        None => {
-            let live = service.live_nodes()?.unwrap_or(0);
-            if live > 1 && new_key_file.is_none() {
-                bail!(
-                    "{live} nodes serve this PostgreSQL database, and every node must hold \
-                     the new key before any seed is sealed under it: generate it \
-                     (head -c 32 /dev/urandom | base64 > master.new.key), put the file in \
-                     the key directory of every node (running nodes pick it up), then run \
-                     tokend rekey --new-key-file FILE"
-                );
-            }
-            let key = new_key(&dir, new_key_file)?;
-            let old = service
-                .start_rotation(&ctx(), &key, chrono::Utc::now())
-                .map_err(refused)?;
-            eprintln!("rotation started: from key {old} to key {}", key.key_id());
-            (old, key.key_id())
-        }
+        None => start(settings, &service, target)?,
     };
     let serving = confirm_services(settings, &service, &new)?;
     let mut total = 0u64;
@@ -101,6 +88,10 @@ pub(super) fn run(
             .map_err(refused)?
         {
             Finish::Retired { .. } => {
+                if let NewKey::Pkcs11(label) = target {
+                    done_in_hsm(settings, (&old, &new), total, label)?;
+                    return Ok(());
+                }
                 done(settings, (&old, &new), total, serving)?;
                 return Ok(());
             }
@@ -108,6 +99,34 @@ pub(super) fn run(
         }
     }
     bail!("seeds keep appearing under an older key: is an older tokend writing to this database?")
+}
+
+/// Starts a rotation to a new key made as `target` says; (old key id, new key id).
+fn start(
+    settings: &Settings,
+    service: &Service,
+    target: &NewKey,
+) -> anyhow::Result<(String, String)> {
+    let live = service.live_nodes()?.unwrap_or(0);
+    if live > 1 && matches!(target, NewKey::File(None)) {
+        bail!(
+            "{live} nodes serve this PostgreSQL database, and every node must hold \
+             the new key before any seed is sealed under it: generate it \
+             (head -c 32 /dev/urandom | base64 > master.new.key), put the file in \
+             the key directory of every node (running nodes pick it up), then run \
+             tokend rekey --new-key-file FILE (or, with the key in an HSM, tokend rekey \
+             --to pkcs11: every node unwraps the new data key itself)"
+        );
+    }
+    let key = match target {
+        NewKey::File(file) => new_key(&bootstrap::key_dir(settings), file.as_deref())?,
+        NewKey::Pkcs11(label) => hsm_data_key(settings, service, label)?,
+    };
+    let old = service
+        .start_rotation(&ctx(), &key, chrono::Utc::now())
+        .map_err(refused)?;
+    eprintln!("rotation started: from key {old} to key {}", key.key_id());
+    Ok((old, key.key_id()))
 }
 
 /// Passes over the seeds not under the active key until one finds nothing to do; answers

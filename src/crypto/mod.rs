@@ -6,9 +6,11 @@
 //! sealed it, so `rekey` can rotate keys one row at a time (see `keyring` for what a
 //! rotation keeps and what it replaces). Imports: ring, zeroize, and `types::TokenId` only;
 //! `pskc` also names the RustCrypto crates (cbc, aes, aes-kw, hmac, sha1, sha2) that PSKC
-//! files need and ring lacks.
+//! files need and ring lacks; `hsm` names cryptoki (PKCS#11), for a master key kept in an
+//! HSM that wraps the data keys (envelope encryption).
 
 pub mod digest;
+pub mod hsm;
 pub mod keyfile;
 mod keyring;
 pub mod password;

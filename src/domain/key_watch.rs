@@ -96,6 +96,10 @@ impl KeyWatch {
     /// cause when the active key cannot be had), and publishes the state when it changed
     /// or is a minute old.
     pub fn tick(&mut self, service: &Service, now: DateTime<Utc>) -> Result<(), Error> {
+        if let Some(hsm) = service.hsm() {
+            // Logs when the HSM is lost or back; `/ready` reports it.
+            let _ = hsm.probe();
+        }
         service.reload_keys_quietly()?;
         let Some(active) = service.storage.read(master_keys::find_active_key_id)? else {
             return Ok(());

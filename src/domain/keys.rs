@@ -157,15 +157,27 @@ impl Service {
         let lacking = rows.iter().any(|r| {
             (r.state == ACTIVE || r.state == RETIRING) && !self.keyring.has_key(&r.key_id)
         });
-        let found = match (&self.key_dir, lacking) {
+        let mut found = match (&self.key_dir, lacking) {
             (Some(dir), true) => keys_in(dir),
             _ => Vec::new(),
         };
+        if lacking {
+            let ids: Vec<String> = rows
+                .iter()
+                .filter(|r| r.state == ACTIVE || r.state == RETIRING)
+                .filter(|r| !self.keyring.has_key(&r.key_id))
+                .map(|r| r.key_id.clone())
+                .collect();
+            found.extend(self.hsm_keys_for(&ids));
+        }
         Ok(apply_register(&self.keyring, &rows, &found))
     }
 
     /// What to do about the registered key `id` this process does not hold.
     pub(crate) fn why_missing(&self, id: &str) -> String {
+        if let Some(why) = self.why_hsm_key_missing(id) {
+            return why;
+        }
         self.key_dir
             .as_deref()
             .map_or_else(|| "no key directory".to_owned(), |d| why_missing(d, id))

@@ -16,6 +16,7 @@ pub mod enroll;
 pub mod error;
 mod fault_text;
 pub mod first_admin;
+pub mod hsm_keys;
 pub mod idempotency;
 pub mod import;
 pub mod inquiry;
@@ -124,6 +125,8 @@ pub struct Service {
     staff: staff::StaffPolicy,
     /// Which institutions are sandboxes, remembered (see `sandbox`).
     sandboxes: sandbox::SandboxCache,
+    /// The HSM that wraps the data keys, when the master key source is pkcs11.
+    hsm: Option<Arc<hsm_keys::HsmKeys>>,
 }
 
 impl Service {
@@ -145,6 +148,7 @@ impl Service {
             phones: phones::PhonePolicy::default(),
             staff: staff::StaffPolicy::default(),
             sandboxes: sandbox::SandboxCache::default(),
+            hsm: None,
         }
     }
 

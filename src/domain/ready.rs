@@ -4,6 +4,10 @@
 //! ready) and checks that every master key a seed may be sealed under (active, or
 //! retiring during a rotation) is held by this node — a node that cannot unseal is not
 //! ready, and is taken out of rotation instead of answering fault 7099.
+//! With the master key in an HSM (`master_key_source = "pkcs11"`), `/ready` also asks the
+//! HSM whether it answers and still holds the wrapping key: a node that lost its HSM is
+//! not ready (it could not take up a new data key, nor start again), though it still
+//! opens seeds with the data keys it holds in memory.
 
 use super::Service;
 use crate::storage::master_keys::{self, ACTIVE, RETIRING};
@@ -20,12 +24,19 @@ pub struct Readiness {
     pub migrations_current: bool,
     /// Key ids in use this node does not hold (empty: it can unseal every seed).
     pub missing_keys: Vec<String>,
+    /// The HSM answered and holds the wrapping key: `None` without an HSM; the error
+    /// (no key material, no PIN) when it did not.
+    pub hsm: Option<Result<(), String>>,
 }
 
 impl Readiness {
     /// This node can serve.
     pub fn ok(&self) -> bool {
-        self.database && self.writable && self.migrations_current && self.missing_keys.is_empty()
+        self.database
+            && self.writable
+            && self.migrations_current
+            && self.missing_keys.is_empty()
+            && !matches!(self.hsm, Some(Err(_)))
     }
 }
 
@@ -54,11 +65,13 @@ impl Service {
             .storage
             .write(|c| Ok::<_, super::Error>(meta::probe_write(c)?))
             .is_ok();
+        let hsm = self.hsm().map(|h| h.probe().map_err(|e| e.to_string()));
         Readiness {
             database: true,
             writable,
             migrations_current,
             missing_keys,
+            hsm,
         }
     }
 }

@@ -114,6 +114,13 @@ tables! {
         clock_at: Option<i64>,
         created_at: i64,
     };
+    whole hsm_data_keys HsmDataKeysRow (key_id) {
+        key_id: String,
+        fingerprint: String,
+        hsm_key_label: String,
+        wrapped: Vec<u8>,
+        added_at: i64,
+    };
     paged users UsersRow (id) {
         id: i32,
         inst_rt_id: String,

@@ -51,6 +51,7 @@ pub mod copy;
 pub mod drift;
 mod error;
 pub mod failed_codes;
+pub mod hsm_data_keys;
 pub mod idempotency_keys;
 pub mod institutions;
 pub mod master_keys;
@@ -62,7 +63,7 @@ pub mod overview;
 pub mod phones;
 pub mod schema;
 #[cfg(test)]
-mod schema_check;
+mod schema_tests;
 pub mod sms_messages;
 pub mod soap_nonces;
 mod sql_types;

@@ -1,5 +1,5 @@
-// @generated from the migrations by the schema check (src/storage/schema_check.rs):
-// TOKEND_WRITE_SCHEMA=1 cargo test --lib storage::schema_check
+// @generated from the migrations by the schema check (src/storage/schema_tests.rs):
+// TOKEND_WRITE_SCHEMA=1 cargo test --lib storage::schema_tests
 
 diesel::table! {
     admin_sessions (id_hash) {
@@ -108,6 +108,16 @@ diesel::table! {
         at -> BigInt,
         code_hash -> Text,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    hsm_data_keys (key_id) {
+        key_id -> Text,
+        fingerprint -> Text,
+        hsm_key_label -> Text,
+        wrapped -> Binary,
+        added_at -> BigInt,
     }
 }
 
@@ -305,6 +315,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     bindings,
     failed_codes,
+    hsm_data_keys,
     idempotency_keys,
     institutions,
     master_keys,

@@ -96,10 +96,17 @@ pub struct ReadyRs {
     /// Key ids in use this node lacks.
     #[serde(rename = "MissingKeyIds", skip_serializing_if = "Vec::is_empty")]
     missing_keys: Vec<String>,
+    /// The HSM holding the master key (pkcs11 source only): `ok` or `unavailable`.
+    #[serde(rename = "Hsm", skip_serializing_if = "Option::is_none")]
+    hsm: Option<&'static str>,
+    /// Why the HSM is unavailable (the PKCS#11 error, never a PIN or key).
+    #[serde(rename = "HsmError", skip_serializing_if = "Option::is_none")]
+    hsm_error: Option<String>,
 }
 
 /// 200 when this node can serve (database readable and writable, migrations current,
-/// every master key in use held); 503 naming what is not. For load balancers.
+/// every master key in use held, the HSM answering when the key is in one); 503 naming
+/// what is not. For load balancers.
 #[get("/ready")]
 async fn ready(service: &State<Arc<Service>>) -> (Status, Json<ReadyRs>) {
     let r = super::edge::blocking(service, |s| Ok(s.readiness()))
@@ -119,6 +126,8 @@ async fn ready(service: &State<Arc<Service>>) -> (Status, Json<ReadyRs>) {
             migrations: word(r.migrations_current),
             keys: word(r.missing_keys.is_empty()),
             missing_keys: r.missing_keys,
+            hsm: r.hsm.as_ref().map(|h| word(h.is_ok())),
+            hsm_error: r.hsm.and_then(Result::err),
         }),
     )
 }

@@ -27,6 +27,7 @@ mod console_words;
 mod crash;
 mod failover;
 mod hardening;
+mod hsm;
 mod idempotency;
 mod institutions;
 mod log_secrets;

@@ -105,6 +105,32 @@ impl TestServer {
         })
     }
 
+    /// [`TestServer::start_in`] with `env` given to the key's creation too (and to the
+    /// install's, when there is none yet): for settings every command needs, such as a
+    /// master key kept in an HSM.
+    pub fn start_in_env(data_dir: &Path, env: &[(&str, &str)]) -> Result<TestServer, String> {
+        let name = format!("test-{}", nanos());
+        let args = [
+            "apikey",
+            "create",
+            "--name",
+            &name,
+            "--scope",
+            "manage,validate",
+        ];
+        let out = tokend()
+            .cli(data_dir, env, &args)
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(TestServer {
+            server: tokend().start(data_dir, env)?,
+            key: String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            _dir: None,
+        })
+    }
+
     /// Keeps `dir` alive as long as the server.
     pub fn keep_dir(&mut self, dir: tempfile::TempDir) {
         self._dir = Some(dir);

@@ -5,7 +5,7 @@
 //! fails the test naming the difference.
 //!
 //! To regenerate `src/storage/schema.rs` after adding a migration (to both directories):
-//! `TOKEND_WRITE_SCHEMA=1 cargo test --lib storage::schema_check`. Diesel CLI's
+//! `TOKEND_WRITE_SCHEMA=1 cargo test --lib storage::schema_tests`. Diesel CLI's
 //! `diesel print-schema` (diesel.toml) writes the same declarations; this needs no tool
 //! beyond the test suite and also checks the twin.
 
@@ -373,8 +373,8 @@ fn differences(sqlite: &Schema, pg: &Schema) -> Vec<String> {
 /// every table allowed in one query.
 fn render(schema: &Schema) -> String {
     let mut out = String::from(
-        "// @generated from the migrations by the schema check (src/storage/schema_check.rs):\n\
-         // TOKEND_WRITE_SCHEMA=1 cargo test --lib storage::schema_check\n",
+        "// @generated from the migrations by the schema check (src/storage/schema_tests.rs):\n\
+         // TOKEND_WRITE_SCHEMA=1 cargo test --lib storage::schema_tests\n",
     );
     for (name, table) in schema {
         out.push_str(&format!(
@@ -453,7 +453,7 @@ fn schema_rs_is_what_the_migrations_make() {
     assert!(
         committed == generated,
         "src/storage/schema.rs is not what the migrations make: regenerate it with \
-         TOKEND_WRITE_SCHEMA=1 cargo test --lib storage::schema_check"
+         TOKEND_WRITE_SCHEMA=1 cargo test --lib storage::schema_tests"
     );
 }
 

@@ -1,0 +1,1 @@
+DROP TABLE hsm_data_keys;
