@@ -100,6 +100,7 @@ fn clock_rs(s: &Service, inst: &str) -> Result<ClockRs, Error> {
 
 /// `GET /api/v1/sandbox/clock` — the sandbox's test clock.
 #[utoipa::path(
+    operation_id = "SandboxClockInq",
     context_path = "/api/v1",
     tag = "sandbox",
     params(InstRtIdQuery),
@@ -126,6 +127,7 @@ pub(crate) async fn clock(
 
 /// `POST /api/v1/sandbox/clock` — moves the test clock forwards; audited.
 #[utoipa::path(
+    operation_id = "SandboxClockMod",
     context_path = "/api/v1",
     tag = "sandbox",
     request_body = ClockRq,
@@ -173,6 +175,7 @@ fn sandbox_outbox(
 /// `GET /api/v1/sandbox/sms?after=N` — the SMS the sandbox sent, oldest first; none left
 /// tokend. The same page as `GET /sms/outbox`.
 #[utoipa::path(
+    operation_id = "SandboxSMSInq",
     context_path = "/api/v1",
     tag = "sandbox",
     params(
