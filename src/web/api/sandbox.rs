@@ -106,7 +106,7 @@ fn clock_rs(s: &Service, inst: &str) -> Result<ClockRs, Error> {
     params(InstRtIdQuery),
     responses(
         (status = 200, description = "The time the institution's rules read", body = Answer<ClockRs>),
-        Common,
+        BadQuery, Common,
     )
 )]
 #[get("/sandbox/clock")]
