@@ -14,6 +14,7 @@ use crate::crypto::hsm::{Hsm, HsmError};
 use crate::crypto::MasterKey;
 use crate::domain::hsm_keys::{live_hsm_key_ids, HsmKeys};
 use crate::domain::start::{self, ACTIVE, RETIRING};
+use crate::storage::leader::{self, Duty};
 use crate::storage::Storage;
 
 /// The keys a process starts with: the configured key (checked against the register by
@@ -180,9 +181,22 @@ fn data_keys(
     Ok((configured, keys))
 }
 
-/// The first data key of a new install: the oldest stored one if another node stored
-/// one meanwhile (so nodes starting together agree), else a new one wrapped now.
+/// The first data key of a new install: the one another node stored if there is one, else
+/// a new one wrapped now. Nodes starting together on one PostgreSQL database take turns
+/// (the bootstrap duty, as for migrations), so exactly one makes it and the others find
+/// it: made concurrently, each node would register its own and all but one would then
+/// refuse to start on the fingerprint check.
 fn first_data_key(storage: &Storage, hsm: &HsmKeys, install: Install) -> anyhow::Result<MasterKey> {
+    leader::exclusively(storage, Duty::Bootstrap, || {
+        first_data_key_alone(storage, hsm, install)
+    })
+}
+
+fn first_data_key_alone(
+    storage: &Storage,
+    hsm: &HsmKeys,
+    install: Install,
+) -> anyhow::Result<MasterKey> {
     if install == Install::Existing {
         bail!(
             "no master key is registered in this database yet: start tokend serve or run \
