@@ -76,6 +76,9 @@ pub enum Fault {
     UserNotFound,
     /// 7030 — a token with this TokenId already exists.
     DuplicateTokenId,
+    /// 7036 — a user with this UsrName already exists in the institution (names compare
+    /// ignoring case and width): a conflict with the record, like a duplicate TokenId.
+    DuplicateUsrName,
     /// 7031 — the ActIntentKey does not match the record (changed since the inquiry).
     StaleIntentKey,
     /// 7032 — the token is not in a status that allows this operation.
@@ -152,6 +155,7 @@ impl Fault {
         Fault::TokenNotFound,
         Fault::UserNotFound,
         Fault::DuplicateTokenId,
+        Fault::DuplicateUsrName,
         Fault::StaleIntentKey,
         Fault::WrongTokenState,
         Fault::QrGone,
@@ -212,6 +216,7 @@ impl Fault {
             Fault::QrGone => 7033,
             Fault::AlreadyBound => 7034,
             Fault::PhoneMismatch => 7035,
+            Fault::DuplicateUsrName => 7036,
             Fault::SeedTooShort => 7040,
             Fault::CodeFormat => 7041,
             Fault::SeedEncoding => 7042,

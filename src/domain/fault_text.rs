@@ -47,6 +47,7 @@ impl Fault {
             Fault::TokenNotFound => "No token has this TokenId.",
             Fault::UserNotFound => "No such user is bound to a token.",
             Fault::DuplicateTokenId => "A token with this TokenId already exists.",
+            Fault::DuplicateUsrName => "A user with this UsrName already exists.",
             Fault::StaleIntentKey => "The ActIntentKey does not match the current record.",
             Fault::WrongTokenState => "The token status does not allow this operation.",
             Fault::QrGone => "The enrollment QR code is only available while the token is Init.",

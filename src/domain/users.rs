@@ -147,7 +147,7 @@ impl Service {
         })
     }
 
-    /// Creates a user without a token; an existing name is fault 7001 on `UsrName`.
+    /// Creates a user without a token; an existing name is fault 7036 (409) on `UsrName`.
     pub fn create_user(
         &self,
         ctx: &Context,
@@ -165,7 +165,7 @@ impl Service {
                 to_ms(now),
             )
             .map_err(|e| match e {
-                storage::Error::Conflict(_) => Error::at(Fault::InvalidValue, "UsrName")
+                storage::Error::Conflict(_) => Error::at(Fault::DuplicateUsrName, "UsrName")
                     .with_value(usr_name.as_str())
                     .with_detail(
                         "(a user with this name exists: names compare ignoring case and width)",

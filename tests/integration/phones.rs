@@ -422,7 +422,7 @@ fn user_names_compare_after_nfkc_and_case_folding() {
         let (status, rs) = server.post("/api/v1/users", &json!({"UsrName": twin}));
         assert_eq!(
             (status, fault(&rs).0.as_str()),
-            (400, "7001"),
+            (409, "7036"),
             "{twin}: {rs}"
         );
         let view = user(&server, &twin.replace('\u{ff23}', "%EF%BC%A3"));

@@ -36,6 +36,7 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::UnknownOperation
         | Fault::OobNotFound => Status::NotFound,
         Fault::DuplicateTokenId
+        | Fault::DuplicateUsrName
         | Fault::StaleIntentKey
         | Fault::WrongTokenState
         | Fault::AlreadyBound

@@ -160,7 +160,7 @@ fn user_rs(v: UserView) -> UsrInqRs {
     request_body = UsrAddRq,
     responses(
         (status = 200, description = "The new user", body = Answer<UsrInqRs>),
-        BodyFaults, Unprocessable, Common,
+        BodyFaults, Unprocessable, Conflict, Common,
     )
 )]
 #[post("/users", data = "<rq>")]
