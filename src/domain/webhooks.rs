@@ -306,11 +306,16 @@ impl Service {
         self.storage.write(|c| {
             let found = rows::find_delivery(c, id)?
                 .filter(|(_, inst)| inst_rt_id.is_none_or(|i| i == inst));
+            let no_delivery = || {
+                Error::at(Fault::InvalidValue, "id")
+                    .with_value(&id.to_string())
+                    .with_detail("is not a delivery here, or its endpoint was removed")
+            };
             let Some((d, _)) = found else {
-                return Err(not_found(id));
+                return Err(no_delivery());
             };
             if !rows::update_delivery_resend(c, id, to_ms(now))? {
-                return Err(not_found(id));
+                return Err(no_delivery());
             }
             let detail = format!("event {} to endpoint {}", d.event_id, d.endpoint_id);
             audit::record(c, ctx, now, entry(AuditAction::WebhookResend, &detail))?;
