@@ -160,6 +160,49 @@ impl Service {
         })
     }
 
+    /// Seals every live endpoint's secrets under the active master key (`rekey` calls it
+    /// before retiring the old key, so no secret is left under a key that may go);
+    /// answers how many endpoints it resealed.
+    pub fn reseal_webhook_secrets(&self) -> Result<usize, Error> {
+        let active = self.keyring.active_key_id();
+        let mut done = 0;
+        for e in self
+            .webhooks()?
+            .into_iter()
+            .filter(|e| e.removed_at.is_none())
+        {
+            let reseal = |bytes: &[u8]| -> Result<Option<Vec<u8>>, Error> {
+                let Some(sealed) = SealedSeed::from_bytes(bytes) else {
+                    return Ok(None);
+                };
+                if sealed.key_id == active {
+                    return Ok(Some(bytes.to_vec()));
+                }
+                let plain = self.keyring.open_bound(&aad(e.id), &sealed)?;
+                Ok(Some(
+                    self.keyring.seal_bound(&aad(e.id), &plain)?.to_bytes(),
+                ))
+            };
+            let Some(current) = reseal(&e.secret_sealed)? else {
+                continue;
+            };
+            let previous = match e.previous_sealed.as_deref() {
+                Some(p) => reseal(p)?,
+                None => None,
+            };
+            if current == e.secret_sealed && previous == e.previous_sealed {
+                continue;
+            }
+            let (id, was) = (e.id, &e.secret_sealed);
+            if self.storage.write(|c| {
+                rows::update_endpoint_resealed(c, id, was, &current, previous.as_deref())
+            })? {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
     /// Leases the delivery due longest ago for one attempt.
     pub fn claim_delivery(&self, now: DateTime<Utc>) -> Result<Option<Delivery>, Error> {
         let now_ms = to_ms(now);

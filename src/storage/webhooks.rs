@@ -79,6 +79,29 @@ pub fn update_endpoint_secret(
     Ok(rows == 1)
 }
 
+/// Replaces the sealed blobs of an endpoint (the same secrets, sealed under another
+/// master key by `rekey`), if they are still the ones read (`was`): a rotation meanwhile
+/// wins. False when they changed.
+pub fn update_endpoint_resealed(
+    conn: &mut Conn,
+    id: i32,
+    was: &[u8],
+    sealed: &[u8],
+    previous: Option<&[u8]>,
+) -> Result<bool, Error> {
+    let rows = diesel::update(
+        endpoints::table
+            .find(id)
+            .filter(endpoints::secret_sealed.eq(was)),
+    )
+    .set((
+        endpoints::secret_sealed.eq(sealed),
+        endpoints::previous_sealed.eq(previous),
+    ))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
 /// Removes an endpoint: wipes its secrets and stops its deliveries; the row stays so
 /// its deliveries stay listed. False when there is no such live endpoint.
 pub fn update_endpoint_removed(conn: &mut Conn, id: i32, now_ms: i64) -> Result<bool, Error> {

@@ -234,3 +234,47 @@ fn a_failing_receiver_is_retried_each_attempt_logged_and_the_console_resends() {
     assert_eq!(gone.status, 303);
     assert!(admin.follow(&gone).body.contains("is not a delivery here"));
 }
+
+/// The sealed secret of endpoint `id`, straight from the database.
+fn sealed_secret(dir: &Path, id: i32) -> Vec<u8> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Binary)]
+        secret_sealed: Vec<u8>,
+    }
+    diesel::sql_query(format!(
+        "SELECT secret_sealed FROM webhook_endpoints WHERE id = {id}"
+    ))
+    .get_result::<Row>(&mut crate::support::database(dir))
+    .unwrap()
+    .secret_sealed
+}
+
+#[test]
+fn rekey_reseals_endpoint_secrets_so_the_old_key_can_go() {
+    let (server, dir) = server();
+    let hook = Sink::start(Mode::Ok);
+    let secret = webhook(&dir, &["add", "--url", &hook.url]);
+    let before = sealed_secret(&dir, 1);
+    let out = cli(&dir, &[], &["rekey"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = sealed_secret(&dir, 1);
+    // A sealed value starts with its key id (length, then the id): another key now.
+    let key_id = |b: &[u8]| b[1..=usize::from(b[0])].to_vec();
+    assert_ne!(
+        key_id(&before),
+        key_id(&after),
+        "resealed under the new key"
+    );
+    one_event(&server);
+    let got = hook.wait_until(20, |got| !got.is_empty());
+    assert!(
+        verifies(&secret, &got[0].headers, &got[0].raw),
+        "the same secret"
+    );
+}
