@@ -86,7 +86,7 @@ fn aad(id: i32) -> Vec<u8> {
 
 fn not_found(id: i32) -> Error {
     Error::at(Fault::InvalidValue, "id")
-        .with_value(&id.to_string())
+        .with_value(id.to_string())
         .with_detail("is not a webhook endpoint (or it was removed)")
 }
 
@@ -128,7 +128,7 @@ impl Service {
     ) -> Result<NewSecret, Error> {
         if !(0..=MAX_GRACE_SECS).contains(&grace_secs) {
             return Err(Error::at(Fault::InvalidValue, "grace-secs")
-                .with_value(&grace_secs.to_string())
+                .with_value(grace_secs.to_string())
                 .with_detail("(0 to 2592000 seconds)"));
         }
         let (secret, bytes) = new_secret()?;
@@ -351,7 +351,7 @@ impl Service {
                 .filter(|(_, inst)| inst_rt_id.is_none_or(|i| i == inst));
             let no_delivery = || {
                 Error::at(Fault::InvalidValue, "id")
-                    .with_value(&id.to_string())
+                    .with_value(id.to_string())
                     .with_detail("is not a delivery here, or its endpoint was removed")
             };
             let Some((d, _)) = found else {

@@ -370,3 +370,79 @@ pub fn find_attempts(conn: &mut Conn, delivery_ids: &[i32]) -> Result<Vec<Attemp
         .select(Attempt::as_select())
         .load(conn)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::oob_events::{insert_event, NewEvent};
+    use crate::storage::oob_sessions::tests::session;
+    use crate::storage::test_support::temp_storage;
+    use crate::types::OobStat;
+
+    #[test]
+    fn an_event_goes_to_the_live_endpoints_of_its_institution_and_is_leased_once() {
+        let (_dir, storage) = temp_storage();
+        let add = |inst: Option<&str>| {
+            storage
+                .write(|c| insert_endpoint(c, "https://h.example/", inst, 0))
+                .unwrap()
+        };
+        let (all, mine, other, gone) = (add(None), add(Some("inst")), add(Some("x")), add(None));
+        assert!(storage
+            .write(|c| update_endpoint_removed(c, gone, 5))
+            .unwrap());
+        assert!(!storage
+            .write(|c| update_endpoint_removed(c, gone, 6))
+            .unwrap());
+        let session_pk = session(&storage, "a", "h");
+        let event = NewEvent {
+            session_pk,
+            alrt_pkg_id: "a",
+            usr_name: None,
+            result: OobStat::Success,
+            at: 10,
+            attempts: 0,
+            next_attempt_at: 10,
+            reason: None,
+        };
+        storage.write(|c| insert_event(c, &event)).unwrap();
+        let listed = storage
+            .read(|c| find_deliveries(c, Some("inst"), None, 10))
+            .unwrap();
+        let mut to: Vec<i32> = listed.iter().map(|l| l.0.endpoint_id).collect();
+        to.sort_unstable();
+        assert_eq!(
+            to,
+            vec![all, mine],
+            "not {other}'s institution, not removed {gone}"
+        );
+
+        let due = storage.read(|c| find_due_delivery(c, 10)).unwrap().unwrap();
+        let claim = |now| {
+            storage
+                .write(|c| update_delivery_claim(c, due.id, now, now + 100))
+                .unwrap()
+        };
+        assert!(claim(10));
+        assert!(!claim(11), "leased: one attempt at a time, on any node");
+        let record = AttemptRecord {
+            delivery_id: due.id,
+            attempt: 1,
+            at: 20,
+            status: Some(200),
+            error: None,
+            duration_ms: 3,
+            state: DeliveryStat::Delivered,
+            next_attempt_at: 20,
+        };
+        storage.write(|c| insert_attempt(c, &record)).unwrap();
+        assert!(!claim(500), "delivered");
+        assert!(storage
+            .write(|c| update_delivery_resend(c, due.id, 600))
+            .unwrap());
+        assert!(claim(600), "resent: due again");
+        let attempts = storage.read(|c| find_attempts(c, &[due.id])).unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].status, Some(200));
+    }
+}
