@@ -278,3 +278,24 @@ fn rekey_reseals_endpoint_secrets_so_the_old_key_can_go() {
         "the same secret"
     );
 }
+
+#[test]
+fn an_officer_resends_a_delivery_in_a_real_browser() {
+    let (server, dir) = server();
+    let hook = Sink::start(Mode::Ok);
+    webhook(&dir, &["add", "--url", &hook.url]);
+    one_event(&server);
+    hook.wait_until(20, |got| !got.is_empty());
+    let b = crate::support::webdriver::Browser::start();
+    b.goto(&format!("{}/admin/login", server.base));
+    b.fill("input[name=username]", "ola");
+    b.fill("input[name=password]", PASSWORD);
+    b.click("button[type=submit]");
+    b.wait_text(".flash", "Signed in");
+    b.goto(&format!("{}/admin/webhooks", server.base));
+    b.wait_text("#delivery-1 .stat", "delivered");
+    b.click("#resend-1");
+    b.wait_text(".flash", "queued again");
+    let got = hook.wait_until(20, |got| got.len() >= 2);
+    assert_eq!(header(&got[1], "webhook-id"), header(&got[0], "webhook-id"));
+}
