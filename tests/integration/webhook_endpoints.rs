@@ -299,3 +299,48 @@ fn an_officer_resends_a_delivery_in_a_real_browser() {
     let got = hook.wait_until(20, |got| got.len() >= 2);
     assert_eq!(header(&got[1], "webhook-id"), header(&got[0], "webhook-id"));
 }
+
+#[test]
+fn staff_of_another_institution_neither_see_nor_resend_its_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli_input(
+        dir.path(),
+        &[
+            "admin",
+            "create",
+            "--username",
+            "bofficer",
+            "--password-stdin",
+            "--role",
+            "officer",
+            "--inst-rt-id",
+            "021000021",
+        ],
+        format!("{PASSWORD}\n").as_bytes(),
+    );
+    assert!(out.status.success());
+    let mut server = TestServer::start_in(dir.path(), &[]).expect("server starts");
+    let hook = Sink::start(Mode::Ok);
+    webhook(dir.path(), &["add", "--url", &hook.url]);
+    // An endpoint for the other institution only gets none of the default's events.
+    let other = Sink::start(Mode::Ok);
+    webhook(
+        dir.path(),
+        &["add", "--url", &other.url, "--inst-rt-id", "021000021"],
+    );
+    one_event(&server);
+    hook.wait_until(20, |got| !got.is_empty());
+    let b = AdminClient::signed_in(&server, "bofficer", PASSWORD);
+    let page = b.get("/admin/webhooks");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("No delivery yet"), "{}", page.body);
+    let rs = b.submit("/admin/webhooks", "/admin/webhooks/resend", &[("id", "1")]);
+    assert!(b.follow(&rs).body.contains("is not a delivery here"));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(hook.received().len(), 1, "not resent");
+    assert!(
+        other.received().is_empty(),
+        "another institution's endpoint"
+    );
+    server.keep_dir(dir);
+}
