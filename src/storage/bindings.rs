@@ -71,12 +71,21 @@ pub fn insert_binding(
 
 type Row = (Binding, Token, String);
 
+/// Joins the rows, giving each binding its last success: the token's success columns if
+/// the token's last success was this binding's, else the binding's own (see
+/// `storage::success` for why a success writes the token row only).
 fn into_bound(rows: Vec<Row>) -> Vec<BoundToken> {
     rows.into_iter()
-        .map(|(binding, token, usr_name)| BoundToken {
-            binding,
-            token,
-            usr_name,
+        .map(|(mut binding, token, usr_name)| {
+            if token.success_binding_pk == Some(binding.id) {
+                binding.last_authen_at = token.success_at;
+                binding.last_receipt_id = token.success_receipt_id.clone();
+            }
+            BoundToken {
+                binding,
+                token,
+                usr_name,
+            }
         })
         .collect()
 }
@@ -147,26 +156,21 @@ pub fn find_bound_by_token(
     Ok(into_bound(rows))
 }
 
-/// Records a successful authentication on an Act binding: clears the failure count and
-/// stores the receipt. Answers false when the binding is no longer Act.
-pub fn update_binding_success(
+/// Writes a binding's last success into its own row: when the token's last success
+/// moves to another binding, the one it leaves keeps its values here.
+pub fn update_binding_last_success(
     conn: &mut Conn,
     binding_pk: i32,
-    receipt_id: &str,
-    now_ms: i64,
-) -> Result<bool, Error> {
-    let rows = Fixed::new(
-        "UPDATE bindings SET failure_count = 0, last_authen_at = ?, last_receipt_id = ? \
-         WHERE id = ? AND status = ?",
-        &[
-            Bind::BigInt(now_ms),
-            Bind::Text(receipt_id),
-            Bind::Int(binding_pk),
-            Bind::Text(MfaTokenUsrStat::Act.as_str()),
-        ],
-    )
-    .execute(conn)?;
-    Ok(rows == 1)
+    at_ms: Option<i64>,
+    receipt_id: Option<&str>,
+) -> Result<(), Error> {
+    diesel::update(bindings::table.find(binding_pk))
+        .set((
+            bindings::last_authen_at.eq(at_ms),
+            bindings::last_receipt_id.eq(receipt_id),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Sets a binding's status. Leaving Lock clears the failure count and lock record;
@@ -213,7 +217,16 @@ pub fn update_binding_description(
 }
 
 /// Removes a binding (the user no longer uses this token); the audit keeps its history.
+/// A token whose last success was this binding's forgets it, so a later binding that
+/// reuses the row id (SQLite may) does not inherit its `LastTrnRcptId`.
 pub fn delete_binding(conn: &mut Conn, binding_pk: i32) -> Result<(), Error> {
+    diesel::update(tokens::table.filter(tokens::success_binding_pk.eq(binding_pk)))
+        .set((
+            tokens::success_binding_pk.eq(None::<i32>),
+            tokens::success_at.eq(None::<i64>),
+            tokens::success_receipt_id.eq(None::<String>),
+        ))
+        .execute(conn)?;
     diesel::delete(bindings::table.find(binding_pk)).execute(conn)?;
     Ok(())
 }
@@ -249,17 +262,29 @@ pub fn update_bindings_clear_failures(conn: &mut Conn, token_pk: i32) -> Result<
     Ok(())
 }
 
-/// Clears an Act binding's failure count (a resync proved the token is in hand); answers
-/// false when the binding is no longer Act.
+/// Clears an Act binding's failure count (a success, a resync); answers false when the
+/// binding is no longer Act. The row is written only when there is a count to clear: a
+/// success's `LastAuthenTimeDt` and `LastTrnRcptId` go on the token row
+/// ([`crate::storage::success`]), so in the common case a success only reads the binding.
 pub fn update_binding_clear_failures(conn: &mut Conn, binding_pk: i32) -> Result<bool, Error> {
-    let rows = diesel::update(
-        bindings::table
-            .find(binding_pk)
-            .filter(bindings::status.eq(MfaTokenUsrStat::Act)),
-    )
-    .set(bindings::failure_count.eq(0))
-    .execute(conn)?;
-    Ok(rows == 1)
+    let found: Option<(MfaTokenUsrStat, i32)> = bindings::table
+        .find(binding_pk)
+        .select((bindings::status, bindings::failure_count))
+        .first(conn)
+        .optional()?;
+    match found {
+        Some((MfaTokenUsrStat::Act, 0)) => Ok(true),
+        // Re-checked in the write: a lock committed since the read wins (PostgreSQL).
+        Some((MfaTokenUsrStat::Act, _)) => Ok(diesel::update(
+            bindings::table
+                .find(binding_pk)
+                .filter(bindings::status.eq(MfaTokenUsrStat::Act)),
+        )
+        .set(bindings::failure_count.eq(0))
+        .execute(conn)?
+            == 1),
+        _ => Ok(false),
+    }
 }
 
 /// A binding's state after a failure was counted.
@@ -391,19 +416,18 @@ mod tests {
         };
         assert_eq!(fail(&storage).unwrap().failure_count, 1);
         assert!(storage
-            .write(|c| update_binding_success(c, binding, "R1", 6))
+            .write(|c| update_binding_clear_failures(c, binding))
             .unwrap());
         assert_eq!(fail(&storage).unwrap().failure_count, 1);
         assert!(!fail(&storage).unwrap().locked);
         assert!(fail(&storage).unwrap().locked);
         assert_eq!(fail(&storage), None, "a locked binding counts no more");
         assert!(!storage
-            .write(|c| update_binding_success(c, binding, "R2", 7))
+            .write(|c| update_binding_clear_failures(c, binding))
             .unwrap());
         let bound = storage
             .read(|c| find_bound_by_token(c, "inst", "T1"))
             .unwrap();
         assert_eq!(bound[0].binding.status, MfaTokenUsrStat::Lock);
-        assert_eq!(bound[0].binding.last_receipt_id.as_deref(), Some("R1"));
     }
 }

@@ -149,6 +149,9 @@ tables! {
         created_at: i64,
         updated_at: i64,
         inst_rt_id: String,
+        success_binding_pk: Option<i32>,
+        success_at: Option<i64>,
+        success_receipt_id: Option<String>,
     };
     paged bindings BindingsRow (id) {
         id: i32,

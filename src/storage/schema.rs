@@ -279,6 +279,9 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         inst_rt_id -> Text,
+        success_binding_pk -> Nullable<Integer>,
+        success_at -> Nullable<BigInt>,
+        success_receipt_id -> Nullable<Text>,
     }
 }
 

@@ -1,5 +1,6 @@
-//! A validation's success write, all of it or nothing: the replay guard (the token's last
-//! accepted step), the binding's success (failure count cleared, receipt, time), the end
+//! A validation's success write, all of it or nothing: on the token row the replay guard
+//! (the last accepted step) and the success (its binding, time and receipt, which readers
+//! give that binding: `bindings::into_bound`), the binding's failure count cleared, the end
 //! of the user's temporary codes, the reset of the user's OOB failure streak and the audit
 //! row. One function for the domain, [`Storage::accept_success`]; which statements make
 //! it on which engine is this module's business:
@@ -138,22 +139,68 @@ impl Storage {
     }
 }
 
-/// The success as a transaction's statements (every engine's deciding path).
+/// The success as a transaction's statements (every engine's deciding path). The token
+/// row takes the replay guard and the success itself (which binding, when, the receipt);
+/// the binding is read for its status and written only to clear a failure count, or to
+/// keep its own last success when the token's moves to another user's binding.
 fn decide(c: &mut Conn, s: &Success) -> Result<(), Refused> {
-    let act = UsrTokenStat::Act;
-    if !tokens::update_token_accept_step(c, s.token_pk, act, act, s.step, s.drift, s.now_ms)? {
-        if tokens::find_token_status(c, s.token_pk)? == Some(act) {
+    let before = last_success(c, s.token_pk)?;
+    if !update_token_success(c, s)? {
+        if tokens::find_token_status(c, s.token_pk)? == Some(UsrTokenStat::Act) {
             return Err(Refused::Replayed);
         }
         return Err(Refused::StatusChanged(reread(c, s)?));
     }
-    if !bindings::update_binding_success(c, s.binding_pk, &s.receipt_id, s.now_ms)? {
+    if !bindings::update_binding_clear_failures(c, s.binding_pk)? {
         return Err(Refused::StatusChanged(reread(c, s)?));
+    }
+    if let Some((previous, at, receipt)) = before.filter(|b| b.0 != s.binding_pk) {
+        bindings::update_binding_last_success(c, previous, at, receipt.as_deref())?;
     }
     temp_codes::update_temp_codes_end(c, s.user_pk, s.now_ms)?;
     users::update_user_oob_failures(c, s.user_pk, 0)?;
     insert_audit_event(c, &s.audit_row())?;
     Ok(())
+}
+
+/// The token's last success before this one: its binding (row id), time and receipt.
+type LastSuccess = (i32, Option<i64>, Option<String>);
+
+/// Reads which binding the token's last success was, with its time and receipt.
+fn last_success(c: &mut Conn, token_pk: i32) -> Result<Option<LastSuccess>, Error> {
+    use super::schema::tokens::dsl as t;
+    use diesel::prelude::*;
+    let row: Option<(Option<i32>, Option<i64>, Option<String>)> = t::tokens
+        .find(token_pk)
+        .select((t::success_binding_pk, t::success_at, t::success_receipt_id))
+        .first(c)
+        .optional()?;
+    Ok(row.and_then(|(pk, at, receipt)| pk.map(|pk| (pk, at, receipt))))
+}
+
+/// THE REPLAY GUARD with the success on the token row: records the step only if it is
+/// newer than the last accepted one and the token is Act, and with it the binding, time
+/// and receipt of this success; answers whether this call won.
+fn update_token_success(c: &mut Conn, s: &Success) -> Result<bool, Error> {
+    let act = UsrTokenStat::Act.as_str();
+    let rows = Fixed::new(
+        "UPDATE tokens SET last_step = ?, drift = ?, version = version + 1, updated_at = ?, \
+             success_binding_pk = ?, success_at = ?, success_receipt_id = ? \
+             WHERE id = ? AND last_step < ? AND status = ?",
+        &[
+            Bind::BigInt(s.step),
+            Bind::Int(s.drift),
+            Bind::BigInt(s.now_ms),
+            Bind::Int(s.binding_pk),
+            Bind::BigInt(s.now_ms),
+            Bind::Text(&s.receipt_id),
+            Bind::Int(s.token_pk),
+            Bind::BigInt(s.step),
+            Bind::Text(act),
+        ],
+    )
+    .execute(c)?;
+    Ok(rows == 1)
 }
 
 /// The binding as it is now, read in the deciding transaction.
@@ -179,15 +226,17 @@ fn at_once(c: &mut Conn, s: &Success) -> Result<bool, Error> {
     let binds = [
         Bind::Int(s.binding_pk),
         Bind::Text(MfaTokenUsrStat::Act.as_str()),
+        Bind::Int(s.token_pk),
         Bind::BigInt(s.step),
         Bind::Int(s.drift),
-        Bind::Text(act),
         Bind::BigInt(s.now_ms),
+        Bind::Int(s.binding_pk),
+        Bind::BigInt(s.now_ms),
+        Bind::Text(&s.receipt_id),
         Bind::Int(s.token_pk),
         Bind::BigInt(s.step),
         Bind::Text(act),
-        Bind::BigInt(s.now_ms),
-        Bind::Text(&s.receipt_id),
+        Bind::Int(s.binding_pk),
         Bind::Int(s.binding_pk),
         Bind::BigInt(s.now_ms),
         Bind::Int(s.user_pk),
@@ -226,9 +275,15 @@ fn at_once(c: &mut Conn, s: &Success) -> Result<bool, Error> {
 ///
 /// All or nothing: `l` locks the binding's newest version while it is Act (`FOR UPDATE`
 /// under READ COMMITTED waits for a concurrent writer of the row and re-checks its WHERE
-/// on the version that writer committed); `t`, the replay guard, writes only if `l` found
-/// it; `b` and the rest only if `t` did. The binding cannot leave Act between `l` and `b`
-/// (this statement holds its lock), so `b` writes whenever `t` did.
+/// on the version that writer committed); `p` then locks the token and reads which
+/// binding its last success was; `t`, the replay guard, writes only if `p` (so `l`) found
+/// a row, and records this success on the token row. `t` names `p` so that `p` runs
+/// first: a statement's own `FOR UPDATE` does not see a row the statement has already
+/// updated. The rest writes only if `t` did: `b` clears the binding's failure count if it
+/// has one (otherwise the binding row is not written: one page less per success), `f`
+/// keeps the last success of the binding the token's moves away from (a token shared by
+/// users), `e`, `u` and `a` as on SQLite. The binding cannot leave Act between `l` and
+/// `t` (this statement holds its lock), so the success is whole whenever `t` wrote.
 ///
 /// One winner: `t` re-checks `last_step < step` on the token's newest version after
 /// waiting for any concurrent writer of it, so of concurrent calls with one step exactly
@@ -242,13 +297,22 @@ fn at_once(c: &mut Conn, s: &Success) -> Result<bool, Error> {
 /// meanwhile) are ordered as if written after it.
 const AT_ONCE: &str = "\
 WITH l AS MATERIALIZED (\
-  SELECT id FROM bindings WHERE id = ? AND status = ? FOR UPDATE), \
+  SELECT id, failure_count FROM bindings WHERE id = ? AND status = ? FOR UPDATE), \
+p AS MATERIALIZED (\
+  SELECT success_binding_pk, success_at, success_receipt_id FROM tokens \
+  WHERE id = ? AND EXISTS (SELECT 1 FROM l) FOR UPDATE), \
 t AS (\
-  UPDATE tokens SET last_step = ?, drift = ?, status = ?, version = version + 1, updated_at = ? \
-  WHERE id = ? AND last_step < ? AND status = ? AND EXISTS (SELECT 1 FROM l) RETURNING id), \
+  UPDATE tokens SET last_step = ?, drift = ?, version = version + 1, updated_at = ?, \
+  success_binding_pk = ?, success_at = ?, success_receipt_id = ? \
+  WHERE id = ? AND last_step < ? AND status = ? AND EXISTS (SELECT 1 FROM p) RETURNING id), \
 b AS (\
-  UPDATE bindings SET failure_count = 0, last_authen_at = ?, last_receipt_id = ? \
-  WHERE id = ? AND EXISTS (SELECT 1 FROM t) RETURNING id), \
+  UPDATE bindings SET failure_count = 0 \
+  WHERE id = ? AND EXISTS (SELECT 1 FROM l WHERE failure_count <> 0) \
+  AND EXISTS (SELECT 1 FROM t)), \
+f AS (\
+  UPDATE bindings SET last_authen_at = p.success_at, last_receipt_id = p.success_receipt_id \
+  FROM p WHERE bindings.id = p.success_binding_pk AND p.success_binding_pk <> ? \
+  AND EXISTS (SELECT 1 FROM t)), \
 e AS (\
   UPDATE temp_codes SET ended_at = ? \
   WHERE user_pk = ? AND ended_at IS NULL AND EXISTS (SELECT 1 FROM t)), \
@@ -259,7 +323,7 @@ a AS (\
   INSERT INTO audit_events (at, actor, audit_usr_id, audit_ws_id, tracking_id, \
   bus_correl_id, action, token_id, usr_name, result, detail, inst_rt_id, audit_usr_src) \
   SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM t)) \
-SELECT (SELECT count(*) FROM b) AS won";
+SELECT (SELECT count(*) FROM t) AS won";
 
 #[cfg(test)]
 #[path = "success_tests.rs"]

@@ -162,3 +162,93 @@ fn postgres_the_one_statement_is_all_or_nothing() {
     );
     assert_eq!(count(&storage, "SELECT count(*) AS n FROM audit_events"), 1);
 }
+
+/// What each binding of a token shared by two users reads as its last success.
+fn receipts(storage: &Storage) -> Vec<(String, Option<String>, Option<i64>, i32)> {
+    storage
+        .read(|c| bindings::find_bound_by_token(c, "", "T1"))
+        .unwrap()
+        .into_iter()
+        .map(|b| {
+            let binding = b.binding;
+            let last = (binding.last_receipt_id, binding.last_authen_at);
+            (b.usr_name, last.0, last.1, binding.failure_count)
+        })
+        .collect()
+}
+
+/// A success writes its time and receipt on the token row; each binding of a token two
+/// users share still answers its own last success when the token's moves from one to the
+/// other and back, a success clears the binding's failure count, and a deleted binding's
+/// success is not inherited by the binding made after it.
+fn shared_token(storage: Storage) {
+    let alice = seed(&storage);
+    let bob_pk = storage
+        .write(|c| {
+            let user = users::insert_user(c, "", "bob", None, 0)?;
+            bindings::insert_binding(c, alice.token_pk, user, MfaTokenUsrStat::Act, None, 0)
+        })
+        .unwrap();
+    let bob = Success {
+        binding_pk: bob_pk,
+        user_pk: bob_pk,
+        usr_name: "bob".into(),
+        ..alice.clone()
+    };
+    storage
+        .write(|c| bindings::update_binding_failure(c, alice.binding_pk, 5, "x", 1))
+        .unwrap();
+    let accept = |s: &Success, step: i64, receipt: &str| {
+        let s = Success {
+            step,
+            now_ms: step,
+            receipt_id: receipt.into(),
+            ..s.clone()
+        };
+        let outcome = storage.accept_success("token:T1", s).unwrap();
+        assert!(matches!(outcome, Accepted::Won), "{outcome:?}");
+    };
+    let row = |name: &str, receipt: Option<&str>, at: Option<i64>| {
+        (name.to_owned(), receipt.map(str::to_owned), at, 0)
+    };
+    accept(&alice, 100, "A1");
+    assert_eq!(
+        receipts(&storage),
+        [row("alice", Some("A1"), Some(100)), row("bob", None, None)],
+        "the success cleared alice's failure count"
+    );
+    accept(&bob, 101, "B1");
+    accept(&alice, 102, "A2");
+    accept(&bob, 103, "B2");
+    assert_eq!(
+        receipts(&storage),
+        [
+            row("alice", Some("A2"), Some(102)),
+            row("bob", Some("B2"), Some(103))
+        ]
+    );
+    storage
+        .write(|c| bindings::delete_binding(c, bob_pk))
+        .unwrap();
+    let carol = storage
+        .write(|c| {
+            let user = users::insert_user(c, "", "carol", None, 0)?;
+            bindings::insert_binding(c, alice.token_pk, user, MfaTokenUsrStat::Act, None, 0)
+        })
+        .unwrap();
+    let rows = receipts(&storage);
+    assert_eq!(rows[0], row("alice", Some("A2"), Some(102)));
+    assert_eq!(rows[1], row("carol", None, None), "binding {carol}");
+}
+
+#[test]
+fn sqlite_each_binding_of_a_shared_token_keeps_its_last_success() {
+    let (_dir, storage) = temp_storage();
+    shared_token(storage);
+}
+
+#[test]
+fn postgres_each_binding_of_a_shared_token_keeps_its_last_success() {
+    let (_db, storage) = postgres();
+    shared_token(storage);
+}

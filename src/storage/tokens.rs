@@ -42,6 +42,14 @@ pub struct Token {
     pub updated_at: i64,
     /// jXchange `InstRtId`: the institution that owns the token.
     pub inst_rt_id: String,
+    /// The binding (row id) whose success was the token's last: its `LastAuthenTimeDt`
+    /// and `LastTrnRcptId` are the two columns below, not the binding's own (a success
+    /// writes this one row; see `storage::success`).
+    pub success_binding_pk: Option<i32>,
+    /// `LastAuthenTimeDt` of that binding, ms.
+    pub success_at: Option<i64>,
+    /// `LastTrnRcptId` of that binding.
+    pub success_receipt_id: Option<String>,
 }
 
 /// A token to insert.

@@ -23,14 +23,16 @@
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::result::Error as DieselError;
 use diesel::Connection as _;
-use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 
 use super::audit::{self, Linker};
 use super::{Conn, Error};
+use owned::Inbox;
+
+mod owned;
 
 /// A batch is committed after this many jobs even if more are queued (on the mutex or in
 /// the writer thread's inbox), so a steady stream of writers cannot postpone a commit (and
@@ -66,27 +68,6 @@ struct Outcomes {
 pub(super) struct Writer {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-}
-
-/// An owned job: runs in the open batch and returns its answer, to be handed over once
-/// the batch's commit is known.
-type Job = Box<dyn FnOnce(&mut State) -> Box<dyn Answer> + Send>;
-
-/// A job's answer, waiting for its batch's commit.
-trait Answer: Send {
-    /// Hands the answer to its caller: the job's own outcome if the batch committed
-    /// (`failure` is `None`) or the job was refused; the commit's failure otherwise.
-    fn deliver(self: Box<Self>, failure: Option<&str>);
-}
-
-/// Owned jobs waiting for the writer thread.
-#[derive(Default)]
-struct Inbox {
-    jobs: VecDeque<Job>,
-    /// The thread is asleep on `Shared::arrived` (so a new job must wake it).
-    idle: bool,
-    /// The `Writer` was dropped: the thread ends once the inbox is empty.
-    closing: bool,
 }
 
 /// The writing connection, shared by the callers that take its mutex and by the writer
@@ -155,147 +136,9 @@ impl Writer {
     pub(super) fn set_linker(&self, linker: Arc<Linker>) {
         self.shared.set_linker(linker);
     }
-
-    /// Runs `f` on the writer thread in the current batch and returns once the batch is
-    /// durable, like [`Shared::write`] (same savepoint, same refusal rule), for jobs that
-    /// own what they use. A job that panics loses its batch (every caller of it is told)
-    /// and answers an error; the writer goes on with a new connection.
-    pub(super) fn submit<T, E>(
-        &self,
-        f: impl FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<Error> + Send + 'static,
-    {
-        let (tx, rx) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |state: &mut State| -> Box<dyn Answer> {
-            Box::new(Reply {
-                ran: Shared::run(state, f),
-                tx,
-            })
-        });
-        self.shared.enqueue(job)?;
-        rx.recv()
-            .unwrap_or_else(|_| Err(E::from(Error::Db("the write panicked".into()))))
-    }
-}
-
-impl Drop for Writer {
-    /// Lets the thread finish the jobs queued and end.
-    fn drop(&mut self) {
-        self.shared.inbox().closing = true;
-        self.shared.arrived.notify_all();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// An owned job's outcome and the channel its caller waits on.
-struct Reply<T, E> {
-    ran: Result<Ran<T, E>, Error>,
-    tx: mpsc::SyncSender<Result<T, E>>,
-}
-
-impl<T: Send, E: From<Error> + Send> Answer for Reply<T, E> {
-    fn deliver(self: Box<Self>, failure: Option<&str>) {
-        let answer = match (self.ran, failure) {
-            (Err(e), _) => Err(E::from(e)),
-            (Ok(Ran::Refused(e)), _) => Err(e),
-            (Ok(Ran::Done(value)), None) => Ok(value),
-            (Ok(Ran::Done(_)), Some(reason)) => {
-                Err(E::from(Error::Db(format!("commit failed: {reason}"))))
-            }
-        };
-        // The caller is gone only if its thread died; nothing to answer then.
-        let _ = self.tx.send(answer);
-    }
 }
 
 impl Shared {
-    fn inbox(&self) -> MutexGuard<'_, Inbox> {
-        self.inbox
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Queues an owned job, waking the thread if it sleeps.
-    fn enqueue(&self, job: Job) -> Result<(), Error> {
-        let mut inbox = self.inbox();
-        if inbox.closing {
-            return Err(Error::Db("the database is closing".into()));
-        }
-        inbox.jobs.push_back(job);
-        if inbox.idle {
-            inbox.idle = false;
-            self.arrived.notify_one();
-        }
-        Ok(())
-    }
-
-    /// The writer thread: sleeps until jobs arrive, then runs batches until none wait.
-    fn serve(&self) {
-        loop {
-            let jobs = {
-                let mut inbox = self.inbox();
-                while inbox.jobs.is_empty() && !inbox.closing {
-                    inbox.idle = true;
-                    inbox = self
-                        .arrived
-                        .wait(inbox)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                }
-                if inbox.jobs.is_empty() {
-                    return;
-                }
-                let n = inbox.jobs.len().min(MAX_BATCH);
-                inbox.jobs.drain(..n).collect::<Vec<_>>()
-            };
-            self.run_batch(jobs);
-        }
-    }
-
-    /// Runs `jobs` (and those that arrive meanwhile, up to the bound) in the open batch,
-    /// commits it, then answers every job.
-    fn run_batch(&self, mut jobs: Vec<Job>) {
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        let mut state = self.lock();
-        self.queued.fetch_sub(1, Ordering::SeqCst);
-        let mut answers: Vec<Box<dyn Answer>> = Vec::with_capacity(jobs.len());
-        let mut panicked = false;
-        while !jobs.is_empty() {
-            for job in jobs.drain(..) {
-                match panic::catch_unwind(AssertUnwindSafe(|| job(&mut state))) {
-                    Ok(answer) => answers.push(answer),
-                    Err(_) => {
-                        panicked = true;
-                        break;
-                    }
-                }
-            }
-            if panicked {
-                break;
-            }
-            let room = MAX_BATCH.saturating_sub(answers.len());
-            let mut inbox = self.inbox();
-            let n = inbox.jobs.len().min(room);
-            jobs.extend(inbox.jobs.drain(..n));
-        }
-        let failure = if panicked {
-            self.abandon(&mut state, "a write panicked");
-            Some("a write panicked".to_owned())
-        } else if state.open {
-            self.commit(&mut state)
-        } else {
-            None
-        };
-        drop(state);
-        for answer in answers {
-            answer.deliver(failure.as_deref());
-        }
-    }
-
     /// Runs `f` in the current batch and returns once the batch is durable. An `Err` from
     /// `f` rolls back `f`'s work only, and is returned at once — before the batch that
     /// holds earlier jobs is committed. So a refusal must answer from what it read inside
@@ -469,145 +312,4 @@ impl<E> From<DieselError> for JobError<E> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::test_support::temp_storage;
-    use super::super::Error;
-    use diesel::connection::SimpleConnection as _;
-    use diesel::sql_types::BigInt;
-    use diesel::{sql_query, QueryableByName, RunQueryDsl as _};
-    use std::sync::Arc;
-
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-
-    fn count(storage: &super::super::Storage) -> i64 {
-        storage
-            .read(|c| {
-                Ok(sql_query("SELECT count(*) AS n FROM bench_rows")
-                    .get_result::<Count>(c)?
-                    .n)
-            })
-            .unwrap()
-    }
-
-    /// Runs `sql` as one write.
-    fn execute(storage: &super::super::Storage, sql: &str) -> Result<(), Error> {
-        storage.write(|c| {
-            c.batch_execute(sql)?;
-            Ok::<_, Error>(())
-        })
-    }
-
-    /// Eight threads insert 50 rows each, then each row again (refused by the unique
-    /// index, and alone); with `owned`, every other insert is an owned job (the writer
-    /// thread) and the rest take the mutex, so both kinds share the batches.
-    fn race_inserts_and_duplicates(owned: bool) {
-        let (_dir, storage) = temp_storage();
-        execute(
-            &storage,
-            "CREATE TABLE bench_rows (v INTEGER NOT NULL UNIQUE)",
-        )
-        .unwrap();
-        let storage = Arc::new(storage);
-        let threads: Vec<_> = (0..8)
-            .map(|t| {
-                let storage = Arc::clone(&storage);
-                std::thread::spawn(move || {
-                    for i in 0..50 {
-                        let v = t * 1000 + i;
-                        let insert = move |c: &mut super::super::Conn| {
-                            c.batch_execute(&format!("INSERT INTO bench_rows VALUES ({v})"))?;
-                            Ok::<_, Error>(())
-                        };
-                        let by_thread = owned && (t + i) % 2 == 0;
-                        let run = |first: bool| {
-                            if by_thread == first {
-                                storage.write_owned("k", insert)
-                            } else {
-                                storage.write(insert)
-                            }
-                        };
-                        run(true).unwrap();
-                        let dup = run(false);
-                        assert!(matches!(dup, Err(Error::Conflict(_))), "{dup:?}");
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert_eq!(count(&storage), 400);
-    }
-
-    #[test]
-    fn concurrent_writes_all_commit_and_a_refused_one_rolls_back_alone() {
-        race_inserts_and_duplicates(false);
-    }
-
-    /// Owned jobs (the writer thread) and borrowed ones (the mutex) share the connection
-    /// and its batches: all commit, a refused one of either kind rolls back alone.
-    #[test]
-    fn owned_and_borrowed_jobs_interleave_and_refusals_roll_back_alone() {
-        race_inserts_and_duplicates(true);
-    }
-
-    #[test]
-    fn a_panicking_write_loses_only_its_batch_and_the_writer_goes_on() {
-        let (_dir, storage) = temp_storage();
-        execute(&storage, "CREATE TABLE bench_rows (v INTEGER NOT NULL)").unwrap();
-        let storage = Arc::new(storage);
-        let panicking = Arc::clone(&storage);
-        let joined = std::thread::spawn(move || {
-            panicking.write(|c| {
-                c.batch_execute("INSERT INTO bench_rows VALUES (1)")?;
-                panic!("a bug in a job");
-                #[allow(unreachable_code)]
-                Ok::<_, Error>(())
-            })
-        })
-        .join();
-        assert!(joined.is_err());
-        execute(&storage, "INSERT INTO bench_rows VALUES (2)").unwrap();
-        assert_eq!(count(&storage), 1);
-    }
-
-    /// A panic in an owned job answers an error to its caller, loses only its batch, and
-    /// the writer thread goes on with a new connection.
-    #[test]
-    fn a_panicking_owned_job_answers_an_error_and_the_writer_thread_goes_on() {
-        let (_dir, storage) = temp_storage();
-        execute(&storage, "CREATE TABLE bench_rows (v INTEGER NOT NULL)").unwrap();
-        let outcome = storage.write_owned("k", |c| {
-            c.batch_execute("INSERT INTO bench_rows VALUES (1)")?;
-            panic!("a bug in a job");
-            #[allow(unreachable_code)]
-            Ok::<_, Error>(())
-        });
-        assert!(matches!(outcome, Err(Error::Db(_))), "{outcome:?}");
-        storage
-            .write_owned("k", |c| {
-                c.batch_execute("INSERT INTO bench_rows VALUES (2)")?;
-                Ok::<_, Error>(())
-            })
-            .unwrap();
-        assert_eq!(count(&storage), 1);
-    }
-
-    /// Dropping the storage ends the writer thread (tests open hundreds of databases).
-    #[test]
-    fn dropping_the_storage_ends_its_writer_thread() {
-        let (_dir, storage) = temp_storage();
-        execute(&storage, "CREATE TABLE bench_rows (v INTEGER NOT NULL)").unwrap();
-        storage
-            .write_owned("k", |c| {
-                c.batch_execute("INSERT INTO bench_rows VALUES (1)")?;
-                Ok::<_, Error>(())
-            })
-            .unwrap();
-        drop(storage);
-    }
-}
+mod tests;
