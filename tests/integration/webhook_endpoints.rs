@@ -167,6 +167,23 @@ fn a_rotated_secret_signs_beside_the_old_one_only_during_the_grace() {
         &[],
         &[
             "webhook",
+            "secret",
+            "rotate",
+            "--id",
+            "1",
+            "--grace-secs=9999999",
+        ],
+    );
+    assert!(
+        !out.status.success() && out.stdout.is_empty(),
+        "over 30 days"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("grace-secs"));
+    let out = cli(
+        &dir,
+        &[],
+        &[
+            "webhook",
             "add",
             "--url",
             "http://consumer.example.com/hook",
