@@ -1,6 +1,6 @@
 //! The `tokend` command line: `serve` (the default), `migrate`, `import`, `audit verify`,
 //! `apikey create`, `admin create`, `institution create|list`, `rekey`, `hsm init`,
-//! `backup`, `restore`, `copy-to`.
+//! `backup`, `restore`, `copy-to`, `webhook add|list|remove|secret rotate`.
 //! Only `serve` and `migrate` may create an install (`bootstrap::install`).
 //! Every subcommand reads the same configuration as `serve`. Results go to stdout (only
 //! the result, so scripts can capture it); logs go to stderr.
@@ -24,9 +24,11 @@ mod hsm;
 mod institution;
 mod rekey;
 mod serve;
+mod webhook;
 
 use admin::AdminCommand;
 use institution::InstitutionCommand;
+use webhook::WebhookCommand;
 
 /// tokend — TOTP token management with a jXchange-style API.
 #[derive(Debug, Parser)]
@@ -144,6 +146,12 @@ enum Command {
         #[command(subcommand)]
         action: InstitutionCommand,
     },
+    /// Manage the webhook endpoints events are signed and delivered to (see
+    /// docs/webhooks.md).
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +243,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin { action } => admin::run(&settings, action),
         Command::Apikey { action } => apikey(&settings, action),
         Command::Institution { action } => institution::run(&settings, action),
+        Command::Webhook { action } => webhook::run(&settings, action),
     }
 }
 

@@ -222,7 +222,7 @@ impl std::fmt::Debug for SecretText {
 /// 127.0.0.0/8, ::1 and `localhost` is allowed without the flag, since it never leaves
 /// the machine (a local SMS gateway, tests); anything else would carry the bearer token,
 /// the phone number and the code in clear.
-fn check_outbound_url(name: &str, url: &str, allow_plaintext: bool) -> anyhow::Result<()> {
+pub fn check_outbound_url(name: &str, url: &str, allow_plaintext: bool) -> anyhow::Result<()> {
     let parsed = url::Url::parse(url).with_context(|| format!("{name} is not a URL"))?;
     match parsed.scheme() {
         "https" => Ok(()),

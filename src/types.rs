@@ -128,6 +128,13 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// Where one event's delivery to one webhook endpoint stands: Pending while it is
+    /// tried (with back-off), Delivered on a 2xx, Refused on a 4xx that retrying cannot
+    /// change, Failed when it was still undelivered a day after the event.
+    DeliveryStat { Pending = "pending", Delivered = "delivered", Refused = "refused", Failed = "failed" }
+);
+
+wire_enum!(
     /// The kind of code an OOB text carries: six digits (`<%$otp%>`) or six letters or
     /// digits (`<%$otpa%>`); stored with the session, so a resend sends the same kind.
     OtpKind { Digits = "otp", Alnum = "otpa" }

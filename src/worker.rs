@@ -1,6 +1,7 @@
 //! Background threads started by `serve`: the OOB expiry sweeper (so Expired events are
 //! emitted even when nobody calls; it also purges OOB rows past their retention), the http
-//! SMS senders, the event webhook deliverer, the master-key watch (`domain::key_watch`),
+//! SMS senders, the event webhook deliverer, the sender to tokend's webhook endpoints
+//! (`domain::webhooks`), the master-key watch (`domain::key_watch`),
 //! the first admin's one-time password expiry (`domain::first_admin`), and on PostgreSQL
 //! the audit linker.
 //!
@@ -59,6 +60,10 @@ pub fn start(
     if service.oob().webhook.is_some() {
         let s = Arc::clone(service);
         handles.push(spawn("event-webhook", move || push_events(&s))?);
+    }
+    if service.oob().endpoints.is_some() {
+        let s = Arc::clone(service);
+        handles.push(spawn("webhook-endpoints", move || push_deliveries(&s))?);
     }
     if service.is_clustered() {
         let s = Arc::clone(service);
@@ -232,6 +237,29 @@ fn push_events(service: &Service) {
             }
             Ok(None) => {}
             Err(e) => tracing::error!("event webhook: {e}"),
+        }
+        if !signal.wait(&mut seen, POLL) {
+            return;
+        }
+    }
+}
+
+/// Delivers events to tokend's webhook endpoints (`domain::webhooks`): one attempt per
+/// leased delivery, logged, then the next due one at once; idle, it polls.
+fn push_deliveries(service: &Service) {
+    let signal = &service.oob().signal;
+    let mut seen = 0;
+    loop {
+        match service.claim_delivery(Utc::now()) {
+            Ok(Some(d)) => {
+                if let Err(e) = service.attempt_delivery(&d, Utc::now()) {
+                    tracing::error!("webhook endpoints: cannot record attempt of {}: {e}", d.id);
+                } else {
+                    continue;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("webhook endpoints: {e}"),
         }
         if !signal.wait(&mut seen, POLL) {
             return;

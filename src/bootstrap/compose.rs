@@ -105,6 +105,10 @@ pub fn oob_runtime(settings: &Settings) -> anyhow::Result<OobRuntime> {
         },
         http,
         webhook,
+        endpoints: Some(crate::sms::http::TargetMaker::new(
+            Arc::clone(&tls),
+            timeout,
+        )),
         signal: Arc::default(),
         refused: Arc::default(),
     })

@@ -41,6 +41,7 @@ pub mod temp_code;
 pub(crate) mod test_support;
 pub mod users;
 pub mod validate;
+pub mod webhooks;
 
 /// A serving node's presence (see [`Service::announce_presence`]).
 pub use crate::storage::leader::Presence;

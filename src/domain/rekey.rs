@@ -238,6 +238,8 @@ impl Service {
         let retiring = find(&rows, RETIRING)
             .map(|r| r.key_id.clone())
             .ok_or_else(|| RekeyError::Refused("no rotation is in progress".into()))?;
+        // The webhook endpoints' secrets are few and long-lived: resealed here, at once.
+        self.reseal_webhook_secrets()?;
         let (by, blob) = self.keyring.wrap_retired(&retiring)?;
         let mut rewrapped = Vec::new();
         for row in rows.iter().filter(|r| r.state == RETIRED) {

@@ -111,6 +111,27 @@ impl HttpTarget {
     }
 }
 
+/// Makes the targets of tokend's webhook endpoints (`tokend webhook add`): each with the
+/// outbound TLS settings and the timeout every http attempt has, and no bearer token (a
+/// signed delivery proves itself).
+#[derive(Clone)]
+pub struct TargetMaker {
+    tls: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+}
+
+impl TargetMaker {
+    /// Targets verifying HTTPS against `tls`, each attempt bounded by `timeout`.
+    pub fn new(tls: Arc<rustls::ClientConfig>, timeout: Duration) -> TargetMaker {
+        TargetMaker { tls, timeout }
+    }
+
+    /// The target at `url`.
+    pub fn target(&self, url: &str) -> HttpTarget {
+        HttpTarget::with_tls(url, None, self.timeout, Arc::clone(&self.tls))
+    }
+}
+
 /// Why a connection failed, without the URL (it may carry a provider's credentials): the
 /// kind, and the underlying cause (refused connection, certificate not trusted, …).
 fn transport_why(t: &ureq::Transport) -> String {

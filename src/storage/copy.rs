@@ -292,6 +292,37 @@ tables! {
         refused_at: Option<i64>,
         reason: Option<String>,
     };
+    paged webhook_endpoints WebhookEndpointsRow (id) {
+        id: i32,
+        url: String,
+        inst_rt_id: Option<String>,
+        secret_sealed: Vec<u8>,
+        previous_sealed: Option<Vec<u8>>,
+        previous_until: Option<i64>,
+        created_at: i64,
+        rotated_at: Option<i64>,
+        removed_at: Option<i64>,
+    };
+    paged webhook_deliveries WebhookDeliveriesRow (id) {
+        id: i32,
+        endpoint_id: i32,
+        event_id: i32,
+        state: String,
+        attempts: i32,
+        next_attempt_at: i64,
+        created_at: i64,
+        delivered_at: Option<i64>,
+        last_error: Option<String>,
+    };
+    paged webhook_attempts WebhookAttemptsRow (id) {
+        id: i32,
+        delivery_id: i32,
+        attempt: i32,
+        at: i64,
+        status: Option<i32>,
+        error: Option<String>,
+        duration_ms: i64,
+    };
     paged failed_codes FailedCodesRow (id) {
         id: i32,
         token_pk: i32,

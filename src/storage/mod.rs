@@ -74,6 +74,7 @@ pub mod success;
 pub mod temp_codes;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 mod writer;
 pub use error::{Error, JobError};
 use sqlite_file::{make_private, SqlitePragmas};

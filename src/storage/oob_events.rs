@@ -62,7 +62,8 @@ pub struct OobEvent {
     pub reason: Option<String>,
 }
 
-/// Stores the event of an ended session.
+/// Stores the event of an ended session, with one delivery per webhook endpoint that
+/// takes it.
 ///
 /// Ids follow commit order on both engines (see `engine::order_events`): a consumer
 /// paging by id never misses an event that committed late.
@@ -71,6 +72,8 @@ pub fn insert_event(conn: &mut Conn, event: &NewEvent<'_>) -> Result<(), Error> 
     diesel::insert_into(oob_events::table)
         .values(event)
         .execute(conn)?;
+    // Its deliveries to tokend's webhook endpoints commit with it (or not at all).
+    super::webhooks::insert_deliveries_for_event(conn, event.session_pk, event.next_attempt_at)?;
     Ok(())
 }
 

@@ -299,6 +299,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Integer,
+        delivery_id -> Integer,
+        attempt -> Integer,
+        at -> BigInt,
+        status -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Integer,
+        endpoint_id -> Integer,
+        event_id -> Integer,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        created_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Integer,
+        url -> Text,
+        inst_rt_id -> Nullable<Text>,
+        secret_sealed -> Binary,
+        previous_sealed -> Nullable<Binary>,
+        previous_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        rotated_at -> Nullable<BigInt>,
+        removed_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(admin_sessions -> admins (admin_id));
 diesel::joinable!(bindings -> tokens (token_pk));
 diesel::joinable!(bindings -> users (user_pk));
@@ -309,6 +349,9 @@ diesel::joinable!(sms_messages -> oob_sessions (session_pk));
 diesel::joinable!(sms_messages -> users (user_pk));
 diesel::joinable!(staff_passkeys -> admins (admin_id));
 diesel::joinable!(temp_codes -> users (user_pk));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(webhook_deliveries -> oob_events (event_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     admin_sessions,
@@ -332,4 +375,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     temp_codes,
     tokens,
     users,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
 );

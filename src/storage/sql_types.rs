@@ -12,8 +12,9 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 
 use crate::types::{
-    Algorithm, ApprovalState, AuditAction, AuditResult, MfaTokenUsrStat, OobModeType, OobStat,
-    OtpKind, ProviderKind, Role, SendStat, SessionOrigin, StaffAction, TokenType, UsrTokenStat,
+    Algorithm, ApprovalState, AuditAction, AuditResult, DeliveryStat, MfaTokenUsrStat, OobModeType,
+    OobStat, OtpKind, ProviderKind, Role, SendStat, SessionOrigin, StaffAction, TokenType,
+    UsrTokenStat,
 };
 
 /// Makes each `wire_enum!` type a `Text` value: `AsExpression` and `FromSqlRow` through
@@ -60,6 +61,7 @@ text_enum!(
     OobModeType,
     OobStat,
     SendStat,
+    DeliveryStat,
     OtpKind,
     ProviderKind,
     SessionOrigin,

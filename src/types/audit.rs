@@ -50,6 +50,10 @@ wire_enum!(
         OobPurge = "oob.purge",
         InstitutionCreate = "institution.create",
         SandboxClock = "sandbox.clock",
+        WebhookAdd = "webhook.add",
+        WebhookRemove = "webhook.remove",
+        WebhookRotate = "webhook.rotate",
+        WebhookResend = "webhook.resend",
     }
 );
 

@@ -38,6 +38,7 @@ wire_enum!(
         StaffRole = "staff.role",
         StaffDisable = "staff.disable",
         StaffFactorReset = "staff.mfa_reset",
+        WebhookResend = "webhook.resend",
     }
 );
 

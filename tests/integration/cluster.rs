@@ -385,6 +385,51 @@ fn each_sms_and_each_event_is_delivered_once_and_events_in_order() {
 }
 
 #[test]
+fn each_event_reaches_a_managed_webhook_endpoint_once_across_nodes() {
+    let hook = Sink::start(Mode::Ok);
+    let cluster = Cluster::start(2, &[]);
+    let out = cluster.cli(1, &["webhook", "add", "--url", &hook.url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    for n in 0..6 {
+        let phone = format!("55530000{n:02}");
+        let (status, rs) = cluster.post(
+            n % 2,
+            "/api/v1/oob",
+            &json!({"PhoneNum": phone, "OOBModeType": "TwoWay"}),
+        );
+        assert_eq!(status, 200, "{rs}");
+        let alrt = rs["AlrtPkgId"].as_str().unwrap();
+        cluster.post(
+            (n + 1) % 2,
+            &format!("/api/v1/oob/{alrt}/verify"),
+            &json!({"OTP": "000000"}),
+        );
+    }
+    hook.wait_until(30, |r| r.len() >= 6);
+    // Both nodes run the sender: a second attempt would show up meanwhile.
+    std::thread::sleep(Duration::from_secs(2));
+    let got = hook.received();
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|r| {
+            let id = r.headers.iter().find(|(k, _)| k == "webhook-id").unwrap();
+            id.1.clone()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((got.len(), ids.len()), (6, 6), "each event once: {ids:?}");
+    assert!(got
+        .iter()
+        .all(|r| crate::webhooks::verifies(&secret, &r.headers, &r.raw)));
+}
+
+#[test]
 fn send_caps_and_the_one_attempt_rule_hold_across_nodes() {
     let cluster = Cluster::start(3, &[("ROCKET_SMS_SEND_CAP", "2")]);
     let start = |i: usize| {

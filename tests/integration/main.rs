@@ -59,4 +59,5 @@ mod staff_oidc;
 mod support;
 mod systemd_user;
 mod transport;
+mod webhook_endpoints;
 mod webhooks;

@@ -197,6 +197,7 @@ fn readme_and_docs_links_resolve() {
         "docs/design.md",
         "docs/import.md",
         "docs/soap.md",
+        "docs/webhooks.md",
     ];
     let mut broken = Vec::new();
     for file in files {

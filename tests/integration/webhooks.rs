@@ -47,7 +47,7 @@ except Exception as e:
 "#;
 
 /// Whether the library verifies `body` with `headers` under `secret`.
-fn verifies(secret: &str, headers: &[(String, String)], body: &[u8]) -> bool {
+pub fn verifies(secret: &str, headers: &[(String, String)], body: &[u8]) -> bool {
     let headers: serde_json::Map<String, serde_json::Value> = headers
         .iter()
         .filter(|(k, _)| k.starts_with("webhook-"))

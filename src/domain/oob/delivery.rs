@@ -377,7 +377,9 @@ impl Service {
     }
 }
 
-fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
+/// An event as pushed (its jXchange body), to the configured webhook and to tokend's
+/// webhook endpoints alike.
+pub(crate) fn feedback(e: &OobEvent, delivered: Option<bool>) -> FeedbackEvent {
     FeedbackEvent {
         evt_id: i64::from(e.id),
         evt_type: EVENT_TYPE,

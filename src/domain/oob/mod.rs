@@ -106,6 +106,8 @@ pub struct OobRuntime {
     pub http: Option<Arc<dyn SmsProvider>>,
     /// Where "90040" events are pushed, if anywhere.
     pub webhook: Option<HttpTarget>,
+    /// Makes the clients of tokend's webhook endpoints (`domain::webhooks`).
+    pub endpoints: Option<crate::sms::http::TargetMaker>,
     /// Wakes the sender and webhook threads when there is work, and stops them.
     pub signal: Arc<Signal>,
     /// Sends refused by the guard, by kind (`/metrics`).

@@ -73,7 +73,8 @@ pub fn required_role(action: StaffAction) -> Role {
         | A::TokenDelete
         | A::HardwareImport
         | A::PhoneChange
-        | A::HoldLift => Role::Officer,
+        | A::HoldLift
+        | A::WebhookResend => Role::Officer,
         A::ApikeyCreate
         | A::ApikeyRevoke
         | A::StaffCreate

@@ -23,6 +23,7 @@ pub mod template;
 pub mod tokens;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 mod words;
 
 use crate::web::admin::template::Template;
@@ -57,6 +58,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(oidc::routes());
     r.extend(passkeys::routes());
     r.extend(overview::routes());
+    r.extend(webhooks::routes());
     r
 }
 

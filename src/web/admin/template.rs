@@ -35,6 +35,7 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "admin/audit",
     "admin/drift",
     "admin/events",
+    "admin/webhooks",
     "admin/factor",
     "admin/hardware",
     "admin/import",
