@@ -238,6 +238,8 @@ impl Service {
         let retiring = find(&rows, RETIRING)
             .map(|r| r.key_id.clone())
             .ok_or_else(|| RekeyError::Refused("no rotation is in progress".into()))?;
+        // The few `--soap-digest` API keys are sealed as seeds are: resealed here.
+        self.reseal_digest_keys()?;
         let (by, blob) = self.keyring.wrap_retired(&retiring)?;
         let mut rewrapped = Vec::new();
         for row in rows.iter().filter(|r| r.state == RETIRED) {
@@ -251,7 +253,8 @@ impl Service {
         }
         self.storage.write(|c| {
             check_active(c, &active)?;
-            let left = tokens::count_sealed_not_under(c, &active)?;
+            let left = tokens::count_sealed_not_under(c, &active)?
+                + super::api_key_digest::count_not_under(c, &active)?;
             if left > 0 {
                 return Ok(Finish::Left(left));
             }

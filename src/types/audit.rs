@@ -50,6 +50,9 @@ wire_enum!(
         OobPurge = "oob.purge",
         InstitutionCreate = "institution.create",
         SandboxClock = "sandbox.clock",
+        AlertAdd = "alert.add",
+        AlertSubscribe = "alert.subscribe",
+        AlertLibrary = "alert.library",
     }
 );
 

@@ -64,6 +64,9 @@ impl Service {
         rq: &OobRequest,
         now: DateTime<Utc>,
     ) -> Result<Started, Error> {
+        if let Some(explicit) = self.resolve_recipient(ctx, rq)? {
+            return self.start_oob(ctx, &explicit, now);
+        }
         if !(MIN_EXP_SECS..=MAX_EXP_SECS).contains(&rq.exp_secs) {
             return Err(Error::at(Fault::ExpSecRange, "ExpSec").with_value(rq.exp_secs.to_string()));
         }

@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod inquiry;
 pub mod lifecycle;
 pub mod oob;
+pub mod oob_rq;
 pub mod oob_wire;
 pub mod openapi;
 pub mod sandbox;

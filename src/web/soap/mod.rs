@@ -10,7 +10,8 @@
 //! jXchange fault record. The header rules (`api::hdr_rules`) always apply here.
 //!
 //! Credentials: a WS-Security `UsernameToken` whose `PasswordText` is the API key, or
-//! `Authorization: Bearer`, as on the JSON API. Its `Timestamp` and `Nonce`, when sent,
+//! its `PasswordDigest` (a `--soap-digest` key named by `Username`, checked by the
+//! domain), or `Authorization: Bearer`, as on the JSON API. Its `Timestamp` and `Nonce`, when sent,
 //! are enforced before the operation runs (`wssec`, the domain's `use_nonce`). `AuthenUsrCred` (the end user's SAML) is
 //! accepted and handed to the JSON API as a tree, whose header path records its user as
 //! the audit user when `AuditUsrId` is empty (as for JSON); tokend does NOT verify SAML.
@@ -201,7 +202,7 @@ async fn handle(
         mut json,
         present,
         hdr,
-        security,
+        mut security,
         has_cred,
         message_id,
         ..
@@ -209,15 +210,21 @@ async fn handle(
     let fail = |e: Error| ApiFault::new(&hdr, e);
     let (now, skew) = (chrono::Utc::now(), deps.config.clock_skew_secs);
     security.check_fresh(now, skew).map_err(fail)?;
-    let caller = match security.password.clone().or(bearer) {
-        Some(key) => auth::caller_of(deps.service, &key).await,
-        None => Err(Error::fault(Fault::Unauthenticated)
+    let nonce_until = security.nonce_until(now, skew);
+    let caller = match (security.digest.take(), security.password.clone().or(bearer)) {
+        (Some((proof, _)), _) => {
+            blocking(deps.service, move |s| s.authenticate_digest(&proof, now))
+                .await
+                .map(Caller)
+        }
+        (None, Some(key)) => auth::caller_of(deps.service, &key).await,
+        (None, None) => Err(Error::fault(Fault::Unauthenticated)
             .with_detail("(a WS-Security UsernameToken or Authorization: Bearer)")),
     }
     .map_err(fail)?;
     // Only an authenticated caller's nonce is remembered: no one else fills the table.
     if let Some(nonce) = security.nonce.clone() {
-        let (actor, until) = (caller.0.actor(), security.nonce_until(now, skew));
+        let (actor, until) = (caller.0.actor(), nonce_until);
         blocking(deps.service, move |s| {
             s.use_nonce(&actor, &nonce, until, now)
         })

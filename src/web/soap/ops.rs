@@ -240,6 +240,10 @@ pub const OPS: &[Op] = &[
         request: &[
             opt("InstRtId", Str),
             opt("ConsumerProd", Str),
+            // Recipient mode (issue 28): never mixed with PhoneNum/SMSText/UsrName.
+            opt("ConsmRecipId", Str),
+            opt("AlrtName", Str),
+            opt("PubVer", Int),
             opt("PhoneNum", Str),
             opt("UsrName", Str),
             opt("OOBModeType", OOB_MODE_TYPE),
