@@ -159,3 +159,66 @@ fn a_soap_digest_key_survives_a_master_key_rotation() {
     let (status, text) = inquire(&server, &signed("cxf", &key, "bm9uY2UtNw==", &created(0)));
     assert_fault(status, &text, "7021");
 }
+
+#[test]
+fn a_zeep_client_sending_password_digests_works_and_sends_a_recipient_alert() {
+    let python = crate::soap_zeep::python_with("zeep");
+    let server = TestServer::start();
+    let key = create_key_with(
+        &server.data_dir,
+        "wss4j",
+        "manage,validate",
+        &["--soap-digest"],
+    );
+    let (status, rs) = server.post(
+        "/api/v1/users",
+        &serde_json::json!({"UsrName": "zed", "PhoneNum": "5555550199"}),
+    );
+    assert_eq!(status, 200, "{rs}");
+    for args in [
+        &[
+            "alert",
+            "add",
+            "--inst-rt-id",
+            "tokend",
+            "--name",
+            "Login",
+            "--text",
+            "Code <%$otp%>",
+        ][..],
+        &[
+            "alert",
+            "subscribe",
+            "--inst-rt-id",
+            "tokend",
+            "--usr-name",
+            "zed",
+            "--name",
+            "Login",
+        ],
+    ] {
+        let out = cli(&server.data_dir, &[], args);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/soap/zeep_digest.py");
+    let out = Command::new(&python)
+        .arg(script)
+        .args([&server.base, "wss4j", &key])
+        .output()
+        .expect("run the zeep digest client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("all steps passed"),
+        "zeep digest client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The alert went to zed's phone on file with the OTP zeep was answered.
+    let line = stdout.lines().find_map(|l| l.strip_prefix("session: "));
+    let (alrt, otp) = line.and_then(|l| l.split_once(' ')).expect("session line");
+    let messages = crate::api_oob::outbox(&server);
+    let sms = messages
+        .iter()
+        .find(|m| m["AlrtPkgId"] == alrt)
+        .expect("the SMS");
+    assert_eq!(sms["Body"], format!("Code {otp}"));
+}
