@@ -99,12 +99,15 @@ pub fn update_api_key_digest_secret(
     )
 }
 
+/// A stored key with its sealed key when it has one (`SealedSeed` bytes).
+pub type KeyWithSecret = (ApiKey, Option<Vec<u8>>);
+
 /// A key that is not revoked by its name, with its sealed key when it has one (a
 /// `--soap-digest` key): the `UsernameToken` of a `PasswordDigest` names its key.
 pub fn find_active_api_key_by_name(
     conn: &mut Conn,
     name: &str,
-) -> Result<Option<(ApiKey, Option<Vec<u8>>)>, Error> {
+) -> Result<Option<KeyWithSecret>, Error> {
     Ok(api_keys::table
         .filter(api_keys::name.eq(name))
         .filter(api_keys::revoked_at.is_null())

@@ -145,149 +145,92 @@ fn a_subscribed_recipient_gets_the_library_alert_and_its_code_verifies_on_json()
     );
 }
 
+/// Asserts that `POST /oob` of `body` (JSON text) with `key` is fault `code` at `elem`.
+fn refused(server: &TestServer, key: &str, body: &str, (status, code, elem): (u16, &str, &str)) {
+    let body: Value = serde_json::from_str(body).unwrap();
+    let (s, rs) = server.post_as(key, "/api/v1/oob", &body);
+    let expected = (status, (code.to_owned(), Some(elem.to_owned())));
+    assert_eq!((s, fault(&rs)), expected, "{body}: {rs}");
+}
+
+/// A key of institution 011000015 (which has no library) and its user dee.
+fn other_institution(server: &TestServer) -> String {
+    let bound = ["--inst-rt-id", "011000015"];
+    let other = create_key_with(&server.data_dir, "other", "manage,validate", &bound);
+    let dee = json!({"UsrName": "dee", "PhoneNum": "5555550144"});
+    let (s, rs) = server.post_as(&other, "/api/v1/users", &dee);
+    assert_eq!(s, 200, "{rs}");
+    other
+}
+
 #[test]
 fn recipient_mode_faults_carry_the_published_codes_on_json() {
     let server = library_server();
+    // HTTP status, ErrCode, ErrElem, then the body.
     let cases = [
-        (
-            json!({"ConsmRecipId": "ann", "PhoneNum": "5555550142"}),
-            400,
-            "3154",
-            "PhoneNum",
-        ),
-        (
-            json!({"AlrtName": "Login", "SMSText": "x <%$otp%>"}),
-            400,
-            "3154",
-            "SMSText",
-        ),
-        (
-            json!({"ConsmRecipId": "ann", "UsrName": "ann"}),
-            400,
-            "3154",
-            "UsrName",
-        ),
-        (json!({"ConsmRecipId": "cy"}), 400, "3154", "ConsmRecipId"),
-        (json!({"AlrtName": "Login"}), 400, "3103", "ConsmRecipId"),
-        (
-            json!({"ConsmRecipId": "ann", "AlrtName": "Nope"}),
-            422,
-            "3121",
-            "AlrtName",
-        ),
-        (
-            json!({"ConsmRecipId": "bob", "AlrtName": "Login"}),
-            422,
-            "3121",
-            "AlrtName",
-        ),
-        (
-            json!({"ConsmRecipId": "ann", "AlrtName": "Login", "PubVer": 3}),
-            422,
-            "3124",
-            "PubVer",
-        ),
-        (
-            json!({"ConsmRecipId": "ann", "AlrtName": "Login", "PubVer": 0}),
-            422,
-            "3124",
-            "PubVer",
-        ),
-        (
-            json!({"ConsmRecipId": "ann", "PubVer": 1}),
-            422,
-            "3124",
-            "PubVer",
-        ),
-        (
-            json!({"ConsmRecipId": "nobody"}),
-            404,
-            "7021",
-            "ConsmRecipId",
-        ),
-        (
-            json!({"ConsmRecipId": "ann", "AlrtName": " x"}),
-            400,
-            "7001",
-            "AlrtName",
-        ),
-        (
-            json!({"ConsmRecipId": "ann", "PubVer": "2"}),
-            400,
-            "7001",
-            "PubVer",
-        ),
+        r#"400 3154 PhoneNum {"ConsmRecipId": "ann", "PhoneNum": "5555550142"}"#,
+        r#"400 3154 SMSText {"AlrtName": "Login", "SMSText": "x <%$otp%>"}"#,
+        r#"400 3154 UsrName {"ConsmRecipId": "ann", "UsrName": "ann"}"#,
+        r#"400 3154 ConsmRecipId {"ConsmRecipId": "cy"}"#,
+        r#"400 3103 ConsmRecipId {"AlrtName": "Login"}"#,
+        r#"422 3121 AlrtName {"ConsmRecipId": "ann", "AlrtName": "Nope"}"#,
+        r#"422 3121 AlrtName {"ConsmRecipId": "bob", "AlrtName": "Login"}"#,
+        r#"422 3124 PubVer {"ConsmRecipId": "ann", "AlrtName": "Login", "PubVer": 3}"#,
+        r#"422 3124 PubVer {"ConsmRecipId": "ann", "AlrtName": "Login", "PubVer": 0}"#,
+        r#"422 3124 PubVer {"ConsmRecipId": "ann", "PubVer": 1}"#,
+        r#"404 7021 ConsmRecipId {"ConsmRecipId": "nobody"}"#,
+        r#"400 7001 AlrtName {"ConsmRecipId": "ann", "AlrtName": " x"}"#,
+        r#"400 7001 PubVer {"ConsmRecipId": "ann", "PubVer": "2"}"#,
     ];
-    for (body, status, code, elem) in cases {
-        let (s, rs) = server.post("/api/v1/oob", &body);
-        assert_eq!(
-            (s, fault(&rs)),
-            (status, (code.to_owned(), Some(elem.to_owned()))),
-            "{body}: {rs}"
-        );
+    for case in cases {
+        let mut parts = case.splitn(4, ' ');
+        let mut next = || parts.next().unwrap();
+        let (status, code, elem) = (next().parse().unwrap(), next(), next());
+        refused(&server, &server.key, next(), (status, code, elem));
     }
-    let (_, rs) = server.post(
-        "/api/v1/oob",
-        &json!({"ConsmRecipId": "bob", "AlrtName": "Login"}),
-    );
+    let body = json!({"ConsmRecipId": "bob", "AlrtName": "Login"});
+    let (_, rs) = server.post("/api/v1/oob", &body);
     assert!(rs.to_string().contains("not subscribed"), "{rs}");
-    // A library closed to OOB: 3155, with or without AlrtName; opened again, it serves.
+    assert!(outbox(&server).is_empty(), "no fault sent an SMS");
+}
+
+#[test]
+fn a_closed_library_and_a_missing_one_are_3155_and_3126_on_json() {
+    let server = library_server();
+    // Closed to OOB: 3155, with or without AlrtName; opened again, it serves.
     alert(
         &server,
         &["library", "--inst-rt-id", "tokend", "--oob", "off"],
     );
-    for (body, elem) in [
-        (
-            json!({"ConsmRecipId": "ann", "AlrtName": "Login"}),
-            "AlrtName",
-        ),
-        (json!({"ConsmRecipId": "bob"}), "ConsmRecipId"),
-    ] {
-        let (s, rs) = server.post("/api/v1/oob", &body);
-        assert_eq!(
-            (s, fault(&rs)),
-            (403, ("3155".into(), Some(elem.into()))),
-            "{rs}"
-        );
-    }
+    let key = server.key.clone();
+    let login = r#"{"ConsmRecipId": "ann", "AlrtName": "Login"}"#;
+    refused(&server, &key, login, (403, "3155", "AlrtName"));
+    refused(
+        &server,
+        &key,
+        r#"{"ConsmRecipId": "bob"}"#,
+        (403, "3155", "ConsmRecipId"),
+    );
     assert!(outbox(&server).is_empty(), "no fault sent an SMS");
     alert(
         &server,
         &["library", "--inst-rt-id", "tokend", "--oob", "on"],
     );
-    let (s, rs) = server.post(
-        "/api/v1/oob",
-        &json!({"ConsmRecipId": "ann", "AlrtName": "Login"}),
-    );
+    let (s, rs) = server.post("/api/v1/oob", &serde_json::from_str(login).unwrap());
     assert_eq!(s, 200, "{rs}");
-    // An institution with no library: 3126 for an AlrtName; the default text still goes.
-    let other = create_key_with(
-        &server.data_dir,
-        "other",
-        "manage,validate",
-        &["--inst-rt-id", "011000015"],
-    );
-    let (s, rs) = server.post_as(
-        &other,
-        "/api/v1/users",
-        &json!({"UsrName": "dee", "PhoneNum": "5555550144"}),
-    );
-    assert_eq!(s, 200, "{rs}");
-    let (s, rs) = server.post_as(
-        &other,
-        "/api/v1/oob",
-        &json!({"ConsmRecipId": "dee", "AlrtName": "Login"}),
-    );
-    assert_eq!(
-        (s, fault(&rs)),
-        (404, ("3126".into(), Some("AlrtName".into()))),
-        "{rs}"
-    );
+    // No library: 3126 for an AlrtName; the default text still goes.
+    let other = other_institution(&server);
+    let dee = r#"{"ConsmRecipId": "dee", "AlrtName": "Login"}"#;
+    refused(&server, &other, dee, (404, "3126", "AlrtName"));
     let (s, rs) = server.post_as(&other, "/api/v1/oob", &json!({"ConsmRecipId": "dee"}));
     assert_eq!(s, 200, "{rs}");
     // ann of tokend is no recipient of 011000015.
-    let (s, rs) = server.post_as(&other, "/api/v1/oob", &json!({"ConsmRecipId": "ann"}));
-    assert_eq!((s, fault(&rs).0.as_str()), (404, "7021"), "{rs}");
+    refused(
+        &server,
+        &other,
+        r#"{"ConsmRecipId": "ann"}"#,
+        (404, "7021", "ConsmRecipId"),
+    );
 }
 
 /// OOBValidate over SOAP with the fixture's key and `elements` after the header.
@@ -305,17 +248,12 @@ fn soap_oob(server: &TestServer, key: &str, hdr: &str, elements: &str) -> (u16, 
 fn recipient_mode_runs_over_soap_with_the_same_faults() {
     let server = library_server();
     let hdr = good_hdr();
-    let (status, text) = soap_oob(
-        &server,
-        &server.key,
-        &hdr,
-        "<ConsmRecipId>ann</ConsmRecipId><AlrtName>Login</AlrtName><PubVer>1</PubVer><OOBModeType>TwoWay</OOBModeType>",
-    );
+    let login_v1 = "<ConsmRecipId>ann</ConsmRecipId><AlrtName>Login</AlrtName>\
+                    <PubVer>1</PubVer><OOBModeType>TwoWay</OOBModeType>";
+    let (status, text) = soap_oob(&server, &server.key, &hdr, login_v1);
     assert_eq!(status, 200, "{text}");
-    let (alrt, otp) = (
-        elem(&text, "AlrtPkgId").unwrap().to_owned(),
-        elem(&text, "OTP").unwrap().to_owned(),
-    );
+    let alrt = elem(&text, "AlrtPkgId").unwrap().to_owned();
+    let otp = elem(&text, "OTP").unwrap().to_owned();
     assert_eq!(
         body_of(&server, &alrt),
         format!("FirstBank login code {otp} (v1)")
@@ -329,66 +267,43 @@ fn recipient_mode_runs_over_soap_with_the_same_faults() {
     );
     assert_eq!(status, 200, "{text}");
     let cases = [
+        ("<PhoneNum>5555550142</PhoneNum>", "3154", "PhoneNum"),
+        ("<AlrtName>Nope</AlrtName>", "3121", "AlrtName"),
+        ("<AlrtName>Wire</AlrtName>", "3121", "AlrtName"),
         (
-            "<ConsmRecipId>ann</ConsmRecipId><PhoneNum>5555550142</PhoneNum>",
-            "3154",
-            "PhoneNum",
-        ),
-        (
-            "<ConsmRecipId>ann</ConsmRecipId><AlrtName>Nope</AlrtName>",
-            "3121",
-            "AlrtName",
-        ),
-        (
-            "<ConsmRecipId>bob</ConsmRecipId><AlrtName>Login</AlrtName>",
-            "3121",
-            "AlrtName",
-        ),
-        (
-            "<ConsmRecipId>ann</ConsmRecipId><AlrtName>Login</AlrtName><PubVer>9</PubVer>",
+            "<AlrtName>Login</AlrtName><PubVer>9</PubVer>",
             "3124",
             "PubVer",
         ),
     ];
     for (elements, code, name) in cases {
-        let (status, text) = soap_oob(&server, &server.key, &hdr, elements);
+        let elements = format!("<ConsmRecipId>ann</ConsmRecipId>{elements}");
+        let (status, text) = soap_oob(&server, &server.key, &hdr, &elements);
         assert_fault(status, &text, code);
         assert_eq!(elem(&text, "ErrElem"), Some(name), "{text}");
     }
+}
+
+#[test]
+fn a_closed_library_and_a_missing_one_are_3155_and_3126_on_soap() {
+    let server = library_server();
+    let hdr = good_hdr();
     alert(
         &server,
         &["library", "--inst-rt-id", "tokend", "--oob", "off"],
     );
-    let (status, text) = soap_oob(
-        &server,
-        &server.key,
-        &hdr,
-        "<ConsmRecipId>ann</ConsmRecipId><AlrtName>Login</AlrtName>",
-    );
+    let login = "<ConsmRecipId>ann</ConsmRecipId><AlrtName>Login</AlrtName>";
+    let (status, text) = soap_oob(&server, &server.key, &hdr, login);
     assert_fault(status, &text, "3155");
-    let other = create_key_with(
-        &server.data_dir,
-        "other",
-        "manage,validate",
-        &["--inst-rt-id", "011000015"],
-    );
-    let (s, rs) = server.post_as(
-        &other,
-        "/api/v1/users",
-        &json!({"UsrName": "dee", "PhoneNum": "5555550144"}),
-    );
-    assert_eq!(s, 200, "{rs}");
+    let other = other_institution(&server);
     let other_hdr = hdr.replace(
         "<InstRtId>tokend</InstRtId>",
         "<InstRtId>011000015</InstRtId>",
     );
-    let (status, text) = soap_oob(
-        &server,
-        &other,
-        &other_hdr,
-        "<ConsmRecipId>dee</ConsmRecipId><AlrtName>Login</AlrtName>",
-    );
+    let dee = "<ConsmRecipId>dee</ConsmRecipId><AlrtName>Login</AlrtName>";
+    let (status, text) = soap_oob(&server, &other, &other_hdr, dee);
     assert_fault(status, &text, "3126");
+    assert_eq!(elem(&text, "ErrElem"), Some("AlrtName"), "{text}");
     // The WSDL declares the recipient elements, so a generated client can send them.
     let (_, _, _, wsdl) = server.get("/jxchange?wsdl");
     let wsdl = String::from_utf8(wsdl).unwrap();
