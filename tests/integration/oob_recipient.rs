@@ -138,6 +138,17 @@ fn a_subscribed_recipient_gets_the_library_alert_and_its_code_verifies_on_json()
         body.contains(&format!("your security code is {otp}")),
         "{body}"
     );
+    // The audit says what each send named, and who changed the library.
+    let audit = crate::api_oob::audit_text(&server);
+    for line in [
+        "recipient: alert Login PubVer 2",
+        "recipient: alert Login PubVer 1",
+        "recipient: system default text",
+        "alert.add Success  Login PubVer 2",
+        "alert.subscribe Success ann subscribed to Login",
+    ] {
+        assert!(audit.contains(line), "{line} in {audit}");
+    }
     let listing = alert(&server, &["list", "--inst-rt-id", "tokend"]);
     assert!(
         listing.contains("Login\tPubVer 2\t1 subscriber(s)"),

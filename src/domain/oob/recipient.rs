@@ -43,12 +43,13 @@ fn mixed(elem: &str) -> Error {
 }
 
 impl Service {
-    /// The explicit request a recipient-mode request stands for (`None`: it is explicit).
+    /// The explicit request a recipient-mode request stands for, with what it named for
+    /// the audit (`None`: it is explicit).
     pub(super) fn resolve_recipient(
         &self,
         ctx: &Context,
         rq: &OobRequest,
-    ) -> Result<Option<OobRequest>, Error> {
+    ) -> Result<Option<(OobRequest, String)>, Error> {
         let Some(r) = &rq.recipient else {
             return Ok(None);
         };
@@ -78,7 +79,16 @@ impl Service {
             .ok_or_else(|| {
                 Error::at(Fault::UserNotFound, "ConsmRecipId").with_value(recip.as_str())
             })?;
-        let template = self.library_text(&inst, &user, r)?;
+        let (template, named) = match self.library_text(&inst, &user, r)? {
+            Some((template, ver)) => {
+                let name = r.alrt_name.as_deref().unwrap_or_default();
+                (
+                    Some(template),
+                    format!("recipient: alert {name} PubVer {ver}"),
+                )
+            }
+            None => (None, "recipient: system default text".to_owned()),
+        };
         if user.phone_num.is_none() {
             return Err(Error::at(Fault::PhoneRequired, "ConsmRecipId")
                 .with_value(recip.as_str())
@@ -86,24 +96,25 @@ impl Service {
         }
         let usr_name = UsrName::parse(&user.usr_name)
             .ok_or_else(|| Error::Internal("a stored UsrName does not parse".into()))?;
-        Ok(Some(OobRequest {
+        let explicit = OobRequest {
             phone: None,
             usr_name: Some(usr_name),
             mode: rq.mode,
             template,
             exp_secs: rq.exp_secs,
             recipient: None,
-        }))
+        };
+        Ok(Some((explicit, named)))
     }
 
-    /// The text of `r`'s alert for `user` (`None`: the system default), after the
-    /// library's checks (3155, 3126, 3121, 3124, subscription).
+    /// The text of `r`'s alert for `user` and its `PubVer` (`None`: the system default),
+    /// after the library's checks (3155, 3126, 3121, 3124, subscription).
     fn library_text(
         &self,
         inst: &str,
         user: &users::User,
         r: &RecipientRq,
-    ) -> Result<Option<SmsTemplate>, Error> {
+    ) -> Result<Option<(SmsTemplate, i32)>, Error> {
         let library = self.storage.read(|c| alerts::find_library(c, inst))?;
         if library == Some(false) {
             let elem = if r.alrt_name.is_some() {
@@ -147,6 +158,6 @@ impl Service {
         if !subscribed {
             return Err(unknown().with_detail("(the recipient is not subscribed to this alert)"));
         }
-        Ok(Some(parse_template(&chosen.text)?))
+        Ok(Some((parse_template(&chosen.text)?, chosen.pub_ver)))
     }
 }
