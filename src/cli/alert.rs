@@ -1,6 +1,7 @@
 //! `tokend alert …`: each institution's library of named alert texts and its users'
 //! subscriptions, for OOBValidate's recipient mode (issue 28; `domain::alerts`). The CLI
-//! is the operator's way in (no console page or API call yet). Audited as `cli`.
+//! is the operator's way in to the library (no console page yet); subscriptions also have
+//! an API call (`POST /api/v1/users/{UsrName}/alerts`). Audited as `cli`.
 
 use anyhow::Context as _;
 use clap::Subcommand;

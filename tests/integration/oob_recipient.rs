@@ -277,6 +277,16 @@ fn recipient_mode_runs_over_soap_with_the_same_faults() {
         "<ConsmRecipId>bob</ConsmRecipId>",
     );
     assert_eq!(status, 200, "{text}");
+    // bob subscribes to Wire over SOAP (MFAUsrAlrtSubMod), then gets it.
+    let sub = format!("{hdr}<UsrName>bob</UsrName><AlrtName>Wire</AlrtName>");
+    let sec = username_token(&server.key, "PasswordText");
+    let env = envelope("MFAUsrAlrtSubMod", &sub, &sec);
+    let (status, _, text) = post_soap(&server, Some("MFAUsrAlrtSubMod"), None, env.as_bytes());
+    let subscribed = (status, elem(&text, "Subscribed"));
+    assert_eq!(subscribed, (200, Some("true")), "{text}");
+    let wire = "<ConsmRecipId>bob</ConsmRecipId><AlrtName>Wire</AlrtName>";
+    let (status, text) = soap_oob(&server, &server.key, &hdr, wire);
+    assert_eq!(status, 200, "{text}");
     let cases = [
         ("<PhoneNum>5555550142</PhoneNum>", "3154", "PhoneNum"),
         ("<AlrtName>Nope</AlrtName>", "3121", "AlrtName"),
@@ -320,5 +330,53 @@ fn a_closed_library_and_a_missing_one_are_3155_and_3126_on_soap() {
     let wsdl = String::from_utf8(wsdl).unwrap();
     for name in ["ConsmRecipId", "AlrtName", "PubVer"] {
         assert!(wsdl.contains(&format!("name=\"{name}\"")), "{name}");
+    }
+}
+
+#[test]
+fn subscriptions_made_over_the_api_decide_who_gets_an_alert() {
+    let server = library_server();
+    let wire = json!({"ConsmRecipId": "bob", "AlrtName": "Wire"});
+    let (s, rs) = server.post("/api/v1/oob", &wire);
+    assert_eq!((s, fault(&rs).0.as_str()), (422, "3121"), "{rs}");
+    let (s, rs) = server.post("/api/v1/users/bob/alerts", &json!({"AlrtName": "Wire"}));
+    assert_eq!(s, 200, "{rs}");
+    assert_eq!(
+        (&rs["Subscribed"], &rs["Changed"]),
+        (&json!(true), &json!(true))
+    );
+    let (s, rs) = server.post("/api/v1/oob", &wire);
+    assert_eq!(s, 200, "{rs}");
+    // Unsubscribed, ann no longer gets Login.
+    let off = json!({"AlrtName": "Login", "Subscribed": false});
+    let (s, rs) = server.post("/api/v1/users/ann/alerts", &off);
+    assert_eq!((s, &rs["Changed"]), (200, &json!(true)), "{rs}");
+    let login = json!({"ConsmRecipId": "ann", "AlrtName": "Login"});
+    let (s, rs) = server.post("/api/v1/oob", &login);
+    assert_eq!((s, fault(&rs).0.as_str()), (422, "3121"), "{rs}");
+    // Faults: an unknown alert, an unknown user, a bad name.
+    for (path, body, status, code) in [
+        (
+            "/api/v1/users/bob/alerts",
+            json!({"AlrtName": "Nope"}),
+            422,
+            "3121",
+        ),
+        (
+            "/api/v1/users/nobody/alerts",
+            json!({"AlrtName": "Wire"}),
+            404,
+            "7021",
+        ),
+        (
+            "/api/v1/users/bob/alerts",
+            json!({"AlrtName": ""}),
+            400,
+            "7001",
+        ),
+        ("/api/v1/users/bob/alerts", json!({}), 400, "3103"),
+    ] {
+        let (s, rs) = server.post(path, &body);
+        assert_eq!((s, fault(&rs).0.as_str()), (status, code), "{body}: {rs}");
     }
 }

@@ -102,6 +102,7 @@ fn every_operation_in_the_wsdl_answers() {
         "MFAUsrInq",
         "MFAUsrPhoneMod",
         "MFAUsrHoldLift",
+        "MFAUsrAlrtSubMod",
         "MFAExplainInq",
     ] {
         assert!(ops.iter().any(|o| o == own), "{own}: {ops:?}");

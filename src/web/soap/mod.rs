@@ -43,7 +43,8 @@ use crate::domain::{Error, Fault, Service};
 use crate::web::api::envelope::{decode, JxHdr};
 use crate::web::api::fault::ApiFault;
 use crate::web::api::{
-    auth, explain, hdr_rules, idempotency, inquiry, lifecycle, oob, tokens, users, validate, Caller,
+    alerts, auth, explain, hdr_rules, idempotency, inquiry, lifecycle, oob, tokens, users,
+    validate, Caller,
 };
 use crate::web::edge::blocking;
 use crate::web::limits::Limits;
@@ -314,6 +315,7 @@ async fn dispatch(
         Action::UsrAdd => done(users::create(c, decode(&bytes), service).await),
         Action::UsrPhoneMod => done(users::phone(c, path, decode(&bytes), service).await),
         Action::UsrHoldLift => done(users::lift_hold(c, path, decode(&bytes), service).await),
+        Action::UsrAlrtSub => done(alerts::subscribe(c, path, decode(&bytes), service).await),
         Action::Explain => done(explain::explain(c, decode(&bytes), service).await),
         Action::OobStatus | Action::UsrInq => {
             Err(fail(Error::Internal("unreachable dispatch".into())))
