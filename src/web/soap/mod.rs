@@ -11,8 +11,9 @@
 //!
 //! Credentials: a WS-Security `UsernameToken` whose `PasswordText` is the API key, or
 //! its `PasswordDigest` (a `--soap-digest` key named by `Username`, checked by the
-//! domain), or `Authorization: Bearer`, as on the JSON API. Its `Timestamp` and `Nonce`, when sent,
-//! are enforced before the operation runs (`wssec`, the domain's `use_nonce`). `AuthenUsrCred` (the end user's SAML) is
+//! domain), or `Authorization: Bearer`, as on the JSON API. Its `Timestamp` and `Nonce`,
+//! when sent, are enforced before the operation runs (`wssec`, the domain's `use_nonce`).
+//! `AuthenUsrCred` (the end user's SAML) is
 //! accepted and handed to the JSON API as a tree, whose header path records its user as
 //! the audit user when `AuditUsrId` is empty (as for JSON); tokend does NOT verify SAML.
 //!

@@ -1,6 +1,6 @@
 //! The WS-Security header of a request (OASIS WSS 1.1, UsernameToken profile): the
-//! `UsernameToken`'s `PasswordText` (the API key), its `Nonce` and `Created`, and the
-//! message's `Timestamp` (`Created`, `Expires`).
+//! `UsernameToken`'s `PasswordText` (the API key) or `PasswordDigest`, its `Nonce` and
+//! `Created`, and the message's `Timestamp` (`Created`, `Expires`).
 //!
 //! Replay (issue 26): when a `Timestamp` (or the token's `Created`) is present it is
 //! enforced with `soap_clock_skew_secs` of tolerance — `Created` no later than now plus
@@ -24,7 +24,7 @@ use super::envelope::{Node, WSSE_NS, WSU_NS};
 use crate::domain::api_key_digest::DigestProof;
 use crate::domain::{Error, Fault};
 
-/// `PasswordText`, the only `UsernameToken` password type accepted (the API key itself).
+/// `PasswordText`: the API key itself.
 const PASSWORD_TEXT: &str = "#PasswordText";
 
 /// `PasswordDigest`: Base64(SHA-1(nonce ‖ Created ‖ key)), the key never sent.
