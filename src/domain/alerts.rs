@@ -2,8 +2,8 @@
 //! its users' subscriptions, for OOBValidate's recipient mode (issue 28; the request side
 //! is `oob::recipient`).
 //!
-//! - A text is checked as an `SMSText` is (3156 both tags, 3157 another tag), when it is
-//!   added rather than on every send.
+//! - A text is checked as an `SMSText` is (3156 both tags, 3157 another tag, no URL
+//!   unless `sms_text_allow_urls`), when it is added rather than on every send.
 //! - Adding a name again adds its next version (`PubVer` n+1); versions are never
 //!   changed or removed, so a consumer that pins one keeps sending exactly that text.
 //! - The first `alert add` of an institution deploys its library, open to OOB; an
@@ -86,6 +86,11 @@ impl Service {
         check_inst(inst)?;
         check_alert_name(name, "AlrtName")?;
         let template = parse_template(text)?;
+        // Refused now rather than at every send (where it would name SMSText).
+        if !self.oob().policy.guard.allow_urls && super::oob::guard::has_url(&template.text) {
+            return Err(Error::at(Fault::InvalidValue, "text")
+                .with_detail("(no URL in an SMS text unless sms_text_allow_urls)"));
+        }
         let ctx = within(ctx, inst);
         self.storage.write(|c| {
             alerts::insert_library(c, inst, to_ms(now))?;
@@ -199,6 +204,8 @@ mod tests {
         let other = add("Bad", "<%$name%> <%$otp%>").unwrap_err();
         assert_eq!(other.kind(), Fault::SmsTextOtherTag);
         assert_eq!(add(" sp", "x").unwrap_err().kind(), Fault::InvalidValue);
+        let url = add("Url", "Go to https://evil.example <%$otp%>").unwrap_err();
+        assert_eq!(url.kind(), Fault::InvalidValue);
         let (open, texts) = s.alert_library("011000015").unwrap();
         assert_eq!((open, texts.len()), (Some(true), 2));
         let none = s.subscribe_alert(&ctx(), ("nolib", "ann"), "Login", true, now);
