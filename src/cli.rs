@@ -1,5 +1,5 @@
 //! The `tokend` command line: `serve` (the default), `migrate`, `import`, `audit verify`,
-//! `apikey create`, `admin create`, `institution create|list`, `rekey`, `hsm init`,
+//! `apikey create`, `admin create`, `institution create|list`, `alert …`, `rekey`, `hsm init`,
 //! `backup`, `restore`, `copy-to`, `webhook add|list|remove|secret rotate`.
 //! Only `serve` and `migrate` may create an install (`bootstrap::install`).
 //! Every subcommand reads the same configuration as `serve`. Results go to stdout (only
@@ -18,6 +18,7 @@ use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
 
 mod admin;
+mod alert;
 mod data;
 mod env_file;
 mod hsm;
@@ -27,6 +28,7 @@ mod serve;
 mod webhook;
 
 use admin::AdminCommand;
+use alert::AlertCommand;
 use institution::InstitutionCommand;
 use webhook::WebhookCommand;
 
@@ -152,6 +154,12 @@ enum Command {
         #[command(subcommand)]
         action: WebhookCommand,
     },
+    /// Alert libraries (named OOB texts) and subscriptions, for OOBValidate's recipient
+    /// mode (ConsmRecipId, AlrtName, PubVer).
+    Alert {
+        #[command(subcommand)]
+        action: AlertCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +193,11 @@ enum ApikeyCommand {
         /// The jXchange ValidConsmProd the key is registered for (as --consumer-name).
         #[arg(long)]
         consumer_prod: Option<String>,
+        /// Let SOAP clients send the key as a WS-Security PasswordDigest (CXF/WSS4J's
+        /// default; Username = --name): the key is then also kept sealed under the master
+        /// key, as seeds are, since a digest cannot be checked against a hash.
+        #[arg(long)]
+        soap_digest: bool,
     },
 }
 
@@ -244,6 +257,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apikey { action } => apikey(&settings, action),
         Command::Institution { action } => institution::run(&settings, action),
         Command::Webhook { action } => webhook::run(&settings, action),
+        Command::Alert { action } => alert::run(&settings, action),
     }
 }
 
@@ -256,6 +270,7 @@ fn apikey(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<()> {
         all_institutions,
         consumer_name,
         consumer_prod,
+        soap_digest,
     } = action;
     let scopes = parse_scopes(&scope).map_err(anyhow::Error::msg)?;
     let reach = if all_institutions {
@@ -272,15 +287,13 @@ fn apikey(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<()> {
         name: consumer_name,
         prod: consumer_prod,
     };
-    let key = service
-        .create_api_key_for(
-            &ctx,
-            (&name, &consumer),
-            &scopes,
-            &reach,
-            chrono::Utc::now(),
-        )
-        .context("cannot create the API key")?;
+    let (now, key) = (chrono::Utc::now(), (name.as_str(), &consumer));
+    let key = if soap_digest {
+        service.create_soap_digest_key(&ctx, key, &scopes, &reach, now)
+    } else {
+        service.create_api_key_for(&ctx, key, &scopes, &reach, now)
+    }
+    .context("cannot create the API key")?;
     println!("{}", key.as_str());
     Ok(())
 }

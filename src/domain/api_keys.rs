@@ -215,9 +215,22 @@ impl Service {
     pub fn create_api_key_for(
         &self,
         ctx: &Context,
+        key: (&str, &KeyConsumer),
+        scopes: &[Scope],
+        reach: &KeyReach,
+        now: DateTime<Utc>,
+    ) -> Result<Zeroizing<String>, Error> {
+        self.insert_key(ctx, key, scopes, reach, false, now)
+    }
+
+    /// Creates a key; with `soap_digest` it is also kept sealed (see `api_key_digest`).
+    pub(super) fn insert_key(
+        &self,
+        ctx: &Context,
         (name, consumer): (&str, &KeyConsumer),
         scopes: &[Scope],
         reach: &KeyReach,
+        soap_digest: bool,
         now: DateTime<Utc>,
     ) -> Result<Zeroizing<String>, Error> {
         for (elem, v) in [
@@ -246,6 +259,9 @@ impl Service {
         };
         let key = Zeroizing::new(format!("{prefix}{}", digest::random_token(32)?));
         let hash = digest::sha256_hex(key.as_bytes());
+        let sealed = soap_digest
+            .then(|| self.seal_digest_secret(name, &key))
+            .transpose()?;
         let scope_list: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         self.storage.write(|c| {
             let scope_list = scope_list.join(",");
@@ -256,6 +272,9 @@ impl Service {
                         .with_detail("an API key with this name exists"),
                     other => Error::from(other),
                 })?;
+            if let Some(sealed) = &sealed {
+                api_keys::update_api_key_digest_secret(c, name, sealed)?;
+            }
             if consumer != &KeyConsumer::default() {
                 api_keys::update_api_key_consumer(
                     c,
@@ -300,17 +319,8 @@ impl Service {
             .storage
             .read(|c| api_keys::find_active_api_key(c, &hash))?
             .ok_or_else(unauthenticated)?;
-        let scopes = parse_scopes(&row.scopes).map_err(Error::Internal)?;
         note_used(self, &row, now);
-        let caller = ApiCaller {
-            name: row.name,
-            scopes,
-            reach: KeyReach::from_stored(row.inst_rt_id),
-            consumer: KeyConsumer {
-                name: row.consumer_name,
-                prod: row.consumer_prod,
-            },
-        };
+        let caller = caller_of_row(row)?;
         if let Ok(mut cache) = self.key_cache.write() {
             let until = now + chrono::Duration::seconds(KEY_CACHE_SECS);
             cache.retain(|_, (_, t)| now < *t);
@@ -320,12 +330,25 @@ impl Service {
     }
 }
 
+/// The caller a stored key row stands for.
+pub(super) fn caller_of_row(row: api_keys::ApiKey) -> Result<ApiCaller, Error> {
+    Ok(ApiCaller {
+        scopes: parse_scopes(&row.scopes).map_err(Error::Internal)?,
+        name: row.name,
+        reach: KeyReach::from_stored(row.inst_rt_id),
+        consumer: KeyConsumer {
+            name: row.consumer_name,
+            prod: row.consumer_prod,
+        },
+    })
+}
+
 /// How stale a key's "last used" may get: it is written at most this often per process.
 const LAST_USED_EVERY_MS: i64 = 60_000;
 
 /// Records that `row`'s key was used, when the stored time is a minute old (a failed
 /// write only costs the console a less recent time: the request goes on).
-fn note_used(service: &Service, row: &api_keys::ApiKey, now: DateTime<Utc>) {
+pub(super) fn note_used(service: &Service, row: &api_keys::ApiKey, now: DateTime<Utc>) {
     let now_ms = super::to_ms(now);
     if row
         .last_used_at

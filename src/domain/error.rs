@@ -34,6 +34,13 @@ pub enum Fault {
     InstitutionDenied,
     /// 3103 — a required element is missing or empty.
     FieldRequired,
+    /// 3121 — the alert name (`AlrtName`) is not in the institution's publisher library
+    /// (tokend: or the recipient is not subscribed to it).
+    AlertNameInvalid,
+    /// 3124 — `PubVer` is not a version of the alert in the institution's library.
+    PubVerInvalid,
+    /// 3126 — the institution has no deployed publisher library (`tokend alert add`).
+    NoPublisherLibrary,
     /// 3147 — the mobile number must be 10 digits.
     PhoneDigits,
     /// 3154 — either AlrtName or PhoneNum is required (tokend: PhoneNum or a UsrName with a
@@ -45,6 +52,9 @@ pub enum Fault {
     SmsTextOtherTag,
     /// 3158 — no verification value could be determined for two-way OOB validation.
     NoVerificationValue,
+    /// 3155 — the institution's publisher library is closed to OOB validation
+    /// (`tokend alert library --inst-rt-id I --oob off`).
+    OobNotEnabled,
     /// 3160 — OOBValidate expiration seconds outside 15–1800.
     ExpSecRange,
     /// 7000 — the body is not well-formed JSON.
@@ -135,8 +145,12 @@ impl Fault {
         Fault::IdRequired,
         Fault::InstitutionDenied,
         Fault::FieldRequired,
+        Fault::AlertNameInvalid,
+        Fault::PubVerInvalid,
+        Fault::NoPublisherLibrary,
         Fault::PhoneDigits,
         Fault::PhoneRequired,
+        Fault::OobNotEnabled,
         Fault::SmsTextBothTags,
         Fault::SmsTextOtherTag,
         Fault::NoVerificationValue,
@@ -191,8 +205,12 @@ impl Fault {
             Fault::IdRequired => 2205,
             Fault::InstitutionDenied => 2505,
             Fault::FieldRequired => 3103,
+            Fault::AlertNameInvalid => 3121,
+            Fault::PubVerInvalid => 3124,
+            Fault::NoPublisherLibrary => 3126,
             Fault::PhoneDigits => 3147,
             Fault::PhoneRequired => 3154,
+            Fault::OobNotEnabled => 3155,
             Fault::SmsTextBothTags => 3156,
             Fault::SmsTextOtherTag => 3157,
             Fault::NoVerificationValue => 3158,

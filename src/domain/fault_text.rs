@@ -17,8 +17,16 @@ impl Fault {
             Fault::IdRequired => "The unique identifier is required.",
             Fault::InstitutionDenied => "Access was denied.",
             Fault::FieldRequired => "This field is required and cannot be null.",
+            Fault::AlertNameInvalid => {
+                "The specified alert name is not valid for the applicable publisher library for the institution."
+            }
+            Fault::PubVerInvalid => "PubVer not valid for this institution/publisher combination.",
+            Fault::NoPublisherLibrary => {
+                "The specified institution has no deployed publisher libraries for the specified publisher."
+            }
             Fault::PhoneDigits => "The mobile number must be 10 digits in length.",
             Fault::PhoneRequired => "Either AlrtName or PhoneNum is required.",
+            Fault::OobNotEnabled => "Out of band validation is not enabled for this publisher.",
             Fault::SmsTextBothTags => "SMS text may not have both OTP and OTPA tags.",
             Fault::SmsTextOtherTag => "SMS text cannot contain any ENS tags besides OTP tags.",
             Fault::NoVerificationValue => {

@@ -7,7 +7,9 @@
 
 pub mod admin_sessions;
 pub mod admins;
+pub mod alerts;
 pub mod api_key_admin;
+pub mod api_key_digest;
 pub mod api_keys;
 pub mod audit;
 pub mod copy_to;

@@ -240,6 +240,8 @@ impl Service {
             .ok_or_else(|| RekeyError::Refused("no rotation is in progress".into()))?;
         // The webhook endpoints' secrets are few and long-lived: resealed here, at once.
         self.reseal_webhook_secrets()?;
+        // The few `--soap-digest` API keys are sealed as seeds are: resealed here.
+        self.reseal_digest_keys()?;
         let (by, blob) = self.keyring.wrap_retired(&retiring)?;
         let mut rewrapped = Vec::new();
         for row in rows.iter().filter(|r| r.state == RETIRED) {
@@ -253,7 +255,8 @@ impl Service {
         }
         self.storage.write(|c| {
             check_active(c, &active)?;
-            let left = tokens::count_sealed_not_under(c, &active)?;
+            let left = tokens::count_sealed_not_under(c, &active)?
+                + super::api_key_digest::count_not_under(c, &active)?;
             if left > 0 {
                 return Ok(Finish::Left(left));
             }

@@ -84,6 +84,70 @@ pub fn find_active_api_key(conn: &mut Conn, key_hash: &str) -> Result<Option<Api
         .optional()?)
 }
 
+/// Stores the sealed key of the key named `name` (a `--soap-digest` key); answers whether
+/// the key was found.
+pub fn update_api_key_digest_secret(
+    conn: &mut Conn,
+    name: &str,
+    sealed: &[u8],
+) -> Result<bool, Error> {
+    Ok(
+        diesel::update(api_keys::table.filter(api_keys::name.eq(name)))
+            .set(api_keys::digest_secret.eq(Some(sealed)))
+            .execute(conn)?
+            == 1,
+    )
+}
+
+/// A stored key with its sealed key when it has one (`SealedSeed` bytes).
+pub type KeyWithSecret = (ApiKey, Option<Vec<u8>>);
+
+/// A key that is not revoked by its name, with its sealed key when it has one (a
+/// `--soap-digest` key): the `UsernameToken` of a `PasswordDigest` names its key.
+pub fn find_active_api_key_by_name(
+    conn: &mut Conn,
+    name: &str,
+) -> Result<Option<KeyWithSecret>, Error> {
+    Ok(api_keys::table
+        .filter(api_keys::name.eq(name))
+        .filter(api_keys::revoked_at.is_null())
+        .select((ApiKey::as_select(), api_keys::digest_secret))
+        .first(conn)
+        .optional()?)
+}
+
+/// Every sealed key (`--soap-digest` keys, revoked ones included) with its row id, for
+/// `rekey`.
+pub fn find_digest_secrets(conn: &mut Conn) -> Result<Vec<(i32, String, Vec<u8>)>, Error> {
+    let rows: Vec<(i32, String, Option<Vec<u8>>)> = api_keys::table
+        .filter(api_keys::digest_secret.is_not_null())
+        .order(api_keys::id)
+        .select((api_keys::id, api_keys::name, api_keys::digest_secret))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, name, s)| s.map(|s| (id, name, s)))
+        .collect())
+}
+
+/// Replaces key `id`'s sealed key if it is still `old` (a compare-and-swap, as seeds are
+/// resealed); answers whether it was replaced.
+pub fn update_api_key_reseal(
+    conn: &mut Conn,
+    id: i32,
+    old: &[u8],
+    new: &[u8],
+) -> Result<bool, Error> {
+    Ok(diesel::update(
+        api_keys::table
+            .find(id)
+            .filter(api_keys::digest_secret.eq(Some(old))),
+    )
+    .set(api_keys::digest_secret.eq(Some(new)))
+    .execute(conn)?
+        == 1)
+}
+
 /// Every key, revoked ones included, in name order (the admin console's list).
 pub fn find_api_keys(conn: &mut Conn) -> Result<Vec<ApiKey>, Error> {
     Ok(api_keys::table

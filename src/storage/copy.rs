@@ -166,6 +166,24 @@ tables! {
         lock_reason: Option<String>,
         created_at: i64,
     };
+    whole alert_libraries AlertLibrariesRow (inst_rt_id) {
+        inst_rt_id: String,
+        oob_enabled: bool,
+        created_at: i64,
+    };
+    paged alert_texts AlertTextsRow (id) {
+        id: i32,
+        inst_rt_id: String,
+        alrt_name: String,
+        pub_ver: i32,
+        text: String,
+        created_at: i64,
+    };
+    whole alert_subscriptions AlertSubscriptionsRow (user_pk) {
+        user_pk: i32,
+        alrt_name: String,
+        created_at: i64,
+    };
     paged api_keys ApiKeysRow (id) {
         id: i32,
         name: String,
@@ -177,6 +195,7 @@ tables! {
         consumer_name: Option<String>,
         consumer_prod: Option<String>,
         last_used_at: Option<i64>,
+        digest_secret: Option<Vec<u8>>,
     };
     paged admins AdminsRow (id) {
         id: i32,

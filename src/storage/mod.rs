@@ -43,6 +43,7 @@ macro_rules! by_cursor {
 
 pub mod admin_sessions;
 pub mod admins;
+pub mod alerts;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;

@@ -31,6 +31,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    alert_libraries (inst_rt_id) {
+        inst_rt_id -> Text,
+        oob_enabled -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    alert_subscriptions (user_pk, alrt_name) {
+        user_pk -> Integer,
+        alrt_name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    alert_texts (id) {
+        id -> Integer,
+        inst_rt_id -> Text,
+        alrt_name -> Text,
+        pub_ver -> Integer,
+        text -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Integer,
         name -> Text,
@@ -42,6 +69,7 @@ diesel::table! {
         consumer_name -> Nullable<Text>,
         consumer_prod -> Nullable<Text>,
         last_used_at -> Nullable<BigInt>,
+        digest_secret -> Nullable<Binary>,
     }
 }
 
@@ -340,6 +368,8 @@ diesel::table! {
 }
 
 diesel::joinable!(admin_sessions -> admins (admin_id));
+diesel::joinable!(alert_subscriptions -> users (user_pk));
+diesel::joinable!(alert_texts -> alert_libraries (inst_rt_id));
 diesel::joinable!(bindings -> tokens (token_pk));
 diesel::joinable!(bindings -> users (user_pk));
 diesel::joinable!(oob_events -> oob_sessions (session_pk));
@@ -356,6 +386,9 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     admin_sessions,
     admins,
+    alert_libraries,
+    alert_subscriptions,
+    alert_texts,
     api_keys,
     approvals,
     audit_events,

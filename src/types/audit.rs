@@ -54,6 +54,9 @@ wire_enum!(
         WebhookRemove = "webhook.remove",
         WebhookRotate = "webhook.rotate",
         WebhookResend = "webhook.resend",
+        AlertAdd = "alert.add",
+        AlertSubscribe = "alert.subscribe",
+        AlertLibrary = "alert.library",
     }
 );
 

@@ -94,6 +94,11 @@ fn operation_ids_are_the_soap_operation_names() {
             "MFAUsrHoldLift",
         ),
         ("post", "/api/v1/explain", "MFAExplainInq"),
+        (
+            "post",
+            "/api/v1/users/{usr_name}/alerts",
+            "MFAUsrAlrtSubMod",
+        ),
     ] {
         assert_eq!(id(method, path), soap, "{method} {path}");
     }

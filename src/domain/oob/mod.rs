@@ -15,6 +15,7 @@
 
 pub mod delivery;
 pub mod guard;
+pub mod recipient;
 pub mod sandbox_sms;
 mod signal;
 mod start;
@@ -36,6 +37,7 @@ use crate::storage::users;
 use crate::types::{
     AuditAction, AuditResult, OobModeType, OobStat, PhoneNum, SendStat, SessionOrigin, UsrName,
 };
+pub use recipient::RecipientRq;
 pub use signal::Signal;
 use text::SmsTemplate;
 
@@ -114,7 +116,7 @@ pub struct OobRuntime {
     pub refused: Arc<guard::Refusals>,
 }
 
-/// An explicit OOBValidate request.
+/// An OOBValidate request: explicit, or in recipient mode (`recipient`).
 #[derive(Debug, Clone)]
 pub struct OobRequest {
     /// jXchange `PhoneNum`.
@@ -128,6 +130,9 @@ pub struct OobRequest {
     pub template: Option<SmsTemplate>,
     /// jXchange `ExpSec`.
     pub exp_secs: u64,
+    /// jXchange `ConsmRecipId`, `AlrtName`, `PubVer` (recipient mode; never mixed with
+    /// `PhoneNum`, `SMSText` or `UsrName`).
+    pub recipient: Option<RecipientRq>,
 }
 
 /// A one-time code shown to the caller once. Redacted in `Debug`; never log it.
@@ -406,6 +411,7 @@ mod test_kit {
             mode: OobModeType::TwoWay,
             template: None,
             exp_secs,
+            recipient: None,
         }
     }
 

@@ -29,6 +29,8 @@ struct Spec<'a> {
     origin: SessionOrigin,
     template: &'a SmsTemplate,
     exp_secs: u64,
+    /// What a recipient-mode request named (its alert and version), for the audit.
+    recipient: Option<&'a str>,
 }
 
 impl Spec<'_> {
@@ -42,6 +44,10 @@ impl Spec<'_> {
             self.phone.masked(),
             self.exp_secs
         );
+        let detail = match self.recipient {
+            Some(named) => format!("{detail}; {named}"),
+            None => detail,
+        };
         if self.origin == SessionOrigin::OffFile {
             format!("{detail}; {OFF_FILE}")
         } else {
@@ -57,11 +63,27 @@ enum Recorded {
 }
 
 impl Service {
-    /// Starts an explicit OOBValidate session (OneWay: the notification only).
+    /// Starts an OOBValidate session (OneWay: the notification only); a recipient-mode
+    /// request is resolved into the explicit one for its user first (`recipient`).
     pub fn start_oob(
         &self,
         ctx: &Context,
         rq: &OobRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Started, Error> {
+        match self.resolve_recipient(ctx, rq)? {
+            Some((explicit, named)) => self.start_explicit(ctx, &explicit, Some(&named), now),
+            None => self.start_explicit(ctx, rq, None, now),
+        }
+    }
+
+    /// Starts an explicit OOBValidate session; `recipient` says what a recipient-mode
+    /// request named, for the audit.
+    fn start_explicit(
+        &self,
+        ctx: &Context,
+        rq: &OobRequest,
+        recipient: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Started, Error> {
         if !(MIN_EXP_SECS..=MAX_EXP_SECS).contains(&rq.exp_secs) {
@@ -104,6 +126,7 @@ impl Service {
             origin,
             template: &template,
             exp_secs: rq.exp_secs,
+            recipient,
         };
         self.record_send(ctx, &spec, now)
     }
@@ -163,6 +186,7 @@ impl Service {
             origin: SessionOrigin::Lock,
             template: &template,
             exp_secs: DEFAULT_EXP_SECS,
+            recipient: None,
         };
         let started = self.record_send(ctx, &spec, now).map_err(|e| match e {
             Error::Fault {

@@ -96,6 +96,7 @@ impl Service {
                 kind: None,
             }),
             exp_secs: super::super::oob::DEFAULT_EXP_SECS,
+            recipient: None,
         };
         if let Err(e) = self.start_oob(ctx, &rq, now) {
             tracing::warn!("phone change notice not sent: {e}");

@@ -111,6 +111,7 @@ async fn test_sms(
             mode: OobModeType::OneWay,
             template: Some(parse_template(TEST_SMS)?),
             exp_secs: 60,
+            recipient: None,
         };
         sv.start_oob(&ctx, &rq, chrono::Utc::now())
     })

@@ -30,11 +30,12 @@ pub fn status_of(fault: Fault) -> Status {
         | Fault::FieldRequired
         | Fault::PhoneRequired => Status::BadRequest,
         Fault::Unauthenticated | Fault::StaleMessage => Status::Unauthorized,
-        Fault::ScopeDenied | Fault::InstitutionDenied => Status::Forbidden,
+        Fault::ScopeDenied | Fault::InstitutionDenied | Fault::OobNotEnabled => Status::Forbidden,
         Fault::TokenNotFound
         | Fault::UserNotFound
         | Fault::UnknownOperation
-        | Fault::OobNotFound => Status::NotFound,
+        | Fault::OobNotFound
+        | Fault::NoPublisherLibrary => Status::NotFound,
         Fault::DuplicateTokenId
         | Fault::DuplicateUsrName
         | Fault::StaleIntentKey
@@ -47,6 +48,8 @@ pub fn status_of(fault: Fault) -> Status {
         Fault::QrGone => Status::Gone,
         Fault::BodyTooLarge => Status::PayloadTooLarge,
         Fault::PhoneDigits
+        | Fault::AlertNameInvalid
+        | Fault::PubVerInvalid
         | Fault::SeedTooShort
         | Fault::CodeFormat
         | Fault::SeedEncoding
@@ -225,8 +228,12 @@ mod tests {
                 (2205, 400),
                 (2505, 403),
                 (3103, 400),
+                (3121, 422),
+                (3124, 422),
+                (3126, 404),
                 (3147, 422),
                 (3154, 400),
+                (3155, 403),
                 (3156, 422),
                 (3157, 422),
                 (3158, 422),

@@ -6,6 +6,7 @@
 //! context (its institution) → the domain operation on a blocking thread → answer with
 //! the echoed header. Faults at any step answer through `fault::ApiFault`, header echoed.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod decode;
@@ -18,6 +19,7 @@ pub mod idempotency;
 pub mod inquiry;
 pub mod lifecycle;
 pub mod oob;
+pub mod oob_rq;
 pub mod oob_wire;
 pub mod openapi;
 pub mod sandbox;
@@ -51,6 +53,7 @@ pub fn routes() -> Vec<Route> {
         sms::routes(),
         events::routes(),
         users::routes(),
+        alerts::routes(),
         explain::routes(),
         sandbox::routes(),
         openapi::routes(),

@@ -8,60 +8,21 @@ use std::time::Duration;
 
 use super::envelope::{HasHeader, Jx, JxHdr, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
+use super::oob_rq::{may_send_text, oob_request, OobValidateRq};
 use super::openapi::{
     Answer, BadQuery, BodyFaults, Common, Conflict, InstRtIdQuery, NotFound, TooMany, Unprocessable,
 };
 use super::{operate, Call, Caller, Gate};
-use crate::domain::api_keys::{ApiCaller, Scope};
-use crate::domain::oob::text::parse_template;
-use crate::domain::oob::{OobRequest, Started, DEFAULT_EXP_SECS};
+use crate::domain::api_keys::Scope;
+use crate::domain::oob::Started;
 use crate::domain::{Context, Error, Fault, Service};
 use crate::types::{OobModeType, OobStat, SendStat, SessionOrigin};
 use crate::web::edge::{blocking, iso8601};
 use crate::web::limits::Limits;
-use crate::web::parse::{parse_phone, parse_usr_name};
 
 /// The OOB routes.
 pub fn routes() -> Vec<Route> {
     routes![start, verify, resend, session]
-}
-
-/// jXchange OOBValidate request.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = OOBValidateRq)]
-pub struct OobValidateRq {
-    #[serde(rename = "MsgRqHdr", default)]
-    hdr: MsgRqHdr,
-    #[serde(rename = "PhoneNum", default)]
-    #[schema(pattern = "^[0-9]{10}$")]
-    phone: Option<String>,
-    #[serde(rename = "UsrName", default)]
-    #[schema(
-        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
-    )]
-    usr_name: Option<String>,
-    #[serde(rename = "OOBModeType", default)]
-    mode: Option<OobModeType>,
-    #[serde(rename = "SMSText", default)]
-    sms_text: Option<String>,
-    #[serde(rename = "ExpSec", default)]
-    #[schema(minimum = 15, maximum = 1800)]
-    exp_secs: Option<i64>,
-    #[serde(rename = "InstRtId", default)]
-    inst_rt_id: Option<String>,
-    #[serde(rename = "ConsumerProd", default)]
-    _consumer_prod: Option<String>,
-    #[serde(rename = "Custom", default)]
-    #[schema(value_type = Option<Object>)]
-    _custom: Option<serde_json::Value>,
-}
-
-impl HasHeader for OobValidateRq {
-    fn msg_rq_hdr(&self) -> &MsgRqHdr {
-        &self.hdr
-    }
 }
 
 /// An OOB session as answered by OOBValidate, a resend and the lock fallback. `OTP` only
@@ -112,32 +73,6 @@ impl OobRs {
             phone_on_file: (started.origin == SessionOrigin::OffFile).then_some(false),
         }
     }
-}
-
-fn oob_request(rq: OobValidateRq) -> Result<OobRequest, Error> {
-    let exp_secs = match rq.exp_secs {
-        None => DEFAULT_EXP_SECS,
-        // Negative: out of range like any other value (3160), not a type error.
-        Some(n) => u64::try_from(n).unwrap_or(0),
-    };
-    Ok(OobRequest {
-        phone: rq.phone.as_deref().map(parse_phone).transpose()?,
-        usr_name: rq.usr_name.as_deref().map(parse_usr_name).transpose()?,
-        mode: rq.mode.unwrap_or(OobModeType::TwoWay),
-        template: rq.sms_text.as_deref().map(parse_template).transpose()?,
-        exp_secs,
-    })
-}
-
-/// A OneWay text of the consumer's own is a message relayed to any number, with no code
-/// to verify: only a key with the `sms` scope may send one (a `validate` key sends codes).
-fn may_send_text(caller: &ApiCaller, rq: &OobRequest) -> Result<(), Error> {
-    let free_text = rq.mode == OobModeType::OneWay && rq.template.is_some();
-    if free_text && !caller.scopes.contains(&Scope::Sms) {
-        return Err(Error::at(Fault::ScopeDenied, "SMSText")
-            .with_detail("(a OneWay SMSText of your own needs the sms scope)"));
-    }
-    Ok(())
 }
 
 /// Waits (on the blocking pool, at most `answer_wait_ms`, woken by the domain's signal)

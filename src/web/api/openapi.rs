@@ -26,7 +26,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 use super::envelope::{JxHdr, MsgRec, MsgRqHdr, MsgRsHdr};
 use super::fault::status_of;
 use super::{
-    audit, events, explain, inquiry, lifecycle, oob, sandbox, sms, tokens, users, validate,
+    alerts, audit, events, explain, inquiry, lifecycle, oob, sandbox, sms, tokens, users, validate,
 };
 use crate::domain::Fault;
 use crate::types;
@@ -108,6 +108,7 @@ fn openapi_json() -> (Status, (ContentType, String)) {
         users::read,
         users::phone,
         users::lift_hold,
+        alerts::subscribe,
         explain::explain,
         sandbox::clock,
         sandbox::move_clock,

@@ -10,8 +10,10 @@
 //! jXchange fault record. The header rules (`api::hdr_rules`) always apply here.
 //!
 //! Credentials: a WS-Security `UsernameToken` whose `PasswordText` is the API key, or
-//! `Authorization: Bearer`, as on the JSON API. Its `Timestamp` and `Nonce`, when sent,
-//! are enforced before the operation runs (`wssec`, the domain's `use_nonce`). `AuthenUsrCred` (the end user's SAML) is
+//! its `PasswordDigest` (a `--soap-digest` key named by `Username`, checked by the
+//! domain), or `Authorization: Bearer`, as on the JSON API. Its `Timestamp` and `Nonce`,
+//! when sent, are enforced before the operation runs (`wssec`, the domain's `use_nonce`).
+//! `AuthenUsrCred` (the end user's SAML) is
 //! accepted and handed to the JSON API as a tree, whose header path records its user as
 //! the audit user when `AuditUsrId` is empty (as for JSON); tokend does NOT verify SAML.
 //!
@@ -42,7 +44,8 @@ use crate::domain::{Error, Fault, Service};
 use crate::web::api::envelope::{decode, JxHdr};
 use crate::web::api::fault::ApiFault;
 use crate::web::api::{
-    auth, explain, hdr_rules, idempotency, inquiry, lifecycle, oob, tokens, users, validate, Caller,
+    alerts, auth, explain, hdr_rules, idempotency, inquiry, lifecycle, oob, tokens, users,
+    validate, Caller,
 };
 use crate::web::edge::blocking;
 use crate::web::limits::Limits;
@@ -201,7 +204,7 @@ async fn handle(
         mut json,
         present,
         hdr,
-        security,
+        mut security,
         has_cred,
         message_id,
         ..
@@ -209,15 +212,21 @@ async fn handle(
     let fail = |e: Error| ApiFault::new(&hdr, e);
     let (now, skew) = (chrono::Utc::now(), deps.config.clock_skew_secs);
     security.check_fresh(now, skew).map_err(fail)?;
-    let caller = match security.password.clone().or(bearer) {
-        Some(key) => auth::caller_of(deps.service, &key).await,
-        None => Err(Error::fault(Fault::Unauthenticated)
+    let nonce_until = security.nonce_until(now, skew);
+    let caller = match (security.digest.take(), security.password.clone().or(bearer)) {
+        (Some((proof, _)), _) => {
+            blocking(deps.service, move |s| s.authenticate_digest(&proof, now))
+                .await
+                .map(Caller)
+        }
+        (None, Some(key)) => auth::caller_of(deps.service, &key).await,
+        (None, None) => Err(Error::fault(Fault::Unauthenticated)
             .with_detail("(a WS-Security UsernameToken or Authorization: Bearer)")),
     }
     .map_err(fail)?;
     // Only an authenticated caller's nonce is remembered: no one else fills the table.
     if let Some(nonce) = security.nonce.clone() {
-        let (actor, until) = (caller.0.actor(), security.nonce_until(now, skew));
+        let (actor, until) = (caller.0.actor(), nonce_until);
         blocking(deps.service, move |s| {
             s.use_nonce(&actor, &nonce, until, now)
         })
@@ -307,6 +316,7 @@ async fn dispatch(
         Action::UsrAdd => done(users::create(c, decode(&bytes), service).await),
         Action::UsrPhoneMod => done(users::phone(c, path, decode(&bytes), service).await),
         Action::UsrHoldLift => done(users::lift_hold(c, path, decode(&bytes), service).await),
+        Action::UsrAlrtSub => done(alerts::subscribe(c, path, decode(&bytes), service).await),
         Action::Explain => done(explain::explain(c, decode(&bytes), service).await),
         Action::OobStatus | Action::UsrInq => {
             Err(fail(Error::Internal("unreachable dispatch".into())))

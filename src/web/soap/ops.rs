@@ -9,7 +9,8 @@
 //! jXchange's style: `MFATokenDel`, `MFATokenResync`, `MFATokenActv`, `MFATokenValidate`,
 //! `OOBVerify`, `OOBResend`, `OOBStatInq`. Nor do they name the user, phone, SIM-swap
 //! hold or explain calls the JSON API gained (issue 17); tokend names those too:
-//! `MFAUsrAdd`, `MFAUsrInq`, `MFAUsrPhoneMod`, `MFAUsrHoldLift`, `MFAExplainInq` (the
+//! `MFAUsrAdd`, `MFAUsrInq`, `MFAUsrPhoneMod`, `MFAUsrHoldLift`, `MFAUsrAlrtSubMod`,
+//! `MFAExplainInq` (the
 //! `MFA` prefix of the token operations, the object, then jXchange's verb: Add, Inq, Mod).
 //! Element types: the seeds' value lists are `Enum`s of the wire enums' spellings, times
 //! `DateTime`, counts `Int` (`xsd:int`), offsets `Long`; the shared layouts (headers,
@@ -58,6 +59,8 @@ pub enum Action {
     UsrPhoneMod,
     /// `POST /users/{UsrName}/hold/lift`.
     UsrHoldLift,
+    /// `POST /users/{UsrName}/alerts`.
+    UsrAlrtSub,
     /// `POST /explain`.
     Explain,
 }
@@ -240,6 +243,10 @@ pub const OPS: &[Op] = &[
         request: &[
             opt("InstRtId", Str),
             opt("ConsumerProd", Str),
+            // Recipient mode (issue 28): never mixed with PhoneNum/SMSText/UsrName.
+            opt("ConsmRecipId", Str),
+            opt("AlrtName", Str),
+            opt("PubVer", Int),
             opt("PhoneNum", Str),
             opt("UsrName", Str),
             opt("OOBModeType", OOB_MODE_TYPE),
@@ -324,6 +331,23 @@ pub const OPS: &[Op] = &[
         path: PathElem::UsrName,
         request: &[req("UsrName", Str), req("Rsn", Str)],
         response: USR_INQ_RS,
+    },
+    Op {
+        name: "MFAUsrAlrtSubMod",
+        action: Action::UsrAlrtSub,
+        path: PathElem::UsrName,
+        request: &[
+            req("UsrName", Str),
+            req("AlrtName", Str),
+            opt("Subscribed", Bool),
+        ],
+        response: &[
+            opt("UsrName", Str),
+            opt("AlrtName", Str),
+            opt("Subscribed", Bool),
+            opt("Changed", Bool),
+            NO_CUSTOM,
+        ],
     },
     Op {
         name: "MFAExplainInq",

@@ -16,7 +16,7 @@ pub fn document(location: &str) -> String {
         out,
         r#"<?xml version="1.0" encoding="utf-8"?>
 <wsdl:definitions name="tokend" targetNamespace="{ns}" xmlns:tns="{ns}" xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:wsse="{WSSE_NS}">
-<wsdl:documentation>tokend: the jXchange MFA token and OOBValidate operations over SOAP 1.1. Authenticate with a WS-Security UsernameToken (PasswordText = the API key) or Authorization: Bearer.</wsdl:documentation>
+<wsdl:documentation>tokend: the jXchange MFA token and OOBValidate operations over SOAP 1.1. Authenticate with a WS-Security UsernameToken (PasswordText = the API key, or PasswordDigest with a key made with --soap-digest, Username = its name) or Authorization: Bearer.</wsdl:documentation>
 <wsdl:types>
 <xsd:schema targetNamespace="{ns}" xmlns:tns="{ns}" xmlns:xsd="http://www.w3.org/2001/XMLSchema" elementFormDefault="qualified">
 "#

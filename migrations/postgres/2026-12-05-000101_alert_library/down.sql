@@ -1,0 +1,3 @@
+DROP TABLE alert_subscriptions;
+DROP TABLE alert_texts;
+DROP TABLE alert_libraries;
