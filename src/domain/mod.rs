@@ -10,6 +10,7 @@ pub mod admins;
 pub mod api_key_admin;
 pub mod api_keys;
 pub mod audit;
+pub mod audit_archive;
 pub mod copy_to;
 pub mod drift;
 pub mod enroll;

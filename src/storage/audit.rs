@@ -198,9 +198,13 @@ pub fn link_pending(conn: &mut Conn, linker: &Linker) -> Result<usize, Error> {
         .select((audit_events::chain_pos, audit_events::link))
         .first(conn)
         .optional()?;
+    // With every linked row archived, the chain continues from the archive's anchor.
     let (mut pos, mut previous) = match head {
         Some((pos, link)) => (pos.unwrap_or(0), link.unwrap_or_default()),
-        None => (0, String::new()),
+        None => {
+            let anchor = super::audit_archive::find_anchor(conn)?;
+            (anchor.pos, anchor.link)
+        }
     };
     for row in &pending {
         let link = linker(&previous, &canonical_bytes(row));

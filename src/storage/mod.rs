@@ -46,6 +46,7 @@ pub mod admins;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;
+pub mod audit_archive;
 pub mod bindings;
 pub mod copy;
 pub mod drift;
