@@ -1,4 +1,4 @@
-//! The `tokend` command line: `serve` (the default), `migrate`, `import`, `audit verify`,
+//! The `tokend` command line: `serve` (the default), `migrate`, `import`, `audit verify|archive|search`,
 //! `apikey create`, `admin create`, `institution create|list`, `rekey`, `hsm init`,
 //! `backup`, `restore`, `copy-to`.
 //! Only `serve` and `migrate` may create an install (`bootstrap::install`).
@@ -18,6 +18,7 @@ use crate::domain::pskc::PskcKeys;
 use crate::domain::Context;
 
 mod admin;
+mod audit;
 mod data;
 mod env_file;
 mod hsm;
@@ -26,6 +27,7 @@ mod rekey;
 mod serve;
 
 use admin::AdminCommand;
+use audit::AuditCommand;
 use institution::InstitutionCommand;
 
 /// tokend — TOTP token management with a jXchange-style API.
@@ -124,7 +126,7 @@ enum Command {
         #[command(subcommand)]
         action: hsm::HsmCommand,
     },
-    /// Check the audit trail.
+    /// Check, archive and search the audit trail.
     Audit {
         #[command(subcommand)]
         action: AuditCommand,
@@ -144,13 +146,6 @@ enum Command {
         #[command(subcommand)]
         action: InstitutionCommand,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum AuditCommand {
-    /// Check every link of the audit chain; exit 1 naming the first broken row. Read-only,
-    /// safe while the service runs.
-    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,9 +196,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Audit {
-            action: AuditCommand::Verify,
-        } => data::verify_audit(&settings),
+        Command::Audit { action } => audit::run(&settings, action),
         Command::Backup { file } => data::backup(&settings, &file),
         Command::Restore { file } => data::restore(&settings, &file),
         Command::CopyTo { url, force } => data::copy_to(&settings, &url, force),
