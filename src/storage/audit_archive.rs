@@ -47,12 +47,18 @@ pub fn find_anchor(conn: &mut Conn) -> Result<AuditAnchor, Error> {
 /// position of a row older than that. Rows of sandbox institutions do not count (their
 /// test clock may be set years back, which would drag recent rows along); rows placed
 /// before that position are archived with it whatever their time, so the archive is
-/// always a prefix of the chain.
+/// always a prefix of the chain. The row with the highest id always stays: SQLite hands
+/// out the highest id plus one, so deleting it would give its id to the next row.
 pub fn find_archive_cut(conn: &mut Conn, before_ms: i64) -> Result<Option<i64>, Error> {
     let sandboxes = institutions::table
         .filter(institutions::sandbox.eq(true))
         .select(institutions::inst_rt_id.nullable());
-    Ok(audit_events::table
+    let newest: Option<Option<i64>> = audit_events::table
+        .order(audit_events::id.desc())
+        .select(audit_events::chain_pos)
+        .first(conn)
+        .optional()?;
+    let cut = audit_events::table
         .filter(audit_events::at.lt(before_ms))
         .filter(audit_events::chain_pos.is_not_null())
         .filter(
@@ -61,7 +67,11 @@ pub fn find_archive_cut(conn: &mut Conn, before_ms: i64) -> Result<Option<i64>, 
                 .or(audit_events::inst_rt_id.ne_all(sandboxes)),
         )
         .select(diesel::dsl::max(audit_events::chain_pos))
-        .first::<Option<i64>>(conn)?)
+        .first::<Option<i64>>(conn)?;
+    Ok(match (cut, newest.flatten()) {
+        (Some(cut), Some(kept)) => Some(cut.min(kept - 1)),
+        (cut, _) => cut,
+    })
 }
 
 /// Up to `limit` rows at chain positions `after + 1 ..= upto`, in chain order.
