@@ -302,16 +302,22 @@ fn an_interrupted_archive_resumes_and_a_restart_continues_the_chain() {
     // The archive ran to its segment but died before the delete: put the database back
     // as it was before the run (a copy taken with the service stopped).
     let saved = tempfile::tempdir().unwrap();
-    let db = data.join("tokend.sqlite");
-    std::fs::copy(&db, saved.path().join("db")).unwrap();
+    let files = ["tokend.sqlite", "tokend.sqlite-wal", "tokend.sqlite-shm"];
+    for f in files {
+        if data.join(f).exists() {
+            std::fs::copy(data.join(f), saved.path().join(f)).unwrap();
+        }
+    }
     let archive_dir = tempfile::tempdir().unwrap();
     let out = archive(data, archive_dir.path(), "4");
     assert!(out.status.success(), "{}", text(&out));
     let pruned = table_ids(data).len();
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(data.join(format!("tokend.sqlite{suffix}")));
+    for f in files {
+        let _ = std::fs::remove_file(data.join(f));
+        if saved.path().join(f).exists() {
+            std::fs::copy(saved.path().join(f), data.join(f)).unwrap();
+        }
     }
-    std::fs::copy(saved.path().join("db"), &db).unwrap();
     assert!(table_ids(data).len() > pruned);
     let out = archive(data, archive_dir.path(), "4");
     assert!(out.status.success(), "{}", text(&out));
