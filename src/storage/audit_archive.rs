@@ -147,3 +147,78 @@ pub fn find_hot_stats(conn: &mut Conn) -> Result<(i64, Option<i64>), Error> {
     let linked = head.map_or(0, |h| (h - anchor.pos).max(0));
     Ok((linked + unlinked, oldest))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::audit::{find_chain_page, insert_audit_event, NewAuditEvent};
+    use crate::storage::test_support::temp_storage;
+    use crate::types::{AuditAction, AuditResult};
+
+    fn event(at: i64) -> NewAuditEvent<'static> {
+        NewAuditEvent {
+            at,
+            actor: "t",
+            audit_usr_id: None,
+            audit_ws_id: None,
+            tracking_id: None,
+            bus_correl_id: None,
+            action: AuditAction::Validate,
+            token_id: None,
+            usr_name: None,
+            result: AuditResult::Success,
+            detail: None,
+            inst_rt_id: None,
+            audit_usr_src: None,
+        }
+    }
+
+    #[test]
+    fn pruning_moves_the_anchor_once_and_the_chain_continues_from_it() {
+        let (_dir, storage) = temp_storage();
+        storage.set_audit_linker(std::sync::Arc::new(|previous: &str, _row: &[u8]| {
+            format!("{previous}+")
+        }));
+        for at in [1, 2, 3] {
+            storage
+                .write(|c| insert_audit_event(c, &event(at)))
+                .unwrap();
+        }
+        // The newest row stays whatever the date.
+        assert_eq!(storage.read(|c| find_archive_cut(c, 100)).unwrap(), Some(2));
+        assert_eq!(storage.read(|c| find_archive_cut(c, 2)).unwrap(), Some(1));
+        let to = AuditAnchor {
+            pos: 2,
+            link: "++".into(),
+            manifest_sha256: "m".into(),
+            archived_max_at: 2,
+        };
+        let from = AuditAnchor::default();
+        storage
+            .write(|c| delete_archived(c, &from, &to, 2))
+            .unwrap();
+        assert_eq!(storage.read(find_anchor).unwrap(), to);
+        // A second run from the old anchor is refused and deletes nothing.
+        let again = storage.write(|c| delete_archived(c, &from, &to, 2));
+        assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
+        // A range that does not hold the rows said is refused too.
+        let further = AuditAnchor {
+            pos: 3,
+            ..to.clone()
+        };
+        let wrong = storage.write(|c| delete_archived(c, &to, &further, 5));
+        assert!(matches!(wrong, Err(Error::Conflict(_))), "{wrong:?}");
+        assert_eq!(storage.read(find_anchor).unwrap(), to);
+        assert_eq!(storage.read(|c| find_hot_stats(c)).unwrap(), (1, Some(3)));
+        // Every linked row gone: the linker continues from the anchor, not from zero.
+        storage
+            .write(|c| {
+                diesel::delete(audit_events::table).execute(c)?;
+                insert_audit_event(c, &event(4))
+            })
+            .unwrap();
+        let rows = storage.read(|c| find_chain_page(c, 0, 10)).unwrap();
+        assert_eq!(rows[0].chain_pos, Some(3));
+        assert_eq!(rows[0].link.as_deref(), Some("+++"));
+    }
+}
