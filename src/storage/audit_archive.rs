@@ -209,7 +209,7 @@ mod tests {
         let wrong = storage.write(|c| delete_archived(c, &to, &further, 5));
         assert!(matches!(wrong, Err(Error::Conflict(_))), "{wrong:?}");
         assert_eq!(storage.read(find_anchor).unwrap(), to);
-        assert_eq!(storage.read(|c| find_hot_stats(c)).unwrap(), (1, Some(3)));
+        assert_eq!(storage.read(find_hot_stats).unwrap(), (1, Some(3)));
         // Every linked row gone: the linker continues from the anchor, not from zero.
         storage
             .write(|c| {

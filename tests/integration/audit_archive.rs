@@ -478,3 +478,61 @@ fn on_postgresql_a_second_node_continues_the_chain_after_an_archive() {
     let out = pg_cli(&["audit", "verify", "--archive", &to]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn the_api_and_the_console_say_when_a_range_reaches_into_the_archive_and_the_cli_searches_it() {
+    let (server, admin) = crate::support::admin::server_with_admin();
+    let data = server.data_dir.clone();
+    let get_audit = |query: &str| {
+        crate::support::json_of(
+            ureq::get(&format!("{}/api/v1/audit{query}", server.base))
+                .set("Authorization", &format!("Bearer {}", server.key))
+                .call(),
+        )
+    };
+    enroll_many(&server, "old", 4);
+    let (status, rs) = get_audit("");
+    assert_eq!(status, 200, "{rs}");
+    assert!(rs.get("ArchivedThruDt").is_none(), "{rs}");
+    let archive_dir = tempfile::tempdir().unwrap();
+    let out = archive(&data, archive_dir.path(), "100");
+    assert!(out.status.success(), "{}", text(&out));
+    enroll_many(&server, "new", 1);
+    let (status, rs) = get_audit("");
+    assert_eq!(status, 200, "{rs}");
+    assert!(rs["ArchivedThruDt"].is_string(), "{rs}");
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    let (_, rs) = get_audit(&format!("?FromDt={}", later.format("%Y-%m-%dT%H:%M:%SZ")));
+    assert!(rs.get("ArchivedThruDt").is_none(), "{rs}");
+    let page = admin.get("/admin/audit");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("reaches into the audit archive"),
+        "{}",
+        page.body
+    );
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    let page = admin.get(&format!("/admin/audit?from={}", tomorrow.format("%Y-%m-%d")));
+    assert!(!page.body.contains("reaches into the audit archive"));
+    // The CLI finds an archived user's rows in the segments.
+    let dir = archive_dir.path().to_string_lossy();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let out = cli(
+        &data,
+        &[],
+        &[
+            "audit",
+            "search",
+            "--archive",
+            &dir,
+            "--usr-name",
+            "old2",
+            "--from",
+            &today,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains("\"usr_name\":\"old2\""), "{stdout}");
+}

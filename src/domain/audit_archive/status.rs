@@ -57,6 +57,15 @@ impl Service {
         })
     }
 
+    /// When a listing from `from_ms` (or from the beginning) reaches into the archive:
+    /// the newest archived row's time, ms, so the edges can say that older rows are in
+    /// the segments (`tokend audit search --archive`), not in the answer.
+    pub fn audit_archive_reach(&self, from_ms: Option<i64>) -> Result<Option<i64>, Error> {
+        let anchor = self.storage.read(find_anchor)?;
+        let reaches = anchor.pos > 0 && from_ms.is_none_or(|from| from <= anchor.archived_max_at);
+        Ok(reaches.then_some(anchor.archived_max_at))
+    }
+
     /// Records a run's outcome; a failure to record is logged, not raised (the run's own
     /// outcome is what the caller reports).
     pub(super) fn record_archive_run(
