@@ -55,7 +55,8 @@ class Tokend:
         return out.stdout
 
     def start(self):
-        self.proc = subprocess.Popen([self.binary], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.log = open(os.path.join(self.dir, "server.log"), "a")
+        self.proc = subprocess.Popen([self.binary], env=self.env, stdout=subprocess.PIPE, stderr=self.log, text=True)
         for line in self.proc.stdout:
             if "tokend listening on http://" in line:
                 self.base = "http://" + line.split("http://")[1].split()[0].rstrip("/")
@@ -94,7 +95,10 @@ def load(t, tokens, n, threads):
     per = n // threads
     def work(i):
         for k in range(per):
-            token, seed = tokens[(i * per + k) % len(tokens)]
+            # Each thread its own tokens: a token's concurrent validations would measure
+            # contention on one binding, not growth.
+            mine = tokens[i::threads]
+            token, seed = mine[k % len(mine)]
             code = totp(seed, int(time.time()) // 30) if k % 2 == 0 else "000000"
             t.post("/api/v1/validate", {"TokenId": token, "Code": code})
     ts = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
@@ -129,6 +133,7 @@ def main(argv):
     engine = "PostgreSQL" if t.pg else "SQLite"
     mib = lambda b: "%.1f" % (b / 1048576)
     per_m = lambda b: "%.0f" % (b / done * 1e6 / 1048576)
+    print("server log: " + os.path.join(t.dir, "server.log"))
     print("engine %s, %d validations in %.0f s (%.0f/s), audit rows %d -> %d" % (engine, done, secs, done / secs, m0["rows"], m1["rows"]))
     print("| phase | database MiB | audit rows | note |")
     print("|---|---|---|---|")

@@ -74,6 +74,7 @@ impl Service {
         segment_rows: i64,
     ) -> Result<ArchiveReport, Error> {
         segment::ensure_dir(dir).map_err(|e| io_refused(dir, &e))?;
+        let _lock = segment::lock_dir(dir).map_err(|e| io_refused(dir, &e))?;
         let mut report = ArchiveReport {
             anchor: self.storage.read(find_anchor)?,
             ..ArchiveReport::default()

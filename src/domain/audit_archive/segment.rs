@@ -152,6 +152,21 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Holds `dir`'s archive lock (an advisory `flock(2)` on `.tokend-archive.lock`, dropped
+/// by the kernel with the process): on SQLite the CLI and the service's daily run may
+/// start together, and two runs must never write the same segment's temporary file.
+pub fn lock_dir(dir: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join(".tokend-archive.lock"))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+    Ok(file)
+}
+
 /// Writes `bytes_of` into `dir/name` through a temporary file: 0600, fsynced, renamed,
 /// then the directory fsynced, so the name never shows a partial file.
 fn write_durably(
