@@ -512,7 +512,10 @@ fn the_api_and_the_console_say_when_a_range_reaches_into_the_archive_and_the_cli
         page.body
     );
     let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
-    let page = admin.get(&format!("/admin/audit?from={}", tomorrow.format("%Y-%m-%d")));
+    let page = admin.get(&format!(
+        "/admin/audit?from={}",
+        tomorrow.format("%Y-%m-%d")
+    ));
     assert!(!page.body.contains("reaches into the audit archive"));
     // The CLI finds an archived user's rows in the segments.
     let dir = archive_dir.path().to_string_lossy();
