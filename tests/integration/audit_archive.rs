@@ -108,16 +108,25 @@ fn segment_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn archive_and_prune_while_enrollments_run_loses_nothing_and_verifies() {
-    let server = TestServer::start();
+fn archive_and_prune_while_validations_run_loses_nothing_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server =
+        TestServer::start_in(dir.path(), &[("ROCKET_LOCK_AFTER_FAILURES", "100")]).unwrap();
+    server.keep_dir(dir);
     let data = server.data_dir.clone();
     let archive_dir = tempfile::tempdir().unwrap();
     enroll_many(&server, "before", 20);
+    let (_, seed, _) = server.enroll_active("validating");
+    let wrong = crate::support::wrong_code(&seed);
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         let load = s.spawn(|| {
             let mut i = 0;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                // Validations (a wrong code: an audit row and a failure count each) and
+                // enrollments, as the service writes them under load.
+                let rs = server.validate("validating", &wrong);
+                assert_eq!(rs["RsStat"], "Failed", "{rs}");
                 server.enroll(&format!("during{i}"));
                 i += 1;
             }
