@@ -39,7 +39,8 @@ pub(super) enum AuditCommand {
               value_parser = clap::value_parser!(i64).range(1..=10_000_000))]
         segment_rows: i64,
     },
-    /// Search the archive's segments (no database needed): one JSON line per row.
+    /// Search the archive's segments (no database needed): one JSON line per row, as the
+    /// segment holds it (docs/audit-archive.md), plus `at_utc`.
     Search {
         /// The archive directory.
         #[arg(long, value_name = "DIR")]
@@ -122,6 +123,11 @@ fn archive(
         bail!("--before is in the future: only past rows can be archived");
     }
     let service = bootstrap::service(settings, Install::Existing)?;
+    // On PostgreSQL rows are linked shortly after their commit: rows written just before
+    // --before are archived too, not left for the next run.
+    service
+        .settle_audit_links(std::time::Duration::from_secs(5))
+        .context("cannot link the newest audit rows")?;
     let report = service
         .archive_audit(dir, *before, now, segment_rows)
         .context("the audit archive stopped")?;
@@ -192,21 +198,11 @@ fn verify(settings: &Settings, archive: Option<&Path>) -> anyhow::Result<()> {
 fn search(dir: &Path, filter: &AuditFilter, limit: usize) -> anyhow::Result<()> {
     let hits = search_archive(dir, filter, limit)?;
     for row in &hits.rows {
-        let line = serde_json::json!({
-            "id": row.id,
-            "at": crate::domain::from_ms(row.at).map(|t| t.to_rfc3339()),
-            "actor": row.actor,
-            "audit_usr_id": row.audit_usr_id,
-            "audit_ws_id": row.audit_ws_id,
-            "tracking_id": row.tracking_id,
-            "bus_correl_id": row.bus_correl_id,
-            "action": row.action,
-            "token_id": row.token_id,
-            "usr_name": row.usr_name,
-            "result": row.result,
-            "detail": row.detail,
-            "inst_rt_id": row.inst_rt_id,
-        });
+        // The segment's own line, with the time also in words.
+        let mut line = serde_json::to_value(row)?;
+        line["at_utc"] = crate::domain::from_ms(row.at)
+            .map(|t| t.to_rfc3339())
+            .into();
         println!("{line}");
     }
     eprintln!(

@@ -55,8 +55,8 @@ fn python_verify(archive_dir: &Path) -> Output {
         .expect("python3 runs")
 }
 
-/// Ids of the archived rows, through `tokend audit search`.
-fn archived_ids(data_dir: &Path, archive_dir: &Path) -> Vec<i64> {
+/// The archived rows' (id, chain position), through `tokend audit search`.
+fn archived_rows(data_dir: &Path, archive_dir: &Path) -> Vec<(i64, i64)> {
     let dir = archive_dir.to_string_lossy();
     let out = cli(
         data_dir,
@@ -67,27 +67,33 @@ fn archived_ids(data_dir: &Path, archive_dir: &Path) -> Vec<i64> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                .as_i64()
-                .unwrap()
+            let v = serde_json::from_str::<serde_json::Value>(l).unwrap();
+            (v["id"].as_i64().unwrap(), v["chain_pos"].as_i64().unwrap())
         })
+        .collect()
+}
+
+/// The table's rows' (id, chain position; 0 while not linked).
+fn table_rows(data_dir: &Path) -> Vec<(i64, i64)> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        id: i32,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        chain_pos: Option<i64>,
+    }
+    diesel::sql_query("SELECT id, chain_pos FROM audit_events ORDER BY id")
+        .load::<Row>(&mut crate::support::database(data_dir))
+        .unwrap()
+        .into_iter()
+        .map(|r| (i64::from(r.id), r.chain_pos.unwrap_or(0)))
         .collect()
 }
 
 /// Ids of the rows left in the table.
 fn table_ids(data_dir: &Path) -> Vec<i64> {
-    use diesel::prelude::*;
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        id: i32,
-    }
-    diesel::sql_query("SELECT id FROM audit_events ORDER BY id")
-        .load::<Id>(&mut crate::support::database(data_dir))
-        .unwrap()
-        .into_iter()
-        .map(|r| i64::from(r.id))
-        .collect()
+    table_rows(data_dir).into_iter().map(|(id, _)| id).collect()
 }
 
 /// Writes audit rows: each enrollment writes one.
@@ -118,6 +124,7 @@ fn archive_and_prune_while_validations_run_loses_nothing_and_verifies() {
     enroll_many(&server, "before", 20);
     let (_, seed, _) = server.enroll_active("validating");
     let wrong = crate::support::wrong_code(&seed);
+    let seen_before: BTreeSet<i64> = table_ids(&data).into_iter().collect();
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         let load = s.spawn(|| {
@@ -140,14 +147,27 @@ fn archive_and_prune_while_validations_run_loses_nothing_and_verifies() {
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         assert!(load.join().unwrap() > 0, "the load ran during the archive");
     });
-    // Nothing lost, nothing twice: archive and table together hold every row once.
-    let archived = archived_ids(&data, archive_dir.path());
-    let table = table_ids(&data);
+    // Nothing lost, nothing twice: every row seen before the first run is in the
+    // archive or the table, each once, and together they hold chain positions 1..=N with
+    // no gap (ids may have gaps on PostgreSQL: a retried insert burns its id).
+    let archived = archived_rows(&data, archive_dir.path());
+    let table = table_rows(&data);
     assert!(archived.len() >= 20, "{} archived", archived.len());
-    let all: BTreeSet<i64> = archived.iter().chain(&table).copied().collect();
-    assert_eq!(all.len(), archived.len() + table.len(), "a row is in both");
-    let max = *all.iter().max().unwrap();
-    assert_eq!(all, (1..=max).collect(), "rows are missing");
+    let ids: BTreeSet<i64> = archived.iter().chain(&table).map(|r| r.0).collect();
+    assert_eq!(ids.len(), archived.len() + table.len(), "a row is in both");
+    assert!(ids.is_superset(&seen_before), "rows were lost");
+    let positions: BTreeSet<i64> = archived
+        .iter()
+        .chain(&table)
+        .map(|r| r.1)
+        .filter(|p| *p > 0)
+        .collect();
+    let last = *positions.iter().max().unwrap();
+    assert_eq!(
+        positions,
+        (1..=last).collect(),
+        "chain positions are missing"
+    );
     // Every file private.
     for f in segment_files(archive_dir.path()) {
         use std::os::unix::fs::PermissionsExt as _;

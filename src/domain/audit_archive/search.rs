@@ -5,15 +5,15 @@
 use std::path::Path;
 
 use super::segment;
-use crate::domain::audit::{AuditEvent, AuditFilter};
+use crate::domain::audit::AuditFilter;
 use crate::domain::Error;
-use crate::storage::audit::AuditEvent as Row;
 
 /// What a search of the archive found.
 #[derive(Debug, Clone, Default)]
 pub struct ArchiveHits {
-    /// Matching rows, in chain order.
-    pub rows: Vec<AuditEvent>,
+    /// Matching rows, in chain order, as the segments hold them (chain position and
+    /// link included, so a hit can be checked against the chain).
+    pub rows: Vec<segment::Line>,
     /// Segments opened.
     pub segments_read: u64,
     /// Segments that could not be read (named, with why): their rows were not searched.
@@ -48,12 +48,8 @@ pub fn search_archive(
         match segment::read(dir, &m) {
             Err(why) => hits.unreadable.push(why),
             Ok(lines) => {
-                let matching = lines
-                    .into_iter()
-                    .map(Row::from)
-                    .filter(|r| matches(filter, r))
-                    .map(AuditEvent::from);
-                hits.rows.extend(matching);
+                hits.rows
+                    .extend(lines.into_iter().filter(|l| matches(filter, l)));
             }
         }
         if hits.rows.len() >= limit {
@@ -65,7 +61,7 @@ pub fn search_archive(
 }
 
 /// Whether a row passes every filter that is set.
-fn matches(f: &AuditFilter, r: &Row) -> bool {
+fn matches(f: &AuditFilter, r: &segment::Line) -> bool {
     let same = |want: &Option<String>, have: &Option<String>| {
         want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
     };
