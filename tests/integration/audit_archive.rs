@@ -116,8 +116,14 @@ fn segment_files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn archive_and_prune_while_validations_run_loses_nothing_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server =
-        TestServer::start_in(dir.path(), &[("ROCKET_LOCK_AFTER_FAILURES", "100")]).unwrap();
+    let mut server = TestServer::start_in(
+        dir.path(),
+        &[
+            ("ROCKET_LOCK_AFTER_FAILURES", "100"),
+            ("ROCKET_RATE_USER_PER_MIN", "100000"),
+        ],
+    )
+    .unwrap();
     server.keep_dir(dir);
     let data = server.data_dir.clone();
     let archive_dir = tempfile::tempdir().unwrap();
@@ -132,10 +138,12 @@ fn archive_and_prune_while_validations_run_loses_nothing_and_verifies() {
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 // Validations (a wrong code: an audit row and a failure count each) and
                 // enrollments, as the service writes them under load.
+                // (Locked once past lock_after_failures: a slow PostgreSQL run gets there.)
                 let rs = server.validate("validating", &wrong);
-                assert_eq!(rs["RsStat"], "Failed", "{rs}");
+                assert!(rs["RsStat"] == "Failed" || rs["RsStat"] == "Locked", "{rs}");
                 server.enroll(&format!("during{i}"));
                 i += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
             }
             i
         });
