@@ -376,6 +376,35 @@ fn an_interrupted_archive_resumes_and_a_restart_continues_the_chain() {
     assert!(out.status.success(), "{}", text(&out));
     let out = verify(data, archive_dir.path());
     assert!(out.status.success(), "{}", text(&out));
+    // The last manifest digest the run printed, kept outside, proves nothing was cut
+    // from the end: the examiner's script checks it.
+    let said = text(&archive(data, archive_dir.path(), "4"));
+    let digest = said.rsplit("last manifest sha256 ").next().unwrap().trim();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/verify_audit_archive.py");
+    let with_anchor = |sha: &str| {
+        std::process::Command::new("python3")
+            .arg(&script)
+            .arg(archive_dir.path())
+            .args(["--anchor-manifest-sha256", sha])
+            .output()
+            .unwrap()
+    };
+    assert!(with_anchor(digest).status.success(), "{said}");
+    let last = segment_files(archive_dir.path()).pop().unwrap();
+    std::fs::remove_file(
+        last.to_string_lossy()
+            .replace(".jsonl.gz", ".manifest.json"),
+    )
+    .unwrap();
+    let out = with_anchor(digest);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("not the one tokend recorded"),
+        "{}",
+        text(&out)
+    );
+    let out = verify(data, archive_dir.path());
+    assert!(text(&out).contains("missing at the end"), "{}", text(&out));
 }
 
 #[test]
