@@ -126,7 +126,7 @@ fn archive(
     // On PostgreSQL rows are linked shortly after their commit: rows written just before
     // --before are archived too, not left for the next run.
     service
-        .settle_audit_links(std::time::Duration::from_secs(5))
+        .settle_audit_links_before(ms(*before), std::time::Duration::from_secs(5))
         .context("cannot link the newest audit rows")?;
     let report = service
         .archive_audit(dir, *before, now, segment_rows)

@@ -174,9 +174,20 @@ impl Service {
     /// waits up to `wait` for that node), so a verification right after a burst of writes
     /// checks them too. SQLite's commits link their own rows: nothing waits there.
     pub fn settle_audit_links(&self, wait: std::time::Duration) -> Result<(), Error> {
+        self.settle_audit_links_before(i64::MAX, wait)
+    }
+
+    /// [`Service::settle_audit_links`] for the rows written before `before_ms` only: an
+    /// archive run under load need not wait for the rows still arriving.
+    pub fn settle_audit_links_before(
+        &self,
+        before_ms: i64,
+        wait: std::time::Duration,
+    ) -> Result<(), Error> {
         let deadline = std::time::Instant::now() + wait;
         let mut leader = self.audit_linker();
-        while self.storage.read(count_unlinked)? > 0 && std::time::Instant::now() < deadline {
+        let pending = |c: &mut Conn| rows::count_unlinked_before(c, before_ms);
+        while self.storage.read(pending)? > 0 && std::time::Instant::now() < deadline {
             let linked = if leader.holds() {
                 leader.link_audit()?
             } else {

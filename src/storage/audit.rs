@@ -230,6 +230,16 @@ pub fn count_unlinked(conn: &mut Conn) -> Result<i64, Error> {
         .get_result(conn)?)
 }
 
+/// Rows written before `before_ms` but not linked yet (an archive up to that time waits
+/// for them; newer ones are no concern of it).
+pub fn count_unlinked_before(conn: &mut Conn, before_ms: i64) -> Result<i64, Error> {
+    Ok(audit_events::table
+        .filter(audit_events::link.is_null())
+        .filter(audit_events::at.lt(before_ms))
+        .count()
+        .get_result(conn)?)
+}
+
 /// The latest time the trail records on the real clock, ms (`None` on an empty trail);
 /// an index search. A sandbox's rows are left out: they carry its test clock's time,
 /// which may be far ahead (issue 29).
