@@ -1,6 +1,7 @@
-//! The `tokend` command line: `serve` (the default), `migrate`, `import`, `audit verify`,
-//! `apikey create`, `admin create`, `institution create|list`, `alert …`, `rekey`, `hsm init`,
-//! `backup`, `restore`, `copy-to`, `webhook add|list|remove|secret rotate`.
+//! The `tokend` command line: `serve` (the default), `migrate`, `import`,
+//! `audit verify|archive|search`, `apikey create`, `admin create`, `institution create|list`,
+//! `alert …`, `rekey`, `hsm init`, `backup`, `restore`, `copy-to`,
+//! `webhook add|list|remove|secret rotate`.
 //! Only `serve` and `migrate` may create an install (`bootstrap::install`).
 //! Every subcommand reads the same configuration as `serve`. Results go to stdout (only
 //! the result, so scripts can capture it); logs go to stderr.
@@ -19,6 +20,7 @@ use crate::domain::Context;
 
 mod admin;
 mod alert;
+mod audit;
 mod data;
 mod env_file;
 mod hsm;
@@ -29,6 +31,7 @@ mod webhook;
 
 use admin::AdminCommand;
 use alert::AlertCommand;
+use audit::AuditCommand;
 use institution::InstitutionCommand;
 use webhook::WebhookCommand;
 
@@ -128,7 +131,7 @@ enum Command {
         #[command(subcommand)]
         action: hsm::HsmCommand,
     },
-    /// Check the audit trail.
+    /// Check, archive and search the audit trail.
     Audit {
         #[command(subcommand)]
         action: AuditCommand,
@@ -160,13 +163,6 @@ enum Command {
         #[command(subcommand)]
         action: AlertCommand,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum AuditCommand {
-    /// Check every link of the audit chain; exit 1 naming the first broken row. Read-only,
-    /// safe while the service runs.
-    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,9 +218,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Audit {
-            action: AuditCommand::Verify,
-        } => data::verify_audit(&settings),
+        Command::Audit { action } => audit::run(&settings, action),
         Command::Backup { file } => data::backup(&settings, &file),
         Command::Restore { file } => data::restore(&settings, &file),
         Command::CopyTo { url, force } => data::copy_to(&settings, &url, force),

@@ -14,11 +14,13 @@ use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
+mod audit_retention;
 mod console;
 mod defaults;
 mod edge;
 mod key_source;
 mod sms_fraud;
+pub use audit_retention::AuditRetention;
 pub use console::{Console, ConsoleMfa, OidcSettings};
 pub use edge::Edge;
 pub use key_source::{KeySource, Pkcs11Settings, Source as KeySourceKind, PIN_ENV};
@@ -172,6 +174,9 @@ pub struct Settings {
     /// Where the master key comes from: file, env or an HSM (root keys).
     #[serde(flatten)]
     pub key_source: KeySource,
+    /// How long audit rows stay in the database, and where the archive goes (root keys).
+    #[serde(flatten)]
+    pub audit_retention: AuditRetention,
     /// Seconds the first admin's one-time password (printed once at the first start, so
     /// it sits in the journal) stays usable if nobody replaces it (default 86,400).
     #[serde(default = "defaults::default_first_admin_otp_secs")]
@@ -266,6 +271,7 @@ impl Settings {
                 edge::KEYS,
                 console::KEYS,
                 key_source::KEYS,
+                audit_retention::KEYS,
             ];
             if !known.iter().any(|keys| keys.contains(&key.as_str())) {
                 tracing::warn!("unknown configuration key {key:?} is ignored");
@@ -306,6 +312,7 @@ impl Settings {
         self.check_oob()?;
         self.sms_fraud.check()?;
         self.key_source.check()?;
+        self.audit_retention.check()?;
         self.edge.check()
     }
 

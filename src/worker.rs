@@ -2,12 +2,13 @@
 //! emitted even when nobody calls; it also purges OOB rows past their retention), the http
 //! SMS senders, the event webhook deliverer, the sender to tokend's webhook endpoints
 //! (`domain::webhooks`), the master-key watch (`domain::key_watch`),
-//! the first admin's one-time password expiry (`domain::first_admin`), and on PostgreSQL
-//! the audit linker.
+//! the first admin's one-time password expiry (`domain::first_admin`), the daily audit
+//! archive (when `audit_archive_dir` is set), and on PostgreSQL the audit linker.
 //!
 //! With several nodes every node runs all of them: rows are claimed with leases and
 //! sessions ended with compare-and-swap, so each SMS, event and expiry is handled once;
-//! only the audit linker is elected (`storage::leader`).
+//! only the audit linker is elected (`storage::leader`), and the archive runs one node at
+//! a time (`Duty::AuditArchive`).
 //!
 //! This is an edge, like `web` and `cli`: it reads the clock and hands `now` to the domain.
 //! Every queue is in the database, so a thread that stops (or a process that is killed)
@@ -40,6 +41,7 @@ pub fn start(
     service: &Arc<Service>,
     sweep_every: Duration,
     first_admin_otp: chrono::Duration,
+    retention: &crate::config::AuditRetention,
 ) -> std::io::Result<Workers> {
     let signal = Arc::clone(&service.oob().signal);
     let mut handles = Vec::new();
@@ -64,6 +66,10 @@ pub fn start(
     if service.oob().endpoints.is_some() {
         let s = Arc::clone(service);
         handles.push(spawn("webhook-endpoints", move || push_deliveries(&s))?);
+    }
+    if retention.audit_archive_dir.is_some() {
+        let (s, plan) = (Arc::clone(service), retention.clone());
+        handles.push(spawn("audit-archive", move || archive_audit(&s, &plan))?);
     }
     if service.is_clustered() {
         let s = Arc::clone(service);
@@ -195,6 +201,38 @@ fn link_audit(service: &Service) {
             if leader.holds() {
                 let _ = leader.link_audit();
             }
+            return;
+        }
+    }
+}
+
+/// Moves the audit rows older than `audit_hot_days` into `audit_archive_dir`: at start,
+/// then every `audit_archive_every_secs` (a day by default). A failure is logged and
+/// recorded for `/metrics` (its alert), and the next run tries again; nothing is pruned
+/// unless its segment was written and synced.
+fn archive_audit(service: &Service, plan: &crate::config::AuditRetention) {
+    let Some(dir) = plan.audit_archive_dir.as_deref() else {
+        return;
+    };
+    let signal = &service.oob().signal;
+    let mut seen = 0;
+    let every = Duration::from_secs(plan.audit_archive_every_secs);
+    loop {
+        let now = Utc::now();
+        let before = now - chrono::Duration::days(i64::from(plan.audit_hot_days));
+        let rows = i64::from(plan.audit_segment_rows);
+        match service.archive_audit(dir, before, now, rows) {
+            Ok(r) if r.rows > 0 => tracing::info!(
+                rows = r.rows,
+                segments = r.segments,
+                "audit archive: moved {} row(s) to {}",
+                r.rows,
+                dir.display()
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!("audit archive into {} failed: {e}", dir.display()),
+        }
+        if !pause(signal, &mut seen, every) {
             return;
         }
     }

@@ -1,4 +1,4 @@
-//! The database as a whole: `backup`, `restore`, `copy-to` and `audit verify`.
+//! The database as a whole: `backup`, `restore` and `copy-to`.
 
 use anyhow::{bail, Context as _};
 use std::io::Write as _;
@@ -63,33 +63,6 @@ pub(super) fn backup(settings: &Settings, file: &std::path::Path) -> anyhow::Res
         "backup written to {} ({size} bytes, integrity ok); restoring it needs the master \
          key with id {key_id} — keep that key apart from the backup",
         file.display()
-    );
-    Ok(())
-}
-
-/// Verifies the audit chain; the verdict on stdout, exit 1 when broken.
-pub(super) fn verify_audit(settings: &Settings) -> anyhow::Result<()> {
-    let service = bootstrap::service(settings, Install::Existing)?;
-    service
-        .settle_audit_links(std::time::Duration::from_secs(5))
-        .context("cannot link the newest audit rows")?;
-    let report = service
-        .verify_audit_chain()
-        .context("cannot read the audit trail")?;
-    if let Some((row, why)) = report.broken {
-        println!(
-            "audit chain BROKEN at row {row}: {why} ({} rows before it verified)",
-            report.linked
-        );
-        bail!("the audit chain is broken at row {row}");
-    }
-    let head = report.head.map_or_else(
-        || "none".to_owned(),
-        |(id, link)| format!("row {id} {link}"),
-    );
-    println!(
-        "audit chain whole: {} rows verified, {} not linked yet; head: {head}",
-        report.linked, report.unlinked_tail
     );
     Ok(())
 }

@@ -89,8 +89,13 @@ pub(super) fn serve(figment: rocket::figment::Figment, settings: &Settings) -> a
     };
     first_admin(settings, &service)?;
     let sweep_every = std::time::Duration::from_millis(settings.oob_sweep_interval_ms);
-    let workers = worker::start(&service, sweep_every, otp_lifetime(settings))
-        .context("cannot start workers")?;
+    let workers = worker::start(
+        &service,
+        sweep_every,
+        otp_lifetime(settings),
+        &settings.audit_retention,
+    )
+    .context("cannot start workers")?;
     let served = rocket::execute(
         web::build(figment, service, bootstrap::compose::web_config(settings)?).launch(),
     )

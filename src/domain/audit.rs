@@ -10,6 +10,7 @@ use crate::storage::audit::{
     self as rows, canonical_bytes, count_unlinked, find_audit, find_audit_for_token,
     find_chain_page, insert_audit_event, NewAuditEvent,
 };
+use crate::storage::audit_archive::{find_anchor, AuditAnchor};
 use crate::storage::{self, Conn};
 use crate::types::{AuditAction, AuditResult};
 
@@ -147,7 +148,12 @@ pub struct ChainReport {
     pub broken: Option<(i32, &'static str)>,
     /// The last verified link: keep it outside the database to detect a truncated trail.
     pub head: Option<(i32, String)>,
+    /// Chain position the table starts after (the archive's anchor; 0: nothing archived).
+    pub anchor_pos: i64,
 }
+
+/// How often a verification restarts because an archive run pruned rows under it.
+const RESTARTS: usize = 3;
 
 /// Rows read per page while verifying.
 const VERIFY_PAGE: i64 = 10_000;
@@ -168,9 +174,20 @@ impl Service {
     /// waits up to `wait` for that node), so a verification right after a burst of writes
     /// checks them too. SQLite's commits link their own rows: nothing waits there.
     pub fn settle_audit_links(&self, wait: std::time::Duration) -> Result<(), Error> {
+        self.settle_audit_links_before(i64::MAX, wait)
+    }
+
+    /// [`Service::settle_audit_links`] for the rows written before `before_ms` only: an
+    /// archive run under load need not wait for the rows still arriving.
+    pub fn settle_audit_links_before(
+        &self,
+        before_ms: i64,
+        wait: std::time::Duration,
+    ) -> Result<(), Error> {
         let deadline = std::time::Instant::now() + wait;
         let mut leader = self.audit_linker();
-        while self.storage.read(count_unlinked)? > 0 && std::time::Instant::now() < deadline {
+        let pending = |c: &mut Conn| rows::count_unlinked_before(c, before_ms);
+        while self.storage.read(pending)? > 0 && std::time::Instant::now() < deadline {
             let linked = if leader.holds() {
                 leader.link_audit()?
             } else {
@@ -188,14 +205,34 @@ impl Service {
         &self,
         storage: &storage::Storage,
     ) -> Result<ChainReport, Error> {
+        // An archive run may prune the rows being read; when the anchor moved meanwhile,
+        // the walk starts again from the new anchor (a few times at most).
+        for _ in 0..RESTARTS {
+            let anchor = storage.read(find_anchor)?;
+            let report = self.verify_from(storage, &anchor)?;
+            if report.broken.is_none() || storage.read(find_anchor)? == anchor {
+                return Ok(report);
+            }
+        }
+        let anchor = storage.read(find_anchor)?;
+        self.verify_from(storage, &anchor)
+    }
+
+    /// Verifies the table's chain from an anchor (the last archived row's link).
+    fn verify_from(
+        &self,
+        storage: &storage::Storage,
+        anchor: &AuditAnchor,
+    ) -> Result<ChainReport, Error> {
         let mut report = ChainReport {
             linked: 0,
             unlinked_tail: 0,
             broken: None,
             head: None,
+            anchor_pos: anchor.pos,
         };
-        let mut previous = String::new();
-        let mut after = 0;
+        let mut previous = anchor.link.clone();
+        let mut after = anchor.pos;
         loop {
             let page = storage.read(|c| find_chain_page(c, after, VERIFY_PAGE))?;
             let Some(last) = page.last() else {

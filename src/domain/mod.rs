@@ -12,6 +12,7 @@ pub mod api_key_admin;
 pub mod api_key_digest;
 pub mod api_keys;
 pub mod audit;
+pub mod audit_archive;
 pub mod copy_to;
 pub mod drift;
 pub mod enroll;

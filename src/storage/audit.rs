@@ -198,9 +198,13 @@ pub fn link_pending(conn: &mut Conn, linker: &Linker) -> Result<usize, Error> {
         .select((audit_events::chain_pos, audit_events::link))
         .first(conn)
         .optional()?;
+    // With every linked row archived, the chain continues from the archive's anchor.
     let (mut pos, mut previous) = match head {
         Some((pos, link)) => (pos.unwrap_or(0), link.unwrap_or_default()),
-        None => (0, String::new()),
+        None => {
+            let anchor = super::audit_archive::find_anchor(conn)?;
+            (anchor.pos, anchor.link)
+        }
     };
     for row in &pending {
         let link = linker(&previous, &canonical_bytes(row));
@@ -222,6 +226,16 @@ const LINK_BATCH: i64 = 5_000;
 pub fn count_unlinked(conn: &mut Conn) -> Result<i64, Error> {
     Ok(audit_events::table
         .filter(audit_events::link.is_null())
+        .count()
+        .get_result(conn)?)
+}
+
+/// Rows written before `before_ms` but not linked yet (an archive up to that time waits
+/// for them; newer ones are no concern of it).
+pub fn count_unlinked_before(conn: &mut Conn, before_ms: i64) -> Result<i64, Error> {
+    Ok(audit_events::table
+        .filter(audit_events::link.is_null())
+        .filter(audit_events::at.lt(before_ms))
         .count()
         .get_result(conn)?)
 }

@@ -25,6 +25,9 @@ pub enum Duty {
     AuditLinker,
     /// Applies pending migrations and creates the first admin (held briefly at start).
     Bootstrap,
+    /// Archives and prunes the audit trail (`tokend audit archive`, the daily archive):
+    /// one run at a time across nodes, so two never write the same segment.
+    AuditArchive,
     /// Held *shared* by every serving node for as long as it serves: the count of its
     /// holders is the number of live nodes ([`live_nodes`]).
     Presence,
@@ -38,6 +41,7 @@ impl Duty {
             Duty::AuditLinker => BASE + 1,
             Duty::Bootstrap => BASE + 2,
             Duty::Presence => BASE + 3,
+            Duty::AuditArchive => BASE + 4,
         }
     }
 }

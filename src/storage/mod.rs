@@ -47,6 +47,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;
+pub mod audit_archive;
 pub mod bindings;
 pub mod copy;
 pub mod drift;

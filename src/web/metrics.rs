@@ -70,6 +70,7 @@ pub struct Metrics {
     unlinked: Gauge,
     pool: Family<PoolLabels, Gauge>,
     phones: super::metrics_phones::PhoneMetrics,
+    audit: super::metrics_audit::AuditMetrics,
 }
 
 /// Latency buckets: 100 µs doubling up to ~3 s.
@@ -121,8 +122,10 @@ impl Metrics {
             pool.clone(),
         );
         let phones = super::metrics_phones::PhoneMetrics::register(&mut registry);
+        let audit = super::metrics_audit::AuditMetrics::register(&mut registry);
         Metrics {
             phones,
+            audit,
             registry,
             requests,
             latency,
@@ -157,6 +160,8 @@ impl Metrics {
     /// Reads the database-backed gauges and renders everything.
     fn render(&self, service: &Service) -> Result<String, String> {
         self.phones.refresh(service)?;
+        self.audit
+            .refresh(service, chrono::Utc::now().timestamp_millis())?;
         let (snapshot, (open, idle)) = service.stats().map_err(|e| e.to_string())?;
         self.locked.set(snapshot.locked_bindings);
         self.backlog.set(snapshot.undelivered_events);

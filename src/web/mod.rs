@@ -8,6 +8,7 @@ pub mod api;
 pub mod edge;
 pub mod limits;
 pub mod metrics;
+pub mod metrics_audit;
 pub mod metrics_phones;
 pub mod parse;
 pub mod secure;

@@ -21,6 +21,7 @@ mod api_openapi;
 mod api_openapi_lint;
 mod api_tokens;
 mod api_validate;
+mod audit_archive;
 mod cli;
 mod cluster;
 mod console_words;

@@ -19,6 +19,14 @@ const SQLITE_ONLY: &[(&str, &str)] = &[
     ),
     ("postgres::", "this test itself"),
     (
+        "audit_archive::on_postgresql_",
+        "runs on PostgreSQL (two nodes) in the first run already",
+    ),
+    (
+        "audit_archive::an_interrupted_archive_resumes",
+        "simulates the crash by putting the SQLite file back as it was before the delete",
+    ),
+    (
         "restart::a_backup_taken_while_serving",
         "tokend backup is SQLite's VACUUM INTO; on PostgreSQL it explains pg_dump instead",
     ),

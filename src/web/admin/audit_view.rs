@@ -73,6 +73,8 @@ struct AuditPage {
     rows: Vec<Row>,
     next_before: Option<i32>,
     next_query: String,
+    /// The newest archived record's time, when the range asked reaches into the archive.
+    archived_thru: Option<String>,
 }
 
 fn enc(s: &str) -> String {
@@ -96,9 +98,12 @@ async fn audit(
         // The console's institution only (staff of every institution switch to another).
         inst_rt_id: Some(admin.0.institution.clone()),
     };
-    let lines = blocking(service, move |s| s.audit_log(&filter, PAGE))
-        .await
-        .map_err(|e| refused("/admin/users".into(), &e))?;
+    let from = filter.from_ms;
+    let (lines, reach) = blocking(service, move |s| {
+        Ok((s.audit_log(&filter, PAGE)?, s.audit_archive_reach(from)?))
+    })
+    .await
+    .map_err(|e| refused("/admin/users".into(), &e))?;
     let next_before = (lines.len() == usize::try_from(PAGE).unwrap_or(100))
         .then(|| lines.last().map(|l| l.id))
         .flatten();
@@ -131,6 +136,7 @@ async fn audit(
             q,
             next_before,
             next_query,
+            archived_thru: reach.and_then(from_ms).map(when),
         },
     ))
 }

@@ -89,6 +89,12 @@ pub struct AuditRs {
     rows: Vec<AuditRow>,
     #[serde(rename = "NextBefore", skip_serializing_if = "Option::is_none")]
     next_before: Option<i32>,
+    /// Present when the range asked reaches into the audit archive: rows up to this time
+    /// may have left the database for the archive's segments (`tokend audit search
+    /// --archive`), so this answer alone is not the whole trail for the range.
+    #[serde(rename = "ArchivedThruDt", skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    archived_thru: Option<String>,
 }
 
 /// A bad query parameter: fault 7001 naming it.
@@ -201,11 +207,25 @@ async fn audit(
     let limit = call
         .check(number("Limit", query.limit.as_deref(), 1..=500, "1 to 500"))?
         .unwrap_or(DEFAULT_PAGE);
-    let rows = call.check(blocking(service, move |s| s.audit_log(&filter, limit)).await)?;
+    let from_ms = filter.from_ms;
+    let (rows, reach) = call.check(
+        blocking(service, move |s| {
+            Ok((
+                s.audit_log(&filter, limit)?,
+                s.audit_archive_reach(from_ms)?,
+            ))
+        })
+        .await,
+    )?;
     let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) == limit;
     let next_before = full.then(|| rows.last().map(|r| r.id)).flatten();
     Ok(call.answer(AuditRs {
         rows: rows.into_iter().map(AuditRow::from).collect(),
         next_before,
+        archived_thru: reach.and_then(from_ms_to_text),
     }))
+}
+
+fn from_ms_to_text(ms: i64) -> Option<String> {
+    from_ms(ms).map(iso8601)
 }
