@@ -17,7 +17,9 @@ pub fn plain(e: &Error) -> String {
         Fault::UserNotFound => "There is no user by that name here (or the user has no token).",
         Fault::TokenNotFound => "There is no token with that serial here.",
         Fault::DuplicateTokenId => "A token with that serial exists already.",
-        Fault::DuplicateUsrName => "A user with that name exists already (names compare ignoring case).",
+        Fault::DuplicateUsrName => {
+            "A user with that name exists already (names compare ignoring case)."
+        }
         Fault::StaleIntentKey => {
             "Someone changed this record meanwhile: reload the page and try again."
         }
