@@ -178,29 +178,39 @@ fn last_success(c: &mut Conn, token_pk: i32) -> Result<Option<LastSuccess>, Erro
     Ok(row.and_then(|(pk, at, receipt)| pk.map(|pk| (pk, at, receipt))))
 }
 
+/// The token row's part of a success, as a statement (SQLite) and as `t` of [`AT_ONCE`]:
+/// one text, bound by [`token_binds`].
+macro_rules! token_success {
+    () => {
+        "UPDATE tokens SET last_step = ?, drift = ?, version = version + 1, updated_at = ?, \
+         success_binding_pk = ?, success_at = ?, success_receipt_id = ? \
+         WHERE id = ? AND last_step < ? AND status = ?"
+    };
+}
+use token_success;
+
 /// THE REPLAY GUARD with the success on the token row: records the step only if it is
 /// newer than the last accepted one and the token is Act, and with it the binding, time
 /// and receipt of this success; answers whether this call won.
 fn update_token_success(c: &mut Conn, s: &Success) -> Result<bool, Error> {
-    let act = UsrTokenStat::Act.as_str();
-    let rows = Fixed::new(
-        "UPDATE tokens SET last_step = ?, drift = ?, version = version + 1, updated_at = ?, \
-             success_binding_pk = ?, success_at = ?, success_receipt_id = ? \
-             WHERE id = ? AND last_step < ? AND status = ?",
-        &[
-            Bind::BigInt(s.step),
-            Bind::Int(s.drift),
-            Bind::BigInt(s.now_ms),
-            Bind::Int(s.binding_pk),
-            Bind::BigInt(s.now_ms),
-            Bind::Text(&s.receipt_id),
-            Bind::Int(s.token_pk),
-            Bind::BigInt(s.step),
-            Bind::Text(act),
-        ],
-    )
-    .execute(c)?;
+    let binds = token_binds(s);
+    let rows = Fixed::new(token_success!(), &binds).execute(c)?;
     Ok(rows == 1)
+}
+
+/// The values of [`token_success`], in its order.
+fn token_binds(s: &Success) -> [Bind<'_>; 9] {
+    [
+        Bind::BigInt(s.step),
+        Bind::Int(s.drift),
+        Bind::BigInt(s.now_ms),
+        Bind::Int(s.binding_pk),
+        Bind::BigInt(s.now_ms),
+        Bind::Text(&s.receipt_id),
+        Bind::Int(s.token_pk),
+        Bind::BigInt(s.step),
+        Bind::Text(UsrTokenStat::Act.as_str()),
+    ]
 }
 
 /// The binding as it is now, read in the deciding transaction.
@@ -221,21 +231,13 @@ fn at_once(c: &mut Conn, s: &Success) -> Result<bool, Error> {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         won: i64,
     }
-    let act = UsrTokenStat::Act.as_str();
     let a = s.audit_row();
-    let binds = [
+    let lock = [
         Bind::Int(s.binding_pk),
         Bind::Text(MfaTokenUsrStat::Act.as_str()),
         Bind::Int(s.token_pk),
-        Bind::BigInt(s.step),
-        Bind::Int(s.drift),
-        Bind::BigInt(s.now_ms),
-        Bind::Int(s.binding_pk),
-        Bind::BigInt(s.now_ms),
-        Bind::Text(&s.receipt_id),
-        Bind::Int(s.token_pk),
-        Bind::BigInt(s.step),
-        Bind::Text(act),
+    ];
+    let rest = [
         Bind::Int(s.binding_pk),
         Bind::Int(s.binding_pk),
         Bind::BigInt(s.now_ms),
@@ -255,6 +257,7 @@ fn at_once(c: &mut Conn, s: &Success) -> Result<bool, Error> {
         Bind::OptText(a.inst_rt_id),
         Bind::OptText(a.audit_usr_src),
     ];
+    let binds: Vec<Bind<'_>> = lock.into_iter().chain(token_binds(s)).chain(rest).collect();
     let Conn::Pg(pg) = c else {
         return Ok(false);
     };
@@ -295,16 +298,16 @@ fn at_once(c: &mut Conn, s: &Success) -> Result<bool, Error> {
 /// serialize and runs again, counting from zero ("success, then count"). Rows this only
 /// reads from its snapshot (a temporary code issued by a transaction committing
 /// meanwhile) are ordered as if written after it.
-const AT_ONCE: &str = "\
+const AT_ONCE: &str = concat!(
+    "\
 WITH l AS MATERIALIZED (\
   SELECT id, failure_count FROM bindings WHERE id = ? AND status = ? FOR UPDATE), \
 p AS MATERIALIZED (\
   SELECT success_binding_pk, success_at, success_receipt_id FROM tokens \
   WHERE id = ? AND EXISTS (SELECT 1 FROM l) FOR UPDATE), \
-t AS (\
-  UPDATE tokens SET last_step = ?, drift = ?, version = version + 1, updated_at = ?, \
-  success_binding_pk = ?, success_at = ?, success_receipt_id = ? \
-  WHERE id = ? AND last_step < ? AND status = ? AND EXISTS (SELECT 1 FROM p) RETURNING id), \
+t AS (",
+    token_success!(),
+    " AND EXISTS (SELECT 1 FROM p) RETURNING id), \
 b AS (\
   UPDATE bindings SET failure_count = 0 \
   WHERE id = ? AND EXISTS (SELECT 1 FROM l WHERE failure_count <> 0) \
@@ -323,7 +326,8 @@ a AS (\
   INSERT INTO audit_events (at, actor, audit_usr_id, audit_ws_id, tracking_id, \
   bus_correl_id, action, token_id, usr_name, result, detail, inst_rt_id, audit_usr_src) \
   SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM t)) \
-SELECT (SELECT count(*) FROM t) AS won";
+SELECT (SELECT count(*) FROM t) AS won"
+);
 
 #[cfg(test)]
 #[path = "success_tests.rs"]
