@@ -338,21 +338,7 @@ mod tests {
     use crate::storage::test_support::temp_storage;
 
     fn event(detail: Option<&str>) -> NewAuditEvent<'_> {
-        NewAuditEvent {
-            at: 1,
-            actor: "t",
-            audit_usr_id: None,
-            audit_ws_id: None,
-            tracking_id: None,
-            bus_correl_id: None,
-            action: AuditAction::Validate,
-            token_id: None,
-            usr_name: None,
-            result: AuditResult::Success,
-            detail,
-            inst_rt_id: None,
-            audit_usr_src: None,
-        }
+        crate::storage::test_support::audit_event(1, detail)
     }
 
     #[test]

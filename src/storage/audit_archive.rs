@@ -153,24 +153,9 @@ mod tests {
     use super::*;
     use crate::storage::audit::{find_chain_page, insert_audit_event, NewAuditEvent};
     use crate::storage::test_support::temp_storage;
-    use crate::types::{AuditAction, AuditResult};
 
     fn event(at: i64) -> NewAuditEvent<'static> {
-        NewAuditEvent {
-            at,
-            actor: "t",
-            audit_usr_id: None,
-            audit_ws_id: None,
-            tracking_id: None,
-            bus_correl_id: None,
-            action: AuditAction::Validate,
-            token_id: None,
-            usr_name: None,
-            result: AuditResult::Success,
-            detail: None,
-            inst_rt_id: None,
-            audit_usr_src: None,
-        }
+        crate::storage::test_support::audit_event(at, None)
     }
 
     #[test]

@@ -396,6 +396,25 @@ pub(crate) mod test_support {
         (dir, storage)
     }
 
+    /// An audit row to insert in tests: a validation's success at `at` with `detail`.
+    pub fn audit_event(at: i64, detail: Option<&str>) -> audit::NewAuditEvent<'_> {
+        audit::NewAuditEvent {
+            at,
+            actor: "t",
+            audit_usr_id: None,
+            audit_ws_id: None,
+            tracking_id: None,
+            bus_correl_id: None,
+            action: crate::types::AuditAction::Validate,
+            token_id: None,
+            usr_name: None,
+            result: crate::types::AuditResult::Success,
+            detail,
+            inst_rt_id: None,
+            audit_usr_src: None,
+        }
+    }
+
     /// A token row to insert in tests: SHA1/6/30, status `status`, a dummy seal.
     pub fn new_token<'a>(
         serial: &'a str,

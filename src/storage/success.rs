@@ -187,7 +187,6 @@ macro_rules! token_success {
          WHERE id = ? AND last_step < ? AND status = ?"
     };
 }
-use token_success;
 
 /// THE REPLAY GUARD with the success on the token row: records the step only if it is
 /// newer than the last accepted one and the token is Act, and with it the binding, time
