@@ -197,7 +197,7 @@ fn user_and_phone_calls_refuse_bad_input_with_faults() {
     let (status, _) = server.post("/api/v1/users", &json!({"UsrName": "carl"}));
     assert_eq!(status, 200);
     let (status, rs) = server.post("/api/v1/users", &json!({"UsrName": "carl"}));
-    assert_eq!((status, fault(&rs).0.as_str()), (400, "7001"), "{rs}");
+    assert_eq!((status, fault(&rs).0.as_str()), (409, "7036"), "{rs}");
     let (status, rs) = get_json(&server, "/api/v1/users/nobody");
     assert_eq!((status, fault(&rs).0.as_str()), (404, "7021"), "{rs}");
     let (status, rs) = change_phone(&server, "carl", json!({"PhoneNum": NEW_PHONE}));
