@@ -25,6 +25,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::envelope::{JxHdr, MsgRec, MsgRqHdr, MsgRsHdr};
 use super::fault::status_of;
+use super::openapi_idem::IdempotencyHeader;
 use super::{
     alerts, audit, events, explain, inquiry, lifecycle, oob, sandbox, sms, tokens, users, validate,
 };
@@ -116,7 +117,7 @@ fn openapi_json() -> (Status, (ContentType, String)) {
         openapi_json,
     ),
     components(schemas(FaultRs, super::fault::FaultCustom, JxHdr, MsgRqHdr, MsgRec)),
-    modifiers(&BearerKey),
+    modifiers(&BearerKey, &IdempotencyHeader),
     security(("bearer" = [])),
     tags(
         (name = "tokens", description = "Enrollment, QR code, activation, lifecycle"),
