@@ -434,7 +434,12 @@ fn the_idempotency_key_and_its_replay_marker_are_declared() {
         );
         let re = regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap();
         assert!(re.is_match("550e8400-e29b-41d4-a716-446655440000") && !re.is_match("a b"));
-        for (status, answer) in op["responses"].as_object().unwrap() {
+        let responses = op["responses"].as_object().unwrap();
+        assert!(
+            responses.contains_key("409") && responses.contains_key("422"),
+            "{path}: 7014, 7013"
+        );
+        for (status, answer) in responses {
             let marked = answer["headers"]["Idempotent-Replayed"].is_object();
             let stored = status != "429" && !status.starts_with('5');
             assert_eq!(marked, stored, "POST {path} {status}");

@@ -198,7 +198,7 @@ pub fn err_codes() -> Schema {
 }
 
 /// The fault answers of one HTTP status, described from the fault table.
-fn fault_response(status: u16) -> RefOr<Response> {
+pub(super) fn fault_response(status: u16) -> RefOr<Response> {
     let codes: Vec<String> = Fault::ALL
         .iter()
         .filter(|f| status_of(**f).code == status)

@@ -14,6 +14,7 @@ use utoipa::openapi::{RefOr, Required};
 use utoipa::Modify;
 
 use super::idempotency::{HEADER, REPLAYED};
+use super::openapi::fault_response;
 
 /// `POST` operations whose body is not a jXchange request, so they take no key: the SMS
 /// provider's reply webhook (`HasHeader::JXCHANGE` is false for its body).
@@ -25,8 +26,8 @@ pub const MAX_KEY_LEN: usize = 255;
 /// The key's form: visible ASCII (0x21–0x7E), 1 to 255 characters.
 pub const KEY_PATTERN: &str = "^[\\x21-\\x7E]{1,255}$";
 
-/// Adds the header parameter to every keyed operation, and the replay marker to each of
-/// its answers a retry may get again (everything but 429 and 5xx, which are not stored).
+/// Adds the header parameter to every keyed operation, the statuses of the key's faults
+/// (409 and 422, where the operation had none), and the replay marker to each of its answers a retry may get again (everything but 429 and 5xx, which are not stored).
 pub struct IdempotencyHeader;
 
 impl Modify for IdempotencyHeader {
@@ -42,6 +43,14 @@ impl Modify for IdempotencyHeader {
             op.parameters
                 .get_or_insert_with(Vec::new)
                 .push(RefOr::T(key_parameter()));
+            // The key's own faults, whatever else the operation answers: 7013 (another
+            // request's key) and 7014 (still running).
+            for status in [409_u16, 422] {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| fault_response(status));
+            }
             for (status, response) in &mut op.responses.responses {
                 let RefOr::T(response) = response else {
                     continue;
