@@ -1,6 +1,7 @@
 //! Delivery of what the OOB sessions recorded: SMS through the http provider (retries with
-//! back-off, every attempt recorded), and the "90040" events as listed and pushed (the push
-//! to the configured webhook is `event_push`). Both queues live in the database, so a restart resumes them.
+//! back-off, every attempt recorded), and the "90040" events as listed and pushed (the
+//! push to the configured webhook is `event_push`). Both queues live in the database, so
+//! a restart resumes them.
 //!
 //! The background threads (`crate::worker`) drive these steps and read the clock; the
 //! steps take `now` like every domain call. A claim is a conditional UPDATE that leases the
