@@ -27,7 +27,8 @@ pub const MAX_KEY_LEN: usize = 255;
 pub const KEY_PATTERN: &str = "^[\\x21-\\x7E]{1,255}$";
 
 /// Adds the header parameter to every keyed operation, the statuses of the key's faults
-/// (409 and 422, where the operation had none), and the replay marker to each of its answers a retry may get again (everything but 429 and 5xx, which are not stored).
+/// (409 and 422, where the operation had none), and the replay marker to each of its
+/// answers a retry may get again (everything but 429 and 5xx, which are not stored).
 pub struct IdempotencyHeader;
 
 impl Modify for IdempotencyHeader {
