@@ -265,8 +265,10 @@ fn push_events(service: &Service) {
     loop {
         match service.claim_event(Utc::now()) {
             Ok(Some(e)) => {
+                let (begun, clock) = (Utc::now(), std::time::Instant::now());
                 let result = service.push_event(&e);
-                if let Err(err) = service.record_event_attempt(&e, &result, Utc::now()) {
+                let took = clock.elapsed();
+                if let Err(err) = service.record_event_attempt(&e, &result, begun, took) {
                     tracing::error!("event webhook: cannot record attempt of {}: {err}", e.id);
                 }
                 if result.is_ok() {

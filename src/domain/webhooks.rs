@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 use super::audit::{self, Entry};
 use super::oob::delivery::feedback;
+use super::oob::http_status;
 use super::{from_ms, to_ms, Context, Error, Fault, Service};
 use crate::crypto::SealedSeed;
 use crate::sms::http::PostFailure;
@@ -225,13 +226,7 @@ impl Service {
         let result = self.post_delivery(d, now);
         let duration_ms = i64::try_from(begun.elapsed().as_millis()).unwrap_or(i64::MAX);
         let attempt = d.attempts.saturating_add(1);
-        let status = match &result {
-            Ok(note) => note
-                .strip_prefix("HTTP ")
-                .and_then(|n| n.parse::<i32>().ok()),
-            Err(PostFailure::Status(code)) => Some(i32::from(*code)),
-            Err(_) => None,
-        };
+        let status = http_status(&result);
         let error = result.as_ref().err().map(ToString::to_string);
         let refused = result.as_ref().is_err_and(PostFailure::is_refusal);
         let old = to_ms(now).saturating_sub(d.created_at) > GIVE_UP_AFTER_MS;

@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{oob_events, oob_sessions};
+use super::schema::{event_webhook_attempts as logged, oob_events, oob_sessions};
 use super::{Conn, Error};
 use crate::types::Cursor;
 use crate::types::OobStat;
@@ -140,10 +140,30 @@ pub struct EventAttempt<'a> {
     pub next_attempt_at: i64,
     /// Why it failed.
     pub error: Option<&'a str>,
+    /// Which attempt it was (1 for the first).
+    pub attempt: i32,
+    /// When it began, ms.
+    pub at: i64,
+    /// The HTTP status answered, if any.
+    pub status: Option<i32>,
+    /// How long it took, ms.
+    pub duration_ms: i64,
 }
 
-/// Records a webhook attempt: delivered, refused, or failed with the time of the next try.
+/// Records a webhook attempt: delivered, refused, or failed with the time of the next try,
+/// and logs it (`event_webhook_attempts`) in the same statement group, so the event's
+/// counters and its history never disagree.
 pub fn update_event_attempt(conn: &mut Conn, id: i32, a: &EventAttempt<'_>) -> Result<(), Error> {
+    diesel::insert_into(logged::table)
+        .values((
+            logged::event_id.eq(id),
+            logged::attempt.eq(a.attempt),
+            logged::at.eq(a.at),
+            logged::status.eq(a.status),
+            logged::error.eq(a.error),
+            logged::duration_ms.eq(a.duration_ms),
+        ))
+        .execute(conn)?;
     diesel::update(oob_events::table.find(id))
         .set((
             oob_events::delivered_at.eq(a.delivered_at),
@@ -154,6 +174,55 @@ pub fn update_event_attempt(conn: &mut Conn, id: i32, a: &EventAttempt<'_>) -> R
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// One logged attempt to push an event to the configured webhook.
+#[derive(Debug, Clone, Queryable)]
+pub struct LoggedAttempt {
+    /// The event (`EvtId`).
+    pub event_id: i32,
+    /// Which attempt (1 for the first).
+    pub attempt: i32,
+    /// When it began, ms.
+    pub at: i64,
+    /// The HTTP status answered, if any.
+    pub status: Option<i32>,
+    /// The failure, if it failed.
+    pub error: Option<String>,
+    /// How long it took, ms.
+    pub duration_ms: i64,
+    /// The event's session.
+    pub alrt_pkg_id: String,
+    /// The event's institution.
+    pub inst_rt_id: String,
+}
+
+/// The newest `limit` attempts to push events to the configured webhook; with
+/// `inst_rt_id`, only that institution's events'.
+pub fn find_logged_attempts(
+    conn: &mut Conn,
+    inst_rt_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<LoggedAttempt>, Error> {
+    let mut q = logged::table
+        .inner_join(oob_events::table.inner_join(oob_sessions::table))
+        .select((
+            logged::event_id,
+            logged::attempt,
+            logged::at,
+            logged::status,
+            logged::error,
+            logged::duration_ms,
+            oob_events::alrt_pkg_id,
+            oob_sessions::inst_rt_id,
+        ))
+        .order(logged::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(inst) = inst_rt_id {
+        q = q.filter(oob_sessions::inst_rt_id.eq(inst));
+    }
+    Ok(q.load(conn)?)
 }
 
 #[cfg(test)]
@@ -192,11 +261,18 @@ mod tests {
             refused_at: None,
             next_attempt_at: 60,
             error: None,
+            attempt: 1,
+            at: 50,
+            status: Some(204),
+            duration_ms: 10,
         };
         storage
             .write(|c| update_event_attempt(c, e.id, &delivered))
             .unwrap();
         assert!(!claim(100), "delivered");
         assert!(storage.read(|c| find_due_event(c, 100)).unwrap().is_none());
+        let log = storage.read(|c| find_logged_attempts(c, None, 10)).unwrap();
+        assert_eq!(log.len(), 1, "the attempt is logged");
+        assert_eq!((log[0].event_id, log[0].status), (e.id, Some(204)));
     }
 }

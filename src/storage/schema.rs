@@ -130,6 +130,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_webhook_attempts (id) {
+        id -> Integer,
+        event_id -> Integer,
+        attempt -> Integer,
+        at -> BigInt,
+        status -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+    }
+}
+
+diesel::table! {
     failed_codes (id) {
         id -> Integer,
         token_pk -> Integer,
@@ -372,6 +384,7 @@ diesel::joinable!(alert_subscriptions -> users (user_pk));
 diesel::joinable!(alert_texts -> alert_libraries (inst_rt_id));
 diesel::joinable!(bindings -> tokens (token_pk));
 diesel::joinable!(bindings -> users (user_pk));
+diesel::joinable!(event_webhook_attempts -> oob_events (event_id));
 diesel::joinable!(oob_events -> oob_sessions (session_pk));
 diesel::joinable!(oob_sessions -> users (user_pk));
 diesel::joinable!(sms_attempts -> sms_messages (message_pk));
@@ -393,6 +406,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     approvals,
     audit_events,
     bindings,
+    event_webhook_attempts,
     failed_codes,
     hsm_data_keys,
     idempotency_keys,

@@ -403,3 +403,72 @@ fn the_schema_check_can_fail() {
     )
     .is_empty());
 }
+
+/// Issue 29: every operation that takes an `Idempotency-Key` declares it (with the
+/// server's limits), and the replay marker on the answers a retry may get again; the
+/// SMS provider's webhook, whose body is not a jXchange request, does not. A real replay
+/// carries the declared header on a declared answer, and a key past the declared
+/// length is refused as the description says.
+#[test]
+fn the_idempotency_key_and_its_replay_marker_are_declared() {
+    let server = TestServer::start();
+    let doc = document(&server);
+    let mut keyed = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(op) = item.get("post") else { continue };
+        let param = op["parameters"].as_array().and_then(|ps| {
+            ps.iter()
+                .find(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")
+        });
+        if path == "/api/v1/sms/inbound" {
+            assert!(param.is_none(), "the SMS webhook takes no key");
+            continue;
+        }
+        let param = param.unwrap_or_else(|| panic!("POST {path} does not declare the key"));
+        assert_eq!(param["required"], false, "{path}");
+        let schema = &param["schema"];
+        assert_eq!(
+            (&schema["minLength"], &schema["maxLength"]),
+            (&json!(1), &json!(255)),
+            "{path}"
+        );
+        let re = regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap();
+        assert!(re.is_match("550e8400-e29b-41d4-a716-446655440000") && !re.is_match("a b"));
+        let responses = op["responses"].as_object().unwrap();
+        assert!(
+            responses.contains_key("409") && responses.contains_key("422"),
+            "{path}: 7014, 7013"
+        );
+        for (status, answer) in responses {
+            let marked = answer["headers"]["Idempotent-Replayed"].is_object();
+            let stored = status != "429" && !status.starts_with('5');
+            assert_eq!(marked, stored, "POST {path} {status}");
+        }
+        keyed.push(path.clone());
+    }
+    assert!(keyed.len() >= 15, "{keyed:?}");
+    assert!(keyed.contains(&"/api/v1/validate".to_owned()));
+
+    // A real replay: the marker the document declares, on a status it declares it for.
+    let body = json!({"UsrName": "ada", "TokenType": "Software"});
+    let post = |idem: &str| {
+        crate::idempotency::post_idem(&server.base, &server.key, "/api/v1/tokens", idem, &body)
+    };
+    assert!(!post("doc-1").replayed);
+    let again = post("doc-1");
+    assert!(again.replayed && again.status == 200);
+    let declared = &doc["paths"]["/api/v1/tokens"]["post"]["responses"]["200"]["headers"];
+    assert_eq!(
+        declared["Idempotent-Replayed"]["schema"]["enum"],
+        json!(["true"])
+    );
+    let long = post(&"k".repeat(256));
+    assert_eq!((long.status, fault(&long.body)), (400, "7001".to_owned()));
+}
+
+fn fault(body: &Value) -> String {
+    body["MsgRsHdr"]["MsgRecInfoArray"][0]["ErrCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}

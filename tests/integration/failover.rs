@@ -209,6 +209,7 @@ fn through_failover(
         s.spawn(|| load.succeed(users));
         s.spawn(|| load.guess(guessed));
         s.spawn(|| load.enroll());
+        // Real time, kept (issue 29): load before and after a PostgreSQL primary dies.
         std::thread::sleep(Duration::from_millis(1_200));
         pg.kill_primary();
         *load.killed_at.lock().unwrap() = Some(Instant::now());

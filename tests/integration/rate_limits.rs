@@ -138,6 +138,8 @@ fn the_per_key_limit_covers_oob_calls_and_resets_after_retry_after() {
     let (status, retry) = oob(&server.key);
     assert_eq!(status, 429);
     let wait: u64 = retry.unwrap().parse().unwrap();
+    // Real time, kept (issue 29): the per-key budgets live in each node's memory on the
+    // real clock, not on a sandbox's.
     std::thread::sleep(Duration::from_secs(wait));
     assert_eq!(oob(&server.key).0, 200, "the budget refilled");
 }

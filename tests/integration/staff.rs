@@ -488,6 +488,7 @@ fn a_stale_request_is_refused_and_an_expired_one_cannot_be_approved() {
         ],
     );
     assert!(flash(&maker, &rs).contains("Request #2 is filed"));
+    // Real time, kept (issue 29): dual-control requests lapse on the console's real clock.
     std::thread::sleep(std::time::Duration::from_millis(3_500));
     let rs = boss.post(
         "/admin/approvals/2/approve",

@@ -214,6 +214,8 @@ fn sessions_are_listed_signed_out_one_by_one_and_expire_idle_or_absolute() {
     );
     // Idle past 2 s: over. Active every second, still over 4 s after sign-in.
     let idle = AdminClient::signed_in(&server, "per", PASSWORD);
+    // Real time, kept (issue 29): the console acts in real time, never on a sandbox clock
+    // (docs/api.md, Testing your integration).
     std::thread::sleep(std::time::Duration::from_millis(2_300));
     assert_eq!(
         idle.get("/admin/users").location.as_deref(),

@@ -113,6 +113,8 @@ fn an_endpoint_added_by_the_cli_gets_events_the_standard_library_verifies() {
     webhook(&dir, &["remove", "--id", "1"]);
     webhook(&dir, &["remove", "--id", "2"]);
     one_event(&server);
+    // Real time, kept (issue 29): a quiet second from the background sender proves it sends
+    // nothing more.
     std::thread::sleep(std::time::Duration::from_secs(1));
     assert_eq!(
         hook.received().len(),
@@ -149,6 +151,8 @@ fn a_rotated_secret_signs_beside_the_old_one_only_during_the_grace() {
     assert!(verifies(&new, &during.headers, &during.raw));
     assert!(verifies(&old, &during.headers, &during.raw));
 
+    // Real time, kept (issue 29): the sender signs at the real time (receivers refuse a
+    // timestamp 5 min off), so the rotation's grace runs on it.
     std::thread::sleep(std::time::Duration::from_secs(4));
     one_event(&server);
     let got = hook.wait_until(20, |got| got.len() >= 2);

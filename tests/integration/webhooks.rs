@@ -127,3 +127,46 @@ fn a_malformed_secret_stops_the_start_naming_it() {
         .expect("refused");
     assert!(err.contains("event_webhook_secret"), "{err}");
 }
+
+/// Issue 29: each attempt to the configured webhook is logged (attempt number, time,
+/// HTTP status or error, duration) and shown on the console's Webhooks page, as the
+/// managed endpoints' attempts are: a receiver failing then succeeding shows both.
+#[test]
+fn each_attempt_to_the_configured_webhook_is_logged_and_shown() {
+    use crate::support::admin::{create_admin, AdminClient, PASSWORD};
+    let hook = Sink::start(Mode::Status(503));
+    let url = format!("{}/events", hook.url);
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path(), "ola", PASSWORD);
+    let server = TestServer::start_in(dir.path(), &[("ROCKET_EVENT_WEBHOOK_URL", &url)]).unwrap();
+    let (id, otp) = two_way(&server, PHONE);
+    assert_eq!(verify(&server, &id, &otp)["RsStat"], "Success");
+    hook.wait_until(20, |got| !got.is_empty());
+    hook.set_mode(Mode::Ok);
+    hook.wait_until(20, |got| got.len() >= 2);
+    let admin = AdminClient::signed_in(&server, "ola", PASSWORD);
+    // The success is logged just after the receiver answered: poll the page briefly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let page = loop {
+        let page = admin.get("/admin/webhooks");
+        if page.body.contains("HTTP 200") || std::time::Instant::now() > deadline {
+            break page;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    assert!(body.contains("The configured webhook"), "{body}");
+    let rows = body.matches("class=\"configured-attempt\"").count();
+    let received = hook.received().len();
+    assert!(
+        rows >= 2 && rows == received,
+        "{rows} rows, {received} received: {body}"
+    );
+    // Newest first: the success (the last attempt) above the first failure (#1, 503).
+    let ok = body.find("HTTP 200").unwrap();
+    let failed = body.find("HTTP 503").expect("the failure is listed");
+    assert!(ok < failed, "{body}");
+    assert!(body.contains("<td>#1</td>") && body.contains(&format!("<td>#{rows}</td>")));
+    assert!(body.contains(&id), "the event's AlrtPkgId is shown");
+}

@@ -1,6 +1,7 @@
 //! Delivery of what the OOB sessions recorded: SMS through the http provider (retries with
-//! back-off, every attempt recorded), and the "90040" events to the event webhook (retried
-//! until delivered). Both queues live in the database, so a restart resumes them.
+//! back-off, every attempt recorded), and the "90040" events as listed and pushed (the
+//! push to the configured webhook is `event_push`). Both queues live in the database, so
+//! a restart resumes them.
 //!
 //! The background threads (`crate::worker`) drive these steps and read the clock; the
 //! steps take `now` like every domain call. A claim is a conditional UPDATE that leases the
@@ -12,7 +13,6 @@ use zeroize::Zeroizing;
 
 use crate::crypto::SealedSeed;
 use crate::domain::{from_ms, to_ms, Context, Error, Service};
-use crate::sms::http::PostFailure;
 use crate::storage::oob_events::OobEvent;
 use crate::storage::sms_messages::{AttemptOutcome, NewMessage, SmsMessage};
 use crate::storage::{self, Conn};
@@ -22,12 +22,8 @@ use crate::types::{OobStat, PhoneNum, ProviderKind, SendStat};
 
 /// jXchange event type of OOB results ("ENS Publisher Feedback").
 pub const EVENT_TYPE: &str = "90040";
-/// Longest pause between two webhook attempts of one event.
-const MAX_EVENT_BACKOFF_MS: i64 = 60_000;
 /// How long a lease outlives one attempt's timeout (the record of the attempt included).
 const LEASE_MARGIN_MS: i64 = 10_000;
-/// First pause after a failed webhook attempt; doubles on each further failure.
-const EVENT_BACKOFF_MS: i64 = 250;
 
 /// A "90040" event as listed and pushed. `Serialize` is the event webhook's body (the
 /// jXchange names); the API's listing builds its own wire form (`web::api::oob_wire`).
@@ -180,7 +176,7 @@ impl Service {
     /// transactions behind real ones), then leases it by a conditional UPDATE that pushes
     /// its next attempt past one attempt's timeout; `None` when nothing is due or another
     /// sender (thread or process) claimed it first.
-    fn lease<T>(
+    pub(super) fn lease<T>(
         &self,
         now: DateTime<Utc>,
         find: impl Fn(&mut Conn, i64) -> Result<Option<T>, storage::Error>,
@@ -266,65 +262,6 @@ impl Service {
         // waiting for the first answer (`await_send_stat`) may stop waiting.
         self.oob.signal.notify();
         Ok(state)
-    }
-
-    /// Leases the oldest undelivered event for one webhook attempt, if a webhook is set.
-    pub fn claim_event(&self, now: DateTime<Utc>) -> Result<Option<OobEvent>, Error> {
-        if self.oob.webhook.is_none() {
-            return Ok(None);
-        }
-        self.lease(
-            now,
-            events::find_due_event,
-            |e| e.id,
-            events::update_event_claim,
-        )
-    }
-
-    /// POSTs one event to the webhook.
-    pub fn push_event(&self, e: &OobEvent) -> Result<String, PostFailure> {
-        let target = self
-            .oob
-            .webhook
-            .as_ref()
-            .ok_or_else(|| PostFailure::Transport("no event webhook".into()))?;
-        // The event's id names the message: the same on every retry, as receivers that
-        // deduplicate by `webhook-id` expect.
-        target.post_message(&format!("evt_{}", e.id), &feedback(e, None))
-    }
-
-    /// Records a webhook attempt. A failure is retried after a growing pause, forever,
-    /// and holds back the later events (they are delivered in order) — except a refusal
-    /// (a 4xx that retrying cannot change): that event is set aside, logged, counted, and
-    /// stays readable at `GET /events`, so one bad event never blocks the feed.
-    pub fn record_event_attempt(
-        &self,
-        e: &OobEvent,
-        result: &Result<String, PostFailure>,
-        now: DateTime<Utc>,
-    ) -> Result<(), Error> {
-        let shift = u32::try_from(e.attempts).unwrap_or(0).min(16);
-        let backoff = EVENT_BACKOFF_MS
-            .saturating_mul(1 << shift)
-            .min(MAX_EVENT_BACKOFF_MS);
-        let error = result.as_ref().err().map(ToString::to_string);
-        let refused = result.as_ref().is_err_and(PostFailure::is_refusal);
-        if let Some(why) = &error {
-            if refused {
-                tracing::warn!("event {} refused by the webhook ({why}): set aside", e.id);
-            } else {
-                tracing::warn!("event {} webhook attempt failed: {why}", e.id);
-            }
-        }
-        let attempt = events::EventAttempt {
-            delivered_at: result.is_ok().then(|| to_ms(now)),
-            refused_at: refused.then(|| to_ms(now)),
-            next_attempt_at: to_ms(now) + backoff,
-            error: error.as_deref(),
-        };
-        self.storage
-            .write(|c| events::update_event_attempt(c, e.id, &attempt))?;
-        Ok(())
     }
 
     /// Events from `cursor` on (at most `limit`); of one institution, or of every

@@ -14,6 +14,7 @@
 //!   later from a background thread, so no request waits on a provider.
 
 pub mod delivery;
+mod event_push;
 pub mod guard;
 pub mod recipient;
 pub mod sandbox_sms;
@@ -37,6 +38,7 @@ use crate::storage::users;
 use crate::types::{
     AuditAction, AuditResult, OobModeType, OobStat, PhoneNum, SendStat, SessionOrigin, UsrName,
 };
+pub(crate) use event_push::http_status;
 pub use recipient::RecipientRq;
 pub use signal::Signal;
 use text::SmsTemplate;

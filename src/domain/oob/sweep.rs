@@ -238,7 +238,8 @@ mod tests {
         assert_eq!(s.purge_oob(later).unwrap(), (0, 0));
         let event = s.claim_event(later).unwrap().unwrap();
         let refused = Err(crate::sms::http::PostFailure::Status(400));
-        s.record_event_attempt(&event, &refused, later).unwrap();
+        s.record_event_attempt(&event, &refused, later, std::time::Duration::ZERO)
+            .unwrap();
         assert_eq!(
             s.purge_oob(later).unwrap(),
             (1, 1),

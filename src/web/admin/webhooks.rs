@@ -1,4 +1,5 @@
-//! The Webhooks page (`/admin/webhooks`): the deliveries of events to tokend's webhook
+//! The Webhooks page (`/admin/webhooks`): the attempts to push events to the configured
+//! webhook (`event_webhook_url`), newest first; the deliveries of events to tokend's webhook
 //! endpoints (`tokend webhook add`), newest first, each with its attempts (when, how
 //! long, the HTTP status or the error), and a Resend button that queues one delivery
 //! again — the same `webhook-id`, a new timestamp and signature. Every role may read it;
@@ -59,11 +60,33 @@ struct DeliveryRow {
     next: String,
 }
 
+/// One attempt to push an event to the configured webhook.
+#[derive(Serialize)]
+struct ConfiguredRow {
+    inst_rt_id: String,
+    evt_id: i32,
+    alrt_pkg_id: String,
+    attempt: AttemptRow,
+}
+
 #[derive(Serialize)]
 struct WebhooksPage {
     page: Base,
+    /// Whether `event_webhook_url` is set.
+    configured: bool,
+    /// Its newest attempts (a page of them: the event's own state is at /admin/events).
+    configured_attempts: Vec<ConfiguredRow>,
     deliveries: Vec<DeliveryRow>,
     next_before: Option<i32>,
+}
+
+/// What an attempt came to, as one cell: the error, else the HTTP status.
+fn outcome(status: Option<i32>, error: Option<String>) -> String {
+    match (status, error) {
+        (_, Some(e)) => e,
+        (Some(s), None) => format!("HTTP {s}"),
+        (None, None) => String::new(),
+    }
 }
 
 /// The newest deliveries first; `before` pages to older ones.
@@ -75,11 +98,27 @@ async fn deliveries(
     service: &State<Arc<Service>>,
 ) -> Result<Template, Flash<Redirect>> {
     let inst = admin.0.institution.clone();
-    let rows = blocking(service, move |s| {
-        s.webhook_deliveries(Some(&inst), before, PAGE)
+    let (configured, logged, rows) = blocking(service, move |s| {
+        let logged = s.event_webhook_attempts(Some(&inst), PAGE)?;
+        let rows = s.webhook_deliveries(Some(&inst), before, PAGE)?;
+        Ok((s.has_event_webhook(), logged, rows))
     })
     .await
     .map_err(|e| refused("/admin/users".into(), &e))?;
+    let configured_attempts = logged
+        .into_iter()
+        .map(|a| ConfiguredRow {
+            inst_rt_id: a.inst_rt_id,
+            evt_id: a.event_id,
+            alrt_pkg_id: a.alrt_pkg_id,
+            attempt: AttemptRow {
+                n: a.attempt,
+                at: when(a.at),
+                outcome: outcome(a.status, a.error),
+                duration_ms: a.duration_ms,
+            },
+        })
+        .collect();
     let next_before = (rows.len() == usize::try_from(PAGE).unwrap_or(50))
         .then(|| rows.last().map(|r| r.delivery.id))
         .flatten();
@@ -106,11 +145,7 @@ async fn deliveries(
                     .map(|a| AttemptRow {
                         n: a.attempt,
                         at: when(a.at),
-                        outcome: match (a.status, a.error) {
-                            (_, Some(e)) => e,
-                            (Some(s), None) => format!("HTTP {s}"),
-                            (None, None) => String::new(),
-                        },
+                        outcome: outcome(a.status, a.error),
                         duration_ms: a.duration_ms,
                     })
                     .collect(),
@@ -121,6 +156,8 @@ async fn deliveries(
         "admin/webhooks",
         WebhooksPage {
             page: Base::new("Webhooks", &admin.0, flash),
+            configured,
+            configured_attempts,
             deliveries,
             next_before,
         },

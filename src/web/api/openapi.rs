@@ -25,6 +25,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::envelope::{JxHdr, MsgRec, MsgRqHdr, MsgRsHdr};
 use super::fault::status_of;
+use super::openapi_idem::IdempotencyHeader;
 use super::{
     alerts, audit, events, explain, inquiry, lifecycle, oob, sandbox, sms, tokens, users, validate,
 };
@@ -116,7 +117,7 @@ fn openapi_json() -> (Status, (ContentType, String)) {
         openapi_json,
     ),
     components(schemas(FaultRs, super::fault::FaultCustom, JxHdr, MsgRqHdr, MsgRec)),
-    modifiers(&BearerKey),
+    modifiers(&BearerKey, &IdempotencyHeader),
     security(("bearer" = [])),
     tags(
         (name = "tokens", description = "Enrollment, QR code, activation, lifecycle"),
@@ -197,7 +198,7 @@ pub fn err_codes() -> Schema {
 }
 
 /// The fault answers of one HTTP status, described from the fault table.
-fn fault_response(status: u16) -> RefOr<Response> {
+pub(super) fn fault_response(status: u16) -> RefOr<Response> {
     let codes: Vec<String> = Fault::ALL
         .iter()
         .filter(|f| status_of(**f).code == status)
