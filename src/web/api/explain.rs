@@ -206,6 +206,7 @@ fn explain_request(rq: ExplainRq) -> Result<ExplainRequest, Error> {
 /// `POST /api/v1/explain` — explains the last attempts of a user or token.
 #[utoipa::path(
     operation_id = "MFAExplainInq",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "users",
     request_body = ExplainRq,

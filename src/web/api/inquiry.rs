@@ -192,6 +192,7 @@ fn inquiry_request(rq: MfaTokenInqRq) -> Result<InquiryRequest, Error> {
     context_path = "/api/v1",
     tag = "inquiry",
     operation_id = "MFATokenInq",
+    security(("bearer" = ["manage"])),
     request_body = MfaTokenInqRq,
     responses(
         (status = 200, description = "The token and its bindings", body = Answer<MfaTokenInqRs>),

@@ -98,6 +98,7 @@ fn modify_request(rq: MfaTokenModRq) -> Result<ModifyRequest, Error> {
     tag = "tokens",
     params(("token_id" = String, Path, description = "TokenId")),
     operation_id = "MFATokenMod",
+    security(("bearer" = ["manage"])),
     request_body = MfaTokenModRq,
     responses(
         (status = 200, description = "The new state, as an inquiry answers it", body = Answer<MfaTokenInqRs>),
@@ -158,6 +159,7 @@ pub struct StatusRs {
 /// `POST /api/v1/tokens/{TokenId}/delete` — status Del, seed destroyed, history kept.
 #[utoipa::path(
     operation_id = "MFATokenDel",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "tokens",
     params(("token_id" = String, Path, description = "TokenId")),
@@ -215,6 +217,7 @@ impl HasHeader for ResyncRq {
 /// `POST /api/v1/tokens/{TokenId}/resync` — store the drift of a token's clock.
 #[utoipa::path(
     operation_id = "MFATokenResync",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "tokens",
     params(("token_id" = String, Path, description = "TokenId")),
@@ -305,6 +308,7 @@ pub struct TempPswdRs {
     context_path = "/api/v1",
     tag = "tokens",
     operation_id = "MFATokenTempPswdInq",
+    security(("bearer" = ["manage"])),
     request_body = TempPswdRq,
     responses(
         (status = 200, description = "The temporary code, shown this once", body = Answer<TempPswdRs>),

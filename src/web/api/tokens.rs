@@ -129,6 +129,7 @@ fn enroll_request(rq: TokenAddRq) -> Result<EnrollRequest, Error> {
     context_path = "/api/v1",
     tag = "tokens",
     operation_id = "MFATokenAdd",
+    security(("bearer" = ["manage"])),
     request_body = TokenAddRq,
     responses(
         (status = 200, description = "Enrolled in Init; `Secret`, `OtpAuthUri` and the QR links only for Software, this once", body = Answer<TokenAddRs>),
@@ -205,6 +206,7 @@ async fn qr_image(
 /// `GET /api/v1/tokens/{TokenId}/qr.png` — the otpauth QR code, only while Init.
 #[utoipa::path(
     operation_id = "MFATokenQRPng",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "tokens",
     params(
@@ -229,6 +231,7 @@ async fn qr_png(
 /// `GET /api/v1/tokens/{TokenId}/qr.svg` — the otpauth QR code, only while Init.
 #[utoipa::path(
     operation_id = "MFATokenQRSvg",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "tokens",
     params(
@@ -287,6 +290,7 @@ pub struct ActivateRs {
 /// `POST /api/v1/tokens/{TokenId}/activate` — the first valid code makes the token Act.
 #[utoipa::path(
     operation_id = "MFATokenActv",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "tokens",
     params(("token_id" = String, Path, description = "TokenId")),

@@ -109,6 +109,7 @@ fn validate_request(rq: ValidateRq) -> Result<ValidateRequest, Error> {
 /// `POST /api/v1/validate` — check a code; 200 whatever the outcome (`RsStat`).
 #[utoipa::path(
     operation_id = "MFATokenValidate",
+    security(("bearer" = ["validate"])),
     context_path = "/api/v1",
     tag = "validate",
     request_body = ValidateRq,
