@@ -47,11 +47,20 @@ impl HasHeader for ExplainRq {
     }
 }
 
+/// The `Finding` values `code_rec` writes, as an enumeration for generated clients.
+fn finding_values() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["Offset", "NoMatch", "NotKept", "NotYetValid"]))
+        .build()
+}
+
 /// What the kept hash of a wrong code says.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CodeRec {
     /// `Offset`, `NoMatch`, `NotKept` or `NotYetValid` (a step not reached yet: no offset).
     #[serde(rename = "Finding")]
+    #[schema(schema_with = finding_values)]
     finding: &'static str,
     /// For `Offset`: the steps from the attempt's time (positive: the token runs fast).
     #[serde(rename = "OffsetSteps", skip_serializing_if = "Option::is_none")]

@@ -94,12 +94,16 @@ pub struct BindingCustom {
 #[schema(as = TokenCustom)]
 pub struct TokenCustom {
     #[serde(rename = "TokenType")]
+    #[schema(value_type = crate::types::TokenType)]
     token_type: String,
     #[serde(rename = "Algorithm")]
+    #[schema(value_type = crate::types::Algorithm)]
     algorithm: String,
     #[serde(rename = "Digits")]
+    #[schema(value_type = crate::types::Digits)]
     digits: i32,
     #[serde(rename = "Period")]
+    #[schema(value_type = crate::types::Period)]
     period: i32,
     #[serde(rename = "DriftSteps")]
     drift: i32,

@@ -65,7 +65,6 @@ pub struct OutboxMessage {
     body: Option<String>,
     /// `outbox` or `http`.
     #[serde(rename = "Provider")]
-    #[schema(value_type = String)]
     provider: ProviderKind,
     /// Pending, Sent, Failed.
     #[serde(rename = "SendStat")]

@@ -110,6 +110,7 @@ pub struct UsrTokenRec {
     #[serde(rename = "TokenId")]
     token_id: String,
     #[serde(rename = "TokenType")]
+    #[schema(value_type = crate::types::TokenType)]
     token_type: String,
     #[serde(rename = "UsrTokenStat")]
     token_status: UsrTokenStat,

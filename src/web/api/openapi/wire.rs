@@ -41,6 +41,7 @@ wire_schema!(
     OobModeType as "OOBModeType",
     OobStat as "OOBStat",
     SendStat,
+    ProviderKind as "Provider",
 );
 
 /// Implements `ToSchema` for an integer newtype that accepts only the listed values.
