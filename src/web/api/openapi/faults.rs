@@ -38,24 +38,42 @@ pub fn err_codes() -> Schema {
         .into()
 }
 
-/// The fault answers of one HTTP status, described from the fault table.
+/// The fault answers of one HTTP status, described from the fault table
+/// and listing them in `x-jxchange-faults` (the codes a client may branch on; the
+/// operation's union is added by `refine`).
 pub(super) fn fault_response(status: u16) -> RefOr<Response> {
-    let codes: Vec<String> = Fault::ALL
+    let faults: Vec<Fault> = Fault::ALL
         .iter()
-        .filter(|f| status_of(**f).code == status)
+        .copied()
+        .filter(|f| status_of(*f).code == status)
+        .collect();
+    let codes: Vec<String> = faults
+        .iter()
         .map(|f| format!("{} {}", f.code(), f.desc()))
         .collect();
+    let mut listed: Vec<String> = faults.iter().map(|f| f.code().to_string()).collect();
+    if status == 404 && !listed.iter().any(|c| c == "7003") {
+        // The catcher's answer to a path no route serves.
+        listed.push("7003".to_owned());
+    }
     let mut description = match status {
         404 => "Fault (also 7003: no such operation). ".to_owned(),
         _ => "Fault. ".to_owned(),
     };
     description.push_str(&codes.join("; "));
-    let mut response = ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("FaultRs")))
-            .build(),
-    );
+    let mut response = ResponseBuilder::new()
+        .description(description)
+        .extensions(Some(
+            ExtensionsBuilder::new()
+                .add("x-jxchange-faults", listed)
+                .build(),
+        ))
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("FaultRs")))
+                .build(),
+        );
     if status == 429 {
         response = response.header(
             "Retry-After",

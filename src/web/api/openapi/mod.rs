@@ -194,6 +194,7 @@ pub struct FaultHdr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Fault;
 
     #[test]
     fn the_document_serializes_and_names_every_fault_code() {

@@ -1,6 +1,7 @@
 //! What the derive cannot say, applied to the generated document before it is served:
 //! path parameters under their element names with the parsers' patterns, QR answers as
-//! binary media, and no schema in `components` that no operation reaches.
+//! binary media, each operation's fault codes in one list, and no schema in `components`
+//! that no operation reaches.
 //!
 //! Each step works on the serialized document (`serde_json::Value`) and is a pure
 //! function of it, so the served document is still generated, never written by hand.
@@ -58,7 +59,34 @@ const PATH_ELEMENTS: [PathElement; 3] = [
 pub fn refine(doc: &mut Value) {
     name_path_elements(doc);
     binary_images(doc);
+    operation_faults(doc);
     prune_unreferenced_schemas(doc);
+}
+
+/// Each operation's `x-jxchange-faults`: the union, in code order, of its fault
+/// responses' lists (`faults::fault_response`), so a client sees in one place every
+/// fault code the operation can answer.
+fn operation_faults(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for op in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in op.values_mut().filter_map(Value::as_object_mut) {
+            let codes: BTreeSet<&str> = op
+                .get("responses")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|r| r.values())
+                .filter_map(|r| r["x-jxchange-faults"].as_array())
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if !codes.is_empty() {
+                let codes: Vec<String> = codes.into_iter().map(str::to_owned).collect();
+                op.insert("x-jxchange-faults".to_owned(), json!(codes));
+            }
+        }
+    }
 }
 
 /// Renames `{token_id}` to `{TokenId}` (and its parameter), with pattern and example.
