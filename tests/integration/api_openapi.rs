@@ -584,38 +584,11 @@ fn dt_elements(v: &Value, at: &str, out: &mut Vec<(String, Value)>) {
 fn element_names_patterns_media_and_no_twins() {
     let server = TestServer::start();
     let doc = document(&server);
-    let schemas = &doc["components"]["schemas"];
     assert!(
         doc["servers"].as_array().is_some_and(|s| !s.is_empty()),
         "servers"
     );
-
-    // Path parameters: the element's name, a pattern, the same one its body form has.
-    let body_pattern = |elem: &str| match elem {
-        "TokenId" => schemas["MFATokenAddRq"]["properties"]["TokenId"]["pattern"].clone(),
-        "UsrName" => schemas["UsrAddRq"]["properties"]["UsrName"]["pattern"].clone(),
-        _ => Value::Null,
-    };
-    for (method, path, op) in operations(&doc) {
-        for p in op["parameters"].as_array().into_iter().flatten() {
-            if p["in"] != "path" {
-                continue;
-            }
-            let name = p["name"].as_str().unwrap();
-            assert!(
-                PATH_ELEMENTS.iter().any(|(_, e)| *e == name),
-                "{method} {path}: path parameter {name}"
-            );
-            let pattern = p["schema"]["pattern"].as_str().expect("pattern");
-            let example = p["example"].as_str().expect("example");
-            let re = regex::Regex::new(pattern).unwrap();
-            assert!(re.is_match(example), "{name}: {example} against {pattern}");
-            let body = body_pattern(name);
-            if !body.is_null() {
-                assert_eq!(p["schema"]["pattern"], body, "{method} {path}: {name}");
-            }
-        }
-    }
+    path_elements_are_named_and_patterned(&doc);
 
     // `…Dt` elements are times.
     let mut dts = Vec::new();
@@ -637,7 +610,44 @@ fn element_names_patterns_media_and_no_twins() {
     );
     assert_eq!(qr("svg", "image/svg+xml")["type"], "string");
 
-    // No twin: every schema in components is reached from an operation.
+    every_schema_is_used(&doc);
+    fault_codes_are_named_and_listed(&doc);
+}
+
+/// Path parameters: the element's name, a pattern (its example matching), the same
+/// pattern its body form has.
+fn path_elements_are_named_and_patterned(doc: &Value) {
+    let schemas = &doc["components"]["schemas"];
+    let body_pattern = |elem: &str| match elem {
+        "TokenId" => schemas["MFATokenAddRq"]["properties"]["TokenId"]["pattern"].clone(),
+        "UsrName" => schemas["UsrAddRq"]["properties"]["UsrName"]["pattern"].clone(),
+        _ => Value::Null,
+    };
+    for (method, path, op) in operations(doc) {
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            if p["in"] != "path" {
+                continue;
+            }
+            let name = p["name"].as_str().unwrap();
+            assert!(
+                PATH_ELEMENTS.iter().any(|(_, e)| *e == name),
+                "{method} {path}: path parameter {name}"
+            );
+            let pattern = p["schema"]["pattern"].as_str().expect("pattern");
+            let example = p["example"].as_str().expect("example");
+            let re = regex::Regex::new(pattern).unwrap();
+            assert!(re.is_match(example), "{name}: {example} against {pattern}");
+            let body = body_pattern(name);
+            if !body.is_null() {
+                assert_eq!(p["schema"]["pattern"], body, "{method} {path}: {name}");
+            }
+        }
+    }
+}
+
+/// No twin: every schema in components is reached from an operation.
+fn every_schema_is_used(doc: &Value) {
+    let schemas = &doc["components"]["schemas"];
     let mut reached = BTreeSet::new();
     let mut todo = Vec::new();
     schema_refs(&doc["paths"], &mut todo);
@@ -653,6 +663,11 @@ fn element_names_patterns_media_and_no_twins() {
         .filter(|k| !reached.contains(*k))
         .collect();
     assert!(unused.is_empty(), "schemas no operation uses: {unused:?}");
+}
+
+/// `ErrCode` names and describes its values; each operation lists its fault codes.
+fn fault_codes_are_named_and_listed(doc: &Value) {
+    let schemas = &doc["components"]["schemas"];
 
     // ErrCode: every value named and described, names usable as identifiers.
     let err_code = &schemas["MsgRec"]["properties"]["ErrCode"];
@@ -672,7 +687,7 @@ fn element_names_patterns_media_and_no_twins() {
 
     // Each operation lists its fault codes: the union of its fault responses' lists,
     // each a known code answered with that response's status.
-    for (method, path, op) in operations(&doc) {
+    for (method, path, op) in operations(doc) {
         if op["operationId"] == "OpenAPIDocInq" {
             continue;
         }
