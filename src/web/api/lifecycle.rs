@@ -39,7 +39,8 @@ pub struct MfaTokenModRq {
     #[serde(rename = "UsrName", default)]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: Option<String>,
     #[serde(rename = "MFATokenUsrStat", default)]
@@ -52,7 +53,8 @@ pub struct MfaTokenModRq {
     #[serde(rename = "AddUsrName", default)]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     add_usr_name: Option<String>,
     #[serde(rename = "Custom", default)]
@@ -146,7 +148,7 @@ impl HasHeader for DeleteRq {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusRs {
     #[serde(rename = "TokenId")]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "TK-000123")]
     token_id: String,
     #[serde(rename = "UsrTokenStat", skip_serializing_if = "Option::is_none")]
     status: Option<UsrTokenStat>,
@@ -201,10 +203,10 @@ pub struct ResyncRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "Code1")]
-    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$", example = "123456")]
     code1: String,
     #[serde(rename = "Code2")]
-    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$", example = "123456")]
     code2: String,
 }
 
@@ -267,7 +269,8 @@ pub struct TempPswdRq {
     #[serde(rename = "UsrName")]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: String,
     #[serde(rename = "ExpSec", default)]
@@ -290,7 +293,8 @@ pub struct TempPswdRs {
     #[serde(rename = "UsrName")]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: String,
     #[serde(rename = "TempPswd")]

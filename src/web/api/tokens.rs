@@ -34,13 +34,14 @@ pub struct TokenAddRq {
     #[serde(rename = "UsrName")]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: String,
     #[serde(rename = "TokenType")]
     token_type: TokenType,
     #[serde(rename = "TokenId", default)]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "TK-000123")]
     token_id: Option<String>,
     #[serde(rename = "UsrTokenDesc", default)]
     #[schema(max_length = 256)]
@@ -55,7 +56,7 @@ pub struct TokenAddRq {
     #[schema(value_type = Option<String>)]
     seed: Option<Zeroizing<String>>,
     #[serde(rename = "PhoneNum", default)]
-    #[schema(pattern = "^[0-9]{10}$")]
+    #[schema(pattern = "^[0-9]{10}$", example = "4175556652")]
     phone: Option<String>,
     #[serde(rename = "Custom", default)]
     #[schema(value_type = Option<Object>)]
@@ -73,12 +74,13 @@ impl HasHeader for TokenAddRq {
 #[schema(as = MFATokenAddRs)]
 pub struct TokenAddRs {
     #[serde(rename = "TokenId")]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "TK-000123")]
     token_id: String,
     #[serde(rename = "UsrName")]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: String,
     #[serde(rename = "UsrTokenStat")]
@@ -261,7 +263,7 @@ pub struct ActivateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "Code")]
-    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$", example = "123456")]
     code: String,
 }
 
@@ -278,7 +280,7 @@ pub struct ActivateRs {
     #[serde(rename = "RsStat")]
     rs_stat: RsStat,
     #[serde(rename = "TokenId")]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "TK-000123")]
     token_id: String,
     #[serde(rename = "UsrTokenStat")]
     status: UsrTokenStat,

@@ -42,7 +42,7 @@ pub struct UsrAddRq {
     )]
     usr_name: String,
     #[serde(rename = "PhoneNum", default)]
-    #[schema(pattern = "^[0-9]{10}$")]
+    #[schema(pattern = "^[0-9]{10}$", example = "4175556652")]
     phone: Option<String>,
 }
 
@@ -68,7 +68,7 @@ pub struct UsrPhoneModRq {
     #[serde(rename = "ActIntent", default)]
     intent: Option<ActIntent>,
     #[serde(rename = "PhoneNum", default)]
-    #[schema(pattern = "^[0-9]{10}$")]
+    #[schema(pattern = "^[0-9]{10}$", example = "4175556652")]
     phone: Option<String>,
 }
 

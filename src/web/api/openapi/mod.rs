@@ -26,6 +26,8 @@ mod faults;
 mod refine;
 mod wire;
 
+pub use wire::{err_cat, evt_type, oob_outcome};
+
 pub use faults::{
     err_codes, BadQuery, BodyFaults, Common, Conflict, Gone, InstRtIdQuery, NotFound, TooMany,
     Unprocessable,
@@ -147,7 +149,8 @@ impl Modify for BearerKey {
                     .description(Some(
                         "An API key from `tokend apikey create` (scopes manage, validate, sms). \
                          Each operation's `security` names the scope its handler checks; \
-                         a key without it answers 403 (fault 7011).",
+                         a key without it answers 403 (fault 7011). A OneWay `SMSText` of \
+                         the consumer's own (OOBValidate) also needs `sms`.",
                     ))
                     .build(),
             ),

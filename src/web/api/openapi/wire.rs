@@ -44,6 +44,30 @@ wire_schema!(
     ProviderKind as "Provider",
 );
 
+/// A string enumeration of `values`: for the value lists the server writes as literals
+/// (a pattern would validate them, but a generator only makes an enum of an `enum`).
+fn strings(values: &[&'static str]) -> utoipa::openapi::schema::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
+
+/// `ErrCat`: tokend's fault records are all errors.
+pub fn err_cat() -> utoipa::openapi::schema::Object {
+    strings(&["Error"])
+}
+
+/// `EvtType` of an OOB feedback event: jXchange's event code.
+pub fn evt_type() -> utoipa::openapi::schema::Object {
+    strings(&["90040"])
+}
+
+/// `RsStat` of an OOB feedback event: how the session ended.
+pub fn oob_outcome() -> utoipa::openapi::schema::Object {
+    strings(&["Success", "Failed", "Expired"])
+}
+
 /// Implements `ToSchema` for an integer newtype that accepts only the listed values.
 macro_rules! int_schema {
     ($ty:ident: $($v:literal),+) => {
