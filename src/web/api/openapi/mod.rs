@@ -5,9 +5,14 @@
 //! `rocket_extras`), every body is the `ToSchema` of the very struct serde reads or writes
 //! (same renames, same optionality, `deny_unknown_fields` as `additionalProperties: false`),
 //! the enumerations come from the wire enums' `ALL` lists, the fault codes and their HTTP
-//! statuses from `Fault::ALL` and `fault::status_of`. The integration test
+//! statuses from `Fault::ALL` and `fault::status_of` (`faults.rs`; the wire enums in
+//! `wire.rs`). What the derive cannot say — element-named path parameters, binary QR
+//! media, each operation's fault list, no unused twin schemas — is one pass over the
+//! generated JSON (`refine.rs`). Each handler's attribute declares the scope its
+//! `Scope::…` check needs. The integration test
 //! `api_openapi.rs` fails when a mounted `/api/v1` route is missing from the document, and
-//! `.ci/schemathesis` checks every operation's real answers against it.
+//! `.ci/schemathesis` checks every operation's real answers against it (the same test
+//! file probes each declared scope against the handler).
 //!
 //! Imports: rocket, utoipa, the api modules' DTOs, domain (fault table), types.
 
