@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 use crate::support::schema::{resolve, validate};
-use crate::support::{json_of, TestServer};
+use crate::support::{create_key, fault, json_of, TestServer};
 
 /// Fetches the document without any key.
 fn document(server: &TestServer) -> Value {
@@ -15,6 +15,13 @@ fn document(server: &TestServer) -> Value {
     assert_eq!(status, 200);
     doc
 }
+
+/// Rocket's route arguments and the element names the document gives them.
+const PATH_ELEMENTS: [(&str, &str); 3] = [
+    ("token_id", "TokenId"),
+    ("usr_name", "UsrName"),
+    ("alrt_pkg_id", "AlrtPkgId"),
+];
 
 /// Stands for the query names a `FromForm` struct parses (see `mounted`).
 const STRUCT_QUERY: &str = "<struct>";
@@ -25,7 +32,12 @@ fn mounted() -> Vec<(String, String, BTreeSet<String>)> {
     rocket
         .routes()
         .map(|r| {
-            let path = r.uri.path().replace('<', "{").replace('>', "}");
+            let mut path = r.uri.path().replace('<', "{").replace('>', "}");
+            // The document names path parameters after their elements (see
+            // `element_names_patterns_media_and_no_twins`).
+            for (arg, elem) in PATH_ELEMENTS {
+                path = path.replace(&format!("{{{arg}}}"), &format!("{{{elem}}}"));
+            }
             let mut query: BTreeSet<String> = r
                 .uri
                 .query()
@@ -148,12 +160,13 @@ fn the_document_is_served_without_a_key_and_names_every_route() {
         doc["openapi"]
     );
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let bearer = &doc["components"]["securitySchemes"]["bearer"];
     assert_eq!(
-        doc["components"]["securitySchemes"]["bearer"],
-        json!({"type": "http", "scheme": "bearer",
-            "description": "An API key from `tokend apikey create` (scopes manage, validate, sms)"})
+        (&bearer["type"], &bearer["scheme"]),
+        (&json!("http"), &json!("bearer"))
     );
-    assert_eq!(doc["security"], json!([{"bearer": []}]));
+    // No document-wide default: each operation declares its own scope.
+    assert!(doc["security"].is_null(), "{}", doc["security"]);
     let mut broken = Vec::new();
     refs_resolve(&doc, &doc, &mut broken);
     assert!(broken.is_empty(), "unresolved $refs: {broken:?}");
@@ -264,7 +277,7 @@ fn enrollment_and_lifecycle_answers_match_their_schemas() {
         TOKENS,
         json!({"UsrName": "Jane", "TokenType": "Software", "PhoneNum": "1"}),
     ); // 422
-    let activate = "/api/v1/tokens/{token_id}/activate";
+    let activate = "/api/v1/tokens/{TokenId}/activate";
     p.post(
         activate,
         &format!("{TOKENS}/{token}/activate"),
@@ -280,7 +293,7 @@ fn enrollment_and_lifecycle_answers_match_their_schemas() {
         INQUIRY,
         json!({"TokenId": token, "ActIntent": "Upd"}),
     );
-    let modify = "/api/v1/tokens/{token_id}/modify";
+    let modify = "/api/v1/tokens/{TokenId}/modify";
     let change = json!({"ActIntentKey": inq["ActIntentKey"], "UsrName": "Jane Doe", "UsrTokenDesc": "phone"});
     p.post(modify, &format!("{TOKENS}/{token}/modify"), change);
     p.post(
@@ -288,7 +301,7 @@ fn enrollment_and_lifecycle_answers_match_their_schemas() {
         &format!("{TOKENS}/{token}/modify"),
         json!({"ActIntentKey": "stale"}),
     ); // 409
-    let resync = "/api/v1/tokens/{token_id}/resync";
+    let resync = "/api/v1/tokens/{TokenId}/resync";
     p.post(
         resync,
         "/api/v1/tokens/HW-1/resync",
@@ -299,7 +312,7 @@ fn enrollment_and_lifecycle_answers_match_their_schemas() {
         INQUIRY,
         json!({"TokenId": "HW-1", "ActIntent": "Dlt"}),
     );
-    let delete = "/api/v1/tokens/{token_id}/delete";
+    let delete = "/api/v1/tokens/{TokenId}/delete";
     p.post(
         delete,
         "/api/v1/tokens/HW-1/delete",
@@ -344,8 +357,8 @@ fn validation_and_oob_answers_match_their_schemas() {
     }
     assert_eq!(locked["RsStat"], "Locked", "{locked}");
     let alrt = locked["OOB"]["AlrtPkgId"].as_str().unwrap().to_owned();
-    p.get("/api/v1/oob/{alrt_pkg_id}", &format!("/api/v1/oob/{alrt}"));
-    let verify = "/api/v1/oob/{alrt_pkg_id}/verify";
+    p.get("/api/v1/oob/{AlrtPkgId}", &format!("/api/v1/oob/{alrt}"));
+    let verify = "/api/v1/oob/{AlrtPkgId}/verify";
     p.post(
         verify,
         &format!("/api/v1/oob/{alrt}/verify"),
@@ -356,7 +369,7 @@ fn validation_and_oob_answers_match_their_schemas() {
         &format!("/api/v1/oob/{alrt}/verify"),
         json!({"OTP": "000000"}),
     );
-    let resend = "/api/v1/oob/{alrt_pkg_id}/resend";
+    let resend = "/api/v1/oob/{AlrtPkgId}/resend";
     p.post(resend, &format!("/api/v1/oob/{alrt}/resend"), json!({})); // 409: ended
     let oob = "/api/v1/oob";
     p.post(
@@ -463,12 +476,305 @@ fn the_idempotency_key_and_its_replay_marker_are_declared() {
         json!(["true"])
     );
     let long = post(&"k".repeat(256));
-    assert_eq!((long.status, fault(&long.body)), (400, "7001".to_owned()));
+    assert_eq!((long.status, fault(&long.body).0), (400, "7001".to_owned()));
 }
 
-fn fault(body: &Value) -> String {
-    body["MsgRsHdr"]["MsgRecInfoArray"][0]["ErrCode"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+/// Every operation of the document as (method, path, operation).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            ops.push((method.clone(), path.clone(), op.clone()));
+        }
+    }
+    ops
+}
+
+/// Calls `method path` with `key` (a POST with the body `{}`): status and JSON body.
+fn call_as(server: &TestServer, key: &str, method: &str, path: &str) -> (u16, Value) {
+    let url = format!("{}{path}", server.base);
+    let auth = format!("Bearer {key}");
+    match method {
+        "get" => json_of(ureq::get(&url).set("Authorization", &auth).call()),
+        _ => server.post_as(key, path, &json!({})),
+    }
+}
+
+/// `path` with each `{Element}` replaced by its documented example.
+fn instance(op: &Value, path: &str) -> String {
+    let mut out = path.to_owned();
+    for p in op["parameters"].as_array().into_iter().flatten() {
+        if p["in"] == "path" {
+            let name = p["name"].as_str().unwrap();
+            let example = p["example"].as_str().expect("path parameter example");
+            out = out.replace(&format!("{{{name}}}"), example);
+        }
+    }
+    out
+}
+
+/// Each operation's `security` names exactly the scope its handler checks: a key with
+/// every other scope is refused with fault 7011 before its (empty) body is read, and a
+/// key with the declared scope is not. The scope check comes first in every handler
+/// (`Call::admit`), which is what makes an empty body a fair probe.
+#[test]
+fn each_operation_declares_the_scope_its_handler_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<(&str, String)> = ["manage", "validate", "sms"]
+        .into_iter()
+        .map(|s| (s, create_key(dir.path(), &format!("only-{s}"), s)))
+        .collect();
+    let mut server = TestServer::start_in(dir.path(), &[]).expect("server starts");
+    let doc = document(&server);
+    server.keep_dir(dir);
+    for (method, path, op) in operations(&doc) {
+        if op["operationId"] == "OpenAPIDocInq" {
+            continue;
+        }
+        let declared: Vec<&str> = match op["security"].as_array().map(Vec::as_slice) {
+            Some([only]) => only["bearer"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path}: {only}"))
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect(),
+            other => panic!("{method} {path}: security {other:?}"),
+        };
+        assert_eq!(declared.len(), 1, "{method} {path}: {declared:?}");
+        let target = instance(&op, &path);
+        for (scope, key) in &keys {
+            let (status, rs) = call_as(&server, key, &method, &target);
+            let refused = status == 403 && fault(&rs).0 == "7011";
+            assert_eq!(
+                refused,
+                !declared.contains(scope),
+                "{method} {path} with a {scope} key answered {status} {rs}"
+            );
+        }
+    }
+}
+
+/// The request schemas are as strict as the handlers: what they refuse as missing is
+/// `required` (and really refused), what they parse with a form has its pattern.
+#[test]
+fn request_schemas_require_what_the_server_requires() {
+    let server = TestServer::start();
+    let doc = document(&server);
+    let schemas = &doc["components"]["schemas"];
+    let required = |schema: &str, elem: &str| {
+        schemas[schema]["required"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|e| e == elem))
+    };
+    assert!(required("UsrPhoneModRq", "ActIntentKey"));
+    assert!(required("UsrHoldLiftRq", "Rsn"));
+    assert!(required("UsrAddRq", "UsrName"));
+    assert_eq!(
+        schemas["UsrAddRq"]["properties"]["UsrName"]["pattern"],
+        schemas["MFATokenAddRq"]["properties"]["UsrName"]["pattern"]
+    );
+    // And the server does refuse them, naming the element.
+    let (status, _) = server.post("/api/v1/users", &json!({"UsrName": "Ann"}));
+    assert_eq!(status, 200);
+    let (status, rs) = server.post(
+        "/api/v1/users/Ann/phone",
+        &json!({"PhoneNum": "5551234567"}),
+    );
+    assert!((400..500).contains(&status), "{status} {rs}");
+    assert_eq!(fault(&rs), ("3103".into(), Some("ActIntentKey".into())));
+    for body in [json!({}), json!({"Rsn": "  "})] {
+        let (status, rs) = server.post("/api/v1/users/Ann/hold/lift", &body);
+        assert!((400..500).contains(&status), "{status} {rs}");
+        assert_eq!(fault(&rs), ("3103".into(), Some("Rsn".into())), "{body}");
+    }
+    let (status, rs) = server.post("/api/v1/users", &json!({"UsrName": "Ann"}));
+    assert_eq!((status, fault(&rs).0.as_str()), (409, "7036"), "{rs}");
+}
+
+/// Every `$ref`'d schema name reachable from `v`.
+fn schema_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                out.push(name.to_owned());
+            }
+            map.values().for_each(|x| schema_refs(x, out));
+        }
+        Value::Array(items) => items.iter().for_each(|x| schema_refs(x, out)),
+        _ => {}
+    }
+}
+
+/// Every property or parameter named `…Dt` in `v`, with its schema.
+fn dt_elements(v: &Value, at: &str, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(map) => {
+            for (name, schema) in map
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                if name.ends_with("Dt") {
+                    out.push((format!("{at}.{name}"), schema.clone()));
+                }
+            }
+            if let (Some(name), Some(schema)) =
+                (map.get("name").and_then(Value::as_str), map.get("schema"))
+            {
+                if name.ends_with("Dt") && map.contains_key("in") {
+                    out.push((format!("{at} parameter {name}"), schema.clone()));
+                }
+            }
+            for (k, x) in map {
+                dt_elements(x, &format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|x| dt_elements(x, at, out)),
+        _ => {}
+    }
+}
+
+/// What generators rely on: path parameters under their element names with the
+/// parsers' patterns, `date-time` on every `…Dt`, QR answers as images, `servers`, no
+/// schema no operation uses, named fault codes, and each operation's fault codes.
+#[test]
+fn element_names_patterns_media_and_no_twins() {
+    let server = TestServer::start();
+    let doc = document(&server);
+    assert!(
+        doc["servers"].as_array().is_some_and(|s| !s.is_empty()),
+        "servers"
+    );
+    path_elements_are_named_and_patterned(&doc);
+
+    // `…Dt` elements are times.
+    let mut dts = Vec::new();
+    dt_elements(&doc, "", &mut dts);
+    assert!(dts.len() > 10, "{dts:?}");
+    for (at, schema) in dts {
+        assert_eq!(schema["format"], "date-time", "{at}: {schema}");
+    }
+
+    // The QR answers are images.
+    let qr = |ext: &str, media: &str| {
+        doc["paths"][format!("/api/v1/tokens/{{TokenId}}/qr.{ext}")]["get"]["responses"]["200"]
+            ["content"][media]["schema"]
+            .clone()
+    };
+    assert_eq!(
+        qr("png", "image/png"),
+        json!({"type": "string", "format": "binary"})
+    );
+    assert_eq!(qr("svg", "image/svg+xml")["type"], "string");
+
+    every_schema_is_used(&doc);
+    fault_codes_are_named_and_listed(&doc);
+}
+
+/// Path parameters: the element's name, a pattern (its example matching), the same
+/// pattern its body form has.
+fn path_elements_are_named_and_patterned(doc: &Value) {
+    let schemas = &doc["components"]["schemas"];
+    let body_pattern = |elem: &str| match elem {
+        "TokenId" => schemas["MFATokenAddRq"]["properties"]["TokenId"]["pattern"].clone(),
+        "UsrName" => schemas["UsrAddRq"]["properties"]["UsrName"]["pattern"].clone(),
+        _ => Value::Null,
+    };
+    for (method, path, op) in operations(doc) {
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            if p["in"] != "path" {
+                continue;
+            }
+            let name = p["name"].as_str().unwrap();
+            assert!(
+                PATH_ELEMENTS.iter().any(|(_, e)| *e == name),
+                "{method} {path}: path parameter {name}"
+            );
+            let pattern = p["schema"]["pattern"].as_str().expect("pattern");
+            let example = p["example"].as_str().expect("example");
+            let re = regex::Regex::new(pattern).unwrap();
+            assert!(re.is_match(example), "{name}: {example} against {pattern}");
+            let body = body_pattern(name);
+            if !body.is_null() {
+                assert_eq!(p["schema"]["pattern"], body, "{method} {path}: {name}");
+            }
+        }
+    }
+}
+
+/// No twin: every schema in components is reached from an operation.
+fn every_schema_is_used(doc: &Value) {
+    let schemas = &doc["components"]["schemas"];
+    let mut reached = BTreeSet::new();
+    let mut todo = Vec::new();
+    schema_refs(&doc["paths"], &mut todo);
+    while let Some(name) = todo.pop() {
+        if reached.insert(name.clone()) {
+            schema_refs(&schemas[&name], &mut todo);
+        }
+    }
+    let unused: Vec<&String> = schemas
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| !reached.contains(*k))
+        .collect();
+    assert!(unused.is_empty(), "schemas no operation uses: {unused:?}");
+}
+
+/// `ErrCode` names and describes its values; each operation lists its fault codes.
+fn fault_codes_are_named_and_listed(doc: &Value) {
+    let schemas = &doc["components"]["schemas"];
+
+    // ErrCode: every value named and described, names usable as identifiers.
+    let err_code = &schemas["MsgRec"]["properties"]["ErrCode"];
+    let codes = err_code["enum"].as_array().unwrap();
+    let names = err_code["x-enum-varnames"].as_array().unwrap();
+    assert_eq!(names.len(), codes.len());
+    assert_eq!(
+        err_code["x-enum-descriptions"].as_array().unwrap().len(),
+        codes.len()
+    );
+    let unique: BTreeSet<&str> = names.iter().map(|n| n.as_str().unwrap()).collect();
+    assert_eq!(unique.len(), names.len(), "duplicate names");
+    let ident = regex::Regex::new("^[A-Z][A-Za-z0-9]*$").unwrap();
+    assert!(unique.iter().all(|n| ident.is_match(n)), "{unique:?}");
+    let at = codes.iter().position(|c| c == "7036").unwrap();
+    assert_eq!(names[at], "DuplicateUsrName");
+
+    // Each operation lists its fault codes: the union of its fault responses' lists,
+    // each a known code answered with that response's status.
+    for (method, path, op) in operations(doc) {
+        if op["operationId"] == "OpenAPIDocInq" {
+            continue;
+        }
+        let listed: BTreeSet<&str> = op["x-jxchange-faults"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{method} {path}: no x-jxchange-faults"))
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let mut union = BTreeSet::new();
+        for (status, r) in op["responses"].as_object().unwrap() {
+            if status == "200" {
+                continue;
+            }
+            let own = r["x-jxchange-faults"].as_array().expect("fault list");
+            for code in own {
+                assert!(codes.contains(code), "{method} {path} {status}: {code}");
+                union.insert(code.as_str().unwrap());
+            }
+        }
+        assert_eq!(listed, union, "{method} {path}");
+    }
+    let add_user = &doc["paths"]["/api/v1/users"]["post"];
+    let conflicts = add_user["responses"]["409"]["x-jxchange-faults"]
+        .as_array()
+        .unwrap();
+    assert!(conflicts.contains(&json!("7036")), "{conflicts:?}");
 }

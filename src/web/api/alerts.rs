@@ -64,6 +64,7 @@ pub struct UsrAlrtSubRs {
 /// `POST /api/v1/users/{UsrName}/alerts` — subscribe a user to an alert (or unsubscribe).
 #[utoipa::path(
     operation_id = "MFAUsrAlrtSubMod",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "users",
     params(("usr_name" = String, Path, description = "UsrName (the ConsmRecipId)")),

@@ -170,6 +170,7 @@ pub struct AuditQuery {
 /// `GET /api/v1/audit` — the audit trail, newest first.
 #[utoipa::path(
     operation_id = "AuditInq",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "audit",
     params(AuditQuery, InstRtIdQuery),

@@ -181,7 +181,7 @@ fn member_text<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a str> {
 pub struct MsgRec {
     /// Category: always `Error` here.
     #[serde(rename = "ErrCat")]
-    #[schema(value_type = String, pattern = "^Error$")]
+    #[schema(schema_with = super::openapi::err_cat)]
     pub err_cat: &'static str,
     /// Code, as text (jXchange codes are text in XML).
     #[serde(rename = "ErrCode")]

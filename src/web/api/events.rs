@@ -67,6 +67,7 @@ pub struct EventsRs {
 /// `GET /api/v1/events?after=N` — "90040" OOB results, oldest first (scope `validate`).
 #[utoipa::path(
     operation_id = "OOBEventInq",
+    security(("bearer" = ["validate"])),
     context_path = "/api/v1",
     tag = "oob",
     params(

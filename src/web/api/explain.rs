@@ -47,11 +47,20 @@ impl HasHeader for ExplainRq {
     }
 }
 
+/// The `Finding` values `code_rec` writes, as an enumeration for generated clients.
+fn finding_values() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["Offset", "NoMatch", "NotKept", "NotYetValid"]))
+        .build()
+}
+
 /// What the kept hash of a wrong code says.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CodeRec {
     /// `Offset`, `NoMatch`, `NotKept` or `NotYetValid` (a step not reached yet: no offset).
     #[serde(rename = "Finding")]
+    #[schema(schema_with = finding_values)]
     finding: &'static str,
     /// For `Offset`: the steps from the attempt's time (positive: the token runs fast).
     #[serde(rename = "OffsetSteps", skip_serializing_if = "Option::is_none")]
@@ -206,6 +215,7 @@ fn explain_request(rq: ExplainRq) -> Result<ExplainRequest, Error> {
 /// `POST /api/v1/explain` — explains the last attempts of a user or token.
 #[utoipa::path(
     operation_id = "MFAExplainInq",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "users",
     request_body = ExplainRq,

@@ -28,12 +28,13 @@ pub struct MfaTokenInqRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "TokenId")]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "TK-000123")]
     token_id: String,
     #[serde(rename = "UsrName", default)]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: Option<String>,
     #[serde(rename = "ActIntent", default)]
@@ -58,7 +59,8 @@ pub struct MfaTokenInqInfoRec {
     #[serde(rename = "UsrName")]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: String,
     #[serde(rename = "MFATokenUsrStat")]
@@ -94,12 +96,16 @@ pub struct BindingCustom {
 #[schema(as = TokenCustom)]
 pub struct TokenCustom {
     #[serde(rename = "TokenType")]
+    #[schema(value_type = crate::types::TokenType)]
     token_type: String,
     #[serde(rename = "Algorithm")]
+    #[schema(value_type = crate::types::Algorithm)]
     algorithm: String,
     #[serde(rename = "Digits")]
+    #[schema(value_type = crate::types::Digits)]
     digits: i32,
     #[serde(rename = "Period")]
+    #[schema(value_type = crate::types::Period)]
     period: i32,
     #[serde(rename = "DriftSteps")]
     drift: i32,
@@ -122,7 +128,7 @@ pub struct MfaTokenInqRs {
     #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]
     usr_name: Option<String>,
     #[serde(rename = "TokenId")]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "TK-000123")]
     token_id: String,
     #[serde(rename = "ActIntent")]
     intent: ActIntent,
@@ -192,6 +198,7 @@ fn inquiry_request(rq: MfaTokenInqRq) -> Result<InquiryRequest, Error> {
     context_path = "/api/v1",
     tag = "inquiry",
     operation_id = "MFATokenInq",
+    security(("bearer" = ["manage"])),
     request_body = MfaTokenInqRq,
     responses(
         (status = 200, description = "The token and its bindings", body = Answer<MfaTokenInqRs>),

@@ -39,7 +39,8 @@ pub struct MfaTokenModRq {
     #[serde(rename = "UsrName", default)]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: Option<String>,
     #[serde(rename = "MFATokenUsrStat", default)]
@@ -52,7 +53,8 @@ pub struct MfaTokenModRq {
     #[serde(rename = "AddUsrName", default)]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     add_usr_name: Option<String>,
     #[serde(rename = "Custom", default)]
@@ -98,6 +100,7 @@ fn modify_request(rq: MfaTokenModRq) -> Result<ModifyRequest, Error> {
     tag = "tokens",
     params(("token_id" = String, Path, description = "TokenId")),
     operation_id = "MFATokenMod",
+    security(("bearer" = ["manage"])),
     request_body = MfaTokenModRq,
     responses(
         (status = 200, description = "The new state, as an inquiry answers it", body = Answer<MfaTokenInqRs>),
@@ -145,7 +148,7 @@ impl HasHeader for DeleteRq {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusRs {
     #[serde(rename = "TokenId")]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "TK-000123")]
     token_id: String,
     #[serde(rename = "UsrTokenStat", skip_serializing_if = "Option::is_none")]
     status: Option<UsrTokenStat>,
@@ -158,6 +161,7 @@ pub struct StatusRs {
 /// `POST /api/v1/tokens/{TokenId}/delete` — status Del, seed destroyed, history kept.
 #[utoipa::path(
     operation_id = "MFATokenDel",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "tokens",
     params(("token_id" = String, Path, description = "TokenId")),
@@ -199,10 +203,10 @@ pub struct ResyncRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "Code1")]
-    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$", example = "123456")]
     code1: String,
     #[serde(rename = "Code2")]
-    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$", example = "123456")]
     code2: String,
 }
 
@@ -215,6 +219,7 @@ impl HasHeader for ResyncRq {
 /// `POST /api/v1/tokens/{TokenId}/resync` — store the drift of a token's clock.
 #[utoipa::path(
     operation_id = "MFATokenResync",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "tokens",
     params(("token_id" = String, Path, description = "TokenId")),
@@ -264,7 +269,8 @@ pub struct TempPswdRq {
     #[serde(rename = "UsrName")]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: String,
     #[serde(rename = "ExpSec", default)]
@@ -287,7 +293,8 @@ pub struct TempPswdRs {
     #[serde(rename = "UsrName")]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: String,
     #[serde(rename = "TempPswd")]
@@ -305,6 +312,7 @@ pub struct TempPswdRs {
     context_path = "/api/v1",
     tag = "tokens",
     operation_id = "MFATokenTempPswdInq",
+    security(("bearer" = ["manage"])),
     request_body = TempPswdRq,
     responses(
         (status = 200, description = "The temporary code, shown this once", body = Answer<TempPswdRs>),

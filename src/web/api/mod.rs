@@ -22,7 +22,6 @@ pub mod oob;
 pub mod oob_rq;
 pub mod oob_wire;
 pub mod openapi;
-pub mod openapi_idem;
 pub mod sandbox;
 pub mod sms;
 pub mod tokens;

@@ -94,6 +94,7 @@ pub async fn await_send(service: &Arc<Service>, ctx: &Context, started: &mut Sta
     context_path = "/api/v1",
     tag = "oob",
     operation_id = "OOBValidate",
+    security(("bearer" = ["validate"])),
     request_body = OobValidateRq,
     responses(
         (status = 200, description = "The session, with its `OTP`", body = Answer<OobRs>),
@@ -176,6 +177,7 @@ fn alrt_id(s: &str) -> Result<String, Error> {
 /// `POST /api/v1/oob/{AlrtPkgId}/verify` — check the code of a TwoWay session (one try).
 #[utoipa::path(
     operation_id = "OOBVerify",
+    security(("bearer" = ["validate"])),
     context_path = "/api/v1",
     tag = "oob",
     params(("alrt_pkg_id" = String, Path, description = "AlrtPkgId (UUID)")),
@@ -227,6 +229,7 @@ impl HasHeader for HeaderRq {
 /// `POST /api/v1/oob/{AlrtPkgId}/resend` — a fresh code to the same phone, within limits.
 #[utoipa::path(
     operation_id = "OOBResend",
+    security(("bearer" = ["validate"])),
     context_path = "/api/v1",
     tag = "oob",
     params(("alrt_pkg_id" = String, Path, description = "AlrtPkgId (UUID)")),
@@ -283,6 +286,7 @@ pub struct OobSessionRs {
 /// `GET /api/v1/oob/{AlrtPkgId}` — the state of a session and of its SMS.
 #[utoipa::path(
     operation_id = "OOBStatInq",
+    security(("bearer" = ["validate"])),
     context_path = "/api/v1",
     tag = "oob",
     params(

@@ -22,12 +22,13 @@ pub struct OobValidateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "PhoneNum", default)]
-    #[schema(pattern = "^[0-9]{10}$")]
+    #[schema(pattern = "^[0-9]{10}$", example = "4175556652")]
     phone: Option<String>,
     #[serde(rename = "UsrName", default)]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: Option<String>,
     #[serde(rename = "OOBModeType", default)]

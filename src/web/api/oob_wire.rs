@@ -18,14 +18,14 @@ pub struct FeedbackEvent {
     evt_id: i64,
     /// Always "90040".
     #[serde(rename = "EvtType")]
-    #[schema(value_type = String, pattern = "^90040$")]
+    #[schema(schema_with = super::openapi::evt_type)]
     evt_type: &'static str,
     /// The session.
     #[serde(rename = "AlrtPkgId")]
     alrt_pkg_id: String,
     /// Success, Failed or Expired.
     #[serde(rename = "RsStat")]
-    #[schema(value_type = String, pattern = "^(Success|Failed|Expired)$")]
+    #[schema(schema_with = super::openapi::oob_outcome)]
     rs_stat: OobStat,
     /// When the session ended (ISO 8601).
     #[serde(rename = "EvtDt")]
@@ -65,7 +65,6 @@ pub struct OutboxMessage {
     body: Option<String>,
     /// `outbox` or `http`.
     #[serde(rename = "Provider")]
-    #[schema(value_type = String)]
     provider: ProviderKind,
     /// Pending, Sent, Failed.
     #[serde(rename = "SendStat")]

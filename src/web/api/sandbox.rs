@@ -34,6 +34,7 @@ pub struct ClockRs {
     inst_rt_id: String,
     /// The time every time rule of the institution reads (RFC 3339).
     #[serde(rename = "ClockDt")]
+    #[schema(format = DateTime, example = "2026-01-15T09:30:00Z")]
     clock_dt: String,
 }
 
@@ -50,6 +51,7 @@ pub struct ClockRq {
     advance_secs: Option<i64>,
     /// The new time (RFC 3339), not before the clock.
     #[serde(rename = "SetDt", default)]
+    #[schema(format = DateTime, example = "2026-01-15T09:30:00Z")]
     set_dt: Option<String>,
 }
 
@@ -101,6 +103,7 @@ fn clock_rs(s: &Service, inst: &str) -> Result<ClockRs, Error> {
 /// `GET /api/v1/sandbox/clock` — the sandbox's test clock.
 #[utoipa::path(
     operation_id = "SandboxClockInq",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "sandbox",
     params(InstRtIdQuery),
@@ -128,6 +131,7 @@ pub(crate) async fn clock(
 /// `POST /api/v1/sandbox/clock` — moves the test clock forwards; audited.
 #[utoipa::path(
     operation_id = "SandboxClockMod",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "sandbox",
     request_body = ClockRq,
@@ -176,6 +180,7 @@ fn sandbox_outbox(
 /// tokend. The same page as `GET /sms/outbox`.
 #[utoipa::path(
     operation_id = "SandboxSMSInq",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "sandbox",
     params(

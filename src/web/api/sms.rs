@@ -67,6 +67,7 @@ fn inbound_phone(from: &str) -> Result<PhoneNum, Error> {
 /// `POST /api/v1/sms/inbound` — the provider's webhook for two-way replies (scope `sms`).
 #[utoipa::path(
     operation_id = "SMSInbound",
+    security(("bearer" = ["sms"])),
     context_path = "/api/v1",
     tag = "oob",
     request_body = InboundRq,
@@ -117,6 +118,7 @@ impl OutboxRs {
 /// `GET /api/v1/sms/outbox?after=N` — stored SMS, oldest first (scope `manage`).
 #[utoipa::path(
     operation_id = "SMSOutboxInq",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "oob",
     params(

@@ -34,13 +34,14 @@ pub struct TokenAddRq {
     #[serde(rename = "UsrName")]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: String,
     #[serde(rename = "TokenType")]
     token_type: TokenType,
     #[serde(rename = "TokenId", default)]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "TK-000123")]
     token_id: Option<String>,
     #[serde(rename = "UsrTokenDesc", default)]
     #[schema(max_length = 256)]
@@ -55,7 +56,7 @@ pub struct TokenAddRq {
     #[schema(value_type = Option<String>)]
     seed: Option<Zeroizing<String>>,
     #[serde(rename = "PhoneNum", default)]
-    #[schema(pattern = "^[0-9]{10}$")]
+    #[schema(pattern = "^[0-9]{10}$", example = "4175556652")]
     phone: Option<String>,
     #[serde(rename = "Custom", default)]
     #[schema(value_type = Option<Object>)]
@@ -73,12 +74,13 @@ impl HasHeader for TokenAddRq {
 #[schema(as = MFATokenAddRs)]
 pub struct TokenAddRs {
     #[serde(rename = "TokenId")]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "TK-000123")]
     token_id: String,
     #[serde(rename = "UsrName")]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: String,
     #[serde(rename = "UsrTokenStat")]
@@ -129,6 +131,7 @@ fn enroll_request(rq: TokenAddRq) -> Result<EnrollRequest, Error> {
     context_path = "/api/v1",
     tag = "tokens",
     operation_id = "MFATokenAdd",
+    security(("bearer" = ["manage"])),
     request_body = TokenAddRq,
     responses(
         (status = 200, description = "Enrolled in Init; `Secret`, `OtpAuthUri` and the QR links only for Software, this once", body = Answer<TokenAddRs>),
@@ -205,6 +208,7 @@ async fn qr_image(
 /// `GET /api/v1/tokens/{TokenId}/qr.png` — the otpauth QR code, only while Init.
 #[utoipa::path(
     operation_id = "MFATokenQRPng",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "tokens",
     params(
@@ -229,6 +233,7 @@ async fn qr_png(
 /// `GET /api/v1/tokens/{TokenId}/qr.svg` — the otpauth QR code, only while Init.
 #[utoipa::path(
     operation_id = "MFATokenQRSvg",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "tokens",
     params(
@@ -258,7 +263,7 @@ pub struct ActivateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "Code")]
-    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$", example = "123456")]
     code: String,
 }
 
@@ -275,7 +280,7 @@ pub struct ActivateRs {
     #[serde(rename = "RsStat")]
     rs_stat: RsStat,
     #[serde(rename = "TokenId")]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "TK-000123")]
     token_id: String,
     #[serde(rename = "UsrTokenStat")]
     status: UsrTokenStat,
@@ -287,6 +292,7 @@ pub struct ActivateRs {
 /// `POST /api/v1/tokens/{TokenId}/activate` — the first valid code makes the token Act.
 #[utoipa::path(
     operation_id = "MFATokenActv",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "tokens",
     params(("token_id" = String, Path, description = "TokenId")),

@@ -35,10 +35,14 @@ pub struct UsrAddRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
     #[serde(rename = "UsrName")]
-    #[schema(max_length = 128)]
+    #[schema(
+        max_length = 128,
+        pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
+        example = "jdoe"
+    )]
     usr_name: String,
     #[serde(rename = "PhoneNum", default)]
-    #[schema(pattern = "^[0-9]{10}$")]
+    #[schema(pattern = "^[0-9]{10}$", example = "4175556652")]
     phone: Option<String>,
 }
 
@@ -55,13 +59,16 @@ impl HasHeader for UsrAddRq {
 pub struct UsrPhoneModRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
-    /// From `GET /users/{UsrName}`; stale after any phone change (fault 7031).
+    /// From `GET /users/{UsrName}`; stale after any phone change (fault 7031). Required:
+    /// a missing or empty key is refused (3103) by `phone_change`, which reads the
+    /// element itself (serde's `default`) so the fault is the published one.
     #[serde(rename = "ActIntentKey", default)]
+    #[schema(required = true, min_length = 1)]
     intent_key: String,
     #[serde(rename = "ActIntent", default)]
     intent: Option<ActIntent>,
     #[serde(rename = "PhoneNum", default)]
-    #[schema(pattern = "^[0-9]{10}$")]
+    #[schema(pattern = "^[0-9]{10}$", example = "4175556652")]
     phone: Option<String>,
 }
 
@@ -78,8 +85,16 @@ impl HasHeader for UsrPhoneModRq {
 pub struct UsrHoldLiftRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
+    /// Why the hold is lifted. Required: a missing, empty or blank reason is refused
+    /// (3103) by the domain, which trims it (hence a non-space character).
     #[serde(rename = "Rsn", default)]
-    #[schema(max_length = 200)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S",
+        example = "Customer verified in branch"
+    )]
     reason: String,
 }
 
@@ -95,6 +110,7 @@ pub struct UsrTokenRec {
     #[serde(rename = "TokenId")]
     token_id: String,
     #[serde(rename = "TokenType")]
+    #[schema(value_type = crate::types::TokenType)]
     token_type: String,
     #[serde(rename = "UsrTokenStat")]
     token_status: UsrTokenStat,
@@ -155,6 +171,7 @@ fn user_rs(v: UserView) -> UsrInqRs {
 /// `POST /api/v1/users` — creates a user (a phone given here starts no SIM-swap hold).
 #[utoipa::path(
     operation_id = "MFAUsrAdd",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "users",
     request_body = UsrAddRq,
@@ -191,6 +208,7 @@ pub(crate) async fn create(
 /// `GET /api/v1/users/{UsrName}` — the "MFA user" view.
 #[utoipa::path(
     operation_id = "MFAUsrInq",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "users",
     params(("usr_name" = String, Path, description = "UsrName"), InstRtIdQuery),
@@ -249,6 +267,7 @@ fn phone_change(usr_name: &str, b: UsrPhoneModRq) -> Result<PhoneChange, Error> 
 /// both numbers masked); starts the SIM-swap hold.
 #[utoipa::path(
     operation_id = "MFAUsrPhoneMod",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "users",
     params(("usr_name" = String, Path, description = "UsrName")),
@@ -279,6 +298,7 @@ pub(crate) async fn phone(
 /// `POST /api/v1/users/{UsrName}/hold/lift` — lifts the SIM-swap hold (audited with `Rsn`).
 #[utoipa::path(
     operation_id = "MFAUsrHoldLift",
+    security(("bearer" = ["manage"])),
     context_path = "/api/v1",
     tag = "users",
     params(("usr_name" = String, Path, description = "UsrName")),

@@ -35,14 +35,15 @@ pub struct ValidateRq {
     #[serde(rename = "UsrName", default)]
     #[schema(
         pattern = "^[^\\s:\\x00-\\x1f\\x7f-\\x9f]([^:\\x00-\\x1f\\x7f-\\x9f]*[^\\s:\\x00-\\x1f\\x7f-\\x9f])?$",
-        max_length = 128
+        max_length = 128,
+        example = "jdoe"
     )]
     usr_name: Option<String>,
     #[serde(rename = "TokenId", default)]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "TK-000123")]
     token_id: Option<String>,
     #[serde(rename = "Code")]
-    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$")]
+    #[schema(pattern = "^([0-9]{6}|[0-9]{8})$", example = "123456")]
     code: String,
 }
 
@@ -109,6 +110,7 @@ fn validate_request(rq: ValidateRq) -> Result<ValidateRequest, Error> {
 /// `POST /api/v1/validate` — check a code; 200 whatever the outcome (`RsStat`).
 #[utoipa::path(
     operation_id = "MFATokenValidate",
+    security(("bearer" = ["validate"])),
     context_path = "/api/v1",
     tag = "validate",
     request_body = ValidateRq,

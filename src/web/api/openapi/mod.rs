@@ -5,32 +5,40 @@
 //! `rocket_extras`), every body is the `ToSchema` of the very struct serde reads or writes
 //! (same renames, same optionality, `deny_unknown_fields` as `additionalProperties: false`),
 //! the enumerations come from the wire enums' `ALL` lists, the fault codes and their HTTP
-//! statuses from `Fault::ALL` and `fault::status_of`. The integration test
+//! statuses from `Fault::ALL` and `fault::status_of` (`faults.rs`; the wire enums in
+//! `wire.rs`). What the derive cannot say — element-named path parameters, binary QR
+//! media, each operation's fault list, no unused twin schemas — is one pass over the
+//! generated JSON (`refine.rs`). Each handler's attribute declares the scope its
+//! `Scope::…` check needs. The integration test
 //! `api_openapi.rs` fails when a mounted `/api/v1` route is missing from the document, and
-//! `.ci/schemathesis` checks every operation's real answers against it.
+//! `.ci/schemathesis` checks every operation's real answers against it (the same test
+//! file probes each declared scope against the handler).
 //!
 //! Imports: rocket, utoipa, the api modules' DTOs, domain (fault table), types.
 
 use rocket::http::{ContentType, Status};
 use rocket::{get, routes, Route};
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
-use utoipa::openapi::content::ContentBuilder;
-use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Ref, RefOr};
-use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::envelope::{JxHdr, MsgRec, MsgRqHdr, MsgRsHdr};
-use super::fault::status_of;
-use super::openapi_idem::IdempotencyHeader;
 use super::{
     alerts, audit, events, explain, inquiry, lifecycle, oob, sandbox, sms, tokens, users, validate,
 };
-use crate::domain::Fault;
-use crate::types;
+use idempotency::IdempotencyHeader;
+
+mod faults;
+mod idempotency;
+mod refine;
+mod wire;
+
+pub use wire::{err_cat, evt_type, oob_outcome};
+
+pub use faults::{
+    err_codes, BadQuery, BodyFaults, Common, Conflict, Gone, InstRtIdQuery, NotFound, TooMany,
+    Unprocessable,
+};
 
 /// The route of the document.
 pub fn routes() -> Vec<Route> {
@@ -38,8 +46,11 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The document, built once: it depends only on the code.
-static DOCUMENT: LazyLock<Result<String, String>> =
-    LazyLock::new(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string()));
+static DOCUMENT: LazyLock<Result<String, String>> = LazyLock::new(|| {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).map_err(|e| e.to_string())?;
+    refine::refine(&mut doc);
+    serde_json::to_string(&doc).map_err(|e| e.to_string())
+});
 
 /// `GET /api/v1/openapi.json` — this API's OpenAPI document.
 ///
@@ -118,7 +129,6 @@ fn openapi_json() -> (Status, (ContentType, String)) {
     ),
     components(schemas(FaultRs, super::fault::FaultCustom, JxHdr, MsgRqHdr, MsgRec)),
     modifiers(&BearerKey, &IdempotencyHeader),
-    security(("bearer" = [])),
     tags(
         (name = "tokens", description = "Enrollment, QR code, activation, lifecycle"),
         (name = "validate", description = "Code validation"),
@@ -144,7 +154,10 @@ impl Modify for BearerKey {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An API key from `tokend apikey create` (scopes manage, validate, sms)",
+                        "An API key from `tokend apikey create` (scopes manage, validate, sms). \
+                         Each operation's `security` names the scope its handler checks; \
+                         a key without it answers 403 (fault 7011). A OneWay `SMSText` of \
+                         the consumer's own (OOBValidate) also needs `sms`.",
                     ))
                     .build(),
             ),
@@ -188,166 +201,10 @@ pub struct FaultHdr {
     records: Vec<MsgRec>,
 }
 
-/// The fault codes, from the fault table.
-pub fn err_codes() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(Fault::ALL.iter().map(|f| f.code().to_string())))
-        .description(Some("jXchange fault code (below 7000) or tokend's own"))
-        .into()
-}
-
-/// The fault answers of one HTTP status, described from the fault table.
-pub(super) fn fault_response(status: u16) -> RefOr<Response> {
-    let codes: Vec<String> = Fault::ALL
-        .iter()
-        .filter(|f| status_of(**f).code == status)
-        .map(|f| format!("{} {}", f.code(), f.desc()))
-        .collect();
-    let mut description = match status {
-        404 => "Fault (also 7003: no such operation). ".to_owned(),
-        _ => "Fault. ".to_owned(),
-    };
-    description.push_str(&codes.join("; "));
-    let mut response = ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("FaultRs")))
-            .build(),
-    );
-    if status == 429 {
-        response = response.header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(Type::Integer)
-                        .minimum(Some(1)),
-                ))
-                .description(Some(
-                    "Seconds to wait (rate limits, fault 7060; absent on the send caps)",
-                ))
-                .build(),
-        );
-    }
-    RefOr::T(response.build())
-}
-
-/// The `InstRtId` query parameter every GET reads through its header guard (a GET has no
-/// `MsgRqHdr` to carry it); listed in their `params(...)`.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query, rename_all = "PascalCase")]
-pub struct InstRtIdQuery {
-    /// The institution to act within (a bound key may name only its own: else 2505)
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$")]
-    #[allow(dead_code)] // documents the parameter; `JxHdr`'s guard reads it
-    inst_rt_id: Option<String>,
-}
-
-/// Declares a set of fault statuses as an `IntoResponses` type for `#[utoipa::path]`.
-macro_rules! fault_set {
-    ($(#[$meta:meta])* $name:ident: $($status:literal),+) => {
-        $(#[$meta])*
-        pub struct $name;
-        impl IntoResponses for $name {
-            fn responses() -> BTreeMap<String, RefOr<Response>> {
-                [$($status),+]
-                    .into_iter()
-                    .map(|s: u16| (s.to_string(), fault_response(s)))
-                    .collect()
-            }
-        }
-    };
-}
-
-fault_set!(
-    /// What any authenticated operation may answer: no key, the wrong scope or institution, the database
-    /// busy, an internal error.
-    Common: 401, 403, 500, 503
-);
-fault_set!(
-    /// What an operation with a JSON body may answer about the body.
-    BodyFaults: 400, 413
-);
-fault_set!(
-    /// Element values of the right type but not acceptable (codes, phone, seed, …).
-    Unprocessable: 422
-);
-fault_set!(
-    /// Unknown token, user, session — or a path Rocket cannot route.
-    NotFound: 404
-);
-fault_set!(
-    /// The record's state does not allow the change.
-    Conflict: 409
-);
-fault_set!(
-    /// The QR code is gone once the token left Init.
-    Gone: 410
-);
-fault_set!(
-    /// A rate limit or SMS send cap.
-    TooMany: 429
-);
-fault_set!(
-    /// Query parameters of the wrong form.
-    BadQuery: 400
-);
-
-/// Implements `ToSchema` for a wire enum from its `ALL` list, so the document's
-/// enumeration is the code's, under its jXchange name (`MFATokenUsrStat`, `OOBModeType`).
-macro_rules! wire_schema {
-    ($($ty:ident $(as $name:literal)?),+ $(,)?) => {$(
-        impl PartialSchema for types::$ty {
-            fn schema() -> RefOr<Schema> {
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some(types::$ty::ALL.iter().map(|v| v.as_str())))
-                    .into()
-            }
-        }
-        impl ToSchema for types::$ty {
-            $(fn name() -> std::borrow::Cow<'static, str> {
-                std::borrow::Cow::Borrowed($name)
-            })?
-        }
-    )+};
-}
-
-wire_schema!(
-    UsrTokenStat,
-    MfaTokenUsrStat as "MFATokenUsrStat",
-    TokenType,
-    Algorithm,
-    ActIntent,
-    RsStat,
-    RsStatRsn,
-    OobModeType as "OOBModeType",
-    OobStat as "OOBStat",
-    SendStat,
-);
-
-/// Implements `ToSchema` for an integer newtype that accepts only the listed values.
-macro_rules! int_schema {
-    ($ty:ident: $($v:literal),+) => {
-        impl PartialSchema for types::$ty {
-            fn schema() -> RefOr<Schema> {
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .enum_values(Some([$($v),+]))
-                    .into()
-            }
-        }
-        impl ToSchema for types::$ty {}
-    };
-}
-
-int_schema!(Digits: 6, 8);
-int_schema!(Period: 30, 60);
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Fault;
 
     #[test]
     fn the_document_serializes_and_names_every_fault_code() {
@@ -360,7 +217,7 @@ mod tests {
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for name in [
             "MFATokenInqRq",
-            "MFATokenInqRs",
+            "Answer_MFATokenInqRs",
             "MFATokenAddRq",
             "OOBValidateRq",
         ] {

@@ -13,8 +13,8 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::Modify;
 
-use super::idempotency::{HEADER, REPLAYED};
-use super::openapi::fault_response;
+use super::super::idempotency::{HEADER, REPLAYED};
+use super::faults::fault_response;
 
 /// `POST` operations whose body is not a jXchange request, so they take no key: the SMS
 /// provider's reply webhook (`HasHeader::JXCHANGE` is false for its body).
@@ -114,12 +114,12 @@ mod tests {
         let long = "x".repeat(MAX_KEY_LEN);
         for key in ["k", "550e8400-e29b-41d4-a716-446655440000", "~!", &long] {
             assert!(re.is_match(key), "{key}");
-            assert!(super::super::idempotency::check_key(key, HEADER).is_ok());
+            assert!(crate::web::api::idempotency::check_key(key, HEADER).is_ok());
         }
         let over = "x".repeat(MAX_KEY_LEN + 1);
         for key in ["", "a b", "\u{e9}", "tab\t", &over] {
             assert!(!re.is_match(key), "{key}");
-            assert!(super::super::idempotency::check_key(key, HEADER).is_err());
+            assert!(crate::web::api::idempotency::check_key(key, HEADER).is_err());
         }
     }
 }
