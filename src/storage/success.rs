@@ -144,23 +144,34 @@ impl Storage {
 /// the binding is read for its status and written only to clear a failure count, or to
 /// keep its own last success when the token's moves to another user's binding.
 fn decide(c: &mut Conn, s: &Success) -> Result<(), Refused> {
-    let before = last_success(c, s.token_pk)?;
-    if !update_token_success(c, s)? {
-        if tokens::find_token_status(c, s.token_pk)? == Some(UsrTokenStat::Act) {
-            return Err(Refused::Replayed);
+    // The common case in one statement: the token's last success was this binding's (or
+    // none). Otherwise read whose it was, so the binding it leaves keeps it.
+    if !update_token_success(c, s, Holder::ThisOrNone)? {
+        let moved = last_success(c, s.token_pk)?.filter(|b| b.0 != s.binding_pk);
+        let Some((previous, at, receipt)) = moved else {
+            return Err(refusal(c, s)?);
+        };
+        if !update_token_success(c, s, Holder::Any)? {
+            return Err(refusal(c, s)?);
         }
-        return Err(Refused::StatusChanged(reread(c, s)?));
+        bindings::update_binding_last_success(c, previous, at, receipt.as_deref())?;
     }
     if !bindings::update_binding_clear_failures(c, s.binding_pk)? {
         return Err(Refused::StatusChanged(reread(c, s)?));
-    }
-    if let Some((previous, at, receipt)) = before.filter(|b| b.0 != s.binding_pk) {
-        bindings::update_binding_last_success(c, previous, at, receipt.as_deref())?;
     }
     temp_codes::update_temp_codes_end(c, s.user_pk, s.now_ms)?;
     users::update_user_oob_failures(c, s.user_pk, 0)?;
     insert_audit_event(c, &s.audit_row())?;
     Ok(())
+}
+
+/// Why the replay guard refused: the step was taken (the token is still Act), or the
+/// token left Act.
+fn refusal(c: &mut Conn, s: &Success) -> Result<Refused, Error> {
+    if tokens::find_token_status(c, s.token_pk)? == Some(UsrTokenStat::Act) {
+        return Ok(Refused::Replayed);
+    }
+    Ok(Refused::StatusChanged(reread(c, s)?))
 }
 
 /// The token's last success before this one: its binding (row id), time and receipt.
@@ -188,12 +199,34 @@ macro_rules! token_success {
     };
 }
 
+/// Which token rows [`update_token_success`] may write.
+#[derive(Clone, Copy)]
+enum Holder {
+    /// Only if the token's last success was this binding's, or it has none.
+    ThisOrNone,
+    /// Whoever's it was (the caller keeps that binding's values first).
+    Any,
+}
+
 /// THE REPLAY GUARD with the success on the token row: records the step only if it is
 /// newer than the last accepted one and the token is Act, and with it the binding, time
 /// and receipt of this success; answers whether this call won.
-fn update_token_success(c: &mut Conn, s: &Success) -> Result<bool, Error> {
+fn update_token_success(c: &mut Conn, s: &Success, holder: Holder) -> Result<bool, Error> {
     let binds = token_binds(s);
-    let rows = Fixed::new(token_success!(), &binds).execute(c)?;
+    let rows = match holder {
+        Holder::Any => Fixed::new(token_success!(), &binds).execute(c)?,
+        Holder::ThisOrNone => {
+            let binds: Vec<Bind<'_>> = binds.into_iter().chain([Bind::Int(s.binding_pk)]).collect();
+            Fixed::new(
+                concat!(
+                    token_success!(),
+                    " AND (success_binding_pk IS NULL OR success_binding_pk = ?)"
+                ),
+                &binds,
+            )
+            .execute(c)?
+        }
+    };
     Ok(rows == 1)
 }
 
