@@ -611,7 +611,16 @@ fn a_node_killed_under_load_loses_nothing_acknowledged_and_the_chain_stays_whole
         std::thread::sleep(Duration::from_secs(3));
         cluster.kill(1);
         killed.store(true, std::sync::atomic::Ordering::SeqCst);
-        std::thread::sleep(Duration::from_secs(2));
+        // Until the survivors have acknowledged a few enrollments (at least 2 s): a fixed
+        // window could fall where every worker waits out a TOTP step's last seconds
+        // (`now_step`) and see none, a flaky failure CI met once.
+        let window = std::time::Instant::now();
+        while window.elapsed() < Duration::from_secs(2)
+            || (after_kill.load(std::sync::atomic::Ordering::SeqCst) < 3
+                && window.elapsed() < Duration::from_secs(30))
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
     });
     let added = cluster.add_node();
