@@ -26,6 +26,8 @@ pub struct KeyInfo {
     pub reach: KeyReach,
     /// The jXchange consumer it is registered for.
     pub consumer: KeyConsumer,
+    /// Whether it is kept sealed for WS-Security `PasswordDigest` (`--soap-digest`).
+    pub soap_digest: bool,
 }
 
 impl Service {
@@ -35,7 +37,7 @@ impl Service {
             .storage
             .read(api_keys::find_api_keys)?
             .into_iter()
-            .map(|k| KeyInfo {
+            .map(|(k, soap_digest)| KeyInfo {
                 name: k.name,
                 scopes: k.scopes,
                 created_at: from_ms(k.created_at),
@@ -46,6 +48,7 @@ impl Service {
                     name: k.consumer_name,
                     prod: k.consumer_prod,
                 },
+                soap_digest,
             })
             .collect())
     }

@@ -148,11 +148,12 @@ pub fn update_api_key_reseal(
         == 1)
 }
 
-/// Every key, revoked ones included, in name order (the admin console's list).
-pub fn find_api_keys(conn: &mut Conn) -> Result<Vec<ApiKey>, Error> {
+/// Every key, revoked ones included, in name order (the admin console's list), each with
+/// whether it is a `--soap-digest` key (its sealed copy itself is not read).
+pub fn find_api_keys(conn: &mut Conn) -> Result<Vec<(ApiKey, bool)>, Error> {
     Ok(api_keys::table
         .order(api_keys::name)
-        .select(ApiKey::as_select())
+        .select((ApiKey::as_select(), api_keys::digest_secret.is_not_null()))
         .load(conn)?)
 }
 

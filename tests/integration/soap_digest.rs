@@ -147,6 +147,54 @@ fn a_plain_key_sent_as_a_digest_is_refused_saying_it_needs_soap_digest() {
     assert!(other.contains("--soap-digest"), "{other}");
 }
 
+/// The console makes the same key as `--soap-digest` when its box is ticked: the list
+/// marks it, and it signs a digest; a key made without the box is refused as a digest.
+#[test]
+fn a_key_created_in_the_console_with_soap_digest_ticked_signs_password_digests() {
+    let (server, c) = crate::support::admin::server_with_admin();
+    let page = c.get("/admin/apikeys");
+    assert!(
+        page.body.contains("name=\"soap_digest\""),
+        "the form offers it"
+    );
+    let mut made = Vec::new();
+    for (name, ticked) in [("console-cxf", true), ("console-plain", false)] {
+        let mut form = vec![
+            ("csrf", page.csrf()),
+            ("name", name.to_owned()),
+            ("scope", "manage".to_owned()),
+        ];
+        if ticked {
+            form.push(("soap_digest", "true".to_owned()));
+        }
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let rs = c.post("/admin/apikeys", &form);
+        assert_eq!(rs.status, 200, "{}", rs.body);
+        let key = rs.body.split("id=\"new-key\">").nth(1).unwrap();
+        made.push(key.split('<').next().unwrap().to_owned());
+    }
+    let list = c.get("/admin/apikeys").body;
+    assert!(
+        list.contains("console-cxf <small>(PasswordDigest)</small>"),
+        "{list}"
+    );
+    assert!(
+        !list.contains("console-plain <small>(PasswordDigest)"),
+        "{list}"
+    );
+    let (status, text) = inquire(
+        &server,
+        &signed("console-cxf", &made[0], "Y29uc29sZS0x", &created(0)),
+    );
+    assert_fault(status, &text, "7021");
+    let (status, text) = inquire(
+        &server,
+        &signed("console-plain", &made[1], "Y29uc29sZS0y", &created(0)),
+    );
+    assert_fault(status, &text, "7010");
+    assert!(!found_in(&server.data_dir, made[0].as_bytes()));
+}
+
 #[test]
 fn a_soap_digest_key_survives_a_master_key_rotation() {
     let dir = tempfile::tempdir().unwrap();

@@ -67,6 +67,10 @@ pub enum StaffRequest {
         consumer_name: Option<String>,
         /// The jXchange product it is registered for.
         consumer_prod: Option<String>,
+        /// Kept sealed for WS-Security `PasswordDigest` (`tokend apikey create
+        /// --soap-digest`); absent in requests filed before the console offered it.
+        #[serde(default)]
+        soap_digest: bool,
     },
     /// Create a staff account (a one-time password is generated).
     #[serde(rename = "staff.create")]
@@ -155,11 +159,17 @@ impl StaffRequest {
                 name,
                 scopes,
                 inst_rt_id,
+                soap_digest,
                 ..
             } => format!(
-                "API key {name} ({}) for {}",
+                "API key {name} ({}) for {}{}",
                 scopes.join(","),
-                inst_rt_id.as_deref().unwrap_or("every institution")
+                inst_rt_id.as_deref().unwrap_or("every institution"),
+                if *soap_digest {
+                    ", sealed for SOAP PasswordDigest"
+                } else {
+                    ""
+                }
             ),
             StaffRequest::StaffCreate {
                 username,
@@ -305,6 +315,7 @@ impl Service {
             inst_rt_id,
             consumer_name,
             consumer_prod,
+            soap_digest,
         } = rq
         else {
             return Err(Error::Internal("perform_key on another request".into()));
@@ -319,7 +330,11 @@ impl Service {
             prod: consumer_prod.clone(),
         };
         let reach = KeyReach::from_stored(inst_rt_id.clone());
-        let key = self.create_api_key_for(ctx, (name, &consumer), &scopes, &reach, now)?;
+        let key = if *soap_digest {
+            self.create_soap_digest_key(ctx, (name, &consumer), &scopes, &reach, now)?
+        } else {
+            self.create_api_key_for(ctx, (name, &consumer), &scopes, &reach, now)?
+        };
         Ok(Done {
             message: format!("API key {name} is created."),
             secret: Some((format!("API key {name}"), key)),

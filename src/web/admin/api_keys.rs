@@ -37,6 +37,8 @@ struct KeyRow {
     revoked: String,
     /// When it last authenticated a request (to the minute), or "never".
     last_used: String,
+    /// Whether it is kept sealed for WS-Security `PasswordDigest`.
+    soap_digest: bool,
 }
 
 #[derive(Serialize)]
@@ -86,6 +88,7 @@ async fn keys_page(
                     created: k.created_at.map(when).unwrap_or_default(),
                     revoked: k.revoked_at.map(when).unwrap_or_default(),
                     last_used: k.last_used_at.map_or_else(|| "never".to_owned(), when),
+                    soap_digest: k.soap_digest,
                 })
                 .collect(),
             new_key,
@@ -123,6 +126,9 @@ struct NewKeyForm {
     /// The jXchange `ValidConsmProd` it is registered for (blank: not checked).
     #[field(default = String::new())]
     consumer_prod: String,
+    /// Keep it sealed for SOAP clients that send a WS-Security `PasswordDigest`.
+    #[field(default = false)]
+    soap_digest: bool,
     /// Why, for the approver (under dual control).
     #[field(default = String::new())]
     reason: String,
@@ -156,6 +162,7 @@ async fn create_api_key(
         inst_rt_id: asked_reach(&s, &form),
         consumer_name: given(&form.consumer_name),
         consumer_prod: given(&form.consumer_prod),
+        soap_digest: form.soap_digest,
     };
     let back = "/admin/apikeys".to_owned();
     match submit(&s, service, rq, form.reason.clone()).await? {
