@@ -39,6 +39,7 @@ wire_enum!(
         StaffDisable = "staff.disable",
         StaffFactorReset = "staff.mfa_reset",
         WebhookResend = "webhook.resend",
+        AlertEdit = "alert.edit",
     }
 );
 

@@ -380,3 +380,108 @@ fn subscriptions_made_over_the_api_decide_who_gets_an_alert() {
         assert_eq!((s, fault(&rs).0.as_str()), (status, code), "{body}: {rs}");
     }
 }
+
+/// `library_server` with a console admin `ola` and a help desk account `desk`.
+fn library_with_staff() -> TestServer {
+    use crate::support::admin::{create_admin, PASSWORD};
+    let server = library_server();
+    create_admin(&server.data_dir, "ola", PASSWORD);
+    let desk = crate::support::cli_input(
+        &server.data_dir,
+        &[
+            "admin",
+            "create",
+            "--username",
+            "desk",
+            "--password-stdin",
+            "--role",
+            "helpdesk",
+        ],
+        format!("{PASSWORD}\n").as_bytes(),
+    );
+    assert!(desk.status.success(), "{desk:?}");
+    server
+}
+
+/// The console's SMS alert texts page: the library's versions and subscribers; an admin
+/// adds a name's next version and closes the library (then recipient requests get 3155),
+/// both audited; a text the API would refuse is refused here too.
+#[test]
+fn the_console_shows_the_library_and_lets_an_admin_version_texts_and_close_it() {
+    use crate::support::admin::{AdminClient, PASSWORD};
+    let server = library_with_staff();
+    let admin = AdminClient::signed_in(&server, "ola", PASSWORD);
+    let page = admin.get("/admin/alerts");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<strong>open</strong>"), "{}", page.body);
+    let rows: Vec<&str> = page
+        .body
+        .split("<tr class=\"alert-text\">")
+        .skip(1)
+        .collect();
+    assert_eq!(rows.len(), 3, "Login v1, v2 and Wire: {}", page.body);
+    assert!(rows
+        .iter()
+        .any(|r| r.contains("Login") && r.contains("(v2)") && r.contains("1: <small>ann")));
+    let csrf = page.csrf();
+    let add = |text: &str| {
+        admin.post(
+            "/admin/alerts",
+            &[("csrf", &csrf), ("name", "Login"), ("text", text)],
+        )
+    };
+    let added = add("FirstBank code <%$otp%> (v3)");
+    assert!(admin
+        .follow(&added)
+        .body
+        .contains("Alert Login PubVer 3 is added."));
+    assert_eq!(add("<%$otp%> <%$otpa%>").status, 303);
+    assert!(
+        !admin.get("/admin/alerts").body.contains("<td>4</td>"),
+        "nothing added"
+    );
+    let closed = admin.post(
+        "/admin/alerts/oob",
+        &[("csrf", &csrf), ("enabled", "false")],
+    );
+    assert!(admin.follow(&closed).body.contains("closed to OOB"));
+    let key = server.key.clone();
+    refused(
+        &server,
+        &key,
+        r#"{"ConsmRecipId": "ann"}"#,
+        (403, "3155", "ConsmRecipId"),
+    );
+    let audit = admin.get("/admin/audit?action=alert.add").body;
+    assert!(audit.contains("Login PubVer 3"), "{audit}");
+    let audit = admin.get("/admin/audit?action=alert.library").body;
+    assert!(audit.contains("OOB disabled"), "{audit}");
+}
+
+/// The help desk reads the page, without its forms, and is refused an edit (403 naming
+/// `alert.edit`); nothing changes.
+#[test]
+fn the_help_desk_reads_the_alert_texts_and_is_refused_an_edit() {
+    use crate::support::admin::{AdminClient, PASSWORD};
+    let server = library_with_staff();
+    let desk = AdminClient::signed_in(&server, "desk", PASSWORD);
+    let seen = desk.get("/admin/alerts");
+    assert_eq!(seen.status, 200);
+    assert!(seen.body.contains("(v2)") && !seen.body.contains("action=\"/admin/alerts\""));
+    for (path, fields) in [
+        (
+            "/admin/alerts",
+            &[("name", "Wire"), ("text", "x <%$otp%>")][..],
+        ),
+        ("/admin/alerts/oob", &[("enabled", "false")][..]),
+    ] {
+        let csrf = seen.csrf();
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let rs = desk.post(path, &form);
+        assert_eq!(rs.status, 403, "{}", rs.body);
+        assert!(rs.body.contains("alert.edit"), "{}", rs.body);
+    }
+    let after = desk.get("/admin/alerts").body;
+    assert!(after.contains("<strong>open</strong>") && !after.contains("x &lt;%$otp%&gt;"));
+}

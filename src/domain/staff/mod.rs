@@ -80,7 +80,8 @@ pub fn required_role(action: StaffAction) -> Role {
         | A::StaffCreate
         | A::StaffRole
         | A::StaffDisable
-        | A::StaffFactorReset => Role::Admin,
+        | A::StaffFactorReset
+        | A::AlertEdit => Role::Admin,
     }
 }
 

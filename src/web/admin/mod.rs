@@ -3,6 +3,7 @@
 //! Post/Redirect/Get with a flash message; every page is `no-store` and under a strict
 //! Content-Security-Policy (see [`security_headers`]). Imports: rocket, serde, domain.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit_view;
@@ -59,6 +60,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(passkeys::routes());
     r.extend(overview::routes());
     r.extend(webhooks::routes());
+    r.extend(alerts::routes());
     r
 }
 

@@ -30,6 +30,7 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "_csrf",
     "_flash",
     "error",
+    "admin/alerts",
     "admin/api_keys",
     "admin/approvals",
     "admin/audit",

@@ -1,0 +1,168 @@
+//! The SMS alert texts page (`/admin/alerts`): the console's institution's library of
+//! named texts for OOBValidate's recipient mode (jXchange's ENS publisher library), each
+//! version (`PubVer`) with its subscribers, whether the library is open to OOB, and —
+//! for `alert.edit` (admin) — adding a text's next version and opening or closing the
+//! library. The same domain calls as `tokend alert`; every change is audited there.
+//! A text reaches customers' phones, so editing it is an admin's action.
+
+use crate::web::admin::template::Template;
+use rocket::form::{Form, FromForm};
+use rocket::request::FlashMessage;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, Route, State};
+use serde::Serialize;
+use std::sync::Arc;
+
+use super::roles::permit;
+use super::session::Admin;
+use super::{refused, Base, Refusal};
+use crate::domain::Service;
+use crate::types::StaffAction;
+use crate::web::admin::words::when;
+use crate::web::edge::blocking;
+
+/// Where the page is.
+const PAGE: &str = "/admin/alerts";
+
+/// The routes of this file.
+pub fn routes() -> Vec<Route> {
+    routes![library, add, set_oob]
+}
+
+/// One version of one alert.
+#[derive(Serialize)]
+struct AlertRow {
+    name: String,
+    pub_ver: i32,
+    text: String,
+    added: String,
+    /// The name's subscribers, on its newest version's row only (a user is subscribed
+    /// to a name, every version).
+    subscribers: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct AlertsPage {
+    page: Base,
+    /// `none` (no library deployed yet), `open` or `closed` (to OOB validation).
+    library: &'static str,
+    alerts: Vec<AlertRow>,
+}
+
+#[get("/alerts")]
+async fn library(
+    admin: Admin,
+    flash: Option<FlashMessage<'_>>,
+    service: &State<Arc<Service>>,
+) -> Result<Template, Flash<Redirect>> {
+    let inst = admin.0.institution.clone();
+    let (oob, texts, subscribers) = blocking(service, move |s| {
+        let (oob, texts) = s.alert_library(&inst)?;
+        let mut subscribers = Vec::new();
+        for t in texts.iter().filter(|t| newest(&texts, t)) {
+            subscribers.push((
+                t.alrt_name.clone(),
+                s.alert_subscribers(&inst, &t.alrt_name)?,
+            ));
+        }
+        Ok((oob, texts, subscribers))
+    })
+    .await
+    .map_err(|e| refused("/admin/users".into(), &e))?;
+    let alerts = texts
+        .iter()
+        .map(|t| AlertRow {
+            name: t.alrt_name.clone(),
+            pub_ver: t.pub_ver,
+            text: t.text.clone(),
+            added: crate::domain::from_ms(t.created_at)
+                .map(when)
+                .unwrap_or_default(),
+            subscribers: newest(&texts, t)
+                .then(|| subscribers.iter().find(|(n, _)| *n == t.alrt_name))
+                .flatten()
+                .map(|(_, users)| users.clone()),
+        })
+        .collect();
+    Ok(Template::render(
+        "admin/alerts",
+        AlertsPage {
+            page: Base::new("SMS alert texts", &admin.0, flash),
+            library: match oob {
+                None => "none",
+                Some(true) => "open",
+                Some(false) => "closed",
+            },
+            alerts,
+        },
+    ))
+}
+
+/// Whether `t` is its name's newest version.
+fn newest(all: &[crate::domain::alerts::AlertText], t: &crate::domain::alerts::AlertText) -> bool {
+    !all.iter()
+        .any(|o| o.alrt_name == t.alrt_name && o.pub_ver > t.pub_ver)
+}
+
+#[derive(FromForm)]
+struct AddForm {
+    #[field(default = String::new())]
+    csrf: String,
+    name: String,
+    text: String,
+}
+
+/// Adds the name's next version (the first deploys the library, open to OOB).
+#[post("/alerts", data = "<form>")]
+async fn add(
+    admin: Admin,
+    form: Form<AddForm>,
+    service: &State<Arc<Service>>,
+) -> Result<Flash<Redirect>, Refusal> {
+    let s = admin.0;
+    s.check_csrf(&form.csrf)?;
+    permit(&s, service, StaffAction::AlertEdit).await?;
+    let (ctx, inst) = (s.context(), s.institution.clone());
+    let (name, text) = (form.name.trim().to_owned(), form.text.clone());
+    let shown = name.clone();
+    let done = blocking(service, move |sv| {
+        sv.add_alert(&ctx, &inst, &name, &text, chrono::Utc::now())
+    })
+    .await;
+    Ok(match done {
+        Ok(ver) => Flash::success(
+            Redirect::to(PAGE),
+            format!("Alert {shown} PubVer {ver} is added."),
+        ),
+        Err(e) => refused(PAGE.into(), &e),
+    })
+}
+
+#[derive(FromForm)]
+struct OobForm {
+    #[field(default = String::new())]
+    csrf: String,
+    enabled: bool,
+}
+
+/// Opens or closes the library to OOB validation (closed: fault 3155), texts kept.
+#[post("/alerts/oob", data = "<form>")]
+async fn set_oob(
+    admin: Admin,
+    form: Form<OobForm>,
+    service: &State<Arc<Service>>,
+) -> Result<Flash<Redirect>, Refusal> {
+    let s = admin.0;
+    s.check_csrf(&form.csrf)?;
+    permit(&s, service, StaffAction::AlertEdit).await?;
+    let (ctx, inst, enabled) = (s.context(), s.institution.clone(), form.enabled);
+    let done = blocking(service, move |sv| {
+        sv.set_alert_library_oob(&ctx, &inst, enabled, chrono::Utc::now())
+    })
+    .await;
+    let said = if enabled { "open to" } else { "closed to" };
+    Ok(match done {
+        Ok(()) => Flash::success(Redirect::to(PAGE), format!("The library is {said} OOB.")),
+        Err(e) => refused(PAGE.into(), &e),
+    })
+}
