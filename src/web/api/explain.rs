@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::openapi::{Answer, BodyFaults, Common, NotFound};
+use super::records::{Record, Records};
 use super::{operate, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::inquiry::BindingRecord;
@@ -122,16 +123,31 @@ pub struct ExplainTokenRec {
     #[serde(rename = "DriftSteps")]
     drift: i32,
     #[serde(rename = "Bindings")]
-    bindings: Vec<ExplainBindingRec>,
+    #[schema(value_type = Vec<ExplainBindingRec>)]
+    bindings: Records<ExplainBindingRec>,
 }
 
 /// The explanation.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExplainRs {
     #[serde(rename = "AttemptArray")]
-    attempts: Vec<AttemptRec>,
+    #[schema(value_type = Vec<AttemptRec>)]
+    attempts: Records<AttemptRec>,
     #[serde(rename = "TokenArray")]
-    tokens: Vec<ExplainTokenRec>,
+    #[schema(value_type = Vec<ExplainTokenRec>)]
+    tokens: Records<ExplainTokenRec>,
+}
+
+impl Record for AttemptRec {
+    const ITEM: &'static str = "AttemptRec";
+}
+
+impl Record for ExplainTokenRec {
+    const ITEM: &'static str = "TokenRec";
+}
+
+impl Record for ExplainBindingRec {
+    const ITEM: &'static str = "BindingRec";
 }
 
 fn code_rec(f: CodeFinding) -> CodeRec {

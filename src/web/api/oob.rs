@@ -75,6 +75,33 @@ impl OobRs {
     }
 }
 
+/// The seed's OOBValidate answer, exactly (what the SOAP binding answers: the seed's
+/// schema has nothing more; the session's other facts are OOBStatInq's). The JSON API
+/// answers the whole `OobRs`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OOBValidateSeedRs)]
+pub struct OobSeedRs {
+    #[serde(rename = "AlrtPkgId")]
+    alrt_pkg_id: String,
+    #[serde(rename = "OTP", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    otp: Option<zeroize::Zeroizing<String>>,
+    #[serde(rename = "RsStat", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^Success$")]
+    rs_stat: Option<&'static str>,
+}
+
+impl OobRs {
+    /// The seed's elements of this answer.
+    pub fn seed(self) -> OobSeedRs {
+        OobSeedRs {
+            alrt_pkg_id: self.alrt_pkg_id,
+            otp: self.otp,
+            rs_stat: self.rs_stat,
+        }
+    }
+}
+
 /// Waits (on the blocking pool, at most `answer_wait_ms`, woken by the domain's signal)
 /// for the http provider's first answer about a just-recorded SMS, so the consumer learns
 /// at once when the send failed.

@@ -14,6 +14,7 @@ use super::fault::ApiFault;
 use super::openapi::{
     Answer, BadQuery, BodyFaults, Common, Conflict, InstRtIdQuery, NotFound, Unprocessable,
 };
+use super::records::{Record, Records};
 use super::{operate, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::phones::{PhoneChange, UserView};
@@ -122,6 +123,10 @@ pub struct UsrTokenRec {
     drift: i32,
 }
 
+impl Record for UsrTokenRec {
+    const ITEM: &'static str = "MFATokenRec";
+}
+
 /// The "MFA user" view.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = UsrInqRs)]
@@ -143,7 +148,8 @@ pub struct UsrInqRs {
     #[serde(rename = "ActIntentKey")]
     intent_key: String,
     #[serde(rename = "MFATokenArray")]
-    tokens: Vec<UsrTokenRec>,
+    #[schema(value_type = Vec<UsrTokenRec>)]
+    tokens: Records<UsrTokenRec>,
 }
 
 fn user_rs(v: UserView) -> UsrInqRs {

@@ -8,7 +8,7 @@ use crate::types::{
     ActIntent, Algorithm, MfaTokenUsrStat, OobModeType, OobStat, RsStat, RsStatRsn, SendStat,
     TokenType, UsrTokenStat,
 };
-use Kind::{Array, DateTime, Enum, Group, Int, Long, Str, Tree};
+use Kind::{Array, Bool, DateTime, Enum, Group, Int, Long, Str, Tree};
 
 /// The wire spellings of a wire enum's `ALL`, at compile time: the value list the WSDL
 /// declares is the list the server reads and writes.
@@ -213,7 +213,8 @@ pub const INQ_RS: &[Elem] = &[
     ),
 ];
 
-/// An OOB session's facts (the validation's `OOB`, OOBResend's answer).
+/// An OOB session's facts (the validation's `OOB`); `PhoneNumOnFile` only `false`, for
+/// a code sent to a number not on file.
 pub const OOB_SESSION: &[Elem] = &[
     opt("AlrtPkgId", Str),
     opt("OTP", Str),
@@ -223,6 +224,21 @@ pub const OOB_SESSION: &[Elem] = &[
     opt("ExpDt", DateTime),
     opt("SendStat", SEND_STAT),
     opt("ResendRemain", Int),
+    opt("PhoneNumOnFile", Bool),
+];
+
+/// OOBResend's answer: the session's facts, and the answers' nil `Custom`.
+pub const OOB_RESEND_RS: &[Elem] = &[
+    opt("AlrtPkgId", Str),
+    opt("OTP", Str),
+    opt("RsStat", RS_STAT_SENT),
+    opt("OOBModeType", OOB_MODE_TYPE),
+    opt("PhoneNumMasked", Str),
+    opt("ExpDt", DateTime),
+    opt("SendStat", SEND_STAT),
+    opt("ResendRemain", Int),
+    opt("PhoneNumOnFile", Bool),
+    NO_CUSTOM,
 ];
 
 /// What deletion and resync answer.

@@ -32,6 +32,7 @@ pub mod envelope;
 pub mod layouts;
 pub mod ops;
 pub mod request;
+pub mod ser;
 pub mod write;
 pub mod wsdl;
 pub mod wssec;
@@ -39,12 +40,12 @@ pub mod wssec;
 use rocket::http::ContentType;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{catchers, get, post, routes, Catcher, Route, State};
-use serde_json::{Map, Value};
 use std::sync::Arc;
 
 use crate::domain::{Error, Fault, Service};
-use crate::web::api::envelope::{JxHdr, JxRequest};
+use crate::web::api::envelope::{Jx, JxHdr, JxRequest};
 use crate::web::api::fault::ApiFault;
+use crate::web::api::inquiry::MfaTokenInqRs;
 use crate::web::api::{
     alerts, auth, explain, hdr_rules, idempotency, inquiry, lifecycle, oob, tokens, users,
     validate, Caller,
@@ -100,7 +101,7 @@ async fn endpoint(
     };
     let name = parsed.answer_name();
     match handle(bearer.0, parsed, &deps).await {
-        Ok((op, hdr, value)) => SoapAnswer::ok(op, &name, &hdr, &value, now),
+        Ok((_, hdr, elements)) => SoapAnswer::ok(&name, &hdr, &elements, now),
         Err(fault) => SoapAnswer::fault(&fault.into(), now),
     }
 }
@@ -165,7 +166,8 @@ fn wsdl_document_upper(base: BaseUrl) -> (ContentType, String) {
     wsdl_document(base)
 }
 
-type Handled = (&'static Op, JxHdr, Map<String, Value>);
+/// An operation's answer: its header and its elements as XML (`ser`).
+type Handled = (&'static Op, JxHdr, Vec<u8>);
 
 /// The managed state the JSON operations take.
 struct Deps<'a> {
@@ -251,11 +253,8 @@ async fn handle(
     };
     hdr_rules::check(present, &hdr, ids).map_err(fail)?;
     let path = take_path(op, &mut body).map_err(fail)?;
-    let (hdr, mut value) = dispatch(op, caller, &path, &body, hdr, deps).await?;
-    if matches!(op.action, Action::Inquire | Action::Modify) {
-        answer::lift_binding_extras(&mut value);
-    }
-    Ok((op, hdr, value))
+    let (hdr, elements) = dispatch(op, caller, &path, &body, hdr, deps).await?;
+    Ok((op, hdr, elements))
 }
 
 /// The text of the body's element `name` (in the jXchange namespace, not nil), for the
@@ -294,17 +293,33 @@ fn required(name: &str) -> Error {
     Error::at(fault, name)
 }
 
-/// The JSON answer as members to write.
+/// The JSON operation's answer, written as the SOAP answer's elements straight from its
+/// type (`ser`).
 fn done<T: serde::Serialize>(
-    answer: Result<crate::web::api::envelope::Jx<T>, ApiFault>,
-) -> Result<(JxHdr, Map<String, Value>), ApiFault> {
+    answer: Result<Jx<T>, ApiFault>,
+) -> Result<(JxHdr, Vec<u8>), ApiFault> {
     let jx = answer?;
-    match serde_json::to_value(&jx.body) {
-        Ok(Value::Object(map)) => Ok((jx.hdr, map)),
-        _ => Err(ApiFault::new(
+    match ser::to_elements(&jx.body) {
+        Ok(elements) => Ok((jx.hdr, elements)),
+        Err(e) => Err(ApiFault::new(
             &jx.hdr,
-            Error::Internal("an answer did not serialize to an object".into()),
+            Error::Internal(format!("writing an answer: {e}")),
         )),
+    }
+}
+
+/// The inquiry answer in SOAP's placement (each binding's facts in the message's
+/// `Custom`, the seed's record exactly).
+fn lifted(mut jx: Jx<MfaTokenInqRs>) -> Jx<MfaTokenInqRs> {
+    jx.body.lift_binding_extras();
+    jx
+}
+
+/// OOBValidate's answer as the seed's (the JSON API's has the session's other facts).
+fn seed(jx: Jx<oob::OobRs>) -> Jx<oob::OobSeedRs> {
+    Jx {
+        hdr: jx.hdr,
+        body: jx.body.seed(),
     }
 }
 
@@ -335,21 +350,33 @@ async fn dispatch(
     body: &Node,
     hdr: JxHdr,
     deps: &Deps<'_>,
-) -> Result<(JxHdr, Map<String, Value>), ApiFault> {
+) -> Result<(JxHdr, Vec<u8>), ApiFault> {
     let (service, limits, metrics) = (deps.service, deps.limits, deps.metrics);
     let c = Ok(caller);
     match op.action {
-        Action::Inquire => done(inquiry::inquire(c, typed(body, hdr), service).await),
+        Action::Inquire => done(
+            inquiry::inquire(c, typed(body, hdr), service)
+                .await
+                .map(lifted),
+        ),
         Action::Add => done(tokens::add(c, typed(body, hdr), service).await),
         Action::Activate => done(tokens::activate(c, path, typed(body, hdr), service).await),
-        Action::Modify => done(lifecycle::modify(c, path, typed(body, hdr), service).await),
+        Action::Modify => done(
+            lifecycle::modify(c, path, typed(body, hdr), service)
+                .await
+                .map(lifted),
+        ),
         Action::Delete => done(lifecycle::delete(c, path, typed(body, hdr), service).await),
         Action::Resync => done(lifecycle::resync(c, path, typed(body, hdr), service).await),
         Action::TempPswd => done(lifecycle::temp_code(c, typed(body, hdr), service).await),
         Action::Validate => {
             done(validate::validate(c, typed(body, hdr), service, metrics, limits).await)
         }
-        Action::OobStart => done(oob::start(c, typed(body, hdr), service, limits, metrics).await),
+        Action::OobStart => done(
+            oob::start(c, typed(body, hdr), service, limits, metrics)
+                .await
+                .map(seed),
+        ),
         Action::OobVerify => done(oob::verify(c, path, typed(body, hdr), service, limits).await),
         Action::OobResend => done(oob::resend(c, path, typed(body, hdr), service, limits).await),
         Action::OobStatus => done(oob::session(header_only(body, hdr)?, c, path, service).await),

@@ -19,8 +19,8 @@
 pub use super::layouts::{opt, req, Elem, Kind};
 use super::layouts::{
     ACT_INTENT, ALGORITHM, ATTEMPT_REC, CUSTOM_IN, EXPLAIN_TOKEN_REC, INQ_RS, MFA_TOKEN_USR_STAT,
-    NO_CUSTOM, OOB_MODE_TYPE, OOB_SESSION, OOB_STAT, RS_CUSTOM, RS_STAT, RS_STAT_SENT, SEND_STAT,
-    STATUS_RS, TOKEN_TYPE, USR_INQ_RS, USR_TOKEN_STAT,
+    NO_CUSTOM, OOB_MODE_TYPE, OOB_RESEND_RS, OOB_SESSION, OOB_STAT, RS_CUSTOM, RS_STAT,
+    RS_STAT_SENT, SEND_STAT, STATUS_RS, TOKEN_TYPE, USR_INQ_RS, USR_TOKEN_STAT,
 };
 use Kind::{Array, Bool, DateTime, Enum, Group, Int, Str};
 
@@ -271,6 +271,7 @@ pub const OPS: &[Op] = &[
             opt("AlrtPkgId", Str),
             opt("RsStat", OOB_STAT),
             opt("UsrName", Str),
+            opt("PhoneNumOnFile", Bool),
             NO_CUSTOM,
         ],
     },
@@ -279,7 +280,7 @@ pub const OPS: &[Op] = &[
         action: Action::OobResend,
         path: PathElem::AlrtPkgId,
         request: &[req("AlrtPkgId", Str)],
-        response: OOB_SESSION,
+        response: OOB_RESEND_RS,
     },
     Op {
         name: "OOBStatInq",
