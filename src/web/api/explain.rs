@@ -76,6 +76,7 @@ pub struct CodeRec {
 
 /// One attempt.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(xml(name = "AttemptRec"))]
 pub struct AttemptRec {
     #[serde(rename = "AttemptDt", skip_serializing_if = "Option::is_none")]
     #[schema(format = DateTime)]
@@ -96,6 +97,7 @@ pub struct AttemptRec {
 
 /// A binding's state now.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(xml(name = "BindingRec"))]
 pub struct ExplainBindingRec {
     #[serde(rename = "UsrName")]
     usr_name: String,
@@ -115,6 +117,7 @@ pub struct ExplainBindingRec {
 
 /// A token's state now.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(xml(name = "TokenRec"))]
 pub struct ExplainTokenRec {
     #[serde(rename = "TokenId")]
     token_id: String,

@@ -55,7 +55,7 @@ impl HasHeader for MfaTokenInqRq {
 
 /// jXchange MFATokenInqInfoRec.
 #[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = MFATokenInqRec)]
+#[schema(as = MFATokenInqRec, xml(name = "MFATokenInqInfoRec"))]
 pub struct MfaTokenInqInfoRec {
     #[serde(rename = "UsrName")]
     #[schema(
@@ -86,6 +86,7 @@ impl Record for MfaTokenInqInfoRec {
 
 /// tokend's help-desk facts about a binding (jXchange `Custom_CType`).
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(xml(name = "BindingRec"))]
 pub struct BindingCustom {
     /// The binding's user: only where the facts are lifted out of its record (SOAP).
     #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]

@@ -37,8 +37,7 @@ pub struct OobRs {
     #[schema(value_type = Option<String>)]
     otp: Option<zeroize::Zeroizing<String>>,
     #[serde(rename = "RsStat", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, pattern = "^Success$")]
-    rs_stat: Option<&'static str>,
+    rs_stat: Option<SentRsStat>,
     #[serde(rename = "OOBModeType")]
     mode: OobModeType,
     #[serde(rename = "PhoneNumMasked")]
@@ -87,8 +86,16 @@ pub struct OobSeedRs {
     #[schema(value_type = Option<String>)]
     otp: Option<zeroize::Zeroizing<String>>,
     #[serde(rename = "RsStat", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, pattern = "^Success$")]
-    rs_stat: Option<&'static str>,
+    rs_stat: Option<SentRsStat>,
+}
+
+/// `RsStat` of a session started (and of the seed's answer): always `Success`; its own
+/// value list (`OOBSentRsStat`), so a generated client's enum holds nothing else.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[schema(as = OOBSentRsStat)]
+pub enum SentRsStat {
+    /// The code was sent.
+    Success,
 }
 
 impl OobRs {
@@ -155,7 +162,7 @@ pub(crate) async fn start(
         })?;
     await_send(service, &ctx, &mut started).await;
     let mut body = OobRs::of(started, true);
-    body.rs_stat = Some("Success");
+    body.rs_stat = Some(SentRsStat::Success);
     Ok(call.answer(body))
 }
 

@@ -107,6 +107,7 @@ impl HasHeader for UsrHoldLiftRq {
 
 /// One of the user's tokens.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(xml(name = "MFATokenRec"))]
 pub struct UsrTokenRec {
     #[serde(rename = "TokenId")]
     token_id: String,

@@ -36,6 +36,7 @@ pub mod ser;
 pub mod write;
 pub mod wsdl;
 pub mod wssec;
+pub mod xsd;
 
 use rocket::http::ContentType;
 use rocket::request::{FromRequest, Outcome, Request};
