@@ -19,10 +19,10 @@
 //!
 //! Rooms: `request` (the data guard reading the envelope, its header first), `envelope`
 //! (XML in, SOAP 1.1's envelope rules, WS-Security via `wssec`), `de` (an element tree
-//! into a request type), `ops` (the operation
-//! table) and `layouts` (its element types and shared layouts), `answer` (answers and
-//! faults) written by `write`, `wsdl` (generated from `ops`); this file routes and
-//! dispatches.
+//! into a request type), `ser` (an answer type into elements), `ops` (the operation
+//! table: names, JSON operations, request and answer types), `layouts` (the headers' and
+//! fault record's), `answer` (answers and faults) written by `write`, `wsdl` (its
+//! operations' types by `xsd` from their schemas); this file routes and dispatches.
 //! Imports: rocket, serde, the JSON API, domain.
 
 pub mod addressing;
@@ -102,7 +102,7 @@ async fn endpoint(
     };
     let name = parsed.answer_name();
     match handle(bearer.0, parsed, &deps).await {
-        Ok((_, hdr, elements)) => SoapAnswer::ok(&name, &hdr, &elements, now),
+        Ok((hdr, elements)) => SoapAnswer::ok(&name, &hdr, &elements, now),
         Err(fault) => SoapAnswer::fault(&fault.into(), now),
     }
 }
@@ -168,7 +168,7 @@ fn wsdl_document_upper(base: BaseUrl) -> (ContentType, String) {
 }
 
 /// An operation's answer: its header and its elements as XML (`ser`).
-type Handled = (&'static Op, JxHdr, Vec<u8>);
+type Handled = (JxHdr, Vec<u8>);
 
 /// The managed state the JSON operations take.
 struct Deps<'a> {
@@ -254,8 +254,7 @@ async fn handle(
     };
     hdr_rules::check(present, &hdr, ids).map_err(fail)?;
     let path = take_path(op, &mut body).map_err(fail)?;
-    let (hdr, elements) = dispatch(op, caller, &path, &body, hdr, deps).await?;
-    Ok((op, hdr, elements))
+    dispatch(op, caller, &path, &body, hdr, deps).await
 }
 
 /// The text of the body's element `name` (in the jXchange namespace, not nil), for the
@@ -296,9 +295,7 @@ fn required(name: &str) -> Error {
 
 /// The JSON operation's answer, written as the SOAP answer's elements straight from its
 /// type (`ser`).
-fn done<T: serde::Serialize>(
-    answer: Result<Jx<T>, ApiFault>,
-) -> Result<(JxHdr, Vec<u8>), ApiFault> {
+fn done<T: serde::Serialize>(answer: Result<Jx<T>, ApiFault>) -> Result<Handled, ApiFault> {
     let jx = answer?;
     match ser::to_elements(&jx.body) {
         Ok(elements) => Ok((jx.hdr, elements)),
@@ -351,7 +348,7 @@ async fn dispatch(
     body: &Node,
     hdr: JxHdr,
     deps: &Deps<'_>,
-) -> Result<(JxHdr, Vec<u8>), ApiFault> {
+) -> Result<Handled, ApiFault> {
     let (service, limits, metrics) = (deps.service, deps.limits, deps.metrics);
     let c = Ok(caller);
     match op.action {
