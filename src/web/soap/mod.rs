@@ -28,6 +28,7 @@
 pub mod addressing;
 pub mod answer;
 pub mod de;
+mod dispatch;
 pub mod envelope;
 pub mod layouts;
 pub mod ops;
@@ -44,13 +45,9 @@ use rocket::{catchers, get, post, routes, Catcher, Route, State};
 use std::sync::Arc;
 
 use crate::domain::{Error, Fault, Service};
-use crate::web::api::envelope::{Jx, JxHdr, JxRequest};
+use crate::web::api::envelope::JxHdr;
 use crate::web::api::fault::ApiFault;
-use crate::web::api::inquiry::MfaTokenInqRs;
-use crate::web::api::{
-    alerts, auth, explain, hdr_rules, idempotency, inquiry, lifecycle, oob, tokens, users,
-    validate, Caller,
-};
+use crate::web::api::{auth, hdr_rules, idempotency, Caller};
 use crate::web::edge::blocking;
 use crate::web::limits::Limits;
 use crate::web::metrics::Metrics;
@@ -58,7 +55,6 @@ use answer::SoapAnswer;
 use envelope::Node;
 use ops::{Action, Op};
 use request::{Bearer, Parsed, SoapRequest};
-use serde::de::DeserializeOwned;
 
 /// Where the binding is mounted.
 pub const BASE: &str = "/jxchange";
@@ -254,7 +250,7 @@ async fn handle(
     };
     hdr_rules::check(present, &hdr, ids).map_err(fail)?;
     let path = take_path(op, &mut body).map_err(fail)?;
-    dispatch(op, caller, &path, &body, hdr, deps).await
+    dispatch::dispatch(op, caller, &path, &body, hdr, deps).await
 }
 
 /// The text of the body's element `name` (in the jXchange namespace, not nil), for the
@@ -291,98 +287,4 @@ fn required(name: &str) -> Error {
         Fault::FieldRequired
     };
     Error::at(fault, name)
-}
-
-/// The JSON operation's answer, written as the SOAP answer's elements straight from its
-/// type (`ser`).
-fn done<T: serde::Serialize>(answer: Result<Jx<T>, ApiFault>) -> Result<Handled, ApiFault> {
-    let jx = answer?;
-    match ser::to_elements(&jx.body) {
-        Ok(elements) => Ok((jx.hdr, elements)),
-        Err(e) => Err(ApiFault::new(
-            &jx.hdr,
-            Error::Internal(format!("writing an answer: {e}")),
-        )),
-    }
-}
-
-/// The inquiry answer in SOAP's placement (each binding's facts in the message's
-/// `Custom`, the seed's record exactly).
-fn lifted(mut jx: Jx<MfaTokenInqRs>) -> Jx<MfaTokenInqRs> {
-    jx.body.lift_binding_extras();
-    jx
-}
-
-/// OOBValidate's answer as the seed's (the JSON API's has the session's other facts).
-fn seed(jx: Jx<oob::OobRs>) -> Jx<oob::OobSeedRs> {
-    Jx {
-        hdr: jx.hdr,
-        body: jx.body.seed(),
-    }
-}
-
-/// The request in the operation's own type, read straight from the element tree, under
-/// the header the envelope's reading made (its tracking id already the echoed one).
-fn typed<T: DeserializeOwned>(body: &Node, hdr: JxHdr) -> JxRequest<T> {
-    JxRequest {
-        hdr,
-        body: de::from_node(body),
-    }
-}
-
-/// The header of a JSON GET operation's request: its SOAP body may hold nothing but the
-/// header (the path element is already taken out), as a GET on the JSON API has no body.
-fn header_only(body: &Node, hdr: JxHdr) -> Result<JxHdr, ApiFault> {
-    match de::from_node::<oob::HeaderRq>(body) {
-        Ok(_) => Ok(hdr),
-        Err(e) => Err(ApiFault::new(&hdr, e)),
-    }
-}
-
-/// Runs the JSON operation of `op` (the very handler its JSON route calls) with the
-/// request read into its type and the caller.
-async fn dispatch(
-    op: &Op,
-    caller: Caller,
-    path: &str,
-    body: &Node,
-    hdr: JxHdr,
-    deps: &Deps<'_>,
-) -> Result<Handled, ApiFault> {
-    let (service, limits, metrics) = (deps.service, deps.limits, deps.metrics);
-    let c = Ok(caller);
-    match op.action {
-        Action::Inquire => done(
-            inquiry::inquire(c, typed(body, hdr), service)
-                .await
-                .map(lifted),
-        ),
-        Action::Add => done(tokens::add(c, typed(body, hdr), service).await),
-        Action::Activate => done(tokens::activate(c, path, typed(body, hdr), service).await),
-        Action::Modify => done(
-            lifecycle::modify(c, path, typed(body, hdr), service)
-                .await
-                .map(lifted),
-        ),
-        Action::Delete => done(lifecycle::delete(c, path, typed(body, hdr), service).await),
-        Action::Resync => done(lifecycle::resync(c, path, typed(body, hdr), service).await),
-        Action::TempPswd => done(lifecycle::temp_code(c, typed(body, hdr), service).await),
-        Action::Validate => {
-            done(validate::validate(c, typed(body, hdr), service, metrics, limits).await)
-        }
-        Action::OobStart => done(
-            oob::start(c, typed(body, hdr), service, limits, metrics)
-                .await
-                .map(seed),
-        ),
-        Action::OobVerify => done(oob::verify(c, path, typed(body, hdr), service, limits).await),
-        Action::OobResend => done(oob::resend(c, path, typed(body, hdr), service, limits).await),
-        Action::OobStatus => done(oob::session(header_only(body, hdr)?, c, path, service).await),
-        Action::UsrAdd => done(users::create(c, typed(body, hdr), service).await),
-        Action::UsrInq => done(users::read(header_only(body, hdr)?, c, path, service).await),
-        Action::UsrPhoneMod => done(users::phone(c, path, typed(body, hdr), service).await),
-        Action::UsrHoldLift => done(users::lift_hold(c, path, typed(body, hdr), service).await),
-        Action::UsrAlrtSub => done(alerts::subscribe(c, path, typed(body, hdr), service).await),
-        Action::Explain => done(explain::explain(c, typed(body, hdr), service).await),
-    }
 }

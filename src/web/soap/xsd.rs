@@ -26,6 +26,8 @@ use utoipa::ToSchema;
 pub struct Shape {
     /// The type's schema name (its OpenAPI component's).
     pub name: std::borrow::Cow<'static, str>,
+    /// The Rust type's name (the dispatch checks it reads and writes this type).
+    pub rust: &'static str,
     /// The type's own schema.
     pub root: RefOr<Schema>,
     /// The schemas it refers to, by component name.
@@ -38,6 +40,7 @@ pub fn shape<T: ToSchema>() -> Shape {
     T::schemas(&mut comps);
     Shape {
         name: T::name(),
+        rust: std::any::type_name::<T>(),
         root: T::schema(),
         comps: comps.into_iter().collect(),
     }
