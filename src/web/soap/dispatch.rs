@@ -7,6 +7,7 @@
 //! Imports: serde, the JSON API's handlers and types.
 
 use serde::de::DeserializeOwned;
+use std::any::type_name;
 
 use super::envelope::Node;
 use super::ops::{Action, Op};
@@ -17,25 +18,59 @@ use crate::web::api::fault::ApiFault;
 use crate::web::api::inquiry::MfaTokenInqRs;
 use crate::web::api::{alerts, explain, inquiry, lifecycle, oob, tokens, users, validate, Caller};
 
-/// The JSON operation's answer, written as the SOAP answer's elements straight from its
-/// type (`ser`).
-fn done<T: serde::Serialize>(
-    op: &Op,
-    answer: Result<Jx<T>, ApiFault>,
-) -> Result<Handled, ApiFault> {
-    debug_assert_eq!(
-        (op.response)().rust,
-        std::any::type_name::<T>(),
-        "{}",
-        op.name
-    );
-    let jx = answer?;
-    match ser::to_elements(&jx.body) {
-        Ok(elements) => Ok((jx.hdr, elements)),
-        Err(e) => Err(ApiFault::new(
-            &jx.hdr,
-            Error::Internal(format!("writing an answer: {e}")),
-        )),
+/// One operation's request on its way: the table's entry and the body element.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    op: &'a Op,
+    body: &'a Node,
+}
+
+impl Run<'_> {
+    /// The request in the operation's own type, read straight from the element tree,
+    /// under the header the envelope's reading made (its tracking id the echoed one).
+    fn rq<T: DeserializeOwned>(self, hdr: JxHdr) -> JxRequest<T> {
+        debug_assert_eq!(
+            (self.op.request)().rust,
+            type_name::<T>(),
+            "{}",
+            self.op.name
+        );
+        JxRequest {
+            hdr,
+            body: de::from_node(self.body),
+        }
+    }
+
+    /// The header of a JSON GET operation's request: its SOAP body may hold nothing but
+    /// the header (the path element is already out), as a GET on the JSON API has none.
+    fn header(self, hdr: JxHdr) -> Result<JxHdr, ApiFault> {
+        let rq = self.rq::<oob::HeaderRq>(hdr);
+        match rq.body {
+            Ok(_) => Ok(rq.hdr),
+            Err(e) => Err(ApiFault::new(&rq.hdr, e)),
+        }
+    }
+
+    /// The JSON operation's answer, written as the SOAP answer's elements straight from
+    /// its type (`ser`).
+    fn done<T: serde::Serialize>(
+        self,
+        answer: Result<Jx<T>, ApiFault>,
+    ) -> Result<Handled, ApiFault> {
+        debug_assert_eq!(
+            (self.op.response)().rust,
+            type_name::<T>(),
+            "{}",
+            self.op.name
+        );
+        let jx = answer?;
+        match ser::to_elements(&jx.body) {
+            Ok(elements) => Ok((jx.hdr, elements)),
+            Err(e) => Err(ApiFault::new(
+                &jx.hdr,
+                Error::Internal(format!("writing an answer: {e}")),
+            )),
+        }
     }
 }
 
@@ -54,31 +89,6 @@ fn seed(jx: Jx<oob::OobRs>) -> Jx<oob::OobSeedRs> {
     }
 }
 
-/// The request in the operation's own type, read straight from the element tree, under
-/// the header the envelope's reading made (its tracking id already the echoed one).
-fn typed<T: DeserializeOwned>(op: &Op, body: &Node, hdr: JxHdr) -> JxRequest<T> {
-    debug_assert_eq!(
-        (op.request)().rust,
-        std::any::type_name::<T>(),
-        "{}",
-        op.name
-    );
-    JxRequest {
-        hdr,
-        body: de::from_node(body),
-    }
-}
-
-/// The header of a JSON GET operation's request: its SOAP body may hold nothing but the
-/// header (the path element is already taken out), as a GET on the JSON API has no body.
-fn header_only(op: &Op, body: &Node, hdr: JxHdr) -> Result<JxHdr, ApiFault> {
-    let rq = typed::<oob::HeaderRq>(op, body, hdr);
-    match rq.body {
-        Ok(_) => Ok(rq.hdr),
-        Err(e) => Err(ApiFault::new(&rq.hdr, e)),
-    }
-}
-
 /// Runs the JSON operation of `op` (the very handler its JSON route calls) with the
 /// request read into its type and the caller.
 pub(super) async fn dispatch(
@@ -90,76 +100,35 @@ pub(super) async fn dispatch(
     deps: &Deps<'_>,
 ) -> Result<Handled, ApiFault> {
     let (service, limits, metrics) = (deps.service, deps.limits, deps.metrics);
-    let c = Ok(caller);
+    let (c, r) = (Ok(caller), Run { op, body });
     match op.action {
-        Action::Inquire => done(
-            op,
-            inquiry::inquire(c, typed(op, body, hdr), service)
+        Action::Inquire => r.done(inquiry::inquire(c, r.rq(hdr), service).await.map(lifted)),
+        Action::Add => r.done(tokens::add(c, r.rq(hdr), service).await),
+        Action::Activate => r.done(tokens::activate(c, path, r.rq(hdr), service).await),
+        Action::Modify => r.done(
+            lifecycle::modify(c, path, r.rq(hdr), service)
                 .await
                 .map(lifted),
         ),
-        Action::Add => done(op, tokens::add(c, typed(op, body, hdr), service).await),
-        Action::Activate => done(
-            op,
-            tokens::activate(c, path, typed(op, body, hdr), service).await,
-        ),
-        Action::Modify => done(
-            op,
-            lifecycle::modify(c, path, typed(op, body, hdr), service)
-                .await
-                .map(lifted),
-        ),
-        Action::Delete => done(
-            op,
-            lifecycle::delete(c, path, typed(op, body, hdr), service).await,
-        ),
-        Action::Resync => done(
-            op,
-            lifecycle::resync(c, path, typed(op, body, hdr), service).await,
-        ),
-        Action::TempPswd => done(
-            op,
-            lifecycle::temp_code(c, typed(op, body, hdr), service).await,
-        ),
-        Action::Validate => done(
-            op,
-            validate::validate(c, typed(op, body, hdr), service, metrics, limits).await,
-        ),
-        Action::OobStart => done(
-            op,
-            oob::start(c, typed(op, body, hdr), service, limits, metrics)
+        Action::Delete => r.done(lifecycle::delete(c, path, r.rq(hdr), service).await),
+        Action::Resync => r.done(lifecycle::resync(c, path, r.rq(hdr), service).await),
+        Action::TempPswd => r.done(lifecycle::temp_code(c, r.rq(hdr), service).await),
+        Action::Validate => {
+            r.done(validate::validate(c, r.rq(hdr), service, metrics, limits).await)
+        }
+        Action::OobStart => r.done(
+            oob::start(c, r.rq(hdr), service, limits, metrics)
                 .await
                 .map(seed),
         ),
-        Action::OobVerify => done(
-            op,
-            oob::verify(c, path, typed(op, body, hdr), service, limits).await,
-        ),
-        Action::OobResend => done(
-            op,
-            oob::resend(c, path, typed(op, body, hdr), service, limits).await,
-        ),
-        Action::OobStatus => done(
-            op,
-            oob::session(header_only(op, body, hdr)?, c, path, service).await,
-        ),
-        Action::UsrAdd => done(op, users::create(c, typed(op, body, hdr), service).await),
-        Action::UsrInq => done(
-            op,
-            users::read(header_only(op, body, hdr)?, c, path, service).await,
-        ),
-        Action::UsrPhoneMod => done(
-            op,
-            users::phone(c, path, typed(op, body, hdr), service).await,
-        ),
-        Action::UsrHoldLift => done(
-            op,
-            users::lift_hold(c, path, typed(op, body, hdr), service).await,
-        ),
-        Action::UsrAlrtSub => done(
-            op,
-            alerts::subscribe(c, path, typed(op, body, hdr), service).await,
-        ),
-        Action::Explain => done(op, explain::explain(c, typed(op, body, hdr), service).await),
+        Action::OobVerify => r.done(oob::verify(c, path, r.rq(hdr), service, limits).await),
+        Action::OobResend => r.done(oob::resend(c, path, r.rq(hdr), service, limits).await),
+        Action::OobStatus => r.done(oob::session(r.header(hdr)?, c, path, service).await),
+        Action::UsrAdd => r.done(users::create(c, r.rq(hdr), service).await),
+        Action::UsrInq => r.done(users::read(r.header(hdr)?, c, path, service).await),
+        Action::UsrPhoneMod => r.done(users::phone(c, path, r.rq(hdr), service).await),
+        Action::UsrHoldLift => r.done(users::lift_hold(c, path, r.rq(hdr), service).await),
+        Action::UsrAlrtSub => r.done(alerts::subscribe(c, path, r.rq(hdr), service).await),
+        Action::Explain => r.done(explain::explain(c, r.rq(hdr), service).await),
     }
 }
