@@ -270,13 +270,18 @@ fn take_path(op: &Op, body: &mut Node) -> Result<String, Error> {
         return Ok(String::new());
     };
     let mut found = body.children.iter().filter(|c| c.name == name);
-    if let (Some(_), Some(_)) = (found.next(), found.next()) {
+    let (first, second) = (found.next(), found.next());
+    if second.is_some() {
         return Err(
             Error::at(Fault::InvalidValue, name).with_detail("(the element occurs more than once)")
         );
     }
+    if first.is_some_and(|c| c.ns != ops::NS) {
+        return Err(Error::at(Fault::UnknownElement, name)
+            .with_detail(format!("(elements are in {})", ops::NS)));
+    }
     let text = member(body, name).map(str::to_owned);
-    body.children.retain(|c| c.name != name || c.ns != ops::NS);
+    body.children.retain(|c| c.name != name);
     text.ok_or_else(|| required(name))
 }
 
