@@ -72,8 +72,8 @@ fn classify(e: &serde_path_to_error::Error<serde_json::Error>) -> Error {
 
 /// Maps serde's complaint about a value (whatever read it: JSON here, SOAP's element tree
 /// in `soap::de`, whose messages are serde's same text) at `path` to the fault: a
-/// missing element 3103 (`TokenId` 3104), an unknown one 7004, a value outside an
-/// enumeration 2005 with the value, any other bad value 2005.
+/// missing element 3103 (`TokenId` 2205), an unknown one 7004, a value outside an
+/// enumeration 2005 with the value, any other bad value 7001.
 pub(crate) fn classify_data(path: &str, message: &str) -> Error {
     let at_root = path == "." || path.is_empty();
     let join = |name: &str| {

@@ -4,13 +4,13 @@
 //! call runs the JSON operation's handler without a JSON round trip.
 //!
 //! The XML's reading: elements by local name, every one of a struct in the jXchange
-//! namespace (else 7004 naming it); an element twice is refused (2005, "occurs more than
+//! namespace (else 7004 naming it); an element twice is refused (7001, "occurs more than
 //! once"); `xsi:nil` is as absent; leaves are text, numbers and booleans (`true`/`false`/
 //! `1`/`0`) parsed from it, enumerations their spelling; a sequence is the children of
-//! its wrapping element. Something untyped (`AuthenUsrCred`, `Custom`: `deserialize_any`)
-//! is a tree: a leaf as its text, else a map of its children by local name, the first of
-//! repeated ones kept and any `Password` left behind (nothing reads the end user's, so
-//! nothing carries it). An empty complex element reads as a struct of absent members,
+//! its wrapping element; a text element holding elements is refused (7001). Something
+//! untyped (`AuthenUsrCred`, `Custom`: `deserialize_any`) is a tree: a leaf as its text,
+//! else a map of its children by local name, the first of repeated ones kept and any
+//! `Password` left behind (nothing reads the end user's, so nothing carries it). An empty complex element reads as a struct of absent members,
 //! the same as its absence. Errors are classified as the JSON decoder's
 //! (`api::decode::classify_data`): serde's messages are the same text.
 //! Imports: serde, serde_path_to_error, the element tree.
