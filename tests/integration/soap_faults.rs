@@ -87,6 +87,70 @@ fn every_fault_echoes_the_request_header_when_it_can_be_read() {
     assert_ne!(elem(&body, "jXLogTrackingId"), Some("T-42"), "{body}");
 }
 
+/// The body is read straight into the operation's request type: what it cannot be gets
+/// the JSON decoder's fault, naming the element, after the header is echoed.
+#[test]
+fn a_body_that_is_not_its_request_type_gets_the_fault_naming_the_element() {
+    let server = TestServer::start();
+    let key = username_token(&server.key, "PasswordText");
+    let add = |inner: &str| format!("{}{inner}", good_hdr());
+    let cases = [
+        // The path element (the JSON API's `{UsrName}`) twice, or unqualified.
+        (
+            "MFAUsrInq",
+            envelope(
+                "MFAUsrInq",
+                &add("<UsrName>ann</UsrName><UsrName>bob</UsrName>"),
+                &key,
+            ),
+            "7001",
+        ),
+        (
+            "MFAUsrInq",
+            envelope(
+                "MFAUsrInq",
+                &add(r#"<UsrName xmlns="">ann</UsrName>"#),
+                &key,
+            ),
+            "7004",
+        ),
+        // Read straight into the request type: a text element holding elements, a
+        // boolean that is not one, a member the type does not have.
+        (
+            "MFAUsrAdd",
+            envelope("MFAUsrAdd", &add("<UsrName><X>ann</X></UsrName>"), &key),
+            "7001",
+        ),
+        (
+            "MFAUsrAlrtSubMod",
+            envelope(
+                "MFAUsrAlrtSubMod",
+                &add(
+                    "<UsrName>ann</UsrName><AlrtName>Login</AlrtName><Subscribed>yes</Subscribed>",
+                ),
+                &key,
+            ),
+            "7001",
+        ),
+        (
+            "MFAUsrInq",
+            envelope(
+                "MFAUsrInq",
+                &add("<UsrName>ann</UsrName><PhoneNum>5555550100</PhoneNum>"),
+                &key,
+            ),
+            "7004",
+        ),
+    ];
+    for (action, env, code) in cases {
+        let (status, _, body) = post_soap(&server, Some(action), None, env.as_bytes());
+        assert_fault(status, &body, code);
+        assert_correlated(&body);
+    }
+    let (status, _, _, _) = server.get("/api/v1/users/ann");
+    assert_eq!(status, 404);
+}
+
 #[test]
 fn fault_texts_are_the_published_sentences_with_the_explanation_beside_them() {
     let server = TestServer::start();

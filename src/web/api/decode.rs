@@ -67,6 +67,15 @@ fn classify(e: &serde_path_to_error::Error<serde_json::Error>) -> Error {
         // errors; the path still names the element.
         return Error::at(Fault::InvalidValue, path).with_detail(message);
     }
+    classify_data(&path, &message)
+}
+
+/// Maps serde's complaint about a value (whatever read it: JSON here, SOAP's element tree
+/// in `soap::de`, whose messages are serde's same text) at `path` to the fault: a
+/// missing element 3103 (`TokenId` 2205), an unknown one 7004, a value outside an
+/// enumeration 2005 with the value, any other bad value 7001.
+pub(crate) fn classify_data(path: &str, message: &str) -> Error {
+    let at_root = path == "." || path.is_empty();
     let join = |name: &str| {
         if at_root {
             name.to_owned()
@@ -74,7 +83,7 @@ fn classify(e: &serde_path_to_error::Error<serde_json::Error>) -> Error {
             format!("{path}.{name}")
         }
     };
-    if let Some(name) = quoted(&message, "missing field `") {
+    if let Some(name) = quoted(message, "missing field `") {
         let fault = if name == "TokenId" {
             Fault::IdRequired
         } else {
@@ -82,11 +91,11 @@ fn classify(e: &serde_path_to_error::Error<serde_json::Error>) -> Error {
         };
         return Error::at(fault, join(&name));
     }
-    if quoted(&message, "unknown field `").is_some() {
+    if quoted(message, "unknown field `").is_some() {
         // serde_path_to_error's path already ends with the unknown element.
         return Error::at(Fault::UnknownElement, path);
     }
-    if let Some(value) = quoted(&message, "unknown variant `") {
+    if let Some(value) = quoted(message, "unknown variant `") {
         return Error::at(Fault::EnumValue, path)
             .with_value(value)
             .with_detail(message);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::openapi::{Answer, BodyFaults, Common, NotFound};
+use super::records::{Record, Records};
 use super::{operate, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::inquiry::BindingRecord;
@@ -75,6 +76,7 @@ pub struct CodeRec {
 
 /// One attempt.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(xml(name = "AttemptRec"))]
 pub struct AttemptRec {
     #[serde(rename = "AttemptDt", skip_serializing_if = "Option::is_none")]
     #[schema(format = DateTime)]
@@ -95,6 +97,7 @@ pub struct AttemptRec {
 
 /// A binding's state now.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(xml(name = "BindingRec"))]
 pub struct ExplainBindingRec {
     #[serde(rename = "UsrName")]
     usr_name: String,
@@ -114,6 +117,7 @@ pub struct ExplainBindingRec {
 
 /// A token's state now.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(xml(name = "TokenRec"))]
 pub struct ExplainTokenRec {
     #[serde(rename = "TokenId")]
     token_id: String,
@@ -122,16 +126,31 @@ pub struct ExplainTokenRec {
     #[serde(rename = "DriftSteps")]
     drift: i32,
     #[serde(rename = "Bindings")]
-    bindings: Vec<ExplainBindingRec>,
+    #[schema(value_type = Vec<ExplainBindingRec>)]
+    bindings: Records<ExplainBindingRec>,
 }
 
 /// The explanation.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExplainRs {
     #[serde(rename = "AttemptArray")]
-    attempts: Vec<AttemptRec>,
+    #[schema(value_type = Vec<AttemptRec>)]
+    attempts: Records<AttemptRec>,
     #[serde(rename = "TokenArray")]
-    tokens: Vec<ExplainTokenRec>,
+    #[schema(value_type = Vec<ExplainTokenRec>)]
+    tokens: Records<ExplainTokenRec>,
+}
+
+impl Record for AttemptRec {
+    const ITEM: &'static str = "AttemptRec";
+}
+
+impl Record for ExplainTokenRec {
+    const ITEM: &'static str = "TokenRec";
+}
+
+impl Record for ExplainBindingRec {
+    const ITEM: &'static str = "BindingRec";
 }
 
 fn code_rec(f: CodeFinding) -> CodeRec {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::openapi::{Answer, BodyFaults, Common, NotFound};
+use super::records::{Record, Records};
 use super::{operate, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::inquiry::{BindingRecord, Inquiry, InquiryRequest};
@@ -54,7 +55,7 @@ impl HasHeader for MfaTokenInqRq {
 
 /// jXchange MFATokenInqInfoRec.
 #[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = MFATokenInqRec)]
+#[schema(as = MFATokenInqRec, xml(name = "MFATokenInqInfoRec"))]
 pub struct MfaTokenInqInfoRec {
     #[serde(rename = "UsrName")]
     #[schema(
@@ -72,13 +73,24 @@ pub struct MfaTokenInqInfoRec {
     last_authen_at: Option<String>,
     #[serde(rename = "LastTrnRcptId", skip_serializing_if = "Option::is_none")]
     last_receipt_id: Option<String>,
-    #[serde(rename = "Custom")]
-    custom: BindingCustom,
+    /// Always on the JSON API; on SOAP lifted into the answer's `Custom/BindingArray`
+    /// (`MfaTokenInqRs::lift_binding_extras`).
+    #[serde(rename = "Custom", skip_serializing_if = "Option::is_none")]
+    #[schema(required = true)]
+    custom: Option<BindingCustom>,
+}
+
+impl Record for MfaTokenInqInfoRec {
+    const ITEM: &'static str = "MFATokenInqInfoRec";
 }
 
 /// tokend's help-desk facts about a binding (jXchange `Custom_CType`).
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(xml(name = "BindingRec"))]
 pub struct BindingCustom {
+    /// The binding's user: only where the facts are lifted out of its record (SOAP).
+    #[serde(rename = "UsrName", skip_serializing_if = "Option::is_none")]
+    usr_name: Option<String>,
     #[serde(rename = "FailureCount")]
     failure_count: i32,
     #[serde(rename = "LockedDt", skip_serializing_if = "Option::is_none")]
@@ -109,6 +121,15 @@ pub struct TokenCustom {
     period: i32,
     #[serde(rename = "DriftSteps")]
     drift: i32,
+    /// SOAP only: each binding's facts, with its `UsrName` (the seed's record type has
+    /// no extension point, the message's `Custom` is one).
+    #[serde(rename = "BindingArray", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<BindingCustom>>)]
+    bindings: Option<Records<BindingCustom>>,
+}
+
+impl Record for BindingCustom {
+    const ITEM: &'static str = "BindingRec";
 }
 
 /// jXchange MFATokenInqInfo.
@@ -118,7 +139,8 @@ pub struct MfaTokenInqInfo {
     #[serde(rename = "UsrTokenStat")]
     status: UsrTokenStat,
     #[serde(rename = "MFATokenInqArray")]
-    records: Vec<MfaTokenInqInfoRec>,
+    #[schema(value_type = Vec<MfaTokenInqInfoRec>)]
+    records: Records<MfaTokenInqInfoRec>,
 }
 
 /// jXchange MFATokenInqRs.
@@ -140,6 +162,25 @@ pub struct MfaTokenInqRs {
     custom: TokenCustom,
 }
 
+impl MfaTokenInqRs {
+    /// The SOAP placement of the per-binding facts: out of each `MFATokenInqInfoRec`
+    /// (exactly the seed's record, which has no extension point) into the message's
+    /// `Custom/BindingArray/BindingRec` (`Custom_CType`, jXchange's extension point), by
+    /// `UsrName`. The JSON API keeps them in each record's `Custom`.
+    pub fn lift_binding_extras(&mut self) {
+        let lifted: Records<BindingCustom> = (self.info.records.0.iter_mut())
+            .filter_map(|rec| {
+                let mut facts = rec.custom.take()?;
+                facts.usr_name = Some(rec.usr_name.clone());
+                Some(facts)
+            })
+            .collect();
+        if !lifted.0.is_empty() {
+            self.custom.bindings = Some(lifted);
+        }
+    }
+}
+
 fn record(r: BindingRecord) -> MfaTokenInqInfoRec {
     MfaTokenInqInfoRec {
         usr_name: r.usr_name,
@@ -147,12 +188,13 @@ fn record(r: BindingRecord) -> MfaTokenInqInfoRec {
         description: r.description,
         last_authen_at: r.last_authen_at.map(iso8601),
         last_receipt_id: r.last_receipt_id,
-        custom: BindingCustom {
+        custom: Some(BindingCustom {
+            usr_name: None,
             failure_count: r.failure_count,
             locked_at: r.locked_at.map(iso8601),
             lock_reason: r.lock_reason,
             unlocks_at: r.unlocks_at.map(iso8601),
-        },
+        }),
     }
 }
 
@@ -173,6 +215,7 @@ pub fn inquiry_rs(inq: Inquiry) -> MfaTokenInqRs {
             digits: inq.facts.digits,
             period: inq.facts.period,
             drift: inq.facts.drift,
+            bindings: None,
         },
     }
 }

@@ -22,6 +22,7 @@ pub mod oob;
 pub mod oob_rq;
 pub mod oob_wire;
 pub mod openapi;
+pub mod records;
 pub mod sandbox;
 pub mod sms;
 pub mod tokens;

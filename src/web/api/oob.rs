@@ -37,8 +37,7 @@ pub struct OobRs {
     #[schema(value_type = Option<String>)]
     otp: Option<zeroize::Zeroizing<String>>,
     #[serde(rename = "RsStat", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, pattern = "^Success$")]
-    rs_stat: Option<&'static str>,
+    rs_stat: Option<SentRsStat>,
     #[serde(rename = "OOBModeType")]
     mode: OobModeType,
     #[serde(rename = "PhoneNumMasked")]
@@ -71,6 +70,41 @@ impl OobRs {
             send_stat: started.send_stat,
             resends_left: started.resends_left,
             phone_on_file: (started.origin == SessionOrigin::OffFile).then_some(false),
+        }
+    }
+}
+
+/// The seed's OOBValidate answer, exactly (what the SOAP binding answers: the seed's
+/// schema has nothing more; the session's other facts are OOBStatInq's). The JSON API
+/// answers the whole `OobRs`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OOBValidateSeedRs)]
+pub struct OobSeedRs {
+    #[serde(rename = "AlrtPkgId")]
+    alrt_pkg_id: String,
+    #[serde(rename = "OTP", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    otp: Option<zeroize::Zeroizing<String>>,
+    #[serde(rename = "RsStat", skip_serializing_if = "Option::is_none")]
+    rs_stat: Option<SentRsStat>,
+}
+
+/// `RsStat` of a session started (and of the seed's answer): always `Success`; its own
+/// value list (`OOBSentRsStat`), so a generated client's enum holds nothing else.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[schema(as = OOBSentRsStat)]
+pub enum SentRsStat {
+    /// The code was sent.
+    Success,
+}
+
+impl OobRs {
+    /// The seed's elements of this answer.
+    pub fn seed(self) -> OobSeedRs {
+        OobSeedRs {
+            alrt_pkg_id: self.alrt_pkg_id,
+            otp: self.otp,
+            rs_stat: self.rs_stat,
         }
     }
 }
@@ -128,7 +162,7 @@ pub(crate) async fn start(
         })?;
     await_send(service, &ctx, &mut started).await;
     let mut body = OobRs::of(started, true);
-    body.rs_stat = Some("Success");
+    body.rs_stat = Some(SentRsStat::Success);
     Ok(call.answer(body))
 }
 

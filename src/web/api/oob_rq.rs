@@ -21,6 +21,25 @@ use crate::web::parse::{parse_phone, parse_usr_name};
 pub struct OobValidateRq {
     #[serde(rename = "MsgRqHdr", default)]
     hdr: MsgRqHdr,
+    // The seed's order (JSON's key order is free; the WSDL's sequence is this one).
+    #[serde(rename = "InstRtId", default)]
+    pub(super) inst_rt_id: Option<String>,
+    #[serde(rename = "ConsumerProd", default)]
+    _consumer_prod: Option<String>,
+    /// Recipient mode: the recipient's `UsrName` in the request's institution (the code
+    /// goes to their phone on file). Never with `PhoneNum`, `SMSText` or `UsrName` (3154).
+    #[serde(rename = "ConsmRecipId", default)]
+    #[schema(max_length = 128)]
+    consm_recip_id: Option<String>,
+    /// Recipient mode: an alert of the institution's library (`tokend alert add`) the
+    /// recipient is subscribed to; without it, the system default text.
+    #[serde(rename = "AlrtName", default)]
+    #[schema(max_length = 64)]
+    alrt_name: Option<String>,
+    /// Recipient mode: a version of `AlrtName` (default: the latest).
+    #[serde(rename = "PubVer", default)]
+    #[schema(minimum = 1)]
+    pub_ver: Option<i64>,
     #[serde(rename = "PhoneNum", default)]
     #[schema(pattern = "^[0-9]{10}$", example = "4175556652")]
     phone: Option<String>,
@@ -38,24 +57,6 @@ pub struct OobValidateRq {
     #[serde(rename = "ExpSec", default)]
     #[schema(minimum = 15, maximum = 1800)]
     exp_secs: Option<i64>,
-    /// Recipient mode: the recipient's `UsrName` in the request's institution (the code
-    /// goes to their phone on file). Never with `PhoneNum`, `SMSText` or `UsrName` (3154).
-    #[serde(rename = "ConsmRecipId", default)]
-    #[schema(max_length = 128)]
-    consm_recip_id: Option<String>,
-    /// Recipient mode: an alert of the institution's library (`tokend alert add`) the
-    /// recipient is subscribed to; without it, the system default text.
-    #[serde(rename = "AlrtName", default)]
-    #[schema(max_length = 64)]
-    alrt_name: Option<String>,
-    /// Recipient mode: a version of `AlrtName` (default: the latest).
-    #[serde(rename = "PubVer", default)]
-    #[schema(minimum = 1)]
-    pub_ver: Option<i64>,
-    #[serde(rename = "InstRtId", default)]
-    pub(super) inst_rt_id: Option<String>,
-    #[serde(rename = "ConsumerProd", default)]
-    _consumer_prod: Option<String>,
     #[serde(rename = "Custom", default)]
     #[schema(value_type = Option<Object>)]
     _custom: Option<serde_json::Value>,

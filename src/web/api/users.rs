@@ -14,6 +14,7 @@ use super::fault::ApiFault;
 use super::openapi::{
     Answer, BadQuery, BodyFaults, Common, Conflict, InstRtIdQuery, NotFound, Unprocessable,
 };
+use super::records::{Record, Records};
 use super::{operate, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::phones::{PhoneChange, UserView};
@@ -106,6 +107,7 @@ impl HasHeader for UsrHoldLiftRq {
 
 /// One of the user's tokens.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(xml(name = "MFATokenRec"))]
 pub struct UsrTokenRec {
     #[serde(rename = "TokenId")]
     token_id: String,
@@ -120,6 +122,10 @@ pub struct UsrTokenRec {
     description: Option<String>,
     #[serde(rename = "DriftSteps")]
     drift: i32,
+}
+
+impl Record for UsrTokenRec {
+    const ITEM: &'static str = "MFATokenRec";
 }
 
 /// The "MFA user" view.
@@ -143,7 +149,8 @@ pub struct UsrInqRs {
     #[serde(rename = "ActIntentKey")]
     intent_key: String,
     #[serde(rename = "MFATokenArray")]
-    tokens: Vec<UsrTokenRec>,
+    #[schema(value_type = Vec<UsrTokenRec>)]
+    tokens: Records<UsrTokenRec>,
 }
 
 fn user_rs(v: UserView) -> UsrInqRs {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use std::io::Cursor;
 
 use super::layouts;
-use super::ops::{self, Op};
+use super::ops;
 use super::write;
 use super::JX_VER;
 use crate::domain::{Error, Fault};
@@ -68,13 +68,12 @@ pub struct SoapAnswer {
 }
 
 impl SoapAnswer {
-    /// The answer of `op` (root element `name`: `<Op>Response`, or `<Op>Rs` for a
-    /// request made as `<Op>Rq`): its elements by its layout, under the echoed header.
+    /// An answer (root element `name`: `<Op>Response`, or `<Op>Rs` for a request made
+    /// as `<Op>Rq`): its `elements` (written by `ser`), under the echoed header.
     pub fn ok(
-        op: &Op,
         name: &str,
         hdr: &JxHdr,
-        value: &Map<String, Value>,
+        elements: &[u8],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Self {
         let hdr_map = response_header(hdr);
@@ -87,7 +86,7 @@ impl SoapAnswer {
             w.write_event(Event::Start(BytesStart::new("MsgRsHdr")))?;
             write::write_layout(w, layouts::MSG_RS_HDR, &rs_hdr)?;
             w.write_event(Event::End(BytesEnd::new("MsgRsHdr")))?;
-            write::write_layout(w, op.response, value)?;
+            w.get_mut().extend_from_slice(elements);
             w.write_event(Event::End(BytesEnd::new(name)))
         });
         SoapAnswer {
@@ -149,39 +148,6 @@ impl SoapAnswer {
             body,
             retry_after: fault.retry_after,
         }
-    }
-}
-
-/// Moves the JSON inquiry answer's per-binding `Custom` (failure count, lock facts) into
-/// the message's `Custom/BindingArray/BindingRec`, by `UsrName`: the seed's
-/// `MFATokenInqInfoRec` has no extension point, the message's `Custom_CType` is one, so
-/// the SOAP answer stays valid against jXchange's own record type.
-pub fn lift_binding_extras(value: &mut Map<String, Value>) {
-    let records = value
-        .get_mut("MFATokenInqInfo")
-        .and_then(|i| i.get_mut("MFATokenInqArray"))
-        .and_then(Value::as_array_mut);
-    let mut lifted = Vec::new();
-    for rec in records.into_iter().flatten() {
-        let Some(rec) = rec.as_object_mut() else {
-            continue;
-        };
-        let Some(Value::Object(mut extras)) = rec.remove("Custom") else {
-            continue;
-        };
-        if let Some(name) = rec.get("UsrName") {
-            extras.insert("UsrName".into(), name.clone());
-        }
-        lifted.push(Value::Object(extras));
-    }
-    if lifted.is_empty() {
-        return;
-    }
-    let custom = value
-        .entry("Custom")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Some(custom) = custom.as_object_mut() {
-        custom.insert("BindingArray".into(), Value::Array(lifted));
     }
 }
 

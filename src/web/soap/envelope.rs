@@ -3,16 +3,13 @@
 //!
 //! Reading is defensive: a DOCTYPE (and so any DTD or entity declaration) is refused
 //! outright, only XML's predefined entities and character references are expanded,
-//! and the element tree is bounded in depth and size. Imports: quick-xml, the operation
-//! layouts, and the JSON API's header and fault record types.
+//! and the element tree is bounded in depth and size; `de` reads the operation element
+//! into its request type. Imports: quick-xml, domain errors.
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
-use serde_json::{Map, Value};
 
-use super::layouts::{self, Elem, Kind};
-use super::ops;
 use super::wssec::{self, WsSecurity};
 use crate::domain::{Error, Fault};
 
@@ -67,10 +64,6 @@ impl Node {
                 c.find(name)
             }
         })
-    }
-
-    fn is_nil(&self) -> bool {
-        self.attr("nil").is_some_and(|v| v == "true" || v == "1")
     }
 }
 
@@ -281,74 +274,6 @@ pub fn read_envelope(root: Node) -> Result<SoapRq, Error> {
     })
 }
 
-/// The operation element's children as the JSON API's body, by the operation's layout:
-/// numbers and booleans typed, complex elements as objects, an empty or nil `Custom`
-/// left out. An element the layout does not know stays text, so the JSON API's decoder
-/// answers it as it would in JSON (7004 with its name).
-pub fn to_json(op: &Node, layout: &'static [Elem]) -> Result<Map<String, Value>, Error> {
-    let mut out = Map::new();
-    for child in &op.children {
-        if child.ns != ops::NS {
-            return Err(Error::at(Fault::UnknownElement, child.name.clone())
-                .with_detail(format!("(elements are in {})", ops::NS)));
-        }
-        if out.contains_key(&child.name) {
-            return Err(Error::at(Fault::InvalidValue, child.name.clone())
-                .with_detail("(the element occurs more than once)"));
-        }
-        let kind = match child.name.as_str() {
-            "MsgRqHdr" => Kind::Group(layouts::MSG_RQ_HDR),
-            name => ops::child(layout, name).map_or(Kind::Str, |e| e.kind),
-        };
-        if let Some(value) = value_of(child, kind)? {
-            out.insert(child.name.clone(), value);
-        }
-    }
-    Ok(out)
-}
-
-fn value_of(node: &Node, kind: Kind) -> Result<Option<Value>, Error> {
-    if node.is_nil() {
-        return Ok(None);
-    }
-    Ok(match kind {
-        Kind::Str | Kind::DateTime | Kind::Enum(..) => Some(Value::String(node.text.clone())),
-        // Not a number: stays text, and the decoder names the element (7001).
-        Kind::Int | Kind::Long => Some(
-            node.text
-                .parse::<i64>()
-                .map_or_else(|_| Value::String(node.text.clone()), Value::from),
-        ),
-        Kind::Bool => Some(match node.text.as_str() {
-            "true" | "1" => Value::Bool(true),
-            "false" | "0" => Value::Bool(false),
-            other => Value::String(other.to_owned()),
-        }),
-        // An empty complex element (`<Custom/>`, an empty `jXchangeHdr`) is absent.
-        Kind::Group(_) if node.children.is_empty() && node.text.is_empty() => None,
-        Kind::Group(layout) => Some(Value::Object(to_json(node, layout)?)),
-        Kind::Tree => Some(tree(node)),
-        Kind::Array(_, _) | Kind::Any => None,
-    })
-}
-
-/// An `xsd:any` element as JSON, by local name (a leaf is its text; of repeated
-/// children the first is kept), so the JSON API reads it as it reads a JSON body's.
-/// The parser's depth and size bounds bound it too. A `Password` (the end user's, in a
-/// `UsernameToken`) is left behind: nothing reads it, so nothing should carry it.
-pub fn tree(node: &Node) -> Value {
-    if node.children.is_empty() {
-        return Value::String(node.text.clone());
-    }
-    let mut map = Map::new();
-    for child in &node.children {
-        if child.name != "Password" && !map.contains_key(&child.name) {
-            map.insert(child.name.clone(), tree(child));
-        }
-    }
-    Value::Object(map)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,11 +299,11 @@ mod tests {
     fn a_username_token_carries_the_key() {
         let xml = format!(
             r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Header><w:Security xmlns:w="{WSSE_NS}"><w:UsernameToken><w:Username>u</w:Username><w:Password Type="x#PasswordText">tk_1</w:Password></w:UsernameToken></w:Security></s:Header><s:Body><Op xmlns="{}"><A>1</A></Op></s:Body></s:Envelope>"#,
-            ops::NS
+            super::super::ops::NS
         );
         let rq = read_envelope(parse(xml.as_bytes()).unwrap()).unwrap();
         assert_eq!(rq.security.password.as_deref(), Some("tk_1"));
         assert_eq!(rq.op.name, "Op");
-        assert_eq!(rq.op.ns, ops::NS);
+        assert_eq!(rq.op.ns, super::super::ops::NS);
     }
 }

@@ -2,10 +2,10 @@
 //!
 //! A second edge over the same operations as the JSON API: a request's operation (from
 //! `SOAPAction` and the body's root element, which must agree) names an entry of the
-//! operation table (`ops`); its body is read by that entry's layout into the JSON API's
-//! own request and handed to the JSON operation's handler, so both bindings share one
-//! pipeline (scope, limits, institution, blocking domain call, header echo) and one set
-//! of fault codes. The answer is written by the entry's layout; a fault becomes a SOAP
+//! operation table (`ops`); its body element is read by `de` straight into the JSON
+//! operation's own request type (no JSON in between) and handed to the handler the JSON
+//! route calls, so both bindings share one pipeline (scope, limits, institution,
+//! blocking domain call, header echo) and one set of fault codes. The answer is written by the entry's layout; a fault becomes a SOAP
 //! `Fault` (HTTP 500, as SOAP 1.1 requires) whose `detail` holds `MsgRsHdr` with the
 //! jXchange fault record. The header rules (`api::hdr_rules`) always apply here.
 //!
@@ -14,43 +14,45 @@
 //! domain), or `Authorization: Bearer`, as on the JSON API. Its `Timestamp` and `Nonce`,
 //! when sent, are enforced before the operation runs (`wssec`, the domain's `use_nonce`).
 //! `AuthenUsrCred` (the end user's SAML) is
-//! accepted and handed to the JSON API as a tree, whose header path records its user as
+//! accepted and read as a tree (`de`'s untyped reading), whose header path records its user as
 //! the audit user when `AuditUsrId` is empty (as for JSON); tokend does NOT verify SAML.
 //!
 //! Rooms: `request` (the data guard reading the envelope, its header first), `envelope`
-//! (XML in, SOAP 1.1's envelope rules, WS-Security via `wssec`), `ops` (the operation
-//! table) and `layouts` (its element types and shared layouts), `answer` (answers and
-//! faults) written by `write`, `wsdl` (generated from `ops`); this file routes and
-//! dispatches.
-//! Imports: rocket, serde_json, the JSON API, domain.
+//! (XML in, SOAP 1.1's envelope rules, WS-Security via `wssec`), `de` (an element tree
+//! into a request type), `ser` (an answer type into elements), `ops` (the operation
+//! table: names, JSON operations, request and answer types), `layouts` (the headers' and
+//! fault record's), `answer` (answers and faults) written by `write`, `wsdl` (its
+//! operations' types by `xsd` from their schemas); this file routes and dispatches.
+//! Imports: rocket, serde, the JSON API, domain.
 
 pub mod addressing;
 pub mod answer;
+pub mod de;
+mod dispatch;
 pub mod envelope;
 pub mod layouts;
 pub mod ops;
 pub mod request;
+pub mod ser;
 pub mod write;
 pub mod wsdl;
 pub mod wssec;
+pub mod xsd;
 
 use rocket::http::ContentType;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{catchers, get, post, routes, Catcher, Route, State};
-use serde_json::{Map, Value};
 use std::sync::Arc;
 
 use crate::domain::{Error, Fault, Service};
-use crate::web::api::envelope::{decode, JxHdr};
+use crate::web::api::envelope::JxHdr;
 use crate::web::api::fault::ApiFault;
-use crate::web::api::{
-    alerts, auth, explain, hdr_rules, idempotency, inquiry, lifecycle, oob, tokens, users,
-    validate, Caller,
-};
+use crate::web::api::{auth, hdr_rules, idempotency, Caller};
 use crate::web::edge::blocking;
 use crate::web::limits::Limits;
 use crate::web::metrics::Metrics;
 use answer::SoapAnswer;
+use envelope::Node;
 use ops::{Action, Op};
 use request::{Bearer, Parsed, SoapRequest};
 
@@ -96,7 +98,7 @@ async fn endpoint(
     };
     let name = parsed.answer_name();
     match handle(bearer.0, parsed, &deps).await {
-        Ok((op, hdr, value)) => SoapAnswer::ok(op, &name, &hdr, &value, now),
+        Ok((hdr, elements)) => SoapAnswer::ok(&name, &hdr, &elements, now),
         Err(fault) => SoapAnswer::fault(&fault.into(), now),
     }
 }
@@ -161,7 +163,8 @@ fn wsdl_document_upper(base: BaseUrl) -> (ContentType, String) {
     wsdl_document(base)
 }
 
-type Handled = (&'static Op, JxHdr, Map<String, Value>);
+/// An operation's answer: its header and its elements as XML (`ser`).
+type Handled = (JxHdr, Vec<u8>);
 
 /// The managed state the JSON operations take.
 struct Deps<'a> {
@@ -174,17 +177,18 @@ struct Deps<'a> {
 
 /// A message's WS-Addressing `MessageID` is its idempotency key (issue 29), as the
 /// JSON API's `Idempotency-Key`: the same operation and body answers the stored answer.
-/// The security header is left out of the fingerprint: a retry brings a new nonce.
+/// The fingerprint is of the operation element's canonical XML (`de::canonical`: local
+/// names, so a retry with other prefixes matches); the security header is left out of
+/// it: a retry brings a new nonce.
 async fn claim_message(
     deps: &Deps<'_>,
     caller: &Caller,
     op: &'static Op,
-    json: &Map<String, Value>,
+    body: &Node,
     id: String,
 ) -> Result<(), Error> {
     idempotency::check_key(&id, "MessageID")?;
-    let body = serde_json::to_vec(json).map_err(|e| Error::Internal(e.to_string()))?;
-    let print = crate::domain::idempotency::fingerprint("SOAP", op.name, &body);
+    let print = crate::domain::idempotency::fingerprint("SOAP", op.name, &de::canonical(body));
     let key = crate::domain::idempotency::IdemKey {
         api_key: caller.0.name.clone(),
         key: id,
@@ -201,7 +205,7 @@ async fn handle(
 ) -> Result<Handled, ApiFault> {
     let Parsed {
         op,
-        mut json,
+        mut body,
         present,
         hdr,
         mut security,
@@ -234,29 +238,51 @@ async fn handle(
         .map_err(fail)?;
     }
     if let Some(id) = message_id {
-        claim_message(deps, &caller, op, &json, id)
+        claim_message(deps, &caller, op, &body, id)
             .await
             .map_err(fail)?;
     }
-    let body = hdr_rules::BodyIds {
-        inst_rt_id: json.get("InstRtId").and_then(Value::as_str),
-        consumer_prod: json.get("ConsumerProd").and_then(Value::as_str),
+    let ids = hdr_rules::BodyIds {
+        inst_rt_id: member(&body, "InstRtId"),
+        consumer_prod: member(&body, "ConsumerProd"),
         usr_choice: (op.action == Action::Inquire)
-            .then(|| json.contains_key("UsrName") || has_cred),
+            .then(|| member(&body, "UsrName").is_some() || has_cred),
     };
-    hdr_rules::check(present, &hdr, body).map_err(fail)?;
-    let path = match op.path.name() {
-        None => String::new(),
-        Some(name) => match json.remove(name) {
-            Some(Value::String(s)) => s,
-            _ => return Err(fail(required(name))),
-        },
+    hdr_rules::check(present, &hdr, ids).map_err(fail)?;
+    let path = take_path(op, &mut body).map_err(fail)?;
+    dispatch::dispatch(op, caller, &path, &body, hdr, deps).await
+}
+
+/// The text of the body's element `name` (in the jXchange namespace, not nil), for the
+/// header rules, which look at the body before it is read into its type.
+fn member<'a>(body: &'a Node, name: &str) -> Option<&'a str> {
+    body.children
+        .iter()
+        .find(|c| c.name == name && c.ns == ops::NS)
+        .filter(|c| c.attr("nil").is_none_or(|v| v != "true" && v != "1"))
+        .map(|c| c.text.as_str())
+}
+
+/// Takes the element the JSON API has in its path (`TokenId`, `AlrtPkgId`, `UsrName`)
+/// out of the body: once, in the jXchange namespace, required.
+fn take_path(op: &Op, body: &mut Node) -> Result<String, Error> {
+    let Some(name) = op.path.name() else {
+        return Ok(String::new());
     };
-    let (hdr, mut value) = dispatch(op, caller, &path, json, hdr, deps).await?;
-    if matches!(op.action, Action::Inquire | Action::Modify) {
-        answer::lift_binding_extras(&mut value);
+    let mut found = body.children.iter().filter(|c| c.name == name);
+    let (first, second) = (found.next(), found.next());
+    if second.is_some() {
+        return Err(
+            Error::at(Fault::InvalidValue, name).with_detail("(the element occurs more than once)")
+        );
     }
-    Ok((op, hdr, value))
+    if first.is_some_and(|c| c.ns != ops::NS) {
+        return Err(Error::at(Fault::UnknownElement, name)
+            .with_detail(format!("(elements are in {})", ops::NS)));
+    }
+    let text = member(body, name).map(str::to_owned);
+    body.children.retain(|c| c.name != name);
+    text.ok_or_else(|| required(name))
 }
 
 fn required(name: &str) -> Error {
@@ -266,87 +292,4 @@ fn required(name: &str) -> Error {
         Fault::FieldRequired
     };
     Error::at(fault, name)
-}
-
-/// The JSON answer as members to write.
-fn done<T: serde::Serialize>(
-    answer: Result<crate::web::api::envelope::Jx<T>, ApiFault>,
-) -> Result<(JxHdr, Map<String, Value>), ApiFault> {
-    let jx = answer?;
-    match serde_json::to_value(&jx.body) {
-        Ok(Value::Object(map)) => Ok((jx.hdr, map)),
-        _ => Err(ApiFault::new(
-            &jx.hdr,
-            Error::Internal("an answer did not serialize to an object".into()),
-        )),
-    }
-}
-
-/// Runs the JSON operation of `op` with the request's body (as JSON) and caller.
-async fn dispatch(
-    op: &Op,
-    caller: Caller,
-    path: &str,
-    json: Map<String, Value>,
-    hdr: JxHdr,
-    deps: &Deps<'_>,
-) -> Result<(JxHdr, Map<String, Value>), ApiFault> {
-    if op.action.is_get() {
-        return dispatch_get(op, caller, path, json, hdr, deps).await;
-    }
-    let fail = |e: Error| ApiFault::new(&hdr, e);
-    let (service, limits, metrics) = (deps.service, deps.limits, deps.metrics);
-    let bytes = serde_json::to_vec(&Value::Object(json))
-        .map_err(|e| fail(Error::Internal(format!("re-encoding a SOAP body: {e}"))))?;
-    let c = Ok(caller);
-    match op.action {
-        Action::Inquire => done(inquiry::inquire(c, decode(&bytes), service).await),
-        Action::Add => done(tokens::add(c, decode(&bytes), service).await),
-        Action::Activate => done(tokens::activate(c, path, decode(&bytes), service).await),
-        Action::Modify => done(lifecycle::modify(c, path, decode(&bytes), service).await),
-        Action::Delete => done(lifecycle::delete(c, path, decode(&bytes), service).await),
-        Action::Resync => done(lifecycle::resync(c, path, decode(&bytes), service).await),
-        Action::TempPswd => done(lifecycle::temp_code(c, decode(&bytes), service).await),
-        Action::Validate => {
-            done(validate::validate(c, decode(&bytes), service, metrics, limits).await)
-        }
-        Action::OobStart => done(oob::start(c, decode(&bytes), service, limits, metrics).await),
-        Action::OobVerify => done(oob::verify(c, path, decode(&bytes), service, limits).await),
-        Action::OobResend => done(oob::resend(c, path, decode(&bytes), service, limits).await),
-        Action::UsrAdd => done(users::create(c, decode(&bytes), service).await),
-        Action::UsrPhoneMod => done(users::phone(c, path, decode(&bytes), service).await),
-        Action::UsrHoldLift => done(users::lift_hold(c, path, decode(&bytes), service).await),
-        Action::UsrAlrtSub => done(alerts::subscribe(c, path, decode(&bytes), service).await),
-        Action::Explain => done(explain::explain(c, decode(&bytes), service).await),
-        Action::OobStatus | Action::UsrInq => {
-            Err(fail(Error::Internal("unreachable dispatch".into())))
-        }
-    }
-}
-
-/// Runs a JSON operation that is a GET: the body may hold nothing but the header (the
-/// path element is already taken out), as a GET on the JSON API has no body.
-async fn dispatch_get(
-    op: &Op,
-    caller: Caller,
-    path: &str,
-    json: Map<String, Value>,
-    hdr: JxHdr,
-    deps: &Deps<'_>,
-) -> Result<(JxHdr, Map<String, Value>), ApiFault> {
-    if let Some(extra) = json.keys().find(|k| *k != "MsgRqHdr") {
-        return Err(ApiFault::new(
-            &hdr,
-            Error::at(Fault::UnknownElement, extra.clone()),
-        ));
-    }
-    let c = Ok(caller);
-    match op.action {
-        Action::UsrInq => done(users::read(hdr, c, path, deps.service).await),
-        Action::OobStatus => done(oob::session(hdr, c, path, deps.service).await),
-        _ => Err(ApiFault::new(
-            &hdr,
-            Error::Internal(format!("{} is not a GET", op.name)),
-        )),
-    }
 }

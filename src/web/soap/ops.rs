@@ -1,7 +1,9 @@
 //! The operation table of the SOAP binding: for each jXchange operation its name (the
-//! `SOAPAction` tail and the body's root element), the JSON operation it runs, and the
-//! layout of its request and answer elements. ONE source of truth: the endpoint reads
-//! requests and writes answers by these layouts, and the WSDL is generated from them.
+//! `SOAPAction` tail and the body's root element), the JSON operation it runs, the element
+//! the JSON API takes in its path, and its request and answer types: the JSON API's own
+//! structs, ONE source of element names, order and types. The endpoint reads requests
+//! into them (`de`) and writes answers from them (`ser`), and the WSDL's schema is
+//! generated from their utoipa schemas (`xsd`), as the OpenAPI document is.
 //!
 //! Names: `MFATokenInq`, `MFATokenAdd`, `MFATokenMod`, `MFATokenTempPswdInq` and
 //! `OOBValidate` are the published jXchange names. The seeds name no delete, resync,
@@ -12,17 +14,11 @@
 //! `MFAUsrAdd`, `MFAUsrInq`, `MFAUsrPhoneMod`, `MFAUsrHoldLift`, `MFAUsrAlrtSubMod`,
 //! `MFAExplainInq` (the
 //! `MFA` prefix of the token operations, the object, then jXchange's verb: Add, Inq, Mod).
-//! Element types: the seeds' value lists are `Enum`s of the wire enums' spellings, times
-//! `DateTime`, counts `Int` (`xsd:int`), offsets `Long`; the shared layouts (headers,
-//! records) are in `layouts`. Imports: `layouts`.
+//! The jXchange headers and fault record, which no JSON struct spells as SOAP writes them,
+//! keep their layouts in `layouts`. Imports: the JSON API's request and answer types.
 
-pub use super::layouts::{opt, req, Elem, Kind};
-use super::layouts::{
-    ACT_INTENT, ALGORITHM, ATTEMPT_REC, CUSTOM_IN, EXPLAIN_TOKEN_REC, INQ_RS, MFA_TOKEN_USR_STAT,
-    NO_CUSTOM, OOB_MODE_TYPE, OOB_SESSION, OOB_STAT, RS_CUSTOM, RS_STAT, RS_STAT_SENT, SEND_STAT,
-    STATUS_RS, TOKEN_TYPE, USR_INQ_RS, USR_TOKEN_STAT,
-};
-use Kind::{Array, Bool, DateTime, Enum, Group, Int, Str};
+use super::xsd::{shape, Shape};
+use crate::web::api::{alerts, explain, inquiry, lifecycle, oob, oob_rq, tokens, users, validate};
 
 /// Which JSON operation an entry runs (the endpoint's dispatch matches on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,10 +104,10 @@ pub struct Op {
     pub action: Action,
     /// The body element that is the JSON operation's path parameter.
     pub path: PathElem,
-    /// The request's elements after `MsgRqHdr`.
-    pub request: &'static [Elem],
-    /// The answer's elements after `MsgRsHdr`.
-    pub response: &'static [Elem],
+    /// The request's type (the JSON operation's; its `MsgRqHdr` and path element aside).
+    pub request: fn() -> Shape,
+    /// The answer's type as the SOAP binding writes it.
+    pub response: fn() -> Shape,
 }
 
 /// The jXchange namespace of every operation element.
@@ -119,246 +115,135 @@ pub const NS: &str = "http://jackhenry.com/jxchange/TPG/2008";
 /// The `SOAPAction` prefix.
 pub const ACTION_BASE: &str = "http://jackhenry.com/ws/";
 
-/// Every operation of the binding, in the WSDL's order.
+/// Every operation of the binding, in the WSDL's order: its name, the JSON operation it
+/// runs, the element the JSON API has in its path, and its request and answer types
+/// (whose schemas the WSDL is generated from; `mod.rs`'s dispatch reads and writes them).
 pub const OPS: &[Op] = &[
     Op {
         name: "MFATokenInq",
         action: Action::Inquire,
         path: PathElem::None,
-        request: &[
-            req("TokenId", Str),
-            opt("UsrName", Str),
-            opt("ActIntent", ACT_INTENT),
-            CUSTOM_IN,
-        ],
-        response: INQ_RS,
+        request: shape::<inquiry::MfaTokenInqRq>,
+        response: shape::<inquiry::MfaTokenInqRs>,
     },
     Op {
         name: "MFATokenAdd",
         action: Action::Add,
         path: PathElem::None,
-        request: &[
-            req("UsrName", Str),
-            req("TokenType", TOKEN_TYPE),
-            opt("TokenId", Str),
-            opt("UsrTokenDesc", Str),
-            opt("Algorithm", ALGORITHM),
-            opt("Digits", Int),
-            opt("Period", Int),
-            opt("Seed", Str),
-            opt("PhoneNum", Str),
-            CUSTOM_IN,
-        ],
-        response: &[
-            opt("TokenId", Str),
-            opt("UsrName", Str),
-            opt("UsrTokenStat", USR_TOKEN_STAT),
-            opt("OtpAuthUri", Str),
-            opt("Secret", Str),
-            opt("QRCodePng", Str),
-            opt("QRCodeSvg", Str),
-            NO_CUSTOM,
-        ],
+        request: shape::<tokens::TokenAddRq>,
+        response: shape::<tokens::TokenAddRs>,
     },
     Op {
         name: "MFATokenMod",
         action: Action::Modify,
         path: PathElem::TokenId,
-        request: &[
-            req("TokenId", Str),
-            req("ActIntentKey", Str),
-            opt("UsrTokenStat", USR_TOKEN_STAT),
-            opt("UsrName", Str),
-            opt("MFATokenUsrStat", MFA_TOKEN_USR_STAT),
-            opt("UsrTokenDesc", Str),
-            opt("Unbind", Bool),
-            opt("AddUsrName", Str),
-            CUSTOM_IN,
-        ],
-        response: INQ_RS,
+        request: shape::<lifecycle::MfaTokenModRq>,
+        response: shape::<inquiry::MfaTokenInqRs>,
     },
     Op {
         name: "MFATokenDel",
         action: Action::Delete,
         path: PathElem::TokenId,
-        request: &[req("TokenId", Str), req("ActIntentKey", Str)],
-        response: STATUS_RS,
+        request: shape::<lifecycle::DeleteRq>,
+        response: shape::<lifecycle::StatusRs>,
     },
     Op {
         name: "MFATokenResync",
         action: Action::Resync,
         path: PathElem::TokenId,
-        request: &[req("TokenId", Str), req("Code1", Str), req("Code2", Str)],
-        response: STATUS_RS,
+        request: shape::<lifecycle::ResyncRq>,
+        response: shape::<lifecycle::StatusRs>,
     },
     Op {
         name: "MFATokenActv",
         action: Action::Activate,
         path: PathElem::TokenId,
-        request: &[req("TokenId", Str), req("Code", Str)],
-        response: &[
-            opt("RsStat", RS_STAT),
-            opt("TokenId", Str),
-            opt("UsrTokenStat", USR_TOKEN_STAT),
-            RS_CUSTOM,
-        ],
+        request: shape::<tokens::ActivateRq>,
+        response: shape::<tokens::ActivateRs>,
     },
     Op {
         name: "MFATokenValidate",
         action: Action::Validate,
         path: PathElem::None,
-        request: &[opt("UsrName", Str), opt("TokenId", Str), req("Code", Str)],
-        response: &[
-            opt("RsStat", RS_STAT),
-            opt("TokenId", Str),
-            opt("UsrName", Str),
-            opt("LastTrnRcptId", Str),
-            opt("LastAuthenTimeDt", DateTime),
-            opt("OOB", Group(OOB_SESSION)),
-            opt("OOBRsn", Str),
-            RS_CUSTOM,
-        ],
+        request: shape::<validate::ValidateRq>,
+        response: shape::<validate::ValidateRs>,
     },
     Op {
         name: "MFATokenTempPswdInq",
         action: Action::TempPswd,
         path: PathElem::None,
-        request: &[
-            req("UsrName", Str),
-            opt("ExpSec", Int),
-            opt("OneTime", Bool),
-        ],
-        response: &[
-            opt("UsrName", Str),
-            opt("TempPswd", Str),
-            opt("ExpDt", DateTime),
-            opt("OneTime", Bool),
-            NO_CUSTOM,
-        ],
+        request: shape::<lifecycle::TempPswdRq>,
+        response: shape::<lifecycle::TempPswdRs>,
     },
     Op {
         name: "OOBValidate",
         action: Action::OobStart,
         path: PathElem::None,
-        request: &[
-            opt("InstRtId", Str),
-            opt("ConsumerProd", Str),
-            // Recipient mode (issue 28): never mixed with PhoneNum/SMSText/UsrName.
-            opt("ConsmRecipId", Str),
-            opt("AlrtName", Str),
-            opt("PubVer", Int),
-            opt("PhoneNum", Str),
-            opt("UsrName", Str),
-            opt("OOBModeType", OOB_MODE_TYPE),
-            opt("SMSText", Str),
-            opt("ExpSec", Int),
-            CUSTOM_IN,
-        ],
-        // Exactly the seed's answer; the session's other facts are OOBStatInq's.
-        response: &[
-            opt("AlrtPkgId", Str),
-            opt("OTP", Str),
-            opt("RsStat", RS_STAT_SENT),
-            NO_CUSTOM,
-        ],
+        request: shape::<oob_rq::OobValidateRq>,
+        response: shape::<oob::OobSeedRs>,
     },
     Op {
         name: "OOBVerify",
         action: Action::OobVerify,
         path: PathElem::AlrtPkgId,
-        request: &[req("AlrtPkgId", Str), req("OTP", Str)],
-        response: &[
-            opt("AlrtPkgId", Str),
-            opt("RsStat", OOB_STAT),
-            opt("UsrName", Str),
-            NO_CUSTOM,
-        ],
+        request: shape::<oob::OobVerifyRq>,
+        response: shape::<oob::OobVerifyRs>,
     },
     Op {
         name: "OOBResend",
         action: Action::OobResend,
         path: PathElem::AlrtPkgId,
-        request: &[req("AlrtPkgId", Str)],
-        response: OOB_SESSION,
+        request: shape::<oob::HeaderRq>,
+        response: shape::<oob::OobRs>,
     },
     Op {
         name: "OOBStatInq",
         action: Action::OobStatus,
         path: PathElem::AlrtPkgId,
-        request: &[req("AlrtPkgId", Str)],
-        response: &[
-            opt("AlrtPkgId", Str),
-            opt("OOBModeType", OOB_MODE_TYPE),
-            opt("OOBStat", OOB_STAT),
-            opt("SendStat", SEND_STAT),
-            opt("PhoneNumMasked", Str),
-            opt("ExpDt", DateTime),
-            opt("ResendRemain", Int),
-            opt("UsrName", Str),
-            NO_CUSTOM,
-        ],
+        request: shape::<oob::HeaderRq>,
+        response: shape::<oob::OobSessionRs>,
     },
-    // The user, phone, SIM-swap hold and explain operations (issue 17).
     Op {
         name: "MFAUsrAdd",
         action: Action::UsrAdd,
         path: PathElem::None,
-        request: &[req("UsrName", Str), opt("PhoneNum", Str)],
-        response: USR_INQ_RS,
+        request: shape::<users::UsrAddRq>,
+        response: shape::<users::UsrInqRs>,
     },
     Op {
         name: "MFAUsrInq",
         action: Action::UsrInq,
         path: PathElem::UsrName,
-        request: &[req("UsrName", Str)],
-        response: USR_INQ_RS,
+        request: shape::<oob::HeaderRq>,
+        response: shape::<users::UsrInqRs>,
     },
     Op {
         name: "MFAUsrPhoneMod",
         action: Action::UsrPhoneMod,
         path: PathElem::UsrName,
-        request: &[
-            req("UsrName", Str),
-            req("ActIntentKey", Str),
-            opt("ActIntent", Enum("PhoneActIntent_Type", &["Upd", "Dlt"])),
-            opt("PhoneNum", Str),
-        ],
-        response: USR_INQ_RS,
+        request: shape::<users::UsrPhoneModRq>,
+        response: shape::<users::UsrInqRs>,
     },
     Op {
         name: "MFAUsrHoldLift",
         action: Action::UsrHoldLift,
         path: PathElem::UsrName,
-        request: &[req("UsrName", Str), req("Rsn", Str)],
-        response: USR_INQ_RS,
+        request: shape::<users::UsrHoldLiftRq>,
+        response: shape::<users::UsrInqRs>,
     },
     Op {
         name: "MFAUsrAlrtSubMod",
         action: Action::UsrAlrtSub,
         path: PathElem::UsrName,
-        request: &[
-            req("UsrName", Str),
-            req("AlrtName", Str),
-            opt("Subscribed", Bool),
-        ],
-        response: &[
-            opt("UsrName", Str),
-            opt("AlrtName", Str),
-            opt("Subscribed", Bool),
-            opt("Changed", Bool),
-            NO_CUSTOM,
-        ],
+        request: shape::<alerts::UsrAlrtSubRq>,
+        response: shape::<alerts::UsrAlrtSubRs>,
     },
     Op {
         name: "MFAExplainInq",
         action: Action::Explain,
         path: PathElem::None,
-        request: &[opt("UsrName", Str), opt("TokenId", Str), opt("Cnt", Int)],
-        response: &[
-            opt("AttemptArray", Array("AttemptRec", ATTEMPT_REC)),
-            opt("TokenArray", Array("TokenRec", EXPLAIN_TOKEN_REC)),
-            NO_CUSTOM,
-        ],
+        request: shape::<explain::ExplainRq>,
+        response: shape::<explain::ExplainRs>,
     },
 ];
 
@@ -367,17 +252,12 @@ pub fn find(name: &str) -> Option<&'static Op> {
     OPS.iter().find(|op| op.name == name)
 }
 
-/// The child `name` of a layout.
-pub fn child(layout: &'static [Elem], name: &str) -> Option<&'static Elem> {
-    layout.iter().find(|e| e.name == name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_and_path_elements_are_in_the_request() {
+    fn names_are_unique_and_path_elements_are_not_in_the_request_type() {
         for (i, op) in OPS.iter().enumerate() {
             assert!(
                 OPS[i + 1..].iter().all(|o| o.name != op.name),
@@ -385,8 +265,9 @@ mod tests {
                 op.name
             );
             if let Some(p) = op.path.name() {
+                let request = (op.request)();
                 assert!(
-                    child(op.request, p).is_some_and(|e| e.required),
+                    request.members().iter().all(|(n, ..)| *n != p),
                     "{}",
                     op.name
                 );

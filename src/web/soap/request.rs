@@ -1,11 +1,11 @@
 //! Reading a SOAP request at the edge: the `Bearer` key, and the data guard that takes
-//! the envelope apart (operation, body by its layout, header) before the handler runs, so
+//! the envelope apart (operation, body element, header) before the handler runs, so
 //! the access log line carries the request's `jXLogTrackingId`.
 //! Imports: rocket, serde_json, the JSON API's header and fault types.
 
 use rocket::data::{self, Data, FromData, ToByteUnit as _};
 use rocket::request::{FromRequest, Outcome, Request};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::answer::{FaultCode, SoapFault};
 use super::envelope::{self, Node};
@@ -39,8 +39,9 @@ pub struct SoapRequest(pub Result<Parsed, SoapFault>);
 /// What the endpoint needs of a request's envelope.
 pub struct Parsed {
     pub op: &'static Op,
-    /// The body as the JSON operation's body (the path element still in it).
-    pub json: Map<String, Value>,
+    /// The body's operation element (the path element still in it), read into the
+    /// operation's request type by `de` once the caller is known.
+    pub body: Node,
     /// Whether it had `MsgRqHdr/jXchangeHdr`.
     pub present: bool,
     pub hdr: JxHdr,
@@ -93,7 +94,7 @@ impl<'r> FromData<'r> for SoapRequest {
 
 /// Takes a request apart: the document, then its `jXchangeHdr` (read first, so every
 /// later fault echoes it), the envelope (version, header blocks, WS-Security), the
-/// operation (body element and SOAPAction) and the body by the operation's layout.
+/// operation (body element and SOAPAction).
 fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, SoapFault> {
     let bare = JxHdr::generated();
     let bytes = body.map_err(|e| ApiFault::new(&bare, e))?;
@@ -113,8 +114,6 @@ fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, So
     let fail = |e: Error| SoapFault::from(ApiFault::new(&hdr, e));
     let rq = envelope::read_envelope(root).map_err(fail)?;
     let (op, alias) = resolve(&rq.op, action).map_err(fail)?;
-    let mut json = envelope::to_json(&rq.op, op.request).map_err(fail)?;
-    echo_tracking_id(&mut json, &hdr);
     let has_cred = rq
         .op
         .child("MsgRqHdr")
@@ -122,7 +121,7 @@ fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, So
         .is_some();
     Ok(Parsed {
         op,
-        json,
+        body: rq.op,
         present,
         hdr,
         security: rq.security,
@@ -183,7 +182,7 @@ fn header(op: &Node, bare: &JxHdr) -> (bool, JxHdr) {
     if !present {
         return (false, bare.clone());
     }
-    let mut tree = envelope::tree(msg);
+    let mut tree = super::de::tree(msg);
     if let Some(Value::Object(jx)) = tree.get_mut("jXchangeHdr") {
         jx.retain(|_, v| v.is_string());
         let tracking_empty = jx
@@ -198,17 +197,4 @@ fn header(op: &Node, bare: &JxHdr) -> (bool, JxHdr) {
     let hdr =
         serde_json::from_value::<MsgRqHdr>(tree).map_or_else(|_| bare.clone(), |h| h.header());
     (true, hdr)
-}
-
-/// Writes the header's tracking id back into the body's `jXchangeHdr` (when it has one),
-/// so the JSON operation echoes the same id as every fault before it would have.
-fn echo_tracking_id(json: &mut Map<String, Value>, hdr: &JxHdr) {
-    let jx = json
-        .get_mut("MsgRqHdr")
-        .and_then(Value::as_object_mut)
-        .and_then(|m| m.get_mut("jXchangeHdr"))
-        .and_then(Value::as_object_mut);
-    if let (Some(jx), Some(id)) = (jx, &hdr.tracking_id) {
-        jx.insert("jXLogTrackingId".into(), Value::String(id.clone()));
-    }
 }

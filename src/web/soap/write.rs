@@ -7,7 +7,7 @@ use quick_xml::Writer;
 use serde_json::{Map, Value};
 
 use super::envelope::{SOAP_NS, WSSE_NS, WSU_NS, XSI_NS};
-use super::ops::{Elem, Kind};
+use super::layouts::{Elem, Kind};
 
 /// An answer's envelope: the WS-Security timestamp header (as the seed's answer has)
 /// around `body`, written by `write_body`.
@@ -73,7 +73,7 @@ pub fn write_layout(
                 let nil = BytesStart::new("Custom").with_attributes([("xsi:nil", "true")]);
                 w.write_event(Event::Empty(nil))?;
             }
-            (_, None) | (Kind::Any | Kind::Tree, _) => {}
+            (_, None) | (Kind::Any, _) => {}
             (Kind::Group(inner), Some(Value::Object(map))) => {
                 w.write_event(Event::Start(BytesStart::new(elem.name)))?;
                 write_layout(w, inner, map)?;

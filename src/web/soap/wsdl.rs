@@ -1,12 +1,14 @@
 //! The WSDL 1.1 document of the binding (document/literal, XSD inline), generated from
-//! the operation table the endpoint reads and writes by, so the two cannot disagree.
-//! Imports: the operation table.
+//! the operation table the endpoint reads and writes by: each operation's elements from
+//! its request and answer types (`xsd`), the headers from `layouts`, so the two cannot
+//! disagree. Imports: the operation table.
 
 use std::fmt::Write as _;
 
 use super::envelope::WSSE_NS;
 use super::layouts::{self, Elem, Kind};
-use super::ops::{self, OPS};
+use super::ops::{self, Op, OPS};
+use super::xsd::Xsd;
 
 /// The WSDL, with `location` as the service's `soap:address`.
 pub fn document(location: &str) -> String {
@@ -64,32 +66,14 @@ pub fn document(location: &str) -> String {
     out
 }
 
-/// Every value list of the table (named simple types), once each, in first-use order.
-fn enums() -> Vec<(&'static str, &'static [&'static str])> {
-    fn walk(layout: &[Elem], out: &mut Vec<(&'static str, &'static [&'static str])>) {
-        for e in layout {
-            match e.kind {
-                Kind::Enum(name, values) if !out.iter().any(|(n, _)| *n == name) => {
-                    out.push((name, values));
-                }
-                Kind::Group(inner) | Kind::Array(_, inner) => walk(inner, out),
-                _ => {}
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(layouts::MSG_RS_HDR, &mut out);
-    for op in OPS {
-        walk(op.request, &mut out);
-        walk(op.response, &mut out);
-    }
-    out
-}
-
 /// The schema's types: the value lists, the headers, and each operation's request and
-/// answer elements.
+/// answer elements, from the operation's types (`xsd`).
 fn types(out: &mut String) {
-    for (name, values) in enums() {
+    let mut xsd = Xsd::default();
+    for op in OPS {
+        operation_elements(&mut xsd, op);
+    }
+    for (name, values) in &xsd.enums {
         let _ = write!(
             out,
             "<xsd:simpleType name=\"{name}\"><xsd:restriction base=\"xsd:string\">"
@@ -110,24 +94,35 @@ fn types(out: &mut String) {
     out.push_str(
         "</xsd:complexType>\n<xsd:element name=\"MsgRsHdr\" type=\"tns:MsgRsHdr_CType\"/>\n",
     );
-    for op in OPS {
+    out.push_str(&xsd.out);
+}
+
+/// `<Op>`: `MsgRqHdr`, the path element (a string, required), the request type's members;
+/// `<Op>Response`: `MsgRsHdr`, the answer type's members, ending with `Custom`.
+fn operation_elements(xsd: &mut Xsd, op: &Op) {
+    let _ = write!(
+        xsd.out,
+        "<xsd:element name=\"{}\"><xsd:complexType><xsd:sequence>\
+         <xsd:element name=\"MsgRqHdr\" type=\"tns:MsgRqHdr_CType\"/>",
+        op.name
+    );
+    if let Some(path) = op.path.name() {
         let _ = write!(
-            out,
-            "<xsd:element name=\"{}\"><xsd:complexType><xsd:sequence>\
-             <xsd:element name=\"MsgRqHdr\" type=\"tns:MsgRqHdr_CType\"/>",
-            op.name
+            xsd.out,
+            "<xsd:element name=\"{path}\" minOccurs=\"1\" type=\"xsd:string\"/>"
         );
-        elements(out, op.request);
-        let _ = write!(
-            out,
-            "</xsd:sequence></xsd:complexType></xsd:element>\n\
-             <xsd:element name=\"{}Response\"><xsd:complexType><xsd:sequence>\
-             <xsd:element name=\"MsgRsHdr\" type=\"tns:MsgRsHdr_CType\" minOccurs=\"0\"/>",
-            op.name
-        );
-        elements(out, op.response);
-        out.push_str("</xsd:sequence></xsd:complexType></xsd:element>\n");
     }
+    xsd.sequence_of(&(op.request)(), &["MsgRqHdr"], false);
+    let _ = write!(
+        xsd.out,
+        "</xsd:sequence></xsd:complexType></xsd:element>\n\
+         <xsd:element name=\"{}Response\"><xsd:complexType><xsd:sequence>\
+         <xsd:element name=\"MsgRsHdr\" type=\"tns:MsgRsHdr_CType\" minOccurs=\"0\"/>",
+        op.name
+    );
+    xsd.sequence_of(&(op.response)(), &[], true);
+    xsd.out
+        .push_str("</xsd:sequence></xsd:complexType></xsd:element>\n");
 }
 
 fn sequence(out: &mut String, layout: &[Elem]) {
@@ -142,27 +137,12 @@ fn elements(out: &mut String, layout: &[Elem]) {
     }
 }
 
+/// A header or fault record element, by its layout.
 fn element(out: &mut String, e: &Elem) {
     let min = if e.required { "1" } else { "0" };
-    let nil = if e.name == "Custom" {
-        " nillable=\"true\""
-    } else {
-        ""
-    };
-    let _ = write!(
-        out,
-        "<xsd:element name=\"{}\" minOccurs=\"{min}\"{nil}",
-        e.name
-    );
+    let _ = write!(out, "<xsd:element name=\"{}\" minOccurs=\"{min}\"", e.name);
     match e.kind {
         Kind::Str => out.push_str(" type=\"xsd:string\"/>"),
-        Kind::Int => out.push_str(" type=\"xsd:int\"/>"),
-        Kind::Long => out.push_str(" type=\"xsd:long\"/>"),
-        Kind::DateTime => out.push_str(" type=\"xsd:dateTime\"/>"),
-        Kind::Enum(name, _) => {
-            let _ = write!(out, " type=\"tns:{name}\"/>");
-        }
-        Kind::Bool => out.push_str(" type=\"xsd:boolean\"/>"),
         // One header type for requests and answers.
         Kind::Group(inner) if std::ptr::eq(inner, layouts::JX_HDR) => {
             out.push_str(" type=\"tns:jXchangeHdr_CType\"/>");
@@ -180,7 +160,7 @@ fn element(out: &mut String, e: &Elem) {
             sequence(out, inner);
             out.push_str("</xsd:complexType></xsd:element></xsd:sequence></xsd:complexType></xsd:element>");
         }
-        Kind::Any | Kind::Tree => out.push_str(
+        Kind::Any => out.push_str(
             "><xsd:complexType><xsd:sequence><xsd:any namespace=\"##any\" processContents=\"lax\" minOccurs=\"0\" maxOccurs=\"unbounded\"/></xsd:sequence></xsd:complexType></xsd:element>",
         ),
     }
@@ -188,7 +168,10 @@ fn element(out: &mut String, e: &Elem) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::envelope::Node;
     use super::*;
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
 
     #[test]
     fn the_wsdl_is_well_formed_and_names_every_operation() {
@@ -206,25 +189,100 @@ mod tests {
     /// generator refuse values the server sends.
     #[test]
     fn each_value_list_name_has_one_list() {
-        fn check(layout: &[Elem], seen: &mut Vec<(&'static str, &'static [&'static str])>) {
-            for e in layout {
-                match e.kind {
-                    Kind::Enum(name, values) => {
-                        if let Some((_, v)) = seen.iter().find(|(n, _)| *n == name) {
-                            assert_eq!(*v, values, "{name}");
-                        }
-                        seen.push((name, values));
-                    }
-                    Kind::Group(inner) | Kind::Array(_, inner) => check(inner, seen),
-                    _ => {}
-                }
-            }
-        }
-        let mut seen = Vec::new();
+        let mut xsd = Xsd::default();
         for op in OPS {
-            check(op.request, &mut seen);
-            check(op.response, &mut seen);
+            operation_elements(&mut xsd, op);
         }
-        assert!(seen.len() > 10);
+        let mut names: Vec<_> = xsd.enums.iter().map(|(n, _)| n).collect();
+        let all = names.len();
+        names.dedup();
+        assert_eq!(names.len(), all);
+        assert!(all > 10, "{names:?}");
+    }
+
+    /// The child element names of the top-level element `name` of the WSDL's schema.
+    fn sequence_names(schema: &Node, name: &str) -> Vec<String> {
+        let elem = (schema.children.iter())
+            .find(|e| e.name == "element" && e.attr("name") == Some(name))
+            .unwrap_or_else(|| panic!("no element {name}"));
+        let seq = elem.find("sequence").expect("a sequence");
+        (seq.children.iter())
+            .filter_map(|e| e.attr("name").map(str::to_owned))
+            .collect()
+    }
+
+    /// The property names, in order, of the OpenAPI document's component `name`.
+    fn properties(doc: &utoipa::openapi::OpenApi, name: &str) -> Option<Vec<String>> {
+        let schema = doc.components.as_ref()?.schemas.get(name)?;
+        match schema {
+            RefOr::T(Schema::Object(o)) => Some(o.properties.keys().cloned().collect()),
+            _ => None,
+        }
+    }
+
+    /// The WSDL cannot drift from the JSON API: for every SOAP operation, its request's
+    /// elements after `MsgRqHdr` (and the path element) are, in order, the properties of
+    /// the OpenAPI document's schema of the same request type, and its answer's after
+    /// `MsgRsHdr` those of the answer type (then the nil `Custom` when it has none);
+    /// OOBValidate's answer is the seed's, so its elements are the first of the JSON
+    /// answer's.
+    #[test]
+    fn each_operations_elements_are_its_openapi_types_properties_in_order() {
+        use utoipa::OpenApi as _;
+        let doc = crate::web::api::openapi::ApiDoc::openapi();
+        let wsdl = document("http://127.0.0.1:8000/jxchange");
+        let root = super::super::envelope::parse(wsdl.as_bytes()).unwrap();
+        let schema = root.find("schema").expect("the schema");
+        for op in OPS {
+            let (rq, rs) = ((op.request)(), (op.response)());
+            let mut want: Vec<String> = vec!["MsgRqHdr".into()];
+            want.extend(op.path.name().map(str::to_owned));
+            let props = properties(&doc, &rq.name).unwrap_or_else(|| {
+                panic!("{}: {} is not in the OpenAPI document", op.name, rq.name)
+            });
+            want.extend(props.into_iter().filter(|p| p != "MsgRqHdr"));
+            assert_eq!(sequence_names(schema, op.name), want, "{}", op.name);
+            let got = sequence_names(schema, &format!("{}Response", op.name));
+            let json_name = if op.name == "OOBValidate" {
+                "OOBValidateRs"
+            } else {
+                &rs.name
+            };
+            let props = properties(&doc, json_name).unwrap_or_else(|| {
+                panic!("{}: {json_name} is not in the OpenAPI document", op.name)
+            });
+            let mut want: Vec<String> = vec!["MsgRsHdr".into()];
+            if op.name == "OOBValidate" {
+                want.extend(props.into_iter().take(3));
+            } else {
+                want.extend(props);
+            }
+            if !want.iter().any(|n| n == "Custom") {
+                want.push("Custom".into());
+            }
+            assert_eq!(got, want, "{}Response", op.name);
+        }
+    }
+
+    /// A record's element name is written once for each binding: `Record::ITEM` (what
+    /// the SOAP writer names each item) is its schema's `xml.name` (what the WSDL and the
+    /// OpenAPI document name it).
+    #[test]
+    fn record_names_are_their_schemas_xml_names() {
+        use crate::web::api::records::Record;
+        use crate::web::api::{explain, inquiry, users};
+        fn check<T: Record + utoipa::ToSchema>() {
+            let name = match T::schema() {
+                RefOr::T(Schema::Object(o)) => o.xml.and_then(|x| x.name).map(|n| n.into_owned()),
+                _ => None,
+            };
+            assert_eq!(name.as_deref(), Some(T::ITEM));
+        }
+        check::<inquiry::MfaTokenInqInfoRec>();
+        check::<inquiry::BindingCustom>();
+        check::<users::UsrTokenRec>();
+        check::<explain::AttemptRec>();
+        check::<explain::ExplainTokenRec>();
+        check::<explain::ExplainBindingRec>();
     }
 }

@@ -7,8 +7,10 @@
 
 use serde_json::Value;
 
-/// Keywords that only describe (no constraint).
+/// Keywords that only describe (no constraint). `xml` names a record's element in XML
+/// (the SOAP binding's `MFATokenInqInfoRec`, `BindingRec`…), nothing JSON is checked by.
 const ANNOTATIONS: &[&str] = &[
+    "xml",
     "description",
     "format",
     "title",
