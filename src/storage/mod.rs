@@ -343,6 +343,45 @@ impl Storage {
         }
     }
 
+    /// [`Storage::write_owned`] for an async caller, with the same promise: on SQLite the
+    /// job goes to the writer thread and the caller's task awaits its answer, so no thread
+    /// blocks on the commit; on PostgreSQL, whose driver blocks, the write runs on the
+    /// blocking pool. The job is queued when this is called, not when first polled.
+    pub fn write_owned_async<T, E>(
+        &self,
+        key: &str,
+        f: impl FnMut(&mut Conn) -> Result<T, E> + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<T, E>> + Send + 'static
+    where
+        T: Send + 'static,
+        E: JobError + Send + 'static,
+    {
+        let on_writer = match &*self.engine {
+            Engine::Sqlite(writer) => Ok(writer.submit_async(f)),
+            Engine::Postgres { .. } => Err((self.clone(), key.to_owned(), f)),
+        };
+        async move {
+            match on_writer {
+                Ok(answer) => answer.await,
+                Err((storage, key, f)) => {
+                    tokio::task::spawn_blocking(move || storage.write_queued(Some(&key), f))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(E::from(Error::Db(format!("the write failed: {e}"))))
+                        })
+                }
+            }
+        }
+    }
+
+    /// Whether reads and writes happen in this process (SQLite): a read costs
+    /// microseconds and a write can be awaited (`write_owned_async`), so an async caller
+    /// may run them on its own thread. On PostgreSQL a read is a network round trip on a
+    /// blocking driver, to be kept off an async executor's threads.
+    pub fn in_process(&self) -> bool {
+        matches!(*self.engine, Engine::Sqlite(_))
+    }
+
     /// The one write path of both: on PostgreSQL, behind the key's lock when there is one.
     fn write_queued<T, E: JobError>(
         &self,

@@ -53,8 +53,23 @@ fn count(storage: &Storage, sql: &'static str) -> i64 {
         .unwrap()
 }
 
+/// Accepts `write` as a blocking caller, or with `awaited` as an async one (its own
+/// runtime: the edge's path on SQLite, the blocking pool behind it on PostgreSQL).
+fn accept(storage: &Storage, write: Success, awaited: bool) -> Accepted {
+    if !awaited {
+        return storage.accept_success("user:1", write).unwrap();
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(storage.accept_success_async("user:1", write))
+        .unwrap()
+}
+
 /// Sixteen threads accept step 100 at once, then each a second time: one winner, fifteen
-/// replays, one audit row, and the binding's receipt is the winner's.
+/// replays, one audit row, and the binding's receipt is the winner's. Every other thread
+/// is an async caller, so both ways into the write race each other.
 fn one_winner(storage: Storage) {
     let base = seed(&storage);
     let storage = Arc::new(storage);
@@ -68,8 +83,8 @@ fn one_winner(storage: Storage) {
             };
             std::thread::spawn(move || {
                 start.wait();
-                let first = storage.accept_success("user:1", write.clone()).unwrap();
-                let again = storage.accept_success("user:1", write).unwrap();
+                let first = accept(&storage, write.clone(), i % 2 == 1);
+                let again = accept(&storage, write, i % 2 == 0);
                 assert!(matches!(again, Accepted::Replayed), "{again:?}");
                 matches!(first, Accepted::Won).then_some(i)
             })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::openapi::{Answer, BodyFaults, Common, NotFound};
-use super::{operate, Caller};
+use super::{operate_reading, Caller};
 use crate::domain::api_keys::Scope;
 use crate::domain::inquiry::{BindingRecord, Inquiry, InquiryRequest};
 use crate::domain::{Error, Service};
@@ -211,7 +211,8 @@ pub(crate) async fn inquire(
     rq: JxRequest<MfaTokenInqRq>,
     service: &State<Arc<Service>>,
 ) -> Result<Jx<MfaTokenInqRs>, ApiFault> {
-    operate(
+    // Read-only whatever the intent (an intent's key is an HMAC of what was read).
+    operate_reading(
         (rq.hdr, caller, Scope::Manage),
         service,
         rq.body.and_then(inquiry_request),
