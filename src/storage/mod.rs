@@ -4,8 +4,10 @@
 //! data directory) and PostgreSQL (`database_url = "postgres://…"`, for several nodes).
 //! [`Conn`] is Diesel's multi-connection over both, so every query in this module is
 //! written once against it; the few statements only one engine has are named in
-//! `engine`. All calls are blocking: the web edge runs them on `spawn_blocking`, never on
-//! the async executor. Reads take a pooled connection.
+//! `engine`. Calls are blocking, so the web edge runs them on `spawn_blocking`, except on
+//! SQLite's hot path ([`Storage::in_process`]): reads of microseconds, and the owned
+//! writes awaited ([`Storage::write_owned_async`], [`Storage::accept_success_async`]).
+//! Reads take a pooled connection.
 //!
 //! Writes go through [`Storage::write`], whose promise is the same on both engines: the
 //! job runs as if no other write ran at the same time (a serial schedule), and it is
