@@ -267,3 +267,42 @@ fn postgres_each_binding_of_a_shared_token_keeps_its_last_success() {
     let (_db, storage) = postgres();
     shared_token(storage);
 }
+
+/// An awaited owned write keeps `write_owned`'s promise on either engine (the writer
+/// thread's reply on SQLite, the blocking pool on PostgreSQL): its value once committed,
+/// and a refusal rolls back its own work and comes back unchanged.
+fn awaited_write_commits_or_rolls_back(storage: Storage) {
+    let user_pk = seed(&storage).user_pk;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let set = |n: i32, refuse: bool| {
+        storage.write_owned_async("user:1", move |c| {
+            users::update_user_oob_failures(c, user_pk, n)?;
+            if refuse {
+                return Err(Error::Conflict("refused".into()));
+            }
+            Ok(n)
+        })
+    };
+    assert_eq!(runtime.block_on(set(3, false)).unwrap(), 3);
+    let refused = runtime.block_on(set(9, true));
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    let user = storage
+        .read(|c| users::find_user_by_pk(c, user_pk))
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.oob_failed_sessions, 3);
+}
+
+#[test]
+fn sqlite_an_awaited_write_commits_or_rolls_back() {
+    let (_dir, storage) = temp_storage();
+    awaited_write_commits_or_rolls_back(storage);
+}
+
+#[test]
+fn postgres_an_awaited_write_commits_or_rolls_back() {
+    let (_db, storage) = postgres();
+    awaited_write_commits_or_rolls_back(storage);
+}
