@@ -384,6 +384,16 @@ impl Storage {
         matches!(*self.engine, Engine::Sqlite(_))
     }
 
+    /// Whether a read would get a pooled connection without waiting: one is idle, or the
+    /// pool may open another. A checkout otherwise blocks until a connection is returned,
+    /// which on an async thread would stall every task on it; an async caller that sees
+    /// `false` hands its work to the blocking pool instead (a racy check, and a read that
+    /// loses the race waits only for another read to end).
+    pub fn reader_free(&self) -> bool {
+        let state = self.pool.state();
+        state.idle_connections > 0 || state.connections < self.pool.max_size()
+    }
+
     /// The one write path of both: on PostgreSQL, behind the key's lock when there is one.
     fn write_queued<T, E: JobError>(
         &self,
@@ -617,5 +627,24 @@ mod private_file_tests {
         assert_eq!(mode(&copy), 0o600);
         assert!(storage.backup_to(&copy).is_err(), "never overwrites");
         assert_eq!(mode(&copy), 0o600);
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    /// While every pooled connection is checked out a read would wait, and the async edge
+    /// must hear so; one returned, it may read again.
+    #[test]
+    fn no_reader_is_free_while_every_connection_is_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(&dir.path().join("t.sqlite"), 2, Durability::Full).unwrap();
+        assert!(storage.in_process());
+        assert!(storage.reader_free());
+        let held = (storage.conn().unwrap(), storage.conn().unwrap());
+        assert!(!storage.reader_free());
+        drop(held.0);
+        assert!(storage.reader_free());
     }
 }
