@@ -23,9 +23,13 @@ pub(crate) struct IoUsed {
     pub(crate) fsyncs: Option<u64>,
     /// Bytes of file pages dirtied.
     pub(crate) bytes_written: u64,
+    /// Context switches of the server's threads, those that ended during the scenario
+    /// included (`/proc/PID/task` forgets them: an idle blocking thread that exits
+    /// mid-scenario would take its count along); `None` when they could not be counted.
+    pub(crate) switches: Option<u64>,
 }
 
-const EVENTS: &str = "syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync";
+const EVENTS: &str = "syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync,context-switches";
 
 impl IoCount {
     /// Starts counting for the processes `pids`.
@@ -56,7 +60,7 @@ impl IoCount {
     /// Stops counting; what was used since [`IoCount::start`].
     pub(crate) fn finish(self) -> IoUsed {
         let bytes_written = written(&self.pids).saturating_sub(self.written_before);
-        let fsyncs = self.perf.and_then(|(mut child, out)| {
+        let counts = self.perf.and_then(|(mut child, out)| {
             // perf prints its counts when interrupted.
             let _ = Command::new("kill")
                 .args(["-INT", &child.id().to_string()])
@@ -64,16 +68,22 @@ impl IoCount {
             let _ = child.wait();
             let text = std::fs::read_to_string(&out).ok()?;
             let _ = std::fs::remove_file(&out);
-            let counts: Vec<u64> = text
-                .lines()
-                .filter(|l| l.contains("sys_enter_f"))
-                .filter_map(|l| l.split(',').next()?.trim().parse().ok())
-                .collect();
-            (counts.len() == 2).then(|| counts.iter().sum())
+            Some(text)
         });
+        let count = |event: &str| -> Vec<u64> {
+            counts
+                .iter()
+                .flat_map(|text| text.lines())
+                .filter(|l| l.contains(event))
+                .filter_map(|l| l.split(',').next()?.trim().parse().ok())
+                .collect()
+        };
+        let fsyncs = count("sys_enter_f");
+        let switches = count("context-switches");
         IoUsed {
-            fsyncs,
+            fsyncs: (fsyncs.len() == 2).then(|| fsyncs.iter().sum()),
             bytes_written,
+            switches: (switches.len() == 1).then(|| switches[0]),
         }
     }
 }

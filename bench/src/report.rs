@@ -177,8 +177,9 @@ vs floor: req/s of the row / req/s of `GET /`. Server CPU µs/req: the server's 
 over the scenario (from /proc, 10 ms ticks) / requests answered; it does not depend on what else the \
 machine runs, so it is the figure to compare between runs (on a quiet machine: another \
 process's load still inflates it through shared caches and cores). Switches/req: the \
-server's context switches (all its threads, /proc) / requests answered: the thread \
-hand-offs one request costs, which no other load moves. fsyncs/req: the server's `fsync` + \
+server's context switches (all its threads, those that end during the scenario included: \
+the `context-switches` software event of the same `perf stat`, else /proc) / requests \
+answered: the thread hand-offs one request costs, which no other load moves. fsyncs/req: the server's `fsync` + \
 `fdatasync` calls (kernel syscall tracepoints through `perf stat`, which stop no thread) / \
 requests answered; on PostgreSQL the flushes are the database server's, not counted here. \
 pages/req: 4 KiB file pages the server dirtied (`write_bytes` of /proc/PID/io, page-granular: \

@@ -228,8 +228,10 @@ pub(crate) fn run_mode(args: &Args, exe: &Tokend, mode: Mode) -> Result<ModeRepo
         m.io = io.finish();
         let per_request = |us: u64| us as f64 / (m.requests.max(1) as f64);
         m.cpu_us_per_request = per_request(server.cpu_us()? - cpu_before);
-        m.switches_per_request =
-            server.switches().saturating_sub(switches_before) as f64 / (m.requests.max(1) as f64);
+        let switches =
+            m.io.switches
+                .unwrap_or_else(|| server.switches().saturating_sub(switches_before));
+        m.switches_per_request = switches as f64 / (m.requests.max(1) as f64);
         m.pg_cpu_us_per_request = pg_before
             .zip(server.postgres_cpu_us())
             .map(|(before, after)| per_request(after.saturating_sub(before)));

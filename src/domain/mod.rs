@@ -219,6 +219,15 @@ impl Service {
         &self.policy
     }
 
+    /// Whether the database's reads are in this process and its writes can be awaited
+    /// (`Storage::in_process`), and a reading connection is free now
+    /// (`Storage::reader_free`): then an edge may run a read-only operation, or a
+    /// validation's first half ([`validate::Decided`]), on an async thread instead of
+    /// handing it to the blocking pool.
+    pub fn reads_in_process(&self) -> bool {
+        self.storage.in_process() && self.storage.reader_free()
+    }
+
     /// The institution a request acts within: the one its context names, else the
     /// configured default (the console and the CLI act within the default).
     pub fn institution<'a>(&'a self, ctx: &'a Context) -> &'a str {

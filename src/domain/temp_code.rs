@@ -114,6 +114,27 @@ impl Service {
         })
     }
 
+    /// Whether [`Service::try_temp_code`] would try a temporary code for these candidates
+    /// (`tried` and `others` together): they are one user's, who has an active one.
+    pub(super) fn has_temp_codes(
+        &self,
+        tried: &[BoundToken],
+        others: &[BoundToken],
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let mut all = tried.iter().chain(others);
+        let Some(user_pk) = all.next().map(|b| b.binding.user_pk) else {
+            return Ok(false);
+        };
+        if all.any(|b| b.binding.user_pk != user_pk) {
+            return Ok(false);
+        }
+        let active = self
+            .storage
+            .read(|c| temp_codes::find_active_temp_codes(c, user_pk, to_ms(now)))?;
+        Ok(!active.is_empty())
+    }
+
     /// Tries `code` as a temporary code of the candidates' user. `None` when the user has
     /// no active temporary code or the code is not one (then the failure is counted).
     pub(super) fn try_temp_code(

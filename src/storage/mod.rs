@@ -4,8 +4,10 @@
 //! data directory) and PostgreSQL (`database_url = "postgres://…"`, for several nodes).
 //! [`Conn`] is Diesel's multi-connection over both, so every query in this module is
 //! written once against it; the few statements only one engine has are named in
-//! `engine`. All calls are blocking: the web edge runs them on `spawn_blocking`, never on
-//! the async executor. Reads take a pooled connection.
+//! `engine`. Calls are blocking, so the web edge runs them on `spawn_blocking`, except on
+//! SQLite's hot path ([`Storage::in_process`]): reads of microseconds, and the owned
+//! writes awaited ([`Storage::write_owned_async`], [`Storage::accept_success_async`]).
+//! Reads take a pooled connection.
 //!
 //! Writes go through [`Storage::write`], whose promise is the same on both engines: the
 //! job runs as if no other write ran at the same time (a serial schedule), and it is
@@ -343,6 +345,55 @@ impl Storage {
         }
     }
 
+    /// [`Storage::write_owned`] for an async caller, with the same promise: on SQLite the
+    /// job goes to the writer thread and the caller's task awaits its answer, so no thread
+    /// blocks on the commit; on PostgreSQL, whose driver blocks, the write runs on the
+    /// blocking pool. The job is queued when this is called, not when first polled.
+    pub fn write_owned_async<T, E>(
+        &self,
+        key: &str,
+        f: impl FnMut(&mut Conn) -> Result<T, E> + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<T, E>> + Send + 'static
+    where
+        T: Send + 'static,
+        E: JobError + Send + 'static,
+    {
+        let on_writer = match &*self.engine {
+            Engine::Sqlite(writer) => Ok(writer.submit_async(f)),
+            Engine::Postgres { .. } => Err((self.clone(), key.to_owned(), f)),
+        };
+        async move {
+            match on_writer {
+                Ok(answer) => answer.await,
+                Err((storage, key, f)) => {
+                    tokio::task::spawn_blocking(move || storage.write_queued(Some(&key), f))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(E::from(Error::Db(format!("the write failed: {e}"))))
+                        })
+                }
+            }
+        }
+    }
+
+    /// Whether reads and writes happen in this process (SQLite): a read costs
+    /// microseconds and a write can be awaited (`write_owned_async`), so an async caller
+    /// may run them on its own thread. On PostgreSQL a read is a network round trip on a
+    /// blocking driver, to be kept off an async executor's threads.
+    pub fn in_process(&self) -> bool {
+        matches!(*self.engine, Engine::Sqlite(_))
+    }
+
+    /// Whether a read would get a pooled connection without waiting: one is idle, or the
+    /// pool may open another. A checkout otherwise blocks until a connection is returned,
+    /// which on an async thread would stall every task on it; an async caller that sees
+    /// `false` hands its work to the blocking pool instead (a racy check, and a read that
+    /// loses the race waits only for another read to end).
+    pub fn reader_free(&self) -> bool {
+        let state = self.pool.state();
+        state.idle_connections > 0 || state.connections < self.pool.max_size()
+    }
+
     /// The one write path of both: on PostgreSQL, behind the key's lock when there is one.
     fn write_queued<T, E: JobError>(
         &self,
@@ -576,5 +627,24 @@ mod private_file_tests {
         assert_eq!(mode(&copy), 0o600);
         assert!(storage.backup_to(&copy).is_err(), "never overwrites");
         assert_eq!(mode(&copy), 0o600);
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    /// While every pooled connection is checked out a read would wait, and the async edge
+    /// must hear so; one returned, it may read again.
+    #[test]
+    fn no_reader_is_free_while_every_connection_is_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(&dir.path().join("t.sqlite"), 2, Durability::Full).unwrap();
+        assert!(storage.in_process());
+        assert!(storage.reader_free());
+        let held = (storage.conn().unwrap(), storage.conn().unwrap());
+        assert!(!storage.reader_free());
+        drop(held.0);
+        assert!(storage.reader_free());
     }
 }

@@ -130,12 +130,44 @@ impl Storage {
         if self.is_postgres() && self.write_at_once(|c| at_once(c, &success))? {
             return Ok(Accepted::Won);
         }
-        match self.write_owned(key, move |c| decide(c, &success)) {
-            Ok(()) => Ok(Accepted::Won),
-            Err(Refused::Replayed) => Ok(Accepted::Replayed),
-            Err(Refused::StatusChanged(now)) => Ok(Accepted::StatusChanged(now)),
-            Err(Refused::Storage(e)) => Err(e),
+        accepted(self.write_owned(key, move |c| decide(c, &success)))
+    }
+}
+
+impl Storage {
+    /// [`Storage::accept_success`] for an async caller (see [`Storage::write_owned_async`]):
+    /// on SQLite the same job on the writer thread, awaited; on PostgreSQL the same call
+    /// on the blocking pool.
+    pub fn accept_success_async(
+        &self,
+        key: &str,
+        success: Success,
+    ) -> impl std::future::Future<Output = Result<Accepted, Error>> + Send + 'static {
+        let on_writer = if self.in_process() {
+            Ok(self.write_owned_async(key, move |c| decide(c, &success)))
+        } else {
+            Err((self.clone(), key.to_owned(), success))
+        };
+        async move {
+            match on_writer {
+                Ok(answer) => accepted(answer.await),
+                Err((storage, key, success)) => {
+                    tokio::task::spawn_blocking(move || storage.accept_success(&key, success))
+                        .await
+                        .unwrap_or_else(|e| Err(Error::Db(format!("the write failed: {e}"))))
+                }
+            }
         }
+    }
+}
+
+/// What the deciding job's outcome means to the caller.
+fn accepted(outcome: Result<(), Refused>) -> Result<Accepted, Error> {
+    match outcome {
+        Ok(()) => Ok(Accepted::Won),
+        Err(Refused::Replayed) => Ok(Accepted::Replayed),
+        Err(Refused::StatusChanged(now)) => Ok(Accepted::StatusChanged(now)),
+        Err(Refused::Storage(e)) => Err(e),
     }
 }
 

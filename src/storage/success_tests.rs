@@ -53,8 +53,23 @@ fn count(storage: &Storage, sql: &'static str) -> i64 {
         .unwrap()
 }
 
+/// Accepts `write` as a blocking caller, or with `awaited` as an async one (its own
+/// runtime: the edge's path on SQLite, the blocking pool behind it on PostgreSQL).
+fn accept(storage: &Storage, write: Success, awaited: bool) -> Accepted {
+    if !awaited {
+        return storage.accept_success("user:1", write).unwrap();
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(storage.accept_success_async("user:1", write))
+        .unwrap()
+}
+
 /// Sixteen threads accept step 100 at once, then each a second time: one winner, fifteen
-/// replays, one audit row, and the binding's receipt is the winner's.
+/// replays, one audit row, and the binding's receipt is the winner's. Every other thread
+/// is an async caller, so both ways into the write race each other.
 fn one_winner(storage: Storage) {
     let base = seed(&storage);
     let storage = Arc::new(storage);
@@ -68,8 +83,8 @@ fn one_winner(storage: Storage) {
             };
             std::thread::spawn(move || {
                 start.wait();
-                let first = storage.accept_success("user:1", write.clone()).unwrap();
-                let again = storage.accept_success("user:1", write).unwrap();
+                let first = accept(&storage, write.clone(), i % 2 == 1);
+                let again = accept(&storage, write, i % 2 == 0);
                 assert!(matches!(again, Accepted::Replayed), "{again:?}");
                 matches!(first, Accepted::Won).then_some(i)
             })
@@ -251,4 +266,43 @@ fn sqlite_each_binding_of_a_shared_token_keeps_its_last_success() {
 fn postgres_each_binding_of_a_shared_token_keeps_its_last_success() {
     let (_db, storage) = postgres();
     shared_token(storage);
+}
+
+/// An awaited owned write keeps `write_owned`'s promise on either engine (the writer
+/// thread's reply on SQLite, the blocking pool on PostgreSQL): its value once committed,
+/// and a refusal rolls back its own work and comes back unchanged.
+fn awaited_write_commits_or_rolls_back(storage: Storage) {
+    let user_pk = seed(&storage).user_pk;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let set = |n: i32, refuse: bool| {
+        storage.write_owned_async("user:1", move |c| {
+            users::update_user_oob_failures(c, user_pk, n)?;
+            if refuse {
+                return Err(Error::Conflict("refused".into()));
+            }
+            Ok(n)
+        })
+    };
+    assert_eq!(runtime.block_on(set(3, false)).unwrap(), 3);
+    let refused = runtime.block_on(set(9, true));
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    let user = storage
+        .read(|c| users::find_user_by_pk(c, user_pk))
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.oob_failed_sessions, 3);
+}
+
+#[test]
+fn sqlite_an_awaited_write_commits_or_rolls_back() {
+    let (_dir, storage) = temp_storage();
+    awaited_write_commits_or_rolls_back(storage);
+}
+
+#[test]
+fn postgres_an_awaited_write_commits_or_rolls_back() {
+    let (_db, storage) = postgres();
+    awaited_write_commits_or_rolls_back(storage);
 }

@@ -7,8 +7,12 @@ use std::sync::Arc;
 use crate::domain::sandbox::InstClock;
 use crate::domain::{Error, Service};
 
-/// Runs a domain operation on the blocking pool: database and HMAC work never occupy the
-/// async executor's threads.
+/// Runs a domain operation on the blocking pool: database and HMAC work do not occupy the
+/// async executor's threads. The exceptions are the hot path's, on SQLite only, where a
+/// read is microseconds in process and the write is awaited from the writer thread: a
+/// validation's first half and a read-only operation (`api::Call::run_reading`, the
+/// validation handler), which would otherwise pay two thread hand-offs for microseconds
+/// of work.
 pub async fn blocking<T, F>(service: &Arc<Service>, f: F) -> Result<T, Error>
 where
     T: Send + 'static,

@@ -131,15 +131,15 @@ impl Service {
         self.record_send(ctx, &spec, now)
     }
 
-    /// Validates a code and, when the answer is Locked, starts the SMS fallback for the
-    /// user (or reuses their pending fallback session, sending nothing new).
-    pub fn validate_with_fallback(
+    /// The second half of [`Service::validate_with_fallback`], for a validation answered
+    /// apart from it (`validate::Decided`): when `v` is Locked, starts the SMS fallback.
+    pub fn with_fallback(
         &self,
         ctx: &Context,
         rq: &ValidateRequest,
+        v: Validation,
         now: DateTime<Utc>,
     ) -> Result<(Validation, Fallback), Error> {
-        let v = self.validate(ctx, rq, now)?;
         if v.rs_stat != RsStat::Locked {
             return Ok((v, Fallback::NotNeeded));
         }

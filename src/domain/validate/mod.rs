@@ -17,12 +17,14 @@ use super::audit::{self, Entry};
 use super::{params_of, to_ms, Context, Error, Fault, Service};
 use crate::storage::bindings::{self, BoundToken};
 
+mod awaited;
 mod refusal;
 
 use crate::storage;
 use crate::storage::success::{self, Success, SuccessAudit};
 use crate::types::{AuditAction, AuditResult};
 use crate::types::{Code, MfaTokenUsrStat, RsStat, RsStatRsn, TokenId, UsrName, UsrTokenStat};
+pub use awaited::{Decided, Pending};
 pub use refusal::FAILURE_LOCK;
 
 /// A validation request: the user, the token, or both, and the code typed.
@@ -97,6 +99,27 @@ impl storage::JobError for AcceptError {
         match self {
             AcceptError::Domain(e) => e.storage_error(),
             _ => None,
+        }
+    }
+}
+
+/// A success to write, owned (it may be written by the writer thread), and its answer.
+struct PendingSuccess {
+    key: String,
+    write: Success,
+    answer: Won,
+}
+
+/// The answer a success gets if its write wins.
+struct Won(Validation);
+
+impl Won {
+    /// What the success's write came to, as validation sees it.
+    fn accepted(self, outcome: success::Accepted) -> Accepted {
+        match outcome {
+            success::Accepted::Won => Accepted::Won(self.0),
+            success::Accepted::Replayed => Accepted::Replayed,
+            success::Accepted::StatusChanged(fresh) => Accepted::StatusChanged(fresh),
         }
     }
 }
@@ -219,6 +242,19 @@ impl Service {
         step: i64,
         now: DateTime<Utc>,
     ) -> Result<Accepted, Error> {
+        let pending = self.success_of(ctx, b, step, now)?;
+        let outcome = self.storage.accept_success(&pending.key, pending.write)?;
+        Ok(pending.answer.accepted(outcome))
+    }
+
+    /// The success write of `b` at `step`, owned, and what answers it once written.
+    fn success_of(
+        &self,
+        ctx: &Context,
+        b: &BoundToken,
+        step: i64,
+        now: DateTime<Utc>,
+    ) -> Result<PendingSuccess, Error> {
         let receipt = uuid::Uuid::new_v4().to_string();
         let drift = self.learned_drift(b, step, now)?;
         let write = Success {
@@ -242,10 +278,10 @@ impl Service {
                 inst_rt_id: ctx.inst_rt_id.clone(),
             },
         };
-        Ok(match self.storage.accept_success(&user_key(b), write)? {
-            success::Accepted::Won => Accepted::Won(won(b, receipt, drift, now)),
-            success::Accepted::Replayed => Accepted::Replayed,
-            success::Accepted::StatusChanged(fresh) => Accepted::StatusChanged(fresh),
+        Ok(PendingSuccess {
+            key: user_key(b),
+            write,
+            answer: Won(won(b, receipt, drift, now)),
         })
     }
 

@@ -9,7 +9,7 @@ use crate::domain::audit;
 use crate::domain::phones::kept_codes::KeptCode;
 use crate::domain::{to_ms, Context, Error, Service};
 use crate::storage::bindings::{self, BoundToken};
-use crate::storage::tokens;
+use crate::storage::{tokens, Conn};
 use crate::types::{AuditAction, AuditResult};
 use crate::types::{Code, MfaTokenUsrStat, RsStat, RsStatRsn, UsrTokenStat};
 
@@ -30,6 +30,12 @@ fn is_locked(b: &BoundToken) -> bool {
 }
 
 impl Service {
+    /// Whether [`Service::auto_unlock`] may write for these bindings (one holds a failure
+    /// lock, and such locks expire).
+    pub(super) fn may_auto_unlock(&self, bound: &[BoundToken]) -> bool {
+        self.policy.auto_unlock_after_secs != 0 && bound.iter().any(is_failure_lock)
+    }
+
     /// Unlocks the bindings whose failure lock has outlived `auto_unlock_after_secs`,
     /// audited like any change, and answers the bindings as they now are.
     pub(super) fn auto_unlock(
@@ -86,67 +92,43 @@ impl Service {
         action: AuditAction,
         kept: Option<&Code>,
     ) -> Result<FailureOutcome, Error> {
+        let job = self.failure_count(ctx, tried, now, action, kept);
+        let key = job.key.clone();
+        self.storage.write_owned(&key, move |c| job.run(c))
+    }
+
+    /// The write of [`Service::count_failure`], owned (it runs on the writer thread): the
+    /// rows to count on, and the wrong code's keyed hash already computed.
+    pub(super) fn failure_count(
+        &self,
+        ctx: &Context,
+        tried: &[&BoundToken],
+        now: DateTime<Utc>,
+        action: AuditAction,
+        kept: Option<&Code>,
+    ) -> FailureCount {
         let limit = i32::try_from(self.policy.lock_after_failures).unwrap_or(i32::MAX);
-        let reason = format!("{limit} {FAILURE_LOCK}");
-        let key = tried
-            .first()
-            .map(|b| super::user_key(b))
-            .unwrap_or_default();
-        // What the job needs, owned (it runs on the writer thread): the rows to count on,
-        // and the wrong code's keyed hash already computed.
-        let tried: Vec<Tried> = tried
-            .iter()
-            .map(|b| Tried {
-                binding_pk: b.binding.id,
-                token_pk: b.token.id,
-                token_id: b.token.token_id.clone(),
-                usr_name: b.usr_name.clone(),
-                kept: kept.and_then(|code| self.failed_code_to_keep(b, code, now)),
-            })
-            .collect();
-        let ctx = ctx.clone();
-        self.storage.write_owned(&key, move |c| {
-            let mut counted = FailureOutcome {
-                all_locked: true,
-                first_locked: None,
-            };
-            for (i, b) in tried.iter().enumerate() {
-                let done =
-                    bindings::update_binding_failure(c, b.binding_pk, limit, &reason, to_ms(now))?;
-                tokens::update_token_version(c, b.token_pk, to_ms(now))?;
-                let (result, detail) = match done {
-                    Some(f) if f.locked => (
-                        AuditResult::Locked,
-                        format!("wrong code; locked after {limit}"),
-                    ),
-                    Some(f) => {
-                        counted.all_locked = false;
-                        let detail = format!("wrong code, {} of {limit}", f.failure_count);
-                        (AuditResult::Failed, detail)
-                    }
-                    None => (
-                        AuditResult::Locked,
-                        "binding not Act when the code was decided".into(),
-                    ),
-                };
-                if result == AuditResult::Locked && counted.first_locked.is_none() {
-                    counted.first_locked = Some(i);
-                }
-                let entry = audit::Entry {
-                    action,
-                    token_id: Some(&b.token_id),
-                    usr_name: Some(&b.usr_name),
-                    result,
-                    detail: Some(&detail),
-                };
-                audit::record(c, &ctx, now, entry)?;
-                // In the same transaction as its audit row: explain pairs them by order.
-                if let Some(kept) = &b.kept {
-                    kept.store(c)?;
-                }
-            }
-            Ok::<_, Error>(counted)
-        })
+        FailureCount {
+            key: tried
+                .first()
+                .map(|b| super::user_key(b))
+                .unwrap_or_default(),
+            tried: tried
+                .iter()
+                .map(|b| Tried {
+                    binding_pk: b.binding.id,
+                    token_pk: b.token.id,
+                    token_id: b.token.token_id.clone(),
+                    usr_name: b.usr_name.clone(),
+                    kept: kept.and_then(|code| self.failed_code_to_keep(b, code, now)),
+                })
+                .collect(),
+            reason: format!("{limit} {FAILURE_LOCK}"),
+            limit,
+            ctx: ctx.clone(),
+            now,
+            action,
+        }
     }
 
     /// Answers a request none of whose bindings may validate: Locked if one is locked,
@@ -184,6 +166,65 @@ struct Tried {
     usr_name: String,
     /// The wrong code's hash, to keep for "explain".
     kept: Option<KeptCode>,
+}
+
+/// Counting a wrong code on the bindings it was tried against, as one owned write job.
+pub(super) struct FailureCount {
+    /// The user's key (see `user_key`).
+    pub key: String,
+    tried: Vec<Tried>,
+    limit: i32,
+    reason: String,
+    ctx: Context,
+    now: DateTime<Utc>,
+    action: AuditAction,
+}
+
+impl FailureCount {
+    /// Counts, locks at the threshold and audits each binding, in the caller's transaction.
+    pub fn run(&self, c: &mut Conn) -> Result<FailureOutcome, Error> {
+        let (limit, now) = (self.limit, self.now);
+        let mut counted = FailureOutcome {
+            all_locked: true,
+            first_locked: None,
+        };
+        for (i, b) in self.tried.iter().enumerate() {
+            let done =
+                bindings::update_binding_failure(c, b.binding_pk, limit, &self.reason, to_ms(now))?;
+            tokens::update_token_version(c, b.token_pk, to_ms(now))?;
+            let (result, detail) = match done {
+                Some(f) if f.locked => (
+                    AuditResult::Locked,
+                    format!("wrong code; locked after {limit}"),
+                ),
+                Some(f) => {
+                    counted.all_locked = false;
+                    let detail = format!("wrong code, {} of {limit}", f.failure_count);
+                    (AuditResult::Failed, detail)
+                }
+                None => (
+                    AuditResult::Locked,
+                    "binding not Act when the code was decided".into(),
+                ),
+            };
+            if result == AuditResult::Locked && counted.first_locked.is_none() {
+                counted.first_locked = Some(i);
+            }
+            let entry = audit::Entry {
+                action: self.action,
+                token_id: Some(&b.token_id),
+                usr_name: Some(&b.usr_name),
+                result,
+                detail: Some(&detail),
+            };
+            audit::record(c, &self.ctx, now, entry)?;
+            // In the same transaction as its audit row: explain pairs them by order.
+            if let Some(kept) = &b.kept {
+                kept.store(c)?;
+            }
+        }
+        Ok(counted)
+    }
 }
 
 /// What counting a wrong code came to.

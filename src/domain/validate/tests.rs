@@ -236,3 +236,75 @@ fn without_auto_unlock_a_failure_lock_stays() {
     let v = validate(&s, "u", &code(RFC_SEED, step_of(much_later)), much_later);
     assert_eq!(v.rs_stat, RsStat::Locked);
 }
+
+/// One validation through the split entry (decide, then the awaited write), as the web
+/// edge runs it on SQLite; `None` when it was not split (the caller runs `validate`).
+fn validate_split(
+    s: &crate::domain::Service,
+    usr: &str,
+    code: &crate::types::Code,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<super::Validation> {
+    let rq = super::ValidateRequest {
+        usr_name: Some(crate::types::UsrName::parse(usr).unwrap()),
+        token_id: None,
+        code: code.clone(),
+    };
+    let ctx = crate::domain::test_support::ctx();
+    let super::Decided::Write(pending) = s.decide_validation(&ctx, &rq, now).unwrap() else {
+        return None;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(s.write_decided(pending)).unwrap()
+}
+
+/// The split validation answers as `validate` does, and writes the same: a success, a
+/// replay (not split), wrong codes up to the lock, then a locked user (not split); the
+/// same sequence runs through `validate` on a twin database.
+#[test]
+fn the_split_validation_answers_and_writes_as_validate_does() {
+    let ((_d1, split), (_d2, whole)) = (service(), service());
+    let now = at(LATER);
+    for s in [&split, &whole] {
+        enroll_active(s, "u", "T-1", RFC_SEED, at(0));
+    }
+    let (right, wrong) = (
+        code(RFC_SEED, step_of(now)),
+        wrong_code(RFC_SEED, step_of(now)),
+    );
+    let mut sequence = vec![(right.clone(), true), (right, false)];
+    sequence.extend((0..5).map(|_| (wrong.clone(), true)));
+    sequence.push((code(RFC_SEED, step_of(now) + 1), false));
+    for (i, (c, is_split)) in sequence.into_iter().enumerate() {
+        let mut expected = validate(&whole, "u", &c, now);
+        let mut got = match validate_split(&split, "u", &c, now) {
+            Some(v) => {
+                assert!(is_split, "request {i} should not be split");
+                v
+            }
+            None => {
+                assert!(!is_split, "request {i} should be split");
+                validate(&split, "u", &c, now)
+            }
+        };
+        assert_eq!(got.receipt_id.is_some(), expected.receipt_id.is_some());
+        (got.receipt_id, expected.receipt_id) = (None, None);
+        assert_eq!(got, expected, "request {i}");
+    }
+    let (a, b) = (&bound(&split, "u")[0], &bound(&whole, "u")[0]);
+    assert_eq!(a.binding.status, MfaTokenUsrStat::Lock);
+    assert_eq!(
+        (
+            a.binding.failure_count,
+            a.binding.locked_at,
+            a.token.last_step
+        ),
+        (
+            b.binding.failure_count,
+            b.binding.locked_at,
+            b.token.last_step
+        )
+    );
+}

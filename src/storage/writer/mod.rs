@@ -18,7 +18,10 @@
 //! sleeps once and is woken once, by its own answer; through the mutex it sleeps twice
 //! (queueing for the writer, then for the commit) and every commit wakes all waiters at
 //! once, which the profile showed as thread hand-offs. Both kinds share the one connection
-//! and its batches: the thread queues for the mutex like any writer (see `queued`).
+//! and its batches: the thread queues for the mutex like any writer (see `queued`). An
+//! owned job's caller either waits (a blocking thread) or awaits (an async task,
+//! [`Writer::submit_async`]: the web edge's validations on SQLite, which so use no
+//! blocking thread at all).
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::result::Error as DieselError;

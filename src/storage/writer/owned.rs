@@ -1,9 +1,11 @@
 //! Owned jobs: the writer thread and its inbox (see the module above for why).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, MutexGuard};
+use tokio::sync::oneshot;
 
 use super::{Conn, Error, Ran, Shared, State, Writer, MAX_BATCH};
 
@@ -21,7 +23,7 @@ pub(super) trait Answer: Send {
 /// Owned jobs waiting for the writer thread.
 #[derive(Default)]
 pub(super) struct Inbox {
-    jobs: VecDeque<Job>,
+    pub(super) jobs: VecDeque<Job>,
     /// The thread is asleep on `Shared::arrived` (so a new job must wake it).
     idle: bool,
     /// The `Writer` was dropped: the thread ends once the inbox is empty.
@@ -42,16 +44,56 @@ impl Writer {
         E: From<Error> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |state: &mut State| -> Box<dyn Answer> {
-            Box::new(Reply {
-                ran: Shared::run(state, f),
-                tx,
-            })
-        });
-        self.shared.enqueue(job)?;
-        rx.recv()
-            .unwrap_or_else(|_| Err(E::from(Error::Db("the write panicked".into()))))
+        self.shared.enqueue(job(f, Tx::Wait(tx)))?;
+        rx.recv().unwrap_or_else(|_| Err(lost()))
     }
+
+    /// [`Writer::submit`] for an async caller: the job is queued now (so dropping the
+    /// future does not undo it, as a blocking caller's write is not undone when its
+    /// client goes), and the future resolves with the same answer at the same moment,
+    /// without a thread blocked on it: the caller's task sleeps until the writer thread
+    /// has committed the batch.
+    pub(in crate::storage) fn submit_async<T, E>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+    ) -> impl Future<Output = Result<T, E>> + Send + 'static
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let queued = self.shared.enqueue(job(f, Tx::Await(tx)));
+        async move {
+            queued?;
+            rx.await.unwrap_or_else(|_| Err(lost()))
+        }
+    }
+}
+
+/// The job that runs `f` in the open batch and keeps its outcome for `tx`.
+fn job<T, E>(f: impl FnOnce(&mut Conn) -> Result<T, E> + Send + 'static, tx: Tx<T, E>) -> Job
+where
+    T: Send + 'static,
+    E: From<Error> + Send + 'static,
+{
+    Box::new(move |state: &mut State| -> Box<dyn Answer> {
+        Box::new(Reply {
+            ran: Shared::run(state, f),
+            tx,
+        })
+    })
+}
+
+/// The answer of a job whose reply was dropped unsent: the job panicked (its batch was
+/// abandoned) or the writer ended before running it.
+fn lost<E: From<Error>>() -> E {
+    E::from(Error::Db("the write panicked".into()))
+}
+
+/// Where a job's answer goes: a thread waiting on it, or a task awaiting it.
+enum Tx<T, E> {
+    Wait(mpsc::SyncSender<Result<T, E>>),
+    Await(oneshot::Sender<Result<T, E>>),
 }
 
 impl Drop for Writer {
@@ -68,7 +110,7 @@ impl Drop for Writer {
 /// An owned job's outcome and the channel its caller waits on.
 struct Reply<T, E> {
     ran: Result<Ran<T, E>, Error>,
-    tx: mpsc::SyncSender<Result<T, E>>,
+    tx: Tx<T, E>,
 }
 
 impl<T: Send, E: From<Error> + Send> Answer for Reply<T, E> {
@@ -81,13 +123,17 @@ impl<T: Send, E: From<Error> + Send> Answer for Reply<T, E> {
                 Err(E::from(Error::Db(format!("commit failed: {reason}"))))
             }
         };
-        // The caller is gone only if its thread died; nothing to answer then.
-        let _ = self.tx.send(answer);
+        // The caller is gone only if its thread died or its task was dropped; nothing to
+        // answer then (the work itself stands, as committed).
+        match self.tx {
+            Tx::Wait(tx) => drop(tx.send(answer)),
+            Tx::Await(tx) => drop(tx.send(answer)),
+        }
     }
 }
 
 impl Shared {
-    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+    pub(super) fn inbox(&self) -> MutexGuard<'_, Inbox> {
         self.inbox
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -138,3 +138,63 @@ fn dropping_the_storage_ends_its_writer_thread() {
         .unwrap();
     drop(storage);
 }
+
+/// The last finished batch of `storage`'s writer.
+fn batches_done(storage: &super::super::Storage) -> u64 {
+    let super::super::Engine::Sqlite(writer) = &*storage.engine else {
+        unreachable!("a test database is SQLite");
+    };
+    writer.shared.outcomes.lock().unwrap().done
+}
+
+/// A blocking caller (a thread waiting on its reply) and an async one (a task awaiting
+/// it) queue jobs while the writer thread runs a third: all three share one batch, one
+/// commit, and each caller gets its own answer only once that batch is committed.
+#[test]
+fn a_blocking_and_an_async_caller_share_one_batch() {
+    let (_dir, storage) = temp_storage();
+    execute(&storage, "CREATE TABLE bench_rows (v INTEGER NOT NULL)").unwrap();
+    let storage = Arc::new(storage);
+    let super::super::Engine::Sqlite(writer) = &*storage.engine else {
+        unreachable!("a test database is SQLite");
+    };
+    let shared = Arc::clone(&writer.shared);
+    let before = batches_done(&storage);
+    // The first job holds the batch open until the two others are queued behind it.
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gate = {
+        let (storage, running) = (Arc::clone(&storage), Arc::clone(&running));
+        std::thread::spawn(move || {
+            storage.write_owned("k", move |c| {
+                running.store(true, std::sync::atomic::Ordering::SeqCst);
+                while shared.inbox().jobs.len() < 2 {
+                    std::thread::yield_now();
+                }
+                c.batch_execute("INSERT INTO bench_rows VALUES (1)")?;
+                Ok::<_, Error>(())
+            })
+        })
+    };
+    let insert = |v: i32| {
+        move |c: &mut super::super::Conn| {
+            c.batch_execute(&format!("INSERT INTO bench_rows VALUES ({v})"))?;
+            Ok::<_, Error>(v)
+        }
+    };
+    while !running.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    let awaited = storage.write_owned_async("k", insert(3));
+    let blocking = {
+        let storage = Arc::clone(&storage);
+        std::thread::spawn(move || storage.write_owned("k", insert(2)))
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert_eq!(runtime.block_on(awaited).unwrap(), 3);
+    assert_eq!(blocking.join().unwrap().unwrap(), 2);
+    gate.join().unwrap().unwrap();
+    assert_eq!(batches_done(&storage), before + 1, "one batch, one commit");
+    assert_eq!(count(&storage), 3);
+}

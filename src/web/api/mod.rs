@@ -166,6 +166,32 @@ impl Call {
         )
     }
 
+    /// The time of the institution's clock, read on this thread (its one read, of an
+    /// institution not seen yet, is in process where this is used).
+    pub fn now(&self, service: &Service, ctx: &Context) -> Result<DateTime<Utc>, ApiFault> {
+        self.check(service.clock_for(ctx, &self.caller.reach).map(time_of))
+    }
+
+    /// Runs a read-only domain operation: on this async thread where reads are in process
+    /// (SQLite: microseconds, not worth the blocking pool's two thread hand-offs), else on
+    /// the blocking pool like [`Call::run`] (PostgreSQL: a read is a network round trip on
+    /// a blocking driver).
+    pub async fn run_reading<T>(
+        &self,
+        service: &Arc<Service>,
+        ctx: &Context,
+        op: impl FnOnce(&Service, &Context, DateTime<Utc>) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, ApiFault>
+    where
+        T: Send + 'static,
+    {
+        if service.reads_in_process() {
+            let now = self.now(service, ctx)?;
+            return self.check(op(service, ctx, now));
+        }
+        self.run(service, ctx, op).await
+    }
+
     /// The answer under the echoed header.
     pub fn answer<R>(self, body: R) -> envelope::Jx<R> {
         envelope::Jx {
@@ -196,6 +222,29 @@ where
     let ctx = call.context()?;
     let out = call
         .run(service, &ctx, move |s, ctx, now| op(s, ctx, input, now))
+        .await?;
+    Ok(call.answer(answer(out)))
+}
+
+/// [`operate`] for a read-only operation ([`Call::run_reading`]: no blocking pool where
+/// reads are in process).
+pub async fn operate_reading<'g, I, T, R>(
+    request: (JxHdr, Result<Caller, Error>, impl Into<Gate<'g>>),
+    service: &Arc<Service>,
+    input: Result<I, Error>,
+    op: impl FnOnce(&Service, &Context, I, DateTime<Utc>) -> Result<T, Error> + Send + 'static,
+    answer: impl FnOnce(T) -> R,
+) -> Result<envelope::Jx<R>, ApiFault>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+{
+    let (hdr, caller, gate) = request;
+    let call = Call::admit(hdr, caller, gate)?;
+    let input = call.check(input)?;
+    let ctx = call.context()?;
+    let out = call
+        .run_reading(service, &ctx, move |s, ctx, now| op(s, ctx, input, now))
         .await?;
     Ok(call.answer(answer(out)))
 }

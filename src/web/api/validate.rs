@@ -12,8 +12,8 @@ use super::openapi::{Answer, BodyFaults, Common, NotFound, TooMany, Unprocessabl
 use super::{Call, Caller, Gate};
 use crate::domain::api_keys::Scope;
 use crate::domain::oob::Fallback;
-use crate::domain::validate::ValidateRequest;
-use crate::domain::{Error, Service};
+use crate::domain::validate::{Decided, ValidateRequest, Validation};
+use crate::domain::{Context, Error, Service};
 use crate::types::{RsStat, RsStatRsn};
 use crate::web::edge::iso8601;
 use crate::web::limits::Limits;
@@ -141,11 +141,7 @@ pub(crate) async fn validate(
         .validation(&call.caller().name, &who)
         .map_err(|l| ApiFault::limited(call.hdr(), l))?;
     let key_name = call.caller().name.clone();
-    let (v, fallback) = call
-        .run(service, &ctx, move |s, ctx, now| {
-            s.validate_with_fallback(ctx, &request, now)
-        })
-        .await?;
+    let (v, fallback) = validate_on(&call, service, &ctx, request).await?;
     metrics.validation(v.rs_stat);
     if let Some(steps) = v.drift_steps {
         metrics.drift(steps);
@@ -176,6 +172,42 @@ pub(crate) async fn validate(
         custom: RsCustom::of(v.reason),
     };
     Ok(call.answer(body))
+}
+
+/// Runs a validation. Where reads are in process (SQLite), its reads and HMACs run on this
+/// async thread and its one write is awaited from the writer thread, so a success or a
+/// wrong code costs one hand-off (to the writer and back) and never occupies a blocking
+/// thread (issue 30 item 4). On the blocking pool, as one call: the outcomes the domain
+/// does not split (`Decided::Elsewhere`, a success that lost a race), the SMS fallback of
+/// a Locked answer, and everything on PostgreSQL, whose reads are network round trips on
+/// a blocking driver.
+async fn validate_on(
+    call: &Call,
+    service: &Arc<Service>,
+    ctx: &Context,
+    request: ValidateRequest,
+) -> Result<(Validation, Fallback), ApiFault> {
+    if service.reads_in_process() {
+        let now = call.now(service, ctx)?;
+        if let Decided::Write(pending) =
+            call.check(service.decide_validation(ctx, &request, now))?
+        {
+            if let Some(v) = call.check(service.write_decided(pending).await)? {
+                if v.rs_stat != RsStat::Locked {
+                    return Ok((v, Fallback::NotNeeded));
+                }
+                return call
+                    .run(service, ctx, move |s, ctx, _| {
+                        s.with_fallback(ctx, &request, v, now)
+                    })
+                    .await;
+            }
+        }
+    }
+    call.run(service, ctx, move |s, ctx, now| {
+        s.validate_with_fallback(ctx, &request, now)
+    })
+    .await
 }
 
 /// `OOBRsn` when the SIM-swap guard holds the fallback: the number changed recently, and
