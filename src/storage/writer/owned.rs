@@ -1,17 +1,26 @@
-//! Owned jobs: the writer thread and its inbox (see the module above for why).
+//! The writer thread, its inbox and owned jobs (see the module above for why); lent jobs
+//! are `lent`'s.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
 use std::sync::{mpsc, MutexGuard};
 use tokio::sync::oneshot;
 
+use super::lent::{Lend, Turn};
 use super::{Conn, Error, Ran, Shared, State, Writer, MAX_BATCH};
 
-/// An owned job: runs in the open batch and returns its answer, to be handed over once
-/// the batch's commit is known.
-pub(super) type Job = Box<dyn FnOnce(&mut State) -> Box<dyn Answer> + Send>;
+/// An owned job's work: runs on the writer thread in the open batch and returns its
+/// answer, to be handed over once the batch's commit is known.
+pub(super) type OwnedRun = Box<dyn FnOnce(&mut State) -> Box<dyn Answer> + Send>;
+
+/// A job of the inbox.
+pub(super) enum Job {
+    /// Runs on the writer thread (`OwnedRun`).
+    Owned(OwnedRun),
+    /// Its caller is lent the connection to run its own closure (`lent`).
+    Lent(Lend),
+}
 
 /// A job's answer, waiting for its batch's commit.
 pub(super) trait Answer: Send {
@@ -76,12 +85,12 @@ where
     T: Send + 'static,
     E: From<Error> + Send + 'static,
 {
-    Box::new(move |state: &mut State| -> Box<dyn Answer> {
+    Job::Owned(Box::new(move |state: &mut State| -> Box<dyn Answer> {
         Box::new(Reply {
             ran: Shared::run(state, f),
             tx,
         })
-    })
+    }))
 }
 
 /// The answer of a job whose reply was dropped unsent: the job panicked (its batch was
@@ -139,8 +148,8 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Queues an owned job, waking the thread if it sleeps.
-    fn enqueue(&self, job: Job) -> Result<(), Error> {
+    /// Queues a job, waking the thread if it sleeps.
+    pub(super) fn enqueue(&self, job: Job) -> Result<(), Error> {
         let mut inbox = self.inbox();
         if inbox.closing {
             return Err(Error::Db("the database is closing".into()));
@@ -176,29 +185,39 @@ impl Shared {
     }
 
     /// Runs `jobs` (and those that arrive meanwhile, up to the bound) in the open batch,
-    /// commits it, then answers every job.
+    /// commits it, then answers every job that waits for the commit.
     fn run_batch(&self, mut jobs: Vec<Job>) {
-        self.queued.fetch_add(1, Ordering::SeqCst);
         let mut state = self.lock();
-        self.queued.fetch_sub(1, Ordering::SeqCst);
         let mut answers: Vec<Box<dyn Answer>> = Vec::with_capacity(jobs.len());
-        let mut panicked = false;
-        while !jobs.is_empty() {
+        let (mut panicked, mut ran) = (false, 0);
+        while !jobs.is_empty() && !panicked {
             for job in jobs.drain(..) {
-                match panic::catch_unwind(AssertUnwindSafe(|| job(&mut state))) {
-                    Ok(answer) => answers.push(answer),
-                    Err(_) => {
+                ran += 1;
+                let turn = match job {
+                    Job::Owned(run) => panic::catch_unwind(AssertUnwindSafe(|| run(&mut state)))
+                        .map_or(Turn::Panicked, Turn::Waits),
+                    Job::Lent(lend) => {
+                        let (back, turn) = self.lend(state, lend);
+                        state = back;
+                        turn
+                    }
+                };
+                match turn {
+                    Turn::Waits(answer) => answers.push(answer),
+                    Turn::Answered => {}
+                    Turn::Panicked => {
                         panicked = true;
                         break;
                     }
                 }
             }
-            if panicked {
-                break;
-            }
-            let room = MAX_BATCH.saturating_sub(answers.len());
+            let room = MAX_BATCH.saturating_sub(ran);
             let mut inbox = self.inbox();
-            let n = inbox.jobs.len().min(room);
+            let n = if panicked {
+                0
+            } else {
+                inbox.jobs.len().min(room)
+            };
             jobs.extend(inbox.jobs.drain(..n));
         }
         let failure = if panicked {

@@ -139,12 +139,13 @@ fn dropping_the_storage_ends_its_writer_thread() {
     drop(storage);
 }
 
-/// The last finished batch of `storage`'s writer.
+/// The number of batches `storage`'s writer has opened (each one is committed or
+/// abandoned before the next opens).
 fn batches_done(storage: &super::super::Storage) -> u64 {
     let super::super::Engine::Sqlite(writer) = &*storage.engine else {
         unreachable!("a test database is SQLite");
     };
-    writer.shared.outcomes.lock().unwrap().done
+    writer.shared.state.lock().unwrap().batch
 }
 
 /// A blocking caller (a thread waiting on its reply) and an async one (a task awaiting
