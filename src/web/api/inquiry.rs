@@ -8,7 +8,7 @@ use super::envelope::{HasHeader, Jx, JxRequest, MsgRqHdr};
 use super::fault::ApiFault;
 use super::openapi::{Answer, BodyFaults, Common, NotFound};
 use super::records::{Record, Records};
-use super::{operate_reading, Caller};
+use super::{operate_on, Caller, Runs};
 use crate::domain::api_keys::Scope;
 use crate::domain::inquiry::{BindingRecord, Inquiry, InquiryRequest};
 use crate::domain::{Error, Service};
@@ -255,7 +255,8 @@ pub(crate) async fn inquire(
     service: &State<Arc<Service>>,
 ) -> Result<Jx<MfaTokenInqRs>, ApiFault> {
     // Read-only whatever the intent (an intent's key is an HMAC of what was read).
-    operate_reading(
+    operate_on(
+        Runs::Reading,
         (rq.hdr, caller, Scope::Manage),
         service,
         rq.body.and_then(inquiry_request),

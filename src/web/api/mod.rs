@@ -216,20 +216,22 @@ where
     I: Send + 'static,
     T: Send + 'static,
 {
-    let (hdr, caller, gate) = request;
-    let call = Call::admit(hdr, caller, gate)?;
-    let input = call.check(input)?;
-    let ctx = call.context()?;
-    let out = call
-        .run(service, &ctx, move |s, ctx, now| op(s, ctx, input, now))
-        .await?;
-    Ok(call.answer(answer(out)))
+    operate_on(Runs::Blocking, request, service, input, op, answer).await
 }
 
-/// [`operate`] for a read-only operation ([`Call::run_reading`]: no blocking pool where
-/// reads are in process).
-pub async fn operate_reading<'g, I, T, R>(
-    request: (JxHdr, Result<Caller, Error>, impl Into<Gate<'g>>),
+/// Where an operation's domain call runs.
+#[derive(Clone, Copy)]
+pub enum Runs {
+    /// On the blocking pool ([`Call::run`]).
+    Blocking,
+    /// A read-only call: in place where reads are in process ([`Call::run_reading`]).
+    Reading,
+}
+
+/// [`operate`], the domain call run where `runs` says.
+pub async fn operate_on<'g, I, T, R>(
+    runs: Runs,
+    (hdr, caller, gate): (JxHdr, Result<Caller, Error>, impl Into<Gate<'g>>),
     service: &Arc<Service>,
     input: Result<I, Error>,
     op: impl FnOnce(&Service, &Context, I, DateTime<Utc>) -> Result<T, Error> + Send + 'static,
@@ -239,13 +241,14 @@ where
     I: Send + 'static,
     T: Send + 'static,
 {
-    let (hdr, caller, gate) = request;
     let call = Call::admit(hdr, caller, gate)?;
     let input = call.check(input)?;
     let ctx = call.context()?;
-    let out = call
-        .run_reading(service, &ctx, move |s, ctx, now| op(s, ctx, input, now))
-        .await?;
+    let job = move |s: &Service, ctx: &Context, now| op(s, ctx, input, now);
+    let out = match runs {
+        Runs::Blocking => call.run(service, &ctx, job).await?,
+        Runs::Reading => call.run_reading(service, &ctx, job).await?,
+    };
     Ok(call.answer(answer(out)))
 }
 
