@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use super::api_keys::is_inst_rt_id;
 use super::audit::{self, Entry};
 use super::oob::text::parse_template;
+use super::staff::requests::{Done, StaffRequest};
 use super::{to_ms, Context, Error, Fault, Service};
 use crate::storage::{alerts, users};
 use crate::types::{AuditAction, AuditResult};
@@ -184,6 +185,38 @@ impl Service {
         Ok(self
             .storage
             .read(|c| alerts::find_subscribers(c, inst, name))?)
+    }
+}
+
+impl Service {
+    /// Runs an `alert.edit` request (at once, or as approved under dual control) within
+    /// its institution.
+    pub(super) fn perform_alert(
+        &self,
+        ctx: &Context,
+        rq: &StaffRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Done, Error> {
+        let inst = ctx
+            .inst_rt_id
+            .clone()
+            .ok_or_else(|| Error::at(Fault::FieldRequired, "InstRtId"))?;
+        let message = match rq {
+            StaffRequest::AlertAdd { name, text } => {
+                let ver = self.add_alert(ctx, &inst, name, text, now)?;
+                format!("Alert {name} PubVer {ver} is added.")
+            }
+            StaffRequest::AlertLibrary { enabled } => {
+                self.set_alert_library_oob(ctx, &inst, *enabled, now)?;
+                let said = if *enabled { "open to" } else { "closed to" };
+                format!("The library is {said} OOB.")
+            }
+            _ => return Err(Error::Internal("perform_alert on another request".into())),
+        };
+        Ok(Done {
+            message,
+            secret: None,
+        })
     }
 }
 

@@ -22,8 +22,15 @@ fn alert(server: &TestServer, args: &[&str]) -> String {
 /// A server (send cap out of the way) with users ann and bob (phones) and cy (none),
 /// the library of `tokend` with Login v1, v2 and Wire, and ann subscribed to Login.
 fn library_server() -> TestServer {
+    library_server_with(&[])
+}
+
+/// [`library_server`] with more settings.
+fn library_server_with(env: &[(&str, &str)]) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = TestServer::start_in(dir.path(), &[("ROCKET_SMS_SEND_CAP", "100")]).unwrap();
+    let mut env = env.to_vec();
+    env.push(("ROCKET_SMS_SEND_CAP", "100"));
+    let mut server = TestServer::start_in(dir.path(), &env).unwrap();
     server.keep_dir(dir);
     for (usr, phone) in [
         ("ann", Some("5555550142")),
@@ -381,11 +388,12 @@ fn subscriptions_made_over_the_api_decide_who_gets_an_alert() {
     }
 }
 
-/// `library_server` with a console admin `ola` and a help desk account `desk`.
-fn library_with_staff() -> TestServer {
+/// `library_server` with console admins `ola` and `kari` and a help desk account `desk`.
+fn library_with_staff(env: &[(&str, &str)]) -> TestServer {
     use crate::support::admin::{create_admin, PASSWORD};
-    let server = library_server();
+    let server = library_server_with(env);
     create_admin(&server.data_dir, "ola", PASSWORD);
+    create_admin(&server.data_dir, "kari", PASSWORD);
     let desk = crate::support::cli_input(
         &server.data_dir,
         &[
@@ -409,7 +417,7 @@ fn library_with_staff() -> TestServer {
 #[test]
 fn the_console_shows_the_library_and_lets_an_admin_version_texts_and_close_it() {
     use crate::support::admin::{AdminClient, PASSWORD};
-    let server = library_with_staff();
+    let server = library_with_staff(&[]);
     let admin = AdminClient::signed_in(&server, "ola", PASSWORD);
     let page = admin.get("/admin/alerts");
     assert_eq!(page.status, 200);
@@ -463,7 +471,7 @@ fn the_console_shows_the_library_and_lets_an_admin_version_texts_and_close_it() 
 #[test]
 fn the_help_desk_reads_the_alert_texts_and_is_refused_an_edit() {
     use crate::support::admin::{AdminClient, PASSWORD};
-    let server = library_with_staff();
+    let server = library_with_staff(&[]);
     let desk = AdminClient::signed_in(&server, "desk", PASSWORD);
     let seen = desk.get("/admin/alerts");
     assert_eq!(seen.status, 200);
@@ -484,4 +492,41 @@ fn the_help_desk_reads_the_alert_texts_and_is_refused_an_edit() {
     }
     let after = desk.get("/admin/alerts").body;
     assert!(after.contains("<strong>open</strong>") && !after.contains("x &lt;%$otp%&gt;"));
+}
+
+/// Under dual control (`dual_control = ["alert.edit"]`) a text change is a request: it
+/// takes effect only when a second admin approves it, and the flash says what it did.
+#[test]
+fn under_dual_control_an_alert_text_waits_for_a_second_admin() {
+    use crate::support::admin::{AdminClient, PASSWORD};
+    let server = library_with_staff(&[("ROCKET_DUAL_CONTROL", r#"["alert.edit"]"#)]);
+    let maker = AdminClient::signed_in(&server, "ola", PASSWORD);
+    let page = maker.get("/admin/alerts");
+    assert!(
+        page.body.contains("Reason for the approver"),
+        "{}",
+        page.body
+    );
+    let rs = maker.post(
+        "/admin/alerts",
+        &[
+            ("csrf", &page.csrf()),
+            ("name", "Login"),
+            ("text", "FirstBank code <%$otp%> (v3)"),
+            ("reason", "marketing asked for the new wording"),
+        ],
+    );
+    assert!(maker.follow(&rs).body.contains("Request #1 is filed"));
+    assert!(!maker.get("/admin/alerts").body.contains("(v3)"), "not yet");
+    let checker = AdminClient::signed_in(&server, "kari", PASSWORD);
+    let approvals = checker.get("/admin/approvals");
+    assert!(
+        approvals.body.contains("SMS alert Login"),
+        "{}",
+        approvals.body
+    );
+    let rs = checker.post("/admin/approvals/1/approve", &[("csrf", &approvals.csrf())]);
+    let said = checker.follow(&rs).body;
+    assert!(said.contains("Alert Login PubVer 3 is added."), "{said}");
+    assert!(checker.get("/admin/alerts").body.contains("(v3)"));
 }

@@ -34,12 +34,16 @@ pub const DEFAULT_DUAL_CONTROL: &[StaffAction] = &[
 ];
 
 /// Whether a bank may put `action` under dual control: those whose input can wait for an
-/// approval and be run as it was asked (the default ones, and a staff member's second
-/// factor reset). Not software enrollment (its secret is shown once, to whoever runs
+/// approval and be run as it was asked (the default ones, a staff member's second factor
+/// reset, and an SMS alert text or the library's state). Not software enrollment (its secret is shown once, to whoever runs
 /// it, and an enrolled token works only after a code from the device activates it),
 /// nor reads.
 pub fn is_dual_controllable(action: StaffAction) -> bool {
-    DEFAULT_DUAL_CONTROL.contains(&action) || action == StaffAction::StaffFactorReset
+    DEFAULT_DUAL_CONTROL.contains(&action)
+        || matches!(
+            action,
+            StaffAction::StaffFactorReset | StaffAction::AlertEdit
+        )
 }
 
 /// Dual-control settings (`dual_control`, `dual_control_expiry_secs`).

@@ -72,6 +72,20 @@ pub enum StaffRequest {
         #[serde(default)]
         soap_digest: bool,
     },
+    /// Add a text, or a name's next version, to the institution's SMS alert library.
+    #[serde(rename = "alert.add")]
+    AlertAdd {
+        /// Its `AlrtName`.
+        name: String,
+        /// The text, with its `<%$otp%>` or `<%$otpa%>` tag.
+        text: String,
+    },
+    /// Open or close the institution's SMS alert library to OOB validation.
+    #[serde(rename = "alert.library")]
+    AlertLibrary {
+        /// Open (true) or closed.
+        enabled: bool,
+    },
     /// Create a staff account (a one-time password is generated).
     #[serde(rename = "staff.create")]
     StaffCreate {
@@ -136,6 +150,9 @@ impl StaffRequest {
             StaffRequest::StaffCreate { .. } => StaffAction::StaffCreate,
             StaffRequest::StaffRole { .. } => StaffAction::StaffRole,
             StaffRequest::StaffFactorReset { .. } => StaffAction::StaffFactorReset,
+            StaffRequest::AlertAdd { .. } | StaffRequest::AlertLibrary { .. } => {
+                StaffAction::AlertEdit
+            }
         }
     }
 
@@ -185,6 +202,11 @@ impl StaffRequest {
             StaffRequest::StaffFactorReset { username } => {
                 format!("staff {username}: reset the second factor")
             }
+            StaffRequest::AlertAdd { name, text } => format!("SMS alert {name}: \"{text}\""),
+            StaffRequest::AlertLibrary { enabled } => format!(
+                "the SMS alert library: {} OOB",
+                if *enabled { "open to" } else { "closed to" }
+            ),
         }
     }
 }
@@ -221,7 +243,9 @@ impl Service {
             StaffRequest::StaffRole { from, .. } => from.as_str().to_owned(),
             StaffRequest::ApikeyCreate { .. }
             | StaffRequest::StaffCreate { .. }
-            | StaffRequest::StaffFactorReset { .. } => String::new(),
+            | StaffRequest::StaffFactorReset { .. }
+            | StaffRequest::AlertAdd { .. }
+            | StaffRequest::AlertLibrary { .. } => String::new(),
         })
     }
 
@@ -278,6 +302,9 @@ impl Service {
                 )))
             }
             StaffRequest::ApikeyCreate { .. } => self.perform_key(ctx, rq, now),
+            StaffRequest::AlertAdd { .. } | StaffRequest::AlertLibrary { .. } => {
+                self.perform_alert(ctx, rq, now)
+            }
             StaffRequest::StaffCreate {
                 username,
                 role,

@@ -3,7 +3,8 @@
 //! version (`PubVer`) with its subscribers, whether the library is open to OOB, and —
 //! for `alert.edit` (admin) — adding a text's next version and opening or closing the
 //! library. The same domain calls as `tokend alert`; every change is audited there.
-//! A text reaches customers' phones, so editing it is an admin's action.
+//! A text reaches customers' phones, so editing it is an admin's action, which a bank
+//! may also put under dual control (`dual_control = ["alert.edit"]`).
 
 use crate::web::admin::template::Template;
 use rocket::form::{Form, FromForm};
@@ -13,11 +14,11 @@ use rocket::{get, post, routes, Route, State};
 use serde::Serialize;
 use std::sync::Arc;
 
-use super::roles::permit;
+use super::roles::{answered, submit};
 use super::session::Admin;
 use super::{refused, Base, Refusal};
+use crate::domain::staff::requests::StaffRequest;
 use crate::domain::Service;
-use crate::types::StaffAction;
 use crate::web::admin::words::when;
 use crate::web::edge::blocking;
 
@@ -110,9 +111,13 @@ struct AddForm {
     csrf: String,
     name: String,
     text: String,
+    /// Why, for the approver (under dual control).
+    #[field(default = String::new())]
+    reason: String,
 }
 
-/// Adds the name's next version (the first deploys the library, open to OOB).
+/// Adds the name's next version (the first deploys the library, open to OOB) — or files
+/// the request under dual control.
 #[post("/alerts", data = "<form>")]
 async fn add(
     admin: Admin,
@@ -121,21 +126,12 @@ async fn add(
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
     s.check_csrf(&form.csrf)?;
-    permit(&s, service, StaffAction::AlertEdit).await?;
-    let (ctx, inst) = (s.context(), s.institution.clone());
-    let (name, text) = (form.name.trim().to_owned(), form.text.clone());
-    let shown = name.clone();
-    let done = blocking(service, move |sv| {
-        sv.add_alert(&ctx, &inst, &name, &text, chrono::Utc::now())
-    })
-    .await;
-    Ok(match done {
-        Ok(ver) => Flash::success(
-            Redirect::to(PAGE),
-            format!("Alert {shown} PubVer {ver} is added."),
-        ),
-        Err(e) => refused(PAGE.into(), &e),
-    })
+    let rq = StaffRequest::AlertAdd {
+        name: form.name.trim().to_owned(),
+        text: form.text.clone(),
+    };
+    let done = submit(&s, service, rq, form.reason.clone()).await?;
+    Ok(answered(PAGE.into(), done))
 }
 
 #[derive(FromForm)]
@@ -143,9 +139,13 @@ struct OobForm {
     #[field(default = String::new())]
     csrf: String,
     enabled: bool,
+    /// Why, for the approver (under dual control).
+    #[field(default = String::new())]
+    reason: String,
 }
 
-/// Opens or closes the library to OOB validation (closed: fault 3155), texts kept.
+/// Opens or closes the library to OOB validation (closed: fault 3155), texts kept — or
+/// files the request under dual control.
 #[post("/alerts/oob", data = "<form>")]
 async fn set_oob(
     admin: Admin,
@@ -154,15 +154,9 @@ async fn set_oob(
 ) -> Result<Flash<Redirect>, Refusal> {
     let s = admin.0;
     s.check_csrf(&form.csrf)?;
-    permit(&s, service, StaffAction::AlertEdit).await?;
-    let (ctx, inst, enabled) = (s.context(), s.institution.clone(), form.enabled);
-    let done = blocking(service, move |sv| {
-        sv.set_alert_library_oob(&ctx, &inst, enabled, chrono::Utc::now())
-    })
-    .await;
-    let said = if enabled { "open to" } else { "closed to" };
-    Ok(match done {
-        Ok(()) => Flash::success(Redirect::to(PAGE), format!("The library is {said} OOB.")),
-        Err(e) => refused(PAGE.into(), &e),
-    })
+    let rq = StaffRequest::AlertLibrary {
+        enabled: form.enabled,
+    };
+    let done = submit(&s, service, rq, form.reason.clone()).await?;
+    Ok(answered(PAGE.into(), done))
 }
