@@ -202,7 +202,7 @@ pub fn link_pending(conn: &mut Conn, linker: &Linker) -> Result<usize, Error> {
     let (mut pos, mut previous) = match head {
         Some((pos, link)) => (pos.unwrap_or(0), link.unwrap_or_default()),
         None => {
-            let anchor = super::audit_archive::find_anchor(conn)?;
+            let anchor = super::audit_anchor::find_anchor(conn)?;
             (anchor.pos, anchor.link)
         }
     };

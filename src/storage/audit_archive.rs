@@ -8,40 +8,15 @@
 //! linker continues from it when every linked row has been archived.
 
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::audit::AuditEvent;
+use super::audit_anchor::ANCHOR;
+pub use super::audit_anchor::{find_anchor, AuditAnchor};
 use super::schema::{audit_events, institutions};
 use super::{meta, Conn, Error};
 
-/// The `meta` name of the anchor.
-const ANCHOR: &str = "audit_anchor";
 /// The `meta` name of the last archive run's outcome.
 const LAST_RUN: &str = "audit_archive_last";
-
-/// Where the hot table's chain starts: everything at or before `pos` is in the archive.
-/// The default (no archive yet) is the chain's beginning: position 0, empty link.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditAnchor {
-    /// Chain position of the last archived row.
-    pub pos: i64,
-    /// Its link: the hot table's first row links to it.
-    pub link: String,
-    /// SHA-256 (hex) of the last segment's manifest, so the next manifest chains to it.
-    pub manifest_sha256: String,
-    /// The newest `at` (ms) among archived rows: a search from before it reaches the
-    /// archive.
-    pub archived_max_at: i64,
-}
-
-/// The anchor now (the chain's beginning when nothing was archived yet).
-pub fn find_anchor(conn: &mut Conn) -> Result<AuditAnchor, Error> {
-    match meta::find_value(conn, ANCHOR)? {
-        None => Ok(AuditAnchor::default()),
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| Error::Db(format!("unreadable audit anchor in meta: {e}"))),
-    }
-}
 
 /// The last chain position an archive of the rows before `before_ms` takes: the highest
 /// position of a row older than that. Rows of sandbox institutions do not count (their

@@ -49,6 +49,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;
+pub mod audit_anchor;
 pub mod audit_archive;
 pub mod bindings;
 pub mod copy;

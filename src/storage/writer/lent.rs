@@ -10,8 +10,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{mpsc, MutexGuard};
 
-use super::owned::{Answer, Job};
-use super::{Conn, Error, Ran, Shared, State, Writer};
+use super::{Answer, Conn, Error, Job, Ran, Shared, State, Turn, Writer};
 
 /// A lent job in the inbox: the channels between its caller and the writer thread.
 pub(super) struct Lend {
@@ -30,16 +29,6 @@ enum Returned {
     /// It was refused (rolled back alone) and its caller is answered.
     Answered,
     /// It panicked: the batch cannot be trusted.
-    Panicked,
-}
-
-/// What a job's turn left for the rest of the batch.
-pub(super) enum Turn {
-    /// An answer to hand over once the batch's commit is known.
-    Waits(Box<dyn Answer>),
-    /// Nothing: the caller is answered already.
-    Answered,
-    /// The job panicked: abandon the batch.
     Panicked,
 }
 

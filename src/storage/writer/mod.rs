@@ -33,10 +33,42 @@ use std::thread::JoinHandle;
 
 use super::audit::{self, Linker};
 use super::{Conn, Error};
+use lent::Lend;
 use owned::Inbox;
 
 mod lent;
 mod owned;
+
+// The batch's vocabulary, shared by both kinds of job (`owned`, `lent`).
+
+/// An owned job's work: runs on the writer thread in the open batch and returns its
+/// answer, to be handed over once the batch's commit is known.
+type OwnedRun = Box<dyn FnOnce(&mut State) -> Box<dyn Answer> + Send>;
+
+/// A job of the inbox.
+enum Job {
+    /// Runs on the writer thread (`OwnedRun`).
+    Owned(OwnedRun),
+    /// Its caller is lent the connection to run its own closure (`lent`).
+    Lent(Lend),
+}
+
+/// A job's answer, waiting for its batch's commit.
+trait Answer: Send {
+    /// Hands the answer to its caller: the job's own outcome if the batch committed
+    /// (`failure` is `None`) or the job was refused; the commit's failure otherwise.
+    fn deliver(self: Box<Self>, failure: Option<&str>);
+}
+
+/// What a job's turn left for the rest of the batch.
+enum Turn {
+    /// An answer to hand over once the batch's commit is known.
+    Waits(Box<dyn Answer>),
+    /// Nothing: the caller is answered already.
+    Answered,
+    /// The job panicked: abandon the batch.
+    Panicked,
+}
 
 /// A batch is committed after this many jobs even if more are queued in the writer
 /// thread's inbox, so a steady stream of writers cannot postpone a commit (and

@@ -7,29 +7,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{mpsc, MutexGuard};
 use tokio::sync::oneshot;
 
-use super::lent::{Lend, Turn};
-use super::{Conn, Error, Ran, Shared, State, Writer, MAX_BATCH};
+use super::{Answer, Conn, Error, Job, Ran, Shared, State, Turn, Writer, MAX_BATCH};
 
-/// An owned job's work: runs on the writer thread in the open batch and returns its
-/// answer, to be handed over once the batch's commit is known.
-pub(super) type OwnedRun = Box<dyn FnOnce(&mut State) -> Box<dyn Answer> + Send>;
-
-/// A job of the inbox.
-pub(super) enum Job {
-    /// Runs on the writer thread (`OwnedRun`).
-    Owned(OwnedRun),
-    /// Its caller is lent the connection to run its own closure (`lent`).
-    Lent(Lend),
-}
-
-/// A job's answer, waiting for its batch's commit.
-pub(super) trait Answer: Send {
-    /// Hands the answer to its caller: the job's own outcome if the batch committed
-    /// (`failure` is `None`) or the job was refused; the commit's failure otherwise.
-    fn deliver(self: Box<Self>, failure: Option<&str>);
-}
-
-/// Owned jobs waiting for the writer thread.
+/// Jobs waiting for the writer thread.
 #[derive(Default)]
 pub(super) struct Inbox {
     pub(super) jobs: VecDeque<Job>,

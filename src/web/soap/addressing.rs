@@ -1,7 +1,7 @@
 //! WS-Addressing in a request's `Header`: its `MessageID` is the message's idempotency
-//! key (issue 29), as `Idempotency-Key` is on the JSON API. Imports: the envelope's nodes.
+//! key (issue 29), as `Idempotency-Key` is on the JSON API. Imports: the element tree.
 
-use super::envelope::Node;
+use super::xml::Node;
 
 /// WS-Addressing's namespaces: the W3C recommendation, and the 2004 submission.
 const WSA_NS: [&str; 2] = [

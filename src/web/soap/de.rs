@@ -1,5 +1,5 @@
 //! Reading a SOAP request's operation element straight into the JSON API's request types:
-//! a serde `Deserializer` over the parsed element tree (`envelope::Node`), so the struct
+//! a serde `Deserializer` over the parsed element tree (`xml::Node`), so the struct
 //! that names an element for JSON (its serde `rename`) names it for SOAP too, and a SOAP
 //! call runs the JSON operation's handler without a JSON round trip.
 //!
@@ -20,8 +20,8 @@ use serde::de::{self, DeserializeOwned, IntoDeserializer, Unexpected, Visitor};
 use serde::forward_to_deserialize_any;
 use std::fmt;
 
-use super::envelope::Node;
 use super::ops;
+use super::xml::Node;
 use crate::domain::{Error, Fault};
 use crate::web::api::decode::classify_data;
 
@@ -342,7 +342,7 @@ mod tests {
 
     fn node(body: &str) -> Node {
         let xml = format!(r#"<Op xmlns="{}">{body}</Op>"#, ops::NS);
-        super::super::envelope::parse(xml.as_bytes()).unwrap()
+        super::super::xml::parse(xml.as_bytes()).unwrap()
     }
 
     fn fault_of(body: &str) -> (Fault, Option<String>) {
@@ -392,7 +392,7 @@ mod tests {
 
     #[test]
     fn the_canonical_form_ignores_prefixes() {
-        let a = super::super::envelope::parse(
+        let a = super::super::xml::parse(
             format!(r#"<p:Op xmlns:p="{}"><p:A>1</p:A></p:Op>"#, ops::NS).as_bytes(),
         )
         .unwrap();

@@ -9,8 +9,8 @@
 use serde::de::DeserializeOwned;
 use std::any::type_name;
 
-use super::envelope::Node;
 use super::ops::{Action, Op};
+use super::xml::Node;
 use super::{de, ser, Deps, Handled};
 use crate::domain::Error;
 use crate::web::api::envelope::{Jx, JxHdr, JxRequest};

@@ -17,11 +17,11 @@
 //! accepted and read as a tree (`de`'s untyped reading), whose header path records its user as
 //! the audit user when `AuditUsrId` is empty (as for JSON); tokend does NOT verify SAML.
 //!
-//! Rooms: `request` (the data guard reading the envelope, its header first), `envelope`
-//! (XML in, SOAP 1.1's envelope rules, WS-Security via `wssec`), `de` (an element tree
-//! into a request type), `ser` (an answer type into elements), `ops` (the operation
-//! table: names, JSON operations, request and answer types), `layouts` (the headers' and
-//! fault record's), `answer` (answers and faults) written by `write`, `wsdl` (its
+//! Rooms: `request` (the data guard reading the envelope, its header first), `xml` (XML
+//! in: the bounded element tree), `envelope` (SOAP 1.1's envelope rules, WS-Security via
+//! `wssec`, WS-Addressing via `addressing`), `de` (an element tree into a request type),
+//! `ser` (an answer type into elements), `ops` (the operation table: names, JSON
+//! operations, request and answer types), `layouts` (the headers' and fault record's), `answer` (answers and faults) written by `write`, `wsdl` (its
 //! operations' types by `xsd` from their schemas); this file routes and dispatches.
 //! Imports: rocket, serde, the JSON API, domain.
 
@@ -37,6 +37,7 @@ pub mod ser;
 pub mod write;
 pub mod wsdl;
 pub mod wssec;
+pub mod xml;
 pub mod xsd;
 
 use rocket::http::ContentType;
@@ -52,9 +53,9 @@ use crate::web::edge::blocking;
 use crate::web::limits::Limits;
 use crate::web::metrics::Metrics;
 use answer::SoapAnswer;
-use envelope::Node;
 use ops::{Action, Op};
 use request::{Bearer, Parsed, SoapRequest};
+use xml::Node;
 
 /// Where the binding is mounted.
 pub const BASE: &str = "/jxchange";

@@ -8,8 +8,9 @@ use rocket::request::{FromRequest, Outcome, Request};
 use serde_json::Value;
 
 use super::answer::{FaultCode, SoapFault};
-use super::envelope::{self, Node};
+use super::envelope;
 use super::ops::{self, Op};
+use super::xml::{self, Node};
 use crate::domain::{Error, Fault};
 use crate::web::api::envelope::{remember_tracking_id, JxHdr, MsgRqHdr};
 use crate::web::api::fault::ApiFault;
@@ -98,7 +99,7 @@ impl<'r> FromData<'r> for SoapRequest {
 fn read(body: Result<Vec<u8>, Error>, action: Option<&str>) -> Result<Parsed, SoapFault> {
     let bare = JxHdr::generated();
     let bytes = body.map_err(|e| ApiFault::new(&bare, e))?;
-    let root = envelope::parse(&bytes).map_err(|e| ApiFault::new(&bare, e))?;
+    let root = xml::parse(&bytes).map_err(|e| ApiFault::new(&bare, e))?;
     let (present, hdr) =
         envelope::peek_op(&root).map_or((false, bare.clone()), |op| header(op, &bare));
     let refuse = |e: Error, code: FaultCode| SoapFault {

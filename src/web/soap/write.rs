@@ -6,8 +6,8 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::{Map, Value};
 
-use super::envelope::{SOAP_NS, WSSE_NS, WSU_NS, XSI_NS};
 use super::layouts::{Elem, Kind};
+use super::xml::{SOAP_NS, WSSE_NS, WSU_NS, XSI_NS};
 
 /// An answer's envelope: the WS-Security timestamp header (as the seed's answer has)
 /// around `body`, written by `write_body`.

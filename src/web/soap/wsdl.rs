@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::envelope::WSSE_NS;
 use super::layouts::{self, Elem, Kind};
 use super::ops::{self, Op, OPS};
+use super::xml::WSSE_NS;
 use super::xsd::Xsd;
 
 /// The WSDL, with `location` as the service's `soap:address`.
@@ -168,7 +168,7 @@ fn element(out: &mut String, e: &Elem) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::envelope::Node;
+    use super::super::xml::Node;
     use super::*;
     use utoipa::openapi::schema::Schema;
     use utoipa::openapi::RefOr;
@@ -176,7 +176,7 @@ mod tests {
     #[test]
     fn the_wsdl_is_well_formed_and_names_every_operation() {
         let doc = document("http://127.0.0.1:8000/jxchange");
-        let root = super::super::envelope::parse(doc.as_bytes()).unwrap();
+        let root = super::super::xml::parse(doc.as_bytes()).unwrap();
         assert_eq!(root.name, "definitions");
         for op in OPS {
             assert!(doc.contains(&format!("soapAction=\"{}{}\"", ops::ACTION_BASE, op.name)));
@@ -231,7 +231,7 @@ mod tests {
         use utoipa::OpenApi as _;
         let doc = crate::web::api::openapi::ApiDoc::openapi();
         let wsdl = document("http://127.0.0.1:8000/jxchange");
-        let root = super::super::envelope::parse(wsdl.as_bytes()).unwrap();
+        let root = super::super::xml::parse(wsdl.as_bytes()).unwrap();
         let schema = root.find("schema").expect("the schema");
         for op in OPS {
             let (rq, rs) = ((op.request)(), (op.response)());

@@ -20,7 +20,7 @@
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 
-use super::envelope::{Node, WSSE_NS, WSU_NS};
+use super::xml::{Node, WSSE_NS, WSU_NS};
 use crate::domain::api_key_digest::DigestProof;
 use crate::domain::{Error, Fault};
 
