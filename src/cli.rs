@@ -344,7 +344,7 @@ fn import(
         ..Context::default()
     };
     let now = chrono::Utc::now();
-    let (rows, mut report) = crate::domain::import::parse_file(&bytes, keys, now)
+    let (rows, mut report) = crate::domain::seed_file::parse_file(&bytes, keys, now)
         .map_err(|e| anyhow::anyhow!("the file is refused, nothing imported: {e}"))?;
     drop(bytes);
     service

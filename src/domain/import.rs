@@ -69,22 +69,6 @@ impl ImportRow {
     }
 }
 
-/// Reads a seed file of either kind: PSKC (XML, RFC 6030) or CSV. `Err` refuses the
-/// whole file (a PSKC file that is incomplete, cannot be opened, or whose MACs do not
-/// verify). `now` judges PSKC keys' validity dates. The CLI and the console both call
-/// this, so a file gets the same outcome through either.
-pub fn parse_file(
-    bytes: &[u8],
-    keys: &super::pskc::PskcKeys,
-    now: DateTime<Utc>,
-) -> Result<(Vec<ImportRow>, ImportReport), FileRefused> {
-    if super::pskc::is_pskc(bytes) {
-        super::pskc::parse_pskc(bytes, keys, now)
-    } else {
-        Ok(parse_csv(bytes))
-    }
-}
-
 /// Why a whole file is refused, in words for an operator: no fault code, no key
 /// material, no secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -37,6 +37,7 @@ pub mod ready;
 pub mod rekey;
 pub mod restore;
 pub mod sandbox;
+pub mod seed_file;
 pub mod staff;
 pub mod start;
 pub mod temp_code;

@@ -3,7 +3,8 @@
 //! with python-pskc's writer, and a few made by hand (see tests/fixtures/pskc/README.md).
 
 use super::*;
-use crate::domain::import::{parse_file, ImportRow};
+use crate::domain::import::ImportRow;
+use crate::domain::seed_file::parse_file;
 use chrono::TimeZone as _;
 
 fn fixture(name: &str) -> Vec<u8> {

@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use super::roles::permit;
 use super::session::Admin;
-use super::tokens::{token_id, usr_name};
 use super::users::detail_uri;
 use super::{refused, Base, Refusal};
+use super::{token_id, usr_name};
 use crate::domain::enroll::{otp_params, EnrollRequest};
 use crate::domain::{qr, Error, Service};
 use crate::types::StaffAction;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use super::roles::permit;
 use super::session::Admin;
-use super::tokens::usr_name;
 use super::users::detail_uri;
+use super::usr_name;
 use super::{refused, Base, Refusal};
 use crate::domain::oob::text::parse_template;
 use crate::domain::oob::OobRequest;

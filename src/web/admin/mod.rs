@@ -37,8 +37,8 @@ use serde::Serialize;
 
 use crate::domain::api_keys::KeyReach;
 use crate::domain::staff::role_may;
-use crate::domain::Error;
-use crate::types::StaffAction;
+use crate::domain::{Error, Fault};
+use crate::types::{StaffAction, TokenId, UsrName};
 
 /// The console's routes, mounted at `/admin`.
 pub fn routes() -> Vec<Route> {
@@ -240,4 +240,14 @@ pub fn security_headers() -> AdHoc {
             }
         })
     })
+}
+
+/// A user name field of a console form (7001 when malformed).
+pub(crate) fn usr_name(s: &str) -> Result<UsrName, Error> {
+    UsrName::parse(s).ok_or_else(|| Error::at(Fault::InvalidValue, "UsrName"))
+}
+
+/// A token id field of a console form (7001 when malformed, echoing the value).
+pub(crate) fn token_id(s: &str) -> Result<TokenId, Error> {
+    TokenId::parse(s).ok_or_else(|| Error::at(Fault::InvalidValue, "TokenId").with_value(s))
 }

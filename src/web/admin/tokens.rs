@@ -16,27 +16,17 @@ use super::enroll::ActivatePage;
 use super::roles::{answered, permit, submit};
 use super::session::{Admin, AdminSession};
 use super::users::detail_uri;
-use super::{refused, Base, Refusal};
+use super::{refused, token_id, usr_name, Base, Refusal};
 use crate::domain::lifecycle::ModifyRequest;
 use crate::domain::staff::requests::StaffRequest;
 use crate::domain::{Error, Fault, Service};
-use crate::types::{MfaTokenUsrStat, RsStat, StaffAction, TokenId, UsrName, UsrTokenStat};
+use crate::types::{MfaTokenUsrStat, RsStat, StaffAction, TokenId, UsrTokenStat};
 use crate::web::edge::blocking;
 use crate::web::parse::parse_code;
 
 /// The routes of this file.
 pub fn routes() -> Vec<Route> {
     routes![modify, delete_page, delete, resync_page, resync]
-}
-
-/// A user name field of a console form (7001 when malformed).
-pub(super) fn usr_name(s: &str) -> Result<UsrName, Error> {
-    UsrName::parse(s).ok_or_else(|| Error::at(Fault::InvalidValue, "UsrName"))
-}
-
-/// A token id field of a console form (7001 when malformed, echoing the value).
-pub(super) fn token_id(s: &str) -> Result<TokenId, Error> {
-    TokenId::parse(s).ok_or_else(|| Error::at(Fault::InvalidValue, "TokenId").with_value(s))
 }
 
 #[derive(FromForm)]

@@ -21,8 +21,9 @@
 //! in: the bounded element tree), `envelope` (SOAP 1.1's envelope rules, WS-Security via
 //! `wssec`, WS-Addressing via `addressing`), `de` (an element tree into a request type),
 //! `ser` (an answer type into elements), `ops` (the operation table: names, JSON
-//! operations, request and answer types), `layouts` (the headers' and fault record's), `answer` (answers and faults) written by `write`, `wsdl` (its
-//! operations' types by `xsd` from their schemas); this file routes and dispatches.
+//! operations, request and answer types), `layouts` (the headers' and fault record's),
+//! `answer` (answers and faults) written by `write`, `wsdl` (its operations' types by
+//! `xsd` from their schemas); this file routes and dispatches.
 //! Imports: rocket, serde, the JSON API, domain.
 
 pub mod addressing;
