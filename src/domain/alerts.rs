@@ -186,6 +186,13 @@ impl Service {
             .storage
             .read(|c| alerts::find_subscribers(c, inst, name))?)
     }
+
+    /// Every subscription of `inst`'s users, as (alert name, user name), by name.
+    pub fn alert_subscriptions(&self, inst: &str) -> Result<Vec<(String, String)>, Error> {
+        Ok(self
+            .storage
+            .read(|c| alerts::find_all_subscribers(c, inst))?)
+    }
 }
 
 impl Service {

@@ -59,14 +59,7 @@ async fn library(
     let inst = admin.0.institution.clone();
     let (oob, texts, subscribers) = blocking(service, move |s| {
         let (oob, texts) = s.alert_library(&inst)?;
-        let mut subscribers = Vec::new();
-        for t in texts.iter().filter(|t| newest(&texts, t)) {
-            subscribers.push((
-                t.alrt_name.clone(),
-                s.alert_subscribers(&inst, &t.alrt_name)?,
-            ));
-        }
-        Ok((oob, texts, subscribers))
+        Ok((oob, texts, s.alert_subscriptions(&inst)?))
     })
     .await
     .map_err(|e| refused("/admin/users".into(), &e))?;
@@ -79,10 +72,13 @@ async fn library(
             added: crate::domain::from_ms(t.created_at)
                 .map(when)
                 .unwrap_or_default(),
-            subscribers: newest(&texts, t)
-                .then(|| subscribers.iter().find(|(n, _)| *n == t.alrt_name))
-                .flatten()
-                .map(|(_, users)| users.clone()),
+            subscribers: newest(&texts, t).then(|| {
+                subscribers
+                    .iter()
+                    .filter(|(name, _)| *name == t.alrt_name)
+                    .map(|(_, usr)| usr.clone())
+                    .collect()
+            }),
         })
         .collect();
     Ok(Template::render(
